@@ -1,0 +1,123 @@
+# chorus — GNU Makefile.
+#
+# Layout: every src/<module>/*.c goes into build/libchorus.a; every cmd/<name>.c is a
+# binary build/bin/<name>; every tests/unit/test_*.c and tests/scenarios/test_*.c is a
+# cmocka test binary build/tests/<name>. New files are picked up without editing this file.
+#
+# BUILD selects the output directory, so several builds (release, asan, a helper's own)
+# can live side by side: `make BUILD=build-asan SANITIZE=1`.
+
+BUILD    ?= build
+SANITIZE ?= 0
+
+CC       ?= cc
+CSTD     := -std=c17 -D_GNU_SOURCE
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+OPT      := -O2 -g
+# Asserts stay on in every build: NDEBUG is never defined.
+CFLAGS_BASE := $(CSTD) $(WARN) $(OPT) -Isrc -MMD -MP
+PKGS     := cmocka lmdb libuv libxxhash
+
+ifeq ($(SANITIZE),1)
+  CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  LDFLAGS_SAN := -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs lmdb libuv libxxhash 2>/dev/null)
+CFLAGS  := $(CFLAGS_BASE) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  := $(PKG_LIBS) -lpthread -lm
+LDFLAGS := $(LDFLAGS_SAN)
+
+LIB_SRC    := $(sort $(wildcard src/*/*.c))
+CMD_SRC    := $(sort $(wildcard cmd/*.c))
+TEST_SRC   := $(sort $(wildcard tests/unit/test_*.c tests/scenarios/test_*.c))
+TESTLIB_SRC:= $(sort $(wildcard tests/support/*.c))
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TESTLIB_OBJ:= $(TESTLIB_SRC:%.c=$(BUILD)/obj/%.o)
+CMD_BIN    := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
+TEST_BIN   := $(foreach t,$(TEST_SRC),$(BUILD)/tests/$(basename $(notdir $(t))))
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+LIB        := $(BUILD)/libchorus.a
+
+.PHONY: all deps test unit asan run sim-demo clean bench chaos fuzz check-deps
+.DEFAULT_GOAL := all
+
+# `make deps` installs what is missing, and only that. Every other target checks first
+# (check-deps is cheap when all is present) so a fresh Debian 12 machine needs nothing else.
+DEB_PKGS := pkg-config:pkg-config libcmocka-dev:cmocka liblmdb-dev:lmdb libuv1-dev:libuv \
+            libxxhash-dev:libxxhash
+DEB_CMDS := redis-tools:redis-cli strace:strace clang:clang
+
+deps:
+	@missing=""; \
+	for pair in $(DEB_PKGS); do deb=$${pair%%:*}; pc=$${pair##*:}; \
+	  if [ "$$pc" = pkg-config ]; then command -v pkg-config >/dev/null || missing="$$missing $$deb"; \
+	  else pkg-config --exists $$pc 2>/dev/null || missing="$$missing $$deb"; fi; done; \
+	for pair in $(DEB_CMDS); do deb=$${pair%%:*}; cmd=$${pair##*:}; \
+	  command -v $$cmd >/dev/null || missing="$$missing $$deb"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+check-deps:
+	@pkg-config --exists $(PKGS) 2>/dev/null && command -v redis-cli >/dev/null && command -v strace >/dev/null || $(MAKE) --no-print-directory deps
+
+all: check-deps
+	@$(MAKE) --no-print-directory build-all
+
+.PHONY: build-all
+build-all: $(LIB) $(CMD_BIN) $(TEST_BIN) $(BENCH_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+define test_rule
+$(BUILD)/tests/$(basename $(notdir $(1))): $(BUILD)/obj/$(basename $(1)).o $(TESTLIB_OBJ) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) $$< $(TESTLIB_OBJ) $(LIB) -lcmocka $$(LDLIBS) -o $$@
+endef
+$(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
+
+# `make test` runs every test binary, the simulator seeds and the cluster tests, and ends
+# with one summary line: "tests: N passed, N failed".
+test: all
+	@BUILD=$(BUILD) tests/run.sh
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test
+
+run: all
+	@tools/run-cluster.sh $(BUILD)
+
+bench: all
+	@BUILD=$(BUILD) bench/run.sh
+
+chaos: all
+	@BUILD=$(BUILD) tests/chaos.sh
+
+fuzz: check-deps
+	@tests/fuzz/run.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

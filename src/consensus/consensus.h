@@ -1,0 +1,340 @@
+/*
+ * consensus.h — the protocol-neutral interface every consensus core implements.
+ *
+ * A core (Raft in src/raft/, Multi-Paxos in src/paxos/) is a pure state machine: it performs
+ * no I/O, reads no clock, draws no random numbers of its own and starts no threads. Everything
+ * that happens to it arrives as an event (cn_step), and everything it wants done leaves in one
+ * update (cn_update) whose fields state the order in which the driver must carry them out.
+ * The drivers — the simulator (src/sim/) and the node (src/node/) — talk to a core only
+ * through the table of functions in struct cn_ops, so neither knows which protocol it runs.
+ *
+ * The driver loop is the one etcd's raft made familiar (Ready/Advance, with its asynchronous
+ * storage writes):
+ *
+ *     cn_step(core, event)            any time, as often as needed
+ *     if (cn_has_update(core)) {
+ *         cn_get_update(core, &u)     at most one update outstanding at a time
+ *         send u.messages             may leave at once, before anything is persisted
+ *         persist u.hard_state, u.snapshot, u.entries   (one write + one fdatasync)
+ *         send u.messages_after_persist                 only once the sync returned
+ *         apply u.committed, answer u.reads             only once the sync returned
+ *         cn_ack_update(core, &u)     tells the core that all of the above is done
+ *     }
+ *
+ * Events may keep arriving (cn_step) while an update is being persisted; the core accounts
+ * for log truncations that happen in that window, so an ack never claims that entries
+ * overwritten meanwhile are durable.
+ */
+#ifndef CHORUS_CONSENSUS_H
+#define CHORUS_CONSENSUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds shared by every core, the codec and the drivers. */
+enum {
+    CN_MEMBERS_MAX = 7,                       /* voters in one group */
+    CN_ENTRY_DATA_BYTES_MAX = 1u << 21,       /* one command: key 4 KiB + value 1 MiB + slack */
+    CN_MESSAGE_ENTRIES_MAX = 1024,            /* entries carried by one message */
+    CN_MESSAGE_BYTES_MAX = 16u << 20,         /* one encoded message */
+    CN_SNAPSHOT_CHUNK_BYTES_MAX = 1u << 20,   /* snapshot bytes carried by one message */
+    CN_UPDATE_MESSAGES_MAX = 256,             /* messages in one update, both outboxes together */
+};
+
+typedef uint32_t cn_node_id;  /* 1..; 0 means "none" */
+typedef uint32_t cn_group_id; /* consensus group (shard); 0 is the first group */
+
+/* Error codes returned by cn_step and by the codec. One table; cn_strerror names them. */
+enum cn_error {
+    CN_OK = 0,
+    CN_ERR_NOT_LEADER = -1,    /* proposal/read on a node that cannot take it; see status.leader */
+    CN_ERR_BUSY = -2,          /* a bound (pending proposals, reads, log bytes) is reached */
+    CN_ERR_TOO_LARGE = -3,     /* an entry or message exceeds its size bound */
+    CN_ERR_MALFORMED = -4,     /* decoding: truncated or inconsistent input */
+    CN_ERR_VERSION = -5,       /* decoding: unknown encoding version */
+    CN_ERR_TRANSFERRING = -6,  /* leadership transfer in progress: proposals are refused */
+    CN_ERR_INVALID = -7,       /* an argument that the caller could not have meant */
+};
+const char *cn_strerror(int error);
+
+enum cn_role {
+    CN_ROLE_FOLLOWER = 0,
+    CN_ROLE_PRE_CANDIDATE = 1, /* Raft pre-vote; Paxos: unused */
+    CN_ROLE_CANDIDATE = 2,     /* Raft candidate; Paxos: proposer running phase 1 */
+    CN_ROLE_LEADER = 3,        /* Raft leader; Paxos: distinguished proposer past phase 1 */
+};
+const char *cn_role_name(enum cn_role role);
+
+enum cn_entry_type {
+    CN_ENTRY_NORMAL = 0, /* an application command (opaque bytes) */
+    CN_ENTRY_NOOP = 1,   /* appended by a new leader (Raft §5.4.2) or a Paxos gap filler */
+    CN_ENTRY_CONFIG = 2, /* a membership change (data: encoded member list) */
+};
+
+/*
+ * One log entry (Raft) or one chosen/accepted slot value (Paxos). `term` is the Raft term the
+ * entry was created in, or the Paxos ballot it was accepted in. Paxos ballots (round, node) are
+ * encoded into one totally ordered 64-bit number: round << 8 | node id (see cn_ballot_make).
+ * The data bytes are owned by whoever produced the struct; see each field's lifetime rule.
+ */
+struct cn_entry {
+    uint64_t index;
+    uint64_t term;
+    uint8_t type;      /* enum cn_entry_type */
+    uint32_t data_len; /* <= CN_ENTRY_DATA_BYTES_MAX */
+    const uint8_t *data;
+};
+
+static inline uint64_t cn_ballot_make(uint64_t round, cn_node_id node)
+{
+    return (round << 8) | (node & 0xffu);
+}
+static inline uint64_t cn_ballot_round(uint64_t ballot) { return ballot >> 8; }
+static inline cn_node_id cn_ballot_node(uint64_t ballot) { return (cn_node_id)(ballot & 0xffu); }
+
+/*
+ * The persistent state that must be durable before certain messages leave.
+ * Raft: term = currentTerm, vote = votedFor (Figure 2). Paxos: term = the promised ballot,
+ * vote unused. commit is persisted as a hint so that a restarted node need not relearn it;
+ * it is never trusted beyond what the log holds.
+ */
+struct cn_hard_state {
+    uint64_t term;
+    cn_node_id vote;
+    uint64_t commit;
+};
+
+/* Membership of a group: the voters. Sorted, no duplicates, no zero. */
+struct cn_members {
+    uint32_t count;
+    cn_node_id ids[CN_MEMBERS_MAX];
+};
+
+/* What a snapshot covers: every entry up to `index` (whose term was `term`) and the members. */
+struct cn_snapshot_meta {
+    uint64_t index;
+    uint64_t term;
+    struct cn_members members;
+};
+
+/*
+ * Every message type of every core. One tagged struct serves all, in the manner of etcd's
+ * raftpb.Message, with field meanings given per type by the core that sends it. The codec
+ * (codec.h) encodes any of them; the network and the simulator move them without looking in.
+ */
+enum cn_message_type {
+    CN_MSG_NONE = 0,
+    /* Raft (§5, thesis §3, §6, §9.6) */
+    CN_MSG_APPEND = 1,            /* index=prev index, log_term=prev term, entries, commit */
+    CN_MSG_APPEND_RESPONSE = 2,   /* index=match or rejected index, reject, hint_* */
+    CN_MSG_VOTE = 3,              /* index/log_term = candidate's last entry */
+    CN_MSG_VOTE_RESPONSE = 4,     /* reject */
+    CN_MSG_PRE_VOTE = 5,          /* term = the term the sender would campaign in */
+    CN_MSG_PRE_VOTE_RESPONSE = 6, /* reject */
+    CN_MSG_HEARTBEAT = 7,         /* commit, context = read round */
+    CN_MSG_HEARTBEAT_RESPONSE = 8,/* context echoes the read round */
+    CN_MSG_SNAPSHOT = 9,          /* snapshot meta, offset, chunk, done */
+    CN_MSG_SNAPSHOT_RESPONSE = 10,/* index = snapshot index accepted, reject */
+    CN_MSG_TIMEOUT_NOW = 11,      /* leadership transfer: campaign now (thesis §3.10) */
+    CN_MSG_READ_INDEX = 12,       /* follower asks leader for a read index; context = request */
+    CN_MSG_READ_INDEX_RESPONSE = 13, /* index = read index, context = request, reject */
+    CN_MSG_PROPOSE = 14,          /* follower forwards proposals to its leader */
+    /* Multi-Paxos (Lamport 2001; van Renesse & Altinbuken 2015) */
+    CN_MSG_PREPARE = 32,          /* phase 1a: term = ballot, index = first slot covered */
+    CN_MSG_PROMISE = 33,          /* phase 1b: entries = accepted values >= index, reject = nack */
+    CN_MSG_ACCEPT = 34,           /* phase 2a: term = ballot, entries = slot values, commit */
+    CN_MSG_ACCEPTED = 35,         /* phase 2b: index = highest slot accepted, reject = nack */
+    CN_MSG_CHOSEN = 36,           /* learner catch-up: entries chosen, commit */
+    CN_MSG_CATCHUP = 37,          /* learner asks for chosen values from index */
+    CN_MSG_LEASE = 38,            /* leader heartbeat: commit, context = read round */
+    CN_MSG_LEASE_RESPONSE = 39,
+    CN_MSG_TYPE_MAX = 63,
+};
+const char *cn_message_type_name(uint8_t type);
+
+struct cn_message {
+    uint8_t type;        /* enum cn_message_type */
+    cn_group_id group;
+    cn_node_id from;
+    cn_node_id to;
+    uint64_t term;       /* sender's term (Raft) or ballot (Paxos) */
+    uint64_t log_term;   /* term of the entry at `index` (Raft prev-log term, last-log term) */
+    uint64_t index;      /* meaning per type; see the enum */
+    uint64_t commit;     /* sender's commit / chosen index */
+    uint64_t context;    /* read round, read request id, or 0 */
+    uint64_t hint_term;  /* rejection hint: term of the conflicting entry (fast backtracking) */
+    uint64_t hint_index; /* rejection hint: first index of that term, or follower's last index */
+    bool reject;
+    /* Entries: for received messages they point into the receive buffer, valid during cn_step. */
+    uint32_t entry_count; /* <= CN_MESSAGE_ENTRIES_MAX */
+    const struct cn_entry *entries;
+    /* Snapshot transfer, in chunks (CN_MSG_SNAPSHOT). The core that sends one leaves
+     * snapshot_chunk NULL: the driver fills in, from the application's latest snapshot, the meta,
+     * up to CN_SNAPSHOT_CHUNK_BYTES_MAX bytes from snapshot_offset, and snapshot_done when that
+     * chunk ends the snapshot. The receiver answers CN_MSG_SNAPSHOT_RESPONSE with index = the
+     * snapshot's index and context = the next offset it wants (reject when out of order). */
+    struct cn_snapshot_meta snapshot;
+    uint64_t snapshot_offset;
+    uint32_t snapshot_chunk_len; /* <= CN_SNAPSHOT_CHUNK_BYTES_MAX */
+    const uint8_t *snapshot_chunk;
+    bool snapshot_done;
+};
+
+/* Tuning and limits, given at creation. Times are in ticks; the driver decides a tick's length. */
+struct cn_config {
+    cn_group_id group;
+    cn_node_id id;
+    struct cn_members members;       /* used when the restored state holds no membership */
+    uint32_t election_ticks;         /* base election timeout; randomized in [e, 2e) */
+    uint32_t heartbeat_ticks;        /* leader heartbeat interval, < election_ticks */
+    bool pre_vote;                   /* Raft §9.6 pre-vote */
+    bool check_quorum;               /* leader steps down without a quorum for election_ticks */
+    uint32_t inflight_messages_max;  /* pipelined append/accept messages per follower */
+    uint32_t message_entries_max;    /* entries per append/accept message */
+    uint64_t message_bytes_max;      /* entry bytes per append/accept message */
+    uint32_t pending_proposals_max;  /* proposals accepted but not yet persisted-and-sent */
+    uint32_t pending_reads_max;      /* linearizable reads waiting for confirmation */
+    uint64_t log_bytes_max;          /* in-memory log above the snapshot; beyond it, CN_ERR_BUSY */
+    uint64_t random_seed;            /* seeds the core's own deterministic generator */
+};
+void cn_config_defaults(struct cn_config *config);
+
+/*
+ * State restored from storage at creation: the hard state, the last snapshot's meta (index 0 when
+ * none) and the log entries after the snapshot, in index order. Pointers are borrowed during
+ * create only; the core copies what it keeps.
+ */
+struct cn_restore {
+    struct cn_hard_state hard_state;
+    struct cn_snapshot_meta snapshot;
+    uint64_t entry_count;
+    const struct cn_entry *entries;
+};
+
+enum cn_event_type {
+    CN_EVENT_TICK = 1,          /* one unit of logical time passed */
+    CN_EVENT_MESSAGE = 2,       /* a message arrived from a peer (message) */
+    CN_EVENT_PROPOSE = 3,       /* a client command (data, data_len); returns index via out_index */
+    CN_EVENT_READ = 4,          /* a linearizable read request (request_id) */
+    CN_EVENT_CAMPAIGN = 5,      /* start an election now (tests, operator) */
+    CN_EVENT_TRANSFER = 6,      /* transfer leadership to `target` (thesis §3.10) */
+    CN_EVENT_SNAPSHOT_TAKEN = 7,/* the application holds a snapshot up to `index`: compact below */
+    CN_EVENT_UNREACHABLE = 8,   /* the driver could not deliver to `target`: back off */
+};
+
+struct cn_event {
+    enum cn_event_type type;
+    const struct cn_message *message; /* CN_EVENT_MESSAGE; borrowed during cn_step */
+    const uint8_t *data;              /* CN_EVENT_PROPOSE; copied by the core */
+    uint32_t data_len;
+    uint64_t request_id;              /* CN_EVENT_READ: chosen by the driver, echoed in reads */
+    cn_node_id target;                /* CN_EVENT_TRANSFER, CN_EVENT_UNREACHABLE */
+    uint64_t index;                   /* CN_EVENT_SNAPSHOT_TAKEN */
+    uint64_t *out_index;              /* CN_EVENT_PROPOSE: where the entry was placed (optional) */
+    uint64_t *out_term;               /* CN_EVENT_PROPOSE: its term/ballot (optional) */
+};
+
+/* A linearizable read that became safe: answer it once the state machine applied `index`. */
+struct cn_read {
+    uint64_t request_id;
+    uint64_t index;
+    bool failed; /* leadership was lost; the read must be retried (it changed nothing) */
+};
+
+/*
+ * Everything a core wants done, in one struct. The order of the fields is the order of the
+ * rules; every pointer stays valid until cn_ack_update.
+ */
+struct cn_update {
+    /* Role and leader as of this update; changed says whether they differ from the last one. */
+    bool soft_state_changed;
+    enum cn_role role;
+    cn_node_id leader;
+    uint64_t term;
+
+    /* (1) May be sent immediately, before or while (2) is persisted. These carry no promise
+     * that depends on this node's disk: vote requests, heartbeats, and the leader's appends,
+     * which Raft allows to leave in parallel with the leader's own write (thesis §10.2.1),
+     * since the leader counts itself toward a commit only after the ack. */
+    uint32_t message_count;
+    const struct cn_message *messages;
+
+    /* (2) Persist, in one atomic step (write, then one fdatasync): the hard state if changed,
+     * then the snapshot if present, then the entries. Entries whose index is at or below the
+     * last persisted index replace the persisted suffix from that index on (a truncation,
+     * Raft §5.3: only ever of uncommitted entries). */
+    bool hard_state_changed;
+    struct cn_hard_state hard_state;
+    /* A received snapshot chunk: write `snapshot_chunk_len` bytes at `snapshot_chunk_offset`
+     * of the staging copy of the snapshot described by `snapshot` (offset 0 starts a new one). */
+    uint32_t snapshot_chunk_len;
+    uint64_t snapshot_chunk_offset;
+    const uint8_t *snapshot_chunk;
+    /* The staged snapshot is complete: install it atomically as the state machine (it holds
+     * everything up to snapshot.index), discard the persisted log up to snapshot.index, then
+     * persist the entries below, if any. */
+    bool snapshot_present;
+    struct cn_snapshot_meta snapshot;
+    uint32_t entry_count;
+    const struct cn_entry *entries;
+
+    /* (3) Only after (2) is durable: responses that promise something about this node's disk —
+     * vote grants (Figure 2: persist currentTerm and votedFor before responding), append and
+     * accept acknowledgements (§5.3), Paxos promises and accepteds (Lamport §2.3). */
+    uint32_t message_after_persist_count;
+    const struct cn_message *messages_after_persist;
+
+    /* (4) Only after (2) is durable: committed entries to apply, in index order, each once.
+     * Never beyond what this node has persisted. */
+    uint32_t committed_count;
+    const struct cn_entry *committed;
+
+    /* (5) After (4) is applied: reads that are now safe (thesis §6.4), in request order. */
+    uint32_t read_count;
+    const struct cn_read *reads;
+
+    uint64_t commit_index; /* the core's commit index when the update was taken */
+};
+
+/* A read-only view of a core, for drivers, status commands and invariant checks. */
+struct cn_status {
+    cn_node_id id;
+    enum cn_role role;
+    cn_node_id leader;
+    uint64_t term;
+    cn_node_id vote;
+    uint64_t commit_index;
+    uint64_t applied_index;   /* highest index handed out in `committed` */
+    uint64_t persisted_index; /* highest index the core knows to be durable */
+    uint64_t first_index;     /* first entry held in memory (snapshot index + 1) */
+    uint64_t last_index;
+    uint64_t snapshot_index;
+    uint64_t snapshot_term;
+    struct cn_members members;
+    cn_node_id transfer_target; /* 0 when no transfer is in progress */
+};
+
+/*
+ * The operations table. A driver holds a `const struct cn_ops *` and a `void *core`.
+ * Preconditions are asserted: a violation is a programmer error, not an operating failure.
+ */
+struct cn_ops {
+    const char *name; /* "raft", "paxos" */
+    /* Allocates a core. Returns CN_OK or an error (bad config). */
+    int (*create)(const struct cn_config *config, const struct cn_restore *restore, void **core);
+    void (*destroy)(void *core);
+    /* Feeds one event. Returns CN_OK, or an error for proposals/reads that were refused
+     * (nothing was changed then). Messages that are stale or malformed are dropped, CN_OK. */
+    int (*step)(void *core, const struct cn_event *event);
+    bool (*has_update)(const void *core);
+    /* Precondition: has_update, and no update outstanding. */
+    void (*get_update)(void *core, struct cn_update *update);
+    /* Precondition: `update` is the outstanding one and every rule in it was carried out. */
+    void (*ack_update)(void *core, const struct cn_update *update);
+    void (*status)(const void *core, struct cn_status *status);
+    /* Term of the entry at index, if the core holds it (or it is the snapshot's index). */
+    bool (*entry_term)(const void *core, uint64_t index, uint64_t *term);
+};
+
+#endif
