@@ -139,7 +139,7 @@ enum cn_message_type {
     CN_MSG_TIMEOUT_NOW = 11,      /* leadership transfer: campaign now (thesis §3.10) */
     CN_MSG_READ_INDEX = 12,       /* follower asks leader for a read index; context = request */
     CN_MSG_READ_INDEX_RESPONSE = 13, /* index = read index, context = request, reject */
-    CN_MSG_PROPOSE = 14,          /* follower forwards proposals to its leader */
+    CN_MSG_PROPOSE = 14,          /* reserved: a follower forwarding proposals to its leader */
     /* Multi-Paxos (Lamport 2001; van Renesse & Altinbuken 2015) */
     CN_MSG_PREPARE = 32,          /* phase 1a: term = ballot, index = first slot covered */
     CN_MSG_PROMISE = 33,          /* phase 1b: entries = accepted values >= index, reject = nack */
@@ -272,8 +272,8 @@ struct cn_update {
     uint64_t snapshot_chunk_offset;
     const uint8_t *snapshot_chunk;
     /* The staged snapshot is complete: install it atomically as the state machine (it holds
-     * everything up to snapshot.index), discard the persisted log up to snapshot.index, then
-     * persist the entries below, if any. */
+     * everything up to snapshot.index), discard the whole persisted log (it now starts after
+     * snapshot.index), then persist the entries below, if any. */
     bool snapshot_present;
     struct cn_snapshot_meta snapshot;
     uint32_t entry_count;

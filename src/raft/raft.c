@@ -1,0 +1,391 @@
+/*
+ * raft.c — creating a Raft core, feeding it events, and the update/ack cycle.
+ *
+ * The update cycle follows consensus.h. What this file adds is the bookkeeping that keeps the
+ * core honest about durability while the driver persists one update and events keep arriving:
+ *  - `persisted` moves only on ack, and only up to the first index truncated meanwhile;
+ *  - the candidate's own vote and the leader's own log count only once persisted (etcd's
+ *    async-storage rule; thesis §10.2.1);
+ *  - data blocks released while an update is out are freed only after the ack that follows.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "raft/raft.h"
+#include "raft/raft_internal.h"
+
+/* splitmix64: the core's own deterministic generator (the core never calls rand()). */
+uint64_t raft_random(struct raft *r)
+{
+    uint64_t z = (r->rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+uint32_t raft_quorum(const struct raft *r) { return r->members.count / 2 + 1; }
+
+bool raft_is_member(const struct raft *r, cn_node_id id)
+{
+    for (uint32_t i = 0; i < r->members.count; i++)
+        if (r->members.ids[i] == id)
+            return true;
+    return false;
+}
+
+struct raft_progress *raft_progress_of(struct raft *r, cn_node_id id)
+{
+    for (uint32_t i = 0; i < r->members.count; i++)
+        if (r->progress[i].id == id)
+            return &r->progress[i];
+    return NULL;
+}
+
+static bool members_valid(const struct cn_members *members)
+{
+    if (members->count == 0 || members->count > CN_MEMBERS_MAX)
+        return false;
+    for (uint32_t i = 0; i < members->count; i++) {
+        if (members->ids[i] == 0)
+            return false;
+        if (i > 0 && members->ids[i] <= members->ids[i - 1])
+            return false;
+    }
+    return true;
+}
+
+static bool config_valid(const struct cn_config *c)
+{
+    return c->id != 0 && c->election_ticks >= 2 && c->heartbeat_ticks >= 1 &&
+           c->heartbeat_ticks < c->election_ticks && c->inflight_messages_max >= 1 &&
+           c->inflight_messages_max <= RAFT_INFLIGHT_MAX && c->message_entries_max >= 1 &&
+           c->message_entries_max <= CN_MESSAGE_ENTRIES_MAX && c->message_bytes_max >= 1 &&
+           c->pending_reads_max >= 1 && c->pending_reads_max <= RAFT_READS_MAX &&
+           c->pending_proposals_max >= 1 && c->log_bytes_max >= CN_ENTRY_DATA_BYTES_MAX;
+}
+
+static void restore_log(struct raft *r, const struct cn_restore *restore)
+{
+    raft_log_init(&r->log, restore->snapshot.index, restore->snapshot.term);
+    uint64_t expected = restore->snapshot.index + 1;
+    for (uint64_t i = 0; i < restore->entry_count; i++) {
+        const struct cn_entry *e = &restore->entries[i];
+        assert(e->index == expected);
+        raft_log_append(r, e->term, e->type, e->data, e->data_len);
+        expected++;
+    }
+}
+
+static int raft_create(const struct cn_config *config, const struct cn_restore *restore,
+                       void **out)
+{
+    if (!config_valid(config))
+        return CN_ERR_INVALID;
+    const struct cn_members *members =
+        restore->snapshot.members.count > 0 ? &restore->snapshot.members : &config->members;
+    if (!members_valid(members))
+        return CN_ERR_INVALID;
+    struct raft *r = calloc(1, sizeof(*r));
+    assert(r != NULL);
+    r->config = *config;
+    r->members = *members;
+    r->rng_state = config->random_seed ^ ((uint64_t)config->id << 32);
+    r->term = restore->hard_state.term;
+    r->vote = restore->hard_state.vote;
+    r->durable = restore->hard_state;
+    r->handed = restore->hard_state;
+    restore_log(r, restore);
+    uint64_t last = raft_log_last(&r->log);
+    /* The persisted commit is a hint: it never exceeds what the log holds. */
+    r->commit = restore->hard_state.commit;
+    if (r->commit > last)
+        r->commit = last;
+    if (r->commit < restore->snapshot.index)
+        r->commit = restore->snapshot.index;
+    r->applied = restore->snapshot.index;
+    r->persisted = last;
+    r->unstable = last + 1;
+    r->handed_truncated_at = UINT64_MAX;
+    for (uint32_t i = 0; i < r->members.count; i++)
+        r->progress[i].id = r->members.ids[i];
+    r->read_capacity = config->pending_reads_max;
+    r->reads = calloc(r->read_capacity, sizeof(*r->reads));
+    r->chunk_buffers[0] = malloc(CN_SNAPSHOT_CHUNK_BYTES_MAX);
+    r->chunk_buffers[1] = malloc(CN_SNAPSHOT_CHUNK_BYTES_MAX);
+    assert(r->reads != NULL && r->chunk_buffers[0] != NULL && r->chunk_buffers[1] != NULL);
+    raft_become_follower(r, r->term, 0);
+    r->reported_role = CN_ROLE_FOLLOWER;
+    r->reported_term = r->term;
+    *out = r;
+    return CN_OK;
+}
+
+static void raft_destroy(void *core)
+{
+    struct raft *r = core;
+    if (r == NULL)
+        return;
+    raft_log_free(r);
+    raft_garbage_free(&r->garbage_next);
+    raft_garbage_free(&r->garbage_handed);
+    free(r->garbage_next.blocks);
+    free(r->garbage_handed.blocks);
+    raft_outbox_free(&r->outboxes[0]);
+    raft_outbox_free(&r->outboxes[1]);
+    free(r->reads);
+    free(r->chunk_buffers[0]);
+    free(r->chunk_buffers[1]);
+    free(r);
+}
+
+static int raft_step(void *core, const struct cn_event *event)
+{
+    struct raft *r = core;
+    switch (event->type) {
+    case CN_EVENT_TICK:
+        raft_tick(r);
+        return CN_OK;
+    case CN_EVENT_MESSAGE:
+        return raft_step_message(r, event->message);
+    case CN_EVENT_PROPOSE:
+        return raft_propose(r, event->data, event->data_len, event->out_index, event->out_term);
+    case CN_EVENT_READ:
+        return raft_read_request(r, event->request_id, 0);
+    case CN_EVENT_CAMPAIGN:
+        if (r->role == CN_ROLE_LEADER)
+            return CN_OK;
+        raft_campaign(r, false);
+        return CN_OK;
+    case CN_EVENT_TRANSFER:
+        return raft_transfer_start(r, event->target);
+    case CN_EVENT_SNAPSHOT_TAKEN:
+        raft_snapshot_taken(r, event->index);
+        return CN_OK;
+    case CN_EVENT_UNREACHABLE: {
+        struct raft_progress *p = raft_progress_of(r, event->target);
+        if (r->role == CN_ROLE_LEADER && p != NULL && p->state == RAFT_PROGRESS_REPLICATE)
+            raft_progress_become_probe(p);
+        return CN_OK;
+    }
+    }
+    return CN_ERR_INVALID;
+}
+
+static uint64_t apply_limit(const struct raft *r)
+{
+    /* Committed entries are applied only once persisted here; the update's own entries
+     * count, since the driver persists them before it applies (update rules 2 and 4). */
+    uint64_t limit = r->commit;
+    uint64_t last = raft_log_last(&r->log);
+    if (limit > last)
+        limit = last;
+    return limit;
+}
+
+static bool raft_has_update(const void *core)
+{
+    const struct raft *r = core;
+    if (r->update_outstanding)
+        return false;
+    const struct raft_outbox *box = &r->outboxes[r->pending_outbox];
+    return box->message_count > 0 || box->after_count > 0 || box->read_count > 0 ||
+           r->unstable <= raft_log_last(&r->log) || r->term != r->handed.term ||
+           r->vote != r->handed.vote || r->commit != r->handed.commit ||
+           apply_limit(r) > r->applied || r->chunk_pending || r->install_pending ||
+           r->broadcast_pending || r->read_round_wanted || r->role != r->reported_role ||
+           r->leader != r->reported_leader || r->term != r->reported_term;
+}
+
+static void fix_message_entries(struct raft_outbox *box)
+{
+    for (uint32_t i = 0; i < box->message_count; i++) {
+        struct cn_message *m = &box->messages[i];
+        if (m->entry_count > 0) {
+            assert(box->message_offsets[i] != UINT32_MAX);
+            m->entries = &box->pool[box->message_offsets[i]];
+        }
+    }
+}
+
+/* Copies log entries lo..hi into the pool and returns where they start. */
+static const struct cn_entry *pool_copy(struct raft *r, uint64_t lo, uint64_t hi)
+{
+    if (hi < lo)
+        return NULL;
+    uint32_t offset;
+    struct cn_entry *copy = raft_outbox_pool_reserve(raft_outbox(r), (uint32_t)(hi - lo + 1),
+                                                     &offset);
+    for (uint64_t i = lo; i <= hi; i++) {
+        const struct cn_entry *e = raft_log_get(&r->log, i);
+        assert(e != NULL);
+        copy[i - lo] = *e;
+    }
+    return copy;
+}
+
+static void fill_persistence(struct raft *r, struct cn_update *u)
+{
+    struct cn_hard_state hs = {.term = r->term, .vote = r->vote, .commit = r->commit};
+    u->hard_state_changed = memcmp(&hs, &r->handed, sizeof(hs)) != 0;
+    u->hard_state = hs;
+    r->handed_hard_state = u->hard_state_changed;
+    r->handed = hs;
+    r->handed_install = false;
+    if (r->chunk_pending) {
+        u->snapshot = r->staging;
+        u->snapshot_chunk = r->chunk_buffers[r->pending_outbox];
+        u->snapshot_chunk_len = r->chunk_len;
+        u->snapshot_chunk_offset = r->chunk_offset;
+        r->chunk_pending = false;
+    }
+    if (r->install_pending) {
+        u->snapshot_present = true;
+        u->snapshot = r->staging;
+        r->handed_install = true;
+        r->handed_snapshot = r->staging;
+        r->install_pending = false;
+    }
+    uint64_t last = raft_log_last(&r->log);
+    r->handed_last_index = 0;
+    if (r->unstable <= last) {
+        uint64_t hi = last;
+        if (hi - r->unstable + 1 > RAFT_UPDATE_ENTRIES_MAX)
+            hi = r->unstable + RAFT_UPDATE_ENTRIES_MAX - 1;
+        u->entries = pool_copy(r, r->unstable, hi);
+        u->entry_count = (uint32_t)(hi - r->unstable + 1);
+        r->handed_last_index = hi;
+        r->unstable = hi + 1;
+    }
+}
+
+static void fill_committed(struct raft *r, struct cn_update *u)
+{
+    /* Only entries this update makes durable, or that already are, may be applied. */
+    uint64_t durable_limit = r->handed_last_index > r->persisted ? r->handed_last_index
+                                                                 : r->persisted;
+    uint64_t limit = apply_limit(r);
+    if (limit > durable_limit)
+        limit = durable_limit;
+    if (limit <= r->applied)
+        return;
+    if (limit - r->applied > RAFT_UPDATE_COMMITTED_MAX)
+        limit = r->applied + RAFT_UPDATE_COMMITTED_MAX;
+    u->committed = pool_copy(r, r->applied + 1, limit);
+    u->committed_count = (uint32_t)(limit - r->applied);
+    r->applied = limit;
+}
+
+static void raft_get_update(void *core, struct cn_update *u)
+{
+    struct raft *r = core;
+    assert(!r->update_outstanding);
+    /* Deferred sends go out now, so that everything stepped since the last update shares
+     * one message per follower (batching) and one heartbeat round (ReadIndex batching). */
+    if (r->role == CN_ROLE_LEADER) {
+        if (r->read_round_wanted) {
+            r->read_round_wanted = false;
+            r->read_round++;
+            raft_broadcast_heartbeats(r, r->read_round);
+        }
+        if (r->broadcast_pending)
+            raft_broadcast_appends(r);
+    }
+    r->broadcast_pending = false;
+    r->read_round_wanted = false;
+
+    memset(u, 0, sizeof(*u));
+    u->soft_state_changed = r->role != r->reported_role || r->leader != r->reported_leader ||
+                            r->term != r->reported_term;
+    u->role = r->reported_role = r->role;
+    u->leader = r->reported_leader = r->leader;
+    u->term = r->reported_term = r->term;
+    r->handed_truncated_at = UINT64_MAX;
+    fill_persistence(r, u);
+    fill_committed(r, u);
+
+    struct raft_outbox *box = raft_outbox(r);
+    fix_message_entries(box);
+    u->messages = box->messages;
+    u->message_count = box->message_count;
+    u->messages_after_persist = box->after;
+    u->message_after_persist_count = box->after_count;
+    u->reads = box->reads;
+    u->read_count = box->read_count;
+    u->commit_index = r->commit;
+
+    /* Blocks released before this update may be referenced by it: free them after its ack. */
+    struct raft_garbage swap = r->garbage_handed;
+    r->garbage_handed = r->garbage_next;
+    r->garbage_next = swap;
+    assert(r->garbage_next.count == 0);
+    r->pending_outbox ^= 1;
+    raft_outbox_clear(raft_outbox(r));
+    r->update_outstanding = true;
+}
+
+static void raft_ack_update(void *core, const struct cn_update *u)
+{
+    struct raft *r = core;
+    assert(r->update_outstanding);
+    r->update_outstanding = false;
+    if (u->hard_state_changed)
+        r->durable = u->hard_state;
+    if (r->handed_install) {
+        if (r->persisted < r->handed_snapshot.index)
+            r->persisted = r->handed_snapshot.index;
+    }
+    if (r->handed_last_index > 0) {
+        uint64_t durable = r->handed_last_index;
+        if (r->handed_truncated_at <= durable)
+            durable = r->handed_truncated_at - 1;
+        if (durable > r->persisted)
+            r->persisted = durable;
+    }
+    assert(r->persisted <= raft_log_last(&r->log));
+    r->handed_last_index = 0;
+    r->handed_truncated_at = UINT64_MAX;
+    raft_garbage_free(&r->garbage_handed);
+    /* What became durable may decide an election or a commit. */
+    if (r->role == CN_ROLE_CANDIDATE)
+        raft_maybe_win_election(r);
+    else if (r->role == CN_ROLE_LEADER && raft_maybe_commit(r))
+        r->broadcast_pending = true;
+}
+
+static void raft_status(const void *core, struct cn_status *s)
+{
+    const struct raft *r = core;
+    memset(s, 0, sizeof(*s));
+    s->id = r->config.id;
+    s->role = r->role;
+    s->leader = r->leader;
+    s->term = r->term;
+    s->vote = r->vote;
+    s->commit_index = r->commit;
+    s->applied_index = r->applied;
+    s->persisted_index = r->persisted;
+    s->first_index = raft_log_first(&r->log);
+    s->last_index = raft_log_last(&r->log);
+    s->snapshot_index = r->log.snapshot_index;
+    s->snapshot_term = r->log.snapshot_term;
+    s->members = r->members;
+    s->transfer_target = r->transfer_target;
+}
+
+static bool raft_entry_term(const void *core, uint64_t index, uint64_t *term)
+{
+    const struct raft *r = core;
+    return raft_log_term(&r->log, index, term);
+}
+
+const struct cn_ops raft_ops = {
+    .name = "raft",
+    .create = raft_create,
+    .destroy = raft_destroy,
+    .step = raft_step,
+    .has_update = raft_has_update,
+    .get_update = raft_get_update,
+    .ack_update = raft_ack_update,
+    .status = raft_status,
+    .entry_term = raft_entry_term,
+};
