@@ -16,7 +16,7 @@ for bin in "$BUILD"/tests/*; do
     start=$(date +%s)
     "$bin" >"$log_dir/$name.log" 2>&1; rc=$?
     p=$(grep -Eo '\[  PASSED  \] [0-9]+' "$log_dir/$name.log" | awk '{s+=$NF} END {print s+0}')
-    f=$(grep -Eo '\[  FAILED  \] [0-9]+ test' "$log_dir/$name.log" | awk '{s+=$3} END {print s+0}')
+    f=$(grep -Eo '\[  FAILED  \] [0-9]+ test' "$log_dir/$name.log" | awk '{s+=$(NF-1)} END {print s+0}')
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
     echo "$name: $p passed, $f failed ($(( $(date +%s) - start ))s)"
