@@ -46,6 +46,7 @@ const char *cn_message_type_name(uint8_t type)
     case CN_MSG_READ_INDEX: return "read-index";
     case CN_MSG_READ_INDEX_RESPONSE: return "read-index-resp";
     case CN_MSG_PROPOSE: return "propose";
+    case CN_MSG_PROPOSE_RESPONSE: return "propose-resp";
     case CN_MSG_PREPARE: return "prepare";
     case CN_MSG_PROMISE: return "promise";
     case CN_MSG_ACCEPT: return "accept";

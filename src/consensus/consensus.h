@@ -139,7 +139,11 @@ enum cn_message_type {
     CN_MSG_TIMEOUT_NOW = 11,      /* leadership transfer: campaign now (thesis §3.10) */
     CN_MSG_READ_INDEX = 12,       /* follower asks leader for a read index; context = request */
     CN_MSG_READ_INDEX_RESPONSE = 13, /* index = read index, context = request, reject */
-    CN_MSG_PROPOSE = 14,          /* reserved: a follower forwarding proposals to its leader */
+    /* Node level (the server's, never a core's): a follower forwards a client write to the
+     * leader's node (entries[0], context = request id), which answers with the index and
+     * term its core gave it (index, log_term, context), or reject. */
+    CN_MSG_PROPOSE = 14,
+    CN_MSG_PROPOSE_RESPONSE = 15,
     /* Multi-Paxos (Lamport 2001; van Renesse & Altinbuken 2015) */
     CN_MSG_PREPARE = 32,          /* phase 1a: term = ballot, index = first slot covered */
     CN_MSG_PROMISE = 33,          /* phase 1b: entries = accepted values >= index, reject = nack */

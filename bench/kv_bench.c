@@ -1,0 +1,204 @@
+/*
+ * kv_bench.c — throughput of the key-value state machine.
+ *
+ * Puts of VALUE_BYTES values under KEY_BYTES keys, encoded as log entries and applied in
+ * batches of BATCH_ITEMS (one LMDB write txn each, MDB_NOSYNC as in production: the WAL is
+ * the durability point), first with keys in increasing order, then with random keys into the
+ * same store. Then point reads, a forced sync and a snapshot. Usage: kv_bench [puts] [dir].
+ * The target (issue): >= 500,000 puts/s of 256-byte values in batches of 64.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "storage/kv.h"
+#include "storage/kv_command.h"
+
+enum {
+    KEY_BYTES = 16,
+    VALUE_BYTES = 256,
+    BATCH_ITEMS = 64,
+    ENTRY_BYTES = KV_COMMAND_HEADER_BYTES + 4 + KEY_BYTES + 4 + VALUE_BYTES,
+    PUTS_DEFAULT = 1000000,
+    PUTS_MAX = 100000000,
+    GETS = 1000000,
+};
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wall-clock rate, and the rate per CPU-second (steadier on a shared, loaded machine). */
+struct rate {
+    double per_second;
+    double per_cpu_second;
+};
+
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return x;
+}
+
+/* Sequential keys sort in insertion order ("k" + 15 decimal digits); random ones do not. */
+static void make_key(uint64_t n, bool random, uint64_t *seed, char key[KEY_BYTES + 1])
+{
+    if (random) {
+        snprintf(key, KEY_BYTES + 1, "r%015llx", (unsigned long long)(next_random(seed) >> 4));
+    } else {
+        snprintf(key, KEY_BYTES + 1, "k%015llu", (unsigned long long)n);
+    }
+}
+
+/* Encodes and applies `puts` SETs in batches. */
+static struct rate bench_puts(struct kv *kv, uint64_t puts, bool random)
+{
+    static uint8_t entries[BATCH_ITEMS][ENTRY_BYTES];
+    struct kv_apply_item items[BATCH_ITEMS];
+    struct kv_result results[BATCH_ITEMS];
+    uint8_t value[VALUE_BYTES];
+    memset(value, 'v', sizeof value);
+    uint64_t seed = 0x2545f4914f6cdd1dull, index = 0, term = 0;
+    kv_applied(kv, &index, &term);
+    double start = now_seconds(), start_cpu = cpu_seconds();
+    for (uint64_t done = 0; done < puts;) {
+        size_t count = puts - done < BATCH_ITEMS ? (size_t)(puts - done) : BATCH_ITEMS;
+        for (size_t i = 0; i < count; i++) {
+            char key[KEY_BYTES + 1];
+            make_key(done + i, random, &seed, key);
+            struct kv_bytes args[2] = {{(const uint8_t *)key, KEY_BYTES}, {value, VALUE_BYTES}};
+            struct kv_command command = {.op = KV_OP_SET, .arg_count = 2, .args = args};
+            size_t len = 0;
+            const char *reason = NULL;
+            int rv = kv_command_encode(&command, entries[i], ENTRY_BYTES, &len, &reason);
+            assert(rv == KV_OK && len == ENTRY_BYTES);
+            items[i] = (struct kv_apply_item){.index = ++index, .term = 1, .kind = KV_ITEM_COMMAND,
+                                              .data = entries[i], .data_len = ENTRY_BYTES};
+        }
+        int rv = kv_apply_batch(kv, items, count, results);
+        if (rv != KV_OK) {
+            fprintf(stderr, "apply: %s: %s\n", kv_strerror(rv), kv_last_error());
+            exit(1);
+        }
+        assert(results[0].type == KV_RESULT_OK);
+        done += count;
+    }
+    return (struct rate){(double)puts / (now_seconds() - start),
+                         (double)puts / (cpu_seconds() - start_cpu)};
+}
+
+static double bench_gets(struct kv *kv, uint64_t puts)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    struct kv_read read;
+    double start = now_seconds();
+    uint64_t found_count = 0;
+    for (uint64_t i = 0; i < GETS; i++) {
+        if (i % 1000 == 0) { /* a fresh read txn every 1000 gets, like a busy server */
+            if (i > 0) {
+                kv_read_end(&read);
+            }
+            if (kv_read_begin(kv, &read) != KV_OK) {
+                fprintf(stderr, "read: %s\n", kv_last_error());
+                exit(1);
+            }
+        }
+        char key[KEY_BYTES + 1];
+        make_key(next_random(&seed) % puts, false, NULL, key);
+        struct kv_bytes value;
+        bool found = false;
+        kv_read_get(&read, (const uint8_t *)key, KEY_BYTES, &value, &found);
+        found_count += found;
+    }
+    kv_read_end(&read);
+    assert(found_count == GETS);
+    return GETS / (now_seconds() - start);
+}
+
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t puts = argc > 1 ? strtoull(argv[1], NULL, 10) : PUTS_DEFAULT;
+    if (puts == 0 || puts > PUTS_MAX) {
+        fprintf(stderr, "usage: kv_bench [puts 1..%d] [parent dir]\n", PUTS_MAX);
+        return 2;
+    }
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/kv_bench.XXXXXX", argc > 2 ? argv[2] : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    struct kv_options options;
+    kv_options_defaults(&options);
+    options.map_bytes = 16ull << 30;
+    struct kv *kv = NULL;
+    if (kv_open(dir, &options, &kv) != KV_OK) {
+        fprintf(stderr, "kv_open: %s\n", kv_last_error());
+        return 1;
+    }
+    printf("kv_bench: %llu puts, key %d B, value %d B, batch %d, dir %s\n",
+           (unsigned long long)puts, KEY_BYTES, VALUE_BYTES, BATCH_ITEMS, dir);
+    struct rate sequential = bench_puts(kv, puts, false);
+    printf("put sequential keys: %10.0f puts/s (%.0f per cpu-second)\n", sequential.per_second,
+           sequential.per_cpu_second);
+    struct rate random = bench_puts(kv, puts, true);
+    printf("put random keys:     %10.0f puts/s (%.0f per cpu-second)\n", random.per_second,
+           random.per_cpu_second);
+    printf("get random (hit):    %10.0f gets/s\n", bench_gets(kv, puts));
+    double start = now_seconds();
+    if (kv_sync(kv) != KV_OK) {
+        fprintf(stderr, "sync: %s\n", kv_last_error());
+        return 1;
+    }
+    printf("sync (force):        %10.3f s\n", now_seconds() - start);
+    char path[600];
+    snprintf(path, sizeof path, "%s/snapshot", dir);
+    struct kv_snapshot_meta meta;
+    start = now_seconds();
+    if (kv_snapshot_create(kv, path, &meta) != KV_OK) {
+        fprintf(stderr, "snapshot: %s\n", kv_last_error());
+        return 1;
+    }
+    double seconds = now_seconds() - start;
+    printf("snapshot create:     %10.3f s, %llu MiB (%.0f MiB/s), index %llu\n", seconds,
+           (unsigned long long)(meta.file_bytes >> 20), (double)meta.file_bytes / seconds / (1 << 20),
+           (unsigned long long)meta.index);
+    kv_close(kv);
+    remove_dir(dir);
+    return 0;
+}

@@ -1,0 +1,119 @@
+/* chorusd — the chorus server. See `chorusd --help`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: chorusd --id N --cluster 1=HOST:PORT,2=HOST:PORT,... [options]\n"
+            "\n"
+            "A chorus node: a replica of a strongly consistent key-value store that speaks RESP\n"
+            "(the Redis protocol) to clients and a consensus protocol to its peers.\n"
+            "\n"
+            "  --id N                 this node's id, one of the --cluster ids (1..255)\n"
+            "  --cluster LIST         every member: ID=HOST:PORT of its peer port, comma separated\n"
+            "  --data-dir DIR         where the WAL, LMDB and snapshots live (default: data)\n"
+            "  --listen HOST:PORT     client (RESP) address (default: 127.0.0.1:7001)\n"
+            "  --peer-listen HOST:PORT  peer address (default: 127.0.0.1:8001)\n"
+            "  --protocol raft        consensus protocol (default: raft)\n"
+            "  --tick-ms MS           length of one consensus tick (default: 10)\n"
+            "  --election-ticks N     election timeout in ticks, randomized in [N, 2N) (default: 15)\n"
+            "  --heartbeat-ticks N    leader heartbeat interval in ticks (default: 3)\n"
+            "  --request-timeout-ms MS  how long a client request waits at most (default: 5000)\n"
+            "  --snapshot-entries N   applied entries between snapshots (default: 100000)\n"
+            "  --cluster-id N         refuse peers of another cluster (default: derived from --cluster)\n"
+            "  --log-level LEVEL      error, warn, info or debug (default: info)\n"
+            "  --help                 this text\n"
+            "\n"
+            "Restarting with the same --data-dir rejoins the cluster. SIGTERM or SIGINT stop the\n"
+            "node cleanly; a SIGKILL loses nothing that was acknowledged.\n");
+}
+
+static int copy_arg(char *dst, size_t cap, const char *src, const char *flag)
+{
+    if (strlen(src) >= cap) {
+        fprintf(stderr, "chorusd: %s is too long\n", flag);
+        return -1;
+    }
+    strcpy(dst, src);
+    return 0;
+}
+
+static int parse_u32(const char *text, const char *flag, uint32_t min, uint32_t *out)
+{
+    char *end;
+    unsigned long v = strtoul(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || v < min || v > UINT32_MAX) {
+        fprintf(stderr, "chorusd: %s wants a number >= %u, not '%s'\n", flag, min, text);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct node_config config;
+    node_config_defaults(&config);
+    const char *cluster = NULL;
+    static const struct option options[] = {
+        {"id", required_argument, 0, 'i'},         {"cluster", required_argument, 0, 'c'},
+        {"data-dir", required_argument, 0, 'd'},   {"listen", required_argument, 0, 'l'},
+        {"peer-listen", required_argument, 0, 'p'},{"protocol", required_argument, 0, 'P'},
+        {"tick-ms", required_argument, 0, 't'},    {"election-ticks", required_argument, 0, 'e'},
+        {"heartbeat-ticks", required_argument, 0, 'b'},
+        {"request-timeout-ms", required_argument, 0, 'r'},
+        {"snapshot-entries", required_argument, 0, 's'},
+        {"cluster-id", required_argument, 0, 'C'}, {"log-level", required_argument, 0, 'L'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
+    };
+    int c;
+    uint32_t value;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        int rv = 0;
+        switch (c) {
+        case 'i': rv = parse_u32(optarg, "--id", 1, &config.id); break;
+        case 'c': cluster = optarg; break;
+        case 'd': rv = copy_arg(config.data_dir, sizeof(config.data_dir), optarg, "--data-dir"); break;
+        case 'l': rv = copy_arg(config.listen_addr, sizeof(config.listen_addr), optarg, "--listen"); break;
+        case 'p': rv = copy_arg(config.peer_listen_addr, sizeof(config.peer_listen_addr), optarg, "--peer-listen"); break;
+        case 'P': rv = copy_arg(config.protocol, sizeof(config.protocol), optarg, "--protocol"); break;
+        case 't': rv = parse_u32(optarg, "--tick-ms", 1, &config.tick_ms); break;
+        case 'e': rv = parse_u32(optarg, "--election-ticks", 2, &config.election_ticks); break;
+        case 'b': rv = parse_u32(optarg, "--heartbeat-ticks", 1, &config.heartbeat_ticks); break;
+        case 'r': rv = parse_u32(optarg, "--request-timeout-ms", 1, &config.request_timeout_ms); break;
+        case 's': rv = parse_u32(optarg, "--snapshot-entries", 0, &value), config.snapshot_entries = value; break;
+        case 'C': config.cluster_id = strtoull(optarg, NULL, 10); break;
+        case 'L':
+            if (strcmp(optarg, "error") == 0) config.log_level = NODE_LOG_ERROR;
+            else if (strcmp(optarg, "warn") == 0) config.log_level = NODE_LOG_WARN;
+            else if (strcmp(optarg, "info") == 0) config.log_level = NODE_LOG_INFO;
+            else if (strcmp(optarg, "debug") == 0) config.log_level = NODE_LOG_DEBUG;
+            else { fprintf(stderr, "chorusd: unknown --log-level %s\n", optarg); rv = -1; }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (rv != 0)
+            return 2;
+    }
+    if (optind != argc || cluster == NULL) {
+        fprintf(stderr, "chorusd: --cluster is required\n");
+        usage(stderr);
+        return 2;
+    }
+    if (config.heartbeat_ticks >= config.election_ticks) {
+        fprintf(stderr, "chorusd: --heartbeat-ticks must be below --election-ticks\n");
+        return 2;
+    }
+    char error[256];
+    if (node_config_parse_cluster(&config, cluster, error, sizeof(error)) != 0) {
+        fprintf(stderr, "chorusd: %s\n", error);
+        return 2;
+    }
+    return node_run(&config);
+}

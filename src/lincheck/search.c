@@ -1,0 +1,557 @@
+/*
+ * search.c — the linearization search for the operations of one key.
+ *
+ * Wing & Gong's search as Lowe (2017, "just-in-time linearization") and Porcupine shape it.
+ * The calls and returns of the operations form one list in time order. Walking the list from
+ * its head, a call is a candidate for the next linearization point: if the model accepts the
+ * operation with the output the client saw, the operation is linearized — its call and return
+ * are lifted out of the list — and the walk restarts from the head. Reaching a return means
+ * that operation should have been linearized already: the last choice is undone (popped from
+ * an explicit stack, never by recursion) and the walk resumes after it. Every (set of
+ * linearized operations, model state) pair is remembered in a cache; reaching one again
+ * cannot lead anywhere new, so it is skipped. That cache is what makes the search fast, and
+ * what bounds its memory (options.memory_bytes_max).
+ *
+ * Operations with an unknown outcome have no return in the list: nothing forces them in, and
+ * the search succeeds as soon as every required operation (one that returned) is linearized. They are only
+ * tried where they change the model state (an unknown CAS that would fail, or DEL of an absent
+ * key, is the same as never happening), which keeps them from multiplying the states.
+ *
+ * Shrinking also asks about "relaxed" operations (LINCHECK_SEARCH_OPTIONAL): ones that may take
+ * effect inside their interval, or never. They keep their return in the list. Reaching it means
+ * that every way of linearizing the op before its return was tried, so the walk "kills" it —
+ * the op never happens — as a step of its own on the stack (cached like any other, undone by
+ * backtracking, which then goes on popping since a kill has no alternative).
+ *
+ * The set of linearized operations is a bitset; the operations with a return (required or
+ * relaxed) get bits 0..known_count-1 in call order and the unknown ones the words after. The cache stores it
+ * compressed: the index of the first word not yet full, then the words up to the last non-zero
+ * one of each region. Since calls are linearized roughly in call order, a state costs a few
+ * words however long the history is. Its hash is kept incrementally (one random number per
+ * operation, xor-ed in and out), so each step costs O(1) besides the rare comparisons.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lincheck/internal.h"
+
+enum {
+    SEARCH_CLOCK_CHECK_ITERATIONS = 4096, /* how often the deadline is read */
+    SEARCH_CACHE_SLOTS_MIN = 1024,
+};
+
+struct search_node {
+    struct search_node *prev;
+    struct search_node *next;
+    struct search_node *match; /* a call: its return (NULL: outcome unknown); a return: its call */
+    const struct lincheck_record *record;
+    uint32_t bit;
+    bool is_call;
+    bool required;             /* returned: must be linearized, with the output seen */
+};
+
+struct search_frame {
+    struct search_node *call;
+    struct lincheck_value state; /* before the call was linearized */
+    bool forced;                 /* a step with no alternative (a kill, or an op that leaves
+                                    the state as it is): backtracking goes on past it */
+};
+
+struct search_cache_entry {
+    uint64_t hash;
+    struct lincheck_value state;
+    uint64_t words_offset;  /* into the arena: seg1 words then seg2 words */
+    uint32_t seg1_start;    /* first word of the known region that is not full */
+    uint32_t seg1_words;
+    uint32_t seg2_words;    /* words of the unknown region (from its first word) */
+};
+
+struct search {
+    struct search_node head;  /* sentinel: head.next is the earliest event */
+    struct search_node *nodes;
+    uint32_t node_count;
+    struct search_frame *stack;
+    uint32_t depth;
+    uint32_t known_remaining;
+    /* bitset of linearized operations */
+    uint64_t *words;
+    uint64_t *zobrist;        /* one random number per bit index */
+    uint32_t known_words;     /* words of the known region; the unknown region follows */
+    uint32_t total_words;
+    uint32_t known_count;
+    uint32_t floor_word;      /* every known word below is full */
+    int64_t top_known;        /* every known word above is zero */
+    int64_t top_unknown;      /* every unknown word above is zero */
+    uint64_t bits_hash;
+    /* cache */
+    struct search_cache_entry *entries;
+    uint32_t entry_count;
+    uint32_t entry_capacity;
+    uint32_t *slots;          /* entry index + 1; 0 empty */
+    uint32_t slot_count;
+    uint64_t *arena;
+    uint64_t arena_words;
+    uint64_t arena_capacity;
+    uint64_t memory_bytes;
+};
+
+static uint64_t search_mix(uint64_t x)
+{
+    /* splitmix64's finalizer: a bijection that spreads every input bit. */
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t search_state_hash(struct lincheck_value state)
+{
+    return search_mix((uint64_t)state.payload * 4 + state.tag);
+}
+
+static bool search_value_equal(struct lincheck_value a, struct lincheck_value b)
+{
+    return a.tag == b.tag && a.payload == b.payload;
+}
+
+/* The sequential model. For an operation that returned: can it take effect on `state` and
+ * give the output the client saw, and what state follows. For an unknown outcome: does taking
+ * effect change the state (if not, skipping it is the same and cheaper). */
+static bool search_step(const struct lincheck_record *record, bool returned,
+                        struct lincheck_value state, struct lincheck_value *next)
+{
+    const struct lincheck_op *op = &record->op;
+    const struct lincheck_value absent = { 0, LINCHECK_VALUE_ABSENT };
+    *next = state;
+    switch (op->kind) {
+    case LINCHECK_GET:
+        return returned && search_value_equal(state, record->output);
+    case LINCHECK_PUT:
+        *next = record->value;
+        return returned || !search_value_equal(state, record->value);
+    case LINCHECK_DEL:
+        *next = absent;
+        if (!returned) return state.tag != LINCHECK_VALUE_ABSENT;
+        return (state.tag != LINCHECK_VALUE_ABSENT) == (op->output_int == 1);
+    case LINCHECK_CAS: {
+        bool swaps = search_value_equal(state, record->expect);
+        if (swaps) *next = record->value;
+        if (!returned) return swaps && !search_value_equal(state, record->value);
+        return swaps == op->output_ok;
+    }
+    case LINCHECK_INCR: {
+        int64_t current = 0;
+        if (state.tag == LINCHECK_VALUE_STRING) return false;
+        if (state.tag == LINCHECK_VALUE_INT) current = state.payload;
+        if (current == INT64_MAX) return false;
+        *next = (struct lincheck_value){ .payload = current + 1, .tag = LINCHECK_VALUE_INT };
+        return !returned || op->output_int == current + 1;
+    }
+    }
+    assert(0 && "unknown kind");
+    return false;
+}
+
+struct search_input {
+    const struct lincheck_record *record;
+    bool required;  /* returned and not relaxed */
+    bool bounded;   /* returned: has a return node (required or relaxed) */
+};
+
+static int search_input_compare(const void *a, const void *b)
+{
+    const struct search_input *x = a, *y = b;
+    if (x->record->op.call_ns != y->record->op.call_ns)
+        return x->record->op.call_ns < y->record->op.call_ns ? -1 : 1;
+    return x->record < y->record ? -1 : x->record > y->record;
+}
+
+static int64_t search_node_time(const struct search_node *node)
+{
+    return node->is_call ? node->record->op.call_ns : node->record->op.return_ns;
+}
+
+/* Time order; on a tie calls first (the operations overlap), then by bit for determinism. */
+static int search_node_compare(const void *a, const void *b)
+{
+    const struct search_node *x = a;
+    const struct search_node *y = b;
+    int64_t tx = search_node_time(x), ty = search_node_time(y);
+    if (tx != ty) return tx < ty ? -1 : 1;
+    if (x->is_call != y->is_call) return x->is_call ? -1 : 1;
+    return x->bit < y->bit ? -1 : x->bit > y->bit;
+}
+
+static void *search_alloc(struct search *s, size_t bytes)
+{
+    s->memory_bytes += bytes;
+    return calloc(1, bytes ? bytes : 1);
+}
+
+static void search_free(struct search *s)
+{
+    free(s->nodes);
+    free(s->stack);
+    free(s->words);
+    free(s->zobrist);
+    free(s->entries);
+    free(s->slots);
+    free(s->arena);
+}
+
+/* Builds the event list, the bitset layout and an empty cache. Returns -1 on out of memory. */
+static int search_init(struct search *s, const struct lincheck_history *history,
+                       const uint32_t *ops, uint32_t count)
+{
+    struct search_input *inputs = malloc(count * sizeof(*inputs));
+    if (inputs == NULL) return -1;
+    for (uint32_t i = 0; i < count; i++) {
+        inputs[i].record = lincheck_history_record(history, ops[i] & ~LINCHECK_SEARCH_OPTIONAL);
+        inputs[i].bounded = inputs[i].record->op.returned;
+        inputs[i].required = inputs[i].bounded && (ops[i] & LINCHECK_SEARCH_OPTIONAL) == 0;
+    }
+    qsort(inputs, count, sizeof(*inputs), search_input_compare);
+    uint32_t known = 0, unknown = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (inputs[i].bounded) known++;
+        else unknown++;
+        if (inputs[i].required) s->known_remaining++;
+    }
+    s->known_count = known;
+    s->known_words = (known + 63) / 64;
+    s->total_words = s->known_words + (unknown + 63) / 64;
+    s->nodes = search_alloc(s, (size_t)(known + count) * sizeof(*s->nodes));
+    s->stack = search_alloc(s, (size_t)count * sizeof(*s->stack));
+    s->words = search_alloc(s, (size_t)s->total_words * sizeof(*s->words));
+    s->zobrist = search_alloc(s, (size_t)s->total_words * 64 * sizeof(*s->zobrist));
+    s->slot_count = SEARCH_CACHE_SLOTS_MIN;
+    s->slots = search_alloc(s, s->slot_count * sizeof(*s->slots));
+    if (!s->nodes || !s->stack || !s->words || !s->zobrist || !s->slots) {
+        free(inputs);
+        return -1;
+    }
+    for (uint64_t i = 0; i < (uint64_t)s->total_words * 64; i++) s->zobrist[i] = search_mix(i);
+    uint32_t next_known = 0, next_unknown = s->known_words * 64, n = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        bool bounded = inputs[i].bounded;
+        struct search_node *call = &s->nodes[n++];
+        *call = (struct search_node){ .record = inputs[i].record, .is_call = true,
+                                      .required = inputs[i].required,
+                                      .bit = bounded ? next_known++ : next_unknown++ };
+        if (bounded)
+            s->nodes[n++] = (struct search_node){ .record = inputs[i].record, .bit = call->bit,
+                                                  .required = inputs[i].required };
+    }
+    assert(n == known + count);
+    s->node_count = n;
+    free(inputs);
+    qsort(s->nodes, n, sizeof(*s->nodes), search_node_compare);
+    /* Link the list and pair calls with returns (sorting moved them; bits identify ops). */
+    struct search_node **return_of = calloc(s->total_words * 64 + 1, sizeof(*return_of));
+    if (return_of == NULL) return -1;
+    struct search_node *prev = &s->head;
+    for (uint32_t i = 0; i < n; i++) {
+        struct search_node *node = &s->nodes[i];
+        node->prev = prev;
+        prev->next = node;
+        prev = node;
+        if (!node->is_call) return_of[node->bit] = node;
+    }
+    prev->next = NULL;
+    for (uint32_t i = 0; i < n; i++)
+        if (s->nodes[i].is_call && s->nodes[i].record->op.returned) {
+            s->nodes[i].match = return_of[s->nodes[i].bit];
+            assert(s->nodes[i].match != NULL);
+            s->nodes[i].match->match = &s->nodes[i];
+        }
+    free(return_of);
+    s->top_known = -1;
+    s->top_unknown = (int64_t)s->known_words - 1;
+    return 0;
+}
+
+/* Unlinks a linearized call and its return (Knuth's dancing links: the nodes keep their own
+ * prev/next so search_unlift can put them back in O(1), in reverse order). */
+static void search_lift(struct search_node *call)
+{
+    call->prev->next = call->next;
+    if (call->next) call->next->prev = call->prev;
+    struct search_node *match = call->match;
+    if (match) {
+        match->prev->next = match->next;
+        if (match->next) match->next->prev = match->prev;
+    }
+}
+
+static void search_unlift(struct search_node *call)
+{
+    struct search_node *match = call->match;
+    if (match) {
+        match->prev->next = match;
+        if (match->next) match->next->prev = match;
+    }
+    call->prev->next = call;
+    if (call->next) call->next->prev = call;
+}
+
+static uint64_t search_word_full(const struct search *s, uint32_t word)
+{
+    uint32_t valid = s->known_count - word * 64;
+    return valid >= 64 ? UINT64_MAX : (UINT64_C(1) << valid) - 1;
+}
+
+static void search_bit_set(struct search *s, uint32_t bit)
+{
+    uint32_t word = bit / 64;
+    assert((s->words[word] & (UINT64_C(1) << (bit % 64))) == 0);
+    s->words[word] |= UINT64_C(1) << (bit % 64);
+    s->bits_hash ^= s->zobrist[bit];
+    if (word < s->known_words) {
+        if ((int64_t)word > s->top_known) s->top_known = word;
+        while (s->floor_word < s->known_words &&
+               s->words[s->floor_word] == search_word_full(s, s->floor_word))
+            s->floor_word++;
+    } else if ((int64_t)word > s->top_unknown) {
+        s->top_unknown = word;
+    }
+}
+
+static void search_bit_clear(struct search *s, uint32_t bit)
+{
+    uint32_t word = bit / 64;
+    assert((s->words[word] & (UINT64_C(1) << (bit % 64))) != 0);
+    s->words[word] &= ~(UINT64_C(1) << (bit % 64));
+    s->bits_hash ^= s->zobrist[bit];
+    if (word < s->known_words) {
+        if (word < s->floor_word) s->floor_word = word;
+        while (s->top_known >= 0 && s->words[s->top_known] == 0) s->top_known--;
+    } else {
+        while (s->top_unknown >= (int64_t)s->known_words && s->words[s->top_unknown] == 0)
+            s->top_unknown--;
+    }
+}
+
+/* The compressed form of the current bitset (see the top of the file). */
+static void search_segments(const struct search *s, uint32_t *seg1_start, uint32_t *seg1_words,
+                            uint32_t *seg2_words)
+{
+    *seg1_start = s->floor_word;
+    *seg1_words = s->top_known >= (int64_t)s->floor_word
+                      ? (uint32_t)(s->top_known - s->floor_word + 1) : 0;
+    *seg2_words = (uint32_t)(s->top_unknown - (int64_t)s->known_words + 1);
+}
+
+static bool search_cache_match(const struct search *s, const struct search_cache_entry *entry,
+                               uint64_t hash, struct lincheck_value state)
+{
+    if (entry->hash != hash || !search_value_equal(entry->state, state)) return false;
+    uint32_t start, words1, words2;
+    search_segments(s, &start, &words1, &words2);
+    if (entry->seg1_start != start || entry->seg1_words != words1 || entry->seg2_words != words2)
+        return false;
+    const uint64_t *stored = &s->arena[entry->words_offset];
+    return memcmp(stored, &s->words[start], words1 * sizeof(uint64_t)) == 0 &&
+           memcmp(stored + words1, &s->words[s->known_words], words2 * sizeof(uint64_t)) == 0;
+}
+
+static int search_cache_grow(struct search *s)
+{
+    uint32_t slot_count = s->slot_count * 2;
+    uint32_t *slots = calloc(slot_count, sizeof(*slots));
+    if (slots == NULL) return -1;
+    for (uint32_t i = 0; i < s->entry_count; i++) {
+        uint32_t slot = (uint32_t)s->entries[i].hash & (slot_count - 1);
+        while (slots[slot] != 0) slot = (slot + 1) & (slot_count - 1);
+        slots[slot] = i + 1;
+    }
+    s->memory_bytes += (uint64_t)(slot_count - s->slot_count) * sizeof(*slots);
+    free(s->slots);
+    s->slots = slots;
+    s->slot_count = slot_count;
+    return 0;
+}
+
+static int search_reserve(struct search *s, uint32_t words)
+{
+    if (s->entry_count == s->entry_capacity) {
+        uint32_t capacity = s->entry_capacity ? s->entry_capacity * 2 : 1024;
+        struct search_cache_entry *entries = realloc(s->entries, capacity * sizeof(*entries));
+        if (entries == NULL) return -1;
+        s->memory_bytes += (uint64_t)(capacity - s->entry_capacity) * sizeof(*entries);
+        s->entries = entries;
+        s->entry_capacity = capacity;
+    }
+    if (s->arena_words + words > s->arena_capacity) {
+        uint64_t capacity = s->arena_capacity ? s->arena_capacity * 2 : 4096;
+        while (capacity < s->arena_words + words) capacity *= 2;
+        uint64_t *arena = realloc(s->arena, capacity * sizeof(*arena));
+        if (arena == NULL) return -1;
+        s->memory_bytes += (capacity - s->arena_capacity) * sizeof(*arena);
+        s->arena = arena;
+        s->arena_capacity = capacity;
+    }
+    if ((uint64_t)(s->entry_count + 1) * 2 > s->slot_count) return search_cache_grow(s);
+    return 0;
+}
+
+/* Adds the current (bitset, state) to the cache unless it is there. Returns 1 when added, 0
+ * when already visited, -1 when out of memory. */
+static int search_cache_add(struct search *s, struct lincheck_value state)
+{
+    uint64_t hash = s->bits_hash ^ search_state_hash(state);
+    uint32_t mask = s->slot_count - 1;
+    uint32_t slot = (uint32_t)hash & mask;
+    for (uint32_t probe = 0; probe < s->slot_count && s->slots[slot] != 0; probe++) {
+        if (search_cache_match(s, &s->entries[s->slots[slot] - 1], hash, state)) return 0;
+        slot = (slot + 1) & mask;
+    }
+    uint32_t start, words1, words2;
+    search_segments(s, &start, &words1, &words2);
+    uint32_t slot_count_before = s->slot_count;
+    if (search_reserve(s, words1 + words2) != 0) return -1;
+    if (s->slot_count != slot_count_before) {
+        slot = (uint32_t)hash & (s->slot_count - 1);
+        while (s->slots[slot] != 0) slot = (slot + 1) & (s->slot_count - 1);
+    }
+    struct search_cache_entry *entry = &s->entries[s->entry_count];
+    *entry = (struct search_cache_entry){ .hash = hash, .state = state,
+                                          .words_offset = s->arena_words, .seg1_start = start,
+                                          .seg1_words = words1, .seg2_words = words2 };
+    memcpy(&s->arena[s->arena_words], &s->words[start], words1 * sizeof(uint64_t));
+    memcpy(&s->arena[s->arena_words + words1], &s->words[s->known_words],
+           words2 * sizeof(uint64_t));
+    s->arena_words += words1 + words2;
+    s->slots[slot] = ++s->entry_count;
+    return 1;
+}
+
+/* An op whose output shows that it changed nothing — a get, a cas that failed, a del of 0 —
+ * can always go first once the model accepts it: in any linearization that places it later,
+ * moving it forward changes no state the others see, and breaks no real-time order since no
+ * pending op returned before its call. Linearizing it is then no choice: the search needs no
+ * alternative to it, which makes concurrent reads nearly free. */
+static bool search_read_only(const struct search_node *call)
+{
+    const struct lincheck_op *op = &call->record->op;
+    if (!call->required) return false;
+    switch (op->kind) {
+    case LINCHECK_GET: return true;
+    case LINCHECK_DEL: return op->output_int == 0;
+    case LINCHECK_CAS:
+        return !op->output_ok || search_value_equal(call->record->expect, call->record->value);
+    case LINCHECK_PUT:
+    case LINCHECK_INCR: return false;
+    }
+    return false;
+}
+
+/* Takes `call` out of the list, linearized (the state becomes `next`) or killed (next == state),
+ * if the resulting (set, state) pair is new. Returns 1 (done, pushed), 0 (visited before) or
+ * -1 (out of memory). */
+static int search_push(struct search *s, struct search_node *call, bool forced,
+                       struct lincheck_value *state, struct lincheck_value next)
+{
+    search_bit_set(s, call->bit);
+    int added = search_cache_add(s, next);
+    if (added <= 0) {
+        search_bit_clear(s, call->bit);
+        return added;
+    }
+    assert(s->depth < s->node_count);
+    s->stack[s->depth++] = (struct search_frame){ .call = call, .state = *state,
+                                                  .forced = forced };
+    *state = next;
+    search_lift(call);
+    if (call->required) s->known_remaining--;
+    return 1;
+}
+
+/* Undoes frames until one that was a choice, whose successor is where the walk resumes;
+ * NULL when the stack ran empty (no linearization exists). */
+static struct search_node *search_backtrack(struct search *s, struct lincheck_value *state)
+{
+    while (s->depth > 0) { /* bounded by depth */
+        struct search_frame frame = s->stack[--s->depth];
+        search_unlift(frame.call);
+        search_bit_clear(s, frame.call->bit);
+        if (frame.call->required) s->known_remaining++;
+        *state = frame.state;
+        if (!frame.forced) return frame.call->next;
+    }
+    return NULL;
+}
+
+static bool search_over_budget(const struct search *s, struct lincheck_budget *budget,
+                               uint64_t iterations)
+{
+    if (budget->memory_bytes_max != 0 && s->memory_bytes > budget->memory_bytes_max) {
+        budget->memory_exceeded = true;
+        return true;
+    }
+    if (budget->deadline_ns != 0 && iterations % SEARCH_CLOCK_CHECK_ITERATIONS == 0 &&
+        lincheck_clock_ns() > budget->deadline_ns) {
+        budget->timed_out = true;
+        return true;
+    }
+    return false;
+}
+
+/* The walk. Terminates: every linearization adds a new cache entry (finitely many; memory is
+ * bounded by the budget), and between two of them the walk only moves forward or pops. */
+static enum lincheck_verdict search_run(struct search *s, struct lincheck_budget *budget)
+{
+    struct lincheck_value state = { 0, LINCHECK_VALUE_ABSENT };
+    struct search_node *entry = s->head.next;
+    for (uint64_t iterations = 1;; iterations++) {
+        if (s->known_remaining == 0) return LINCHECK_OK;
+        if (search_over_budget(s, budget, iterations)) return LINCHECK_UNKNOWN;
+        assert(entry != NULL); /* a known op remains, so its return is ahead */
+        int pushed = 0;
+        if (entry->is_call) {
+            struct lincheck_value next;
+            if (search_step(entry->record, entry->required, state, &next)) {
+                bool forced = search_read_only(entry);
+                pushed = search_push(s, entry, forced, &state, next);
+                if (pushed == 0 && forced) entry = NULL; /* explored before: a dead end */
+            }
+        } else if (!entry->required) {
+            /* a relaxed op's window closes: it never happens, and the walk restarts */
+            pushed = search_push(s, entry->match, true, &state, state);
+            if (pushed == 0) entry = NULL; /* explored before: a dead end */
+        } else {
+            entry = NULL; /* a required op should have been linearized: dead end */
+        }
+        if (pushed < 0) {
+            budget->memory_exceeded = true;
+            return LINCHECK_UNKNOWN;
+        }
+        if (pushed > 0) {
+            entry = s->head.next;
+        } else if (entry == NULL) {
+            entry = search_backtrack(s, &state);
+            if (entry == NULL) return LINCHECK_VIOLATION;
+        } else {
+            entry = entry->next;
+        }
+    }
+}
+
+enum lincheck_verdict lincheck_search(const struct lincheck_history *history,
+                                      const uint32_t *ops, uint32_t count,
+                                      struct lincheck_budget *budget)
+{
+    struct search s;
+    memset(&s, 0, sizeof(s));
+    enum lincheck_verdict verdict;
+    if (search_init(&s, history, ops, count) != 0) {
+        budget->memory_exceeded = true;
+        verdict = LINCHECK_UNKNOWN;
+    } else {
+        verdict = search_run(&s, budget);
+    }
+    budget->states_explored += s.entry_count;
+    if (s.memory_bytes > budget->memory_bytes_peak) budget->memory_bytes_peak = s.memory_bytes;
+    search_free(&s);
+    return verdict;
+}

@@ -1,0 +1,47 @@
+/* commands.h — the RESP command table of chorusd, shared by the files of commands*.c. */
+#ifndef CHORUS_NODE_COMMANDS_H
+#define CHORUS_NODE_COMMANDS_H
+
+#include "node/node_internal.h"
+
+/* Reads served through ReadIndex, replayed from their stored arguments once safe. */
+enum node_read_kind {
+    NODE_READ_NONE = 0,
+    NODE_READ_GET = 1,
+    NODE_READ_MGET = 2,
+    NODE_READ_EXISTS = 3,
+    NODE_READ_STRLEN = 4,
+    NODE_READ_DBSIZE = 5,
+    NODE_READ_SCAN = 6,
+};
+
+/* A command's execution context: where its reply goes. */
+struct node_exec {
+    struct node_client *client;
+    struct node *node;
+    const struct resp_arg *argv;
+    uint32_t argc;
+};
+
+/* The reply buffer for a command answered now: the client's own output when nothing of that
+ * client waits, else a done request queued behind the waiting ones. */
+struct resp_out *node_exec_out(struct node_exec *exec);
+/* Completes the queued reply that node_exec_out may have created. */
+void node_exec_done(struct node_exec *exec, struct resp_out *out);
+void node_exec_error(struct node_exec *exec, const char *error);
+void node_exec_wrong_arity(struct node_exec *exec);
+bool node_arg_is(const struct resp_arg *arg, const char *word);
+
+/* commands_kv.c */
+void node_cmd_write(struct node_exec *exec);
+void node_cmd_read(struct node_exec *exec, enum node_read_kind kind, uint32_t args_min);
+void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kind kind,
+                     const struct resp_arg *argv, uint32_t argc);
+
+/* commands_info.c */
+void node_cmd_info(struct node_exec *exec);
+void node_cmd_hello(struct node_exec *exec);
+void node_cmd_command(struct node_exec *exec);
+void node_cmd_config(struct node_exec *exec);
+
+#endif

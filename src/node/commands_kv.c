@@ -1,0 +1,359 @@
+/*
+ * commands_kv.c — the key-value commands: writes go through consensus as kv commands
+ * (storage/kv_command.h), reads through ReadIndex, then the local state machine.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/commands.h"
+#include "storage/kv_command.h"
+
+enum { NODE_SCAN_CURSORS = 256, NODE_SCAN_COUNT_DEFAULT = 10 };
+
+/* Builds the kv command for a write. Returns a static Redis error text on bad syntax. */
+static const char *write_parse(const struct node_exec *e, struct kv_command *c,
+                               struct kv_bytes *args)
+{
+    const struct resp_arg *a = e->argv;
+    memset(c, 0, sizeof(*c));
+    c->args = args;
+    for (uint32_t i = 1; i < e->argc; i++)
+        args[i - 1] = (struct kv_bytes){.data = (const uint8_t *)a[i].data, .len = a[i].len};
+    c->arg_count = e->argc - 1;
+    if (node_arg_is(&a[0], "SET")) {
+        c->op = KV_OP_SET;
+        c->arg_count = 2;
+        for (uint32_t i = 3; i < e->argc; i++) {
+            if (node_arg_is(&a[i], "NX") && !(c->flags & KV_FLAG_XX))
+                c->flags |= KV_FLAG_NX;
+            else if (node_arg_is(&a[i], "XX") && !(c->flags & KV_FLAG_NX))
+                c->flags |= KV_FLAG_XX;
+            else if (node_arg_is(&a[i], "GET"))
+                c->flags |= KV_FLAG_GET;
+            else if (node_arg_is(&a[i], "EX") || node_arg_is(&a[i], "PX") ||
+                     node_arg_is(&a[i], "EXAT") || node_arg_is(&a[i], "PXAT") ||
+                     node_arg_is(&a[i], "KEEPTTL"))
+                return "ERR SET option EX/PX/EXAT/PXAT/KEEPTTL is not supported by chorus "
+                       "(keys do not expire)";
+            else
+                return "ERR syntax error";
+        }
+    } else if (node_arg_is(&a[0], "SETNX")) {
+        c->op = KV_OP_SETNX;
+    } else if (node_arg_is(&a[0], "GETSET")) {
+        c->op = KV_OP_GETSET;
+    } else if (node_arg_is(&a[0], "GETDEL")) {
+        c->op = KV_OP_GETDEL;
+    } else if (node_arg_is(&a[0], "DEL") || node_arg_is(&a[0], "UNLINK")) {
+        c->op = KV_OP_DEL;
+    } else if (node_arg_is(&a[0], "CAS")) {
+        c->op = KV_OP_CAS;
+    } else if (node_arg_is(&a[0], "APPEND")) {
+        c->op = KV_OP_APPEND;
+    } else if (node_arg_is(&a[0], "MSET") || node_arg_is(&a[0], "MSETNX")) {
+        if ((e->argc - 1) % 2 != 0)
+            return NULL; /* arity: reported by the caller */
+        c->op = node_arg_is(&a[0], "MSET") ? KV_OP_MSET : KV_OP_MSETNX;
+    } else {
+        c->op = KV_OP_INCRBY;
+        c->arg_count = 1;
+        bool decrement = node_arg_is(&a[0], "DECR") || node_arg_is(&a[0], "DECRBY");
+        int64_t delta = 1;
+        if (e->argc == 3 && !resp_string_to_int64(a[2].data, a[2].len, &delta))
+            return "ERR value is not an integer or out of range";
+        if (decrement) {
+            if (delta == INT64_MIN)
+                return "ERR decrement would overflow";
+            delta = -delta;
+        }
+        c->delta = delta;
+    }
+    return NULL;
+}
+
+void node_cmd_write(struct node_exec *e)
+{
+    struct kv_bytes args_small[8];
+    struct kv_bytes *args = e->argc <= 8 ? args_small : calloc(e->argc, sizeof(*args));
+    assert(args != NULL);
+    struct kv_command command;
+    const char *error = write_parse(e, &command, args);
+    if (error == NULL && command.op == 0) {
+        node_exec_wrong_arity(e);
+        goto out;
+    }
+    if (error != NULL) {
+        node_exec_error(e, error);
+        goto out;
+    }
+    size_t bytes = kv_command_encoded_bytes(&command);
+    if (bytes > CN_ENTRY_DATA_BYTES_MAX) {
+        node_exec_error(e, "ERR command too large");
+        goto out;
+    }
+    uint8_t *payload = malloc(bytes);
+    assert(payload != NULL);
+    size_t len = 0;
+    if (kv_command_encode(&command, payload, bytes, &len, &error) != KV_OK) {
+        free(payload);
+        node_exec_error(e, error != NULL ? error : "ERR invalid command");
+        goto out;
+    }
+    if (e->node->pending_requests >= e->node->config.pending_requests_max) {
+        free(payload);
+        node_exec_error(e, "-BUSY too many pending requests, the command was not executed");
+        goto out;
+    }
+    struct node_request *r = node_request_new(e->client);
+    r->payload = payload;
+    r->payload_len = (uint32_t)len;
+    node_request_propose(e->node, r);
+out:
+    if (args != args_small)
+        free(args);
+}
+
+/* Stores the read's arguments, so that it can be served when its read index is applied:
+ * u32 argc, then per argument u32 length and the bytes. */
+static uint8_t *read_args_pack(const struct node_exec *e, uint32_t *len)
+{
+    size_t bytes = 4;
+    for (uint32_t i = 0; i < e->argc; i++)
+        bytes += 4 + e->argv[i].len;
+    uint8_t *p = malloc(bytes);
+    assert(p != NULL);
+    size_t at = 0;
+    memcpy(p + at, &e->argc, 4), at += 4;
+    for (uint32_t i = 0; i < e->argc; i++) {
+        uint32_t l = (uint32_t)e->argv[i].len;
+        memcpy(p + at, &l, 4), at += 4;
+        memcpy(p + at, e->argv[i].data, l), at += l;
+    }
+    *len = (uint32_t)bytes;
+    return p;
+}
+
+void node_cmd_read(struct node_exec *e, enum node_read_kind kind, uint32_t args_min)
+{
+    (void)args_min;
+    if (kind == NODE_READ_SCAN) {
+        /* Check the syntax now, so that an error costs no ReadIndex round. */
+        for (uint32_t i = 2; i < e->argc; i += 2) {
+            if (i + 1 >= e->argc || (!node_arg_is(&e->argv[i], "MATCH") &&
+                                     !node_arg_is(&e->argv[i], "COUNT") &&
+                                     !node_arg_is(&e->argv[i], "TYPE"))) {
+                node_exec_error(e, "ERR syntax error");
+                return;
+            }
+        }
+    }
+    if (e->node->pending_requests >= e->node->config.pending_requests_max) {
+        node_exec_error(e, "-BUSY too many pending requests");
+        return;
+    }
+    struct node_request *r = node_request_new(e->client);
+    r->read_kind = (uint8_t)kind;
+    r->payload = read_args_pack(e, &r->payload_len);
+    node_request_read(e->node, r);
+}
+
+static void serve_get(struct node *node, struct resp_out *out, const struct resp_arg *key)
+{
+    size_t len = 0;
+    bool found = false;
+    int rv = kv_get(node->kv, (const uint8_t *)key->data, key->len, node->get_buffer,
+                    NODE_GET_BUFFER_BYTES, &len, &found);
+    if (rv != KV_OK)
+        resp_reply_error(out, "ERR storage read failed", 23);
+    else if (!found)
+        resp_reply_null(out);
+    else
+        resp_reply_bulk(out, node->get_buffer, len);
+}
+
+/* SCAN's cursors live on the server: Redis cursors are numbers, chorus's resume points are
+ * keys. A small table maps one to the other; an evicted cursor is an error, not a silent
+ * restart. */
+struct scan_cursor_slot {
+    uint64_t id;
+    struct kv_scan_cursor cursor;
+};
+static struct scan_cursor_slot scan_cursors[NODE_SCAN_CURSORS];
+static uint64_t scan_cursor_next = 1;
+
+struct scan_collect {
+    struct resp_arg keys[KV_SCAN_COUNT_MAX];
+    uint8_t *bytes;
+    size_t used;
+    uint32_t count;
+};
+
+static void scan_collect_key(void *ctx, const uint8_t *key, size_t key_len)
+{
+    struct scan_collect *c = ctx;
+    if (c->count == KV_SCAN_COUNT_MAX)
+        return;
+    uint8_t *copy = malloc(key_len + 1);
+    assert(copy != NULL);
+    memcpy(copy, key, key_len);
+    c->keys[c->count++] = (struct resp_arg){.data = (const char *)copy, .len = key_len};
+}
+
+static void serve_scan(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+                       uint32_t argc)
+{
+    int64_t cursor_id = 0, count = NODE_SCAN_COUNT_DEFAULT;
+    const struct resp_arg *match = NULL;
+    if (!resp_string_to_int64(argv[1].data, argv[1].len, &cursor_id) || cursor_id < 0) {
+        resp_reply_error(out, "ERR invalid cursor", 18);
+        return;
+    }
+    for (uint32_t i = 2; i + 1 < argc; i += 2) {
+        if (node_arg_is(&argv[i], "MATCH"))
+            match = &argv[i + 1];
+        else if (node_arg_is(&argv[i], "COUNT") &&
+                 (!resp_string_to_int64(argv[i + 1].data, argv[i + 1].len, &count) || count < 1)) {
+            resp_reply_error(out, "ERR value is not an integer or out of range", 43);
+            return;
+        }
+    }
+    if (count > KV_SCAN_COUNT_MAX)
+        count = KV_SCAN_COUNT_MAX;
+    struct kv_scan_cursor cursor;
+    memset(&cursor, 0, sizeof(cursor));
+    if (cursor_id != 0) {
+        struct scan_cursor_slot *slot = &scan_cursors[(uint64_t)cursor_id % NODE_SCAN_CURSORS];
+        if (slot->id != (uint64_t)cursor_id) {
+            resp_reply_error(out, "ERR invalid cursor (expired): restart the scan from 0", 53);
+            return;
+        }
+        cursor = slot->cursor;
+    }
+    static struct scan_collect collect;
+    collect.count = 0;
+    int rv = kv_scan(node->kv, &cursor, match ? (const uint8_t *)match->data : NULL,
+                     match ? match->len : 0, (uint32_t)count, &collect, scan_collect_key);
+    if (rv != KV_OK) {
+        resp_reply_error(out, "ERR storage scan failed", 23);
+        return;
+    }
+    uint64_t next_id = 0;
+    if (!cursor.done) {
+        next_id = scan_cursor_next++;
+        scan_cursors[next_id % NODE_SCAN_CURSORS] = (struct scan_cursor_slot){.id = next_id,
+                                                                            .cursor = cursor};
+    }
+    char text[24];
+    int n = snprintf(text, sizeof(text), "%llu", (unsigned long long)next_id);
+    resp_reply_array(out, 2);
+    resp_reply_bulk(out, text, (size_t)n);
+    resp_reply_array(out, collect.count);
+    for (uint32_t i = 0; i < collect.count; i++) {
+        resp_reply_bulk(out, collect.keys[i].data, collect.keys[i].len);
+        free((void *)collect.keys[i].data);
+    }
+}
+
+/* Serves a read on the local state machine; the caller made sure it is linearizable. */
+void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kind kind,
+                     const struct resp_arg *argv, uint32_t argc)
+{
+    uint64_t n = 0;
+    switch (kind) {
+    case NODE_READ_GET:
+        serve_get(node, out, &argv[1]);
+        return;
+    case NODE_READ_MGET:
+        resp_reply_array(out, argc - 1);
+        for (uint32_t i = 1; i < argc; i++)
+            serve_get(node, out, &argv[i]);
+        return;
+    case NODE_READ_EXISTS: {
+        struct kv_bytes *keys = calloc(argc, sizeof(*keys));
+        assert(keys != NULL);
+        for (uint32_t i = 1; i < argc; i++)
+            keys[i - 1] = (struct kv_bytes){.data = (const uint8_t *)argv[i].data,
+                                            .len = argv[i].len};
+        int rv = kv_exists(node->kv, keys, argc - 1, &n);
+        free(keys);
+        if (rv != KV_OK)
+            resp_reply_error(out, "ERR storage read failed", 23);
+        else
+            resp_reply_integer(out, (int64_t)n);
+        return;
+    }
+    case NODE_READ_STRLEN:
+        if (kv_strlen(node->kv, (const uint8_t *)argv[1].data, argv[1].len, &n) != KV_OK)
+            resp_reply_error(out, "ERR storage read failed", 23);
+        else
+            resp_reply_integer(out, (int64_t)n);
+        return;
+    case NODE_READ_DBSIZE:
+        if (kv_count(node->kv, &n) != KV_OK)
+            resp_reply_error(out, "ERR storage read failed", 23);
+        else
+            resp_reply_integer(out, (int64_t)n);
+        return;
+    case NODE_READ_SCAN:
+        serve_scan(node, out, argv, argc);
+        return;
+    case NODE_READ_NONE:
+        break;
+    }
+    assert(!"unknown read kind");
+}
+
+/* The read index is applied: unpack the arguments and serve. */
+void node_request_finish_read(struct node *node, struct node_request *r)
+{
+    uint32_t argc;
+    memcpy(&argc, r->payload, 4);
+    struct resp_arg *argv = calloc(argc, sizeof(*argv));
+    assert(argv != NULL);
+    size_t at = 4;
+    for (uint32_t i = 0; i < argc; i++) {
+        uint32_t l;
+        memcpy(&l, r->payload + at, 4), at += 4;
+        argv[i] = (struct resp_arg){.data = (const char *)r->payload + at, .len = l};
+        at += l;
+    }
+    assert(at == r->payload_len);
+    resp_out_init(&r->reply_out, RESP_OUT_BYTES_MAX_DEFAULT,
+                  r->client != NULL ? r->client->out.protocol : 2);
+    r->has_reply_out = true;
+    node_read_serve(node, &r->reply_out, (enum node_read_kind)r->read_kind, argv, argc);
+    free(argv);
+    node_request_complete(node, r);
+}
+
+/* The write applied here: its result, from this node's own state machine, is the reply. */
+void node_request_finish_write(struct node *node, struct node_request *r,
+                               const struct kv_result *result)
+{
+    resp_out_init(&r->reply_out, RESP_OUT_BYTES_MAX_DEFAULT,
+                  r->client != NULL ? r->client->out.protocol : 2);
+    r->has_reply_out = true;
+    struct resp_out *out = &r->reply_out;
+    switch (result->type) {
+    case KV_RESULT_OK:
+        resp_reply_simple(out, "OK", 2);
+        break;
+    case KV_RESULT_INTEGER:
+        resp_reply_integer(out, result->integer);
+        break;
+    case KV_RESULT_BULK:
+        resp_reply_bulk(out, result->bulk, result->bulk_len);
+        break;
+    case KV_RESULT_NULL:
+        resp_reply_null(out);
+        break;
+    case KV_RESULT_ERROR:
+        resp_reply_error(out, result->error, strlen(result->error));
+        break;
+    case KV_RESULT_NONE:
+        resp_reply_error(out, "ERR internal: no result", 23);
+        break;
+    }
+    node_request_complete(node, r);
+}

@@ -1,0 +1,200 @@
+/*
+ * drive.c — the consensus update cycle of the node (consensus.h, "the driver loop").
+ *
+ * Once per loop iteration (a uv_prepare handle, so that everything that arrived in the
+ * iteration is batched into one update), the node takes the core's update and:
+ *   1. sends update.messages at once (the leader's appends leave in parallel with its own
+ *      write: thesis §10.2.1);
+ *   2. appends hard state, snapshot marker and entries to the WAL and runs the one write and
+ *      one fdatasync on libuv's thread pool, so the loop never blocks on the disk: requests
+ *      arriving meanwhile go into the core and then into the next update (group commit);
+ *   3. when the sync returned: sends messages_after_persist, applies committed entries to
+ *      LMDB in one transaction, answers the writes and reads that waited for them, and acks.
+ * A failed write or fdatasync stops the node at once (node_fatal): nothing of that update is
+ * acknowledged, to a peer or a client.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/transport.h"
+#include "node/node_internal.h"
+
+enum { NODE_DRIVE_ROUNDS_MAX = 16 };
+
+int node_step(struct node *node, const struct cn_event *event)
+{
+    int rv = node->ops->step(node->core, event);
+    node_drive_schedule(node);
+    return rv;
+}
+
+void node_refresh_status(struct node *node)
+{
+    node->ops->status(node->core, &node->status);
+}
+
+static void log_soft_state(struct node *node, const struct cn_update *u)
+{
+    if (!u->soft_state_changed)
+        return;
+    node_log(node, NODE_LOG_INFO, "role %s, term %llu, leader %u", cn_role_name(u->role),
+             (unsigned long long)u->term, u->leader);
+}
+
+static void apply_committed(struct node *node, const struct cn_update *u)
+{
+    if (u->committed_count == 0)
+        return;
+    static struct kv_apply_item items[4096];
+    static struct kv_result results[4096];
+    assert(u->committed_count <= 4096);
+    for (uint32_t i = 0; i < u->committed_count; i++) {
+        const struct cn_entry *e = &u->committed[i];
+        items[i] = (struct kv_apply_item){
+            .index = e->index, .term = e->term, .data = e->data, .data_len = e->data_len,
+            .kind = e->type == CN_ENTRY_NORMAL ? KV_ITEM_COMMAND
+                    : e->type == CN_ENTRY_CONFIG ? KV_ITEM_CONFIG : KV_ITEM_NOOP};
+    }
+    int rv = kv_apply_batch(node->kv, items, u->committed_count, results);
+    if (rv != KV_OK)
+        node_fatal(node, "applying entries %llu..%llu failed: %s (%s)",
+                   (unsigned long long)items[0].index,
+                   (unsigned long long)items[u->committed_count - 1].index, kv_strerror(rv),
+                   kv_last_error());
+    kv_applied(node->kv, &node->applied_index, &node->applied_term);
+    node->stats.applied_entries += u->committed_count;
+    for (uint32_t i = 0; i < u->committed_count; i++)
+        node_requests_on_applied(node, &u->committed[i], &results[i]);
+}
+
+/* Steps 3 of the cycle: everything that had to wait for durability. */
+static void finish_update(struct node *node)
+{
+    struct cn_update *u = &node->update;
+    node_peers_send(node, u->messages_after_persist, u->message_after_persist_count);
+    apply_committed(node, u);
+    for (uint32_t i = 0; i < u->read_count; i++)
+        node_requests_on_read(node, &u->reads[i]);
+    node_requests_after_apply(node);
+    node->ops->ack_update(node->core, u);
+    node->update_outstanding = false;
+    cn_node_id old_leader = node->status.leader;
+    node_refresh_status(node);
+    if (node->status.leader != old_leader)
+        node_requests_on_leader(node);
+    node_snapshot_maybe_take(node);
+}
+
+static void sync_work(uv_work_t *work)
+{
+    struct node *node = work->data;
+    node->sync_result = wal_batch_write(node->wal, node->sync_batch, &node->sync_error);
+}
+
+static void sync_done(uv_work_t *work, int status)
+{
+    struct node *node = work->data;
+    assert(status == 0);
+    int rv = wal_batch_complete(node->wal, node->sync_batch);
+    node->sync_batch = NULL;
+    if (node->sync_result != WAL_OK || rv != WAL_OK)
+        node_fatal(node, "WAL write/fdatasync failed, stopping: %s", node->sync_error.message);
+    node->stats.syncs++;
+    if (node->snapshot_compact_index > 0) {
+        struct wal_error err;
+        if (wal_compact(node->wal, NODE_GROUP, node->snapshot_compact_index, &err) != WAL_OK)
+            node_log(node, NODE_LOG_WARN, "WAL compaction: %s", err.message);
+        node->snapshot_compact_index = 0;
+    }
+    finish_update(node);
+    node_drive_schedule(node);
+}
+
+/* Step 2: what the update asks to persist goes into one WAL batch. Returns whether a sync
+ * was started (the rest of the update then waits for sync_done). */
+static bool persist_update(struct node *node)
+{
+    struct cn_update *u = &node->update;
+    if (u->snapshot_chunk_len > 0 || (u->snapshot_chunk != NULL && u->snapshot_present))
+        if (node_snapshot_stage(node, u) != 0)
+            node_fatal(node, "staging a received snapshot chunk failed: %s", kv_last_error());
+    struct cn_snapshot_meta marker;
+    const struct cn_snapshot_meta *snap = NULL;
+    if (u->snapshot_present) {
+        if (node_snapshot_install(node, u) != 0)
+            node_fatal(node, "installing a received snapshot failed: %s", kv_last_error());
+        marker = u->snapshot;
+        snap = &marker;
+        node->snapshot_pending_marker = 0;
+    } else if (node->snapshot_pending_marker > 0) {
+        marker = (struct cn_snapshot_meta){.index = node->snapshot_pending_marker,
+                                           .term = node->snapshot_pending_term,
+                                           .members = node->status.members};
+        snap = &marker;
+        node->snapshot_compact_index = node->snapshot_pending_marker;
+        node->snapshot_pending_marker = 0;
+    }
+    const struct cn_hard_state *hs = u->hard_state_changed ? &u->hard_state : NULL;
+    if (hs == NULL && snap == NULL && u->entry_count == 0)
+        return false;
+    struct wal_error err;
+    if (wal_append(node->wal, NODE_GROUP, hs, snap, u->entries, u->entry_count, &err) != WAL_OK)
+        node_fatal(node, "WAL append failed: %s", err.message);
+    node->sync_batch = wal_batch_seal(node->wal);
+    assert(node->sync_batch != NULL);
+    node->sync_work.data = node;
+    int rv = uv_queue_work(node->loop, &node->sync_work, sync_work, sync_done);
+    assert(rv == 0);
+    return true;
+}
+
+/* Takes and carries out updates until the core has none or one waits for the disk. */
+void node_drive(struct node *node)
+{
+    for (uint32_t round = 0; round < NODE_DRIVE_ROUNDS_MAX; round++) {
+        if (node->update_outstanding || node->stopping || !node->ops->has_update(node->core))
+            return;
+        struct cn_update *u = &node->update;
+        node->ops->get_update(node->core, u);
+        node->update_outstanding = true;
+        log_soft_state(node, u);
+        node_peers_send(node, u->messages, u->message_count);
+        if (persist_update(node))
+            return;
+        finish_update(node);
+    }
+    node_drive_schedule(node); /* more work: go on in the next iteration */
+}
+
+static void on_prepare(uv_prepare_t *handle)
+{
+    node_drive(handle->data);
+    transport_flush(((struct node *)handle->data)->transport);
+}
+
+static void on_idle(uv_idle_t *handle)
+{
+    struct node *node = handle->data;
+    uv_idle_stop(handle);
+    node->drive_idle_active = false;
+}
+
+/* The drive runs once per loop iteration (on_prepare), after every callback of the iteration
+ * stepped its events into the core: that is what batches many requests into one update.
+ * Scheduling only makes sure the loop does not block in poll while work is left. */
+void node_drive_schedule(struct node *node)
+{
+    if (node->drive_idle_active || node->stopping)
+        return;
+    node->drive_idle_active = true;
+    uv_idle_start(&node->drive_idle, on_idle);
+}
+
+void node_drive_init(struct node *node)
+{
+    uv_prepare_init(node->loop, &node->drive_prepare);
+    node->drive_prepare.data = node;
+    uv_prepare_start(&node->drive_prepare, on_prepare);
+    uv_idle_init(node->loop, &node->drive_idle);
+    node->drive_idle.data = node;
+}

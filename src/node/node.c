@@ -1,0 +1,280 @@
+/*
+ * node.c — starting and stopping chorusd: storage, the core, peers, clients, timers, signals.
+ *
+ * Start-up order: open the WAL (recovery verifies every record), open LMDB, restore the core
+ * from the WAL, open the latest snapshot file, then listen for peers and clients. Shutdown on
+ * SIGTERM/SIGINT: stop taking clients and messages, let the sync in flight finish (what it
+ * writes is durable and may be acknowledged), close everything and exit 0. SIGKILL at any
+ * moment loses nothing acknowledged: acknowledgements follow the fdatasync.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "net/transport.h"
+#include "node/node_internal.h"
+#include "protocol/registry.h"
+#include "storage/fileops.h"
+
+enum { NODE_SWEEP_MS = 20 };
+
+uint64_t node_now_ms(const struct node *node)
+{
+    return uv_now(node->loop);
+}
+
+void node_config_defaults(struct node_config *config)
+{
+    memset(config, 0, sizeof(*config));
+    config->id = 1;
+    snprintf(config->data_dir, sizeof(config->data_dir), "data");
+    snprintf(config->listen_addr, sizeof(config->listen_addr), "127.0.0.1:7001");
+    snprintf(config->peer_listen_addr, sizeof(config->peer_listen_addr), "127.0.0.1:8001");
+    snprintf(config->protocol, sizeof(config->protocol), "raft");
+    config->tick_ms = 10;
+    config->election_ticks = 15;
+    config->heartbeat_ticks = 3;
+    config->request_timeout_ms = 5000;
+    config->snapshot_entries = 100000;
+    config->clients_max = 10000;
+    config->pending_requests_max = 65536;
+    config->log_cache_bytes_max = 64ull << 20;
+    config->log_level = NODE_LOG_INFO;
+}
+
+/* "1=127.0.0.1:8001,2=127.0.0.1:8002,...": member ids and peer addresses. */
+int node_config_parse_cluster(struct node_config *config, const char *text, char *error,
+                              size_t error_len)
+{
+    config->member_count = 0;
+    const char *p = text;
+    while (*p != '\0') {
+        if (config->member_count == CN_MEMBERS_MAX) {
+            snprintf(error, error_len, "--cluster: at most %d members", CN_MEMBERS_MAX);
+            return -1;
+        }
+        char *end;
+        unsigned long id = strtoul(p, &end, 10);
+        if (end == p || *end != '=' || id == 0 || id > 255) {
+            snprintf(error, error_len, "--cluster: expected ID=HOST:PORT (ID 1..255) at '%s'", p);
+            return -1;
+        }
+        const char *addr = end + 1;
+        const char *comma = strchr(addr, ',');
+        size_t len = comma ? (size_t)(comma - addr) : strlen(addr);
+        if (len == 0 || len >= NODE_ADDR_BYTES_MAX) {
+            snprintf(error, error_len, "--cluster: bad address for member %lu", id);
+            return -1;
+        }
+        for (uint32_t i = 0; i < config->member_count; i++)
+            if (config->members[i].id == id) {
+                snprintf(error, error_len, "--cluster: member %lu named twice", id);
+                return -1;
+            }
+        struct node_member *m = &config->members[config->member_count++];
+        memset(m, 0, sizeof(*m));
+        m->id = (cn_node_id)id;
+        memcpy(m->peer_addr, addr, len);
+        p = comma ? comma + 1 : addr + len;
+    }
+    /* The cluster id is derived from the membership so that every node computes the same. */
+    uint64_t hash = 1469598103934665603ull;
+    for (const char *c = text; *c; c++)
+        hash = (hash ^ (uint8_t)*c) * 1099511628211ull;
+    if (config->cluster_id == 0)
+        config->cluster_id = hash;
+    return 0;
+}
+
+static int members_sorted(const struct node_config *config, struct cn_members *members)
+{
+    members->count = 0;
+    for (uint32_t i = 0; i < config->member_count; i++) {
+        cn_node_id id = config->members[i].id;
+        uint32_t at = members->count;
+        while (at > 0 && members->ids[at - 1] > id) {
+            members->ids[at] = members->ids[at - 1];
+            at--;
+        }
+        members->ids[at] = id;
+        members->count++;
+    }
+    for (uint32_t i = 0; i < members->count; i++)
+        if (members->ids[i] == config->id)
+            return 0;
+    return -1;
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int open_storage(struct node *node)
+{
+    char path[NODE_PATH_BYTES_MAX + 16];
+    if (make_dir(node->config.data_dir) != 0) {
+        node_log(node, NODE_LOG_ERROR, "cannot create %s: %s", node->config.data_dir,
+                 strerror(errno));
+        return -1;
+    }
+    struct wal_options options;
+    wal_options_defaults(&options);
+    snprintf(path, sizeof(path), "%s/wal", node->config.data_dir);
+    options.dir = path;
+    options.cache_bytes_max = node->config.log_cache_bytes_max;
+    struct wal_error err;
+    if (wal_open(&options, fileops_posix(), &node->wal, &err) != WAL_OK) {
+        node_log(node, NODE_LOG_ERROR, "WAL: %s", err.message);
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/kv", node->config.data_dir);
+    if (make_dir(path) != 0 || kv_open(path, NULL, &node->kv) != KV_OK) {
+        node_log(node, NODE_LOG_ERROR, "LMDB in %s: %s", path, kv_last_error());
+        return -1;
+    }
+    kv_applied(node->kv, &node->applied_index, &node->applied_term);
+    snprintf(node->snapshot_dir, sizeof(node->snapshot_dir), "%s/snap", node->config.data_dir);
+    if (make_dir(node->snapshot_dir) != 0)
+        return -1;
+    node_snapshot_load_latest(node);
+    return 0;
+}
+
+static int create_core(struct node *node)
+{
+    struct cn_config config;
+    cn_config_defaults(&config);
+    config.group = NODE_GROUP;
+    config.id = node->config.id;
+    config.election_ticks = node->config.election_ticks;
+    config.heartbeat_ticks = node->config.heartbeat_ticks;
+    config.random_seed = ((uint64_t)node->config.id << 32) ^ uv_hrtime();
+    if (members_sorted(&node->config, &config.members) != 0) {
+        node_log(node, NODE_LOG_ERROR, "--id %u is not a member of --cluster", node->config.id);
+        return -1;
+    }
+    struct wal_restore restore;
+    struct wal_error err;
+    if (wal_restore_load(node->wal, NODE_GROUP, &restore, &err) != WAL_OK) {
+        node_log(node, NODE_LOG_ERROR, "WAL restore: %s", err.message);
+        return -1;
+    }
+    int rv = node->ops->create(&config, &restore.restore, &node->core);
+    node_log(node, NODE_LOG_INFO,
+             "restored: term %llu, vote %u, snapshot %llu, %llu entries, applied %llu",
+             (unsigned long long)restore.restore.hard_state.term, restore.restore.hard_state.vote,
+             (unsigned long long)restore.restore.snapshot.index,
+             (unsigned long long)restore.restore.entry_count,
+             (unsigned long long)node->applied_index);
+    wal_restore_free(&restore);
+    if (rv != CN_OK) {
+        node_log(node, NODE_LOG_ERROR, "creating the %s core: %s", node->ops->name,
+                 cn_strerror(rv));
+        return -1;
+    }
+    node_refresh_status(node);
+    return 0;
+}
+
+static void on_tick(uv_timer_t *timer)
+{
+    struct node *node = timer->data;
+    node_step(node, &(struct cn_event){.type = CN_EVENT_TICK});
+}
+
+static void on_sweep(uv_timer_t *timer)
+{
+    struct node *node = timer->data;
+    node_requests_sweep(node, node_now_ms(node));
+}
+
+static void node_begin_stop(struct node *node)
+{
+    if (node->stopping)
+        return;
+    node_log(node, NODE_LOG_INFO, "stopping");
+    node->stopping = true;
+    uv_timer_stop(&node->tick_timer);
+    uv_timer_stop(&node->sweep_timer);
+    uv_signal_stop(&node->sigterm);
+    uv_signal_stop(&node->sigint);
+    node_server_stop(node);
+    node_peers_stop(node);
+    uv_close((uv_handle_t *)&node->tick_timer, NULL);
+    uv_close((uv_handle_t *)&node->sweep_timer, NULL);
+    uv_close((uv_handle_t *)&node->sigterm, NULL);
+    uv_close((uv_handle_t *)&node->sigint, NULL);
+    uv_close((uv_handle_t *)&node->drive_prepare, NULL);
+    uv_close((uv_handle_t *)&node->drive_idle, NULL);
+}
+
+static void on_signal(uv_signal_t *handle, int signum)
+{
+    (void)signum;
+    node_begin_stop(handle->data);
+}
+
+static int start_loop_handles(struct node *node, char *error, size_t error_len)
+{
+    node_drive_init(node);
+    uv_timer_init(node->loop, &node->tick_timer);
+    node->tick_timer.data = node;
+    uv_timer_start(&node->tick_timer, on_tick, node->config.tick_ms, node->config.tick_ms);
+    uv_timer_init(node->loop, &node->sweep_timer);
+    node->sweep_timer.data = node;
+    uv_timer_start(&node->sweep_timer, on_sweep, NODE_SWEEP_MS, NODE_SWEEP_MS);
+    uv_signal_init(node->loop, &node->sigterm);
+    node->sigterm.data = node;
+    uv_signal_start(&node->sigterm, on_signal, SIGTERM);
+    uv_signal_init(node->loop, &node->sigint);
+    node->sigint.data = node;
+    uv_signal_start(&node->sigint, on_signal, SIGINT);
+    if (node_peers_start(node, error, error_len) != 0)
+        return -1;
+    return node_server_start(node, error, error_len);
+}
+
+int node_run(const struct node_config *config)
+{
+    static struct node node_storage;
+    struct node *node = &node_storage;
+    memset(node, 0, sizeof(*node));
+    node->config = *config;
+    node->loop = uv_default_loop();
+    node->start_ms = uv_now(node->loop);
+    node->ops = protocol_find(config->protocol);
+    if (node->ops == NULL) {
+        node_log(node, NODE_LOG_ERROR, "unknown --protocol %s (known: %s)", config->protocol,
+                 protocol_names());
+        return 1;
+    }
+    node->by_id.capacity = 1;
+    while (node->by_id.capacity < 2 * config->pending_requests_max + 2 * NODE_CLIENT_WAITING_MAX)
+        node->by_id.capacity *= 2;
+    node->by_id.slots = calloc(node->by_id.capacity, sizeof(*node->by_id.slots));
+    node->get_buffer = malloc(NODE_GET_BUFFER_BYTES);
+    assert(node->by_id.slots != NULL && node->get_buffer != NULL);
+    if (open_storage(node) != 0 || create_core(node) != 0)
+        return 1;
+    char error[256];
+    if (start_loop_handles(node, error, sizeof(error)) != 0) {
+        node_log(node, NODE_LOG_ERROR, "%s", error);
+        return 1;
+    }
+    node_log(node, NODE_LOG_INFO, "serving clients on %s, peers on %s, protocol %s",
+             config->listen_addr, config->peer_listen_addr, node->ops->name);
+    uv_run(node->loop, UV_RUN_DEFAULT);
+    /* The loop ends once every handle closed and the work in flight (a sync, a snapshot)
+     * finished: what the last sync wrote is durable. */
+    node->ops->destroy(node->core);
+    wal_close(node->wal);
+    kv_close(node->kv);
+    uv_loop_close(node->loop);
+    node_log(node, NODE_LOG_INFO, "stopped");
+    return node->exit_status;
+}

@@ -1,0 +1,58 @@
+/*
+ * node.h — chorusd, the replicated key-value server: one process, one libuv event loop, a
+ * table of consensus groups (one group until sharding lands), the WAL, the LMDB state
+ * machine, the peer transport and the RESP client server.
+ */
+#ifndef CHORUS_NODE_H
+#define CHORUS_NODE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "consensus/consensus.h"
+
+enum {
+    NODE_ADDR_BYTES_MAX = 64,
+    NODE_PATH_BYTES_MAX = 1024,
+};
+
+enum node_log_level { NODE_LOG_ERROR = 0, NODE_LOG_WARN = 1, NODE_LOG_INFO = 2, NODE_LOG_DEBUG = 3 };
+
+struct node_member {
+    cn_node_id id;
+    char peer_addr[NODE_ADDR_BYTES_MAX];
+    char client_addr[NODE_ADDR_BYTES_MAX]; /* "" when unknown */
+};
+
+struct node_config {
+    cn_node_id id;
+    char data_dir[NODE_PATH_BYTES_MAX];
+    char listen_addr[NODE_ADDR_BYTES_MAX];      /* clients (RESP) */
+    char peer_listen_addr[NODE_ADDR_BYTES_MAX]; /* peers */
+    struct node_member members[CN_MEMBERS_MAX];
+    uint32_t member_count;
+    char protocol[16];
+    uint64_t cluster_id;
+    uint32_t tick_ms;
+    uint32_t election_ticks;
+    uint32_t heartbeat_ticks;
+    uint32_t request_timeout_ms;      /* a client request waits at most this long */
+    uint64_t snapshot_entries;        /* applied entries between two snapshots */
+    uint32_t clients_max;
+    uint32_t pending_requests_max;    /* writes and reads waiting, all clients together */
+    uint64_t log_cache_bytes_max;
+    int log_level;
+};
+
+void node_config_defaults(struct node_config *config);
+
+/* Parses "1=127.0.0.1:8001,2=..." into config->members. Returns 0, or -1 with a message. */
+int node_config_parse_cluster(struct node_config *config, const char *text, char *error,
+                              size_t error_len);
+
+/* Runs the node until SIGTERM or SIGINT (clean shutdown) or a fatal error. Returns the
+ * process exit status. */
+int node_run(const struct node_config *config);
+
+#endif

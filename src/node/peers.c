@@ -1,0 +1,93 @@
+/*
+ * peers.c — the node's side of the peer transport: consensus messages in and out, and the
+ * node-level forwarding of writes (CN_MSG_PROPOSE), which never reaches the core.
+ */
+#include <string.h>
+
+#include "net/transport.h"
+#include "node/node_internal.h"
+
+static uint8_t snapshot_chunk_buffer[256 * 1024];
+
+static void on_message(void *ctx, const struct cn_message *m)
+{
+    struct node *node = ctx;
+    if (node->stopping)
+        return;
+    if (m->type == CN_MSG_PROPOSE) {
+        node_requests_on_forward(node, m);
+        return;
+    }
+    if (m->type == CN_MSG_PROPOSE_RESPONSE) {
+        node_requests_on_forward_response(node, m);
+        return;
+    }
+    node_step(node, &(struct cn_event){.type = CN_EVENT_MESSAGE, .message = m});
+}
+
+static void on_unreachable(void *ctx, cn_node_id peer)
+{
+    struct node *node = ctx;
+    if (!node->stopping)
+        node_step(node, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = peer});
+}
+
+static void on_log(void *ctx, const char *line)
+{
+    node_log(ctx, NODE_LOG_INFO, "transport: %s", line);
+}
+
+int node_peers_start(struct node *node, char *error, size_t error_len)
+{
+    struct transport_config config;
+    transport_config_defaults(&config);
+    config.self = node->config.id;
+    config.cluster_id = node->config.cluster_id;
+    config.listen_addr = node->config.peer_listen_addr;
+    config.seed = node->config.id * 7919u + node_now_ms(node);
+    for (uint32_t i = 0; i < node->config.member_count; i++) {
+        const struct node_member *m = &node->config.members[i];
+        if (m->id == node->config.id)
+            continue;
+        config.peers[config.peer_count].id = m->id;
+        strncpy(config.peers[config.peer_count].addr, m->peer_addr, TRANSPORT_ADDR_BYTES_MAX - 1);
+        config.peer_count++;
+    }
+    struct transport_callbacks callbacks = {.ctx = node, .on_message = on_message,
+                                            .on_unreachable = on_unreachable, .on_log = on_log};
+    return transport_start(node->loop, &config, &callbacks, &node->transport, error, error_len);
+}
+
+/* Sends a batch of the core's messages. A snapshot message gets its bytes here (consensus.h:
+ * the driver fills the chunk from its latest snapshot); without a snapshot file yet, it is
+ * dropped and the core resends later. */
+void node_peers_send(struct node *node, const struct cn_message *messages, uint32_t count)
+{
+    if (node->transport == NULL)
+        return; /* stopping: peers will hear from the next leader */
+    for (uint32_t i = 0; i < count; i++) {
+        const struct cn_message *m = &messages[i];
+        struct cn_message filled;
+        if (m->type == CN_MSG_SNAPSHOT && m->snapshot_chunk == NULL) {
+            filled = *m;
+            node_snapshot_fill_chunk(node, &filled, snapshot_chunk_buffer,
+                                     sizeof(snapshot_chunk_buffer));
+            if (filled.snapshot_chunk == NULL)
+                continue;
+            m = &filled;
+        }
+        int rv = transport_send(node->transport, m);
+        if (rv == TRANSPORT_ERR_QUEUE_FULL)
+            node_step(node, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = m->to});
+        else if (rv != TRANSPORT_OK)
+            node_log(node, NODE_LOG_WARN, "sending %s to %u: %s", cn_message_type_name(m->type),
+                     m->to, transport_strerror(rv));
+    }
+}
+
+void node_peers_stop(struct node *node)
+{
+    if (node->transport != NULL)
+        transport_stop(node->transport, NULL, NULL);
+    node->transport = NULL;
+}

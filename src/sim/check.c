@@ -1,0 +1,205 @@
+/* check.c — protocol-neutral invariants: leaders, commit indexes, applied entries, durability. */
+#include "sim/check.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct sim_check_protocol *sim_check_protocol_find(const char *name)
+{
+    if (strcmp(name, "raft") == 0) return &sim_check_raft;
+    return NULL;
+}
+
+int sim_check_init(struct sim_check *check, uint32_t node_count,
+                   const struct sim_check_protocol *protocol)
+{
+    memset(check, 0, sizeof(*check));
+    check->protocol = protocol;
+    check->applied_capacity = 1024;
+    check->applied = calloc(check->applied_capacity, sizeof(*check->applied));
+    if (check->applied == NULL || sim_map_init(&check->leader_by_term, 1024) != 0) goto err;
+    if (protocol != NULL && protocol->init(&check->protocol_state) != 0) goto err;
+    sim_check_clear(check, node_count);
+    return 0;
+err:
+    sim_check_free(check);
+    return -1;
+}
+
+void sim_check_free(struct sim_check *check)
+{
+    if (check->protocol != NULL && check->protocol_state != NULL)
+        check->protocol->free(check->protocol_state);
+    sim_map_free(&check->leader_by_term);
+    free(check->applied);
+    memset(check, 0, sizeof(*check));
+}
+
+void sim_check_clear(struct sim_check *check, uint32_t node_count)
+{
+    assert(node_count >= 1 && node_count <= SIM_NODES_MAX);
+    check->node_count = node_count;
+    sim_map_clear(&check->leader_by_term);
+    uint64_t used = check->applied_max + 1 < check->applied_capacity ? check->applied_max + 1
+                                                                      : check->applied_capacity;
+    memset(check->applied, 0, sizeof(*check->applied) * used);
+    check->applied_max = 0;
+    memset(check->commit_last, 0, sizeof(check->commit_last));
+    check->elections = 0;
+    check->failed = false;
+    check->message[0] = '\0';
+    if (check->protocol != NULL) check->protocol->clear(check->protocol_state);
+}
+
+void sim_check_fail(struct sim_check *check, const char *invariant, const char *format, ...)
+{
+    if (check->failed) return;
+    check->failed = true;
+    int n = snprintf(check->message, sizeof(check->message), "%s: ", invariant);
+    if (n < 0 || (size_t)n >= sizeof(check->message)) return;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(check->message + n, sizeof(check->message) - (size_t)n, format, args);
+    va_end(args);
+}
+
+void sim_check_leader(struct sim_check *check, uint32_t node, uint64_t term)
+{
+    uint64_t stored = 0;
+    if (sim_map_put_once(&check->leader_by_term, term, 0, node + 1, &stored) != 0) {
+        sim_check_fail(check, "bound", "too many terms with a leader");
+        return;
+    }
+    if (stored != node + 1) {
+        sim_check_fail(check, "one leader per term", "node %u and node %u both lead term %" PRIu64,
+                       (unsigned)stored, node + 1, term);
+    }
+    check->elections = check->leader_by_term.count;
+}
+
+void sim_check_commit_index(struct sim_check *check, uint32_t node, uint64_t commit_index)
+{
+    assert(node < check->node_count);
+    if (commit_index < check->commit_last[node]) {
+        sim_check_fail(check, "commit index decreased", "node %u went from %" PRIu64 " to %" PRIu64,
+                       node + 1, check->commit_last[node], commit_index);
+    }
+    check->commit_last[node] = commit_index;
+}
+
+void sim_check_restarted(struct sim_check *check, uint32_t node)
+{
+    assert(node < check->node_count);
+    check->commit_last[node] = 0;
+}
+
+static struct sim_check_applied *sim_check_slot(struct sim_check *check, uint64_t index)
+{
+    if (index == 0 || index >= SIM_CHECK_INDEX_MAX) return NULL;
+    if (index >= check->applied_capacity) {
+        uint64_t capacity = check->applied_capacity;
+        while (capacity <= index) capacity *= 2;
+        struct sim_check_applied *grown = realloc(check->applied, sizeof(*grown) * capacity);
+        if (grown == NULL) return NULL;
+        memset(grown + check->applied_capacity, 0,
+               sizeof(*grown) * (capacity - check->applied_capacity));
+        check->applied = grown;
+        check->applied_capacity = capacity;
+    }
+    if (index > check->applied_max) check->applied_max = index;
+    return &check->applied[index];
+}
+
+const struct sim_check_applied *sim_check_applied_at(const struct sim_check *check,
+                                                     uint64_t index)
+{
+    if (index == 0 || index > check->applied_max || !check->applied[index].set) return NULL;
+    return &check->applied[index];
+}
+
+void sim_check_applied(struct sim_check *check, uint32_t node, const struct cn_entry *entry,
+                       uint64_t rolling, uint64_t digest)
+{
+    struct sim_check_applied *slot = sim_check_slot(check, entry->index);
+    if (slot == NULL) {
+        sim_check_fail(check, "bound", "index %" PRIu64 " beyond the simulator's bound",
+                       entry->index);
+        return;
+    }
+    uint64_t data_hash = sim_disk_data_hash(entry->data, entry->data_len);
+    if (!slot->set) {
+        *slot = (struct sim_check_applied){.term = entry->term, .data_hash = data_hash,
+                                           .rolling = rolling, .digest = digest,
+                                           .type = entry->type, .set = true};
+        return;
+    }
+    if (slot->term != entry->term || slot->data_hash != data_hash || slot->type != entry->type) {
+        sim_check_fail(check, "state machine safety",
+                       "node %u applied index %" PRIu64 " term %" PRIu64
+                       " but term %" PRIu64 " (another entry) was applied there before",
+                       node + 1, entry->index, entry->term, slot->term);
+    } else if (slot->rolling != rolling) {
+        sim_check_fail(check, "state machine safety",
+                       "node %u applied index %" PRIu64 " after a different prefix", node + 1,
+                       entry->index);
+    } else if (slot->digest != digest) {
+        sim_check_fail(check, "state machine safety",
+                       "node %u reached a different state after index %" PRIu64, node + 1,
+                       entry->index);
+    }
+}
+
+void sim_check_snapshot_installed(struct sim_check *check, uint32_t node, uint64_t index,
+                                  uint64_t rolling, uint64_t digest)
+{
+    const struct sim_check_applied *slot = sim_check_applied_at(check, index);
+    if (slot == NULL) {
+        sim_check_fail(check, "snapshot", "node %u installed a snapshot at index %" PRIu64
+                       " which no node applied", node + 1, index);
+    } else if (slot->rolling != rolling || slot->digest != digest) {
+        sim_check_fail(check, "snapshot", "node %u installed a snapshot at index %" PRIu64
+                       " that differs from the applied state", node + 1, index);
+    }
+}
+
+void sim_check_committed_durable(struct sim_check *check, uint32_t node,
+                                 const struct cn_entry *entry,
+                                 const struct sim_disk *const *disks)
+{
+    uint64_t data_hash = sim_disk_data_hash(entry->data, entry->data_len);
+    uint32_t holders = 0;
+    for (uint32_t i = 0; i < check->node_count; i++) {
+        const struct sim_disk *disk = disks[i];
+        if (disk->snapshot.index >= entry->index) {
+            holders++;
+            continue;
+        }
+        const struct sim_disk_entry *on_disk = sim_disk_entry_at(disk, entry->index);
+        if (on_disk != NULL && on_disk->data_hash == data_hash && on_disk->type == entry->type)
+            holders++;
+    }
+    if (holders < check->node_count / 2 + 1) {
+        sim_check_fail(check, "committed but not durable",
+                       "node %u reported index %" PRIu64 " term %" PRIu64
+                       " committed but only %u of %u disks hold it", node + 1, entry->index,
+                       entry->term, holders, check->node_count);
+    }
+}
+
+void sim_check_persisted(struct sim_check *check, uint32_t node, const struct sim_disk *disk,
+                         uint64_t from_index)
+{
+    if (check->protocol != NULL && check->protocol->persisted != NULL)
+        check->protocol->persisted(check, check->protocol_state, node, disk, from_index);
+}
+
+void sim_check_became_leader(struct sim_check *check, uint32_t node, const struct cn_ops *ops,
+                             const void *core, uint64_t term)
+{
+    if (check->protocol != NULL && check->protocol->became_leader != NULL)
+        check->protocol->became_leader(check, check->protocol_state, node, ops, core, term);
+}

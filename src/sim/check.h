@@ -1,0 +1,110 @@
+/*
+ * check.h — the simulator's invariant checks.
+ *
+ * The driver reports what happens (a leader in a term, a commit index, a persisted write, an
+ * applied entry, an entry reported committed, a snapshot installed) and the checks compare it
+ * with what the whole cluster has done so far. Every check is incremental and O(1) per reported
+ * index (the maps are hash tables; prefixes are compared by rolling hash), so the checks can
+ * run after every event. The first violation is kept with its invariant's name and details.
+ *
+ * Protocol-neutral checks live in check.c. Checks that only hold for one protocol (Raft's log
+ * matching and leader completeness) live in their own file behind struct sim_check_protocol,
+ * looked up by protocol name, so that Multi-Paxos can plug in its own.
+ */
+#ifndef CHORUS_SIM_CHECK_H
+#define CHORUS_SIM_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "consensus/consensus.h"
+#include "sim/disk.h"
+#include "sim/map.h"
+#include "sim/net.h"
+
+enum {
+    SIM_CHECK_MESSAGE_BYTES_MAX = 512,
+    SIM_CHECK_INDEX_MAX = 1u << 22, /* highest log index a seed may apply */
+};
+
+/* What the cluster applied at one index: the first node to apply it sets it. */
+struct sim_check_applied {
+    uint64_t term;
+    uint64_t data_hash;
+    uint64_t rolling; /* rolling hash of the prefix up to this index */
+    uint64_t digest;  /* state machine digest after applying it */
+    uint8_t type;
+    bool set;
+};
+
+struct sim_check;
+
+/* Per-protocol checks. Each hook may call sim_check_fail. */
+struct sim_check_protocol {
+    const char *name;
+    int (*init)(void **state);
+    void (*clear)(void *state);
+    void (*free)(void *state);
+    /* Entries from_index..last of `disk` were (re)written. */
+    void (*persisted)(struct sim_check *check, void *state, uint32_t node,
+                      const struct sim_disk *disk, uint64_t from_index);
+    /* `node` reports role leader in `term` for the first time (core readable via ops). */
+    void (*became_leader)(struct sim_check *check, void *state, uint32_t node,
+                          const struct cn_ops *ops, const void *core, uint64_t term);
+};
+
+/* The table for a protocol name, or NULL when there is none. */
+const struct sim_check_protocol *sim_check_protocol_find(const char *name);
+extern const struct sim_check_protocol sim_check_raft;
+
+struct sim_check {
+    uint32_t node_count;
+    const struct sim_check_protocol *protocol;
+    void *protocol_state;
+    struct sim_map leader_by_term; /* (term, 0) -> node + 1 */
+    struct sim_check_applied *applied; /* [index], index 1..applied_max */
+    uint64_t applied_capacity;
+    uint64_t applied_max;
+    uint64_t commit_last[SIM_NODES_MAX]; /* per node, within the current incarnation */
+    uint64_t elections;                  /* terms that had a leader */
+    bool failed;
+    char message[SIM_CHECK_MESSAGE_BYTES_MAX];
+};
+
+/* Returns 0 or -1 (memory). `protocol` may be NULL (neutral checks only). */
+int sim_check_init(struct sim_check *check, uint32_t node_count,
+                   const struct sim_check_protocol *protocol);
+void sim_check_free(struct sim_check *check);
+/* Forgets everything (a new seed) and sets the cluster size. */
+void sim_check_clear(struct sim_check *check, uint32_t node_count);
+
+/* Records a violation ("invariant: details"); only the first one is kept. */
+void sim_check_fail(struct sim_check *check, const char *invariant, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* At most one leader per term. */
+void sim_check_leader(struct sim_check *check, uint32_t node, uint64_t term);
+/* A node's commit index never decreases within an incarnation. */
+void sim_check_commit_index(struct sim_check *check, uint32_t node, uint64_t commit_index);
+/* A node restarted: its commit index starts over. */
+void sim_check_restarted(struct sim_check *check, uint32_t node);
+/* No two nodes apply different entries (or reach different states) at the same index. */
+void sim_check_applied(struct sim_check *check, uint32_t node, const struct cn_entry *entry,
+                       uint64_t rolling, uint64_t digest);
+/* A snapshot installed at index must hold the state the cluster applied there. */
+void sim_check_snapshot_installed(struct sim_check *check, uint32_t node, uint64_t index,
+                                  uint64_t rolling, uint64_t digest);
+/* An entry reported committed is persisted (or covered by a snapshot) on a quorum of disks. */
+void sim_check_committed_durable(struct sim_check *check, uint32_t node,
+                                 const struct cn_entry *entry,
+                                 const struct sim_disk *const *disks);
+/* Forwards to the protocol's hooks, when it has them. */
+void sim_check_persisted(struct sim_check *check, uint32_t node, const struct sim_disk *disk,
+                         uint64_t from_index);
+void sim_check_became_leader(struct sim_check *check, uint32_t node, const struct cn_ops *ops,
+                             const void *core, uint64_t term);
+/* The record for index, or NULL when nothing was applied there yet. */
+const struct sim_check_applied *sim_check_applied_at(const struct sim_check *check,
+                                                     uint64_t index);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * client.c — the simulated clients: a workload of put/get/cas/incr/del over a small key space,
+ * one operation outstanding per client, with redirects, timeouts and a recorded history.
+ *
+ * Rules that keep the history honest:
+ *  - a proposal or read refused by a node (not leader, busy...) had no effect: it is retried
+ *    elsewhere as the same operation and the refusal is not recorded;
+ *  - an accepted proposal is ours when the node applies an entry at its (index, term) with our
+ *    bytes; a different entry there means it was overwritten: outcome unknown (safe);
+ *  - a timeout ends the operation: a write that was accepted is recorded with unknown outcome
+ *    (it may still apply later); a read, or a write never accepted, changed nothing and is
+ *    dropped;
+ *  - the return instant is when the reply reaches the client, after a network delay.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sim/world.h"
+
+static const char *const sim_kind_names[] = {"get", "put", "del", "cas", "incr"};
+
+static int64_t sim_client_latency(struct sim *sim)
+{
+    return sim_rng_range(&sim->rng_workload, sim->params.client_us_min,
+                         sim->params.client_us_max);
+}
+
+/* Draws the next operation: counter keys take get/incr/del, string keys get/put/cas/del, so
+ * that an INCR never meets a non-integer value. */
+static void sim_client_draw(struct sim *sim, struct sim_client *c)
+{
+    struct sim_rng *rng = &sim->rng_workload;
+    struct sim_kv_command *cmd = &c->command;
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->client = c->index + 1;
+    cmd->seq = c->seq;
+    if (sim_rng_below(rng, 10) < 3) {
+        snprintf(cmd->key, sizeof(cmd->key), "n%u", (unsigned)sim_rng_below(rng, SIM_COUNTER_KEYS));
+        uint64_t r = sim_rng_below(rng, 10);
+        c->kind = r < 3 ? LINCHECK_GET : r < 9 ? LINCHECK_INCR : LINCHECK_DEL;
+    } else {
+        uint32_t key = (uint32_t)sim_rng_below(rng, sim->params.string_keys);
+        snprintf(cmd->key, sizeof(cmd->key), "k%u", key);
+        uint64_t r = sim_rng_below(rng, 20);
+        c->kind = r < 6 ? LINCHECK_GET : r < 12 ? LINCHECK_PUT : r < 17 ? LINCHECK_CAS
+                                                                        : LINCHECK_DEL;
+        snprintf(cmd->value, sizeof(cmd->value), "v%u.%" PRIu64, c->index + 1, c->seq);
+        if (c->kind == LINCHECK_CAS) {
+            bool known = sim->last_value[key][0] != '\0' && sim_rng_below(rng, 4) != 0;
+            snprintf(cmd->expect, sizeof(cmd->expect), "%s", known ? sim->last_value[key] : "v0.0");
+        }
+        if (c->kind == LINCHECK_PUT || c->kind == LINCHECK_CAS)
+            snprintf(sim->last_value[key], sizeof(sim->last_value[key]), "%s", cmd->value);
+        else
+            cmd->value[0] = '\0';
+    }
+    cmd->op = c->kind == LINCHECK_PUT ? SIM_KV_PUT : c->kind == LINCHECK_DEL ? SIM_KV_DEL
+            : c->kind == LINCHECK_CAS ? SIM_KV_CAS : c->kind == LINCHECK_INCR ? SIM_KV_INCR : 0;
+    c->data_len = 0;
+    if (c->kind != LINCHECK_GET) {
+        int len = sim_kv_command_encode(cmd, c->data, sizeof(c->data));
+        assert(len > 0);
+        c->data_len = (uint32_t)len;
+    }
+}
+
+/* Appends the operation to the history (returned: with its outputs). */
+static void sim_client_record(struct sim *sim, struct sim_client *c, bool returned)
+{
+    struct lincheck_op op = {.client = c->index + 1, .kind = c->kind, .key = c->command.key,
+                             .call_ns = c->call_us * 1000, .returned = returned};
+    if (c->kind == LINCHECK_PUT || c->kind == LINCHECK_CAS) op.value = c->command.value;
+    if (c->kind == LINCHECK_CAS) op.expect = c->command.expect;
+    if (returned) {
+        op.return_ns = sim->now_us * 1000;
+        switch (c->kind) {
+        case LINCHECK_GET:
+            op.output_null = c->output_null;
+            op.output_value = c->output_null ? NULL : c->output_value;
+            break;
+        case LINCHECK_PUT: op.output_ok = true; break;
+        case LINCHECK_CAS: op.output_ok = c->output_ok; break;
+        case LINCHECK_DEL:
+        case LINCHECK_INCR: op.output_int = c->output_int; break;
+        }
+    }
+    if (lincheck_history_add(sim->history, &op) != 0) {
+        sim_check_fail(&sim->check, "history", "client %u: %s", c->index + 1,
+                       lincheck_history_error(sim->history));
+        return;
+    }
+    sim->result->ops++;
+    if (!returned) sim->result->ops_unknown++;
+}
+
+/* Ends the current operation and schedules the next one after a short think time. */
+static void sim_client_next(struct sim *sim, struct sim_client *c)
+{
+    c->state = SIM_CLIENT_IDLE;
+    c->seq++; /* stale events of the old operation no longer match */
+    sim_schedule(sim, 1 + (int64_t)sim_rng_below(&sim->rng_workload, 2000), SIM_EV_CLIENT_START,
+                 c->index, c->seq, NULL);
+}
+
+void sim_client_start(struct sim *sim, uint32_t client)
+{
+    struct sim_client *c = &sim->clients[client];
+    assert(c->state == SIM_CLIENT_IDLE);
+    sim_client_draw(sim, c);
+    c->call_us = sim->now_us;
+    c->state = SIM_CLIENT_SUBMITTING;
+    SIM_TRACE(sim, -1, "client %u: %s %s%s%s%s%s -> n%u", client + 1, sim_kind_names[c->kind],
+              c->command.key, c->command.value[0] ? " " : "", c->command.value,
+              c->command.expect[0] ? " if " : "", c->command.expect, c->target + 1);
+    sim_schedule(sim, sim_client_latency(sim), SIM_EV_CLIENT_ARRIVE, client, c->seq, NULL);
+    sim_schedule(sim, sim->params.client_timeout_us, SIM_EV_CLIENT_TIMEOUT, client, c->seq, NULL);
+}
+
+/* The node refused or is down: try the leader it names, else a random node, a bit later. */
+static void sim_client_redirect(struct sim *sim, struct sim_client *c)
+{
+    const struct sim_node *n = &sim->nodes[c->target];
+    uint32_t next = (uint32_t)sim_rng_below(&sim->rng_workload, sim->node_count);
+    if (n->alive && n->leader != 0 && n->leader - 1 != c->target) next = n->leader - 1;
+    c->target = next;
+    c->state = SIM_CLIENT_SUBMITTING;
+    int64_t delay = 2 * sim_client_latency(sim) + (int64_t)sim_rng_below(&sim->rng_workload, 5000);
+    sim_schedule(sim, delay, SIM_EV_CLIENT_ARRIVE, c->index, c->seq, NULL);
+}
+
+void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq)
+{
+    struct sim_client *c = &sim->clients[client];
+    if (c->seq != seq || c->state != SIM_CLIENT_SUBMITTING) return;
+    uint32_t node = c->target;
+    if (!sim->nodes[node].alive) {
+        sim_client_redirect(sim, c);
+        return;
+    }
+    c->node = node;
+    int rc;
+    if (c->kind == LINCHECK_GET) {
+        c->state = SIM_CLIENT_READING; /* set first: the read may complete inside the step */
+        c->request_id = ++sim->request_id_next;
+        struct cn_event event = {.type = CN_EVENT_READ, .request_id = c->request_id};
+        rc = sim_node_step(sim, node, &event);
+    } else {
+        c->state = SIM_CLIENT_PROPOSED;
+        c->log_index = 0;
+        uint64_t index = 0, term = 0;
+        struct cn_event event = {.type = CN_EVENT_PROPOSE, .data = c->data,
+                                 .data_len = c->data_len, .out_index = &index,
+                                 .out_term = &term};
+        rc = sim_node_step(sim, node, &event);
+        if (rc == CN_OK && c->state == SIM_CLIENT_PROPOSED) {
+            c->log_index = index;
+            c->log_term = term;
+            SIM_TRACE(sim, (int)node, "client %u: proposed at %" PRIu64 " term %" PRIu64,
+                      client + 1, index, term);
+        }
+    }
+    if (rc != CN_OK && c->seq == seq) {
+        SIM_TRACE(sim, (int)node, "client %u: refused (%s)", client + 1, cn_strerror(rc));
+        sim_client_redirect(sim, c);
+    }
+}
+
+static void sim_client_replying(struct sim *sim, struct sim_client *c)
+{
+    c->state = SIM_CLIENT_REPLYING;
+    sim_schedule(sim, sim_client_latency(sim), SIM_EV_CLIENT_REPLY, c->index, c->seq, NULL);
+}
+
+void sim_client_applied(struct sim *sim, uint32_t node, const struct cn_entry *entry,
+                        const struct sim_kv_output *output)
+{
+    for (uint32_t i = 0; i < sim->client_count; i++) {
+        struct sim_client *c = &sim->clients[i];
+        if (c->state != SIM_CLIENT_PROPOSED || c->node != node || c->log_index != entry->index)
+            continue;
+        bool ours = entry->term == c->log_term && entry->data_len == c->data_len &&
+                    memcmp(entry->data, c->data, c->data_len) == 0;
+        if (!ours) {
+            SIM_TRACE(sim, (int)node, "client %u: index %" PRIu64 " overwritten: unknown",
+                      i + 1, entry->index);
+            sim_client_record(sim, c, false);
+            sim_client_next(sim, c);
+            continue;
+        }
+        if (c->kind == LINCHECK_INCR && !output->ok) {
+            sim_check_fail(&sim->check, "apply", "incr on %s refused", c->command.key);
+            return;
+        }
+        c->output_ok = output->ok;
+        c->output_int = output->value_int;
+        sim_client_replying(sim, c);
+    }
+}
+
+void sim_client_read_done(struct sim *sim, uint32_t node, uint64_t request_id, bool failed)
+{
+    for (uint32_t i = 0; i < sim->client_count; i++) {
+        struct sim_client *c = &sim->clients[i];
+        if (c->state != SIM_CLIENT_READING || c->node != node || c->request_id != request_id)
+            continue;
+        if (failed) {
+            sim_client_redirect(sim, c);
+            return;
+        }
+        const char *value = sim_kvsm_get(&sim->nodes[node].kvsm, c->command.key);
+        c->output_null = value == NULL;
+        snprintf(c->output_value, sizeof(c->output_value), "%s", value ? value : "");
+        SIM_TRACE(sim, (int)node, "client %u: read %s = %s (applied %" PRIu64 ")", i + 1,
+                  c->command.key, value ? value : "(nil)", sim->nodes[node].applied_index);
+        sim_client_replying(sim, c);
+        return;
+    }
+}
+
+void sim_client_reply(struct sim *sim, uint32_t client, uint64_t seq)
+{
+    struct sim_client *c = &sim->clients[client];
+    if (c->seq != seq || c->state != SIM_CLIENT_REPLYING) return;
+    SIM_TRACE(sim, -1, "client %u: %s %s returns ok=%d int=%" PRId64 " %s", client + 1,
+              sim_kind_names[c->kind], c->command.key, c->output_ok, c->output_int,
+              c->kind == LINCHECK_GET ? (c->output_null ? "(nil)" : c->output_value) : "");
+    sim_client_record(sim, c, true);
+    sim_client_next(sim, c);
+}
+
+void sim_client_timeout(struct sim *sim, uint32_t client, uint64_t seq)
+{
+    struct sim_client *c = &sim->clients[client];
+    if (c->seq != seq || c->state == SIM_CLIENT_IDLE || c->state == SIM_CLIENT_REPLYING) return;
+    SIM_TRACE(sim, -1, "client %u: timeout", client + 1);
+    if (c->state == SIM_CLIENT_PROPOSED) sim_client_record(sim, c, false);
+    sim_client_next(sim, c);
+}
+
+void sim_client_finish(struct sim *sim)
+{
+    for (uint32_t i = 0; i < sim->client_count; i++) {
+        struct sim_client *c = &sim->clients[i];
+        bool write = c->kind != LINCHECK_GET;
+        if (write && (c->state == SIM_CLIENT_PROPOSED || c->state == SIM_CLIENT_REPLYING))
+            sim_client_record(sim, c, false);
+        c->state = SIM_CLIENT_IDLE;
+    }
+}

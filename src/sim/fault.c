@@ -1,0 +1,235 @@
+/*
+ * fault.c — the fault schedule and the end-of-run liveness check.
+ *
+ * Fault actions fire at random gaps drawn from the fault stream only, so the times and kinds of
+ * a seed's faults do not depend on the protocol (what --compare needs); only the choice of "the
+ * leader" as a crash or isolation target looks at the cluster. Crashing the leader right after
+ * it sent appends that reached some followers, then letting another node win, is how Figure-8
+ * style histories (Raft §5.4.2) arise, so leaders are picked often.
+ *
+ * After the fault phase everything heals, crashed nodes restart, and a probe command must be
+ * committed and applied on every node within a bounded time (liveness).
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "sim/world.h"
+
+enum {
+    SIM_FAULT_KINDS = 8,
+    SIM_PROBE_CLIENT = 0xffffffffu,
+    SIM_FAULT_LEADER_CRASH_US = 10000,
+};
+
+/* A node currently seen as leader (the one with the highest term), or -1. */
+static int sim_fault_leader(const struct sim *sim)
+{
+    int leader = -1;
+    uint64_t term = 0;
+    for (uint32_t i = 0; i < sim->node_count; i++) {
+        const struct sim_node *n = &sim->nodes[i];
+        if (n->alive && n->role == CN_ROLE_LEADER && n->term >= term) {
+            leader = (int)i;
+            term = n->term;
+        }
+    }
+    return leader;
+}
+
+/* Half the time the leader (when there is one), else a node drawn at random. Both draws are
+ * always made so that the fault stream does not shift. */
+static uint32_t sim_fault_target(struct sim *sim)
+{
+    uint32_t random_node = (uint32_t)sim_rng_below(&sim->rng_fault, sim->node_count);
+    bool pick_leader = sim_rng_below(&sim->rng_fault, 2) == 0;
+    int leader = sim_fault_leader(sim);
+    return pick_leader && leader >= 0 ? (uint32_t)leader : random_node;
+}
+
+static uint32_t sim_nodes_down(const struct sim *sim)
+{
+    uint32_t down = 0;
+    for (uint32_t i = 0; i < sim->node_count; i++) down += !sim->nodes[i].alive;
+    return down;
+}
+
+static void sim_fault_schedule_heal(struct sim *sim)
+{
+    sim_schedule(sim, sim_rng_range(&sim->rng_fault, 50000, 1500000), SIM_EV_HEAL_LINKS, 0, 0,
+                 NULL);
+}
+
+static void sim_fault_crash(struct sim *sim)
+{
+    uint32_t node = sim_fault_target(sim);
+    int64_t down_us = sim_rng_range(&sim->rng_fault, 5000, 800000);
+    /* Up to a majority may be down at once: no progress then, but safety must hold. */
+    if (!sim->nodes[node].alive || sim_nodes_down(sim) >= sim->node_count / 2 + 1) return;
+    sim_node_crash(sim, node);
+    sim_schedule(sim, down_us, SIM_EV_RESTART, node, 0, NULL);
+}
+
+/* Figure 8 (Raft §5.4.2) needs a leader that dies soon after its election, while it is
+ * re-replicating older-term entries and before its own entries reach a majority. Crashes at
+ * random instants rarely land in that window, so a new leader is crashed within
+ * SIM_FAULT_LEADER_CRASH_US of its election one time in four. */
+void sim_fault_new_leader(struct sim *sim, uint32_t node)
+{
+    if (!(sim->options.faults & SIM_FAULT_CRASH) || sim->probe.active) return;
+    if (sim->now_us >= sim->params.faults_end_us) return;
+    if (sim_rng_below(&sim->rng_fault, 2) != 0) return;
+    int64_t delay = (int64_t)sim_rng_below(&sim->rng_fault, SIM_FAULT_LEADER_CRASH_US);
+    sim_schedule(sim, delay, SIM_EV_CRASH, node, sim->nodes[node].incarnation, NULL);
+}
+
+void sim_fault_crash_planned(struct sim *sim, uint32_t node, uint64_t incarnation)
+{
+    struct sim_node *n = &sim->nodes[node];
+    if (!n->alive || n->incarnation != incarnation) return;
+    int64_t down_us = sim_rng_range(&sim->rng_fault, 5000, 800000);
+    SIM_TRACE(sim, (int)node, "fault: crash the new leader");
+    sim_node_crash(sim, node);
+    sim_schedule(sim, down_us, SIM_EV_RESTART, node, 0, NULL);
+}
+
+/* Applies one fault action of the enabled kind `kind` (an index into the fault bits). */
+static void sim_fault_apply(struct sim *sim, uint32_t kind)
+{
+    struct sim_rng *rng = &sim->rng_fault;
+    struct sim_net *net = &sim->net;
+    uint32_t rate = (uint32_t)sim_rng_below(rng, 3) == 0 ? 0 : (uint32_t)sim_rng_below(rng, 1000);
+    switch (1u << kind) {
+    case SIM_FAULT_DROP: net->drop_ppm = rate * 50; break;          /* 0-5% */
+    case SIM_FAULT_DUP: net->dup_ppm = rate * 20; break;            /* 0-2% */
+    case SIM_FAULT_DELAY: net->delay_us_max = net->delay_us_min + 1000 + rate * 20; break;
+    case SIM_FAULT_REORDER: net->spike_ppm = rate * 100; break;     /* 0-10% spikes */
+    case SIM_FAULT_PARTITION: {
+        uint32_t mask = 1 + (uint32_t)sim_rng_below(rng, (1u << sim->node_count) - 2);
+        sim_net_partition(net, mask);
+        sim_fault_schedule_heal(sim);
+        break;
+    }
+    case SIM_FAULT_ASYM: {
+        uint32_t from = (uint32_t)sim_rng_below(rng, sim->node_count);
+        uint32_t to = (from + 1 + (uint32_t)sim_rng_below(rng, sim->node_count - 1)) %
+                      sim->node_count;
+        sim_net_cut(net, from, to);
+        sim_fault_schedule_heal(sim);
+        break;
+    }
+    case SIM_FAULT_ISOLATE:
+        sim_net_isolate(net, sim_fault_target(sim));
+        sim_fault_schedule_heal(sim);
+        break;
+    case SIM_FAULT_CRASH: sim_fault_crash(sim); break;
+    default: assert(!"unknown fault kind");
+    }
+}
+
+static const char *const sim_fault_kind_names[SIM_FAULT_KINDS] = {
+    "drop", "dup", "delay", "reorder", "partition", "asym", "isolate", "crash"};
+
+void sim_fault_next(struct sim *sim)
+{
+    if (sim->options.faults == 0) return;
+    uint32_t kind;
+    /* Crashes are drawn twice as often as each network fault: they make the elections. */
+    for (;;) {
+        kind = (uint32_t)sim_rng_below(&sim->rng_fault, SIM_FAULT_KINDS + 2);
+        if (kind >= SIM_FAULT_KINDS) kind = 7;
+        if (sim->options.faults & (1u << kind)) break;
+    }
+    sim_fault_apply(sim, kind);
+    SIM_TRACE(sim, -1, "fault %s: drop %u ppm, dup %u ppm, spikes %u ppm, delay <= %" PRId64
+              " us, %u links down, %u nodes down", sim_fault_kind_names[kind],
+              sim->net.drop_ppm, sim->net.dup_ppm, sim->net.spike_ppm, sim->net.delay_us_max,
+              sim_net_links_down(&sim->net), sim_nodes_down(sim));
+    sim_schedule(sim, sim_rng_range(&sim->rng_fault, sim->params.fault_gap_us_min,
+                                    sim->params.fault_gap_us_max),
+                 SIM_EV_FAULT, 0, 0, NULL);
+}
+
+void sim_fault_heal_links(struct sim *sim)
+{
+    if (sim->probe.active) return;
+    sim_net_heal_links(&sim->net);
+    SIM_TRACE(sim, -1, "fault heal: every link up");
+}
+
+/* The end of the fault phase: everything heals, every crashed node restarts, and the liveness
+ * probe starts looking for a leader. */
+void sim_fault_end(struct sim *sim)
+{
+    sim_net_heal(&sim->net);
+    sim->net.delay_us_max = sim->net.delay_us_min + 1000;
+    SIM_TRACE(sim, -1, "faults end: network healed, restarting crashed nodes");
+    for (uint32_t i = 0; i < sim->node_count && !sim->check.failed; i++)
+        if (!sim->nodes[i].alive) sim_node_start(sim, i);
+    memset(&sim->probe, 0, sizeof(sim->probe));
+    sim->probe.active = true;
+    sim_schedule(sim, sim->params.tick_us, SIM_EV_PROBE, 0, 0, NULL);
+}
+
+/* Proposes the probe command on the node that leads, if any. */
+static void sim_probe_propose(struct sim *sim)
+{
+    struct sim_probe *p = &sim->probe;
+    int leader = sim_fault_leader(sim);
+    if (leader < 0) return;
+    struct sim_kv_command command = {.op = SIM_KV_PROBE, .client = SIM_PROBE_CLIENT,
+                                     .seq = ++p->attempt};
+    int len = sim_kv_command_encode(&command, p->data, sizeof(p->data));
+    assert(len > 0);
+    p->data_len = (uint32_t)len;
+    p->data_hash = sim_disk_data_hash(p->data, p->data_len);
+    uint64_t index = 0;
+    struct cn_event event = {.type = CN_EVENT_PROPOSE, .data = p->data, .data_len = p->data_len,
+                             .out_index = &index};
+    if (sim_node_step(sim, (uint32_t)leader, &event) != CN_OK) return;
+    p->proposed = true;
+    p->node = (uint32_t)leader;
+    p->index = index;
+    SIM_TRACE(sim, leader, "liveness probe proposed at %" PRIu64, index);
+}
+
+/* Every tick after the faults end: done once the probe is applied everywhere; a violation when
+ * the deadline passes first. */
+void sim_probe_step(struct sim *sim)
+{
+    struct sim_probe *p = &sim->probe;
+    if (p->proposed) {
+        const struct sim_check_applied *applied = sim_check_applied_at(&sim->check, p->index);
+        if (applied != NULL && applied->data_hash != p->data_hash) {
+            p->proposed = false; /* overwritten before it committed: propose again */
+        } else if (applied != NULL) {
+            bool everywhere = true;
+            for (uint32_t i = 0; i < sim->node_count; i++)
+                everywhere &= sim->nodes[i].alive && sim->nodes[i].applied_index >= p->index;
+            if (everywhere) {
+                SIM_TRACE(sim, -1, "liveness: probe %" PRIu64 " applied on every node", p->index);
+                sim->done = true;
+                return;
+            }
+        }
+    }
+    if (!p->proposed) sim_probe_propose(sim);
+    if (sim->now_us >= sim->params.faults_end_us + sim->params.liveness_deadline_us) {
+        char roles[128] = "";
+        size_t at = 0;
+        for (uint32_t i = 0; i < sim->node_count && at < sizeof(roles); i++) {
+            const struct sim_node *n = &sim->nodes[i];
+            int w = snprintf(roles + at, sizeof(roles) - at, " n%u:%s/t%" PRIu64 "/a%" PRIu64,
+                             i + 1, cn_role_name(n->role), n->term, n->applied_index);
+            if (w < 0) break;
+            at += (size_t)w;
+        }
+        sim_check_fail(&sim->check, "liveness",
+                       "no leader committed and applied a probe on every node within %" PRId64
+                       " ms of healing (probe %s at %" PRIu64 ");%s",
+                       sim->params.liveness_deadline_us / 1000,
+                       p->proposed ? "proposed" : "never accepted", p->index, roles);
+        return;
+    }
+    sim_schedule(sim, sim->params.tick_us, SIM_EV_PROBE, 0, 0, NULL);
+}

@@ -1,0 +1,78 @@
+/*
+ * kvsm.h — the in-memory key-value state machine the simulator applies, and its commands.
+ *
+ * A command (put, del, cas, incr, or a probe that changes nothing) is encoded into an entry's
+ * bytes together with the client and sequence number that issued it, so that every command is
+ * unique and a client can recognise its own entry when it is applied. Applying is deterministic
+ * and yields the output a client sees (put "ok", del 0/1, cas ok/fail, incr the new value).
+ * Malformed bytes never crash: they are refused with -1 and change nothing. The whole state
+ * serialises into a snapshot and back (bounds-checked).
+ */
+#ifndef CHORUS_SIM_KVSM_H
+#define CHORUS_SIM_KVSM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    SIM_KV_KEY_BYTES_MAX = 15,    /* without the NUL */
+    SIM_KV_VALUE_BYTES_MAX = 31,  /* without the NUL */
+    SIM_KVSM_KEYS_MAX = 32,       /* distinct keys held at once */
+    SIM_KV_COMMAND_BYTES_MAX = 1 + 1 + 4 + 8 + 3 * (1 + SIM_KV_VALUE_BYTES_MAX),
+    SIM_KVSM_SNAPSHOT_BYTES_MAX = 8 + SIM_KVSM_KEYS_MAX * (2 + SIM_KV_KEY_BYTES_MAX +
+                                                           SIM_KV_VALUE_BYTES_MAX),
+};
+
+enum sim_kv_op {
+    SIM_KV_PUT = 1,
+    SIM_KV_DEL = 2,
+    SIM_KV_CAS = 3,
+    SIM_KV_INCR = 4,
+    SIM_KV_PROBE = 5, /* changes nothing: the liveness check's proposal */
+};
+
+struct sim_kv_command {
+    uint8_t op; /* enum sim_kv_op */
+    uint32_t client;
+    uint64_t seq;
+    char key[SIM_KV_KEY_BYTES_MAX + 1];
+    char value[SIM_KV_VALUE_BYTES_MAX + 1];  /* PUT, CAS */
+    char expect[SIM_KV_VALUE_BYTES_MAX + 1]; /* CAS */
+};
+
+struct sim_kv_output {
+    bool ok;           /* PUT: true; CAS: swapped; DEL: removed; INCR: true unless refused */
+    int64_t value_int; /* INCR: the new value; DEL: 0 or 1 */
+};
+
+struct sim_kvsm_item {
+    char key[SIM_KV_KEY_BYTES_MAX + 1];
+    char value[SIM_KV_VALUE_BYTES_MAX + 1];
+};
+
+struct sim_kvsm {
+    uint32_t count;
+    struct sim_kvsm_item items[SIM_KVSM_KEYS_MAX];
+};
+
+/* Returns the encoded length (> 0), or -1 when a field is too long or buf too small. */
+int sim_kv_command_encode(const struct sim_kv_command *command, uint8_t *buf, size_t capacity);
+/* Returns 0, or -1 on malformed input (never reads outside buf[0..len)). */
+int sim_kv_command_decode(const uint8_t *buf, size_t len, struct sim_kv_command *command);
+
+void sim_kvsm_reset(struct sim_kvsm *sm);
+/* Applies one encoded command. Returns 0 with its output, or -1 (malformed: nothing changed). */
+int sim_kvsm_apply(struct sim_kvsm *sm, const uint8_t *data, size_t len,
+                   struct sim_kv_output *output);
+/* The value of `key`, or NULL when absent. */
+const char *sim_kvsm_get(const struct sim_kvsm *sm, const char *key);
+/* Order-independent digest of the contents (for comparing replicas). */
+uint64_t sim_kvsm_digest(const struct sim_kvsm *sm);
+/* Serialises into buf. Returns the length, or -1 when capacity is too small. */
+int64_t sim_kvsm_encode(const struct sim_kvsm *sm, uint8_t *buf, size_t capacity);
+/* Replaces the contents from a serialisation. Returns 0, or -1 on malformed input (sm is
+ * then left empty). */
+int sim_kvsm_decode(struct sim_kvsm *sm, const uint8_t *buf, size_t len);
+
+#endif

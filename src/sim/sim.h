@@ -1,0 +1,82 @@
+/*
+ * sim.h — chorus-sim, the deterministic simulator: whole clusters of one consensus core in one
+ * process, driven from one seed.
+ *
+ * A run (one seed) builds 3 or 5 nodes, each a core reached only through struct cn_ops, with a
+ * simulated disk and an in-memory key-value state machine; a network with faults (loss,
+ * duplication, delay spikes, partitions, asymmetric cuts, isolation); crashes and restarts; and
+ * clients whose operations are recorded as a history. Every event comes from one queue ordered by
+ * virtual time, so a seed replays exactly. Invariants are checked as events happen (check.h);
+ * at the end the network heals, crashed nodes restart, liveness is checked, and the history is
+ * checked for linearizability (lincheck.h).
+ */
+#ifndef CHORUS_SIM_H
+#define CHORUS_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum sim_fault {
+    SIM_FAULT_DROP = 1u << 0,
+    SIM_FAULT_DUP = 1u << 1,
+    SIM_FAULT_DELAY = 1u << 2,
+    SIM_FAULT_REORDER = 1u << 3,
+    SIM_FAULT_PARTITION = 1u << 4,
+    SIM_FAULT_ASYM = 1u << 5,
+    SIM_FAULT_ISOLATE = 1u << 6,
+    SIM_FAULT_CRASH = 1u << 7,
+    SIM_FAULT_ALL = (1u << 8) - 1,
+};
+
+enum {
+    SIM_MESSAGE_BYTES_MAX = 512, /* violation details */
+    SIM_DURATION_MS_MAX = 3600 * 1000,
+};
+
+struct sim_options {
+    const char *protocol;     /* "raft", ... */
+    uint32_t node_count;      /* 3 or 5 */
+    uint32_t faults;          /* enum sim_fault bits */
+    int64_t duration_ms;      /* the fault phase of each seed (virtual time) */
+    double lincheck_timeout_s;
+    FILE *trace;              /* non-NULL: one line per event */
+    FILE *report;             /* where lincheck details of a failing seed go (may be NULL) */
+};
+
+/* Defaults: raft, 3 nodes, all faults, 3000 ms, lincheck 5 s, no trace, report to stdout. */
+void sim_options_defaults(struct sim_options *options);
+
+/* Parses a fault list ("drop,dup,...", "all", "none"). Returns 0 or -1 (unknown name). */
+int sim_faults_parse(const char *list, uint32_t *faults);
+/* The fault names, comma separated, for help texts. */
+const char *sim_fault_names(void);
+
+struct sim_seed_result {
+    uint64_t seed;
+    bool violation;
+    char message[SIM_MESSAGE_BYTES_MAX]; /* "<invariant>: <details>" when violation */
+    bool lincheck_unknown;               /* the history check ran out of budget */
+    uint64_t ticks;      /* virtual ticks the run lasted */
+    uint64_t commits;    /* log indices committed (and applied somewhere) */
+    uint64_t elections;  /* terms that had a leader */
+    uint64_t crashes;
+    uint64_t events;
+    uint64_t messages;   /* messages sent */
+    uint64_t ops;        /* client operations recorded */
+    uint64_t ops_unknown;/* of those, with unknown outcome */
+    uint64_t snapshots_installed;
+};
+
+struct sim;
+
+/* Creates a simulator for `options` (copied). Returns 0, or -1 with a reason in `error`. */
+int sim_create(const struct sim_options *options, struct sim **sim, char *error,
+               size_t error_len);
+void sim_destroy(struct sim *sim);
+/* Runs one seed from scratch. Returns 0 (see result->violation), or -1 when the simulator
+ * itself failed (memory); result->message then says why. */
+int sim_run_seed(struct sim *sim, uint64_t seed, struct sim_seed_result *result);
+
+#endif

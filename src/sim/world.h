@@ -1,0 +1,228 @@
+/*
+ * world.h — the simulator's internal state shared by its files (not a public interface).
+ *
+ * One struct sim holds a whole simulated cluster for one seed: the event queue, the network,
+ * the nodes (core + disk + state machine), the clients, the invariant checker and the history.
+ * It is created once and reset between seeds so that buffers are reused.
+ */
+#ifndef CHORUS_SIM_WORLD_H
+#define CHORUS_SIM_WORLD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "consensus/consensus.h"
+#include "lincheck/lincheck.h"
+#include "sim/check.h"
+#include "sim/disk.h"
+#include "sim/kvsm.h"
+#include "sim/net.h"
+#include "sim/queue.h"
+#include "sim/rng.h"
+#include "sim/sim.h"
+
+enum {
+    SIM_CLIENTS_MAX = 8,
+    SIM_READS_WAITING_MAX = 64,      /* reads per node waiting for their index to be applied */
+    SIM_PUMP_ROUNDS_MAX = 1024,      /* updates handled back to back without a disk wait */
+    SIM_SNAPSHOT_CHUNK_BYTES = 512,  /* small, so that transfers take several chunks */
+    SIM_PACKETS_LIVE_MAX = 1u << 16, /* messages in flight at once */
+    SIM_PACKET_POOLED_BYTES = 8192,  /* packets up to this size are recycled */
+    SIM_EVENTS_PER_SEED_MAX = 50u * 1000 * 1000,
+    SIM_STRING_KEYS_MAX = 5,
+    SIM_COUNTER_KEYS = 2,
+};
+
+enum sim_event_kind {
+    SIM_EV_TICK = 1,       /* a = node, b = incarnation */
+    SIM_EV_DELIVER,        /* a = destination node, ptr = packet */
+    SIM_EV_DISK_DONE,      /* a = node, b = incarnation */
+    SIM_EV_RESTART,        /* a = node */
+    SIM_EV_FAULT,          /* the next fault action */
+    SIM_EV_HEAL_LINKS,     /* a fault's links heal */
+    SIM_EV_FAULTS_END,     /* heal everything, restart everyone, start the liveness check */
+    SIM_EV_PROBE,          /* the liveness check's periodic look */
+    SIM_EV_CLIENT_START,   /* a = client */
+    SIM_EV_CLIENT_ARRIVE,  /* a = client, b = op seq: the request reaches its target node */
+    SIM_EV_CLIENT_REPLY,   /* a = client, b = op seq */
+    SIM_EV_CLIENT_TIMEOUT, /* a = client, b = op seq */
+    SIM_EV_CRASH,          /* a = node, b = incarnation: a crash planned for a new leader */
+};
+
+/* An encoded message in flight; owned by the events that will deliver it (refs). */
+struct sim_packet {
+    struct sim_packet *next_free;
+    uint32_t refs;
+    uint32_t len;
+    uint32_t capacity;
+    uint8_t bytes[];
+};
+
+struct sim_pool {
+    struct sim_packet *free_list;
+    uint32_t live;
+};
+
+/* Per-seed parameters, drawn from the seed. */
+struct sim_params {
+    int64_t tick_us;
+    uint32_t election_ticks;
+    uint32_t heartbeat_ticks;
+    int64_t disk_us_min, disk_us_max;
+    int64_t client_us_min, client_us_max; /* client <-> node one-way latency */
+    int64_t client_timeout_us;
+    uint32_t client_count;
+    uint32_t string_keys;
+    uint64_t snapshot_every; /* applied entries between snapshots */
+    uint32_t message_entries_max; /* small, so that a lagging follower catches up in steps */
+    int64_t fault_gap_us_min, fault_gap_us_max;
+    int64_t faults_end_us;
+    int64_t liveness_deadline_us; /* after faults_end */
+};
+
+struct sim_read_wait {
+    uint64_t request_id;
+    uint64_t index;
+};
+
+struct sim_node {
+    uint32_t index; /* 0-based; the core's id is index + 1 */
+    bool alive;
+    uint64_t incarnation;
+    void *core;
+    struct sim_disk disk;
+    struct sim_kvsm kvsm;
+    uint64_t applied_index;
+    uint64_t applied_term;
+    uint64_t applied_rolling;
+    uint64_t snapshot_taken_index; /* to step CN_EVENT_SNAPSHOT_TAKEN after the ack; 0: none */
+    bool update_outstanding;
+    struct cn_update update;
+    enum cn_role role;
+    uint64_t term;
+    cn_node_id leader;
+    uint64_t led_term; /* last term this node was seen leading */
+    struct sim_read_wait reads[SIM_READS_WAITING_MAX];
+    uint32_t read_count;
+    int64_t tick_phase_us;
+};
+
+enum sim_client_state {
+    SIM_CLIENT_IDLE = 0,
+    SIM_CLIENT_SUBMITTING, /* on its way to a node, or being redirected */
+    SIM_CLIENT_PROPOSED,   /* accepted as (node, index, term): waiting for it to apply */
+    SIM_CLIENT_READING,    /* accepted as (node, request id) */
+    SIM_CLIENT_REPLYING,   /* the outcome is known; the reply is on its way */
+};
+
+struct sim_client {
+    uint32_t index;
+    uint64_t seq; /* operation number; events carry it to spot stale ones */
+    enum sim_client_state state;
+    uint32_t target; /* node it believes leads */
+    enum lincheck_kind kind;
+    struct sim_kv_command command;
+    uint8_t data[SIM_KV_COMMAND_BYTES_MAX];
+    uint32_t data_len;
+    int64_t call_us;
+    uint32_t node;
+    uint64_t log_index, log_term;
+    uint64_t request_id;
+    /* The outcome, once known. */
+    bool output_null;
+    char output_value[SIM_KV_VALUE_BYTES_MAX + 1];
+    bool output_ok;
+    int64_t output_int;
+};
+
+/* The liveness check's probe proposal. */
+struct sim_probe {
+    bool active;
+    bool proposed;
+    uint32_t node;
+    uint64_t index;
+    uint64_t attempt;
+    uint8_t data[SIM_KV_COMMAND_BYTES_MAX];
+    uint32_t data_len;
+    uint64_t data_hash;
+};
+
+struct sim {
+    struct sim_options options;
+    const struct cn_ops *ops;
+    uint64_t seed;
+    struct sim_params params;
+    int64_t now_us;
+    bool done;
+    struct sim_queue queue;
+    struct sim_net net;
+    struct sim_rng rng_fault, rng_workload, rng_network, rng_disk, rng_core;
+    uint32_t node_count;
+    struct sim_node nodes[SIM_NODES_MAX];
+    const struct sim_disk *disks[SIM_NODES_MAX];
+    uint32_t client_count;
+    struct sim_client clients[SIM_CLIENTS_MAX];
+    char last_value[SIM_STRING_KEYS_MAX][SIM_KV_VALUE_BYTES_MAX + 1]; /* for CAS expects */
+    uint64_t request_id_next;
+    struct sim_probe probe;
+    struct sim_check check;
+    struct lincheck_history *history;
+    struct sim_pool pool;
+    struct cn_entry *scratch_entries;    /* CN_MESSAGE_ENTRIES_MAX, for decoding */
+    struct cn_entry *restore_entries;    /* SIM_DISK_ENTRIES_MAX, for restores */
+    uint8_t *snapshot_scratch;           /* SIM_SNAPSHOT_BYTES_MAX */
+    struct sim_seed_result *result;
+    bool sim_failed;                     /* the simulator itself failed (not the core) */
+};
+
+/* trace.c */
+void sim_trace_line(struct sim *sim, int node, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+void sim_trace_message(struct sim *sim, const char *what, const struct cn_message *message);
+#define SIM_TRACE(sim, node, ...)                                                             \
+    do {                                                                                      \
+        if ((sim)->options.trace != NULL) sim_trace_line((sim), (node), __VA_ARGS__);         \
+    } while (0)
+
+/* pool.c */
+struct sim_packet *sim_pool_get(struct sim_pool *pool, uint32_t bytes);
+void sim_pool_put(struct sim_pool *pool, struct sim_packet *packet);
+void sim_pool_free(struct sim_pool *pool);
+
+/* run.c */
+void sim_schedule(struct sim *sim, int64_t delay_us, enum sim_event_kind kind, uint32_t a,
+                  uint64_t b, void *ptr);
+
+/* node.c */
+void sim_node_start(struct sim *sim, uint32_t node);
+void sim_node_crash(struct sim *sim, uint32_t node);
+void sim_node_tick(struct sim *sim, uint32_t node);
+void sim_node_disk_done(struct sim *sim, uint32_t node);
+void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet);
+/* Steps an event into a live node's core and handles the updates that follow. */
+int sim_node_step(struct sim *sim, uint32_t node, const struct cn_event *event);
+
+/* client.c */
+void sim_client_start(struct sim *sim, uint32_t client);
+void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq);
+void sim_client_reply(struct sim *sim, uint32_t client, uint64_t seq);
+void sim_client_timeout(struct sim *sim, uint32_t client, uint64_t seq);
+/* A node applied `entry` with `output`; clients waiting for that index learn their fate. */
+void sim_client_applied(struct sim *sim, uint32_t node, const struct cn_entry *entry,
+                        const struct sim_kv_output *output);
+/* A node's read became safe (or failed). */
+void sim_client_read_done(struct sim *sim, uint32_t node, uint64_t request_id, bool failed);
+/* End of the run: record every operation still open as outcome unknown. */
+void sim_client_finish(struct sim *sim);
+
+/* fault.c */
+void sim_fault_next(struct sim *sim);
+/* A node just became leader: sometimes plan its crash soon after (Figure 8 needs it). */
+void sim_fault_new_leader(struct sim *sim, uint32_t node);
+void sim_fault_crash_planned(struct sim *sim, uint32_t node, uint64_t incarnation);
+void sim_fault_heal_links(struct sim *sim);
+void sim_fault_end(struct sim *sim);
+void sim_probe_step(struct sim *sim);
+
+#endif

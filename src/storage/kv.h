@@ -1,0 +1,244 @@
+/*
+ * kv.h — the key-value state machine of chorus, on LMDB.
+ *
+ * Keys and values are byte strings (key <= KV_KEY_BYTES_MAX, value <= KV_VALUE_BYTES_MAX).
+ * Client commands travel through the consensus log encoded by kv_command.h; the node hands
+ * committed entries to kv_apply_batch, which applies a whole batch in one LMDB write
+ * transaction and stores the applied index and term in the same transaction. LMDB runs with
+ * MDB_NOSYNC | MDB_NOMETASYNC: the WAL is the durability point, so a crash may lose the last
+ * applied batches, which the node replays from the WAL after kv_applied(). Before the WAL
+ * below the applied index is compacted, the node calls kv_sync().
+ *
+ * Layout of the environment (a directory holding LMDB's data.mdb and lock.mdb):
+ *   - the unnamed main DB is unused;
+ *   - "data" holds user keys. LMDB keys are at most 511 bytes (Debian's build), so a key is
+ *     stored under an encoded LMDB key: tag 0 + the key when it is short, or tag 1 + its first
+ *     KV_KEY_INLINE_BYTES_MAX bytes + a 64-bit hash of the whole key when it is long; a long
+ *     key's record keeps the rest of the key before the value (see kv_internal.h). Two long
+ *     keys that share that prefix and hash collide; a write to the second then fails with
+ *     "ERR key hash collision" — deterministically, so replicas never diverge.
+ *   - "meta" holds the format version, the applied index/term and the last applied
+ *     membership configuration, apart from user keys.
+ *
+ * Threads: one thread (the apply thread) calls kv_apply_batch, kv_sync, the snapshot
+ * staging/installation functions and kv_close. Reads (kv_read_*, kv_get, kv_scan...) and
+ * kv_snapshot_create may run on other threads at the same time (MDB_NOTLS); they never block
+ * the writer. kv_snapshot_install* requires that no other thread uses the kv meanwhile.
+ *
+ * Errors: functions return KV_OK or a negative enum kv_error; kv_last_error() gives the
+ * calling thread's detailed message for the last failure (like errno + strerror).
+ */
+#ifndef CHORUS_KV_H
+#define CHORUS_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+    KV_KEY_BYTES_MAX = 4096,                 /* one key */
+    KV_VALUE_BYTES_MAX = 1u << 20,           /* one value */
+    KV_CONFIG_BYTES_MAX = 4096,              /* the stored membership configuration blob */
+    KV_APPLY_TXN_BYTES_MAX = 64u << 20,      /* bytes written by one LMDB txn before a split */
+    KV_SCAN_COUNT_MAX = 10000,               /* records examined by one kv_scan call */
+    KV_ERROR_TEXT_BYTES = 256,               /* kv_last_error() message */
+    KV_ENCODED_KEY_BYTES_MAX = 500,          /* an LMDB key of the data DB (<= 511) */
+};
+
+enum kv_error {
+    KV_OK = 0,
+    KV_ERR_IO = -1,        /* LMDB or the operating system failed: see kv_last_error() */
+    KV_ERR_FULL = -2,      /* the map is full even for the metadata: nothing was applied */
+    KV_ERR_TOO_LARGE = -3, /* a key, value, command or file exceeds its bound */
+    KV_ERR_MALFORMED = -4, /* decoding: truncated or inconsistent input */
+    KV_ERR_VERSION = -5,   /* unknown encoding or database format version */
+    KV_ERR_INVALID = -6,   /* an argument the caller could not have meant */
+    KV_ERR_BUFFER = -7,    /* the caller's buffer is too small; the needed size is reported */
+    KV_ERR_CORRUPT = -8,   /* a snapshot failed its checksum or does not match its trailer */
+};
+const char *kv_strerror(int error);
+/* The calling thread's message for its last failed kv call ("" when none). */
+const char *kv_last_error(void);
+
+/* A borrowed byte string; its lifetime is stated wherever one is handed out. */
+struct kv_bytes {
+    const uint8_t *data;
+    size_t len;
+};
+
+struct kv_options {
+    uint64_t map_bytes;   /* LMDB map size (sparse); default 4 GiB */
+    uint32_t readers_max; /* concurrent read transactions; default 126 */
+};
+void kv_options_defaults(struct kv_options *options);
+
+struct kv;
+
+/*
+ * Opens (creating when missing) the state machine in directory `dir` and reads its applied
+ * index. `options` may be NULL for the defaults.
+ */
+int kv_open(const char *dir, const struct kv_options *options, struct kv **out);
+void kv_close(struct kv *kv);
+
+/* The index and term of the last applied entry (0, 0 for a fresh store). Apply thread only;
+ * other threads use kv_read_applied, which is consistent with their read txn. */
+void kv_applied(const struct kv *kv, uint64_t *index, uint64_t *term);
+
+/* Forces LMDB's data and meta pages to disk (mdb_env_sync force). Call it before the WAL
+ * below kv_applied() is compacted: until then the WAL is what makes applied entries durable. */
+int kv_sync(struct kv *kv);
+
+/* ---- Applying committed entries (kv_apply.c) ---- */
+
+enum kv_item_kind {
+    KV_ITEM_COMMAND = 0, /* data is a command encoded by kv_command_encode */
+    KV_ITEM_NOOP = 1,    /* advances the applied index only */
+    KV_ITEM_CONFIG = 2,  /* data (<= KV_CONFIG_BYTES_MAX) is stored as the latest configuration */
+};
+
+struct kv_apply_item {
+    uint64_t index;
+    uint64_t term;
+    enum kv_item_kind kind;
+    const uint8_t *data;
+    uint32_t data_len;
+};
+
+enum kv_result_type {
+    KV_RESULT_NONE = 0,    /* not a command, or already applied before (skipped) */
+    KV_RESULT_OK = 1,      /* +OK */
+    KV_RESULT_INTEGER = 2, /* :integer */
+    KV_RESULT_BULK = 3,    /* $bulk: bulk/bulk_len */
+    KV_RESULT_NULL = 4,    /* $-1 */
+    KV_RESULT_ERROR = 5,   /* -error: a static string starting with "ERR " */
+};
+
+/*
+ * The outcome of one applied command. `bulk` points into memory owned by the kv that stays
+ * valid until the next kv_apply_batch, kv_snapshot_install* or kv_close; `error` points to a
+ * static string. Both are NULL when unused.
+ */
+struct kv_result {
+    enum kv_result_type type;
+    int64_t integer;
+    const uint8_t *bulk;
+    size_t bulk_len;
+    const char *error;
+};
+
+/*
+ * Applies committed entries in index order, in one LMDB write transaction (split only when
+ * the batch writes more than KV_APPLY_TXN_BYTES_MAX), together with the applied index and term.
+ * Items at or below the applied index are skipped (KV_RESULT_NONE), so replaying the WAL
+ * from an older point is harmless. The first item above the applied index must be
+ * applied + 1 and the rest contiguous (asserted).
+ *
+ * A command that cannot be stored because the map is full gets "ERR storage full" and
+ * changes nothing; the others of the batch apply. (Fast path: the whole batch in one txn;
+ * after MDB_MAP_FULL the batch is redone with one nested txn per command.) Note: fullness
+ * depends on each replica's file, so replicas must be given the same map size and space.
+ *
+ * Returns KV_OK; KV_ERR_FULL when not even the applied index (or a configuration entry) can
+ * be stored, or KV_ERR_IO: then the failing transaction changed nothing and kv_applied() says
+ * how far the batch got; the node must stop applying (retrying later is safe).
+ * `results` has `count` slots (may be NULL when the caller does not want them).
+ */
+int kv_apply_batch(struct kv *kv, const struct kv_apply_item *items, size_t count,
+                   struct kv_result *results);
+
+/* Copies the stored configuration blob (set by KV_ITEM_CONFIG) into buf; *len = 0 if none. */
+int kv_config_get(struct kv *kv, uint8_t *buf, size_t cap, size_t *len);
+
+/* ---- Reads (kv_read.c) ---- */
+
+/*
+ * A read transaction: a consistent view until kv_read_end. For a linearizable read the node
+ * first checks kv_applied() >= the read index. Values handed out are borrowed until
+ * kv_read_end. A kv_read belongs to one thread at a time.
+ */
+struct kv_read {
+    struct kv *kv;
+    void *txn; /* MDB_txn */
+};
+int kv_read_begin(struct kv *kv, struct kv_read *read);
+void kv_read_end(struct kv_read *read);
+int kv_read_get(struct kv_read *read, const uint8_t *key, size_t key_len,
+                struct kv_bytes *value, bool *found);
+/* The applied index and term of the state this read txn sees: a linearizable read may be
+ * answered from it once index >= the read index. */
+int kv_read_applied(struct kv_read *read, uint64_t *index, uint64_t *term);
+
+/* Copies the value of key into buf. *found false when absent. KV_ERR_BUFFER when cap is too
+ * small, with *value_len set to the size needed. */
+int kv_get(struct kv *kv, const uint8_t *key, size_t key_len, uint8_t *buf, size_t cap,
+           size_t *value_len, bool *found);
+/* Redis EXISTS: how many of the keys exist (a key named twice counts twice). */
+int kv_exists(struct kv *kv, const struct kv_bytes *keys, size_t key_count, uint64_t *count);
+/* Redis STRLEN: the value's length, 0 when the key is missing. */
+int kv_strlen(struct kv *kv, const uint8_t *key, size_t key_len, uint64_t *len);
+/* Redis DBSIZE. */
+int kv_count(struct kv *kv, uint64_t *count);
+
+/*
+ * SCAN's resume point: opaque to callers, who zero it to start. `done` is set when the scan
+ * reached the end. A key present during the whole scan is reported exactly once (the keyspace
+ * is walked in LMDB's order and each call resumes strictly after the last record examined).
+ */
+struct kv_scan_cursor {
+    bool done;
+    uint16_t last_len; /* 0: start from the beginning */
+    uint8_t last[KV_ENCODED_KEY_BYTES_MAX];
+};
+/* Called for every key matching the pattern; the key is borrowed during the call. */
+typedef void (*kv_scan_fn)(void *ctx, const uint8_t *key, size_t key_len);
+/*
+ * Examines at most `count` records (1..KV_SCAN_COUNT_MAX) after the cursor and calls `fn` for
+ * those whose key matches the Redis glob `pattern` (NULL: all keys). Callback last.
+ */
+int kv_scan(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern,
+            size_t pattern_len, uint32_t count, void *ctx, kv_scan_fn fn);
+
+/* ---- Snapshots (kv_snapshot.c) ---- */
+
+/* What a snapshot file holds: the state up to `index` (of `term`), and its size in bytes
+ * (the whole file, trailer included: what is sent to followers). */
+struct kv_snapshot_meta {
+    uint64_t index;
+    uint64_t term;
+    uint64_t file_bytes;
+};
+
+/*
+ * Writes a compact, consistent copy of the store to `path` (through path.tmp, fsync, rename,
+ * fsync of the directory), followed by a checksummed trailer. It reads from an LMDB read txn,
+ * so the apply thread keeps writing meanwhile.
+ */
+int kv_snapshot_create(struct kv *kv, const char *path, struct kv_snapshot_meta *meta);
+
+/* A snapshot file opened for sending in chunks. */
+struct kv_snapshot_file {
+    int fd;
+    struct kv_snapshot_meta meta;
+};
+/* Opens a snapshot file and checks its trailer (not the payload checksum: install does). */
+int kv_snapshot_open(const char *path, struct kv_snapshot_file *file);
+/* Reads up to cap bytes at offset; *done is set when the chunk reaches the end of the file. */
+int kv_snapshot_read(const struct kv_snapshot_file *file, uint64_t offset, uint8_t *buf,
+                     size_t cap, size_t *len, bool *done);
+void kv_snapshot_close(struct kv_snapshot_file *file);
+
+/* Receives a chunk into the staging file in the kv directory. Offset 0 starts a new staged
+ * snapshot; other chunks must continue exactly where the staged bytes end (else KV_ERR_INVALID). */
+int kv_snapshot_stage(struct kv *kv, uint64_t offset, const uint8_t *data, size_t len);
+/* Installs the staged snapshot (see kv_snapshot_install). */
+int kv_snapshot_install_staged(struct kv *kv, struct kv_snapshot_meta *meta);
+/*
+ * Replaces the store with the snapshot file at `path` atomically: checks its checksums,
+ * strips the trailer, fsyncs, renames it over data.mdb, fsyncs the directory and reopens.
+ * The file is consumed. On KV_ERR_CORRUPT/KV_ERR_VERSION the store is untouched; on KV_ERR_IO
+ * after the rename the kv can only be closed.
+ */
+int kv_snapshot_install(struct kv *kv, const char *path, struct kv_snapshot_meta *meta);
+
+#endif

@@ -1,0 +1,482 @@
+/*
+ * kv_apply.c — applying committed entries: one LMDB write txn per batch, with the applied index.
+ *
+ * Fast path: the whole batch in one txn. A command that would leave the txn half-done — the
+ * map filled up (MDB_MAP_FULL) or a hashed key collided — aborts that txn, and the same items
+ * are redone in "careful" mode, where each command runs in a nested txn that is rolled back
+ * alone and answered with an error. Nested txns cost a large allocation each in LMDB, hence
+ * only on this rare path.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "storage/kv_command.h"
+#include "storage/kv_internal.h"
+
+static const char kv_error_not_integer[] = "ERR value is not an integer or out of range";
+static const char kv_error_overflow[] = "ERR increment or decrement would overflow";
+static const char kv_error_string_size[] = "ERR string exceeds maximum allowed size";
+static const char kv_error_storage_full[] = "ERR storage full";
+static const char kv_error_collision[] = "ERR key hash collision";
+static const char kv_error_config[] = "ERR configuration entry too large";
+
+enum { KV_INT64_TEXT_BYTES_MAX = 20 }; /* "-9223372036854775808" */
+
+static void kv_result_set(struct kv_result *result, enum kv_result_type type)
+{
+    *result = (struct kv_result){.type = type};
+}
+
+static void kv_result_integer(struct kv_result *result, int64_t value)
+{
+    kv_result_set(result, KV_RESULT_INTEGER);
+    result->integer = value;
+}
+
+static void kv_result_error(struct kv_result *result, const char *error)
+{
+    kv_result_set(result, KV_RESULT_ERROR);
+    result->error = error;
+}
+
+/* Copies an old value out of the txn (it may be overwritten by the next write). */
+static int kv_result_bulk(struct kv *kv, struct kv_result *result, const struct kv_bytes *value)
+{
+    const uint8_t *copy = kv_arena_copy(&kv->arena, value->data, value->len);
+    if (copy == NULL) {
+        return ENOMEM;
+    }
+    kv_result_set(result, KV_RESULT_BULK);
+    result->bulk = copy;
+    result->bulk_len = value->len;
+    return MDB_SUCCESS;
+}
+
+/* A lookup for a command: a record of another key (collision) reads as "not found"; the
+ * write that would follow then fails with KV_RC_COLLISION. */
+static int kv_apply_get(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
+                        struct kv_bytes *value, bool *found)
+{
+    int rc = kv_slot_get(txn, kv->data_dbi, slot, value, found);
+    if (rc == KV_RC_COLLISION) {
+        *found = false;
+        return MDB_SUCCESS;
+    }
+    return rc;
+}
+
+static int kv_apply_put(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
+                        const struct kv_bytes *value, size_t *written)
+{
+    *written += slot->key_len + value->len;
+    return kv_slot_put(txn, kv->data_dbi, slot, value, 1);
+}
+
+/*
+ * Redis's string2ll: optional '-', then digits without a leading zero (except "0" itself),
+ * no spaces, no '+', within int64.
+ */
+static bool kv_parse_int64(const uint8_t *text, size_t len, int64_t *out)
+{
+    if (len == 0 || len > KV_INT64_TEXT_BYTES_MAX) {
+        return false;
+    }
+    if (len == 1 && text[0] == '0') {
+        *out = 0;
+        return true;
+    }
+    bool negative = text[0] == '-';
+    size_t i = negative ? 1 : 0;
+    if (i == len || text[i] < '1' || text[i] > '9') {
+        return false;
+    }
+    uint64_t magnitude = 0;
+    for (; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') {
+            return false;
+        }
+        uint64_t digit = (uint64_t)(text[i] - '0');
+        if (magnitude > (UINT64_MAX - digit) / 10) {
+            return false;
+        }
+        magnitude = magnitude * 10 + digit;
+    }
+    if (negative) {
+        if (magnitude > (uint64_t)INT64_MAX + 1) {
+            return false;
+        }
+        *out = magnitude == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)magnitude;
+        return true;
+    }
+    if (magnitude > (uint64_t)INT64_MAX) {
+        return false;
+    }
+    *out = (int64_t)magnitude;
+    return true;
+}
+
+/* SET k v [NX|XX] [GET]: OK / null when the condition failed; with GET the old value. */
+static int kv_apply_set(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                        struct kv_result *result, size_t *written)
+{
+    struct kv_slot slot;
+    kv_slot_init(&slot, command->args[0].data, command->args[0].len);
+    bool found = false;
+    struct kv_bytes old = {0};
+    if (command->flags != 0) { /* plain SET needs no lookup: the fast path of the benchmark */
+        int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+    }
+    bool condition = !((command->flags & KV_FLAG_NX) && found) &&
+                     !((command->flags & KV_FLAG_XX) && !found);
+    kv_result_set(result, condition ? KV_RESULT_OK : KV_RESULT_NULL);
+    if ((command->flags & KV_FLAG_GET) && found) {
+        int rc = kv_result_bulk(kv, result, &old); /* before the put: old may be overwritten */
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+    } else if (command->flags & KV_FLAG_GET) {
+        kv_result_set(result, KV_RESULT_NULL);
+    }
+    return condition ? kv_apply_put(kv, txn, &slot, &command->args[1], written) : MDB_SUCCESS;
+}
+
+/* SETNX k v (1 set / 0 existed) and MSETNX k v... (1 all set / 0 none: one key existed). */
+static int kv_apply_setnx(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                          struct kv_result *result, size_t *written)
+{
+    assert(command->arg_count % 2 == 0);
+    for (uint32_t i = 0; i < command->arg_count; i += 2) {
+        struct kv_slot slot;
+        kv_slot_init(&slot, command->args[i].data, command->args[i].len);
+        struct kv_bytes old;
+        bool found = false;
+        int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+        if (found) {
+            kv_result_integer(result, 0);
+            return MDB_SUCCESS;
+        }
+    }
+    for (uint32_t i = 0; i < command->arg_count; i += 2) {
+        struct kv_slot slot;
+        kv_slot_init(&slot, command->args[i].data, command->args[i].len);
+        int rc = kv_apply_put(kv, txn, &slot, &command->args[i + 1], written);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+    }
+    kv_result_integer(result, 1);
+    return MDB_SUCCESS;
+}
+
+/* GETSET k v and GETDEL k: the old value (or null), then the write or the delete. */
+static int kv_apply_getset(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                           struct kv_result *result, size_t *written)
+{
+    struct kv_slot slot;
+    kv_slot_init(&slot, command->args[0].data, command->args[0].len);
+    struct kv_bytes old;
+    bool found = false;
+    int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    if (found) {
+        rc = kv_result_bulk(kv, result, &old);
+    } else {
+        kv_result_set(result, KV_RESULT_NULL);
+    }
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    if (command->op == KV_OP_GETSET) {
+        return kv_apply_put(kv, txn, &slot, &command->args[1], written);
+    }
+    bool deleted = false;
+    return found ? kv_slot_del(txn, kv->data_dbi, &slot, &deleted) : MDB_SUCCESS;
+}
+
+static int kv_apply_del(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                        struct kv_result *result, size_t *written)
+{
+    int64_t deleted_count = 0;
+    for (uint32_t i = 0; i < command->arg_count; i++) {
+        struct kv_slot slot;
+        kv_slot_init(&slot, command->args[i].data, command->args[i].len);
+        bool deleted = false;
+        int rc = kv_slot_del(txn, kv->data_dbi, &slot, &deleted);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+        deleted_count += deleted;
+        *written += slot.key_len;
+    }
+    kv_result_integer(result, deleted_count);
+    return MDB_SUCCESS;
+}
+
+/* CAS k expected new: 1 when k held exactly `expected` and now holds `new`, else 0. */
+static int kv_apply_cas(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                        struct kv_result *result, size_t *written)
+{
+    struct kv_slot slot;
+    kv_slot_init(&slot, command->args[0].data, command->args[0].len);
+    struct kv_bytes old;
+    bool found = false;
+    int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    const struct kv_bytes *expected = &command->args[1];
+    bool equal = found && old.len == expected->len &&
+                 (old.len == 0 || memcmp(old.data, expected->data, old.len) == 0);
+    kv_result_integer(result, equal ? 1 : 0);
+    return equal ? kv_apply_put(kv, txn, &slot, &command->args[2], written) : MDB_SUCCESS;
+}
+
+static int kv_apply_incrby(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                           struct kv_result *result, size_t *written)
+{
+    struct kv_slot slot;
+    kv_slot_init(&slot, command->args[0].data, command->args[0].len);
+    struct kv_bytes old;
+    bool found = false;
+    int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    int64_t value = 0;
+    if (found && !kv_parse_int64(old.data, old.len, &value)) {
+        kv_result_error(result, kv_error_not_integer);
+        return MDB_SUCCESS;
+    }
+    int64_t sum = 0;
+    if (__builtin_add_overflow(value, command->delta, &sum)) {
+        kv_result_error(result, kv_error_overflow);
+        return MDB_SUCCESS;
+    }
+    char text[KV_INT64_TEXT_BYTES_MAX + 1];
+    int text_len = snprintf(text, sizeof text, "%lld", (long long)sum);
+    assert(text_len > 0 && text_len <= KV_INT64_TEXT_BYTES_MAX);
+    struct kv_bytes fresh = {.data = (const uint8_t *)text, .len = (size_t)text_len};
+    kv_result_integer(result, sum);
+    return kv_apply_put(kv, txn, &slot, &fresh, written);
+}
+
+/* APPEND k v: the new length, which must stay within the value limit. */
+static int kv_apply_append(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                           struct kv_result *result, size_t *written)
+{
+    struct kv_slot slot;
+    kv_slot_init(&slot, command->args[0].data, command->args[0].len);
+    struct kv_bytes old = {0};
+    bool found = false;
+    int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    const struct kv_bytes *tail = &command->args[1];
+    if (!found) {
+        kv_result_integer(result, (int64_t)tail->len);
+        return kv_apply_put(kv, txn, &slot, tail, written);
+    }
+    if (old.len + tail->len > KV_VALUE_BYTES_MAX) {
+        kv_result_error(result, kv_error_string_size);
+        return MDB_SUCCESS;
+    }
+    /* The old value lives in a page the put may rewrite: build the new one aside first. */
+    if (old.len > 0) {
+        memcpy(kv->scratch, old.data, old.len);
+    }
+    if (tail->len > 0) {
+        memcpy(kv->scratch + old.len, tail->data, tail->len);
+    }
+    struct kv_bytes fresh = {.data = kv->scratch, .len = old.len + tail->len};
+    kv_result_integer(result, (int64_t)fresh.len);
+    return kv_apply_put(kv, txn, &slot, &fresh, written);
+}
+
+static int kv_apply_mset(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                         struct kv_result *result, size_t *written)
+{
+    assert(command->arg_count % 2 == 0);
+    for (uint32_t i = 0; i < command->arg_count; i += 2) {
+        struct kv_slot slot;
+        kv_slot_init(&slot, command->args[i].data, command->args[i].len);
+        int rc = kv_apply_put(kv, txn, &slot, &command->args[i + 1], written);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+    }
+    kv_result_set(result, KV_RESULT_OK);
+    return MDB_SUCCESS;
+}
+
+/* Returns an LMDB code; command-level failures (bad encoding, not an integer) are results. */
+static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
+                            struct kv_result *result, size_t *written)
+{
+    struct kv_command command;
+    const char *reason = NULL;
+    int rv = kv_command_decode(item->data, item->data_len, &command, kv->decode_args,
+                               KV_COMMAND_ARGS_MAX, &reason);
+    if (rv != KV_OK) {
+        kv_result_error(result, reason);
+        return MDB_SUCCESS;
+    }
+    switch (command.op) {
+    case KV_OP_SET:
+        return kv_apply_set(kv, txn, &command, result, written);
+    case KV_OP_SETNX:
+    case KV_OP_MSETNX:
+        return kv_apply_setnx(kv, txn, &command, result, written);
+    case KV_OP_GETSET:
+    case KV_OP_GETDEL:
+        return kv_apply_getset(kv, txn, &command, result, written);
+    case KV_OP_DEL:
+        return kv_apply_del(kv, txn, &command, result, written);
+    case KV_OP_CAS:
+        return kv_apply_cas(kv, txn, &command, result, written);
+    case KV_OP_INCRBY:
+        return kv_apply_incrby(kv, txn, &command, result, written);
+    case KV_OP_APPEND:
+        return kv_apply_append(kv, txn, &command, result, written);
+    case KV_OP_MSET:
+        return kv_apply_mset(kv, txn, &command, result, written);
+    default:
+        assert(!"kv_command_decode let an unknown op through");
+        return MDB_SUCCESS;
+    }
+}
+
+static bool kv_rc_needs_rollback(int rc)
+{
+    return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == KV_RC_COLLISION;
+}
+
+/* Careful mode: the command in a nested txn, rolled back alone when it cannot complete. */
+static int kv_apply_command_nested(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
+                                   struct kv_result *result, size_t *written)
+{
+    MDB_txn *child = NULL;
+    int rc = mdb_txn_begin(kv->env, txn, 0, &child);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    rc = kv_apply_command(kv, child, item, result, written);
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_txn_commit(child);
+    } else {
+        mdb_txn_abort(child);
+    }
+    if (kv_rc_needs_rollback(rc)) {
+        kv_result_error(result, rc == KV_RC_COLLISION ? kv_error_collision : kv_error_storage_full);
+        return MDB_SUCCESS;
+    }
+    return rc;
+}
+
+static int kv_apply_item(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
+                         bool careful, struct kv_result *result, size_t *written)
+{
+    kv_result_set(result, KV_RESULT_NONE);
+    switch (item->kind) {
+    case KV_ITEM_NOOP:
+        return MDB_SUCCESS;
+    case KV_ITEM_CONFIG:
+        if (item->data_len > KV_CONFIG_BYTES_MAX) {
+            kv_result_error(result, kv_error_config); /* corrupt entry: keep the old config */
+            return MDB_SUCCESS;
+        }
+        *written += item->data_len;
+        return kv_meta_put_config(txn, kv->meta_dbi, item->data, item->data_len);
+    case KV_ITEM_COMMAND:
+        if (careful) {
+            return kv_apply_command_nested(kv, txn, item, result, written);
+        }
+        return kv_apply_command(kv, txn, item, result, written);
+    }
+    kv_result_error(result, "ERR unknown entry kind");
+    return MDB_SUCCESS;
+}
+
+/*
+ * Applies items[first..] in one txn until the end of the batch or until the txn has written
+ * KV_APPLY_TXN_BYTES_MAX (which keeps it far from LMDB's dirty-page limit). The applied index
+ * is written first, as a placeholder, so that its page is already dirty: the final rewrite
+ * of the same size then needs no free page even when the map is full.
+ */
+static int kv_apply_txn(struct kv *kv, const struct kv_apply_item *items, size_t count,
+                        size_t first, bool careful, struct kv_result *results, size_t *end)
+{
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(kv->env, NULL, 0, &txn);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    rc = kv_meta_put_applied(txn, kv->meta_dbi, items[first].index, items[first].term);
+    size_t written = 0;
+    size_t i = first;
+    struct kv_result unused;
+    while (rc == MDB_SUCCESS && i < count && (i == first || written < KV_APPLY_TXN_BYTES_MAX)) {
+        assert(items[i].index == kv->applied_index + 1 + (i - first));
+        struct kv_result *result = results != NULL ? &results[i] : &unused;
+        rc = kv_apply_item(kv, txn, &items[i], careful, result, &written);
+        if (rc == MDB_SUCCESS) {
+            i++;
+        }
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_meta_put_applied(txn, kv->meta_dbi, items[i - 1].index, items[i - 1].term);
+    }
+    if (rc != MDB_SUCCESS) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    kv->applied_index = items[i - 1].index;
+    kv->applied_term = items[i - 1].term;
+    *end = i;
+    return MDB_SUCCESS;
+}
+
+int kv_apply_batch(struct kv *kv, const struct kv_apply_item *items, size_t count,
+                   struct kv_result *results)
+{
+    assert(kv != NULL && kv->env != NULL);
+    assert(items != NULL || count == 0);
+    kv_arena_reset(&kv->arena);
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        assert(i == 0 || items[i].index == items[i - 1].index + 1);
+        if (results != NULL) {
+            kv_result_set(&results[i], KV_RESULT_NONE);
+        }
+        if (items[i].index <= kv->applied_index) {
+            at = i + 1; /* replayed from an older point: already in the store */
+        }
+    }
+    while (at < count) {
+        size_t end = at;
+        int rc = kv_apply_txn(kv, items, count, at, false, results, &end);
+        if (kv_rc_needs_rollback(rc)) {
+            rc = kv_apply_txn(kv, items, count, at, true, results, &end);
+        }
+        if (rc != MDB_SUCCESS) {
+            return kv_error_mdb(rc, "apply batch");
+        }
+        assert(end > at);
+        at = end;
+    }
+    return KV_OK;
+}

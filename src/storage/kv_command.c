@@ -1,0 +1,253 @@
+/*
+ * kv_command.c — encoding and bounds-checked decoding of client commands (see kv_command.h).
+ */
+#include "storage/kv_command.h"
+
+#include <assert.h>
+#include <string.h>
+
+_Static_assert(KV_COMMAND_HEADER_BYTES == 4 + 8 + 4, "header layout");
+_Static_assert(KV_KEY_BYTES_MAX + KV_VALUE_BYTES_MAX + 64 <= KV_COMMAND_BYTES_MAX,
+               "a SET of the largest key and value fits in one command");
+
+static const char *const kv_op_names[KV_OP_MAX + 1] = {
+    [KV_OP_SET] = "set",       [KV_OP_SETNX] = "setnx",   [KV_OP_GETSET] = "getset",
+    [KV_OP_GETDEL] = "getdel", [KV_OP_DEL] = "del",       [KV_OP_CAS] = "cas",
+    [KV_OP_INCRBY] = "incrby", [KV_OP_APPEND] = "append", [KV_OP_MSET] = "mset",
+    [KV_OP_MSETNX] = "msetnx",
+};
+
+const char *kv_op_name(uint8_t op)
+{
+    if (op == 0 || op > KV_OP_MAX) {
+        return "unknown";
+    }
+    return kv_op_names[op];
+}
+
+/* Which argument positions hold keys and which hold values, per op. */
+enum kv_arg_shape {
+    KV_SHAPE_KEY_VALUE,      /* k v */
+    KV_SHAPE_KEY,            /* k */
+    KV_SHAPE_KEYS,           /* k... */
+    KV_SHAPE_KEY_VALUE_VALUE,/* k v v */
+    KV_SHAPE_PAIRS,          /* k v ... */
+};
+
+static enum kv_arg_shape kv_command_shape(uint8_t op)
+{
+    switch (op) {
+    case KV_OP_SET:
+    case KV_OP_SETNX:
+    case KV_OP_GETSET:
+    case KV_OP_APPEND:
+        return KV_SHAPE_KEY_VALUE;
+    case KV_OP_GETDEL:
+    case KV_OP_INCRBY:
+        return KV_SHAPE_KEY;
+    case KV_OP_DEL:
+        return KV_SHAPE_KEYS;
+    case KV_OP_CAS:
+        return KV_SHAPE_KEY_VALUE_VALUE;
+    default:
+        assert(op == KV_OP_MSET || op == KV_OP_MSETNX);
+        return KV_SHAPE_PAIRS;
+    }
+}
+
+static bool kv_command_arity_ok(enum kv_arg_shape shape, uint32_t count)
+{
+    switch (shape) {
+    case KV_SHAPE_KEY_VALUE:
+        return count == 2;
+    case KV_SHAPE_KEY:
+        return count == 1;
+    case KV_SHAPE_KEYS:
+        return count >= 1;
+    case KV_SHAPE_KEY_VALUE_VALUE:
+        return count == 3;
+    case KV_SHAPE_PAIRS:
+        return count >= 2 && count % 2 == 0;
+    }
+    return false;
+}
+
+/* Position i is a key for every shape except the value slots of pairs and k v [v]. */
+static bool kv_command_arg_is_key(enum kv_arg_shape shape, uint32_t i)
+{
+    if (shape == KV_SHAPE_KEYS) {
+        return true;
+    }
+    if (shape == KV_SHAPE_PAIRS) {
+        return i % 2 == 0;
+    }
+    return i == 0;
+}
+
+static uint8_t kv_command_flags_allowed(uint8_t op)
+{
+    return op == KV_OP_SET ? (KV_FLAG_NX | KV_FLAG_XX | KV_FLAG_GET) : 0;
+}
+
+int kv_command_check(const struct kv_command *command, const char **reason)
+{
+    assert(command != NULL);
+    assert(reason != NULL);
+    if (command->op == 0 || command->op > KV_OP_MAX) {
+        *reason = "ERR unknown command";
+        return KV_ERR_INVALID;
+    }
+    if ((command->flags & ~kv_command_flags_allowed(command->op)) != 0 ||
+        ((command->flags & KV_FLAG_NX) && (command->flags & KV_FLAG_XX))) {
+        *reason = "ERR syntax error";
+        return KV_ERR_INVALID;
+    }
+    if (command->op != KV_OP_INCRBY && command->delta != 0) {
+        *reason = "ERR syntax error";
+        return KV_ERR_INVALID;
+    }
+    enum kv_arg_shape shape = kv_command_shape(command->op);
+    if (command->arg_count > KV_COMMAND_ARGS_MAX || !kv_command_arity_ok(shape, command->arg_count)) {
+        *reason = "ERR wrong number of arguments";
+        return KV_ERR_INVALID;
+    }
+    assert(command->args != NULL);
+    for (uint32_t i = 0; i < command->arg_count; i++) {
+        const struct kv_bytes *arg = &command->args[i];
+        assert(arg->data != NULL || arg->len == 0);
+        if (kv_command_arg_is_key(shape, i) && arg->len > KV_KEY_BYTES_MAX) {
+            *reason = "ERR key too large (max 4096 bytes)";
+            return KV_ERR_TOO_LARGE;
+        }
+        if (!kv_command_arg_is_key(shape, i) && arg->len > KV_VALUE_BYTES_MAX) {
+            *reason = "ERR value too large (max 1048576 bytes)";
+            return KV_ERR_TOO_LARGE;
+        }
+    }
+    return KV_OK;
+}
+
+size_t kv_command_encoded_bytes(const struct kv_command *command)
+{
+    size_t bytes = KV_COMMAND_HEADER_BYTES;
+    for (uint32_t i = 0; i < command->arg_count; i++) {
+        bytes += 4 + command->args[i].len;
+    }
+    return bytes;
+}
+
+static void kv_put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint32_t kv_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void kv_put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint64_t kv_get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+int kv_command_encode(const struct kv_command *command, uint8_t *buf, size_t cap, size_t *len,
+                      const char **reason)
+{
+    assert(len != NULL);
+    int rv = kv_command_check(command, reason);
+    if (rv != KV_OK) {
+        return rv;
+    }
+    size_t bytes = kv_command_encoded_bytes(command);
+    *len = bytes;
+    if (bytes > KV_COMMAND_BYTES_MAX) {
+        *reason = "ERR command too large";
+        return KV_ERR_TOO_LARGE;
+    }
+    if (bytes > cap) {
+        *reason = "ERR command buffer too small";
+        return KV_ERR_BUFFER;
+    }
+    buf[0] = KV_COMMAND_VERSION;
+    buf[1] = command->op;
+    buf[2] = command->flags;
+    buf[3] = 0;
+    kv_put_u64(buf + 4, (uint64_t)command->delta);
+    kv_put_u32(buf + 12, command->arg_count);
+    size_t at = KV_COMMAND_HEADER_BYTES;
+    for (uint32_t i = 0; i < command->arg_count; i++) {
+        const struct kv_bytes *arg = &command->args[i];
+        kv_put_u32(buf + at, (uint32_t)arg->len);
+        at += 4;
+        if (arg->len > 0) {
+            memcpy(buf + at, arg->data, arg->len);
+        }
+        at += arg->len;
+    }
+    assert(at == bytes);
+    return KV_OK;
+}
+
+/*
+ * Every length is compared with what remains before it is used, so a corrupt entry ends in
+ * KV_ERR_MALFORMED, never in a read past `len`; trailing bytes are malformed too, so one
+ * encoding has exactly one meaning.
+ */
+int kv_command_decode(const uint8_t *data, size_t len, struct kv_command *command,
+                      struct kv_bytes *args, size_t args_cap, const char **reason)
+{
+    assert(command != NULL && reason != NULL);
+    assert(data != NULL || len == 0);
+    *reason = "ERR malformed command";
+    if (len < KV_COMMAND_HEADER_BYTES || len > KV_COMMAND_BYTES_MAX) {
+        return KV_ERR_MALFORMED;
+    }
+    if (data[0] != KV_COMMAND_VERSION) {
+        *reason = "ERR unknown command encoding version";
+        return KV_ERR_VERSION;
+    }
+    if (data[3] != 0) {
+        return KV_ERR_MALFORMED;
+    }
+    command->op = data[1];
+    command->flags = data[2];
+    command->delta = (int64_t)kv_get_u64(data + 4);
+    command->arg_count = kv_get_u32(data + 12);
+    command->args = args;
+    if (command->arg_count > KV_COMMAND_ARGS_MAX || command->arg_count > args_cap ||
+        command->arg_count > (len - KV_COMMAND_HEADER_BYTES) / 4) {
+        return KV_ERR_MALFORMED;
+    }
+    size_t at = KV_COMMAND_HEADER_BYTES;
+    for (uint32_t i = 0; i < command->arg_count; i++) {
+        if (len - at < 4) {
+            return KV_ERR_MALFORMED;
+        }
+        size_t arg_len = kv_get_u32(data + at);
+        at += 4;
+        if (arg_len > len - at) {
+            return KV_ERR_MALFORMED;
+        }
+        args[i].data = data + at;
+        args[i].len = arg_len;
+        at += arg_len;
+    }
+    if (at != len) {
+        return KV_ERR_MALFORMED;
+    }
+    return kv_command_check(command, reason);
+}

@@ -1,0 +1,103 @@
+/*
+ * kv_command.h — the binary encoding of one client command inside a consensus log entry.
+ *
+ * Layout (little-endian):
+ *     u8  version (KV_COMMAND_VERSION)
+ *     u8  op      (enum kv_op)
+ *     u8  flags   (KV_FLAG_*; only those the op allows)
+ *     u8  reserved, zero
+ *     i64 delta   (KV_OP_INCRBY; zero for the other ops)
+ *     u32 arg_count
+ *     arg_count times: u32 length, then that many bytes
+ *
+ * Arguments per op (k = key, v = value), with the Redis command each one serves:
+ *     SET     k v        flags NX | XX (not both), GET      SET k v [NX|XX] [GET]
+ *     SETNX   k v                                           SETNX        -> 1 / 0
+ *     GETSET  k v                                           GETSET       -> old / null
+ *     GETDEL  k                                             GETDEL       -> old / null
+ *     DEL     k...       (1..)                              DEL, UNLINK  -> number deleted
+ *     CAS     k expected new                                CAS          -> 1 swapped / 0
+ *     INCRBY  k          delta                              INCR, INCRBY, DECR, DECRBY
+ *     APPEND  k v                                           APPEND       -> new length
+ *     MSET    k v...     (1.. pairs)                        MSET         -> OK
+ *     MSETNX  k v...     (1.. pairs)                        MSETNX       -> 1 all set / 0
+ *
+ * The log bytes may be corrupt: kv_command_decode checks every bound and rejects, never reads
+ * past the input. Decoded arguments point into the encoded bytes (borrowed from them).
+ */
+#ifndef CHORUS_KV_COMMAND_H
+#define CHORUS_KV_COMMAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "storage/kv.h"
+
+enum {
+    KV_COMMAND_VERSION = 1,
+    KV_COMMAND_HEADER_BYTES = 16,
+    KV_COMMAND_ARGS_MAX = 1u << 16,           /* arguments of one command (MSET, DEL) */
+    KV_COMMAND_BYTES_MAX = 2u << 20,          /* = CN_ENTRY_DATA_BYTES_MAX */
+};
+
+enum kv_op {
+    KV_OP_SET = 1,
+    KV_OP_SETNX = 2,
+    KV_OP_GETSET = 3,
+    KV_OP_GETDEL = 4,
+    KV_OP_DEL = 5,
+    KV_OP_CAS = 6,
+    KV_OP_INCRBY = 7,
+    KV_OP_APPEND = 8,
+    KV_OP_MSET = 9,
+    KV_OP_MSETNX = 10,
+    KV_OP_MAX = 10,
+};
+
+enum {
+    KV_FLAG_NX = 1u << 0,  /* SET only if the key does not exist */
+    KV_FLAG_XX = 1u << 1,  /* SET only if the key exists */
+    KV_FLAG_GET = 1u << 2, /* SET replies with the old value */
+};
+
+/*
+ * One command. For encoding, the caller fills op, flags, delta and args[arg_count] (borrowed
+ * during the call). kv_command_decode fills the same fields, with args pointing into the
+ * caller-supplied array, whose entries point into the encoded bytes.
+ */
+struct kv_command {
+    uint8_t op;
+    uint8_t flags;
+    int64_t delta;
+    uint32_t arg_count;
+    const struct kv_bytes *args;
+};
+
+const char *kv_op_name(uint8_t op);
+
+/*
+ * Checks a command against its op's arity, flags and the key/value limits. Returns KV_OK,
+ * or KV_ERR_INVALID / KV_ERR_TOO_LARGE with *reason set to a static Redis-style error
+ * message ("ERR ..."), which the server may reply verbatim.
+ */
+int kv_command_check(const struct kv_command *command, const char **reason);
+
+/* The number of bytes kv_command_encode writes for `command`. */
+size_t kv_command_encoded_bytes(const struct kv_command *command);
+
+/*
+ * Checks and encodes a command into buf. Returns KV_OK with *len set; KV_ERR_BUFFER when cap
+ * is too small (*len = bytes needed); or the kv_command_check error with *reason.
+ */
+int kv_command_encode(const struct kv_command *command, uint8_t *buf, size_t cap, size_t *len,
+                      const char **reason);
+
+/*
+ * Decodes and checks one command. `args` has room for args_cap entries (KV_COMMAND_ARGS_MAX
+ * covers every valid command). Returns KV_OK, KV_ERR_VERSION, KV_ERR_MALFORMED, or a
+ * kv_command_check error; *reason is always set on failure.
+ */
+int kv_command_decode(const uint8_t *data, size_t len, struct kv_command *command,
+                      struct kv_bytes *args, size_t args_cap, const char **reason);
+
+#endif

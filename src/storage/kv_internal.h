@@ -1,0 +1,94 @@
+/*
+ * kv_internal.h — what the kv_*.c files share: the struct kv, the per-thread error text,
+ * the result arena and the encoding of user keys into LMDB keys. Not for other modules.
+ */
+#ifndef CHORUS_KV_INTERNAL_H
+#define CHORUS_KV_INTERNAL_H
+
+#include <limits.h>
+#include <lmdb.h>
+
+#include "storage/kv.h"
+
+enum {
+    /* User keys up to this length are stored inline: LMDB key = tag 0 + key. */
+    KV_KEY_INLINE_BYTES_MAX = 480,
+    KV_KEY_TAG_INLINE = 0,
+    /* Longer keys: LMDB key = tag 1 + first KV_KEY_INLINE_BYTES_MAX bytes + XXH3-64 of the
+     * whole key; the record starts with u16 suffix length + the suffix of the key. */
+    KV_KEY_TAG_HASHED = 1,
+    KV_KEY_HASHED_BYTES = 1 + KV_KEY_INLINE_BYTES_MAX + 8,
+    KV_RECORD_HEADER_BYTES = 2,
+    KV_ARENA_BLOCK_BYTES = 64u << 10,
+    KV_DIR_BYTES_MAX = PATH_MAX - 64, /* leaves room for "/snapshot.staging" and the like */
+    /* Returned by kv_slot_* when the record under a hashed key belongs to another key. Not an
+     * LMDB code (those are -30800..-30780) nor an errno (positive). */
+    KV_RC_COLLISION = -29000,
+};
+_Static_assert((int)KV_KEY_HASHED_BYTES <= (int)KV_ENCODED_KEY_BYTES_MAX, "hashed key fits");
+_Static_assert(KV_ENCODED_KEY_BYTES_MAX <= 511, "LMDB's default MDB_MAXKEYSIZE");
+_Static_assert((int)KV_KEY_BYTES_MAX - (int)KV_KEY_INLINE_BYTES_MAX <= UINT16_MAX, "suffix length fits u16");
+
+/* Memory for results that outlive the write txn (old values): blocks that never move. */
+struct kv_arena_block {
+    struct kv_arena_block *next;
+    size_t cap;
+    size_t used;
+    uint8_t data[];
+};
+struct kv_arena {
+    struct kv_arena_block *head;    /* first block, kept across batches */
+    struct kv_arena_block *current; /* last block, the one being filled */
+};
+
+struct kv {
+    MDB_env *env;            /* NULL only after a failed snapshot install */
+    MDB_dbi data_dbi;
+    MDB_dbi meta_dbi;
+    struct kv_options options;
+    char dir[KV_DIR_BYTES_MAX];
+    uint64_t applied_index;  /* as committed in meta; only the apply thread changes it */
+    uint64_t applied_term;
+    struct kv_bytes *decode_args; /* KV_COMMAND_ARGS_MAX, for kv_command_decode */
+    uint8_t *scratch;             /* KV_VALUE_BYTES_MAX, to build APPEND values */
+    struct kv_arena arena;
+    int stage_fd;                 /* staged incoming snapshot, -1 when none */
+    uint64_t stage_bytes;
+};
+
+/* kv_store.c */
+__attribute__((format(printf, 1, 2))) void kv_error_set(const char *format, ...);
+/* Maps an LMDB/errno code to a kv error and records "what: lmdb message". */
+int kv_error_mdb(int rc, const char *what);
+int kv_env_open(struct kv *kv);
+void kv_env_close(struct kv *kv);
+void kv_arena_reset(struct kv_arena *arena);
+/* Copies len bytes into the arena; NULL when out of memory. */
+const uint8_t *kv_arena_copy(struct kv_arena *arena, const uint8_t *data, size_t len);
+int kv_meta_put_applied(MDB_txn *txn, MDB_dbi meta, uint64_t index, uint64_t term);
+int kv_meta_get_applied(MDB_txn *txn, MDB_dbi meta, uint64_t *index, uint64_t *term);
+int kv_meta_put_config(MDB_txn *txn, MDB_dbi meta, const uint8_t *data, size_t len);
+void kv_put_le64(uint8_t *p, uint64_t v);
+uint64_t kv_get_le64(const uint8_t *p);
+
+/* kv_key.c: a user key and its LMDB key. */
+struct kv_slot {
+    const uint8_t *key;
+    size_t key_len;
+    bool hashed;
+    size_t encoded_len;
+    uint8_t encoded[KV_ENCODED_KEY_BYTES_MAX];
+};
+void kv_slot_init(struct kv_slot *slot, const uint8_t *key, size_t key_len);
+/* The user key of a record (encoded key + record), into buf[KV_KEY_BYTES_MAX].
+ * Returns false when the record is not one this module writes (corrupt). */
+bool kv_record_key(const MDB_val *encoded, const MDB_val *record, uint8_t *buf, size_t *key_len);
+/* Looks a key up. The value is borrowed from the txn (until its next write or its end). */
+int kv_slot_get(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot, struct kv_bytes *value,
+                bool *found);
+/* Stores the concatenation of parts (which must not point into the database) as the value. */
+int kv_slot_put(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot,
+                const struct kv_bytes *parts, size_t part_count);
+int kv_slot_del(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot, bool *deleted);
+
+#endif

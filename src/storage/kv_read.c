@@ -1,0 +1,197 @@
+/*
+ * kv_read.c — reads in LMDB read transactions: GET, EXISTS, STRLEN, DBSIZE and SCAN.
+ * Readers never block the apply thread and see the state as of their txn's start.
+ */
+#include <assert.h>
+#include <string.h>
+
+#include "storage/kv_glob.h"
+#include "storage/kv_internal.h"
+
+int kv_read_begin(struct kv *kv, struct kv_read *read)
+{
+    assert(kv != NULL && kv->env != NULL && read != NULL);
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS) {
+        read->kv = NULL;
+        read->txn = NULL;
+        return kv_error_mdb(rc, "begin read");
+    }
+    read->kv = kv;
+    read->txn = txn;
+    return KV_OK;
+}
+
+void kv_read_end(struct kv_read *read)
+{
+    if (read->txn != NULL) {
+        mdb_txn_abort(read->txn);
+    }
+    read->txn = NULL;
+    read->kv = NULL;
+}
+
+int kv_read_get(struct kv_read *read, const uint8_t *key, size_t key_len,
+                struct kv_bytes *value, bool *found)
+{
+    assert(read->txn != NULL);
+    *found = false;
+    if (key_len > KV_KEY_BYTES_MAX) {
+        return KV_OK; /* no such key can exist */
+    }
+    struct kv_slot slot;
+    kv_slot_init(&slot, key, key_len);
+    int rc = kv_slot_get(read->txn, read->kv->data_dbi, &slot, value, found);
+    if (rc == KV_RC_COLLISION) {
+        return KV_OK; /* the record belongs to another key: ours is absent */
+    }
+    if (rc != MDB_SUCCESS) {
+        return kv_error_mdb(rc, "get");
+    }
+    return KV_OK;
+}
+
+int kv_read_applied(struct kv_read *read, uint64_t *index, uint64_t *term)
+{
+    assert(read->txn != NULL);
+    int rc = kv_meta_get_applied(read->txn, read->kv->meta_dbi, index, term);
+    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "read applied index");
+}
+
+int kv_get(struct kv *kv, const uint8_t *key, size_t key_len, uint8_t *buf, size_t cap,
+           size_t *value_len, bool *found)
+{
+    struct kv_read read;
+    int rv = kv_read_begin(kv, &read);
+    if (rv != KV_OK) {
+        return rv;
+    }
+    struct kv_bytes value = {0};
+    rv = kv_read_get(&read, key, key_len, &value, found);
+    *value_len = 0;
+    if (rv == KV_OK && *found) {
+        *value_len = value.len;
+        if (value.len > cap) {
+            kv_error_set("value of %zu bytes does not fit in %zu", value.len, cap);
+            rv = KV_ERR_BUFFER;
+        } else if (value.len > 0) {
+            memcpy(buf, value.data, value.len);
+        }
+    }
+    kv_read_end(&read);
+    return rv;
+}
+
+int kv_exists(struct kv *kv, const struct kv_bytes *keys, size_t key_count, uint64_t *count)
+{
+    struct kv_read read;
+    int rv = kv_read_begin(kv, &read);
+    *count = 0;
+    for (size_t i = 0; rv == KV_OK && i < key_count; i++) {
+        struct kv_bytes value;
+        bool found = false;
+        rv = kv_read_get(&read, keys[i].data, keys[i].len, &value, &found);
+        *count += found;
+    }
+    kv_read_end(&read);
+    return rv;
+}
+
+int kv_strlen(struct kv *kv, const uint8_t *key, size_t key_len, uint64_t *len)
+{
+    struct kv_read read;
+    int rv = kv_read_begin(kv, &read);
+    if (rv != KV_OK) {
+        return rv;
+    }
+    struct kv_bytes value = {0};
+    bool found = false;
+    rv = kv_read_get(&read, key, key_len, &value, &found);
+    *len = found ? value.len : 0;
+    kv_read_end(&read);
+    return rv;
+}
+
+int kv_count(struct kv *kv, uint64_t *count)
+{
+    struct kv_read read;
+    int rv = kv_read_begin(kv, &read);
+    if (rv != KV_OK) {
+        return rv;
+    }
+    MDB_stat stat;
+    int rc = mdb_stat(read.txn, kv->data_dbi, &stat);
+    kv_read_end(&read);
+    if (rc != MDB_SUCCESS) {
+        return kv_error_mdb(rc, "stat");
+    }
+    *count = stat.ms_entries;
+    return KV_OK;
+}
+
+/* Positions the cursor on the first record strictly after the scan's resume point. */
+static int kv_scan_seek(MDB_cursor *cursor, const struct kv_scan_cursor *resume, MDB_val *key,
+                        MDB_val *record)
+{
+    if (resume->last_len == 0) {
+        return mdb_cursor_get(cursor, key, record, MDB_FIRST);
+    }
+    *key = (MDB_val){.mv_size = resume->last_len, .mv_data = (void *)resume->last};
+    int rc = mdb_cursor_get(cursor, key, record, MDB_SET_RANGE);
+    if (rc == MDB_SUCCESS && key->mv_size == resume->last_len &&
+        memcmp(key->mv_data, resume->last, resume->last_len) == 0) {
+        rc = mdb_cursor_get(cursor, key, record, MDB_NEXT);
+    }
+    return rc;
+}
+
+int kv_scan(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern,
+            size_t pattern_len, uint32_t count, void *ctx, kv_scan_fn fn)
+{
+    assert(cursor != NULL && fn != NULL);
+    if (count == 0 || count > KV_SCAN_COUNT_MAX || pattern_len > KV_GLOB_PATTERN_BYTES_MAX ||
+        cursor->last_len > KV_ENCODED_KEY_BYTES_MAX) {
+        kv_error_set("scan: count must be 1..%d and the pattern at most %d bytes",
+                     KV_SCAN_COUNT_MAX, KV_GLOB_PATTERN_BYTES_MAX);
+        return KV_ERR_INVALID;
+    }
+    if (cursor->done) {
+        return KV_OK;
+    }
+    struct kv_read read;
+    int rv = kv_read_begin(kv, &read);
+    if (rv != KV_OK) {
+        return rv;
+    }
+    MDB_cursor *lmdb_cursor = NULL;
+    int rc = mdb_cursor_open(read.txn, kv->data_dbi, &lmdb_cursor);
+    MDB_val key, record;
+    if (rc == MDB_SUCCESS) {
+        rc = kv_scan_seek(lmdb_cursor, cursor, &key, &record);
+    }
+    uint8_t user_key[KV_KEY_BYTES_MAX];
+    for (uint32_t examined = 0; rc == MDB_SUCCESS && examined < count; examined++) {
+        size_t user_key_len = 0;
+        if (key.mv_size > KV_ENCODED_KEY_BYTES_MAX ||
+            !kv_record_key(&key, &record, user_key, &user_key_len)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        memcpy(cursor->last, key.mv_data, key.mv_size);
+        cursor->last_len = (uint16_t)key.mv_size;
+        if (pattern == NULL || kv_glob_match(pattern, pattern_len, user_key, user_key_len)) {
+            fn(ctx, user_key, user_key_len);
+        }
+        rc = mdb_cursor_get(lmdb_cursor, &key, &record, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND) {
+        cursor->done = true;
+        rc = MDB_SUCCESS;
+    }
+    if (lmdb_cursor != NULL) {
+        mdb_cursor_close(lmdb_cursor);
+    }
+    kv_read_end(&read);
+    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "scan");
+}

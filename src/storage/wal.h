@@ -1,0 +1,165 @@
+/*
+ * wal.h — the write-ahead log of chorus: the durable side under the consensus interface.
+ *
+ * One WAL per node holds the logs of every consensus group (shard) the node hosts, so that one
+ * fdatasync covers all of them. It knows nothing of Raft or Paxos: per group it persists a hard
+ * state (term, vote or ballot, commit), snapshot markers ("the log now starts after index i,
+ * term t") and opaque entries, where an entry at or below the last persisted index replaces
+ * the persisted suffix from that index on (a Raft truncation).
+ *
+ * On disk: a directory of segment files "<sequence:016x>.wal" of a fixed, preallocated size.
+ * Each starts with a header (magic, version, sequence) followed by the latest hard state and
+ * snapshot marker of every group (a checkpoint, so older segments can be deleted), then
+ * records framed as CRC32C + length + type + group + payload (wal_format.c). Recovery reads the
+ * segments in order and verifies every CRC; a torn record at the tail of the last segment is
+ * truncated and logged, any other damage stops the open with an error naming file and offset.
+ *
+ * Group commit and threading. wal_append only encodes into the open in-memory batch (no
+ * syscall). wal_batch_seal closes that batch and decides where it goes on disk; then
+ * wal_batch_write performs one write and one fdatasync (plus, when the batch opens a new
+ * segment, the segment's creation), and wal_batch_complete publishes the result. A node
+ * runs them as:
+ *
+ *     owner thread (event loop)            sync thread
+ *     wal_append ... (next batch)          wal_batch_write(batch)    one write + one fdatasync
+ *     wal_batch_seal -> batch  ----------> ...
+ *     <----------------------------------- done
+ *     wal_batch_complete(batch)            then send after-persist messages, apply, ack
+ *
+ * THREAD RULE: every function except wal_batch_write must be called by one owner thread.
+ * wal_batch_write may run on any one thread at a time, on sealed batches in seal order, while
+ * the owner keeps appending to the next batch and calls anything else except wal_close. At
+ * most one batch is sealed and not yet completed. wal_sync does seal + write + complete on
+ * the calling thread for single-threaded users.
+ *
+ * FAILURE RULE: a failed write or fdatasync is fatal. The WAL enters a failed state forever:
+ * every later append, write or sync returns WAL_ERR_FAILED and nothing more is written. The
+ * caller must stop the node without acknowledging anything of the failed batch.
+ */
+#ifndef CHORUS_WAL_H
+#define CHORUS_WAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/consensus.h"
+#include "storage/fileops.h"
+
+enum {
+    WAL_GROUPS_MAX = 4096,            /* consensus groups in one WAL */
+    WAL_ERROR_MESSAGE_BYTES = 512,
+    WAL_SEGMENT_BYTES_MIN = 64u << 10,
+    WAL_SEGMENT_BYTES_MAX = 1u << 30, /* record offsets inside a segment fit 32 bits */
+    WAL_BATCH_BYTES_MAX = 256u << 20, /* hard ceiling on one write; options may lower it */
+    WAL_BATCH_ENTRIES_MAX = 1u << 20, /* entries in one batch */
+};
+
+enum wal_error_code {
+    WAL_OK = 0,
+    WAL_ERR_IO = -1,      /* a file operation failed while opening or reading */
+    WAL_ERR_CORRUPT = -2, /* a bad record outside the tail: the node must not start */
+    WAL_ERR_FAILED = -3,  /* a write or fdatasync failed: the WAL is unusable forever */
+    WAL_ERR_FULL = -4,    /* the open batch would exceed batch_bytes_max: sync first */
+    WAL_ERR_INVALID = -5, /* an argument the caller could not have meant */
+    WAL_ERR_NOMEM = -6,
+    WAL_ERR_RANGE = -7,   /* entries asked for are compacted away or beyond the log */
+};
+const char *wal_strerror(int code);
+
+/* Filled in by every function that can fail: the code and a message naming file and offset. */
+struct wal_error {
+    int code;
+    char message[WAL_ERROR_MESSAGE_BYTES];
+};
+
+struct wal_options {
+    const char *dir;
+    uint64_t segment_bytes;   /* preallocated size of each segment; default 64 MiB */
+    uint64_t cache_bytes_max; /* entry data kept in memory over all groups; default 64 MiB */
+    uint64_t batch_bytes_max; /* one batch (one write); default 64 MiB, <= WAL_BATCH_BYTES_MAX */
+    /* Receives notable events (torn tail truncated, segments deleted). NULL: stderr. */
+    void (*log)(void *context, const char *message);
+    void *log_context;
+};
+void wal_options_defaults(struct wal_options *options);
+
+struct wal;
+struct wal_batch;
+
+/* Opens (creating it if needed) the WAL in options->dir and recovers every group. The file
+ * operations table must outlive the WAL. On failure *out is NULL and err says why. */
+int wal_open(const struct wal_options *options, const struct fileops *fops, struct wal **out,
+             struct wal_error *err);
+/* Precondition: no batch is being written. Closes files; never syncs. */
+void wal_close(struct wal *wal);
+
+/* The ids of the groups that have anything persisted, ascending. Returns the total count,
+ * of which at most ids_max are stored. */
+uint32_t wal_groups(const struct wal *wal, cn_group_id *ids, uint32_t ids_max);
+
+/* What a core needs at creation: hard state, latest snapshot marker, the entries after it.
+ * Owns its memory; release with wal_restore_free. */
+struct wal_restore {
+    struct cn_restore restore;
+    struct cn_entry *entries_owned;
+    uint8_t *data_owned;
+};
+int wal_restore_load(struct wal *wal, cn_group_id group, struct wal_restore *out,
+                     struct wal_error *err);
+void wal_restore_free(struct wal_restore *restore);
+
+/* Adds to the open batch, for one group, in this order: the hard state (if not NULL), the
+ * snapshot marker (if not NULL; entries up to snap->index are dropped), the entries (count
+ * may be 0; consecutive indexes; the first at most last index + 1). Makes no syscall.
+ * Entry data is copied. Returns WAL_ERR_FULL, with nothing added, if the batch would exceed
+ * its bound; WAL_ERR_INVALID for a gap or a non-consecutive run. */
+int wal_append(struct wal *wal, cn_group_id group, const struct cn_hard_state *hs,
+               const struct cn_snapshot_meta *snap, const struct cn_entry *entries, uint32_t count,
+               struct wal_error *err);
+
+/* Closes the open batch and places it on disk. NULL when nothing is buffered.
+ * Precondition: the previously sealed batch was completed. */
+struct wal_batch *wal_batch_seal(struct wal *wal);
+/* One write and one fdatasync of the batch (see the thread and failure rules above). */
+int wal_batch_write(struct wal *wal, struct wal_batch *batch, struct wal_error *err);
+/* Publishes a written batch (or releases a failed one). Returns the batch's write result. */
+int wal_batch_complete(struct wal *wal, struct wal_batch *batch);
+/* Seal + write + complete. WAL_OK when nothing was buffered. */
+int wal_sync(struct wal *wal, struct wal_error *err);
+
+/* Copies entries [lo, hi] of a group into out (at most out_max) with their data in buf (at
+ * most buf_bytes), from the cache or from disk. Stops early at either bound, but returns at
+ * least one entry unless buf cannot hold it (WAL_ERR_FULL). *count says how many were read.
+ * Entries appended but not yet completed are readable too. */
+int wal_read_entries(struct wal *wal, cn_group_id group, uint64_t lo, uint64_t hi,
+                     struct cn_entry *out, uint32_t out_max, uint8_t *buf, size_t buf_bytes,
+                     uint32_t *count, struct wal_error *err);
+
+/* The log bounds of a group: first index held, last index; first = last + 1 when empty. */
+int wal_group_bounds(const struct wal *wal, cn_group_id group, uint64_t *first_index,
+                     uint64_t *last_index);
+
+/* Deletes every segment that no group needs any more, now that `group` holds a snapshot up to
+ * `index`, and fsyncs the directory. The snapshot must already be recorded as a marker
+ * (wal_append with snap) in a completed batch, else WAL_ERR_INVALID: entries up to a marker
+ * are dropped from the log when it is appended. A segment is needed while it holds an entry
+ * of some group's log or is not older than the last durable batch's segment; every segment
+ * starts with a checkpoint of all hard states and markers, so no state is lost with the older
+ * ones. Nothing is deleted while some group's marker is not yet durable (call again later).
+ * May run while a batch is being written: it never touches the segments batches go to. */
+int wal_compact(struct wal *wal, cn_group_id group, uint64_t index, struct wal_error *err);
+
+struct wal_stats {
+    uint64_t segment_count;
+    uint64_t first_segment_seq;
+    uint64_t last_segment_seq;
+    uint64_t cache_bytes;
+    uint64_t batches_written;
+    uint64_t bytes_written;
+    uint64_t torn_bytes_truncated; /* at the last open */
+    bool failed;
+};
+void wal_stats_get(const struct wal *wal, struct wal_stats *stats);
+
+#endif

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses with clang into build-fuzz/ and runs each for FUZZ_SECONDS
+# (default 60). `make fuzz` calls this.
+#
+#   tests/fuzz/run.sh                 build and fuzz every target
+#   tests/fuzz/run.sh resp            only the named targets (codec, resp)
+#   tests/fuzz/run.sh --seeds         regenerate the committed seed corpora, then stop
+#
+# Each target starts from its committed seeds in tests/fuzz/corpus/<target>/; new inputs go to
+# build-fuzz/corpus/<target>/ so that the repository is not touched. A crash leaves its input
+# in build-fuzz/crashes/ and makes the script fail: reproduce it with
+# `build-fuzz/fuzz_<target> build-fuzz/crashes/<file>`, or add it to the corpus once fixed.
+# FUZZ_JOBS=N runs N workers per target (libFuzzer -fork).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_JOBS=${FUZZ_JOBS:-1}
+OUT=${FUZZ_BUILD:-build-fuzz}
+CLANG=${CLANG:-clang}
+CFLAGS=(-std=c17 -D_GNU_SOURCE -g -O1 -Isrc -Itests/fuzz -Wall -Wextra -Werror
+        -Wno-unused-parameter -fno-omit-frame-pointer)
+SAN=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+
+declare -A SOURCES=(
+    [codec]="tests/fuzz/fuzz_codec.c src/consensus/codec.c src/consensus/consensus.c"
+    [resp]="tests/fuzz/fuzz_resp.c src/net/resp.c"
+)
+declare -A OPTIONS=(
+    [codec]="-max_len=8192"
+    [resp]="-max_len=4096 -dict=tests/fuzz/resp.dict"
+)
+
+command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (apt-get install clang)"; exit 1; }
+mkdir -p "$OUT/crashes"
+
+if [ "${1:-}" = "--seeds" ]; then
+    "$CLANG" "${CFLAGS[@]}" -fsanitize=address,undefined tests/fuzz/seeds.c \
+        src/consensus/codec.c src/consensus/consensus.c -o "$OUT/seeds"
+    mkdir -p tests/fuzz/corpus/codec tests/fuzz/corpus/resp
+    "$OUT/seeds" tests/fuzz/corpus/codec tests/fuzz/corpus/resp
+    echo "fuzz: seeds written: $(ls tests/fuzz/corpus/codec | wc -l) codec," \
+         "$(ls tests/fuzz/corpus/resp | wc -l) resp"
+    exit 0
+fi
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(codec resp)
+failed=0
+for target in "${targets[@]}"; do
+    [ -n "${SOURCES[$target]:-}" ] || { echo "fuzz: unknown target $target"; exit 2; }
+    bin=$OUT/fuzz_$target
+    # shellcheck disable=SC2086
+    "$CLANG" "${CFLAGS[@]}" "${SAN[@]}" ${SOURCES[$target]} -o "$bin"
+    mkdir -p "$OUT/corpus/$target"
+    echo "fuzz: $target for ${FUZZ_SECONDS}s"
+    log=$OUT/fuzz_$target.log
+    # shellcheck disable=SC2086
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$OUT/crashes/$target-" ${OPTIONS[$target]} \
+        $([ "$FUZZ_JOBS" -gt 1 ] && echo "-fork=$FUZZ_JOBS") \
+        "$OUT/corpus/$target" "tests/fuzz/corpus/$target" >"$log" 2>&1; then
+        grep -E '^#[0-9]+.*(DONE|pulse)' "$log" | tail -1 || true
+        grep -E 'stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' "$log" || true
+        echo "fuzz: $target ok"
+    else
+        failed=1
+        echo "fuzz: $target FAILED; log $log:"
+        grep -A 30 -E 'ERROR|property violated|deadly signal' "$log" | head -60
+    fi
+done
+[ "$failed" -eq 0 ]

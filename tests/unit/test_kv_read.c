@@ -1,0 +1,217 @@
+/* test_kv_read.c — reads: get with buffers, exists, strlen, dbsize and SCAN completeness. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "storage/kv.h"
+#include "storage/kv_command.h"
+
+enum { KEY_COUNT = 1000, LONG_KEY_BYTES = 1000, SEEN_MAX = KEY_COUNT + 100 };
+
+struct fixture {
+    char dir[64];
+    struct kv *kv;
+};
+
+static void remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            char path[512];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+/* Key i: "user:<i>"; every tenth key is long (LONG_KEY_BYTES, stored under prefix + hash). */
+static size_t make_key(int i, uint8_t *key)
+{
+    int len = snprintf((char *)key, 32, "user:%d", i);
+    if (i % 10 != 0) {
+        return (size_t)len;
+    }
+    memset(key + len, '.', LONG_KEY_BYTES - (size_t)len);
+    return LONG_KEY_BYTES;
+}
+
+static void set_keys(struct kv *kv, int from, int to)
+{
+    static uint8_t keys[2][LONG_KEY_BYTES];
+    static uint8_t entry[2 * LONG_KEY_BYTES + 64];
+    for (int i = from; i < to; i++) {
+        struct kv_bytes args[2] = {{keys[0], make_key(i, keys[0])}, {(const uint8_t *)"v", 1}};
+        struct kv_command c = {.op = KV_OP_SET, .arg_count = 2, .args = args};
+        size_t len = 0;
+        const char *reason = NULL;
+        assert_int_equal(kv_command_encode(&c, entry, sizeof entry, &len, &reason), KV_OK);
+        uint64_t index, term;
+        kv_applied(kv, &index, &term);
+        struct kv_apply_item item = {.index = index + 1, .term = 1, .kind = KV_ITEM_COMMAND,
+                                     .data = entry, .data_len = (uint32_t)len};
+        assert_int_equal(kv_apply_batch(kv, &item, 1, NULL), KV_OK);
+    }
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_kv_read.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(kv_open(f->dir, NULL, &f->kv), KV_OK);
+    set_keys(f->kv, 0, KEY_COUNT);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    kv_close(f->kv);
+    remove_dir(f->dir);
+    free(f);
+    return 0;
+}
+
+struct seen {
+    int count[SEEN_MAX + 1000];
+    int calls;
+};
+
+/* Parses "user:<n>" back to n and counts it. */
+static void on_key(void *ctx, const uint8_t *key, size_t key_len)
+{
+    struct seen *seen = ctx;
+    assert_true(key_len >= 6 && key_len <= LONG_KEY_BYTES);
+    assert_memory_equal(key, "user:", 5);
+    int n = 0;
+    for (size_t i = 5; i < key_len && key[i] != '.'; i++) {
+        n = n * 10 + (key[i] - '0');
+    }
+    uint8_t expect[LONG_KEY_BYTES];
+    assert_int_equal(make_key(n, expect), key_len);
+    assert_memory_equal(expect, key, key_len);
+    seen->count[n]++;
+    seen->calls++;
+}
+
+static void test_scan_complete_and_exactly_once(void **state)
+{
+    struct fixture *f = *state;
+    static struct seen seen;
+    memset(&seen, 0, sizeof seen);
+    struct kv_scan_cursor cursor = {0};
+    int calls = 0;
+    while (!cursor.done) {
+        assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 7, &seen, on_key), KV_OK);
+        assert_true(++calls <= (KEY_COUNT + 100) / 7 + 2);
+        if (calls == 20) {
+            set_keys(f->kv, KEY_COUNT, KEY_COUNT + 100); /* writes during the scan */
+        }
+    }
+    for (int i = 0; i < KEY_COUNT; i++) {
+        assert_int_equal(seen.count[i], 1); /* present throughout: exactly once */
+    }
+    for (int i = KEY_COUNT; i < KEY_COUNT + 100; i++) {
+        assert_true(seen.count[i] <= 1);
+    }
+    /* A finished cursor stays finished. */
+    int before = seen.calls;
+    assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 10, &seen, on_key), KV_OK);
+    assert_int_equal(seen.calls, before);
+}
+
+static void test_scan_match(void **state)
+{
+    struct fixture *f = *state;
+    static struct seen seen;
+    memset(&seen, 0, sizeof seen);
+    struct kv_scan_cursor cursor = {0};
+    const char *pattern = "user:1[0-4]?";
+    for (int calls = 0; !cursor.done; calls++) {
+        assert_true(calls < 1000);
+        assert_int_equal(kv_scan(f->kv, &cursor, (const uint8_t *)pattern, strlen(pattern), 100, &seen, on_key), KV_OK);
+    }
+    for (int i = 0; i < KEY_COUNT; i++) {
+        /* 100..149 minus the long keys (multiples of 10, which end in dots) */
+        bool want = i >= 100 && i < 150 && i % 10 != 0;
+        assert_int_equal(seen.count[i], want ? 1 : 0);
+    }
+    memset(&seen, 0, sizeof seen);
+    cursor = (struct kv_scan_cursor){0};
+    const char *long_pattern = "user:99*.";
+    for (int calls = 0; !cursor.done; calls++) {
+        assert_true(calls < 100);
+        assert_int_equal(kv_scan(f->kv, &cursor, (const uint8_t *)long_pattern, strlen(long_pattern), KV_SCAN_COUNT_MAX, &seen, on_key), KV_OK);
+    }
+    assert_int_equal(seen.calls, 1); /* user:990.... */
+    assert_int_equal(seen.count[990], 1);
+    assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 0, &seen, on_key), KV_ERR_INVALID);
+    assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, KV_SCAN_COUNT_MAX + 1, &seen, on_key), KV_ERR_INVALID);
+}
+
+static void test_get_exists_strlen_count(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t count = 0;
+    assert_int_equal(kv_count(f->kv, &count), KV_OK);
+    assert_int_equal(count, KEY_COUNT);
+    uint8_t key[LONG_KEY_BYTES];
+    struct kv_bytes keys[3] = {{key, make_key(10, key)}, {(const uint8_t *)"user:5", 6},
+                               {(const uint8_t *)"nope", 4}};
+    assert_int_equal(kv_exists(f->kv, keys, 3, &count), KV_OK);
+    assert_int_equal(count, 2);
+    uint64_t len = 0;
+    assert_int_equal(kv_strlen(f->kv, (const uint8_t *)"user:5", 6, &len), KV_OK);
+    assert_int_equal(len, 1);
+    assert_int_equal(kv_strlen(f->kv, (const uint8_t *)"nope", 4, &len), KV_OK);
+    assert_int_equal(len, 0);
+    uint8_t buf[1];
+    size_t value_len = 0;
+    bool found = false;
+    assert_int_equal(kv_get(f->kv, (const uint8_t *)"user:5", 6, buf, 0, &value_len, &found), KV_ERR_BUFFER);
+    assert_int_equal(value_len, 1);
+    assert_int_equal(kv_get(f->kv, (const uint8_t *)"user:5", 6, buf, 1, &value_len, &found), KV_OK);
+    assert_true(found);
+    assert_int_equal(buf[0], 'v');
+    /* An oversized key cannot exist; looking it up is not an error. */
+    static uint8_t huge[KV_KEY_BYTES_MAX + 1];
+    assert_int_equal(kv_get(f->kv, huge, sizeof huge, buf, 1, &value_len, &found), KV_OK);
+    assert_false(found);
+    /* A read txn sees one state even while writes go on. */
+    struct kv_read read;
+    assert_int_equal(kv_read_begin(f->kv, &read), KV_OK);
+    set_keys(f->kv, KEY_COUNT, KEY_COUNT + 1);
+    struct kv_bytes value;
+    size_t key_len = make_key(KEY_COUNT, key);
+    assert_int_equal(kv_read_get(&read, key, key_len, &value, &found), KV_OK);
+    assert_false(found);
+    kv_read_end(&read);
+    assert_int_equal(kv_exists(f->kv, &(struct kv_bytes){key, key_len}, 1, &count), KV_OK);
+    assert_int_equal(count, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_scan_complete_and_exactly_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_match, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_exists_strlen_count, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
