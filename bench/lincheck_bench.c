@@ -1,7 +1,9 @@
 /*
  * lincheck_bench — how fast chorus-lincheck decides generated histories.
  *
- *   lincheck_bench [OPS [CLIENTS [KEYS]]]     defaults: 100000 50 1000
+ *   lincheck_bench [OPS [CLIENTS [KEYS [OUT.jsonl]]]]     defaults: 100000 50 1000
+ *
+ * With OUT.jsonl the first history is also written there, to time chorus-lincheck on it.
  *
  * 1. The issue's figure: OPS operations from CLIENTS clients over KEYS keys, 1% with an
  *    unknown outcome, written as JSON lines, parsed back and checked (must be linearizable).
@@ -45,16 +47,21 @@ static struct lincheck_history *bench_generate(uint32_t ops, uint32_t clients, u
 }
 
 /* Writes the history as JSON lines and parses it back, as the tool would read it. */
+static void bench_write(const struct lincheck_history *history, FILE *out)
+{
+    for (uint32_t i = 0; i < lincheck_history_count(history); i++) {
+        lincheck_op_print_json(lincheck_history_op(history, i), out);
+        fputc('\n', out);
+    }
+}
+
 static struct lincheck_history *bench_roundtrip(const struct lincheck_history *history,
                                                 double *parse_s, size_t *bytes)
 {
     char *text = NULL;
     FILE *out = open_memstream(&text, bytes);
     if (out == NULL) exit(1);
-    for (uint32_t i = 0; i < lincheck_history_count(history); i++) {
-        lincheck_op_print_json(lincheck_history_op(history, i), out);
-        fputc('\n', out);
-    }
+    bench_write(history, out);
     fclose(out);
     struct lincheck_history *parsed = lincheck_history_create();
     char error[LINCHECK_ERROR_BYTES_MAX];
@@ -94,12 +101,21 @@ int main(int argc, char **argv)
     uint32_t clients = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 50;
     uint32_t keys = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 1000;
     if (ops == 0 || ops > LINCHECK_OPS_MAX || clients == 0 || keys == 0) {
-        fprintf(stderr, "usage: lincheck_bench [OPS [CLIENTS [KEYS]]]\n");
+        fprintf(stderr, "usage: lincheck_bench [OPS [CLIENTS [KEYS [OUT.jsonl]]]]\n");
         return 2;
     }
     double start = bench_now_s();
     struct lincheck_history *generated = bench_generate(ops, clients, keys, 10);
     double generate_s = bench_now_s() - start;
+    if (argc > 4) {
+        FILE *out = fopen(argv[4], "w");
+        if (out == NULL) {
+            perror(argv[4]);
+            return 2;
+        }
+        bench_write(generated, out);
+        fclose(out);
+    }
     double parse_s;
     size_t bytes;
     struct lincheck_history *history = bench_roundtrip(generated, &parse_s, &bytes);

@@ -95,8 +95,13 @@ enum lincheck_verdict lincheck_check(const struct lincheck_history *history,
         uint32_t end = begin;
         while (end < count && lincheck_history_record(history, order[end])->key_id == key_id) end++;
         budget.timed_out = budget.memory_exceeded = false;
-        enum lincheck_verdict key_verdict =
-            check_key(history, &order[begin], end - begin, &budget, result);
+        enum lincheck_verdict key_verdict;
+        if (budget.deadline_ns != 0 && lincheck_clock_ns() > budget.deadline_ns) {
+            budget.timed_out = true; /* many small keys: searches too short to see the clock */
+            key_verdict = LINCHECK_UNKNOWN;
+        } else {
+            key_verdict = check_key(history, &order[begin], end - begin, &budget, result);
+        }
         result->keys_checked++;
         if (key_verdict == LINCHECK_VIOLATION) {
             verdict = LINCHECK_VIOLATION;

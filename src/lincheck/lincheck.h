@@ -114,11 +114,15 @@ struct lincheck_result {
     enum lincheck_verdict verdict;
     char key[LINCHECK_KEY_BYTES_MAX + 1]; /* VIOLATION: the failing key; UNKNOWN: the key whose
                                              search ran out of budget; else "" */
-    uint32_t op_count;  /* VIOLATION: ops in the minimal unorderable set */
+    /* VIOLATION: a small set of ops of that key that cannot be ordered even if every other op
+     * is "relaxed" — took effect at one instant inside its interval (after its call, for an
+     * unknown outcome), or never, its output ignored. The set alone is a proof: whatever the
+     * others did, these ops contradict each other. */
+    uint32_t op_count;  /* ops in the set */
     uint32_t op_index[LINCHECK_RESULT_OPS_MAX]; /* the first min(op_count, MAX) of them, as
                                                    indices into the history, in call order */
     uint32_t op_line[LINCHECK_RESULT_OPS_MAX];  /* and their source lines (0: built in memory) */
-    bool minimal;       /* true: removing any one listed op makes the set linearizable; false:
+    bool minimal;       /* true: relaxing any one more listed op makes it linearizable; false:
                            the shrinking budget ran out first (the set still cannot be ordered) */
     char message[LINCHECK_ERROR_BYTES_MAX]; /* UNKNOWN: "timeout" or "memory budget exceeded" */
     uint32_t keys_checked;

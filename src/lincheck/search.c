@@ -12,10 +12,13 @@
  * cannot lead anywhere new, so it is skipped. That cache is what makes the search fast, and
  * what bounds its memory (options.memory_bytes_max).
  *
- * Operations with an unknown outcome have no return in the list: nothing forces them in, and
- * the search succeeds as soon as every required operation (one that returned) is linearized. They are only
- * tried where they change the model state (an unknown CAS that would fail, or DEL of an absent
- * key, is the same as never happening), which keeps them from multiplying the states.
+ * Two reductions keep the states few. An operation whose output shows it changed nothing (a
+ * get, a failed cas, a del of 0) is linearized as soon as the model accepts it, with no
+ * alternative tried (search_read_only says why that is complete): concurrent reads then cost
+ * no branching. And operations with an unknown outcome, which have no return in the list
+ * (nothing forces them in: the search succeeds once every required operation — one that
+ * returned — is linearized), are only tried where they change the model state: an unknown cas
+ * that would fail, or a del of an absent key, is the same as never happening.
  *
  * Shrinking also asks about "relaxed" operations (LINCHECK_SEARCH_OPTIONAL): ones that may take
  * effect inside their interval, or never. They keep their return in the list. Reaching it means
@@ -24,8 +27,8 @@
  * backtracking, which then goes on popping since a kill has no alternative).
  *
  * The set of linearized operations is a bitset; the operations with a return (required or
- * relaxed) get bits 0..known_count-1 in call order and the unknown ones the words after. The cache stores it
- * compressed: the index of the first word not yet full, then the words up to the last non-zero
+ * relaxed) get bits 0..known_count-1 in call order and the unknown ones the words after. The
+ * cache stores it compressed: the index of the first word not yet full, then the words up to the last non-zero
  * one of each region. Since calls are linearized roughly in call order, a state costs a few
  * words however long the history is. Its hash is kept incrementally (one random number per
  * operation, xor-ed in and out), so each step costs O(1) besides the rare comparisons.
@@ -39,6 +42,7 @@
 enum {
     SEARCH_CLOCK_CHECK_ITERATIONS = 4096, /* how often the deadline is read */
     SEARCH_CACHE_SLOTS_MIN = 1024,
+    SEARCH_ARENA_WORDS_MIN = 4096,
 };
 
 struct search_node {
@@ -200,6 +204,32 @@ static void search_free(struct search *s)
     free(s->arena);
 }
 
+/* Links the sorted nodes into the list and pairs each call with its return (sorting moved
+ * them; the bit identifies the operation). */
+static int search_link(struct search *s)
+{
+    struct search_node **return_of = calloc((size_t)s->total_words * 64 + 1, sizeof(*return_of));
+    if (return_of == NULL) return -1;
+    struct search_node *prev = &s->head;
+    for (uint32_t i = 0; i < s->node_count; i++) {
+        struct search_node *node = &s->nodes[i];
+        node->prev = prev;
+        prev->next = node;
+        prev = node;
+        if (!node->is_call) return_of[node->bit] = node;
+    }
+    prev->next = NULL;
+    for (uint32_t i = 0; i < s->node_count; i++) {
+        struct search_node *call = &s->nodes[i];
+        if (!call->is_call || !call->record->op.returned) continue;
+        call->match = return_of[call->bit];
+        assert(call->match != NULL);
+        call->match->match = call;
+    }
+    free(return_of);
+    return 0;
+}
+
 /* Builds the event list, the bitset layout and an empty cache. Returns -1 on out of memory. */
 static int search_init(struct search *s, const struct lincheck_history *history,
                        const uint32_t *ops, uint32_t count)
@@ -227,7 +257,9 @@ static int search_init(struct search *s, const struct lincheck_history *history,
     s->zobrist = search_alloc(s, (size_t)s->total_words * 64 * sizeof(*s->zobrist));
     s->slot_count = SEARCH_CACHE_SLOTS_MIN;
     s->slots = search_alloc(s, s->slot_count * sizeof(*s->slots));
-    if (!s->nodes || !s->stack || !s->words || !s->zobrist || !s->slots) {
+    s->arena_capacity = SEARCH_ARENA_WORDS_MIN; /* never NULL, even while states take no words */
+    s->arena = search_alloc(s, s->arena_capacity * sizeof(*s->arena));
+    if (!s->arena || !s->nodes || !s->stack || !s->words || !s->zobrist || !s->slots) {
         free(inputs);
         return -1;
     }
@@ -247,25 +279,7 @@ static int search_init(struct search *s, const struct lincheck_history *history,
     s->node_count = n;
     free(inputs);
     qsort(s->nodes, n, sizeof(*s->nodes), search_node_compare);
-    /* Link the list and pair calls with returns (sorting moved them; bits identify ops). */
-    struct search_node **return_of = calloc(s->total_words * 64 + 1, sizeof(*return_of));
-    if (return_of == NULL) return -1;
-    struct search_node *prev = &s->head;
-    for (uint32_t i = 0; i < n; i++) {
-        struct search_node *node = &s->nodes[i];
-        node->prev = prev;
-        prev->next = node;
-        prev = node;
-        if (!node->is_call) return_of[node->bit] = node;
-    }
-    prev->next = NULL;
-    for (uint32_t i = 0; i < n; i++)
-        if (s->nodes[i].is_call && s->nodes[i].record->op.returned) {
-            s->nodes[i].match = return_of[s->nodes[i].bit];
-            assert(s->nodes[i].match != NULL);
-            s->nodes[i].match->match = &s->nodes[i];
-        }
-    free(return_of);
+    if (search_link(s) != 0) return -1;
     s->top_known = -1;
     s->top_unknown = (int64_t)s->known_words - 1;
     return 0;
@@ -383,7 +397,7 @@ static int search_reserve(struct search *s, uint32_t words)
         s->entry_capacity = capacity;
     }
     if (s->arena_words + words > s->arena_capacity) {
-        uint64_t capacity = s->arena_capacity ? s->arena_capacity * 2 : 4096;
+        uint64_t capacity = s->arena_capacity * 2;
         while (capacity < s->arena_words + words) capacity *= 2;
         uint64_t *arena = realloc(s->arena, capacity * sizeof(*arena));
         if (arena == NULL) return -1;

@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,20 @@ int transport_address_parse(const char *text, bool allow_port_zero, struct socka
         }
     }
     return TRANSPORT_OK;
+}
+
+/* No Nagle: our own batching already gathers small messages, Nagle would only add latency.
+ * Best effort: a connection works without these options, only detects a dead peer later, so
+ * their failures are ignored on purpose. */
+void transport_socket_tune(uv_tcp_t *tcp)
+{
+    (void)uv_tcp_nodelay(tcp, 1);
+    (void)uv_tcp_keepalive(tcp, 1, TRANSPORT_TCP_KEEPALIVE_S);
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)tcp, &fd) == 0) {
+        unsigned int timeout_ms = TRANSPORT_TCP_USER_TIMEOUT_MS;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout_ms, sizeof timeout_ms);
+    }
 }
 
 void transport_sockaddr_format(const struct sockaddr *addr, char *out, size_t outlen)

@@ -248,6 +248,7 @@ void transport_inbound_on_connection(uv_stream_t *server, int status)
     if (uv_tcp_getpeername(&in->tcp, (struct sockaddr *)&addr, &addrlen) == 0)
         transport_sockaddr_format((struct sockaddr *)&addr, in->remote, sizeof in->remote);
     t->stats.connections_accepted++;
+    transport_socket_tune(&in->tcp);
     if (t->inbound_count > t->config.inbound_max) {
         t->stats.connections_refused++;
         transport_log(t, "inbound %s: %u connections open already; closing", in->remote,

@@ -20,6 +20,11 @@ enum {
     TRANSPORT_SWEEP_MS = 250,                   /* how often hello deadlines are checked */
     TRANSPORT_LINK_READ_BYTES = 64,             /* outgoing links only read to see EOF */
     TRANSPORT_LOG_BYTES_MAX = 256,
+    /* A peer host that vanishes without a reset: unacknowledged data fails the connection after
+     * this long (TCP_USER_TIMEOUT), and an idle connection is probed after the keepalive delay,
+     * instead of the kernel's defaults of many minutes. */
+    TRANSPORT_TCP_USER_TIMEOUT_MS = 10000,
+    TRANSPORT_TCP_KEEPALIVE_S = 5,
 };
 
 /* One encoded message waiting in a peer's queue or being written. */
@@ -55,6 +60,7 @@ struct transport_peer {
     bool write_in_flight; /* at most one batched write per peer at a time */
     uint32_t backoff_ms;  /* the next backoff's base, before jitter */
     bool failed_before;   /* a connection to this peer failed once: later attempts reconnect */
+    uint32_t failures_in_row; /* connection failures since the last established connection */
     bool unreachable_pending; /* on_unreachable is due at the next per-iteration flush */
     uint64_t messages_sent;
     uint64_t messages_dropped;
@@ -129,6 +135,7 @@ void transport_handle_closed(uv_handle_t *handle); /* close callback of handles 
 void transport_release(struct transport *t);       /* one handle less; finishes a stop */
 void transport_flush_prepare_cb(uv_prepare_t *prepare);
 uint64_t transport_rand(struct transport *t);
+void transport_socket_tune(uv_tcp_t *tcp); /* keepalive, user timeout, no Nagle */
 void transport_sockaddr_format(const struct sockaddr *addr, char *out, size_t outlen);
 
 /* transport_peer.c */

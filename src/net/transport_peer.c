@@ -133,7 +133,13 @@ static void peer_fail(struct transport_peer *peer, const char *what, int status)
 {
     struct transport *t = peer->t;
     assert(!t->stopping);
-    transport_log(t, "peer %u at %s: %s: %s", peer->id, peer->addr, what, uv_strerror(status));
+    if (peer->state == TRANSPORT_PEER_CONNECTED) peer->failures_in_row = 0;
+    peer->failures_in_row++;
+    /* A peer that stays down would log every backoff_ms_max; logging the 1st, 2nd, 4th, 8th...
+     * failure in a row says the same with a bounded rate. */
+    if ((peer->failures_in_row & (peer->failures_in_row - 1)) == 0)
+        transport_log(t, "peer %u at %s: %s: %s (failure %u in a row)", peer->id, peer->addr,
+                      what, uv_strerror(status), peer->failures_in_row);
     if (peer->link != NULL) {
         uint64_t up_ms = peer->state == TRANSPORT_PEER_CONNECTED
                              ? uv_now(t->loop) - peer->link->connected_ms : 0;
@@ -294,6 +300,10 @@ static void link_on_connect(uv_connect_t *req, int status)
     peer->state = TRANSPORT_PEER_CONNECTED;
     link->connected_ms = uv_now(t->loop);
     t->stats.connects++;
+    if (peer->failures_in_row > 0)
+        transport_log(t, "peer %u at %s: connected after %u failures", peer->id, peer->addr,
+                      peer->failures_in_row);
+    transport_socket_tune(&link->tcp);
 
     uint8_t *h = link->hello;
     transport_put_u32(h, TRANSPORT_HELLO_MAGIC);
@@ -332,8 +342,6 @@ static void peer_connect(struct transport_peer *peer)
     t->handles_open++;
     peer->link = link;
     peer->state = TRANSPORT_PEER_CONNECTING;
-    /* Our own batching already gathers small messages; Nagle would only add latency. */
-    uv_tcp_nodelay(&link->tcp, 1);
     int rc = uv_tcp_connect(&link->connect_req, &link->tcp,
                             (const struct sockaddr *)&peer->sockaddr, link_on_connect);
     if (rc != 0) {

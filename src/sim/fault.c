@@ -16,6 +16,8 @@
 
 #include "sim/world.h"
 
+#define SIM_CRASH_LONG (1ull << 63) /* in a planned crash's event: stay down long */
+
 enum {
     SIM_FAULT_KINDS = 8,
     SIM_PROBE_CLIENT = 0xffffffffu,
@@ -83,12 +85,28 @@ void sim_fault_new_leader(struct sim *sim, uint32_t node)
     sim_schedule(sim, delay, SIM_EV_CRASH, node, sim->nodes[node].incarnation, NULL);
 }
 
+/* Figure 8's decisive moment: a leader's commit index rests on an entry of an earlier term.
+ * A correct core never gets there (old entries commit together with one of its own term), so
+ * this costs nothing; a core that commits old-term entries by counting replicas is caught when
+ * the leader dies right then, its last messages dying with it, and a node holding a newer
+ * conflicting entry wins the next election. */
+void sim_fault_old_term_commit(struct sim *sim, uint32_t node)
+{
+    if (!(sim->options.faults & SIM_FAULT_CRASH) || sim->probe.active) return;
+    if (sim->now_us >= sim->params.faults_end_us) return;
+    SIM_TRACE(sim, (int)node, "fault: the leader committed up to an older term's entry");
+    sim_schedule(sim, 0, SIM_EV_CRASH, node, sim->nodes[node].incarnation | SIM_CRASH_LONG, NULL);
+}
+
 void sim_fault_crash_planned(struct sim *sim, uint32_t node, uint64_t incarnation)
 {
     struct sim_node *n = &sim->nodes[node];
-    if (!n->alive || n->incarnation != incarnation) return;
-    int64_t down_us = sim_rng_range(&sim->rng_fault, 5000, 800000);
-    SIM_TRACE(sim, (int)node, "fault: crash the new leader");
+    bool long_down = (incarnation & SIM_CRASH_LONG) != 0;
+    if (!n->alive || n->incarnation != (incarnation & ~SIM_CRASH_LONG)) return;
+    /* A long absence lets the others elect a leader among themselves. */
+    int64_t down_us = long_down ? sim_rng_range(&sim->rng_fault, 300000, 1000000)
+                                : sim_rng_range(&sim->rng_fault, 5000, 800000);
+    SIM_TRACE(sim, (int)node, "fault: crash the leader (planned)");
     sim_node_crash(sim, node);
     sim_schedule(sim, down_us, SIM_EV_RESTART, node, 0, NULL);
 }

@@ -132,6 +132,8 @@ void sim_node_crash(struct sim *sim, uint32_t node)
     sim->ops->destroy(n->core);
     n->core = NULL;
     n->alive = false;
+    n->crashed_us = sim->now_us;
+    n->crashed_incarnation = n->incarnation;
     n->incarnation++;
     n->update_outstanding = false;
     n->snapshot_taken_index = 0;
@@ -204,12 +206,29 @@ static void sim_node_send(struct sim *sim, uint32_t node, const struct cn_messag
     }
     packet->len = (uint32_t)written;
     packet->refs = copies;
+    packet->from = node;
+    packet->from_incarnation = sim->nodes[node].incarnation;
+    packet->sent_us = sim->now_us;
     for (uint32_t i = 0; i < copies; i++)
         sim_schedule(sim, delays_us[i], SIM_EV_DELIVER, m.to - 1, 0, packet);
 }
 
+/* Whether the packet was still in its sender's send buffer when the sender crashed: what a
+ * crash loses besides the disk's unsynced writes. */
+static bool sim_packet_lost_in_crash(const struct sim *sim, const struct sim_packet *packet)
+{
+    const struct sim_node *from = &sim->nodes[packet->from];
+    return from->crashed_incarnation == packet->from_incarnation &&
+           from->crashed_us - packet->sent_us < SIM_SEND_BUFFER_US;
+}
+
 void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet)
 {
+    if (sim_packet_lost_in_crash(sim, packet)) {
+        SIM_TRACE(sim, (int)packet->from, "a message to n%u died with its sender", node + 1);
+        sim_pool_put(&sim->pool, packet);
+        return;
+    }
     struct cn_message message;
     int rc = cn_message_decode(packet->bytes, packet->len, &message, sim->scratch_entries,
                                CN_MESSAGE_ENTRIES_MAX);
@@ -375,8 +394,14 @@ static void sim_node_apply(struct sim *sim, uint32_t node, const struct cn_updat
                   e->type == CN_ENTRY_NORMAL ? "command" : e->type == CN_ENTRY_NOOP ? "noop"
                                                                                   : "config");
         if (e->type == CN_ENTRY_NORMAL) sim_client_applied(sim, node, e, &output);
+
         sim_node_maybe_snapshot(sim, node);
     }
+    /* A leader's commit index resting on an entry of an earlier term is the moment of Figure 8
+     * (with a correct core it only moves to entries of its own term). */
+    uint32_t count = u->committed_count;
+    if (count > 0 && n->role == CN_ROLE_LEADER && u->committed[count - 1].term < n->term)
+        sim_fault_old_term_commit(sim, node);
 }
 
 /* Answers the waiting reads whose index is now applied. */

@@ -27,6 +27,7 @@ enum {
     SIM_READS_WAITING_MAX = 64,      /* reads per node waiting for their index to be applied */
     SIM_PUMP_ROUNDS_MAX = 1024,      /* updates handled back to back without a disk wait */
     SIM_SNAPSHOT_CHUNK_BYTES = 512,  /* small, so that transfers take several chunks */
+    SIM_SEND_BUFFER_US = 1500,       /* a crash loses what was sent this recently */
     SIM_PACKETS_LIVE_MAX = 1u << 16, /* messages in flight at once */
     SIM_PACKET_POOLED_BYTES = 8192,  /* packets up to this size are recycled */
     SIM_EVENTS_PER_SEED_MAX = 50u * 1000 * 1000,
@@ -56,6 +57,9 @@ struct sim_packet {
     uint32_t refs;
     uint32_t len;
     uint32_t capacity;
+    uint32_t from;           /* sending node */
+    uint64_t from_incarnation;
+    int64_t sent_us;
     uint8_t bytes[];
 };
 
@@ -103,6 +107,8 @@ struct sim_node {
     uint64_t term;
     cn_node_id leader;
     uint64_t led_term; /* last term this node was seen leading */
+    int64_t crashed_us; /* when the last crash happened */
+    uint64_t crashed_incarnation; /* the incarnation that crash ended */
     struct sim_read_wait reads[SIM_READS_WAITING_MAX];
     uint32_t read_count;
     int64_t tick_phase_us;
@@ -220,6 +226,8 @@ void sim_client_finish(struct sim *sim);
 void sim_fault_next(struct sim *sim);
 /* A node just became leader: sometimes plan its crash soon after (Figure 8 needs it). */
 void sim_fault_new_leader(struct sim *sim, uint32_t node);
+/* A leader applied an entry of an earlier term: sometimes crash it right there. */
+void sim_fault_old_term_commit(struct sim *sim, uint32_t node);
 void sim_fault_crash_planned(struct sim *sim, uint32_t node, uint64_t incarnation);
 void sim_fault_heal_links(struct sim *sim);
 void sim_fault_end(struct sim *sim);

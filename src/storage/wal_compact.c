@@ -49,6 +49,7 @@ int wal_compact(struct wal *wal, cn_group_id group_id, uint64_t index, struct wa
         if (segment->read_handle >= 0) {
             wal->fops->close(wal->fops->impl, segment->read_handle);
             segment->read_handle = -1;
+            wal->read_handles_open--;
         }
         int rv = wal->fops->remove(wal->fops->impl, path);
         if (rv != 0) {

@@ -2,7 +2,7 @@
  * wal_format.c — the on-disk layout of the WAL. Little-endian throughout.
  *
  * Segment header (32 bytes): magic u64, version u32, header bytes u32, sequence u64,
- * reserved u32, CRC32C of bytes 0..28 u32.
+ * created bytes u32 (length of the creating write), CRC32C of bytes 0..28 u32.
  *
  * Record (24-byte header, payload, zero padding to 8 bytes):
  *   crc u32          CRC32C of bytes 4 .. 24 + length (header rest and payload)
@@ -193,24 +193,26 @@ bool wal_decode_snapshot_payload(const struct wal_record *record, struct cn_snap
     return true;
 }
 
-void wal_segment_header_encode(uint8_t *buf, uint64_t seq)
+void wal_segment_header_encode(uint8_t *buf, uint64_t seq, uint32_t created_bytes)
 {
     memset(buf, 0, WAL_SEGMENT_HEADER_BYTES);
     wal_put_u64(buf, WAL_SEGMENT_MAGIC);
     wal_put_u32(buf + 8, WAL_FORMAT_VERSION);
     wal_put_u32(buf + 12, WAL_SEGMENT_HEADER_BYTES);
     wal_put_u64(buf + 16, seq);
+    wal_put_u32(buf + 24, created_bytes);
     wal_put_u32(buf + 28, crc32c_extend(0, buf, 28));
 }
 
-bool wal_segment_header_decode(const uint8_t *buf, uint64_t *seq)
+bool wal_segment_header_decode(const uint8_t *buf, uint64_t *seq, uint32_t *created_bytes)
 {
     if (wal_get_u64(buf) != WAL_SEGMENT_MAGIC) return false;
     if (wal_get_u32(buf + 8) != WAL_FORMAT_VERSION) return false;
     if (wal_get_u32(buf + 12) != WAL_SEGMENT_HEADER_BYTES) return false;
     if (crc32c_extend(0, buf, 28) != wal_get_u32(buf + 28)) return false;
     *seq = wal_get_u64(buf + 16);
-    return true;
+    *created_bytes = wal_get_u32(buf + 24);
+    return *created_bytes >= WAL_SEGMENT_HEADER_BYTES;
 }
 
 void wal_segment_name(char *name, size_t name_bytes, uint64_t seq)

@@ -27,6 +27,7 @@ enum {
     WAL_SNAPSHOT_PAYLOAD_BYTES = 8 + 8 + 4 + 4 + 4 * CN_MEMBERS_MAX, /* ..., flags, ids */
     WAL_RECORD_PAYLOAD_BYTES_MAX = WAL_ENTRY_PAYLOAD_BYTES + CN_ENTRY_DATA_BYTES_MAX,
     WAL_SEGMENT_NAME_BYTES = 16 + 4 + 1, /* "%016x.wal" */
+    WAL_READ_HANDLES_MAX = 8,            /* segments kept open for reads of evicted entries */
 };
 _Static_assert(WAL_SEGMENT_HEADER_BYTES % WAL_RECORD_ALIGN == 0, "records start aligned");
 _Static_assert(WAL_RECORD_HEADER_BYTES % WAL_RECORD_ALIGN == 0, "payloads start aligned");
@@ -77,9 +78,12 @@ bool wal_decode_hard_state_payload(const struct wal_record *record, struct cn_ha
 bool wal_decode_snapshot_payload(const struct wal_record *record, struct cn_snapshot_meta *snap,
                                  bool *keep_suffix);
 
-void wal_segment_header_encode(uint8_t *buf, uint64_t seq);
-/* Returns false when magic, version or CRC is wrong; *seq gets the sequence. */
-bool wal_segment_header_decode(const uint8_t *buf, uint64_t *seq);
+/* created_bytes: the length of the write that created the segment (header, checkpoint, first
+ * batch). It is synced before the segment gets its name, so damage inside it is never a torn
+ * write. */
+void wal_segment_header_encode(uint8_t *buf, uint64_t seq, uint32_t created_bytes);
+/* Returns false when magic, version or CRC is wrong. */
+bool wal_segment_header_decode(const uint8_t *buf, uint64_t *seq, uint32_t *created_bytes);
 void wal_segment_name(char *name, size_t name_bytes, uint64_t seq);
 /* Parses "<016x>.wal"; false for any other name. */
 bool wal_segment_name_parse(const char *name, uint64_t *seq);
@@ -174,6 +178,7 @@ struct wal {
 
     struct wal_segment *segments; /* ascending seq */
     uint32_t segment_count, segment_cap;
+    uint32_t read_handles_open;   /* <= WAL_READ_HANDLES_MAX */
 
     /* Where the next sealed batch goes. segment_seq 0: no segment yet. */
     uint64_t cursor_seq;

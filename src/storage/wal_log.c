@@ -262,6 +262,7 @@ void wal_segments_close(struct wal *wal)
             wal->segments[i].read_handle = -1;
         }
     }
+    wal->read_handles_open = 0;
 }
 
 static struct wal_segment *wal_segment_find(struct wal *wal, uint64_t seq)
@@ -287,11 +288,15 @@ static int wal_slot_read_disk(struct wal *wal, const struct wal_slot *slot, uint
         return wal_error_set(err, WAL_ERR_INVALID, "path too long");
     }
     if (segment->read_handle < 0) {
+        /* Reads of old entries come in runs over few segments: closing them all at the bound
+         * is simple and keeps the open files bounded. */
+        if (wal->read_handles_open == WAL_READ_HANDLES_MAX) wal_segments_close(wal);
         int rv = wal->fops->open(wal->fops->impl, path, 0, &segment->read_handle);
         if (rv != 0) {
             segment->read_handle = -1;
             return wal_error_set(err, WAL_ERR_IO, "%s: open: %s", path, strerror(-rv));
         }
+        wal->read_handles_open++;
     }
     uint32_t frame_bytes = wal_record_frame_bytes(WAL_ENTRY_PAYLOAD_BYTES + slot->data_len);
     uint8_t *frame = malloc(frame_bytes);

@@ -8,6 +8,7 @@
  * write, and only in the last segment (a new segment is fully synced before it is renamed into
  * place). Behind the last write lies preallocated zeroes. So at the first record that does not
  * verify, at offset X:
+ *   - inside the write that created the segment (its length is in the header): corruption;
  *   - the rest of the segment is zero: that is the end of the log (nothing was torn);
  *   - not the last segment: corruption;
  *   - the last segment, and some verifying record lies past X that was written by a LATER
@@ -78,9 +79,12 @@ static bool wal_zero_from(const uint8_t *buf, size_t len, size_t from)
 
 enum wal_tail { WAL_TAIL_END, WAL_TAIL_TORN, WAL_TAIL_CORRUPT };
 
-/* Classifies the bytes from the first bad record at x on; see the comment at the top. */
-static enum wal_tail wal_tail_classify(const uint8_t *buf, size_t len, size_t x, bool last)
+/* Classifies the bytes from the first bad record at x on; see the comment at the top. The
+ * segment's creating write (created_bytes) was synced before the segment was named. */
+static enum wal_tail wal_tail_classify(const uint8_t *buf, size_t len, size_t x, bool last,
+                                       size_t created_bytes)
 {
+    if (x < created_bytes) return WAL_TAIL_CORRUPT;
     if (wal_zero_from(buf, len, x)) return WAL_TAIL_END;
     if (!last) return WAL_TAIL_CORRUPT;
     bool seen = false;
@@ -198,7 +202,8 @@ static int wal_segment_recover(struct wal *wal, uint64_t seq, bool last, uint64_
     int rv = wal_segment_load(wal, path, &buf, &len, err);
     if (rv != WAL_OK) return rv;
     uint64_t header_seq = 0;
-    if (!wal_segment_header_decode(buf, &header_seq) || header_seq != seq) {
+    uint32_t created_bytes = 0;
+    if (!wal_segment_header_decode(buf, &header_seq, &created_bytes) || header_seq != seq) {
         free(buf);
         return wal_error_set(err, WAL_ERR_CORRUPT, "%s: offset 0: bad segment header", path);
     }
@@ -213,7 +218,7 @@ static int wal_segment_recover(struct wal *wal, uint64_t seq, bool last, uint64_
             result = WAL_DECODE_BAD;
         }
         if (result != WAL_DECODE_OK) {
-            enum wal_tail tail = wal_tail_classify(buf, len, at, last);
+            enum wal_tail tail = wal_tail_classify(buf, len, at, last, created_bytes);
             if (tail == WAL_TAIL_CORRUPT) {
                 free(buf);
                 return wal_error_set(err, WAL_ERR_CORRUPT, "%s: offset %zu: %s", path, at,

@@ -190,7 +190,6 @@ static int wal_batch_encode_head(struct wal *wal, struct wal_batch *batch, uint6
                    (size_t)wal->group_count * (wal_record_frame_bytes(WAL_HARD_STATE_PAYLOAD_BYTES) +
                                                wal_record_frame_bytes(WAL_SNAPSHOT_PAYLOAD_BYTES));
     if (wal_buffer_reserve(&batch->head, &batch->head_cap, bytes) != WAL_OK) return WAL_ERR_NOMEM;
-    wal_segment_header_encode(batch->head, seq);
     size_t len = WAL_SEGMENT_HEADER_BYTES;
     for (uint32_t g = 0; g < wal->group_count; g++) {
         const struct wal_group *group = &wal->groups[g];
@@ -210,6 +209,8 @@ static int wal_batch_encode_head(struct wal *wal, struct wal_batch *batch, uint6
         }
     }
     batch->head_len = len;
+    assert(len + batch->len <= UINT32_MAX);
+    wal_segment_header_encode(batch->head, seq, (uint32_t)(len + batch->len));
     return WAL_OK;
 }
 

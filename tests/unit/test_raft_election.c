@@ -308,8 +308,9 @@ static void test_pre_vote_update_reports_hard_state_unchanged(void **state)
     assert_int_equal(n1->update.hard_state.term, 0);
     assert_int_equal(n1->update.hard_state.vote, 0);
     assert_int_equal(n1->update.hard_state.commit, 0);
-    assert_false(n1->update.hard_state_changed);
+    bool changed = n1->update.hard_state_changed;
     cluster_free(&c);
+    assert_false(changed);
 }
 
 static void test_partitioned_node_does_not_raise_term(void **state)

@@ -418,11 +418,14 @@ static void test_restarted_follower_catches_up_without_new_proposals(void **stat
     assert_int_equal(rh_last(&c, 3), 2);
     assert_int_equal(rh_term(&c, 3), 1);
     rh_tick_all(&c, 30); /* three election timeouts of heartbeats, no proposal */
-    assert_int_equal(rh_last(&c, 3), 6);
-    assert_int_equal(rh_commit(&c, 3), 6);
-    assert_int_equal(cluster_node(&c, 3)->applied_last, 6);
-    assert_int_equal(cluster_leader(&c), 1);
-    cluster_free(&c);
+    uint64_t last = rh_last(&c, 3), commit = rh_commit(&c, 3);
+    uint64_t applied = cluster_node(&c, 3)->applied_last;
+    cn_node_id leader = cluster_leader(&c);
+    cluster_free(&c); /* before the checks, so that a failure leaks nothing */
+    assert_int_equal(leader, 1);
+    assert_int_equal(last, 6);
+    assert_int_equal(commit, 6);
+    assert_int_equal(applied, 6);
 }
 
 /* A rejected append (prev does not match) leaves the follower's log untouched. */

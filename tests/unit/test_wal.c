@@ -205,17 +205,17 @@ static void test_rollover_and_reads_from_disk(void **state)
     struct fixture *f = *state;
     f->options.cache_bytes_max = 8 << 10;
     fixture_open(f);
-    for (uint64_t i = 1; i <= 400; i += 10) {
+    for (uint64_t i = 1; i <= 800; i += 10) {
         append_run(f->wal, 0, i, i + 9, 1, 1000);
         sync_ok(f->wal);
     }
     struct wal_stats stats;
     wal_stats_get(f->wal, &stats);
-    assert_true(stats.segment_count >= 6);
+    assert_true(stats.segment_count > WAL_READ_HANDLES_MAX); /* reads hit the open-file bound */
     assert_true(stats.cache_bytes <= f->options.cache_bytes_max);
-    uint64_t terms[400];
-    for (int i = 0; i < 400; i++) terms[i] = 1;
-    expect_log(f->wal, 0, 1, 400, terms, 1000);
+    uint64_t terms[800];
+    for (int i = 0; i < 800; i++) terms[i] = 1;
+    expect_log(f->wal, 0, 1, 800, terms, 1000);
     struct cn_entry out[8];
     uint8_t buf[8 * 1000];
     uint32_t count = 0;
@@ -226,12 +226,12 @@ static void test_rollover_and_reads_from_disk(void **state)
     assert_int_equal(wal_read_entries(f->wal, 0, 5, 300, out, 8, buf, 2500, &count, &err), WAL_OK);
     assert_int_equal(count, 2);
     assert_int_equal(wal_read_entries(f->wal, 0, 5, 300, out, 8, buf, 10, &count, &err), WAL_ERR_FULL);
-    assert_int_equal(wal_read_entries(f->wal, 0, 390, 401, out, 8, buf, sizeof(buf), &count, &err),
+    assert_int_equal(wal_read_entries(f->wal, 0, 790, 801, out, 8, buf, sizeof(buf), &count, &err),
                      WAL_ERR_RANGE);
     fixture_open(f);
     wal_stats_get(f->wal, &stats);
     assert_true(stats.cache_bytes <= f->options.cache_bytes_max);
-    expect_log(f->wal, 0, 1, 400, terms, 1000);
+    expect_log(f->wal, 0, 1, 800, terms, 1000);
 }
 
 static uint32_t count_segment_files(const char *dir)
@@ -375,6 +375,37 @@ static void test_flipped_byte_refuses_to_start(void **state)
     assert_non_null(strstr(err.message, "0000000000000002 is missing"));
     assert_int_equal(rename(moved, path), 0);
     fixture_open(f);
+}
+
+/* In the last segment: damage to a synced write that later writes follow is refused (a later
+ * write's record lies past it); damage inside the final write cannot be told from a torn
+ * write, so it is truncated like one, and what the earlier writes hold survives. */
+static void test_flip_in_last_segment(void **state)
+{
+    struct fixture *f = *state;
+    fixture_open(f);
+    for (uint64_t i = 1; i <= 30; i += 10) {
+        append_run(f->wal, 0, i, i + 9, 1, 1000);
+        sync_ok(f->wal);
+    }
+    wal_close(f->wal);
+    f->wal = NULL;
+    uint64_t frame = wal_record_frame_bytes(1024);
+    uint64_t second_write = WAL_SEGMENT_HEADER_BYTES + 10 * frame;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/0000000000000001.wal", f->dir);
+    flip_byte(path, second_write + 5 * frame + 500);
+    expect_open_corrupt(f, "0000000000000001.wal", second_write + 5 * frame);
+    flip_byte(path, second_write + 5 * frame + 500);
+    uint64_t third_write = second_write + 10 * frame;
+    flip_byte(path, third_write + 2 * frame + 500);
+    f->log_count = 0;
+    fixture_open(f);
+    assert_int_equal(f->log_count, 1);
+    assert_non_null(strstr(f->last_log, "torn tail"));
+    uint64_t terms[22];
+    for (int i = 0; i < 22; i++) terms[i] = 1;
+    expect_log(f->wal, 0, 1, 22, terms, 1000);
 }
 
 /* The final write torn (its second half never reached the disk): recovery truncates it, logs
@@ -537,6 +568,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollover_and_reads_from_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction_deletes_old_segments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_byte_refuses_to_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flip_in_last_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_is_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sync_is_fatal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_bound, setup, teardown),

@@ -133,11 +133,13 @@ static void test_segment_header_and_names(void **state)
     (void)state;
     uint8_t buf[WAL_SEGMENT_HEADER_BYTES];
     uint64_t seq = 0;
-    wal_segment_header_encode(buf, 0x1234);
-    assert_true(wal_segment_header_decode(buf, &seq));
+    uint32_t created = 0;
+    wal_segment_header_encode(buf, 0x1234, 4096);
+    assert_true(wal_segment_header_decode(buf, &seq, &created));
     assert_int_equal(seq, 0x1234);
+    assert_int_equal(created, 4096);
     buf[17] ^= 1;
-    assert_false(wal_segment_header_decode(buf, &seq));
+    assert_false(wal_segment_header_decode(buf, &seq, &created));
     char name[WAL_SEGMENT_NAME_BYTES];
     wal_segment_name(name, sizeof(name), 0xabc);
     assert_string_equal(name, "0000000000000abc.wal");

@@ -1,0 +1,288 @@
+/*
+ * chorus-sim — the deterministic simulator's command line.
+ *
+ *   chorus-sim --protocol raft --seeds N [--start S] [--nodes 3|5] [--faults LIST]
+ *              [--duration-ms D] [--jobs J] [--verbose]
+ *   chorus-sim --protocol raft --seed S [--trace]
+ *
+ * Runs seeds S..S+N-1 and ends with exactly one summary line:
+ *   seeds: N, violations: V, commits: C, elections: E, elapsed_s: T
+ * Every failing seed is printed with its violation and the command that replays it. Exits 1
+ * when V > 0, 2 on a usage error or when the simulator itself fails.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim/sim.h"
+
+enum { SIM_CMD_JOBS_MAX = 64 };
+
+struct sim_cmd {
+    struct sim_options options;
+    const char *faults_text;
+    uint64_t start;
+    uint64_t seeds;
+    uint32_t jobs;
+    bool verbose;
+};
+
+/* Totals over the seeds one process ran; children send theirs to the parent through a pipe. */
+struct sim_totals {
+    uint64_t seeds, violations, commits, elections, ticks, crashes, events, messages, ops,
+        ops_unknown, lincheck_unknown, snapshots_installed, sim_failures;
+};
+
+static void sim_cmd_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: chorus-sim --protocol NAME (--seeds N [--start S] | --seed S [--trace])\n"
+            "                  [--nodes 3|5] [--faults LIST] [--duration-ms D] [--jobs J]\n"
+            "                  [--lincheck-timeout-s T] [--verbose]\n"
+            "faults: %s\n", sim_fault_names());
+}
+
+static int sim_cmd_number(const char *text, uint64_t *value)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-') return -1;
+    *value = v;
+    return 0;
+}
+
+/* Parses argv into cmd. Returns 0, or -1 after printing what is wrong. */
+static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
+{
+    sim_options_defaults(&cmd->options);
+    cmd->faults_text = "all";
+    cmd->seeds = 1;
+    cmd->jobs = 1;
+    bool have_seeds = false, have_seed = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t number = 0;
+        bool takes_value = strcmp(arg, "--trace") != 0 && strcmp(arg, "--verbose") != 0 &&
+                           strcmp(arg, "--help") != 0;
+        if (takes_value && value == NULL) {
+            fprintf(stderr, "chorus-sim: %s needs a value\n", arg);
+            return -1;
+        }
+        bool numeric = takes_value && strcmp(arg, "--protocol") != 0 &&
+                       strcmp(arg, "--faults") != 0 && strcmp(arg, "--lincheck-timeout-s") != 0;
+        if (numeric && sim_cmd_number(value, &number) != 0) {
+            fprintf(stderr, "chorus-sim: %s: '%s' is not a number\n", arg, value);
+            return -1;
+        }
+        if (strcmp(arg, "--protocol") == 0) {
+            cmd->options.protocol = value;
+        } else if (strcmp(arg, "--seeds") == 0) {
+            cmd->seeds = number;
+            have_seeds = true;
+        } else if (strcmp(arg, "--start") == 0) {
+            cmd->start = number;
+        } else if (strcmp(arg, "--seed") == 0) {
+            cmd->start = number;
+            cmd->seeds = 1;
+            have_seed = true;
+        } else if (strcmp(arg, "--nodes") == 0) {
+            if (number != 3 && number != 5) {
+                fprintf(stderr, "chorus-sim: --nodes must be 3 or 5\n");
+                return -1;
+            }
+            cmd->options.node_count = (uint32_t)number;
+        } else if (strcmp(arg, "--faults") == 0) {
+            if (sim_faults_parse(value, &cmd->options.faults) != 0) {
+                fprintf(stderr, "chorus-sim: --faults: unknown fault in '%s'\n", value);
+                return -1;
+            }
+            cmd->faults_text = value;
+        } else if (strcmp(arg, "--duration-ms") == 0) {
+            if (number < 1 || number > SIM_DURATION_MS_MAX) {
+                fprintf(stderr, "chorus-sim: --duration-ms must be 1..%d\n", SIM_DURATION_MS_MAX);
+                return -1;
+            }
+            cmd->options.duration_ms = (int64_t)number;
+        } else if (strcmp(arg, "--jobs") == 0) {
+            if (number < 1 || number > SIM_CMD_JOBS_MAX) {
+                fprintf(stderr, "chorus-sim: --jobs must be 1..%d\n", SIM_CMD_JOBS_MAX);
+                return -1;
+            }
+            cmd->jobs = (uint32_t)number;
+        } else if (strcmp(arg, "--lincheck-timeout-s") == 0) {
+            char *end = NULL;
+            double t = strtod(value, &end);
+            if (end == value || *end != '\0' || !(t > 0 && t <= 3600)) {
+                fprintf(stderr, "chorus-sim: --lincheck-timeout-s must be in (0, 3600]\n");
+                return -1;
+            }
+            cmd->options.lincheck_timeout_s = t;
+        } else if (strcmp(arg, "--trace") == 0) {
+            cmd->options.trace = stdout;
+        } else if (strcmp(arg, "--verbose") == 0) {
+            cmd->verbose = true;
+        } else if (strcmp(arg, "--help") == 0) {
+            sim_cmd_usage(stdout);
+            exit(0);
+        } else {
+            fprintf(stderr, "chorus-sim: unknown option %s\n", arg);
+            return -1;
+        }
+        if (takes_value) i++;
+    }
+    if (have_seed && have_seeds) {
+        fprintf(stderr, "chorus-sim: give --seed or --seeds, not both\n");
+        return -1;
+    }
+    if (cmd->seeds == 0 || cmd->start + cmd->seeds < cmd->start) {
+        fprintf(stderr, "chorus-sim: --seeds must be >= 1 (and S+N must not overflow)\n");
+        return -1;
+    }
+    if (cmd->options.trace != NULL && cmd->seeds != 1) {
+        fprintf(stderr, "chorus-sim: --trace replays one seed: use --seed S\n");
+        return -1;
+    }
+    return 0;
+}
+
+static void sim_cmd_report_failure(const struct sim_cmd *cmd, const struct sim_seed_result *r)
+{
+    printf("seed %" PRIu64 ": VIOLATION %s\n", r->seed, r->message);
+    printf("  replay: chorus-sim --protocol %s --seed %" PRIu64 " --nodes %u --faults %s"
+           " --duration-ms %" PRId64 " --trace\n", cmd->options.protocol, r->seed,
+           cmd->options.node_count, cmd->faults_text, cmd->options.duration_ms);
+    fflush(stdout);
+}
+
+/* Runs every seed s in [start, start+seeds) with (s - start) % jobs == job. */
+static int sim_cmd_run(const struct sim_cmd *cmd, uint32_t job, struct sim_totals *totals)
+{
+    char error[256];
+    struct sim *sim = NULL;
+    if (sim_create(&cmd->options, &sim, error, sizeof(error)) != 0) {
+        fprintf(stderr, "chorus-sim: %s\n", error);
+        return -1;
+    }
+    memset(totals, 0, sizeof(*totals));
+    for (uint64_t i = job; i < cmd->seeds; i += cmd->jobs) {
+        struct sim_seed_result r;
+        if (sim_run_seed(sim, cmd->start + i, &r) != 0) {
+            fprintf(stderr, "chorus-sim: seed %" PRIu64 ": %s\n", cmd->start + i, r.message);
+            totals->sim_failures++;
+            continue;
+        }
+        totals->seeds++;
+        totals->violations += r.violation;
+        totals->commits += r.commits;
+        totals->elections += r.elections;
+        totals->ticks += r.ticks;
+        totals->crashes += r.crashes;
+        totals->events += r.events;
+        totals->messages += r.messages;
+        totals->ops += r.ops;
+        totals->ops_unknown += r.ops_unknown;
+        totals->lincheck_unknown += r.lincheck_unknown;
+        totals->snapshots_installed += r.snapshots_installed;
+        if (cmd->verbose) {
+            printf("seed %" PRIu64 ": ticks %" PRIu64 ", commits %" PRIu64 ", elections %" PRIu64
+                   ", crashes %" PRIu64 ", ops %" PRIu64 " (%" PRIu64 " unknown), messages %"
+                   PRIu64 ", events %" PRIu64 ", snapshots installed %" PRIu64 "%s\n", r.seed,
+                   r.ticks, r.commits, r.elections, r.crashes, r.ops, r.ops_unknown, r.messages,
+                   r.events, r.snapshots_installed, r.violation ? ", VIOLATION" : "");
+            fflush(stdout);
+        }
+        if (r.violation) sim_cmd_report_failure(cmd, &r);
+    }
+    sim_destroy(sim);
+    return 0;
+}
+
+static void sim_totals_add(struct sim_totals *into, const struct sim_totals *t)
+{
+    const uint64_t *from = (const uint64_t *)t;
+    uint64_t *to = (uint64_t *)into;
+    for (size_t i = 0; i < sizeof(*t) / sizeof(uint64_t); i++) to[i] += from[i];
+}
+
+/* Forks one process per job; each writes its totals to its pipe when done. */
+static int sim_cmd_run_jobs(const struct sim_cmd *cmd, struct sim_totals *totals)
+{
+    int fds[SIM_CMD_JOBS_MAX];
+    pid_t pids[SIM_CMD_JOBS_MAX];
+    fflush(stdout);
+    for (uint32_t j = 0; j < cmd->jobs; j++) {
+        int pipefd[2];
+        if (pipe(pipefd) != 0) return -1;
+        pid_t pid = fork();
+        if (pid < 0) return -1;
+        if (pid == 0) {
+            close(pipefd[0]);
+            struct sim_totals mine;
+            int rc = sim_cmd_run(cmd, j, &mine);
+            ssize_t n = rc == 0 ? write(pipefd[1], &mine, sizeof(mine)) : -1;
+            fflush(stdout);
+            _exit(n == (ssize_t)sizeof(mine) ? 0 : 2);
+        }
+        close(pipefd[1]);
+        fds[j] = pipefd[0];
+        pids[j] = pid;
+    }
+    int rc = 0;
+    for (uint32_t j = 0; j < cmd->jobs; j++) {
+        struct sim_totals part;
+        ssize_t n = read(fds[j], &part, sizeof(part));
+        close(fds[j]);
+        int status = 0;
+        waitpid(pids[j], &status, 0);
+        if (n != (ssize_t)sizeof(part) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "chorus-sim: job %u failed\n", j);
+            rc = -1;
+            continue;
+        }
+        sim_totals_add(totals, &part);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct sim_cmd cmd = {0};
+    if (sim_cmd_parse(argc, argv, &cmd) != 0) {
+        sim_cmd_usage(stderr);
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct sim_totals totals = {0};
+    if (cmd.jobs > cmd.seeds) cmd.jobs = (uint32_t)cmd.seeds;
+    int rc = cmd.jobs > 1 ? sim_cmd_run_jobs(&cmd, &totals) : sim_cmd_run(&cmd, 0, &totals);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (rc != 0 || totals.sim_failures > 0) {
+        fprintf(stderr, "chorus-sim: the simulator failed (%" PRIu64 " seeds)\n",
+                totals.sim_failures);
+        return 2;
+    }
+    double per = totals.seeds > 0 ? (double)totals.seeds : 1.0;
+    printf("per seed: ticks %.0f, commits %.1f, elections %.1f, crashes %.1f, ops %.1f "
+           "(%.1f unknown), messages %.0f, events %.0f, snapshots installed %.2f; "
+           "lincheck unknown: %" PRIu64 "; seeds/s %.1f\n",
+           (double)totals.ticks / per, (double)totals.commits / per,
+           (double)totals.elections / per, (double)totals.crashes / per,
+           (double)totals.ops / per, (double)totals.ops_unknown / per,
+           (double)totals.messages / per, (double)totals.events / per,
+           (double)totals.snapshots_installed / per, totals.lincheck_unknown,
+           elapsed > 0 ? (double)totals.seeds / elapsed : 0.0);
+    printf("seeds: %" PRIu64 ", violations: %" PRIu64 ", commits: %" PRIu64 ", elections: %" PRIu64
+           ", elapsed_s: %.2f\n", totals.seeds, totals.violations, totals.commits,
+           totals.elections, elapsed);
+    return totals.violations > 0 ? 1 : 0;
+}
