@@ -540,7 +540,8 @@ int resp_reply_simple(struct resp_out *out, const char *text, size_t len)
 int resp_reply_error(struct resp_out *out, const char *text, size_t len)
 {
     if (len > 0 && text[0] == '-') return resp_reply_line(out, "", text, len);
-    return resp_reply_line(out, "-ERR ", text, len);
+    if (len == 0) return resp_reply_line(out, "-ERR", NULL, 0);
+    return resp_reply_line(out, "-", text, len);
 }
 
 int resp_reply_integer(struct resp_out *out, int64_t value)

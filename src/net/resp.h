@@ -133,7 +133,9 @@ void resp_out_set_protocol(struct resp_out *out, int protocol);
 
 /* +OK. '\r' and '\n' in the text are replaced by spaces so the reply stays one line. */
 int resp_reply_simple(struct resp_out *out, const char *text, size_t len);
-/* -ERR text, or -CODE text when text starts with '-' (as Redis' addReplyError does). */
+/* "-" + text: the text starts with its error code, "ERR syntax error", "WRONGTYPE ...".
+ * A leading '-' in text is not doubled; an empty text sends "-ERR". A parse error goes out as
+ * resp_reply_error(out, "ERR " + parser.error), which is Redis' "-ERR Protocol error: ...". */
 int resp_reply_error(struct resp_out *out, const char *text, size_t len);
 int resp_reply_integer(struct resp_out *out, int64_t value);
 int resp_reply_bulk(struct resp_out *out, const void *data, size_t len);

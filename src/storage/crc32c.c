@@ -49,9 +49,9 @@ uint32_t crc32c_extend_portable(uint32_t crc, const void *data, size_t len)
         uint32_t lo = (uint32_t)word ^ crc;
         uint32_t hi = (uint32_t)(word >> 32);
         crc = crc32c_table[7][lo & 0xffu] ^ crc32c_table[6][(lo >> 8) & 0xffu] ^
-              crc32c_table[5][(lo >> 16) & 0xffu] ^ crc32c_table[4][lo >> 24] ^
-              crc32c_table[3][hi & 0xffu] ^ crc32c_table[2][(hi >> 8) & 0xffu] ^
-              crc32c_table[1][(hi >> 16) & 0xffu] ^ crc32c_table[0][hi >> 24];
+            crc32c_table[5][(lo >> 16) & 0xffu] ^ crc32c_table[4][lo >> 24] ^
+            crc32c_table[3][hi & 0xffu] ^ crc32c_table[2][(hi >> 8) & 0xffu] ^
+            crc32c_table[1][(hi >> 16) & 0xffu] ^ crc32c_table[0][hi >> 24];
         p += 8;
         len -= 8;
     }

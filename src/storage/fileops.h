@@ -24,8 +24,8 @@ enum {
 /* Flags for open. Without FILEOPS_CREATE the file must exist. */
 enum fileops_open_flags {
     FILEOPS_READ_WRITE = 1u << 0, /* else read-only */
-    FILEOPS_CREATE = 1u << 1,     /* create if missing */
-    FILEOPS_EXCLUSIVE = 1u << 2,  /* with CREATE: fail with -EEXIST if it exists */
+    FILEOPS_CREATE = 1u << 1, /* create if missing */
+    FILEOPS_EXCLUSIVE = 1u << 2, /* with CREATE: fail with -EEXIST if it exists */
 };
 
 /* Called once per directory entry (not "." or ".."); a non-zero return stops the listing and

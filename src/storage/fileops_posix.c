@@ -41,7 +41,8 @@ static int posix_read(void *impl, int handle, uint64_t offset, void *buf, size_t
     size_t done = 0;
     /* Bounded: each pass reads at least one byte or ends the loop. */
     while (done < len) {
-        size_t chunk = len - done < FILEOPS_POSIX_IO_BYTES_MAX ? len - done : FILEOPS_POSIX_IO_BYTES_MAX;
+        size_t chunk =
+            len - done < FILEOPS_POSIX_IO_BYTES_MAX ? len - done : FILEOPS_POSIX_IO_BYTES_MAX;
         ssize_t n = pread(handle, (uint8_t *)buf + done, chunk, (off_t)(offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -errno;
@@ -57,7 +58,8 @@ static int posix_write(void *impl, int handle, uint64_t offset, const void *buf,
     (void)impl;
     size_t done = 0;
     while (done < len) {
-        size_t chunk = len - done < FILEOPS_POSIX_IO_BYTES_MAX ? len - done : FILEOPS_POSIX_IO_BYTES_MAX;
+        size_t chunk =
+            len - done < FILEOPS_POSIX_IO_BYTES_MAX ? len - done : FILEOPS_POSIX_IO_BYTES_MAX;
         ssize_t n = pwrite(handle, (const uint8_t *)buf + done, chunk, (off_t)(offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return -errno;
@@ -179,7 +181,4 @@ static const struct fileops fileops_posix_table = {
     .list_dir = posix_list_dir,
 };
 
-const struct fileops *fileops_posix(void)
-{
-    return &fileops_posix_table;
-}
+const struct fileops *fileops_posix(void) { return &fileops_posix_table; }

@@ -8,16 +8,18 @@
  * the persisted suffix from that index on (a Raft truncation).
  *
  * On disk: a directory of segment files "<sequence:016x>.wal" of a fixed, preallocated size.
- * Each starts with a header (magic, version, sequence) followed by the latest hard state and
- * snapshot marker of every group (a checkpoint, so older segments can be deleted), then
- * records framed as CRC32C + length + type + group + payload (wal_format.c). Recovery reads the
- * segments in order and verifies every CRC; a torn record at the tail of the last segment is
- * truncated and logged, any other damage stops the open with an error naming file and offset.
+ * Each starts with a header (magic, version, sequence, length of the creating write) followed
+ * by the latest hard state and snapshot marker of every group (a checkpoint, so that older
+ * segments can be deleted), then records framed as CRC32C + length + type + group + payload
+ * (wal_format.c). Recovery reads the segments in order and verifies every CRC; a torn record
+ * at the tail of the last segment is truncated and logged, any other damage stops the open
+ * with an error naming the file and the offset (wal_recover.c).
  *
  * Group commit and threading. wal_append only encodes into the open in-memory batch (no
  * syscall). wal_batch_seal closes that batch and decides where it goes on disk; then
- * wal_batch_write performs one write and one fdatasync (plus, when the batch opens a new
- * segment, the segment's creation), and wal_batch_complete publishes the result. A node
+ * wal_batch_write performs one write and one fdatasync (when the batch opens a new segment:
+ * a temporary file preallocated, the header + checkpoint and the batch written, one fdatasync,
+ * a rename and a directory fsync), and wal_batch_complete publishes the result. A node
  * runs them as:
  *
  *     owner thread (event loop)            sync thread
@@ -31,6 +33,11 @@
  * the owner keeps appending to the next batch and calls anything else except wal_close. At
  * most one batch is sealed and not yet completed. wal_sync does seal + write + complete on
  * the calling thread for single-threaded users.
+ *
+ * MEMORY: per group, one small slot per entry after the snapshot (term, segment, offset; about
+ * 48 bytes) plus cached entry data bounded by cache_bytes_max over all groups; evicted entries
+ * are read back from their segment (wal_read_entries). Entries of batches not yet durable are
+ * never evicted, so the cache may exceed its bound by the open and the in-flight batch.
  *
  * FAILURE RULE: a failed write or fdatasync is fatal. The WAL enters a failed state forever:
  * every later append, write or sync returns WAL_ERR_FAILED and nothing more is written. The
@@ -47,7 +54,7 @@
 #include "storage/fileops.h"
 
 enum {
-    WAL_GROUPS_MAX = 4096,            /* consensus groups in one WAL */
+    WAL_GROUPS_MAX = 4096, /* consensus groups in one WAL */
     WAL_ERROR_MESSAGE_BYTES = 512,
     WAL_SEGMENT_BYTES_MIN = 64u << 10,
     WAL_SEGMENT_BYTES_MAX = 1u << 30, /* record offsets inside a segment fit 32 bits */
@@ -57,13 +64,13 @@ enum {
 
 enum wal_error_code {
     WAL_OK = 0,
-    WAL_ERR_IO = -1,      /* a file operation failed while opening or reading */
+    WAL_ERR_IO = -1, /* a file operation failed while opening or reading */
     WAL_ERR_CORRUPT = -2, /* a bad record outside the tail: the node must not start */
-    WAL_ERR_FAILED = -3,  /* a write or fdatasync failed: the WAL is unusable forever */
-    WAL_ERR_FULL = -4,    /* the open batch would exceed batch_bytes_max: sync first */
+    WAL_ERR_FAILED = -3, /* a write or fdatasync failed: the WAL is unusable forever */
+    WAL_ERR_FULL = -4, /* the open batch would exceed batch_bytes_max: sync first */
     WAL_ERR_INVALID = -5, /* an argument the caller could not have meant */
     WAL_ERR_NOMEM = -6,
-    WAL_ERR_RANGE = -7,   /* entries asked for are compacted away or beyond the log */
+    WAL_ERR_RANGE = -7, /* entries asked for are compacted away or beyond the log */
 };
 const char *wal_strerror(int code);
 
@@ -75,7 +82,7 @@ struct wal_error {
 
 struct wal_options {
     const char *dir;
-    uint64_t segment_bytes;   /* preallocated size of each segment; default 64 MiB */
+    uint64_t segment_bytes; /* preallocated size of each segment; default 64 MiB */
     uint64_t cache_bytes_max; /* entry data kept in memory over all groups; default 64 MiB */
     uint64_t batch_bytes_max; /* one batch (one write); default 64 MiB, <= WAL_BATCH_BYTES_MAX */
     /* Receives notable events (torn tail truncated, segments deleted). NULL: stderr. */

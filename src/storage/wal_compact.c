@@ -59,11 +59,13 @@ int wal_compact(struct wal *wal, cn_group_id group_id, uint64_t index, struct wa
         wal_log(wal, "%s: deleted (compacted)", path);
         removed++;
     }
-    memmove(wal->segments, wal->segments + removed, (wal->segment_count - removed) * sizeof(*wal->segments));
+    memmove(wal->segments, wal->segments + removed,
+            (wal->segment_count - removed) * sizeof(*wal->segments));
     wal->segment_count -= removed;
     if (removed > 0) {
         int rv = wal->fops->sync_dir(wal->fops->impl, wal->dir);
-        if (rv != 0) return wal_error_set(err, WAL_ERR_IO, "%s: fsync: %s", wal->dir, strerror(-rv));
+        if (rv != 0)
+            return wal_error_set(err, WAL_ERR_IO, "%s: fsync: %s", wal->dir, strerror(-rv));
     }
     return code;
 }

@@ -125,7 +125,8 @@ void wal_encode_entry_payload(uint8_t *payload, const struct cn_entry *entry)
     wal_put_u64(payload + 8, entry->term);
     memset(payload + 16, 0, 8);
     payload[16] = entry->type;
-    if (entry->data_len > 0) memcpy(payload + WAL_ENTRY_PAYLOAD_BYTES, entry->data, entry->data_len);
+    if (entry->data_len > 0)
+        memcpy(payload + WAL_ENTRY_PAYLOAD_BYTES, entry->data, entry->data_len);
 }
 
 bool wal_decode_entry_payload(const struct wal_record *record, struct cn_entry *entry)
@@ -138,7 +139,7 @@ bool wal_decode_entry_payload(const struct wal_record *record, struct cn_entry *
     entry->type = record->payload[16];
     entry->data_len = record->payload_len - WAL_ENTRY_PAYLOAD_BYTES;
     entry->data = entry->data_len > 0 ? record->payload + WAL_ENTRY_PAYLOAD_BYTES : NULL;
-    return entry->index > 0 && entry->data_len <= CN_ENTRY_DATA_BYTES_MAX;
+    return entry->index > 0 && entry->index < UINT64_MAX && entry->data_len <= CN_ENTRY_DATA_BYTES_MAX;
 }
 
 void wal_encode_hard_state_payload(uint8_t *payload, const struct cn_hard_state *hs)
@@ -161,7 +162,8 @@ bool wal_decode_hard_state_payload(const struct wal_record *record, struct cn_ha
     return true;
 }
 
-void wal_encode_snapshot_payload(uint8_t *payload, const struct cn_snapshot_meta *snap, bool keep_suffix)
+void wal_encode_snapshot_payload(uint8_t *payload, const struct cn_snapshot_meta *snap,
+                                 bool keep_suffix)
 {
     assert(snap->members.count <= CN_MEMBERS_MAX);
     memset(payload, 0, WAL_SNAPSHOT_PAYLOAD_BYTES);
@@ -185,7 +187,7 @@ bool wal_decode_snapshot_payload(const struct wal_record *record, struct cn_snap
     snap->term = wal_get_u64(record->payload + 8);
     snap->members.count = wal_get_u32(record->payload + 16);
     uint32_t flags = wal_get_u32(record->payload + 20);
-    if (snap->members.count > CN_MEMBERS_MAX || flags > 1) return false;
+    if (snap->members.count > CN_MEMBERS_MAX || flags > 1 || snap->index == UINT64_MAX) return false;
     *keep_suffix = flags == 1;
     for (uint32_t i = 0; i < snap->members.count; i++) {
         snap->members.ids[i] = wal_get_u32(record->payload + 24 + 4 * i);
@@ -228,9 +230,12 @@ bool wal_segment_name_parse(const char *name, uint64_t *seq)
     for (int i = 0; i < 16; i++) {
         char c = name[i];
         uint64_t digit;
-        if (c >= '0' && c <= '9') digit = (uint64_t)(c - '0');
-        else if (c >= 'a' && c <= 'f') digit = (uint64_t)(c - 'a' + 10);
-        else return false;
+        if (c >= '0' && c <= '9')
+            digit = (uint64_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            digit = (uint64_t)(c - 'a' + 10);
+        else
+            return false;
         v = (v << 4) | digit;
     }
     if (v == 0) return false;

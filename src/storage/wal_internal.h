@@ -22,12 +22,12 @@ enum {
     WAL_SEGMENT_HEADER_BYTES = 32,
     WAL_RECORD_HEADER_BYTES = 24,
     WAL_RECORD_ALIGN = 8,
-    WAL_ENTRY_PAYLOAD_BYTES = 24,    /* index, term, type, then the data */
+    WAL_ENTRY_PAYLOAD_BYTES = 24, /* index, term, type, then the data */
     WAL_HARD_STATE_PAYLOAD_BYTES = 24,
     WAL_SNAPSHOT_PAYLOAD_BYTES = 8 + 8 + 4 + 4 + 4 * CN_MEMBERS_MAX, /* ..., flags, ids */
     WAL_RECORD_PAYLOAD_BYTES_MAX = WAL_ENTRY_PAYLOAD_BYTES + CN_ENTRY_DATA_BYTES_MAX,
     WAL_SEGMENT_NAME_BYTES = 16 + 4 + 1, /* "%016x.wal" */
-    WAL_READ_HANDLES_MAX = 8,            /* segments kept open for reads of evicted entries */
+    WAL_READ_HANDLES_MAX = 8, /* segments kept open for reads of evicted entries */
 };
 _Static_assert(WAL_SEGMENT_HEADER_BYTES % WAL_RECORD_ALIGN == 0, "records start aligned");
 _Static_assert(WAL_RECORD_HEADER_BYTES % WAL_RECORD_ALIGN == 0, "payloads start aligned");
@@ -45,15 +45,15 @@ struct wal_record {
     uint32_t write_offset; /* segment offset where the write that carried it began */
     uint32_t payload_len;
     const uint8_t *payload;
-    uint32_t frame_bytes;  /* header + payload + padding: distance to the next record */
+    uint32_t frame_bytes; /* header + payload + padding: distance to the next record */
 };
 
 enum wal_decode_result {
     WAL_DECODE_OK = 0,
-    WAL_DECODE_ZERO = 1,      /* an all-zero header: preallocated space */
-    WAL_DECODE_SHORT = 2,     /* the frame runs past the available bytes */
-    WAL_DECODE_BAD = 3,       /* impossible header fields */
-    WAL_DECODE_CRC = 4,       /* the checksum does not match */
+    WAL_DECODE_ZERO = 1, /* an all-zero header: preallocated space */
+    WAL_DECODE_SHORT = 2, /* the frame runs past the available bytes */
+    WAL_DECODE_BAD = 3, /* impossible header fields */
+    WAL_DECODE_CRC = 4, /* the checksum does not match */
 };
 
 uint32_t wal_record_frame_bytes(uint32_t payload_len);
@@ -70,7 +70,8 @@ void wal_encode_hard_state_payload(uint8_t *payload, const struct cn_hard_state 
  * snapshot index were kept (the log agreed with the snapshot at its index, or the marker only
  * restates the current one, as checkpoints do); false when the whole log was dropped. Replay
  * then does the same even when the entry at the index is no longer there to compare. */
-void wal_encode_snapshot_payload(uint8_t *payload, const struct cn_snapshot_meta *snap, bool keep_suffix);
+void wal_encode_snapshot_payload(uint8_t *payload, const struct cn_snapshot_meta *snap,
+                                 bool keep_suffix);
 /* Decoders validate sizes and fields; false for a malformed payload. Entry data points into
  * the record's payload. */
 bool wal_decode_entry_payload(const struct wal_record *record, struct cn_entry *entry);
@@ -111,17 +112,17 @@ struct wal_group {
     cn_group_id id;
     bool has_hard_state;
     struct cn_hard_state hard_state;
-    struct cn_snapshot_meta snapshot;        /* index 0: none */
+    struct cn_snapshot_meta snapshot; /* index 0: none */
     /* The state as of the last sealed batch: what a new segment's checkpoint must carry. */
     bool sealed_has_hard_state;
     struct cn_hard_state sealed_hard_state;
     struct cn_snapshot_meta sealed_snapshot;
-    uint64_t durable_snapshot_index;         /* of a completed batch: bounds compaction */
+    uint64_t durable_snapshot_index; /* of a completed batch: bounds compaction */
     /* slots[head .. head + count) hold indexes first_index .. first_index + count - 1. */
     struct wal_slot *slots;
     uint64_t head, count, capacity;
     uint64_t first_index;
-    uint64_t cached_from;                    /* slots below this position have no data */
+    uint64_t cached_from; /* slots below this position have no data */
 };
 
 struct wal_segment {
@@ -143,19 +144,19 @@ struct wal_batch_snap {
 
 struct wal_batch {
     uint64_t gen;
-    uint8_t *buf;              /* encoded records, CRCs filled in by wal_batch_write */
+    uint8_t *buf; /* encoded records, CRCs filled in by wal_batch_write */
     size_t len, cap;
     struct wal_batch_ref *refs;
     uint32_t ref_count, ref_cap;
     /* Placement, decided by wal_batch_seal. */
     bool sealed;
-    bool new_segment;          /* the batch creates segment `segment_seq` */
+    bool new_segment; /* the batch creates segment `segment_seq` */
     uint64_t segment_seq;
-    uint32_t base_offset;      /* where buf lands in the segment */
-    uint64_t segment_bytes;    /* preallocation size of a new segment */
-    uint8_t *head;             /* new segment: header + checkpoint records */
+    uint32_t base_offset; /* where buf lands in the segment */
+    uint64_t segment_bytes; /* preallocation size of a new segment */
+    uint8_t *head; /* new segment: header + checkpoint records */
     size_t head_len, head_cap;
-    int result;                /* of wal_batch_write */
+    int result; /* of wal_batch_write */
     bool written;
     /* Snapshot markers this batch persists, to advance durable_snapshot_index. */
     struct wal_batch_snap *snaps;
@@ -164,7 +165,7 @@ struct wal_batch {
 
 /* State touched only by wal_batch_write (the sync thread). */
 struct wal_writer {
-    int handle;          /* of the segment being appended to, -1 before the first */
+    int handle; /* of the segment being appended to, -1 before the first */
     uint64_t segment_seq;
 };
 
@@ -178,7 +179,7 @@ struct wal {
 
     struct wal_segment *segments; /* ascending seq */
     uint32_t segment_count, segment_cap;
-    uint32_t read_handles_open;   /* <= WAL_READ_HANDLES_MAX */
+    uint32_t read_handles_open; /* <= WAL_READ_HANDLES_MAX */
 
     /* Where the next sealed batch goes. segment_seq 0: no segment yet. */
     uint64_t cursor_seq;
@@ -186,11 +187,11 @@ struct wal {
     uint64_t cursor_data_start; /* first record offset of the cursor's segment */
 
     struct wal_batch batches[2];
-    struct wal_batch *open;     /* receives appends */
+    struct wal_batch *open; /* receives appends */
     struct wal_batch *inflight; /* sealed, not completed; NULL when none */
     uint64_t next_gen;
-    uint64_t completed_gen;     /* every batch up to it is durable */
-    uint64_t durable_seq;       /* segment of the last durable batch: it exists on disk */
+    uint64_t completed_gen; /* every batch up to it is durable */
+    uint64_t durable_seq; /* segment of the last durable batch: it exists on disk */
 
     uint64_t cache_bytes;
     struct wal_writer writer;
@@ -213,7 +214,8 @@ int wal_group_get(struct wal *wal, cn_group_id id, struct wal_group **out);
 uint64_t wal_group_last_index(const struct wal_group *group);
 struct wal_slot *wal_group_slot(const struct wal_group *group, uint64_t index);
 void wal_group_truncate_from(struct wal *wal, struct wal_group *group, uint64_t index);
-bool wal_group_snapshot_keeps_suffix(const struct wal_group *group, const struct cn_snapshot_meta *snap);
+bool wal_group_snapshot_keeps_suffix(const struct wal_group *group,
+                                     const struct cn_snapshot_meta *snap);
 void wal_group_apply_snapshot(struct wal *wal, struct wal_group *group,
                               const struct cn_snapshot_meta *snap, bool keep_suffix);
 int wal_group_push(struct wal *wal, struct wal_group *group, const struct cn_entry *entry,

@@ -70,8 +70,10 @@ struct wal_group *wal_group_find(const struct wal *wal, cn_group_id id)
     while (lo < hi) { /* binary search: groups are sorted by id */
         uint32_t mid = lo + (hi - lo) / 2;
         if (wal->groups[mid].id == id) return &wal->groups[mid];
-        if (wal->groups[mid].id < id) lo = mid + 1;
-        else hi = mid;
+        if (wal->groups[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
@@ -137,7 +139,8 @@ void wal_group_truncate_from(struct wal *wal, struct wal_group *group, uint64_t 
 /* Whether a new snapshot marker keeps the log after its index: yes when the log holds the
  * snapshot's index with the same term (the log agrees with the snapshot), or when the marker
  * only restates the current one. Otherwise the log diverges from the snapshot and goes. */
-bool wal_group_snapshot_keeps_suffix(const struct wal_group *group, const struct cn_snapshot_meta *snap)
+bool wal_group_snapshot_keeps_suffix(const struct wal_group *group,
+                                     const struct cn_snapshot_meta *snap)
 {
     if (snap->index < group->first_index) return true;
     const struct wal_slot *at = wal_group_slot(group, snap->index);
@@ -215,7 +218,8 @@ static bool wal_slot_evictable(const struct wal *wal, const struct wal_slot *slo
  * Bounded by the number of slots: each step either drops one or leaves the group. */
 void wal_cache_evict(struct wal *wal)
 {
-    for (uint32_t g = 0; g < wal->group_count && wal->cache_bytes > wal->options.cache_bytes_max; g++) {
+    for (uint32_t g = 0; g < wal->group_count && wal->cache_bytes > wal->options.cache_bytes_max;
+         g++) {
         struct wal_group *group = &wal->groups[g];
         if (group->cached_from < group->first_index) group->cached_from = group->first_index;
         while (wal->cache_bytes > wal->options.cache_bytes_max) {
@@ -302,12 +306,14 @@ static int wal_slot_read_disk(struct wal *wal, const struct wal_slot *slot, uint
     uint8_t *frame = malloc(frame_bytes);
     if (frame == NULL) return wal_error_set(err, WAL_ERR_NOMEM, "out of memory");
     size_t got = 0;
-    int rv = wal->fops->read(wal->fops->impl, segment->read_handle, slot->offset, frame, frame_bytes, &got);
+    int rv = wal->fops->read(wal->fops->impl, segment->read_handle, slot->offset, frame,
+                             frame_bytes, &got);
     struct wal_record record;
     struct cn_entry entry;
     int code = WAL_OK;
     if (rv != 0) {
-        code = wal_error_set(err, WAL_ERR_IO, "%s: read at %u: %s", path, slot->offset, strerror(-rv));
+        code =
+            wal_error_set(err, WAL_ERR_IO, "%s: read at %u: %s", path, slot->offset, strerror(-rv));
     } else if (wal_record_decode(frame, got, &record) != WAL_DECODE_OK ||
                !wal_decode_entry_payload(&record, &entry) || entry.index != index ||
                entry.term != slot->term || entry.data_len != slot->data_len) {
@@ -345,8 +351,11 @@ int wal_read_entries(struct wal *wal, cn_group_id group_id, uint64_t lo, uint64_
             int rv = wal_slot_read_disk(wal, slot, index, dst, err);
             if (rv != WAL_OK) return rv;
         }
-        out[*count] = (struct cn_entry){.index = index, .term = slot->term, .type = slot->type,
-                                        .data_len = slot->data_len, .data = slot->data_len ? dst : NULL};
+        out[*count] = (struct cn_entry){.index = index,
+                                        .term = slot->term,
+                                        .type = slot->type,
+                                        .data_len = slot->data_len,
+                                        .data = slot->data_len ? dst : NULL};
         used += slot->data_len;
         (*count)++;
     }
@@ -379,7 +388,8 @@ int wal_restore_load(struct wal *wal, cn_group_id group_id, struct wal_restore *
     out->restore.snapshot = group->snapshot;
     if (group->count == 0) return WAL_OK;
     size_t data_bytes = 0;
-    for (uint64_t i = 0; i < group->count; i++) data_bytes += group->slots[group->head + i].data_len;
+    for (uint64_t i = 0; i < group->count; i++)
+        data_bytes += group->slots[group->head + i].data_len;
     out->entries_owned = calloc(group->count, sizeof(*out->entries_owned));
     out->data_owned = malloc(data_bytes > 0 ? data_bytes : 1);
     if (out->entries_owned == NULL || out->data_owned == NULL) {

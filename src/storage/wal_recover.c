@@ -29,8 +29,8 @@
 #include <string.h>
 
 enum {
-    WAL_SEGMENTS_MAX = 1u << 20,   /* files listed at open */
-    WAL_TMP_FILES_MAX = 64,        /* leftover ".tmp" files removed at open */
+    WAL_SEGMENTS_MAX = 1u << 20, /* files listed at open */
+    WAL_TMP_FILES_MAX = 64, /* leftover ".tmp" files removed at open */
 };
 
 struct wal_listing {
@@ -90,7 +90,8 @@ static enum wal_tail wal_tail_classify(const uint8_t *buf, size_t len, size_t x,
     bool seen = false;
     uint32_t write_offset = 0;
     /* Bounded by the segment length: one candidate position per aligned word. */
-    for (size_t at = x + WAL_RECORD_ALIGN; at + WAL_RECORD_HEADER_BYTES <= len; at += WAL_RECORD_ALIGN) {
+    for (size_t at = x + WAL_RECORD_ALIGN; at + WAL_RECORD_HEADER_BYTES <= len;
+         at += WAL_RECORD_ALIGN) {
         struct wal_record record;
         if (wal_record_decode(buf + at, len - at, &record) != WAL_DECODE_OK) continue;
         if (record.write_offset > x) return WAL_TAIL_CORRUPT;
@@ -133,7 +134,8 @@ static int wal_replay_record(struct wal *wal, const struct wal_record *record, u
                              uint32_t offset)
 {
     struct wal_group *group;
-    if (wal_group_get(wal, record->group, &group) != WAL_OK) return WAL_ERR_NOMEM;
+    int rv = wal_group_get(wal, record->group, &group);
+    if (rv != WAL_OK) return rv == WAL_ERR_FULL ? WAL_ERR_CORRUPT : rv; /* append refuses more */
     struct cn_entry entry;
     struct cn_snapshot_meta snap;
     bool keep_suffix = false;
@@ -144,7 +146,8 @@ static int wal_replay_record(struct wal *wal, const struct wal_record *record, u
         return WAL_OK;
     case WAL_RECORD_SNAPSHOT:
         if (!wal_decode_snapshot_payload(record, &snap, &keep_suffix)) return WAL_ERR_CORRUPT;
-        if (snap.index >= group->snapshot.index) wal_group_apply_snapshot(wal, group, &snap, keep_suffix);
+        if (snap.index >= group->snapshot.index)
+            wal_group_apply_snapshot(wal, group, &snap, keep_suffix);
         return WAL_OK;
     case WAL_RECORD_ENTRY:
         if (!wal_decode_entry_payload(record, &entry)) return WAL_ERR_CORRUPT;
@@ -214,7 +217,8 @@ static int wal_segment_recover(struct wal *wal, uint64_t seq, bool last, uint64_
     while (at < len) {
         struct wal_record record;
         int result = wal_record_decode(buf + at, len - at, &record);
-        if (result == WAL_DECODE_OK && (record.write_offset > at || record.write_offset < prev_write_offset)) {
+        if (result == WAL_DECODE_OK &&
+            (record.write_offset > at || record.write_offset < prev_write_offset)) {
             result = WAL_DECODE_BAD;
         }
         if (result != WAL_DECODE_OK) {
@@ -231,7 +235,8 @@ static int wal_segment_recover(struct wal *wal, uint64_t seq, bool last, uint64_
         if (rv != WAL_OK) {
             free(buf);
             return wal_error_set(err, rv, "%s: offset %zu: %s", path, at,
-                                 rv == WAL_ERR_NOMEM ? "out of memory" : "malformed record payload");
+                                 rv == WAL_ERR_NOMEM ? "out of memory"
+                                                     : "malformed record payload");
         }
         prev_write_offset = record.write_offset;
         at += record.frame_bytes;
@@ -301,7 +306,8 @@ static int wal_recover_segments(struct wal *wal, struct wal_listing *listing, st
         bool torn = false;
         int rv = wal_segment_recover(wal, seq, last, &end, &torn, err);
         if (rv == WAL_OK) rv = wal_segment_add(wal, seq);
-        if (rv != WAL_OK) return err && err->code == rv ? rv : wal_error_set(err, rv, "out of memory");
+        if (rv != WAL_OK)
+            return err && err->code == rv ? rv : wal_error_set(err, rv, "out of memory");
         if (!last) continue;
         char path[FILEOPS_PATH_BYTES_MAX];
         if (wal_path(wal, path, sizeof(path), seq, false) != 0) return WAL_ERR_INVALID;
@@ -331,7 +337,8 @@ static int wal_remove_tmp_files(struct wal *wal, struct wal_listing *listing, st
     }
     if (listing->tmp_count == 0) return WAL_OK;
     int rv = wal->fops->sync_dir(wal->fops->impl, wal->dir);
-    return rv == 0 ? WAL_OK : wal_error_set(err, WAL_ERR_IO, "%s: fsync: %s", wal->dir, strerror(-rv));
+    return rv == 0 ? WAL_OK
+                   : wal_error_set(err, WAL_ERR_IO, "%s: fsync: %s", wal->dir, strerror(-rv));
 }
 
 void wal_options_defaults(struct wal_options *options)
@@ -344,10 +351,12 @@ void wal_options_defaults(struct wal_options *options)
 
 static int wal_options_check(const struct wal_options *options, struct wal_error *err)
 {
-    if (options->dir == NULL || strlen(options->dir) + 1 + WAL_SEGMENT_NAME_BYTES + 4 > FILEOPS_PATH_BYTES_MAX) {
+    if (options->dir == NULL ||
+        strlen(options->dir) + 1 + WAL_SEGMENT_NAME_BYTES + 4 > FILEOPS_PATH_BYTES_MAX) {
         return wal_error_set(err, WAL_ERR_INVALID, "dir missing or too long");
     }
-    if (options->segment_bytes < WAL_SEGMENT_BYTES_MIN || options->segment_bytes > WAL_SEGMENT_BYTES_MAX) {
+    if (options->segment_bytes < WAL_SEGMENT_BYTES_MIN ||
+        options->segment_bytes > WAL_SEGMENT_BYTES_MAX) {
         return wal_error_set(err, WAL_ERR_INVALID, "segment_bytes %" PRIu64 " out of [%u, %u]",
                              options->segment_bytes, WAL_SEGMENT_BYTES_MIN, WAL_SEGMENT_BYTES_MAX);
     }

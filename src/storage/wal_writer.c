@@ -67,15 +67,21 @@ static int wal_append_check(const struct wal *wal, cn_group_id group_id,
     uint64_t first = group ? group->first_index : 1;
     uint64_t last = group ? wal_group_last_index(group) : 0;
     if (snap != NULL) {
-        if (snap->members.count > CN_MEMBERS_MAX || (group && snap->index < group->snapshot.index)) {
+        if (snap->members.count > CN_MEMBERS_MAX ||
+            (group && snap->index < group->snapshot.index) ||
+            snap->index == UINT64_MAX) {
             return wal_error_set(err, WAL_ERR_INVALID, "group %u: bad snapshot marker", group_id);
         }
         if (group == NULL || !wal_group_snapshot_keeps_suffix(group, snap)) last = snap->index;
         if (last < snap->index) last = snap->index;
         first = snap->index + 1;
     }
+    if (count > 0 && entries[0].index > UINT64_MAX - 1 - count) {
+        return wal_error_set(err, WAL_ERR_INVALID, "group %u: entry index overflows", group_id);
+    }
     for (uint32_t i = 0; i < count; i++) {
-        if (entries[i].index != entries[0].index + i || entries[i].data_len > CN_ENTRY_DATA_BYTES_MAX ||
+        if (entries[i].index != entries[0].index + i ||
+            entries[i].data_len > CN_ENTRY_DATA_BYTES_MAX ||
             (entries[i].data_len > 0 && entries[i].data == NULL)) {
             return wal_error_set(err, WAL_ERR_INVALID, "group %u: entry %u of the run is malformed",
                                  group_id, i);
@@ -168,8 +174,8 @@ int wal_append(struct wal *wal, cn_group_id group_id, const struct cn_hard_state
         group->hard_state = *hs;
     }
     if (snap != NULL) {
-        uint8_t *payload = wal_batch_push_record(batch, WAL_RECORD_SNAPSHOT, group_id,
-                                                 WAL_SNAPSHOT_PAYLOAD_BYTES);
+        uint8_t *payload =
+            wal_batch_push_record(batch, WAL_RECORD_SNAPSHOT, group_id, WAL_SNAPSHOT_PAYLOAD_BYTES);
         bool keep_suffix = wal_group_snapshot_keeps_suffix(group, snap);
         wal_encode_snapshot_payload(payload, snap, keep_suffix);
         wal_group_apply_snapshot(wal, group, snap, keep_suffix);
@@ -187,8 +193,9 @@ int wal_append(struct wal *wal, cn_group_id group_id, const struct cn_hard_state
 static int wal_batch_encode_head(struct wal *wal, struct wal_batch *batch, uint64_t seq)
 {
     size_t bytes = WAL_SEGMENT_HEADER_BYTES +
-                   (size_t)wal->group_count * (wal_record_frame_bytes(WAL_HARD_STATE_PAYLOAD_BYTES) +
-                                               wal_record_frame_bytes(WAL_SNAPSHOT_PAYLOAD_BYTES));
+        (size_t)wal->group_count *
+            (wal_record_frame_bytes(WAL_HARD_STATE_PAYLOAD_BYTES) +
+             wal_record_frame_bytes(WAL_SNAPSHOT_PAYLOAD_BYTES));
     if (wal_buffer_reserve(&batch->head, &batch->head_cap, bytes) != WAL_OK) return WAL_ERR_NOMEM;
     size_t len = WAL_SEGMENT_HEADER_BYTES;
     for (uint32_t g = 0; g < wal->group_count; g++) {
@@ -196,14 +203,16 @@ static int wal_batch_encode_head(struct wal *wal, struct wal_batch *batch, uint6
         if (group->sealed_has_hard_state) {
             uint8_t *frame = batch->head + len;
             wal_record_frame(frame, WAL_RECORD_HARD_STATE, group->id, WAL_HARD_STATE_PAYLOAD_BYTES);
-            wal_encode_hard_state_payload(frame + WAL_RECORD_HEADER_BYTES, &group->sealed_hard_state);
+            wal_encode_hard_state_payload(frame + WAL_RECORD_HEADER_BYTES,
+                                          &group->sealed_hard_state);
             wal_record_seal(frame, 0);
             len += wal_record_frame_bytes(WAL_HARD_STATE_PAYLOAD_BYTES);
         }
         if (group->sealed_snapshot.index > 0) {
             uint8_t *frame = batch->head + len;
             wal_record_frame(frame, WAL_RECORD_SNAPSHOT, group->id, WAL_SNAPSHOT_PAYLOAD_BYTES);
-            wal_encode_snapshot_payload(frame + WAL_RECORD_HEADER_BYTES, &group->sealed_snapshot, true);
+            wal_encode_snapshot_payload(frame + WAL_RECORD_HEADER_BYTES, &group->sealed_snapshot,
+                                        true);
             wal_record_seal(frame, 0);
             len += wal_record_frame_bytes(WAL_SNAPSHOT_PAYLOAD_BYTES);
         }
@@ -219,8 +228,9 @@ static int wal_batch_encode_head(struct wal *wal, struct wal_batch *batch, uint6
 static int wal_batch_place(struct wal *wal, struct wal_batch *batch)
 {
     uint64_t segment_bytes = wal->options.segment_bytes;
-    bool roll = wal->cursor_seq == 0 || (wal->cursor_offset + batch->len > segment_bytes &&
-                                         wal->cursor_offset > wal->cursor_data_start);
+    bool roll = wal->cursor_seq == 0 ||
+        (wal->cursor_offset + batch->len > segment_bytes &&
+         wal->cursor_offset > wal->cursor_data_start);
     batch->new_segment = roll;
     batch->head_len = 0;
     if (!roll) {
@@ -251,7 +261,8 @@ struct wal_batch *wal_batch_seal(struct wal *wal)
     assert(wal->inflight == NULL);
     struct wal_batch *batch = wal->open;
     if (batch->len == 0 || atomic_load(&wal->failed)) return NULL;
-    assert(wal->cursor_offset + batch->len <= (uint64_t)WAL_SEGMENT_BYTES_MAX + WAL_BATCH_BYTES_MAX);
+    assert(wal->cursor_offset + batch->len <=
+           (uint64_t)WAL_SEGMENT_BYTES_MAX + WAL_BATCH_BYTES_MAX);
     if (wal_batch_place(wal, batch) != WAL_OK) {
         atomic_store(&wal->failed, true);
         wal_log(wal, "out of memory sealing a batch: the log has failed");
@@ -287,7 +298,8 @@ struct wal_batch *wal_batch_seal(struct wal *wal)
     return batch;
 }
 
-static int wal_fail(struct wal *wal, struct wal_error *err, const char *path, const char *what, int rv)
+static int wal_fail(struct wal *wal, struct wal_error *err, const char *path, const char *what,
+                    int rv)
 {
     atomic_store(&wal->failed, true);
     return wal_error_set(err, WAL_ERR_FAILED, "%s: %s failed: %s; the log is unusable", path, what,
@@ -306,7 +318,8 @@ static int wal_segment_create(struct wal *wal, struct wal_batch *batch, struct w
         return wal_fail(wal, err, wal->dir, "segment path", -ENAMETOOLONG);
     }
     int handle = -1;
-    int rv = fops->open(fops->impl, tmp, FILEOPS_READ_WRITE | FILEOPS_CREATE | FILEOPS_EXCLUSIVE, &handle);
+    int rv = fops->open(fops->impl, tmp, FILEOPS_READ_WRITE | FILEOPS_CREATE | FILEOPS_EXCLUSIVE,
+                        &handle);
     if (rv != 0) return wal_fail(wal, err, tmp, "open", rv);
     const char *what = "fallocate";
     rv = fops->allocate(fops->impl, handle, batch->segment_bytes);
@@ -349,7 +362,8 @@ static int wal_batch_write_once(struct wal *wal, struct wal_batch *batch, struct
     char path[FILEOPS_PATH_BYTES_MAX];
     if (wal_path(wal, path, sizeof(path), batch->segment_seq, false) != 0) path[0] = 0;
     const struct fileops *fops = wal->fops;
-    int rv = fops->write(fops->impl, wal->writer.handle, batch->base_offset, batch->buf, batch->len);
+    int rv =
+        fops->write(fops->impl, wal->writer.handle, batch->base_offset, batch->buf, batch->len);
     if (rv != 0) return wal_fail(wal, err, path, "write", rv);
     rv = fops->sync(fops->impl, wal->writer.handle);
     if (rv != 0) return wal_fail(wal, err, path, "fdatasync", rv);
@@ -393,7 +407,8 @@ int wal_sync(struct wal *wal, struct wal_error *err)
 {
     struct wal_batch *batch = wal_batch_seal(wal);
     if (batch == NULL) {
-        if (atomic_load(&wal->failed)) return wal_error_set(err, WAL_ERR_FAILED, "the log has failed");
+        if (atomic_load(&wal->failed))
+            return wal_error_set(err, WAL_ERR_FAILED, "the log has failed");
         return WAL_OK;
     }
     wal_batch_write(wal, batch, err);

@@ -43,7 +43,9 @@ static void test_posix_file_life(void **state)
     assert_int_equal(fops->open(fops->impl, a, 0, &h), -ENOENT);
     assert_int_equal(fops->open(fops->impl, a, FILEOPS_READ_WRITE | FILEOPS_CREATE, &h), 0);
     int h2 = -1;
-    assert_int_equal(fops->open(fops->impl, a, FILEOPS_READ_WRITE | FILEOPS_CREATE | FILEOPS_EXCLUSIVE, &h2), -EEXIST);
+    assert_int_equal(
+        fops->open(fops->impl, a, FILEOPS_READ_WRITE | FILEOPS_CREATE | FILEOPS_EXCLUSIVE, &h2),
+        -EEXIST);
     assert_int_equal(fops->allocate(fops->impl, h, 1 << 16), 0);
     uint64_t size = 0;
     assert_int_equal(fops->size(fops->impl, h, &size), 0);

@@ -294,23 +294,53 @@ static void test_pre_candidate_does_not_raise_term(void **state)
     cluster_free(&c);
 }
 
+/* Fills the stack below the caller with a pattern, so that whatever a callee leaves
+ * uninitialized (struct padding) is not zero by luck. */
+static void __attribute__((noinline)) dirty_stack(void)
+{
+    volatile uint8_t pattern[16384];
+    for (size_t i = 0; i < sizeof(pattern); i++)
+        pattern[i] = 0xa5;
+}
+
 /* The update of a pre-candidate changes no persistent state, so it must not ask the driver
- * for a hard-state write (consensus.h rule 2: "the hard state if changed"). */
-static void test_pre_vote_update_reports_hard_state_unchanged(void **state)
+ * for a hard-state write (consensus.h rule 2: "the hard state if changed"). Also a follower's
+ * updates that only carry heartbeat answers. */
+static void test_update_reports_hard_state_unchanged(void **state)
 {
     (void)state;
     struct cluster c;
     cluster_init(&c, &raft_ops, 3);
     struct cluster_node *n1 = cluster_node(&c, 1);
     n1->manual_persist = true;
-    cluster_campaign(&c, 1);
+    rh_step(&c, 1, &(struct cn_event){.type = CN_EVENT_CAMPAIGN});
+    dirty_stack();
+    cluster_process(&c, 1);
     assert_true(n1->holding);
+    assert_int_equal(rh_role(&c, 1), CN_ROLE_PRE_CANDIDATE);
     assert_int_equal(n1->update.hard_state.term, 0);
     assert_int_equal(n1->update.hard_state.vote, 0);
     assert_int_equal(n1->update.hard_state.commit, 0);
-    bool changed = n1->update.hard_state_changed;
+    uint32_t spurious = n1->update.hard_state_changed;
+    n1->manual_persist = false;
+    cluster_persist(&c, 1);
+    cluster_stabilize(&c);
+    assert_int_equal(rh_role(&c, 1), CN_ROLE_LEADER);
+    struct cluster_node *n2 = cluster_node(&c, 2);
+    n2->manual_persist = true;
+    for (int i = 0; i < 5; i++) {
+        cluster_tick(&c, 1, 1);
+        assert_true(cluster_deliver_one(&c, 1, 2, CN_MSG_HEARTBEAT));
+        rh_step(&c, 2, &(struct cn_event){.type = CN_EVENT_TICK});
+        dirty_stack();
+        cluster_process(&c, 2);
+        assert_true(n2->holding);
+        spurious += n2->update.hard_state_changed;
+        cluster_persist(&c, 2);
+        cluster_stabilize(&c);
+    }
     cluster_free(&c);
-    assert_false(changed);
+    assert_int_equal(spurious, 0);
 }
 
 static void test_partitioned_node_does_not_raise_term(void **state)
@@ -497,6 +527,66 @@ static void test_restarted_leader_is_follower_with_its_term(void **state)
     cluster_free(&c);
 }
 
+/* Election Safety (§5.2) and State Machine Safety (§5.4.3) under deterministic random
+ * partitions: per seed, 5 nodes, a new partition every 15 rounds, proposals on whoever leads.
+ * At most one leader per term ever; no two nodes apply different terms at one index. */
+static void test_one_leader_per_term_under_random_partitions(void **state)
+{
+    (void)state;
+    enum { TERMS_MAX = 1024, ROUNDS = 240 };
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+        struct cn_config config;
+        rh_config(&config);
+        config.random_seed = seed;
+        config.pre_vote = seed % 2 == 0;
+        config.check_quorum = seed % 3 != 0;
+        struct cluster c;
+        cluster_init_with(&c, &raft_ops, 5, &config);
+        cn_node_id leader_of[TERMS_MAX] = {0};
+        uint64_t rng = seed * 0x9e3779b97f4a7c15ull;
+        uint32_t leaders_seen = 0;
+        for (uint32_t round = 0; round < ROUNDS; round++) {
+            if (round % 15 == 0) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                for (cn_node_id id = 1; id <= 5; id++)
+                    cluster_isolate(&c, id, ((rng >> (20 + id)) & 3) == 0);
+            }
+            rh_tick_all(&c, 1);
+            for (cn_node_id id = 1; id <= 5; id++) {
+                struct cn_status s = rh_status(&c, id);
+                if (s.role != CN_ROLE_LEADER)
+                    continue;
+                assert_true(s.term < TERMS_MAX);
+                if (leader_of[s.term] == 0) {
+                    leader_of[s.term] = id;
+                    leaders_seen++;
+                }
+                assert_int_equal(leader_of[s.term], id);
+                if (round % 3 == 0 && !cluster_node(&c, id)->isolated)
+                    cluster_propose(&c, id, "r", NULL);
+            }
+        }
+        assert_true(leaders_seen >= 2); /* the partitions did force new elections */
+        uint64_t applied_max = 0;
+        for (cn_node_id id = 1; id <= 5; id++)
+            if (cluster_node(&c, id)->applied_last > applied_max)
+                applied_max = cluster_node(&c, id)->applied_last;
+        assert_true(applied_max >= 20); /* and the cluster made progress */
+        for (uint64_t i = 1; i < CLUSTER_APPLIED_MAX; i++) {
+            uint64_t term = 0;
+            for (cn_node_id id = 1; id <= 5; id++) {
+                uint64_t t = cluster_node(&c, id)->applied[i];
+                if (t == 0)
+                    continue;
+                if (term == 0)
+                    term = t;
+                assert_int_equal(t, term);
+            }
+        }
+        cluster_free(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -504,13 +594,14 @@ int main(void)
         cmocka_unit_test(test_follower_does_not_campaign_while_hearing_from_leader),
         cmocka_unit_test(test_one_leader_per_term_with_competing_candidates),
         cmocka_unit_test(test_split_vote_elects_nobody_then_a_later_term_does),
+        cmocka_unit_test(test_one_leader_per_term_under_random_partitions),
         cmocka_unit_test(test_stale_log_candidate_cannot_win),
         cmocka_unit_test(test_up_to_date_compares_last_term_before_length),
         cmocka_unit_test(test_vote_granted_at_most_once_per_term),
         cmocka_unit_test(test_vote_grant_is_after_persist_with_hard_state),
         cmocka_unit_test(test_candidate_counts_own_vote_only_after_persist),
         cmocka_unit_test(test_pre_candidate_does_not_raise_term),
-        cmocka_unit_test(test_pre_vote_update_reports_hard_state_unchanged),
+        cmocka_unit_test(test_update_reports_hard_state_unchanged),
         cmocka_unit_test(test_partitioned_node_does_not_raise_term),
         cmocka_unit_test(test_pre_vote_refused_while_leader_recent),
         cmocka_unit_test(test_check_quorum_leader_steps_down),

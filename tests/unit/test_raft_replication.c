@@ -447,6 +447,83 @@ static void test_mismatched_append_rejected_log_unchanged(void **state)
     cluster_free(&c);
 }
 
+/* Appends lost in REPLICATE state that fill the whole in-flight window: the follower must
+ * still be repaired (heartbeat answers show match < last), or it never catches up even
+ * while the rest of the cluster keeps committing. */
+static void test_follower_recovers_after_lost_appends_fill_window(void **state)
+{
+    (void)state;
+    struct cluster c;
+    init_pipelined(&c, 2, 1);
+    cluster_isolate(&c, 3, true);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(cluster_propose(&c, 1, "l", NULL), CN_OK);
+    cluster_stabilize(&c); /* node 2 commits with the leader; appends to 3 are lost */
+    assert_int_equal(rh_commit(&c, 1), 5);
+    cluster_isolate(&c, 3, false);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cluster_propose(&c, 1, "m", NULL), CN_OK);
+        rh_tick_all(&c, 10);
+    }
+    uint64_t leader_commit = rh_commit(&c, 1);
+    uint64_t last3 = rh_last(&c, 3);
+    uint64_t applied3 = cluster_node(&c, 3)->applied_last;
+    cluster_free(&c); /* before the checks, so that a failure leaks nothing */
+    assert_int_equal(leader_commit, 8);
+    assert_int_equal(last3, 8);
+    assert_int_equal(applied3, 8);
+}
+
+/* consensus.h: an ack never claims that entries overwritten while the update was being
+ * persisted are durable. Node 2 holds an update with entry 3 (term 2) when a term-4 leader's
+ * append (its log [1, 2, 4]) replaces index 3; the ack of that update leaves persisted at 2. */
+static void test_ack_does_not_claim_entries_truncated_meanwhile(void **state)
+{
+    (void)state;
+    struct cluster c;
+    cluster_init(&c, &raft_ops, 3);
+    const uint64_t log[] = {1};
+    for (cn_node_id id = 1; id <= 3; id++)
+        rh_set_disk(&c, id, 1, 0, 1, log, 1);
+    cluster_isolate(&c, 3, true);
+    assert_true(rh_campaign_and_win(&c, 1));
+    assert_int_equal(rh_term(&c, 1), 2);
+    assert_int_equal(rh_last(&c, 2), 2);
+    assert_int_equal(rh_status(&c, 2).persisted_index, 2);
+    struct cluster_node *n2 = cluster_node(&c, 2);
+    n2->manual_persist = true;
+    assert_int_equal(cluster_propose(&c, 1, "a", NULL), CN_OK);
+    assert_true(cluster_deliver_one(&c, 1, 2, CN_MSG_APPEND));
+    assert_true(n2->holding);
+    assert_int_equal(n2->update.entry_count, 1);
+    assert_int_equal(n2->update.entries[0].index, 3);
+    assert_true(rh_commit(&c, 2) < 3);
+    /* Before it is durable, a leader of term 4 replaces index 3. */
+    struct cn_entry e = {.index = 3, .term = 4, .type = CN_ENTRY_NORMAL};
+    struct cn_message m = {.type = CN_MSG_APPEND, .from = 3, .to = 2, .term = 4, .index = 2,
+                           .log_term = 2, .commit = 2, .entry_count = 1, .entries = &e};
+    rh_inject(&c, &m);
+    assert_int_equal(rh_last(&c, 2), 3);
+    assert_int_equal(rh_entry_term(&c, 2, 3), 4);
+    assert_true(cluster_persist(&c, 2));
+    assert_int_equal(rh_status(&c, 2).persisted_index, 2);
+    cluster_process(&c, 2);
+    assert_true(n2->holding);
+    assert_int_equal(n2->update.entry_count, 1);
+    assert_int_equal(n2->update.entries[0].index, 3);
+    assert_int_equal(n2->update.entries[0].term, 4);
+    assert_true(cluster_persist(&c, 2));
+    assert_int_equal(rh_status(&c, 2).persisted_index, 3);
+    assert_int_equal(n2->disk.entry_count, 3);
+    assert_int_equal(n2->disk.entries[2].term, 4);
+    const struct cn_message *ack = cluster_peek(&c, 2, 3, CN_MSG_APPEND_RESPONSE);
+    assert_non_null(ack);
+    assert_false(ack->reject);
+    assert_int_equal(ack->index, 3);
+    assert_int_equal(ack->term, 4);
+    cluster_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +540,8 @@ int main(void)
         cmocka_unit_test(test_followers_learn_commit_and_apply),
         cmocka_unit_test(test_restarted_follower_catches_up_without_new_proposals),
         cmocka_unit_test(test_mismatched_append_rejected_log_unchanged),
+        cmocka_unit_test(test_follower_recovers_after_lost_appends_fill_window),
+        cmocka_unit_test(test_ack_does_not_claim_entries_truncated_meanwhile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

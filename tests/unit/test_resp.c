@@ -385,14 +385,16 @@ static void test_replies(void **state)
         test_out_equal(&out, "+OK\r\n");
         assert_int_equal(resp_reply_simple(&out, "a\r\nb", 4), 0);
         test_out_equal(&out, "+a  b\r\n");
-        assert_int_equal(resp_reply_error(&out, "unknown command", 15), 0);
+        assert_int_equal(resp_reply_error(&out, "ERR unknown command", 19), 0);
         test_out_equal(&out, "-ERR unknown command\r\n");
+        assert_int_equal(resp_reply_error(&out, "WRONGTYPE no", 12), 0);
+        test_out_equal(&out, "-WRONGTYPE no\r\n");
         assert_int_equal(resp_reply_error(&out, "-WRONGTYPE no", 13), 0);
         test_out_equal(&out, "-WRONGTYPE no\r\n");
         assert_int_equal(resp_reply_error(&out, "", 0), 0);
-        test_out_equal(&out, "-ERR \r\n");
-        assert_int_equal(resp_reply_error(&out, "x\ny", 3), 0);
-        test_out_equal(&out, "-ERR x y\r\n");
+        test_out_equal(&out, "-ERR\r\n");
+        assert_int_equal(resp_reply_error(&out, "ERR x\ny\r", 8), 0);
+        test_out_equal(&out, "-ERR x y \r\n");
         assert_int_equal(resp_reply_integer(&out, 0), 0);
         assert_int_equal(resp_reply_integer(&out, -7), 0);
         assert_int_equal(resp_reply_integer(&out, INT64_MAX), 0);
@@ -413,6 +415,24 @@ static void test_replies(void **state)
     }
     assert_false(out.overflowed);
     resp_out_free(&out);
+}
+
+/* A parse error, sent as the server does, gives Redis' exact bytes. */
+static void test_protocol_error_reply(void **state)
+{
+    (void)state;
+    struct resp_parser p;
+    resp_parser_init(&p, NULL);
+    struct resp_command c;
+    assert_int_equal(resp_parse(&p, (const uint8_t *)"*1\r\n\r\n", 6, &c), RESP_PARSE_ERROR);
+    char text[RESP_ERROR_BYTES_MAX + 8];
+    int len = snprintf(text, sizeof(text), "ERR %s", p.error);
+    struct resp_out out;
+    resp_out_init(&out, 1024, 2);
+    assert_int_equal(resp_reply_error(&out, text, (size_t)len), 0);
+    test_out_equal(&out, "-ERR Protocol error: expected '$', got ' '\r\n");
+    resp_out_free(&out);
+    resp_parser_free(&p);
 }
 
 /* Replies are written whole or not at all; past the cap the buffer stays as it was. */
@@ -492,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_reset_after_error),
         cmocka_unit_test(test_string_to_int64),
         cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_protocol_error_reply),
         cmocka_unit_test(test_reply_cap),
         cmocka_unit_test(test_echo_round_trip),
     };

@@ -38,7 +38,9 @@ static void fixture_log(void *context, const char *message)
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st; (void)flag; (void)ftw;
+    (void)st;
+    (void)flag;
+    (void)ftw;
     return remove(path);
 }
 
@@ -75,7 +77,8 @@ static void fixture_open(struct fixture *f)
 }
 
 /* Entry data is a function of (group, index, term) so any mix-up shows. */
-static uint32_t entry_fill(uint8_t *buf, cn_group_id group, uint64_t index, uint64_t term, uint32_t len)
+static uint32_t entry_fill(uint8_t *buf, cn_group_id group, uint64_t index, uint64_t term,
+                           uint32_t len)
 {
     for (uint32_t i = 0; i < len; i++) buf[i] = (uint8_t)(group * 131 + index * 31 + term * 7 + i);
     return len;
@@ -89,7 +92,9 @@ static void append_run(struct wal *wal, cn_group_id group, uint64_t lo, uint64_t
     assert_true(hi - lo < 64 && data_len <= DATA_BYTES_MAX);
     for (uint64_t i = lo; i <= hi; i++) {
         struct cn_entry *e = &entries[i - lo];
-        *e = (struct cn_entry){.index = i, .term = term, .type = CN_ENTRY_NORMAL,
+        *e = (struct cn_entry){.index = i,
+                               .term = term,
+                               .type = CN_ENTRY_NORMAL,
                                .data_len = entry_fill(data[i - lo], group, i, term, data_len),
                                .data = data[i - lo]};
     }
@@ -174,7 +179,8 @@ static void test_truncation_replaces_suffix(void **state)
     assert_int_equal(wal_append(f->wal, 0, NULL, NULL, &gap, 1, &err), WAL_ERR_INVALID);
     struct cn_entry run[2] = {{.index = 8, .term = 3}, {.index = 10, .term = 3}};
     assert_int_equal(wal_append(f->wal, 0, NULL, NULL, run, 2, &err), WAL_ERR_INVALID);
-    struct cn_snapshot_meta snap = {.index = 3, .term = 2, .members = {.count = CN_MEMBERS_MAX + 1}};
+    struct cn_snapshot_meta snap = {
+        .index = 3, .term = 2, .members = {.count = CN_MEMBERS_MAX + 1}};
     assert_int_equal(wal_append(f->wal, 0, NULL, &snap, NULL, 0, &err), WAL_ERR_INVALID);
     expect_log(f->wal, 0, 1, 7, terms, 10);
 }
@@ -220,12 +226,14 @@ static void test_rollover_and_reads_from_disk(void **state)
     uint8_t buf[8 * 1000];
     uint32_t count = 0;
     struct wal_error err;
-    assert_int_equal(wal_read_entries(f->wal, 0, 5, 300, out, 8, buf, sizeof(buf), &count, &err), WAL_OK);
+    assert_int_equal(wal_read_entries(f->wal, 0, 5, 300, out, 8, buf, sizeof(buf), &count, &err),
+                     WAL_OK);
     assert_int_equal(count, 8);
     assert_int_equal(out[7].index, 12);
     assert_int_equal(wal_read_entries(f->wal, 0, 5, 300, out, 8, buf, 2500, &count, &err), WAL_OK);
     assert_int_equal(count, 2);
-    assert_int_equal(wal_read_entries(f->wal, 0, 5, 300, out, 8, buf, 10, &count, &err), WAL_ERR_FULL);
+    assert_int_equal(wal_read_entries(f->wal, 0, 5, 300, out, 8, buf, 10, &count, &err),
+                     WAL_ERR_FULL);
     assert_int_equal(wal_read_entries(f->wal, 0, 790, 801, out, 8, buf, sizeof(buf), &count, &err),
                      WAL_ERR_RANGE);
     fixture_open(f);
@@ -437,7 +445,8 @@ static void test_torn_tail_is_truncated(void **state)
     wal_encode_entry_payload(frame + WAL_RECORD_HEADER_BYTES, &e);
     wal_record_seal(frame, (uint32_t)first_write_end);
     uint64_t late = first_write_end + 8 * wal_record_frame_bytes(124);
-    assert_int_equal(pwrite(fd, frame, wal_record_frame_bytes(124), (off_t)late), wal_record_frame_bytes(124));
+    assert_int_equal(pwrite(fd, frame, wal_record_frame_bytes(124), (off_t)late),
+                     wal_record_frame_bytes(124));
     close(fd);
     f->log_count = 0;
     fixture_open(f);

@@ -32,7 +32,9 @@
 
 enum { SIM_FILES_MAX = 64, SIM_WRITES_MAX = 64, SIM_HANDLES_MAX = 64, SIM_SECTOR_BYTES = 512 };
 
-struct sim_write { uint64_t offset, len; };
+struct sim_write {
+    uint64_t offset, len;
+};
 
 struct sim_file {
     bool exists;
@@ -76,8 +78,10 @@ static void sim_reserve(struct sim_file *file, uint64_t len)
 static void sim_set_len(struct sim_file *file, uint64_t len)
 {
     sim_reserve(file, len);
-    if (len > file->current_len) memset(file->current + file->current_len, 0, len - file->current_len);
-    if (len > file->durable_len) memset(file->durable + file->durable_len, 0, len - file->durable_len);
+    if (len > file->current_len)
+        memset(file->current + file->current_len, 0, len - file->current_len);
+    if (len > file->durable_len)
+        memset(file->durable + file->durable_len, 0, len - file->durable_len);
     file->current_len = file->durable_len = len;
 }
 
@@ -183,8 +187,10 @@ static int sim_truncate(void *impl, int handle, uint64_t bytes)
     file->current_len = file->durable_len = bytes;
     for (uint32_t i = 0; i < file->write_count; i++) { /* clip pending writes */
         struct sim_write *w = &file->writes[i];
-        if (w->offset >= bytes) w->len = 0;
-        else if (w->offset + w->len > bytes) w->len = bytes - w->offset;
+        if (w->offset >= bytes)
+            w->len = 0;
+        else if (w->offset + w->len > bytes)
+            w->len = bytes - w->offset;
     }
     return 0;
 }
@@ -236,7 +242,8 @@ static int sim_list_dir(void *impl, const char *dir, fileops_visit_fn visit, voi
     size_t dir_len = strlen(dir);
     for (int i = 0; i < SIM_FILES_MAX; i++) {
         struct sim_file *file = &disk->files[i];
-        if (!file->exists || strncmp(file->path, dir, dir_len) != 0 || file->path[dir_len] != '/') continue;
+        if (!file->exists || strncmp(file->path, dir, dir_len) != 0 || file->path[dir_len] != '/')
+            continue;
         int rv = visit(context, file->path + dir_len + 1);
         if (rv != 0) return rv;
     }
@@ -246,10 +253,20 @@ static int sim_list_dir(void *impl, const char *dir, fileops_visit_fn visit, voi
 static struct fileops sim_fileops(struct sim_disk *disk)
 {
     return (struct fileops){
-        .impl = disk, .open = sim_open, .close = sim_close, .read = sim_read,
-        .write = sim_write, .sync = sim_sync, .size = sim_size, .truncate = sim_truncate,
-        .allocate = sim_allocate, .rename = sim_rename, .remove = sim_remove,
-        .sync_dir = sim_sync_dir, .make_dir = sim_make_dir, .list_dir = sim_list_dir,
+        .impl = disk,
+        .open = sim_open,
+        .close = sim_close,
+        .read = sim_read,
+        .write = sim_write,
+        .sync = sim_sync,
+        .size = sim_size,
+        .truncate = sim_truncate,
+        .allocate = sim_allocate,
+        .rename = sim_rename,
+        .remove = sim_remove,
+        .sync_dir = sim_sync_dir,
+        .make_dir = sim_make_dir,
+        .list_dir = sim_list_dir,
     };
 }
 
@@ -267,8 +284,10 @@ static void sim_crash_write(struct sim_disk *disk, struct sim_file *file, const 
         uint64_t sector_end = (at / SIM_SECTOR_BYTES + 1) * SIM_SECTOR_BYTES;
         uint64_t n = (sector_end < end ? sector_end : end) - at;
         uint64_t roll = sim_rand(&disk->rng) % 8;
-        if (roll < 4) memcpy(file->durable + at, file->current + at, n);               /* new */
-        else if (roll == 4) memcpy(file->durable + at, file->current + at, n / 2);     /* cut */
+        if (roll < 4)
+            memcpy(file->durable + at, file->current + at, n); /* new */
+        else if (roll == 4)
+            memcpy(file->durable + at, file->current + at, n / 2); /* cut */
         at += n;
     }
 }
@@ -279,7 +298,8 @@ static void sim_crash(struct sim_disk *disk)
     for (int i = 0; i < SIM_FILES_MAX; i++) {
         struct sim_file *file = &disk->files[i];
         if (!file->exists) continue;
-        for (uint32_t w = 0; w < file->write_count; w++) sim_crash_write(disk, file, &file->writes[w]);
+        for (uint32_t w = 0; w < file->write_count; w++)
+            sim_crash_write(disk, file, &file->writes[w]);
         file->write_count = 0;
         memcpy(file->current, file->durable, file->durable_len);
         file->current_len = file->durable_len;
@@ -386,13 +406,14 @@ static bool model_matches(struct wal *wal, const struct model *m)
         assert_int_equal(wal_restore_load(wal, gid, &restore, &err), WAL_OK);
         const struct cn_restore *r = &restore.restore;
         same = r->hard_state.term == g->hs.term && r->hard_state.vote == g->hs.vote &&
-               r->hard_state.commit == g->hs.commit && r->snapshot.index == g->snap.index &&
-               r->snapshot.term == g->snap.term && r->entry_count == g->count;
+            r->hard_state.commit == g->hs.commit && r->snapshot.index == g->snap.index &&
+            r->snapshot.term == g->snap.term && r->entry_count == g->count;
         for (uint64_t i = 0; same && i < g->count; i++) {
             const struct cn_entry *e = &r->entries[i];
             data_fill(expect, gid, e->index, e->term, e->data_len);
-            same = e->index == g->first + i && e->term == g->terms[i] && e->data_len == g->lens[i] &&
-                   (e->data_len == 0 || memcmp(e->data, expect, e->data_len) == 0);
+            same = e->index == g->first + i && e->term == g->terms[i] &&
+                e->data_len == g->lens[i] &&
+                (e->data_len == 0 || memcmp(e->data, expect, e->data_len) == 0);
         }
         wal_restore_free(&restore);
     }
@@ -417,7 +438,8 @@ static void workload_append(struct wal *wal, struct model *m, uint64_t *rng,
                                           .vote = (cn_node_id)(sim_rand(rng) % 4),
                                           .commit = sim_rand(rng) % 100};
         hs = &hs_value;
-        records[(*record_count)++] = (struct model_record){.type = WAL_RECORD_HARD_STATE, .group = gid, .hs = hs_value};
+        records[(*record_count)++] =
+            (struct model_record){.type = WAL_RECORD_HARD_STATE, .group = gid, .hs = hs_value};
         model_apply(m, &records[*record_count - 1]);
     }
     uint64_t last = model_last(g);
@@ -425,26 +447,30 @@ static void workload_append(struct wal *wal, struct model *m, uint64_t *rng,
         uint64_t span = last - g->snap.index + 3;
         uint64_t index = g->snap.index + sim_rand(rng) % span;
         uint64_t term = index >= g->first && index <= last && sim_rand(rng) % 4 != 0
-                            ? g->terms[index - g->first]
-                            : sim_rand(rng) % 5 + 1;
+            ? g->terms[index - g->first]
+            : sim_rand(rng) % 5 + 1;
         if (index == g->snap.index) term = g->snap.term;
-        snap_value = (struct cn_snapshot_meta){.index = index, .term = term, .members = {2, {1, 2}}};
+        snap_value =
+            (struct cn_snapshot_meta){.index = index, .term = term, .members = {2, {1, 2}}};
         snap = &snap_value;
-        records[(*record_count)++] = (struct model_record){.type = WAL_RECORD_SNAPSHOT, .group = gid, .snap = snap_value};
+        records[(*record_count)++] =
+            (struct model_record){.type = WAL_RECORD_SNAPSHOT, .group = gid, .snap = snap_value};
         model_apply(m, &records[*record_count - 1]);
     }
     last = model_last(g);
     uint32_t count = (uint32_t)(sim_rand(rng) % 9);
     struct cn_entry entries[16];
     uint64_t lo = g->first;
-    uint64_t index = last + 1 - (count > 0 && sim_rand(rng) % 4 == 0 ? sim_rand(rng) % (last + 2 - lo) : 0);
+    uint64_t index =
+        last + 1 - (count > 0 && sim_rand(rng) % 4 == 0 ? sim_rand(rng) % (last + 2 - lo) : 0);
     uint64_t term = (g->count ? g->terms[g->count - 1] : 1) + sim_rand(rng) % 2;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t len = (uint32_t)(sim_rand(rng) % DATA_MAX);
         data_fill(data[i], gid, index + i, term, len);
-        entries[i] = (struct cn_entry){.index = index + i, .term = term, .data_len = len, .data = data[i]};
-        records[(*record_count)++] = (struct model_record){.type = WAL_RECORD_ENTRY, .group = gid,
-                                                           .index = index + i, .term = term, .len = len};
+        entries[i] =
+            (struct cn_entry){.index = index + i, .term = term, .data_len = len, .data = data[i]};
+        records[(*record_count)++] = (struct model_record){
+            .type = WAL_RECORD_ENTRY, .group = gid, .index = index + i, .term = term, .len = len};
         model_apply(m, &records[*record_count - 1]);
     }
     assert_true(*record_count <= RECORDS_MAX);
@@ -474,7 +500,6 @@ static void wal_open_sim(struct sim_disk *disk, struct fileops *fops, struct wal
     if (rv != WAL_OK) fail_msg("wal_open after crash: %s", err.message);
 }
 
-
 /* One seed: batches until a crash, check, repeat. Returns how many crashes recovered to a
  * partial batch (for the test to see that tearing happens at all). */
 static uint32_t run_seed(uint64_t seed, uint32_t crashes, uint32_t *torn_recoveries,
@@ -497,7 +522,8 @@ static uint32_t run_seed(uint64_t seed, uint32_t crashes, uint32_t *torn_recover
             pending = durable;
             record_count = 0;
             uint32_t appends = 1 + (uint32_t)(sim_rand(&rng) % 4);
-            for (uint32_t a = 0; a < appends; a++) workload_append(wal, &pending, &rng, records, &record_count);
+            for (uint32_t a = 0; a < appends; a++)
+                workload_append(wal, &pending, &rng, records, &record_count);
             struct wal_error err;
             int rv = wal_sync(wal, &err);
             batches++;
@@ -510,7 +536,8 @@ static uint32_t run_seed(uint64_t seed, uint32_t crashes, uint32_t *torn_recover
             if (sim_rand(&rng) % 3 == 0) {
                 uint32_t gid = (uint32_t)(sim_rand(&rng) % GROUPS);
                 if (durable.groups[gid].snap.index > 0) {
-                    assert_int_equal(wal_compact(wal, gid, durable.groups[gid].snap.index, &err), WAL_OK);
+                    assert_int_equal(wal_compact(wal, gid, durable.groups[gid].snap.index, &err),
+                                     WAL_OK);
                 }
             }
         }
@@ -525,7 +552,9 @@ static uint32_t run_seed(uint64_t seed, uint32_t crashes, uint32_t *torn_recover
             model_apply(&candidate, &records[prefix++]);
             found = model_matches(wal, &candidate);
         }
-        if (!found) fail_msg("seed %llu crash %u: recovered state is no prefix", (unsigned long long)seed, crash);
+        if (!found)
+            fail_msg("seed %llu crash %u: recovered state is no prefix", (unsigned long long)seed,
+                     crash);
         if (prefix > 0 && prefix < record_count) (*torn_recoveries)++;
         durable = candidate;
     }
@@ -543,7 +572,8 @@ static void test_crash_recovery_yields_a_synced_prefix(void **state)
     uint32_t torn = 0, batches = 0, compacted = 0;
     for (uint64_t seed = 1; seed <= 300; seed++) batches += run_seed(seed, 4, &torn, &compacted);
     printf("crash test: 300 seeds, 1200 crashes, %u batches, %u recoveries to a partial batch, "
-           "%u runs with deleted segments\n", batches, torn, compacted);
+           "%u runs with deleted segments\n",
+           batches, torn, compacted);
     /* The workload must reach the cases it is meant to cover. */
     assert_true(torn > 0);
     assert_true(compacted > 0);
@@ -613,9 +643,11 @@ static void test_random_damage_never_crashes(void **state)
             }
             wal_close(wal);
         } else {
-            if (rv != WAL_ERR_CORRUPT) fail_msg("seed %llu: %s", (unsigned long long)seed, err.message);
+            if (rv != WAL_ERR_CORRUPT)
+                fail_msg("seed %llu: %s", (unsigned long long)seed, err.message);
             assert_non_null(strstr(err.message, "/sim/"));
-            assert_true(strstr(err.message, "offset") != NULL || strstr(err.message, "missing") != NULL);
+            assert_true(strstr(err.message, "offset") != NULL ||
+                        strstr(err.message, "missing") != NULL);
             refused++;
         }
         sim_disk_free(&disk);

@@ -60,7 +60,10 @@ static void test_record_round_trip(void **state)
     uint8_t buf[256];
     memset(buf, 0xAA, sizeof(buf));
     const char *data = "hello";
-    struct cn_entry entry = {.index = 42, .term = 7, .type = CN_ENTRY_CONFIG, .data_len = 5,
+    struct cn_entry entry = {.index = 42,
+                             .term = 7,
+                             .type = CN_ENTRY_CONFIG,
+                             .data_len = 5,
                              .data = (const uint8_t *)data};
     uint32_t payload_len = WAL_ENTRY_PAYLOAD_BYTES + 5;
     wal_record_frame(buf, WAL_RECORD_ENTRY, 9, payload_len);
