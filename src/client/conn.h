@@ -22,7 +22,7 @@ enum {
     CLIENT_ADDRESS_BYTES_MAX = CLIENT_HOST_BYTES_MAX + 8, /* "host:port" + NUL */
     CLIENT_ARGS_MAX = 64,                                 /* arguments of one command */
     CLIENT_READ_CHUNK_BYTES = 16u << 10,
-    CLIENT_CONN_ERROR_BYTES_MAX = 256,
+    CLIENT_CONN_ERROR_BYTES_MAX = 512,
 };
 
 enum client_status {

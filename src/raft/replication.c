@@ -335,6 +335,13 @@ void raft_handle_heartbeat_response(struct raft *r, const struct cn_message *m)
         return;
     struct raft_progress *p = raft_progress_of(r, m->from);
     p->probe_sent = false;
+    /* Appends or their answers may have been lost with the window full: free one slot, so
+     * that one more append leaves; the follower then rejects its gap and the leader probes
+     * (etcd's Inflights.FreeFirstOne). Without this a follower can stall forever. */
+    if (p->state == RAFT_PROGRESS_REPLICATE && inflight_full(r, p)) {
+        p->inflight_head = (p->inflight_head + 1) % RAFT_INFLIGHT_MAX;
+        p->inflight_count--;
+    }
     if (p->match < raft_log_last(&r->log))
         r->broadcast_pending = true;
     if (m->context > p->read_round_acked && m->context <= r->read_round) {

@@ -182,6 +182,36 @@ static void test_local_and_forwarded_reads_fail_on_higher_term(void **state)
     cluster_free(&c);
 }
 
+/* The same, when the follower that forwarded the read already moved to the new term (it saw
+ * the vote request first): the failure must still reach it, so its client retries at once
+ * instead of waiting for a timeout. */
+static void test_forwarded_read_failure_reaches_follower_in_newer_term(void **state)
+{
+    (void)state;
+    struct cn_config config;
+    rh_config(&config);
+    config.pre_vote = false;
+    config.check_quorum = false;
+    struct cluster c;
+    cluster_init_with(&c, &raft_ops, 3, &config);
+    assert_true(rh_campaign_and_win(&c, 1));
+    assert_int_equal(cluster_read(&c, 2, 2), CN_OK);
+    assert_true(cluster_deliver_one(&c, 2, 1, CN_MSG_READ_INDEX));
+    cluster_drop(&c, 1, 0, CN_MSG_HEARTBEAT);
+    cluster_campaign(&c, 3);
+    assert_true(cluster_deliver_one(&c, 3, 2, CN_MSG_VOTE));
+    assert_int_equal(rh_term(&c, 2), 2);
+    assert_true(cluster_deliver_one(&c, 3, 1, CN_MSG_VOTE));
+    assert_int_equal(rh_role(&c, 1), CN_ROLE_FOLLOWER);
+    assert_true(cluster_deliver_one(&c, 1, 2, CN_MSG_READ_INDEX_RESPONSE));
+    struct cluster_node *n2 = cluster_node(&c, 2);
+    uint32_t count = n2->read_count;
+    bool failed = count > 0 && n2->reads[0].failed;
+    cluster_free(&c); /* before the checks, so that a failure leaks nothing */
+    assert_int_equal(count, 1);
+    assert_true(failed);
+}
+
 static void test_reads_beyond_pending_max_are_busy(void **state)
 {
     (void)state;
@@ -211,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_read_single_node_answered_at_once),
         cmocka_unit_test(test_read_fails_when_leader_steps_down),
         cmocka_unit_test(test_local_and_forwarded_reads_fail_on_higher_term),
+        cmocka_unit_test(test_forwarded_read_failure_reaches_follower_in_newer_term),
         cmocka_unit_test(test_reads_beyond_pending_max_are_busy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
