@@ -69,7 +69,6 @@ struct bench_config {
     const char *history_path;  /* NULL: no history */
     int timeout_ms;            /* per request and per connect */
     uint64_t seed;
-    bool quiet;                /* no progress lines */
 };
 void bench_config_default(struct bench_config *config);
 

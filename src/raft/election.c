@@ -43,11 +43,13 @@ static void leave_leadership(struct raft *r)
 void raft_become_follower(struct raft *r, uint64_t term, cn_node_id leader)
 {
     assert(term >= r->term);
-    leave_leadership(r);
+    /* The new term first: what leaving leadership sends (failed forwarded reads) must carry
+     * it, or a follower already in that term drops it. */
     if (term > r->term) {
         r->term = term;
         r->vote = 0;
     }
+    leave_leadership(r);
     r->role = CN_ROLE_FOLLOWER;
     r->leader = leader;
     raft_reset_election_timer(r);

@@ -226,7 +226,9 @@ static const struct cn_entry *pool_copy(struct raft *r, uint64_t lo, uint64_t hi
 static void fill_persistence(struct raft *r, struct cn_update *u)
 {
     struct cn_hard_state hs = {.term = r->term, .vote = r->vote, .commit = r->commit};
-    u->hard_state_changed = memcmp(&hs, &r->handed, sizeof(hs)) != 0;
+    /* Field by field: the struct has padding, which memcmp would compare too. */
+    u->hard_state_changed = hs.term != r->handed.term || hs.vote != r->handed.vote ||
+                            hs.commit != r->handed.commit;
     u->hard_state = hs;
     r->handed_hard_state = u->hard_state_changed;
     r->handed = hs;

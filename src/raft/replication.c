@@ -338,12 +338,17 @@ void raft_handle_heartbeat_response(struct raft *r, const struct cn_message *m)
     /* Appends or their answers may have been lost with the window full: free one slot, so
      * that one more append leaves; the follower then rejects its gap and the leader probes
      * (etcd's Inflights.FreeFirstOne). Without this a follower can stall forever. */
-    if (p->state == RAFT_PROGRESS_REPLICATE && inflight_full(r, p)) {
-        p->inflight_head = (p->inflight_head + 1) % RAFT_INFLIGHT_MAX;
-        p->inflight_count--;
-    }
-    if (p->match < raft_log_last(&r->log))
+    if (p->state == RAFT_PROGRESS_REPLICATE && p->match < raft_log_last(&r->log)) {
+        if (inflight_full(r, p)) {
+            p->inflight_head = (p->inflight_head + 1) % RAFT_INFLIGHT_MAX;
+            p->inflight_count--;
+        }
+        /* With nothing new to propose, an append (empty when next is past the end) is what
+         * makes a follower that lost appends reject its gap. */
+        send_append_once(r, p, true);
+    } else if (p->match < raft_log_last(&r->log)) {
         r->broadcast_pending = true;
+    }
     if (m->context > p->read_round_acked && m->context <= r->read_round) {
         p->read_round_acked = m->context;
         raft_read_confirm(r);

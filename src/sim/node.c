@@ -10,7 +10,6 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "consensus/codec.h"
 #include "sim/world.h"
 
 enum {
@@ -160,87 +159,6 @@ void sim_node_tick(struct sim *sim, uint32_t node)
     if (sim->nodes[node].alive)
         sim_schedule(sim, sim->params.tick_us, SIM_EV_TICK, node, sim->nodes[node].incarnation,
                      NULL);
-}
-
-/* Fills an outgoing CN_MSG_SNAPSHOT from the node's latest snapshot: the meta, one chunk of at
- * most SIM_SNAPSHOT_CHUNK_BYTES from the requested offset, and done when it ends the bytes. */
-static void sim_node_fill_snapshot(const struct sim_node *n, struct cn_message *m)
-{
-    uint64_t total = n->disk.snapshot_len;
-    uint64_t offset = m->snapshot_offset <= total ? m->snapshot_offset : total;
-    uint64_t len = total - offset;
-    if (len > SIM_SNAPSHOT_CHUNK_BYTES) len = SIM_SNAPSHOT_CHUNK_BYTES;
-    m->snapshot = n->disk.snapshot;
-    m->snapshot_offset = offset;
-    m->snapshot_chunk = n->disk.snapshot_bytes + offset;
-    m->snapshot_chunk_len = (uint32_t)len;
-    m->snapshot_done = offset + len == total;
-}
-
-/* Sends one message through the simulated network: encoded at send time into a packet owned by
- * its delivery events, so that nothing in flight borrows the core's memory. */
-static void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *message)
-{
-    struct cn_message m = *message;
-    if (m.type == CN_MSG_SNAPSHOT && m.snapshot_chunk == NULL)
-        sim_node_fill_snapshot(&sim->nodes[node], &m);
-    if (m.from != node + 1 || m.to == 0 || m.to > sim->node_count || m.to == node + 1) {
-        sim_check_fail(&sim->check, "message", "node %u sent %s from %u to %u", node + 1,
-                       cn_message_type_name(m.type), m.from, m.to);
-        return;
-    }
-    sim->result->messages++;
-    int64_t delays_us[SIM_NET_COPIES_MAX];
-    uint32_t copies = sim_net_plan(&sim->net, &sim->rng_network, node, m.to - 1, delays_us);
-    if (sim->options.trace != NULL) sim_trace_message(sim, copies ? "send" : "lost", &m);
-    if (copies == 0) return;
-    size_t size = cn_message_encoded_size(&m);
-    struct sim_packet *packet = size <= UINT32_MAX ? sim_pool_get(&sim->pool, (uint32_t)size) : NULL;
-    if (packet == NULL) return; /* the bound on messages in flight: the network loses it */
-    int64_t written = cn_message_encode(&m, packet->bytes, packet->capacity);
-    if (written <= 0) {
-        sim_check_fail(&sim->check, "codec", "node %u: %s to %u does not encode: %s", node + 1,
-                       cn_message_type_name(m.type), m.to, cn_strerror((int)written));
-        sim_pool_put(&sim->pool, packet);
-        return;
-    }
-    packet->len = (uint32_t)written;
-    packet->refs = copies;
-    packet->from = node;
-    packet->from_incarnation = sim->nodes[node].incarnation;
-    packet->sent_us = sim->now_us;
-    for (uint32_t i = 0; i < copies; i++)
-        sim_schedule(sim, delays_us[i], SIM_EV_DELIVER, m.to - 1, 0, packet);
-}
-
-/* Whether the packet was still in its sender's send buffer when the sender crashed: what a
- * crash loses besides the disk's unsynced writes. */
-static bool sim_packet_lost_in_crash(const struct sim *sim, const struct sim_packet *packet)
-{
-    const struct sim_node *from = &sim->nodes[packet->from];
-    return from->crashed_incarnation == packet->from_incarnation &&
-           from->crashed_us - packet->sent_us < SIM_SEND_BUFFER_US;
-}
-
-void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet)
-{
-    if (sim_packet_lost_in_crash(sim, packet)) {
-        SIM_TRACE(sim, (int)packet->from, "a message to n%u died with its sender", node + 1);
-        sim_pool_put(&sim->pool, packet);
-        return;
-    }
-    struct cn_message message;
-    int rc = cn_message_decode(packet->bytes, packet->len, &message, sim->scratch_entries,
-                               CN_MESSAGE_ENTRIES_MAX);
-    if (rc != CN_OK) {
-        sim_check_fail(&sim->check, "codec", "a message to node %u does not decode: %s",
-                       node + 1, cn_strerror(rc));
-    } else if (sim->nodes[node].alive) {
-        if (sim->options.trace != NULL) sim_trace_message(sim, "recv", &message);
-        struct cn_event event = {.type = CN_EVENT_MESSAGE, .message = &message};
-        sim_node_step(sim, node, &event);
-    }
-    sim_pool_put(&sim->pool, packet);
 }
 
 /* Looks at a fresh update: role changes, one leader per term, leader completeness, commit

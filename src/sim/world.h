@@ -206,6 +206,8 @@ void sim_node_crash(struct sim *sim, uint32_t node);
 void sim_node_tick(struct sim *sim, uint32_t node);
 void sim_node_disk_done(struct sim *sim, uint32_t node);
 void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet);
+/* Sends one of node's messages through the simulated network (wire.c). */
+void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *message);
 /* Steps an event into a live node's core and handles the updates that follow. */
 int sim_node_step(struct sim *sim, uint32_t node, const struct cn_event *event);
 
@@ -230,6 +232,11 @@ void sim_fault_new_leader(struct sim *sim, uint32_t node);
 void sim_fault_old_term_commit(struct sim *sim, uint32_t node);
 void sim_fault_crash_planned(struct sim *sim, uint32_t node, uint64_t incarnation);
 void sim_fault_heal_links(struct sim *sim);
+/* The live node that leads with the highest term, or -1. */
+int sim_fault_leader(const struct sim *sim);
+uint32_t sim_nodes_down(const struct sim *sim);
+
+/* liveness.c */
 void sim_fault_end(struct sim *sim);
 void sim_probe_step(struct sim *sim);
 
