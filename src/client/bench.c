@@ -61,7 +61,8 @@ void bench_config_default(struct bench_config *config)
     config->seed = 1;
 }
 
-static void report(const struct bench_config *config, const struct histogram *latency,
+static void report(const struct bench_config *config, const char *key_prefix,
+                   const struct histogram *latency,
                    const struct bench_result *r, FILE *out)
 {
     char nodes[BENCH_NODES_MAX * CLIENT_ADDRESS_BYTES_MAX];
@@ -74,8 +75,9 @@ static void report(const struct bench_config *config, const struct histogram *la
     fprintf(out, "workload %s", bench_workload_name(config->workload));
     if (config->workload == BENCH_WORKLOAD_MIXED || config->workload == BENCH_WORKLOAD_ALL)
         fprintf(out, " (read ratio %.2f)", config->read_ratio);
-    fprintf(out, ", %u clients, %u-byte values, %u keys, nodes %s\n", config->clients,
-            config->value_bytes, config->keyspace, nodes);
+    fprintf(out, ", %u clients, %u-byte values, %u keys%s%s, nodes %s\n", config->clients,
+            config->value_bytes, config->keyspace, key_prefix[0] ? " prefixed " : "", key_prefix,
+            nodes);
     fprintf(out, "throughput: %" PRIu64 " ok in %.3f s = %.0f ops/s\n", r->ok, r->seconds,
             r->seconds > 0 ? (double)r->ok / r->seconds : 0.0);
     fprintf(out, "latency ms: mean %.3f p50 %.3f p90 %.3f p99 %.3f p99.9 %.3f max %.3f\n",
@@ -119,6 +121,11 @@ int bench_run(const struct bench_config *config, FILE *out, struct bench_result 
         fprintf(stderr, "chorus bench: out of memory\n");
         goto out;
     }
+    if (config->key_prefix != NULL)
+        snprintf(shared.key_prefix, sizeof(shared.key_prefix), "%s", config->key_prefix);
+    else if (config->history_path != NULL)
+        snprintf(shared.key_prefix, sizeof(shared.key_prefix), "h%" PRIx64 ".",
+                 (uint64_t)time(NULL) * 1000003u ^ (uint64_t)client_now_ns());
     if (config->history_path != NULL) {
         if (history_writer_open(&history, config->history_path) != 0) {
             fprintf(stderr, "chorus bench: %s: %s\n", config->history_path, strerror(errno));
@@ -165,7 +172,7 @@ join:
             rv = -1;
     }
     if (rv == 0)
-        report(config, latency, &r, out);
+        report(config, shared.key_prefix, latency, &r, out);
 out:
     if (result != NULL)
         *result = r;

@@ -28,6 +28,7 @@ enum {
     BENCH_NODES_MAX = 16,
     BENCH_VALUE_BYTES_MAX = 1u << 20,
     BENCH_KEYSPACE_MAX = 100000000,
+    BENCH_KEY_PREFIX_BYTES_MAX = 32,
 };
 
 enum bench_workload {
@@ -69,6 +70,9 @@ struct bench_config {
     const char *history_path;  /* NULL: no history */
     int timeout_ms;            /* per request and per connect */
     uint64_t seed;
+    const char *key_prefix;    /* prepended to every key; NULL: "" without a history, and a
+                                  prefix unique to the run with one (the checker's model
+                                  starts with every key absent) */
 };
 void bench_config_default(struct bench_config *config);
 

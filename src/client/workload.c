@@ -178,8 +178,8 @@ static void choose_op(struct bench_client *c, struct workload_op *op)
         }
     }
     op->kind = kind;
-    int n = snprintf(op->key, sizeof(op->key), "%c%" PRIu32, kind == HISTORY_INCR ? 'c' : 'k',
-                     op->key_index);
+    int n = snprintf(op->key, sizeof(op->key), "%s%c%" PRIu32, c->shared->key_prefix,
+                     kind == HISTORY_INCR ? 'c' : 'k', op->key_index);
     op->key_len = (size_t)n;
     if (kind == HISTORY_PUT || kind == HISTORY_CAS)
         make_value(c, op);

@@ -12,7 +12,7 @@
 #include "client/history.h"
 
 enum {
-    WORKLOAD_KEY_BYTES_MAX = 24,
+    WORKLOAD_KEY_BYTES_MAX = BENCH_KEY_PREFIX_BYTES_MAX + 16,
     WORKLOAD_CACHE_SLOTS = 64, /* last value seen per key, direct-mapped: bounded whatever -k */
     WORKLOAD_LINE_BYTES_EXTRA = 512,
 };
@@ -25,6 +25,7 @@ struct bench_shared {
     atomic_bool stop;
     int64_t deadline_ns;                   /* -t mode; else 0 */
     struct history_writer *history;        /* NULL: none */
+    char key_prefix[BENCH_KEY_PREFIX_BYTES_MAX + 1];
 };
 
 struct workload_cache_slot {

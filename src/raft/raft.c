@@ -207,11 +207,12 @@ static void fix_message_entries(struct raft_outbox *box)
     }
 }
 
-/* Copies log entries lo..hi into the pool and returns where they start. */
-static const struct cn_entry *pool_copy(struct raft *r, uint64_t lo, uint64_t hi)
+/* Copies log entries lo..hi into the pool and returns the offset where they start. The pool
+ * may move with every reservation: pointers into it are made only when the update is
+ * complete (raft_get_update). */
+static uint32_t pool_copy(struct raft *r, uint64_t lo, uint64_t hi)
 {
-    if (hi < lo)
-        return NULL;
+    assert(lo <= hi);
     uint32_t offset;
     struct cn_entry *copy = raft_outbox_pool_reserve(raft_outbox(r), (uint32_t)(hi - lo + 1),
                                                      &offset);
@@ -220,10 +221,10 @@ static const struct cn_entry *pool_copy(struct raft *r, uint64_t lo, uint64_t hi
         assert(e != NULL);
         copy[i - lo] = *e;
     }
-    return copy;
+    return offset;
 }
 
-static void fill_persistence(struct raft *r, struct cn_update *u)
+static void fill_persistence(struct raft *r, struct cn_update *u, uint32_t *entries_offset)
 {
     struct cn_hard_state hs = {.term = r->term, .vote = r->vote, .commit = r->commit};
     /* Field by field: the struct has padding, which memcmp would compare too. */
@@ -253,14 +254,14 @@ static void fill_persistence(struct raft *r, struct cn_update *u)
         uint64_t hi = last;
         if (hi - r->unstable + 1 > RAFT_UPDATE_ENTRIES_MAX)
             hi = r->unstable + RAFT_UPDATE_ENTRIES_MAX - 1;
-        u->entries = pool_copy(r, r->unstable, hi);
+        *entries_offset = pool_copy(r, r->unstable, hi);
         u->entry_count = (uint32_t)(hi - r->unstable + 1);
         r->handed_last_index = hi;
         r->unstable = hi + 1;
     }
 }
 
-static void fill_committed(struct raft *r, struct cn_update *u)
+static void fill_committed(struct raft *r, struct cn_update *u, uint32_t *committed_offset)
 {
     /* Only entries this update makes durable, or that already are, may be applied. */
     uint64_t durable_limit = r->handed_last_index > r->persisted ? r->handed_last_index
@@ -272,7 +273,7 @@ static void fill_committed(struct raft *r, struct cn_update *u)
         return;
     if (limit - r->applied > RAFT_UPDATE_COMMITTED_MAX)
         limit = r->applied + RAFT_UPDATE_COMMITTED_MAX;
-    u->committed = pool_copy(r, r->applied + 1, limit);
+    *committed_offset = pool_copy(r, r->applied + 1, limit);
     u->committed_count = (uint32_t)(limit - r->applied);
     r->applied = limit;
 }
@@ -302,11 +303,16 @@ static void raft_get_update(void *core, struct cn_update *u)
     u->leader = r->reported_leader = r->leader;
     u->term = r->reported_term = r->term;
     r->handed_truncated_at = UINT64_MAX;
-    fill_persistence(r, u);
-    fill_committed(r, u);
+    uint32_t entries_offset = 0, committed_offset = 0;
+    fill_persistence(r, u, &entries_offset);
+    fill_committed(r, u, &committed_offset);
 
     struct raft_outbox *box = raft_outbox(r);
     fix_message_entries(box);
+    if (u->entry_count > 0)
+        u->entries = &box->pool[entries_offset];
+    if (u->committed_count > 0)
+        u->committed = &box->pool[committed_offset];
     u->messages = box->messages;
     u->message_count = box->message_count;
     u->messages_after_persist = box->after;

@@ -122,7 +122,7 @@ const struct sim_check_applied *sim_check_applied_at(const struct sim_check *che
 }
 
 void sim_check_applied(struct sim_check *check, uint32_t node, const struct cn_entry *entry,
-                       uint64_t rolling, uint64_t digest)
+                       uint64_t report_term, uint64_t rolling, uint64_t digest)
 {
     struct sim_check_applied *slot = sim_check_slot(check, entry->index);
     if (slot == NULL) {
@@ -134,9 +134,11 @@ void sim_check_applied(struct sim_check *check, uint32_t node, const struct cn_e
     if (!slot->set) {
         *slot = (struct sim_check_applied){.term = entry->term, .data_hash = data_hash,
                                            .rolling = rolling, .digest = digest,
+                                           .reported_term = report_term,
                                            .type = entry->type, .set = true};
         return;
     }
+    if (report_term < slot->reported_term) slot->reported_term = report_term;
     if (slot->term != entry->term || slot->data_hash != data_hash || slot->type != entry->type) {
         sim_check_fail(check, "state machine safety",
                        "node %u applied index %" PRIu64 " term %" PRIu64

@@ -33,6 +33,9 @@ struct sim_check_applied {
     uint64_t data_hash;
     uint64_t rolling; /* rolling hash of the prefix up to this index */
     uint64_t digest;  /* state machine digest after applying it */
+    /* The lowest term a node was in when it reported this index committed: an upper bound
+     * of the term in which it was committed (every reporter is at or past that term). */
+    uint64_t reported_term;
     uint8_t type;
     bool set;
 };
@@ -88,9 +91,10 @@ void sim_check_leader(struct sim_check *check, uint32_t node, uint64_t term);
 void sim_check_commit_index(struct sim_check *check, uint32_t node, uint64_t commit_index);
 /* A node restarted: its commit index starts over. */
 void sim_check_restarted(struct sim_check *check, uint32_t node);
-/* No two nodes apply different entries (or reach different states) at the same index. */
+/* No two nodes apply different entries (or reach different states) at the same index.
+ * report_term: the node's term when it reported the entry committed. */
 void sim_check_applied(struct sim_check *check, uint32_t node, const struct cn_entry *entry,
-                       uint64_t rolling, uint64_t digest);
+                       uint64_t report_term, uint64_t rolling, uint64_t digest);
 /* A snapshot installed at index must hold the state the cluster applied there. */
 void sim_check_snapshot_installed(struct sim_check *check, uint32_t node, uint64_t index,
                                   uint64_t rolling, uint64_t digest);

@@ -4,8 +4,11 @@
  *    identical in all entries up through that index. Checked over persisted disks: the first
  *    disk to hold (index, term) records the rolling hash of its prefix; every later holder must
  *    show the same one.
- *  - Leader Completeness: a leader's log holds every committed entry (here: every entry some
- *    node applied, above the leader's snapshot) with the term it was committed in.
+ *  - Leader Completeness: a leader's log holds every entry committed in an earlier or the same
+ *    term, with its term. Checked when a node starts leading, against every index some node
+ *    applied (above the leader's snapshot) that was reported committed by a node whose term
+ *    was at most the leader's (so committed in such a term): a leader elected late in an old
+ *    term need not hold what later terms committed.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -70,14 +73,15 @@ static void sim_check_raft_became_leader(struct sim_check *check, void *state, u
     for (uint64_t index = status.snapshot_index + 1; index <= check->applied_max; index++) {
         if (++scanned > SIM_CHECK_RAFT_SCAN_MAX) break;
         const struct sim_check_applied *applied = sim_check_applied_at(check, index);
-        if (applied == NULL) continue;
+        if (applied == NULL || applied->reported_term > term) continue;
         uint64_t held = 0;
         if (!ops->entry_term(core, index, &held) || held != applied->term) {
             sim_check_fail(check, "leader completeness",
                            "node %u leads term %" PRIu64 " but its log %s index %" PRIu64
-                           " (committed in term %" PRIu64 ", held term %" PRIu64 ")",
-                           node + 1, term, held ? "differs at" : "lacks", index, applied->term,
-                           held);
+                           " (entry term %" PRIu64 ", committed by term %" PRIu64
+                           ", held term %" PRIu64 ")", node + 1, term,
+                           held ? "differs at" : "lacks", index, applied->term,
+                           applied->reported_term, held);
             return;
         }
     }

@@ -111,6 +111,10 @@ void sim_client_start(struct sim *sim, uint32_t client)
     sim_client_draw(sim, c);
     c->call_us = sim->now_us;
     c->state = SIM_CLIENT_SUBMITTING;
+    /* One read in four goes to any node: followers serve reads through the leader (ReadIndex
+     * forwarding, thesis §6.4), a path a leader-only workload never takes. */
+    uint32_t any = (uint32_t)sim_rng_below(&sim->rng_workload, 4 * sim->node_count);
+    if (c->kind == LINCHECK_GET && any < sim->node_count) c->target = any;
     SIM_TRACE(sim, -1, "client %u: %s %s%s%s%s%s -> n%u", client + 1, sim_kind_names[c->kind],
               c->command.key, c->command.value[0] ? " " : "", c->command.value,
               c->command.expect[0] ? " if " : "", c->command.expect, c->target + 1);

@@ -16,7 +16,9 @@
 #define SIM_CRASH_LONG (1ull << 63) /* in a planned crash's event: stay down long */
 
 enum {
-    SIM_FAULT_KINDS = 8,
+    SIM_FAULT_KINDS = 10,
+    SIM_FAULT_DRAWS_MAX = 1000, /* draws to find an enabled kind */
+    SIM_FAULT_CRASH_KIND = 7,
     SIM_FAULT_LEADER_CRASH_US = 10000,
 };
 
@@ -107,6 +109,23 @@ void sim_fault_crash_planned(struct sim *sim, uint32_t node, uint64_t incarnatio
     sim_schedule(sim, down_us, SIM_EV_RESTART, node, 0, NULL);
 }
 
+/* Moves leadership around on purpose: the leader is asked to transfer to another node
+ * (thesis §3.10), or, when there is no leader, a node is told to campaign now. */
+static void sim_fault_transfer(struct sim *sim)
+{
+    uint32_t other = (uint32_t)sim_rng_below(&sim->rng_fault, sim->node_count);
+    int leader = sim_fault_leader(sim);
+    if (leader >= 0 && other != (uint32_t)leader) {
+        struct cn_event event = {.type = CN_EVENT_TRANSFER, .target = other + 1};
+        SIM_TRACE(sim, leader, "fault: transfer leadership to n%u", other + 1);
+        sim_node_step(sim, (uint32_t)leader, &event);
+    } else if (sim->nodes[other].alive) {
+        struct cn_event event = {.type = CN_EVENT_CAMPAIGN};
+        SIM_TRACE(sim, (int)other, "fault: campaign now");
+        sim_node_step(sim, other, &event);
+    }
+}
+
 /* Applies one fault action of the enabled kind `kind` (an index into the fault bits). */
 static void sim_fault_apply(struct sim *sim, uint32_t kind)
 {
@@ -137,24 +156,36 @@ static void sim_fault_apply(struct sim *sim, uint32_t kind)
         sim_fault_schedule_heal(sim);
         break;
     case SIM_FAULT_CRASH: sim_fault_crash(sim); break;
+    case SIM_FAULT_TRANSFER: sim_fault_transfer(sim); break;
+    case SIM_FAULT_DISK: {
+        uint32_t node = (uint32_t)sim_rng_below(rng, sim->node_count);
+        sim->nodes[node].disk_slow_until_us =
+            sim->now_us + sim_rng_range(rng, 50000, 1000000);
+        sim->nodes[node].disk_slow_us_max = sim_rng_range(rng, 5000, 60000);
+        break;
+    }
     default: assert(!"unknown fault kind");
     }
 }
 
 static const char *const sim_fault_kind_names[SIM_FAULT_KINDS] = {
-    "drop", "dup", "delay", "reorder", "partition", "asym", "isolate", "crash"};
+    "drop", "dup", "delay", "reorder", "partition", "asym", "isolate", "crash", "transfer", "disk"};
 
 void sim_fault_next(struct sim *sim)
 {
     if (sim->options.faults == 0) return;
-    uint32_t kind;
-    /* Crashes are drawn twice as often as each network fault: they make the elections. */
-    for (;;) {
-        kind = (uint32_t)sim_rng_below(&sim->rng_fault, SIM_FAULT_KINDS + 2);
-        if (kind >= SIM_FAULT_KINDS) kind = 7;
-        if (sim->options.faults & (1u << kind)) break;
+    uint32_t kind = SIM_FAULT_KINDS;
+    /* Crashes are drawn twice as often as each other kind: they make the elections. */
+    for (uint32_t draw = 0; draw < SIM_FAULT_DRAWS_MAX; draw++) {
+        uint32_t k = (uint32_t)sim_rng_below(&sim->rng_fault, SIM_FAULT_KINDS + 2);
+        if (k >= SIM_FAULT_KINDS) k = SIM_FAULT_CRASH_KIND;
+        if (sim->options.faults & (1u << k)) {
+            kind = k;
+            break;
+        }
     }
-    sim_fault_apply(sim, kind);
+    if (kind < SIM_FAULT_KINDS) sim_fault_apply(sim, kind);
+    else kind = SIM_FAULT_CRASH_KIND; /* for the trace only: nothing was enabled */
     SIM_TRACE(sim, -1, "fault %s: drop %u ppm, dup %u ppm, spikes %u ppm, delay <= %" PRId64
               " us, %u links down, %u nodes down", sim_fault_kind_names[kind],
               sim->net.drop_ppm, sim->net.dup_ppm, sim->net.spike_ppm, sim->net.delay_us_max,

@@ -17,6 +17,7 @@ enum { SIM_PROBE_CLIENT = 0xffffffffu };
 void sim_fault_end(struct sim *sim)
 {
     sim_net_heal(&sim->net);
+    for (uint32_t i = 0; i < sim->node_count; i++) sim->nodes[i].disk_slow_until_us = 0;
     sim->net.delay_us_max = sim->net.delay_us_min + 1000;
     SIM_TRACE(sim, -1, "faults end: network healed, restarting crashed nodes");
     for (uint32_t i = 0; i < sim->node_count && !sim->check.failed; i++)

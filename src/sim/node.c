@@ -85,6 +85,7 @@ void sim_node_start(struct sim *sim, uint32_t node)
     config.pre_vote = true;
     config.check_quorum = true;
     config.message_entries_max = sim->params.message_entries_max;
+    config.inflight_messages_max = sim->params.inflight_messages_max;
     config.random_seed = sim_rng_mix(sim->seed ^ sim_rng_mix(node + 1) ^
                                      sim_rng_mix(n->incarnation * 0x1000193ull));
     struct cn_restore restore;
@@ -203,8 +204,9 @@ static void sim_node_pump(struct sim *sim, uint32_t node)
         for (uint32_t i = 0; i < n->update.message_count; i++)
             sim_node_send(sim, node, &n->update.messages[i]);
         if (sim_update_persists(&n->update)) {
-            int64_t latency = sim_rng_range(&sim->rng_disk, sim->params.disk_us_min,
-                                            sim->params.disk_us_max);
+            int64_t high = sim->now_us < n->disk_slow_until_us ? n->disk_slow_us_max
+                                                                : sim->params.disk_us_max;
+            int64_t latency = sim_rng_range(&sim->rng_disk, sim->params.disk_us_min, high);
             sim_schedule(sim, latency, SIM_EV_DISK_DONE, node, n->incarnation, NULL);
             return;
         }
@@ -307,7 +309,8 @@ static void sim_node_apply(struct sim *sim, uint32_t node, const struct cn_updat
         n->applied_term = e->term;
         n->applied_rolling = sim_disk_chain(n->applied_rolling, e->term, e->type,
                                             sim_disk_data_hash(e->data, e->data_len));
-        sim_check_applied(&sim->check, node, e, n->applied_rolling, sim_kvsm_digest(&n->kvsm));
+        sim_check_applied(&sim->check, node, e, u->term, n->applied_rolling,
+                          sim_kvsm_digest(&n->kvsm));
         SIM_TRACE(sim, (int)node, "apply %" PRIu64 " term %" PRIu64 " %s", e->index, e->term,
                   e->type == CN_ENTRY_NORMAL ? "command" : e->type == CN_ENTRY_NOOP ? "noop"
                                                                                   : "config");

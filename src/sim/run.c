@@ -10,8 +10,9 @@
 #include "protocol/registry.h"
 #include "sim/world.h"
 
-static const char *const sim_fault_list[] = {"drop", "dup", "delay", "reorder",
-                                             "partition", "asym", "isolate", "crash"};
+static const char *const sim_fault_list[] = {"drop",    "dup",   "delay",    "reorder",
+                                             "partition", "asym", "isolate", "crash",
+                                             "transfer", "disk"};
 
 void sim_options_defaults(struct sim_options *options)
 {
@@ -19,14 +20,14 @@ void sim_options_defaults(struct sim_options *options)
     options->protocol = "raft";
     options->node_count = 3;
     options->faults = SIM_FAULT_ALL;
-    options->duration_ms = 3000;
+    options->duration_ms = 5000;
     options->lincheck_timeout_s = 5.0;
     options->report = stdout;
 }
 
 const char *sim_fault_names(void)
 {
-    return "drop,dup,delay,reorder,partition,asym,isolate,crash (or all, none)";
+    return "drop,dup,delay,reorder,partition,asym,isolate,crash,transfer,disk (or all, none)";
 }
 
 int sim_faults_parse(const char *list, uint32_t *faults)
@@ -153,7 +154,7 @@ static void sim_params_draw(struct sim *sim)
     struct sim_params *p = &sim->params;
     p->tick_us = 10000;
     p->election_ticks = 10;
-    p->heartbeat_ticks = 1 + (uint32_t)sim_rng_below(&rng, 2);
+    p->heartbeat_ticks = 1 + (uint32_t)sim_rng_below(&rng, 3);
     p->disk_us_min = 200;
     p->disk_us_max = sim_rng_range(&rng, 1000, 3000);
     p->client_us_min = 100;
@@ -161,10 +162,14 @@ static void sim_params_draw(struct sim *sim)
     p->client_timeout_us = sim_rng_range(&rng, 1000000, 2000000);
     p->client_count = (uint32_t)sim_rng_range(&rng, 3, 5);
     p->string_keys = (uint32_t)sim_rng_range(&rng, 3, SIM_STRING_KEYS_MAX);
-    p->snapshot_every = (uint64_t)sim_rng_range(&rng, 48, 160);
+    p->snapshot_every = (uint64_t)sim_rng_range(&rng, 16, 128);
+    static const uint32_t chunks[] = {16, 48, 512};
+    p->snapshot_chunk_bytes = chunks[sim_rng_below(&rng, 3)];
     /* Appends of a few entries: a follower that lags behind acknowledges old-term entries
      * before the new leader's own, which Figure 8 (Raft §5.4.2) needs. */
     p->message_entries_max = 1u << sim_rng_below(&rng, 4);
+    static const uint32_t windows[] = {1, 2, 8, 64};
+    p->inflight_messages_max = windows[sim_rng_below(&rng, 4)];
     p->fault_gap_us_min = 20000;
     p->fault_gap_us_max = sim_rng_range(&rng, 150000, 400000);
     p->faults_end_us = sim->options.duration_ms * 1000;

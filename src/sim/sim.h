@@ -27,7 +27,9 @@ enum sim_fault {
     SIM_FAULT_ASYM = 1u << 5,
     SIM_FAULT_ISOLATE = 1u << 6,
     SIM_FAULT_CRASH = 1u << 7,
-    SIM_FAULT_ALL = (1u << 8) - 1,
+    SIM_FAULT_TRANSFER = 1u << 8, /* leadership transfers and forced campaigns */
+    SIM_FAULT_DISK = 1u << 9,     /* a node's disk turns slow for a while */
+    SIM_FAULT_ALL = (1u << 10) - 1,
 };
 
 enum {
@@ -45,7 +47,7 @@ struct sim_options {
     FILE *report;             /* where lincheck details of a failing seed go (may be NULL) */
 };
 
-/* Defaults: raft, 3 nodes, all faults, 3000 ms, lincheck 5 s, no trace, report to stdout. */
+/* Defaults: raft, 3 nodes, all faults, 5000 ms, lincheck 5 s, no trace, report to stdout. */
 void sim_options_defaults(struct sim_options *options);
 
 /* Parses a fault list ("drop,dup,...", "all", "none"). Returns 0 or -1 (unknown name). */

@@ -12,13 +12,14 @@
 #include "sim/world.h"
 
 /* Fills an outgoing CN_MSG_SNAPSHOT from the node's latest snapshot: the meta, one chunk of at
- * most SIM_SNAPSHOT_CHUNK_BYTES from the requested offset, and done when it ends the bytes. */
-static void sim_node_fill_snapshot(const struct sim_node *n, struct cn_message *m)
+ * most snapshot_chunk_bytes from the requested offset, and done when it ends the bytes. */
+static void sim_node_fill_snapshot(const struct sim *sim, const struct sim_node *n,
+                                   struct cn_message *m)
 {
     uint64_t total = n->disk.snapshot_len;
     uint64_t offset = m->snapshot_offset <= total ? m->snapshot_offset : total;
     uint64_t len = total - offset;
-    if (len > SIM_SNAPSHOT_CHUNK_BYTES) len = SIM_SNAPSHOT_CHUNK_BYTES;
+    if (len > sim->params.snapshot_chunk_bytes) len = sim->params.snapshot_chunk_bytes;
     m->snapshot = n->disk.snapshot;
     m->snapshot_offset = offset;
     m->snapshot_chunk = n->disk.snapshot_bytes + offset;
@@ -32,7 +33,7 @@ void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *mess
 {
     struct cn_message m = *message;
     if (m.type == CN_MSG_SNAPSHOT && m.snapshot_chunk == NULL)
-        sim_node_fill_snapshot(&sim->nodes[node], &m);
+        sim_node_fill_snapshot(sim, &sim->nodes[node], &m);
     if (m.from != node + 1 || m.to == 0 || m.to > sim->node_count || m.to == node + 1) {
         sim_check_fail(&sim->check, "message", "node %u sent %s from %u to %u", node + 1,
                        cn_message_type_name(m.type), m.from, m.to);

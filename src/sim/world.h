@@ -26,7 +26,6 @@ enum {
     SIM_CLIENTS_MAX = 8,
     SIM_READS_WAITING_MAX = 64,      /* reads per node waiting for their index to be applied */
     SIM_PUMP_ROUNDS_MAX = 1024,      /* updates handled back to back without a disk wait */
-    SIM_SNAPSHOT_CHUNK_BYTES = 512,  /* small, so that transfers take several chunks */
     SIM_SEND_BUFFER_US = 1500,       /* a crash loses what was sent this recently */
     SIM_PACKETS_LIVE_MAX = 1u << 16, /* messages in flight at once */
     SIM_PACKET_POOLED_BYTES = 8192,  /* packets up to this size are recycled */
@@ -80,6 +79,8 @@ struct sim_params {
     uint32_t string_keys;
     uint64_t snapshot_every; /* applied entries between snapshots */
     uint32_t message_entries_max; /* small, so that a lagging follower catches up in steps */
+    uint32_t inflight_messages_max; /* small windows exercise flow control */
+    uint32_t snapshot_chunk_bytes;  /* small, so that transfers take several chunks */
     int64_t fault_gap_us_min, fault_gap_us_max;
     int64_t faults_end_us;
     int64_t liveness_deadline_us; /* after faults_end */
@@ -112,6 +113,8 @@ struct sim_node {
     struct sim_read_wait reads[SIM_READS_WAITING_MAX];
     uint32_t read_count;
     int64_t tick_phase_us;
+    int64_t disk_slow_until_us; /* the disk fault: writes take up to disk_slow_us_max */
+    int64_t disk_slow_us_max;
 };
 
 enum sim_client_state {

@@ -83,7 +83,7 @@ void cluster_snapshot_taken(struct cluster *c, cn_node_id id, uint64_t index);
 
 /* Delivers the oldest queued message matching (from, to, type); 0 matches anything.
  * Returns whether one was delivered. Messages to or from isolated or crashed nodes are
- * dropped when they reach the head of a delivery. */
+ * dropped when they are delivered (messages a crashed node sent before it crashed still arrive). */
 bool cluster_deliver_one(struct cluster *c, cn_node_id from, cn_node_id to, uint8_t type);
 /* Delivers everything matching, including what the deliveries cause, until none is left
  * (bounded). Returns the number delivered. */

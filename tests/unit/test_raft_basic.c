@@ -96,6 +96,57 @@ static void test_read_index_on_leader_and_follower(void **state)
     cluster_free(&c);
 }
 
+
+/* Regression: an update's entries and committed arrays point into a pool that grows while the
+ * update is built; a pointer taken before the last growth dangled (found by cluster_basic: the
+ * WAL saw a non-consecutive run; AddressSanitizer reports the use after free). A single node
+ * gets exactly a pool's worth of new entries and a batch of committed ones in one update. */
+static void drive_one(void *core, struct cn_update *u)
+{
+    assert_true(raft_ops.has_update(core));
+    raft_ops.get_update(core, u);
+}
+
+static void test_update_arrays_survive_pool_growth(void **state)
+{
+    (void)state;
+    struct cn_config config;
+    cn_config_defaults(&config);
+    config.id = 1;
+    config.members = (struct cn_members){.count = 1, .ids = {1}};
+    struct cn_restore restore = {0};
+    void *core;
+    assert_int_equal(raft_ops.create(&config, &restore, &core), CN_OK);
+    struct cn_update u;
+    raft_ops.step(core, &(struct cn_event){.type = CN_EVENT_CAMPAIGN});
+    for (int i = 0; i < 8 && raft_ops.has_update(core); i++) {
+        drive_one(core, &u);
+        raft_ops.ack_update(core, &u);
+    }
+    struct cn_status st;
+    raft_ops.status(core, &st);
+    assert_int_equal(st.role, CN_ROLE_LEADER);
+    const uint8_t data[] = "command";
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(raft_ops.step(core, &(struct cn_event){.type = CN_EVENT_PROPOSE,
+                                                                 .data = data, .data_len = 7}),
+                         CN_OK);
+    drive_one(core, &u); /* persists the 100 */
+    for (int i = 0; i < 256; i++) /* exactly the pool's first capacity */
+        raft_ops.step(core, &(struct cn_event){.type = CN_EVENT_PROPOSE, .data = data,
+                                               .data_len = 7});
+    raft_ops.ack_update(core, &u); /* the 100 commit */
+    drive_one(core, &u);
+    assert_int_equal(u.entry_count, 256);
+    assert_true(u.committed_count >= 100);
+    for (uint32_t i = 1; i < u.entry_count; i++)
+        assert_int_equal(u.entries[i].index, u.entries[0].index + i);
+    for (uint32_t i = 1; i < u.committed_count; i++)
+        assert_int_equal(u.committed[i].index, u.committed[0].index + i);
+    raft_ops.ack_update(core, &u);
+    raft_ops.destroy(core);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -104,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_replicates_and_applies_everywhere),
         cmocka_unit_test(test_proposal_on_follower_is_refused),
         cmocka_unit_test(test_read_index_on_leader_and_follower),
+        cmocka_unit_test(test_update_arrays_survive_pool_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
