@@ -282,6 +282,12 @@ struct cn_update {
     struct cn_snapshot_meta snapshot;
     uint32_t entry_count;
     const struct cn_entry *entries;
+    /* How `entries` land on disk. false (Raft): an entry at or below the last persisted index
+     * truncates the persisted log from there, and entries form one consecutive run (§5.3).
+     * true (Multi-Paxos): each entry replaces only the persisted value of its own slot (an
+     * acceptor's accepted (ballot, value) per slot, Lamport §2.3); other slots stay, and the
+     * entries need not be consecutive, but they are in ascending slot order. */
+    bool entries_per_slot;
 
     /* (3) Only after (2) is durable: responses that promise something about this node's disk —
      * vote grants (Figure 2: persist currentTerm and votedFor before responding), append and

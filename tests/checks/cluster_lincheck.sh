@@ -63,4 +63,10 @@ if [ "$rc" -ne 0 ]; then
     echo "history kept in $BUILD/test-logs/cluster_lincheck.history.jsonl"
     fail "chorus-lincheck exit $rc"
 fi
+# The checker must be able to fail on this very history: a read of a value never written.
+awk 'done != 1 && /"op":"get"/ && /"output":"/ { sub(/"output":"[^"]*"}/, "\"output\":\"never-written\"}"); done = 1 } { print }' \
+    "$HISTORY" >"$CLUSTER_DIR/corrupted.jsonl"
+timeout 60 "$LINCHECK" --timeout 30 "$CLUSTER_DIR/corrupted.jsonl" >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 1 ] || fail "chorus-lincheck did not reject a corrupted copy of the history (exit $rc)"
+echo "control: a corrupted copy of the history is rejected"
 echo "cluster_lincheck: ok"
