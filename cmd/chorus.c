@@ -10,8 +10,8 @@
  *
  * Replies print as redis-cli prints them when not on a terminal, with the type shown:
  * strings plain, (nil), (integer) N, (error) TEXT.
- * Exit status: 0 success, 1 an error reply (status: some node down), 2 connection or usage
- * error (status: no node answered).
+ * Exit status: 0 success, 1 an error reply (status: some node down; bench: no operation
+ * succeeded), 2 connection or usage error (status: no node answered).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -217,7 +217,10 @@ static int run_bench(const struct client_endpoint *endpoint, int timeout_ms, boo
         else
             return usage_error("bad bench option or value", option);
     }
-    return bench_run(&config, stdout, NULL) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+    struct bench_result result;
+    if (bench_run(&config, stdout, &result) != 0)
+        return CLI_EXIT_FAILURE;
+    return result.ok > 0 ? CLI_EXIT_OK : CLI_EXIT_ERROR_REPLY; /* nothing succeeded: say so */
 }
 
 int main(int argc, char **argv)

@@ -21,6 +21,6 @@ run() {
         *) status=1 ;;
     esac
 }
-run --seeds 1000 --nodes 3
-run --seeds 300 --start 100000 --nodes 5
+run --seeds 2000 --nodes 3
+run --seeds 1000 --start 100000 --nodes 5
 exit $status
