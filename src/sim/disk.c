@@ -64,10 +64,16 @@ uint64_t sim_disk_last_index(const struct sim_disk *disk)
     return disk->snapshot.index + disk->count;
 }
 
-const struct sim_disk_entry *sim_disk_entry_at(const struct sim_disk *disk, uint64_t index)
+static struct sim_disk_entry *sim_disk_slot(const struct sim_disk *disk, uint64_t index)
 {
     if (index <= disk->snapshot.index || index > sim_disk_last_index(disk)) return NULL;
     return &disk->entries[disk->first + (index - disk->snapshot.index - 1)];
+}
+
+const struct sim_disk_entry *sim_disk_entry_at(const struct sim_disk *disk, uint64_t index)
+{
+    const struct sim_disk_entry *slot = sim_disk_slot(disk, index);
+    return slot != NULL && slot->present ? slot : NULL;
 }
 
 bool sim_disk_rolling_at(const struct sim_disk *disk, uint64_t index, uint64_t *rolling)
@@ -76,9 +82,9 @@ bool sim_disk_rolling_at(const struct sim_disk *disk, uint64_t index, uint64_t *
         *rolling = disk->snapshot_rolling;
         return true;
     }
-    const struct sim_disk_entry *entry = sim_disk_entry_at(disk, index);
-    if (entry == NULL) return false;
-    *rolling = entry->rolling;
+    const struct sim_disk_entry *slot = sim_disk_slot(disk, index);
+    if (slot == NULL) return false;
+    *rolling = slot->rolling;
     return true;
 }
 
@@ -124,6 +130,7 @@ static int sim_disk_append(struct sim_disk *disk, const struct cn_entry *in, uin
 {
     if (sim_disk_reserve(disk) != 0) return -1;
     struct sim_disk_entry *e = &disk->entries[disk->first + disk->count];
+    e->present = true;
     e->term = in->term;
     e->type = in->type;
     e->data_len = in->data_len;
@@ -139,17 +146,72 @@ static int sim_disk_append(struct sim_disk *disk, const struct cn_entry *in, uin
     return 0;
 }
 
+/* Fills one slot (per-slot writes) with a copy of `in`, replacing what it held. */
+static int sim_disk_fill_slot(struct sim_disk_entry *slot, const struct cn_entry *in)
+{
+    uint8_t *data = slot->data != NULL && slot->data != slot->inline_data ? slot->data : NULL;
+    free(data);
+    slot->data = slot->inline_data;
+    if (in->data_len > SIM_DISK_ENTRY_INLINE_BYTES) {
+        slot->data = malloc(in->data_len);
+        if (slot->data == NULL) return -1;
+    }
+    if (in->data_len > 0) memcpy(slot->data, in->data, in->data_len);
+    slot->present = true;
+    slot->term = in->term;
+    slot->type = in->type;
+    slot->data_len = in->data_len;
+    slot->data_hash = sim_disk_data_hash(in->data, in->data_len);
+    return 0;
+}
+
+/* A per-slot write: empty slots fill any gap up to the entry, then its slot is replaced. */
+static int sim_disk_write_slot(struct sim_disk *disk, const struct cn_entry *in,
+                               char error[SIM_DISK_ERROR_BYTES_MAX])
+{
+    uint64_t last = sim_disk_last_index(disk);
+    if (in->index > last && in->index - last > SIM_DISK_SLOT_GAP_MAX) {
+        snprintf(error, SIM_DISK_ERROR_BYTES_MAX, "slot %" PRIu64 " written %" PRIu64
+                 " slots past the last one", in->index, in->index - last);
+        return -1;
+    }
+    for (uint64_t gap = last + 1; gap < in->index; gap++) {
+        struct cn_entry empty = {.index = gap};
+        uint64_t prev = 0;
+        (void)sim_disk_rolling_at(disk, gap - 1, &prev);
+        if (sim_disk_append(disk, &empty, prev) != 0) goto bound;
+        disk->entries[disk->first + disk->count - 1].present = false;
+    }
+    if (in->index > last) {
+        uint64_t prev = 0;
+        (void)sim_disk_rolling_at(disk, in->index - 1, &prev);
+        if (sim_disk_append(disk, in, prev) != 0) goto bound;
+        return 0;
+    }
+    if (sim_disk_fill_slot(sim_disk_slot(disk, in->index), in) != 0) goto bound;
+    return 0;
+bound:
+    snprintf(error, SIM_DISK_ERROR_BYTES_MAX, "disk bound reached (%u entries)", disk->count);
+    return -1;
+}
+
 int sim_disk_write_entries(struct sim_disk *disk, const struct cn_entry *entries, uint32_t count,
-                           char error[SIM_DISK_ERROR_BYTES_MAX])
+                           bool per_slot, char error[SIM_DISK_ERROR_BYTES_MAX])
 {
     for (uint32_t i = 0; i < count; i++) {
         const struct cn_entry *in = &entries[i];
         uint64_t last = sim_disk_last_index(disk);
-        if (in->index <= disk->snapshot.index || in->index > last + 1) {
+        bool ordered = i == 0 || in->index > entries[i - 1].index;
+        bool reachable = per_slot || in->index <= last + 1;
+        if (in->index <= disk->snapshot.index || !reachable || !ordered) {
             snprintf(error, SIM_DISK_ERROR_BYTES_MAX,
                      "entry %" PRIu64 " written to a disk holding snapshot %" PRIu64
                      " and entries up to %" PRIu64, in->index, disk->snapshot.index, last);
             return -1;
+        }
+        if (per_slot) {
+            if (sim_disk_write_slot(disk, in, error) != 0) return -1;
+            continue;
         }
         if (in->index <= last) sim_disk_truncate_count(disk, (uint32_t)(in->index - disk->snapshot.index - 1));
         uint64_t rolling_prev = 0;
@@ -207,6 +269,15 @@ int sim_disk_set_snapshot(struct sim_disk *disk, const struct cn_snapshot_meta *
     return 0;
 }
 
+int sim_disk_install_snapshot(struct sim_disk *disk, const struct cn_snapshot_meta *meta,
+                              uint64_t rolling, const uint8_t *bytes, uint32_t len)
+{
+    if (len > SIM_SNAPSHOT_BYTES_MAX || meta->index < disk->snapshot.index) return -1;
+    sim_disk_truncate_count(disk, 0);
+    disk->first = 0;
+    return sim_disk_set_snapshot(disk, meta, rolling, bytes, len);
+}
+
 int sim_disk_stage_chunk(struct sim_disk *disk, uint64_t offset, const uint8_t *chunk,
                          uint32_t len, char error[SIM_DISK_ERROR_BYTES_MAX])
 {
@@ -228,12 +299,14 @@ void sim_disk_restore(const struct sim_disk *disk, struct cn_restore *restore,
     memset(restore, 0, sizeof(*restore));
     restore->hard_state = disk->hard_state;
     restore->snapshot = disk->snapshot;
+    uint32_t n = 0;
     for (uint32_t k = 0; k < disk->count; k++) {
         const struct sim_disk_entry *e = &disk->entries[disk->first + k];
-        entries[k] = (struct cn_entry){.index = disk->snapshot.index + 1 + k, .term = e->term,
-                                       .type = e->type, .data_len = e->data_len,
-                                       .data = e->data};
+        if (!e->present) continue;
+        entries[n++] = (struct cn_entry){.index = disk->snapshot.index + 1 + k, .term = e->term,
+                                         .type = e->type, .data_len = e->data_len,
+                                         .data = e->data};
     }
-    restore->entry_count = disk->count;
+    restore->entry_count = n;
     restore->entries = entries;
 }

@@ -23,9 +23,11 @@ enum {
     SIM_DISK_ENTRY_INLINE_BYTES = 120,      /* data up to this size is kept without malloc */
     SIM_SNAPSHOT_BYTES_MAX = 1u << 16,      /* one simulated snapshot, header included */
     SIM_DISK_ERROR_BYTES_MAX = 160,
+    SIM_DISK_SLOT_GAP_MAX = 4096,           /* empty slots a per-slot write may skip */
 };
 
 struct sim_disk_entry {
+    bool present; /* false: an empty slot below a per-slot write (Multi-Paxos) */
     uint64_t term;
     uint8_t type;
     uint32_t data_len;
@@ -65,23 +67,30 @@ bool sim_disk_rolling_at(const struct sim_disk *disk, uint64_t index, uint64_t *
 uint64_t sim_disk_chain(uint64_t rolling, uint64_t term, uint8_t type, uint64_t data_hash);
 uint64_t sim_disk_data_hash(const uint8_t *data, uint32_t data_len);
 
-/* Persists entries (in index order): an entry at or below the last index truncates the log from
- * there first (Raft §5.3). Returns 0, or -1 with a reason in `error` when the write is not one a
- * correct core can ask for (a gap, an index at or below the snapshot, a bound). */
+/* Persists entries (in index order) as cn_update.entries_per_slot says: false (Raft), an entry
+ * at or below the last index truncates the log from there first (§5.3) and entries are
+ * consecutive; true (Multi-Paxos), each entry replaces its own slot only, gaps stay empty.
+ * Returns 0, or -1 with a reason in `error` when the write is not one a correct core can ask
+ * for (a gap, an index at or below the snapshot, a bound). Rolling hashes are meaningful for
+ * Raft-style writes only. */
 int sim_disk_write_entries(struct sim_disk *disk, const struct cn_entry *entries, uint32_t count,
-                           char error[SIM_DISK_ERROR_BYTES_MAX]);
+                           bool per_slot, char error[SIM_DISK_ERROR_BYTES_MAX]);
 /* Makes (meta, rolling, bytes) the disk's snapshot: drops the entries up to meta.index, and
  * the ones after it too unless the disk holds the snapshot's last entry (Raft §7); re-chains
  * the retained ones onto `rolling`. Returns 0, or -1 (bytes too large, or older than
  * the snapshot already held). */
 int sim_disk_set_snapshot(struct sim_disk *disk, const struct cn_snapshot_meta *meta,
                           uint64_t rolling, const uint8_t *bytes, uint32_t len);
+/* Installs a received snapshot (cn_update.snapshot_present): the whole log is discarded and
+ * now starts after meta.index. Returns 0, or -1 (too large, or older than the disk's). */
+int sim_disk_install_snapshot(struct sim_disk *disk, const struct cn_snapshot_meta *meta,
+                              uint64_t rolling, const uint8_t *bytes, uint32_t len);
 /* Writes a received chunk at `offset` of the staging buffer (offset 0 starts a new one).
  * Returns 0, or -1 with a reason (a gap, or the bound). */
 int sim_disk_stage_chunk(struct sim_disk *disk, uint64_t offset, const uint8_t *chunk,
                          uint32_t len, char error[SIM_DISK_ERROR_BYTES_MAX]);
-/* Fills `restore` from the disk. `entries` must hold disk->count items; they borrow the disk's
- * bytes until the next write. */
+/* Fills `restore` from the disk (present entries, in index order). `entries` must hold
+ * disk->count items; they borrow the disk's bytes until the next write. */
 void sim_disk_restore(const struct sim_disk *disk, struct cn_restore *restore,
                       struct cn_entry *entries);
 

@@ -228,8 +228,8 @@ static void sim_node_install(struct sim *sim, uint32_t node, const struct cn_upd
                        u->snapshot.index, u->snapshot.term, disk->staging_len);
         return;
     }
-    if (sim_disk_set_snapshot(disk, &u->snapshot, n->applied_rolling, disk->staging,
-                              disk->staging_len) != 0) {
+    if (sim_disk_install_snapshot(disk, &u->snapshot, n->applied_rolling, disk->staging,
+                                  disk->staging_len) != 0) {
         sim_check_fail(&sim->check, "snapshot", "node %u installs snapshot %" PRIu64
                        " older than its disk's %" PRIu64, node + 1, u->snapshot.index,
                        disk->snapshot.index);
@@ -258,7 +258,8 @@ static void sim_node_persist(struct sim *sim, uint32_t node, const struct cn_upd
     }
     if (u->snapshot_present) sim_node_install(sim, node, u);
     if (u->entry_count > 0 && !sim->check.failed) {
-        if (sim_disk_write_entries(&n->disk, u->entries, u->entry_count, error) != 0) {
+        if (sim_disk_write_entries(&n->disk, u->entries, u->entry_count, u->entries_per_slot,
+                                   error) != 0) {
             sim_check_fail(&sim->check, "disk write", "node %u: %s", node + 1, error);
             return;
         }

@@ -20,7 +20,7 @@ static struct cn_entry entry(uint64_t index, uint64_t term, const char *data)
 static void write_log(struct sim_disk *disk, const struct cn_entry *entries, uint32_t count)
 {
     char error[SIM_DISK_ERROR_BYTES_MAX];
-    assert_int_equal(sim_disk_write_entries(disk, entries, count, error), 0);
+    assert_int_equal(sim_disk_write_entries(disk, entries, count, false, error), 0);
 }
 
 static void test_disk_truncates_and_rechains(void **state)
@@ -45,16 +45,24 @@ static void test_disk_truncates_and_rechains(void **state)
     /* Gaps and writes below the snapshot are refused. */
     char error[SIM_DISK_ERROR_BYTES_MAX];
     struct cn_entry gap[] = {entry(5, 2, "g")};
-    assert_int_equal(sim_disk_write_entries(&a, gap, 1, error), -1);
+    assert_int_equal(sim_disk_write_entries(&a, gap, 1, false, error), -1);
     struct cn_snapshot_meta meta = {.index = 1, .term = 1};
     uint64_t rolling1 = sim_disk_entry_at(&a, 1)->rolling;
     assert_int_equal(sim_disk_set_snapshot(&a, &meta, rolling1, (const uint8_t *)"s", 1), 0);
     assert_null(sim_disk_entry_at(&a, 1));
     assert_int_equal(sim_disk_entry_at(&a, 2)->rolling, sim_disk_entry_at(&b, 2)->rolling);
     struct cn_entry below[] = {entry(1, 3, "q")};
-    assert_int_equal(sim_disk_write_entries(&a, below, 1, error), -1);
+    assert_int_equal(sim_disk_write_entries(&a, below, 1, false, error), -1);
     struct cn_snapshot_meta older = {.index = 0};
     assert_int_equal(sim_disk_set_snapshot(&a, &older, 0, NULL, 0), -1);
+    /* An installed snapshot replaces the whole log, even when the disk holds its last entry. */
+    struct sim_disk i;
+    assert_int_equal(sim_disk_init(&i), 0);
+    write_log(&i, log1, 3);
+    struct cn_snapshot_meta at1 = {.index = 1, .term = 1};
+    assert_int_equal(sim_disk_install_snapshot(&i, &at1, 5, NULL, 0), 0);
+    assert_int_equal(sim_disk_last_index(&i), 1);
+    sim_disk_free(&i);
     /* A snapshot whose last entry the disk does not hold replaces the whole log (§7). */
     struct sim_disk c;
     assert_int_equal(sim_disk_init(&c), 0);
@@ -74,6 +82,36 @@ static void test_disk_truncates_and_rechains(void **state)
     assert_memory_equal(r.entries[0].data, "w", 1);
     sim_disk_free(&a);
     sim_disk_free(&b);
+}
+
+/* Multi-Paxos writes (entries_per_slot): slots are replaced one by one, gaps stay empty. */
+static void test_disk_per_slot_writes(void **state)
+{
+    (void)state;
+    struct sim_disk d;
+    char error[SIM_DISK_ERROR_BYTES_MAX];
+    assert_int_equal(sim_disk_init(&d), 0);
+    struct cn_entry first[] = {entry(1, 10, "a"), entry(4, 10, "d")};
+    assert_int_equal(sim_disk_write_entries(&d, first, 2, true, error), 0);
+    assert_int_equal(sim_disk_last_index(&d), 4);
+    assert_null(sim_disk_entry_at(&d, 2));
+    assert_memory_equal(sim_disk_entry_at(&d, 4)->data, "d", 1);
+    struct cn_entry again[] = {entry(2, 20, "b"), entry(4, 20, "D")};
+    assert_int_equal(sim_disk_write_entries(&d, again, 2, true, error), 0);
+    assert_int_equal(sim_disk_last_index(&d), 4); /* no truncation */
+    assert_int_equal(sim_disk_entry_at(&d, 1)->term, 10);
+    assert_int_equal(sim_disk_entry_at(&d, 4)->term, 20);
+    assert_memory_equal(sim_disk_entry_at(&d, 4)->data, "D", 1);
+    struct cn_entry restored[8];
+    struct cn_restore r;
+    sim_disk_restore(&d, &r, restored);
+    assert_int_equal(r.entry_count, 3); /* slots 1, 2, 4 */
+    assert_int_equal(r.entries[2].index, 4);
+    struct cn_entry descending[] = {entry(6, 20, "f"), entry(5, 20, "e")};
+    assert_int_equal(sim_disk_write_entries(&d, descending, 2, true, error), -1);
+    struct cn_entry far[] = {entry(sim_disk_last_index(&d) + SIM_DISK_SLOT_GAP_MAX + 1, 20, "z")};
+    assert_int_equal(sim_disk_write_entries(&d, far, 1, true, error), -1);
+    sim_disk_free(&d);
 }
 
 static void test_disk_many_entries_and_compaction(void **state)
@@ -303,6 +341,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_disk_truncates_and_rechains),
+        cmocka_unit_test(test_disk_per_slot_writes),
         cmocka_unit_test(test_disk_many_entries_and_compaction),
         cmocka_unit_test(test_check_log_matching_accepts_equal_logs),
         cmocka_unit_test(test_check_log_matching_catches_prefix_divergence),
