@@ -78,7 +78,7 @@ void sim_fault_new_leader(struct sim *sim, uint32_t node)
 {
     if (!(sim->options.faults & SIM_FAULT_CRASH) || sim->probe.active) return;
     if (sim->now_us >= sim->params.faults_end_us) return;
-    if (sim_rng_below(&sim->rng_fault, 4) != 0) return;
+    if (sim_rng_below(&sim->rng_fault, 8) != 0) return;
     int64_t delay = (int64_t)sim_rng_below(&sim->rng_fault, SIM_FAULT_LEADER_CRASH_US);
     sim_schedule(sim, delay, SIM_EV_CRASH, node, sim->nodes[node].incarnation, NULL);
 }
