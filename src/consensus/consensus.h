@@ -343,6 +343,12 @@ struct cn_ops {
     /* Precondition: `update` is the outstanding one and every rule in it was carried out. */
     void (*ack_update)(void *core, const struct cn_update *update);
     void (*status)(const void *core, struct cn_status *status);
+    /* Messages that may leave now although an update is outstanding: only what update rule 1
+     * allows (the leader's appends of entries proposed since, heartbeats, vote requests), so
+     * that the leader's replication need not wait for its own fdatasync (thesis §10.2.1).
+     * Optional: NULL in a core without it, and drivers may simply not call it. Returns the
+     * count; the array stays valid until the next call into the core. */
+    uint32_t (*take_messages)(void *core, const struct cn_message **messages);
     /* Term of the entry at index, if the core holds it (or it is the snapshot's index). */
     bool (*entry_term)(const void *core, uint64_t index, uint64_t *term);
 };

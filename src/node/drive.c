@@ -168,8 +168,17 @@ void node_drive(struct node *node)
 
 static void on_prepare(uv_prepare_t *handle)
 {
-    node_drive(handle->data);
-    transport_flush(((struct node *)handle->data)->transport);
+    struct node *node = handle->data;
+    node_drive(node);
+    /* While the update waits for the disk, what may leave early leaves now: the leader's
+     * appends of entries proposed meanwhile reach the followers one fdatasync sooner. */
+    if (node->update_outstanding && node->ops->take_messages != NULL && !node->stopping) {
+        const struct cn_message *messages;
+        uint32_t count = node->ops->take_messages(node->core, &messages);
+        node_peers_send(node, messages, count);
+    }
+    if (node->transport != NULL)
+        transport_flush(node->transport);
 }
 
 static void on_idle(uv_idle_t *handle)

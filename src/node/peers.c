@@ -65,6 +65,8 @@ void node_peers_send(struct node *node, const struct cn_message *messages, uint3
 {
     if (node->transport == NULL)
         return; /* stopping: peers will hear from the next leader */
+    cn_node_id unreachable[CN_MEMBERS_MAX];
+    uint32_t unreachable_count = 0;
     for (uint32_t i = 0; i < count; i++) {
         const struct cn_message *m = &messages[i];
         struct cn_message filled;
@@ -77,12 +79,15 @@ void node_peers_send(struct node *node, const struct cn_message *messages, uint3
             m = &filled;
         }
         int rv = transport_send(node->transport, m);
-        if (rv == TRANSPORT_ERR_QUEUE_FULL)
-            node_step(node, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = m->to});
-        else if (rv != TRANSPORT_OK)
+        if (rv == TRANSPORT_ERR_QUEUE_FULL && unreachable_count < CN_MEMBERS_MAX)
+            unreachable[unreachable_count++] = m->to;
+        else if (rv != TRANSPORT_OK && rv != TRANSPORT_ERR_QUEUE_FULL)
             node_log(node, NODE_LOG_WARN, "sending %s to %u: %s", cn_message_type_name(m->type),
                      m->to, transport_strerror(rv));
     }
+    /* Stepped only now: the messages may point into the core, valid until its next call. */
+    for (uint32_t i = 0; i < unreachable_count; i++)
+        node_step(node, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = unreachable[i]});
 }
 
 void node_peers_stop(struct node *node)

@@ -135,6 +135,7 @@ static void raft_destroy(void *core)
     free(r->reads);
     free(r->chunk_buffers[0]);
     free(r->chunk_buffers[1]);
+    free(r->taken_pool);
     free(r);
 }
 
@@ -278,12 +279,10 @@ static void fill_committed(struct raft *r, struct cn_update *u, uint32_t *commit
     r->applied = limit;
 }
 
-static void raft_get_update(void *core, struct cn_update *u)
+/* Deferred sends go out now, so that everything stepped since the last update shares one
+ * message per follower (batching) and one heartbeat round (ReadIndex batching). */
+static void send_deferred(struct raft *r)
 {
-    struct raft *r = core;
-    assert(!r->update_outstanding);
-    /* Deferred sends go out now, so that everything stepped since the last update shares
-     * one message per follower (batching) and one heartbeat round (ReadIndex batching). */
     if (r->role == CN_ROLE_LEADER) {
         if (r->read_round_wanted) {
             r->read_round_wanted = false;
@@ -295,6 +294,13 @@ static void raft_get_update(void *core, struct cn_update *u)
     }
     r->broadcast_pending = false;
     r->read_round_wanted = false;
+}
+
+static void raft_get_update(void *core, struct cn_update *u)
+{
+    struct raft *r = core;
+    assert(!r->update_outstanding);
+    send_deferred(r);
 
     memset(u, 0, sizeof(*u));
     u->soft_state_changed = r->role != r->reported_role || r->leader != r->reported_leader ||
@@ -329,6 +335,47 @@ static void raft_get_update(void *core, struct cn_update *u)
     r->pending_outbox ^= 1;
     raft_outbox_clear(raft_outbox(r));
     r->update_outstanding = true;
+}
+
+/* Sends what may leave before the outstanding update completes: the deferred appends and
+ * read rounds, and whatever else rule 1 allows. The messages move out of the pending outbox,
+ * with copies of their entry structs (the data blocks stay in the log, alive until at least
+ * the next ack), so the next update does not send them again. */
+static uint32_t raft_take_messages(void *core, const struct cn_message **out)
+{
+    struct raft *r = core;
+    if (!r->update_outstanding)
+        return 0; /* they leave with the next update */
+    send_deferred(r);
+    struct raft_outbox *box = raft_outbox(r);
+    uint32_t count = box->message_count;
+    if (count == 0)
+        return 0;
+    uint32_t entries = 0;
+    for (uint32_t i = 0; i < count; i++)
+        entries += box->messages[i].entry_count;
+    if (entries > r->taken_pool_capacity) {
+        free(r->taken_pool);
+        r->taken_pool_capacity = entries * 2;
+        r->taken_pool = malloc(r->taken_pool_capacity * sizeof(*r->taken_pool));
+        assert(r->taken_pool != NULL);
+    }
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        struct cn_message *m = &r->taken[i];
+        *m = box->messages[i];
+        if (m->entry_count > 0) {
+            memcpy(&r->taken_pool[at], &box->pool[box->message_offsets[i]],
+                   m->entry_count * sizeof(*r->taken_pool));
+            m->entries = &r->taken_pool[at];
+            at += m->entry_count;
+        }
+    }
+    /* Only messages used the pending pool while the update is out: it is free again. */
+    box->message_count = 0;
+    box->pool_count = 0;
+    *out = r->taken;
+    return count;
 }
 
 static void raft_ack_update(void *core, const struct cn_update *u)
@@ -395,5 +442,6 @@ const struct cn_ops raft_ops = {
     .get_update = raft_get_update,
     .ack_update = raft_ack_update,
     .status = raft_status,
+    .take_messages = raft_take_messages,
     .entry_term = raft_entry_term,
 };

@@ -161,6 +161,10 @@ struct raft {
     struct raft_garbage garbage_next;
     struct raft_garbage garbage_handed;
     uint8_t *chunk_handed;
+    /* Messages handed out early by raft_take_messages, with copies of their entry structs. */
+    struct cn_message taken[RAFT_OUTBOX_MESSAGES_MAX];
+    struct cn_entry *taken_pool;
+    uint32_t taken_pool_capacity;
 
     /* Soft state last reported. */
     enum cn_role reported_role;

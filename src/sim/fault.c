@@ -73,12 +73,13 @@ static void sim_fault_crash(struct sim *sim)
 /* Figure 8 (Raft §5.4.2) needs a leader that dies soon after its election, while it is
  * re-replicating older-term entries and before its own entries reach a majority. Crashes at
  * random instants rarely land in that window, so a new leader is crashed within
- * SIM_FAULT_LEADER_CRASH_US of its election one time in four. */
+ * SIM_FAULT_LEADER_CRASH_US of its election one time in leader_crash_odds (2 or 8 by seed: many
+ * elections, or longer reigns with more commits). */
 void sim_fault_new_leader(struct sim *sim, uint32_t node)
 {
     if (!(sim->options.faults & SIM_FAULT_CRASH) || sim->probe.active) return;
     if (sim->now_us >= sim->params.faults_end_us) return;
-    if (sim_rng_below(&sim->rng_fault, 8) != 0) return;
+    if (sim_rng_below(&sim->rng_fault, sim->params.leader_crash_odds) != 0) return;
     int64_t delay = (int64_t)sim_rng_below(&sim->rng_fault, SIM_FAULT_LEADER_CRASH_US);
     sim_schedule(sim, delay, SIM_EV_CRASH, node, sim->nodes[node].incarnation, NULL);
 }

@@ -8,6 +8,7 @@
  */
 #include <assert.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim/world.h"
@@ -70,6 +71,19 @@ static struct cn_members sim_members(const struct sim *sim)
 static void sim_node_pump(struct sim *sim, uint32_t node);
 static void sim_node_complete(struct sim *sim, uint32_t node);
 
+/* Grows the restore buffer to hold `count` entries (the disk's bound caps it). */
+static int sim_restore_reserve(struct sim *sim, uint32_t count)
+{
+    if (count <= sim->restore_capacity) return 0;
+    uint32_t capacity = sim->restore_capacity ? sim->restore_capacity : 256;
+    while (capacity < count) capacity *= 2;
+    struct cn_entry *grown = realloc(sim->restore_entries, sizeof(*grown) * capacity);
+    if (grown == NULL) return -1;
+    sim->restore_entries = grown;
+    sim->restore_capacity = capacity;
+    return 0;
+}
+
 /* (Re)starts a node from its disk: the core is restored from the persisted hard state, snapshot
  * meta and entries; the state machine from the snapshot bytes. */
 void sim_node_start(struct sim *sim, uint32_t node)
@@ -88,6 +102,11 @@ void sim_node_start(struct sim *sim, uint32_t node)
     config.inflight_messages_max = sim->params.inflight_messages_max;
     config.random_seed = sim_rng_mix(sim->seed ^ sim_rng_mix(node + 1) ^
                                      sim_rng_mix(n->incarnation * 0x1000193ull));
+    if (sim_restore_reserve(sim, n->disk.count) != 0) {
+        sim->sim_failed = true;
+        sim_check_fail(&sim->check, "bound", "out of memory restoring node %u", node + 1);
+        return;
+    }
     struct cn_restore restore;
     sim_disk_restore(&n->disk, &restore, sim->restore_entries);
     int rc = sim->ops->create(&config, &restore, &n->core);

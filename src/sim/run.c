@@ -89,9 +89,8 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
         sim->disks[i] = &sim->nodes[i].disk;
     }
     sim->scratch_entries = malloc(sizeof(struct cn_entry) * CN_MESSAGE_ENTRIES_MAX);
-    sim->restore_entries = malloc(sizeof(struct cn_entry) * SIM_DISK_ENTRIES_MAX);
     sim->snapshot_scratch = malloc(SIM_SNAPSHOT_BYTES_MAX);
-    if (!sim->scratch_entries || !sim->restore_entries || !sim->snapshot_scratch) goto oom;
+    if (!sim->scratch_entries || !sim->snapshot_scratch) goto oom;
     *out = sim;
     return 0;
 oom:
@@ -165,6 +164,7 @@ static void sim_params_draw(struct sim *sim)
     p->snapshot_every = (uint64_t)sim_rng_range(&rng, 16, 128);
     static const uint32_t chunks[] = {16, 48, 512};
     p->snapshot_chunk_bytes = chunks[sim_rng_below(&rng, 3)];
+    p->leader_crash_odds = sim_rng_below(&rng, 2) ? 2 : 8;
     /* Appends of a few entries: a follower that lags behind acknowledges old-term entries
      * before the new leader's own, which Figure 8 (Raft §5.4.2) needs. */
     p->message_entries_max = 1u << sim_rng_below(&rng, 4);

@@ -81,6 +81,7 @@ struct sim_params {
     uint32_t message_entries_max; /* small, so that a lagging follower catches up in steps */
     uint32_t inflight_messages_max; /* small windows exercise flow control */
     uint32_t snapshot_chunk_bytes;  /* small, so that transfers take several chunks */
+    uint32_t leader_crash_odds;     /* one new leader in this many crashes soon (fault.c) */
     int64_t fault_gap_us_min, fault_gap_us_max;
     int64_t faults_end_us;
     int64_t liveness_deadline_us; /* after faults_end */
@@ -179,7 +180,8 @@ struct sim {
     struct lincheck_history *history;
     struct sim_pool pool;
     struct cn_entry *scratch_entries;    /* CN_MESSAGE_ENTRIES_MAX, for decoding */
-    struct cn_entry *restore_entries;    /* SIM_DISK_ENTRIES_MAX, for restores */
+    struct cn_entry *restore_entries;    /* for restores; grown to the longest disk */
+    uint32_t restore_capacity;
     uint8_t *snapshot_scratch;           /* SIM_SNAPSHOT_BYTES_MAX */
     struct sim_seed_result *result;
     bool sim_failed;                     /* the simulator itself failed (not the core) */
