@@ -10,8 +10,11 @@
  * Every failing seed is printed with its violation and the command that replays it. Exits 1
  * when V > 0, 2 on a usage error or when the simulator itself fails.
  */
+#include <assert.h>
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,7 @@ struct sim_cmd {
     uint64_t seeds;
     uint32_t jobs;
     bool verbose;
+    bool have_seeds, have_seed;
 };
 
 /* Totals over the seeds one process ran; children send theirs to the parent through a pipe. */
@@ -57,6 +61,88 @@ static int sim_cmd_number(const char *text, uint64_t *value)
     return 0;
 }
 
+/* Prints "chorus-sim: <message>" and returns -1, for the parser's error paths. */
+static int sim_cmd_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static int sim_cmd_error(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    fputs("chorus-sim: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    return -1;
+}
+
+/* The options: name, whether a value follows, whether that value is a number. */
+struct sim_cmd_option {
+    const char *name;
+    bool takes_value;
+    bool numeric;
+};
+
+static const struct sim_cmd_option sim_cmd_options[] = {
+    {"--protocol", true, false}, {"--seeds", true, true},     {"--start", true, true},
+    {"--seed", true, true},      {"--nodes", true, true},     {"--faults", true, false},
+    {"--duration-ms", true, true}, {"--jobs", true, true},    {"--lincheck-timeout-s", true, false},
+    {"--trace", false, false},   {"--verbose", false, false}, {"--help", false, false},
+};
+
+static const struct sim_cmd_option *sim_cmd_option_find(const char *arg)
+{
+    for (size_t i = 0; i < sizeof(sim_cmd_options) / sizeof(sim_cmd_options[0]); i++)
+        if (strcmp(arg, sim_cmd_options[i].name) == 0) return &sim_cmd_options[i];
+    return NULL;
+}
+
+/* Applies one option with its (validated) value. Returns 0, or -1 after printing why not. */
+static int sim_cmd_apply(struct sim_cmd *cmd, const char *arg, const char *value,
+                         uint64_t number)
+{
+    if (strcmp(arg, "--protocol") == 0) {
+        cmd->options.protocol = value;
+    } else if (strcmp(arg, "--seeds") == 0) {
+        cmd->seeds = number;
+        cmd->have_seeds = true;
+    } else if (strcmp(arg, "--start") == 0) {
+        cmd->start = number;
+    } else if (strcmp(arg, "--seed") == 0) {
+        cmd->start = number;
+        cmd->seeds = 1;
+        cmd->have_seed = true;
+    } else if (strcmp(arg, "--nodes") == 0) {
+        if (number != 3 && number != 5) return sim_cmd_error("--nodes must be 3 or 5");
+        cmd->options.node_count = (uint32_t)number;
+    } else if (strcmp(arg, "--faults") == 0) {
+        if (sim_faults_parse(value, &cmd->options.faults) != 0)
+            return sim_cmd_error("--faults: unknown fault in '%s'", value);
+        cmd->faults_text = value;
+    } else if (strcmp(arg, "--duration-ms") == 0) {
+        if (number < 1 || number > SIM_DURATION_MS_MAX)
+            return sim_cmd_error("--duration-ms must be 1..%d", SIM_DURATION_MS_MAX);
+        cmd->options.duration_ms = (int64_t)number;
+    } else if (strcmp(arg, "--jobs") == 0) {
+        if (number < 1 || number > SIM_CMD_JOBS_MAX)
+            return sim_cmd_error("--jobs must be 1..%d", SIM_CMD_JOBS_MAX);
+        cmd->jobs = (uint32_t)number;
+    } else if (strcmp(arg, "--lincheck-timeout-s") == 0) {
+        char *end = NULL;
+        double t = strtod(value, &end);
+        if (end == value || *end != '\0' || !(t > 0 && t <= 3600))
+            return sim_cmd_error("--lincheck-timeout-s must be in (0, 3600]");
+        cmd->options.lincheck_timeout_s = t;
+    } else if (strcmp(arg, "--trace") == 0) {
+        cmd->options.trace = stdout;
+    } else if (strcmp(arg, "--verbose") == 0) {
+        cmd->verbose = true;
+    } else {
+        assert(strcmp(arg, "--help") == 0);
+        sim_cmd_usage(stdout);
+        exit(0);
+    }
+    return 0;
+}
+
 /* Parses argv into cmd. Returns 0, or -1 after printing what is wrong. */
 static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
 {
@@ -64,92 +150,54 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
     cmd->faults_text = "all";
     cmd->seeds = 1;
     cmd->jobs = 1;
-    bool have_seeds = false, have_seed = false;
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        const struct sim_cmd_option *option = sim_cmd_option_find(argv[i]);
+        if (option == NULL) return sim_cmd_error("unknown option %s", argv[i]);
+        const char *value = NULL;
         uint64_t number = 0;
-        bool takes_value = strcmp(arg, "--trace") != 0 && strcmp(arg, "--verbose") != 0 &&
-                           strcmp(arg, "--help") != 0;
-        if (takes_value && value == NULL) {
-            fprintf(stderr, "chorus-sim: %s needs a value\n", arg);
-            return -1;
+        if (option->takes_value) {
+            if (i + 1 >= argc) return sim_cmd_error("%s needs a value", argv[i]);
+            value = argv[++i];
+            if (option->numeric && sim_cmd_number(value, &number) != 0)
+                return sim_cmd_error("%s: '%s' is not a number", option->name, value);
         }
-        bool numeric = takes_value && strcmp(arg, "--protocol") != 0 &&
-                       strcmp(arg, "--faults") != 0 && strcmp(arg, "--lincheck-timeout-s") != 0;
-        if (numeric && sim_cmd_number(value, &number) != 0) {
-            fprintf(stderr, "chorus-sim: %s: '%s' is not a number\n", arg, value);
-            return -1;
-        }
-        if (strcmp(arg, "--protocol") == 0) {
-            cmd->options.protocol = value;
-        } else if (strcmp(arg, "--seeds") == 0) {
-            cmd->seeds = number;
-            have_seeds = true;
-        } else if (strcmp(arg, "--start") == 0) {
-            cmd->start = number;
-        } else if (strcmp(arg, "--seed") == 0) {
-            cmd->start = number;
-            cmd->seeds = 1;
-            have_seed = true;
-        } else if (strcmp(arg, "--nodes") == 0) {
-            if (number != 3 && number != 5) {
-                fprintf(stderr, "chorus-sim: --nodes must be 3 or 5\n");
-                return -1;
-            }
-            cmd->options.node_count = (uint32_t)number;
-        } else if (strcmp(arg, "--faults") == 0) {
-            if (sim_faults_parse(value, &cmd->options.faults) != 0) {
-                fprintf(stderr, "chorus-sim: --faults: unknown fault in '%s'\n", value);
-                return -1;
-            }
-            cmd->faults_text = value;
-        } else if (strcmp(arg, "--duration-ms") == 0) {
-            if (number < 1 || number > SIM_DURATION_MS_MAX) {
-                fprintf(stderr, "chorus-sim: --duration-ms must be 1..%d\n", SIM_DURATION_MS_MAX);
-                return -1;
-            }
-            cmd->options.duration_ms = (int64_t)number;
-        } else if (strcmp(arg, "--jobs") == 0) {
-            if (number < 1 || number > SIM_CMD_JOBS_MAX) {
-                fprintf(stderr, "chorus-sim: --jobs must be 1..%d\n", SIM_CMD_JOBS_MAX);
-                return -1;
-            }
-            cmd->jobs = (uint32_t)number;
-        } else if (strcmp(arg, "--lincheck-timeout-s") == 0) {
-            char *end = NULL;
-            double t = strtod(value, &end);
-            if (end == value || *end != '\0' || !(t > 0 && t <= 3600)) {
-                fprintf(stderr, "chorus-sim: --lincheck-timeout-s must be in (0, 3600]\n");
-                return -1;
-            }
-            cmd->options.lincheck_timeout_s = t;
-        } else if (strcmp(arg, "--trace") == 0) {
-            cmd->options.trace = stdout;
-        } else if (strcmp(arg, "--verbose") == 0) {
-            cmd->verbose = true;
-        } else if (strcmp(arg, "--help") == 0) {
-            sim_cmd_usage(stdout);
-            exit(0);
-        } else {
-            fprintf(stderr, "chorus-sim: unknown option %s\n", arg);
-            return -1;
-        }
-        if (takes_value) i++;
+        if (sim_cmd_apply(cmd, option->name, value, number) != 0) return -1;
     }
-    if (have_seed && have_seeds) {
-        fprintf(stderr, "chorus-sim: give --seed or --seeds, not both\n");
-        return -1;
-    }
-    if (cmd->seeds == 0 || cmd->start + cmd->seeds < cmd->start) {
-        fprintf(stderr, "chorus-sim: --seeds must be >= 1 (and S+N must not overflow)\n");
-        return -1;
-    }
-    if (cmd->options.trace != NULL && cmd->seeds != 1) {
-        fprintf(stderr, "chorus-sim: --trace replays one seed: use --seed S\n");
-        return -1;
-    }
+    if (cmd->have_seed && cmd->have_seeds)
+        return sim_cmd_error("give --seed or --seeds, not both");
+    if (cmd->seeds == 0 || cmd->seeds - 1 > UINT64_MAX - cmd->start)
+        return sim_cmd_error("--seeds must be >= 1 (and S+N-1 must fit in 64 bits)");
+    if (cmd->options.trace != NULL && cmd->seeds != 1)
+        return sim_cmd_error("--trace replays one seed: use --seed S");
     return 0;
+}
+
+/* The seed being run, for the crash handler: a core's failed assertion (or a fault) must still
+ * name the seed that reproduces it. */
+static volatile sig_atomic_t sim_cmd_running;
+static uint64_t sim_cmd_seed_now;
+
+/* Async-signal-safe: formats the seed by hand and write()s it, then dies of the signal. */
+static void sim_cmd_on_fatal(int signal_number)
+{
+    if (sim_cmd_running) {
+        char text[96] = "seed ";
+        char digits[24];
+        int n = 0;
+        uint64_t v = sim_cmd_seed_now;
+        do {
+            digits[n++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v > 0 && n < (int)sizeof(digits));
+        size_t at = 5;
+        while (n > 0) text[at++] = digits[--n];
+        const char *tail = ": VIOLATION crash: the process died of a signal (an assertion?)\n";
+        for (size_t i = 0; tail[i] != '\0' && at < sizeof(text) - 1; i++) text[at++] = tail[i];
+        ssize_t ignored = write(STDOUT_FILENO, text, at);
+        (void)ignored; /* nothing to do about a failed write while dying */
+    }
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
 }
 
 static void sim_cmd_report_failure(const struct sim_cmd *cmd, const struct sim_seed_result *r)
@@ -173,7 +221,11 @@ static int sim_cmd_run(const struct sim_cmd *cmd, uint32_t job, struct sim_total
     memset(totals, 0, sizeof(*totals));
     for (uint64_t i = job; i < cmd->seeds; i += cmd->jobs) {
         struct sim_seed_result r;
-        if (sim_run_seed(sim, cmd->start + i, &r) != 0) {
+        sim_cmd_seed_now = cmd->start + i;
+        sim_cmd_running = 1;
+        int rc = sim_run_seed(sim, cmd->start + i, &r);
+        sim_cmd_running = 0;
+        if (rc != 0) {
             fprintf(stderr, "chorus-sim: seed %" PRIu64 ": %s\n", cmd->start + i, r.message);
             totals->sim_failures++;
             continue;
@@ -259,6 +311,10 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGABRT, sim_cmd_on_fatal);
+    signal(SIGSEGV, sim_cmd_on_fatal);
+    signal(SIGFPE, sim_cmd_on_fatal);
+    signal(SIGBUS, sim_cmd_on_fatal);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct sim_totals totals = {0};

@@ -49,11 +49,14 @@ void node_exec_error(struct node_exec *exec, const char *error)
 
 void node_exec_wrong_arity(struct node_exec *exec)
 {
+    /* Redis names the command in lower case. */
+    char name[33];
+    size_t len = exec->argv[0].len > 32 ? 32 : exec->argv[0].len;
+    for (size_t i = 0; i < len; i++)
+        name[i] = (char)tolower((unsigned char)exec->argv[0].data[i]);
+    name[len] = '\0';
     char text[128];
-    int n = snprintf(text, sizeof(text), "ERR wrong number of arguments for '%.*s' command",
-                     (int)(exec->argv[0].len > 32 ? 32 : exec->argv[0].len), exec->argv[0].data);
-    for (int i = 0; i < n; i++)
-        text[i] = (char)tolower((unsigned char)text[i]);
+    snprintf(text, sizeof(text), "ERR wrong number of arguments for '%s' command", name);
     node_exec_error(exec, text);
 }
 

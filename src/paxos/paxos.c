@@ -228,9 +228,11 @@ static void fix_message_entries(struct paxos_outbox *box)
             box->after[i].entries = &box->pool[box->after_offsets[i]];
 }
 
-/* The slots to persist: every unsaved one, ascending, at most PAXOS_UPDATE_ENTRIES_MAX —
- * except at a snapshot install, which must rewrite every accepted value above the snapshot
- * in the same atomic step (the driver discards the whole persisted log then). */
+/* The slots to persist: every unsaved one, ascending. Never fewer: the accepteds and
+ * promises in this update's after-persist outbox claim every slot accepted before it was
+ * taken, and an install must rewrite every accepted value above the snapshot in the same
+ * atomic step (the driver discards the whole persisted log then). The count is bounded by
+ * the slots an acceptor holds (PAXOS_AHEAD_SLOTS_MAX above its chosen prefix). */
 static void fill_entries(struct paxos *p, struct cn_update *u, uint32_t *offset)
 {
     p->handed_low = UINT64_MAX;
@@ -238,8 +240,6 @@ static void fill_entries(struct paxos *p, struct cn_update *u, uint32_t *offset)
     if (p->unsaved_count == 0)
         return;
     uint64_t count = p->unsaved_count;
-    if (!u->snapshot_present && count > PAXOS_UPDATE_ENTRIES_MAX)
-        count = PAXOS_UPDATE_ENTRIES_MAX;
     struct cn_entry *copy = paxos_outbox_pool_reserve(paxos_outbox(p), (uint32_t)count, offset);
     uint32_t n = 0;
     uint64_t from = p->dirty_low > p->log.snapshot_index ? p->dirty_low : p->log.snapshot_index + 1;

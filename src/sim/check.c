@@ -91,6 +91,18 @@ void sim_check_commit_index(struct sim_check *check, uint32_t node, uint64_t com
     check->commit_last[node] = commit_index;
 }
 
+void sim_check_hard_state(struct sim_check *check, uint32_t node,
+                          const struct cn_hard_state *old, const struct cn_hard_state *new)
+{
+    if (new->term < old->term) {
+        sim_check_fail(check, "term decreased", "node %u persisted term %" PRIu64
+                       " after term %" PRIu64, node + 1, new->term, old->term);
+    } else if (new->term == old->term && old->vote != 0 && new->vote != old->vote) {
+        sim_check_fail(check, "double vote", "node %u voted for %u then %u in term %" PRIu64,
+                       node + 1, old->vote, new->vote, new->term);
+    }
+}
+
 void sim_check_restarted(struct sim_check *check, uint32_t node)
 {
     assert(node < check->node_count);
@@ -173,6 +185,7 @@ void sim_check_committed_durable(struct sim_check *check, uint32_t node,
                                  const struct sim_disk *const *disks)
 {
     uint64_t data_hash = sim_disk_data_hash(entry->data, entry->data_len);
+    bool same_term = check->protocol != NULL && check->protocol->durable_same_term;
     uint32_t holders = 0;
     for (uint32_t i = 0; i < check->node_count; i++) {
         const struct sim_disk *disk = disks[i];
@@ -181,7 +194,8 @@ void sim_check_committed_durable(struct sim_check *check, uint32_t node,
             continue;
         }
         const struct sim_disk_entry *on_disk = sim_disk_entry_at(disk, entry->index);
-        if (on_disk != NULL && on_disk->data_hash == data_hash && on_disk->type == entry->type)
+        if (on_disk != NULL && on_disk->data_hash == data_hash && on_disk->type == entry->type &&
+            (!same_term || on_disk->term == entry->term))
             holders++;
     }
     if (holders < check->node_count / 2 + 1) {

@@ -45,6 +45,9 @@ struct sim_check;
 /* Per-protocol checks. Each hook may call sim_check_fail. */
 struct sim_check_protocol {
     const char *name;
+    /* Whether a replica of a committed entry must carry the same term (Raft: an entry never
+     * changes term; Paxos: an acceptor may hold the chosen value under another ballot). */
+    bool durable_same_term;
     int (*init)(void **state);
     void (*clear)(void *state);
     void (*free)(void *state);
@@ -89,6 +92,11 @@ void sim_check_fail(struct sim_check *check, const char *invariant, const char *
 void sim_check_leader(struct sim_check *check, uint32_t node, uint64_t term);
 /* A node's commit index never decreases within an incarnation. */
 void sim_check_commit_index(struct sim_check *check, uint32_t node, uint64_t commit_index);
+/* A node's persisted hard state changes from `old` to `new`: the term never decreases, and a
+ * vote once persisted never changes within its term (else a node could vote twice, Raft
+ * Figure 2; Paxos leaves vote 0). */
+void sim_check_hard_state(struct sim_check *check, uint32_t node,
+                          const struct cn_hard_state *old, const struct cn_hard_state *new);
 /* A node restarted: its commit index starts over. */
 void sim_check_restarted(struct sim_check *check, uint32_t node);
 /* No two nodes apply different entries (or reach different states) at the same index.

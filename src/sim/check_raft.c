@@ -89,6 +89,7 @@ static void sim_check_raft_became_leader(struct sim_check *check, void *state, u
 
 const struct sim_check_protocol sim_check_raft = {
     .name = "raft",
+    .durable_same_term = true,
     .init = sim_check_raft_init,
     .clear = sim_check_raft_clear,
     .free = sim_check_raft_free,

@@ -213,7 +213,10 @@ int sim_disk_write_entries(struct sim_disk *disk, const struct cn_entry *entries
             if (sim_disk_write_slot(disk, in, error) != 0) return -1;
             continue;
         }
-        if (in->index <= last) sim_disk_truncate_count(disk, (uint32_t)(in->index - disk->snapshot.index - 1));
+        if (in->index <= last) {
+            uint64_t keep = in->index - disk->snapshot.index - 1;
+            sim_disk_truncate_count(disk, (uint32_t)keep);
+        }
         uint64_t rolling_prev = 0;
         bool known = sim_disk_rolling_at(disk, in->index - 1, &rolling_prev);
         assert(known);

@@ -1,11 +1,13 @@
 /*
- * fault.c — the fault schedule and the end-of-run liveness check.
+ * fault.c — the fault schedule: network faults, crashes, slow disks, leadership moves.
  *
  * Fault actions fire at random gaps drawn from the fault stream only, so the times and kinds of
- * a seed's faults do not depend on the protocol (what --compare needs); only the choice of "the
- * leader" as a crash or isolation target looks at the cluster. Crashing the leader right after
- * it sent appends that reached some followers, then letting another node win, is how Figure-8
- * style histories (Raft §5.4.2) arise, so leaders are picked often.
+ * a seed's faults do not depend on the protocol (what --compare needs). Three things do look at
+ * the cluster, on purpose: "the leader" is often the target of a crash or an isolation, a new
+ * leader is sometimes crashed within milliseconds of its election, and a leader whose commit
+ * index rests on an older term's entry is crashed at once. Crashing the leader right after it
+ * sent appends that reached some followers, then letting another node win, is how Figure-8
+ * style histories (Raft §5.4.2) arise; uniform random crashes almost never produce them.
  */
 #include <assert.h>
 #include <inttypes.h>

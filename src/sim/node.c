@@ -96,8 +96,8 @@ void sim_node_start(struct sim *sim, uint32_t node)
     config.members = sim_members(sim);
     config.election_ticks = sim->params.election_ticks;
     config.heartbeat_ticks = sim->params.heartbeat_ticks;
-    config.pre_vote = true;
-    config.check_quorum = true;
+    config.pre_vote = sim->params.pre_vote;
+    config.check_quorum = sim->params.check_quorum;
     config.message_entries_max = sim->params.message_entries_max;
     config.inflight_messages_max = sim->params.inflight_messages_max;
     config.random_seed = sim_rng_mix(sim->seed ^ sim_rng_mix(node + 1) ^
@@ -267,7 +267,10 @@ static void sim_node_persist(struct sim *sim, uint32_t node, const struct cn_upd
 {
     struct sim_node *n = &sim->nodes[node];
     char error[SIM_DISK_ERROR_BYTES_MAX];
-    if (u->hard_state_changed) n->disk.hard_state = u->hard_state;
+    if (u->hard_state_changed) {
+        sim_check_hard_state(&sim->check, node, &n->disk.hard_state, &u->hard_state);
+        n->disk.hard_state = u->hard_state;
+    }
     if (u->snapshot_chunk != NULL || u->snapshot_chunk_len > 0) {
         if (sim_disk_stage_chunk(&n->disk, u->snapshot_chunk_offset, u->snapshot_chunk,
                                  u->snapshot_chunk_len, error) != 0) {

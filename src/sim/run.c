@@ -165,6 +165,8 @@ static void sim_params_draw(struct sim *sim)
     static const uint32_t chunks[] = {16, 48, 512};
     p->snapshot_chunk_bytes = chunks[sim_rng_below(&rng, 3)];
     p->leader_crash_odds = sim_rng_below(&rng, 2) ? 2 : 8;
+    p->pre_vote = sim_rng_below(&rng, 4) != 0;
+    p->check_quorum = sim_rng_below(&rng, 4) != 0;
     /* Appends of a few entries: a follower that lags behind acknowledges old-term entries
      * before the new leader's own, which Figure 8 (Raft §5.4.2) needs. */
     p->message_entries_max = 1u << sim_rng_below(&rng, 4);

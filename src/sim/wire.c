@@ -45,7 +45,8 @@ void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *mess
     if (sim->options.trace != NULL) sim_trace_message(sim, copies ? "send" : "lost", &m);
     if (copies == 0) return;
     size_t size = cn_message_encoded_size(&m);
-    struct sim_packet *packet = size <= UINT32_MAX ? sim_pool_get(&sim->pool, (uint32_t)size) : NULL;
+    struct sim_packet *packet =
+        size <= UINT32_MAX ? sim_pool_get(&sim->pool, (uint32_t)size) : NULL;
     if (packet == NULL) return; /* the bound on messages in flight: the network loses it */
     int64_t written = cn_message_encode(&m, packet->bytes, packet->capacity);
     if (written <= 0) {

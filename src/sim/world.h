@@ -82,6 +82,8 @@ struct sim_params {
     uint32_t inflight_messages_max; /* small windows exercise flow control */
     uint32_t snapshot_chunk_bytes;  /* small, so that transfers take several chunks */
     uint32_t leader_crash_odds;     /* one new leader in this many crashes soon (fault.c) */
+    bool pre_vote;                  /* on in 3 seeds of 4: the rest test the plain paths */
+    bool check_quorum;
     int64_t fault_gap_us_min, fault_gap_us_max;
     int64_t faults_end_us;
     int64_t liveness_deadline_us; /* after faults_end */

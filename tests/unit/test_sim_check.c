@@ -241,6 +241,22 @@ static void test_check_leaders_commit_and_apply(void **state)
     assert_non_null(strstr(check.message, "commit index decreased"));
 
     sim_check_clear(&check, 3);
+    struct cn_hard_state h0 = {0}, h1 = {.term = 2, .vote = 3};
+    struct cn_hard_state h2 = {.term = 2, .vote = 3, .commit = 5};
+    struct cn_hard_state h3 = {.term = 3}, other_vote = {.term = 2, .vote = 1};
+    sim_check_hard_state(&check, 0, &h0, &h1);
+    sim_check_hard_state(&check, 0, &h1, &h2);
+    sim_check_hard_state(&check, 0, &h2, &h3);
+    assert_false(check.failed);
+    sim_check_hard_state(&check, 0, &h1, &other_vote);
+    assert_true(check.failed);
+    assert_non_null(strstr(check.message, "double vote"));
+    sim_check_clear(&check, 3);
+    sim_check_hard_state(&check, 0, &h3, &h1);
+    assert_true(check.failed);
+    assert_non_null(strstr(check.message, "term decreased"));
+
+    sim_check_clear(&check, 3);
     struct cn_entry e1 = entry(1, 1, "a"), e1_other = entry(1, 1, "b");
     sim_check_applied(&check, 0, &e1, 1, 11, 21);
     sim_check_applied(&check, 1, &e1, 1, 11, 21);

@@ -78,7 +78,8 @@ static void test_kvsm_command_roundtrip_and_truncation(void **state)
     assert_int_equal(d.seq, 1234567);
     assert_string_equal(d.key, "k3");
     assert_string_equal(d.expect, "v2.9");
-    for (int cut = 0; cut < len; cut++) assert_int_equal(sim_kv_command_decode(buf, (size_t)cut, &d), -1);
+    for (int cut = 0; cut < len; cut++)
+        assert_int_equal(sim_kv_command_decode(buf, (size_t)cut, &d), -1);
     uint8_t longer[SIM_KV_COMMAND_BYTES_MAX + 1];
     memcpy(longer, buf, (size_t)len);
     longer[len] = 0;
@@ -107,7 +108,8 @@ static void test_kvsm_garbage_is_refused(void **state)
         for (size_t b = 0; b < len; b++) buf[b] = (uint8_t)sim_rng_next(&rng);
         if (len > 0 && sim_rng_below(&rng, 2)) buf[0] = 1; /* right version */
         uint64_t before = sim_kvsm_digest(&sm);
-        if (sim_kvsm_apply(&sm, buf, len, &out) != 0) assert_int_equal(sim_kvsm_digest(&sm), before);
+        if (sim_kvsm_apply(&sm, buf, len, &out) != 0)
+            assert_int_equal(sim_kvsm_digest(&sm), before);
     }
     assert_int_equal(sim_kvsm_apply(&sm, NULL, 0, &out), -1);
 }
@@ -127,7 +129,8 @@ static void test_kvsm_snapshot_roundtrip(void **state)
     assert_int_equal(sim_kvsm_decode(&copy, buf, (size_t)len), 0);
     assert_int_equal(sim_kvsm_digest(&copy), sim_kvsm_digest(&sm));
     assert_string_equal(sim_kvsm_get(&copy, "k2"), "b");
-    for (int64_t cut = 0; cut < len; cut++) assert_int_equal(sim_kvsm_decode(&copy, buf, (size_t)cut), -1);
+    for (int64_t cut = 0; cut < len; cut++)
+        assert_int_equal(sim_kvsm_decode(&copy, buf, (size_t)cut), -1);
     assert_int_equal(copy.count, 0);
     assert_int_equal(sim_kvsm_encode(&sm, buf, 5), -1);
     /* The digest depends on contents, not on insertion order. */
