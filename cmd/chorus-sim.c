@@ -176,23 +176,37 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
  * name the seed that reproduces it. */
 static volatile sig_atomic_t sim_cmd_running;
 static uint64_t sim_cmd_seed_now;
+static char sim_cmd_replay_options[256]; /* " --nodes N --faults F ... --trace\n" */
+
+/* Appends text to buf[at..size-1), keeping room for nothing else; returns the new length. */
+static size_t sim_cmd_append(char *buf, size_t at, size_t size, const char *text)
+{
+    for (size_t i = 0; text[i] != '\0' && at < size - 1; i++) buf[at++] = text[i];
+    return at;
+}
 
 /* Async-signal-safe: formats the seed by hand and write()s it, then dies of the signal. */
 static void sim_cmd_on_fatal(int signal_number)
 {
     if (sim_cmd_running) {
-        char text[96] = "seed ";
-        char digits[24];
+        char seed[24], digits[24];
         int n = 0;
         uint64_t v = sim_cmd_seed_now;
         do {
             digits[n++] = (char)('0' + v % 10);
             v /= 10;
         } while (v > 0 && n < (int)sizeof(digits));
-        size_t at = 5;
-        while (n > 0) text[at++] = digits[--n];
-        const char *tail = ": VIOLATION crash: the process died of a signal (an assertion?)\n";
-        for (size_t i = 0; tail[i] != '\0' && at < sizeof(text) - 1; i++) text[at++] = tail[i];
+        int k = 0;
+        while (n > 0) seed[k++] = digits[--n];
+        seed[k] = '\0';
+        char text[512];
+        size_t at = sim_cmd_append(text, 0, sizeof(text), "seed ");
+        at = sim_cmd_append(text, at, sizeof(text), seed);
+        at = sim_cmd_append(text, at, sizeof(text),
+                            ": VIOLATION crash: the process died of a signal (an assertion?)\n"
+                            "  replay: chorus-sim --seed ");
+        at = sim_cmd_append(text, at, sizeof(text), seed);
+        at = sim_cmd_append(text, at, sizeof(text), sim_cmd_replay_options);
         ssize_t ignored = write(STDOUT_FILENO, text, at);
         (void)ignored; /* nothing to do about a failed write while dying */
     }
@@ -311,6 +325,10 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    snprintf(sim_cmd_replay_options, sizeof(sim_cmd_replay_options),
+             " --protocol %s --nodes %u --faults %s --duration-ms %" PRId64 " --trace\n",
+             cmd.options.protocol, cmd.options.node_count, cmd.faults_text,
+             cmd.options.duration_ms);
     signal(SIGABRT, sim_cmd_on_fatal);
     signal(SIGSEGV, sim_cmd_on_fatal);
     signal(SIGFPE, sim_cmd_on_fatal);

@@ -33,6 +33,9 @@ enum {
     SIM_STRING_KEYS_MAX = 5,
     SIM_COUNTER_KEYS = 2,
 };
+_Static_assert(SIM_STRING_KEYS_MAX + SIM_COUNTER_KEYS <= SIM_KVSM_KEYS_MAX,
+               "the workload's keys fit in the state machine");
+_Static_assert(SIM_NODES_MAX <= 31, "partition masks are 32-bit");
 
 enum sim_event_kind {
     SIM_EV_TICK = 1,       /* a = node, b = incarnation */

@@ -270,6 +270,14 @@ static void test_check_leaders_commit_and_apply(void **state)
     sim_check_applied(&check, 2, &e1_other, 1, 12, 21);
     assert_true(check.failed);
     assert_non_null(strstr(check.message, "state machine safety"));
+    /* Without Raft's rule, the same value under another ballot is the same choice (Paxos). */
+    sim_check_clear(&check, 3);
+    struct cn_entry e1_later_ballot = entry(1, 9, "a");
+    sim_check_applied(&check, 0, &e1, 1, 11, 21);
+    sim_check_applied(&check, 1, &e1_later_ballot, 9, 99, 21);
+    assert_false(check.failed);
+    sim_check_applied(&check, 1, &e1_later_ballot, 9, 99, 22); /* another state after it */
+    assert_true(check.failed);
     sim_check_free(&check);
 }
 
