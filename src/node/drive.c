@@ -88,7 +88,14 @@ static void finish_update(struct node *node)
 static void sync_work(uv_work_t *work)
 {
     struct node *node = work->data;
+    uint64_t start = uv_hrtime();
     node->sync_result = wal_batch_write(node->wal, node->sync_batch, &node->sync_error);
+    uint64_t us = (uv_hrtime() - start) / 1000;
+    /* Written here, read on the loop thread only after the work completed (uv_queue_work
+     * orders the two). */
+    node->stats.sync_us_total += us;
+    if (us > node->stats.sync_us_max)
+        node->stats.sync_us_max = us;
 }
 
 static void sync_done(uv_work_t *work, int status)
@@ -135,6 +142,7 @@ static bool persist_update(struct node *node)
         node->snapshot_pending_marker = 0;
     }
     const struct cn_hard_state *hs = u->hard_state_changed ? &u->hard_state : NULL;
+    node->stats.synced_entries += u->entry_count;
     if (hs == NULL && snap == NULL && u->entry_count == 0)
         return false;
     struct wal_error err;

@@ -120,6 +120,9 @@ struct node_stats {
     uint64_t reads;
     uint64_t applied_entries;
     uint64_t syncs;
+    uint64_t sync_us_total;     /* time in WAL write + fdatasync, on the sync thread */
+    uint64_t sync_us_max;
+    uint64_t synced_entries;
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
     uint64_t forwarded;
