@@ -323,6 +323,8 @@ struct cn_status {
     uint64_t snapshot_term;
     struct cn_members members;
     cn_node_id transfer_target; /* 0 when no transfer is in progress */
+    uint64_t log_bytes;         /* entry data held in memory above the snapshot; the driver
+                                   takes a snapshot before it reaches cn_config.log_bytes_max */
 };
 
 /*

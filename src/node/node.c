@@ -154,6 +154,7 @@ static int create_core(struct node *node)
     config.election_ticks = node->config.election_ticks;
     config.heartbeat_ticks = node->config.heartbeat_ticks;
     config.random_seed = ((uint64_t)node->config.id << 32) ^ uv_hrtime();
+    config.log_bytes_max = node->config.log_cache_bytes_max;
     if (members_sorted(&node->config, &config.members) != 0) {
         node_log(node, NODE_LOG_ERROR, "--id %u is not a member of --cluster", node->config.id);
         return -1;

@@ -81,7 +81,13 @@ void node_snapshot_maybe_take(struct node *node)
 {
     if (node->snapshot_running || node->stopping || node->config.snapshot_entries == 0)
         return;
-    if (node->applied_index < node->snapshot_latest.index + node->config.snapshot_entries)
+    /* By entries, or earlier when the core's in-memory log reaches half its bound: past the
+     * bound the core refuses proposals, and only a snapshot (compaction) frees it. */
+    bool by_entries =
+        node->applied_index >= node->snapshot_latest.index + node->config.snapshot_entries;
+    bool by_bytes = node->status.log_bytes >= node->config.log_cache_bytes_max / 2 &&
+                    node->applied_index > node->status.snapshot_index;
+    if (!by_entries && !by_bytes)
         return;
     node->snapshot_running = true;
     node->snapshot_work.data = node;

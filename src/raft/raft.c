@@ -425,6 +425,7 @@ static void raft_status(const void *core, struct cn_status *s)
     s->snapshot_term = r->log.snapshot_term;
     s->members = r->members;
     s->transfer_target = r->transfer_target;
+    s->log_bytes = r->log.bytes;
 }
 
 static bool raft_entry_term(const void *core, uint64_t index, uint64_t *term)
