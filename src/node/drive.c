@@ -145,8 +145,15 @@ static bool persist_update(struct node *node)
     node->stats.synced_entries += u->entry_count;
     if (hs == NULL && snap == NULL && u->entry_count == 0)
         return false;
+    /* Multi-Paxos (entries_per_slot): each entry replaces its own slot; an installed snapshot
+     * drops every slot (the core rewrites what it keeps in this update), one the node took
+     * itself only those up to its index. Raft: the suffix rule of §5.3 and §7. */
+    uint32_t flags = 0;
+    if (u->entries_per_slot)
+        flags = WAL_APPEND_PER_SLOT | (u->snapshot_present ? WAL_APPEND_INSTALL : 0);
     struct wal_error err;
-    if (wal_append(node->wal, NODE_GROUP, hs, snap, u->entries, u->entry_count, &err) != WAL_OK)
+    if (wal_append_mode(node->wal, NODE_GROUP, flags, hs, snap, u->entries, u->entry_count,
+                        &err) != WAL_OK)
         node_fatal(node, "WAL append failed: %s", err.message);
     node->sync_batch = wal_batch_seal(node->wal);
     assert(node->sync_batch != NULL);
@@ -177,6 +184,8 @@ void node_drive(struct node *node)
 static void on_prepare(uv_prepare_t *handle)
 {
     struct node *node = handle->data;
+    if (!node->stopping)
+        node_clients_process_pending(node);
     node_drive(node);
     /* While the update waits for the disk, what may leave early leaves now: the leader's
      * appends of entries proposed meanwhile reach the followers one fdatasync sooner. */

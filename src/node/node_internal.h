@@ -109,6 +109,7 @@ struct node_client {
     bool close_after_write;
     bool writing;
     bool reading_paused;
+    bool input_pending;      /* complete commands may wait in `in`: parse them next iteration */
     uv_write_t write_req;
     size_t write_len;
     struct node_client *prev, *next;
@@ -206,6 +207,7 @@ void node_refresh_status(struct node *node);
 int node_server_start(struct node *node, char *error, size_t error_len);
 void node_server_stop(struct node *node);
 void node_client_flush(struct node_client *client);
+void node_clients_process_pending(struct node *node);
 void node_client_request_done(struct node_request *request);
 
 /* commands.c */

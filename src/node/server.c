@@ -84,6 +84,10 @@ void node_client_flush(struct node_client *client)
         else if (client->reading_paused && client->waiting < NODE_CLIENT_WAITING_MAX / 2) {
             client->reading_paused = false;
             uv_read_start((uv_stream_t *)&client->tcp, on_alloc, on_read);
+            /* Commands already received wait in the input: no read event will bring them. */
+            client->input_pending = client->in_len > 0;
+            if (client->input_pending)
+                node_drive_schedule(client->node);
         }
         return;
     }
@@ -162,7 +166,9 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 static void client_process_input(struct node_client *client)
 {
     size_t offset = 0;
-    for (uint32_t n = 0; n < NODE_CLIENT_PIPELINE_MAX && !client->close_after_write; n++) {
+    uint32_t n = 0;
+    client->input_pending = false;
+    for (; n < NODE_CLIENT_PIPELINE_MAX && !client->close_after_write; n++) {
         if (client->waiting >= NODE_CLIENT_WAITING_MAX)
             break;
         struct resp_command command;
@@ -194,6 +200,28 @@ static void client_process_input(struct node_client *client)
     if (offset > 0) {
         memmove(client->in, client->in + offset, client->in_len - offset);
         client->in_len -= offset;
+    }
+    /* The per-read bound was reached with input left: go on in the next loop iteration
+     * (node_clients_process_pending), so one client cannot hold the loop. */
+    if (n == NODE_CLIENT_PIPELINE_MAX && client->in_len > 0) {
+        client->input_pending = true;
+        node_drive_schedule(client->node);
+    }
+}
+
+/* Runs the input that clients received but that a bound left unparsed (see above and
+ * node_client_flush). Once per loop iteration, before the update is taken. */
+void node_clients_process_pending(struct node *node)
+{
+    for (struct node_client *c = node->clients; c != NULL; c = c->next) {
+        if (!c->input_pending || c->closing || c->waiting >= NODE_CLIENT_WAITING_MAX)
+            continue;
+        client_process_input(c);
+        if (!c->closing && c->waiting >= NODE_CLIENT_WAITING_MAX && !c->reading_paused) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading_paused = true;
+        }
+        node_client_flush(c);
     }
 }
 
