@@ -88,14 +88,15 @@ void node_cmd_write(struct node_exec *e)
         goto out;
     }
     size_t bytes = kv_command_encoded_bytes(&command);
-    if (bytes > CN_ENTRY_DATA_BYTES_MAX) {
+    if (bytes + NODE_WRITE_TAG_BYTES > CN_ENTRY_DATA_BYTES_MAX) {
         node_exec_error(e, "ERR command too large");
         goto out;
     }
-    uint8_t *payload = malloc(bytes);
+    uint8_t *payload = malloc(NODE_WRITE_TAG_BYTES + bytes);
     assert(payload != NULL);
     size_t len = 0;
-    if (kv_command_encode(&command, payload, bytes, &len, &error) != KV_OK) {
+    if (kv_command_encode(&command, payload + NODE_WRITE_TAG_BYTES, bytes, &len, &error) !=
+        KV_OK) {
         free(payload);
         node_exec_error(e, error != NULL ? error : "ERR invalid command");
         goto out;
@@ -106,8 +107,10 @@ void node_cmd_write(struct node_exec *e)
         goto out;
     }
     struct node_request *r = node_request_new(e->client);
+    uint64_t tag = node_write_tag(e->node, r->id);
+    memcpy(payload, &tag, NODE_WRITE_TAG_BYTES);
     r->payload = payload;
-    r->payload_len = (uint32_t)len;
+    r->payload_len = (uint32_t)(NODE_WRITE_TAG_BYTES + len);
     node_request_propose(e->node, r);
 out:
     if (args != args_small)

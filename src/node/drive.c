@@ -54,6 +54,14 @@ static void apply_committed(struct node *node, const struct cn_update *u)
             .index = e->index, .term = e->term, .data = e->data, .data_len = e->data_len,
             .kind = e->type == CN_ENTRY_NORMAL ? KV_ITEM_COMMAND
                     : e->type == CN_ENTRY_CONFIG ? KV_ITEM_CONFIG : KV_ITEM_NOOP};
+        if (items[i].kind == KV_ITEM_COMMAND) {
+            /* A write entry: its tag, then the kv command (node_internal.h). A shorter one
+             * cannot come from a node; the state machine refuses it as malformed. */
+            if (e->data_len >= NODE_WRITE_TAG_BYTES) {
+                items[i].data += NODE_WRITE_TAG_BYTES;
+                items[i].data_len -= NODE_WRITE_TAG_BYTES;
+            }
+        }
     }
     int rv = kv_apply_batch(node->kv, items, u->committed_count, results);
     if (rv != KV_OK)

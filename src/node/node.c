@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "net/transport.h"
 #include "node/node_internal.h"
@@ -248,6 +249,7 @@ int node_run(const struct node_config *config)
     node->config = *config;
     node->loop = uv_default_loop();
     node->start_ms = uv_now(node->loop);
+    node->boot_nonce = uv_hrtime() ^ ((uint64_t)getpid() << 20);
     node->ops = protocol_find(config->protocol);
     if (node->ops == NULL) {
         node_log(node, NODE_LOG_ERROR, "unknown --protocol %s (known: %s)", config->protocol,

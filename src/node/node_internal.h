@@ -35,6 +35,11 @@ enum {
     NODE_CLIENT_WAITING_MAX = 4096,       /* commands of one client waiting on consensus */
     NODE_GET_BUFFER_BYTES = (1u << 20) + 64,
     NODE_FORWARD_MAX = 65536,             /* writes forwarded to the leader, waiting */
+    /* Every write's log entry starts with a tag naming the request that proposed it (node id,
+     * boot nonce, request id), then the kv command. The node knows its own writes by the tag
+     * when they apply: neither the index (the entry may be overwritten, Raft §5.3) nor the
+     * term (Paxos re-proposes a value under a new ballot) says it alone. */
+    NODE_WRITE_TAG_BYTES = 8,
 };
 
 /* What a client request waits for. */
@@ -189,6 +194,7 @@ struct node {
 
     struct node_stats stats;
     uint64_t start_ms;
+    uint64_t boot_nonce;       /* distinguishes this run's write tags from an earlier run's */
 };
 
 /* log.c */
@@ -217,6 +223,8 @@ void node_request_finish_write(struct node *node, struct node_request *request,
 void node_request_finish_read(struct node *node, struct node_request *request);
 
 /* requests.c */
+uint64_t node_write_tag(const struct node *node, uint64_t request_id);
+uint64_t node_entry_tag(const struct cn_entry *entry);
 struct node_request *node_request_new(struct node_client *client);
 void node_request_fail(struct node *node, struct node_request *request, const char *error);
 /* The request's reply_out holds its reply: it leaves the waiting sets, and its client sends

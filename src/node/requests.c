@@ -293,14 +293,31 @@ int node_request_read(struct node *node, struct node_request *r)
     return 0;
 }
 
+uint64_t node_write_tag(const struct node *node, uint64_t request_id)
+{
+    return ((uint64_t)(node->config.id & 0xff) << 56) | ((node->boot_nonce & 0xffff) << 40) |
+           (request_id & 0xffffffffffull);
+}
+
+/* The tag of a write entry, or 0 for any other entry. */
+uint64_t node_entry_tag(const struct cn_entry *entry)
+{
+    uint64_t tag = 0;
+    if (entry->type == CN_ENTRY_NORMAL && entry->data_len >= NODE_WRITE_TAG_BYTES)
+        memcpy(&tag, entry->data, NODE_WRITE_TAG_BYTES);
+    return tag;
+}
+
 /* An entry was applied: the writes waiting for its index (the head of the sorted commit
- * list) learn their fate. */
+ * list) learn their fate: theirs if the entry carries their tag, else overwritten. */
 void node_requests_on_applied(struct node *node, const struct cn_entry *entry,
                               const struct kv_result *result)
 {
     while (node->commits.head != NULL && node->commits.head->index <= entry->index) {
         struct node_request *r = node->commits.head;
-        if (r->index == entry->index && r->term == entry->term)
+        uint64_t tag;
+        memcpy(&tag, r->payload, NODE_WRITE_TAG_BYTES);
+        if (r->index == entry->index && node_entry_tag(entry) == tag)
             node_request_finish_write(node, r, result);
         else
             node_request_fail(node, r, ERROR_OVERWRITTEN);

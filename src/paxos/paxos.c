@@ -406,6 +406,7 @@ static void paxos_status(const void *core, struct cn_status *s)
     s->snapshot_term = p->log.snapshot_term;
     s->members = p->members;
     s->transfer_target = p->transfer_target;
+    s->log_bytes = p->log.bytes;
 }
 
 /* The ballot of the value accepted (or chosen) at `index`, or of the snapshot's last slot. */

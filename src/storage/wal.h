@@ -5,7 +5,8 @@
  * fdatasync covers all of them. It knows nothing of Raft or Paxos: per group it persists a hard
  * state (term, vote or ballot, commit), snapshot markers ("the log now starts after index i,
  * term t") and opaque entries, where an entry at or below the last persisted index replaces
- * the persisted suffix from that index on (a Raft truncation).
+ * the persisted suffix from that index on (a Raft truncation), or, in per-slot mode
+ * (wal_append_mode, Multi-Paxos), replaces only its own slot, with gaps allowed.
  *
  * On disk: a directory of segment files "<sequence:016x>.wal" of a fixed, preallocated size.
  * Each starts with a header (magic, version, sequence, length of the creating write) followed
@@ -37,7 +38,9 @@
  * MEMORY: per group, one small slot per entry after the snapshot (term, segment, offset; about
  * 48 bytes) plus cached entry data bounded by cache_bytes_max over all groups; evicted entries
  * are read back from their segment (wal_read_entries). Entries of batches not yet durable are
- * never evicted, so the cache may exceed its bound by the open and the in-flight batch.
+ * never evicted, so the cache may exceed its bound by the open and the in-flight batch (in
+ * per-slot mode also by slots after a rewritten one, until the rewrite is durable). A
+ * per-slot group also has a slot per hole, at most WAL_SLOT_SPAN_MAX slots in all.
  *
  * FAILURE RULE: a failed write or fdatasync is fatal. The WAL enters a failed state forever:
  * every later append, write or sync returns WAL_ERR_FAILED and nothing more is written. The
@@ -60,6 +63,9 @@ enum {
     WAL_SEGMENT_BYTES_MAX = 1u << 30, /* record offsets inside a segment fit 32 bits */
     WAL_BATCH_BYTES_MAX = 256u << 20, /* hard ceiling on one write; options may lower it */
     WAL_BATCH_ENTRIES_MAX = 1u << 20, /* entries in one batch */
+    /* Slots (holes included) a per-slot group holds above its snapshot: 192 MiB of slot table
+     * at most. Far above what a Paxos acceptor keeps between two snapshots plus its window. */
+    WAL_SLOT_SPAN_MAX = 1u << 22,
 };
 
 enum wal_error_code {
@@ -120,10 +126,38 @@ void wal_restore_free(struct wal_restore *restore);
  * snapshot marker (if not NULL; entries up to snap->index are dropped), the entries (count
  * may be 0; consecutive indexes; the first at most last index + 1). Makes no syscall.
  * Entry data is copied. Returns WAL_ERR_FULL, with nothing added, if the batch would exceed
- * its bound; WAL_ERR_INVALID for a gap or a non-consecutive run. */
+ * its bound; WAL_ERR_INVALID for a gap or a non-consecutive run. The Raft discipline:
+ * wal_append_mode with flags 0. */
 int wal_append(struct wal *wal, cn_group_id group, const struct cn_hard_state *hs,
                const struct cn_snapshot_meta *snap, const struct cn_entry *entries, uint32_t count,
                struct wal_error *err);
+
+/* How wal_append_mode lays down entries and the snapshot marker (cn_update.entries_per_slot).
+ *
+ * 0 (Raft, §5.3): entries form one consecutive run; the first at or below the last index
+ * truncates the log from there. A marker keeps the entries after its index only when the log
+ * holds the marker's index with the marker's term (§7), else drops them all.
+ *
+ * WAL_APPEND_PER_SLOT (Multi-Paxos): each entry replaces only the value of its own slot
+ * (an acceptor's accepted (ballot, value), Lamport §2.3); entries are strictly ascending, with
+ * gaps allowed, each above the snapshot; slots not written stay as they are, holes stay holes.
+ * wal_restore_load and wal_read_entries then return the present slots, ascending, with gaps.
+ * A per-slot marker drops the slots up to its index and keeps those above (a snapshot the node
+ * took itself: the accepted values above it must survive), unless WAL_APPEND_INSTALL is also
+ * given: then it drops every slot (an installed snapshot, consensus.h: "discard the whole
+ * persisted log"; the core rewrites what it keeps in this same append, after the marker).
+ * The mode is recorded per entry record, and the marker's effect in the marker record, so
+ * recovery replays exactly what the appends did. A group holding entries of one mode refuses
+ * entries of the other (WAL_ERR_INVALID) until a marker or truncation empties it.
+ * Bound: a per-slot group spans at most WAL_SLOT_SPAN_MAX slots (holes included) above its
+ * snapshot, so that the in-memory slot table (about 48 bytes a slot) stays bounded. */
+enum wal_append_flags {
+    WAL_APPEND_PER_SLOT = 1u << 0,
+    WAL_APPEND_INSTALL = 1u << 1, /* only with WAL_APPEND_PER_SLOT; ignored for Raft */
+};
+int wal_append_mode(struct wal *wal, cn_group_id group, uint32_t flags,
+                    const struct cn_hard_state *hs, const struct cn_snapshot_meta *snap,
+                    const struct cn_entry *entries, uint32_t count, struct wal_error *err);
 
 /* Closes the open batch and places it on disk. NULL when nothing is buffered.
  * Precondition: the previously sealed batch was completed. */
@@ -138,12 +172,14 @@ int wal_sync(struct wal *wal, struct wal_error *err);
 /* Copies entries [lo, hi] of a group into out (at most out_max) with their data in buf (at
  * most buf_bytes), from the cache or from disk. Stops early at either bound, but returns at
  * least one entry unless buf cannot hold it (WAL_ERR_FULL). *count says how many were read.
- * Entries appended but not yet completed are readable too. */
+ * Entries appended but not yet completed are readable too. Holes of a per-slot group are
+ * skipped: the entries come out ascending, with gaps. */
 int wal_read_entries(struct wal *wal, cn_group_id group, uint64_t lo, uint64_t hi,
                      struct cn_entry *out, uint32_t out_max, uint8_t *buf, size_t buf_bytes,
                      uint32_t *count, struct wal_error *err);
 
-/* The log bounds of a group: first index held, last index; first = last + 1 when empty. */
+/* The log bounds of a group: first index held, last index; first = last + 1 when empty.
+ * A per-slot group: first = snapshot index + 1 (possibly a hole), last = highest slot held. */
 int wal_group_bounds(const struct wal *wal, cn_group_id group, uint64_t *first_index,
                      uint64_t *last_index);
 

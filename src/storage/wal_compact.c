@@ -2,7 +2,8 @@
  * wal_compact.c — deleting segments that no group needs.
  *
  * A group needs the segment of its first entry and every later one (entries sit in segments in
- * index order: a rewrite of index i comes later in time and drops everything after i). Hard
+ * index order: a rewrite of index i comes later in time and drops everything after i). A
+ * per-slot group rewrites slots one by one, so it needs the oldest segment of any slot. Hard
  * states and snapshot markers need no old segment: each new segment starts with a checkpoint
  * of them. The segment of the last durable batch and later ones are always kept (a newer one
  * may not exist on disk yet).
@@ -14,7 +15,8 @@
 
 /* The lowest segment any group still needs, or UINT64_MAX when no group holds entries. Zero
  * when some group's snapshot marker is not durable yet: the entries it dropped from memory may
- * still be needed after a crash, and where they lived is no longer known. */
+ * still be needed after a crash, and where they lived is no longer known. Zero too while a
+ * per-slot group has a rewrite that is not durable yet (see below). */
 static uint64_t wal_needed_seq_min(const struct wal *wal)
 {
     uint64_t seq_min = UINT64_MAX;
@@ -22,6 +24,20 @@ static uint64_t wal_needed_seq_min(const struct wal *wal)
         const struct wal_group *group = &wal->groups[g];
         if (group->snapshot.index > group->durable_snapshot_index) return 0;
         if (group->count == 0) continue;
+        if (group->per_slot) {
+            /* Slots are rewritten one by one, so any of them may sit in the oldest segment:
+             * every present slot counts. A rewrite not yet durable keeps everything: the value
+             * it replaces (an accepted value this acceptor may have acknowledged) may sit in
+             * any older segment and must survive a crash before the rewrite is durable.
+             * Bounded by WAL_SLOT_SPAN_MAX. */
+            for (uint64_t i = 0; i < group->count; i++) {
+                const struct wal_slot *slot = &group->slots[group->head + i];
+                if (!slot->present) continue;
+                if (slot->segment_seq == 0 || slot->batch_gen > wal->completed_gen) return 0;
+                if (slot->segment_seq < seq_min) seq_min = slot->segment_seq;
+            }
+            continue;
+        }
         uint64_t seq = group->slots[group->head].segment_seq;
         if (seq != 0 && seq < seq_min) seq_min = seq; /* 0: pending, in the newest segment */
     }

@@ -7,7 +7,7 @@
  * Record (24-byte header, payload, zero padding to 8 bytes):
  *   crc u32          CRC32C of bytes 4 .. 24 + length (header rest and payload)
  *   length u32       payload bytes, >= 1
- *   type u8, 3 zero bytes
+ *   type u8, 3 zero bytes   1 entry, 2 hard state, 3 snapshot marker, 4 per-slot entry
  *   group u32        consensus group id
  *   write_offset u32 segment offset where the write that carried this record began
  *   reserved u32     zero
@@ -57,7 +57,7 @@ uint32_t wal_record_frame_bytes(uint32_t payload_len)
 
 void wal_record_frame(uint8_t *buf, uint8_t type, cn_group_id group, uint32_t payload_len)
 {
-    assert(type >= WAL_RECORD_ENTRY && type <= WAL_RECORD_SNAPSHOT);
+    assert(type >= WAL_RECORD_ENTRY && type <= WAL_RECORD_TYPE_MAX);
     assert(payload_len > 0);
     wal_put_u32(buf, 0);
     wal_put_u32(buf + 4, payload_len);
@@ -96,7 +96,7 @@ int wal_record_decode(const uint8_t *buf, size_t avail, struct wal_record *recor
     uint32_t payload_len = wal_get_u32(buf + 4);
     uint8_t type = buf[8];
     if (payload_len == 0 || payload_len > WAL_RECORD_PAYLOAD_BYTES_MAX) return WAL_DECODE_BAD;
-    if (type < WAL_RECORD_ENTRY || type > WAL_RECORD_SNAPSHOT) return WAL_DECODE_BAD;
+    if (type < WAL_RECORD_ENTRY || type > WAL_RECORD_TYPE_MAX) return WAL_DECODE_BAD;
     if (buf[9] != 0 || buf[10] != 0 || buf[11] != 0 || wal_get_u32(buf + 20) != 0) {
         return WAL_DECODE_BAD;
     }
@@ -131,7 +131,8 @@ void wal_encode_entry_payload(uint8_t *payload, const struct cn_entry *entry)
 
 bool wal_decode_entry_payload(const struct wal_record *record, struct cn_entry *entry)
 {
-    if (record->type != WAL_RECORD_ENTRY || record->payload_len < WAL_ENTRY_PAYLOAD_BYTES) {
+    if ((record->type != WAL_RECORD_ENTRY && record->type != WAL_RECORD_ENTRY_SLOT) ||
+        record->payload_len < WAL_ENTRY_PAYLOAD_BYTES) {
         return false;
     }
     entry->index = wal_get_u64(record->payload);

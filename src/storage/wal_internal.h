@@ -36,6 +36,8 @@ enum wal_record_type {
     WAL_RECORD_ENTRY = 1,
     WAL_RECORD_HARD_STATE = 2,
     WAL_RECORD_SNAPSHOT = 3,
+    WAL_RECORD_ENTRY_SLOT = 4, /* an entry appended in per-slot mode: replaces its slot only */
+    WAL_RECORD_TYPE_MAX = WAL_RECORD_ENTRY_SLOT,
 };
 
 /* A record as decoded; payload points into the buffer it was decoded from. */
@@ -105,6 +107,7 @@ struct wal_slot {
     uint32_t offset;
     uint32_t data_len;
     uint8_t type;
+    bool present; /* false: a hole of a per-slot group (nothing accepted there) */
     uint8_t *data;
 };
 
@@ -118,6 +121,10 @@ struct wal_group {
     struct cn_hard_state sealed_hard_state;
     struct cn_snapshot_meta sealed_snapshot;
     uint64_t durable_snapshot_index; /* of a completed batch: bounds compaction */
+    /* The mode of the entries held (WAL_APPEND_PER_SLOT); meaningless while count is 0. A
+     * per-slot group always has first_index = snapshot.index + 1, may hold holes anywhere but
+     * at the end (the last slot is present when count > 0), and count <= WAL_SLOT_SPAN_MAX. */
+    bool per_slot;
     /* slots[head .. head + count) hold indexes first_index .. first_index + count - 1. */
     struct wal_slot *slots;
     uint64_t head, count, capacity;
@@ -216,10 +223,17 @@ struct wal_slot *wal_group_slot(const struct wal_group *group, uint64_t index);
 void wal_group_truncate_from(struct wal *wal, struct wal_group *group, uint64_t index);
 bool wal_group_snapshot_keeps_suffix(const struct wal_group *group,
                                      const struct cn_snapshot_meta *snap);
+/* The same decision for an append made with wal_append_mode flags. */
+bool wal_group_marker_keeps_suffix(const struct wal_group *group,
+                                   const struct cn_snapshot_meta *snap, uint32_t flags);
 void wal_group_apply_snapshot(struct wal *wal, struct wal_group *group,
                               const struct cn_snapshot_meta *snap, bool keep_suffix);
 int wal_group_push(struct wal *wal, struct wal_group *group, const struct cn_entry *entry,
                    const struct wal_slot *location);
+/* Per-slot mode: sets the slot of entry->index (> snapshot index, within WAL_SLOT_SPAN_MAX),
+ * opening holes up to it when it lies past the last slot. */
+int wal_group_put(struct wal *wal, struct wal_group *group, const struct cn_entry *entry,
+                  const struct wal_slot *location);
 void wal_cache_evict(struct wal *wal);
 void wal_groups_free(struct wal *wal);
 int wal_segment_add(struct wal *wal, uint64_t seq);

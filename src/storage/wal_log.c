@@ -144,7 +144,17 @@ bool wal_group_snapshot_keeps_suffix(const struct wal_group *group,
 {
     if (snap->index < group->first_index) return true;
     const struct wal_slot *at = wal_group_slot(group, snap->index);
-    return at != NULL && at->term == snap->term;
+    return at != NULL && at->present && at->term == snap->term;
+}
+
+/* Per-slot markers: a snapshot the node took keeps the slots above it (each is an accepted
+ * value on its own, with no log-matching to check), an installed one drops them all (the core
+ * rewrites what it keeps after the marker). Raft markers follow the rule above. */
+bool wal_group_marker_keeps_suffix(const struct wal_group *group,
+                                   const struct cn_snapshot_meta *snap, uint32_t flags)
+{
+    if (flags & WAL_APPEND_PER_SLOT) return (flags & WAL_APPEND_INSTALL) == 0;
+    return wal_group_snapshot_keeps_suffix(group, snap);
 }
 
 /* A snapshot marker: the log now starts after snap->index. Entries up to it are dropped, and
@@ -166,15 +176,19 @@ void wal_group_apply_snapshot(struct wal *wal, struct wal_group *group,
     group->snapshot = *snap;
 }
 
-static int wal_group_reserve(struct wal_group *group)
+/* Makes room for `extra` more slots after the last one. */
+static int wal_group_reserve(struct wal_group *group, uint64_t extra)
 {
-    if (group->head + group->count < group->capacity) return WAL_OK;
-    if (group->head > 0 && group->head >= group->capacity / 2) {
+    uint64_t need = group->head + group->count + extra;
+    if (need <= group->capacity) return WAL_OK;
+    if (group->head > 0 && group->head >= group->capacity / 2 &&
+        group->count + extra <= group->capacity) {
         memmove(group->slots, group->slots + group->head, group->count * sizeof(*group->slots));
         group->head = 0;
         return WAL_OK;
     }
     uint64_t cap = group->capacity == 0 ? 64 : group->capacity * 2;
+    while (cap < need) cap *= 2; /* bounded: need <= head + count + WAL_SLOT_SPAN_MAX */
     struct wal_slot *slots = realloc(group->slots, cap * sizeof(*slots));
     if (slots == NULL) return WAL_ERR_NOMEM;
     group->slots = slots;
@@ -189,13 +203,16 @@ int wal_group_push(struct wal *wal, struct wal_group *group, const struct cn_ent
     if (group->count == 0) {
         group->first_index = entry->index;
         group->cached_from = entry->index;
+        group->per_slot = false;
     }
+    assert(!group->per_slot);
     assert(entry->index == wal_group_last_index(group) + 1);
-    int rv = wal_group_reserve(group);
+    int rv = wal_group_reserve(group, 1);
     if (rv != WAL_OK) return rv;
     struct wal_slot slot = *location;
     slot.term = entry->term;
     slot.type = entry->type;
+    slot.present = true;
     slot.data_len = entry->data_len;
     slot.data = NULL;
     if (entry->data_len > 0) {
@@ -206,6 +223,54 @@ int wal_group_push(struct wal *wal, struct wal_group *group, const struct cn_ent
     }
     group->slots[group->head + group->count] = slot;
     group->count++;
+    return WAL_OK;
+}
+
+/* Per-slot mode (wal_append_mode): the entry replaces its slot only. A slot past the last one
+ * opens holes up to it; a hole never ends the table, so the last slot is always present. A
+ * rewrite below cached_from moves it down, so that eviction finds the new cached copy. */
+int wal_group_put(struct wal *wal, struct wal_group *group, const struct cn_entry *entry,
+                  const struct wal_slot *location)
+{
+    if (group->count == 0) {
+        group->head = 0;
+        group->first_index = group->snapshot.index + 1;
+        group->cached_from = group->first_index;
+        group->per_slot = true;
+    }
+    assert(group->per_slot);
+    assert(group->first_index == group->snapshot.index + 1);
+    assert(entry->index >= group->first_index);
+    assert(entry->index - group->first_index < WAL_SLOT_SPAN_MAX);
+    uint8_t *data = NULL;
+    if (entry->data_len > 0) {
+        data = malloc(entry->data_len);
+        if (data == NULL) return WAL_ERR_NOMEM;
+        memcpy(data, entry->data, entry->data_len);
+    }
+    uint64_t last = wal_group_last_index(group);
+    if (entry->index > last) {
+        uint64_t extra = entry->index - last;
+        int rv = wal_group_reserve(group, extra);
+        if (rv != WAL_OK) {
+            free(data);
+            return rv;
+        }
+        memset(&group->slots[group->head + group->count], 0, extra * sizeof(*group->slots));
+        group->count += extra;
+    }
+    struct wal_slot *slot = wal_group_slot(group, entry->index);
+    wal_slot_drop_data(wal, slot);
+    *slot = *location;
+    slot->term = entry->term;
+    slot->type = entry->type;
+    slot->present = true;
+    slot->data_len = entry->data_len;
+    slot->data = data;
+    if (data != NULL) {
+        wal->cache_bytes += entry->data_len;
+        if (entry->index < group->cached_from) group->cached_from = entry->index;
+    }
     return WAL_OK;
 }
 
@@ -224,7 +289,9 @@ void wal_cache_evict(struct wal *wal)
         if (group->cached_from < group->first_index) group->cached_from = group->first_index;
         while (wal->cache_bytes > wal->options.cache_bytes_max) {
             struct wal_slot *slot = wal_group_slot(group, group->cached_from);
-            if (slot == NULL || !wal_slot_evictable(wal, slot)) break;
+            /* Holes hold nothing. A per-slot rewrite not yet durable stops the walk as a Raft
+             * entry does: the slots after it wait for its batch (one more batch over the bound). */
+            if (slot == NULL || (slot->present && !wal_slot_evictable(wal, slot))) break;
             wal_slot_drop_data(wal, slot);
             group->cached_from++;
         }
@@ -339,6 +406,7 @@ int wal_read_entries(struct wal *wal, cn_group_id group_id, uint64_t lo, uint64_
     size_t used = 0;
     for (uint64_t index = lo; index <= hi && *count < out_max; index++) {
         const struct wal_slot *slot = wal_group_slot(group, index);
+        if (!slot->present) continue; /* a hole of a per-slot group */
         if (slot->data_len > buf_bytes - used) {
             if (*count > 0) break;
             return wal_error_set(err, WAL_ERR_FULL, "entry %llu needs %u bytes",
@@ -386,11 +454,17 @@ int wal_restore_load(struct wal *wal, cn_group_id group_id, struct wal_restore *
     if (group == NULL) return WAL_OK; /* nothing persisted: an empty restore */
     out->restore.hard_state = group->hard_state;
     out->restore.snapshot = group->snapshot;
-    if (group->count == 0) return WAL_OK;
+    /* Present slots only: a per-slot group may hold holes (returned as gaps). */
+    uint64_t present = 0;
     size_t data_bytes = 0;
-    for (uint64_t i = 0; i < group->count; i++)
-        data_bytes += group->slots[group->head + i].data_len;
-    out->entries_owned = calloc(group->count, sizeof(*out->entries_owned));
+    for (uint64_t i = 0; i < group->count; i++) {
+        const struct wal_slot *slot = &group->slots[group->head + i];
+        if (!slot->present) continue;
+        present++;
+        data_bytes += slot->data_len;
+    }
+    if (present == 0) return WAL_OK;
+    out->entries_owned = calloc(present, sizeof(*out->entries_owned));
     out->data_owned = malloc(data_bytes > 0 ? data_bytes : 1);
     if (out->entries_owned == NULL || out->data_owned == NULL) {
         wal_restore_free(out);
@@ -398,11 +472,11 @@ int wal_restore_load(struct wal *wal, cn_group_id group_id, struct wal_restore *
     }
     uint32_t got = 0;
     uint64_t done = 0;
+    uint64_t lo = group->first_index;
     size_t used = 0;
     /* Bounded: each pass reads at least one entry (the buffer holds them all). */
-    while (done < group->count) {
-        uint64_t lo = group->first_index + done;
-        uint64_t left = group->count - done;
+    while (done < present) {
+        uint64_t left = present - done;
         uint32_t want = left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
         int rv = wal_read_entries(wal, group_id, lo, wal_group_last_index(group),
                                   out->entries_owned + done, want, out->data_owned + used,
@@ -411,10 +485,12 @@ int wal_restore_load(struct wal *wal, cn_group_id group_id, struct wal_restore *
             wal_restore_free(out);
             return rv;
         }
+        assert(got > 0);
         for (uint32_t i = 0; i < got; i++) used += out->entries_owned[done + i].data_len;
         done += got;
+        lo = out->entries_owned[done - 1].index + 1;
     }
-    out->restore.entry_count = group->count;
+    out->restore.entry_count = present;
     out->restore.entries = out->entries_owned;
     return WAL_OK;
 }

@@ -1,7 +1,8 @@
 /*
  * wal_recover.c — opening a WAL: list the segments, read them in order, verify every record,
- * rebuild each group's hard state, snapshot marker and entries (truncations resolved), and
- * decide what the end of the log is.
+ * rebuild each group's hard state, snapshot marker and entries (truncations resolved; a
+ * per-slot record replaces only its slot, so the latest record of each slot wins), and decide
+ * what the end of the log is.
  *
  * The end. Writes happen one at a time, each followed by an fdatasync that must succeed
  * before the next write (a failed one stops the node), so a crash can damage only the last
@@ -120,6 +121,7 @@ static int wal_replay_entry(struct wal *wal, struct wal_group *group, const stru
                             uint64_t seq, uint32_t offset)
 {
     if (entry->index <= group->snapshot.index) return WAL_OK;
+    if (group->count > 0 && group->per_slot) return WAL_ERR_CORRUPT; /* append refuses a mix */
     uint64_t last = wal_group_last_index(group);
     if (group->count > 0 && entry->index >= group->first_index && entry->index <= last) {
         wal_group_truncate_from(wal, group, entry->index);
@@ -128,6 +130,18 @@ static int wal_replay_entry(struct wal *wal, struct wal_group *group, const stru
     }
     struct wal_slot location = {.segment_seq = seq, .batch_gen = 0, .offset = offset};
     return wal_group_push(wal, group, entry, &location);
+}
+
+/* Applies one per-slot entry record: it replaces its own slot (holes up to it stay holes).
+ * Entries at or under the snapshot are obsolete. */
+static int wal_replay_slot(struct wal *wal, struct wal_group *group, const struct cn_entry *entry,
+                           uint64_t seq, uint32_t offset)
+{
+    if (entry->index <= group->snapshot.index) return WAL_OK;
+    if (group->count > 0 && !group->per_slot) return WAL_ERR_CORRUPT; /* append refuses a mix */
+    if (entry->index - (group->snapshot.index + 1) >= WAL_SLOT_SPAN_MAX) return WAL_ERR_CORRUPT;
+    struct wal_slot location = {.segment_seq = seq, .batch_gen = 0, .offset = offset};
+    return wal_group_put(wal, group, entry, &location);
 }
 
 static int wal_replay_record(struct wal *wal, const struct wal_record *record, uint64_t seq,
@@ -152,6 +166,9 @@ static int wal_replay_record(struct wal *wal, const struct wal_record *record, u
     case WAL_RECORD_ENTRY:
         if (!wal_decode_entry_payload(record, &entry)) return WAL_ERR_CORRUPT;
         return wal_replay_entry(wal, group, &entry, seq, offset);
+    case WAL_RECORD_ENTRY_SLOT:
+        if (!wal_decode_entry_payload(record, &entry)) return WAL_ERR_CORRUPT;
+        return wal_replay_slot(wal, group, &entry, seq, offset);
     }
     return WAL_ERR_CORRUPT;
 }

@@ -57,25 +57,65 @@ static uint8_t *wal_batch_push_record(struct wal_batch *batch, uint8_t type, cn_
     return frame + WAL_RECORD_HEADER_BYTES;
 }
 
+/* Checks the entries of a per-slot append: strictly ascending, each above the snapshot and
+ * within WAL_SLOT_SPAN_MAX of it (`first` is the snapshot index + 1 once the marker applies). */
+static int wal_append_check_slots(cn_group_id group_id, uint64_t first,
+                                  const struct cn_entry *entries, uint32_t count,
+                                  struct wal_error *err)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        const struct cn_entry *e = &entries[i];
+        if (e->index < first || e->index == UINT64_MAX ||
+            (i > 0 && e->index <= entries[i - 1].index) || e->data_len > CN_ENTRY_DATA_BYTES_MAX ||
+            (e->data_len > 0 && e->data == NULL)) {
+            return wal_error_set(err, WAL_ERR_INVALID,
+                                 "group %u: per-slot entry %u (slot %llu) is malformed, out of "
+                                 "order or at or below the snapshot",
+                                 group_id, i, (unsigned long long)e->index);
+        }
+        if (e->index - first >= WAL_SLOT_SPAN_MAX) {
+            return wal_error_set(err, WAL_ERR_INVALID,
+                                 "group %u: slot %llu lies beyond the bound of %u slots above the "
+                                 "snapshot %llu",
+                                 group_id, (unsigned long long)e->index, WAL_SLOT_SPAN_MAX,
+                                 (unsigned long long)(first - 1));
+        }
+    }
+    return WAL_OK;
+}
+
 /* Checks an append against the group's state as it will be once the snapshot (if any) is
  * applied, without changing anything. */
-static int wal_append_check(const struct wal *wal, cn_group_id group_id,
+static int wal_append_check(const struct wal *wal, cn_group_id group_id, uint32_t flags,
                             const struct cn_snapshot_meta *snap, const struct cn_entry *entries,
                             uint32_t count, struct wal_error *err)
 {
+    if ((flags & ~(uint32_t)(WAL_APPEND_PER_SLOT | WAL_APPEND_INSTALL)) != 0) {
+        return wal_error_set(err, WAL_ERR_INVALID, "group %u: unknown flags %#x", group_id, flags);
+    }
+    bool per_slot = (flags & WAL_APPEND_PER_SLOT) != 0;
     const struct wal_group *group = wal_group_find(wal, group_id);
     uint64_t first = group ? group->first_index : 1;
     uint64_t last = group ? wal_group_last_index(group) : 0;
+    uint64_t slots_first = group ? group->snapshot.index + 1 : 1;
     if (snap != NULL) {
         if (snap->members.count > CN_MEMBERS_MAX ||
             (group && snap->index < group->snapshot.index) ||
             snap->index == UINT64_MAX) {
             return wal_error_set(err, WAL_ERR_INVALID, "group %u: bad snapshot marker", group_id);
         }
-        if (group == NULL || !wal_group_snapshot_keeps_suffix(group, snap)) last = snap->index;
+        if (group == NULL || !wal_group_marker_keeps_suffix(group, snap, flags)) last = snap->index;
         if (last < snap->index) last = snap->index;
         first = snap->index + 1;
+        slots_first = snap->index + 1;
     }
+    /* A group holding entries after the marker takes more of the same mode only. */
+    if (count > 0 && group != NULL && last >= first && group->per_slot != per_slot) {
+        return wal_error_set(err, WAL_ERR_INVALID,
+                             "group %u holds %s entries: a %s append cannot follow them", group_id,
+                             group->per_slot ? "per-slot" : "Raft", per_slot ? "per-slot" : "Raft");
+    }
+    if (per_slot) return wal_append_check_slots(group_id, slots_first, entries, count, err);
     if (count > 0 && entries[0].index > UINT64_MAX - 1 - count) {
         return wal_error_set(err, WAL_ERR_INVALID, "group %u: entry index overflows", group_id);
     }
@@ -126,20 +166,24 @@ static int wal_append_reserve(struct wal *wal, const struct cn_hard_state *hs,
 
 /* Encodes the entries and mirrors them in the group's slots. A failure here (memory for the
  * cached copy) would leave the batch and the slots disagreeing, so it fails the WAL. */
-static int wal_append_entries(struct wal *wal, struct wal_group *group,
+static int wal_append_entries(struct wal *wal, struct wal_group *group, bool per_slot,
                               const struct cn_entry *entries, uint32_t count, struct wal_error *err)
 {
     struct wal_batch *batch = wal->open;
-    if (count > 0 && entries[0].index <= wal_group_last_index(group) && group->count > 0) {
+    if (!per_slot && count > 0 && entries[0].index <= wal_group_last_index(group) &&
+        group->count > 0) {
         wal_group_truncate_from(wal, group, entries[0].index);
     }
+    uint8_t type = per_slot ? WAL_RECORD_ENTRY_SLOT : WAL_RECORD_ENTRY;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t offset = (uint32_t)batch->len;
-        uint8_t *payload = wal_batch_push_record(batch, WAL_RECORD_ENTRY, group->id,
+        uint8_t *payload = wal_batch_push_record(batch, type, group->id,
                                                  WAL_ENTRY_PAYLOAD_BYTES + entries[i].data_len);
         wal_encode_entry_payload(payload, &entries[i]);
         struct wal_slot location = {.segment_seq = 0, .batch_gen = batch->gen, .offset = offset};
-        if (wal_group_push(wal, group, &entries[i], &location) != WAL_OK) {
+        int rv = per_slot ? wal_group_put(wal, group, &entries[i], &location)
+                          : wal_group_push(wal, group, &entries[i], &location);
+        if (rv != WAL_OK) {
             atomic_store(&wal->failed, true);
             return wal_error_set(err, WAL_ERR_FAILED, "group %u: out of memory caching entry %llu",
                                  group->id, (unsigned long long)entries[i].index);
@@ -154,10 +198,17 @@ int wal_append(struct wal *wal, cn_group_id group_id, const struct cn_hard_state
                const struct cn_snapshot_meta *snap, const struct cn_entry *entries, uint32_t count,
                struct wal_error *err)
 {
+    return wal_append_mode(wal, group_id, 0, hs, snap, entries, count, err);
+}
+
+int wal_append_mode(struct wal *wal, cn_group_id group_id, uint32_t flags,
+                    const struct cn_hard_state *hs, const struct cn_snapshot_meta *snap,
+                    const struct cn_entry *entries, uint32_t count, struct wal_error *err)
+{
     if (atomic_load(&wal->failed)) return wal_error_set(err, WAL_ERR_FAILED, "the log has failed");
     if (count > 0 && entries == NULL) return wal_error_set(err, WAL_ERR_INVALID, "entries is NULL");
     if (hs == NULL && snap == NULL && count == 0) return WAL_OK;
-    int rv = wal_append_check(wal, group_id, snap, entries, count, err);
+    int rv = wal_append_check(wal, group_id, flags, snap, entries, count, err);
     if (rv != WAL_OK) return rv;
     rv = wal_append_reserve(wal, hs, snap, entries, count, err);
     if (rv != WAL_OK) return rv;
@@ -176,12 +227,12 @@ int wal_append(struct wal *wal, cn_group_id group_id, const struct cn_hard_state
     if (snap != NULL) {
         uint8_t *payload =
             wal_batch_push_record(batch, WAL_RECORD_SNAPSHOT, group_id, WAL_SNAPSHOT_PAYLOAD_BYTES);
-        bool keep_suffix = wal_group_snapshot_keeps_suffix(group, snap);
+        bool keep_suffix = wal_group_marker_keeps_suffix(group, snap, flags);
         wal_encode_snapshot_payload(payload, snap, keep_suffix);
         wal_group_apply_snapshot(wal, group, snap, keep_suffix);
         batch->snaps[batch->snap_count++] = (struct wal_batch_snap){group_id, snap->index};
     }
-    rv = wal_append_entries(wal, group, entries, count, err);
+    rv = wal_append_entries(wal, group, (flags & WAL_APPEND_PER_SLOT) != 0, entries, count, err);
     if (rv != WAL_OK) return rv;
     wal_cache_evict(wal);
     return WAL_OK;
@@ -273,7 +324,9 @@ struct wal_batch *wal_batch_seal(struct wal *wal)
         struct wal_group *group = wal_group_find(wal, ref->group);
         struct wal_slot *slot = group ? wal_group_slot(group, ref->index) : NULL;
         /* Skip slots replaced later in the same batch: they carry a later offset. */
-        if (slot == NULL || slot->segment_seq != 0 || slot->offset != ref->batch_offset) continue;
+        if (slot == NULL || !slot->present || slot->segment_seq != 0 ||
+            slot->offset != ref->batch_offset)
+            continue;
         assert(slot->batch_gen == batch->gen);
         slot->segment_seq = batch->segment_seq;
         slot->offset = batch->base_offset + ref->batch_offset;
