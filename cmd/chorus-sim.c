@@ -2,8 +2,11 @@
  * chorus-sim — the deterministic simulator's command line.
  *
  *   chorus-sim --protocol raft --seeds N [--start S] [--nodes 3|5] [--faults LIST]
- *              [--duration-ms D] [--jobs J] [--verbose]
+ *              [--duration-ms D] [--jobs J] [--storage mem|wal] [--verbose]
  *   chorus-sim --protocol raft --seed S [--trace]
+ *
+ * --storage wal persists through the real WAL over a simulated file system that tears unsynced
+ * writes at crashes (Raft only); mem (the default) uses the simulator's own disk.
  *
  * Runs seeds S..S+N-1 and ends with exactly one summary line:
  *   seeds: N, violations: V, commits: C, elections: E, elapsed_s: T
@@ -39,7 +42,8 @@ struct sim_cmd {
 /* Totals over the seeds one process ran; children send theirs to the parent through a pipe. */
 struct sim_totals {
     uint64_t seeds, violations, commits, elections, ticks, crashes, events, messages, ops,
-        ops_unknown, lincheck_unknown, snapshots_installed, sim_failures;
+        ops_unknown, lincheck_unknown, snapshots_installed, sim_failures, torn_writes,
+        wal_torn_tails;
 };
 
 static void sim_cmd_usage(FILE *out)
@@ -47,7 +51,7 @@ static void sim_cmd_usage(FILE *out)
     fprintf(out,
             "usage: chorus-sim --protocol NAME (--seeds N [--start S] | --seed S [--trace])\n"
             "                  [--nodes 3|5] [--faults LIST] [--duration-ms D] [--jobs J]\n"
-            "                  [--lincheck-timeout-s T] [--verbose]\n"
+            "                  [--storage mem|wal] [--lincheck-timeout-s T] [--verbose]\n"
             "faults: %s\n", sim_fault_names());
 }
 
@@ -85,7 +89,8 @@ static const struct sim_cmd_option sim_cmd_options[] = {
     {"--protocol", true, false}, {"--seeds", true, true},     {"--start", true, true},
     {"--seed", true, true},      {"--nodes", true, true},     {"--faults", true, false},
     {"--duration-ms", true, true}, {"--jobs", true, true},    {"--lincheck-timeout-s", true, false},
-    {"--trace", false, false},   {"--verbose", false, false}, {"--help", false, false},
+    {"--storage", true, false},  {"--trace", false, false},   {"--verbose", false, false},
+    {"--help", false, false},
 };
 
 static const struct sim_cmd_option *sim_cmd_option_find(const char *arg)
@@ -131,6 +136,13 @@ static int sim_cmd_apply(struct sim_cmd *cmd, const char *arg, const char *value
         if (end == value || *end != '\0' || !(t > 0 && t <= 3600))
             return sim_cmd_error("--lincheck-timeout-s must be in (0, 3600]");
         cmd->options.lincheck_timeout_s = t;
+    } else if (strcmp(arg, "--storage") == 0) {
+        if (strcmp(value, "mem") == 0)
+            cmd->options.storage = SIM_STORAGE_MEM;
+        else if (strcmp(value, "wal") == 0)
+            cmd->options.storage = SIM_STORAGE_WAL;
+        else
+            return sim_cmd_error("--storage must be mem or wal");
     } else if (strcmp(arg, "--trace") == 0) {
         cmd->options.trace = stdout;
     } else if (strcmp(arg, "--verbose") == 0) {
@@ -167,6 +179,8 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
         return sim_cmd_error("give --seed or --seeds, not both");
     if (cmd->seeds == 0 || cmd->seeds - 1 > UINT64_MAX - cmd->start)
         return sim_cmd_error("--seeds must be >= 1 (and S+N-1 must fit in 64 bits)");
+    if (cmd->options.storage == SIM_STORAGE_WAL && strcmp(cmd->options.protocol, "raft") != 0)
+        return sim_cmd_error("--storage wal supports the raft protocol only for now");
     if (cmd->options.trace != NULL && cmd->seeds != 1)
         return sim_cmd_error("--trace replays one seed: use --seed S");
     return 0;
@@ -218,8 +232,9 @@ static void sim_cmd_report_failure(const struct sim_cmd *cmd, const struct sim_s
 {
     printf("seed %" PRIu64 ": VIOLATION %s\n", r->seed, r->message);
     printf("  replay: chorus-sim --protocol %s --seed %" PRIu64 " --nodes %u --faults %s"
-           " --duration-ms %" PRId64 " --trace\n", cmd->options.protocol, r->seed,
-           cmd->options.node_count, cmd->faults_text, cmd->options.duration_ms);
+           " --duration-ms %" PRId64 " --storage %s --trace\n", cmd->options.protocol, r->seed,
+           cmd->options.node_count, cmd->faults_text, cmd->options.duration_ms,
+           cmd->options.storage == SIM_STORAGE_WAL ? "wal" : "mem");
     fflush(stdout);
 }
 
@@ -256,6 +271,8 @@ static int sim_cmd_run(const struct sim_cmd *cmd, uint32_t job, struct sim_total
         totals->ops_unknown += r.ops_unknown;
         totals->lincheck_unknown += r.lincheck_unknown;
         totals->snapshots_installed += r.snapshots_installed;
+        totals->torn_writes += r.torn_writes;
+        totals->wal_torn_tails += r.wal_torn_tails;
         if (cmd->verbose) {
             printf("seed %" PRIu64 ": ticks %" PRIu64 ", commits %" PRIu64 ", elections %" PRIu64
                    ", crashes %" PRIu64 ", ops %" PRIu64 " (%" PRIu64 " unknown), messages %"
@@ -326,9 +343,10 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     snprintf(sim_cmd_replay_options, sizeof(sim_cmd_replay_options),
-             " --protocol %s --nodes %u --faults %s --duration-ms %" PRId64 " --trace\n",
+             " --protocol %s --nodes %u --faults %s --duration-ms %" PRId64
+             " --storage %s --trace\n",
              cmd.options.protocol, cmd.options.node_count, cmd.faults_text,
-             cmd.options.duration_ms);
+             cmd.options.duration_ms, cmd.options.storage == SIM_STORAGE_WAL ? "wal" : "mem");
     signal(SIGABRT, sim_cmd_on_fatal);
     signal(SIGSEGV, sim_cmd_on_fatal);
     signal(SIGFPE, sim_cmd_on_fatal);
@@ -348,12 +366,14 @@ int main(int argc, char **argv)
     double per = totals.seeds > 0 ? (double)totals.seeds : 1.0;
     printf("per seed: ticks %.0f, commits %.1f, elections %.1f, crashes %.1f, ops %.1f "
            "(%.1f unknown), messages %.0f, events %.0f, snapshots installed %.2f; "
+           "torn writes %.2f, torn tails truncated %.2f; "
            "lincheck unknown: %" PRIu64 "; seeds/s %.1f\n",
            (double)totals.ticks / per, (double)totals.commits / per,
            (double)totals.elections / per, (double)totals.crashes / per,
            (double)totals.ops / per, (double)totals.ops_unknown / per,
            (double)totals.messages / per, (double)totals.events / per,
-           (double)totals.snapshots_installed / per, totals.lincheck_unknown,
+           (double)totals.snapshots_installed / per, (double)totals.torn_writes / per,
+           (double)totals.wal_torn_tails / per, totals.lincheck_unknown,
            elapsed > 0 ? (double)totals.seeds / elapsed : 0.0);
     printf("seeds: %" PRIu64 ", violations: %" PRIu64 ", commits: %" PRIu64 ", elections: %" PRIu64
            ", elapsed_s: %.2f\n", totals.seeds, totals.violations, totals.commits,

@@ -258,7 +258,7 @@ struct cn_update {
     uint64_t term;
 
     /* (1) May be sent immediately, before or while (2) is persisted. These carry no promise
-     * that depends on this node's disk: vote requests, heartbeats, and the leader's appends,
+     * that depends on this node's disk: pre-vote requests, heartbeats, and the leader's appends,
      * which Raft allows to leave in parallel with the leader's own write (thesis §10.2.1),
      * since the leader counts itself toward a commit only after the ack. */
     uint32_t message_count;
@@ -291,7 +291,8 @@ struct cn_update {
 
     /* (3) Only after (2) is durable: responses that promise something about this node's disk —
      * vote grants (Figure 2: persist currentTerm and votedFor before responding), append and
-     * accept acknowledgements (§5.3), Paxos promises and accepteds (Lamport §2.3). */
+     * accept acknowledgements (§5.3), Paxos promises and accepteds (Lamport §2.3), and a
+     * candidate's vote requests (its new term must be durable before it can win it). */
     uint32_t message_after_persist_count;
     const struct cn_message *messages_after_persist;
 

@@ -214,6 +214,11 @@ void paxos_handle_promise(struct paxos *p, const struct cn_message *m)
         return;
     for (uint32_t i = 0; i < m->entry_count; i++) {
         const struct cn_entry *e = &m->entries[i];
+        /* While we campaigned, we may have learned, applied and compacted slots from the
+         * prepare index on (CN_MSG_CHOSEN, an installed snapshot): those are chosen and
+         * applied, so whatever a promise reports for them is of no use. */
+        if (e->index <= p->log.snapshot_index)
+            continue;
         struct paxos_recovered *r = &p->recovery[e->index - p->prepare_index];
         if (e->term <= r->ballot)
             continue;
@@ -246,17 +251,22 @@ static void repropose_own(struct paxos *p, uint64_t slot)
 
 /* Phase 1 is complete: every slot from the prepare index to the highest one reported gets,
  * in our ballot, the value of the highest ballot any promise (ours included) reported for it,
- * the chosen value when we know it, or a no-op for a gap (§3). Then we lead. */
+ * the chosen value when we know it, or a no-op for a gap (§3). Then we lead. Slots at or
+ * below our snapshot are skipped: a candidate keeps learning (CN_MSG_CHOSEN, a snapshot
+ * install) and compacting while phase 1 runs, and those slots are chosen and applied. */
 static void become_leader(struct paxos *p)
 {
     uint64_t lo = p->prepare_index;
+    if (lo <= p->log.snapshot_index)
+        lo = p->log.snapshot_index + 1;
     uint64_t hi = paxos_log_last(&p->log);
     if (p->recovery_last > hi)
         hi = p->recovery_last;
     for (uint64_t slot = lo; slot <= hi; slot++) {
         const struct paxos_slot *own = paxos_slot_get(p, slot);
+        uint64_t offset = slot - p->prepare_index; /* the recovery array starts there */
         struct paxos_recovered *r =
-            slot - lo < PAXOS_RECOVERY_SLOTS_MAX ? &p->recovery[slot - lo] : NULL;
+            offset < PAXOS_RECOVERY_SLOTS_MAX ? &p->recovery[offset] : NULL;
         uint64_t recovered_ballot = r != NULL ? r->ballot : 0;
         if (own != NULL && own->ballot != 0 && (own->chosen || own->ballot >= recovered_ballot)) {
             repropose_own(p, slot);

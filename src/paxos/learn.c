@@ -249,11 +249,16 @@ void paxos_handle_snapshot(struct paxos *p, const struct cn_message *m)
         respond_snapshot(p, m->from, meta->index, p->staging_offset, false);
 }
 
-/* The application holds a snapshot of everything up to `index`: drop the slots below it. */
+/* The application holds a snapshot of everything up to `index`: drop the slots below it.
+ * A new leader may hold recovered slots it already knew chosen and never sent accepts for
+ * (its first accepts leave with the next update); once compacted, no accepts are needed for
+ * them (they are chosen), and none could be sent: the first accepts start above `index`. */
 void paxos_snapshot_taken(struct paxos *p, uint64_t index)
 {
     assert(index <= p->applied);
     if (index <= p->log.snapshot_index)
         return;
     paxos_log_compact_to(p, index);
+    if (p->role == CN_ROLE_LEADER && p->sent_through < index)
+        p->sent_through = index;
 }

@@ -92,6 +92,7 @@ static uint64_t send_accept(struct paxos *p, cn_node_id to, uint64_t lo, uint64_
 void paxos_broadcast_accepts(struct paxos *p)
 {
     assert(p->role == CN_ROLE_LEADER);
+    assert(p->sent_through >= p->log.snapshot_index); /* paxos_snapshot_taken keeps it so */
     uint64_t lo = p->sent_through + 1, hi = paxos_log_last(&p->log);
     for (uint32_t i = 0; i < p->members.count; i++) {
         cn_node_id id = p->members.ids[i];

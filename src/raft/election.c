@@ -98,7 +98,12 @@ static void send_vote_requests(struct raft *r, bool pre, bool transfer)
         cn_node_id id = r->members.ids[i];
         if (id == r->config.id)
             continue;
-        struct cn_message *m = raft_send(r, type, id);
+        /* A vote request leaves only once the candidate's new term and self-vote are durable
+         * (as etcd's server orders it): a candidate may win on its peers' votes alone, and a
+         * leader whose term is not on its disk could, after a crash, win the same term again
+         * and append a different log in it (found by chorus-sim seed 691). A pre-vote changes
+         * nothing on disk and leaves at once. */
+        struct cn_message *m = pre ? raft_send(r, type, id) : raft_send_after_persist(r, type, id);
         if (m == NULL)
             continue;
         m->term = pre ? r->term + 1 : r->term;

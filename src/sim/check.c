@@ -11,6 +11,7 @@
 const struct sim_check_protocol *sim_check_protocol_find(const char *name)
 {
     if (strcmp(name, "raft") == 0) return &sim_check_raft;
+    if (strcmp(name, "paxos") == 0) return &sim_check_paxos;
     return NULL;
 }
 

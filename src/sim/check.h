@@ -62,6 +62,7 @@ struct sim_check_protocol {
 /* The table for a protocol name, or NULL when there is none. */
 const struct sim_check_protocol *sim_check_protocol_find(const char *name);
 extern const struct sim_check_protocol sim_check_raft;
+extern const struct sim_check_protocol sim_check_paxos;
 
 struct sim_check {
     uint32_t node_count;

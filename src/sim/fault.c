@@ -15,7 +15,6 @@
 
 #include "sim/world.h"
 
-#define SIM_CRASH_LONG (1ull << 63) /* in a planned crash's event: stay down long */
 
 enum {
     SIM_FAULT_KINDS = 10,
@@ -68,6 +67,14 @@ static void sim_fault_crash(struct sim *sim)
     int64_t down_us = sim_rng_range(&sim->rng_fault, 5000, 800000);
     /* Up to a majority may be down at once: no progress then, but safety must hold. */
     if (!sim->nodes[node].alive || sim_nodes_down(sim) >= sim->node_count / 2 + 1) return;
+    /* Storage "wal": half the crashes of an idle node wait for its next write (the draw is
+     * from the disk stream, so that the fault stream stays the same as with "mem"). */
+    struct sim_node *n = &sim->nodes[node];
+    if (n->wal != NULL && !n->update_outstanding && sim_rng_below(&sim->rng_disk, 2) == 0) {
+        n->crash_in_write = true;
+        SIM_TRACE(sim, (int)node, "fault: crash during the next disk write");
+        return;
+    }
     sim_node_crash(sim, node);
     sim_schedule(sim, down_us, SIM_EV_RESTART, node, 0, NULL);
 }
@@ -103,11 +110,15 @@ void sim_fault_crash_planned(struct sim *sim, uint32_t node, uint64_t incarnatio
 {
     struct sim_node *n = &sim->nodes[node];
     bool long_down = (incarnation & SIM_CRASH_LONG) != 0;
-    if (!n->alive || n->incarnation != (incarnation & ~SIM_CRASH_LONG)) return;
+    bool in_write = (incarnation & SIM_CRASH_IN_WRITE) != 0;
+    if (!n->alive || n->incarnation != (incarnation & ~(SIM_CRASH_LONG | SIM_CRASH_IN_WRITE)))
+        return;
+    if (in_write && sim_nodes_down(sim) >= sim->node_count / 2 + 1) return;
     /* A long absence lets the others elect a leader among themselves. */
     int64_t down_us = long_down ? sim_rng_range(&sim->rng_fault, 300000, 1000000)
                                 : sim_rng_range(&sim->rng_fault, 5000, 800000);
-    SIM_TRACE(sim, (int)node, "fault: crash the leader (planned)");
+    SIM_TRACE(sim, (int)node, in_write ? "fault: crash during a disk write"
+                                       : "fault: crash the leader (planned)");
     sim_node_crash(sim, node);
     sim_schedule(sim, down_us, SIM_EV_RESTART, node, 0, NULL);
 }

@@ -5,6 +5,9 @@
  * sim disk is written in order (hard state, snapshot chunk, snapshot install, entries), then the
  * after-persist messages leave, then committed entries are applied, then reads are answered,
  * then the update is acked. A crash loses the outstanding persistence and everything volatile.
+ * While an update is outstanding, what the core's take_messages releases leaves after each event.
+ * With storage "wal" (disk_wal.c) the update's batch also goes to the node's WAL when taken, and
+ * a crashed node comes back from what the WAL recovers.
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -108,8 +111,14 @@ void sim_node_start(struct sim *sim, uint32_t node)
         return;
     }
     struct cn_restore restore;
-    sim_disk_restore(&n->disk, &restore, sim->restore_entries);
+    struct wal_restore wal_restore;
+    if (n->wal != NULL) {
+        if (sim_wal_restore(sim, node, &wal_restore, &restore) != 0) return;
+    } else {
+        sim_disk_restore(&n->disk, &restore, sim->restore_entries);
+    }
     int rc = sim->ops->create(&config, &restore, &n->core);
+    if (n->wal != NULL) wal_restore_free(&wal_restore);
     if (rc != CN_OK) {
         sim_check_fail(&sim->check, "restart", "node %u: create failed: %s", node + 1,
                        cn_strerror(rc));
@@ -134,8 +143,9 @@ void sim_node_start(struct sim *sim, uint32_t node)
     n->leader = 0;
     n->term = n->disk.hard_state.term;
     sim_check_restarted(&sim->check, node);
-    SIM_TRACE(sim, (int)node, "start: term %" PRIu64 " snapshot %" PRIu64 " entries to %" PRIu64,
-              n->disk.hard_state.term, n->disk.snapshot.index, sim_disk_last_index(&n->disk));
+    SIM_TRACE(sim, (int)node, "start: term %" PRIu64 " commit %" PRIu64 " snapshot %" PRIu64
+              " entries to %" PRIu64, n->disk.hard_state.term, n->disk.hard_state.commit,
+              n->disk.snapshot.index, sim_disk_last_index(&n->disk));
     int64_t first_tick = sim->params.tick_us - (sim->now_us - n->tick_phase_us) %
                                                    sim->params.tick_us;
     sim_schedule(sim, first_tick, SIM_EV_TICK, node, n->incarnation, NULL);
@@ -148,6 +158,7 @@ void sim_node_crash(struct sim *sim, uint32_t node)
 {
     struct sim_node *n = &sim->nodes[node];
     assert(n->alive);
+    if (n->wal != NULL) sim_wal_crash(sim, node); /* reads the outstanding update */
     sim->ops->destroy(n->core);
     n->core = NULL;
     n->alive = false;
@@ -158,9 +169,26 @@ void sim_node_crash(struct sim *sim, uint32_t node)
     n->snapshot_taken_index = 0;
     n->read_count = 0;
     n->led_term = 0;
+    n->crash_in_write = false;
     sim->result->crashes++;
     SIM_TRACE(sim, (int)node, "CRASH (persisted: term %" PRIu64 " entries to %" PRIu64 ")",
               n->disk.hard_state.term, sim_disk_last_index(&n->disk));
+}
+
+/* While the node's update waits for its disk, what update rule (1) allows may leave early
+ * (consensus.h take_messages; thesis §10.2.1): the leader's appends of entries proposed since.
+ * The array stays valid only until the next call into the core, so every message is sent (and
+ * encoded) before anything else is stepped into it. */
+static void sim_node_take_messages(struct sim *sim, uint32_t node)
+{
+    struct sim_node *n = &sim->nodes[node];
+    if (!n->alive || !n->update_outstanding || sim->ops->take_messages == NULL ||
+        sim->check.failed)
+        return;
+    const struct cn_message *messages = NULL;
+    uint32_t count = sim->ops->take_messages(n->core, &messages);
+    assert(count <= CN_UPDATE_MESSAGES_MAX);
+    for (uint32_t i = 0; i < count; i++) sim_node_send(sim, node, &messages[i]);
 }
 
 int sim_node_step(struct sim *sim, uint32_t node, const struct cn_event *event)
@@ -169,6 +197,7 @@ int sim_node_step(struct sim *sim, uint32_t node, const struct cn_event *event)
     assert(n->alive);
     int rc = sim->ops->step(n->core, event);
     sim_node_pump(sim, node);
+    sim_node_take_messages(sim, node);
     return rc;
 }
 
@@ -223,10 +252,16 @@ static void sim_node_pump(struct sim *sim, uint32_t node)
         for (uint32_t i = 0; i < n->update.message_count; i++)
             sim_node_send(sim, node, &n->update.messages[i]);
         if (sim_update_persists(&n->update)) {
+            if (n->wal != NULL) sim_wal_issue(sim, node, &n->update);
             int64_t high = sim->now_us < n->disk_slow_until_us ? n->disk_slow_us_max
                                                                 : sim->params.disk_us_max;
             int64_t latency = sim_rng_range(&sim->rng_disk, sim->params.disk_us_min, high);
             sim_schedule(sim, latency, SIM_EV_DISK_DONE, node, n->incarnation, NULL);
+            if (n->crash_in_write) {
+                n->crash_in_write = false;
+                sim_schedule(sim, (int64_t)sim_rng_below(&sim->rng_disk, (uint64_t)latency),
+                             SIM_EV_CRASH, node, n->incarnation | SIM_CRASH_IN_WRITE, NULL);
+            }
             return;
         }
         sim_node_complete(sim, node); /* nothing to write: no fsync to wait for */
@@ -247,8 +282,12 @@ static void sim_node_install(struct sim *sim, uint32_t node, const struct cn_upd
                        u->snapshot.index, u->snapshot.term, disk->staging_len);
         return;
     }
-    if (sim_disk_install_snapshot(disk, &u->snapshot, n->applied_rolling, disk->staging,
-                                  disk->staging_len) != 0) {
+    /* The WAL's marker keeps the log after it when it holds the snapshot's last entry (Raft
+     * §7); with storage "wal" the sim disk follows that rule, else it drops the whole log. */
+    int (*install)(struct sim_disk *, const struct cn_snapshot_meta *, uint64_t,
+                   const uint8_t *, uint32_t) =
+        n->wal != NULL ? sim_disk_set_snapshot : sim_disk_install_snapshot;
+    if (install(disk, &u->snapshot, n->applied_rolling, disk->staging, disk->staging_len) != 0) {
         sim_check_fail(&sim->check, "snapshot", "node %u installs snapshot %" PRIu64
                        " older than its disk's %" PRIu64, node + 1, u->snapshot.index,
                        disk->snapshot.index);
@@ -305,6 +344,7 @@ static void sim_node_maybe_snapshot(struct sim *sim, uint32_t node)
     int rc = sim_disk_set_snapshot(&n->disk, &meta, n->applied_rolling, sim->snapshot_scratch,
                                    (uint32_t)len);
     assert(rc == 0);
+    if (n->wal != NULL) sim_wal_snapshot_taken(sim, node, &meta);
     n->snapshot_taken_index = n->applied_index;
     SIM_TRACE(sim, (int)node, "snapshot taken at %" PRIu64, n->applied_index);
 }
@@ -384,6 +424,8 @@ static void sim_node_complete(struct sim *sim, uint32_t node)
     struct sim_node *n = &sim->nodes[node];
     assert(n->alive && n->update_outstanding);
     const struct cn_update *u = &n->update;
+    if (n->wal != NULL && sim_update_persists(u)) sim_wal_complete(sim, node, u);
+    if (sim->check.failed) return;
     sim_node_persist(sim, node, u);
     if (sim->check.failed) return;
     for (uint32_t i = 0; i < u->message_after_persist_count; i++)

@@ -75,6 +75,11 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
         snprintf(error, error_len, "--duration-ms must be 1..%d", SIM_DURATION_MS_MAX);
         return -1;
     }
+    if (options->storage == SIM_STORAGE_WAL && strcmp(ops->name, "raft") != 0) {
+        /* Per-slot writes (Multi-Paxos) have no WAL record yet. */
+        snprintf(error, error_len, "--storage wal supports the raft protocol only for now");
+        return -1;
+    }
     struct sim *sim = calloc(1, sizeof(*sim));
     if (sim == NULL) goto oom;
     sim->options = *options;
@@ -86,6 +91,9 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
     for (uint32_t i = 0; i < sim->node_count; i++) {
         sim->nodes[i].index = i;
         if (sim_disk_init(&sim->nodes[i].disk) != 0) goto oom;
+        if (options->storage == SIM_STORAGE_WAL &&
+            (sim->nodes[i].wal = sim_wal_create()) == NULL)
+            goto oom;
         sim->disks[i] = &sim->nodes[i].disk;
     }
     sim->scratch_entries = malloc(sizeof(struct cn_entry) * CN_MESSAGE_ENTRIES_MAX);
@@ -120,7 +128,10 @@ void sim_destroy(struct sim *sim)
 {
     if (sim == NULL) return;
     sim_teardown(sim);
-    for (uint32_t i = 0; i < SIM_NODES_MAX; i++) sim_disk_free(&sim->nodes[i].disk);
+    for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
+        sim_disk_free(&sim->nodes[i].disk);
+        sim_wal_destroy(sim->nodes[i].wal);
+    }
     sim_check_free(&sim->check);
     sim_queue_free(&sim->queue);
     sim_pool_free(&sim->pool);
@@ -200,10 +211,13 @@ static int sim_begin(struct sim *sim, uint64_t seed)
     for (uint32_t i = 0; i < sim->node_count; i++) {
         struct sim_node *n = &sim->nodes[i];
         struct sim_disk disk = n->disk;
+        struct sim_wal *wal = n->wal;
         sim_disk_reset(&disk);
         memset(n, 0, sizeof(*n));
         n->index = i;
         n->disk = disk;
+        n->wal = wal;
+        if (wal != NULL) sim_wal_reset(sim, i);
         n->tick_phase_us = (int64_t)sim_rng_below(&sim->rng_core, (uint64_t)sim->params.tick_us);
     }
     for (uint32_t i = 0; i < sim->node_count && !sim->check.failed; i++) sim_node_start(sim, i);

@@ -9,6 +9,12 @@
  * virtual time, so a seed replays exactly. Invariants are checked as events happen (check.h);
  * at the end the network heals, crashed nodes restart, liveness is checked, and the history is
  * checked for linearizability (lincheck.h).
+ *
+ * Storage: "mem" (the default) keeps each node's durable state in the sim disk (disk.h), where a
+ * write lands whole when its latency has passed and a crash loses it whole before. "wal" (Raft
+ * only) runs the real WAL over a simulated file system per node (simfs.h, disk_wal.c): unsynced
+ * writes are lost, kept or torn at a crash, and a node restarts from what its WAL recovers. It
+ * is slower, and draws from the disk stream, so "mem" stays the default.
  */
 #ifndef CHORUS_SIM_H
 #define CHORUS_SIM_H
@@ -37,8 +43,14 @@ enum {
     SIM_DURATION_MS_MAX = 3600 * 1000,
 };
 
+enum sim_storage {
+    SIM_STORAGE_MEM = 0, /* the sim disk only: a write is durable when its latency passed */
+    SIM_STORAGE_WAL = 1, /* the real WAL over a simulated file system that tears (Raft only) */
+};
+
 struct sim_options {
     const char *protocol;     /* "raft", ... */
+    enum sim_storage storage;
     uint32_t node_count;      /* 3 or 5 */
     uint32_t faults;          /* enum sim_fault bits */
     int64_t duration_ms;      /* the fault phase of each seed (virtual time) */
@@ -69,6 +81,8 @@ struct sim_seed_result {
     uint64_t ops;        /* client operations recorded */
     uint64_t ops_unknown;/* of those, with unknown outcome */
     uint64_t snapshots_installed;
+    uint64_t torn_writes;    /* storage "wal": unsynced writes torn to a prefix at crashes */
+    uint64_t wal_torn_tails; /* storage "wal": opens that truncated a torn tail */
 };
 
 struct sim;

@@ -21,6 +21,8 @@
 #include "sim/queue.h"
 #include "sim/rng.h"
 #include "sim/sim.h"
+#include "sim/simfs.h"
+#include "storage/wal.h"
 
 enum {
     SIM_CLIENTS_MAX = 8,
@@ -50,8 +52,12 @@ enum sim_event_kind {
     SIM_EV_CLIENT_ARRIVE,  /* a = client, b = op seq: the request reaches its target node */
     SIM_EV_CLIENT_REPLY,   /* a = client, b = op seq */
     SIM_EV_CLIENT_TIMEOUT, /* a = client, b = op seq */
-    SIM_EV_CRASH,          /* a = node, b = incarnation: a crash planned for a new leader */
+    SIM_EV_CRASH,          /* a = node, b = incarnation (| SIM_CRASH_* flags): a planned crash */
 };
+
+/* Flags in a planned crash's incarnation (SIM_EV_CRASH.b). */
+#define SIM_CRASH_LONG (1ull << 63)     /* stay down long */
+#define SIM_CRASH_IN_WRITE (1ull << 62) /* a crash fault that waited for a disk write */
 
 /* An encoded message in flight; owned by the events that will deliver it (refs). */
 struct sim_packet {
@@ -97,8 +103,28 @@ struct sim_read_wait {
     uint64_t index;
 };
 
+/* Storage mode "wal" (disk_wal.c): the node's WAL over its simulated file system. */
+enum { SIM_WAL_FILLER_BYTES_MAX = 2048 };
+struct sim_wal {
+    struct simfs fs;
+    struct fileops fops;
+    struct wal *wal;
+    uint64_t marker_index;           /* highest snapshot marker appended */
+    bool marker_pending;             /* a local snapshot's marker waits for the next batch */
+    struct cn_snapshot_meta marker;
+    uint64_t compact_index;          /* compact up to here once the batch is durable; 0: none */
+    bool issued;                     /* the outstanding update's batch is in the WAL */
+    /* A second group, as a node hosting several shards has: every batch also carries one
+     * entry of filler_bytes for it (and a marker dropping the previous one), so that segments
+     * fill, roll over and get deleted within a seed. 0: no filler this seed. */
+    uint32_t filler_bytes;
+    uint64_t filler_last;            /* the filler group's last index */
+    uint8_t filler[SIM_WAL_FILLER_BYTES_MAX];
+};
+
 struct sim_node {
     uint32_t index; /* 0-based; the core's id is index + 1 */
+    struct sim_wal *wal; /* storage "wal" only, else NULL */
     bool alive;
     uint64_t incarnation;
     void *core;
@@ -121,6 +147,9 @@ struct sim_node {
     int64_t tick_phase_us;
     int64_t disk_slow_until_us; /* the disk fault: writes take up to disk_slow_us_max */
     int64_t disk_slow_us_max;
+    /* Storage "wal": a crash fault waits for this node's next disk write and strikes while it
+     * is in flight, so that unsynced writes are torn (else crashes seldom land there). */
+    bool crash_in_write;
 };
 
 enum sim_client_state {
@@ -245,6 +274,23 @@ void sim_fault_heal_links(struct sim *sim);
 /* The live node that leads with the highest term, or -1. */
 int sim_fault_leader(const struct sim *sim);
 uint32_t sim_nodes_down(const struct sim *sim);
+
+/* disk_wal.c (storage "wal") */
+struct sim_wal *sim_wal_create(void);
+void sim_wal_destroy(struct sim_wal *w);
+/* An empty disk and a fresh WAL for a new seed. Returns 0, or -1 (a violation is recorded). */
+int sim_wal_reset(struct sim *sim, uint32_t node);
+/* The update was taken: its batch is appended and synced, the disk completing it later. */
+void sim_wal_issue(struct sim *sim, uint32_t node, const struct cn_update *u);
+/* The update's disk latency passed: the batch is durable (then compaction, if due). */
+void sim_wal_complete(struct sim *sim, uint32_t node, const struct cn_update *u);
+void sim_wal_snapshot_taken(struct sim *sim, uint32_t node, const struct cn_snapshot_meta *meta);
+/* The node crashed (its core still exists): unsynced state is torn, the WAL reopened and
+ * checked against the acknowledged disk plus the batch in flight. */
+void sim_wal_crash(struct sim *sim, uint32_t node);
+/* The restore for a restart, from the WAL; release with wal_restore_free. Returns 0 or -1. */
+int sim_wal_restore(struct sim *sim, uint32_t node, struct wal_restore *restore,
+                    struct cn_restore *out);
 
 /* liveness.c */
 void sim_fault_end(struct sim *sim);

@@ -7,13 +7,17 @@
  * Record (24-byte header, payload, zero padding to 8 bytes):
  *   crc u32          CRC32C of bytes 4 .. 24 + length (header rest and payload)
  *   length u32       payload bytes, >= 1
- *   type u8, 3 zero bytes   1 entry, 2 hard state, 3 snapshot marker, 4 per-slot entry
+ *   type u8          1 entry, 2 hard state, 3 snapshot marker, 4 per-slot entry
+ *   flags u8         bit 0: the last record of its write (WAL_RECORD_FLAG_WRITE_END)
+ *   2 zero bytes
  *   group u32        consensus group id
  *   write_offset u32 segment offset where the write that carried this record began
  *   reserved u32     zero
  * write_offset lets recovery tell a torn final write (every valid record past the damage
  * belongs to the write the damage is in) from damage to earlier, synced data (a valid record
- * past it was written by a later write). See wal_recover.c.
+ * past it was written by a later write). See wal_recover.c. The write-end flag makes a write
+ * all or nothing at recovery: the records of a write whose last record is missing or torn are
+ * dropped together, since the consensus update they carry must be atomic (consensus.h, rule 2).
  */
 #include "storage/wal_internal.h"
 
@@ -70,9 +74,10 @@ void wal_record_frame(uint8_t *buf, uint8_t type, cn_group_id group, uint32_t pa
     memset(buf + WAL_RECORD_HEADER_BYTES + payload_len, 0, pad);
 }
 
-void wal_record_seal(uint8_t *frame, uint32_t write_offset)
+void wal_record_seal(uint8_t *frame, uint32_t write_offset, bool write_end)
 {
     uint32_t payload_len = wal_get_u32(frame + 4);
+    frame[9] = write_end ? WAL_RECORD_FLAG_WRITE_END : 0;
     wal_put_u32(frame + 16, write_offset);
     uint32_t crc = crc32c_extend(0, frame + 4, WAL_RECORD_HEADER_BYTES - 4 + payload_len);
     wal_put_u32(frame, crc);
@@ -97,7 +102,8 @@ int wal_record_decode(const uint8_t *buf, size_t avail, struct wal_record *recor
     uint8_t type = buf[8];
     if (payload_len == 0 || payload_len > WAL_RECORD_PAYLOAD_BYTES_MAX) return WAL_DECODE_BAD;
     if (type < WAL_RECORD_ENTRY || type > WAL_RECORD_TYPE_MAX) return WAL_DECODE_BAD;
-    if (buf[9] != 0 || buf[10] != 0 || buf[11] != 0 || wal_get_u32(buf + 20) != 0) {
+    if ((buf[9] & ~WAL_RECORD_FLAG_WRITE_END) != 0 || buf[10] != 0 || buf[11] != 0 ||
+        wal_get_u32(buf + 20) != 0) {
         return WAL_DECODE_BAD;
     }
     uint32_t frame_bytes = wal_record_frame_bytes(payload_len);
@@ -112,6 +118,7 @@ int wal_record_decode(const uint8_t *buf, size_t avail, struct wal_record *recor
     record->type = type;
     record->group = wal_get_u32(buf + 12);
     record->write_offset = wal_get_u32(buf + 16);
+    record->write_end = (buf[9] & WAL_RECORD_FLAG_WRITE_END) != 0;
     record->payload_len = payload_len;
     record->payload = buf + WAL_RECORD_HEADER_BYTES;
     record->frame_bytes = frame_bytes;

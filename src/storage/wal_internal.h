@@ -41,10 +41,13 @@ enum wal_record_type {
 };
 
 /* A record as decoded; payload points into the buffer it was decoded from. */
+enum { WAL_RECORD_FLAG_WRITE_END = 1 };
+
 struct wal_record {
     uint8_t type;
     cn_group_id group;
     uint32_t write_offset; /* segment offset where the write that carried it began */
+    bool write_end;        /* the last record of that write */
     uint32_t payload_len;
     const uint8_t *payload;
     uint32_t frame_bytes; /* header + payload + padding: distance to the next record */
@@ -63,7 +66,7 @@ uint32_t wal_record_frame_bytes(uint32_t payload_len);
  * write_offset are filled in later by wal_record_seal, on the writing thread. */
 void wal_record_frame(uint8_t *buf, uint8_t type, cn_group_id group, uint32_t payload_len);
 /* Sets write_offset and computes the CRC of one framed record. */
-void wal_record_seal(uint8_t *frame, uint32_t write_offset);
+void wal_record_seal(uint8_t *frame, uint32_t write_offset, bool write_end);
 int wal_record_decode(const uint8_t *buf, size_t avail, struct wal_record *record);
 
 void wal_encode_entry_payload(uint8_t *payload, const struct cn_entry *entry);

@@ -208,6 +208,23 @@ static int wal_segment_load(struct wal *wal, const char *path, uint8_t **out, si
     return WAL_OK;
 }
 
+/* Replays the records of one complete write, buf[from..to), all verified already. */
+static int wal_replay_write(struct wal *wal, const uint8_t *buf, size_t from, size_t to,
+                            uint64_t seq)
+{
+    for (size_t at = from; at < to;) {
+        struct wal_record record;
+        int result = wal_record_decode(buf + at, to - at, &record);
+        assert(result == WAL_DECODE_OK);
+        int rv = wal_replay_record(wal, &record, seq, (uint32_t)at);
+        if (rv != WAL_OK)
+            return rv;
+        at += record.frame_bytes;
+        wal_cache_evict(wal);
+    }
+    return WAL_OK;
+}
+
 /* Verifies and replays one segment. *end gets the offset after its last good record and
  * *torn whether a torn tail follows it. */
 static int wal_segment_recover(struct wal *wal, uint64_t seq, bool last, uint64_t *end, bool *torn,
@@ -229,6 +246,9 @@ static int wal_segment_recover(struct wal *wal, uint64_t seq, bool last, uint64_
     }
     size_t at = WAL_SEGMENT_HEADER_BYTES;
     uint32_t prev_write_offset = 0;
+    /* Records of the write being read are replayed only once its last record (write-end
+     * flag) verified: a write is all or nothing, as the update it carries (wal_format.c). */
+    size_t write_start = SIZE_MAX;
     *torn = false;
     /* Bounded by the file length: each record advances by its frame (>= one header). */
     while (at < len) {
@@ -248,18 +268,33 @@ static int wal_segment_recover(struct wal *wal, uint64_t seq, bool last, uint64_
             *torn = tail == WAL_TAIL_TORN;
             break;
         }
-        rv = wal_replay_record(wal, &record, seq, (uint32_t)at);
-        if (rv != WAL_OK) {
-            free(buf);
-            return wal_error_set(err, rv, "%s: offset %zu: %s", path, at,
-                                 rv == WAL_ERR_NOMEM ? "out of memory"
-                                                     : "malformed record payload");
-        }
+        if (write_start == SIZE_MAX)
+            write_start = at;
         prev_write_offset = record.write_offset;
         at += record.frame_bytes;
-        wal_cache_evict(wal);
+        if (record.write_end) {
+            rv = wal_replay_write(wal, buf, write_start, at, seq);
+            if (rv != WAL_OK) {
+                free(buf);
+                return wal_error_set(err, rv, "%s: offset %zu: %s", path, write_start,
+                                     rv == WAL_ERR_NOMEM ? "out of memory"
+                                                         : "malformed record payload");
+            }
+            write_start = SIZE_MAX;
+        }
     }
     *end = at < len ? at : len;
+    if (write_start != SIZE_MAX) {
+        /* The final write lost its end: only an unsynced write can, and only in the last
+         * segment. Its records are dropped with the rest of the tail. */
+        if (!last) {
+            free(buf);
+            return wal_error_set(err, WAL_ERR_CORRUPT, "%s: offset %zu: a write without its end",
+                                 path, write_start);
+        }
+        *torn = true;
+        *end = write_start;
+    }
     free(buf);
     return WAL_OK;
 }

@@ -249,6 +249,7 @@ static int wal_batch_encode_head(struct wal *wal, struct wal_batch *batch, uint6
              wal_record_frame_bytes(WAL_SNAPSHOT_PAYLOAD_BYTES));
     if (wal_buffer_reserve(&batch->head, &batch->head_cap, bytes) != WAL_OK) return WAL_ERR_NOMEM;
     size_t len = WAL_SEGMENT_HEADER_BYTES;
+    uint8_t *last_frame = NULL;
     for (uint32_t g = 0; g < wal->group_count; g++) {
         const struct wal_group *group = &wal->groups[g];
         if (group->sealed_has_hard_state) {
@@ -256,7 +257,8 @@ static int wal_batch_encode_head(struct wal *wal, struct wal_batch *batch, uint6
             wal_record_frame(frame, WAL_RECORD_HARD_STATE, group->id, WAL_HARD_STATE_PAYLOAD_BYTES);
             wal_encode_hard_state_payload(frame + WAL_RECORD_HEADER_BYTES,
                                           &group->sealed_hard_state);
-            wal_record_seal(frame, 0);
+            wal_record_seal(frame, 0, false);
+            last_frame = frame;
             len += wal_record_frame_bytes(WAL_HARD_STATE_PAYLOAD_BYTES);
         }
         if (group->sealed_snapshot.index > 0) {
@@ -264,10 +266,14 @@ static int wal_batch_encode_head(struct wal *wal, struct wal_batch *batch, uint6
             wal_record_frame(frame, WAL_RECORD_SNAPSHOT, group->id, WAL_SNAPSHOT_PAYLOAD_BYTES);
             wal_encode_snapshot_payload(frame + WAL_RECORD_HEADER_BYTES, &group->sealed_snapshot,
                                         true);
-            wal_record_seal(frame, 0);
+            wal_record_seal(frame, 0, false);
+            last_frame = frame;
             len += wal_record_frame_bytes(WAL_SNAPSHOT_PAYLOAD_BYTES);
         }
     }
+    /* The checkpoint is a write of its own: its last record ends it. */
+    if (last_frame != NULL)
+        wal_record_seal(last_frame, 0, true);
     batch->head_len = len;
     assert(len + batch->len <= UINT32_MAX);
     wal_segment_header_encode(batch->head, seq, (uint32_t)(len + batch->len));
@@ -407,8 +413,9 @@ static int wal_batch_write_once(struct wal *wal, struct wal_batch *batch, struct
     /* Bounded by the batch length: every frame is at least one header long. */
     for (size_t at = 0; at < batch->len;) {
         uint8_t *frame = batch->buf + at;
-        wal_record_seal(frame, write_offset);
-        at += wal_record_frame_bytes(wal_get_u32(frame + 4));
+        size_t next = at + wal_record_frame_bytes(wal_get_u32(frame + 4));
+        wal_record_seal(frame, write_offset, next >= batch->len);
+        at = next;
     }
     if (batch->new_segment) return wal_segment_create(wal, batch, err);
     assert(wal->writer.handle >= 0 && wal->writer.segment_seq == batch->segment_seq);

@@ -145,6 +145,32 @@ static void enqueue(struct cluster *c, const struct cn_message *m, bool after_pe
                (unsigned long)m->commit, m->entry_count, m->reject ? " reject" : "");
 }
 
+/* consensus.h, entries_per_slot (Multi-Paxos): the entry replaces only its own slot; the
+ * disk stays sorted by index, with gaps. */
+static void disk_write_slot(struct cluster_disk *d, const struct cn_entry *e)
+{
+    assert(e->index > d->snapshot.index);
+    uint64_t at = 0;
+    while (at < d->entry_count && d->entries[at].index < e->index)
+        at++;
+    struct cn_entry copy = *e;
+    uint8_t *data = malloc(e->data_len + 1);
+    assert(data != NULL);
+    if (e->data_len > 0)
+        memcpy(data, e->data, e->data_len);
+    copy.data = data;
+    if (at < d->entry_count && d->entries[at].index == e->index) {
+        free((void *)d->entries[at].data);
+        d->entries[at] = copy;
+        return;
+    }
+    d->entries = realloc(d->entries, (d->entry_count + 1) * sizeof(*d->entries));
+    assert(d->entries != NULL);
+    memmove(&d->entries[at + 1], &d->entries[at], (d->entry_count - at) * sizeof(*d->entries));
+    d->entries[at] = copy;
+    d->entry_count++;
+}
+
 static void disk_persist(struct cluster_disk *d, const struct cn_update *u)
 {
     if (u->hard_state_changed)
@@ -156,6 +182,11 @@ static void disk_persist(struct cluster_disk *d, const struct cn_update *u)
     for (uint32_t i = 0; i < u->entry_count; i++) {
         const struct cn_entry *e = &u->entries[i];
         assert(e->index > d->snapshot.index);
+        if (u->entries_per_slot) {
+            assert(i == 0 || e->index > u->entries[i - 1].index);
+            disk_write_slot(d, e);
+            continue;
+        }
         uint64_t slot = e->index - d->snapshot.index - 1;
         assert(slot <= d->entry_count);
         while (d->entry_count > slot)
@@ -284,10 +315,10 @@ void cluster_snapshot_taken(struct cluster *c, cn_node_id id, uint64_t index)
     for (uint64_t i = 0; i < d->entry_count; i++)
         if (d->entries[i].index == index)
             term = d->entries[i].term;
-    uint64_t drop = index - d->snapshot.index;
-    assert(drop <= d->entry_count);
-    for (uint64_t i = 0; i < drop; i++)
-        free((void *)d->entries[i].data);
+    /* By index, not by count: a Multi-Paxos disk may have gaps (entries_per_slot). */
+    uint64_t drop = 0;
+    while (drop < d->entry_count && d->entries[drop].index <= index)
+        free((void *)d->entries[drop++].data);
     memmove(d->entries, d->entries + drop, (d->entry_count - drop) * sizeof(*d->entries));
     d->entry_count -= drop;
     d->snapshot.index = index;

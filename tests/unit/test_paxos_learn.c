@@ -225,6 +225,97 @@ static void test_lagging_candidate_steps_down_and_catches_up(void **state)
     px_free(px);
 }
 
+/* Regression (chorus-sim --protocol paxos, seeds 7165 and 118 --nodes 5): a candidate keeps
+ * learning while phase 1 runs. Here it learns slots 1..3 from CN_MSG_CHOSEN and compacts
+ * them; a promise then reports those slots, below its snapshot. They are chosen and applied:
+ * the new leader must skip them, not re-propose them (which asserted in paxos_slot_ensure). */
+static void test_candidate_ignores_promised_slots_below_its_snapshot(void **state)
+{
+    (void)state;
+    struct px *px = px_new(3);
+    assert_true(px_campaign_and_win(px, 1));
+    cluster_isolate(&px->c, 3, true);
+    propose_n(px, 1, 1, 3);
+    px_stabilize(px);
+    px_tick_all(px, 1);
+    assert_int_equal(px_commit(px, 1), 3);
+    cluster_isolate(&px->c, 3, false);
+    cluster_drop(&px->c, 0, 0, 0);
+    px_campaign(px, 3);
+    assert_int_equal(px_role(px, 3), CN_ROLE_CANDIDATE);
+    assert_true(px_deliver_one(px, 3, 2, CN_MSG_PREPARE));
+    const struct cn_message *promise = cluster_peek(&px->c, 2, 3, CN_MSG_PROMISE);
+    assert_non_null(promise);
+    assert_int_equal(promise->entry_count, 3);
+    /* Before the promise arrives, the candidate learns slots 1..3 and compacts them. */
+    struct cn_message catchup = {.type = CN_MSG_CATCHUP, .from = 3, .to = 1, .index = 1};
+    px_inject(px, &catchup);
+    assert_true(px_deliver_one(px, 1, 3, CN_MSG_CHOSEN));
+    assert_int_equal(px_role(px, 3), CN_ROLE_CANDIDATE);
+    assert_int_equal(px_applied_last(px, 3), 3);
+    px_snapshot_taken(px, 3, 3);
+    assert_int_equal(px_status(px, 3).snapshot_index, 3);
+    assert_true(px_deliver_one(px, 2, 3, CN_MSG_PROMISE));
+    assert_int_equal(px_role(px, 3), CN_ROLE_LEADER);
+    assert_int_equal(px_status(px, 3).snapshot_index, 3);
+    /* It leads from slot 4 on, and everyone agrees on every slot. */
+    uint64_t slot = 0;
+    assert_int_equal(px_propose(px, 3, "v4", &slot), CN_OK);
+    assert_int_equal(slot, 4);
+    px_stabilize(px);
+    px_tick_all(px, 3);
+    for (cn_node_id id = 1; id <= 3; id++) {
+        assert_int_equal(px_commit(px, id), 4);
+        assert_string_equal(px_applied(px, id, 4), "v4");
+    }
+    assert_values(px, 1, 1, 4);
+    assert_values(px, 2, 1, 4);
+    px_free(px);
+}
+
+/* Regression (chorus-sim --protocol paxos --nodes 5, seed 8192): a candidate learns slots
+ * 1..3 as chosen during phase 1, wins, and compacts them before its first accepts leave. Its
+ * first accepts then started at slot 1, below its snapshot (a NULL slot in send_accept). */
+static void test_new_leader_compacts_recovered_slots_before_first_accepts(void **state)
+{
+    (void)state;
+    struct px *px = px_new(3);
+    assert_true(px_campaign_and_win(px, 1));
+    cluster_isolate(&px->c, 3, true);
+    propose_n(px, 1, 1, 3);
+    px_stabilize(px);
+    px_tick_all(px, 1);
+    cluster_isolate(&px->c, 3, false);
+    cluster_drop(&px->c, 0, 0, 0);
+    px_campaign(px, 3);
+    assert_true(px_deliver_one(px, 3, 2, CN_MSG_PREPARE));
+    struct cn_message catchup = {.type = CN_MSG_CATCHUP, .from = 3, .to = 1, .index = 1};
+    px_inject(px, &catchup);
+    assert_true(px_deliver_one(px, 1, 3, CN_MSG_CHOSEN));
+    assert_int_equal(px_role(px, 3), CN_ROLE_CANDIDATE);
+    assert_int_equal(px_applied_last(px, 3), 3);
+    /* The promise wins phase 1, and the snapshot is taken before the next update. */
+    const struct cn_message *promise = cluster_peek(&px->c, 2, 3, CN_MSG_PROMISE);
+    assert_non_null(promise);
+    px_step(px, 3, &(struct cn_event){.type = CN_EVENT_MESSAGE, .message = promise});
+    cluster_drop(&px->c, 2, 3, CN_MSG_PROMISE);
+    assert_int_equal(px_role(px, 3), CN_ROLE_LEADER);
+    px_step(px, 3, &(struct cn_event){.type = CN_EVENT_SNAPSHOT_TAKEN, .index = 3});
+    assert_int_equal(px_status(px, 3).snapshot_index, 3);
+    px_settle(px);
+    px_stabilize(px);
+    uint64_t slot = 0;
+    assert_int_equal(px_propose(px, 3, "v4", &slot), CN_OK);
+    assert_int_equal(slot, 4);
+    px_stabilize(px);
+    px_tick_all(px, 3);
+    for (cn_node_id id = 1; id <= 3; id++) {
+        assert_int_equal(px_commit(px, id), 4);
+        assert_string_equal(px_applied(px, id, 4), "v4");
+    }
+    px_free(px);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +325,8 @@ int main(void)
         cmocka_unit_test(test_snapshot_catch_up_behind_compaction),
         cmocka_unit_test(test_snapshot_install_keeps_accepted_values_above),
         cmocka_unit_test(test_lagging_candidate_steps_down_and_catches_up),
+        cmocka_unit_test(test_candidate_ignores_promised_slots_below_its_snapshot),
+        cmocka_unit_test(test_new_leader_compacts_recovered_slots_before_first_accepts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -247,17 +247,23 @@ static void test_candidate_counts_own_vote_only_after_persist(void **state)
     n1->manual_persist = true;
     cluster_campaign(&c, 1);
     assert_true(n1->holding);
-    /* Vote requests may leave before the candidate's own persist. */
-    assert_int_equal(rh_update_count(&n1->update, false, CN_MSG_VOTE, 0), 2);
+    /* Vote requests leave only after the candidate's term and self-vote are durable: a
+     * candidate could otherwise win on its peers' votes, crash, and win the same term again
+     * with another log (chorus-sim seed 691). */
+    assert_int_equal(rh_update_count(&n1->update, true, CN_MSG_VOTE, 0), 2);
+    assert_int_equal(rh_update_count(&n1->update, false, CN_MSG_VOTE, 0), 0);
     assert_int_equal(n1->update.hard_state.vote, 1);
+    assert_int_equal(cluster_count(&c, 1, 0, CN_MSG_VOTE), 0);
+    assert_true(cluster_persist(&c, 1));
+    assert_int_equal(n1->disk.hard_state.vote, 1);
+    assert_int_equal(n1->disk.hard_state.term, 1);
+    /* Own vote durable: one peer's grant makes 2 of 3. */
+    assert_int_equal(rh_role(&c, 1), CN_ROLE_CANDIDATE);
     assert_int_equal(cluster_count(&c, 1, 0, CN_MSG_VOTE), 2);
     assert_true(cluster_deliver_one(&c, 1, 2, CN_MSG_VOTE));
     assert_true(cluster_deliver_one(&c, 2, 1, CN_MSG_VOTE_RESPONSE));
-    /* One peer granted, own vote not durable: 1 of 3 counted. */
-    assert_int_equal(rh_role(&c, 1), CN_ROLE_CANDIDATE);
-    assert_true(cluster_persist(&c, 1));
+    cluster_persist(&c, 1);
     assert_int_equal(rh_role(&c, 1), CN_ROLE_LEADER);
-    assert_int_equal(n1->disk.hard_state.vote, 1);
     cluster_free(&c);
 }
 

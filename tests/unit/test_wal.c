@@ -411,9 +411,10 @@ static void test_flip_in_last_segment(void **state)
     fixture_open(f);
     assert_int_equal(f->log_count, 1);
     assert_non_null(strstr(f->last_log, "torn tail"));
+    /* The damaged final write (21..30) goes whole: a write is all or nothing. */
     uint64_t terms[22];
     for (int i = 0; i < 22; i++) terms[i] = 1;
-    expect_log(f->wal, 0, 1, 22, terms, 1000);
+    expect_log(f->wal, 0, 1, 20, terms, 1000);
 }
 
 /* The final write torn (its second half never reached the disk): recovery truncates it, logs
@@ -434,7 +435,8 @@ static void test_torn_tail_is_truncated(void **state)
     char path[256];
     snprintf(path, sizeof(path), "%s/0000000000000001.wal", f->dir);
     int fd = open(path, O_RDWR);
-    /* Keep entries 11..13 whole, tear 14 in the middle, zero the rest of the write. */
+    /* Keep entries 11..13 whole, tear 14 in the middle, zero the rest of the write: the
+     * whole write (11..20) goes, since its last record is missing. */
     uint64_t tear_at = first_write_end + 3 * wal_record_frame_bytes(124) + 60;
     uint8_t zeros[2048] = {0};
     assert_int_equal(pwrite(fd, zeros, sizeof(zeros), (off_t)tear_at), (ssize_t)sizeof(zeros));
@@ -443,7 +445,7 @@ static void test_torn_tail_is_truncated(void **state)
     struct cn_entry e = {.index = 19, .term = 1, .data_len = 100, .data = zeros};
     wal_record_frame(frame, WAL_RECORD_ENTRY, 0, 124);
     wal_encode_entry_payload(frame + WAL_RECORD_HEADER_BYTES, &e);
-    wal_record_seal(frame, (uint32_t)first_write_end);
+    wal_record_seal(frame, (uint32_t)first_write_end, false);
     uint64_t late = first_write_end + 8 * wal_record_frame_bytes(124);
     assert_int_equal(pwrite(fd, frame, wal_record_frame_bytes(124), (off_t)late),
                      wal_record_frame_bytes(124));
@@ -457,12 +459,13 @@ static void test_torn_tail_is_truncated(void **state)
     assert_true(stats.torn_bytes_truncated > 0);
     uint64_t terms[20];
     for (int i = 0; i < 20; i++) terms[i] = 1;
-    expect_log(f->wal, 0, 1, 13, terms, 100);
-    append_run(f->wal, 0, 14, 15, 2, 100);
+    /* A write is all or nothing: entries 11..13 went with the torn rest of their write. */
+    expect_log(f->wal, 0, 1, 10, terms, 100);
+    append_run(f->wal, 0, 11, 15, 2, 100);
     sync_ok(f->wal);
     fixture_open(f);
     assert_int_equal(f->log_count, 1); /* no second truncation: the tail was cleaned */
-    terms[13] = terms[14] = 2;
+    for (int i = 10; i < 15; i++) terms[i] = 2;
     expect_log(f->wal, 0, 1, 15, terms, 100);
 }
 

@@ -68,7 +68,7 @@ static void test_record_round_trip(void **state)
     uint32_t payload_len = WAL_ENTRY_PAYLOAD_BYTES + 5;
     wal_record_frame(buf, WAL_RECORD_ENTRY, 9, payload_len);
     wal_encode_entry_payload(buf + WAL_RECORD_HEADER_BYTES, &entry);
-    wal_record_seal(buf, 4096);
+    wal_record_seal(buf, 4096, false);
     uint32_t frame = wal_record_frame_bytes(payload_len);
     assert_int_equal(frame % WAL_RECORD_ALIGN, 0);
     struct wal_record record;
@@ -104,7 +104,7 @@ static void test_state_payloads_round_trip(void **state)
     struct cn_hard_state hs = {.term = 5, .vote = 3, .commit = 99};
     wal_record_frame(buf, WAL_RECORD_HARD_STATE, 1, WAL_HARD_STATE_PAYLOAD_BYTES);
     wal_encode_hard_state_payload(buf + WAL_RECORD_HEADER_BYTES, &hs);
-    wal_record_seal(buf, 0);
+    wal_record_seal(buf, 0, false);
     struct wal_record record;
     assert_int_equal(wal_record_decode(buf, sizeof(buf), &record), WAL_DECODE_OK);
     struct cn_hard_state hs_out;
@@ -117,7 +117,7 @@ static void test_state_payloads_round_trip(void **state)
     assert_false(wal_decode_snapshot_payload(&record, &snap_out, &keep));
     wal_record_frame(buf, WAL_RECORD_SNAPSHOT, 1, WAL_SNAPSHOT_PAYLOAD_BYTES);
     wal_encode_snapshot_payload(buf + WAL_RECORD_HEADER_BYTES, &snap, false);
-    wal_record_seal(buf, 0);
+    wal_record_seal(buf, 0, false);
     assert_int_equal(wal_record_decode(buf, sizeof(buf), &record), WAL_DECODE_OK);
     assert_true(wal_decode_snapshot_payload(&record, &snap_out, &keep));
     assert_false(keep);
@@ -126,7 +126,7 @@ static void test_state_payloads_round_trip(void **state)
     assert_int_equal(snap_out.members.ids[2], 3);
     /* A member count beyond the bound is malformed even with a good CRC. */
     wal_put_u32(buf + WAL_RECORD_HEADER_BYTES + 16, CN_MEMBERS_MAX + 1);
-    wal_record_seal(buf, 0);
+    wal_record_seal(buf, 0, false);
     assert_int_equal(wal_record_decode(buf, sizeof(buf), &record), WAL_DECODE_OK);
     assert_false(wal_decode_snapshot_payload(&record, &snap_out, &keep));
 }
