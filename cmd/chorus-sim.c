@@ -4,6 +4,14 @@
  *   chorus-sim --protocol raft --seeds N [--start S] [--nodes 3|5] [--faults LIST]
  *              [--duration-ms D] [--jobs J] [--storage mem|wal] [--verbose]
  *   chorus-sim --protocol raft --seed S [--trace]
+ *   chorus-sim --compare --seeds N [--start S] [--nodes 3|5] [--faults LIST] [--duration-ms D]
+ *              [--jobs J]
+ *
+ * --compare runs every seed on raft and then on paxos and prints one markdown table of what
+ * src/sim/compare.c measures (latency, messages, bytes, persistence steps, leader recovery,
+ * throughput with the leader isolated), then one line
+ *   compare: seeds N, nodes K, faults F, duration_ms D, violations V, elapsed_s T
+ * Its --duration-ms defaults to 8000 (the first 3000 ms are the fixed script).
  *
  * --storage wal persists through the real WAL over a simulated file system that tears unsynced
  * writes at crashes (Raft only); mem (the default) uses the simulator's own disk.
@@ -36,7 +44,8 @@ struct sim_cmd {
     uint64_t seeds;
     uint32_t jobs;
     bool verbose;
-    bool have_seeds, have_seed;
+    bool compare;
+    bool have_seeds, have_seed, have_duration;
 };
 
 /* Totals over the seeds one process ran; children send theirs to the parent through a pipe. */
@@ -52,6 +61,8 @@ static void sim_cmd_usage(FILE *out)
             "usage: chorus-sim --protocol NAME (--seeds N [--start S] | --seed S [--trace])\n"
             "                  [--nodes 3|5] [--faults LIST] [--duration-ms D] [--jobs J]\n"
             "                  [--storage mem|wal] [--lincheck-timeout-s T] [--verbose]\n"
+            "       chorus-sim --compare --seeds N [--start S] [--nodes 3|5] [--faults LIST]\n"
+            "                  [--duration-ms D] [--jobs J]\n"
             "faults: %s\n", sim_fault_names());
 }
 
@@ -90,7 +101,7 @@ static const struct sim_cmd_option sim_cmd_options[] = {
     {"--seed", true, true},      {"--nodes", true, true},     {"--faults", true, false},
     {"--duration-ms", true, true}, {"--jobs", true, true},    {"--lincheck-timeout-s", true, false},
     {"--storage", true, false},  {"--trace", false, false},   {"--verbose", false, false},
-    {"--help", false, false},
+    {"--help", false, false},    {"--compare", false, false},
 };
 
 static const struct sim_cmd_option *sim_cmd_option_find(const char *arg)
@@ -126,6 +137,7 @@ static int sim_cmd_apply(struct sim_cmd *cmd, const char *arg, const char *value
         if (number < 1 || number > SIM_DURATION_MS_MAX)
             return sim_cmd_error("--duration-ms must be 1..%d", SIM_DURATION_MS_MAX);
         cmd->options.duration_ms = (int64_t)number;
+        cmd->have_duration = true;
     } else if (strcmp(arg, "--jobs") == 0) {
         if (number < 1 || number > SIM_CMD_JOBS_MAX)
             return sim_cmd_error("--jobs must be 1..%d", SIM_CMD_JOBS_MAX);
@@ -147,6 +159,8 @@ static int sim_cmd_apply(struct sim_cmd *cmd, const char *arg, const char *value
         cmd->options.trace = stdout;
     } else if (strcmp(arg, "--verbose") == 0) {
         cmd->verbose = true;
+    } else if (strcmp(arg, "--compare") == 0) {
+        cmd->compare = true;
     } else {
         assert(strcmp(arg, "--help") == 0);
         sim_cmd_usage(stdout);
@@ -183,6 +197,12 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
         return sim_cmd_error("--storage wal supports the raft protocol only for now");
     if (cmd->options.trace != NULL && cmd->seeds != 1)
         return sim_cmd_error("--trace replays one seed: use --seed S");
+    if (cmd->compare && (cmd->options.trace != NULL || cmd->options.storage != SIM_STORAGE_MEM))
+        return sim_cmd_error("--compare takes neither --trace nor --storage");
+    if (cmd->compare && !cmd->have_duration) cmd->options.duration_ms = 8000;
+    if (cmd->compare && cmd->options.duration_ms <= SIM_COMPARE_PARTITION_US_END / 1000)
+        return sim_cmd_error("--compare needs --duration-ms above %d",
+                             SIM_COMPARE_PARTITION_US_END / 1000);
     return 0;
 }
 
@@ -334,6 +354,148 @@ static int sim_cmd_run_jobs(const struct sim_cmd *cmd, struct sim_totals *totals
     return rc;
 }
 
+/* --compare: the protocols every seed runs on, in this order. */
+enum { SIM_COMPARE_PROTOCOLS = 2 };
+static const char *const sim_compare_protocols[SIM_COMPARE_PROTOCOLS] = {"raft", "paxos"};
+
+/* Runs every seed s in [start, start+seeds) with (s - start) % jobs == job on each protocol,
+ * adding to stats[protocol]. Returns 0, or -1 when the simulator itself failed. */
+static int sim_cmd_compare_run(const struct sim_cmd *cmd, uint32_t job, struct sim_stats *stats)
+{
+    struct sim *sims[SIM_COMPARE_PROTOCOLS] = {NULL};
+    int rc = 0;
+    for (uint32_t p = 0; p < SIM_COMPARE_PROTOCOLS; p++) {
+        char error[256];
+        struct sim_options options = cmd->options;
+        options.protocol = sim_compare_protocols[p];
+        options.stats = &stats[p];
+        options.report = NULL;
+        if (sim_create(&options, &sims[p], error, sizeof(error)) != 0) {
+            fprintf(stderr, "chorus-sim: %s\n", error);
+            rc = -1;
+            goto out;
+        }
+    }
+    for (uint64_t i = job; i < cmd->seeds; i += cmd->jobs) {
+        uint64_t seed = cmd->start + i;
+        for (uint32_t p = 0; p < SIM_COMPARE_PROTOCOLS; p++) {
+            struct sim_seed_result r;
+            snprintf(sim_cmd_replay_options, sizeof(sim_cmd_replay_options),
+                     " --compare --nodes %u --faults %s --duration-ms %" PRId64
+                     " (fails on %s)\n", cmd->options.node_count, cmd->faults_text,
+                     cmd->options.duration_ms, sim_compare_protocols[p]);
+            sim_cmd_seed_now = seed;
+            sim_cmd_running = 1;
+            int run_rc = sim_run_seed(sims[p], seed, &r);
+            sim_cmd_running = 0;
+            if (run_rc != 0) {
+                fprintf(stderr, "chorus-sim: %s seed %" PRIu64 ": %s\n",
+                        sim_compare_protocols[p], seed, r.message);
+                rc = -1;
+                goto out;
+            }
+            if (r.violation) {
+                printf("seed %" PRIu64 ": VIOLATION (%s) %s\n  replay: chorus-sim --compare"
+                       " --seed %" PRIu64 " --nodes %u --faults %s --duration-ms %" PRId64 "\n",
+                       seed, sim_compare_protocols[p], r.message, seed, cmd->options.node_count,
+                       cmd->faults_text, cmd->options.duration_ms);
+                fflush(stdout);
+            }
+        }
+    }
+out:
+    for (uint32_t p = 0; p < SIM_COMPARE_PROTOCOLS; p++) sim_destroy(sims[p]);
+    return rc;
+}
+
+/* Reads exactly len bytes (a pipe hands large structs over in pieces). */
+static int sim_cmd_read_full(int fd, void *buf, size_t len)
+{
+    uint8_t *at = buf;
+    while (len > 0) {
+        ssize_t n = read(fd, at, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        at += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* --compare over cmd->jobs processes; each child writes its stats to a pipe when done. */
+static int sim_cmd_compare(const struct sim_cmd *cmd, struct sim_stats *stats)
+{
+    size_t bytes = sizeof(struct sim_stats) * SIM_COMPARE_PROTOCOLS;
+    if (cmd->jobs == 1) return sim_cmd_compare_run(cmd, 0, stats);
+    int fds[SIM_CMD_JOBS_MAX];
+    pid_t pids[SIM_CMD_JOBS_MAX];
+    fflush(stdout);
+    for (uint32_t j = 0; j < cmd->jobs; j++) {
+        int pipefd[2];
+        if (pipe(pipefd) != 0) return -1;
+        pid_t pid = fork();
+        if (pid < 0) return -1;
+        if (pid == 0) {
+            close(pipefd[0]);
+            struct sim_stats *mine = calloc(SIM_COMPARE_PROTOCOLS, sizeof(*mine));
+            int rc = mine != NULL ? sim_cmd_compare_run(cmd, j, mine) : -1;
+            size_t left = rc == 0 ? bytes : 0;
+            const uint8_t *at = (const uint8_t *)mine;
+            while (left > 0) {
+                ssize_t n = write(pipefd[1], at, left);
+                if (n <= 0) break;
+                at += n;
+                left -= (size_t)n;
+            }
+            fflush(stdout);
+            _exit(rc == 0 && left == 0 ? 0 : 2);
+        }
+        close(pipefd[1]);
+        fds[j] = pipefd[0];
+        pids[j] = pid;
+    }
+    int rc = 0;
+    struct sim_stats *part = calloc(SIM_COMPARE_PROTOCOLS, sizeof(*part));
+    for (uint32_t j = 0; j < cmd->jobs; j++) {
+        int read_rc = part != NULL ? sim_cmd_read_full(fds[j], part, bytes) : -1;
+        close(fds[j]);
+        int status = 0;
+        waitpid(pids[j], &status, 0);
+        if (read_rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "chorus-sim: job %u failed\n", j);
+            rc = -1;
+            continue;
+        }
+        for (uint32_t p = 0; p < SIM_COMPARE_PROTOCOLS; p++) sim_stats_add(&stats[p], &part[p]);
+    }
+    free(part);
+    return rc;
+}
+
+static int sim_cmd_compare_main(struct sim_cmd *cmd)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (cmd->jobs > cmd->seeds) cmd->jobs = (uint32_t)cmd->seeds;
+    struct sim_stats *stats = calloc(SIM_COMPARE_PROTOCOLS, sizeof(*stats));
+    if (stats == NULL || sim_cmd_compare(cmd, stats) != 0) {
+        fprintf(stderr, "chorus-sim: the simulator failed\n");
+        free(stats);
+        return 2;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    sim_stats_print_table(stdout, sim_compare_protocols, stats, SIM_COMPARE_PROTOCOLS);
+    uint64_t violations = 0;
+    for (uint32_t p = 0; p < SIM_COMPARE_PROTOCOLS; p++) violations += stats[p].violations;
+    printf("compare: seeds %" PRIu64 " (from %" PRIu64 "), nodes %u, faults %s, duration_ms %"
+           PRId64 ", violations %" PRIu64 ", elapsed_s %.2f\n", cmd->seeds, cmd->start,
+           cmd->options.node_count, cmd->faults_text, cmd->options.duration_ms, violations,
+           elapsed);
+    free(stats);
+    return violations > 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     struct sim_cmd cmd = {0};
@@ -351,6 +513,7 @@ int main(int argc, char **argv)
     signal(SIGSEGV, sim_cmd_on_fatal);
     signal(SIGFPE, sim_cmd_on_fatal);
     signal(SIGBUS, sim_cmd_on_fatal);
+    if (cmd.compare) return sim_cmd_compare_main(&cmd);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct sim_totals totals = {0};

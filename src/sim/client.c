@@ -153,6 +153,7 @@ void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq)
     } else {
         c->state = SIM_CLIENT_PROPOSED;
         c->log_index = 0;
+        c->proposed_us = sim->now_us;
         uint64_t index = 0, term = 0;
         struct cn_event event = {.type = CN_EVENT_PROPOSE, .data = c->data,
                                  .data_len = c->data_len, .out_index = &index,
@@ -199,6 +200,7 @@ void sim_client_applied(struct sim *sim, uint32_t node, const struct cn_entry *e
         }
         c->output_ok = output->ok;
         c->output_int = output->value_int;
+        sim_stats_client_commit(sim, c->proposed_us);
         sim_client_replying(sim, c);
     }
 }

@@ -87,7 +87,8 @@ static void sim_fault_crash(struct sim *sim)
 void sim_fault_new_leader(struct sim *sim, uint32_t node)
 {
     if (!(sim->options.faults & SIM_FAULT_CRASH) || sim->probe.active) return;
-    if (sim->now_us >= sim->params.faults_end_us) return;
+    if (sim->now_us >= sim->params.faults_end_us || sim->now_us < sim->params.faults_start_us)
+        return;
     if (sim_rng_below(&sim->rng_fault, sim->params.leader_crash_odds) != 0) return;
     int64_t delay = (int64_t)sim_rng_below(&sim->rng_fault, SIM_FAULT_LEADER_CRASH_US);
     sim_schedule(sim, delay, SIM_EV_CRASH, node, sim->nodes[node].incarnation, NULL);

@@ -158,6 +158,7 @@ void sim_node_crash(struct sim *sim, uint32_t node)
 {
     struct sim_node *n = &sim->nodes[node];
     assert(n->alive);
+    sim_stats_crash(sim, node); /* --compare: before it stops being the leader */
     if (n->wal != NULL) sim_wal_crash(sim, node); /* reads the outstanding update */
     sim->ops->destroy(n->core);
     n->core = NULL;
@@ -252,6 +253,7 @@ static void sim_node_pump(struct sim *sim, uint32_t node)
         for (uint32_t i = 0; i < n->update.message_count; i++)
             sim_node_send(sim, node, &n->update.messages[i]);
         if (sim_update_persists(&n->update)) {
+            sim_stats_persist(sim);
             if (n->wal != NULL) sim_wal_issue(sim, node, &n->update);
             int64_t high = sim->now_us < n->disk_slow_until_us ? n->disk_slow_us_max
                                                                 : sim->params.disk_us_max;
@@ -378,6 +380,7 @@ static void sim_node_apply(struct sim *sim, uint32_t node, const struct cn_updat
                   e->type == CN_ENTRY_NORMAL ? "command" : e->type == CN_ENTRY_NOOP ? "noop"
                                                                                   : "config");
         if (e->type == CN_ENTRY_NORMAL) sim_client_applied(sim, node, e, &output);
+        sim_stats_applied(sim, node, e->index);
 
         sim_node_maybe_snapshot(sim, node);
     }

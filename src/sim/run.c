@@ -75,6 +75,12 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
         snprintf(error, error_len, "--duration-ms must be 1..%d", SIM_DURATION_MS_MAX);
         return -1;
     }
+    if (options->stats != NULL &&
+        options->duration_ms * 1000 <= (int64_t)SIM_COMPARE_PARTITION_US_END) {
+        snprintf(error, error_len, "--compare needs --duration-ms above %d",
+                 SIM_COMPARE_PARTITION_US_END / 1000);
+        return -1;
+    }
     if (options->storage == SIM_STORAGE_WAL && strcmp(ops->name, "raft") != 0) {
         /* Per-slot writes (Multi-Paxos) have no WAL record yet. */
         snprintf(error, error_len, "--storage wal supports the raft protocol only for now");
@@ -186,6 +192,8 @@ static void sim_params_draw(struct sim *sim)
     p->fault_gap_us_min = 20000;
     p->fault_gap_us_max = sim_rng_range(&rng, 150000, 400000);
     p->faults_end_us = sim->options.duration_ms * 1000;
+    /* --compare: the fixed script (compare.c) runs first, with no random fault. */
+    p->faults_start_us = sim->options.stats != NULL ? SIM_COMPARE_PARTITION_US_END : 0;
     p->liveness_deadline_us = 20 * (int64_t)p->election_ticks * p->tick_us;
     sim_net_init(&sim->net, sim->node_count, 100, sim_rng_range(&rng, 1000, 3000), 60000);
 }
@@ -231,9 +239,12 @@ static int sim_begin(struct sim *sim, uint64_t seed)
         sim_schedule(sim, 1 + (int64_t)sim_rng_below(&sim->rng_workload, 20000),
                      SIM_EV_CLIENT_START, i, c->seq, NULL);
     }
+    sim_compare_begin(sim);
     if (sim->options.faults != 0)
-        sim_schedule(sim, sim_rng_range(&sim->rng_fault, sim->params.fault_gap_us_min,
-                                        sim->params.fault_gap_us_max), SIM_EV_FAULT, 0, 0, NULL);
+        sim_schedule(sim, sim->params.faults_start_us +
+                              sim_rng_range(&sim->rng_fault, sim->params.fault_gap_us_min,
+                                            sim->params.fault_gap_us_max),
+                     SIM_EV_FAULT, 0, 0, NULL);
     sim_schedule(sim, sim->params.faults_end_us, SIM_EV_FAULTS_END, 0, 0, NULL);
     return 0;
 }
@@ -267,6 +278,9 @@ static void sim_dispatch(struct sim *sim, const struct sim_event *e)
     case SIM_EV_PROBE: sim_probe_step(sim); break;
     case SIM_EV_CRASH:
         if (faulting) sim_fault_crash_planned(sim, e->a, e->b);
+        break;
+    case SIM_EV_COMPARE_ISOLATE:
+        if (faulting) sim_compare_isolate(sim);
         break;
     case SIM_EV_CLIENT_START:
         if (sim->clients[e->a].seq == e->b) sim_client_start(sim, e->a);
@@ -343,6 +357,7 @@ int sim_run_seed(struct sim *sim, uint64_t seed, struct sim_seed_result *result)
     result->ticks = (uint64_t)(sim->now_us / sim->params.tick_us);
     result->commits = sim->check.applied_max;
     result->elections = sim->check.elections;
+    sim_stats_seed_end(sim);
     if (sim->check.failed) {
         result->violation = true;
         snprintf(result->message, sizeof(result->message), "%s", sim->check.message);

@@ -57,6 +57,10 @@ struct sim_options {
     double lincheck_timeout_s;
     FILE *trace;              /* non-NULL: one line per event */
     FILE *report;             /* where lincheck details of a failing seed go (may be NULL) */
+    /* Non-NULL: the run is a --compare run (compare.c). Costs and latencies are added to
+     * *stats, and each seed begins with a fixed script (a quiet window, then the leader
+     * isolated) before the random faults start; see SIM_COMPARE_* below. */
+    struct sim_stats *stats;
 };
 
 /* Defaults: raft, 3 nodes, all faults, 5000 ms, lincheck 5 s, no trace, report to stdout. */
@@ -85,6 +89,36 @@ struct sim_seed_result {
     uint64_t wal_torn_tails; /* storage "wal": opens that truncated a torn tail */
 };
 
+/* --compare: the fixed script at the start of every seed, identical for every protocol. */
+enum {
+    SIM_COMPARE_STEADY_US_BEGIN = 500 * 1000,   /* a quiet window: no faults, a leader */
+    SIM_COMPARE_STEADY_US_END = 1500 * 1000,
+    SIM_COMPARE_PARTITION_US_BEGIN = 1500 * 1000, /* whoever leads is isolated... */
+    SIM_COMPARE_PARTITION_US_END = 3000 * 1000,   /* ...until here; random faults start after */
+    SIM_STATS_LATENCY_BUCKETS = 4096,  /* commit latency, 100 us each; the last is overflow */
+    SIM_STATS_LATENCY_BUCKET_US = 100,
+    SIM_STATS_RECOVERY_BUCKETS = 2048, /* leader recovery, 10 ms each; the last is overflow */
+    SIM_STATS_RECOVERY_BUCKET_US = 10000,
+};
+
+/* What --compare measures, summed over seeds (plain counters, so that jobs can add them). */
+struct sim_stats {
+    uint64_t runs;
+    uint64_t violations;
+    uint64_t client_commits;     /* client writes applied on the node that accepted them */
+    uint64_t messages, bytes;    /* sent (encoded frame bytes), whole run */
+    uint64_t persist_steps;      /* updates that persisted something, whole run */
+    uint64_t steady_commits, steady_messages, steady_bytes, steady_persist_steps;
+    uint64_t steady_us;          /* the quiet windows' total length */
+    uint64_t partition_commits;  /* client writes committed while the leader was isolated */
+    uint64_t partition_us;       /* the isolation windows' total length */
+    uint64_t partition_skipped;  /* no leader at the start of the window */
+    uint64_t recoveries;         /* leader crashes followed by a leader committing anew */
+    uint64_t recoveries_open;    /* ... and those the seed ended before */
+    uint64_t latency[SIM_STATS_LATENCY_BUCKETS];
+    uint64_t recovery[SIM_STATS_RECOVERY_BUCKETS];
+};
+
 struct sim;
 
 /* Creates a simulator for `options` (copied). Returns 0, or -1 with a reason in `error`. */
@@ -94,5 +128,11 @@ void sim_destroy(struct sim *sim);
 /* Runs one seed from scratch. Returns 0 (see result->violation), or -1 when the simulator
  * itself failed (memory); result->message then says why. */
 int sim_run_seed(struct sim *sim, uint64_t seed, struct sim_seed_result *result);
+
+/* compare.c: adds `from` into `into` (every counter and histogram bucket). */
+void sim_stats_add(struct sim_stats *into, const struct sim_stats *from);
+/* Prints the --compare table (markdown) of `count` protocols named in `names`, side by side. */
+void sim_stats_print_table(FILE *out, const char *const *names, const struct sim_stats *stats,
+                           uint32_t count);
 
 #endif

@@ -40,6 +40,7 @@ void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *mess
         return;
     }
     sim->result->messages++;
+    sim_stats_sent(sim, &m);
     int64_t delays_us[SIM_NET_COPIES_MAX];
     uint32_t copies = sim_net_plan(&sim->net, &sim->rng_network, node, m.to - 1, delays_us);
     if (sim->options.trace != NULL) sim_trace_message(sim, copies ? "send" : "lost", &m);

@@ -53,6 +53,7 @@ enum sim_event_kind {
     SIM_EV_CLIENT_REPLY,   /* a = client, b = op seq */
     SIM_EV_CLIENT_TIMEOUT, /* a = client, b = op seq */
     SIM_EV_CRASH,          /* a = node, b = incarnation (| SIM_CRASH_* flags): a planned crash */
+    SIM_EV_COMPARE_ISOLATE, /* --compare: isolate whoever leads (compare.c) */
 };
 
 /* Flags in a planned crash's incarnation (SIM_EV_CRASH.b). */
@@ -95,6 +96,7 @@ struct sim_params {
     bool check_quorum;
     int64_t fault_gap_us_min, fault_gap_us_max;
     int64_t faults_end_us;
+    int64_t faults_start_us;      /* --compare: no random fault before (0 otherwise) */
     int64_t liveness_deadline_us; /* after faults_end */
 };
 
@@ -170,6 +172,7 @@ struct sim_client {
     uint8_t data[SIM_KV_COMMAND_BYTES_MAX];
     uint32_t data_len;
     int64_t call_us;
+    int64_t proposed_us; /* when the accepting node took the proposal (--compare latency) */
     uint32_t node;
     uint64_t log_index, log_term;
     uint64_t request_id;
@@ -218,6 +221,11 @@ struct sim {
     uint32_t restore_capacity;
     uint8_t *snapshot_scratch;           /* SIM_SNAPSHOT_BYTES_MAX */
     struct sim_seed_result *result;
+    /* --compare (compare.c): this seed's leader-recovery and isolation bookkeeping. */
+    bool recovery_open;             /* a leader crashed; no leader has committed anew since */
+    int64_t recovery_start_us;
+    uint64_t recovery_applied_floor; /* the highest index applied anywhere at that crash */
+    bool compare_isolated;          /* the leader-isolation window is running */
     bool sim_failed;                     /* the simulator itself failed (not the core) */
 };
 
@@ -291,6 +299,18 @@ void sim_wal_crash(struct sim *sim, uint32_t node);
 /* The restore for a restart, from the WAL; release with wal_restore_free. Returns 0 or -1. */
 int sim_wal_restore(struct sim *sim, uint32_t node, struct wal_restore *restore,
                     struct cn_restore *out);
+
+/* compare.c: hooks that add to options.stats when it is set (each returns at once if not). */
+void sim_compare_begin(struct sim *sim);
+void sim_compare_isolate(struct sim *sim);
+void sim_stats_sent(struct sim *sim, const struct cn_message *message);
+void sim_stats_persist(struct sim *sim);
+void sim_stats_client_commit(struct sim *sim, int64_t proposed_us);
+/* Before a crash: a leader going down opens a recovery. */
+void sim_stats_crash(struct sim *sim, uint32_t node);
+/* A node applied `index`: a leader committing past the crash's floor closes the recovery. */
+void sim_stats_applied(struct sim *sim, uint32_t node, uint64_t index);
+void sim_stats_seed_end(struct sim *sim);
 
 /* liveness.c */
 void sim_fault_end(struct sim *sim);

@@ -32,7 +32,7 @@ leader=$(wait_leader 200) || fail "no new leader after killing $old"
 echo "new leader $leader after $(( ($(date +%s%N) - start) / 1000000 )) ms"
 [ "$leader" != "$old" ] || fail "the killed node is still leader"
 for k in $(seq 1 50); do expect_eq "$(cli "$leader" get "acked$k")" "$k" "acked$k after leader kill"; done
-for k in $(seq 1 400); do echo "SET after$k $k"; done | cli "$leader" >/dev/null
+for k in $(seq 1 400); do echo "SET after$k $k"; done | cli_load "$leader" || fail "load after"
 node_start "$old" || fail "restart of $old"
 for t in $(seq 1 100); do
     [ "$(info_field "$old" applied_index)" -ge "$(info_field "$leader" commit_index)" ] 2>/dev/null && break
@@ -44,7 +44,7 @@ expect_eq "$(cli "$old" get acked50)" 50 "restarted node has the old writes"
 # A follower that missed a compaction catches up by snapshot.
 follower=1; while [ "$follower" = "$leader" ]; do follower=$((follower + 1)); done
 node_kill "$follower"
-for k in $(seq 1 1500); do echo "SET snap$k $k"; done | cli "$leader" >/dev/null
+for k in $(seq 1 1500); do echo "SET snap$k $k"; done | cli_load "$leader" || fail "load snap"
 sleep 1
 node_start "$follower" || fail "restart of $follower"
 for t in $(seq 1 100); do

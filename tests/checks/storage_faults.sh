@@ -134,9 +134,10 @@ echo "$(now) $(basename "$seg"): last record at $last_off (write at $last_wo, pa
 node_start "$victim" || faults_fail "node $victim does not start after a torn tail"
 torn=$(grep 'torn tail' "$CLUSTER_DIR/node$victim.log" | tail -1)
 echo "log: $torn"
+# A write is all or nothing at recovery: the whole final write goes, from where it began.
 case $torn in
-    *"$seg: torn tail at offset $last_off truncated"*) ;;
-    *) faults_fail "node $victim did not log the torn tail at $last_off of $seg" ;;
+    *"$seg: torn tail at offset $last_wo truncated"*) ;;
+    *) faults_fail "node $victim did not log the torn tail at $last_wo (its write's start) of $seg" ;;
 esac
 sleep 1
 sl_writers_stop "$W"

@@ -13,6 +13,15 @@ declare -A NODE_PID
 client_port() { echo $((PORT_BASE + $1)); }
 peer_port() { echo $((PORT_BASE + 10 + $1)); }
 cli() { local node=$1; shift; timeout 10 redis-cli -p "$(client_port "$node")" "$@"; }
+# Bulk load: commands on stdin, one per line, sent pipelined (redis-cli --pipe); fails unless
+# every one got a reply without error. A plain `cli` sends one command per round trip, and
+# its 10 s timeout could cut a long load short on a loaded machine.
+cli_load() {
+    local out
+    out=$(sed 's/$/\r/' | timeout 120 redis-cli -p "$(client_port "$1")" --pipe 2>&1)
+    case $out in *"errors: 0,"*) return 0 ;; esac
+    echo "bulk load on node $1 failed: $out"; return 1
+}
 
 cluster_spec() {
     local n=$1 spec="" i
