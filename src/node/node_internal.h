@@ -68,6 +68,7 @@ struct node_request {
     uint64_t index;           /* COMMIT / APPLY_READ */
     uint64_t term;            /* COMMIT */
     bool proposed;            /* a proposal left this node: its fate may be unknown */
+    cn_node_id forwarded_to;  /* FORWARD: the leader the write was sent to */
     bool done;
     /* The command, kept so that it can be (re)proposed: encoded entry for writes, or the
      * read's arguments (copied). */

@@ -247,6 +247,7 @@ static int forward_write(struct node *node, struct node_request *r, cn_node_id l
     }
     set_wait(node, r, NODE_WAIT_FORWARD);
     r->proposed = true;
+    r->forwarded_to = leader;
     node->stats.forwarded++;
     return 0;
 }
@@ -349,12 +350,21 @@ void node_requests_after_apply(struct node *node)
     }
 }
 
-/* A leader is known (again): requests that were never proposed try now. */
+/* The leader changed. Writes forwarded to the old one and not yet placed have an unknown fate
+ * (it may have proposed them before it went): they are answered so at once rather than at
+ * their deadline, and the client decides. Requests never proposed try the new leader. */
 void node_requests_on_leader(struct node *node)
 {
+    struct node_request *r = node->all_head;
+    for (uint32_t guard = 0; r != NULL && guard <= node->config.pending_requests_max; guard++) {
+        struct node_request *next = r->all_next;
+        if (r->wait == NODE_WAIT_FORWARD && r->forwarded_to != node->status.leader)
+            node_request_fail(node, r, ERROR_UNKNOWN);
+        r = next;
+    }
     if (node->status.leader == 0)
         return;
-    struct node_request *r = node->all_head;
+    r = node->all_head;
     for (uint32_t guard = 0; r != NULL && guard <= node->config.pending_requests_max; guard++) {
         struct node_request *next = r->all_next;
         if (r->wait == NODE_WAIT_LEADER) {
