@@ -108,8 +108,10 @@ asan:
 run: all
 	@tools/run-cluster.sh $(BUILD)
 
+# Raft with the storage benchmarks, then the same cluster benchmarks with Multi-Paxos.
 bench: all
 	@BUILD=$(BUILD) bench/run.sh
+	@BUILD=$(BUILD) PROTOCOL=paxos BENCH_SKIP_STORAGE=1 BENCH_SUFFIX=-paxos bench/run.sh
 
 chaos: all
 	@BUILD=$(BUILD) tests/chaos.sh

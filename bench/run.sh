@@ -12,11 +12,14 @@ BUILD=${BUILD:-build}
 export BUILD
 REQ=${BENCH_REQUESTS:-100000}
 FAILOVERS=${BENCH_FAILOVERS:-10}
-OUT=$BUILD/bench-results.md
+OUT=$BUILD/bench-results${BENCH_SUFFIX:-}.md
 work=$(mktemp -d /tmp/chorus-bench.XXXXXX)
 rows=()
 row() { rows+=("| $1 | $2 | $3 |"); echo "  $1: $2"; }
 
+PROTOCOL=${PROTOCOL:-raft}
+export PROTOCOL
+if [ "${BENCH_SKIP_STORAGE:-0}" != 1 ]; then
 echo "== storage"
 mkdir -p "$work/wal"
 wal=$("$BUILD/bench/wal_bench" --dir "$work/wal" 2>&1 | tail -3)
@@ -32,7 +35,9 @@ lc=$("$BUILD/bench/lincheck_bench" 100000 50 1000 2>&1 | grep -m1 '^history')
 echo "$lc"
 row "lincheck, 100,000 ops, 50 clients, 1,000 keys" "$(echo "$lc" | sed -n 's/.*check *\([0-9.]*\) s.*/\1 s/p')" "< 5 s"
 
-echo "== cluster"
+fi
+
+echo "== cluster ($PROTOCOL)"
 . tests/cluster/lib.sh
 cluster_start 3 || { echo "cluster did not start"; exit 1; }
 leader=$(wait_leader) || { echo "no leader"; exit 1; }
@@ -48,13 +53,13 @@ s1=$(rb -t set -n $((REQ / 10)) -c 1 -q --csv | tail -1)
 sp=$(rb -t set -n "$REQ" -c 50 -P 16 -q --csv | tail -1)
 # CSV: "test","rps","avg","min","p50","p95","p99","max"
 field() { echo "$1" | tr -d '"' | cut -d, -f"$2"; }
-row "SET, 50 clients" "$(field "$s50" 2) req/s, p50 $(field "$s50" 5) ms, p99 $(field "$s50" 7) ms" ">= 40,000/s, p99 < 5 ms"
+row "$PROTOCOL: SET, 50 clients" "$(field "$s50" 2) req/s, p50 $(field "$s50" 5) ms, p99 $(field "$s50" 7) ms" ">= 40,000/s, p99 < 5 ms"
 row "  leader's WAL during that run" "$sync_stats" "(profile)"
-row "linearizable GET, 50 clients" "$(field "$g50" 2) req/s, p99 $(field "$g50" 7) ms" ">= 60,000/s"
-row "SET, 1 client" "$(field "$s1" 2) req/s, p50 $(field "$s1" 5) ms" "p50 <= 0.4 ms"
-row "SET pipelined -P 16, 50 clients" "$(field "$sp" 2) req/s" ">= 150,000/s"
+row "$PROTOCOL: linearizable GET, 50 clients" "$(field "$g50" 2) req/s, p99 $(field "$g50" 7) ms" ">= 60,000/s"
+row "$PROTOCOL: SET, 1 client" "$(field "$s1" 2) req/s, p50 $(field "$s1" 5) ms" "p50 <= 0.4 ms"
+row "$PROTOCOL: SET pipelined -P 16, 50 clients" "$(field "$sp" 2) req/s" ">= 150,000/s"
 rss() { local total="" i; for i in 1 2 3; do node_alive "$i" && total="$total n$i=$(( $(awk '/VmRSS/ {print $2}' /proc/${NODE_PID[$i]}/status) / 1024 ))MiB"; done; echo "$total"; }
-row "resident memory after the runs" "$(rss)" "report"
+row "$PROTOCOL: resident memory after the runs" "$(rss)" "report"
 
 # Failover: SIGKILL the leader under load; time until a write succeeds again.
 times=()
@@ -83,7 +88,7 @@ for trial in $(seq 1 "$FAILOVERS"); do
 done
 sorted=$(printf '%s\n' "${times[@]}" | sort -n | tr '\n' ' ')
 median=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-row "failover after SIGKILL of the leader (${#times[@]} trials)" "median ${median} ms; all: ${sorted}ms" "median <= 400 ms"
+row "$PROTOCOL: failover after SIGKILL of the leader (${#times[@]} trials)" "median ${median} ms; all: ${sorted}ms" "median <= 400 ms"
 
 rm -rf "$work"
 {
