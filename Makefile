@@ -49,7 +49,7 @@ LIB        := $(BUILD)/libchorus.a
 # (check-deps is cheap when all is present) so a fresh Debian 12 machine needs nothing else.
 DEB_PKGS := pkg-config:pkg-config libcmocka-dev:cmocka liblmdb-dev:lmdb libuv1-dev:libuv \
             libxxhash-dev:libxxhash
-DEB_CMDS := redis-tools:redis-cli strace:strace clang:clang
+DEB_CMDS := redis-tools:redis-cli strace:strace clang:clang perl:perl
 
 deps:
 	@missing=""; \
@@ -65,7 +65,7 @@ deps:
 	fi
 
 check-deps:
-	@pkg-config --exists $(PKGS) 2>/dev/null && command -v redis-cli >/dev/null && command -v strace >/dev/null || $(MAKE) --no-print-directory deps
+	@pkg-config --exists $(PKGS) 2>/dev/null && command -v redis-cli >/dev/null && command -v strace >/dev/null && command -v clang >/dev/null && command -v perl >/dev/null || $(MAKE) --no-print-directory deps
 
 all: check-deps
 	@$(MAKE) --no-print-directory build-all
