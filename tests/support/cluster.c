@@ -64,7 +64,7 @@ void cluster_init(struct cluster *c, const struct cn_ops *ops, uint32_t count)
     cluster_init_with(c, ops, count, &config);
 }
 
-static void disk_free(struct cluster_disk *d)
+void cluster_disk_free(struct cluster_disk *d)
 {
     for (uint64_t i = 0; i < d->entry_count; i++)
         free((void *)d->entries[i].data);
@@ -78,7 +78,7 @@ void cluster_free(struct cluster *c)
     for (uint32_t i = 0; i < c->node_count; i++) {
         if (c->nodes[i].core != NULL)
             c->ops->destroy(c->nodes[i].core);
-        disk_free(&c->nodes[i].disk);
+        cluster_disk_free(&c->nodes[i].disk);
     }
     for (uint32_t i = 0; i < c->queue_count; i++) {
         free(c->queue[i].entries);
@@ -147,7 +147,7 @@ static void enqueue(struct cluster *c, const struct cn_message *m, bool after_pe
 
 /* consensus.h, entries_per_slot (Multi-Paxos): the entry replaces only its own slot; the
  * disk stays sorted by index, with gaps. */
-static void disk_write_slot(struct cluster_disk *d, const struct cn_entry *e)
+void cluster_disk_write_slot(struct cluster_disk *d, const struct cn_entry *e)
 {
     assert(e->index > d->snapshot.index);
     uint64_t at = 0;
@@ -176,7 +176,7 @@ static void disk_persist(struct cluster_disk *d, const struct cn_update *u)
     if (u->hard_state_changed)
         d->hard_state = u->hard_state;
     if (u->snapshot_present) {
-        disk_free(d);
+        cluster_disk_free(d);
         d->snapshot = u->snapshot;
     }
     for (uint32_t i = 0; i < u->entry_count; i++) {
@@ -184,7 +184,7 @@ static void disk_persist(struct cluster_disk *d, const struct cn_update *u)
         assert(e->index > d->snapshot.index);
         if (u->entries_per_slot) {
             assert(i == 0 || e->index > u->entries[i - 1].index);
-            disk_write_slot(d, e);
+            cluster_disk_write_slot(d, e);
             continue;
         }
         uint64_t slot = e->index - d->snapshot.index - 1;

@@ -98,6 +98,11 @@ void cluster_stabilize(struct cluster *c);
 cn_node_id cluster_elect(struct cluster *c);
 cn_node_id cluster_leader(struct cluster *c);
 
+/* The fixture's disk, for helpers that persist updates themselves: a per-slot write
+ * (consensus.h, entries_per_slot) and freeing every entry. */
+void cluster_disk_write_slot(struct cluster_disk *d, const struct cn_entry *e);
+void cluster_disk_free(struct cluster_disk *d);
+
 void cluster_isolate(struct cluster *c, cn_node_id id, bool isolated);
 void cluster_crash(struct cluster *c, cn_node_id id);
 void cluster_restart(struct cluster *c, cn_node_id id);

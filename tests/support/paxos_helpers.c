@@ -83,40 +83,6 @@ const struct cn_entry *px_disk_slot(struct px *px, cn_node_id id, uint64_t slot)
     return NULL;
 }
 
-static void disk_clear(struct cluster_disk *d)
-{
-    for (uint64_t i = 0; i < d->entry_count; i++)
-        free((void *)d->entries[i].data);
-    free(d->entries);
-    d->entries = NULL;
-    d->entry_count = 0;
-}
-
-/* consensus.h, entries_per_slot: each entry replaces only its own slot; ascending slots. */
-static void disk_write_slot(struct cluster_disk *d, const struct cn_entry *e)
-{
-    assert(e->index > d->snapshot.index);
-    uint64_t at = 0;
-    while (at < d->entry_count && d->entries[at].index < e->index)
-        at++;
-    struct cn_entry copy = *e;
-    uint8_t *data = malloc(e->data_len + 1);
-    assert(data != NULL);
-    if (e->data_len > 0)
-        memcpy(data, e->data, e->data_len);
-    copy.data = data;
-    if (at < d->entry_count && d->entries[at].index == e->index) {
-        free((void *)d->entries[at].data);
-        d->entries[at] = copy;
-        return;
-    }
-    d->entries = realloc(d->entries, (d->entry_count + 1) * sizeof(*d->entries));
-    assert(d->entries != NULL);
-    memmove(&d->entries[at + 1], &d->entries[at], (d->entry_count - at) * sizeof(*d->entries));
-    d->entries[at] = copy;
-    d->entry_count++;
-}
-
 static void disk_persist(struct cluster_disk *d, const struct cn_update *u)
 {
     assert(u->entries_per_slot);
@@ -126,12 +92,12 @@ static void disk_persist(struct cluster_disk *d, const struct cn_update *u)
         d->hard_state = u->hard_state;
     }
     if (u->snapshot_present) {
-        disk_clear(d);
+        cluster_disk_free(d);
         d->snapshot = u->snapshot;
     }
     for (uint32_t i = 0; i < u->entry_count; i++) {
         assert(i == 0 || u->entries[i].index > u->entries[i - 1].index);
-        disk_write_slot(d, &u->entries[i]);
+        cluster_disk_write_slot(d, &u->entries[i]);
     }
 }
 
