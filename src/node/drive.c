@@ -90,6 +90,8 @@ static void finish_update(struct node *node)
     node_refresh_status(node);
     if (node->status.leader != old_leader)
         node_requests_on_leader(node);
+    else
+        node_requests_retry(node); /* the core may have room again */
     node_snapshot_maybe_take(node);
 }
 

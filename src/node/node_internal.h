@@ -177,6 +177,7 @@ struct node {
     /* Every request not yet done, oldest first (a list: a request is found by scanning, and
      * the scans are bounded by pending_requests_max). */
     struct node_request *all_head, *all_tail;
+    uint32_t waiting_unproposed;          /* requests in NODE_WAIT_LEADER */
     struct node_request_list commits;     /* WAIT_COMMIT, sorted by index */
     struct node_request_list apply_reads; /* WAIT_APPLY_READ, in arrival order */
     struct node_request_map by_id;
@@ -238,6 +239,7 @@ void node_requests_on_applied(struct node *node, const struct cn_entry *entry,
 void node_requests_on_read(struct node *node, const struct cn_read *read);
 void node_requests_after_apply(struct node *node);
 void node_requests_on_leader(struct node *node);
+void node_requests_retry(struct node *node);
 void node_requests_sweep(struct node *node, uint64_t now_ms);
 void node_requests_forget_client(struct node *node, struct node_client *client);
 void node_requests_on_forward(struct node *node, const struct cn_message *m);

@@ -20,12 +20,12 @@
 #include "node/node_internal.h"
 #include "net/transport.h"
 
-static const char ERROR_NO_LEADER[] = "-TRYAGAIN no leader, the command was not executed";
+static const char ERROR_NO_LEADER[] =
+    "-TRYAGAIN no leader (or too busy) within the request timeout, the command was not executed";
 static const char ERROR_OVERWRITTEN[] =
     "-TRYAGAIN the leader changed before the write committed; it was not executed";
 static const char ERROR_UNKNOWN[] = "-UNKNOWN outcome unknown, retry with care";
 static const char ERROR_READ_TIMEOUT[] = "-TRYAGAIN read timed out, nothing was changed";
-static const char ERROR_BUSY[] = "-BUSY too many pending requests, the command was not executed";
 
 static void all_link(struct node *node, struct node_request *r)
 {
@@ -127,6 +127,10 @@ static void set_wait(struct node *node, struct node_request *r, enum node_wait w
 {
     if (r->in_wait_list)
         list_remove(list_of(node, r->wait), r);
+    if (r->wait == NODE_WAIT_LEADER)
+        node->waiting_unproposed--;
+    if (wait == NODE_WAIT_LEADER)
+        node->waiting_unproposed++;
     r->wait = wait;
     if (wait == NODE_WAIT_COMMIT)
         list_insert_by_index(&node->commits, r);
@@ -232,6 +236,19 @@ static void wait_for_leader(struct node *node, struct node_request *r)
     set_wait(node, r, NODE_WAIT_LEADER);
 }
 
+/* Whether a command the same client sent earlier still waits to be proposed or read: then this
+ * one waits behind it, so that a client's pipeline goes into the log in the order it was sent. */
+static bool earlier_waiting(const struct node_request *r)
+{
+    if (r->client == NULL)
+        return false;
+    for (const struct node_request *q = r->client->head; q != NULL && q != r;
+         q = q->next_in_client)
+        if (q->wait == NODE_WAIT_LEADER)
+            return true;
+    return false;
+}
+
 /* Forwards a write to the leader: a node-level message the leader's node answers with the
  * index and term its core gave the entry. */
 static int forward_write(struct node *node, struct node_request *r, cn_node_id leader)
@@ -254,6 +271,10 @@ static int forward_write(struct node *node, struct node_request *r, cn_node_id l
 
 int node_request_propose(struct node *node, struct node_request *r)
 {
+    if (earlier_waiting(r)) {
+        wait_for_leader(node, r);
+        return 0;
+    }
     uint64_t index = 0, term = 0;
     struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = r->payload, .data_len = r->payload_len,
                          .out_index = &index, .out_term = &term};
@@ -269,16 +290,22 @@ int node_request_propose(struct node *node, struct node_request *r)
     if (rv == CN_ERR_NOT_LEADER && node->status.leader != 0 &&
         node->status.leader != node->config.id)
         return forward_write(node, r, node->status.leader);
-    if (rv == CN_ERR_BUSY || rv == CN_ERR_TOO_LARGE) {
-        node_request_fail(node, r, rv == CN_ERR_BUSY ? ERROR_BUSY : "-ERR command too large");
+    if (rv == CN_ERR_TOO_LARGE) {
+        node_request_fail(node, r, "-ERR command too large");
         return 0;
     }
-    wait_for_leader(node, r); /* no leader, or a transfer: it was not proposed; retried later */
+    /* No leader, a transfer, or the core's bound reached (CN_ERR_BUSY: back-pressure): it was
+     * not proposed; it is retried after the next update, or fails at its deadline. */
+    wait_for_leader(node, r);
     return 0;
 }
 
 int node_request_read(struct node *node, struct node_request *r)
 {
+    if (earlier_waiting(r)) {
+        wait_for_leader(node, r);
+        return 0;
+    }
     struct cn_event e = {.type = CN_EVENT_READ, .request_id = r->id};
     int rv = node_step(node, &e);
     if (rv == CN_OK) {
@@ -286,11 +313,7 @@ int node_request_read(struct node *node, struct node_request *r)
         node->stats.reads++;
         return 0;
     }
-    if (rv == CN_ERR_BUSY) {
-        node_request_fail(node, r, ERROR_BUSY);
-        return 0;
-    }
-    wait_for_leader(node, r);
+    wait_for_leader(node, r); /* no leader known, or too many reads waiting: retried */
     return 0;
 }
 
@@ -362,9 +385,16 @@ void node_requests_on_leader(struct node *node)
             node_request_fail(node, r, ERROR_UNKNOWN);
         r = next;
     }
-    if (node->status.leader == 0)
+    node_requests_retry(node);
+}
+
+/* Requests not yet proposed (no leader was known, or the core pushed back) try again, oldest
+ * first; a client's later commands stay behind its earlier ones (earlier_waiting). */
+void node_requests_retry(struct node *node)
+{
+    if (node->status.leader == 0 || node->waiting_unproposed == 0)
         return;
-    r = node->all_head;
+    struct node_request *r = node->all_head;
     for (uint32_t guard = 0; r != NULL && guard <= node->config.pending_requests_max; guard++) {
         struct node_request *next = r->all_next;
         if (r->wait == NODE_WAIT_LEADER) {
@@ -372,6 +402,10 @@ void node_requests_on_leader(struct node *node)
                 node_request_read(node, r);
             else
                 node_request_propose(node, r);
+            /* Still not taken: the core has no room (or no leader); the rest waits too. This
+             * also bounds the work of one retry to what the core accepts. */
+            if (r->wait == NODE_WAIT_LEADER)
+                break;
         }
         r = next;
     }
@@ -390,14 +424,10 @@ void node_requests_sweep(struct node *node, uint64_t now_ms)
                 node_request_fail(node, r, ERROR_UNKNOWN);
             else
                 node_request_fail(node, r, ERROR_NO_LEADER);
-        } else if (r->wait == NODE_WAIT_LEADER && node->status.leader != 0) {
-            if (r->read_kind != 0)
-                node_request_read(node, r);
-            else
-                node_request_propose(node, r);
         }
         r = next;
     }
+    node_requests_retry(node);
 }
 
 /* A follower forwarded a write (node level; the core never sees CN_MSG_PROPOSE). */
