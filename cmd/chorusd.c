@@ -1,8 +1,10 @@
 /* chorusd — the chorus server. See `chorusd --help`. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node/node.h"
 
@@ -55,8 +57,22 @@ static int parse_u32(const char *text, const char *flag, uint32_t min, uint32_t 
     return 0;
 }
 
+/* A daemon may be started with 0, 1 or 2 closed; a socket must not take those numbers (libuv
+ * refuses to close them, and a log line could land in a client's connection). */
+static void ensure_standard_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1)
+            continue;
+        int null_fd = open("/dev/null", O_RDWR);
+        if (null_fd != fd && null_fd >= 0)
+            close(null_fd); /* not the lowest free number: leave it */
+    }
+}
+
 int main(int argc, char **argv)
 {
+    ensure_standard_fds();
     struct node_config config;
     node_config_defaults(&config);
     const char *cluster = NULL;

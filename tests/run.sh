@@ -4,6 +4,9 @@
 #  - each script under tests/checks/*.sh counts as one test (simulator seeds, real clusters...).
 # Exits non-zero when anything failed.
 set -u
+# Tests read no input; a closed standard input would let a socket become fd 0, which libuv
+# refuses to close (CI may start us with none).
+exec </dev/null
 BUILD=${BUILD:-build}
 export BUILD
 cd "$(dirname "$0")/.."
