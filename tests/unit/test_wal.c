@@ -18,71 +18,10 @@
 #include <unistd.h>
 
 #include "storage/wal_internal.h"
+#include "../support/wal_fixture.h"
 
 enum { DATA_BYTES_MAX = 4096 };
 
-struct fixture {
-    char dir[64];
-    struct wal_options options;
-    struct wal *wal;
-    char last_log[WAL_ERROR_MESSAGE_BYTES];
-    int log_count;
-};
-
-static void fixture_log(void *context, const char *message)
-{
-    struct fixture *f = context;
-    snprintf(f->last_log, sizeof(f->last_log), "%s", message);
-    f->log_count++;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/chorus-test-wal-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    wal_options_defaults(&f->options);
-    f->options.dir = f->dir;
-    f->options.segment_bytes = WAL_SEGMENT_BYTES_MIN;
-    f->options.log = fixture_log;
-    f->options.log_context = f;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    wal_close(f->wal);
-    nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
-static void fixture_open(struct fixture *f)
-{
-    struct wal_error err = {0};
-    wal_close(f->wal);
-    f->wal = NULL;
-    int rv = wal_open(&f->options, fileops_posix(), &f->wal, &err);
-    if (rv != WAL_OK) fail_msg("wal_open: %s", err.message);
-}
-
-/* Entry data is a function of (group, index, term) so any mix-up shows. */
-static uint32_t entry_fill(uint8_t *buf, cn_group_id group, uint64_t index, uint64_t term,
-                           uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++) buf[i] = (uint8_t)(group * 131 + index * 31 + term * 7 + i);
-    return len;
-}
 
 static void append_run(struct wal *wal, cn_group_id group, uint64_t lo, uint64_t hi, uint64_t term,
                        uint32_t data_len)
@@ -95,7 +34,7 @@ static void append_run(struct wal *wal, cn_group_id group, uint64_t lo, uint64_t
         *e = (struct cn_entry){.index = i,
                                .term = term,
                                .type = CN_ENTRY_NORMAL,
-                               .data_len = entry_fill(data[i - lo], group, i, term, data_len),
+                               .data_len = wal_fixture_entry_fill(data[i - lo], group, i, term, data_len),
                                .data = data[i - lo]};
     }
     struct wal_error err;
@@ -124,7 +63,7 @@ static void expect_log(struct wal *wal, cn_group_id group, uint64_t lo, uint64_t
         assert_int_equal(e->index, lo + i);
         assert_int_equal(e->term, terms[i]);
         assert_int_equal(e->data_len, data_len);
-        entry_fill(expect, group, e->index, e->term, data_len);
+        wal_fixture_entry_fill(expect, group, e->index, e->term, data_len);
         assert_memory_equal(e->data, expect, data_len);
     }
     wal_restore_free(&restore);
@@ -132,8 +71,8 @@ static void expect_log(struct wal *wal, cn_group_id group, uint64_t lo, uint64_t
 
 static void test_round_trip_with_hard_state(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     assert_int_equal(wal_groups(f->wal, NULL, 0), 0);
     struct cn_hard_state hs = {.term = 3, .vote = 2, .commit = 1};
     struct wal_error err;
@@ -143,7 +82,7 @@ static void test_round_trip_with_hard_state(void **state)
     hs.commit = 8;
     assert_int_equal(wal_append(f->wal, 0, &hs, NULL, NULL, 0, &err), WAL_OK);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     cn_group_id ids[4];
     assert_int_equal(wal_groups(f->wal, ids, 4), 1);
     assert_int_equal(ids[0], 0);
@@ -160,8 +99,8 @@ static void test_round_trip_with_hard_state(void **state)
 
 static void test_truncation_replaces_suffix(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     append_run(f->wal, 0, 1, 5, 1, 10);
     sync_ok(f->wal);
     append_run(f->wal, 0, 3, 4, 2, 10); /* truncates 3..5, writes 3', 4' */
@@ -171,7 +110,7 @@ static void test_truncation_replaces_suffix(void **state)
     sync_ok(f->wal);
     uint64_t terms[] = {1, 1, 2, 2, 2, 2, 3};
     expect_log(f->wal, 0, 1, 7, terms, 10);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_log(f->wal, 0, 1, 7, terms, 10);
     /* A gap, a bad run and a malformed snapshot are refused with nothing changed. */
     struct wal_error err;
@@ -187,15 +126,15 @@ static void test_truncation_replaces_suffix(void **state)
 
 static void test_many_groups_share_one_log(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     for (uint64_t round = 0; round < 20; round++) {
         for (cn_group_id g = 1; g <= 5; g++) {
             append_run(f->wal, g * 1000, round * 3 + 1, round * 3 + 3, g, 50);
         }
         sync_ok(f->wal);
     }
-    fixture_open(f);
+    wal_fixture_open(f);
     assert_int_equal(wal_groups(f->wal, NULL, 0), 5);
     uint64_t terms[60];
     for (cn_group_id g = 1; g <= 5; g++) {
@@ -208,9 +147,9 @@ static void test_many_groups_share_one_log(void **state)
  * disk after eviction, both before and after a reopen. */
 static void test_rollover_and_reads_from_disk(void **state)
 {
-    struct fixture *f = *state;
+    struct wal_fixture *f = *state;
     f->options.cache_bytes_max = 8 << 10;
-    fixture_open(f);
+    wal_fixture_open(f);
     for (uint64_t i = 1; i <= 800; i += 10) {
         append_run(f->wal, 0, i, i + 9, 1, 1000);
         sync_ok(f->wal);
@@ -236,7 +175,7 @@ static void test_rollover_and_reads_from_disk(void **state)
                      WAL_ERR_FULL);
     assert_int_equal(wal_read_entries(f->wal, 0, 790, 801, out, 8, buf, sizeof(buf), &count, &err),
                      WAL_ERR_RANGE);
-    fixture_open(f);
+    wal_fixture_open(f);
     wal_stats_get(f->wal, &stats);
     assert_true(stats.cache_bytes <= f->options.cache_bytes_max);
     expect_log(f->wal, 0, 1, 800, terms, 1000);
@@ -255,8 +194,8 @@ static uint32_t count_segment_files(const char *dir)
 
 static void test_compaction_deletes_old_segments(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     struct cn_hard_state hs = {.term = 1, .vote = 1, .commit = 0};
     struct wal_error err;
     assert_int_equal(wal_append(f->wal, 7, &hs, NULL, NULL, 0, &err), WAL_OK);
@@ -287,7 +226,7 @@ static void test_compaction_deletes_old_segments(void **state)
     uint64_t terms[50];
     for (int i = 0; i < 50; i++) terms[i] = 1;
     expect_log(f->wal, 0, 351, 400, terms, 1000);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_log(f->wal, 0, 351, 400, terms, 1000);
     expect_log(f->wal, 7, 391, 400, terms, 10);
     struct wal_restore restore;
@@ -304,7 +243,7 @@ static void test_compaction_deletes_old_segments(void **state)
     assert_int_equal(first, 396);
     assert_int_equal(last, 395);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     assert_int_equal(wal_group_bounds(f->wal, 7, &first, &last), WAL_OK);
     assert_int_equal(first, 396);
     assert_int_equal(last, 395);
@@ -321,7 +260,7 @@ static void flip_byte(const char *path, uint64_t offset)
     close(fd);
 }
 
-static void expect_open_corrupt(struct fixture *f, const char *name, uint64_t offset)
+static void expect_open_corrupt(struct wal_fixture *f, const char *name, uint64_t offset)
 {
     wal_close(f->wal);
     f->wal = NULL;
@@ -339,8 +278,8 @@ static void expect_open_corrupt(struct fixture *f, const char *name, uint64_t of
  * synced writes behind it — refuses to start, naming the file and the record's offset. */
 static void test_flipped_byte_refuses_to_start(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     for (uint64_t i = 1; i <= 200; i += 10) {
         append_run(f->wal, 0, i, i + 9, 1, 1000);
         sync_ok(f->wal);
@@ -354,7 +293,7 @@ static void test_flipped_byte_refuses_to_start(void **state)
     flip_byte(path, record + 100);
     expect_open_corrupt(f, "0000000000000001.wal", record);
     flip_byte(path, record + 100);
-    fixture_open(f);
+    wal_fixture_open(f);
     struct wal_stats stats;
     wal_stats_get(f->wal, &stats);
     uint64_t last_seq = stats.last_segment_seq;
@@ -382,7 +321,7 @@ static void test_flipped_byte_refuses_to_start(void **state)
     assert_int_equal(wal_open(&f->options, fileops_posix(), &f->wal, &err), WAL_ERR_CORRUPT);
     assert_non_null(strstr(err.message, "0000000000000002 is missing"));
     assert_int_equal(rename(moved, path), 0);
-    fixture_open(f);
+    wal_fixture_open(f);
 }
 
 /* In the last segment: damage to a synced write that later writes follow is refused (a later
@@ -390,8 +329,8 @@ static void test_flipped_byte_refuses_to_start(void **state)
  * write, so it is truncated like one, and what the earlier writes hold survives. */
 static void test_flip_in_last_segment(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     for (uint64_t i = 1; i <= 30; i += 10) {
         append_run(f->wal, 0, i, i + 9, 1, 1000);
         sync_ok(f->wal);
@@ -408,7 +347,7 @@ static void test_flip_in_last_segment(void **state)
     uint64_t third_write = second_write + 10 * frame;
     flip_byte(path, third_write + 2 * frame + 500);
     f->log_count = 0;
-    fixture_open(f);
+    wal_fixture_open(f);
     assert_int_equal(f->log_count, 1);
     assert_non_null(strstr(f->last_log, "torn tail"));
     /* The damaged final write (21..30) goes whole: a write is all or nothing. */
@@ -421,8 +360,8 @@ static void test_flip_in_last_segment(void **state)
  * it, keeps everything before, and the log continues cleanly after. */
 static void test_torn_tail_is_truncated(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     append_run(f->wal, 0, 1, 10, 1, 100);
     sync_ok(f->wal);
     struct wal_stats stats;
@@ -451,7 +390,7 @@ static void test_torn_tail_is_truncated(void **state)
                      wal_record_frame_bytes(124));
     close(fd);
     f->log_count = 0;
-    fixture_open(f);
+    wal_fixture_open(f);
     assert_int_equal(f->log_count, 1);
     assert_non_null(strstr(f->last_log, "torn tail"));
     assert_non_null(strstr(f->last_log, "0000000000000001.wal"));
@@ -463,7 +402,7 @@ static void test_torn_tail_is_truncated(void **state)
     expect_log(f->wal, 0, 1, 10, terms, 100);
     append_run(f->wal, 0, 11, 15, 2, 100);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     assert_int_equal(f->log_count, 1); /* no second truncation: the tail was cleaned */
     for (int i = 10; i < 15; i++) terms[i] = 2;
     expect_log(f->wal, 0, 1, 15, terms, 100);
@@ -479,7 +418,7 @@ static int failing_sync(void *impl, int handle)
 
 static void test_failed_sync_is_fatal(void **state)
 {
-    struct fixture *f = *state;
+    struct wal_fixture *f = *state;
     struct fileops fops = *fileops_posix();
     fops.sync = failing_sync;
     failing_sync_armed = 0;
@@ -505,9 +444,9 @@ static void test_failed_sync_is_fatal(void **state)
 
 static void test_batch_bound(void **state)
 {
-    struct fixture *f = *state;
+    struct wal_fixture *f = *state;
     f->options.batch_bytes_max = wal_record_frame_bytes(WAL_RECORD_PAYLOAD_BYTES_MAX);
-    fixture_open(f);
+    wal_fixture_open(f);
     struct wal_error err;
     uint8_t *big = calloc(1, CN_ENTRY_DATA_BYTES_MAX);
     struct cn_entry e = {.index = 1, .term = 1, .data_len = CN_ENTRY_DATA_BYTES_MAX, .data = big};
@@ -518,7 +457,7 @@ static void test_batch_bound(void **state)
     assert_int_equal(wal_append(f->wal, 0, NULL, NULL, &e, 1, &err), WAL_OK);
     sync_ok(f->wal);
     free(big);
-    fixture_open(f);
+    wal_fixture_open(f);
     uint64_t first, last;
     assert_int_equal(wal_group_bounds(f->wal, 0, &first, &last), WAL_OK);
     assert_int_equal(last, 2);
@@ -546,8 +485,8 @@ static void *sync_thread(void *arg)
 /* The node's pattern: the sync thread writes batch N while the owner appends batch N + 1. */
 static void test_pipelined_sync_on_another_thread(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     uint64_t next = 1;
     for (int round = 0; round < 50; round++) {
         append_run(f->wal, 0, next, next + 3, 1, 200);
@@ -567,24 +506,24 @@ static void test_pipelined_sync_on_another_thread(void **state)
     assert_null(wal_batch_seal(f->wal));
     uint64_t terms[300];
     for (int i = 0; i < 300; i++) terms[i] = 1;
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_log(f->wal, 0, 1, next - 1, terms, 200);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trip_with_hard_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_truncation_replaces_suffix, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_groups_share_one_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rollover_and_reads_from_disk, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_compaction_deletes_old_segments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flipped_byte_refuses_to_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_flip_in_last_segment, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_torn_tail_is_truncated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_sync_is_fatal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_bound, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pipelined_sync_on_another_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trip_with_hard_state, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_truncation_replaces_suffix, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_many_groups_share_one_log, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rollover_and_reads_from_disk, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_compaction_deletes_old_segments, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_flipped_byte_refuses_to_start, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_flip_in_last_segment, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail_is_truncated, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_sync_is_fatal, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_bound, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_pipelined_sync_on_another_thread, wal_fixture_setup, wal_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

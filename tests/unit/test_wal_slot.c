@@ -18,71 +18,10 @@
 #include <unistd.h>
 
 #include "storage/wal_internal.h"
+#include "../support/wal_fixture.h"
 
 enum { DATA_BYTES_MAX = 4096, SLOTS_MAX = 64 };
 
-struct fixture {
-    char dir[64];
-    struct wal_options options;
-    struct wal *wal;
-    int log_count;
-};
-
-static void fixture_log(void *context, const char *message)
-{
-    struct fixture *f = context;
-    (void)message;
-    f->log_count++;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/chorus-test-walslot-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    wal_options_defaults(&f->options);
-    f->options.dir = f->dir;
-    f->options.segment_bytes = WAL_SEGMENT_BYTES_MIN;
-    f->options.log = fixture_log;
-    f->options.log_context = f;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    wal_close(f->wal);
-    nftw(f->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
-}
-
-static void fixture_open(struct fixture *f)
-{
-    struct wal_error err = {0};
-    wal_close(f->wal);
-    f->wal = NULL;
-    int rv = wal_open(&f->options, fileops_posix(), &f->wal, &err);
-    if (rv != WAL_OK) fail_msg("wal_open: %s", err.message);
-}
-
-/* Entry data is a function of (group, index, ballot) so any mix-up shows. */
-static uint32_t entry_fill(uint8_t *buf, cn_group_id group, uint64_t index, uint64_t ballot,
-                           uint32_t len)
-{
-    for (uint32_t i = 0; i < len; i++)
-        buf[i] = (uint8_t)(group * 131 + index * 31 + ballot * 7 + i);
-    return len;
-}
 
 /* One slot as a test states it: (index, ballot); the data follows from them. */
 struct slot_value {
@@ -103,7 +42,7 @@ static int append_slots(struct wal *wal, cn_group_id group, uint32_t flags,
             .index = slots[i].index,
             .term = slots[i].ballot,
             .type = CN_ENTRY_NORMAL,
-            .data_len = entry_fill(data[i], group, slots[i].index, slots[i].ballot, data_len),
+            .data_len = wal_fixture_entry_fill(data[i], group, slots[i].index, slots[i].ballot, data_len),
             .data = data[i]};
     }
     return wal_append_mode(wal, group, flags, NULL, snap, entries, count, err);
@@ -139,7 +78,7 @@ static void expect_slots(struct wal *wal, cn_group_id group, const struct slot_v
         assert_int_equal(e->index, slots[i].index);
         assert_int_equal(e->term, slots[i].ballot);
         assert_int_equal(e->data_len, data_len);
-        entry_fill(expect, group, e->index, e->term, data_len);
+        wal_fixture_entry_fill(expect, group, e->index, e->term, data_len);
         assert_memory_equal(e->data, expect, data_len);
     }
     wal_restore_free(&restore);
@@ -149,8 +88,8 @@ static void expect_slots(struct wal *wal, cn_group_id group, const struct slot_v
  * append there would have truncated them). */
 static void test_overwrite_middle_keeps_later_slots(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     const struct slot_value first[] = {{1, 10}, {2, 10}, {3, 10}, {4, 10}, {5, 10}};
     append_slots_ok(f->wal, 0, WAL_APPEND_PER_SLOT, NULL, first, 5, 40);
     sync_ok(f->wal);
@@ -163,7 +102,7 @@ static void test_overwrite_middle_keeps_later_slots(void **state)
     assert_int_equal(wal_group_bounds(f->wal, 0, &lo, &hi), WAL_OK);
     assert_int_equal(lo, 1);
     assert_int_equal(hi, 5);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 0, want, 5, 40);
     /* Two rewrites of one slot in one batch: the later wins, also after a restart. */
     const struct slot_value twice1[] = {{2, 30}, {4, 30}};
@@ -171,7 +110,7 @@ static void test_overwrite_middle_keeps_later_slots(void **state)
     append_slots_ok(f->wal, 0, WAL_APPEND_PER_SLOT, NULL, twice1, 2, 40);
     append_slots_ok(f->wal, 0, WAL_APPEND_PER_SLOT, NULL, twice2, 1, 40);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     const struct slot_value want2[] = {{1, 10}, {2, 31}, {3, 20}, {4, 30}, {5, 10}};
     expect_slots(f->wal, 0, want2, 5, 40);
 }
@@ -180,12 +119,12 @@ static void test_overwrite_middle_keeps_later_slots(void **state)
  * keeps the neighbours; wal_read_entries skips the holes. */
 static void test_gaps_survive_restart(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     const struct slot_value sparse[] = {{2, 5}, {5, 5}, {9, 6}};
     append_slots_ok(f->wal, 3, WAL_APPEND_PER_SLOT, NULL, sparse, 3, 16);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 3, sparse, 3, 16);
     uint64_t lo, hi;
     assert_int_equal(wal_group_bounds(f->wal, 3, &lo, &hi), WAL_OK);
@@ -195,7 +134,7 @@ static void test_gaps_survive_restart(void **state)
     const struct slot_value fill[] = {{1, 7}, {7, 7}};
     append_slots_ok(f->wal, 3, WAL_APPEND_PER_SLOT, NULL, fill, 2, 16);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     const struct slot_value want[] = {{1, 7}, {2, 5}, {5, 5}, {7, 7}, {9, 6}};
     expect_slots(f->wal, 3, want, 5, 16);
 
@@ -223,7 +162,7 @@ static void test_gaps_survive_restart(void **state)
     /* A Raft append cannot follow per-slot entries in the same group. */
     const struct slot_value raft[] = {{10, 9}};
     assert_int_equal(append_slots(f->wal, 3, 0, NULL, raft, 1, 16, &err), WAL_ERR_INVALID);
-    fixture_open(f);
+    wal_fixture_open(f);
     assert_int_equal(wal_group_bounds(f->wal, 3, &lo, &hi), WAL_OK);
     assert_int_equal(hi, 1000);
 }
@@ -234,8 +173,8 @@ static void test_gaps_survive_restart(void **state)
  * (whose checkpoint restates the marker). */
 static void test_markers_and_rewritten_slots(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     const struct slot_value first[] = {{1, 10}, {2, 10}, {3, 10}, {5, 10}, {8, 10}, {9, 10}};
     append_slots_ok(f->wal, 0, WAL_APPEND_PER_SLOT, NULL, first, 6, 64);
     sync_ok(f->wal);
@@ -246,7 +185,7 @@ static void test_markers_and_rewritten_slots(void **state)
     sync_ok(f->wal);
     const struct slot_value after_local[] = {{5, 10}, {8, 10}, {9, 10}};
     expect_slots(f->wal, 0, after_local, 3, 64);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 0, after_local, 3, 64);
     struct wal_error err;
     assert_int_equal(wal_compact(f->wal, 0, 3, &err), WAL_OK);
@@ -257,7 +196,7 @@ static void test_markers_and_rewritten_slots(void **state)
     append_slots_ok(f->wal, 0, WAL_APPEND_PER_SLOT | WAL_APPEND_INSTALL, &install, kept, 2, 64);
     expect_slots(f->wal, 0, kept, 2, 64);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 0, kept, 2, 64);
     struct wal_restore restore;
     assert_int_equal(wal_restore_load(f->wal, 0, &restore, &err), WAL_OK);
@@ -269,7 +208,7 @@ static void test_markers_and_rewritten_slots(void **state)
     struct cn_snapshot_meta bare = {.index = 20, .term = 13, .members = {1, {1}}};
     append_slots_ok(f->wal, 0, WAL_APPEND_PER_SLOT | WAL_APPEND_INSTALL, &bare, NULL, 0, 64);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 0, NULL, 0, 64);
     uint64_t lo, hi;
     assert_int_equal(wal_group_bounds(f->wal, 0, &lo, &hi), WAL_OK);
@@ -301,7 +240,7 @@ static void test_markers_and_rewritten_slots(void **state)
     struct slot_value want[41];
     for (uint32_t i = 0; i < 40; i++) want[i] = (struct slot_value){21 + i, 15 + 39};
     want[40] = (struct slot_value){70, 14};
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 0, want, 41, 64);
 
     /* A rewrite of slot 70 that is not durable yet: compaction keeps the old segment, so that
@@ -311,7 +250,7 @@ static void test_markers_and_rewritten_slots(void **state)
     assert_int_equal(wal_compact(f->wal, 0, 20, &err), WAL_OK);
     wal_stats_get(f->wal, &stats);
     assert_int_equal(stats.first_segment_seq, 1);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 0, want, 41, 64);
 
     /* Once slot 70 is rewritten, the old segments are no longer needed. */
@@ -322,7 +261,7 @@ static void test_markers_and_rewritten_slots(void **state)
     wal_stats_get(f->wal, &stats);
     assert_true(stats.first_segment_seq > 1);
     want[40] = (struct slot_value){70, 60};
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 0, want, 41, 64);
 }
 
@@ -331,8 +270,8 @@ static void test_markers_and_rewritten_slots(void **state)
  * the appends did. */
 static void test_install_in_open_batch(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     const struct slot_value first[] = {{1, 3}, {2, 3}, {4, 3}, {6, 3}};
     append_slots_ok(f->wal, 0, WAL_APPEND_PER_SLOT, NULL, first, 4, 32);
     struct cn_snapshot_meta install = {.index = 2, .term = 5, .members = {1, {1}}};
@@ -344,7 +283,7 @@ static void test_install_in_open_batch(void **state)
     sync_ok(f->wal);
     const struct slot_value want[] = {{3, 6}, {6, 5}, {8, 6}};
     expect_slots(f->wal, 0, want, 3, 32);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 0, want, 3, 32);
 }
 
@@ -352,8 +291,8 @@ static void test_install_in_open_batch(void **state)
  * values of the same slots (and everything else synced) are back. */
 static void test_torn_tail_per_slot(void **state)
 {
-    struct fixture *f = *state;
-    fixture_open(f);
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
     const struct slot_value first[] = {{1, 10}, {3, 10}, {4, 10}};
     append_slots_ok(f->wal, 0, WAL_APPEND_PER_SLOT, NULL, first, 3, 100);
     sync_ok(f->wal);
@@ -382,7 +321,7 @@ static void test_torn_tail_per_slot(void **state)
     close(fd);
 
     int logs = f->log_count;
-    fixture_open(f);
+    wal_fixture_open(f);
     assert_true(f->log_count > logs); /* the truncation is logged */
     wal_stats_get(f->wal, &stats);
     assert_true(stats.torn_bytes_truncated > 0);
@@ -391,7 +330,7 @@ static void test_torn_tail_per_slot(void **state)
     const struct slot_value next[] = {{3, 30}, {7, 30}};
     append_slots_ok(f->wal, 0, WAL_APPEND_PER_SLOT, NULL, next, 2, 100);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     const struct slot_value want[] = {{1, 10}, {3, 30}, {4, 10}, {7, 30}};
     expect_slots(f->wal, 0, want, 4, 100);
 }
@@ -401,9 +340,9 @@ static void test_torn_tail_per_slot(void **state)
  * share the WAL. */
 static void test_eviction_and_mixed_groups(void **state)
 {
-    struct fixture *f = *state;
+    struct wal_fixture *f = *state;
     f->options.cache_bytes_max = 1024;
-    fixture_open(f);
+    wal_fixture_open(f);
     struct slot_value slots[SLOTS_MAX];
     for (uint32_t i = 0; i < 30; i++) slots[i] = (struct slot_value){1 + 2 * i, 4};
     append_slots_ok(f->wal, 1, WAL_APPEND_PER_SLOT, NULL, slots, 30, 200);
@@ -421,14 +360,14 @@ static void test_eviction_and_mixed_groups(void **state)
     expect_slots(f->wal, 2, run, 3, 200);
     wal_stats_get(f->wal, &stats);
     assert_true(stats.cache_bytes <= 1024);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_slots(f->wal, 1, slots, 30, 200);
     expect_slots(f->wal, 2, run, 3, 200);
     /* A Raft truncation still truncates in the Raft group. */
     const struct slot_value trunc[] = {{2, 5}};
     append_slots_ok(f->wal, 2, 0, NULL, trunc, 1, 200);
     sync_ok(f->wal);
-    fixture_open(f);
+    wal_fixture_open(f);
     const struct slot_value want[] = {{1, 2}, {2, 5}};
     expect_slots(f->wal, 2, want, 2, 200);
 }
@@ -468,9 +407,9 @@ static void expect_model(struct wal *wal, const struct model *m)
 
 static void test_random_against_model(void **state)
 {
-    struct fixture *f = *state;
+    struct wal_fixture *f = *state;
     f->options.cache_bytes_max = 2048;
-    fixture_open(f);
+    wal_fixture_open(f);
     struct model m = {0};
     uint64_t rng = 0x9e3779b97f4a7c15ull;
     uint64_t ballot = 1;
@@ -515,14 +454,14 @@ static void test_random_against_model(void **state)
             if (m.snapshot > 0) assert_int_equal(wal_compact(f->wal, 0, m.snapshot, &err), WAL_OK);
         } else {
             sync_ok(f->wal);
-            fixture_open(f);
+            wal_fixture_open(f);
             expect_model(f->wal, &m);
         }
         if (m.snapshot + 10 >= MODEL_SLOTS) break;
     }
     sync_ok(f->wal);
     expect_model(f->wal, &m);
-    fixture_open(f);
+    wal_fixture_open(f);
     expect_model(f->wal, &m);
     struct wal_stats stats;
     wal_stats_get(f->wal, &stats);
@@ -534,13 +473,13 @@ static void test_random_against_model(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_overwrite_middle_keeps_later_slots, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_gaps_survive_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_markers_and_rewritten_slots, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_install_in_open_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_torn_tail_per_slot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_eviction_and_mixed_groups, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_random_against_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overwrite_middle_keeps_later_slots, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_gaps_survive_restart, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_markers_and_rewritten_slots, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_install_in_open_batch, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_torn_tail_per_slot, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_eviction_and_mixed_groups, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_random_against_model, wal_fixture_setup, wal_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
