@@ -49,7 +49,7 @@ LIB        := $(BUILD)/libchorus.a
 # (check-deps is cheap when all is present) so a fresh Debian 12 machine needs nothing else.
 DEB_PKGS := pkg-config:pkg-config libcmocka-dev:cmocka liblmdb-dev:lmdb libuv1-dev:libuv \
             libxxhash-dev:libxxhash
-DEB_CMDS := redis-tools:redis-cli strace:strace clang:clang perl:perl
+DEB_CMDS := redis-tools:redis-cli redis-server:redis-server strace:strace clang:clang perl:perl
 
 deps:
 	@missing=""; \

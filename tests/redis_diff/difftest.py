@@ -1,0 +1,650 @@
+#!/usr/bin/python3
+"""difftest.py -- differential tests of chorus against redis-server.
+
+From a seed, generates random command sequences for every command chorus implements -- single
+commands and pipelines (several commands in one write), on several connections, with keys from
+a small keyspace (so that they collide), binary / empty / large values, options, wrong
+arguments and wrong arities -- sends the same sequence to a redis-server and to a chorus
+cluster (each connection to a node chosen by the seed: leader or follower), and compares every
+reply byte for byte, except where a comparison rule below says otherwise.
+
+On a difference it prints the sequence and both replies, then shrinks the sequence to a short
+one that still differs (replaying candidates against FLUSHALLed servers on fresh connections)
+and prints that too. Exit status: 0 all replies equal and at least --min-ops compared,
+1 a difference or too few operations, 2 a usage or connection error.
+
+Only Debian's /usr/bin/python3 and its standard library: no pip.
+"""
+import argparse
+import random
+import socket
+import sys
+import time
+
+# ---- The exception list (copied into README.md; keep both in step) ------------------------
+EXCEPTIONS = """\
+Where chorus differs from Redis on purpose, the differential test does not compare bytes:
+- Limits: keys are at most 4 KiB and values at most 1 MiB (Redis: 512 MiB). A SETRANGE,
+  SETBIT, APPEND or INCRBYFLOAT result beyond 1 MiB, or a key beyond 4 KiB, answers an -ERR
+  from chorus; the tester does not generate them, and LCS of two strings whose table exceeds
+  chorus's bound answers chorus's -ERR (accepted when Redis answers anything).
+- CAS is chorus's own command (Redis has none): not compared.
+- Unsupported features answer an -ERR that names them: SET/GETEX expiry options, SELECT of a
+  database other than 0, COPY ... DB n with n != 0, CLIENT subcommands other than SETNAME,
+  GETNAME, ID, INFO, LIST; the tester does not generate them.
+- State that differs between two different servers, compared by a rule instead of bytes:
+  INFO, CLIENT LIST (both a bulk string), CLIENT ID (both an integer), CLIENT INFO (the name=
+  field only), MEMORY USAGE (both an integer, or both null), HELLO (the same map keys, and
+  the same proto), COMMAND COUNT (both an integer), COMMAND INFO (name, arity, flags, first
+  key, last key, step of each entry), CONFIG GET (the same names), SCAN (the set of keys over
+  a complete iteration; a single SCAN call: both a [cursor, keys] pair), COMMAND, COMMAND INFO
+  without names and COMMAND DOCS (the same reply type), KEYS (the same set), RANDOMKEY (null on both,
+  or chorus's key exists in Redis).
+"""
+
+KEYS = [b"k0", b"k1", b"k2", b"k3", b"k4", b"k\r\n\x00", b"", b"x" * 600]
+
+
+class Reply:
+    """One reply: its exact bytes and a parsed value."""
+
+    __slots__ = ("raw", "kind", "value")
+
+    def __init__(self, raw, kind, value):
+        self.raw, self.kind, self.value = raw, kind, value
+
+    def __repr__(self):
+        raw = self.raw if len(self.raw) <= 300 else self.raw[:300] + b"...(%d bytes)" % len(self.raw)
+        return repr(raw)
+
+
+class Conn:
+    """A RESP connection that returns each reply's exact bytes and parsed value."""
+
+    def __init__(self, port, timeout_s):
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
+        self.buf = b""
+        self.pos = 0
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send(self, commands):
+        data = b"".join(encode(c) for c in commands)
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("connection closed by port %d" % self.port)
+        self.buf = self.buf[self.pos:] + chunk
+        self.pos = 0
+
+    def _line(self):
+        while True:
+            end = self.buf.find(b"\r\n", self.pos)
+            if end >= 0:
+                line = self.buf[self.pos:end]
+                self.pos = end + 2
+                return line
+            self._fill()
+
+    def _bytes(self, n):
+        while len(self.buf) - self.pos < n + 2:
+            self._fill()
+        data = self.buf[self.pos:self.pos + n]
+        self.pos += n + 2
+        return data
+
+    def read(self):
+        start_buf_len = len(self.buf) - self.pos
+        del start_buf_len
+        parts = []
+        value = self._read_value(parts)
+        raw = b"".join(parts)
+        return Reply(raw, raw[:1], value)
+
+    def _read_value(self, parts):
+        line = self._line()
+        parts.append(line + b"\r\n")
+        kind, rest = line[:1], line[1:]
+        if kind in (b"+", b"-", b":", b",", b"#", b"("):
+            return rest
+        if kind == b"_":
+            return None
+        if kind in (b"$", b"=", b"!"):
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self._bytes(n)
+            parts.append(data + b"\r\n")
+            return data
+        if kind in (b"*", b"~", b">", b"%", b"|"):
+            n = int(rest)
+            if n < 0:
+                return None
+            if kind in (b"%", b"|"):
+                n *= 2
+            items = [self._read_value(parts) for _ in range(n)]
+            if kind == b"|":
+                return self._read_value(parts)
+            return items
+        raise ValueError("unknown reply type %r from port %d" % (line[:40], self.port))
+
+
+def encode(command):
+    out = [b"*%d\r\n" % len(command)]
+    for arg in command:
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+
+
+# ---- The generator -------------------------------------------------------------------------
+
+class Gen:
+    def __init__(self, rng):
+        self.r = rng
+
+    def key(self):
+        r = self.r
+        if r.random() < 0.85:
+            return KEYS[r.randrange(5)]
+        return r.choice(KEYS[5:])
+
+    def value(self):
+        r = self.r
+        p = r.random()
+        if p < 0.1:
+            return b""
+        if p < 0.35:
+            return str(r.randint(-1000, 1000)).encode()
+        if p < 0.45:
+            return r.choice([b"1.5", b"-0.25", b"3e2", b"10.0", b"0.1", b"1e-5", b" 1", b"12abc",
+                             b"9223372036854775807", b"-9223372036854775808", b"inf", b"nan"])
+        if p < 0.7:
+            return r.choice([b"hello", b"world", b"abcdef", b"ohmytext", b"mynewtext", b"foo"])
+        if p < 0.97:
+            return bytes(r.choice(b"ab\r\n\x00\xffz") for _ in range(r.randint(1, 24)))
+        return bytes(r.getrandbits(8) for _ in range(r.randint(1000, 100000)))
+
+    def integer(self, low=-5, high=40):
+        r = self.r
+        p = r.random()
+        if p < 0.85:
+            return str(r.randint(low, high)).encode()
+        return r.choice([b"abc", b"1.5", b"", b"9223372036854775807", b"-9223372036854775808",
+                         b"99999999999999999999", b" 3", b"+3", b"007"])
+
+    def keys(self, low=1, high=4):
+        return [self.key() for _ in range(self.r.randint(low, high))]
+
+    def command(self):
+        """One random command (a list of bytes), maybe with a wrong arity."""
+        name, make = self.r.choice(COMMANDS)
+        cmd = [name] + make(self)
+        p = self.r.random()
+        if p < 0.03 and len(cmd) > 1:
+            cmd = cmd[:-1]
+        elif p < 0.05:
+            cmd = cmd + [self.value()]
+        return cmd
+
+
+def g_set(g):
+    args = [g.key(), g.value()]
+    opts = [b"NX", b"XX", b"GET", b"nx", b"get"]
+    for _ in range(g.r.choice([0, 0, 1, 1, 2])):
+        args.append(g.r.choice(opts))
+    if g.r.random() < 0.03:
+        args.append(b"FOO")
+    return args
+
+
+def g_bitcount(g):
+    args = [g.key()]
+    if g.r.random() < 0.6:
+        args += [g.integer(-10, 10), g.integer(-10, 10)]
+        if g.r.random() < 0.4:
+            args.append(g.r.choice([b"BYTE", b"BIT", b"bit", b"WORD"]))
+    return args
+
+
+def g_lcs(g):
+    args = [g.key(), g.key()]
+    for opt in (b"LEN", b"IDX", b"WITHMATCHLEN"):
+        if g.r.random() < 0.3:
+            args.append(opt)
+    if g.r.random() < 0.3:
+        args += [b"MINMATCHLEN", g.integer(0, 4)]
+    return args
+
+
+def g_scan(g):
+    """SCAN with arguments that are probably wrong (a valid full scan is SCANALL)."""
+    args = [g.r.choice([b"0", b"abc", b"-1", b"18446744073709551616", b"1.5"])]
+    for _ in range(g.r.randint(0, 2)):
+        args += g.r.choice([[b"COUNT", g.integer(-1, 5)], [b"MATCH", b"k*"], [b"TYPE", b"string"],
+                            [b"FOO", b"1"], [b"COUNT"]])
+    return args
+
+
+def g_scanall(g):
+    args = []
+    if g.r.random() < 0.4:
+        args += [b"MATCH", g.r.choice([b"k*", b"k[0-2]", b"*", b"k?", b"x*", b"nomatch"])]
+    if g.r.random() < 0.5:
+        args += [b"COUNT", str(g.r.randint(1, 5)).encode()]
+    if g.r.random() < 0.3:
+        args += [b"TYPE", g.r.choice([b"string", b"list", b"hash", b"STRING"])]
+    return args
+
+
+def g_client(g):
+    r = g.r.random()
+    if r < 0.3:
+        return [b"SETNAME", g.r.choice([b"app1", b"worker-2", b"", b"bad name", b"x\ny"])]
+    if r < 0.55:
+        return [b"GETNAME"]
+    if r < 0.7:
+        return [b"INFO"]
+    if r < 0.8:
+        return [b"ID"]
+    if r < 0.9:
+        return [b"LIST"]
+    return [b"NOSUCH"]
+
+
+def g_command(g):
+    r = g.r.random()
+    if r < 0.3:
+        return [b"COUNT"]
+    names = [c[0].lower() for c in COMMANDS if c[0] not in (b"SCANALL",)]
+    return [b"INFO"] + [g.r.choice(names) for _ in range(g.r.randint(1, 3))]
+
+
+def g_hello(g):
+    args = [g.r.choice([b"2", b"3", b"2", b"4", b"x"])]
+    if g.r.random() < 0.3:
+        args += [b"SETNAME", b"hello-name"]
+    return args
+
+
+def g_copy(g):
+    args = [g.key(), g.key()]
+    if g.r.random() < 0.4:
+        args.append(b"REPLACE")
+    if g.r.random() < 0.1:
+        args += [b"DB", b"0"]
+    return args
+
+
+COMMANDS = [
+    (b"SET", g_set), (b"SET", g_set), (b"SET", g_set),
+    (b"GET", lambda g: [g.key()]), (b"GET", lambda g: [g.key()]),
+    (b"SETNX", lambda g: [g.key(), g.value()]),
+    (b"GETSET", lambda g: [g.key(), g.value()]),
+    (b"GETDEL", lambda g: [g.key()]),
+    (b"DEL", lambda g: g.keys()), (b"UNLINK", lambda g: g.keys()),
+    (b"EXISTS", lambda g: g.keys()),
+    (b"INCR", lambda g: [g.key()]), (b"DECR", lambda g: [g.key()]),
+    (b"INCRBY", lambda g: [g.key(), g.integer(-100, 100)]),
+    (b"DECRBY", lambda g: [g.key(), g.integer(-100, 100)]),
+    (b"INCRBYFLOAT", lambda g: [g.key(), g.r.choice([b"1.5", b"-0.1", b"3", b"1e3", b"abc", b"0.1",
+                                                       b"-7.25", b"inf", b"5.0e-3", b""])]),
+    (b"APPEND", lambda g: [g.key(), g.value()]),
+    (b"STRLEN", lambda g: [g.key()]),
+    (b"MGET", lambda g: g.keys()),
+    (b"MSET", lambda g: sum(([g.key(), g.value()] for _ in range(g.r.randint(1, 3))), [])),
+    (b"MSETNX", lambda g: sum(([g.key(), g.value()] for _ in range(g.r.randint(1, 3))), [])),
+    (b"DBSIZE", lambda g: []),
+    (b"GETRANGE", lambda g: [g.key(), g.integer(-10, 10), g.integer(-10, 10)]),
+    (b"SETRANGE", lambda g: [g.key(), g.integer(0, 30), g.value()]),
+    (b"GETBIT", lambda g: [g.key(), g.integer(0, 80)]),
+    (b"SETBIT", lambda g: [g.key(), g.integer(0, 80), g.r.choice([b"0", b"1", b"1", b"2", b"x"])]),
+    (b"BITCOUNT", g_bitcount),
+    (b"LCS", g_lcs),
+    (b"KEYS", lambda g: [g.r.choice([b"*", b"k*", b"k[1-3]", b"?", b"*\\**", b"nomatch"])]),
+    (b"TYPE", lambda g: [g.key()]),
+    (b"RENAME", lambda g: [g.key(), g.key()]),
+    (b"RENAMENX", lambda g: [g.key(), g.key()]),
+    (b"COPY", g_copy),
+    (b"RANDOMKEY", lambda g: []),
+    (b"TOUCH", lambda g: g.keys()),
+    (b"MEMORY", lambda g: [b"USAGE", g.key()] + ([b"SAMPLES", b"5"] if g.r.random() < 0.2 else [])),
+    (b"FLUSHALL", lambda g: g.r.choice([[], [], [b"SYNC"], [b"ASYNC"], [b"BAD"]])),
+    (b"FLUSHDB", lambda g: g.r.choice([[], [b"SYNC"]])),
+    (b"PING", lambda g: g.r.choice([[], [g.value()]])),
+    (b"ECHO", lambda g: [g.value()]),
+    (b"SELECT", lambda g: [g.r.choice([b"0", b"0", b"x"])]),
+    (b"CLIENT", g_client),
+    (b"SCAN", g_scan),
+    (b"SCANALL", g_scanall),
+    (b"INFO", lambda g: g.r.choice([[], [b"server"], [b"keyspace"]])),
+    (b"COMMAND", g_command),
+    (b"HELLO", g_hello),
+    (b"CONFIG", lambda g: [b"GET", g.r.choice([b"save", b"appendonly"])]),
+    (b"NOSUCHCMD", lambda g: [g.value()]),
+]
+
+# Commands that read the keyspace but whose reply is compared by a rule, not byte for byte.
+SINGLE_ONLY = (b"SCANALL", b"RANDOMKEY", b"HELLO")
+
+
+def generate(seed, ops, conns):
+    """The sequence of a seed: a list of steps (connection index, [commands...])."""
+    rng = random.Random(seed)
+    g = Gen(rng)
+    steps = []
+    total = 0
+    while total < ops:
+        conn = rng.randrange(conns)
+        if rng.random() < 0.35:
+            batch = [g.command() for _ in range(rng.randint(2, 8))]
+            batch = [c for c in batch if c[0] not in SINGLE_ONLY] or [[b"PING"]]
+        else:
+            batch = [g.command()]
+        steps.append((conn, batch))
+        total += len(batch)
+    return steps
+
+
+# ---- Comparison ----------------------------------------------------------------------------
+
+def upper(b):
+    return b.upper() if isinstance(b, bytes) else b
+
+
+def is_error(rep):
+    return rep.kind in (b"-", b"!")
+
+
+def is_null(rep):
+    return rep.raw in (b"$-1\r\n", b"*-1\r\n", b"_\r\n")
+
+
+def map_pairs(rep):
+    v = rep.value
+    return dict(zip(v[0::2], v[1::2])) if isinstance(v, list) else {}
+
+
+def client_info_name(rep):
+    if not isinstance(rep.value, bytes):
+        return None
+    for field in rep.value.split(b" "):
+        if field.startswith(b"name="):
+            return field[5:]
+    return None
+
+
+def compare(cmd, a, b):
+    """Returns None when chorus's reply b agrees with Redis's reply a for cmd, else a reason."""
+    name = upper(cmd[0])
+    sub = upper(cmd[1]) if len(cmd) > 1 else b""
+    if is_error(a) or is_error(b):
+        if name == b"LCS" and is_error(b) and b"LCS" in b.raw and b"chorus" in b.raw:
+            return None  # chorus's LCS table bound (exception list)
+        return None if a.raw == b.raw else "error replies differ"
+    if name == b"INFO" or (name == b"CLIENT" and sub == b"LIST"):
+        return None if a.kind == b.kind and a.kind in (b"$", b"=") else "not both bulk strings"
+    if name == b"CLIENT" and sub == b"ID":
+        return None if a.kind == b.kind == b":" else "not both integers"
+    if name == b"CLIENT" and sub == b"INFO":
+        na, nb = client_info_name(a), client_info_name(b)
+        return None if na == nb and na is not None else "name= differs: %r vs %r" % (na, nb)
+    if name == b"MEMORY":
+        if is_null(a) and is_null(b):
+            return None
+        return None if a.kind == b.kind == b":" else "not both integers or both null"
+    if name == b"HELLO":
+        ka, kb = map_pairs(a), map_pairs(b)
+        if set(ka) != set(kb):
+            return "map keys differ"
+        return None if ka.get(b"proto") == kb.get(b"proto") else "proto differs"
+    if name == b"SCAN":
+        ok = all(isinstance(r.value, list) and len(r.value) == 2 and isinstance(r.value[1], list)
+                 for r in (a, b))
+        return None if ok else "not both [cursor, keys]"
+    if name == b"COMMAND" and (sub not in (b"COUNT", b"INFO") or len(cmd) == 2):
+        return None if a.kind == b.kind else "not the same reply type"
+    if name == b"COMMAND" and sub == b"COUNT":
+        return None if a.kind == b.kind == b":" else "not both integers"
+    if name == b"COMMAND" and sub == b"INFO":
+        if not (isinstance(a.value, list) and isinstance(b.value, list)) or len(a.value) != len(b.value):
+            return "entry counts differ"
+        for ea, eb in zip(a.value, b.value):
+            if (ea is None) != (eb is None):
+                return "entry presence differs"
+            if ea is not None and ea[:6] != eb[:6]:
+                return "entry differs: %r vs %r" % (ea[:6], eb[:6])
+        return None
+    if name == b"CONFIG":
+        ka, kb = map_pairs(a), map_pairs(b)
+        return None if set(ka) == set(kb) else "config names differ"
+    if name == b"KEYS":
+        if not (isinstance(a.value, list) and isinstance(b.value, list)):
+            return None if a.raw == b.raw else "replies differ"
+        return None if sorted(a.value) == sorted(b.value) else "key sets differ"
+    return None if a.raw == b.raw else "replies differ"
+
+
+# ---- Running a sequence --------------------------------------------------------------------
+
+class Side:
+    """One server under test: a set of ports, one connection per logical connection."""
+
+    def __init__(self, name, ports, conn_ports, timeout_s):
+        self.name = name
+        self.ports = ports
+        self.conn_ports = conn_ports
+        self.timeout_s = timeout_s
+        self.conns = {}
+
+    def conn(self, i):
+        if i not in self.conns:
+            self.conns[i] = Conn(self.conn_ports[i], self.timeout_s)
+        return self.conns[i]
+
+    def reset(self):
+        for c in self.conns.values():
+            c.close()
+        self.conns = {}
+        c = Conn(self.ports[0], self.timeout_s)
+        c.send([[b"FLUSHALL"]])
+        r = c.read()
+        c.close()
+        if r.raw != b"+OK\r\n":
+            raise ConnectionError("%s: FLUSHALL answered %r" % (self.name, r))
+
+    def run_batch(self, i, batch):
+        """Sends the batch in one write and reads its replies; a QUIT ends the connection."""
+        c = self.conn(i)
+        c.send(batch)
+        replies = []
+        for cmd in batch:
+            replies.append(c.read())
+            if upper(cmd[0]) == b"QUIT":
+                c.close()
+                del self.conns[i]
+                break
+        return replies
+
+    def scan_all(self, i, args, limit=100000):
+        """A complete SCAN iteration: the sorted keys, or an error reply."""
+        c = self.conn(i)
+        cursor = b"0"
+        keys = set()
+        for _ in range(limit):
+            c.send([[b"SCAN", cursor] + args])
+            r = c.read()
+            if is_error(r):
+                return r
+            cursor, batch = r.value
+            keys.update(batch)
+            if cursor == b"0":
+                return sorted(keys)
+        raise RuntimeError("%s: SCAN did not end after %d calls" % (self.name, limit))
+
+
+class Difference(Exception):
+    def __init__(self, step_index, cmd, a, b, reason):
+        super().__init__(reason)
+        self.step_index, self.cmd, self.a, self.b, self.reason = step_index, cmd, a, b, reason
+
+
+def run_steps(redis, chorus, steps):
+    """Runs steps on both sides; returns the number of commands compared or raises Difference."""
+    redis.reset()
+    chorus.reset()
+    compared = 0
+    for si, (ci, batch) in enumerate(steps):
+        cmd0 = upper(batch[0][0])
+        if cmd0 == b"SCANALL":
+            a = redis.scan_all(ci, batch[0][1:])
+            b = chorus.scan_all(ci, batch[0][1:])
+            ar = a.raw if isinstance(a, Reply) else a
+            br = b.raw if isinstance(b, Reply) else b
+            if ar != br:
+                raise Difference(si, batch[0], a, b, "full scans differ")
+            compared += 1
+            continue
+        ra = redis.run_batch(ci, batch)
+        rb = chorus.run_batch(ci, batch)
+        for cmd, a, b in zip(batch, ra, rb):
+            if upper(cmd[0]) == b"RANDOMKEY":
+                reason = None
+                if is_null(a) != is_null(b) or is_error(a) != is_error(b):
+                    reason = "null on one side only"
+                elif not is_null(b) and not is_error(b):
+                    e = redis.run_batch(ci, [[b"EXISTS", b.value]])[0]
+                    if e.raw != b":1\r\n":
+                        reason = "chorus's random key does not exist in redis"
+            else:
+                reason = compare(cmd, a, b)
+            if reason is not None:
+                raise Difference(si, cmd, a, b, reason)
+            compared += 1
+    return compared
+
+
+def show(cmd):
+    parts = []
+    for a in cmd:
+        s = repr(a[:60])[2:-1] if len(a) <= 60 else repr(a[:40])[2:-1] + "...(%d bytes)" % len(a)
+        parts.append(s if s else '""')
+    return " ".join(parts)
+
+
+def print_steps(steps, out):
+    for si, (ci, batch) in enumerate(steps):
+        if len(batch) == 1:
+            print("  [%d] conn %d: %s" % (si, ci, show(batch[0])), file=out)
+        else:
+            print("  [%d] conn %d, pipelined:" % (si, ci), file=out)
+            for cmd in batch:
+                print("        %s" % show(cmd), file=out)
+
+
+def still_differs(redis, chorus, steps):
+    try:
+        run_steps(redis, chorus, steps)
+        return None
+    except Difference as d:
+        return d
+    except (ConnectionError, OSError, ValueError):
+        return None
+
+
+def shrink(redis, chorus, steps, deadline):
+    """Greedy shrinking: drop chunks of steps, then commands inside pipelines, while a
+    difference remains. Bounded by the deadline."""
+    steps = list(steps)
+    chunk = max(1, len(steps) // 2)
+    while chunk >= 1 and time.time() < deadline:
+        i = 0
+        while i < len(steps) and time.time() < deadline:
+            candidate = steps[:i] + steps[i + chunk:]
+            if candidate and still_differs(redis, chorus, candidate):
+                steps = candidate
+            else:
+                i += chunk
+        chunk //= 2
+    for si in range(len(steps)):
+        ci, batch = steps[si]
+        j = 0
+        while len(batch) > 1 and j < len(batch) and time.time() < deadline:
+            candidate = steps[:si] + [(ci, batch[:j] + batch[j + 1:])] + steps[si + 1:]
+            if still_differs(redis, chorus, candidate):
+                steps, batch = candidate, batch[:j] + batch[j + 1:]
+            else:
+                j += 1
+    return steps
+
+
+def report(d, steps, out):
+    print("DIFFERENCE at step %d: %s" % (d.step_index, d.reason), file=out)
+    print("  command: %s" % show(d.cmd), file=out)
+    print("  redis:   %r" % (d.a,), file=out)
+    print("  chorus:  %r" % (d.b,), file=out)
+
+
+def parse_seeds(text):
+    if "-" in text:
+        lo, hi = text.split("-", 1)
+        return list(range(int(lo), int(hi) + 1))
+    return [int(s) for s in text.split(",")]
+
+
+def main():
+    p = argparse.ArgumentParser(description="chorus vs redis-server differential test")
+    p.add_argument("--redis", type=int, required=True, help="redis-server port")
+    p.add_argument("--chorus", required=True, help="chorus client ports, comma separated")
+    p.add_argument("--seeds", default="1-10", help="A-B or a,b,c")
+    p.add_argument("--ops", type=int, default=200, help="commands per seed")
+    p.add_argument("--conns", type=int, default=4, help="connections per side")
+    p.add_argument("--min-ops", type=int, default=0, help="fail if fewer commands compared")
+    p.add_argument("--shrink-s", type=float, default=30.0, help="time bound of shrinking")
+    p.add_argument("--timeout-s", type=float, default=10.0, help="socket timeout")
+    p.add_argument("--print-exceptions", action="store_true")
+    args = p.parse_args()
+    if args.print_exceptions:
+        print(EXCEPTIONS, end="")
+        return 0
+    chorus_ports = [int(x) for x in args.chorus.split(",")]
+    total = 0
+    failed = 0
+    for seed in parse_seeds(args.seeds):
+        rng = random.Random(seed * 7919 + 1)
+        conn_ports = [chorus_ports[rng.randrange(len(chorus_ports))] for _ in range(args.conns)]
+        redis = Side("redis", [args.redis], [args.redis] * args.conns, args.timeout_s)
+        chorus = Side("chorus", chorus_ports, conn_ports, args.timeout_s)
+        steps = generate(seed, args.ops, args.conns)
+        try:
+            total += run_steps(redis, chorus, steps)
+        except Difference as d:
+            failed += 1
+            print("seed %d (chorus connections on ports %s):" % (seed, conn_ports))
+            report(d, steps, sys.stdout)
+            small = shrink(redis, chorus, steps[:d.step_index + 1], time.time() + args.shrink_s)
+            d2 = still_differs(redis, chorus, small)
+            print("shortest sequence found (%d steps):" % len(small))
+            print_steps(small, sys.stdout)
+            if d2 is not None:
+                report(d2, small, sys.stdout)
+        except (ConnectionError, OSError, ValueError) as e:
+            failed += 1
+            print("seed %d: %s" % (seed, e))
+    print("difftest: %d commands compared, %d seeds with a difference" % (total, failed))
+    if failed:
+        return 1
+    if total < args.min_ops:
+        print("FAIL: fewer than %d commands compared" % args.min_ops)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
