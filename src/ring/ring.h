@@ -192,7 +192,13 @@ struct ring_placement {
     uint64_t *node_ids;
 };
 
-/* Places every shard (all algorithms; bounded loads caps each node's replica count). */
+/*
+ * Places every shard (all algorithms). Bounded loads caps each node at ceil((1 + eps) x
+ * shard_count x replicas x weight / total weight) replicas, taking shards in order 0, 1, ...;
+ * the cap can hold only when no node's cap exceeds shard_count (replicas are distinct, so a
+ * heavy node cannot take its whole share): otherwise, and when zone spreading leaves no
+ * node with room, a replica goes to the next acceptable node regardless of its load.
+ */
 int ring_placement_create(struct ring *ring, uint32_t shard_count, uint32_t replicas,
                           bool zone_spread, struct ring_placement **placement_out);
 void ring_placement_destroy(struct ring_placement *placement);
