@@ -22,6 +22,7 @@
 # happened (too few operations succeeded, no fault applied). A failed run's history, logs and
 # schedule are kept in --out (default $BUILD/chaos/failed/<protocol>-n<N>-seed<S>).
 #
+# CHAOS_KEEP=1 keeps them after a passing run too.
 # CHAOS_PLANT=NAME builds chorusd with -DCHORUS_PLANT_NAME into build-plant-<name> and runs it
 # (a planted bug the run must catch: see docs/testing.md). Exit: 0 pass, 1 fail, 2 setup error.
 set -u
@@ -96,6 +97,7 @@ rand() { R=$((RANDOM % $1)); }
 
 cleanup() {
     local i
+    exec 2>/dev/null # bash's "Killed" notices about the processes killed below
     [ -n "$HEAL_STRACE_PID" ] && kill -9 "$HEAL_STRACE_PID" 2>/dev/null
     for p in ${BENCH_PID:-} ${PIPE_PID:-}; do kill -9 "$p" 2>/dev/null; done
     for i in "${!NODE_PID[@]}"; do
@@ -103,7 +105,7 @@ cleanup() {
     done
     wait 2>/dev/null
     net_destroy
-    if [ "$FINAL" != pass ]; then
+    if [ "$FINAL" != pass ] || [ "${CHAOS_KEEP:-0}" = 1 ]; then
         mkdir -p "$OUT"
         (cd "$WORK" && cp -- *.log *.out *.jsonl "$OUT/" 2>/dev/null)
         echo "chaos: history, logs and schedule kept in $OUT (replay: tests/chaos/run.sh --protocol $PROTOCOL --nodes $NODES --seed $SEED --seconds $RUN_SECONDS --nemesis $NEMESIS$([ $COMBINED = 0 ] && echo ' --alone'))"
@@ -252,6 +254,16 @@ nodes_check_exits
 timeout 600 "$BIN/chorus-lincheck" --timeout 300 "$HISTORY" >"$WORK/lincheck.out" 2>&1; lin_rc=$?
 case $lin_rc in 0) verdict=linearizable ;; 1) verdict=NOT-linearizable ;; 2) verdict=unknown ;; *) verdict="checker-error-$lin_rc" ;; esac
 [ "$lin_rc" = 0 ] || add_reason "chorus-lincheck: $verdict"
+
+# The checker must be able to fail on this very history: one final read (written by readall,
+# client ids from 900000000) changed to a value nobody wrote must be rejected.
+if [ "$lin_rc" = 0 ]; then
+    awk 'done != 1 && /"client":9000000/ { sub(/"output":("[^"]*"|null)}/, "\"output\":\"never-written\"}"); done = 1 } { print }' \
+        "$HISTORY" >"$WORK/control.jsonl"
+    timeout 600 "$BIN/chorus-lincheck" --timeout 300 "$WORK/control.jsonl" >/dev/null 2>&1; control_rc=$?
+    rm -f "$WORK/control.jsonl"
+    [ "$control_rc" = 1 ] || add_reason "control: a corrupted final read was not rejected (exit $control_rc)"
+fi
 
 ops=$(wc -l <"$HISTORY")
 unknown=$(grep -c '"return":null' "$HISTORY")
