@@ -7,6 +7,7 @@
  *     bench [-c CLIENTS] [-n REQUESTS | -t SECONDS] [-d VALUE_BYTES] [-k KEYSPACE]
  *           [--workload set|get|mixed|cas|incr|all] [--read-ratio R] [--nodes LIST]
  *           [--history FILE] [--key-prefix P] [--seed N]
+ *     ring --nodes ID[:WEIGHT][@ZONE],... [...]   consistent hashing, shown (no server needed)
  *
  * Replies print as redis-cli prints them when not on a terminal, with the type shown:
  * strings plain, (nil), (integer) N, (error) TEXT.
@@ -21,6 +22,7 @@
 
 #include "client/bench.h"
 #include "client/conn.h"
+#include "client/ring_cmd.h"
 #include "client/status.h"
 
 enum {
@@ -39,8 +41,10 @@ static void usage(FILE *out)
           "  status [--nodes HOST:PORT,...]     one row per member (client addresses: --nodes)\n"
           "  bench [-c CLIENTS] [-n REQUESTS | -t SECONDS] [-d VALUE_BYTES] [-k KEYSPACE]\n"
           "        [--workload set|get|mixed|cas|incr|all] [--read-ratio R]\n"
-          "        [--nodes HOST:PORT,...] [--history FILE] [--key-prefix P] [--seed N]\n"
-          "defaults: -h 127.0.0.1 -p 7001 --timeout 5000 (bench: 2000 per request)\n"
+          "        [--nodes HOST:PORT,...] [--history FILE] [--key-prefix P] [--seed N]\n",
+          out);
+    ring_cmd_usage(out);
+    fputs("defaults: -h 127.0.0.1 -p 7001 --timeout 5000 (bench: 2000 per request)\n"
           "exit: 0 ok, 1 error reply (status: a node is down), 2 connection or usage error\n",
           out);
 }
@@ -255,6 +259,8 @@ int main(int argc, char **argv)
     char **rest_argv = argv + i + 1;
     if (strcmp(command, "status") == 0)
         return run_status(&endpoint, (int)timeout_ms, rest, rest_argv);
+    if (strcmp(command, "ring") == 0)
+        return ring_cmd_run(rest, rest_argv, stdout, stderr);
     if (strcmp(command, "bench") == 0)
         return run_bench(&endpoint, (int)timeout_ms, timeout_given, rest, rest_argv);
     for (size_t c = 0; c < sizeof(simple_commands) / sizeof(simple_commands[0]); c++) {
