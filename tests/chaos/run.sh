@@ -285,7 +285,8 @@ line="chaos $PROTOCOL n=$NODES seed=$SEED ${RUN_SECONDS}s nemesis=$NEMESIS$([ $C
 [ -z "$reasons" ] && FINAL=pass
 echo "$line"
 if [ -n "$RESULTS" ]; then
-    echo "| $PROTOCOL | $NODES | $SEED | $RUN_SECONDS | $NEMESIS$([ $COMBINED = 0 ] && echo ' (alone)') | $ops | $ok | $failed | $unknown | $FAULTS | ${pipeline:-none} | $verdict | ${reasons:-ok} |" >>"$RESULTS"
+    short=${reasons:-ok}; [ ${#short} -gt 100 ] && short="${short:0:97}..."
+    echo "| $PROTOCOL | $NODES | $SEED | $RUN_SECONDS | $NEMESIS$([ $COMBINED = 0 ] && echo ' (alone)') | $ops | $ok | $failed | $unknown | $FAULTS | ${pipeline:-none} | $verdict | ${short//|/\\|} |" >>"$RESULTS"
 fi
 if [ "$FINAL" != pass ]; then
     echo "chaos: FAILED: $reasons"
