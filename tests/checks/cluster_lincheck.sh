@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Linearizability of a real 3-node cluster under faults: `chorus bench --history` runs ~10
 # clients over a handful of keys on all three nodes for ~15 s while the leader is SIGKILLed
-# twice (restarted ~1 s later) and one leader is paused with SIGSTOP/SIGCONT; chorus-lincheck
+# twice (restarted once another node leads) and one leader is paused with SIGSTOP/SIGCONT
+# until another node leads; chorus-lincheck
 # then checks the recorded history. Prints operations, unknown outcomes and the verdict.
+# Each fault waits for conditions, not fixed sleeps: 1000 more entries committed before it,
+# a new leader elected before the killed node restarts or the paused one resumes; the load
+# must still be running when the faults are over.
+# timeout: 180
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
 set -u
@@ -21,28 +26,45 @@ nodes="127.0.0.1:$(client_port 1),127.0.0.1:$(client_port 2),127.0.0.1:$(client_
     >"$CLUSTER_DIR/bench.out" 2>&1 &
 bench_pid=$!
 
-# kill_leader: SIGKILL the current leader, restart it about a second later.
+# progress N — waits (at most 15 s) until the leader has committed N entries more than when
+# called: the load runs and the cluster serves it, before the next fault.
+committed_at_least() { local l; l=$(cluster_leader) && info_at_least "$l" commit_index "$1"; }
+progress() {
+    local l c0
+    l=$(wait_leader 200) || fail "no leader ($2)"
+    c0=$(info_field "$l" commit_index)
+    wait_for 15 committed_at_least $((c0 + $1)) ||
+        fail "fewer than $1 entries committed in 15 s after $c0 ($2): the load or the cluster stalled"
+}
+# kill_leader: SIGKILL the current leader; restart it once another node leads.
 kill_leader() {
-    local victim
+    local victim next
     victim=$(wait_leader 100) || fail "no leader before kill $1"
     echo "$(date +%T.%N | cut -c1-12) kill -9 leader $victim"
     node_kill "$victim"
-    sleep 1
+    next=$(wait_leader_other_than "$victim" 15) || fail "no new leader within 15 s of killing $victim"
+    echo "$(date +%T.%N | cut -c1-12) leader $next elected"
     node_start "$victim" || fail "restart of $victim"
     echo "$(date +%T.%N | cut -c1-12) restarted $victim"
 }
 
-sleep 2
+progress 1000 "before the first kill"
 kill_leader 1
-sleep 2
+progress 1000 "after the first kill"
 kill_leader 2
-sleep 2
+progress 1000 "after the second kill"
 paused=$(wait_leader 100) || fail "no leader before the pause"
 echo "$(date +%T.%N | cut -c1-12) SIGSTOP leader $paused"
 kill -STOP "${NODE_PID[$paused]}"
-sleep 1.5
+next=$(wait_leader_other_than "$paused" 15) ||
+    { kill -CONT "${NODE_PID[$paused]}"; fail "no new leader within 15 s of pausing $paused"; }
+echo "$(date +%T.%N | cut -c1-12) leader $next elected"
 kill -CONT "${NODE_PID[$paused]}"
 echo "$(date +%T.%N | cut -c1-12) SIGCONT $paused"
+progress 1000 "after the pause"
+# Every fault must have hit the running load: the history checks nothing otherwise.
+kill -0 "$bench_pid" 2>/dev/null ||
+    fail "chorus bench ended before the last fault was over (BENCH_SECONDS=$BENCH_SECONDS too short?)"
 
 wait "$bench_pid"; bench_rc=$?
 cat "$CLUSTER_DIR/bench.out"
