@@ -17,6 +17,10 @@
 
 enum { GENERATE_TEXT_BYTES_MAX = 48 }; /* "k4294967295", "v4294967295-4294967295", integers */
 
+/* The value index of a planted stale write: no other operation writes or expects it, and as an
+ * integer no INCR reaches it (that would take 2^32 of them; a history holds at most 2^24). */
+#define GENERATE_VALUE_PLANTED UINT32_MAX
+
 struct generate_op {
     uint32_t client;
     uint32_t key;
@@ -68,9 +72,11 @@ static struct lincheck_value generate_value(uint32_t key, uint32_t index)
     return (struct lincheck_value){ .payload = index, .tag = LINCHECK_VALUE_STRING };
 }
 
-static enum lincheck_kind generate_kind(uint64_t *rng, uint32_t key)
+static enum lincheck_kind generate_kind(uint64_t *rng, uint32_t key,
+                                        enum lincheck_workload workload)
 {
     uint64_t roll = generate_below(rng, 100);
+    if (workload == LINCHECK_WORKLOAD_COUNTER) return roll < 10 ? LINCHECK_GET : LINCHECK_INCR;
     if (generate_is_integer_key(key)) {
         if (roll < 30) return LINCHECK_GET;
         if (roll < 45) return LINCHECK_PUT;
@@ -162,6 +168,67 @@ static int generate_add(struct lincheck_history *history, const struct generate_
     return lincheck_history_add(history, &op);
 }
 
+static bool generate_completed(const struct generate_op *op, uint32_t key, enum lincheck_kind kind)
+{
+    return op->key == key && op->kind == kind && !op->unknown;
+}
+
+/* MIXED plant, before the outputs are computed (ops in any order): the completed PUT of key 0
+ * that returns first writes the planted value, and a completed PUT that begins after it ends,
+ * the one that returns first, overwrites it. Returns the instant after which a read of the
+ * planted value is stale, or -1 when no such pair exists. */
+static int64_t generate_plant_write(struct generate_op *ops, uint32_t count)
+{
+    struct generate_op *first = NULL, *second = NULL;
+    for (uint32_t i = 0; i < count; i++)
+        if (generate_completed(&ops[i], 0, LINCHECK_PUT) &&
+            (first == NULL || ops[i].return_ns < first->return_ns))
+            first = &ops[i];
+    if (first == NULL) return -1;
+    for (uint32_t i = 0; i < count; i++)
+        if (generate_completed(&ops[i], 0, LINCHECK_PUT) && ops[i].call_ns > first->return_ns &&
+            (second == NULL || ops[i].return_ns < second->return_ns))
+            second = &ops[i];
+    if (second == NULL) return -1;
+    first->value = GENERATE_VALUE_PLANTED;
+    return second->return_ns;
+}
+
+/* COUNTER plant, after the outputs are computed: the largest value a completed INCR of key 0
+ * returned before `before_ns`, or 0 when none did. */
+static int64_t generate_counter_floor(const struct generate_op *ops, uint32_t count,
+                                      int64_t before_ns)
+{
+    int64_t floor = 0;
+    for (uint32_t i = 0; i < count; i++)
+        if (generate_completed(&ops[i], 0, LINCHECK_INCR) && ops[i].return_ns < before_ns &&
+            ops[i].output_int > floor)
+            floor = ops[i].output_int;
+    return floor;
+}
+
+/* Makes the first completed GET of key 0 in the second half of ops[] (in call order) that can
+ * be stale read an overwritten value. Returns 0, or -1 when no GET fits. */
+static int generate_plant_read(struct generate_op *ops, uint32_t count,
+                               enum lincheck_workload workload, int64_t stale_after_ns)
+{
+    for (uint32_t i = count / 2; i < count; i++) {
+        struct generate_op *op = &ops[i];
+        if (!generate_completed(op, 0, LINCHECK_GET)) continue;
+        if (workload == LINCHECK_WORKLOAD_MIXED) {
+            if (op->call_ns <= stale_after_ns) continue;
+            op->output = generate_value(0, GENERATE_VALUE_PLANTED);
+            return 0;
+        }
+        int64_t floor = generate_counter_floor(ops, count, op->call_ns);
+        if (floor < 1) continue;
+        op->output = floor == 1 ? (struct lincheck_value){ 0, LINCHECK_VALUE_ABSENT }
+                                : (struct lincheck_value){ floor - 1, LINCHECK_VALUE_INT };
+        return 0;
+    }
+    return -1;
+}
+
 int lincheck_generate(struct lincheck_history *history,
                       const struct lincheck_generate_options *options)
 {
@@ -181,7 +248,7 @@ int lincheck_generate(struct lincheck_history *history,
         struct generate_op *op = &ops[i];
         op->client = (uint32_t)generate_below(&rng, options->client_count);
         op->key = (uint32_t)generate_below(&rng, options->key_count);
-        op->kind = generate_kind(&rng, op->key);
+        op->kind = generate_kind(&rng, op->key, options->workload);
         op->value = (uint32_t)generate_below(&rng, options->value_count);
         op->expect = (uint32_t)generate_below(&rng, options->value_count);
         int64_t duration = 2 + (int64_t)generate_below(&rng, (uint64_t)options->latency_ns_max - 1);
@@ -193,9 +260,17 @@ int lincheck_generate(struct lincheck_history *history,
         op->applies = generate_below(&rng, 2) == 0;
         client_time[op->client] = op->return_ns;
     }
+    int64_t stale_after_ns = 0;
+    if (options->plant_stale_read && options->workload == LINCHECK_WORKLOAD_MIXED) {
+        stale_after_ns = generate_plant_write(ops, count);
+        if (stale_after_ns < 0) goto done;
+    }
     qsort(ops, count, sizeof(*ops), generate_point_compare);
     for (uint32_t i = 0; i < count; i++) generate_apply(&ops[i], &states[ops[i].key]);
     qsort(ops, count, sizeof(*ops), generate_call_compare);
+    if (options->plant_stale_read &&
+        generate_plant_read(ops, count, options->workload, stale_after_ns) != 0)
+        goto done;
     for (uint32_t i = 0; i < count; i++)
         if (generate_add(history, &ops[i]) != 0) goto done;
     rv = 0;

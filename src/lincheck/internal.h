@@ -69,6 +69,57 @@ int64_t lincheck_clock_ns(void);
  * never returned stays optional without a deadline). Shrinking uses it. */
 #define LINCHECK_SEARCH_OPTIONAL (UINT32_C(1) << 31)
 
+/* One operation as the search sees it. */
+struct lincheck_candidate {
+    const struct lincheck_record *record;
+    bool required;  /* returned and not relaxed: must be linearized, with the output seen */
+    bool bounded;   /* returned: has a return event (required or relaxed) */
+};
+
+#define LINCHECK_SYMMETRY_NONE UINT32_MAX
+
+/* Symmetry reduction (symmetry.c). Numbers the classes of interchangeable operations ("twins")
+ * among candidates[0..count) of one key: class_of[i] is the class of candidate i, or
+ * LINCHECK_SYMMETRY_NONE when it has none (it changes nothing). The search then linearizes,
+ * of the candidates of one class, only the one whose return comes first. Returns the number of
+ * classes (0 with every class_of[i] NONE when memory ran out, which is always correct).
+ * *bytes receives the memory it used at its peak. */
+uint32_t lincheck_symmetry_classes(const struct lincheck_candidate *candidates, uint32_t count,
+                                   uint32_t *class_of, uint64_t *bytes);
+
+/* Counters (counter.c). A key whose operations are all INCR and GET is a counter: its value
+ * starts at 0 (absent) and only grows, one step at a time, so it holds each value once. The
+ * INCR that returned n is the only operation that may take it from n - 1 to n, and every
+ * operation that returned and needs the value v (an INCR that returned v + 1, a GET that read v)
+ * must be linearized before the value leaves v. */
+struct lincheck_counter {
+    bool active;       /* the key is a counter */
+    int64_t *owned;    /* the outputs of INCRs that returned (not relaxed), sorted */
+    uint32_t owned_count;
+    int64_t *needs;    /* the distinct values needed by operations that returned, sorted */
+    uint32_t *need_total;  /* need_total[i]: how many operations need needs[i] */
+    uint32_t *need_placed; /* how many of those are linearized now */
+    uint32_t need_count;
+};
+
+/* Fills `counter` for candidates[0..count) of one key. Returns 0, or -1 when memory ran out
+ * (the counter is then inactive, which is always correct). *bytes receives the memory used. */
+int lincheck_counter_prepare(struct lincheck_counter *counter,
+                             const struct lincheck_candidate *candidates, uint32_t count,
+                             uint64_t *bytes);
+void lincheck_counter_release(struct lincheck_counter *counter);
+
+/* May an INCR (`required`: it returned and is not relaxed) take the counter from `current` to
+ * current + 1 now? Not when another operation that returned still needs `current`, nor when
+ * its output is not known and a returned INCR owns current + 1. Always true when inactive. */
+bool lincheck_counter_may_advance(const struct lincheck_counter *counter,
+                                  const struct lincheck_record *record, bool required,
+                                  int64_t current);
+
+/* Records that a required operation was linearized (delta +1) or that this was undone (-1). */
+void lincheck_counter_placed(struct lincheck_counter *counter,
+                             const struct lincheck_record *record, int delta);
+
 /* Searches for a linearization of the operations ops[0..count) (history indices, all of one
  * key, possibly flagged LINCHECK_SEARCH_OPTIONAL). Returns LINCHECK_OK, LINCHECK_VIOLATION, or
  * LINCHECK_UNKNOWN when the budget ran out (the budget says which bound). */

@@ -145,9 +145,23 @@ void lincheck_op_print_json(const struct lincheck_op *op, FILE *out);
 
 /* A random history that is linearizable by construction, for property tests and benchmarks:
  * each client runs operations one after the other; each operation takes effect on a hidden
- * sequential model at a random instant inside its interval. Keys whose index is a multiple of 4
- * hold integers (GET, PUT, DEL, CAS, INCR); the others hold strings (no INCR). */
+ * sequential model at a random instant inside its interval. In the MIXED workload keys whose
+ * index is a multiple of 4 hold integers (GET, PUT, DEL, CAS, INCR) and the others hold strings
+ * (no INCR); in the COUNTER workload every key is a counter (INCR, and GET one time in ten).
+ *
+ * plant_stale_read makes the history certainly NOT linearizable, with one read that returns a
+ * value overwritten before it was called (its verdict is known without trusting the checker):
+ *   MIXED: a completed PUT on key 0 writes a value no other operation writes or expects; a
+ *          later completed PUT on key 0 begins after it ends; a GET of key 0 that begins after
+ *          that second PUT ends is made to read the first one's value.
+ *   COUNTER: a GET of key 0 that begins after a completed INCR of key 0 returned n is made to
+ *          read n - 1 (a counter never goes down; absent when n - 1 is 0).
+ * The GET chosen is the first that fits in the second half of the history. */
+enum lincheck_workload { LINCHECK_WORKLOAD_MIXED = 0, LINCHECK_WORKLOAD_COUNTER = 1 };
+
 struct lincheck_generate_options {
+    enum lincheck_workload workload;
+    bool plant_stale_read;
     uint64_t seed;
     uint32_t op_count;
     uint32_t client_count;   /* >= 1 */
@@ -156,7 +170,8 @@ struct lincheck_generate_options {
     uint32_t unknown_permille; /* operations whose outcome is unknown (half of them do apply) */
     int64_t latency_ns_max;  /* an operation's interval lasts 1..latency_ns_max (>= 2) */
 };
-/* Appends the generated operations to `history` (in call order). Returns 0 or -1 (memory). */
+/* Appends the generated operations to `history` (in call order). Returns 0, or -1 when memory
+ * ran out, or a stale read was asked for and no operations fit (then nothing is appended). */
 int lincheck_generate(struct lincheck_history *history,
                       const struct lincheck_generate_options *options);
 

@@ -51,6 +51,8 @@ struct search_node {
     struct search_node *match; /* a call: its return (NULL: outcome unknown); a return: its call */
     const struct lincheck_record *record;
     uint32_t bit;
+    uint32_t twin_class;       /* a call: its class of twins (symmetry.c), or
+                                  LINCHECK_SYMMETRY_NONE */
     bool is_call;
     bool required;             /* returned: must be linearized, with the output seen */
 };
@@ -98,6 +100,13 @@ struct search {
     uint64_t arena_words;
     uint64_t arena_capacity;
     uint64_t memory_bytes;
+    struct lincheck_counter counter;
+    /* the earliest-deadline twin of each class among the current candidates (symmetry.c) */
+    struct search_node **twin_best;
+    uint32_t *twin_stamp;     /* twin_best[c] is valid when twin_stamp[c] == stamp */
+    uint32_t class_count;
+    uint32_t stamp;
+    bool twins_valid;         /* twin_best describes the current state's candidates */
 };
 
 static uint64_t search_mix(uint64_t x)
@@ -157,15 +166,9 @@ static bool search_step(const struct lincheck_record *record, bool returned,
     return false;
 }
 
-struct search_input {
-    const struct lincheck_record *record;
-    bool required;  /* returned and not relaxed */
-    bool bounded;   /* returned: has a return node (required or relaxed) */
-};
-
 static int search_input_compare(const void *a, const void *b)
 {
-    const struct search_input *x = a, *y = b;
+    const struct lincheck_candidate *x = a, *y = b;
     if (x->record->op.call_ns != y->record->op.call_ns)
         return x->record->op.call_ns < y->record->op.call_ns ? -1 : 1;
     return x->record < y->record ? -1 : x->record > y->record;
@@ -202,6 +205,9 @@ static void search_free(struct search *s)
     free(s->entries);
     free(s->slots);
     free(s->arena);
+    free(s->twin_best);
+    free(s->twin_stamp);
+    lincheck_counter_release(&s->counter);
 }
 
 /* Links the sorted nodes into the list and pairs each call with its return (sorting moved
@@ -230,24 +236,10 @@ static int search_link(struct search *s)
     return 0;
 }
 
-/* Builds the event list, the bitset layout and an empty cache. Returns -1 on out of memory. */
-static int search_init(struct search *s, const struct lincheck_history *history,
-                       const uint32_t *ops, uint32_t count)
+/* Allocates the search's arrays for `known` operations with a return and `unknown` without. */
+static int search_allocate(struct search *s, uint32_t known, uint32_t unknown)
 {
-    struct search_input *inputs = malloc(count * sizeof(*inputs));
-    if (inputs == NULL) return -1;
-    for (uint32_t i = 0; i < count; i++) {
-        inputs[i].record = lincheck_history_record(history, ops[i] & ~LINCHECK_SEARCH_OPTIONAL);
-        inputs[i].bounded = inputs[i].record->op.returned;
-        inputs[i].required = inputs[i].bounded && (ops[i] & LINCHECK_SEARCH_OPTIONAL) == 0;
-    }
-    qsort(inputs, count, sizeof(*inputs), search_input_compare);
-    uint32_t known = 0, unknown = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        if (inputs[i].bounded) known++;
-        else unknown++;
-        if (inputs[i].required) s->known_remaining++;
-    }
+    uint32_t count = known + unknown;
     s->known_count = known;
     s->known_words = (known + 63) / 64;
     s->total_words = s->known_words + (unknown + 63) / 64;
@@ -259,30 +251,69 @@ static int search_init(struct search *s, const struct lincheck_history *history,
     s->slots = search_alloc(s, s->slot_count * sizeof(*s->slots));
     s->arena_capacity = SEARCH_ARENA_WORDS_MIN; /* never NULL, even while states take no words */
     s->arena = search_alloc(s, s->arena_capacity * sizeof(*s->arena));
-    if (!s->arena || !s->nodes || !s->stack || !s->words || !s->zobrist || !s->slots) {
-        free(inputs);
-        return -1;
-    }
+    if (!s->arena || !s->nodes || !s->stack || !s->words || !s->zobrist || !s->slots) return -1;
     for (uint64_t i = 0; i < (uint64_t)s->total_words * 64; i++) s->zobrist[i] = search_mix(i);
-    uint32_t next_known = 0, next_unknown = s->known_words * 64, n = 0;
-    for (uint32_t i = 0; i < count; i++) {
-        bool bounded = inputs[i].bounded;
-        struct search_node *call = &s->nodes[n++];
-        *call = (struct search_node){ .record = inputs[i].record, .is_call = true,
-                                      .required = inputs[i].required,
-                                      .bit = bounded ? next_known++ : next_unknown++ };
-        if (bounded)
-            s->nodes[n++] = (struct search_node){ .record = inputs[i].record, .bit = call->bit,
-                                                  .required = inputs[i].required };
-    }
-    assert(n == known + count);
-    s->node_count = n;
-    free(inputs);
-    qsort(s->nodes, n, sizeof(*s->nodes), search_node_compare);
-    if (search_link(s) != 0) return -1;
     s->top_known = -1;
     s->top_unknown = (int64_t)s->known_words - 1;
     return 0;
+}
+
+/* Creates a call node per operation and a return node per operation that returned, from the
+ * operations in call order; class_of[i] is the twin class of operation i. */
+static void search_make_nodes(struct search *s, const struct lincheck_candidate *inputs,
+                              const uint32_t *class_of, uint32_t count)
+{
+    uint32_t next_known = 0, next_unknown = s->known_words * 64, n = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        bool bounded = inputs[i].bounded;
+        assert(class_of[i] == LINCHECK_SYMMETRY_NONE || class_of[i] < s->class_count);
+        struct search_node *call = &s->nodes[n++];
+        *call = (struct search_node){ .record = inputs[i].record, .is_call = true,
+                                      .required = inputs[i].required,
+                                      .bit = bounded ? next_known++ : next_unknown++,
+                                      .twin_class = class_of[i] };
+        if (bounded)
+            s->nodes[n++] = (struct search_node){ .record = inputs[i].record, .bit = call->bit,
+                                                  .required = inputs[i].required,
+                                                  .twin_class = LINCHECK_SYMMETRY_NONE };
+    }
+    assert(n == s->known_count + count);
+    s->node_count = n;
+}
+
+/* Builds the event list, the bitset layout and an empty cache. Returns -1 on out of memory. */
+static int search_init(struct search *s, const struct lincheck_history *history,
+                       const uint32_t *ops, uint32_t count)
+{
+    struct lincheck_candidate *inputs = malloc(count * sizeof(*inputs));
+    uint32_t *class_of = malloc(count * sizeof(*class_of));
+    int rv = -1;
+    if (inputs == NULL || class_of == NULL) goto done;
+    uint32_t known = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        inputs[i].record = lincheck_history_record(history, ops[i] & ~LINCHECK_SEARCH_OPTIONAL);
+        inputs[i].bounded = inputs[i].record->op.returned;
+        inputs[i].required = inputs[i].bounded && (ops[i] & LINCHECK_SEARCH_OPTIONAL) == 0;
+        known += inputs[i].bounded;
+        s->known_remaining += inputs[i].required;
+    }
+    qsort(inputs, count, sizeof(*inputs), search_input_compare);
+    uint64_t symmetry_bytes = 0, counter_bytes = 0;
+    s->class_count = lincheck_symmetry_classes(inputs, count, class_of, &symmetry_bytes);
+    if (lincheck_counter_prepare(&s->counter, inputs, count, &counter_bytes) != 0) goto done;
+    s->memory_bytes += symmetry_bytes + counter_bytes +
+                       (uint64_t)count * (sizeof(*inputs) + sizeof(*class_of));
+    s->twin_best = search_alloc(s, (s->class_count + 1) * sizeof(*s->twin_best));
+    s->twin_stamp = search_alloc(s, (s->class_count + 1) * sizeof(*s->twin_stamp));
+    if (s->twin_best == NULL || s->twin_stamp == NULL) goto done;
+    if (search_allocate(s, known, count - known) != 0) goto done;
+    search_make_nodes(s, inputs, class_of, count);
+    qsort(s->nodes, s->node_count, sizeof(*s->nodes), search_node_compare);
+    rv = search_link(s);
+done:
+    free(inputs);
+    free(class_of);
+    return rv;
 }
 
 /* Unlinks a linearized call and its return (Knuth's dancing links: the nodes keep their own
@@ -460,6 +491,56 @@ static bool search_read_only(const struct search_node *call)
     return false;
 }
 
+/* Is twin `a` more urgent than twin `b`: its return comes first in the list (none: last), or
+ * neither has one and it was called first? Nodes sit in the array in list order. */
+static bool search_twin_before(const struct search_node *a, const struct search_node *b)
+{
+    if (a->match != NULL && b->match != NULL) return a->match < b->match;
+    if (a->match != NULL || b->match != NULL) return a->match != NULL;
+    return a < b;
+}
+
+/* Finds, for every class, its most urgent twin among the current candidates: the calls before
+ * the first return still in the list. O(candidates); done once per state visited. */
+static void search_twins_scan(struct search *s)
+{
+    if (++s->stamp == 0) { /* wrapped: forget every old stamp */
+        memset(s->twin_stamp, 0, (s->class_count + 1) * sizeof(*s->twin_stamp));
+        s->stamp = 1;
+    }
+    for (struct search_node *node = s->head.next; node != NULL && node->is_call;
+         node = node->next) {
+        uint32_t c = node->twin_class;
+        if (c == LINCHECK_SYMMETRY_NONE) continue;
+        if (s->twin_stamp[c] != s->stamp || search_twin_before(node, s->twin_best[c])) {
+            s->twin_stamp[c] = s->stamp;
+            s->twin_best[c] = node;
+        }
+    }
+    s->twins_valid = true;
+}
+
+/* Pruning besides the model: may `call` be linearized now? Only if it is the most urgent of
+ * its twins (symmetry.c), and an INCR of a counter only where counter.c allows it. */
+static bool search_may_try(struct search *s, const struct search_node *call,
+                           struct lincheck_value state)
+{
+    if (call->twin_class != LINCHECK_SYMMETRY_NONE) {
+        if (!s->twins_valid) search_twins_scan(s);
+        if (s->twin_best[call->twin_class] != call) return false;
+    }
+    if (call->record->op.kind != LINCHECK_INCR) return true;
+    if (state.tag == LINCHECK_VALUE_STRING) return true; /* the model refuses it anyway */
+    return lincheck_counter_may_advance(&s->counter, call->record, call->required,
+                                        state.tag == LINCHECK_VALUE_INT ? state.payload : 0);
+}
+
+/* An INCR of a counter that search_may_try allowed has no alternative (counter.c). */
+static bool search_counter_forced(const struct search *s, const struct search_node *call)
+{
+    return s->counter.active && call->record->op.kind == LINCHECK_INCR;
+}
+
 /* Takes `call` out of the list, linearized (the state becomes `next`) or killed (next == state),
  * if the resulting (set, state) pair is new. Returns 1 (done, pushed), 0 (visited before) or
  * -1 (out of memory). */
@@ -477,7 +558,11 @@ static int search_push(struct search *s, struct search_node *call, bool forced,
                                                   .forced = forced };
     *state = next;
     search_lift(call);
-    if (call->required) s->known_remaining--;
+    s->twins_valid = false;
+    if (call->required) {
+        s->known_remaining--;
+        lincheck_counter_placed(&s->counter, call->record, +1);
+    }
     return 1;
 }
 
@@ -489,7 +574,11 @@ static struct search_node *search_backtrack(struct search *s, struct lincheck_va
         struct search_frame frame = s->stack[--s->depth];
         search_unlift(frame.call);
         search_bit_clear(s, frame.call->bit);
-        if (frame.call->required) s->known_remaining++;
+        s->twins_valid = false;
+        if (frame.call->required) {
+            s->known_remaining++;
+            lincheck_counter_placed(&s->counter, frame.call->record, -1);
+        }
         *state = frame.state;
         if (!frame.forced) return frame.call->next;
     }
@@ -524,8 +613,9 @@ static enum lincheck_verdict search_run(struct search *s, struct lincheck_budget
         int pushed = 0;
         if (entry->is_call) {
             struct lincheck_value next;
-            if (search_step(entry->record, entry->required, state, &next)) {
-                bool forced = search_read_only(entry);
+            if (search_may_try(s, entry, state) &&
+                search_step(entry->record, entry->required, state, &next)) {
+                bool forced = search_read_only(entry) || search_counter_forced(s, entry);
                 pushed = search_push(s, entry, forced, &state, next);
                 if (pushed == 0 && forced) entry = NULL; /* explored before: a dead end */
             }

@@ -461,21 +461,39 @@ static uint64_t oracle_random(uint64_t *state)
     return *state >> 33;
 }
 
-static void oracle_make(uint64_t *rng, struct oracle_op *op, struct lincheck_op *out)
+/* Random histories of three shapes: any operation on a few values; a counter (INCR and GET
+ * only, many unknown outcomes: counter.c's rules); few values, so that many operations are
+ * interchangeable twins (symmetry.c's rule). */
+enum oracle_profile { ORACLE_ANY, ORACLE_COUNTER, ORACLE_TWINS, ORACLE_PROFILES };
+
+static int oracle_kind(uint64_t *rng, enum oracle_profile profile)
 {
-    static const char *const values[] = { "a", "b", "1", "2" };
+    if (profile == ORACLE_COUNTER)
+        return oracle_random(rng) % 5 < 3 ? LINCHECK_INCR : LINCHECK_GET;
+    if (profile == ORACLE_TWINS) return (int)(oracle_random(rng) % 4); /* no INCR */
+    return (int)(oracle_random(rng) % 5);
+}
+
+static void oracle_make(uint64_t *rng, enum oracle_profile profile, struct oracle_op *op,
+                        struct lincheck_op *out)
+{
+    static const char *const values[] = { "a", "b", "1", "2", "3" };
+    uint64_t value_count = profile == ORACLE_ANY ? 4 : 2;
+    const char *const *pool = profile == ORACLE_COUNTER ? values + 2 : values;
     memset(op, 0, sizeof(*op));
-    op->kind = (int)(oracle_random(rng) % 5);
-    snprintf(op->value, TEXT_BYTES_MAX, "%s", values[oracle_random(rng) % 4]);
-    snprintf(op->expect, TEXT_BYTES_MAX, "%s", values[oracle_random(rng) % 4]);
-    snprintf(op->output, TEXT_BYTES_MAX, "%s", values[oracle_random(rng) % 4]);
-    op->call = (int64_t)(oracle_random(rng) % 20);
+    op->kind = oracle_kind(rng, profile);
+    snprintf(op->value, TEXT_BYTES_MAX, "%s", pool[oracle_random(rng) % value_count]);
+    snprintf(op->expect, TEXT_BYTES_MAX, "%s", pool[oracle_random(rng) % value_count]);
+    snprintf(op->output, TEXT_BYTES_MAX, "%s", pool[oracle_random(rng) % value_count]);
+    op->call = (int64_t)(oracle_random(rng) % (profile == ORACLE_ANY ? 20 : 12));
     op->ret = op->call + 1 + (int64_t)(oracle_random(rng) % 10);
-    op->returned = oracle_random(rng) % 8 != 0;
+    op->returned = oracle_random(rng) % (profile == ORACLE_COUNTER ? 3 : 8) != 0;
     op->output_null = op->kind == LINCHECK_GET && oracle_random(rng) % 3 == 0;
     op->output_ok = op->kind == LINCHECK_PUT || oracle_random(rng) % 2 == 0;
     op->output_int = op->kind == LINCHECK_DEL ? (int64_t)(oracle_random(rng) % 2)
                                               : (int64_t)(oracle_random(rng) % 4);
+    if (profile == ORACLE_COUNTER && op->kind == LINCHECK_INCR)
+        op->output_int = 1 + (int64_t)(oracle_random(rng) % 3);
     *out = (struct lincheck_op){
         .client = 1 + oracle_random(rng) % 3, .kind = (enum lincheck_kind)op->kind, .key = "x",
         .value = (op->kind == LINCHECK_PUT || op->kind == LINCHECK_CAS) ? op->value : NULL,
@@ -489,10 +507,9 @@ static void oracle_make(uint64_t *rng, struct oracle_op *op, struct lincheck_op 
     out->output_int = op->output_int;
 }
 
-static void test_oracle_agrees(void **state)
+static void oracle_agrees(enum oracle_profile profile)
 {
-    (void)state;
-    uint64_t rng = 42;
+    uint64_t rng = 42 + (uint64_t)profile;
     int violations = 0, linearizable = 0;
     for (int h = 0; h < ORACLE_HISTORIES; h++) {
         int count = 1 + (int)(oracle_random(&rng) % ORACLE_OPS_MAX);
@@ -500,7 +517,7 @@ static void test_oracle_agrees(void **state)
         struct lincheck_history *history = lincheck_history_create();
         for (int i = 0; i < count; i++) {
             struct lincheck_op op;
-            oracle_make(&rng, &ops[i], &op);
+            oracle_make(&rng, profile, &ops[i], &op);
             assert_int_equal(lincheck_history_add(history, &op), 0);
         }
         bool expected = oracle_search(ops, count, 0, false, "");
@@ -512,7 +529,8 @@ static void test_oracle_agrees(void **state)
                 lincheck_op_print_json(lincheck_history_op(history, i), stderr);
                 fputc('\n', stderr);
             }
-            fail_msg("history %d: oracle says %s", h, expected ? "linearizable" : "not");
+            fail_msg("profile %d history %d: oracle says %s", (int)profile, h,
+                     expected ? "linearizable" : "not");
         }
         if (expected) {
             linearizable++;
@@ -526,6 +544,24 @@ static void test_oracle_agrees(void **state)
     /* both verdicts were exercised */
     assert_true(violations > ORACLE_HISTORIES / 10);
     assert_true(linearizable > ORACLE_HISTORIES / 10);
+}
+
+static void test_oracle_agrees(void **state)
+{
+    (void)state;
+    oracle_agrees(ORACLE_ANY);
+}
+
+static void test_oracle_agrees_counter(void **state)
+{
+    (void)state;
+    oracle_agrees(ORACLE_COUNTER);
+}
+
+static void test_oracle_agrees_twins(void **state)
+{
+    (void)state;
+    oracle_agrees(ORACLE_TWINS);
 }
 
 /* --- property tests on generated histories ----------------------------------------------- */
@@ -728,6 +764,8 @@ int main(void)
         cmocka_unit_test(test_history_add_rejects),
         cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_oracle_agrees),
+        cmocka_unit_test(test_oracle_agrees_counter),
+        cmocka_unit_test(test_oracle_agrees_twins),
         cmocka_unit_test(test_generated_pass),
         cmocka_unit_test(test_mutated_fail),
         cmocka_unit_test(test_print_roundtrip),
