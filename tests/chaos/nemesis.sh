@@ -17,17 +17,20 @@
 #                        probability 1 or 0.5 per packet
 #   process:
 #     kill               SIGKILL a node (the leader half of the time), restarted at the heal
+#     kill-majority      SIGKILL a majority of the nodes at once, all restarted at the heal
 #     stop               SIGSTOP a node (the leader half of the time), SIGCONT at the heal
 #   disk (strace attached to the running node, all threads):
-#     disk-slow          every fdatasync delayed by 20-200 ms
+#     disk-slow          every fdatasync delayed by 20-200 ms, or (one time in three) stalled
+#                        2.5 s, longer than the 2 s request timeout
 #     disk-fail          fdatasync fails with EIO: the node must stop (exit 2, "WAL write/
-#                        fdatasync failed"); restarted at the heal
+#                        fdatasync failed"); restarted at the heal. A node still running after
+#                        an injected EIO fails the run.
 #   not yet (chorusd has neither): membership, shard-move. Their hook is nemesis_membership /
 #   nemesis_shard_move below: once `chorusd` has a membership command, they add or remove a
 #   node (or move a shard) during the faults; the scheduler already lists them.
 set -u
 NEMESES_NET="partition-halves partition-one partition-leader partition-bridge loss-oneway"
-NEMESES_PROC="kill stop"
+NEMESES_PROC="kill kill-majority stop"
 NEMESES_DISK="disk-slow disk-fail"
 NEMESES_FUTURE="membership shard-move"
 NEMESES_ALL="$NEMESES_NET $NEMESES_PROC $NEMESES_DISK"
@@ -107,6 +110,18 @@ nemesis_kill() {
     HEAL_KILLED="$HEAL_KILLED $T"; log_event "kill: SIGKILL node $T"
 }
 
+nemesis_kill_majority() {
+    local order=() i k victims=""
+    for i in $(seq 1 "$NODES"); do order+=("$i"); done
+    for ((i = NODES - 1; i > 0; i--)); do rand $((i + 1)); k=${order[$i]}; order[$i]=${order[$R]}; order[$R]=$k; done
+    for i in "${order[@]:0:$((NODES / 2 + 1))}"; do
+        node_alive "$i" || continue
+        kill -9 "${NODE_PID[$i]}"; wait "${NODE_PID[$i]}" 2>/dev/null; NODE_PID[$i]=""
+        victims="$victims $i"
+    done
+    HEAL_KILLED="$HEAL_KILLED$victims"; log_event "kill-majority: SIGKILL nodes$victims"
+}
+
 nemesis_stop() {
     pick_node leader-ok
     node_alive "$T" || { log_event "stop: node $T is down"; return; }
@@ -115,7 +130,7 @@ nemesis_stop() {
 
 # strace_attach NODE INJECT: strace on every thread of the node, injecting into fdatasync.
 strace_attach() {
-    strace -f -qq -p "${NODE_PID[$1]}" -o /dev/null -e trace=fdatasync -e "inject=fdatasync:$2" &
+    strace -f -qq -p "${NODE_PID[$1]}" -o "$WORK/strace.out" -e trace=fdatasync -e "inject=fdatasync:$2" &
     HEAL_STRACE_PID=$!
 }
 
@@ -123,6 +138,7 @@ nemesis_disk_slow() {
     pick_node leader-ok
     node_alive "$T" || { log_event "disk-slow: node $T is down"; return; }
     rand 10; local us=$(( (R + 1) * 20000 ))
+    rand 3; [ "$R" = 0 ] && us=2500000
     strace_attach "$T" "delay_enter=$us"; log_event "disk-slow: node $T fdatasync +$((us / 1000)) ms"
 }
 
@@ -149,6 +165,10 @@ nemesis_heal_all() {
     if [ -n "$HEAL_STRACE_PID" ]; then
         kill -INT "$HEAL_STRACE_PID" 2>/dev/null; wait "$HEAL_STRACE_PID" 2>/dev/null
         HEAL_STRACE_PID=""
+    fi
+    if [ -n "$DISK_FAIL_NODE" ] && node_alive "$DISK_FAIL_NODE" && grep -q INJECTED "$WORK/strace.out" 2>/dev/null; then
+        log_event "node $DISK_FAIL_NODE KEPT RUNNING after an injected fdatasync EIO"
+        CRASHED="${CRASHED}node $DISK_FAIL_NODE kept running after an injected fdatasync EIO; "
     fi
     [ "$HEAL_NET" = 1 ] && { net_heal "$NODES"; HEAL_NET=0; }
     for i in $HEAL_STOPPED; do node_alive "$i" && kill -CONT "${NODE_PID[$i]}"; done
