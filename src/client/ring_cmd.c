@@ -48,7 +48,8 @@ struct ring_cmd_options {
 /* What one membership looks like: its ring, the sampled owners and the shard placement. */
 struct ring_cmd_view {
     struct ring *ring;
-    uint32_t *owners; /* RING_SHARE_SAMPLES sampled hashes' owner indexes */
+    uint32_t samples; /* evenly spread hashes of the circle */
+    uint32_t *owners; /* their owners' indexes */
     struct ring_placement *placement;
 };
 
@@ -148,19 +149,23 @@ static void ring_cmd_view_free(struct ring_cmd_view *view)
 
 /* Builds the view of one membership; returns RING_OK or the ring error, with nothing held. */
 static int ring_cmd_view_build(const struct ring_cmd_options *o, const struct ring_node *nodes,
-                               uint32_t count, struct ring_cmd_view *view)
+                               uint32_t count, uint32_t samples_max, struct ring_cmd_view *view)
 {
     *view = (struct ring_cmd_view){0};
     int rv = ring_create(&o->config, nodes, count, &view->ring);
     if (rv == RING_OK) rv = ring_placement_create(view->ring, o->shards, o->replicas, o->zone_spread, &view->placement);
-    uint64_t *hashes = malloc(RING_SHARE_SAMPLES * sizeof(*hashes));
-    view->owners = malloc(RING_SHARE_SAMPLES * sizeof(*view->owners));
+    /* Evenly spread points of the circle: the sample of the keyspace every view shares. The
+     * one rendezvous lookups are costly in gets fewer (ring_share_samples); both views of a
+     * comparison use the smaller count. */
+    view->samples = RING_SHARE_SAMPLES;
+    if (rv == RING_OK && ring_share_samples(view->ring) != 0) view->samples = ring_share_samples(view->ring);
+    if (samples_max != 0 && samples_max < view->samples) view->samples = samples_max;
+    uint64_t *hashes = malloc(view->samples * sizeof(*hashes));
+    view->owners = malloc(view->samples * sizeof(*view->owners));
     if (rv == RING_OK && (hashes == NULL || view->owners == NULL)) rv = RING_ERROR_NO_MEMORY;
     if (rv == RING_OK) {
-        /* Evenly spaced points of the circle: the sample of the keyspace every view shares. */
-        for (uint32_t i = 0; i < RING_SHARE_SAMPLES; i++)
-            hashes[i] = (uint64_t)i * (UINT64_MAX / RING_SHARE_SAMPLES) + UINT64_MAX / RING_SHARE_SAMPLES / 2;
-        rv = ring_assign(view->ring, hashes, RING_SHARE_SAMPLES, view->owners);
+        for (uint32_t i = 0; i < view->samples; i++) hashes[i] = ring_share_sample_hash(i, view->samples);
+        rv = ring_assign(view->ring, hashes, view->samples, view->owners);
     }
     free(hashes);
     if (rv != RING_OK) ring_cmd_view_free(view);
@@ -250,7 +255,7 @@ static void ring_cmd_table(const struct ring_cmd_options *o, struct ring_cmd_vie
     }
     fprintf(out, "\nbalance: the fullest node holds %.2f x its fair share of the keyspace and %.2f x its fair"
                  " share of replicas%s\n", peak_relative, peak_replicas,
-            exact ? "" : "\n(keyspace~: estimated from 65,536 points of the circle)");
+            exact ? "" : "\n(keyspace~: estimated from evenly spread points of the circle)");
     free(shares);
     free(replicas);
     free(leaders);
@@ -273,8 +278,21 @@ static void ring_cmd_keyspace_moves(const struct ring_cmd_view *before, const st
 {
     struct ring_cmd_flow flows[RING_CMD_FLOWS_SHOWN * 8];
     uint32_t flow_count = 0, moved = 0, other = 0;
-    for (uint32_t i = 0; i < RING_SHARE_SAMPLES; i++) {
-        uint64_t from = ring_node_at(before->ring, before->owners[i])->id;
+    /* Both sides must be asked about the same points: when the changed ring took fewer
+     * samples (rendezvous, heavier), the base answers again for those. */
+    uint32_t samples = after->samples;
+    uint32_t *base_owners = before->owners, *again = NULL;
+    if (before->samples != samples) {
+        uint64_t *hashes = malloc(samples * sizeof(*hashes));
+        again = malloc(samples * sizeof(*again));
+        if (hashes == NULL || again == NULL) abort();
+        for (uint32_t i = 0; i < samples; i++) hashes[i] = ring_share_sample_hash(i, samples);
+        ring_assign(before->ring, hashes, samples, again);
+        free(hashes);
+        base_owners = again;
+    }
+    for (uint32_t i = 0; i < samples; i++) {
+        uint64_t from = ring_node_at(before->ring, base_owners[i])->id;
         uint64_t to = ring_node_at(after->ring, after->owners[i])->id;
         if (from == to) continue;
         moved++;
@@ -287,11 +305,12 @@ static void ring_cmd_keyspace_moves(const struct ring_cmd_view *before, const st
         if (f == flow_count) flows[flow_count++] = (struct ring_cmd_flow){from, to, 0};
         flows[f].samples++;
     }
+    free(again);
     fprintf(out, "  keyspace moved: %.2f%% (consistent hashing's ideal: %.2f%%)\n",
-            100.0 * moved / RING_SHARE_SAMPLES, 100 * ideal);
+            100.0 * moved / samples, 100 * ideal);
     qsort(flows, flow_count, sizeof(flows[0]), ring_cmd_flow_compare);
     for (uint32_t f = 0; f < flow_count && f < RING_CMD_FLOWS_SHOWN; f++)
-        fprintf(out, "    %6.2f%% from node %llu to node %llu\n", 100.0 * flows[f].samples / RING_SHARE_SAMPLES,
+        fprintf(out, "    %6.2f%% from node %llu to node %llu\n", 100.0 * flows[f].samples / samples,
                 (unsigned long long)flows[f].from, (unsigned long long)flows[f].to);
     if (flow_count > RING_CMD_FLOWS_SHOWN || other > 0)
         fprintf(out, "    (and %u smaller flows)\n", flow_count > RING_CMD_FLOWS_SHOWN ? flow_count - RING_CMD_FLOWS_SHOWN : 0);
@@ -332,7 +351,7 @@ static int ring_cmd_change(const struct ring_cmd_options *o, const struct ring_c
         return RING_CMD_EXIT_OK;
     }
     struct ring_cmd_view view;
-    rv = ring_cmd_view_build(o, changed->nodes, changed->count, &view);
+    rv = ring_cmd_view_build(o, changed->nodes, changed->count, base->samples, &view);
     if (rv != RING_OK) {
         fprintf(out, "  cannot place the shards then: %s\n", ring_strerror(rv));
         return RING_CMD_EXIT_OK;
@@ -361,7 +380,7 @@ static int ring_cmd_report(struct ring_cmd_options *o, FILE *out, FILE *err)
 {
     struct ring_membership *m = o->membership;
     struct ring_cmd_view base;
-    int rv = ring_cmd_view_build(o, m->nodes, m->count, &base);
+    int rv = ring_cmd_view_build(o, m->nodes, m->count, 0, &base);
     if (rv != RING_OK) {
         fprintf(err, "chorus ring: %s\n", ring_strerror(rv));
         return RING_CMD_EXIT_USAGE;

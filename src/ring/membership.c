@@ -45,23 +45,36 @@ static uint32_t membership_zone(struct ring_membership *m, const char *name, siz
     return m->zone_count;
 }
 
+/* The node's text as an error may quote it: at most 40 bytes, anything unprintable as '?'
+ * (an error message stays one line whatever the input held). */
+static void membership_quote(const char *text, size_t start, size_t end, char out[48])
+{
+    size_t length = end - start < 40 ? end - start : 40;
+    for (size_t i = 0; i < length; i++) {
+        char c = text[start + i];
+        out[i] = c >= 32 && c < 127 ? c : '?';
+    }
+    out[length] = '\0';
+}
+
 /* Parses one node, text[start..end), and appends it. Returns 0, or -1 with `error` set. */
 static int membership_node(struct ring_membership *m, const char *text, size_t start, size_t end,
                            char error[RING_ERROR_BYTES_MAX])
 {
     size_t at = start;
     struct ring_node node = {.weight = 1};
-    int shown = (int)(end - start < 40 ? end - start : 40);
+    char shown[48];
+    membership_quote(text, start, end, shown);
     if (!membership_number(text, end, &at, UINT64_MAX, &node.id)) {
-        snprintf(error, RING_ERROR_BYTES_MAX, "node '%.*s': expected a decimal id", shown, text + start);
+        snprintf(error, RING_ERROR_BYTES_MAX, "node '%s': expected a decimal id", shown);
         return -1;
     }
     uint64_t weight = 1;
     if (at < end && text[at] == ':') {
         at++;
         if (!membership_number(text, end, &at, RING_WEIGHT_MAX, &weight) || weight < 1) {
-            snprintf(error, RING_ERROR_BYTES_MAX, "node '%.*s': weight must be 1 to %u", shown,
-                     text + start, (unsigned)RING_WEIGHT_MAX);
+            snprintf(error, RING_ERROR_BYTES_MAX, "node '%s': weight must be 1 to %u", shown,
+                     (unsigned)RING_WEIGHT_MAX);
             return -1;
         }
     }
@@ -71,8 +84,8 @@ static int membership_node(struct ring_membership *m, const char *text, size_t s
         while (at < end && membership_is_zone_char(text[at])) at++;
         size_t length = at - name;
         if (length == 0 || length >= RING_ZONE_NAME_BYTES_MAX) {
-            snprintf(error, RING_ERROR_BYTES_MAX, "node '%.*s': a zone is 1 to %u letters, digits, "
-                     "'-', '_' or '.'", shown, text + start, (unsigned)RING_ZONE_NAME_BYTES_MAX - 1);
+            snprintf(error, RING_ERROR_BYTES_MAX, "node '%s': a zone is 1 to %u letters, digits, "
+                     "'-', '_' or '.'", shown, (unsigned)RING_ZONE_NAME_BYTES_MAX - 1);
             return -1;
         }
         node.zone = membership_zone(m, text + name, length);
@@ -82,8 +95,8 @@ static int membership_node(struct ring_membership *m, const char *text, size_t s
         }
     }
     if (at != end) {
-        snprintf(error, RING_ERROR_BYTES_MAX, "node '%.*s': unexpected '%c' (syntax: ID[:WEIGHT][@ZONE])",
-                 shown, text + start, text[at] >= 32 && text[at] < 127 ? text[at] : '?');
+        snprintf(error, RING_ERROR_BYTES_MAX, "node '%s': unexpected '%c' (syntax: ID[:WEIGHT][@ZONE])",
+                 shown, text[at] >= 32 && text[at] < 127 ? text[at] : '?');
         return -1;
     }
     for (uint32_t i = 0; i < m->count; i++)

@@ -15,13 +15,14 @@ static const char *const ring_error_texts[] = {
     [3] = "node ids must be unique",
     [4] = "a weight must be 1 to 1000",
     [5] = "virtual nodes per unit of weight must be 1 to 4096",
-    [6] = "too many points (virtual nodes x total weight above 8,388,608)",
+    [6] = ("too many points (virtual nodes x total weight above 8,388,608; rendezvous: total "
+           "weight above 65,536)"),
     [7] = "the Maglev table size must be a prime larger than the node count, at most 16,777,213",
     [8] = "epsilon must be 0.001 to 10",
     [9] = "unknown algorithm",
     [10] = "jump hash has no weights: every weight must be 1",
-    [11] = "jump hash can only add or remove nodes at the end of the list: removing another "
-           "node would renumber, and so move, every bucket after it",
+    [11] = ("jump hash can only add or remove nodes at the end of the list: removing another "
+            "node would renumber, and so move, every bucket after it"),
     [12] = "replicas must be 1 to 16 and at most the number of nodes",
     [13] = "fewer zones than replicas: replicas cannot be spread over distinct zones",
     [14] = "bounded loads places a whole batch at once: use ring_assign or a placement",
@@ -94,7 +95,7 @@ static int ring_validate(const struct ring_config *config, const struct ring_nod
     case RING_ALGORITHM_JUMP:
         return weight_total == count ? RING_OK : RING_ERROR_JUMP_WEIGHT;
     case RING_ALGORITHM_RENDEZVOUS:
-        return weight_total > RING_POINTS_MAX ? RING_ERROR_TOO_MANY_POINTS : RING_OK;
+        return weight_total > RING_RENDEZVOUS_WEIGHT_MAX ? RING_ERROR_TOO_MANY_POINTS : RING_OK;
     case RING_ALGORITHM_MAGLEV:
         if (config->maglev_table_size <= count || config->maglev_table_size > RING_MAGLEV_TABLE_MAX ||
             !ring_prime_is(config->maglev_table_size) || weight_total > config->maglev_table_size)
@@ -232,20 +233,43 @@ int ring_assign(struct ring *ring, const uint64_t *hashes, uint32_t count,
     return RING_OK;
 }
 
+uint32_t ring_share_samples(const struct ring *ring)
+{
+    switch (ring->config.algorithm) {
+    case RING_ALGORITHM_VNODES:
+    case RING_ALGORITHM_MAGLEV:
+        return 0;
+    case RING_ALGORITHM_RENDEZVOUS: {
+        uint32_t samples = RING_SHARE_SAMPLES;
+        while (samples > 1024 && (uint64_t)samples * ring->point_count > RING_SHARE_HASHES_MAX) samples /= 2;
+        return samples;
+    }
+    default:
+        return RING_SHARE_SAMPLES;
+    }
+}
+
+uint64_t ring_share_sample_hash(uint32_t i, uint32_t n)
+{
+    assert(n > 0 && i < n);
+    uint64_t arc = UINT64_MAX / n;
+    return (uint64_t)i * arc + arc / 2;
+}
+
 /*
- * Shares estimated from RING_SHARE_SAMPLES hashes spread over the whole circle, assigned one
- * by one (bounded loads as one batch of that many items), so that nothing is allocated.
+ * Shares estimated from evenly spread hashes, assigned one by one (bounded loads as one
+ * batch of that many items), so that nothing is allocated.
  */
 static void ring_shares_sampled(struct ring *ring, double *shares)
 {
+    uint32_t samples = ring_share_samples(ring);
     bool bounded = ring->config.algorithm == RING_ALGORITHM_BOUNDED;
     if (bounded) ring_bounded_begin(ring);
     for (uint32_t n = 0; n < ring->node_count; n++) shares[n] = 0;
-    for (uint32_t i = 0; i < RING_SHARE_SAMPLES; i++) {
-        uint64_t hash = ring_hash_u64(i, RING_SEED_SAMPLE);
-        uint32_t owner = bounded ? ring_bounded_next(ring, hash, RING_SHARE_SAMPLES)
-                                 : ring_lookup_hash(ring, hash);
-        shares[owner] += 1.0 / RING_SHARE_SAMPLES;
+    for (uint32_t i = 0; i < samples; i++) {
+        uint64_t hash = ring_share_sample_hash(i, samples);
+        uint32_t owner = bounded ? ring_bounded_next(ring, hash, samples) : ring_lookup_hash(ring, hash);
+        shares[owner] += 1.0 / samples;
     }
 }
 

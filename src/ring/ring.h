@@ -58,6 +58,8 @@ enum {
     RING_MEMBERSHIP_TEXT_BYTES_MAX = 1u << 16,
     RING_ERROR_BYTES_MAX = 128,
     RING_SHARE_SAMPLES = 1u << 16,        /* hashes sampled where a share has no closed form */
+    RING_SHARE_HASHES_MAX = 1u << 26,     /* rendezvous: samples x total weight at most this */
+    RING_RENDEZVOUS_WEIGHT_MAX = 1u << 16, /* identities: the hashes of one rendezvous lookup */
 };
 
 enum ring_algorithm {
@@ -158,10 +160,17 @@ int ring_assign(struct ring *ring, const uint64_t *hashes, uint32_t count,
 
 /*
  * Each node's share of the keyspace (sums to 1), by node index: exact for the vnode ring
- * (arc lengths) and Maglev (table entries), estimated from RING_SHARE_SAMPLES hashes for
- * jump, rendezvous and bounded loads. `shares` holds ring_node_count() doubles.
+ * (arc lengths) and Maglev (table entries), estimated from ring_share_samples() evenly
+ * spread hashes for jump, rendezvous and bounded loads. `shares` holds ring_node_count()
+ * doubles.
  */
 void ring_shares(struct ring *ring, double *shares);
+/* How many samples ring_shares uses: 0 when exact, else RING_SHARE_SAMPLES, fewer (at least
+ * 1,024) for rendezvous rings whose lookups cost more than 1,024 hashes, so that an estimate
+ * costs at most RING_SHARE_HASHES_MAX hashes. */
+uint32_t ring_share_samples(const struct ring *ring);
+/* Sample i of n: the middle of the i-th of n equal arcs of the circle. */
+uint64_t ring_share_sample_hash(uint32_t i, uint32_t n);
 
 /*
  * Is going from membership `before` to `after` one this algorithm can do while keeping its

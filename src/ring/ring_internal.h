@@ -14,7 +14,6 @@ enum {
     RING_SEED_SALT = 0x73616c74ull,         /* "salt": a placement attempt */
     RING_SEED_OFFSET = 0x6f6666736574ull,   /* "offset": Maglev permutation */
     RING_SEED_SKIP = 0x736b6970ull,         /* "skip": Maglev permutation */
-    RING_SEED_SAMPLE = 0x73616d706c65ull,   /* "sample": share estimates */
 };
 
 /*

@@ -3,7 +3,7 @@
 # (default 60). `make fuzz` calls this.
 #
 #   tests/fuzz/run.sh                 build and fuzz every target
-#   tests/fuzz/run.sh resp            only the named targets (codec, resp)
+#   tests/fuzz/run.sh resp            only the named targets (codec, resp, ring)
 #   tests/fuzz/run.sh --seeds         regenerate the committed seed corpora, then stop
 #
 # Each target starts from its committed seeds in tests/fuzz/corpus/<target>/; new inputs go to
@@ -27,10 +27,16 @@ SAN=(-fsanitize=address,undefined -fno-sanitize-recover=undefined)
 declare -A SOURCES=(
     [codec]="tests/fuzz/fuzz_codec.c src/consensus/codec.c src/consensus/consensus.c"
     [resp]="tests/fuzz/fuzz_resp.c src/net/resp.c"
+    [ring]="tests/fuzz/fuzz_ring.c $(echo src/ring/*.c)"
 )
 declare -A OPTIONS=(
     [codec]="-max_len=8192"
     [resp]="-max_len=1024 -dict=tests/fuzz/resp.dict"
+    [ring]="-max_len=512"
+)
+# Libraries a target links with, beyond the sanitizers.
+declare -A LIBS=(
+    [ring]="-lxxhash -lm"
 )
 
 command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (apt-get install clang)"; exit 1; }
@@ -39,15 +45,15 @@ mkdir -p "$OUT/crashes"
 if [ "${1:-}" = "--seeds" ]; then
     "$CLANG" "${CFLAGS[@]}" -fsanitize=address,undefined tests/fuzz/seeds.c \
         src/consensus/codec.c src/consensus/consensus.c -o "$OUT/seeds"
-    mkdir -p tests/fuzz/corpus/codec tests/fuzz/corpus/resp
-    "$OUT/seeds" tests/fuzz/corpus/codec tests/fuzz/corpus/resp
+    mkdir -p tests/fuzz/corpus/codec tests/fuzz/corpus/resp tests/fuzz/corpus/ring
+    "$OUT/seeds" tests/fuzz/corpus/codec tests/fuzz/corpus/resp tests/fuzz/corpus/ring
     echo "fuzz: seeds written: $(ls tests/fuzz/corpus/codec | wc -l) codec," \
-         "$(ls tests/fuzz/corpus/resp | wc -l) resp"
+         "$(ls tests/fuzz/corpus/resp | wc -l) resp, $(ls tests/fuzz/corpus/ring | wc -l) ring"
     exit 0
 fi
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(codec resp)
+[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring)
 failed=0
 for target in "${targets[@]}"; do
     [ -n "${SOURCES[$target]:-}" ] || { echo "fuzz: unknown target $target"; exit 2; }
@@ -60,7 +66,8 @@ for target in "${targets[@]}"; do
         "$CLANG" "${CFLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
         objs+=("$obj")
     done
-    "$CLANG" "${CFLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer "$harness" "${objs[@]}" -o "$bin"
+    # shellcheck disable=SC2086
+    "$CLANG" "${CFLAGS[@]}" "${SAN[@]}" -fsanitize=fuzzer "$harness" "${objs[@]}" ${LIBS[$target]:-} -o "$bin"
     mkdir -p "$OUT/corpus/$target"
     echo "fuzz: $target for ${FUZZ_SECONDS}s"
     log=$OUT/fuzz_$target.log

@@ -2,7 +2,8 @@
  * seeds.c — writes the seed corpora committed in tests/fuzz/corpus/ (run by hand:
  * `tests/fuzz/run.sh --seeds`). Codec seeds are valid frames of every message type, with and
  * without entries and snapshot sections; RESP seeds are a control byte (see fuzz_resp.c)
- * followed by request streams of every shape, valid and not.
+ * followed by request streams of every shape, valid and not; ring seeds are three control
+ * bytes (see fuzz_ring.c) followed by memberships, valid and not.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -109,12 +110,51 @@ static int seeds_resp(const char *dir)
     return 0;
 }
 
+/* Ring seeds: three control bytes (algorithm and zones, replicas, virtual nodes; see
+ * fuzz_ring.c) and a membership text, valid and not, for every algorithm. */
+static int seeds_ring(const char *dir)
+{
+    static const char *const memberships[] = {
+        "1,2,3",
+        "1@east,2@east,3@west,4@west,5:2@north",
+        "10:3@a,20:1@b,30:2@c,40@a,50@b,60@c",
+        "18446744073709551615,0,7:1000",
+        "1",
+        "5@z1,6@z2,7@z3,8@z4,9@z5,10@z6,11@z7,12@z8",
+        "1:2,2:2,3:2,4:2",
+        "1,,2",
+        "1:0",
+        "1@",
+        "3,3",
+        "1@a b",
+        "18446744073709551616",
+        "1@abcdefghijklmnopqrstuvwxyz0123456",
+        "",
+    };
+    static const uint8_t controls[][3] = {{0, 2, 16}, {8, 2, 4}, {1, 1, 0}, {2, 2, 0}, {3, 2, 0},
+                                          {4, 2, 10}, {10, 3, 1}, {11, 2, 0}, {12, 1, 32}, {13, 3, 63}};
+    enum { CONTROLS = sizeof(controls) / sizeof(controls[0]) };
+    for (size_t i = 0; i < sizeof(memberships) / sizeof(memberships[0]); i++)
+        for (size_t c = 0; c < CONTROLS; c += 3) {
+            size_t len = strlen(memberships[i]);
+            uint8_t input[128];
+            if (len + 3 > sizeof(input)) return -1;
+            memcpy(input, controls[(i + c) % CONTROLS], 3);
+            memcpy(input + 3, memberships[i], len);
+            char name[32];
+            snprintf(name, sizeof(name), "membership-%02zu-%zu", i, c);
+            if (seeds_write(dir, name, input, len + 3) != 0) return -1;
+        }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s CODEC_CORPUS_DIR RESP_CORPUS_DIR\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: %s CODEC_CORPUS_DIR RESP_CORPUS_DIR [RING_CORPUS_DIR]\n", argv[0]);
         return 2;
     }
     if (seeds_codec(argv[1]) != 0 || seeds_resp(argv[2]) != 0) return 1;
+    if (argc == 4 && seeds_ring(argv[3]) != 0) return 1;
     return 0;
 }
