@@ -14,6 +14,9 @@
 #     recovery alone: no peer can fill a gap).
 # SEED=N replays the random choices. On failure the logs and outcome files are copied to
 # $BUILD/test-logs/storage_crash/ (KEEP_CLUSTER_DIR=1 keeps the data directories too).
+# Every crash hits a node or cluster that acknowledged writes since the previous one (waited
+# for, bounded): a round without load would check nothing.
+# timeout: 300
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
 . tests/cluster/storage_lib.sh
@@ -44,10 +47,7 @@ rand_sleep() { sleep "$(( $1 + RANDOM % ($2 - $1 + 1) ))e-3"; } # rand_sleep MIN
 verify_all() {
     local dir=$1 i try; shift
     for i in "$@"; do
-        for try in 1 2 3 4 5; do
-            sl_check_acked "$(client_port "$i")" "$dir/acked" "$dir/check.node$i" && break
-            sleep 1
-        done
+        wait_for 10 sl_check_acked "$(client_port "$i")" "$dir/acked" "$dir/check.node$i"
         [ -s "$dir/check.node$i" ] && {
             echo "node $i: $(wc -l <"$dir/check.node$i") acknowledged writes missing or wrong, first:"
             head -5 "$dir/check.node$i"
@@ -67,10 +67,11 @@ NODE_FLAGS="--request-timeout-ms 2000"
 cluster_start 3 || crash_fail "start"
 leader=$(wait_leader) || crash_fail "no leader elected"
 sl_writers_start "$WRITERS" "$W" "$(client_port 1)" "$(client_port 2)" "$(client_port 3)"
-sleep 1
-[ "$(sl_acked_count "$W")" -gt 0 ] || crash_fail "no write acknowledged before the first crash"
-
+acked=0
 for r in $(seq 1 "$CRASH_ROUNDS"); do
+    # Every crash hits a cluster that acknowledged writes since the previous one.
+    wait_for 20 sl_acked_more_than "$W" "$acked" ||
+        crash_fail "no write acknowledged in 20 s before round $r ($acked so far)"
     rand_sleep 200 1200
     if [ "$r" = "$CRASH_ROUNDS" ]; then
         victims="1 2 3"; what="the whole cluster"
@@ -90,9 +91,8 @@ for r in $(seq 1 "$CRASH_ROUNDS"); do
 done
 leader=$(wait_leader 200) || crash_fail "no leader after the last round"
 before=$(sl_acked_count "$W")
-sleep 1.5
-after=$(sl_acked_count "$W")
-[ "$after" -gt "$before" ] || crash_fail "no write acknowledged after the last restart ($before -> $after)"
+wait_for 20 sl_acked_more_than "$W" "$before" ||
+    crash_fail "no write acknowledged in 20 s after the last restart ($before so far)"
 sl_writers_stop "$W"
 for i in 1 2 3; do node_alive "$i" || crash_fail "node $i is not running at the end"; done
 leader=$(wait_leader 200) || crash_fail "no leader at the end"
@@ -112,10 +112,14 @@ NODES=1
 node_start 1 || crash_fail "single node start"
 wait_leader 100 >/dev/null || crash_fail "single node: not leader"
 sl_writers_start 3 "$W" "$(client_port 1)"
+acked=0
 for r in $(seq 1 "$SINGLE_ROUNDS"); do
+    wait_for 20 sl_acked_more_than "$W" "$acked" ||
+        crash_fail "single node: no write acknowledged in 20 s before round $r ($acked so far)"
     rand_sleep 500 1500
     node_kill 1
-    echo "$(now) single round $r: kill -9, $(sl_acked_count "$W") acknowledged so far"
+    acked=$(sl_acked_count "$W")
+    echo "$(now) single round $r: kill -9, $acked acknowledged so far"
     cat "$W"/acked.* | sort -u >"$W/acked"
     : >"$W/notexec"
     rand_sleep 50 300
@@ -129,7 +133,8 @@ for r in $(seq 1 "$SINGLE_ROUNDS"); do
     }
     echo "$(now) single round $r: restarted, all $(wc -l <"$W/acked") acknowledged writes present"
 done
-sleep 1
+wait_for 20 sl_acked_more_than "$W" "$acked" ||
+    crash_fail "single node: no write acknowledged in 20 s after the last restart"
 sl_writers_stop "$W"
 grep -q . "$W/acked" || crash_fail "single node: nothing acknowledged"
 verify_all "$W" 1

@@ -116,16 +116,13 @@ sl_check_absent() {
     [ ! -s "$out" ]
 }
 
-# sl_wait_applied NODE TARGET [TRIES] — waits until the node's applied_index >= TARGET.
+# sl_wait_applied NODE TARGET [TRIES] — waits until the node's applied_index >= TARGET; TRIES
+# counts 100 ms steps (100, the default, is 10 s).
 sl_wait_applied() {
-    local node=$1 target=$2 t a
-    for t in $(seq 1 "${3:-100}"); do
-        a=$(info_field "$node" applied_index)
-        [ -n "$a" ] && [ "$a" -ge "$target" ] && return 0
-        sleep 0.1
-    done
-    return 1
+    wait_for $(( (${3:-100} + 9) / 10 )) info_at_least "$1" applied_index "$2"
 }
+# sl_acked_more_than DIR COUNT — more than COUNT writes acknowledged so far (for wait_for).
+sl_acked_more_than() { [ "$(sl_acked_count "$1")" -gt "$2" ]; }
 
 # --- the WAL on disk -----------------------------------------------------------------------
 
