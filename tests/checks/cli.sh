@@ -49,17 +49,17 @@ run 2 ""
 # connection errors: nothing listens on this port
 dead=$((PORT_BASE + 19))
 run 2 "" -p "$dead" get x
-out=$("$CHORUS" -p "$dead" status); rc=$?
+out=$(timeout 20 "$CHORUS" -p "$dead" status); rc=$?
 [ "$rc" = 2 ] || fail "status of a dead node: exit $rc, expected 2"
 echo "$out" | grep -q "DOWN (connection refused)" || fail "status of a dead node: $out"
 
 # status without --nodes: the queried node, then "?" for the others.
-out=$("$CHORUS" -p "$P1" status) || fail "status exit $?"
+out=$(timeout 20 "$CHORUS" -p "$P1" status) || fail "status exit $?"
 echo "$out"
 [ "$(echo "$out" | grep -c '^[123] ')" = 3 ] || fail "status should list 3 members"
 [ "$(echo "$out" | grep -Ec '^[123] +\? ')" = 2 ] || fail "status without --nodes: two unknown rows"
 # status with --nodes: three rows, exactly one leader, all in the same term, the right leader.
-out=$("$CHORUS" status --nodes "$nodes") || fail "status --nodes exit $?"
+out=$(timeout 20 "$CHORUS" status --nodes "$nodes") || fail "status --nodes exit $?"
 echo "$out"
 [ "$(echo "$out" | grep -Ec '^[123] +127\.0\.0\.1:')" = 3 ] || fail "status --nodes: 3 member rows"
 [ "$(echo "$out" | grep -c ' leader ')" = 1 ] || fail "status --nodes: exactly one leader"
@@ -79,16 +79,20 @@ done
 out=$(timeout 30 "$CHORUS" -p "$P2" bench -c 3 -t 1 -d 100 --workload mixed --read-ratio 0.9) \
     || fail "bench -t exit $?"
 echo "$out"
+echo "$out" | grep -Eq '^throughput: [1-9][0-9]* ok' || fail "bench -t 1: nothing succeeded: $out"
 # bench --history writes a history that chorus-lincheck reads and accepts.
 timeout 60 "$CHORUS" bench -c 5 -n 500 -k 3 --workload all --nodes "$nodes" \
     --history "$CLUSTER_DIR/h.jsonl" >/dev/null || fail "bench --history exit $?"
-[ "$(wc -l <"$CLUSTER_DIR/h.jsonl")" -ge 1 ] || fail "empty history"
-timeout 60 "$BUILD/bin/chorus-lincheck" "$CLUSTER_DIR/h.jsonl" || fail "history not linearizable"
+ops=$(wc -l <"$CLUSTER_DIR/h.jsonl")
+[ "$ops" -ge 500 ] || fail "the history holds $ops operations, fewer than the 500 of the bench"
+out=$(timeout 60 "$BUILD/bin/chorus-lincheck" "$CLUSTER_DIR/h.jsonl") || fail "history not linearizable: $out"
+echo "$out"
+case $out in "linearizable ($ops operations,"*) ;; *) fail "chorus-lincheck did not check all $ops operations: $out" ;; esac
 
 # A node down: status still prints the others, marks it DOWN and exits 1.
 down=1; [ "$down" = "$leader" ] && down=2
 node_kill "$down"
-out=$("$CHORUS" status --nodes "$nodes"); rc=$?
+out=$(timeout 20 "$CHORUS" status --nodes "$nodes"); rc=$?
 echo "$out"
 [ "$rc" = 1 ] || fail "status with a node down: exit $rc, expected 1"
 echo "$out" | grep -q "127.0.0.1:$(client_port "$down") .*DOWN (connection refused)" \

@@ -2,7 +2,9 @@
 # Replays the committed fuzz corpora (tests/fuzz/corpus/<target>/) through the fuzz harnesses,
 # built without libFuzzer (tests/fuzz/driver.c supplies main) but with ASan and UBSan, using
 # the normal compiler. Any input that crashes, reads out of bounds or breaks a harness
-# property fails `make test`. Takes a few seconds; the fuzzing itself is `make fuzz`.
+# property fails `make test`, and so does a replay that ran fewer inputs than the corpus holds.
+# Takes a few seconds; the fuzzing itself is `make fuzz`.
+# timeout: 240
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -23,6 +25,10 @@ for target in codec resp; do
     [ "$count" -ge 10 ] || { echo "fuzz_smoke: $corpus holds only $count inputs"; exit 1; }
     # shellcheck disable=SC2086
     "$CC" "${CFLAGS[@]}" tests/fuzz/driver.c ${SOURCES[$target]} -o "$OUT/replay_$target"
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$OUT/replay_$target" "$corpus"
+    out=$(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$OUT/replay_$target" "$corpus")
+    echo "$target: $out"
+    # Every input of the corpus must have run, not only "no failure" among however many did.
+    [ "$out" = "driver: $count inputs ran without a failure" ] ||
+        { echo "fuzz_smoke: $target: expected all $count inputs of $corpus to run"; exit 1; }
 done
 echo "fuzz_smoke: ok"

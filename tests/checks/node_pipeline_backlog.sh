@@ -15,7 +15,9 @@ NODES=1
 node_start 1 || fail "start"
 wait_leader >/dev/null || fail "no leader"
 bad=0
+total=0
 for n in ${COUNTS:-1000 4000 5000}; do
+    total=$((total + n))
     awk -v n="$n" 'BEGIN { for (i = 1; i <= n; i++) { k = sprintf("p%d:%d", n, i)
         printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n", length(k), k } }' |
         timeout 30 redis-cli -p "$(client_port 1)" --pipe --pipe-timeout 5 >"$CLUSTER_DIR/out.$n" 2>&1
@@ -23,5 +25,9 @@ for n in ${COUNTS:-1000 4000 5000}; do
     echo "pipeline of $n SETs: ${replies:-?} replies; pending_requests $(cli 1 info stats | tr -d '\r' | sed -n 's/^pending_requests://p')"
     [ "${replies:-0}" = "$n" ] || bad=1
 done
+# Every reply must stand for an executed SET: the keys are distinct, so DBSIZE counts them.
+keys=$(cli 1 dbsize)
+echo "dbsize: $keys (want $total)"
+[ "$keys" = "$total" ] || { echo "FAIL: $keys keys after $total distinct SETs"; bad=1; }
 [ "$bad" = 0 ] && echo "no hang" || echo "BUG: replies missing (commands stuck unparsed in the node)"
 exit "$bad"

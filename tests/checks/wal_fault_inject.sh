@@ -7,6 +7,7 @@
 # error (exit 2, the failing call named), must never report durable the entry whose write or
 # sync failed, nor anything after it, and a reopen must recover every entry reported durable,
 # intact and in order. Skips nothing: a missing binary or strace fails the check.
+# timeout: 120
 set -euo pipefail
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/../.."
