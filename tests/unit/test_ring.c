@@ -375,6 +375,12 @@ static void test_create_errors(void **unused)
     assert_int_equal(ring_create(&config, nodes, 3, &ring), RING_ERROR_BAD_ALGORITHM);
     assert_null(ring);
     static struct ring_node many[RING_NODES_MAX + 1];
+    for (int i = 0; i < 66; i++) many[i] = (struct ring_node){.id = (uint64_t)i, .weight = 1000};
+    config = ring_config_default(RING_ALGORITHM_RENDEZVOUS); /* 66,000 identities: above the bound */
+    assert_int_equal(ring_create(&config, many, 66, &ring), RING_ERROR_TOO_MANY_POINTS);
+    assert_int_equal(ring_create(&config, many, 65, &ring), RING_OK);
+    ring_destroy(ring);
+    ring = NULL;
     config = ring_config_default(RING_ALGORITHM_JUMP);
     assert_int_equal(ring_create(&config, many, RING_NODES_MAX + 1, &ring), RING_ERROR_TOO_MANY_NODES);
     for (int e = 0; e >= RING_ERROR_NO_MEMORY; e--) assert_true(strlen(ring_strerror(e)) > 1);
