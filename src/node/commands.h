@@ -13,6 +13,14 @@ enum node_read_kind {
     NODE_READ_STRLEN = 4,
     NODE_READ_DBSIZE = 5,
     NODE_READ_SCAN = 6,
+    NODE_READ_GETRANGE = 7,
+    NODE_READ_GETBIT = 8,
+    NODE_READ_BITCOUNT = 9,
+    NODE_READ_LCS = 10,
+    NODE_READ_TYPE = 11,
+    NODE_READ_MEMORY = 12,
+    NODE_READ_KEYS = 13,
+    NODE_READ_RANDOMKEY = 14,
 };
 
 /* A command's execution context: where its reply goes. */
@@ -38,10 +46,34 @@ void node_cmd_read(struct node_exec *exec, enum node_read_kind kind, uint32_t ar
 void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kind kind,
                      const struct resp_arg *argv, uint32_t argc);
 
+/* commands_string.c */
+struct kv_command;
+bool node_write_parse_string(const struct node_exec *e, struct kv_command *c,
+                             struct kv_bytes *args, const char **error);
+bool node_read_serve_string(struct node *node, struct resp_out *out, enum node_read_kind kind,
+                            const struct resp_arg *argv, uint32_t argc);
+
+/* commands_lcs.c */
+void node_lcs_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+                    uint32_t argc);
+
+/* commands_scan.c: SCAN, KEYS and RANDOMKEY */
+void node_scan_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+                     uint32_t argc);
+void node_keys_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv);
+void node_randomkey_serve(struct node *node, struct resp_out *out);
+
+/* commands_command.c */
+void node_cmd_command(struct node_exec *exec);
+
+/* commands_client.c */
+void node_cmd_client(struct node_exec *e);
+const char *node_client_name_check(const struct resp_arg *name);
+void node_client_name_set(struct node_client *client, const struct resp_arg *name);
+
 /* commands_info.c */
 void node_cmd_info(struct node_exec *exec);
 void node_cmd_hello(struct node_exec *exec);
-void node_cmd_command(struct node_exec *exec);
 void node_cmd_config(struct node_exec *exec);
 
 #endif

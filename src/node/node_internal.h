@@ -103,6 +103,8 @@ struct node_client {
     struct node *node;
     uv_tcp_t tcp;
     uint64_t id;
+    char name[128];          /* CLIENT SETNAME, HELLO SETNAME (commands_client.c); no free */
+    uint8_t name_len;        /* 0: no name */
     struct resp_parser parser;
     struct resp_out out;
     uint8_t *in;

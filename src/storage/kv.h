@@ -17,6 +17,9 @@
  *     key's record keeps the rest of the key before the value (see kv_internal.h). Two long
  *     keys that share that prefix and hash collide; a write to the second then fails with
  *     "ERR key hash collision" — deterministically, so replicas never diverge.
+ *   - "order" holds, for every key of "data", an empty record under the key's 64-bit XXH3
+ *     hash (big-endian) followed by its LMDB key: SCAN walks it, in hash order (format 2;
+ *     a format-1 store gets it built when opened).
  *   - "meta" holds the format version, the applied index/term and the last applied
  *     membership configuration, apart from user keys.
  *
@@ -177,24 +180,33 @@ int kv_get(struct kv *kv, const uint8_t *key, size_t key_len, uint8_t *buf, size
 int kv_exists(struct kv *kv, const struct kv_bytes *keys, size_t key_count, uint64_t *count);
 /* Redis STRLEN: the value's length, 0 when the key is missing. */
 int kv_strlen(struct kv *kv, const uint8_t *key, size_t key_len, uint64_t *len);
+/* A key near the one at `position` in hash order (the first, from there on, wrapping
+ * around): RANDOMKEY with a random position. *found is false when the store is empty. */
+int kv_random_key(struct kv *kv, uint64_t position, uint8_t *buf, size_t cap, size_t *key_len,
+                  bool *found);
 /* Redis DBSIZE. */
 int kv_count(struct kv *kv, uint64_t *count);
 
 /*
- * SCAN's resume point: opaque to callers, who zero it to start. `done` is set when the scan
- * reached the end. A key present during the whole scan is reported exactly once (the keyspace
- * is walked in LMDB's order and each call resumes strictly after the last record examined).
+ * SCAN's resume point, stateless as Redis's cursors are: the scan walks the "order" DB, which
+ * holds every key under (64-bit hash of the key, big-endian) + its LMDB key, so keys come in
+ * hash order, and `position` is the hash at which the next call resumes. Any 64-bit number is
+ * a valid position, the same on every replica and after a restart. Guarantee: a key present
+ * for the whole scan is returned at least once (a call ends only between two different hashes;
+ * keys added or removed meanwhile may or may not be returned). Zero it to start; `done` is
+ * set when the scan reached the end.
  */
 struct kv_scan_cursor {
+    uint64_t position;
     bool done;
-    uint16_t last_len; /* 0: start from the beginning */
-    uint8_t last[KV_ENCODED_KEY_BYTES_MAX];
 };
 /* Called for every key matching the pattern; the key is borrowed during the call. */
 typedef void (*kv_scan_fn)(void *ctx, const uint8_t *key, size_t key_len);
 /*
- * Examines at most `count` records (1..KV_SCAN_COUNT_MAX) after the cursor and calls `fn` for
- * those whose key matches the Redis glob `pattern` (NULL: all keys). Callback last.
+ * Examines `count` keys (1..KV_SCAN_COUNT_MAX) from the cursor's position on, and any more
+ * that share the hash of the last one, and calls `fn` for those whose key matches the Redis
+ * glob `pattern` (NULL: all keys). KV_ERR_INVALID when the pattern is longer than
+ * KV_GLOB_PATTERN_BYTES_MAX. Callback last.
  */
 int kv_scan(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern,
             size_t pattern_len, uint32_t count, void *ctx, kv_scan_fn fn);

@@ -8,8 +8,11 @@
  * only on this rare path.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "storage/kv_command.h"
@@ -17,12 +20,19 @@
 
 static const char kv_error_not_integer[] = "ERR value is not an integer or out of range";
 static const char kv_error_overflow[] = "ERR increment or decrement would overflow";
-static const char kv_error_string_size[] = "ERR string exceeds maximum allowed size";
+static const char kv_error_string_size[] =
+    "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 static const char kv_error_storage_full[] = "ERR storage full";
 static const char kv_error_collision[] = "ERR key hash collision";
 static const char kv_error_config[] = "ERR configuration entry too large";
+static const char kv_error_not_float[] = "ERR value is not a valid float";
+static const char kv_error_nan[] = "ERR increment would produce NaN or Infinity";
+static const char kv_error_no_such_key[] = "ERR no such key";
 
-enum { KV_INT64_TEXT_BYTES_MAX = 20 }; /* "-9223372036854775808" */
+enum {
+    KV_INT64_TEXT_BYTES_MAX = 20,        /* "-9223372036854775808" */
+    KV_LONG_DOUBLE_TEXT_BYTES = 5 * 1024, /* Redis's MAX_LONG_DOUBLE_CHARS */
+};
 
 static void kv_result_set(struct kv_result *result, enum kv_result_type type)
 {
@@ -67,11 +77,19 @@ static int kv_apply_get(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
     return rc;
 }
 
+/* Every put and delete of a key keeps the order DB (SCAN's) in step, in the same txn. */
 static int kv_apply_put(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
                         const struct kv_bytes *value, size_t *written)
 {
     *written += slot->key_len + value->len;
-    return kv_slot_put(txn, kv->data_dbi, slot, value, 1);
+    int rc = kv_slot_put(txn, kv->data_dbi, slot, value, 1);
+    return rc == MDB_SUCCESS ? kv_order_put(txn, kv->order_dbi, slot) : rc;
+}
+
+static int kv_apply_del(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot, bool *deleted)
+{
+    int rc = kv_slot_del(txn, kv->data_dbi, slot, deleted);
+    return rc == MDB_SUCCESS && *deleted ? kv_order_del(txn, kv->order_dbi, slot) : rc;
 }
 
 /*
@@ -200,18 +218,18 @@ static int kv_apply_getset(struct kv *kv, MDB_txn *txn, const struct kv_command 
         return kv_apply_put(kv, txn, &slot, &command->args[1], written);
     }
     bool deleted = false;
-    return found ? kv_slot_del(txn, kv->data_dbi, &slot, &deleted) : MDB_SUCCESS;
+    return found ? kv_apply_del(kv, txn, &slot, &deleted) : MDB_SUCCESS;
 }
 
-static int kv_apply_del(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
-                        struct kv_result *result, size_t *written)
+static int kv_apply_delete(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                           struct kv_result *result, size_t *written)
 {
     int64_t deleted_count = 0;
     for (uint32_t i = 0; i < command->arg_count; i++) {
         struct kv_slot slot;
         kv_slot_init(&slot, command->args[i].data, command->args[i].len);
         bool deleted = false;
-        int rc = kv_slot_del(txn, kv->data_dbi, &slot, &deleted);
+        int rc = kv_apply_del(kv, txn, &slot, &deleted);
         if (rc != MDB_SUCCESS) {
             return rc;
         }
@@ -319,6 +337,251 @@ static int kv_apply_mset(struct kv *kv, MDB_txn *txn, const struct kv_command *c
     return MDB_SUCCESS;
 }
 
+/* FLUSHALL / FLUSHDB: every user key goes, in the same txn as the applied index. */
+static int kv_apply_flushall(struct kv *kv, MDB_txn *txn, struct kv_result *result)
+{
+    int rc = mdb_drop(txn, kv->data_dbi, 0);
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_drop(txn, kv->order_dbi, 0);
+    }
+    kv_result_set(result, KV_RESULT_OK);
+    return rc;
+}
+
+/*
+ * Redis's string2ld: the whole text (a NUL byte inside makes it invalid) is a long double for
+ * strtold, no leading space, not NaN, and no overflow to infinity or underflow to zero.
+ */
+static bool kv_parse_long_double(const uint8_t *text, size_t len, long double *out)
+{
+    char buf[KV_LONG_DOUBLE_TEXT_BYTES];
+    if (len == 0 || len >= sizeof buf) {
+        return false;
+    }
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    errno = 0;
+    char *end = NULL;
+    long double value = strtold(buf, &end);
+    if (isspace((unsigned char)buf[0]) || end[0] != '\0' || (size_t)(end - buf) != len ||
+        errno == EINVAL || isnan(value) ||
+        (errno == ERANGE && (value == HUGE_VALL || value == -HUGE_VALL ||
+                             fpclassify(value) == FP_ZERO))) {
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+/* Redis's ld2string in LD_STR_HUMAN mode: %.17Lf, trailing zeroes (and a bare '.') trimmed,
+ * "-0" written "0". Deterministic on every replica: the same long double arithmetic and the
+ * same libc run the same apply. Returns the length, 0 when the text does not fit. */
+static size_t kv_format_long_double(long double value, char *buf, size_t cap)
+{
+    if (isinf(value)) {
+        return (size_t)snprintf(buf, cap, "%s", value > 0 ? "inf" : "-inf");
+    }
+    int n = snprintf(buf, cap, "%.17Lf", value);
+    if (n < 0 || (size_t)n + 1 > cap) {
+        return 0;
+    }
+    size_t len = (size_t)n;
+    if (memchr(buf, '.', len) != NULL) {
+        while (buf[len - 1] == '0') {
+            len--;
+        }
+        if (buf[len - 1] == '.') {
+            len--;
+        }
+    }
+    if (len == 2 && buf[0] == '-' && buf[1] == '0') {
+        buf[0] = '0';
+        len = 1;
+    }
+    return len;
+}
+
+/* INCRBYFLOAT k incr: the new value as text, which is also stored. */
+static int kv_apply_incrbyfloat(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                                struct kv_result *result, size_t *written)
+{
+    struct kv_slot slot;
+    kv_slot_init(&slot, command->args[0].data, command->args[0].len);
+    struct kv_bytes old = {0};
+    bool found = false;
+    int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    long double value = 0, increment = 0;
+    if ((found && !kv_parse_long_double(old.data, old.len, &value)) ||
+        !kv_parse_long_double(command->args[1].data, command->args[1].len, &increment)) {
+        kv_result_error(result, kv_error_not_float);
+        return MDB_SUCCESS;
+    }
+    value += increment;
+    if (isnan(value) || isinf(value)) {
+        kv_result_error(result, kv_error_nan);
+        return MDB_SUCCESS;
+    }
+    char text[KV_LONG_DOUBLE_TEXT_BYTES];
+    struct kv_bytes fresh = {.data = (const uint8_t *)text,
+                             .len = kv_format_long_double(value, text, sizeof text)};
+    rc = kv_result_bulk(kv, result, &fresh);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    return kv_apply_put(kv, txn, &slot, &fresh, written);
+}
+
+/* SETRANGE k offset v: the new length. An empty v changes nothing (and creates no key). */
+static int kv_apply_setrange(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                             struct kv_result *result, size_t *written)
+{
+    struct kv_slot slot;
+    kv_slot_init(&slot, command->args[0].data, command->args[0].len);
+    struct kv_bytes old = {0};
+    bool found = false;
+    int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    const struct kv_bytes *patch = &command->args[1];
+    assert(command->delta >= 0);
+    uint64_t offset = (uint64_t)command->delta;
+    if (patch->len == 0) {
+        kv_result_integer(result, found ? (int64_t)old.len : 0);
+        return MDB_SUCCESS;
+    }
+    if (offset > KV_VALUE_BYTES_MAX || offset + patch->len > KV_VALUE_BYTES_MAX) {
+        kv_result_error(result, kv_error_string_size);
+        return MDB_SUCCESS;
+    }
+    size_t end = (size_t)offset + patch->len;
+    size_t len = old.len > end ? old.len : end;
+    /* Built aside: the old value lives in a page that the put may rewrite. */
+    memset(kv->scratch, 0, len);
+    if (old.len > 0) {
+        memcpy(kv->scratch, old.data, old.len);
+    }
+    memcpy(kv->scratch + offset, patch->data, patch->len);
+    struct kv_bytes fresh = {.data = kv->scratch, .len = len};
+    kv_result_integer(result, (int64_t)len);
+    return kv_apply_put(kv, txn, &slot, &fresh, written);
+}
+
+/* SETBIT k offset bit: the bit's old value; the string grows (zero-filled) to hold it. */
+static int kv_apply_setbit(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                           struct kv_result *result, size_t *written)
+{
+    struct kv_slot slot;
+    kv_slot_init(&slot, command->args[0].data, command->args[0].len);
+    struct kv_bytes old = {0};
+    bool found = false;
+    int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    assert(command->delta >= 0 && command->delta <= KV_BIT_OFFSET_MAX);
+    size_t byte = (size_t)command->delta >> 3;
+    uint8_t mask = (uint8_t)(1u << (7 - (command->delta & 7)));
+    size_t len = old.len > byte + 1 ? old.len : byte + 1;
+    memset(kv->scratch, 0, len);
+    if (old.len > 0) {
+        memcpy(kv->scratch, old.data, old.len);
+    }
+    kv_result_integer(result, (kv->scratch[byte] & mask) ? 1 : 0);
+    if (command->flags & KV_FLAG_BIT) {
+        kv->scratch[byte] |= mask;
+    } else {
+        kv->scratch[byte] &= (uint8_t)~mask;
+    }
+    struct kv_bytes fresh = {.data = kv->scratch, .len = len};
+    return kv_apply_put(kv, txn, &slot, &fresh, written);
+}
+
+/*
+ * RENAME k newkey (OK, "ERR no such key") and RENAMENX (1 renamed, 0 newkey exists): as
+ * Redis, renaming a key onto itself changes nothing but still needs the key to exist.
+ */
+static int kv_apply_rename(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                           struct kv_result *result, size_t *written)
+{
+    bool nx = (command->flags & KV_FLAG_NX) != 0;
+    struct kv_slot from, to;
+    kv_slot_init(&from, command->args[0].data, command->args[0].len);
+    kv_slot_init(&to, command->args[1].data, command->args[1].len);
+    struct kv_bytes value = {0}, existing = {0};
+    bool found = false, to_found = false;
+    int rc = kv_apply_get(kv, txn, &from, &value, &found);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    if (!found) {
+        kv_result_error(result, kv_error_no_such_key);
+        return MDB_SUCCESS;
+    }
+    bool same = command->args[0].len == command->args[1].len &&
+                (command->args[0].len == 0 ||
+                 memcmp(command->args[0].data, command->args[1].data, command->args[0].len) == 0);
+    if (!same && nx) {
+        rc = kv_apply_get(kv, txn, &to, &existing, &to_found);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+    }
+    if (same || to_found) {
+        if (nx) {
+            kv_result_integer(result, 0);
+        } else {
+            kv_result_set(result, KV_RESULT_OK);
+        }
+        return MDB_SUCCESS;
+    }
+    memcpy(kv->scratch, value.data, value.len); /* the put may move the source's page */
+    struct kv_bytes copy = {.data = kv->scratch, .len = value.len};
+    rc = kv_apply_put(kv, txn, &to, &copy, written);
+    bool deleted = false;
+    if (rc == MDB_SUCCESS) {
+        rc = kv_apply_del(kv, txn, &from, &deleted);
+    }
+    if (nx) {
+        kv_result_integer(result, 1);
+    } else {
+        kv_result_set(result, KV_RESULT_OK);
+    }
+    return rc;
+}
+
+/* COPY k newkey [REPLACE]: 1 copied, 0 when k is missing or newkey exists (without REPLACE).
+ * The same key twice is refused by the node before it reaches the log. */
+static int kv_apply_copy(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                         struct kv_result *result, size_t *written)
+{
+    struct kv_slot from, to;
+    kv_slot_init(&from, command->args[0].data, command->args[0].len);
+    kv_slot_init(&to, command->args[1].data, command->args[1].len);
+    struct kv_bytes value = {0}, existing = {0};
+    bool found = false, to_found = false;
+    int rc = kv_apply_get(kv, txn, &from, &value, &found);
+    if (rc == MDB_SUCCESS && found && !(command->flags & KV_FLAG_REPLACE)) {
+        memcpy(kv->scratch, value.data, value.len);
+        rc = kv_apply_get(kv, txn, &to, &existing, &to_found);
+    } else if (rc == MDB_SUCCESS && found) {
+        memcpy(kv->scratch, value.data, value.len);
+    }
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    if (!found || to_found) {
+        kv_result_integer(result, 0);
+        return MDB_SUCCESS;
+    }
+    struct kv_bytes copy = {.data = kv->scratch, .len = value.len};
+    kv_result_integer(result, 1);
+    return kv_apply_put(kv, txn, &to, &copy, written);
+}
+
 /* Returns an LMDB code; command-level failures (bad encoding, not an integer) are results. */
 static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
                             struct kv_result *result, size_t *written)
@@ -341,7 +604,7 @@ static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_i
     case KV_OP_GETDEL:
         return kv_apply_getset(kv, txn, &command, result, written);
     case KV_OP_DEL:
-        return kv_apply_del(kv, txn, &command, result, written);
+        return kv_apply_delete(kv, txn, &command, result, written);
     case KV_OP_CAS:
         return kv_apply_cas(kv, txn, &command, result, written);
     case KV_OP_INCRBY:
@@ -350,6 +613,18 @@ static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_i
         return kv_apply_append(kv, txn, &command, result, written);
     case KV_OP_MSET:
         return kv_apply_mset(kv, txn, &command, result, written);
+    case KV_OP_FLUSHALL:
+        return kv_apply_flushall(kv, txn, result);
+    case KV_OP_INCRBYFLOAT:
+        return kv_apply_incrbyfloat(kv, txn, &command, result, written);
+    case KV_OP_SETRANGE:
+        return kv_apply_setrange(kv, txn, &command, result, written);
+    case KV_OP_SETBIT:
+        return kv_apply_setbit(kv, txn, &command, result, written);
+    case KV_OP_RENAME:
+        return kv_apply_rename(kv, txn, &command, result, written);
+    case KV_OP_COPY:
+        return kv_apply_copy(kv, txn, &command, result, written);
     default:
         assert(!"kv_command_decode let an unknown op through");
         return MDB_SUCCESS;

@@ -14,7 +14,9 @@ static const char *const kv_op_names[KV_OP_MAX + 1] = {
     [KV_OP_SET] = "set",       [KV_OP_SETNX] = "setnx",   [KV_OP_GETSET] = "getset",
     [KV_OP_GETDEL] = "getdel", [KV_OP_DEL] = "del",       [KV_OP_CAS] = "cas",
     [KV_OP_INCRBY] = "incrby", [KV_OP_APPEND] = "append", [KV_OP_MSET] = "mset",
-    [KV_OP_MSETNX] = "msetnx",
+    [KV_OP_MSETNX] = "msetnx", [KV_OP_FLUSHALL] = "flushall", [KV_OP_INCRBYFLOAT] = "incrbyfloat",
+    [KV_OP_SETRANGE] = "setrange", [KV_OP_SETBIT] = "setbit", [KV_OP_RENAME] = "rename",
+    [KV_OP_COPY] = "copy",
 };
 
 const char *kv_op_name(uint8_t op)
@@ -32,6 +34,8 @@ enum kv_arg_shape {
     KV_SHAPE_KEYS,           /* k... */
     KV_SHAPE_KEY_VALUE_VALUE,/* k v v */
     KV_SHAPE_PAIRS,          /* k v ... */
+    KV_SHAPE_NONE,           /* no argument */
+    KV_SHAPE_KEY_KEY,        /* k k */
 };
 
 static enum kv_arg_shape kv_command_shape(uint8_t op)
@@ -41,10 +45,18 @@ static enum kv_arg_shape kv_command_shape(uint8_t op)
     case KV_OP_SETNX:
     case KV_OP_GETSET:
     case KV_OP_APPEND:
+    case KV_OP_INCRBYFLOAT:
+    case KV_OP_SETRANGE:
         return KV_SHAPE_KEY_VALUE;
     case KV_OP_GETDEL:
     case KV_OP_INCRBY:
+    case KV_OP_SETBIT:
         return KV_SHAPE_KEY;
+    case KV_OP_FLUSHALL:
+        return KV_SHAPE_NONE;
+    case KV_OP_RENAME:
+    case KV_OP_COPY:
+        return KV_SHAPE_KEY_KEY;
     case KV_OP_DEL:
         return KV_SHAPE_KEYS;
     case KV_OP_CAS:
@@ -68,6 +80,10 @@ static bool kv_command_arity_ok(enum kv_arg_shape shape, uint32_t count)
         return count == 3;
     case KV_SHAPE_PAIRS:
         return count >= 2 && count % 2 == 0;
+    case KV_SHAPE_NONE:
+        return count == 0;
+    case KV_SHAPE_KEY_KEY:
+        return count == 2;
     }
     return false;
 }
@@ -75,7 +91,7 @@ static bool kv_command_arity_ok(enum kv_arg_shape shape, uint32_t count)
 /* Position i is a key for every shape except the value slots of pairs and k v [v]. */
 static bool kv_command_arg_is_key(enum kv_arg_shape shape, uint32_t i)
 {
-    if (shape == KV_SHAPE_KEYS) {
+    if (shape == KV_SHAPE_KEYS || shape == KV_SHAPE_KEY_KEY) {
         return true;
     }
     if (shape == KV_SHAPE_PAIRS) {
@@ -86,7 +102,35 @@ static bool kv_command_arg_is_key(enum kv_arg_shape shape, uint32_t i)
 
 static uint8_t kv_command_flags_allowed(uint8_t op)
 {
-    return op == KV_OP_SET ? (KV_FLAG_NX | KV_FLAG_XX | KV_FLAG_GET) : 0;
+    switch (op) {
+    case KV_OP_SET:
+        return KV_FLAG_NX | KV_FLAG_XX | KV_FLAG_GET;
+    case KV_OP_SETBIT:
+        return KV_FLAG_BIT;
+    case KV_OP_RENAME:
+        return KV_FLAG_NX;
+    case KV_OP_COPY:
+        return KV_FLAG_REPLACE;
+    default:
+        return 0;
+    }
+}
+
+/* The delta field: INCRBY's increment (any value), SETRANGE's byte offset and SETBIT's bit
+ * offset (never negative; SETBIT's bounded so that the value stays within the limit), zero
+ * for the other ops. */
+static bool kv_command_delta_ok(uint8_t op, int64_t delta)
+{
+    switch (op) {
+    case KV_OP_INCRBY:
+        return true;
+    case KV_OP_SETRANGE:
+        return delta >= 0;
+    case KV_OP_SETBIT:
+        return delta >= 0 && delta <= KV_BIT_OFFSET_MAX;
+    default:
+        return delta == 0;
+    }
 }
 
 int kv_command_check(const struct kv_command *command, const char **reason)
@@ -102,7 +146,7 @@ int kv_command_check(const struct kv_command *command, const char **reason)
         *reason = "ERR syntax error";
         return KV_ERR_INVALID;
     }
-    if (command->op != KV_OP_INCRBY && command->delta != 0) {
+    if (!kv_command_delta_ok(command->op, command->delta)) {
         *reason = "ERR syntax error";
         return KV_ERR_INVALID;
     }

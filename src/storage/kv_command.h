@@ -21,6 +21,12 @@
  *     APPEND  k v                                           APPEND       -> new length
  *     MSET    k v...     (1.. pairs)                        MSET         -> OK
  *     MSETNX  k v...     (1.. pairs)                        MSETNX       -> 1 all set / 0
+ *     FLUSHALL           (none)                             FLUSHALL, FLUSHDB -> OK
+ *     INCRBYFLOAT k incr (incr as the client's text)        INCRBYFLOAT  -> new value
+ *     SETRANGE k v       delta = offset (>= 0)              SETRANGE     -> new length
+ *     SETBIT  k          delta = bit offset (>= 0), BIT     SETBIT       -> old bit
+ *     RENAME  k newkey   flags NX                           RENAME -> OK, RENAMENX -> 1 / 0
+ *     COPY    k newkey   flags REPLACE                      COPY         -> 1 / 0
  *
  * The log bytes may be corrupt: kv_command_decode checks every bound and rejects, never reads
  * past the input. Decoded arguments point into the encoded bytes (borrowed from them).
@@ -51,13 +57,23 @@ enum kv_op {
     KV_OP_APPEND = 8,
     KV_OP_MSET = 9,
     KV_OP_MSETNX = 10,
-    KV_OP_MAX = 10,
+    KV_OP_FLUSHALL = 11,
+    KV_OP_INCRBYFLOAT = 12,
+    KV_OP_SETRANGE = 13,
+    KV_OP_SETBIT = 14,
+    KV_OP_RENAME = 15,
+    KV_OP_COPY = 16,
+    KV_OP_MAX = 16,
 };
 
 enum {
     KV_FLAG_NX = 1u << 0,  /* SET only if the key does not exist */
     KV_FLAG_XX = 1u << 1,  /* SET only if the key exists */
     KV_FLAG_GET = 1u << 2, /* SET replies with the old value */
+    KV_FLAG_BIT = 1u << 3, /* SETBIT: the bit is set (else cleared) */
+    KV_FLAG_REPLACE = 1u << 4, /* COPY overwrites an existing destination */
+    /* SETBIT's largest offset: the value it makes stays within KV_VALUE_BYTES_MAX. */
+    KV_BIT_OFFSET_MAX = (int64_t)KV_VALUE_BYTES_MAX * 8 - 1,
 };
 
 /*
@@ -68,7 +84,7 @@ enum {
 struct kv_command {
     uint8_t op;
     uint8_t flags;
-    int64_t delta;
+    int64_t delta; /* INCRBY: the increment; SETRANGE, SETBIT: the offset */
     uint32_t arg_count;
     const struct kv_bytes *args;
 };

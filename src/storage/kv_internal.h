@@ -45,6 +45,7 @@ struct kv {
     MDB_env *env;            /* NULL only after a failed snapshot install */
     MDB_dbi data_dbi;
     MDB_dbi meta_dbi;
+    MDB_dbi order_dbi;       /* the keys in hash order, for SCAN (see kv.h) */
     struct kv_options options;
     char dir[KV_DIR_BYTES_MAX];
     uint64_t applied_index;  /* as committed in meta; only the apply thread changes it */
@@ -90,5 +91,15 @@ int kv_slot_get(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot, struct kv
 int kv_slot_put(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot,
                 const struct kv_bytes *parts, size_t part_count);
 int kv_slot_del(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot, bool *deleted);
+
+/* The "order" DB: key = 8-byte big-endian hash of the user key + the LMDB key. */
+enum { KV_ORDER_KEY_BYTES_MAX = 8 + KV_ENCODED_KEY_BYTES_MAX };
+_Static_assert(KV_ORDER_KEY_BYTES_MAX <= 511, "an order key fits LMDB's key size");
+size_t kv_order_key(const struct kv_slot *slot, uint8_t *out);
+/* Adds the slot's key to the order DB (nothing when it is there already). */
+int kv_order_put(MDB_txn *txn, MDB_dbi order, const struct kv_slot *slot);
+int kv_order_del(MDB_txn *txn, MDB_dbi order, const struct kv_slot *slot);
+/* Fills the order DB from the data DB (opening a format-1 store). */
+int kv_order_build(MDB_txn *txn, MDB_dbi data, MDB_dbi order);
 
 #endif

@@ -181,3 +181,58 @@ int kv_slot_del(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot, bool *del
     }
     return rc;
 }
+
+size_t kv_order_key(const struct kv_slot *slot, uint8_t *out)
+{
+    uint64_t hash = XXH3_64bits(slot->key, slot->key_len);
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(hash >> (56 - 8 * i));
+    }
+    memcpy(out + 8, slot->encoded, slot->encoded_len);
+    return 8 + slot->encoded_len;
+}
+
+int kv_order_put(MDB_txn *txn, MDB_dbi order, const struct kv_slot *slot)
+{
+    uint8_t buf[KV_ORDER_KEY_BYTES_MAX];
+    MDB_val key = {.mv_size = kv_order_key(slot, buf), .mv_data = buf};
+    MDB_val empty = {.mv_size = 0, .mv_data = NULL};
+    int rc = mdb_put(txn, order, &key, &empty, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? MDB_SUCCESS : rc;
+}
+
+int kv_order_del(MDB_txn *txn, MDB_dbi order, const struct kv_slot *slot)
+{
+    uint8_t buf[KV_ORDER_KEY_BYTES_MAX];
+    MDB_val key = {.mv_size = kv_order_key(slot, buf), .mv_data = buf};
+    int rc = mdb_del(txn, order, &key, NULL);
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* One pass over the data DB; the loop ends with the DB (each record visited once). */
+int kv_order_build(MDB_txn *txn, MDB_dbi data, MDB_dbi order)
+{
+    MDB_cursor *cursor = NULL;
+    int rc = mdb_cursor_open(txn, data, &cursor);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    MDB_val key, record;
+    uint8_t user_key[KV_KEY_BYTES_MAX];
+    rc = mdb_cursor_get(cursor, &key, &record, MDB_FIRST);
+    while (rc == MDB_SUCCESS) {
+        size_t user_key_len = 0;
+        if (!kv_record_key(&key, &record, user_key, &user_key_len)) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        struct kv_slot slot;
+        kv_slot_init(&slot, user_key, user_key_len);
+        rc = kv_order_put(txn, order, &slot);
+        if (rc == MDB_SUCCESS) {
+            rc = mdb_cursor_get(cursor, &key, &record, MDB_NEXT);
+        }
+    }
+    mdb_cursor_close(cursor);
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}

@@ -14,8 +14,9 @@
 #include "storage/kv_internal.h"
 
 enum {
-    KV_FORMAT_VERSION = 1,
-    KV_DBS_MAX = 4,                 /* "data", "meta", and room to grow */
+    KV_FORMAT_VERSION = 2,          /* 2: the "order" DB of SCAN */
+    KV_FORMAT_VERSION_NO_ORDER = 1, /* opened and upgraded: the order DB is built */
+    KV_DBS_MAX = 4,                 /* "data", "meta", "order", and room to grow */
     KV_APPLIED_BYTES = 16,          /* index, term: u64 little-endian each */
 };
 
@@ -153,20 +154,34 @@ static int kv_env_prepare(struct kv *kv)
         what = "open meta db";
         rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &kv->meta_dbi);
     }
+    if (rc == MDB_SUCCESS) {
+        what = "open order db";
+        rc = mdb_dbi_open(txn, "order", MDB_CREATE, &kv->order_dbi);
+    }
     MDB_val key = kv_meta_key(kv_meta_format), value;
     if (rc == MDB_SUCCESS) {
         what = "read format";
         rc = mdb_get(txn, kv->meta_dbi, &key, &value);
     }
-    if (rc == MDB_NOTFOUND) {
-        uint8_t format = KV_FORMAT_VERSION;
+    uint8_t format = 0;
+    if (rc == MDB_SUCCESS) {
+        format = value.mv_size == 1 ? *(uint8_t *)value.mv_data : 0;
+        if (format != KV_FORMAT_VERSION && format != KV_FORMAT_VERSION_NO_ORDER) {
+            mdb_txn_abort(txn);
+            kv_error_set("%s: unknown store format", kv->dir);
+            return KV_ERR_VERSION;
+        }
+    }
+    if (rc == MDB_SUCCESS && format == KV_FORMAT_VERSION_NO_ORDER) {
+        /* A store written before SCAN's order DB existed: build it once. */
+        what = "build order db";
+        rc = kv_order_build(txn, kv->data_dbi, kv->order_dbi);
+    }
+    if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && format != KV_FORMAT_VERSION)) {
+        format = KV_FORMAT_VERSION;
         value = (MDB_val){.mv_size = 1, .mv_data = &format};
         what = "write format";
         rc = mdb_put(txn, kv->meta_dbi, &key, &value, 0);
-    } else if (rc == MDB_SUCCESS && (value.mv_size != 1 || *(uint8_t *)value.mv_data != KV_FORMAT_VERSION)) {
-        mdb_txn_abort(txn);
-        kv_error_set("%s: unknown store format", kv->dir);
-        return KV_ERR_VERSION;
     }
     if (rc == MDB_SUCCESS) {
         what = "read applied index";

@@ -139,6 +139,12 @@ static void check_bulk(struct kv_result r, const char *value)
     assert_int_equal(r.bulk_len, strlen(value));
     assert_memory_equal(r.bulk, value, r.bulk_len);
 }
+static void count_key(void *ctx, const uint8_t *key, size_t key_len)
+{
+    (void)key;
+    (void)key_len;
+    (*(int *)ctx)++;
+}
 static void check_error(struct kv_result r, const char *error)
 {
     assert_int_equal(r.type, KV_RESULT_ERROR);
@@ -263,7 +269,8 @@ static void test_append(void **state)
     struct kv_bytes args[2] = {text("big"), {big, KV_VALUE_BYTES_MAX - 1}};
     check_ok(apply_args(f, KV_OP_SET, 0, 0, args, 2));
     check_integer(apply(f, KV_OP_APPEND, 0, 0, 2, "big", "x"), KV_VALUE_BYTES_MAX);
-    check_error(apply(f, KV_OP_APPEND, 0, 0, 2, "big", "y"), "ERR string exceeds maximum allowed size");
+    check_error(apply(f, KV_OP_APPEND, 0, 0, 2, "big", "y"),
+                "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
     uint64_t len = 0;
     assert_int_equal(kv_strlen(f->kv, (const uint8_t *)"big", 3, &len), KV_OK);
     assert_int_equal(len, KV_VALUE_BYTES_MAX);
@@ -524,6 +531,105 @@ static void test_map_full(void **state)
     free(entry);
 }
 
+static void test_flushall(void **state)
+{
+    struct fixture *f = *state;
+    check_ok(apply(f, KV_OP_MSET, 0, 0, 4, "a", "1", "b", "2"));
+    check_ok(apply(f, KV_OP_FLUSHALL, 0, 0, 0));
+    uint64_t count = 99;
+    assert_int_equal(kv_count(f->kv, &count), KV_OK);
+    assert_int_equal(count, 0);
+    assert_value(f, "a", NULL);
+    /* The scan order goes with the keys: nothing is left to scan. */
+    struct kv_scan_cursor cursor = {0};
+    int calls = 0;
+    assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 10, &calls, count_key), KV_OK);
+    assert_true(cursor.done);
+    assert_int_equal(calls, 0);
+    check_ok(apply(f, KV_OP_SET, 0, 0, 2, "a", "3"));
+    assert_value(f, "a", "3");
+}
+
+static void test_incrbyfloat(void **state)
+{
+    struct fixture *f = *state;
+    check_bulk(apply(f, KV_OP_INCRBYFLOAT, 0, 0, 2, "f", "10.5"), "10.5");
+    check_bulk(apply(f, KV_OP_INCRBYFLOAT, 0, 0, 2, "f", "0.1"), "10.6");
+    assert_value(f, "f", "10.6");
+    check_bulk(apply(f, KV_OP_INCRBYFLOAT, 0, 0, 2, "f", "-10.6"), "0");
+    check_bulk(apply(f, KV_OP_INCRBYFLOAT, 0, 0, 2, "e", "5.0e3"), "5000");
+    /* As Redis: long double arithmetic, 17 decimals, trailing zeroes trimmed. */
+    check_bulk(apply(f, KV_OP_INCRBYFLOAT, 0, 0, 2, "e", "2.0e-3"), "5000.00199999999999978");
+    check_error(apply(f, KV_OP_INCRBYFLOAT, 0, 0, 2, "e", "abc"), "ERR value is not a valid float");
+    check_error(apply(f, KV_OP_INCRBYFLOAT, 0, 0, 2, "e", " 1"), "ERR value is not a valid float");
+    check_error(apply(f, KV_OP_INCRBYFLOAT, 0, 0, 2, "e", "inf"),
+                "ERR increment would produce NaN or Infinity");
+    check_ok(apply(f, KV_OP_SET, 0, 0, 2, "s", "text"));
+    check_error(apply(f, KV_OP_INCRBYFLOAT, 0, 0, 2, "s", "1"), "ERR value is not a valid float");
+    assert_value(f, "e", "5000.00199999999999978"); /* a failed increment changes nothing */
+}
+
+static void test_setrange(void **state)
+{
+    struct fixture *f = *state;
+    check_integer(apply(f, KV_OP_SETRANGE, 0, 5, 2, "r", ""), 0);
+    assert_value(f, "r", NULL); /* nothing to write creates no key */
+    check_ok(apply(f, KV_OP_SET, 0, 0, 2, "r", "Hello World"));
+    check_integer(apply(f, KV_OP_SETRANGE, 0, 6, 2, "r", "Redis"), 11);
+    assert_value(f, "r", "Hello Redis");
+    check_integer(apply(f, KV_OP_SETRANGE, 0, 0, 2, "r", ""), 11);
+    check_integer(apply(f, KV_OP_SETRANGE, 0, 2, 2, "z", "ab"), 4);
+    uint8_t buf[8];
+    size_t len = 0;
+    bool found = false;
+    assert_int_equal(kv_get(f->kv, (const uint8_t *)"z", 1, buf, sizeof buf, &len, &found), KV_OK);
+    assert_true(found);
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf, "\0\0ab", 4);
+    check_error(apply(f, KV_OP_SETRANGE, 0, KV_VALUE_BYTES_MAX, 2, "z", "x"),
+                "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+}
+
+static void test_setbit(void **state)
+{
+    struct fixture *f = *state;
+    check_integer(apply(f, KV_OP_SETBIT, KV_FLAG_BIT, 7, 1, "b"), 0);
+    assert_value(f, "b", "\x01");
+    check_integer(apply(f, KV_OP_SETBIT, KV_FLAG_BIT, 1, 1, "b"), 0);
+    assert_value(f, "b", "A");
+    check_integer(apply(f, KV_OP_SETBIT, 0, 7, 1, "b"), 1);
+    assert_value(f, "b", "@");
+    check_integer(apply(f, KV_OP_SETBIT, 0, 15, 1, "b"), 0); /* grows, zero-filled */
+    check_integer(apply(f, KV_OP_SETBIT, KV_FLAG_BIT, KV_BIT_OFFSET_MAX, 1, "big"), 0);
+}
+
+static void test_rename_copy(void **state)
+{
+    struct fixture *f = *state;
+    check_error(apply(f, KV_OP_RENAME, 0, 0, 2, "nope", "x"), "ERR no such key");
+    check_ok(apply(f, KV_OP_SET, 0, 0, 2, "a", "1"));
+    check_ok(apply(f, KV_OP_RENAME, 0, 0, 2, "a", "a")); /* onto itself: no change */
+    assert_value(f, "a", "1");
+    check_ok(apply(f, KV_OP_RENAME, 0, 0, 2, "a", "b"));
+    assert_value(f, "a", NULL);
+    assert_value(f, "b", "1");
+    check_ok(apply(f, KV_OP_SET, 0, 0, 2, "c", "2"));
+    check_integer(apply(f, KV_OP_RENAME, KV_FLAG_NX, 0, 2, "b", "c"), 0);
+    check_integer(apply(f, KV_OP_RENAME, KV_FLAG_NX, 0, 2, "b", "b"), 0);
+    check_integer(apply(f, KV_OP_RENAME, KV_FLAG_NX, 0, 2, "b", "d"), 1);
+    assert_value(f, "d", "1");
+    check_integer(apply(f, KV_OP_COPY, 0, 0, 2, "missing", "e"), 0);
+    check_integer(apply(f, KV_OP_COPY, 0, 0, 2, "d", "e"), 1);
+    check_integer(apply(f, KV_OP_COPY, 0, 0, 2, "c", "e"), 0);
+    assert_value(f, "e", "1");
+    check_integer(apply(f, KV_OP_COPY, KV_FLAG_REPLACE, 0, 2, "c", "e"), 1);
+    assert_value(f, "e", "2");
+    assert_value(f, "c", "2");
+    uint64_t count = 0;
+    assert_int_equal(kv_count(f->kv, &count), KV_OK);
+    assert_int_equal(count, 3); /* c, d, e */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -540,6 +646,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_full, setup_small_map, teardown),
         cmocka_unit_test_setup_teardown(test_long_key_collision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flushall, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incrbyfloat, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setrange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setbit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename_copy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

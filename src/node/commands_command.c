@@ -1,0 +1,214 @@
+/*
+ * commands_command.c — COMMAND, COMMAND COUNT / INFO / DOCS / GETKEYS / LIST, as Redis 7
+ * answers them, for the commands chorus has. Names, arities, flags, key positions and ACL
+ * categories are Redis 7.0's own (taken from its COMMAND INFO); CAS, chorus's own, is
+ * described as Redis would describe it. Key specs, tips and subcommands are empty arrays.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "node/commands.h"
+
+struct command_doc {
+    const char *name;
+    int arity;
+    const char *flags;      /* space separated */
+    int first_key, last_key, step;
+    const char *categories; /* space separated */
+};
+
+static const struct command_doc command_docs[] = {
+    {"ping", -1, "fast", 0, 0, 0, "@fast @connection"},
+    {"echo", 2, "loading stale fast", 0, 0, 0, "@fast @connection"},
+    {"quit", -1, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, "@fast @connection"},
+    {"select", 2, "loading stale fast", 0, 0, 0, "@fast @connection"},
+    {"client", -2, "", 0, 0, 0, "@slow"},
+    {"get", 2, "readonly fast", 1, 1, 1, "@read @string @fast"},
+    {"mget", -2, "readonly fast", 1, -1, 1, "@read @string @fast"},
+    {"exists", -2, "readonly fast", 1, -1, 1, "@keyspace @read @fast"},
+    {"strlen", 2, "readonly fast", 1, 1, 1, "@read @string @fast"},
+    {"dbsize", 1, "readonly fast", 0, 0, 0, "@keyspace @read @fast"},
+    {"scan", -2, "readonly", 0, 0, 0, "@keyspace @read @slow"},
+    {"set", -3, "write denyoom", 1, 1, 1, "@write @string @slow"},
+    {"setnx", 3, "write denyoom fast", 1, 1, 1, "@write @string @fast"},
+    {"getset", 3, "write denyoom fast", 1, 1, 1, "@write @string @fast"},
+    {"getdel", 2, "write fast", 1, 1, 1, "@write @string @fast"},
+    {"del", -2, "write", 1, -1, 1, "@keyspace @write @slow"},
+    {"unlink", -2, "write fast", 1, -1, 1, "@keyspace @write @fast"},
+    {"incr", 2, "write denyoom fast", 1, 1, 1, "@write @string @fast"},
+    {"decr", 2, "write denyoom fast", 1, 1, 1, "@write @string @fast"},
+    {"incrby", 3, "write denyoom fast", 1, 1, 1, "@write @string @fast"},
+    {"decrby", 3, "write denyoom fast", 1, 1, 1, "@write @string @fast"},
+    {"append", 3, "write denyoom fast", 1, 1, 1, "@write @string @fast"},
+    {"mset", -3, "write denyoom", 1, -1, 2, "@write @string @slow"},
+    {"msetnx", -3, "write denyoom", 1, -1, 2, "@write @string @slow"},
+    {"info", -1, "loading stale", 0, 0, 0, "@slow @dangerous"},
+    {"hello", -1, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, "@fast @connection"},
+    {"command", -1, "loading stale", 0, 0, 0, "@slow @connection"},
+    {"config", -2, "", 0, 0, 0, "@slow"},
+    {"flushall", -1, "write", 0, 0, 0, "@keyspace @write @slow @dangerous"},
+    {"flushdb", -1, "write", 0, 0, 0, "@keyspace @write @slow @dangerous"},
+    {"incrbyfloat", 3, "write denyoom fast", 1, 1, 1, "@write @string @fast"},
+    {"setrange", 4, "write denyoom", 1, 1, 1, "@write @string @slow"},
+    {"setbit", 4, "write denyoom", 1, 1, 1, "@write @bitmap @slow"},
+    {"rename", 3, "write", 1, 2, 1, "@keyspace @write @slow"},
+    {"renamenx", 3, "write fast", 1, 2, 1, "@keyspace @write @fast"},
+    {"copy", -3, "write denyoom", 1, 2, 1, "@keyspace @write @slow"},
+    {"getrange", 4, "readonly", 1, 1, 1, "@read @string @slow"},
+    {"getbit", 3, "readonly fast", 1, 1, 1, "@read @bitmap @fast"},
+    {"bitcount", -2, "readonly", 1, 1, 1, "@read @bitmap @slow"},
+    {"lcs", -3, "readonly", 1, 2, 1, "@read @string @slow"},
+    {"keys", 2, "readonly", 0, 0, 0, "@keyspace @read @slow @dangerous"},
+    {"type", 2, "readonly fast", 1, 1, 1, "@keyspace @read @fast"},
+    {"randomkey", 1, "readonly", 0, 0, 0, "@keyspace @read @slow"},
+    {"touch", -2, "readonly fast", 1, -1, 1, "@keyspace @read @fast"},
+    {"memory", -2, "", 0, 0, 0, "@slow"},
+    {"cas", 4, "write denyoom", 1, 1, 1, "@write @string @slow"},
+};
+
+enum { COMMAND_DOC_COUNT = sizeof(command_docs) / sizeof(command_docs[0]) };
+
+static const struct command_doc *command_doc_find(const struct resp_arg *name)
+{
+    for (size_t i = 0; i < COMMAND_DOC_COUNT; i++)
+        if (node_arg_is(name, command_docs[i].name))
+            return &command_docs[i];
+    return NULL;
+}
+
+/* Replies the words of a space-separated list as simple strings (Redis's status replies). */
+static void reply_words(struct resp_out *out, const char *words)
+{
+    uint32_t count = 0;
+    for (const char *p = words; *p != '\0'; p++)
+        if (*p != ' ' && (p == words || p[-1] == ' '))
+            count++;
+    resp_reply_array(out, count); /* a set in Redis's RESP3; chorus writes an array in both */
+    const char *p = words;
+    while (*p != '\0') {
+        const char *end = strchr(p, ' ');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        resp_reply_simple(out, p, len);
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+static void reply_entry(struct resp_out *out, const struct command_doc *d)
+{
+    resp_reply_array(out, 10);
+    resp_reply_bulk(out, d->name, strlen(d->name));
+    resp_reply_integer(out, d->arity);
+    reply_words(out, d->flags);
+    resp_reply_integer(out, d->first_key);
+    resp_reply_integer(out, d->last_key);
+    resp_reply_integer(out, d->step);
+    reply_words(out, d->categories);
+    resp_reply_array(out, 0); /* tips */
+    resp_reply_array(out, 0); /* key specs */
+    resp_reply_array(out, 0); /* subcommands */
+}
+
+static bool arity_ok(const struct command_doc *d, uint32_t argc)
+{
+    return d->arity > 0 ? (int64_t)argc == d->arity : (int64_t)argc >= -d->arity;
+}
+
+/* COMMAND GETKEYS command arg...: the keys by first, last and step, as Redis's legacy
+ * key positions give them. */
+static void command_getkeys(struct resp_out *out, const struct resp_arg *argv, uint32_t argc)
+{
+    const struct command_doc *d = command_doc_find(&argv[2]);
+    uint32_t cmd_argc = argc - 2;
+    if (d == NULL) {
+        static const char text[] = "ERR Invalid command specified";
+        resp_reply_error(out, text, sizeof(text) - 1);
+        return;
+    }
+    if (!arity_ok(d, cmd_argc)) {
+        static const char text[] = "ERR Invalid number of arguments specified for command";
+        resp_reply_error(out, text, sizeof(text) - 1);
+        return;
+    }
+    if (d->first_key == 0) {
+        static const char text[] = "ERR The command has no key arguments";
+        resp_reply_error(out, text, sizeof(text) - 1);
+        return;
+    }
+    int64_t last = d->last_key < 0 ? (int64_t)cmd_argc + d->last_key : d->last_key;
+    uint32_t count = 0;
+    for (int64_t i = d->first_key; i <= last && i < cmd_argc; i += d->step)
+        count++;
+    resp_reply_array(out, count);
+    for (int64_t i = d->first_key; i <= last && i < cmd_argc; i += d->step)
+        resp_reply_bulk(out, argv[2 + i].data, argv[2 + i].len);
+}
+
+static void command_subcommand(struct node_exec *e, struct resp_out *out)
+{
+    const struct resp_arg *sub = &e->argv[1];
+    if (node_arg_is(sub, "COUNT") && e->argc == 2) {
+        resp_reply_integer(out, COMMAND_DOC_COUNT);
+    } else if (node_arg_is(sub, "INFO")) {
+        resp_reply_array(out, e->argc == 2 ? COMMAND_DOC_COUNT : e->argc - 2);
+        for (uint32_t i = 0; e->argc == 2 && i < COMMAND_DOC_COUNT; i++)
+            reply_entry(out, &command_docs[i]);
+        for (uint32_t i = 2; i < e->argc; i++) {
+            const struct command_doc *d = command_doc_find(&e->argv[i]);
+            if (d == NULL)
+                resp_reply_null_array(out);
+            else
+                reply_entry(out, d);
+        }
+    } else if (node_arg_is(sub, "DOCS")) {
+        /* Known names, each with an empty documentation map (redis-cli then shows no hints). */
+        uint32_t count = 0;
+        for (uint32_t i = 2; i < e->argc; i++)
+            count += command_doc_find(&e->argv[i]) != NULL;
+        resp_reply_map(out, e->argc == 2 ? COMMAND_DOC_COUNT : count);
+        for (uint32_t i = 0; e->argc == 2 && i < COMMAND_DOC_COUNT; i++) {
+            resp_reply_bulk(out, command_docs[i].name, strlen(command_docs[i].name));
+            resp_reply_map(out, 0);
+        }
+        for (uint32_t i = 2; i < e->argc; i++) {
+            const struct command_doc *d = command_doc_find(&e->argv[i]);
+            if (d != NULL) {
+                resp_reply_bulk(out, d->name, strlen(d->name));
+                resp_reply_map(out, 0);
+            }
+        }
+    } else if (node_arg_is(sub, "GETKEYS") && e->argc >= 3) {
+        command_getkeys(out, e->argv, e->argc);
+    } else if (node_arg_is(sub, "LIST") && e->argc == 2) {
+        resp_reply_array(out, COMMAND_DOC_COUNT);
+        for (uint32_t i = 0; i < COMMAND_DOC_COUNT; i++)
+            resp_reply_bulk(out, command_docs[i].name, strlen(command_docs[i].name));
+    } else if (node_arg_is(sub, "COUNT") || node_arg_is(sub, "GETKEYS") || node_arg_is(sub, "LIST")) {
+        char text[128];
+        int n = snprintf(text, sizeof(text), "ERR wrong number of arguments for 'command|%.*s' command",
+                         (int)sub->len, sub->data);
+        for (int i = 0; i < n; i++)
+            if (text[i] >= 'A' && text[i] <= 'Z' && i > 40)
+                text[i] = (char)(text[i] - 'A' + 'a');
+        resp_reply_error(out, text, (size_t)n);
+    } else {
+        char text[256];
+        int n = snprintf(text, sizeof(text), "ERR unknown subcommand '%.*s'. Try COMMAND HELP.",
+                         (int)(sub->len > 128 ? 128 : sub->len), sub->data);
+        resp_reply_error(out, text, (size_t)n);
+    }
+}
+
+void node_cmd_command(struct node_exec *e)
+{
+    struct resp_out *out = node_exec_out(e);
+    if (e->argc == 1) {
+        resp_reply_array(out, COMMAND_DOC_COUNT);
+        for (uint32_t i = 0; i < COMMAND_DOC_COUNT; i++)
+            reply_entry(out, &command_docs[i]);
+    } else {
+        command_subcommand(e, out);
+    }
+    node_exec_done(e, out);
+}

@@ -1,0 +1,205 @@
+/*
+ * commands_scan.c — SCAN, KEYS and RANDOMKEY over the store's hash order (kv_scan).
+ *
+ * SCAN's cursor is stateless, as Redis's is: the number is the 64-bit hash position where the
+ * next call resumes (kv.h, struct kv_scan_cursor), so a cursor works on any node, after a
+ * restart, and never expires; every 64-bit number is accepted. Guarantee: a key present
+ * for the whole iteration is returned at least once. TYPE is honoured: every chorus value is
+ * a string, so TYPE string (in any case) returns the matches and any other type none.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ctype.h>
+#include <errno.h>
+
+#include "node/commands.h"
+#include "storage/kv_glob.h"
+
+enum {
+    NODE_SCAN_COUNT_DEFAULT = 10,
+    NODE_SCAN_CURSOR_TEXT_MAX = 4096, /* a longer cursor is refused, not parsed */
+    NODE_KEYS_REPLY_MAX = 1000000,    /* KEYS refuses to build a larger reply */
+};
+
+static const char error_syntax[] = "ERR syntax error";
+static const char error_not_integer[] = "ERR value is not an integer or out of range";
+
+struct key_list {
+    struct resp_arg *keys;
+    uint32_t count;
+    uint32_t cap;
+    bool keep; /* false: TYPE names a type no chorus key has */
+    bool overflow;
+};
+
+static void key_list_add(void *ctx, const uint8_t *key, size_t key_len)
+{
+    struct key_list *l = ctx;
+    if (!l->keep)
+        return;
+    if (l->count == NODE_KEYS_REPLY_MAX) {
+        l->overflow = true;
+        return;
+    }
+    if (l->count == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->keys = realloc(l->keys, l->cap * sizeof(*l->keys));
+        assert(l->keys != NULL);
+    }
+    char *copy = malloc(key_len + 1);
+    assert(copy != NULL);
+    if (key_len > 0)
+        memcpy(copy, key, key_len);
+    l->keys[l->count++] = (struct resp_arg){.data = copy, .len = key_len};
+}
+
+static void key_list_reply_free(struct key_list *l, struct resp_out *out)
+{
+    if (out != NULL) {
+        resp_reply_array(out, l->count);
+        for (uint32_t i = 0; i < l->count; i++)
+            resp_reply_bulk(out, l->keys[i].data, l->keys[i].len);
+    }
+    for (uint32_t i = 0; i < l->count; i++)
+        free((void *)l->keys[i].data);
+    free(l->keys);
+    memset(l, 0, sizeof(*l));
+}
+
+/* Redis parses the cursor with strtoul on the argument as a C string: leading '+', '-'
+ * (which wraps) and zeroes are accepted, leading space and anything after the number not. */
+static bool cursor_parse(const struct resp_arg *arg, uint64_t *cursor)
+{
+    char text[NODE_SCAN_CURSOR_TEXT_MAX + 1];
+    if (arg->len > NODE_SCAN_CURSOR_TEXT_MAX)
+        return false;
+    memcpy(text, arg->data, arg->len);
+    text[arg->len] = '\0';
+    if (isspace((unsigned char)text[0]))
+        return false;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (end[0] != '\0' || errno == ERANGE)
+        return false;
+    *cursor = value;
+    return true;
+}
+
+static void reply_pattern_too_long(struct resp_out *out)
+{
+    char text[128];
+    int n = snprintf(text, sizeof(text), "ERR pattern too long: chorus accepts at most %d bytes",
+                     KV_GLOB_PATTERN_BYTES_MAX);
+    resp_reply_error(out, text, (size_t)n);
+}
+
+/* SCAN cursor [MATCH pattern] [COUNT count] [TYPE type], errors in Redis's order. */
+void node_scan_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+                     uint32_t argc)
+{
+    uint64_t position = 0;
+    int64_t count = NODE_SCAN_COUNT_DEFAULT;
+    const struct resp_arg *match = NULL, *type = NULL;
+    if (!cursor_parse(&argv[1], &position)) {
+        resp_reply_error(out, "ERR invalid cursor", 18);
+        return;
+    }
+    for (uint32_t i = 2; i < argc; i += 2) {
+        bool more = i + 1 < argc;
+        if (more && node_arg_is(&argv[i], "COUNT")) {
+            if (!resp_string_to_int64(argv[i + 1].data, argv[i + 1].len, &count)) {
+                resp_reply_error(out, error_not_integer, sizeof(error_not_integer) - 1);
+                return;
+            }
+            if (count < 1) {
+                resp_reply_error(out, error_syntax, sizeof(error_syntax) - 1);
+                return;
+            }
+        } else if (more && node_arg_is(&argv[i], "MATCH")) {
+            match = &argv[i + 1];
+        } else if (more && node_arg_is(&argv[i], "TYPE")) {
+            type = &argv[i + 1];
+        } else {
+            resp_reply_error(out, error_syntax, sizeof(error_syntax) - 1);
+            return;
+        }
+    }
+    if (match != NULL && match->len > KV_GLOB_PATTERN_BYTES_MAX) {
+        reply_pattern_too_long(out);
+        return;
+    }
+    if (count > KV_SCAN_COUNT_MAX)
+        count = KV_SCAN_COUNT_MAX;
+    struct kv_scan_cursor cursor = {.position = position, .done = false};
+    struct key_list list = {.keep = type == NULL || node_arg_is(type, "string")};
+    int rv = kv_scan(node->kv, &cursor, match ? (const uint8_t *)match->data : NULL,
+                     match ? match->len : 0, (uint32_t)count, &list, key_list_add);
+    if (rv != KV_OK) {
+        key_list_reply_free(&list, NULL);
+        resp_reply_error(out, "ERR storage scan failed", 23);
+        return;
+    }
+    char text[24];
+    int n = snprintf(text, sizeof(text), "%llu",
+                     (unsigned long long)(cursor.done ? 0 : cursor.position));
+    resp_reply_array(out, 2);
+    resp_reply_bulk(out, text, (size_t)n);
+    key_list_reply_free(&list, out);
+}
+
+/* KEYS pattern: the whole keyspace in one reply, bounded by NODE_KEYS_REPLY_MAX keys. */
+void node_keys_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv)
+{
+    if (argv[1].len > KV_GLOB_PATTERN_BYTES_MAX) {
+        reply_pattern_too_long(out);
+        return;
+    }
+    struct kv_scan_cursor cursor = {0};
+    struct key_list list = {.keep = true};
+    int rv = KV_OK;
+    /* Each call examines KV_SCAN_COUNT_MAX keys; the loop ends with the store or the bound. */
+    while (rv == KV_OK && !cursor.done && !list.overflow)
+        rv = kv_scan(node->kv, &cursor, (const uint8_t *)argv[1].data, argv[1].len,
+                     KV_SCAN_COUNT_MAX, &list, key_list_add);
+    if (rv != KV_OK || list.overflow) {
+        key_list_reply_free(&list, NULL);
+        if (rv != KV_OK) {
+            resp_reply_error(out, "ERR storage scan failed", 23);
+            return;
+        }
+        char text[128];
+        int n = snprintf(text, sizeof(text),
+                         "ERR KEYS would return more than %d keys: use SCAN", NODE_KEYS_REPLY_MAX);
+        resp_reply_error(out, text, (size_t)n);
+        return;
+    }
+    key_list_reply_free(&list, out);
+}
+
+/* A random position (xorshift64*, seeded from the clock once): not for security, only for
+ * RANDOMKEY's choice, which need not agree between nodes. */
+static uint64_t random_position(void)
+{
+    static uint64_t state;
+    if (state == 0)
+        state = uv_hrtime() | 1;
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return state * 2685821657736338717ull;
+}
+
+void node_randomkey_serve(struct node *node, struct resp_out *out)
+{
+    uint8_t key[KV_KEY_BYTES_MAX];
+    size_t len = 0;
+    bool found = false;
+    if (kv_random_key(node->kv, random_position(), key, sizeof(key), &len, &found) != KV_OK)
+        resp_reply_error(out, "ERR storage read failed", 23);
+    else if (!found)
+        resp_reply_null(out);
+    else
+        resp_reply_bulk(out, key, len);
+}
