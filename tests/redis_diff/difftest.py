@@ -235,7 +235,7 @@ def g_scan(g):
 def g_scanall(g):
     args = []
     if g.r.random() < 0.4:
-        args += [b"MATCH", g.r.choice([b"k*", b"k[0-2]", b"*", b"k?", b"x*", b"nomatch"])]
+        args += [b"MATCH", g.r.choice([b"k*", b"k[0-2]", b"*", b"k?", b"x*", b"nomatch", b"m1*"])]
     if g.r.random() < 0.5:
         args += [b"COUNT", str(g.r.randint(1, 5)).encode()]
     if g.r.random() < 0.3:
@@ -307,7 +307,8 @@ COMMANDS = [
     (b"SETBIT", lambda g: [g.key(), g.integer(0, 80), g.r.choice([b"0", b"1", b"1", b"2", b"x"])]),
     (b"BITCOUNT", g_bitcount),
     (b"LCS", g_lcs),
-    (b"KEYS", lambda g: [g.r.choice([b"*", b"k*", b"k[1-3]", b"?", b"*\\**", b"nomatch"])]),
+    (b"KEYS", lambda g: [g.r.choice([b"*", b"k*", b"k[1-3]", b"?", b"*\\**", b"nomatch", b"m?",
+                                     b"m[1-3]*"])]),
     (b"TYPE", lambda g: [g.key()]),
     (b"RENAME", lambda g: [g.key(), g.key()]),
     (b"RENAMENX", lambda g: [g.key(), g.key()]),
@@ -345,6 +346,11 @@ def generate(seed, ops, conns):
         if rng.random() < 0.35:
             batch = [g.command() for _ in range(rng.randint(2, 8))]
             batch = [c for c in batch if c[0] not in SINGLE_ONLY] or [[b"PING"]]
+            if rng.random() < 0.08:
+                batch.append([b"QUIT"])  # replies to all before it, then the connection closes
+        elif rng.random() < 0.03:
+            # A larger keyspace for a while, so that SCAN and KEYS take several steps.
+            batch = [[b"MSET"] + sum(([b"m%d" % i, b"%d" % i] for i in range(rng.randint(20, 60))), [])]
         else:
             batch = [g.command()]
         steps.append((conn, batch))

@@ -41,6 +41,12 @@ static void test_command_roundtrip_every_op(void **state)
         {.op = KV_OP_APPEND, .arg_count = 2, .args = a},
         {.op = KV_OP_MSET, .arg_count = 6, .args = a},
         {.op = KV_OP_MSETNX, .arg_count = 4, .args = a},
+        {.op = KV_OP_FLUSHALL, .arg_count = 0, .args = a},
+        {.op = KV_OP_INCRBYFLOAT, .arg_count = 2, .args = a},
+        {.op = KV_OP_SETRANGE, .delta = 7, .arg_count = 2, .args = a},
+        {.op = KV_OP_SETBIT, .flags = KV_FLAG_BIT, .delta = KV_BIT_OFFSET_MAX, .arg_count = 1, .args = a},
+        {.op = KV_OP_RENAME, .flags = KV_FLAG_NX, .arg_count = 2, .args = a},
+        {.op = KV_OP_COPY, .flags = KV_FLAG_REPLACE, .arg_count = 2, .args = a},
     };
     for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++) {
         uint8_t buf[BUF_BYTES];
@@ -92,6 +98,23 @@ static void test_command_check_rejects(void **state)
     expect_rejected(&c, KV_ERR_INVALID, "ERR unknown command");
     c = (struct kv_command){.op = KV_OP_MAX + 1, .arg_count = 1, .args = a};
     expect_rejected(&c, KV_ERR_INVALID, "ERR unknown command");
+    /* The new ops: offsets never negative nor beyond the value bound, flags per op. */
+    c = (struct kv_command){.op = KV_OP_SETRANGE, .delta = -1, .arg_count = 2, .args = a};
+    expect_rejected(&c, KV_ERR_INVALID, "ERR syntax error");
+    c = (struct kv_command){.op = KV_OP_SETBIT, .delta = KV_BIT_OFFSET_MAX + 1, .arg_count = 1, .args = a};
+    expect_rejected(&c, KV_ERR_INVALID, "ERR syntax error");
+    c = (struct kv_command){.op = KV_OP_SETBIT, .delta = -1, .arg_count = 1, .args = a};
+    expect_rejected(&c, KV_ERR_INVALID, "ERR syntax error");
+    c = (struct kv_command){.op = KV_OP_RENAME, .flags = KV_FLAG_REPLACE, .arg_count = 2, .args = a};
+    expect_rejected(&c, KV_ERR_INVALID, "ERR syntax error");
+    c = (struct kv_command){.op = KV_OP_COPY, .flags = KV_FLAG_NX, .arg_count = 2, .args = a};
+    expect_rejected(&c, KV_ERR_INVALID, "ERR syntax error");
+    c = (struct kv_command){.op = KV_OP_FLUSHALL, .arg_count = 1, .args = a};
+    expect_rejected(&c, KV_ERR_INVALID, "ERR wrong number of arguments");
+    c = (struct kv_command){.op = KV_OP_INCRBYFLOAT, .delta = 1, .arg_count = 2, .args = a};
+    expect_rejected(&c, KV_ERR_INVALID, "ERR syntax error");
+    c = (struct kv_command){.op = KV_OP_COPY, .arg_count = 3, .args = a};
+    expect_rejected(&c, KV_ERR_INVALID, "ERR wrong number of arguments");
 }
 
 static void test_command_limits(void **state)

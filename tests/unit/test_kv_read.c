@@ -12,6 +12,7 @@
 
 #include "storage/kv.h"
 #include "storage/kv_command.h"
+#include "storage/kv_internal.h"
 
 enum { KEY_COUNT = 1000, LONG_KEY_BYTES = 1000, SEEN_MAX = KEY_COUNT + 100 };
 
@@ -206,12 +207,77 @@ static void test_get_exists_strlen_count(void **state)
     assert_int_equal(count, 1);
 }
 
+/* A cursor is only a position: any 64-bit number resumes a scan, a cursor taken before a
+ * restart works after it, and the iteration from any position reaches the end. */
+static void test_scan_stateless_cursor(void **state)
+{
+    struct fixture *f = *state;
+    static struct seen seen;
+    memset(&seen, 0, sizeof seen);
+    struct kv_scan_cursor cursor = {0};
+    for (int calls = 0; calls < 10; calls++) {
+        assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 13, &seen, on_key), KV_OK);
+    }
+    assert_false(cursor.done);
+    uint64_t position = cursor.position;
+    assert_true(position != 0);
+    kv_close(f->kv);
+    assert_int_equal(kv_open(f->dir, NULL, &f->kv), KV_OK);
+    cursor = (struct kv_scan_cursor){.position = position};
+    for (int calls = 0; !cursor.done; calls++) {
+        assert_true(calls < KEY_COUNT);
+        assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 13, &seen, on_key), KV_OK);
+    }
+    for (int i = 0; i < KEY_COUNT; i++) {
+        assert_int_equal(seen.count[i], 1); /* across the restart: each key exactly once */
+    }
+    memset(&seen, 0, sizeof seen);
+    cursor = (struct kv_scan_cursor){.position = UINT64_MAX};
+    assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 10, &seen, on_key), KV_OK);
+    assert_true(cursor.done);
+    assert_true(seen.calls <= 1);
+}
+
+/* A store of format 1 has no order DB: opening it builds one from the keys. */
+static void test_scan_order_built_for_format_1(void **state)
+{
+    struct fixture *f = *state;
+    MDB_txn *txn = NULL;
+    assert_int_equal(mdb_txn_begin(f->kv->env, NULL, 0, &txn), MDB_SUCCESS);
+    assert_int_equal(mdb_drop(txn, f->kv->order_dbi, 0), MDB_SUCCESS);
+    uint8_t one = 1;
+    MDB_val key = {.mv_size = 6, .mv_data = "format"}, value = {.mv_size = 1, .mv_data = &one};
+    assert_int_equal(mdb_put(txn, f->kv->meta_dbi, &key, &value, 0), MDB_SUCCESS);
+    assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+    kv_close(f->kv);
+    assert_int_equal(kv_open(f->dir, NULL, &f->kv), KV_OK);
+    static struct seen seen;
+    memset(&seen, 0, sizeof seen);
+    struct kv_scan_cursor cursor = {0};
+    for (int calls = 0; !cursor.done; calls++) {
+        assert_true(calls < 100);
+        assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 100, &seen, on_key), KV_OK);
+    }
+    for (int i = 0; i < KEY_COUNT; i++) {
+        assert_int_equal(seen.count[i], 1);
+    }
+    /* RANDOMKEY's lookup finds a key from any position. */
+    uint8_t buf[KV_KEY_BYTES_MAX];
+    size_t len = 0;
+    bool found = false;
+    assert_int_equal(kv_random_key(f->kv, UINT64_MAX, buf, sizeof buf, &len, &found), KV_OK);
+    assert_true(found);
+    assert_memory_equal(buf, "user:", 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scan_complete_and_exactly_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_match, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_exists_strlen_count, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_stateless_cursor, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_order_built_for_format_1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
