@@ -191,11 +191,33 @@ void node_drive(struct node *node)
     node_drive_schedule(node); /* more work: go on in the next iteration */
 }
 
+/* How long the loop worked (not waiting in poll) since the last iteration: the figure that
+ * must stay well under the election timeout, or peers would think this node gone. */
+static void loop_measure(struct node *node)
+{
+    uint64_t now = uv_hrtime();
+    uint64_t idle = uv_metrics_idle_time(node->loop);
+    if (node->loop_last_prepare_ns != 0) {
+        uint64_t busy_ns = now - node->loop_last_prepare_ns;
+        uint64_t idle_ns = idle - node->loop_last_idle_ns;
+        busy_ns = busy_ns > idle_ns ? busy_ns - idle_ns : 0;
+        if (busy_ns / 1000 > node->stats.loop_busy_us_max)
+            node->stats.loop_busy_us_max = busy_ns / 1000;
+        if (busy_ns > 50u * 1000 * 1000)
+            node->stats.loop_busy_over_50ms++;
+    }
+    node->loop_last_prepare_ns = now;
+    node->loop_last_idle_ns = idle;
+}
+
 static void on_prepare(uv_prepare_t *handle)
 {
     struct node *node = handle->data;
-    if (!node->stopping)
+    loop_measure(node);
+    if (!node->stopping) {
+        node_requests_serve_held(node);
         node_clients_process_pending(node);
+    }
     node_drive(node);
     /* While the update waits for the disk, what may leave early leaves now: the leader's
      * appends of entries proposed meanwhile reach the followers one fdatasync sooner. */

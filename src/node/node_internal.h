@@ -30,11 +30,32 @@ struct node;
 enum {
     NODE_GROUP = 0,                       /* the one consensus group until sharding */
     NODE_READ_BYTES = 64 * 1024,          /* one socket read */
-    NODE_CLIENT_IN_BYTES_MAX = 4u << 20,  /* unparsed input held per client */
-    NODE_CLIENT_PIPELINE_MAX = 1024,      /* commands parsed per read callback */
+    /* Unparsed input held per client: at least one whole command of the largest size the log
+     * takes (an entry, plus the RESP framing of its arguments). A command larger than this
+     * gets an error reply, then the connection closes (the stream cannot be resynchronized). */
+    NODE_CLIENT_IN_BYTES_MAX = (1u << 22),
+    NODE_CLIENT_PIPELINE_MAX = 1024,      /* commands parsed per client per loop iteration */
     NODE_CLIENT_WAITING_MAX = 4096,       /* commands of one client waiting on consensus */
+    /* Back-pressure on replies: while more than this is waiting to be sent to a client, its
+     * further commands are not parsed and its reads are not served (they wait, in order), and
+     * its socket is not read. Redis instead buffers without limit for normal clients. */
+    NODE_CLIENT_OUT_SOFT_BYTES = 8u << 20,
+    /* One reply: above this it is replaced by an error (MGET of many 1 MiB values). */
+    NODE_REPLY_BYTES_MAX = 512u << 20,
+    /* A client's pending output: the soft bound above stops new work long before this; only
+     * replies of requests already waiting can land beyond it. */
+    NODE_CLIENT_OUT_BYTES_MAX = 1u << 30,
+    /* Read replies built per loop iteration, across clients: work for one client must never
+     * starve heartbeats and peer traffic (the election timeout is 150 ms by default). */
+    NODE_SERVE_BYTES_PER_ITERATION = 4u << 20,
     NODE_GET_BUFFER_BYTES = (1u << 20) + 64,
-    NODE_FORWARD_MAX = 65536,             /* writes forwarded to the leader, waiting */
+    /* Writes forwarded to this node as leader that its core could not take yet, waiting in
+     * order (forwards.c); beyond either bound one is refused, and the forwarding node retries. */
+    NODE_FORWARD_MAX = 65536,
+    NODE_FORWARD_BYTES_MAX = 256u << 20,
+    /* A read whose read index did not come back within this is asked again (the answer or
+     * the request was lost with a connection, or dropped by a full outbox). */
+    NODE_READ_RESEND_MS = 1000,
     /* Every write's log entry starts with a tag naming the request that proposed it (node id,
      * boot nonce, request id), then the kv command. The node knows its own writes by the tag
      * when they apply: neither the index (the entry may be overwritten, Raft §5.3) nor the
@@ -65,11 +86,13 @@ struct node_request {
     uint64_t id;
     enum node_wait wait;
     uint64_t deadline_ms;
+    uint64_t read_asked_ms;   /* READ: when the read index was asked (resent if no answer) */
     uint64_t index;           /* COMMIT / APPLY_READ */
     uint64_t term;            /* COMMIT */
     bool proposed;            /* a proposal left this node: its fate may be unknown */
     cn_node_id forwarded_to;  /* FORWARD: the leader the write was sent to */
     bool done;
+    bool quit;                /* QUIT: the connection closes once this reply is sent */
     /* The command, kept so that it can be (re)proposed: encoded entry for writes, or the
      * read's arguments (copied). */
     uint8_t *payload;
@@ -83,6 +106,7 @@ struct node_request {
     struct node_request *all_prev, *all_next;
     struct node_request *wait_prev, *wait_next;
     bool in_wait_list;
+    struct node_stream *stream; /* stream.c: a reply being streamed, or NULL */
 };
 
 /* A doubly linked list of requests through their wait links. */
@@ -99,6 +123,16 @@ struct node_request_map {
     uint32_t count;
 };
 
+/*
+ * A client connection. Its commands take effect in the order sent (Redis's contract for a
+ * connection, pipelined or not), which requests.c keeps with three counters:
+ *  - a write starts (is proposed or forwarded) only when no earlier command is unstarted and
+ *    no earlier read is in progress: the log then holds the client's writes in order, and a
+ *    write never applies before an earlier read was served;
+ *  - a read starts (asks its read index) only when no earlier command is unstarted and no
+ *    earlier write is in progress: its read index then covers every earlier write;
+ *  - a read is served only at the head of the FIFO, when every earlier command is done.
+ */
 struct node_client {
     struct node *node;
     uv_tcp_t tcp;
@@ -106,21 +140,45 @@ struct node_client {
     char name[128];          /* CLIENT SETNAME, HELLO SETNAME (commands_client.c); no free */
     uint8_t name_len;        /* 0: no name */
     struct resp_parser parser;
-    struct resp_out out;
+    struct resp_out out;     /* replies not yet handed to the socket */
+    uint8_t *send_data;      /* the bytes of the write in flight (swapped with out.data) */
+    size_t send_len;
+    size_t send_capacity;
     uint8_t *in;
     size_t in_len;
     size_t in_capacity;
-    struct node_request *head; /* oldest waiting request */
+    struct node_request *head; /* oldest request whose reply has not been released */
     struct node_request *tail;
     uint32_t waiting;
+    uint32_t unstarted;      /* requests in NODE_WAIT_LEADER */
+    uint32_t writes_started; /* writes proposed or forwarded, not done */
+    uint32_t reads_started;  /* reads that asked their read index, not done */
     bool closing;
     bool close_after_write;
+    bool quit_seen;          /* QUIT parsed: nothing after it is executed */
     bool writing;
-    bool reading_paused;
+    bool reading;            /* uv_read_start is in force */
     bool input_pending;      /* complete commands may wait in `in`: parse them next iteration */
+    uint64_t retry_blocked_pass; /* requests.c: the retry pass that met its first held request */
     uv_write_t write_req;
-    size_t write_len;
     struct node_client *prev, *next;
+};
+
+/* A forwarded write waiting on the leader for room in its core (forwards.c). */
+struct node_forward {
+    struct node_forward *next;
+    cn_node_id from;
+    uint64_t context;
+    uint64_t term;
+    uint32_t data_len;
+    uint8_t data[];
+};
+
+/* What starting a request came to. */
+enum node_start {
+    NODE_START_OK = 0,      /* proposed, forwarded, asked, or answered */
+    NODE_START_ORDER,       /* an earlier command of its client must go first */
+    NODE_START_REFUSED,     /* the core or the transport could not take it now */
 };
 
 struct node_stats {
@@ -136,6 +194,8 @@ struct node_stats {
     uint64_t snapshots_installed;
     uint64_t forwarded;
     uint64_t clients_total;
+    uint64_t loop_busy_us_max;  /* longest loop iteration, not counting the wait in poll */
+    uint64_t loop_busy_over_50ms; /* iterations that took longer than 50 ms */
 };
 
 struct node {
@@ -154,6 +214,8 @@ struct node {
     uv_prepare_t drive_prepare; /* runs the update cycle once per loop iteration */
     uv_idle_t drive_idle;       /* keeps the loop from blocking while work remains */
     bool drive_idle_active;
+    uint64_t loop_last_prepare_ns;  /* drive.c: when the previous iteration ended */
+    uint64_t loop_last_idle_ns;     /* uv_metrics_idle_time then */
     bool stopping;
     int exit_status;
 
@@ -184,6 +246,11 @@ struct node {
     struct node_request_list apply_reads; /* WAIT_APPLY_READ, in arrival order */
     struct node_request_map by_id;
     uint8_t *get_buffer;
+    uint64_t retry_pass;                  /* numbers node_requests_retry's passes */
+    size_t served_bytes_iteration;        /* replies built in this loop iteration */
+    struct node_forward *forwards_head, *forwards_tail; /* forwards.c */
+    uint32_t forward_count;
+    size_t forward_bytes;
 
     /* Snapshots. */
     char snapshot_dir[NODE_PATH_BYTES_MAX + 16];
@@ -234,18 +301,29 @@ void node_request_fail(struct node *node, struct node_request *request, const ch
 /* The request's reply_out holds its reply: it leaves the waiting sets, and its client sends
  * what is ready. */
 void node_request_complete(struct node *node, struct node_request *request);
-int node_request_propose(struct node *node, struct node_request *request);
-int node_request_read(struct node *node, struct node_request *request);
+enum node_start node_request_propose(struct node *node, struct node_request *request);
+enum node_start node_request_read(struct node *node, struct node_request *request);
 void node_requests_on_applied(struct node *node, const struct cn_entry *entry,
                               const struct kv_result *result);
 void node_requests_on_read(struct node *node, const struct cn_read *read);
 void node_requests_after_apply(struct node *node);
+void node_requests_serve_held(struct node *node);
 void node_requests_on_leader(struct node *node);
 void node_requests_retry(struct node *node);
 void node_requests_sweep(struct node *node, uint64_t now_ms);
 void node_requests_forget_client(struct node *node, struct node_client *client);
-void node_requests_on_forward(struct node *node, const struct cn_message *m);
 void node_requests_on_forward_response(struct node *node, const struct cn_message *m);
+
+/* forwards.c */
+void node_forwards_on_propose(struct node *node, const struct cn_message *m);
+void node_forwards_drain(struct node *node);
+void node_forwards_reject_all(struct node *node);
+
+/* stream.c */
+struct node_stream;
+bool node_stream_wanted(const struct node_request *request);
+bool node_stream_step(struct node *node, struct node_request *request);
+void node_stream_abandon(struct node_request *request);
 
 /* snapshots.c */
 void node_snapshot_maybe_take(struct node *node);

@@ -15,7 +15,7 @@ static void on_message(void *ctx, const struct cn_message *m)
     if (node->stopping)
         return;
     if (m->type == CN_MSG_PROPOSE) {
-        node_requests_on_forward(node, m);
+        node_forwards_on_propose(node, m);
         return;
     }
     if (m->type == CN_MSG_PROPOSE_RESPONSE) {

@@ -122,7 +122,35 @@ static struct node_request_list *list_of(struct node *node, enum node_wait wait)
     return NULL;
 }
 
-/* Moves a request to a new wait, keeping the wait lists right. */
+static bool wait_is_started(enum node_wait wait)
+{
+    return wait == NODE_WAIT_FORWARD || wait == NODE_WAIT_COMMIT || wait == NODE_WAIT_READ ||
+           wait == NODE_WAIT_APPLY_READ;
+}
+
+/* Keeps the client's order counters (node_internal.h, struct node_client) in step with the
+ * request's wait: `delta` is +1 as it enters `wait`, -1 as it leaves it. */
+static void client_count(struct node_request *r, enum node_wait wait, int delta)
+{
+    struct node_client *c = r->client;
+    uint32_t *counter = NULL;
+    if (c == NULL)
+        return;
+    if (wait == NODE_WAIT_LEADER)
+        counter = &c->unstarted;
+    else if (wait_is_started(wait))
+        counter = r->read_kind != 0 ? &c->reads_started : &c->writes_started;
+    if (counter == NULL)
+        return;
+    if (delta > 0) {
+        (*counter)++;
+    } else {
+        assert(*counter > 0);
+        (*counter)--;
+    }
+}
+
+/* Moves a request to a new wait, keeping the wait lists and its client's counters right. */
 static void set_wait(struct node *node, struct node_request *r, enum node_wait wait)
 {
     if (r->in_wait_list)
@@ -131,6 +159,8 @@ static void set_wait(struct node *node, struct node_request *r, enum node_wait w
         node->waiting_unproposed--;
     if (wait == NODE_WAIT_LEADER)
         node->waiting_unproposed++;
+    client_count(r, r->wait, -1);
+    client_count(r, wait, +1);
     r->wait = wait;
     if (wait == NODE_WAIT_COMMIT)
         list_insert_by_index(&node->commits, r);
@@ -214,6 +244,8 @@ void node_request_complete(struct node *node, struct node_request *r)
 {
     assert(!r->done);
     r->done = true;
+    if (r->has_reply_out)
+        node->served_bytes_iteration += r->reply_out.len;
     set_wait(node, r, NODE_WAIT_NONE);
     all_unlink(node, r);
     map_remove(&node->by_id, r);
@@ -236,44 +268,52 @@ static void wait_for_leader(struct node *node, struct node_request *r)
     set_wait(node, r, NODE_WAIT_LEADER);
 }
 
-/* Whether a command the same client sent earlier still waits to be proposed or read: then this
- * one waits behind it, so that a client's pipeline goes into the log in the order it was sent. */
-static bool earlier_waiting(const struct node_request *r)
+/*
+ * Whether the request may start now (be proposed, forwarded, or ask its read index) without
+ * breaking its client's order (node_internal.h, struct node_client): no earlier command of
+ * the client is unstarted, and none of the other kind is in progress. A request that is
+ * itself unstarted and retried is checked by the retry pass, which visits requests in
+ * creation order and stops at a client's first one that may not start.
+ */
+static bool order_allows(const struct node_request *r)
 {
-    if (r->client == NULL)
+    const struct node_client *c = r->client;
+    if (c == NULL)
+        return true;
+    if (r->wait != NODE_WAIT_LEADER && c->unstarted > 0)
         return false;
-    for (const struct node_request *q = r->client->head; q != NULL && q != r;
-         q = q->next_in_client)
-        if (q->wait == NODE_WAIT_LEADER)
-            return true;
-    return false;
+    return r->read_kind != 0 ? c->writes_started == 0 : c->reads_started == 0;
 }
 
 /* Forwards a write to the leader: a node-level message the leader's node answers with the
  * index and term its core gave the entry. */
-static int forward_write(struct node *node, struct node_request *r, cn_node_id leader)
+static enum node_start forward_write(struct node *node, struct node_request *r,
+                                     cn_node_id leader)
 {
     struct cn_entry entry = {.type = CN_ENTRY_NORMAL, .data = r->payload,
                              .data_len = r->payload_len};
+    /* The term fences the forward (requests_forwarded.c): a leader takes it only in the term
+     * this node saw it lead, so that a write rejected by a leader that lost its term cannot be
+     * overtaken by a later write of the same client taken when that node leads again. */
     struct cn_message m = {.type = CN_MSG_PROPOSE, .group = NODE_GROUP, .from = node->config.id,
                            .to = leader, .term = node->status.term, .context = r->id,
                            .entry_count = 1, .entries = &entry};
     if (transport_send(node->transport, &m) != 0) {
         wait_for_leader(node, r);
-        return 0;
+        return NODE_START_REFUSED;
     }
     set_wait(node, r, NODE_WAIT_FORWARD);
     r->proposed = true;
     r->forwarded_to = leader;
     node->stats.forwarded++;
-    return 0;
+    return NODE_START_OK;
 }
 
-int node_request_propose(struct node *node, struct node_request *r)
+enum node_start node_request_propose(struct node *node, struct node_request *r)
 {
-    if (earlier_waiting(r)) {
+    if (!order_allows(r)) {
         wait_for_leader(node, r);
-        return 0;
+        return NODE_START_ORDER;
     }
     uint64_t index = 0, term = 0;
     struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = r->payload, .data_len = r->payload_len,
@@ -285,36 +325,37 @@ int node_request_propose(struct node *node, struct node_request *r)
         r->proposed = true;
         set_wait(node, r, NODE_WAIT_COMMIT);
         node->stats.proposals++;
-        return 0;
+        return NODE_START_OK;
     }
     if (rv == CN_ERR_NOT_LEADER && node->status.leader != 0 &&
         node->status.leader != node->config.id)
         return forward_write(node, r, node->status.leader);
     if (rv == CN_ERR_TOO_LARGE) {
         node_request_fail(node, r, "-ERR command too large");
-        return 0;
+        return NODE_START_OK;
     }
     /* No leader, a transfer, or the core's bound reached (CN_ERR_BUSY: back-pressure): it was
      * not proposed; it is retried after the next update, or fails at its deadline. */
     wait_for_leader(node, r);
-    return 0;
+    return NODE_START_REFUSED;
 }
 
-int node_request_read(struct node *node, struct node_request *r)
+enum node_start node_request_read(struct node *node, struct node_request *r)
 {
-    if (earlier_waiting(r)) {
+    if (!order_allows(r)) {
         wait_for_leader(node, r);
-        return 0;
+        return NODE_START_ORDER;
     }
     struct cn_event e = {.type = CN_EVENT_READ, .request_id = r->id};
     int rv = node_step(node, &e);
     if (rv == CN_OK) {
         set_wait(node, r, NODE_WAIT_READ);
+        r->read_asked_ms = node_now_ms(node);
         node->stats.reads++;
-        return 0;
+        return NODE_START_OK;
     }
     wait_for_leader(node, r); /* no leader known, or too many reads waiting: retried */
-    return 0;
+    return NODE_START_REFUSED;
 }
 
 uint64_t node_write_tag(const struct node *node, uint64_t request_id)
@@ -361,16 +402,60 @@ void node_requests_on_read(struct node *node, const struct cn_read *read)
     set_wait(node, r, NODE_WAIT_APPLY_READ);
 }
 
-/* Reads whose index is now applied are served, in arrival order. */
+/* Whether an applied read may be served now: at the head of its client's FIFO (every earlier
+ * command is done) and while the client's replies are not piling up. */
+static bool read_may_serve(const struct node_request *r)
+{
+    const struct node_client *c = r->client;
+    return c == NULL || (c->head == r && c->out.len < NODE_CLIENT_OUT_SOFT_BYTES);
+}
+
+/*
+ * Reads whose index is applied are served, each at the head of its client's order; serving
+ * one may put the next of the same client at the head, so passes repeat while they serve.
+ * At most NODE_SERVE_BYTES_PER_ITERATION of replies are built per loop iteration: the rest
+ * waits for the next one (node_requests_serve_held), so no client starves the heartbeats.
+ */
 void node_requests_after_apply(struct node *node)
 {
-    struct node_request *r = node->apply_reads.head;
-    while (r != NULL) {
-        struct node_request *next = r->wait_next;
-        if (r->index <= node->applied_index)
-            node_request_finish_read(node, r);
-        r = next;
+    bool served = true;
+    while (served && node->apply_reads.count > 0) {
+        served = false;
+        struct node_request *r = node->apply_reads.head;
+        while (r != NULL) {
+            struct node_request *next = r->wait_next;
+            if (r->index <= node->applied_index && read_may_serve(r)) {
+                if (node->served_bytes_iteration >= NODE_SERVE_BYTES_PER_ITERATION) {
+                    node_drive_schedule(node);
+                    return;
+                }
+                if (r->client == NULL) {
+                    node_stream_abandon(r);
+                    node_request_fail(node, r, ERROR_READ_TIMEOUT);
+                } else if (r->stream != NULL || node_stream_wanted(r)) {
+                    if (!node_stream_step(node, r)) {
+                        /* Held by the budget (the next iteration goes on) or by its own
+                         * client's output (on_write schedules an iteration). */
+                        r = next;
+                        continue;
+                    }
+                } else {
+                    node_request_finish_read(node, r);
+                }
+                served = true;
+            }
+            r = next;
+        }
     }
+}
+
+/* Once per loop iteration: a new serving budget, and the reads that waited for their turn,
+ * for room in their client's output, or for the budget. */
+void node_requests_serve_held(struct node *node)
+{
+    node->served_bytes_iteration = 0;
+    if (node->apply_reads.count > 0)
+        node_requests_after_apply(node);
 }
 
 /* The leader changed. Writes forwarded to the old one and not yet placed have an unknown fate
@@ -378,34 +463,41 @@ void node_requests_after_apply(struct node *node)
  * their deadline, and the client decides. Requests never proposed try the new leader. */
 void node_requests_on_leader(struct node *node)
 {
+    if (node->status.leader != node->config.id)
+        node_forwards_reject_all(node);
     struct node_request *r = node->all_head;
     for (uint32_t guard = 0; r != NULL && guard <= node->config.pending_requests_max; guard++) {
         struct node_request *next = r->all_next;
         if (r->wait == NODE_WAIT_FORWARD && r->forwarded_to != node->status.leader)
             node_request_fail(node, r, ERROR_UNKNOWN);
+        else if (r->wait == NODE_WAIT_READ)
+            wait_for_leader(node, r); /* its answer may never come: ask the new leader */
         r = next;
     }
     node_requests_retry(node);
 }
 
-/* Requests not yet proposed (no leader was known, or the core pushed back) try again, oldest
- * first; a client's later commands stay behind its earlier ones (earlier_waiting). */
+/* Requests not yet started (no leader was known, the core pushed back, or an earlier
+ * command of the client had to finish first) try again, oldest first. The pass stops at the
+ * first one the core refuses (the rest would be refused too, and this bounds the work), and
+ * skips the rest of a client whose request may not start yet (order_allows). */
 void node_requests_retry(struct node *node)
 {
+    node_forwards_drain(node);
     if (node->status.leader == 0 || node->waiting_unproposed == 0)
         return;
+    uint64_t pass = ++node->retry_pass;
     struct node_request *r = node->all_head;
     for (uint32_t guard = 0; r != NULL && guard <= node->config.pending_requests_max; guard++) {
         struct node_request *next = r->all_next;
-        if (r->wait == NODE_WAIT_LEADER) {
-            if (r->read_kind != 0)
-                node_request_read(node, r);
-            else
-                node_request_propose(node, r);
-            /* Still not taken: the core has no room (or no leader); the rest waits too. This
-             * also bounds the work of one retry to what the core accepts. */
-            if (r->wait == NODE_WAIT_LEADER)
+        if (r->wait == NODE_WAIT_LEADER &&
+            (r->client == NULL || r->client->retry_blocked_pass != pass)) {
+            enum node_start started = r->read_kind != 0 ? node_request_read(node, r)
+                                                        : node_request_propose(node, r);
+            if (started == NODE_START_REFUSED)
                 break;
+            if (started == NODE_START_ORDER)
+                r->client->retry_blocked_pass = pass;
         }
         r = next;
     }
@@ -417,7 +509,14 @@ void node_requests_sweep(struct node *node, uint64_t now_ms)
     struct node_request *r = node->all_head;
     while (r != NULL) {
         struct node_request *next = r->all_next;
-        if (r->deadline_ms <= now_ms) {
+        if (r->stream != NULL) {
+            /* Part of its reply is out: it finishes (or its client goes) but cannot fail. */
+        } else if (r->wait == NODE_WAIT_READ && now_ms - r->read_asked_ms >= NODE_READ_RESEND_MS &&
+            r->deadline_ms > now_ms) {
+            /* The read index answer was lost (a dropped message, a lost connection): reads
+             * are idempotent, so ask again rather than wait for the deadline. */
+            wait_for_leader(node, r);
+        } else if (r->deadline_ms <= now_ms) {
             if (r->read_kind != 0)
                 node_request_fail(node, r, ERROR_READ_TIMEOUT);
             else if (r->proposed)
@@ -428,29 +527,6 @@ void node_requests_sweep(struct node *node, uint64_t now_ms)
         r = next;
     }
     node_requests_retry(node);
-}
-
-/* A follower forwarded a write (node level; the core never sees CN_MSG_PROPOSE). */
-void node_requests_on_forward(struct node *node, const struct cn_message *m)
-{
-    struct cn_message reply = {.type = CN_MSG_PROPOSE_RESPONSE, .group = NODE_GROUP,
-                               .from = node->config.id, .to = m->from,
-                               .term = node->status.term, .context = m->context};
-    if (m->entry_count != 1) {
-        reply.reject = true;
-    } else {
-        uint64_t index = 0, term = 0;
-        struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = m->entries[0].data,
-                             .data_len = m->entries[0].data_len, .out_index = &index,
-                             .out_term = &term};
-        int rv = node_step(node, &e);
-        reply.reject = rv != CN_OK;
-        reply.index = index;
-        reply.log_term = term;
-        if (rv == CN_OK)
-            node->stats.proposals++;
-    }
-    transport_send(node->transport, &reply);
 }
 
 void node_requests_on_forward_response(struct node *node, const struct cn_message *m)

@@ -3,9 +3,10 @@
  *
  * Each client's replies leave in the order of its commands (pipelining): a command that
  * waits on consensus holds a place in the client's FIFO of requests, and replies behind it
- * are released when it completes. Bounds: unparsed input per client, commands parsed per
- * read, waiting commands per client (reading pauses at the bound), reply bytes (an overflow
- * closes the connection, as Redis does past its output buffer limits).
+ * are released when it completes (requests.c keeps the effects in order too). Bounds, each
+ * met by back-pressure rather than by closing: commands parsed per iteration, waiting
+ * commands per client, pending reply bytes (reading and parsing stop until replies drain).
+ * Only a command larger than NODE_CLIENT_IN_BYTES_MAX closes the connection, after an error.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include "node/node_internal.h"
 
 static void client_close(struct node_client *client);
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static void on_client_closed(uv_handle_t *handle)
 {
@@ -42,6 +45,7 @@ static void on_client_closed(uv_handle_t *handle)
     node->client_count--;
     resp_parser_free(&client->parser);
     resp_out_free(&client->out);
+    free(client->send_data);
     free(client->in);
     free(client);
 }
@@ -54,22 +58,71 @@ static void client_close(struct node_client *client)
     uv_close((uv_handle_t *)&client->tcp, on_client_closed);
 }
 
+/* Whether the client's socket should be read now: not while complete commands wait unparsed,
+ * while the client has the most commands waiting, or while its replies pile up unsent
+ * (back-pressure: the client's own writes then block, as they would against a busy Redis). */
+static bool client_wants_input(const struct node_client *client)
+{
+    return !client->closing && !client->close_after_write && !client->quit_seen &&
+           !client->input_pending && client->waiting < NODE_CLIENT_WAITING_MAX &&
+           client->out.len + client->send_len < NODE_CLIENT_OUT_SOFT_BYTES;
+}
+
+/* Whether more of the client's commands may be parsed and run now. */
+static bool client_may_parse(const struct node_client *client)
+{
+    return !client->closing && !client->close_after_write && !client->quit_seen &&
+           client->waiting < NODE_CLIENT_WAITING_MAX &&
+           client->out.len < NODE_CLIENT_OUT_SOFT_BYTES;
+}
+
+/* Starts or stops reading the socket to match client_wants_input, and has pending input
+ * parsed in the next iteration once that may go on. A stopped socket does not report the
+ * peer's close: the next write to it fails (EPIPE; SIGPIPE is ignored) and closes it. */
+static void client_update_reading(struct node_client *client)
+{
+    if (client->closing)
+        return;
+    bool want = client_wants_input(client);
+    if (want && !client->reading) {
+        if (uv_read_start((uv_stream_t *)&client->tcp, on_alloc, on_read) != 0) {
+            client_close(client);
+            return;
+        }
+        client->reading = true;
+    } else if (!want && client->reading) {
+        uv_read_stop((uv_stream_t *)&client->tcp);
+        client->reading = false;
+    }
+    if (client->input_pending && client_may_parse(client))
+        node_drive_schedule(client->node);
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     struct node_client *client = req->data;
     client->writing = false;
+    client->send_len = 0;
+    /* A buffer that grew for one large reply is not kept by an idle connection. */
+    if (client->send_capacity > (1u << 20)) {
+        free(client->send_data);
+        client->send_data = NULL;
+        client->send_capacity = 0;
+    }
     if (status < 0) {
         client_close(client);
         return;
     }
-    resp_out_consume(&client->out, client->write_len);
     node_client_flush(client);
+    /* Room in the output may let held reads be served and held input be parsed. */
+    node_drive_schedule(client->node);
 }
 
-static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
-
-/* Writes what is pending; one write in flight per client. */
+/*
+ * Writes what is pending; one write in flight per client. The pending bytes move to the
+ * send buffer (a swap, no copy) so that replies added while the write is in flight never
+ * move the memory libuv is writing from.
+ */
 void node_client_flush(struct node_client *client)
 {
     if (client->closing || client->writing)
@@ -81,24 +134,67 @@ void node_client_flush(struct node_client *client)
     if (client->out.len == 0) {
         if (client->close_after_write)
             client_close(client);
-        else if (client->reading_paused && client->waiting < NODE_CLIENT_WAITING_MAX / 2) {
-            client->reading_paused = false;
-            uv_read_start((uv_stream_t *)&client->tcp, on_alloc, on_read);
-            /* Commands already received wait in the input: no read event will bring them. */
-            client->input_pending = client->in_len > 0;
-            if (client->input_pending)
-                node_drive_schedule(client->node);
-        }
+        else
+            client_update_reading(client);
         return;
     }
-    uv_buf_t buf = uv_buf_init((char *)client->out.data, (unsigned)client->out.len);
-    client->write_len = client->out.len;
+    uint8_t *data = client->send_data;
+    size_t capacity = client->send_capacity;
+    client->send_data = client->out.data;
+    client->send_capacity = client->out.capacity;
+    client->send_len = client->out.len;
+    client->out.data = data;
+    client->out.capacity = capacity;
+    client->out.len = 0;
+    uv_buf_t buf = uv_buf_init((char *)client->send_data, (unsigned)client->send_len);
     client->writing = true;
     client->write_req.data = client;
     if (uv_write(&client->write_req, (uv_stream_t *)&client->tcp, &buf, 1, on_write) != 0) {
         client->writing = false;
         client_close(client);
+        return;
     }
+    client_update_reading(client);
+}
+
+/* Appends a finished request's reply to the client's output: a swap when the output is
+ * empty (large replies are not copied again), else a copy. */
+static void client_take_reply(struct node_client *client, struct resp_out *reply)
+{
+    if (reply->overflowed) {
+        /* Built whole or not at all: the reply became too large, and the client gets an error
+         * in its place, in its place in the order. */
+        static const char error[] = "-ERR reply too large (over 512 MiB), not sent";
+        resp_reply_error(&client->out, error, sizeof(error) - 1);
+        return;
+    }
+    if (reply->len == 0)
+        return;
+    if (client->out.len == 0 && reply->len <= client->out.bytes_max) {
+        uint8_t *data = client->out.data;
+        size_t capacity = client->out.capacity;
+        client->out.data = reply->data;
+        client->out.capacity = reply->capacity;
+        client->out.len = reply->len;
+        reply->data = data;
+        reply->capacity = capacity;
+        reply->len = 0;
+        return;
+    }
+    if (reply->len > client->out.bytes_max - client->out.len) {
+        client->out.overflowed = true;
+        return;
+    }
+    if (client->out.capacity < client->out.len + reply->len) {
+        size_t capacity = client->out.capacity ? client->out.capacity : 4096;
+        while (capacity < client->out.len + reply->len)
+            capacity *= 2;
+        client->out.data = realloc(client->out.data, capacity);
+        assert(client->out.data != NULL);
+        client->out.capacity = capacity;
+    }
+    memcpy(client->out.data + client->out.len, reply->data, reply->len);
+    client->out.len += reply->len;
 }
 
 /* Moves the replies of completed requests at the head of the client's FIFO to its output. */
@@ -119,29 +215,11 @@ void node_client_request_done(struct node_request *request)
             client->tail = NULL;
         client->waiting--;
         if (r->has_reply_out) {
-            if (r->reply_out.overflowed) {
-                client->out.overflowed = true;
-            } else if (r->reply_out.len > 0) {
-                size_t room = client->out.bytes_max - client->out.len;
-                if (r->reply_out.len > room) {
-                    client->out.overflowed = true;
-                } else {
-                    /* resp_out has no raw append: a bulk-free copy keeps its bookkeeping. */
-                    if (client->out.capacity < client->out.len + r->reply_out.len) {
-                        size_t capacity = client->out.capacity ? client->out.capacity : 4096;
-                        while (capacity < client->out.len + r->reply_out.len)
-                            capacity *= 2;
-                        client->out.data = realloc(client->out.data, capacity);
-                        assert(client->out.data != NULL);
-                        client->out.capacity = capacity;
-                    }
-                    memcpy(client->out.data + client->out.len, r->reply_out.data,
-                           r->reply_out.len);
-                    client->out.len += r->reply_out.len;
-                }
-            }
+            client_take_reply(client, &r->reply_out);
             resp_out_free(&r->reply_out);
         }
+        if (r->quit)
+            client->close_after_write = true;
         free(r->payload);
         free(r);
     }
@@ -161,37 +239,47 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)client->in + client->in_len, NODE_READ_BYTES);
 }
 
+/* A protocol error: Redis's reply, in order behind what waits, then the connection closes. */
+static void client_protocol_error(struct node_client *client, const char *message)
+{
+    char text[RESP_ERROR_BYTES_MAX + 64];
+    size_t len = (size_t)snprintf(text, sizeof(text), "ERR %s", message);
+    if (client->head == NULL) {
+        resp_reply_error(&client->out, text, len);
+    } else {
+        struct node_request *r = node_request_new(client);
+        resp_out_init(&r->reply_out, 4096, client->out.protocol);
+        r->has_reply_out = true;
+        resp_reply_error(&r->reply_out, text, len);
+        r->quit = true;
+        node_request_complete(client->node, r);
+    }
+    client->quit_seen = true;
+    if (client->head == NULL)
+        client->close_after_write = true;
+    client->in_len = 0;
+    client->input_pending = false;
+}
+
 /* Parses and runs the complete commands in the input, at most NODE_CLIENT_PIPELINE_MAX per
- * read; a protocol error gets Redis' reply and closes the connection after it. */
+ * call and none while the client is held back (client_may_parse); what is left is parsed in
+ * a later loop iteration (node_clients_process_pending). */
 static void client_process_input(struct node_client *client)
 {
     size_t offset = 0;
     uint32_t n = 0;
-    client->input_pending = false;
-    for (; n < NODE_CLIENT_PIPELINE_MAX && !client->close_after_write; n++) {
-        if (client->waiting >= NODE_CLIENT_WAITING_MAX)
-            break;
+    bool need_more = false;
+    for (; n < NODE_CLIENT_PIPELINE_MAX && client_may_parse(client); n++) {
         struct resp_command command;
         int rc = resp_parse(&client->parser, client->in + offset, client->in_len - offset,
                             &command);
-        if (rc == RESP_PARSE_NEED_MORE)
+        if (rc == RESP_PARSE_NEED_MORE) {
+            need_more = true;
             break;
+        }
         if (rc == RESP_PARSE_ERROR) {
-            char text[RESP_ERROR_BYTES_MAX + 8];
-            size_t len = (size_t)snprintf(text, sizeof(text), "ERR %s", client->parser.error);
-            if (client->head == NULL) {
-                resp_reply_error(&client->out, text, len);
-            } else {
-                struct node_request *r = node_request_new(client);
-                resp_out_init(&r->reply_out, 4096, client->out.protocol);
-                r->has_reply_out = true;
-                resp_reply_error(&r->reply_out, text, len);
-                node_request_complete(client->node, r);
-            }
-            client->close_after_write = true;
-            client->in_len = 0;
-            offset = 0;
-            break;
+            client_protocol_error(client, client->parser.error);
+            return;
         }
         if (command.argc > 0)
             node_command_execute(client, &command);
@@ -201,26 +289,20 @@ static void client_process_input(struct node_client *client)
         memmove(client->in, client->in + offset, client->in_len - offset);
         client->in_len -= offset;
     }
-    /* The per-read bound was reached with input left: go on in the next loop iteration
-     * (node_clients_process_pending), so one client cannot hold the loop. */
-    if (n == NODE_CLIENT_PIPELINE_MAX && client->in_len > 0) {
-        client->input_pending = true;
-        node_drive_schedule(client->node);
-    }
+    client->input_pending = !need_more && client->in_len > 0 && !client->quit_seen;
+    if (need_more && client->in_len > NODE_CLIENT_IN_BYTES_MAX)
+        client_protocol_error(client, "Protocol error: command larger than 4 MiB (chorus's "
+                                      "limit: keys 4 KiB, values 1 MiB)");
 }
 
-/* Runs the input that clients received but that a bound left unparsed (see above and
- * node_client_flush). Once per loop iteration, before the update is taken. */
+/* Runs the input that clients received but could not parse yet (a bound, or back-pressure),
+ * once per loop iteration before the update is taken. */
 void node_clients_process_pending(struct node *node)
 {
     for (struct node_client *c = node->clients; c != NULL; c = c->next) {
-        if (!c->input_pending || c->closing || c->waiting >= NODE_CLIENT_WAITING_MAX)
+        if (!c->input_pending || !client_may_parse(c))
             continue;
         client_process_input(c);
-        if (!c->closing && c->waiting >= NODE_CLIENT_WAITING_MAX && !c->reading_paused) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
-            c->reading_paused = true;
-        }
         node_client_flush(c);
     }
 }
@@ -235,13 +317,6 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     }
     client->in_len += (size_t)nread;
     client_process_input(client);
-    if (client->in_len > NODE_CLIENT_IN_BYTES_MAX) {
-        client->close_after_write = true; /* the parser bounds should have caught it */
-    }
-    if (!client->closing && (client->waiting >= NODE_CLIENT_WAITING_MAX || client->close_after_write)) {
-        uv_read_stop(stream);
-        client->reading_paused = !client->close_after_write;
-    }
     node_client_flush(client);
 }
 
@@ -255,7 +330,7 @@ static void on_connection(uv_stream_t *server, int status)
     client->node = node;
     client->id = ++node->next_client_id;
     resp_parser_init(&client->parser, NULL);
-    resp_out_init(&client->out, RESP_OUT_BYTES_MAX_DEFAULT, 2);
+    resp_out_init(&client->out, NODE_CLIENT_OUT_BYTES_MAX, 2);
     client->next = node->clients;
     if (node->clients != NULL)
         node->clients->prev = client;
@@ -275,7 +350,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     uv_tcp_nodelay(&client->tcp, 1);
-    uv_read_start((uv_stream_t *)&client->tcp, on_alloc, on_read);
+    client_update_reading(client);
 }
 
 int node_server_start(struct node *node, char *error, size_t error_len)

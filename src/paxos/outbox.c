@@ -30,6 +30,11 @@ static bool outbox_full(const struct paxos_outbox *box)
     return box->message_count + box->after_count >= PAXOS_OUTBOX_MESSAGES_MAX;
 }
 
+bool paxos_outbox_has_room(struct paxos *p)
+{
+    return !outbox_full(paxos_outbox(p));
+}
+
 /* A message that may leave at once (consensus.h, update rule 1): prepares, accepts, leases,
  * catch-up traffic, and nacks (a rejection promises nothing). NULL when the outbox is full. */
 struct cn_message *paxos_send(struct paxos *p, uint8_t type, cn_node_id to)

@@ -361,6 +361,8 @@ static void paxos_get_update(void *core, struct cn_update *u)
     assert(p->garbage_next.count == 0);
     p->pending_outbox ^= 1;
     paxos_outbox_clear(paxos_outbox(p));
+    /* Confirmed reads held back by a full outbox are answered into the fresh one. */
+    paxos_read_confirm(p);
     p->update_outstanding = true;
 }
 

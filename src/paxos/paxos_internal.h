@@ -220,6 +220,7 @@ void paxos_garbage_free(struct paxos_garbage *garbage);
 /* outbox.c */
 struct paxos_outbox *paxos_outbox(struct paxos *p);
 struct cn_message *paxos_send(struct paxos *p, uint8_t type, cn_node_id to);
+bool paxos_outbox_has_room(struct paxos *p);
 struct cn_message *paxos_send_after_persist(struct paxos *p, uint8_t type, cn_node_id to);
 uint32_t paxos_attach_slots(struct paxos *p, struct cn_message *m, uint64_t lo, uint64_t hi);
 struct cn_entry *paxos_outbox_pool_reserve(struct paxos_outbox *box, uint32_t count,

@@ -34,7 +34,7 @@ static void read_answer(struct paxos *p, const struct paxos_read *read, bool fai
     }
     struct cn_message *m = paxos_send(p, CN_MSG_READ_INDEX_RESPONSE, read->from);
     if (m == NULL)
-        return; /* the follower's client times out and retries; nothing was changed */
+        return; /* only when failing (leadership lost): the follower asks again */
     m->context = read->request_id;
     m->index = read->index;
     m->reject = failed;
@@ -122,6 +122,11 @@ void paxos_read_confirm(struct paxos *p)
             break;
         if (paxos_quorum(p) > 1 &&
             (read->round > p->read_round || !round_confirmed(p, read->round)))
+            break;
+        /* A forwarded read's answer is never dropped: with the outbox full it waits at the
+         * head, and the reads behind it too, until the next update empties the outbox
+         * (paxos_get_update confirms again). */
+        if (read->from != 0 && !paxos_outbox_has_room(p))
             break;
         read_answer(p, read, false);
         p->read_head = (p->read_head + 1) % p->read_capacity;

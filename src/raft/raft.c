@@ -334,6 +334,8 @@ static void raft_get_update(void *core, struct cn_update *u)
     assert(r->garbage_next.count == 0);
     r->pending_outbox ^= 1;
     raft_outbox_clear(raft_outbox(r));
+    /* Confirmed reads held back by a full outbox are answered into the fresh one. */
+    raft_read_confirm(r);
     r->update_outstanding = true;
 }
 
@@ -374,6 +376,7 @@ static uint32_t raft_take_messages(void *core, const struct cn_message **out)
     /* Only messages used the pending pool while the update is out: it is free again. */
     box->message_count = 0;
     box->pool_count = 0;
+    raft_read_confirm(r); /* answers held back by a full outbox fit now */
     *out = r->taken;
     return count;
 }

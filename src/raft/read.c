@@ -32,7 +32,7 @@ static void read_answer(struct raft *r, const struct raft_read *read, bool faile
     }
     struct cn_message *m = raft_send(r, CN_MSG_READ_INDEX_RESPONSE, read->from);
     if (m == NULL)
-        return; /* the follower's client times out and retries; nothing was changed */
+        return; /* only when failing (leadership lost): the follower asks again */
     m->context = read->request_id;
     m->index = read->index;
     m->reject = failed;
@@ -119,6 +119,11 @@ void raft_read_confirm(struct raft *r)
         if (read->round == 0)
             break;
         if (raft_quorum(r) > 1 && (read->round > r->read_round || !round_confirmed(r, read->round)))
+            break;
+        /* A forwarded read's answer is never dropped: with the outbox full it waits at the
+         * head, and the reads behind it too, until the next update empties the outbox
+         * (raft_get_update confirms again). */
+        if (read->from != 0 && !raft_outbox_has_room(r, 1))
             break;
         read_answer(r, read, false);
         r->read_head = (r->read_head + 1) % r->read_capacity;

@@ -1,0 +1,123 @@
+/*
+ * forwards.c — writes that followers forwarded to this node as leader (CN_MSG_PROPOSE, node
+ * level: the core never sees the message).
+ *
+ * A forwarded write is proposed at once and answered with the index and term the core gave
+ * it. When the core pushes back (its window or log bound is full), the write waits here, in
+ * arrival order, and later forwards queue behind it: refusing one and taking a later one
+ * would put a client's pipelined writes into the log out of order. Bounds: NODE_FORWARD_MAX
+ * writes and NODE_FORWARD_BYTES_MAX bytes; past them a forward is refused and its node
+ * retries it (the only case where a client's forwarded writes could be reordered, and one
+ * that the followers' own pending_requests_max keeps out of reach in clusters of up to
+ * NODE_FORWARD_MAX / 65536 + 1 nodes at their defaults).
+ *
+ * Fencing by term: a forward carries the term in which its sender saw this node lead, and is
+ * taken only in that term. A node that lost leadership refuses everything; should it lead
+ * again, the forwards its sender made to it in the old term are still refused, so a write
+ * refused in the old term is never overtaken by a later write of the same client.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/transport.h"
+#include "node/node_internal.h"
+
+static void forward_answer(struct node *node, cn_node_id to, uint64_t context, bool reject,
+                           uint64_t index, uint64_t term)
+{
+    struct cn_message reply = {.type = CN_MSG_PROPOSE_RESPONSE, .group = NODE_GROUP,
+                               .from = node->config.id, .to = to, .term = node->status.term,
+                               .context = context, .reject = reject, .index = index,
+                               .log_term = term};
+    transport_send(node->transport, &reply);
+}
+
+/* Proposes one forwarded write. Returns false when the core has no room for it yet. */
+static bool forward_try(struct node *node, cn_node_id from, uint64_t context, uint64_t term,
+                        const uint8_t *data, uint32_t data_len)
+{
+    if (term != node->status.term || node->status.role != CN_ROLE_LEADER) {
+        forward_answer(node, from, context, true, 0, 0);
+        return true;
+    }
+    uint64_t index = 0, entry_term = 0;
+    struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = data, .data_len = data_len,
+                         .out_index = &index, .out_term = &entry_term};
+    int rv = node_step(node, &e);
+    if (rv == CN_ERR_BUSY)
+        return false;
+    if (rv == CN_OK)
+        node->stats.proposals++;
+    forward_answer(node, from, context, rv != CN_OK, index, entry_term);
+    return true;
+}
+
+static void forward_enqueue(struct node *node, const struct cn_message *m)
+{
+    const struct cn_entry *entry = &m->entries[0];
+    if (node->forward_count >= NODE_FORWARD_MAX ||
+        node->forward_bytes + entry->data_len > NODE_FORWARD_BYTES_MAX) {
+        forward_answer(node, m->from, m->context, true, 0, 0);
+        return;
+    }
+    struct node_forward *f = malloc(sizeof(*f) + entry->data_len);
+    assert(f != NULL);
+    f->next = NULL;
+    f->from = m->from;
+    f->context = m->context;
+    f->term = m->term;
+    f->data_len = entry->data_len;
+    memcpy(f->data, entry->data, entry->data_len);
+    if (node->forwards_tail != NULL)
+        node->forwards_tail->next = f;
+    else
+        node->forwards_head = f;
+    node->forwards_tail = f;
+    node->forward_count++;
+    node->forward_bytes += f->data_len;
+}
+
+static void forward_pop(struct node *node)
+{
+    struct node_forward *f = node->forwards_head;
+    node->forwards_head = f->next;
+    if (node->forwards_head == NULL)
+        node->forwards_tail = NULL;
+    node->forward_count--;
+    node->forward_bytes -= f->data_len;
+    free(f);
+}
+
+void node_forwards_on_propose(struct node *node, const struct cn_message *m)
+{
+    if (m->entry_count != 1) {
+        forward_answer(node, m->from, m->context, true, 0, 0);
+        return;
+    }
+    if (node->forwards_head == NULL &&
+        forward_try(node, m->from, m->context, m->term, m->entries[0].data,
+                    m->entries[0].data_len))
+        return;
+    forward_enqueue(node, m);
+}
+
+/* Proposes the waiting forwards, oldest first, while the core takes them. */
+void node_forwards_drain(struct node *node)
+{
+    for (uint32_t n = 0; node->forwards_head != NULL && n < NODE_FORWARD_MAX; n++) {
+        struct node_forward *f = node->forwards_head;
+        if (!forward_try(node, f->from, f->context, f->term, f->data, f->data_len))
+            return;
+        forward_pop(node);
+    }
+}
+
+/* Leadership is lost (or the node stops): every waiting forward is refused, never proposed. */
+void node_forwards_reject_all(struct node *node)
+{
+    while (node->forwards_head != NULL) {
+        struct node_forward *f = node->forwards_head;
+        forward_answer(node, f->from, f->context, true, 0, 0);
+        forward_pop(node);
+    }
+}

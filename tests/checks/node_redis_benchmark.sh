@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# node_redis_benchmark.sh — redis-benchmark runs without errors against the leader and a
+# follower of a 3-node cluster, plain and pipelined (-P 16), for the commands it knows that
+# chorus has, and for chorus's other commands given as custom commands. A run that printed
+# no throughput line for a test, or any error reply (-e shows them), fails.
+cd "$(dirname "$0")/../.."
+. tests/cluster/lib.sh
+set -u
+command -v redis-benchmark >/dev/null || fail "redis-benchmark missing (make deps)"
+cluster_start 3 || fail "start"
+leader=$(wait_leader 200) || fail "no leader"
+follower=$(( leader % 3 + 1 ))
+status=0
+# bench NODE LABEL ARGS...: one redis-benchmark run that must report every test without error.
+bench() {
+    local node=$1 label=$2 out; shift 2
+    out=$(timeout 120 redis-benchmark -p "$(client_port "$node")" -q -e -c 20 -n 4000 \
+          -r 1000 "$@" 2>&1 </dev/null)
+    local rc=$? lines
+    lines=$(printf '%s\n' "$out" | tr '\r' '\n' | grep -c 'requests per second')
+    if [ $rc -ne 0 ] || printf '%s' "$out" | grep -qi 'error'; then
+        echo "FAILED: $label: exit $rc"; printf '%s\n' "$out" | tr '\r' '\n' | grep -i -m5 'error'
+        status=1
+    elif [ "$lines" -lt "${EXPECT:-1}" ]; then
+        echo "FAILED: $label: $lines of ${EXPECT:-1} tests reported"; status=1
+    else
+        echo "ok: $label ($lines tests)"
+    fi
+}
+for node in "$leader" "$follower"; do
+    role=leader; [ "$node" = "$follower" ] && role=follower
+    for p in 1 16; do
+        EXPECT=6 bench "$node" "$role -P $p builtin" -P "$p" -t ping_inline,ping_mbulk,set,get,incr,mset
+        EXPECT=1 bench "$node" "$role -P $p DEL" -P "$p" del key:__rand_int__
+        EXPECT=1 bench "$node" "$role -P $p APPEND" -P "$p" append key:__rand_int__ x
+        EXPECT=1 bench "$node" "$role -P $p EXISTS" -P "$p" exists key:__rand_int__
+        EXPECT=1 bench "$node" "$role -P $p MGET" -P "$p" mget key:__rand_int__ key:__rand_int__
+        EXPECT=1 bench "$node" "$role -P $p CAS" -P "$p" cas counter:__rand_int__ x y
+    done
+done
+for i in 1 2 3; do node_alive "$i" || { echo "node $i died"; tail -20 "$CLUSTER_DIR/node$i.log"; status=1; }; done
+exit "$status"
