@@ -98,7 +98,13 @@ static void cmd_quit(struct node_exec *exec)
 
 static void cmd_select(struct node_exec *exec)
 {
-    if (node_arg_is(&exec->argv[1], "0")) {
+    int64_t db = 0;
+    if (!resp_string_to_int64(exec->argv[1].data, exec->argv[1].len, &db) || db < INT32_MIN ||
+        db > INT32_MAX) {
+        node_exec_error(exec, "ERR value is not an integer or out of range");
+        return;
+    }
+    if (db == 0) {
         struct resp_out *out = node_exec_out(exec);
         resp_reply_simple(out, "OK", 2);
         node_exec_done(exec, out);
@@ -107,28 +113,22 @@ static void cmd_select(struct node_exec *exec)
     node_exec_error(exec, "ERR DB index is out of range (chorus has one database)");
 }
 
-/* CLIENT SETNAME/GETNAME/ID/INFO are what client libraries send on connect. */
-static void cmd_client(struct node_exec *exec)
-{
-    const struct resp_arg *sub = &exec->argv[1];
-    struct resp_out *out = node_exec_out(exec);
-    if (node_arg_is(sub, "SETNAME") || node_arg_is(sub, "SETINFO"))
-        resp_reply_simple(out, "OK", 2);
-    else if (node_arg_is(sub, "GETNAME"))
-        resp_reply_null(out);
-    else if (node_arg_is(sub, "ID"))
-        resp_reply_integer(out, (int64_t)exec->client->id);
-    else
-        resp_reply_error(out, "ERR CLIENT subcommand not supported by chorus", 45);
-    node_exec_done(exec, out);
-}
-
 static void cmd_get(struct node_exec *e) { node_cmd_read(e, NODE_READ_GET, 2); }
 static void cmd_mget(struct node_exec *e) { node_cmd_read(e, NODE_READ_MGET, 2); }
 static void cmd_exists(struct node_exec *e) { node_cmd_read(e, NODE_READ_EXISTS, 2); }
 static void cmd_strlen(struct node_exec *e) { node_cmd_read(e, NODE_READ_STRLEN, 2); }
 static void cmd_dbsize(struct node_exec *e) { node_cmd_read(e, NODE_READ_DBSIZE, 1); }
 static void cmd_scan(struct node_exec *e) { node_cmd_read(e, NODE_READ_SCAN, 2); }
+static void cmd_getrange(struct node_exec *e) { node_cmd_read(e, NODE_READ_GETRANGE, 4); }
+static void cmd_getbit(struct node_exec *e) { node_cmd_read(e, NODE_READ_GETBIT, 3); }
+static void cmd_bitcount(struct node_exec *e) { node_cmd_read(e, NODE_READ_BITCOUNT, 2); }
+static void cmd_lcs(struct node_exec *e) { node_cmd_read(e, NODE_READ_LCS, 3); }
+static void cmd_type(struct node_exec *e) { node_cmd_read(e, NODE_READ_TYPE, 2); }
+static void cmd_memory(struct node_exec *e) { node_cmd_read(e, NODE_READ_MEMORY, 2); }
+static void cmd_keys(struct node_exec *e) { node_cmd_read(e, NODE_READ_KEYS, 2); }
+static void cmd_randomkey(struct node_exec *e) { node_cmd_read(e, NODE_READ_RANDOMKEY, 1); }
+/* TOUCH answers as EXISTS does: chorus keeps no access time to update. */
+static void cmd_touch(struct node_exec *e) { node_cmd_read(e, NODE_READ_EXISTS, 2); }
 
 struct node_command {
     const char *name;
@@ -138,7 +138,7 @@ struct node_command {
 
 static const struct node_command commands[] = {
     {"PING", -1, cmd_ping},       {"ECHO", 2, cmd_echo},        {"QUIT", -1, cmd_quit},
-    {"SELECT", 2, cmd_select},    {"CLIENT", -2, cmd_client},   {"GET", 2, cmd_get},
+    {"SELECT", 2, cmd_select},    {"CLIENT", -2, node_cmd_client},   {"GET", 2, cmd_get},
     {"MGET", -2, cmd_mget},       {"EXISTS", -2, cmd_exists},   {"STRLEN", 2, cmd_strlen},
     {"DBSIZE", 1, cmd_dbsize},    {"SCAN", -2, cmd_scan},       {"SET", -3, node_cmd_write},
     {"SETNX", 3, node_cmd_write}, {"GETSET", 3, node_cmd_write},{"GETDEL", 2, node_cmd_write},
@@ -147,6 +147,15 @@ static const struct node_command commands[] = {
     {"APPEND", 3, node_cmd_write},{"MSET", -3, node_cmd_write}, {"MSETNX", -3, node_cmd_write},
     {"CAS", 4, node_cmd_write},   {"INFO", -1, node_cmd_info},  {"HELLO", -1, node_cmd_hello},
     {"COMMAND", -1, node_cmd_command}, {"CONFIG", -2, node_cmd_config},
+    {"FLUSHALL", -1, node_cmd_write}, {"FLUSHDB", -1, node_cmd_write},
+    {"INCRBYFLOAT", 3, node_cmd_write}, {"SETRANGE", 4, node_cmd_write},
+    {"SETBIT", 4, node_cmd_write},     {"RENAME", 3, node_cmd_write},
+    {"RENAMENX", 3, node_cmd_write},   {"COPY", -3, node_cmd_write},
+    {"GETRANGE", 4, cmd_getrange},     {"GETBIT", 3, cmd_getbit},
+    {"BITCOUNT", -2, cmd_bitcount},    {"LCS", -3, cmd_lcs},
+    {"KEYS", 2, cmd_keys},             {"TYPE", 2, cmd_type},
+    {"RANDOMKEY", 1, cmd_randomkey},   {"TOUCH", -2, cmd_touch},
+    {"MEMORY", -2, cmd_memory},
 };
 
 static const struct node_command *command_find(const struct resp_arg *name)
@@ -157,17 +166,40 @@ static const struct node_command *command_find(const struct resp_arg *name)
     return NULL;
 }
 
-/* Redis: "ERR unknown command 'x', with args beginning with: 'a' 'b' " */
+/* Appends at most max bytes of arg, up to its first NUL byte (Redis formats arguments as C
+ * strings with %.*s). Returns the bytes appended. */
+static size_t c_string_append(char *to, const struct resp_arg *arg, size_t max)
+{
+    size_t len = 0;
+    while (len < arg->len && len < max && arg->data[len] != '\0')
+        len++;
+    memcpy(to, arg->data, len);
+    return len;
+}
+
+/* Redis: "ERR unknown command 'x', with args beginning with: 'a' 'b' ", the arguments cut at
+ * 128 bytes in all, CR and LF written as spaces. */
 static void unknown_command(struct node_exec *exec)
 {
     char text[512];
-    size_t n = (size_t)snprintf(text, sizeof(text), "ERR unknown command '%.*s', with args beginning with: ",
-                                (int)(exec->argv[0].len > 64 ? 64 : exec->argv[0].len),
-                                exec->argv[0].data);
-    for (uint32_t i = 1; i < exec->argc && n < sizeof(text) - 80; i++)
-        n += (size_t)snprintf(text + n, sizeof(text) - n, "'%.*s' ",
-                              (int)(exec->argv[i].len > 64 ? 64 : exec->argv[i].len),
-                              exec->argv[i].data);
+    static const char head[] = "ERR unknown command '";
+    static const char middle[] = "', with args beginning with: ";
+    size_t n = 0;
+    memcpy(text, head, sizeof(head) - 1), n += sizeof(head) - 1;
+    n += c_string_append(text + n, &exec->argv[0], 128);
+    memcpy(text + n, middle, sizeof(middle) - 1), n += sizeof(middle) - 1;
+    size_t args_start = n;
+    for (uint32_t i = 1; i < exec->argc && n - args_start < 128; i++) {
+        text[n++] = '\'';
+        n += c_string_append(text + n, &exec->argv[i], 128 - (n - 1 - args_start));
+        text[n++] = '\'';
+        text[n++] = ' ';
+    }
+    assert(n < sizeof(text));
+    text[n] = '\0';
+    for (size_t i = 0; i < n; i++)
+        if (text[i] == '\r' || text[i] == '\n')
+            text[i] = ' ';
     node_exec_error(exec, text);
 }
 

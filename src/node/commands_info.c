@@ -3,30 +3,120 @@
  * client libraries ask a server about itself.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "node/commands.h"
 #include "storage/wal.h"
 
-enum { NODE_INFO_BYTES_MAX = 8192 };
+enum { NODE_INFO_BYTES_MAX = 16384 };
 
 static const char CHORUS_VERSION[] = "0.1.0";
 
+/* The port of the client listen address "host:port", as a number (0 if it has none). */
+static unsigned listen_port(const struct node *node)
+{
+    const char *colon = strrchr(node->config.listen_addr, ':');
+    return colon != NULL ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+}
+
 static size_t info_server(const struct node *node, char *buf, size_t cap)
 {
+    uint64_t uptime_s = (node_now_ms(node) - node->start_ms) / 1000;
     return (size_t)snprintf(buf, cap,
                             "# Server\r\nredis_version:7.0.0\r\nchorus_version:%s\r\n"
-                            "redis_mode:standalone\r\nprocess_id:%d\r\ntcp_port:%s\r\n"
-                            "uptime_in_seconds:%llu\r\n\r\n",
-                            CHORUS_VERSION, (int)getpid(), node->config.listen_addr,
-                            (unsigned long long)((node_now_ms(node) - node->start_ms) / 1000));
+                            "redis_mode:standalone\r\nprocess_id:%d\r\ntcp_port:%u\r\n"
+                            "uptime_in_seconds:%llu\r\nuptime_in_days:%llu\r\n\r\n",
+                            CHORUS_VERSION, (int)getpid(), listen_port(node),
+                            (unsigned long long)uptime_s, (unsigned long long)(uptime_s / 86400));
 }
 
 static size_t info_clients(const struct node *node, char *buf, size_t cap)
 {
-    return (size_t)snprintf(buf, cap, "# Clients\r\nconnected_clients:%u\r\n\r\n",
+    return (size_t)snprintf(buf, cap,
+                            "# Clients\r\nconnected_clients:%u\r\nblocked_clients:0\r\n\r\n",
                             node->client_count);
+}
+
+/* The process's resident memory, from /proc/self/statm (0 when it cannot be read). */
+static uint64_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void human_bytes(uint64_t bytes, char *buf, size_t cap)
+{
+    if (bytes >= (1ull << 30))
+        snprintf(buf, cap, "%.2fG", (double)bytes / (double)(1ull << 30));
+    else if (bytes >= (1ull << 20))
+        snprintf(buf, cap, "%.2fM", (double)bytes / (double)(1ull << 20));
+    else
+        snprintf(buf, cap, "%.2fK", (double)bytes / 1024.0);
+}
+
+/* chorus has no allocator of its own to ask: used_memory is the resident set size. */
+static size_t info_memory(char *buf, size_t cap)
+{
+    struct rusage usage;
+    memset(&usage, 0, sizeof(usage));
+    getrusage(RUSAGE_SELF, &usage);
+    uint64_t used = resident_bytes(), peak = (uint64_t)usage.ru_maxrss * 1024;
+    char used_human[32], peak_human[32];
+    human_bytes(used, used_human, sizeof(used_human));
+    human_bytes(peak, peak_human, sizeof(peak_human));
+    return (size_t)snprintf(buf, cap,
+                            "# Memory\r\nused_memory:%llu\r\nused_memory_human:%s\r\n"
+                            "used_memory_rss:%llu\r\nused_memory_peak:%llu\r\n"
+                            "used_memory_peak_human:%s\r\nmaxmemory:0\r\n"
+                            "maxmemory_policy:noeviction\r\n\r\n",
+                            (unsigned long long)used, used_human, (unsigned long long)used,
+                            (unsigned long long)peak, peak_human);
+}
+
+static size_t info_cpu(char *buf, size_t cap)
+{
+    struct rusage self, children;
+    memset(&self, 0, sizeof(self));
+    memset(&children, 0, sizeof(children));
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+#define SECONDS(tv) ((double)(tv).tv_sec + (double)(tv).tv_usec / 1e6)
+    return (size_t)snprintf(buf, cap,
+                            "# CPU\r\nused_cpu_sys:%.6f\r\nused_cpu_user:%.6f\r\n"
+                            "used_cpu_sys_children:%.6f\r\nused_cpu_user_children:%.6f\r\n\r\n",
+                            SECONDS(self.ru_stime), SECONDS(self.ru_utime),
+                            SECONDS(children.ru_stime), SECONDS(children.ru_utime));
+#undef SECONDS
+}
+
+/* Redis's view of roles: the leader is the master, every other member a replica. */
+static size_t info_replication(const struct node *node, char *buf, size_t cap)
+{
+    bool leader = node->status.role == CN_ROLE_LEADER;
+    return (size_t)snprintf(buf, cap, "# Replication\r\nrole:%s\r\nconnected_slaves:%u\r\n\r\n",
+                            leader ? "master" : "slave",
+                            leader && node->config.member_count > 0 ? node->config.member_count - 1 : 0);
+}
+
+/* As Redis, a database without keys is left out. Keys never expire in chorus. */
+static size_t info_keyspace(const struct node *node, char *buf, size_t cap)
+{
+    uint64_t keys = 0;
+    if (kv_count(node->kv, &keys) != KV_OK)
+        keys = 0;
+    if (keys == 0)
+        return (size_t)snprintf(buf, cap, "# Keyspace\r\n\r\n");
+    return (size_t)snprintf(buf, cap, "# Keyspace\r\ndb0:keys=%llu,expires=0,avg_ttl=0\r\n\r\n",
+                            (unsigned long long)keys);
 }
 
 static size_t info_stats(const struct node *node, char *buf, size_t cap)
@@ -76,27 +166,45 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         (unsigned long long)node->config.cluster_id);
 }
 
+/* Appends a section; a section that does not fit whole is left out (the buffer's bound is
+ * only reached when a client names the same sections again and again). */
+static void info_append(char *text, size_t *n, const char *section, size_t len)
+{
+    if (*n + len < NODE_INFO_BYTES_MAX) {
+        memcpy(text + *n, section, len);
+        *n += len;
+    }
+}
+
 void node_cmd_info(struct node_exec *e)
 {
-    char text[NODE_INFO_BYTES_MAX];
+    char *text = malloc(NODE_INFO_BYTES_MAX);
+    char section[2048];
+    assert(text != NULL);
     size_t n = 0;
     bool all = e->argc == 1 || node_arg_is(&e->argv[1], "all") ||
                node_arg_is(&e->argv[1], "everything") || node_arg_is(&e->argv[1], "default");
     for (uint32_t i = all ? 0 : 1; i < (all ? 1 : e->argc); i++) {
         const struct resp_arg *s = all ? NULL : &e->argv[i];
-        if (all || node_arg_is(s, "server"))
-            n += info_server(e->node, text + n, sizeof(text) - n);
-        if (all || node_arg_is(s, "clients"))
-            n += info_clients(e->node, text + n, sizeof(text) - n);
-        if (all || node_arg_is(s, "stats"))
-            n += info_stats(e->node, text + n, sizeof(text) - n);
-        if (all || node_arg_is(s, "chorus") || node_arg_is(s, "replication"))
-            n += info_chorus(e->node, text + n, sizeof(text) - n);
+#define SECTION(word, call)                                                                  \
+    if (all || node_arg_is(s, word)) {                                                        \
+        size_t len = call;                                                                     \
+        info_append(text, &n, section, len < sizeof(section) ? len : sizeof(section) - 1);     \
     }
-    assert(n < sizeof(text));
+        SECTION("server", info_server(e->node, section, sizeof(section)));
+        SECTION("clients", info_clients(e->node, section, sizeof(section)));
+        SECTION("memory", info_memory(section, sizeof(section)));
+        SECTION("stats", info_stats(e->node, section, sizeof(section)));
+        SECTION("replication", info_replication(e->node, section, sizeof(section)));
+        SECTION("cpu", info_cpu(section, sizeof(section)));
+        SECTION("chorus", info_chorus(e->node, section, sizeof(section)));
+        SECTION("keyspace", info_keyspace(e->node, section, sizeof(section)));
+#undef SECTION
+    }
     struct resp_out *out = node_exec_out(e);
     resp_reply_bulk(out, text, n);
     node_exec_done(e, out);
+    free(text);
 }
 
 static void reply_bulk_str(struct resp_out *out, const char *s)
@@ -108,22 +216,38 @@ static void reply_bulk_str(struct resp_out *out, const char *s)
 void node_cmd_hello(struct node_exec *e)
 {
     int64_t version = e->client->out.protocol;
-    if (e->argc >= 2 && (!resp_string_to_int64(e->argv[1].data, e->argv[1].len, &version) ||
-                         version < 2 || version > 3)) {
+    if (e->argc >= 2 && !resp_string_to_int64(e->argv[1].data, e->argv[1].len, &version)) {
+        node_exec_error(e, "ERR Protocol version is not an integer or out of range");
+        return;
+    }
+    if (version < 2 || version > 3) {
         node_exec_error(e, "-NOPROTO unsupported protocol version");
         return;
     }
+    const struct resp_arg *name = NULL;
     for (uint32_t i = 2; i < e->argc; i++) {
-        if (node_arg_is(&e->argv[i], "AUTH")) {
+        uint32_t more = e->argc - 1 - i;
+        if (node_arg_is(&e->argv[i], "AUTH") && more >= 2) {
             node_exec_error(e, "ERR AUTH is not supported by chorus");
             return;
         }
-        if (!node_arg_is(&e->argv[i], "SETNAME") || i + 1 >= e->argc) {
-            node_exec_error(e, "ERR syntax error");
-            return;
+        if (node_arg_is(&e->argv[i], "SETNAME") && more >= 1) {
+            name = &e->argv[++i];
+            const char *error = node_client_name_check(name);
+            if (error != NULL) {
+                node_exec_error(e, error);
+                return;
+            }
+            continue;
         }
-        i++;
+        char text[256];
+        snprintf(text, sizeof(text), "ERR Syntax error in HELLO option '%.*s'",
+                 (int)(e->argv[i].len > 128 ? 128 : e->argv[i].len), e->argv[i].data);
+        node_exec_error(e, text);
+        return;
     }
+    if (name != NULL)
+        node_client_name_set(e->client, name);
     resp_out_set_protocol(&e->client->out, (int)version);
     struct resp_out *out = node_exec_out(e);
     resp_out_set_protocol(out, (int)version);
@@ -145,35 +269,32 @@ void node_cmd_hello(struct node_exec *e)
     node_exec_done(e, out);
 }
 
-/* COMMAND, COMMAND COUNT, COMMAND DOCS: redis-cli asks for DOCS at start; an empty answer
- * only turns off its hints. */
-void node_cmd_command(struct node_exec *e)
-{
-    struct resp_out *out = node_exec_out(e);
-    if (e->argc >= 2 && node_arg_is(&e->argv[1], "COUNT"))
-        resp_reply_integer(out, 30);
-    else if (e->argc >= 2 && node_arg_is(&e->argv[1], "DOCS"))
-        resp_reply_map(out, 0);
-    else
-        resp_reply_array(out, 0);
-    node_exec_done(e, out);
-}
-
 /* CONFIG GET name: redis-benchmark reads "save" and "appendonly" before it starts. */
 void node_cmd_config(struct node_exec *e)
 {
-    if (!node_arg_is(&e->argv[1], "GET") || e->argc != 3) {
-        node_exec_error(e, "ERR chorus supports only CONFIG GET <name>");
+    if (node_arg_is(&e->argv[1], "GET") && e->argc < 3) {
+        node_exec_error(e, "ERR wrong number of arguments for 'config|get' command");
         return;
     }
-    const struct resp_arg *name = &e->argv[2];
+    if (!node_arg_is(&e->argv[1], "GET")) {
+        node_exec_error(e, "ERR chorus supports only CONFIG GET <name>...");
+        return;
+    }
+    /* Redis 7 takes several names; a name twice is answered once. */
+    bool save = false, appendonly = false;
+    for (uint32_t i = 2; i < e->argc; i++) {
+        save = save || node_arg_is(&e->argv[i], "save");
+        appendonly = appendonly || node_arg_is(&e->argv[i], "appendonly");
+    }
     struct resp_out *out = node_exec_out(e);
-    if (node_arg_is(name, "save") || node_arg_is(name, "appendonly")) {
-        resp_reply_map(out, 1);
-        resp_reply_bulk(out, name->data, name->len);
-        reply_bulk_str(out, node_arg_is(name, "save") ? "" : "yes");
-    } else {
-        resp_reply_map(out, 0);
+    resp_reply_map(out, (uint64_t)save + (uint64_t)appendonly);
+    if (save) {
+        reply_bulk_str(out, "save");
+        reply_bulk_str(out, "");
+    }
+    if (appendonly) {
+        reply_bulk_str(out, "appendonly");
+        reply_bulk_str(out, "yes");
     }
     node_exec_done(e, out);
 }

@@ -9,13 +9,13 @@
 #include "node/commands.h"
 #include "storage/kv_command.h"
 
-enum { NODE_SCAN_CURSORS = 256, NODE_SCAN_COUNT_DEFAULT = 10 };
 
 /* Builds the kv command for a write. Returns a static Redis error text on bad syntax. */
 static const char *write_parse(const struct node_exec *e, struct kv_command *c,
                                struct kv_bytes *args)
 {
     const struct resp_arg *a = e->argv;
+    const char *error = NULL;
     memset(c, 0, sizeof(*c));
     c->args = args;
     for (uint32_t i = 1; i < e->argc; i++)
@@ -55,6 +55,8 @@ static const char *write_parse(const struct node_exec *e, struct kv_command *c,
         if ((e->argc - 1) % 2 != 0)
             return NULL; /* arity: reported by the caller */
         c->op = node_arg_is(&a[0], "MSET") ? KV_OP_MSET : KV_OP_MSETNX;
+    } else if (node_write_parse_string(e, c, args, &error)) {
+        return error;
     } else {
         c->op = KV_OP_INCRBY;
         c->arg_count = 1;
@@ -140,17 +142,6 @@ static uint8_t *read_args_pack(const struct node_exec *e, uint32_t *len)
 void node_cmd_read(struct node_exec *e, enum node_read_kind kind, uint32_t args_min)
 {
     (void)args_min;
-    if (kind == NODE_READ_SCAN) {
-        /* Check the syntax now, so that an error costs no ReadIndex round. */
-        for (uint32_t i = 2; i < e->argc; i += 2) {
-            if (i + 1 >= e->argc || (!node_arg_is(&e->argv[i], "MATCH") &&
-                                     !node_arg_is(&e->argv[i], "COUNT") &&
-                                     !node_arg_is(&e->argv[i], "TYPE"))) {
-                node_exec_error(e, "ERR syntax error");
-                return;
-            }
-        }
-    }
     if (e->node->pending_requests >= e->node->config.pending_requests_max) {
         node_exec_error(e, "-BUSY too many pending requests");
         return;
@@ -173,89 +164,6 @@ static void serve_get(struct node *node, struct resp_out *out, const struct resp
         resp_reply_null(out);
     else
         resp_reply_bulk(out, node->get_buffer, len);
-}
-
-/* SCAN's cursors live on the server: Redis cursors are numbers, chorus's resume points are
- * keys. A small table maps one to the other; an evicted cursor is an error, not a silent
- * restart. */
-struct scan_cursor_slot {
-    uint64_t id;
-    struct kv_scan_cursor cursor;
-};
-static struct scan_cursor_slot scan_cursors[NODE_SCAN_CURSORS];
-static uint64_t scan_cursor_next = 1;
-
-struct scan_collect {
-    struct resp_arg keys[KV_SCAN_COUNT_MAX];
-    uint8_t *bytes;
-    size_t used;
-    uint32_t count;
-};
-
-static void scan_collect_key(void *ctx, const uint8_t *key, size_t key_len)
-{
-    struct scan_collect *c = ctx;
-    if (c->count == KV_SCAN_COUNT_MAX)
-        return;
-    uint8_t *copy = malloc(key_len + 1);
-    assert(copy != NULL);
-    memcpy(copy, key, key_len);
-    c->keys[c->count++] = (struct resp_arg){.data = (const char *)copy, .len = key_len};
-}
-
-static void serve_scan(struct node *node, struct resp_out *out, const struct resp_arg *argv,
-                       uint32_t argc)
-{
-    int64_t cursor_id = 0, count = NODE_SCAN_COUNT_DEFAULT;
-    const struct resp_arg *match = NULL;
-    if (!resp_string_to_int64(argv[1].data, argv[1].len, &cursor_id) || cursor_id < 0) {
-        resp_reply_error(out, "ERR invalid cursor", 18);
-        return;
-    }
-    for (uint32_t i = 2; i + 1 < argc; i += 2) {
-        if (node_arg_is(&argv[i], "MATCH"))
-            match = &argv[i + 1];
-        else if (node_arg_is(&argv[i], "COUNT") &&
-                 (!resp_string_to_int64(argv[i + 1].data, argv[i + 1].len, &count) || count < 1)) {
-            resp_reply_error(out, "ERR value is not an integer or out of range", 43);
-            return;
-        }
-    }
-    if (count > KV_SCAN_COUNT_MAX)
-        count = KV_SCAN_COUNT_MAX;
-    struct kv_scan_cursor cursor;
-    memset(&cursor, 0, sizeof(cursor));
-    if (cursor_id != 0) {
-        struct scan_cursor_slot *slot = &scan_cursors[(uint64_t)cursor_id % NODE_SCAN_CURSORS];
-        if (slot->id != (uint64_t)cursor_id) {
-            resp_reply_error(out, "ERR invalid cursor (expired): restart the scan from 0", 53);
-            return;
-        }
-        cursor = slot->cursor;
-    }
-    static struct scan_collect collect;
-    collect.count = 0;
-    int rv = kv_scan(node->kv, &cursor, match ? (const uint8_t *)match->data : NULL,
-                     match ? match->len : 0, (uint32_t)count, &collect, scan_collect_key);
-    if (rv != KV_OK) {
-        resp_reply_error(out, "ERR storage scan failed", 23);
-        return;
-    }
-    uint64_t next_id = 0;
-    if (!cursor.done) {
-        next_id = scan_cursor_next++;
-        scan_cursors[next_id % NODE_SCAN_CURSORS] = (struct scan_cursor_slot){.id = next_id,
-                                                                            .cursor = cursor};
-    }
-    char text[24];
-    int n = snprintf(text, sizeof(text), "%llu", (unsigned long long)next_id);
-    resp_reply_array(out, 2);
-    resp_reply_bulk(out, text, (size_t)n);
-    resp_reply_array(out, collect.count);
-    for (uint32_t i = 0; i < collect.count; i++) {
-        resp_reply_bulk(out, collect.keys[i].data, collect.keys[i].len);
-        free((void *)collect.keys[i].data);
-    }
 }
 
 /* Serves a read on the local state machine; the caller made sure it is linearizable. */
@@ -299,9 +207,19 @@ void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kin
             resp_reply_integer(out, (int64_t)n);
         return;
     case NODE_READ_SCAN:
-        serve_scan(node, out, argv, argc);
+        node_scan_serve(node, out, argv, argc);
+        return;
+    case NODE_READ_KEYS:
+        node_keys_serve(node, out, argv);
+        return;
+    case NODE_READ_RANDOMKEY:
+        node_randomkey_serve(node, out);
         return;
     case NODE_READ_NONE:
+        break;
+    default:
+        if (node_read_serve_string(node, out, kind, argv, argc))
+            return;
         break;
     }
     assert(!"unknown read kind");
