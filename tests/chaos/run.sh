@@ -59,7 +59,7 @@ case $NODES in 3|5) ;; *) die "--nodes 3 or 5" ;; esac
 [[ $PIPELINE_CLIENTS =~ ^[0-9]+$ ]] && [ "$PIPELINE_CLIENTS" -le 64 ] || die "--pipeline-clients: 0..64"
 [[ $KEYS =~ ^[0-9]+$ ]] && [ "$KEYS" -ge 1 ] && [ "$KEYS" -le 1000 ] || die "--keys: 1..1000"
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, iptables, strace)"
-OUT=${OUT:-$BUILD/chaos/failed/$PROTOCOL-n$NODES-seed$SEED}
+OUT=${OUT:-$BUILD/chaos/failed/$PROTOCOL-n$NODES-seed$SEED-${NEMESIS//,/+}$([ $COMBINED = 0 ] && echo -alone)}
 case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 
 # Debian packages this harness needs; installed when missing (make deps should list them).
@@ -91,7 +91,7 @@ WORK=$(mktemp -d /tmp/chorus-chaos.XXXXXX)
 HISTORY=$WORK/history.jsonl
 PREFIX="s$SEED.$$."
 declare -A NODE_PID
-FAULTS=0; CRASHED=""; FINAL=""
+FAULTS=0; CRASHED=""; FINAL=""; control="not run"
 log_event() { echo "$(date +%T.%N | cut -c1-12) $*" >>"$WORK/schedule.log"; }
 rand() { R=$((RANDOM % $1)); }
 
@@ -194,9 +194,11 @@ schedule() {
         else
             pick_nemesis "$ENABLED"; first=$NEM
         fi
-        for n in $first $second; do nemesis_apply "$n" || return 1; done
+        for n in $first $second; do
+            nemesis_apply "$n" || { log_event "SCHEDULE: nemesis $n could not be applied"; return 1; }
+        done
         rand 30; hold $((1000 + R * 100))
-        nemesis_heal_all || return 1
+        nemesis_heal_all || { log_event "SCHEDULE: the heal failed"; return 1; }
     done
 }
 
@@ -228,7 +230,7 @@ nodes_check_exits
 
 verdict=""; reasons=""
 add_reason() { reasons="$reasons${reasons:+; }$*"; }
-[ "$schedule_rc" = 0 ] || add_reason "the schedule failed"
+[ "$schedule_rc" = 0 ] || add_reason "the schedule failed: $(grep SCHEDULE "$WORK/schedule.log" | tail -1)"
 [ "$bench_rc" = 0 ] || add_reason "chorus bench exited $bench_rc"
 [ "$pipe_rc" = 0 ] || add_reason "pipeline check: exit $pipe_rc"
 
@@ -260,9 +262,16 @@ case $lin_rc in 0) verdict=linearizable ;; 1) verdict=NOT-linearizable ;; 2) ver
 if [ "$lin_rc" = 0 ]; then
     awk 'done != 1 && /"client":9000000/ { sub(/"output":("[^"]*"|null)}/, "\"output\":\"never-written\"}"); done = 1 } { print }' \
         "$HISTORY" >"$WORK/control.jsonl"
-    timeout 600 "$BIN/chorus-lincheck" --timeout 300 "$WORK/control.jsonl" >/dev/null 2>&1; control_rc=$?
+    timeout 120 "$BIN/chorus-lincheck" --timeout 60 --memory-mb 512 "$WORK/control.jsonl" >"$WORK/control.out" 2>&1
+    control_rc=$?
     rm -f "$WORK/control.jsonl"
-    [ "$control_rc" = 1 ] || add_reason "control: a corrupted final read was not rejected (exit $control_rc)"
+    # Exit 2: the checker gave up (time or memory) on the corrupted copy; that is a limit of
+    # the checker, reported on the result line, not a verdict on chorusd.
+    case $control_rc in
+        1) control="rejected" ;;
+        2) control="undecided"; echo "chaos: control: chorus-lincheck could not decide the corrupted copy: $(head -1 "$WORK/control.out")" ;;
+        *) control="accepted"; add_reason "control: a corrupted final read was not rejected (exit $control_rc)" ;;
+    esac
 fi
 
 ops=$(wc -l <"$HISTORY")
@@ -281,12 +290,12 @@ if [ -n "$CRASHED" ]; then
     done
 fi
 kinds=""; for k in "${!FAULT_COUNT[@]}"; do kinds="$kinds${kinds:+ }$k:${FAULT_COUNT[$k]}"; done
-line="chaos $PROTOCOL n=$NODES seed=$SEED ${RUN_SECONDS}s nemesis=$NEMESIS$([ $COMBINED = 0 ] && echo ' alone'): ops $ops, ok $ok, failed $failed, unknown $unknown, faults $FAULTS ($kinds), pipeline ${pipeline:-none}, verdict $verdict"
+line="chaos $PROTOCOL n=$NODES seed=$SEED ${RUN_SECONDS}s nemesis=$NEMESIS$([ $COMBINED = 0 ] && echo ' alone'): ops $ops, ok $ok, failed $failed, unknown $unknown, faults $FAULTS ($kinds), pipeline ${pipeline:-none}, verdict $verdict, control $control"
 [ -z "$reasons" ] && FINAL=pass
 echo "$line"
 if [ -n "$RESULTS" ]; then
     short=${reasons:-ok}; [ ${#short} -gt 100 ] && short="${short:0:97}..."
-    echo "| $PROTOCOL | $NODES | $SEED | $RUN_SECONDS | $NEMESIS$([ $COMBINED = 0 ] && echo ' (alone)') | $ops | $ok | $failed | $unknown | $FAULTS | ${pipeline:-none} | $verdict | ${short//|/\\|} |" >>"$RESULTS"
+    echo "| $PROTOCOL | $NODES | $SEED | $RUN_SECONDS | $NEMESIS$([ $COMBINED = 0 ] && echo ' (alone)') | $ops | $ok | $failed | $unknown | $FAULTS | ${pipeline:-none} | $verdict (control $control) | ${short//|/\\|} |" >>"$RESULTS"
 fi
 if [ "$FINAL" != pass ]; then
     echo "chaos: FAILED: $reasons"
