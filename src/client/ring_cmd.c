@@ -12,6 +12,7 @@
  */
 #include "client/ring_cmd.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,11 +377,70 @@ static void ring_cmd_keys(const struct ring_cmd_options *o, const struct ring_cm
     }
 }
 
+static int64_t ring_cmd_member_index(const struct ring_membership *m, uint64_t id)
+{
+    for (uint32_t n = 0; n < m->count; n++)
+        if (m->nodes[n].id == id) return n;
+    return -1;
+}
+
+/* The id a node joining by default gets: one above the largest, or the smallest unused. */
+static uint64_t ring_cmd_next_id(const struct ring_membership *m)
+{
+    uint64_t largest = 0;
+    for (uint32_t n = 0; n < m->count; n++) largest = m->nodes[n].id > largest ? m->nodes[n].id : largest;
+    if (largest < UINT64_MAX) return largest + 1;
+    /* At most count + 1 candidates: one of them is free. */
+    for (uint64_t id = 0;; id++) {
+        bool used = false;
+        for (uint32_t n = 0; n < m->count && !used; n++) used = m->nodes[n].id == id;
+        if (!used) return id;
+    }
+}
+
+static uint64_t ring_cmd_weight_total(const struct ring_membership *m)
+{
+    uint64_t total = 0;
+    for (uint32_t n = 0; n < m->count; n++) total += m->nodes[n].weight;
+    return total;
+}
+
+/* What moves if a node joins; the ideal is its fair share, all of which moves to it. */
+static int ring_cmd_join(const struct ring_cmd_options *o, const struct ring_cmd_view *base,
+                         struct ring_membership *changed, FILE *out, FILE *err)
+{
+    char error[RING_ERROR_BYTES_MAX], text[32], title[160];
+    snprintf(text, sizeof(text), "%llu", (unsigned long long)ring_cmd_next_id(o->membership));
+    const char *add = o->add != NULL ? o->add : text;
+    *changed = *o->membership;
+    if (ring_membership_add(changed, add, strlen(add), error) != 0) return ring_cmd_usage_error(err, "bad --add", error);
+    const struct ring_node *joining = &changed->nodes[changed->count - 1];
+    snprintf(title, sizeof(title), "if node %llu joins (weight %u, zone %s):", (unsigned long long)joining->id,
+             joining->weight, changed->zone_names[joining->zone]);
+    double ideal = (double)joining->weight / (double)(ring_cmd_weight_total(o->membership) + joining->weight);
+    return ring_cmd_change(o, base, changed, title, ideal, out);
+}
+
+/* What moves if a node leaves: --remove, or the last node listed (the one jump can remove). */
+static int ring_cmd_leave(const struct ring_cmd_options *o, const struct ring_cmd_view *base,
+                          struct ring_membership *changed, FILE *out)
+{
+    const struct ring_membership *m = o->membership;
+    uint64_t leaving = o->remove_given ? o->remove_id : m->nodes[m->count - 1].id;
+    *changed = *m;
+    int removed = ring_membership_remove(changed, leaving);
+    assert(removed == 0); /* checked by ring_cmd_run before anything was printed */
+    int64_t index = ring_node_index(base->ring, leaving);
+    double ideal = (double)ring_node_at(base->ring, (uint32_t)index)->weight / (double)ring_cmd_weight_total(m);
+    char title[64];
+    snprintf(title, sizeof(title), "if node %llu leaves:", (unsigned long long)leaving);
+    return ring_cmd_change(o, base, changed, title, ideal, out);
+}
+
 static int ring_cmd_report(struct ring_cmd_options *o, FILE *out, FILE *err)
 {
-    struct ring_membership *m = o->membership;
     struct ring_cmd_view base;
-    int rv = ring_cmd_view_build(o, m->nodes, m->count, 0, &base);
+    int rv = ring_cmd_view_build(o, o->membership->nodes, o->membership->count, 0, &base);
     if (rv != RING_OK) {
         fprintf(err, "chorus ring: %s\n", ring_strerror(rv));
         return RING_CMD_EXIT_USAGE;
@@ -390,39 +450,8 @@ static int ring_cmd_report(struct ring_cmd_options *o, FILE *out, FILE *err)
     ring_cmd_keys(o, &base, out);
     struct ring_membership *changed = malloc(sizeof(*changed));
     if (changed == NULL) abort();
-    /* Join: --add, or the next id after the largest, weight 1, no zone. */
-    *changed = *m;
-    char error[RING_ERROR_BYTES_MAX], text[64], title[160];
-    uint64_t largest = 0;
-    for (uint32_t n = 0; n < m->count; n++) largest = m->nodes[n].id > largest ? m->nodes[n].id : largest;
-    if (o->add == NULL) snprintf(text, sizeof(text), "%llu", (unsigned long long)largest + 1);
-    const char *add = o->add != NULL ? o->add : text;
-    if (largest == UINT64_MAX && o->add == NULL) add = "0";
-    if (ring_membership_add(changed, add, strlen(add), error) != 0) {
-        free(changed);
-        ring_cmd_view_free(&base);
-        return ring_cmd_usage_error(err, "bad --add", error);
-    }
-    const struct ring_node *joining = &changed->nodes[changed->count - 1];
-    snprintf(title, sizeof(title), "if node %llu joins (weight %u, zone %s):", (unsigned long long)joining->id,
-             joining->weight, changed->zone_names[joining->zone]);
-    /* The ideal is the new node's fair share: all of that moves to it, and nothing else. */
-    uint64_t weight_total = 0;
-    for (uint32_t n = 0; n < m->count; n++) weight_total += m->nodes[n].weight;
-    rv = ring_cmd_change(o, &base, changed, title,
-                         (double)joining->weight / (double)(weight_total + joining->weight), out);
-    /* Leave: --remove, or the last node listed (the one jump hash can remove). */
-    uint64_t leaving = o->remove_given ? o->remove_id : m->nodes[m->count - 1].id;
-    *changed = *m;
-    if (rv == 0 && ring_membership_remove(changed, leaving) != 0) {
-        snprintf(text, sizeof(text), "%llu", (unsigned long long)leaving);
-        rv = ring_cmd_usage_error(err, "--remove: no such node", text);
-    } else if (rv == 0) {
-        int64_t index = ring_node_index(base.ring, leaving);
-        double ideal = (double)ring_node_at(base.ring, (uint32_t)index)->weight / (double)weight_total;
-        snprintf(title, sizeof(title), "if node %llu leaves:", (unsigned long long)leaving);
-        rv = ring_cmd_change(o, &base, changed, title, ideal, out);
-    }
+    rv = ring_cmd_join(o, &base, changed, out, err);
+    if (rv == 0) rv = ring_cmd_leave(o, &base, changed, out);
     free(changed);
     ring_cmd_view_free(&base);
     return rv;
@@ -438,6 +467,11 @@ int ring_cmd_run(int argc, char **argv, FILE *out, FILE *err)
     if (o.membership == NULL) return RING_CMD_EXIT_USAGE;
     o.membership->count = 0;
     int rv = ring_cmd_parse(&o, argc, argv, err);
+    if (rv == 0 && o.remove_given && ring_cmd_member_index(o.membership, o.remove_id) < 0) {
+        char text[32];
+        snprintf(text, sizeof(text), "%llu", (unsigned long long)o.remove_id);
+        rv = ring_cmd_usage_error(err, "--remove: no such node", text);
+    }
     if (rv == 0) rv = ring_cmd_report(&o, out, err);
     free(o.membership);
     return rv;

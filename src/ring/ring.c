@@ -17,7 +17,8 @@ static const char *const ring_error_texts[] = {
     [5] = "virtual nodes per unit of weight must be 1 to 4096",
     [6] = ("too many points (virtual nodes x total weight above 8,388,608; rendezvous: total "
            "weight above 65,536)"),
-    [7] = "the Maglev table size must be a prime larger than the node count, at most 16,777,213",
+    [7] = ("the Maglev table size must be a prime larger than the node count and the total "
+           "weight, at most 16,777,213"),
     [8] = "epsilon must be 0.001 to 10",
     [9] = "unknown algorithm",
     [10] = "jump hash has no weights: every weight must be 1",

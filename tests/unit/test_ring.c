@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -405,6 +406,9 @@ static void test_memory_bytes(void **unused)
 
 int main(void)
 {
+    /* The time limit: the whole binary takes about a second (three under ASan); a hang past
+     * this is a failure, which SIGALRM's default action (the process ends) reports. */
+    alarm(60);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vnodes_balance),
         cmocka_unit_test(test_maglev_balance),

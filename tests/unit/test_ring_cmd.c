@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -149,6 +150,9 @@ static void test_bad_input(void **unused)
 
 int main(void)
 {
+    /* The time limit: the whole binary takes about a second (three under ASan); a hang past
+     * this is a failure, which SIGALRM's default action (the process ends) reports. */
+    alarm(60);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_report),
         cmocka_unit_test(test_jump_refusal),

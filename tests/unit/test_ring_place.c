@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -339,6 +340,9 @@ static void test_membership_parse(void **unused)
 
 int main(void)
 {
+    /* The time limit: the whole binary takes about a second (three under ASan); a hang past
+     * this is a failure, which SIGALRM's default action (the process ends) reports. */
+    alarm(60);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pinned_placements),
         cmocka_unit_test(test_distinct_and_zone_spread),
