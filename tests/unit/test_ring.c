@@ -223,6 +223,80 @@ static void test_minimal_movement(void **unused)
         }
 }
 
+/*
+ * Leave of any node, not only the last: with the ring and rendezvous a key changes owner only
+ * if the leaving node owned it; Maglev moves at most 2 points more than the leaver's share.
+ */
+static void test_leave_any_node(void **unused)
+{
+    static const enum ring_algorithm algorithms[] = {RING_ALGORITHM_VNODES, RING_ALGORITHM_RENDEZVOUS,
+                                                     RING_ALGORITHM_MAGLEV};
+    uint64_t seed = 8;
+    for (size_t a = 0; a < 3; a++)
+        for (int m = 0; m < TEST_MEMBERSHIPS / 4; m++) {
+            struct ring_node nodes[TEST_NODES_MAX], rest[TEST_NODES_MAX];
+            uint32_t count = 3 + (uint32_t)(test_next(&seed) % 40);
+            uint32_t leaving = (uint32_t)(test_next(&seed) % count);
+            test_membership(&seed, nodes, count);
+            uint32_t k = 0;
+            for (uint32_t n = 0; n < count; n++)
+                if (n != leaving) rest[k++] = nodes[n];
+            struct ring *before = test_ring(algorithms[a], 64, nodes, count);
+            struct ring *after = test_ring(algorithms[a], 64, rest, count - 1);
+            uint32_t moved = 0, owned = 0;
+            for (uint32_t key = 0; key < TEST_KEYS; key++) {
+                uint64_t hash = test_next(&seed);
+                uint64_t old_owner = test_owner_id(before, hash), new_owner = test_owner_id(after, hash);
+                owned += old_owner == nodes[leaving].id;
+                assert_true(new_owner != nodes[leaving].id);
+                if (old_owner == new_owner) continue;
+                moved++;
+                if (algorithms[a] != RING_ALGORITHM_MAGLEV) assert_true(old_owner == nodes[leaving].id);
+            }
+            assert_true(owned > 0);
+            assert_true(moved >= owned); /* everything the leaver held moved */
+            if (algorithms[a] == RING_ALGORITHM_MAGLEV) assert_true(moved - owned < 0.02 * TEST_KEYS);
+            ring_destroy(before);
+            ring_destroy(after);
+        }
+}
+
+/*
+ * Weights: a node's share follows its weight. The ring's share of a node of weight w is a sum
+ * of w x V arcs (relative sd 1/sqrt(w V)); rendezvous gives exactly w / W in expectation,
+ * counted over keys (binomial). Both within 6 standard deviations for every node.
+ */
+static void test_weighted_shares(void **unused)
+{
+    uint64_t seed = 9;
+    for (int m = 0; m < TEST_MEMBERSHIPS / 4; m++) {
+        struct ring_node nodes[TEST_NODES_MAX];
+        uint32_t count = 2 + (uint32_t)(test_next(&seed) % 20);
+        test_membership(&seed, nodes, count);
+        uint64_t weight_total = 0;
+        for (uint32_t n = 0; n < count; n++) {
+            nodes[n].weight = 1 + (uint32_t)(test_next(&seed) % 8);
+            weight_total += nodes[n].weight;
+        }
+        struct ring *ring = test_ring(RING_ALGORITHM_VNODES, 100, nodes, count);
+        struct ring *rendezvous = test_ring(RING_ALGORITHM_RENDEZVOUS, 1, nodes, count);
+        double shares[TEST_NODES_MAX];
+        uint32_t loads[TEST_NODES_MAX] = {0};
+        ring_shares(ring, shares);
+        for (uint32_t k = 0; k < TEST_KEYS; k++) loads[ring_lookup_hash(rendezvous, test_next(&seed))]++;
+        for (uint32_t n = 0; n < count; n++) {
+            const struct ring_node *node = ring_node_at(ring, n);
+            assert_true(ring_node_at(rendezvous, n)->id == node->id); /* both sorted by id */
+            double fair = (double)node->weight / (double)weight_total;
+            double ring_sd = fair / sqrt(100.0 * node->weight), keys_sd = sqrt(TEST_KEYS * fair * (1 - fair));
+            assert_true(fabs(shares[n] - fair) < 6 * ring_sd);
+            assert_true(fabs(loads[n] - TEST_KEYS * fair) < 6 * keys_sd);
+        }
+        ring_destroy(ring);
+        ring_destroy(rendezvous);
+    }
+}
+
 /* Bounded loads may move keys between staying nodes, but not many: below (1/eps^2)/(N+1). */
 static void test_bounded_movement(void **unused)
 {
@@ -415,6 +489,8 @@ int main(void)
         cmocka_unit_test(test_uniform_balance),
         cmocka_unit_test(test_bounded_balance),
         cmocka_unit_test(test_minimal_movement),
+        cmocka_unit_test(test_leave_any_node),
+        cmocka_unit_test(test_weighted_shares),
         cmocka_unit_test(test_bounded_movement),
         cmocka_unit_test(test_order_independent),
         cmocka_unit_test(test_pinned_owners),
