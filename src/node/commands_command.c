@@ -76,6 +76,36 @@ static const struct command_doc *command_doc_find(const struct resp_arg *name)
     return NULL;
 }
 
+/* The subcommands of the container commands chorus has, for COMMAND GETKEYS (Redis 7.0's
+ * arities and key positions, counted from the container's name). */
+struct subcommand_doc {
+    const char *container;
+    struct command_doc doc;
+};
+static const struct subcommand_doc subcommand_docs[] = {
+    {"client", {"setname", 3, "", 0, 0, 0, ""}},  {"client", {"getname", 2, "", 0, 0, 0, ""}},
+    {"client", {"id", 2, "", 0, 0, 0, ""}},       {"client", {"info", 2, "", 0, 0, 0, ""}},
+    {"client", {"list", -2, "", 0, 0, 0, ""}},    {"config", {"get", -3, "", 0, 0, 0, ""}},
+    {"memory", {"usage", -3, "", 2, 2, 1, ""}},   {"command", {"count", 2, "", 0, 0, 0, ""}},
+    {"command", {"info", -2, "", 0, 0, 0, ""}},   {"command", {"docs", -2, "", 0, 0, 0, ""}},
+    {"command", {"getkeys", -4, "", 0, 0, 0, ""}}, {"command", {"list", -2, "", 0, 0, 0, ""}},
+};
+
+/* The doc of argv[0] (argc >= 1), or of its subcommand argv[1] for a container command;
+ * NULL when either is unknown. */
+static const struct command_doc *command_doc_resolve(const struct resp_arg *argv, uint32_t argc)
+{
+    bool container = false;
+    for (size_t i = 0; i < sizeof(subcommand_docs) / sizeof(subcommand_docs[0]); i++) {
+        if (!node_arg_is(&argv[0], subcommand_docs[i].container))
+            continue;
+        container = true;
+        if (argc >= 2 && node_arg_is(&argv[1], subcommand_docs[i].doc.name))
+            return &subcommand_docs[i].doc;
+    }
+    return container ? NULL : command_doc_find(&argv[0]);
+}
+
 /* Replies the words of a space-separated list as simple strings (Redis's status replies). */
 static void reply_words(struct resp_out *out, const char *words)
 {
@@ -116,23 +146,23 @@ static bool arity_ok(const struct command_doc *d, uint32_t argc)
 }
 
 /* COMMAND GETKEYS command arg...: the keys by first, last and step, as Redis's legacy
- * key positions give them. */
+ * key positions give them; its checks in Redis's order (known, has keys, arity). */
 static void command_getkeys(struct resp_out *out, const struct resp_arg *argv, uint32_t argc)
 {
-    const struct command_doc *d = command_doc_find(&argv[2]);
     uint32_t cmd_argc = argc - 2;
+    const struct command_doc *d = command_doc_resolve(&argv[2], cmd_argc);
     if (d == NULL) {
         static const char text[] = "ERR Invalid command specified";
         resp_reply_error(out, text, sizeof(text) - 1);
         return;
     }
-    if (!arity_ok(d, cmd_argc)) {
-        static const char text[] = "ERR Invalid number of arguments specified for command";
+    if (d->first_key == 0) {
+        static const char text[] = "ERR The command has no key arguments";
         resp_reply_error(out, text, sizeof(text) - 1);
         return;
     }
-    if (d->first_key == 0) {
-        static const char text[] = "ERR The command has no key arguments";
+    if (!arity_ok(d, cmd_argc)) {
+        static const char text[] = "ERR Invalid number of arguments specified for command";
         resp_reply_error(out, text, sizeof(text) - 1);
         return;
     }
@@ -178,19 +208,23 @@ static void command_subcommand(struct node_exec *e, struct resp_out *out)
                 resp_reply_map(out, 0);
             }
         }
-    } else if (node_arg_is(sub, "GETKEYS") && e->argc >= 3) {
+    } else if (node_arg_is(sub, "GETKEYS") && e->argc >= 4) {
         command_getkeys(out, e->argv, e->argc);
     } else if (node_arg_is(sub, "LIST") && e->argc == 2) {
         resp_reply_array(out, COMMAND_DOC_COUNT);
         for (uint32_t i = 0; i < COMMAND_DOC_COUNT; i++)
             resp_reply_bulk(out, command_docs[i].name, strlen(command_docs[i].name));
-    } else if (node_arg_is(sub, "COUNT") || node_arg_is(sub, "GETKEYS") || node_arg_is(sub, "LIST")) {
+    } else if (node_arg_is(sub, "LIST")) {
+        static const char filter[] = "ERR COMMAND LIST FILTERBY is not supported by chorus";
+        static const char syntax[] = "ERR syntax error";
+        if (e->argc >= 5 && node_arg_is(&e->argv[2], "FILTERBY"))
+            resp_reply_error(out, filter, sizeof(filter) - 1);
+        else
+            resp_reply_error(out, syntax, sizeof(syntax) - 1);
+    } else if (node_arg_is(sub, "COUNT") || node_arg_is(sub, "GETKEYS")) {
         char text[128];
-        int n = snprintf(text, sizeof(text), "ERR wrong number of arguments for 'command|%.*s' command",
-                         (int)sub->len, sub->data);
-        for (int i = 0; i < n; i++)
-            if (text[i] >= 'A' && text[i] <= 'Z' && i > 40)
-                text[i] = (char)(text[i] - 'A' + 'a');
+        int n = snprintf(text, sizeof(text), "ERR wrong number of arguments for 'command|%s' command",
+                         node_arg_is(sub, "COUNT") ? "count" : "getkeys");
         resp_reply_error(out, text, (size_t)n);
     } else {
         char text[256];

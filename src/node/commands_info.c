@@ -166,13 +166,18 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         (unsigned long long)node->config.cluster_id);
 }
 
-/* Appends a section; a section that does not fit whole is left out (the buffer's bound is
- * only reached when a client names the same sections again and again). */
+/* Appends a section as Redis lays them out: one blank line between sections, none after the
+ * last. A section that does not fit whole is left out (the buffer's bound is only reached
+ * when a client names the same sections again and again). */
 static void info_append(char *text, size_t *n, const char *section, size_t len)
 {
-    if (*n + len < NODE_INFO_BYTES_MAX) {
-        memcpy(text + *n, section, len);
-        *n += len;
+    if (len >= 4 && memcmp(section + len - 4, "\r\n\r\n", 4) == 0)
+        len -= 2;
+    size_t separator = *n > 0 ? 2 : 0;
+    if (*n + separator + len < NODE_INFO_BYTES_MAX) {
+        memcpy(text + *n, "\r\n", separator);
+        memcpy(text + *n + separator, section, len);
+        *n += separator + len;
     }
 }
 

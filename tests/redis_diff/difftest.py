@@ -38,7 +38,8 @@ Where chorus differs from Redis on purpose, the differential test does not compa
   the same proto), COMMAND COUNT (both an integer), COMMAND INFO (name, arity, flags, first
   key, last key, step of each entry), CONFIG GET (the same names), SCAN (the set of keys over
   a complete iteration; a single SCAN call: both a [cursor, keys] pair), COMMAND, COMMAND INFO
-  without names and COMMAND DOCS (the same reply type), KEYS (the same set), RANDOMKEY (null on both,
+  without names and COMMAND DOCS (the same reply type; chorus's DOCS entries are empty
+  maps), COMMAND LIST (chorus's names are all Redis's), KEYS (the same set), RANDOMKEY (null on both,
   or chorus's key exists in Redis).
 """
 
@@ -260,9 +261,14 @@ def g_client(g):
 
 def g_command(g):
     r = g.r.random()
-    if r < 0.3:
+    names = [c[0].lower() for c in COMMANDS if c[0] not in (b"SCANALL", b"NOSUCHCMD")]
+    if r < 0.2:
         return [b"COUNT"]
-    names = [c[0].lower() for c in COMMANDS if c[0] not in (b"SCANALL",)]
+    if r < 0.3:
+        return [b"LIST"]
+    if r < 0.6:
+        name, make = g.r.choice([c for c in COMMANDS if c[0] not in (b"SCANALL", b"NOSUCHCMD")])
+        return [b"GETKEYS", name] + make(g)
     return [b"INFO"] + [g.r.choice(names) for _ in range(g.r.randint(1, 3))]
 
 
@@ -417,6 +423,12 @@ def compare(cmd, a, b):
         ok = all(isinstance(r.value, list) and len(r.value) == 2 and isinstance(r.value[1], list)
                  for r in (a, b))
         return None if ok else "not both [cursor, keys]"
+    if name == b"COMMAND" and sub == b"LIST" and len(cmd) == 2:
+        ok = (isinstance(a.value, list) and isinstance(b.value, list) and
+              set(b.value) - {b"cas"} <= set(a.value))  # CAS is chorus's own (exceptions)
+        return None if ok else "chorus lists a command Redis does not have"
+    if name == b"COMMAND" and sub == b"GETKEYS":
+        return None if a.raw == b.raw else "replies differ"
     if name == b"COMMAND" and (sub not in (b"COUNT", b"INFO") or len(cmd) == 2):
         return None if a.kind == b.kind else "not the same reply type"
     if name == b"COMMAND" and sub == b"COUNT":
