@@ -50,6 +50,9 @@ LIB        := $(BUILD)/libchorus.a
 DEB_PKGS := pkg-config:pkg-config libcmocka-dev:cmocka liblmdb-dev:lmdb libuv1-dev:libuv \
             libxxhash-dev:libxxhash
 DEB_CMDS := redis-tools:redis-cli redis-server:redis-server strace:strace clang:clang perl:perl
+# Python modules the real-process tests import, with Debian's /usr/bin/python3 (which the
+# python3 package brings): redis-py, the client library a Redis user would try first.
+DEB_PYMODS := python3-redis:redis
 
 deps:
 	@missing=""; \
@@ -58,14 +61,16 @@ deps:
 	  else pkg-config --exists $$pc 2>/dev/null || missing="$$missing $$deb"; fi; done; \
 	for pair in $(DEB_CMDS); do deb=$${pair%%:*}; cmd=$${pair##*:}; \
 	  command -v $$cmd >/dev/null || missing="$$missing $$deb"; done; \
+	for pair in $(DEB_PYMODS); do deb=$${pair%%:*}; mod=$${pair##*:}; \
+	  /usr/bin/python3 -c "import $$mod" 2>/dev/null || missing="$$missing $$deb"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "deps: installing$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-check-deps:
-	@pkg-config --exists $(PKGS) 2>/dev/null && command -v redis-cli >/dev/null && command -v strace >/dev/null && command -v clang >/dev/null && command -v perl >/dev/null || $(MAKE) --no-print-directory deps
+# The checks of deps are cheap (pkg-config, command -v, one import): every build runs them.
+check-deps: deps
 
 all: check-deps
 	@$(MAKE) --no-print-directory build-all

@@ -145,7 +145,10 @@ static const struct node_command commands[] = {
     {"DEL", -2, node_cmd_write},  {"UNLINK", -2, node_cmd_write},{"INCR", 2, node_cmd_write},
     {"DECR", 2, node_cmd_write},  {"INCRBY", 3, node_cmd_write},{"DECRBY", 3, node_cmd_write},
     {"APPEND", 3, node_cmd_write},{"MSET", -3, node_cmd_write}, {"MSETNX", -3, node_cmd_write},
-    {"CAS", 4, node_cmd_write},   {"INFO", -1, node_cmd_info},  {"HELLO", -1, node_cmd_hello},
+    {"CAS", 4, node_cmd_write},
+    {"MULTI", 1, node_cmd_multi}, {"EXEC", 1, node_cmd_exec}, {"DISCARD", 1, node_cmd_discard},
+    {"WATCH", -2, node_cmd_watch}, {"UNWATCH", 1, node_cmd_unwatch},
+    {"INFO", -1, node_cmd_info},  {"HELLO", -1, node_cmd_hello},
     {"COMMAND", -1, node_cmd_command}, {"CONFIG", -2, node_cmd_config},
     {"FLUSHALL", -1, node_cmd_write}, {"FLUSHDB", -1, node_cmd_write},
     {"INCRBYFLOAT", 3, node_cmd_write}, {"SETRANGE", 4, node_cmd_write},
@@ -211,13 +214,17 @@ void node_command_execute(struct node_client *client, const struct resp_command 
     client->node->stats.commands++;
     const struct node_command *c = command_find(&command->argv[0]);
     if (c == NULL) {
+        node_tx_fail(client);
         unknown_command(&exec);
         return;
     }
     if ((c->arity > 0 && (int64_t)command->argc != c->arity) ||
         (c->arity < 0 && (int64_t)command->argc < -c->arity)) {
+        node_tx_fail(client);
         node_exec_wrong_arity(&exec);
         return;
     }
+    if (client->tx != NULL && node_tx_queue(&exec, c->run == node_cmd_write))
+        return;
     c->run(&exec);
 }

@@ -21,6 +21,7 @@ enum node_read_kind {
     NODE_READ_MEMORY = 12,
     NODE_READ_KEYS = 13,
     NODE_READ_RANDOMKEY = 14,
+    NODE_READ_WATCH = 64,   /* WATCH: records what its keys hold (commands_tx.c) */
 };
 
 /* A command's execution context: where its reply goes. */
@@ -42,6 +43,9 @@ bool node_arg_is(const struct resp_arg *arg, const char *word);
 
 /* commands_kv.c */
 void node_cmd_write(struct node_exec *exec);
+/* node_write_encode's answer when the argument count is wrong for the command. */
+#define NODE_ARITY_ERROR ((const char *)1)
+const char *node_write_encode(const struct node_exec *exec, uint8_t **payload, size_t *len);
 void node_cmd_read(struct node_exec *exec, enum node_read_kind kind, uint32_t args_min);
 void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kind kind,
                      const struct resp_arg *argv, uint32_t argc);
@@ -70,6 +74,19 @@ void node_cmd_command(struct node_exec *exec);
 void node_cmd_client(struct node_exec *e);
 const char *node_client_name_check(const struct resp_arg *name);
 void node_client_name_set(struct node_client *client, const struct resp_arg *name);
+
+/* commands_tx.c: MULTI, EXEC, DISCARD, WATCH, UNWATCH */
+void node_cmd_multi(struct node_exec *exec);
+void node_cmd_exec(struct node_exec *exec);
+void node_cmd_discard(struct node_exec *exec);
+void node_cmd_watch(struct node_exec *exec);
+void node_cmd_unwatch(struct node_exec *exec);
+/* Inside MULTI: queues the command (true), or leaves it to run now (false: EXEC, DISCARD,
+ * MULTI, WATCH, QUIT, RESET). is_write: the command is one of node_cmd_write's. */
+bool node_tx_queue(struct node_exec *exec, bool is_write);
+/* Inside MULTI, a command that failed to queue (unknown, wrong arity) fails the EXEC. */
+void node_tx_fail(struct node_client *client);
+void node_reply_kv_result(struct resp_out *out, const struct kv_result *result);
 
 /* commands_info.c */
 void node_cmd_info(struct node_exec *exec);

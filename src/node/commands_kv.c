@@ -74,39 +74,55 @@ static const char *write_parse(const struct node_exec *e, struct kv_command *c,
     return NULL;
 }
 
-void node_cmd_write(struct node_exec *e)
+/* Parses and encodes a write into a payload with room for the write tag in front. Returns
+ * NULL with *payload (malloc'd) and *len (the command's bytes, without the tag) set, or the
+ * Redis error text (NODE_ARITY_ERROR: the caller replies the arity error). */
+const char *node_write_encode(const struct node_exec *e, uint8_t **payload, size_t *len)
 {
     struct kv_bytes args_small[8];
     struct kv_bytes *args = e->argc <= 8 ? args_small : calloc(e->argc, sizeof(*args));
     assert(args != NULL);
     struct kv_command command;
     const char *error = write_parse(e, &command, args);
-    if (error == NULL && command.op == 0) {
+    *payload = NULL;
+    if (error == NULL && command.op == 0)
+        error = NODE_ARITY_ERROR;
+    size_t bytes = error == NULL ? kv_command_encoded_bytes(&command) : 0;
+    if (error == NULL && bytes + NODE_WRITE_TAG_BYTES > CN_ENTRY_DATA_BYTES_MAX)
+        error = "ERR command too large";
+    if (error == NULL) {
+        *payload = malloc(NODE_WRITE_TAG_BYTES + bytes);
+        assert(*payload != NULL);
+        if (kv_command_encode(&command, *payload + NODE_WRITE_TAG_BYTES, bytes, len, &error) !=
+            KV_OK) {
+            free(*payload);
+            *payload = NULL;
+            if (error == NULL)
+                error = "ERR invalid command";
+        }
+    }
+    if (args != args_small)
+        free(args);
+    return error;
+}
+
+void node_cmd_write(struct node_exec *e)
+{
+    uint8_t *payload;
+    size_t len = 0;
+    const char *error = node_write_encode(e, &payload, &len);
+    if (error == NODE_ARITY_ERROR) {
         node_exec_wrong_arity(e);
-        goto out;
+        return;
     }
     if (error != NULL) {
         node_exec_error(e, error);
-        goto out;
-    }
-    size_t bytes = kv_command_encoded_bytes(&command);
-    if (bytes + NODE_WRITE_TAG_BYTES > CN_ENTRY_DATA_BYTES_MAX) {
-        node_exec_error(e, "ERR command too large");
-        goto out;
-    }
-    uint8_t *payload = malloc(NODE_WRITE_TAG_BYTES + bytes);
-    assert(payload != NULL);
-    size_t len = 0;
-    if (kv_command_encode(&command, payload + NODE_WRITE_TAG_BYTES, bytes, &len, &error) !=
-        KV_OK) {
-        free(payload);
-        node_exec_error(e, error != NULL ? error : "ERR invalid command");
-        goto out;
+        return;
     }
     if (e->node->pending_requests >= e->node->config.pending_requests_max) {
         free(payload);
         node_exec_error(e, "-BUSY too many pending requests, the command was not executed");
-        goto out;
+        return;
     }
     struct node_request *r = node_request_new(e->client);
     uint64_t tag = node_write_tag(e->node, r->id);
@@ -114,9 +130,6 @@ void node_cmd_write(struct node_exec *e)
     r->payload = payload;
     r->payload_len = (uint32_t)(NODE_WRITE_TAG_BYTES + len);
     node_request_propose(e->node, r);
-out:
-    if (args != args_small)
-        free(args);
 }
 
 /* Stores the read's arguments, so that it can be served when its read index is applied:
@@ -255,26 +268,9 @@ void node_request_finish_write(struct node *node, struct node_request *r,
     resp_out_init(&r->reply_out, NODE_REPLY_BYTES_MAX,
                   r->client != NULL ? r->client->out.protocol : 2);
     r->has_reply_out = true;
-    struct resp_out *out = &r->reply_out;
-    switch (result->type) {
-    case KV_RESULT_OK:
-        resp_reply_simple(out, "OK", 2);
-        break;
-    case KV_RESULT_INTEGER:
-        resp_reply_integer(out, result->integer);
-        break;
-    case KV_RESULT_BULK:
-        resp_reply_bulk(out, result->bulk, result->bulk_len);
-        break;
-    case KV_RESULT_NULL:
-        resp_reply_null(out);
-        break;
-    case KV_RESULT_ERROR:
-        resp_reply_error(out, result->error, strlen(result->error));
-        break;
-    case KV_RESULT_NONE:
-        resp_reply_error(out, "ERR internal: no result", 23);
-        break;
-    }
+    if (r->exec_tx != NULL)
+        node_tx_reply(&r->reply_out, r->exec_tx, result);
+    else
+        node_reply_kv_result(&r->reply_out, result);
     node_request_complete(node, r);
 }

@@ -18,6 +18,7 @@
 
 #include "net/transport.h"
 #include "node/node_internal.h"
+#include "storage/kv_tx.h"
 
 enum { NODE_DRIVE_ROUNDS_MAX = 16 };
 
@@ -61,6 +62,9 @@ static void apply_committed(struct node *node, const struct cn_update *u)
                 items[i].data += NODE_WRITE_TAG_BYTES;
                 items[i].data_len -= NODE_WRITE_TAG_BYTES;
             }
+            /* A transaction (MULTI ... EXEC) says so in its first byte. */
+            if (kv_tx_is(items[i].data, items[i].data_len))
+                items[i].kind = KV_ITEM_TX;
         }
     }
     int rv = kv_apply_batch(node->kv, items, u->committed_count, results);

@@ -107,6 +107,10 @@ struct node_request {
     struct node_request *wait_prev, *wait_next;
     bool in_wait_list;
     struct node_stream *stream; /* stream.c: a reply being streamed, or NULL */
+    /* commands_tx.c: EXEC's queued commands, made into its payload when it starts (its
+     * client's earlier WATCHes are done by then); the watch a WATCH or an EXEC holds. */
+    struct node_tx *exec_tx;
+    struct node_watch *watch;
 };
 
 /* A doubly linked list of requests through their wait links. */
@@ -160,6 +164,8 @@ struct node_client {
     bool reading;            /* uv_read_start is in force */
     bool input_pending;      /* complete commands may wait in `in`: parse them next iteration */
     uint64_t retry_blocked_pass; /* requests.c: the retry pass that met its first held request */
+    struct node_tx *tx;      /* MULTI open: the queued commands (commands_tx.c), else NULL */
+    struct node_watch *watch; /* WATCHed keys (commands_tx.c), else NULL */
     uv_write_t write_req;
     struct node_client *prev, *next;
 };
@@ -318,6 +324,19 @@ void node_requests_on_forward_response(struct node *node, const struct cn_messag
 void node_forwards_on_propose(struct node *node, const struct cn_message *m);
 void node_forwards_drain(struct node *node);
 void node_forwards_reject_all(struct node *node);
+
+/* commands_tx.c */
+struct node_tx;
+struct node_watch;
+void node_tx_reply(struct resp_out *out, const struct node_tx *tx,
+                   const struct kv_result *result);
+/* Makes EXEC's payload. Returns false when a WATCH of it failed: EXEC then answered a null
+ * array (the transaction did not run). */
+bool node_tx_exec_build(struct node *node, struct node_request *request);
+void node_tx_serve_watch(struct node *node, struct node_request *request);
+/* A request holding EXEC's commands or a watch is done: they are released. */
+void node_tx_request_done(struct node_request *request);
+void node_tx_client_free(struct node_client *client);
 
 /* stream.c */
 struct node_stream;

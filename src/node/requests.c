@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "consensus/codec.h"
-#include "node/node_internal.h"
+#include "node/commands.h"
 #include "net/transport.h"
 
 static const char ERROR_NO_LEADER[] =
@@ -244,6 +244,7 @@ void node_request_complete(struct node *node, struct node_request *r)
 {
     assert(!r->done);
     r->done = true;
+    node_tx_request_done(r);
     if (r->has_reply_out)
         node->served_bytes_iteration += r->reply_out.len;
     set_wait(node, r, NODE_WAIT_NONE);
@@ -315,6 +316,8 @@ enum node_start node_request_propose(struct node *node, struct node_request *r)
         wait_for_leader(node, r);
         return NODE_START_ORDER;
     }
+    if (r->exec_tx != NULL && r->payload == NULL && !node_tx_exec_build(node, r))
+        return NODE_START_OK; /* a WATCH of it failed: answered, never proposed */
     uint64_t index = 0, term = 0;
     struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = r->payload, .data_len = r->payload_len,
                          .out_index = &index, .out_term = &term};
@@ -432,6 +435,8 @@ void node_requests_after_apply(struct node *node)
                 if (r->client == NULL) {
                     node_stream_abandon(r);
                     node_request_fail(node, r, ERROR_READ_TIMEOUT);
+                } else if (r->read_kind == NODE_READ_WATCH) {
+                    node_tx_serve_watch(node, r);
                 } else if (r->stream != NULL || node_stream_wanted(r)) {
                     if (!node_stream_step(node, r)) {
                         /* Held by the budget (the next iteration goes on) or by its own

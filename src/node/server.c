@@ -43,6 +43,7 @@ static void on_client_closed(uv_handle_t *handle)
     if (client->next != NULL)
         client->next->prev = client->prev;
     node->client_count--;
+    node_tx_client_free(client);
     resp_parser_free(&client->parser);
     resp_out_free(&client->out);
     free(client->send_data);

@@ -98,6 +98,7 @@ enum kv_item_kind {
     KV_ITEM_COMMAND = 0, /* data is a command encoded by kv_command_encode */
     KV_ITEM_NOOP = 1,    /* advances the applied index only */
     KV_ITEM_CONFIG = 2,  /* data (<= KV_CONFIG_BYTES_MAX) is stored as the latest configuration */
+    KV_ITEM_TX = 3,      /* data is a transaction encoded by kv_tx_encode (kv_tx.h) */
 };
 
 struct kv_apply_item {
@@ -115,6 +116,8 @@ enum kv_result_type {
     KV_RESULT_BULK = 3,    /* $bulk: bulk/bulk_len */
     KV_RESULT_NULL = 4,    /* $-1 */
     KV_RESULT_ERROR = 5,   /* -error: a static string starting with "ERR " */
+    KV_RESULT_ARRAY = 6,   /* *count: elements[element_count] (a transaction, MGET in one) */
+    KV_RESULT_NULL_ARRAY = 7, /* *-1: a transaction aborted because a watched key changed */
 };
 
 /*
@@ -128,6 +131,8 @@ struct kv_result {
     const uint8_t *bulk;
     size_t bulk_len;
     const char *error;
+    const struct kv_result *elements; /* ARRAY, in the same memory as bulk */
+    uint32_t element_count;
 };
 
 /*

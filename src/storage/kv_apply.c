@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "storage/kv_command.h"
+#include "storage/kv_tx.h"
 #include "storage/kv_internal.h"
 
 static const char kv_error_not_integer[] = "ERR value is not an integer or out of range";
@@ -583,6 +584,69 @@ static int kv_apply_copy(struct kv *kv, MDB_txn *txn, const struct kv_command *c
 }
 
 /* Returns an LMDB code; command-level failures (bad encoding, not an integer) are results. */
+/* GET k and STRLEN k inside a transaction: at its place in the log, seeing its own writes. */
+static int kv_apply_read_one(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                             struct kv_result *result)
+{
+    struct kv_slot slot;
+    kv_slot_init(&slot, command->args[0].data, command->args[0].len);
+    struct kv_bytes value = {0};
+    bool found = false;
+    int rc = kv_apply_get(kv, txn, &slot, &value, &found);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    if (command->op == KV_OP_STRLEN) {
+        kv_result_integer(result, found ? (int64_t)value.len : 0);
+        return MDB_SUCCESS;
+    }
+    if (!found) {
+        kv_result_set(result, KV_RESULT_NULL);
+        return MDB_SUCCESS;
+    }
+    return kv_result_bulk(kv, result, &value);
+}
+
+/* MGET k... (an array of values) and EXISTS k... (a count; a key named twice counts twice). */
+static int kv_apply_read_many(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                              struct kv_result *result)
+{
+    struct kv_result *elements = NULL;
+    if (command->op == KV_OP_MGET) {
+        elements = kv_arena_alloc(&kv->arena, command->arg_count * sizeof(*elements));
+        if (elements == NULL) {
+            return ENOMEM;
+        }
+    }
+    int64_t count = 0;
+    for (uint32_t i = 0; i < command->arg_count; i++) {
+        struct kv_slot slot;
+        kv_slot_init(&slot, command->args[i].data, command->args[i].len);
+        struct kv_bytes value = {0};
+        bool found = false;
+        int rc = kv_apply_get(kv, txn, &slot, &value, &found);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+        count += found;
+        if (elements == NULL) {
+            continue;
+        }
+        kv_result_set(&elements[i], KV_RESULT_NULL);
+        if (found && (rc = kv_result_bulk(kv, &elements[i], &value)) != MDB_SUCCESS) {
+            return rc;
+        }
+    }
+    if (elements == NULL) {
+        kv_result_integer(result, count);
+        return MDB_SUCCESS;
+    }
+    kv_result_set(result, KV_RESULT_ARRAY);
+    result->elements = elements;
+    result->element_count = command->arg_count;
+    return MDB_SUCCESS;
+}
+
 static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
                             struct kv_result *result, size_t *written)
 {
@@ -625,10 +689,121 @@ static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_i
         return kv_apply_rename(kv, txn, &command, result, written);
     case KV_OP_COPY:
         return kv_apply_copy(kv, txn, &command, result, written);
+    case KV_OP_GET:
+    case KV_OP_STRLEN:
+        return kv_apply_read_one(kv, txn, &command, result);
+    case KV_OP_MGET:
+    case KV_OP_EXISTS:
+        return kv_apply_read_many(kv, txn, &command, result);
     default:
         assert(!"kv_command_decode let an unknown op through");
         return MDB_SUCCESS;
     }
+}
+
+/* Whether a transaction entry is framed as kv_tx_encode writes it, checked whole before any
+ * of it runs (the log may hold corrupt bytes; half a transaction must never apply). */
+static bool kv_apply_tx_well_formed(const struct kv_apply_item *item)
+{
+    struct kv_tx_reader reader;
+    if (kv_tx_open(&reader, item->data, item->data_len) != KV_OK) {
+        return false;
+    }
+    while (reader.watches_left > 0) {
+        struct kv_tx_watch watch;
+        if (kv_tx_next_watch(&reader, &watch) != KV_OK) {
+            return false;
+        }
+    }
+    while (reader.commands_left > 0) {
+        struct kv_bytes command;
+        if (kv_tx_next_command(&reader, &command) != KV_OK) {
+            return false;
+        }
+    }
+    return reader.at == reader.len;
+}
+
+/* Whether every watched key still is as its client saw it (kv_tx.h). */
+static int kv_apply_tx_watches_hold(struct kv *kv, MDB_txn *txn, struct kv_tx_reader *reader,
+                                    bool *hold)
+{
+    *hold = true;
+    while (reader->watches_left > 0) {
+        struct kv_tx_watch watch;
+        int rv = kv_tx_next_watch(reader, &watch);
+        assert(rv == KV_OK); /* kv_apply_tx_well_formed */
+        struct kv_slot slot;
+        kv_slot_init(&slot, watch.key.data, watch.key.len);
+        struct kv_bytes value = {0};
+        bool found = false;
+        int rc = kv_apply_get(kv, txn, &slot, &value, &found);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+        if (found != watch.exists ||
+            (found && kv_tx_value_hash(value.data, value.len) != watch.hash)) {
+            *hold = false;
+        }
+    }
+    return MDB_SUCCESS;
+}
+
+/*
+ * A transaction: its commands in order, in the batch's write txn, so that no reader sees part
+ * of it and a crash keeps all or none; each gets its own result (a failing one does not stop
+ * the rest, as in Redis). A changed watched key makes it a null array, running nothing.
+ */
+static int kv_apply_tx(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
+                       struct kv_result *result, size_t *written)
+{
+    if (!kv_apply_tx_well_formed(item)) {
+        kv_result_error(result, "ERR malformed transaction entry");
+        return MDB_SUCCESS;
+    }
+    struct kv_tx_reader reader;
+    int rv = kv_tx_open(&reader, item->data, item->data_len);
+    assert(rv == KV_OK);
+    bool hold = false;
+    int rc = kv_apply_tx_watches_hold(kv, txn, &reader, &hold);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    if (!hold) {
+        kv_result_set(result, KV_RESULT_NULL_ARRAY);
+        return MDB_SUCCESS;
+    }
+    struct kv_result *elements = kv_arena_alloc(&kv->arena,
+                                                reader.command_count * sizeof(*elements) + 1);
+    if (elements == NULL) {
+        return ENOMEM;
+    }
+    for (uint32_t i = 0; i < reader.command_count; i++) {
+        struct kv_bytes command;
+        rv = kv_tx_next_command(&reader, &command);
+        assert(rv == KV_OK);
+        struct kv_apply_item sub = {.index = item->index, .term = item->term,
+                                    .kind = KV_ITEM_COMMAND, .data = command.data,
+                                    .data_len = (uint32_t)command.len};
+        rc = kv_apply_command(kv, txn, &sub, &elements[i], written);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
+    }
+    kv_result_set(result, KV_RESULT_ARRAY);
+    result->elements = elements;
+    result->element_count = reader.command_count;
+    return MDB_SUCCESS;
+}
+
+/* A command or a transaction: what one log entry of the client's asks. */
+static int kv_apply_entry(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
+                          struct kv_result *result, size_t *written)
+{
+    if (item->kind == KV_ITEM_TX) {
+        return kv_apply_tx(kv, txn, item, result, written);
+    }
+    return kv_apply_command(kv, txn, item, result, written);
 }
 
 static bool kv_rc_needs_rollback(int rc)
@@ -636,8 +811,9 @@ static bool kv_rc_needs_rollback(int rc)
     return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == KV_RC_COLLISION;
 }
 
-/* Careful mode: the command in a nested txn, rolled back alone when it cannot complete. */
-static int kv_apply_command_nested(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
+/* Careful mode: the entry in a nested txn, rolled back alone (a transaction whole) when it
+ * cannot complete. */
+static int kv_apply_entry_nested(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
                                    struct kv_result *result, size_t *written)
 {
     MDB_txn *child = NULL;
@@ -645,7 +821,7 @@ static int kv_apply_command_nested(struct kv *kv, MDB_txn *txn, const struct kv_
     if (rc != MDB_SUCCESS) {
         return rc;
     }
-    rc = kv_apply_command(kv, child, item, result, written);
+    rc = kv_apply_entry(kv, child, item, result, written);
     if (rc == MDB_SUCCESS) {
         rc = mdb_txn_commit(child);
     } else {
@@ -673,10 +849,11 @@ static int kv_apply_item(struct kv *kv, MDB_txn *txn, const struct kv_apply_item
         *written += item->data_len;
         return kv_meta_put_config(txn, kv->meta_dbi, item->data, item->data_len);
     case KV_ITEM_COMMAND:
+    case KV_ITEM_TX:
         if (careful) {
-            return kv_apply_command_nested(kv, txn, item, result, written);
+            return kv_apply_entry_nested(kv, txn, item, result, written);
         }
-        return kv_apply_command(kv, txn, item, result, written);
+        return kv_apply_entry(kv, txn, item, result, written);
     }
     kv_result_error(result, "ERR unknown entry kind");
     return MDB_SUCCESS;

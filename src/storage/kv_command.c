@@ -16,7 +16,8 @@ static const char *const kv_op_names[KV_OP_MAX + 1] = {
     [KV_OP_INCRBY] = "incrby", [KV_OP_APPEND] = "append", [KV_OP_MSET] = "mset",
     [KV_OP_MSETNX] = "msetnx", [KV_OP_FLUSHALL] = "flushall", [KV_OP_INCRBYFLOAT] = "incrbyfloat",
     [KV_OP_SETRANGE] = "setrange", [KV_OP_SETBIT] = "setbit", [KV_OP_RENAME] = "rename",
-    [KV_OP_COPY] = "copy",
+    [KV_OP_COPY] = "copy",     [KV_OP_GET] = "get",       [KV_OP_MGET] = "mget",
+    [KV_OP_EXISTS] = "exists", [KV_OP_STRLEN] = "strlen",
 };
 
 const char *kv_op_name(uint8_t op)
@@ -51,6 +52,8 @@ static enum kv_arg_shape kv_command_shape(uint8_t op)
     case KV_OP_GETDEL:
     case KV_OP_INCRBY:
     case KV_OP_SETBIT:
+    case KV_OP_GET:
+    case KV_OP_STRLEN:
         return KV_SHAPE_KEY;
     case KV_OP_FLUSHALL:
         return KV_SHAPE_NONE;
@@ -58,6 +61,8 @@ static enum kv_arg_shape kv_command_shape(uint8_t op)
     case KV_OP_COPY:
         return KV_SHAPE_KEY_KEY;
     case KV_OP_DEL:
+    case KV_OP_MGET:
+    case KV_OP_EXISTS:
         return KV_SHAPE_KEYS;
     case KV_OP_CAS:
         return KV_SHAPE_KEY_VALUE_VALUE;

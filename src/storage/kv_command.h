@@ -27,6 +27,12 @@
  *     SETBIT  k          delta = bit offset (>= 0), BIT     SETBIT       -> old bit
  *     RENAME  k newkey   flags NX                           RENAME -> OK, RENAMENX -> 1 / 0
  *     COPY    k newkey   flags REPLACE                      COPY         -> 1 / 0
+ * Reads, used inside a transaction (kv_tx.h), where they run at the transaction's place in
+ * the log and see its earlier writes:
+ *     GET     k                                             GET          -> value / null
+ *     MGET    k...       (1..)                              MGET         -> array
+ *     EXISTS  k...       (1..)                              EXISTS       -> count
+ *     STRLEN  k                                             STRLEN       -> length
  *
  * The log bytes may be corrupt: kv_command_decode checks every bound and rejects, never reads
  * past the input. Decoded arguments point into the encoded bytes (borrowed from them).
@@ -63,7 +69,11 @@ enum kv_op {
     KV_OP_SETBIT = 14,
     KV_OP_RENAME = 15,
     KV_OP_COPY = 16,
-    KV_OP_MAX = 16,
+    KV_OP_GET = 17,
+    KV_OP_MGET = 18,
+    KV_OP_EXISTS = 19,
+    KV_OP_STRLEN = 20,
+    KV_OP_MAX = 20,
 };
 
 enum {

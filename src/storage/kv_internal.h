@@ -66,6 +66,9 @@ void kv_env_close(struct kv *kv);
 void kv_arena_reset(struct kv_arena *arena);
 /* Copies len bytes into the arena; NULL when out of memory. */
 const uint8_t *kv_arena_copy(struct kv_arena *arena, const uint8_t *data, size_t len);
+/* len bytes of arena memory aligned to 8 (structs of pointers and 64-bit integers); NULL when
+ * out of memory. */
+void *kv_arena_alloc(struct kv_arena *arena, size_t len);
 int kv_meta_put_applied(MDB_txn *txn, MDB_dbi meta, uint64_t index, uint64_t term);
 int kv_meta_get_applied(MDB_txn *txn, MDB_dbi meta, uint64_t *index, uint64_t *term);
 int kv_meta_put_config(MDB_txn *txn, MDB_dbi meta, const uint8_t *data, size_t len);

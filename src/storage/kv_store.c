@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -372,10 +373,12 @@ void kv_arena_reset(struct kv_arena *arena)
 }
 
 /* Blocks never move once handed out, so earlier results stay valid as the arena grows. */
-const uint8_t *kv_arena_copy(struct kv_arena *arena, const uint8_t *data, size_t len)
+void *kv_arena_alloc(struct kv_arena *arena, size_t len)
 {
+    enum { ALIGN = 8 }; /* blocks start 8-aligned: pointers and 64-bit integers */
     struct kv_arena_block *block = arena->current;
-    if (block == NULL || block->cap - block->used < len) {
+    size_t at = block != NULL ? (block->used + ALIGN - 1) & ~(size_t)(ALIGN - 1) : 0;
+    if (block == NULL || at > block->cap || block->cap - at < len) {
         size_t cap = len > KV_ARENA_BLOCK_BYTES ? len : KV_ARENA_BLOCK_BYTES;
         struct kv_arena_block *fresh = malloc(sizeof *fresh + cap);
         if (fresh == NULL) {
@@ -392,11 +395,18 @@ const uint8_t *kv_arena_copy(struct kv_arena *arena, const uint8_t *data, size_t
         }
         arena->current = fresh;
         block = fresh;
+        at = 0;
     }
-    uint8_t *copy = block->data + block->used;
-    if (len > 0) {
+    uint8_t *memory = block->data + at;
+    block->used = at + len;
+    return memory;
+}
+
+const uint8_t *kv_arena_copy(struct kv_arena *arena, const uint8_t *data, size_t len)
+{
+    uint8_t *copy = kv_arena_alloc(arena, len);
+    if (copy != NULL && len > 0) {
         memcpy(copy, data, len);
     }
-    block->used += len;
     return copy;
 }
