@@ -13,6 +13,9 @@
 
 #include "lincheck/internal.h"
 
+/* The search that may improve a refutation's certificate stops at this (and the check's) bound. */
+#define CHECK_REFUTED_MEMORY_BYTES_MAX (UINT64_C(64) << 20)
+
 struct lincheck_options lincheck_options_default(void)
 {
     return (struct lincheck_options){ .timeout_s = 60, .memory_bytes_max = UINT64_C(1) << 30 };
@@ -48,8 +51,48 @@ static void check_report_violation(const struct lincheck_history *history, uint3
     }
 }
 
-/* Searches one key. Reads with an unknown outcome change nothing and constrain nothing: they
- * are dropped here. Returns the verdict of the key. */
+/* Fills the result for a violation that refute.c proved with a certificate of its own. */
+static void check_report_certificate(const struct lincheck_history *history,
+                                     const uint32_t *ops, uint32_t count, bool minimal,
+                                     struct lincheck_result *result)
+{
+    check_set_key(result, history, ops[0]);
+    result->minimal = minimal;
+    result->op_count = count;
+    for (uint32_t i = 0; i < count && i < LINCHECK_RESULT_OPS_MAX; i++) {
+        result->op_index[i] = ops[i];
+        result->op_line[i] = lincheck_history_op(history, ops[i])->line;
+    }
+}
+
+/* A key known to be NOT linearizable from a certificate that may not be minimal: a search and
+ * shrinking within CHECK_REFUTED_MEMORY_BYTES_MAX may find a minimal set; if they run out, the
+ * certificate is reported as it is. */
+static enum lincheck_verdict check_key_refuted(const struct lincheck_history *history,
+                                               uint32_t *ops, uint32_t count,
+                                               struct lincheck_budget *budget,
+                                               const uint32_t *certificate,
+                                               uint32_t certificate_count,
+                                               struct lincheck_result *result)
+{
+    struct lincheck_budget small = { .deadline_ns = budget->deadline_ns,
+                                     .memory_bytes_max = CHECK_REFUTED_MEMORY_BYTES_MAX };
+    if (budget->memory_bytes_max != 0 && budget->memory_bytes_max < small.memory_bytes_max)
+        small.memory_bytes_max = budget->memory_bytes_max;
+    enum lincheck_verdict verdict = lincheck_search(history, ops, count, &small);
+    assert(verdict != LINCHECK_OK); /* the certificate proves otherwise */
+    if (verdict == LINCHECK_VIOLATION) check_report_violation(history, ops, count, &small, result);
+    else check_report_certificate(history, certificate, certificate_count, false, result);
+    budget->states_explored += small.states_explored;
+    if (small.memory_bytes_peak > budget->memory_bytes_peak)
+        budget->memory_bytes_peak = small.memory_bytes_peak;
+    return LINCHECK_VIOLATION;
+}
+
+/* Decides one key. Reads with an unknown outcome change nothing and constrain nothing: they
+ * are dropped here, before any search. A stale or unwritten read is looked for first (refute.c:
+ * cheap, and it spares the search its worst case), then the search decides. Returns the
+ * verdict of the key. */
 static enum lincheck_verdict check_key(const struct lincheck_history *history, uint32_t *ops,
                                        uint32_t count, struct lincheck_budget *budget,
                                        struct lincheck_result *result)
@@ -60,6 +103,15 @@ static enum lincheck_verdict check_key(const struct lincheck_history *history, u
         if (op->returned || op->kind != LINCHECK_GET) ops[kept++] = ops[i];
     }
     if (kept == 0) return LINCHECK_OK;
+    uint32_t certificate[2];
+    bool minimal = false;
+    uint32_t certificate_count = lincheck_refute_reads(history, ops, kept, certificate, &minimal);
+    if (certificate_count > 0 && minimal) {
+        check_report_certificate(history, certificate, certificate_count, true, result);
+        return LINCHECK_VIOLATION;
+    }
+    if (certificate_count > 0) return check_key_refuted(history, ops, kept, budget, certificate,
+                                                        certificate_count, result);
     enum lincheck_verdict verdict = lincheck_search(history, ops, kept, budget);
     if (verdict == LINCHECK_VIOLATION) check_report_violation(history, ops, kept, budget, result);
     return verdict;

@@ -30,6 +30,7 @@ struct generate_op {
     int64_t call_ns;
     int64_t point_ns;  /* the hidden linearization instant, call < point < return */
     int64_t return_ns;
+    bool integer;      /* its key holds integers */
     bool unknown;
     bool applies;      /* unknown only: it took effect */
     struct lincheck_value output;
@@ -52,32 +53,33 @@ static uint64_t generate_below(uint64_t *state, uint64_t bound)
     return generate_random(state) % bound;
 }
 
-static bool generate_is_integer_key(uint32_t key)
+/* Does `key` hold integers (so INCR applies): every key of a counter, every fourth of MIXED. */
+static bool generate_is_integer_key(uint32_t key, enum lincheck_workload workload)
 {
-    return key % 4 == 0;
+    return workload == LINCHECK_WORKLOAD_COUNTER ||
+           (workload == LINCHECK_WORKLOAD_MIXED && key % 4 == 0);
 }
 
 /* The text of value `index` of `key`: integers on integer keys, "v<key>-<index>" else. */
-static void generate_value_text(uint32_t key, uint32_t index, char *out)
+static void generate_value_text(uint32_t key, bool integer, uint32_t index, char *out)
 {
-    if (generate_is_integer_key(key)) snprintf(out, GENERATE_TEXT_BYTES_MAX, "%" PRIu32, index);
+    if (integer) snprintf(out, GENERATE_TEXT_BYTES_MAX, "%" PRIu32, index);
     else snprintf(out, GENERATE_TEXT_BYTES_MAX, "v%" PRIu32 "-%" PRIu32, key, index);
 }
 
-static struct lincheck_value generate_value(uint32_t key, uint32_t index)
+static struct lincheck_value generate_value(bool integer, uint32_t index)
 {
     /* Strings are told apart by index alone: the model state of one key only. */
-    if (generate_is_integer_key(key))
-        return (struct lincheck_value){ .payload = index, .tag = LINCHECK_VALUE_INT };
+    if (integer) return (struct lincheck_value){ .payload = index, .tag = LINCHECK_VALUE_INT };
     return (struct lincheck_value){ .payload = index, .tag = LINCHECK_VALUE_STRING };
 }
 
-static enum lincheck_kind generate_kind(uint64_t *rng, uint32_t key,
+static enum lincheck_kind generate_kind(uint64_t *rng, bool integer,
                                         enum lincheck_workload workload)
 {
     uint64_t roll = generate_below(rng, 100);
     if (workload == LINCHECK_WORKLOAD_COUNTER) return roll < 10 ? LINCHECK_GET : LINCHECK_INCR;
-    if (generate_is_integer_key(key)) {
+    if (integer) {
         if (roll < 30) return LINCHECK_GET;
         if (roll < 45) return LINCHECK_PUT;
         if (roll < 50) return LINCHECK_DEL;
@@ -100,16 +102,16 @@ static void generate_apply(struct generate_op *op, struct lincheck_value *state)
     case LINCHECK_GET:
         break;
     case LINCHECK_PUT:
-        if (effective) *state = generate_value(op->key, op->value);
+        if (effective) *state = generate_value(op->integer, op->value);
         break;
     case LINCHECK_DEL:
         op->output_int = state->tag != LINCHECK_VALUE_ABSENT;
         if (effective) *state = absent;
         break;
     case LINCHECK_CAS: {
-        struct lincheck_value expect = generate_value(op->key, op->expect);
+        struct lincheck_value expect = generate_value(op->integer, op->expect);
         op->output_ok = state->tag == expect.tag && state->payload == expect.payload;
-        if (op->output_ok && effective) *state = generate_value(op->key, op->value);
+        if (op->output_ok && effective) *state = generate_value(op->integer, op->value);
         break;
     }
     case LINCHECK_INCR: {
@@ -146,11 +148,11 @@ static int generate_add(struct lincheck_history *history, const struct generate_
                               .call_ns = g->call_ns, .returned = !g->unknown,
                               .return_ns = g->return_ns };
     if (g->kind == LINCHECK_PUT || g->kind == LINCHECK_CAS) {
-        generate_value_text(g->key, g->value, value);
+        generate_value_text(g->key, g->integer, g->value, value);
         op.value = value;
     }
     if (g->kind == LINCHECK_CAS) {
-        generate_value_text(g->key, g->expect, expect);
+        generate_value_text(g->key, g->integer, g->expect, expect);
         op.expect = expect;
     }
     if (op.returned) {
@@ -161,7 +163,7 @@ static int generate_add(struct lincheck_history *history, const struct generate_
             if (g->output.tag == LINCHECK_VALUE_INT)
                 snprintf(output, sizeof(output), "%" PRId64, g->output.payload);
             else if (g->output.tag == LINCHECK_VALUE_STRING)
-                generate_value_text(g->key, (uint32_t)g->output.payload, output);
+                generate_value_text(g->key, g->integer, (uint32_t)g->output.payload, output);
             if (!op.output_null) op.output_value = output;
         }
     }
@@ -215,9 +217,9 @@ static int generate_plant_read(struct generate_op *ops, uint32_t count,
     for (uint32_t i = count / 2; i < count; i++) {
         struct generate_op *op = &ops[i];
         if (!generate_completed(op, 0, LINCHECK_GET)) continue;
-        if (workload == LINCHECK_WORKLOAD_MIXED) {
+        if (workload != LINCHECK_WORKLOAD_COUNTER) {
             if (op->call_ns <= stale_after_ns) continue;
-            op->output = generate_value(0, GENERATE_VALUE_PLANTED);
+            op->output = generate_value(op->integer, GENERATE_VALUE_PLANTED);
             return 0;
         }
         int64_t floor = generate_counter_floor(ops, count, op->call_ns);
@@ -248,7 +250,8 @@ int lincheck_generate(struct lincheck_history *history,
         struct generate_op *op = &ops[i];
         op->client = (uint32_t)generate_below(&rng, options->client_count);
         op->key = (uint32_t)generate_below(&rng, options->key_count);
-        op->kind = generate_kind(&rng, op->key, options->workload);
+        op->integer = generate_is_integer_key(op->key, options->workload);
+        op->kind = generate_kind(&rng, op->integer, options->workload);
         op->value = (uint32_t)generate_below(&rng, options->value_count);
         op->expect = (uint32_t)generate_below(&rng, options->value_count);
         int64_t duration = 2 + (int64_t)generate_below(&rng, (uint64_t)options->latency_ns_max - 1);
@@ -261,7 +264,7 @@ int lincheck_generate(struct lincheck_history *history,
         client_time[op->client] = op->return_ns;
     }
     int64_t stale_after_ns = 0;
-    if (options->plant_stale_read && options->workload == LINCHECK_WORKLOAD_MIXED) {
+    if (options->plant_stale_read && options->workload != LINCHECK_WORKLOAD_COUNTER) {
         stale_after_ns = generate_plant_write(ops, count);
         if (stale_after_ns < 0) goto done;
     }

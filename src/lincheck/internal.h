@@ -120,6 +120,15 @@ bool lincheck_counter_may_advance(const struct lincheck_counter *counter,
 void lincheck_counter_placed(struct lincheck_counter *counter,
                              const struct lincheck_record *record, int delta);
 
+/* Stale and unwritten reads (refute.c). For ops[0..count) of one key (returned or unknown, none
+ * relaxed), when the key has no INCR: looks for a GET that no write can explain. Returns 0 when
+ * there is none (or memory ran out; the search then decides), else 1 or 2: the operations of a
+ * certificate — they cannot be linearized whatever the others did — written to certificate[]
+ * as history indices in call order; *minimal says whether relaxing any one of them makes it
+ * linearizable. */
+uint32_t lincheck_refute_reads(const struct lincheck_history *history, const uint32_t *ops,
+                               uint32_t count, uint32_t certificate[2], bool *minimal);
+
 /* Searches for a linearization of the operations ops[0..count) (history indices, all of one
  * key, possibly flagged LINCHECK_SEARCH_OPTIONAL). Returns LINCHECK_OK, LINCHECK_VIOLATION, or
  * LINCHECK_UNKNOWN when the budget ran out (the budget says which bound). */

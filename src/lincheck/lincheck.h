@@ -147,17 +147,19 @@ void lincheck_op_print_json(const struct lincheck_op *op, FILE *out);
  * each client runs operations one after the other; each operation takes effect on a hidden
  * sequential model at a random instant inside its interval. In the MIXED workload keys whose
  * index is a multiple of 4 hold integers (GET, PUT, DEL, CAS, INCR) and the others hold strings
- * (no INCR); in the COUNTER workload every key is a counter (INCR, and GET one time in ten).
+ * (no INCR); in the REGISTER workload every key holds strings; in the COUNTER workload every
+ * key is a counter (INCR, and GET one time in ten).
  *
  * plant_stale_read makes the history certainly NOT linearizable, with one read that returns a
  * value overwritten before it was called (its verdict is known without trusting the checker):
- *   MIXED: a completed PUT on key 0 writes a value no other operation writes or expects; a
+ *   MIXED, REGISTER: a completed PUT on key 0 writes a value no other operation writes or expects; a
  *          later completed PUT on key 0 begins after it ends; a GET of key 0 that begins after
  *          that second PUT ends is made to read the first one's value.
  *   COUNTER: a GET of key 0 that begins after a completed INCR of key 0 returned n is made to
  *          read n - 1 (a counter never goes down; absent when n - 1 is 0).
  * The GET chosen is the first that fits in the second half of the history. */
-enum lincheck_workload { LINCHECK_WORKLOAD_MIXED = 0, LINCHECK_WORKLOAD_COUNTER = 1 };
+enum lincheck_workload { LINCHECK_WORKLOAD_MIXED = 0, LINCHECK_WORKLOAD_COUNTER = 1,
+                         LINCHECK_WORKLOAD_REGISTER = 2 };
 
 struct lincheck_generate_options {
     enum lincheck_workload workload;

@@ -566,8 +566,8 @@ static int search_push(struct search *s, struct search_node *call, bool forced,
     return 1;
 }
 
-/* Undoes frames until one that was a choice, whose successor is where the walk resumes;
- * NULL when the stack ran empty (no linearization exists). */
+/* Undoes frames until one that was a choice, and returns its call: the search goes on with
+ * the candidates that come after it. NULL when the stack ran empty (no linearization exists). */
 static struct search_node *search_backtrack(struct search *s, struct lincheck_value *state)
 {
     while (s->depth > 0) { /* bounded by depth */
@@ -580,7 +580,7 @@ static struct search_node *search_backtrack(struct search *s, struct lincheck_va
             lincheck_counter_placed(&s->counter, frame.call->record, -1);
         }
         *state = frame.state;
-        if (!frame.forced) return frame.call->next;
+        if (!frame.forced) return frame.call;
     }
     return NULL;
 }
@@ -600,43 +600,72 @@ static bool search_over_budget(const struct search *s, struct lincheck_budget *b
     return false;
 }
 
-/* The walk. Terminates: every linearization adds a new cache entry (finitely many; memory is
- * bounded by the budget), and between two of them the walk only moves forward or pops. */
+/* The candidates are the calls before the first return still in the list. Returns the first
+ * candidate that comes after `after` (NULL: from the start) in the order they are tried, or
+ * NULL when none is left; *end receives the return that ends the candidates (NULL: none). The
+ * order: a read-only candidate that the model accepts first (a forced step: see
+ * search_read_only), then the one whose return comes first — it has the least slack, so it is
+ * the likeliest to be next — and those with no return last, in call order (search_twin_before;
+ * a fixed total order, so the search can resume after the candidate it tried last).
+ * O(candidates). */
+static struct search_node *search_next(struct search *s, const struct search_node *after,
+                                       struct lincheck_value state, struct search_node **end)
+{
+    struct search_node *best = NULL, *node = s->head.next;
+    for (; node != NULL && node->is_call; node = node->next) {
+        struct lincheck_value next;
+        if (after == NULL && search_read_only(node) && search_may_try(s, node, state) &&
+            search_step(node->record, node->required, state, &next))
+            return node;
+        if (after != NULL && !search_twin_before(after, node)) continue;
+        if (best == NULL || search_twin_before(node, best)) best = node;
+    }
+    *end = node;
+    return best;
+}
+
+/* The search. Terminates: every linearization adds a new cache entry (finitely many; memory is
+ * bounded by the budget), and between two of them it only moves on to later candidates or
+ * pops. */
 static enum lincheck_verdict search_run(struct search *s, struct lincheck_budget *budget)
 {
     struct lincheck_value state = { 0, LINCHECK_VALUE_ABSENT };
-    struct search_node *entry = s->head.next;
+    struct search_node *tried = NULL; /* the last candidate tried in this state */
     for (uint64_t iterations = 1;; iterations++) {
         if (s->known_remaining == 0) return LINCHECK_OK;
         if (search_over_budget(s, budget, iterations)) return LINCHECK_UNKNOWN;
-        assert(entry != NULL); /* a known op remains, so its return is ahead */
+        struct search_node *end = NULL;
+        struct search_node *call = search_next(s, tried, state, &end);
         int pushed = 0;
-        if (entry->is_call) {
+        bool dead = false;
+        if (call != NULL) {
+            tried = call;
             struct lincheck_value next;
-            if (search_may_try(s, entry, state) &&
-                search_step(entry->record, entry->required, state, &next)) {
-                bool forced = search_read_only(entry) || search_counter_forced(s, entry);
-                pushed = search_push(s, entry, forced, &state, next);
-                if (pushed == 0 && forced) entry = NULL; /* explored before: a dead end */
+            if (search_may_try(s, call, state) &&
+                search_step(call->record, call->required, state, &next)) {
+                bool forced = search_read_only(call) || search_counter_forced(s, call);
+                pushed = search_push(s, call, forced, &state, next);
+                dead = pushed == 0 && forced; /* explored before: a dead end */
             }
-        } else if (!entry->required) {
-            /* a relaxed op's window closes: it never happens, and the walk restarts */
-            pushed = search_push(s, entry->match, true, &state, state);
-            if (pushed == 0) entry = NULL; /* explored before: a dead end */
+        } else if (end != NULL && !end->required) {
+            /* a relaxed op's window closes: it never happens */
+            pushed = search_push(s, end->match, true, &state, state);
+            dead = pushed == 0; /* explored before: a dead end */
         } else {
-            entry = NULL; /* a required op should have been linearized: dead end */
+            assert(end != NULL); /* a required op remains, so its return is ahead */
+            dead = true; /* a required op should have been linearized: dead end */
         }
         if (pushed < 0) {
             budget->memory_exceeded = true;
             return LINCHECK_UNKNOWN;
         }
         if (pushed > 0) {
-            entry = s->head.next;
-        } else if (entry == NULL) {
-            entry = search_backtrack(s, &state);
-            if (entry == NULL) return LINCHECK_VIOLATION;
-        } else {
-            entry = entry->next;
+            tried = NULL;
+        } else if (dead) {
+            if (s->depth == 0) return LINCHECK_VIOLATION;
+            tried = search_backtrack(s, &state);
+            assert(tried != NULL || s->depth == 0);
+            if (tried == NULL) return LINCHECK_VIOLATION;
         }
     }
 }
