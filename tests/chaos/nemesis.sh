@@ -20,8 +20,8 @@
 #     kill-majority      SIGKILL a majority of the nodes at once, all restarted at the heal
 #     stop               SIGSTOP a node (the leader half of the time), SIGCONT at the heal
 #   disk (strace attached to the running node, all threads):
-#     disk-slow          every fdatasync delayed by 20-200 ms, or (one time in three) stalled
-#                        2.5 s, longer than the 2 s request timeout
+#     disk-slow          every fdatasync delayed by 20-200 ms, or stalled
+#                        2.5 s (half of the time), longer than the 2 s request timeout
 #     disk-fail          fdatasync fails with EIO: the node must stop (exit 2, "WAL write/
 #                        fdatasync failed"); restarted at the heal. A node still running after
 #                        an injected EIO fails the run.
@@ -138,7 +138,7 @@ nemesis_disk_slow() {
     pick_node leader-ok
     node_alive "$T" || { log_event "disk-slow: node $T is down"; return; }
     rand 10; local us=$(( (R + 1) * 20000 ))
-    rand 3; [ "$R" = 0 ] && us=2500000
+    rand 2; [ "$R" = 0 ] && us=2500000
     strace_attach "$T" "delay_enter=$us"; log_event "disk-slow: node $T fdatasync +$((us / 1000)) ms"
 }
 

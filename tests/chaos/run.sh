@@ -87,6 +87,11 @@ if [ "$NEMESIS" = all ]; then ENABLED=$NEMESES_ALL; else
     done
 fi
 
+# The nodes give up on a request after REQUEST_TIMEOUT_MS and say what the client may assume
+# (-UNKNOWN or -TRYAGAIN); the clients wait longer than that, so that they hear it rather than
+# time out first and record every such request as unknown.
+REQUEST_TIMEOUT_MS=2000
+CLIENT_TIMEOUT_MS=3000
 WORK=$(mktemp -d /tmp/chorus-chaos.XXXXXX)
 HISTORY=$WORK/history.jsonl
 PREFIX="s$SEED.$$."
@@ -138,7 +143,7 @@ node_start() {
     # Not through a shell function: `f &` forks a subshell, and $! would not be chorusd.
     ip netns exec "$(net_ns "n$i")" "$BIN/chorusd" --id "$i" --cluster "$SPEC" --protocol "$PROTOCOL" \
         --data-dir "$WORK/node$i" --listen "$(node_ip "$i"):$CHX_CLIENT_PORT" \
-        --peer-listen "$(node_ip "$i"):$CHX_PEER_PORT" --request-timeout-ms 2000 \
+        --peer-listen "$(node_ip "$i"):$CHX_PEER_PORT" --request-timeout-ms "$REQUEST_TIMEOUT_MS" \
         >>"$WORK/node$i.log" 2>&1 &
     NODE_PID[$i]=$!
     log_event "start node $i (pid ${NODE_PID[$i]})"
@@ -152,8 +157,10 @@ node_start() {
     return 1
 }
 
-# A node that exited while nobody killed it: fine only after an injected fdatasync EIO (exit 2,
-# logged); anything else (an assert's SIGABRT, a segfault, SIGPIPE) fails the run.
+# A node that exited while nobody killed it: fine only after an injected fdatasync EIO, with
+# exit 2 and the node's own "WAL write/fdatasync failed, stopping" (a node that went on and
+# died later of another error did not stop at once); anything else (an assert's SIGABRT, a
+# segfault, SIGPIPE) fails the run.
 nodes_check_exits() {
     local i rc
     for i in $(seq 1 "$NODES"); do
@@ -161,7 +168,7 @@ nodes_check_exits() {
         kill -0 "${NODE_PID[$i]}" 2>/dev/null && continue
         wait "${NODE_PID[$i]}"; rc=$?
         NODE_PID[$i]=""
-        if [ "$i" = "$DISK_FAIL_NODE" ] && [ "$rc" = 2 ] && grep -q "fdatasync failed" "$WORK/node$i.log"; then
+        if [ "$i" = "$DISK_FAIL_NODE" ] && [ "$rc" = 2 ] && grep -q "fdatasync failed, stopping" "$WORK/node$i.log"; then
             log_event "node $i stopped on the injected EIO (exit 2), as it must"
             continue
         fi
@@ -210,12 +217,12 @@ RANDOM=$SEED
 log_event "run: $PROTOCOL n=$NODES seed=$SEED ${RUN_SECONDS}s nemesis=$NEMESIS combined=$COMBINED"
 
 ip netns exec "$(net_ns cl)" "$BIN/chorus" bench -c "$CLIENTS" -t "$RUN_SECONDS" -k "$KEYS" -d 0 --workload all \
-    --read-ratio 0.4 --timeout 1000 --nodes "$NODE_LIST" --history "$HISTORY" --seed "$SEED" \
+    --read-ratio 0.4 --timeout "$CLIENT_TIMEOUT_MS" --nodes "$NODE_LIST" --history "$HISTORY" --seed "$SEED" \
     --key-prefix "$PREFIX" >"$WORK/bench.out" 2>&1 &
 BENCH_PID=$!
 if [ "$PIPELINE_CLIENTS" -gt 0 ]; then
     ip netns exec "$(net_ns cl)" "$BIN/chorus-chaos" pipeline -c "$PIPELINE_CLIENTS" -t "$RUN_SECONDS" \
-        --depth 8 --nodes "$NODE_LIST" --prefix "$PREFIX" --seed "$SEED" --timeout 1000 \
+        --depth 8 --nodes "$NODE_LIST" --prefix "$PREFIX" --seed "$SEED" --timeout "$CLIENT_TIMEOUT_MS" \
         >"$WORK/pipeline.out" 2>&1 &
     PIPE_PID=$!
 else
