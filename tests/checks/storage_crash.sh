@@ -45,7 +45,7 @@ rand_sleep() { sleep "$(( $1 + RANDOM % ($2 - $1 + 1) ))e-3"; } # rand_sleep MIN
 # verify_all NODES... : every listed node returns every acknowledged key (retried a few
 # times: a node that just restarted may still be catching up; a read on it waits anyway).
 verify_all() {
-    local dir=$1 i try; shift
+    local dir=$1 i; shift
     for i in "$@"; do
         wait_for 10 sl_check_acked "$(client_port "$i")" "$dir/acked" "$dir/check.node$i"
         [ -s "$dir/check.node$i" ] && {

@@ -49,12 +49,9 @@ now() { date +%T.%N | cut -c1-12; }
 
 # check_nodes DIR NODE... — every node returns every acknowledged write of DIR/acked.
 check_nodes() {
-    local dir=$1 i try; shift
+    local dir=$1 i; shift
     for i in "$@"; do
-        for try in 1 2 3 4 5; do
-            sl_check_acked "$(client_port "$i")" "$dir/acked" "$dir/check.node$i" && break
-            sleep 1
-        done
+        wait_for 10 sl_check_acked "$(client_port "$i")" "$dir/acked" "$dir/check.node$i"
         [ -s "$dir/check.node$i" ] && { head -5 "$dir/check.node$i"
             faults_fail "node $i: $(wc -l <"$dir/check.node$i") acknowledged writes missing or wrong"; }
     done
