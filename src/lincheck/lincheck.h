@@ -25,10 +25,13 @@
  * false alarm.
  *
  * Algorithm: the history is split by key (P-compositionality: a history is linearizable iff
- * each key's sub-history is; Horn & Kroening 2015), then each key is searched with Wing & Gong's
- * algorithm as refined by Lowe ("Testing for linearizability", 2017) and Porcupine: a list of
- * call/return events in time order, an explicit stack (never recursion) and a cache of visited
- * (set of linearized operations, model state) pairs. See search.c.
+ * each key's sub-history is; Horn & Kroening 2015). Reads with an unknown outcome are dropped.
+ * A key without INCR is first scanned for a stale or unwritten read (refute.c, O(n log n)).
+ * Then each key is searched with Wing & Gong's algorithm as refined by Lowe ("Testing for
+ * linearizability", 2017) and Porcupine: a list of call/return events in time order, an
+ * explicit stack (never recursion) and a cache of visited (set of linearized operations, model
+ * state) pairs, with candidates tried goal first and earliest return first (search.c), one of
+ * interchangeable operations only (symmetry.c) and counters decided in one pass (counter.c).
  *
  * Thread safety: a history is read-only during lincheck_check; separate histories may be
  * checked from separate threads.

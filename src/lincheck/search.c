@@ -2,34 +2,44 @@
  * search.c — the linearization search for the operations of one key.
  *
  * Wing & Gong's search as Lowe (2017, "just-in-time linearization") and Porcupine shape it.
- * The calls and returns of the operations form one list in time order. Walking the list from
- * its head, a call is a candidate for the next linearization point: if the model accepts the
- * operation with the output the client saw, the operation is linearized — its call and return
- * are lifted out of the list — and the walk restarts from the head. Reaching a return means
- * that operation should have been linearized already: the last choice is undone (popped from
- * an explicit stack, never by recursion) and the walk resumes after it. Every (set of
- * linearized operations, model state) pair is remembered in a cache; reaching one again
- * cannot lead anywhere new, so it is skipped. That cache is what makes the search fast, and
- * what bounds its memory (options.memory_bytes_max).
+ * The calls and returns of the operations form one list in time order. The candidates for the
+ * next linearization point are the calls before the first return still in the list (an
+ * operation that returned before another was called must come first: the "minimal return"
+ * rule). If the model accepts a candidate with the output the client saw, it is linearized —
+ * its call and return are lifted out of the list — and the search goes on from the new state.
+ * When no candidate is left, the operation of the first return should have been linearized
+ * already: the last choice is undone (popped from an explicit stack, never by recursion) and
+ * the next candidate after it is tried. Every (set of linearized operations, model state) pair
+ * is remembered in a cache; reaching one again cannot lead anywhere new, so it is skipped. That
+ * cache is what bounds the search's memory (options.memory_bytes_max).
  *
- * Two reductions keep the states few. An operation whose output shows it changed nothing (a
+ * What makes it fast is the order of the candidates (search_next): first the ones after which
+ * the operation of the first return — the one that must go next at the latest — is accepted
+ * (a write of the value a pending read saw, say), then the one whose return comes first. In a
+ * linearizable history that is nearly always right the first time, so the search backtracks
+ * little; a fifty-client register that the plain call order sent through millions of states
+ * is decided in a few hundred thousand.
+ *
+ * Reductions keep the states few (each proved complete where it is made). An operation whose output shows it changed nothing (a
  * get, a failed cas, a del of 0) is linearized as soon as the model accepts it, with no
  * alternative tried (search_read_only says why that is complete): concurrent reads then cost
  * no branching. And operations with an unknown outcome, which have no return in the list
  * (nothing forces them in: the search succeeds once every required operation — one that
  * returned — is linearized), are only tried where they change the model state: an unknown cas
- * that would fail, or a del of an absent key, is the same as never happening.
+ * that would fail, or a del of an absent key, is the same as never happening. Of interchangeable
+ * operations only the most urgent is tried (symmetry.c), and counters follow their own stricter
+ * rules (counter.c).
  *
  * Shrinking also asks about "relaxed" operations (LINCHECK_SEARCH_OPTIONAL): ones that may take
  * effect inside their interval, or never. They keep their return in the list. Reaching it means
- * that every way of linearizing the op before its return was tried, so the walk "kills" it —
+ * that every way of linearizing the op before its return was tried, so the search "kills" it —
  * the op never happens — as a step of its own on the stack (cached like any other, undone by
  * backtracking, which then goes on popping since a kill has no alternative).
  *
  * The set of linearized operations is a bitset; the operations with a return (required or
  * relaxed) get bits 0..known_count-1 in call order and the unknown ones the words after. The
- * cache stores it compressed: the index of the first word not yet full, then the words up to the last non-zero
- * one of each region. Since calls are linearized roughly in call order, a state costs a few
+ * cache stores it compressed: the index of the first word not yet full, then the words up to
+ * the last non-zero one of each region. Since calls are linearized roughly in call order, a state costs a few
  * words however long the history is. Its hash is kept incrementally (one random number per
  * operation, xor-ed in and out), so each step costs O(1) besides the rare comparisons.
  */
@@ -600,28 +610,59 @@ static bool search_over_budget(const struct search *s, struct lincheck_budget *b
     return false;
 }
 
+/* The order in which candidates are tried. First those after which the operation whose return
+ * comes first (`urgent`, which must be linearized before that return) would be accepted by the
+ * model — it is the next goal, and they reach it — then the others; within each group the one
+ * whose return comes first (the least slack, so the likeliest to be next), those with no return
+ * last in call order. A fixed total order for a given state, so the search can resume after the
+ * candidate it tried last. Nodes sit in the array in list order: pointers compare positions. */
+struct search_rank {
+    bool enables;
+    const struct search_node *node;
+};
+
+static struct search_rank search_rank_of(const struct search_node *call,
+                                         const struct search_node *urgent,
+                                         struct lincheck_value state)
+{
+    struct lincheck_value next, after;
+    bool enables = urgent != NULL && call != urgent &&
+                   search_step(call->record, call->required, state, &next) &&
+                   search_step(urgent->record, true, next, &after);
+    return (struct search_rank){ .enables = enables || call == urgent, .node = call };
+}
+
+static bool search_rank_before(struct search_rank a, struct search_rank b)
+{
+    if (a.enables != b.enables) return a.enables;
+    return search_twin_before(a.node, b.node);
+}
+
 /* The candidates are the calls before the first return still in the list. Returns the first
- * candidate that comes after `after` (NULL: from the start) in the order they are tried, or
- * NULL when none is left; *end receives the return that ends the candidates (NULL: none). The
- * order: a read-only candidate that the model accepts first (a forced step: see
- * search_read_only), then the one whose return comes first — it has the least slack, so it is
- * the likeliest to be next — and those with no return last, in call order (search_twin_before;
- * a fixed total order, so the search can resume after the candidate it tried last).
- * O(candidates). */
+ * candidate in search_rank_before's order that comes after `after` (NULL: from the start), or
+ * NULL when none is left; *end receives the return that ends the candidates (NULL: none). A
+ * read-only candidate that the model accepts is returned first (a forced step: see
+ * search_read_only). O(candidates). */
 static struct search_node *search_next(struct search *s, const struct search_node *after,
                                        struct lincheck_value state, struct search_node **end)
 {
-    struct search_node *best = NULL, *node = s->head.next;
+    struct search_node *node = s->head.next;
     for (; node != NULL && node->is_call; node = node->next) {
         struct lincheck_value next;
         if (after == NULL && search_read_only(node) && search_may_try(s, node, state) &&
             search_step(node->record, node->required, state, &next))
             return node;
-        if (after != NULL && !search_twin_before(after, node)) continue;
-        if (best == NULL || search_twin_before(node, best)) best = node;
     }
     *end = node;
-    return best;
+    const struct search_node *urgent = node != NULL && node->required ? node->match : NULL;
+    struct search_rank best = { .node = NULL };
+    struct search_rank floor = after ? search_rank_of(after, urgent, state) : best;
+    for (node = s->head.next; node != NULL && node->is_call; node = node->next) {
+        struct search_rank rank = search_rank_of(node, urgent, state);
+        if (after != NULL && !search_rank_before(floor, rank)) continue;
+        if (best.node == NULL || search_rank_before(rank, best)) best = rank;
+    }
+    return (struct search_node *)best.node;
 }
 
 /* The search. Terminates: every linearization adds a new cache entry (finitely many; memory is
