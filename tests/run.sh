@@ -19,6 +19,8 @@ exec </dev/null
 BUILD=${BUILD:-build}
 export BUILD
 cd "$(dirname "$0")/.."
+# The cmocka lines parsed below are its standard output format.
+export CMOCKA_MESSAGE_OUTPUT=STDOUT
 BIN_TIMEOUT_S=${TEST_BIN_TIMEOUT_S:-120}
 SCRIPT_TIMEOUT_S=${TEST_SCRIPT_TIMEOUT_S:-300}
 # After the time limit's SIGTERM, this long for cleanup traps before SIGKILL.
@@ -28,6 +30,33 @@ passed=0; failed=0; failures=()
 cases_run=0; binaries_run=0; scripts_run=0
 log_dir=$BUILD/test-logs; mkdir -p "$log_dir"
 suite_start=$(date +%s)
+
+# run_limited LIMIT_S LOG COMMAND... — runs COMMAND under timeout(1) with its output in LOG and
+# sets RUN_RC. timeout puts the command in a process group of its own (its pid), which is
+# killed at the limit; whatever the test left behind in that group (a chorusd, a load
+# generator) is killed when it ends, so that it cannot disturb the next test. The command
+# runs in the background so that an interrupt of this script reaches the trap below at once.
+RUN_GROUP=""
+run_limited() {
+    local limit=$1 log=$2 left; shift 2
+    timeout -k "$KILL_AFTER_S" "$limit" "$@" >"$log" 2>&1 &
+    RUN_GROUP=$!
+    wait "$RUN_GROUP"; RUN_RC=$?
+    # Zombies are dead already (waiting for a parent to reap them): not counted.
+    left=$(ps -e -o pgid=,stat= | awk -v g="$RUN_GROUP" '$1 == g && $2 !~ /^Z/' | wc -l)
+    if [ "$left" -gt 0 ]; then
+        echo "note: $left process(es) left running by $(basename "${!#}"); killed" | tee -a "$log"
+        kill -KILL -- "-$RUN_GROUP" 2>/dev/null
+    fi
+    RUN_GROUP=""
+}
+# Interrupted (Ctrl-C, or SIGTERM from CI), the running test's whole group goes too.
+on_interrupt() {
+    [ -n "$RUN_GROUP" ] && kill -TERM -- "-$RUN_GROUP" 2>/dev/null
+    echo "tests: interrupted"
+    exit 130
+}
+trap on_interrupt INT TERM
 
 # record_failure NAME — remembers a failed test for the closing list.
 record_failure() { failures+=("$1"); }
@@ -60,7 +89,7 @@ run_binary() {
     local bin=$1 name log start rc announced p f note=""
     name=$(basename "$bin"); log=$log_dir/$name.log
     start=$(date +%s)
-    CMOCKA_MESSAGE_OUTPUT=STDOUT timeout -k "$KILL_AFTER_S" "$BIN_TIMEOUT_S" "$bin" >"$log" 2>&1; rc=$?
+    run_limited "$BIN_TIMEOUT_S" "$log" "$bin"; rc=$RUN_RC
     announced=$(count_first_numbers "$log" '^\[==========\] Running [0-9]+ test')
     p=$(grep -c '^\[       OK \] ' "$log")
     f=$(count_first_numbers "$log" '^\[  FAILED  \] [0-9]+ test')
@@ -96,7 +125,7 @@ run_script() {
     name=$(basename "$check" .sh); log=$log_dir/check-$name.log
     limit=$(script_timeout "$check")
     start=$(date +%s)
-    timeout -k "$KILL_AFTER_S" "$limit" bash "$check" >"$log" 2>&1; rc=$?
+    run_limited "$limit" "$log" bash "$check"; rc=$RUN_RC
     scripts_run=$((scripts_run + 1))
     if [ "$rc" -eq 0 ]; then
         passed=$((passed + 1)); echo "check $name: ok ($(( $(date +%s) - start ))s)"

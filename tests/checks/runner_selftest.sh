@@ -114,5 +114,36 @@ run "$r"; expect floor "tests: 2 passed, 1 failed" 1 "2 cmocka_cases, fewer than
 rm "$r/tests/expected-min"
 run "$r"; expect no-floor-file "tests: 2 passed, 3 failed" 1 "no 'cmocka_cases N' line"
 
+# alive PID — the process exists and is not a zombie (killed, waiting to be reaped).
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null); [ -n "$st" ] && [ "${st#Z}" = "$st" ]; }
+
+# 9. A script that passes but leaves a process running: it is killed before the next test.
+r=$(tree leftover)
+printf '#!/usr/bin/env bash\nsleep 300 >/dev/null 2>&1 &\necho $! >"%s/left.pid"\nexit 0\n' "$r" >"$r/tests/checks/leaky.sh"
+floors "$r" 0 0 1
+run "$r"; expect leftover "tests: 1 passed, 0 failed" 0 "note: 1 process(es) left running by leaky.sh; killed"
+left=$(cat "$r/left.pid" 2>/dev/null)
+[ -n "$left" ] && alive "$left" && { fail "leftover: process $left still running"; kill "$left"; }
+
+# 10. SIGTERM to the runner (CI cancelling, or Ctrl-C from a terminal) stops the running test's
+#     whole process group at once, not after its time limit.
+r=$(tree interrupt)
+printf '#!/usr/bin/env bash\nsleep 300 &\necho $! >"%s/int.pid"\nwait\n' "$r" >"$r/tests/checks/long.sh"
+floors "$r" 0 0 1
+(cd "$r" && BUILD=build exec bash tests/run.sh >"$r/int.out" 2>&1) &
+runner=$!
+wait_s=0
+until [ -s "$r/int.pid" ] || [ "$wait_s" -ge 100 ]; do sleep 0.1; wait_s=$((wait_s + 1)); done
+kill -TERM "$runner"
+wait "$runner"; rc=$?
+[ "$rc" = 130 ] || fail "interrupt: runner exited $rc, want 130"
+grep -q "tests: interrupted" "$r/int.out" || fail "interrupt: no 'tests: interrupted' line"
+bg=$(cat "$r/int.pid" 2>/dev/null)
+[ -n "$bg" ] || fail "interrupt: the script did not start"
+# The group gets SIGTERM; give it a moment to go (bounded: 5 s).
+for i in $(seq 1 50); do [ -n "$bg" ] && alive "$bg" || break; sleep 0.1; done
+[ -n "$bg" ] && alive "$bg" && { fail "interrupt: the test's process $bg survived the runner"; kill "$bg"; }
+[ "$failures" = 0 ] && echo "interrupt: ok"
+
 echo "runner_selftest: $failures failure(s)"
 [ "$failures" -eq 0 ]
