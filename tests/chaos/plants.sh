@@ -26,7 +26,7 @@ if [ ${#PAIRS[@]} -eq 0 ]; then
     PAIRS=(LOCAL_READ:partition-halves LOCAL_READ:partition-one LOCAL_READ:partition-bridge
            LOCAL_READ:loss-oneway LOCAL_READ:stop ACK_ON_PROPOSE:partition-leader
            ACK_ON_PROPOSE:kill ACK_ON_PROPOSE:kill-majority TIMEOUT_TRYAGAIN:disk-slow
-           IGNORE_SYNC_ERROR:disk-fail)
+           TIMEOUT_TRYAGAIN:stop IGNORE_SYNC_ERROR:disk-fail)
 fi
 missed=0
 for pair in "${PAIRS[@]}"; do

@@ -233,7 +233,10 @@ schedule; schedule_rc=$?
 nemesis_heal_all || CRASHED="${CRASHED}heal failed; "
 wait "$BENCH_PID"; bench_rc=$?; BENCH_PID=""
 pipe_rc=0; [ -n "${PIPE_PID:-}" ] && { wait "$PIPE_PID"; pipe_rc=$?; PIPE_PID=""; }
+# A node that died at the very end (a crash is already recorded) is restarted too, so that
+# the final reads still go through every node.
 nodes_check_exits
+for i in $(seq 1 "$NODES"); do node_alive "$i" || node_start "$i" || true; done
 
 verdict=""; reasons=""
 add_reason() { reasons="$reasons${reasons:+; }$*"; }
@@ -243,7 +246,8 @@ add_reason() { reasons="$reasons${reasons:+; }$*"; }
 
 # Heal is done: a leader within 30 s, every node applied the leader's commit index within 30 s.
 caught_up=0
-for t in $(seq 1 300); do
+heal_deadline=$((SECONDS + 30))
+while [ $SECONDS -lt $heal_deadline ]; do
     if leader=$(node_leader); then
         commit=$(node_info "$leader" commit_index); caught_up=1
         for i in $(seq 1 "$NODES"); do
