@@ -11,15 +11,14 @@
  *
  * Layout of the environment (a directory holding LMDB's data.mdb and lock.mdb):
  *   - the unnamed main DB is unused;
- *   - "data" holds user keys. LMDB keys are at most 511 bytes (Debian's build), so a key is
- *     stored under an encoded LMDB key: tag 0 + the key when it is short, or tag 1 + its first
- *     KV_KEY_INLINE_BYTES_MAX bytes + a 64-bit hash of the whole key when it is long; a long
- *     key's record keeps the rest of the key before the value (see kv_internal.h). Two long
- *     keys that share that prefix and hash collide; a write to the second then fails with
- *     "ERR key hash collision" — deterministically, so replicas never diverge.
- *   - "order" holds, for every key of "data", an empty record under the key's 64-bit XXH3
- *     hash (big-endian) followed by its LMDB key: SCAN walks it, in hash order (format 2;
- *     a format-1 store gets it built when opened).
+ *   - "keys" holds user keys. LMDB keys are at most 511 bytes (Debian's build), so a key is
+ *     stored under an encoded LMDB key: the 64-bit XXH3 hash of the key (big-endian), which
+ *     keeps the store in hash order for SCAN, then tag 0 + the key when it is short, or tag 1
+ *     + its first KV_KEY_INLINE_BYTES_MAX bytes when it is long; a long key's record keeps the
+ *     rest of the key before the value (see kv_internal.h). Two long keys that share that
+ *     prefix and hash collide; a write to the second then fails with "ERR key hash collision"
+ *     — deterministically, so replicas never diverge. (Formats 1 and 2 kept the keys in key
+ *     order in a "data" DB; opening such a store moves them, see kv_keys_migrate.)
  *   - "meta" holds the format version, the applied index/term and the last applied
  *     membership configuration, apart from user keys.
  *
@@ -193,13 +192,12 @@ int kv_random_key(struct kv *kv, uint64_t position, uint8_t *buf, size_t cap, si
 int kv_count(struct kv *kv, uint64_t *count);
 
 /*
- * SCAN's resume point, stateless as Redis's cursors are: the scan walks the "order" DB, which
- * holds every key under (64-bit hash of the key, big-endian) + its LMDB key, so keys come in
- * hash order, and `position` is the hash at which the next call resumes. Any 64-bit number is
- * a valid position, the same on every replica and after a restart. Guarantee: a key present
- * for the whole scan is returned at least once (a call ends only between two different hashes;
- * keys added or removed meanwhile may or may not be returned). Zero it to start; `done` is
- * set when the scan reached the end.
+ * SCAN's resume point, stateless as Redis's cursors are: the keys DB is in hash order (every
+ * LMDB key starts with the 64-bit hash of the user key), and `position` is the hash at which
+ * the next call resumes. Any 64-bit number is a valid position, the same on every replica and
+ * after a restart. Guarantee: a key present for the whole scan is returned at least once
+ * (a call ends only between two different hashes; keys added or removed meanwhile may or may
+ * not be returned). Zero it to start; `done` is set when the scan reached the end.
  */
 struct kv_scan_cursor {
     uint64_t position;

@@ -78,19 +78,16 @@ static int kv_apply_get(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
     return rc;
 }
 
-/* Every put and delete of a key keeps the order DB (SCAN's) in step, in the same txn. */
 static int kv_apply_put(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
                         const struct kv_bytes *value, size_t *written)
 {
     *written += slot->key_len + value->len;
-    int rc = kv_slot_put(txn, kv->data_dbi, slot, value, 1);
-    return rc == MDB_SUCCESS ? kv_order_put(txn, kv->order_dbi, slot) : rc;
+    return kv_slot_put(txn, kv->data_dbi, slot, value, 1);
 }
 
 static int kv_apply_del(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot, bool *deleted)
 {
-    int rc = kv_slot_del(txn, kv->data_dbi, slot, deleted);
-    return rc == MDB_SUCCESS && *deleted ? kv_order_del(txn, kv->order_dbi, slot) : rc;
+    return kv_slot_del(txn, kv->data_dbi, slot, deleted);
 }
 
 /*
@@ -342,9 +339,6 @@ static int kv_apply_mset(struct kv *kv, MDB_txn *txn, const struct kv_command *c
 static int kv_apply_flushall(struct kv *kv, MDB_txn *txn, struct kv_result *result)
 {
     int rc = mdb_drop(txn, kv->data_dbi, 0);
-    if (rc == MDB_SUCCESS) {
-        rc = mdb_drop(txn, kv->order_dbi, 0);
-    }
     kv_result_set(result, KV_RESULT_OK);
     return rc;
 }

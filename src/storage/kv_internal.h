@@ -11,13 +11,16 @@
 #include "storage/kv.h"
 
 enum {
-    /* User keys up to this length are stored inline: LMDB key = tag 0 + key. */
+    /* Every LMDB key of the "keys" DB starts with the XXH3-64 hash of the user key, big-endian,
+     * so that the store is in hash order: SCAN's cursor is a position in it (kv.h). */
+    KV_KEY_HASH_BYTES = 8,
+    /* User keys up to this length are stored inline: LMDB key = hash + tag 0 + key. */
     KV_KEY_INLINE_BYTES_MAX = 480,
     KV_KEY_TAG_INLINE = 0,
-    /* Longer keys: LMDB key = tag 1 + first KV_KEY_INLINE_BYTES_MAX bytes + XXH3-64 of the
-     * whole key; the record starts with u16 suffix length + the suffix of the key. */
+    /* Longer keys: LMDB key = hash + tag 1 + first KV_KEY_INLINE_BYTES_MAX bytes; the record
+     * starts with u16 suffix length + the suffix of the key. */
     KV_KEY_TAG_HASHED = 1,
-    KV_KEY_HASHED_BYTES = 1 + KV_KEY_INLINE_BYTES_MAX + 8,
+    KV_KEY_HASHED_BYTES = KV_KEY_HASH_BYTES + 1 + KV_KEY_INLINE_BYTES_MAX,
     KV_RECORD_HEADER_BYTES = 2,
     KV_ARENA_BLOCK_BYTES = 64u << 10,
     KV_DIR_BYTES_MAX = PATH_MAX - 64, /* leaves room for "/snapshot.staging" and the like */
@@ -43,9 +46,8 @@ struct kv_arena {
 
 struct kv {
     MDB_env *env;            /* NULL only after a failed snapshot install */
-    MDB_dbi data_dbi;
+    MDB_dbi data_dbi;        /* the "keys" DB: user keys in hash order (kv.h) */
     MDB_dbi meta_dbi;
-    MDB_dbi order_dbi;       /* the keys in hash order, for SCAN (see kv.h) */
     struct kv_options options;
     char dir[KV_DIR_BYTES_MAX];
     uint64_t applied_index;  /* as committed in meta; only the apply thread changes it */
@@ -72,6 +74,8 @@ void *kv_arena_alloc(struct kv_arena *arena, size_t len);
 int kv_meta_put_applied(MDB_txn *txn, MDB_dbi meta, uint64_t index, uint64_t term);
 int kv_meta_get_applied(MDB_txn *txn, MDB_dbi meta, uint64_t *index, uint64_t *term);
 int kv_meta_put_config(MDB_txn *txn, MDB_dbi meta, const uint8_t *data, size_t len);
+/* Writes the current store format (kv_store.c's KV_FORMAT_VERSION). */
+int kv_meta_put_format(MDB_txn *txn, MDB_dbi meta);
 void kv_put_le64(uint8_t *p, uint64_t v);
 uint64_t kv_get_le64(const uint8_t *p);
 
@@ -95,14 +99,11 @@ int kv_slot_put(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot,
                 const struct kv_bytes *parts, size_t part_count);
 int kv_slot_del(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot, bool *deleted);
 
-/* The "order" DB: key = 8-byte big-endian hash of the user key + the LMDB key. */
-enum { KV_ORDER_KEY_BYTES_MAX = 8 + KV_ENCODED_KEY_BYTES_MAX };
-_Static_assert(KV_ORDER_KEY_BYTES_MAX <= 511, "an order key fits LMDB's key size");
-size_t kv_order_key(const struct kv_slot *slot, uint8_t *out);
-/* Adds the slot's key to the order DB (nothing when it is there already). */
-int kv_order_put(MDB_txn *txn, MDB_dbi order, const struct kv_slot *slot);
-int kv_order_del(MDB_txn *txn, MDB_dbi order, const struct kv_slot *slot);
-/* Fills the order DB from the data DB (opening a format-1 store). */
-int kv_order_build(MDB_txn *txn, MDB_dbi data, MDB_dbi order);
+/* The hash-order position of an LMDB key of the keys DB (its first 8 bytes, big-endian). */
+uint64_t kv_key_position(const MDB_val *encoded);
+/* Moves the keys of a format-1 or format-2 store (the "data" DB, key order) into the keys DB,
+ * in transactions of bounded size, and drops the old DBs. Crash-safe: each txn moves whole
+ * records, and a restart continues. */
+int kv_keys_migrate(struct kv *kv);
 
 #endif

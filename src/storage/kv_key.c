@@ -1,10 +1,10 @@
 /*
  * kv_key.c — user keys to LMDB keys and back, and the record operations built on them.
  *
- * LMDB keys are at most 511 bytes, user keys up to KV_KEY_BYTES_MAX. Short keys are stored
- * as they are (behind a tag byte, which also makes the empty key storable); long keys under
- * their prefix and a hash, with the rest of the key kept at the front of the record. See
- * kv_internal.h for the exact layout.
+ * LMDB keys are at most 511 bytes, user keys up to KV_KEY_BYTES_MAX. Every LMDB key starts
+ * with the 64-bit hash of the user key, which puts the store in hash order (SCAN's cursors);
+ * then short keys are stored as they are (behind a tag byte), long keys as their prefix,
+ * with the rest of the key kept at the front of the record. See kv_internal.h.
  */
 #include <assert.h>
 #include <string.h>
@@ -19,18 +19,33 @@ void kv_slot_init(struct kv_slot *slot, const uint8_t *key, size_t key_len)
     slot->key = key;
     slot->key_len = key_len;
     slot->hashed = key_len > KV_KEY_INLINE_BYTES_MAX;
+    uint64_t hash = XXH3_64bits(key, key_len);
+    for (int i = 0; i < KV_KEY_HASH_BYTES; i++) {
+        slot->encoded[i] = (uint8_t)(hash >> (56 - 8 * i));
+    }
+    uint8_t *rest = slot->encoded + KV_KEY_HASH_BYTES;
     if (!slot->hashed) {
-        slot->encoded[0] = KV_KEY_TAG_INLINE;
+        rest[0] = KV_KEY_TAG_INLINE;
         if (key_len > 0) {
-            memcpy(slot->encoded + 1, key, key_len);
+            memcpy(rest + 1, key, key_len);
         }
-        slot->encoded_len = 1 + key_len;
+        slot->encoded_len = KV_KEY_HASH_BYTES + 1 + key_len;
         return;
     }
-    slot->encoded[0] = KV_KEY_TAG_HASHED;
-    memcpy(slot->encoded + 1, key, KV_KEY_INLINE_BYTES_MAX);
-    kv_put_le64(slot->encoded + 1 + KV_KEY_INLINE_BYTES_MAX, XXH3_64bits(key, key_len));
+    rest[0] = KV_KEY_TAG_HASHED;
+    memcpy(rest + 1, key, KV_KEY_INLINE_BYTES_MAX);
     slot->encoded_len = KV_KEY_HASHED_BYTES;
+}
+
+uint64_t kv_key_position(const MDB_val *encoded)
+{
+    assert(encoded->mv_size >= KV_KEY_HASH_BYTES);
+    const uint8_t *p = encoded->mv_data;
+    uint64_t hash = 0;
+    for (int i = 0; i < KV_KEY_HASH_BYTES; i++) {
+        hash = hash << 8 | p[i];
+    }
+    return hash;
 }
 
 /* The suffix length stored at the front of a hashed record, or -1 if the record is too short. */
@@ -51,20 +66,24 @@ static long kv_record_suffix_len(const MDB_val *record)
 bool kv_record_key(const MDB_val *encoded, const MDB_val *record, uint8_t *buf, size_t *key_len)
 {
     const uint8_t *e = encoded->mv_data;
-    if (encoded->mv_size >= 1 && e[0] == KV_KEY_TAG_INLINE &&
-        encoded->mv_size - 1 <= KV_KEY_INLINE_BYTES_MAX) {
-        *key_len = encoded->mv_size - 1;
-        memcpy(buf, e + 1, *key_len);
+    if (encoded->mv_size < KV_KEY_HASH_BYTES + 1) {
+        return false;
+    }
+    const uint8_t *rest = e + KV_KEY_HASH_BYTES;
+    size_t rest_len = encoded->mv_size - KV_KEY_HASH_BYTES;
+    if (rest[0] == KV_KEY_TAG_INLINE && rest_len - 1 <= KV_KEY_INLINE_BYTES_MAX) {
+        *key_len = rest_len - 1;
+        memcpy(buf, rest + 1, *key_len);
         return true;
     }
-    if (encoded->mv_size != KV_KEY_HASHED_BYTES || e[0] != KV_KEY_TAG_HASHED) {
+    if (encoded->mv_size != KV_KEY_HASHED_BYTES || rest[0] != KV_KEY_TAG_HASHED) {
         return false;
     }
     long suffix_len = kv_record_suffix_len(record);
     if (suffix_len <= 0) {
         return false;
     }
-    memcpy(buf, e + 1, KV_KEY_INLINE_BYTES_MAX);
+    memcpy(buf, rest + 1, KV_KEY_INLINE_BYTES_MAX);
     memcpy(buf + KV_KEY_INLINE_BYTES_MAX, (const uint8_t *)record->mv_data + KV_RECORD_HEADER_BYTES,
            (size_t)suffix_len);
     *key_len = KV_KEY_INLINE_BYTES_MAX + (size_t)suffix_len;
@@ -182,57 +201,3 @@ int kv_slot_del(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot, bool *del
     return rc;
 }
 
-size_t kv_order_key(const struct kv_slot *slot, uint8_t *out)
-{
-    uint64_t hash = XXH3_64bits(slot->key, slot->key_len);
-    for (int i = 0; i < 8; i++) {
-        out[i] = (uint8_t)(hash >> (56 - 8 * i));
-    }
-    memcpy(out + 8, slot->encoded, slot->encoded_len);
-    return 8 + slot->encoded_len;
-}
-
-int kv_order_put(MDB_txn *txn, MDB_dbi order, const struct kv_slot *slot)
-{
-    uint8_t buf[KV_ORDER_KEY_BYTES_MAX];
-    MDB_val key = {.mv_size = kv_order_key(slot, buf), .mv_data = buf};
-    MDB_val empty = {.mv_size = 0, .mv_data = NULL};
-    int rc = mdb_put(txn, order, &key, &empty, MDB_NOOVERWRITE);
-    return rc == MDB_KEYEXIST ? MDB_SUCCESS : rc;
-}
-
-int kv_order_del(MDB_txn *txn, MDB_dbi order, const struct kv_slot *slot)
-{
-    uint8_t buf[KV_ORDER_KEY_BYTES_MAX];
-    MDB_val key = {.mv_size = kv_order_key(slot, buf), .mv_data = buf};
-    int rc = mdb_del(txn, order, &key, NULL);
-    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
-}
-
-/* One pass over the data DB; the loop ends with the DB (each record visited once). */
-int kv_order_build(MDB_txn *txn, MDB_dbi data, MDB_dbi order)
-{
-    MDB_cursor *cursor = NULL;
-    int rc = mdb_cursor_open(txn, data, &cursor);
-    if (rc != MDB_SUCCESS) {
-        return rc;
-    }
-    MDB_val key, record;
-    uint8_t user_key[KV_KEY_BYTES_MAX];
-    rc = mdb_cursor_get(cursor, &key, &record, MDB_FIRST);
-    while (rc == MDB_SUCCESS) {
-        size_t user_key_len = 0;
-        if (!kv_record_key(&key, &record, user_key, &user_key_len)) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        struct kv_slot slot;
-        kv_slot_init(&slot, user_key, user_key_len);
-        rc = kv_order_put(txn, order, &slot);
-        if (rc == MDB_SUCCESS) {
-            rc = mdb_cursor_get(cursor, &key, &record, MDB_NEXT);
-        }
-    }
-    mdb_cursor_close(cursor);
-    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
-}

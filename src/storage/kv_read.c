@@ -130,42 +130,11 @@ int kv_count(struct kv *kv, uint64_t *count)
     return KV_OK;
 }
 
-static uint64_t kv_order_hash(const MDB_val *order_key)
+/* Positions a cursor of the keys DB on the first key whose hash is >= position. */
+static int kv_position_seek(MDB_cursor *cursor, uint64_t position, MDB_val *key, MDB_val *record)
 {
-    const uint8_t *p = order_key->mv_data;
-    uint64_t hash = 0;
-    for (int i = 0; i < 8; i++) {
-        hash = hash << 8 | p[i];
-    }
-    return hash;
-}
-
-/* The user key of an order DB entry: inline keys are in the entry itself, hashed ones need
- * their record for the rest of the key. Returns an LMDB code (MDB_CORRUPTED for an entry
- * that this module does not write). */
-static int kv_order_user_key(MDB_txn *txn, MDB_dbi data, const MDB_val *order_key, uint8_t *buf,
-                             size_t *len)
-{
-    if (order_key->mv_size < 9 || order_key->mv_size > KV_ORDER_KEY_BYTES_MAX) {
-        return MDB_CORRUPTED;
-    }
-    MDB_val encoded = {.mv_size = order_key->mv_size - 8,
-                       .mv_data = (uint8_t *)order_key->mv_data + 8};
-    MDB_val record = {.mv_size = 0, .mv_data = NULL};
-    if (((const uint8_t *)encoded.mv_data)[0] != KV_KEY_TAG_INLINE) {
-        int rc = mdb_get(txn, data, &encoded, &record);
-        if (rc != MDB_SUCCESS) {
-            return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-        }
-    }
-    return kv_record_key(&encoded, &record, buf, len) ? MDB_SUCCESS : MDB_CORRUPTED;
-}
-
-/* Positions an order DB cursor on the first entry whose hash is >= position. */
-static int kv_order_seek(MDB_cursor *cursor, uint64_t position, MDB_val *key, MDB_val *record)
-{
-    uint8_t start[8];
-    for (int i = 0; i < 8; i++) {
+    uint8_t start[KV_KEY_HASH_BYTES];
+    for (int i = 0; i < KV_KEY_HASH_BYTES; i++) {
         start[i] = (uint8_t)(position >> (56 - 8 * i));
     }
     *key = (MDB_val){.mv_size = sizeof start, .mv_data = start};
@@ -173,11 +142,10 @@ static int kv_order_seek(MDB_cursor *cursor, uint64_t position, MDB_val *key, MD
 }
 
 /*
- * Walks the order DB from the cursor's position. It stops after `count` entries, but never
- * between two entries of the same hash (then the next call, resuming at the next hash, could
- * not return the rest of them): a group of equal 64-bit hashes is one step. The group is
- * bounded by KV_SCAN_COUNT_MAX more entries as a guard; equal hashes of different keys are
- * a 2^-64 event.
+ * Walks the keys DB from the cursor's position. It stops after `count` keys, but never
+ * between two keys of the same hash (then the next call, resuming at the next hash, could not
+ * return the rest of them): a group of equal 64-bit hashes is one step. The group is bounded
+ * by KV_SCAN_COUNT_MAX more keys as a guard; equal hashes of different keys are a 2^-64 event.
  */
 int kv_scan(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern,
             size_t pattern_len, uint32_t count, void *ctx, kv_scan_fn fn)
@@ -197,22 +165,26 @@ int kv_scan(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern
         return rv;
     }
     MDB_cursor *lmdb_cursor = NULL;
-    int rc = mdb_cursor_open(read.txn, kv->order_dbi, &lmdb_cursor);
+    int rc = mdb_cursor_open(read.txn, kv->data_dbi, &lmdb_cursor);
     MDB_val key, record;
     if (rc == MDB_SUCCESS) {
-        rc = kv_order_seek(lmdb_cursor, cursor->position, &key, &record);
+        rc = kv_position_seek(lmdb_cursor, cursor->position, &key, &record);
     }
     uint8_t user_key[KV_KEY_BYTES_MAX];
     uint64_t last_hash = 0;
     for (uint32_t examined = 0; rc == MDB_SUCCESS; examined++) {
-        uint64_t hash = kv_order_hash(&key);
+        if (key.mv_size < KV_KEY_HASH_BYTES || key.mv_size > KV_ENCODED_KEY_BYTES_MAX) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        uint64_t hash = kv_key_position(&key);
         if (examined >= count && (hash != last_hash || examined >= count + KV_SCAN_COUNT_MAX)) {
             cursor->position = hash;
             break;
         }
         size_t user_key_len = 0;
-        rc = kv_order_user_key(read.txn, kv->data_dbi, &key, user_key, &user_key_len);
-        if (rc != MDB_SUCCESS) {
+        if (!kv_record_key(&key, &record, user_key, &user_key_len)) {
+            rc = MDB_CORRUPTED;
             break;
         }
         if (pattern == NULL || kv_glob_match(pattern, pattern_len, user_key, user_key_len)) {
@@ -244,16 +216,16 @@ int kv_random_key(struct kv *kv, uint64_t position, uint8_t *buf, size_t cap, si
         return rv;
     }
     MDB_cursor *lmdb_cursor = NULL;
-    int rc = mdb_cursor_open(read.txn, kv->order_dbi, &lmdb_cursor);
+    int rc = mdb_cursor_open(read.txn, kv->data_dbi, &lmdb_cursor);
     MDB_val key, record;
     if (rc == MDB_SUCCESS) {
-        rc = kv_order_seek(lmdb_cursor, position, &key, &record);
+        rc = kv_position_seek(lmdb_cursor, position, &key, &record);
         if (rc == MDB_NOTFOUND) {
             rc = mdb_cursor_get(lmdb_cursor, &key, &record, MDB_FIRST);
         }
     }
     if (rc == MDB_SUCCESS) {
-        rc = kv_order_user_key(read.txn, kv->data_dbi, &key, buf, key_len);
+        rc = kv_record_key(&key, &record, buf, key_len) ? MDB_SUCCESS : MDB_CORRUPTED;
         *found = rc == MDB_SUCCESS;
     }
     if (rc == MDB_NOTFOUND) {

@@ -15,9 +15,10 @@
 #include "storage/kv_internal.h"
 
 enum {
-    KV_FORMAT_VERSION = 2,          /* 2: the "order" DB of SCAN */
-    KV_FORMAT_VERSION_NO_ORDER = 1, /* opened and upgraded: the order DB is built */
-    KV_DBS_MAX = 4,                 /* "data", "meta", "order", and room to grow */
+    KV_FORMAT_VERSION = 3,          /* 3: the "keys" DB, in hash order (kv.h) */
+    KV_FORMAT_KEY_ORDER_FIRST = 1,  /* 1, 2: a "data" DB in key order, moved when opened */
+    KV_FORMAT_KEY_ORDER_LAST = 2,
+    KV_DBS_MAX = 5,                 /* "keys", "meta"; "data", "order" while migrating */
     KV_APPLIED_BYTES = 16,          /* index, term: u64 little-endian each */
 };
 
@@ -103,6 +104,14 @@ static MDB_val kv_meta_key(const char *name)
     return (MDB_val){.mv_size = strlen(name), .mv_data = (void *)name};
 }
 
+int kv_meta_put_format(MDB_txn *txn, MDB_dbi meta)
+{
+    uint8_t format = KV_FORMAT_VERSION;
+    MDB_val key = kv_meta_key(kv_meta_format);
+    MDB_val value = {.mv_size = 1, .mv_data = &format};
+    return mdb_put(txn, meta, &key, &value, 0);
+}
+
 int kv_meta_put_applied(MDB_txn *txn, MDB_dbi meta, uint64_t index, uint64_t term)
 {
     uint8_t bytes[KV_APPLIED_BYTES];
@@ -149,40 +158,30 @@ static int kv_env_prepare(struct kv *kv)
     if (rc != MDB_SUCCESS) {
         return kv_error_mdb(rc, "begin");
     }
-    const char *what = "open data db";
-    rc = mdb_dbi_open(txn, "data", MDB_CREATE, &kv->data_dbi);
+    const char *what = "open keys db";
+    rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &kv->data_dbi);
     if (rc == MDB_SUCCESS) {
         what = "open meta db";
         rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &kv->meta_dbi);
-    }
-    if (rc == MDB_SUCCESS) {
-        what = "open order db";
-        rc = mdb_dbi_open(txn, "order", MDB_CREATE, &kv->order_dbi);
     }
     MDB_val key = kv_meta_key(kv_meta_format), value;
     if (rc == MDB_SUCCESS) {
         what = "read format";
         rc = mdb_get(txn, kv->meta_dbi, &key, &value);
     }
-    uint8_t format = 0;
+    uint8_t format = KV_FORMAT_VERSION;
     if (rc == MDB_SUCCESS) {
         format = value.mv_size == 1 ? *(uint8_t *)value.mv_data : 0;
-        if (format != KV_FORMAT_VERSION && format != KV_FORMAT_VERSION_NO_ORDER) {
+        if (format != KV_FORMAT_VERSION &&
+            (format < KV_FORMAT_KEY_ORDER_FIRST || format > KV_FORMAT_KEY_ORDER_LAST)) {
             mdb_txn_abort(txn);
             kv_error_set("%s: unknown store format", kv->dir);
             return KV_ERR_VERSION;
         }
     }
-    if (rc == MDB_SUCCESS && format == KV_FORMAT_VERSION_NO_ORDER) {
-        /* A store written before SCAN's order DB existed: build it once. */
-        what = "build order db";
-        rc = kv_order_build(txn, kv->data_dbi, kv->order_dbi);
-    }
-    if (rc == MDB_NOTFOUND || (rc == MDB_SUCCESS && format != KV_FORMAT_VERSION)) {
-        format = KV_FORMAT_VERSION;
-        value = (MDB_val){.mv_size = 1, .mv_data = &format};
+    if (rc == MDB_NOTFOUND) {
         what = "write format";
-        rc = mdb_put(txn, kv->meta_dbi, &key, &value, 0);
+        rc = kv_meta_put_format(txn, kv->meta_dbi);
     }
     if (rc == MDB_SUCCESS) {
         what = "read applied index";
@@ -198,6 +197,10 @@ static int kv_env_prepare(struct kv *kv)
             mdb_txn_abort(txn);
         }
         return kv_error_mdb(rc, what);
+    }
+    /* A store in key order (formats 1, 2) is moved into the keys DB before it serves. */
+    if (format != KV_FORMAT_VERSION) {
+        return kv_keys_migrate(kv);
     }
     return KV_OK;
 }

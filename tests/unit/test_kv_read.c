@@ -207,6 +207,13 @@ static void test_get_exists_strlen_count(void **state)
     assert_int_equal(count, 1);
 }
 
+static void count_any(void *ctx, const uint8_t *key, size_t key_len)
+{
+    (void)key;
+    (void)key_len;
+    (*(int *)ctx)++;
+}
+
 /* A cursor is only a position: any 64-bit number resumes a scan, a cursor taken before a
  * restart works after it, and the iteration from any position reaches the end. */
 static void test_scan_stateless_cursor(void **state)
@@ -238,36 +245,83 @@ static void test_scan_stateless_cursor(void **state)
     assert_true(seen.calls <= 1);
 }
 
-/* A store of format 1 has no order DB: opening it builds one from the keys. */
-static void test_scan_order_built_for_format_1(void **state)
+/* A store of format 1 (keys in key order in a "data" DB) is moved into hash order when opened,
+ * in several bounded txns: every key, short or long, keeps its value and is scanned. */
+enum { OLD_KEY_COUNT = 12000 };
+
+static void put_old_records(MDB_txn *txn, MDB_dbi old)
+{
+    for (int i = 0; i < OLD_KEY_COUNT; i++) {
+        char key[32], value[32];
+        key[0] = KV_KEY_TAG_INLINE;
+        int key_len = snprintf(key + 1, sizeof key - 1, "user:%d", KEY_COUNT + 1000 + i);
+        int value_len = snprintf(value, sizeof value, "old%d", i);
+        MDB_val k = {.mv_size = (size_t)key_len + 1, .mv_data = key};
+        MDB_val v = {.mv_size = (size_t)value_len, .mv_data = value};
+        assert_int_equal(mdb_put(txn, old, &k, &v, 0), MDB_SUCCESS);
+    }
+    /* One long key in format 1's layout: tag 1 + 480-byte prefix + 8-byte hash; the record
+     * holds the suffix length, the suffix and the value. */
+    uint8_t key[1 + KV_KEY_INLINE_BYTES_MAX + 8];
+    key[0] = KV_KEY_TAG_HASHED;
+    memset(key + 1, 'L', KV_KEY_INLINE_BYTES_MAX);
+    memset(key + 1 + KV_KEY_INLINE_BYTES_MAX, 7, 8);
+    uint8_t record[2 + 20 + 4] = {20, 0};
+    memset(record + 2, 'S', 20);
+    memcpy(record + 22, "long", 4);
+    MDB_val k = {.mv_size = sizeof key, .mv_data = key};
+    MDB_val v = {.mv_size = sizeof record, .mv_data = record};
+    assert_int_equal(mdb_put(txn, old, &k, &v, 0), MDB_SUCCESS);
+}
+
+static void test_format_1_store_migrated(void **state)
 {
     struct fixture *f = *state;
     MDB_txn *txn = NULL;
+    MDB_dbi old;
     assert_int_equal(mdb_txn_begin(f->kv->env, NULL, 0, &txn), MDB_SUCCESS);
-    assert_int_equal(mdb_drop(txn, f->kv->order_dbi, 0), MDB_SUCCESS);
+    assert_int_equal(mdb_dbi_open(txn, "data", MDB_CREATE, &old), MDB_SUCCESS);
+    put_old_records(txn, old);
     uint8_t one = 1;
     MDB_val key = {.mv_size = 6, .mv_data = "format"}, value = {.mv_size = 1, .mv_data = &one};
     assert_int_equal(mdb_put(txn, f->kv->meta_dbi, &key, &value, 0), MDB_SUCCESS);
     assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
     kv_close(f->kv);
     assert_int_equal(kv_open(f->dir, NULL, &f->kv), KV_OK);
-    static struct seen seen;
-    memset(&seen, 0, sizeof seen);
-    struct kv_scan_cursor cursor = {0};
-    for (int calls = 0; !cursor.done; calls++) {
-        assert_true(calls < 100);
-        assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 100, &seen, on_key), KV_OK);
-    }
-    for (int i = 0; i < KEY_COUNT; i++) {
-        assert_int_equal(seen.count[i], 1);
-    }
-    /* RANDOMKEY's lookup finds a key from any position. */
-    uint8_t buf[KV_KEY_BYTES_MAX];
+
+    uint64_t count = 0;
+    assert_int_equal(kv_count(f->kv, &count), KV_OK);
+    assert_int_equal(count, KEY_COUNT + OLD_KEY_COUNT + 1);
+    uint8_t buf[64];
     size_t len = 0;
     bool found = false;
-    assert_int_equal(kv_random_key(f->kv, UINT64_MAX, buf, sizeof buf, &len, &found), KV_OK);
+    assert_int_equal(kv_get(f->kv, (const uint8_t *)"user:2000", 9, buf, sizeof buf, &len, &found), KV_OK);
     assert_true(found);
-    assert_memory_equal(buf, "user:", 5);
+    assert_memory_equal(buf, "old0", len);
+    uint8_t long_key[KV_KEY_INLINE_BYTES_MAX + 20];
+    memset(long_key, 'L', KV_KEY_INLINE_BYTES_MAX);
+    memset(long_key + KV_KEY_INLINE_BYTES_MAX, 'S', 20);
+    assert_int_equal(kv_get(f->kv, long_key, sizeof long_key, buf, sizeof buf, &len, &found), KV_OK);
+    assert_true(found);
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf, "long", 4);
+    /* The old DB is gone, the store says format 3, and a scan sees every key once. */
+    assert_int_equal(mdb_txn_begin(f->kv->env, NULL, MDB_RDONLY, &txn), MDB_SUCCESS);
+    assert_int_equal(mdb_dbi_open(txn, "data", 0, &old), MDB_NOTFOUND);
+    assert_int_equal(mdb_get(txn, f->kv->meta_dbi, &key, &value), MDB_SUCCESS);
+    assert_int_equal(*(uint8_t *)value.mv_data, 3);
+    mdb_txn_abort(txn);
+    struct kv_scan_cursor cursor = {0};
+    int keys = 0;
+    for (int calls = 0; !cursor.done; calls++) {
+        assert_true(calls < 1000);
+        assert_int_equal(kv_scan(f->kv, &cursor, NULL, 0, 100, &keys, count_any), KV_OK);
+    }
+    assert_int_equal(keys, KEY_COUNT + OLD_KEY_COUNT + 1);
+    /* RANDOMKEY's lookup finds a key from any position. */
+    uint8_t random_key[KV_KEY_BYTES_MAX];
+    assert_int_equal(kv_random_key(f->kv, UINT64_MAX, random_key, sizeof random_key, &len, &found), KV_OK);
+    assert_true(found);
 }
 
 int main(void)
@@ -277,7 +331,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scan_match, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_exists_strlen_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_stateless_cursor, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scan_order_built_for_format_1, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_format_1_store_migrated, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
