@@ -118,8 +118,15 @@ static void sync_done(uv_work_t *work, int status)
     assert(status == 0);
     int rv = wal_batch_complete(node->wal, node->sync_batch);
     node->sync_batch = NULL;
-    if (node->sync_result != WAL_OK || rv != WAL_OK)
+    if (node->sync_result != WAL_OK || rv != WAL_OK) {
+#ifdef CHORUS_PLANT_IGNORE_SYNC_ERROR
+        /* Planted bug for the chaos harness (docs/testing.md): never built by default. */
+        node_log(node, NODE_LOG_ERROR, "planted: ignoring a failed WAL sync: %s",
+                 node->sync_error.message);
+#else
         node_fatal(node, "WAL write/fdatasync failed, stopping: %s", node->sync_error.message);
+#endif
+    }
     node->stats.syncs++;
     if (node->snapshot_compact_index > 0) {
         struct wal_error err;

@@ -18,6 +18,7 @@
 
 #include "consensus/codec.h"
 #include "node/commands.h"
+#include "storage/kv_command.h"
 #include "net/transport.h"
 
 static const char ERROR_NO_LEADER[] =
@@ -328,6 +329,17 @@ enum node_start node_request_propose(struct node *node, struct node_request *r)
         r->proposed = true;
         set_wait(node, r, NODE_WAIT_COMMIT);
         node->stats.proposals++;
+#ifdef CHORUS_PLANT_ACK_ON_PROPOSE
+        /* Planted bug for the chaos harness (docs/testing.md): a plain SET acknowledged once
+         * proposed, before it is committed. */
+        if (r->payload_len > NODE_WRITE_TAG_BYTES + 1 &&
+            r->payload[NODE_WRITE_TAG_BYTES + 1] == KV_OP_SET) {
+            resp_out_init(&r->reply_out, 64, r->client != NULL ? r->client->out.protocol : 2);
+            r->has_reply_out = true;
+            resp_reply_simple(&r->reply_out, "OK", 2);
+            node_request_complete(node, r);
+        }
+#endif
         return NODE_START_OK;
     }
     if (rv == CN_ERR_NOT_LEADER && node->status.leader != 0 &&
@@ -349,6 +361,14 @@ enum node_start node_request_read(struct node *node, struct node_request *r)
         wait_for_leader(node, r);
         return NODE_START_ORDER;
     }
+#ifdef CHORUS_PLANT_LOCAL_READ
+    /* Planted bug for the chaos harness (docs/testing.md): served from this node's state at
+     * once, without ReadIndex, so a partitioned node answers stale reads. */
+    r->index = node->applied_index;
+    set_wait(node, r, NODE_WAIT_APPLY_READ);
+    node_drive_schedule(node);
+    return NODE_START_OK;
+#endif
     struct cn_event e = {.type = CN_EVENT_READ, .request_id = r->id};
     int rv = node_step(node, &e);
     if (rv == CN_OK) {
@@ -524,8 +544,11 @@ void node_requests_sweep(struct node *node, uint64_t now_ms)
         } else if (r->deadline_ms <= now_ms) {
             if (r->read_kind != 0)
                 node_request_fail(node, r, ERROR_READ_TIMEOUT);
+#ifndef CHORUS_PLANT_TIMEOUT_TRYAGAIN
             else if (r->proposed)
                 node_request_fail(node, r, ERROR_UNKNOWN);
+#endif
+            /* (Planted bug, chaos harness: a proposed write told "not executed".) */
             else
                 node_request_fail(node, r, ERROR_NO_LEADER);
         }
