@@ -295,7 +295,7 @@ pipeline=$(sed -n 's/^pipeline: //p' "$WORK/pipeline.out" | sed 's/.*checked \([
 [ "$FAULTS" -ge 1 ] || add_reason "no fault was applied"
 grep -q '^VIOLATION' "$WORK/pipeline.out" && add_reason "pipeline: $(grep -m1 '^VIOLATION' "$WORK/pipeline.out")"
 if [ -n "$CRASHED" ]; then
-    add_reason "crash: $CRASHED"; verdict="CRASH/$verdict"
+    reasons="crash: ${CRASHED%; }${reasons:+; }$reasons"; verdict="CRASH/$verdict" # first: the worst
     for i in $(seq 1 "$NODES"); do
         grep -q "node $i EXITED\|node $i did not start" "$WORK/schedule.log" && { echo "== node $i log tail"; tail -25 "$WORK/node$i.log"; }
     done
@@ -305,7 +305,7 @@ line="chaos $PROTOCOL n=$NODES seed=$SEED ${RUN_SECONDS}s nemesis=$NEMESIS$([ $C
 [ -z "$reasons" ] && FINAL=pass
 echo "$line"
 if [ -n "$RESULTS" ]; then
-    short=${reasons:-ok}; [ ${#short} -gt 100 ] && short="${short:0:97}..."
+    short=${reasons:-ok}; [ ${#short} -gt 140 ] && short="${short:0:137}..."
     echo "| $PROTOCOL | $NODES | $SEED | $RUN_SECONDS | $NEMESIS$([ $COMBINED = 0 ] && echo ' (alone)') | $ops | $ok | $failed | $unknown | $FAULTS | ${pipeline:-none} | $verdict (control $control) | ${short//|/\\|} |" >>"$RESULTS"
 fi
 if [ "$FINAL" != pass ]; then
