@@ -63,6 +63,7 @@ struct search_node {
     uint32_t bit;
     uint32_t twin_class;       /* a call: its class of twins (symmetry.c), or
                                   LINCHECK_SYMMETRY_NONE */
+    uint32_t order_index;      /* a call: its place in the candidate order, while valid */
     bool is_call;
     bool required;             /* returned: must be linearized, with the output seen */
 };
@@ -72,6 +73,12 @@ struct search_frame {
     struct lincheck_value state; /* before the call was linearized */
     bool forced;                 /* a step with no alternative (a kill, or an op that leaves
                                     the state as it is): backtracking goes on past it */
+};
+
+/* A candidate and whether it makes the most urgent operation acceptable (search_next). */
+struct search_rank {
+    bool enables;
+    struct search_node *node;
 };
 
 struct search_cache_entry {
@@ -117,6 +124,11 @@ struct search {
     uint32_t class_count;
     uint32_t stamp;
     bool twins_valid;         /* twin_best describes the current state's candidates */
+    /* the current state's candidates in the order they are tried (search_next) */
+    struct search_rank *order;
+    uint32_t order_count;
+    struct search_node *order_end; /* the return that ends the candidates; NULL: none */
+    bool order_valid;
 };
 
 static uint64_t search_mix(uint64_t x)
@@ -217,6 +229,7 @@ static void search_free(struct search *s)
     free(s->arena);
     free(s->twin_best);
     free(s->twin_stamp);
+    free(s->order);
     lincheck_counter_release(&s->counter);
 }
 
@@ -315,7 +328,8 @@ static int search_init(struct search *s, const struct lincheck_history *history,
                        (uint64_t)count * (sizeof(*inputs) + sizeof(*class_of));
     s->twin_best = search_alloc(s, (s->class_count + 1) * sizeof(*s->twin_best));
     s->twin_stamp = search_alloc(s, (s->class_count + 1) * sizeof(*s->twin_stamp));
-    if (s->twin_best == NULL || s->twin_stamp == NULL) goto done;
+    s->order = search_alloc(s, count * sizeof(*s->order));
+    if (s->twin_best == NULL || s->twin_stamp == NULL || s->order == NULL) goto done;
     if (search_allocate(s, known, count - known) != 0) goto done;
     search_make_nodes(s, inputs, class_of, count);
     qsort(s->nodes, s->node_count, sizeof(*s->nodes), search_node_compare);
@@ -530,6 +544,34 @@ static void search_twins_scan(struct search *s)
     s->twins_valid = true;
 }
 
+/* Does a candidate other than `unknown` (an operation with an unknown outcome) need it to take
+ * effect now? An operation with an unknown outcome has no deadline, so of all the places it
+ * could take effect only one matters: just before the operation that sees its effect. Take a
+ * linearization where U (unknown) is followed by Y. If the model accepts Y without U: when Y
+ * changes nothing, swap them (Y can go first: U has no return, so the candidates are the same
+ * before and after it); when Y writes regardless of the state (a PUT) or U wrote what was
+ * there already, drop U (an unknown outcome may be "never"). Only when Y is accepted solely
+ * after U — or Y is an optional INCR, whose result depends on U either way — must U stay where
+ * it is. Repeating this gives a linearization where every unknown operation is followed by one
+ * that needs it, and that one was a candidate when U was placed. So U is tried only when some
+ * candidate needs it: with a hundred timed-out writes pending, the search no longer tries each
+ * of them at every backtrack. O(candidates). */
+static bool search_unknown_needed(const struct search *s, const struct search_node *unknown,
+                                  struct lincheck_value state)
+{
+    struct lincheck_value after, ignored;
+    if (!search_step(unknown->record, false, state, &after)) return false;
+    for (const struct search_node *node = s->head.next; node != NULL && node->is_call;
+         node = node->next) {
+        if (node == unknown || !search_step(node->record, node->required, after, &ignored))
+            continue;
+        bool optional_incr = !node->required && node->record->op.kind == LINCHECK_INCR;
+        if (optional_incr || !search_step(node->record, node->required, state, &ignored))
+            return true;
+    }
+    return false;
+}
+
 /* Pruning besides the model: may `call` be linearized now? Only if it is the most urgent of
  * its twins (symmetry.c), and an INCR of a counter only where counter.c allows it. */
 static bool search_may_try(struct search *s, const struct search_node *call,
@@ -539,6 +581,7 @@ static bool search_may_try(struct search *s, const struct search_node *call,
         if (!s->twins_valid) search_twins_scan(s);
         if (s->twin_best[call->twin_class] != call) return false;
     }
+    if (!call->record->op.returned && !search_unknown_needed(s, call, state)) return false;
     if (call->record->op.kind != LINCHECK_INCR) return true;
     if (state.tag == LINCHECK_VALUE_STRING) return true; /* the model refuses it anyway */
     return lincheck_counter_may_advance(&s->counter, call->record, call->required,
@@ -568,7 +611,7 @@ static int search_push(struct search *s, struct search_node *call, bool forced,
                                                   .forced = forced };
     *state = next;
     search_lift(call);
-    s->twins_valid = false;
+    s->twins_valid = s->order_valid = false;
     if (call->required) {
         s->known_remaining--;
         lincheck_counter_placed(&s->counter, call->record, +1);
@@ -584,7 +627,7 @@ static struct search_node *search_backtrack(struct search *s, struct lincheck_va
         struct search_frame frame = s->stack[--s->depth];
         search_unlift(frame.call);
         search_bit_clear(s, frame.call->bit);
-        s->twins_valid = false;
+        s->twins_valid = s->order_valid = false;
         if (frame.call->required) {
             s->known_remaining++;
             lincheck_counter_placed(&s->counter, frame.call->record, -1);
@@ -616,12 +659,8 @@ static bool search_over_budget(const struct search *s, struct lincheck_budget *b
  * whose return comes first (the least slack, so the likeliest to be next), those with no return
  * last in call order. A fixed total order for a given state, so the search can resume after the
  * candidate it tried last. Nodes sit in the array in list order: pointers compare positions. */
-struct search_rank {
-    bool enables;
-    const struct search_node *node;
-};
 
-static struct search_rank search_rank_of(const struct search_node *call,
+static struct search_rank search_rank_of(struct search_node *call,
                                          const struct search_node *urgent,
                                          struct lincheck_value state)
 {
@@ -638,31 +677,55 @@ static bool search_rank_before(struct search_rank a, struct search_rank b)
     return search_twin_before(a.node, b.node);
 }
 
-/* The candidates are the calls before the first return still in the list. Returns the first
- * candidate in search_rank_before's order that comes after `after` (NULL: from the start), or
- * NULL when none is left; *end receives the return that ends the candidates (NULL: none). A
- * read-only candidate that the model accepts is returned first (a forced step: see
- * search_read_only). O(candidates). */
+static int search_rank_compare(const void *a, const void *b)
+{
+    const struct search_rank *x = a, *y = b;
+    return search_rank_before(*x, *y) ? -1 : search_rank_before(*y, *x) ? 1 : 0;
+}
+
+/* Orders the current state's candidates — the calls before the first return still in the
+ * list — by search_rank_before, except that a read-only candidate that the model accepts goes
+ * first (it is a forced step: see search_read_only; its alternatives are never tried). Done
+ * once per state visited: O(candidates log candidates). */
+static void search_order_build(struct search *s, struct lincheck_value state)
+{
+    struct search_node *node = s->head.next, *read_only = NULL;
+    for (; node != NULL && node->is_call; node = node->next) {
+        struct lincheck_value next;
+        if (read_only == NULL && search_read_only(node) && search_may_try(s, node, state) &&
+            search_step(node->record, node->required, state, &next))
+            read_only = node;
+    }
+    s->order_end = node;
+    const struct search_node *urgent = node != NULL && node->required ? node->match : NULL;
+    uint32_t n = 0;
+    for (node = s->head.next; node != NULL && node->is_call; node = node->next) {
+        assert(n < s->node_count);
+        s->order[n++] = search_rank_of(node, urgent, state);
+    }
+    qsort(s->order, n, sizeof(*s->order), search_rank_compare);
+    for (uint32_t i = 0; read_only != NULL && i < n; i++) {
+        if (s->order[i].node != read_only) continue;
+        struct search_rank first = s->order[i];
+        memmove(&s->order[1], &s->order[0], i * sizeof(*s->order));
+        s->order[0] = first;
+        break;
+    }
+    for (uint32_t i = 0; i < n; i++) s->order[i].node->order_index = i;
+    s->order_count = n;
+    s->order_valid = true;
+}
+
+/* Returns the candidate tried after `after` (NULL: the first) in the current state, or NULL
+ * when none is left; *end receives the return that ends the candidates (NULL: none). */
 static struct search_node *search_next(struct search *s, const struct search_node *after,
                                        struct lincheck_value state, struct search_node **end)
 {
-    struct search_node *node = s->head.next;
-    for (; node != NULL && node->is_call; node = node->next) {
-        struct lincheck_value next;
-        if (after == NULL && search_read_only(node) && search_may_try(s, node, state) &&
-            search_step(node->record, node->required, state, &next))
-            return node;
-    }
-    *end = node;
-    const struct search_node *urgent = node != NULL && node->required ? node->match : NULL;
-    struct search_rank best = { .node = NULL };
-    struct search_rank floor = after ? search_rank_of(after, urgent, state) : best;
-    for (node = s->head.next; node != NULL && node->is_call; node = node->next) {
-        struct search_rank rank = search_rank_of(node, urgent, state);
-        if (after != NULL && !search_rank_before(floor, rank)) continue;
-        if (best.node == NULL || search_rank_before(rank, best)) best = rank;
-    }
-    return (struct search_node *)best.node;
+    if (!s->order_valid) search_order_build(s, state);
+    *end = s->order_end;
+    uint32_t index = after == NULL ? 0 : after->order_index + 1;
+    assert(after == NULL || s->order[after->order_index].node == after);
+    return index < s->order_count ? s->order[index].node : NULL;
 }
 
 /* The search. Terminates: every linearization adds a new cache entry (finitely many; memory is
