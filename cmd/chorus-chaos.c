@@ -7,7 +7,8 @@
  *             order among them; only the client knows the order it sent them in. Each client
  *             owns its keys (a register, a counter and a pair of keys in one hash slot written
  *             by MSET and read by MGET), so the expected reply of each command follows from the
- *             earlier ones alone. A reply that says "not executed" (-TRYAGAIN, -BUSY) changes
+ *             earlier ones alone. Besides, all clients MSET and MGET one shared pair of keys
+ *             in one hash slot: an MGET must always see the two equal. A reply that says "not executed" (-TRYAGAIN, -BUSY) changes
  *             nothing; an unknown outcome (-UNKNOWN, a timeout, a lost connection) makes the
  *             client's model uncertain, so it reconnects and moves on to fresh keys.
  *   readall   after the faults are healed: reads every key of a `chorus bench` run through every
@@ -57,7 +58,13 @@ struct chaos_options {
 
 /* ---- pipeline -------------------------------------------------------------------------- */
 
-enum pl_kind { PL_SET, PL_GET, PL_DEL, PL_CAS, PL_INCR, PL_GET_COUNTER, PL_MSET, PL_MGET, PL_KINDS };
+/* PL_SHARED_*: a pair of keys in one hash slot that every client writes with MSET (the same
+ * value twice) and reads with MGET: whatever the interleaving, an MGET must see both keys equal
+ * (both nil, or both one MSET's value), or the multi-key write was not atomic. */
+enum pl_kind {
+    PL_SET, PL_GET, PL_DEL, PL_CAS, PL_INCR, PL_GET_COUNTER, PL_MSET, PL_MGET,
+    PL_SHARED_MSET, PL_SHARED_MGET, PL_KINDS
+};
 
 struct pl_command {
     enum pl_kind kind;
@@ -90,7 +97,7 @@ struct pl_client {
     uint32_t node_cursor;
     struct client_conn conn;
     struct pl_model model;
-    char keys[4][CHAOS_TEXT_BYTES]; /* register, counter, pair a, pair b */
+    char keys[6][CHAOS_TEXT_BYTES]; /* register, counter, pair a, pair b, shared a, shared b */
 };
 
 static pthread_mutex_t print_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -113,6 +120,8 @@ static void pl_new_keys(struct pl_client *c)
     snprintf(c->keys[1], CHAOS_TEXT_BYTES, "%sp%u.%llu.c", p, id, g);
     snprintf(c->keys[2], CHAOS_TEXT_BYTES, "{%sp%u.%llu}a", p, id, g);
     snprintf(c->keys[3], CHAOS_TEXT_BYTES, "{%sp%u.%llu}b", p, id, g);
+    snprintf(c->keys[4], CHAOS_TEXT_BYTES, "{%sshared}a", p);
+    snprintf(c->keys[5], CHAOS_TEXT_BYTES, "{%sshared}b", p);
     memset(&c->model, 0, sizeof(c->model));
 }
 
@@ -160,6 +169,11 @@ static enum client_status pl_send(struct pl_client *c, const struct pl_command *
         argv[4] = cmd->value; argc = 5;
         break;
     case PL_MGET: argv[0] = "MGET"; argv[1] = c->keys[2]; argv[2] = c->keys[3]; argc = 3; break;
+    case PL_SHARED_MSET:
+        argv[0] = "MSET"; argv[1] = c->keys[4]; argv[2] = cmd->value; argv[3] = c->keys[5];
+        argv[4] = cmd->value; argc = 5;
+        break;
+    case PL_SHARED_MGET: argv[0] = "MGET"; argv[1] = c->keys[4]; argv[2] = c->keys[5]; argc = 3; break;
     case PL_KINDS: assert(!"no such command"); break;
     }
     return client_conn_send(&c->conn, argc, argv, NULL, c->options->timeout_ms);
@@ -238,13 +252,28 @@ static bool pl_check(struct pl_model *m, const struct pl_command *cmd, const str
         snprintf(expected, expected_bytes, "[%s, %s]", m->pair_set ? m->pair_value : "nil",
                  m->pair_set ? m->pair_value : "nil");
         break;
+    case PL_SHARED_MSET:
+        ok = reply_is_ok(r);
+        snprintf(expected, expected_bytes, "+OK");
+        break;
+    case PL_SHARED_MGET: {
+        const struct client_reply *a = r->type == CLIENT_REPLY_ARRAY && r->count == 2 ? &r->elements[0] : NULL;
+        const struct client_reply *b = a != NULL ? &r->elements[1] : NULL;
+        ok = a != NULL && a->type == b->type &&
+             (a->type == CLIENT_REPLY_NIL ||
+              (a->type == CLIENT_REPLY_BULK && a->length == b->length &&
+               memcmp(a->string, b->string, a->length) == 0));
+        snprintf(expected, expected_bytes, "two equal values");
+        break;
+    }
     case PL_KINDS: assert(!"no such command"); break;
     }
     return ok;
 }
 
 static const char *const pl_names[PL_KINDS] = {
-    "SET", "GET", "DEL", "CAS", "INCR", "GET(counter)", "MSET", "MGET",
+    "SET", "GET", "DEL", "CAS", "INCR", "GET(counter)", "MSET", "MGET", "MSET(shared)",
+    "MGET(shared)",
 };
 
 static void pl_report_violation(struct pl_client *c, const struct pl_command *batch, uint32_t at,
@@ -260,7 +289,8 @@ static void pl_report_violation(struct pl_client *c, const struct pl_command *ba
     printf("VIOLATION client %u via %s: command %u of a pipeline of %u, %s %s: expected %s, got %s "
            "'%.*s' (integer %" PRId64 ", %zu elements)\n",
            c->index, address, at + 1, depth, pl_names[batch[at].kind],
-           batch[at].kind == PL_MSET || batch[at].kind == PL_MGET ? c->keys[2]
+           batch[at].kind == PL_SHARED_MSET || batch[at].kind == PL_SHARED_MGET ? c->keys[4]
+           : batch[at].kind == PL_MSET || batch[at].kind == PL_MGET ? c->keys[2]
            : batch[at].kind == PL_INCR || batch[at].kind == PL_GET_COUNTER ? c->keys[1] : c->keys[0],
            expected, client_reply_type_name(r->type), (int)(r->string ? r->length : 0),
            r->string ? r->string : "", r->integer, r->count);
