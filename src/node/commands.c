@@ -220,6 +220,14 @@ void node_command_execute(struct node_client *client, const struct resp_command 
     }
     if ((c->arity > 0 && (int64_t)command->argc != c->arity) ||
         (c->arity < 0 && (int64_t)command->argc < -c->arity)) {
+        if (c->run == node_cmd_exec) {
+            /* Redis: a refused EXEC discards the transaction and the watches, in or out of
+             * MULTI, and says so. */
+            node_tx_client_free(client);
+            node_exec_error(&exec, "EXECABORT Transaction discarded because of: wrong number of "
+                                   "arguments for 'exec' command");
+            return;
+        }
         node_tx_fail(client);
         node_exec_wrong_arity(&exec);
         return;

@@ -64,6 +64,11 @@ static const struct command_doc command_docs[] = {
     {"touch", -2, "readonly fast", 1, -1, 1, "@keyspace @read @fast"},
     {"memory", -2, "", 0, 0, 0, "@slow"},
     {"cas", 4, "write denyoom", 1, 1, 1, "@write @string @slow"},
+    {"multi", 1, "noscript loading stale fast allow_busy", 0, 0, 0, "@fast @transaction"},
+    {"exec", 1, "noscript loading stale skip_slowlog", 0, 0, 0, "@slow @transaction"},
+    {"discard", 1, "noscript loading stale fast allow_busy", 0, 0, 0, "@fast @transaction"},
+    {"watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1, "@fast @transaction"},
+    {"unwatch", 1, "noscript loading stale fast allow_busy", 0, 0, 0, "@fast @transaction"},
 };
 
 enum { COMMAND_DOC_COUNT = sizeof(command_docs) / sizeof(command_docs[0]) };

@@ -31,7 +31,16 @@ Where chorus differs from Redis on purpose, the differential test does not compa
 - CAS is chorus's own command (Redis has none): not compared.
 - Unsupported features answer an -ERR that names them: SET/GETEX expiry options, SELECT of a
   database other than 0, COPY ... DB n with n != 0, CLIENT subcommands other than SETNAME,
-  GETNAME, ID, INFO, LIST; the tester does not generate them.
+  GETNAME, ID, INFO, LIST, CLIENT LIST's filters, COMMAND LIST FILTERBY, AUTH, and inside
+  MULTI any command but chorus's key-value writes and GET, MGET, EXISTS, STRLEN; the tester
+  does not generate them.
+- WATCH: chorus aborts EXEC when a watched key's value (or existence) at EXEC differs from
+  what it was at WATCH; Redis aborts on any write to it, even one that restores the value
+  (write then delete, SET of the same value). The tester watches only where no other
+  connection writes between WATCH and EXEC, or where a write surely changes the value.
+- Bounds of chorus's own: a client name of at most 127 bytes, a KEYS reply of at most
+  1,000,000 keys (use SCAN), a MATCH pattern of at most 4352 bytes, an LCS table of at most
+  64 MiB, a transaction of at most 4096 commands and 2 MiB.
 - State that differs between two different servers, compared by a rule instead of bytes:
   INFO, CLIENT LIST (both a bulk string), CLIENT ID (both an integer), CLIENT INFO (the name=
   field only), MEMORY USAGE (both an integer, or both null), HELLO (the same map keys, and
@@ -335,7 +344,35 @@ COMMANDS = [
     (b"HELLO", g_hello),
     (b"CONFIG", lambda g: [b"GET", g.r.choice([b"save", b"appendonly"])]),
     (b"NOSUCHCMD", lambda g: [g.value()]),
+    # Outside a transaction block: UNWATCH, and EXEC/DISCARD without MULTI (errors). WATCH
+    # comes only in transaction blocks and watch scenarios (see EXCEPTIONS: WATCH).
+    (b"UNWATCH", lambda g: []),
+    (b"EXEC", lambda g: []),
+    (b"DISCARD", lambda g: []),
 ]
+
+# What chorus runs inside MULTI (exception list): its key-value writes and GET, MGET, EXISTS,
+# STRLEN.
+TX_COMMANDS = [c for c in COMMANDS if c[0] in (
+    b"SET", b"GET", b"SETNX", b"GETSET", b"GETDEL", b"DEL", b"UNLINK", b"EXISTS", b"INCR",
+    b"DECR", b"INCRBY", b"DECRBY", b"INCRBYFLOAT", b"APPEND", b"STRLEN", b"MGET", b"MSET",
+    b"MSETNX", b"SETRANGE", b"SETBIT", b"RENAME", b"RENAMENX", b"COPY")]
+
+
+def transaction(g):
+    """A pipelined transaction block: [WATCH keys], MULTI, commands, EXEC or DISCARD."""
+    batch = []
+    if g.r.random() < 0.3:
+        batch.append([b"WATCH"] + g.keys())
+    batch.append([b"MULTI"])
+    for _ in range(g.r.randint(0, 5)):
+        name, make = g.r.choice(TX_COMMANDS)
+        cmd = [name] + make(g)
+        if g.r.random() < 0.04:
+            cmd = cmd[:1]  # a queue-time arity error: EXEC then aborts
+        batch.append(cmd)
+    batch.append([b"EXEC"] if g.r.random() < 0.85 else [b"DISCARD"])
+    return batch
 
 # Commands that read the keyspace but whose reply is compared by a rule, not byte for byte.
 SINGLE_ONLY = (b"SCANALL", b"RANDOMKEY", b"HELLO")
@@ -354,6 +391,20 @@ def generate(seed, ops, conns):
             batch = [c for c in batch if c[0] not in SINGLE_ONLY] or [[b"PING"]]
             if rng.random() < 0.08:
                 batch.append([b"QUIT"])  # replies to all before it, then the connection closes
+        elif rng.random() < 0.08:
+            batch = transaction(g)
+        elif rng.random() < 0.04:
+            # A watch scenario: WATCH on one connection, a write on another that surely
+            # changes a watched key (a fresh random value) or surely touches none, then the
+            # transaction: EXEC aborts exactly when a watched key changed.
+            key = g.key()
+            other = (conn + 1) % conns
+            fresh = b"fresh-%d" % rng.getrandbits(48)
+            target = key if rng.random() < 0.5 else b"unwatched"
+            steps.append((conn, [[b"WATCH", key]]))
+            steps.append((other, [[b"SET", target, fresh]]))
+            batch = transaction(g)
+            total += 2
         elif rng.random() < 0.03:
             # A larger keyspace for a while, so that SCAN and KEYS take several steps.
             batch = [[b"MSET"] + sum(([b"m%d" % i, b"%d" % i] for i in range(rng.randint(20, 60))), [])]
