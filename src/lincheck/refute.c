@@ -18,7 +18,9 @@
  * earlier than X* was called (an unknown outcome never returns). When none does, r and X*
  * alone cannot be linearized, whatever the other operations did — each takes effect inside its
  * interval or never, and none of them can write v between X* and r — which is the certificate
- * the result reports (r alone when v has no writer at all before r returned).
+ * the result reports (r alone when v has no writer at all before r returned). Any certain
+ * overwriter called after all those writers returned serves as well as X*; a PUT or DEL is
+ * preferred, since it can take effect in any state, which makes the pair minimal.
  *
  * Keys with INCR are left to the search: an INCR writes a value that depends on the state, so
  * that "whatever the others did" would not hold for the certificate.
@@ -37,6 +39,7 @@ struct refute_event {
     struct lincheck_value value; /* written (writers, overwriters) or read (reads) */
     uint32_t index;              /* into the history */
     bool is_put;
+    bool is_plain;               /* a PUT or a DEL: it can take effect in any state */
 };
 
 struct refute_slot {
@@ -51,10 +54,13 @@ struct refute {
     uint32_t read_count, writer_count, overwriter_count;
     int64_t *overwritten_ns;     /* per read: the call of X*, or INT64_MIN when none */
     uint32_t *overwriter_of;     /* per read: X*'s history index */
+    int64_t *plain_ns;           /* per read: the same among PUTs and DELs only */
+    uint32_t *plain_of;
     struct refute_slot *slots;   /* value -> latest writer return */
     uint32_t slot_count;
     bool ever_written;           /* the unexplained read's value had a writer before it */
     bool written_by_put;         /* ... and one of them was a PUT */
+    int64_t latest_write_ns;     /* ... and the latest return of one */
 };
 
 static bool refute_value_equal(struct lincheck_value a, struct lincheck_value b)
@@ -91,11 +97,12 @@ static void refute_classify(struct refute *r, const struct lincheck_record *reco
         return;
     case LINCHECK_PUT:
         event.value = record->value;
-        event.is_put = true;
+        event.is_put = event.is_plain = true;
         writes = true;
         break;
     case LINCHECK_DEL:
         event.value = absent;
+        event.is_plain = true;
         writes = true;
         break;
     case LINCHECK_CAS:
@@ -114,32 +121,53 @@ static void refute_classify(struct refute *r, const struct lincheck_record *reco
         r->overwriters[r->overwriter_count++] = event;
 }
 
+/* The latest-called of a set of overwriters, for any value: the two latest-called with
+ * different values are enough. */
+struct refute_latest {
+    const struct refute_event *top;
+    const struct refute_event *second; /* value != top's */
+};
+
+static void refute_latest_add(struct refute_latest *latest, const struct refute_event *x)
+{
+    if (latest->top == NULL || x->call_ns > latest->top->call_ns) {
+        if (latest->top != NULL && !refute_value_equal(x->value, latest->top->value))
+            latest->second = latest->top;
+        latest->top = x;
+    } else if (!refute_value_equal(x->value, latest->top->value) &&
+               (latest->second == NULL || x->call_ns > latest->second->call_ns)) {
+        latest->second = x;
+    }
+}
+
+/* The latest-called overwriter of `value`; its call (INT64_MIN: none) and index. */
+static int64_t refute_latest_of(const struct refute_latest *latest, struct lincheck_value value,
+                                uint32_t *index)
+{
+    const struct refute_event *last = latest->top;
+    if (last != NULL && refute_value_equal(last->value, value)) last = latest->second;
+    *index = last ? last->index : UINT32_MAX;
+    return last ? last->call_ns : INT64_MIN;
+}
+
 /* For each read, X*: the certain overwriter of its value that returned before the read was
- * called and was called last. The two latest-called overwriters with different values are
- * enough to know it for every value. */
+ * called and was called last; and the same among PUTs and DELs, which make a certificate
+ * that is minimal (see lincheck_refute_reads). */
 static void refute_overwritten(struct refute *r)
 {
     qsort(r->reads, r->read_count, sizeof(*r->reads), refute_by_call);
     qsort(r->overwriters, r->overwriter_count, sizeof(*r->overwriters), refute_by_return);
-    const struct refute_event *top = NULL, *second = NULL; /* second: value != top's */
+    struct refute_latest all = { NULL, NULL }, plain = { NULL, NULL };
     uint32_t next = 0;
     for (uint32_t i = 0; i < r->read_count; i++) {
         const struct refute_event *read = &r->reads[i];
         for (; next < r->overwriter_count && r->overwriters[next].return_ns < read->call_ns;
              next++) {
-            const struct refute_event *x = &r->overwriters[next];
-            if (top == NULL || x->call_ns > top->call_ns) {
-                if (top != NULL && !refute_value_equal(x->value, top->value)) second = top;
-                top = x;
-            } else if (!refute_value_equal(x->value, top->value) &&
-                       (second == NULL || x->call_ns > second->call_ns)) {
-                second = x;
-            }
+            refute_latest_add(&all, &r->overwriters[next]);
+            if (r->overwriters[next].is_plain) refute_latest_add(&plain, &r->overwriters[next]);
         }
-        const struct refute_event *last = top;
-        if (last != NULL && refute_value_equal(last->value, read->value)) last = second;
-        r->overwritten_ns[i] = last ? last->call_ns : INT64_MIN;
-        r->overwriter_of[i] = last ? last->index : UINT32_MAX;
+        r->overwritten_ns[i] = refute_latest_of(&all, read->value, &r->overwriter_of[i]);
+        r->plain_ns[i] = refute_latest_of(&plain, read->value, &r->plain_of[i]);
     }
 }
 
@@ -182,6 +210,7 @@ static uint32_t refute_unexplained(struct refute *r)
             found = read->index;
             r->written_by_put = slot->used && slot->put_seen;
             r->ever_written = slot->used;
+            r->latest_write_ns = slot->used ? slot->return_ns : INT64_MIN;
         }
     }
     free(by_return);
@@ -195,6 +224,8 @@ static void refute_free(struct refute *r)
     free(r->overwriters);
     free(r->overwritten_ns);
     free(r->overwriter_of);
+    free(r->plain_ns);
+    free(r->plain_of);
     free(r->slots);
 }
 
@@ -217,10 +248,12 @@ uint32_t lincheck_refute_reads(const struct lincheck_history *history, const uin
     r.overwriters = malloc(n * sizeof(*r.overwriters));
     r.overwritten_ns = malloc(n * sizeof(*r.overwritten_ns));
     r.overwriter_of = malloc(n * sizeof(*r.overwriter_of));
+    r.plain_ns = malloc(n * sizeof(*r.plain_ns));
+    r.plain_of = malloc(n * sizeof(*r.plain_of));
     r.slots = calloc(r.slot_count, sizeof(*r.slots));
     uint32_t found_count = 0;
     if (!r.reads || !r.writers || !r.overwriters || !r.overwritten_ns || !r.overwriter_of ||
-        !r.slots)
+        !r.plain_ns || !r.plain_of || !r.slots)
         goto done; /* out of memory: no refutation, the search decides */
     for (uint32_t i = 0; i < count; i++) {
         const struct lincheck_record *record = lincheck_history_record(history, ops[i]);
@@ -235,10 +268,13 @@ uint32_t lincheck_refute_reads(const struct lincheck_history *history, const uin
     if (read == r.read_count) goto done;
     certificate[found_count++] = r.reads[read].index;
     bool overwritten = r.ever_written;
-    if (overwritten) certificate[found_count++] = r.overwriter_of[read];
-    assert(!overwritten || r.overwriter_of[read] != UINT32_MAX);
-    const struct lincheck_op *by = overwritten ? lincheck_history_op(history, r.overwriter_of[read])
-                                               : NULL;
+    /* any certain overwriter called after every writer of the value returned will do: a PUT
+     * or DEL if there is one */
+    uint32_t partner = r.plain_ns[read] > r.latest_write_ns ? r.plain_of[read]
+                                                             : r.overwriter_of[read];
+    if (overwritten) certificate[found_count++] = partner;
+    assert(!overwritten || partner != UINT32_MAX);
+    const struct lincheck_op *by = overwritten ? lincheck_history_op(history, partner) : NULL;
     *minimal = !overwritten ||
                ((by->kind == LINCHECK_PUT || by->kind == LINCHECK_DEL) &&
                 (r.reads[read].value.tag == LINCHECK_VALUE_ABSENT || r.written_by_put));

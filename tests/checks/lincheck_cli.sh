@@ -26,6 +26,9 @@ declare -A expected_lines=(
     [bad_incr_on_string]="2"
     [bad_unknown_put_cannot_explain]="3 4"
     [bad_read_before_write_called]="1"
+    [bad_counter_stale_read]="2 3"
+    [bad_counter_gap_unfilled]="2"
+    [bad_stale_read_after_del]="2 3"
 )
 
 run() { # run FILE... ; sets out, err, rc
