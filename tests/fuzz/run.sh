@@ -3,7 +3,7 @@
 # (default 60). `make fuzz` calls this.
 #
 #   tests/fuzz/run.sh                 build and fuzz every target
-#   tests/fuzz/run.sh resp            only the named targets (codec, resp, ring)
+#   tests/fuzz/run.sh resp            only the named targets (codec, resp, ring, topology)
 #   tests/fuzz/run.sh --seeds         regenerate the committed seed corpora, then stop
 #
 # Each target starts from its committed seeds in tests/fuzz/corpus/<target>/; new inputs go to
@@ -28,32 +28,40 @@ declare -A SOURCES=(
     [codec]="tests/fuzz/fuzz_codec.c src/consensus/codec.c src/consensus/consensus.c"
     [resp]="tests/fuzz/fuzz_resp.c src/net/resp.c"
     [ring]="tests/fuzz/fuzz_ring.c $(echo src/ring/*.c)"
+    [topology]="tests/fuzz/fuzz_topology.c $(echo src/cluster/*.c src/ring/*.c) src/net/resp.c"
 )
 declare -A OPTIONS=(
     [codec]="-max_len=8192"
     [resp]="-max_len=1024 -dict=tests/fuzz/resp.dict"
     [ring]="-max_len=512"
+    [topology]="-max_len=8192"
 )
 # Libraries a target links with, beyond the sanitizers.
 declare -A LIBS=(
     [ring]="-lxxhash -lm"
+    [topology]="-lxxhash -lm"
 )
 
 command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (apt-get install clang)"; exit 1; }
 mkdir -p "$OUT/crashes"
 
 if [ "${1:-}" = "--seeds" ]; then
+    # shellcheck disable=SC2046
     "$CLANG" "${CFLAGS[@]}" -fsanitize=address,undefined tests/fuzz/seeds.c \
-        src/consensus/codec.c src/consensus/consensus.c -o "$OUT/seeds"
-    mkdir -p tests/fuzz/corpus/codec tests/fuzz/corpus/resp tests/fuzz/corpus/ring
-    "$OUT/seeds" tests/fuzz/corpus/codec tests/fuzz/corpus/resp tests/fuzz/corpus/ring
+        src/consensus/codec.c src/consensus/consensus.c $(echo src/cluster/*.c src/ring/*.c) \
+        src/net/resp.c -lxxhash -lm -o "$OUT/seeds"
+    mkdir -p tests/fuzz/corpus/codec tests/fuzz/corpus/resp tests/fuzz/corpus/ring \
+        tests/fuzz/corpus/topology
+    "$OUT/seeds" tests/fuzz/corpus/codec tests/fuzz/corpus/resp tests/fuzz/corpus/ring \
+        tests/fuzz/corpus/topology
     echo "fuzz: seeds written: $(ls tests/fuzz/corpus/codec | wc -l) codec," \
-         "$(ls tests/fuzz/corpus/resp | wc -l) resp, $(ls tests/fuzz/corpus/ring | wc -l) ring"
+         "$(ls tests/fuzz/corpus/resp | wc -l) resp, $(ls tests/fuzz/corpus/ring | wc -l) ring," \
+         "$(ls tests/fuzz/corpus/topology | wc -l) topology"
     exit 0
 fi
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring)
+[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring topology)
 failed=0
 for target in "${targets[@]}"; do
     [ -n "${SOURCES[$target]:-}" ] || { echo "fuzz: unknown target $target"; exit 2; }

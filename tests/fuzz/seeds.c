@@ -3,7 +3,8 @@
  * `tests/fuzz/run.sh --seeds`). Codec seeds are valid frames of every message type, with and
  * without entries and snapshot sections; RESP seeds are a control byte (see fuzz_resp.c)
  * followed by request streams of every shape, valid and not; ring seeds are three control
- * bytes (see fuzz_ring.c) followed by memberships, valid and not.
+ * bytes (see fuzz_ring.c) followed by memberships, valid and not; topology seeds are a mode
+ * byte (see fuzz_topology.c) followed by encoded topologies (mode 0) or memberships (mode 1).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cluster/topology.h"
 #include "consensus/codec.h"
 
 enum { SEEDS_FRAME_BYTES_MAX = 4096 };
@@ -148,13 +150,63 @@ static int seeds_ring(const char *dir)
     return 0;
 }
 
+/* Topology seeds: encodings of built topologies of 1 to 9 nodes (mode byte 0), the same with
+ * one byte changed, and memberships for the build mode (mode byte 1; see fuzz_topology.c). */
+static int seeds_topology(const char *dir)
+{
+    static struct topology topology;
+    static struct topology_node nodes[9];
+    static uint8_t input[1 + 8192];
+    static const char *const zones[] = {"", "east", "west", "north"};
+    for (uint32_t n = 1; n <= 9; n += 2) {
+        for (uint32_t i = 0; i < n; i++) {
+            nodes[i] = (struct topology_node){.id = 3 * i + 1, .state = TOPOLOGY_NODE_ACTIVE,
+                                              .weight = (uint16_t)(1 + i % 2)};
+            snprintf(nodes[i].zone, sizeof(nodes[i].zone), "%s", zones[i % 4]);
+            snprintf(nodes[i].client.host, sizeof(nodes[i].client.host), i % 2 ? "::1" : "127.0.0.1");
+            snprintf(nodes[i].peer.host, sizeof(nodes[i].peer.host), "node-%u.local", i);
+            nodes[i].client.port = (uint16_t)(7001 + i);
+            nodes[i].peer.port = (uint16_t)(8001 + i);
+        }
+        if (n > 3) nodes[n - 1].state = TOPOLOGY_NODE_LEAVING;
+        struct topology_build_input build = {.cluster_id = n, .shard_count = 4 * n,
+                                             .replica_count = n < 3 ? n : 3, .node_count = n,
+                                             .nodes = nodes};
+        if (topology_build(&build, NULL, &topology) != TOPOLOGY_OK) return -1;
+        input[0] = 0;
+        int64_t length = topology_encode(&topology, input + 1, sizeof(input) - 1);
+        if (length <= 0) return -1;
+        char name[32];
+        snprintf(name, sizeof(name), "encoded-%u", n);
+        if (seeds_write(dir, name, input, (size_t)length + 1) != 0) return -1;
+        input[1 + (n * 7) % (size_t)length] ^= 0x10;
+        snprintf(name, sizeof(name), "changed-%u", n);
+        if (seeds_write(dir, name, input, (size_t)length + 1) != 0) return -1;
+    }
+    static const uint8_t memberships[][1 + 4 + 4 * 6] = {
+        {1, 2, 15, 2, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0},
+        {1, 4, 63, 2, 1, 1, 1, 0, 0, 2, 2, 1, 0, 3, 3, 0, 0, 4, 4, 0, 0, 5, 1, 0, 1},
+        {1, 5, 3, 1, 1, 9, 1, 3, 1, 8, 2, 0, 2, 7, 3, 0, 0, 6, 1, 0, 0, 5, 2, 0, 0, 4, 3, 0, 0},
+        {1, 0, 0, 0, 0},
+        {1, 3, 7, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(memberships) / sizeof(memberships[0]); i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "membership-%zu", i);
+        if (seeds_write(dir, name, memberships[i], sizeof(memberships[i])) != 0) return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 3 && argc != 4) {
-        fprintf(stderr, "usage: %s CODEC_CORPUS_DIR RESP_CORPUS_DIR [RING_CORPUS_DIR]\n", argv[0]);
+    if (argc < 3 || argc > 5) {
+        fprintf(stderr, "usage: %s CODEC_CORPUS_DIR RESP_CORPUS_DIR [RING_CORPUS_DIR "
+                        "[TOPOLOGY_CORPUS_DIR]]\n", argv[0]);
         return 2;
     }
     if (seeds_codec(argv[1]) != 0 || seeds_resp(argv[2]) != 0) return 1;
-    if (argc == 4 && seeds_ring(argv[3]) != 0) return 1;
+    if (argc >= 4 && seeds_ring(argv[3]) != 0) return 1;
+    if (argc == 5 && seeds_topology(argv[4]) != 0) return 1;
     return 0;
 }
