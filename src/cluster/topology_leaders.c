@@ -16,8 +16,8 @@
  * leads as few shards as the placement allows. Then the idlest count comes up the same way
  * towards floor(S/P) (givers stay at or above the level, so the ceiling holds). Even shares
  * can be out of reach when the ring left a node fewer replicas than its share of leaders.
- * The search is breadth-first over nodes, in index order, so the result is
- * the same on every process; there is no recursion.
+ * The search is breadth-first over nodes, in index order, so the result is the same on
+ * every process; there is no recursion.
  */
 #include "cluster/topology_internal.h"
 
@@ -43,13 +43,14 @@ static void topology_leaders_index(struct topology_leaders *leaders)
             leaders->replica_of[cursor[leaders->replicas[s][r]]++] = (uint16_t)s;
 }
 
-/* Hands the shards along the path found by the search, from `giver` back to `puller`. */
-static void topology_leaders_shift(struct topology_leaders *leaders, uint32_t puller, uint32_t giver)
+enum { TOPOLOGY_LEADERS_SEED = UINT16_MAX }; /* via_node of a search's starting node */
+
+/* Hands the shards along the path found by the search, from `giver` back to the puller it
+ * started from; returns that puller. */
+static uint32_t topology_leaders_shift(struct topology_leaders *leaders, uint32_t giver)
 {
-    leaders->led[giver]--;
-    leaders->led[puller]++;
     uint32_t at = giver;
-    for (uint32_t steps = 0; at != puller; steps++) {
+    for (uint32_t steps = 0; leaders->via_node[at] != TOPOLOGY_LEADERS_SEED; steps++) {
         assert(steps < leaders->node_count);
         uint32_t shard = leaders->via_shard[at];
         uint32_t taker = leaders->via_node[at];
@@ -57,20 +58,29 @@ static void topology_leaders_shift(struct topology_leaders *leaders, uint32_t pu
         leaders->leader[shard] = (uint16_t)taker;
         at = taker;
     }
+    leaders->led[giver]--;
+    leaders->led[at]++;
+    return at;
 }
 
 /*
- * One pull by `puller`: a breadth-first search from it over "x replicates shard t, which w
- * leads" edges to the first node w that leads more than `above` shards; then the shift.
- * Returns whether a path was found.
+ * One pull: a breadth-first search starting from every node that leads fewer than `goal`
+ * shards at once, over "x replicates shard t, which w leads" edges, to the first node w that
+ * leads more than `above`; then the shift along the path. Returns whether a path was found.
+ * Starting from all pullers together makes a search cost one pass over the replica lists
+ * whether or not it succeeds, so a phase costs O(S x R) per leadership moved.
  */
-static bool topology_leaders_pull(struct topology_leaders *leaders, uint32_t puller, uint32_t above)
+static bool topology_leaders_pull(struct topology_leaders *leaders, uint32_t goal, uint32_t above)
 {
     uint32_t nodes = leaders->node_count;
     memset(leaders->seen, 0, nodes * sizeof(leaders->seen[0]));
     uint32_t head = 0, tail = 0;
-    leaders->queue[tail++] = (uint16_t)puller;
-    leaders->seen[puller] = true;
+    for (uint32_t n = 0; n < nodes; n++) {
+        if (leaders->led[n] >= goal) continue;
+        leaders->queue[tail++] = (uint16_t)n;
+        leaders->seen[n] = true;
+        leaders->via_node[n] = TOPOLOGY_LEADERS_SEED;
+    }
     while (head < tail) {
         uint32_t x = leaders->queue[head++];
         for (uint32_t i = leaders->replica_of_start[x]; i < leaders->replica_of_start[x + 1]; i++) {
@@ -81,7 +91,7 @@ static bool topology_leaders_pull(struct topology_leaders *leaders, uint32_t pul
             leaders->via_shard[w] = (uint16_t)shard;
             leaders->via_node[w] = (uint16_t)x;
             if (leaders->led[w] > above) {
-                topology_leaders_shift(leaders, puller, w);
+                topology_leaders_shift(leaders, w);
                 return true;
             }
             assert(tail < nodes); /* each node is queued at most once */
@@ -91,25 +101,12 @@ static bool topology_leaders_pull(struct topology_leaders *leaders, uint32_t pul
     return false;
 }
 
-/*
- * Every node below `goal` pulls from nodes above `above` until it reaches the goal or finds no
- * path; passes repeat while any pull succeeded, because a shift can open a path that was
- * closed. Each success lowers the total excess over `above` by one, so there are at most S.
- */
+/* Pulls until no path is left. Each pull lowers the total excess over `above` by one, so
+ * there are at most S. */
 static void topology_leaders_phase(struct topology_leaders *leaders, uint32_t goal, uint32_t above)
 {
-    uint32_t pulls = 0;
-    for (uint32_t pass = 0; pass <= leaders->shard_count; pass++) {
-        bool progress = false;
-        for (uint32_t n = 0; n < leaders->node_count; n++) {
-            while (leaders->led[n] < goal && topology_leaders_pull(leaders, n, above)) {
-                progress = true;
-                pulls++;
-                assert(pulls <= leaders->shard_count);
-            }
-        }
-        if (!progress) return;
-    }
+    for (uint32_t pulls = 0; topology_leaders_pull(leaders, goal, above); pulls++)
+        assert(pulls < leaders->shard_count);
 }
 
 static uint32_t topology_leaders_extreme(const struct topology_leaders *leaders, bool highest)

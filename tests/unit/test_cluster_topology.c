@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -577,6 +578,39 @@ static void test_codec_largest(void **state)
     free(back);
 }
 
+/* What a topology costs, printed for docs/sharding.md: its encoded size (deterministic, and
+ * checked against the bound) and the time to build it (printed only; the machine's). */
+static void test_sizes_and_costs(void **state)
+{
+    (void)state;
+    static const struct { uint32_t nodes, shards, replicas; } configs[] = {
+        {3, 1, 3}, {3, 16, 3}, {5, 16, 3}, {5, 64, 3}, {16, 256, 3}, {64, 1024, 3},
+        {1000, 1024, 5},
+    };
+    struct topology *t = test_alloc();
+    for (size_t i = 0; i < sizeof(configs) / sizeof(configs[0]); i++) {
+        struct timespec start, end;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        assert_int_equal(test_build(configs[i].nodes, 1, configs[i].shards, configs[i].replicas,
+                                    NULL, t), TOPOLOGY_OK);
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        size_t bytes = topology_encoded_bytes(t);
+        /* 30 header + 36 per node of these addresses + (13 + 8 R) per shard. */
+        assert_int_equal(bytes, 30 + 36 * configs[i].nodes +
+                                    (13 + 8 * configs[i].replicas) * configs[i].shards);
+        uint32_t counts[TOPOLOGY_NODES_MAX], high = 0, low = UINT32_MAX;
+        topology_leader_counts(t, counts);
+        for (uint32_t n = 0; n < t->node_count; n++) {
+            high = counts[n] > high ? counts[n] : high;
+            low = counts[n] < low ? counts[n] : low;
+        }
+        double ms = (double)(end.tv_sec - start.tv_sec) * 1e3 + (double)(end.tv_nsec - start.tv_nsec) / 1e6;
+        print_message("N=%u S=%u R=%u: %zu bytes encoded, leaders per node %u..%u, built in %.2f ms\n",
+                      configs[i].nodes, configs[i].shards, configs[i].replicas, bytes, low, high, ms);
+    }
+    free(t);
+}
+
 int main(void)
 {
     /* The time limit: the binary takes a few seconds (more under ASan); a hang past this is
@@ -595,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_codec_pinned),
         cmocka_unit_test(test_codec_malformed),
         cmocka_unit_test(test_codec_largest),
+        cmocka_unit_test(test_sizes_and_costs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
