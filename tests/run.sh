@@ -6,9 +6,12 @@
 # Nothing can pass by accident:
 #  - every binary and script runs under a time limit (TEST_BIN_TIMEOUT_S, default 120 s;
 #    TEST_SCRIPT_TIMEOUT_S, default 300 s, or a line "# timeout: N" in a script's first 20
-#    lines); a test that hangs is killed with its whole process group and fails, by name;
+#    lines; all times TEST_TIMEOUT_SCALE); a test that hangs is killed with its whole process
+#    group and fails, by name;
 #  - a binary that exits before cmocka's summary, or runs fewer cases than it announced,
 #    counts the missing cases as failed;
+#  - whatever a test leaves running in its process group is killed before the next test, and
+#    an interrupt (SIGINT, SIGTERM) of this script stops the running test's group too;
 #  - tests/expected-min holds floors (cmocka cases, binaries, scripts): fewer fails the suite,
 #    so an empty or half-built test tree cannot report "0 failed".
 # Exits non-zero when anything failed.
@@ -21,7 +24,14 @@ export BUILD
 cd "$(dirname "$0")/.."
 # The cmocka lines parsed below are its standard output format.
 export CMOCKA_MESSAGE_OUTPUT=STDOUT
-BIN_TIMEOUT_S=${TEST_BIN_TIMEOUT_S:-120}
+# TEST_TIMEOUT_SCALE multiplies every limit (an integer): sanitizer builds run several times
+# slower (make asan could pass 3).
+SCALE=${TEST_TIMEOUT_SCALE:-1}
+for v in "$SCALE" "${TEST_BIN_TIMEOUT_S:-120}" "${TEST_SCRIPT_TIMEOUT_S:-300}"; do
+    [[ $v =~ ^[1-9][0-9]*$ ]] ||
+        { echo "run.sh: TEST_TIMEOUT_SCALE, TEST_BIN_TIMEOUT_S and TEST_SCRIPT_TIMEOUT_S take positive integers"; exit 2; }
+done
+BIN_TIMEOUT_S=$(( ${TEST_BIN_TIMEOUT_S:-120} * SCALE ))
 SCRIPT_TIMEOUT_S=${TEST_SCRIPT_TIMEOUT_S:-300}
 # After the time limit's SIGTERM, this long for cleanup traps before SIGKILL.
 KILL_AFTER_S=10
@@ -116,7 +126,7 @@ run_binary() {
 script_timeout() {
     local t
     t=$(head -n 20 "$1" | sed -nE 's/^# timeout: ([0-9]+)[[:space:]]*$/\1/p' | head -n 1)
-    echo "${t:-$SCRIPT_TIMEOUT_S}"
+    echo $(( ${t:-$SCRIPT_TIMEOUT_S} * SCALE ))
 }
 
 # run_script PATH — one check script under its time limit: one test, passed on exit 0.

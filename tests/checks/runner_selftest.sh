@@ -92,6 +92,8 @@ r=$(tree script-hang)
 printf '#!/usr/bin/env bash\n# timeout: 1\nsleep 300 &\necho $! >"%s/bg.pid"\nwait\n' "$r" >"$r/tests/checks/stuck.sh"
 floors "$r" 0 0 1
 run "$r"; expect script-hang "tests: 0 passed, 1 failed" 1 "check stuck: FAILED, TIMED OUT after 1 s"
+# TEST_TIMEOUT_SCALE multiplies the script's own limit.
+run "$r" TEST_TIMEOUT_SCALE=2; expect script-hang-scaled "tests: 0 passed, 1 failed" 1 "check stuck: FAILED, TIMED OUT after 2 s"
 bg=$(cat "$r/bg.pid" 2>/dev/null)
 [ -n "$bg" ] || fail "script-hang: the script did not run"
 # Killed, it may linger as a zombie until its new parent reaps it: that is not alive.
