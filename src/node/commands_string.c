@@ -229,6 +229,11 @@ static void serve_bitcount(struct node *node, struct resp_out *out, const struct
             resp_reply_error(out, error_not_integer, sizeof(error_not_integer) - 1);
             return;
         }
+        /* Redis answers an empty negative range before it looks at the unit. */
+        if (start < 0 && end < 0 && start > end) {
+            resp_reply_integer(out, 0);
+            return;
+        }
         if (argc == 5 && node_arg_is(&argv[4], "BIT"))
             bits = true;
         else if (argc == 5 && !node_arg_is(&argv[4], "BYTE")) {

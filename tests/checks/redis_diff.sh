@@ -6,13 +6,15 @@
 # reply must agree byte for byte, except for the documented rules and exceptions in
 # tests/redis_diff/difftest.py (EXCEPTIONS; difftest.py --print-exceptions prints them).
 # Fails on any difference (printing the shortest sequence found that reproduces it) or when
-# fewer commands than expected were compared. SEEDS, OPS and PROTOCOLS make other runs.
+# fewer commands than expected were compared. SEEDS, OPS, PROTOCOLS and TIMEOUT_S make other
+# runs, e.g. SEEDS=1-300 OPS=300 TIMEOUT_S=600.
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
 set -u
 SEEDS=${SEEDS:-1-24}
 OPS=${OPS:-250}
 PROTOCOLS=${PROTOCOLS:-raft paxos}
+TIMEOUT_S=${TIMEOUT_S:-110}   # per protocol; raise it with SEEDS
 command -v redis-server >/dev/null || fail "redis-server is missing (make deps installs it)"
 REDIS_PORT=$((PORT_BASE + 19))
 REDIS_DIR="$CLUSTER_DIR/redis"
@@ -27,7 +29,7 @@ for t in $(seq 1 100); do
     sleep 0.05
 done
 timeout 5 redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || fail "redis-server did not start"
-seeds_count() { case $1 in *-*) echo $(( ${1#*-} - ${1%-*} + 1 )) ;; *) echo 1 ;; esac; }
+seeds_count() { case $1 in *-*) echo $(( ${1#*-} - ${1%-*} + 1 )) ;; *) echo "$1" | tr , "\n" | wc -l ;; esac; }
 # Every seed generates at least OPS commands; SCANALL counts once for its whole iteration and
 # a QUIT ends its pipeline early, hence the margin.
 min_ops=$(( $(seeds_count "$SEEDS") * OPS * 8 / 10 ))
@@ -35,7 +37,7 @@ for PROTOCOL in $PROTOCOLS; do
     echo "== $PROTOCOL"
     cluster_start 3 || fail "$PROTOCOL cluster start"
     wait_leader >/dev/null || fail "$PROTOCOL: no leader"
-    timeout 110 /usr/bin/python3 tests/redis_diff/difftest.py --redis "$REDIS_PORT" \
+    timeout "$TIMEOUT_S" /usr/bin/python3 tests/redis_diff/difftest.py --redis "$REDIS_PORT" \
         --chorus "$(client_port 1),$(client_port 2),$(client_port 3)" --seeds "$SEEDS" \
         --ops "$OPS" --min-ops "$min_ops" --shrink-s 15
     rc=$?
