@@ -108,7 +108,7 @@ test: all
 	@BUILD=$(BUILD) tests/run.sh
 
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test
+	@TEST_TIMEOUT_SCALE=3 $(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 test
 
 run: all
 	@tools/run-cluster.sh $(BUILD)
