@@ -27,7 +27,9 @@ static const char *const topology_error_texts[] = {
             "count is 1 to 7"),
     [16] = "epochs start at 1 and a shard's config epoch is at most the cluster epoch",
     [17] = "virtual nodes per unit of weight must be 1 to 4096",
-    [18] = "the ring could not place the shards: fewer nodes (or zones) than replicas",
+    [18] = ("the ring could not place the shards: fewer nodes taking replicas (or zones) than "
+            "replicas, or more ring points than it allows (virtual nodes x total weight above "
+            "8,388,608)"),
     [19] = "the previous topology has another cluster id or shard count",
     [20] = "out of memory",
 };

@@ -13,9 +13,10 @@
  * topology_validate checks, so a decoded topology is always a valid one.
  *
  * A pure library: no I/O, no clock, no rand, no threads. A struct topology is a fixed-size
- * value (about 260 KiB: allocate it, do not put it on a stack); topology_build allocates a
- * bounded workspace (the ring, under 4 MiB at 1,024 nodes of weight 1, and the leader
- * balancing arrays) and frees it before returning.
+ * value (about 220 KiB: allocate it, do not put it on a stack); topology_build allocates a
+ * bounded workspace (the ring: 12 bytes per point, 3 MiB for 1,024 nodes of weight 1, at most
+ * RING_POINTS_MAX points; the placement; the leader balancing arrays, 46 KiB) and frees it
+ * before returning.
  */
 #ifndef CHORUS_CLUSTER_TOPOLOGY_H
 #define CHORUS_CLUSTER_TOPOLOGY_H
@@ -72,7 +73,7 @@ enum topology_error {
     TOPOLOGY_ERROR_EPOCH = -16,         /* epochs >= 1, a shard's at most the cluster's */
     TOPOLOGY_ERROR_VNODES = -17,        /* 1..TOPOLOGY_VNODES_MAX */
     TOPOLOGY_ERROR_PLACEMENT = -18,     /* the ring could not place the shards (too few nodes
-                                           or zones for R): see topology_build */
+                                           or zones for R, or too many ring points) */
     TOPOLOGY_ERROR_PREVIOUS = -19,      /* the previous topology has another cluster id or
                                            shard count: both are fixed at creation */
     TOPOLOGY_ERROR_NO_MEMORY = -20,

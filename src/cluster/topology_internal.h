@@ -13,7 +13,7 @@ int topology_validate_nodes(const struct topology *topology);
  * The leader-balancing problem: P placed nodes (indexes 0..P-1), S shards, each with its
  * replicas as node indexes; leader[s] is the index of the shard's preferred leader, one of its
  * replicas, on entry (the first choice) and on return (balanced). The workspace arrays are
- * sized by the limits, so the struct has a fixed size (about 70 KiB) and is allocated once.
+ * sized by the limits, so the struct has a fixed size (about 46 KiB) and is allocated once.
  */
 struct topology_leaders {
     uint32_t node_count;
