@@ -287,6 +287,7 @@ static int cluster_reply_slots_node(struct resp_out *out, const struct cluster_v
 /* Redis leaves out a replica that failed or has not replicated anything (isReplicaAvailable). */
 static bool cluster_replica_shown(const struct cluster_view *view, uint32_t shard, uint32_t r)
 {
+    if (view->slots_leaders_only) return false;
     return view->replication_offsets == NULL || cluster_offset(view, shard, r) != 0;
 }
 

@@ -62,6 +62,13 @@ struct cluster_view {
      * no offsets at all every replica is shown, online. */
     const uint64_t *replication_offsets;
     uint32_t myself; /* the answering node's id, or 0 */
+    /* CLUSTER SLOTS lists each shard's leader only, no replicas (a shape Redis sends when no
+     * replica is available). Cluster clients that take a node's role from CLUSTER SLOTS
+     * (redis-py 4.3 keeps the role a node is first seen in) then see every leading node as a
+     * primary; with replicas listed, a node that leads one shard and follows in another is
+     * seen as a replica, and commands sent to "all primaries" (DBSIZE, SCAN, KEYS, FLUSHALL)
+     * miss it. docs/sharding.md ("Cluster clients and roles") discusses the choice. */
+    bool slots_leaders_only;
 };
 
 /* Counters CLUSTER INFO reports that only the node knows. */

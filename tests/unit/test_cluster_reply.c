@@ -157,7 +157,7 @@ static void test_redis_bytes(void **state)
 }
 
 /* Replicas that replicated something are listed in CLUSTER SLOTS and online in SHARDS; with
- * no offsets at all every replica is shown. */
+ * no offsets at all every replica is shown; with slots_leaders_only none is. */
 static void test_replicas_shown(void **state)
 {
     (void)state;
@@ -184,6 +184,15 @@ static void test_replicas_shown(void **state)
     view.replication_offsets = NULL;
     assert_int_equal(cluster_reply_slots(&out, &view), 0);
     assert_non_null(memmem(out.data, out.len, ":17004\r\n", 8));
+    /* Leaders only: every entry is [first, last, leader]. */
+    out.len = 0;
+    view.slots_leaders_only = true;
+    assert_int_equal(cluster_reply_slots(&out, &view), 0);
+    test_expect(t, &out,
+                "*3\r\n"
+                "*3\r\n:0\r\n:5460\r\n*4\r\n$9\r\n127.0.0.1\r\n:17001\r\n$40\r\n<1>\r\n*0\r\n"
+                "*3\r\n:5461\r\n:10922\r\n*4\r\n$9\r\n127.0.0.1\r\n:17002\r\n$40\r\n<2>\r\n*0\r\n"
+                "*3\r\n:10923\r\n:16383\r\n*4\r\n$9\r\n127.0.0.1\r\n:17003\r\n$40\r\n<3>\r\n*0\r\n");
     resp_out_free(&out);
     free(t);
 }
