@@ -39,7 +39,8 @@ static void fuzz_render(const struct topology *t, const uint8_t *data, size_t si
                                                         : t->shards[s].replicas[pick % t->shards[s].replica_count];
     }
     struct cluster_view view = {.topology = t, .leaders = leaders,
-                                .myself = t->nodes[size % t->node_count].id};
+                                .myself = t->nodes[size % t->node_count].id,
+                                .slots_leaders_only = size % 3 == 0};
     struct resp_out out;
     resp_out_init(&out, 64u << 20, size % 2 ? 3 : 2);
     FUZZ_CHECK(cluster_reply_slots(&out, &view) == 0);
