@@ -13,7 +13,8 @@
 
 /* ---- names and roles -------------------------------------------------------------------- */
 
-void cluster_node_name(uint64_t cluster_id, uint32_t node_id, char name[CLUSTER_NODE_NAME_LENGTH + 1])
+void cluster_node_name(uint64_t cluster_id, uint32_t node_id,
+                       char name[CLUSTER_NODE_NAME_LENGTH + 1])
 {
     /* 160 bits from two XXH3 hashes of (cluster id, node id) laid out little-endian, with
      * different seeds; the seeds spell "chorus-n" and "chorus-m", and must never change. */
@@ -355,10 +356,12 @@ int cluster_reply_shards(struct resp_out *out, const struct cluster_view *view)
         rv |= resp_reply_integer(out, shard->last_slot);
         rv |= cluster_reply_bulk_string(out, "nodes");
         rv |= resp_reply_array(out, shard->replica_count);
+        /* The master first, then the replicas, as Redis lists a shard's nodes. */
         for (uint32_t r = 0; r < shard->replica_count; r++)
             if (shard->replicas[r] == leader) rv |= cluster_reply_shards_node(out, view, s, r, true);
         for (uint32_t r = 0; r < shard->replica_count; r++)
-            if (shard->replicas[r] != leader) rv |= cluster_reply_shards_node(out, view, s, r, false);
+            if (shard->replicas[r] != leader)
+                rv |= cluster_reply_shards_node(out, view, s, r, false);
     }
     return rv == 0 ? 0 : -1;
 }

@@ -78,7 +78,8 @@ struct cluster_info_stats {
 };
 
 /* The Redis node id of a chorus node: 40 lowercase hex digits and a NUL. */
-void cluster_node_name(uint64_t cluster_id, uint32_t node_id, char name[CLUSTER_NODE_NAME_LENGTH + 1]);
+void cluster_node_name(uint64_t cluster_id, uint32_t node_id,
+                       char name[CLUSTER_NODE_NAME_LENGTH + 1]);
 
 /* Each returns 0, or -1 when the reply would pass the output's cap (or memory ran out): the
  * output is then marked overflowed, as every resp_reply_* does. */
@@ -92,7 +93,8 @@ int cluster_reply_myid(struct resp_out *out, const struct cluster_view *view);
 
 /*
  * The texts themselves, as snprintf: writes at most `bytes` bytes (no NUL is added) and
- * returns the full length, which never exceeds the _TEXT_BYTES_MAX above.
+ * returns the full length, which never exceeds the _TEXT_BYTES_MAX above; SIZE_MAX when
+ * memory for the per-node roles (16 KiB) ran out.
  */
 size_t cluster_nodes_text(const struct cluster_view *view, char *buffer, size_t bytes);
 size_t cluster_info_text(const struct cluster_view *view, const struct cluster_info_stats *stats,

@@ -177,7 +177,8 @@ void topology_leader_counts(const struct topology *topology, uint32_t *counts)
 {
     memset(counts, 0, topology->node_count * sizeof(*counts));
     for (uint32_t s = 0; s < topology->shard_count; s++) {
-        const struct topology_node *leader = topology_node_find(topology, topology->shards[s].replicas[0]);
+        uint32_t leader_id = topology->shards[s].replicas[0];
+        const struct topology_node *leader = topology_node_find(topology, leader_id);
         assert(leader != NULL);
         counts[leader - topology->nodes]++;
     }

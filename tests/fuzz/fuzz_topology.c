@@ -35,8 +35,10 @@ static void fuzz_render(const struct topology *t, const uint8_t *data, size_t si
     for (uint32_t s = 0; s < t->shard_count; s++) {
         uint8_t pick = size > 0 ? data[s % size] : 0;
         /* A replica, none (0), or a node id that may not replicate the shard. */
-        leaders[s] = pick % 4 == 0 ? 0 : pick % 4 == 1 ? t->nodes[pick % t->node_count].id
-                                                        : t->shards[s].replicas[pick % t->shards[s].replica_count];
+        const struct topology_shard *shard = &t->shards[s];
+        leaders[s] = pick % 4 == 0   ? 0
+                     : pick % 4 == 1 ? t->nodes[pick % t->node_count].id
+                                     : shard->replicas[pick % shard->replica_count];
     }
     struct cluster_view view = {.topology = t, .leaders = leaders,
                                 .myself = t->nodes[size % t->node_count].id,
@@ -76,7 +78,8 @@ static void fuzz_build(const uint8_t *data, size_t size)
     static struct topology_node nodes[FUZZ_NODES_MAX];
     static const char *const zones[] = {"", "a", "b", "c", "d"};
     uint32_t count = 1 + data[0] % FUZZ_NODES_MAX;
-    struct topology_build_input input = {.cluster_id = data[1], .shard_count = 1 + data[1] % FUZZ_SHARDS_MAX,
+    struct topology_build_input input = {.cluster_id = data[1],
+                                         .shard_count = 1 + data[1] % FUZZ_SHARDS_MAX,
                                          .replica_count = 1 + data[2] % 4,
                                          .zone_spread = (data[3] & 1) != 0, .node_count = count,
                                          .nodes = nodes};
@@ -84,8 +87,11 @@ static void fuzz_build(const uint8_t *data, size_t size)
     size -= 4;
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *d = size >= 4 * (i + 1) ? data + 4 * i : NULL;
-        nodes[i] = (struct topology_node){.id = d ? d[0] : i + 1, .weight = (uint16_t)(d ? 1 + d[2] % 4 : 1),
-                                          .state = (uint8_t)(d ? 1 + d[3] % 3 : TOPOLOGY_NODE_ACTIVE)};
+        nodes[i] = (struct topology_node){
+            .id = d ? d[0] : i + 1,
+            .weight = (uint16_t)(d ? 1 + d[2] % 4 : 1),
+            .state = (uint8_t)(d ? 1 + d[3] % 3 : TOPOLOGY_NODE_ACTIVE),
+        };
         strcpy(nodes[i].zone, zones[d ? d[1] % 5 : 0]);
         strcpy(nodes[i].client.host, "10.0.0.1");
         strcpy(nodes[i].peer.host, "10.0.0.1");
@@ -101,8 +107,10 @@ static void fuzz_build(const uint8_t *data, size_t size)
     for (uint32_t s = 0; s < fuzz_topology.shard_count; s++) {
         const struct topology_shard *shard = &fuzz_topology.shards[s];
         FUZZ_CHECK(shard->replica_count == input.replica_count);
-        for (uint32_t r = 0; r < shard->replica_count; r++)
-            FUZZ_CHECK(topology_node_find(&fuzz_topology, shard->replicas[r])->state != TOPOLOGY_NODE_LEAVING);
+        for (uint32_t r = 0; r < shard->replica_count; r++) {
+            const struct topology_node *node = topology_node_find(&fuzz_topology, shard->replicas[r]);
+            FUZZ_CHECK(node->state != TOPOLOGY_NODE_LEAVING);
+        }
     }
     int64_t length = topology_encode(&fuzz_topology, fuzz_buffer, sizeof(fuzz_buffer));
     FUZZ_CHECK(length > 0);
