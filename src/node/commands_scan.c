@@ -19,7 +19,9 @@
 enum {
     NODE_SCAN_COUNT_DEFAULT = 10,
     NODE_SCAN_CURSOR_TEXT_MAX = 4096, /* a longer cursor is refused, not parsed */
-    NODE_KEYS_REPLY_MAX = 1000000,    /* KEYS refuses to build a larger reply */
+    /* KEYS runs on the loop thread in one go, so its work is bounded: it refuses a store of
+     * more keys than this (about 100 ms of the loop; SCAN has no such bound). */
+    NODE_KEYS_EXAMINED_MAX = 262144,
 };
 
 static const char error_syntax[] = "ERR syntax error";
@@ -30,7 +32,6 @@ struct key_list {
     uint32_t count;
     uint32_t cap;
     bool keep; /* false: TYPE names a type no chorus key has */
-    bool overflow;
 };
 
 static void key_list_add(void *ctx, const uint8_t *key, size_t key_len)
@@ -38,10 +39,6 @@ static void key_list_add(void *ctx, const uint8_t *key, size_t key_len)
     struct key_list *l = ctx;
     if (!l->keep)
         return;
-    if (l->count == NODE_KEYS_REPLY_MAX) {
-        l->overflow = true;
-        return;
-    }
     if (l->count == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
         l->keys = realloc(l->keys, l->cap * sizeof(*l->keys));
@@ -149,30 +146,39 @@ void node_scan_serve(struct node *node, struct resp_out *out, const struct resp_
     key_list_reply_free(&list, out);
 }
 
-/* KEYS pattern: the whole keyspace in one reply, bounded by NODE_KEYS_REPLY_MAX keys. */
+/* KEYS pattern: the whole keyspace in one reply, for stores of at most NODE_KEYS_EXAMINED_MAX
+ * keys. */
 void node_keys_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv)
 {
     if (argv[1].len > KV_GLOB_PATTERN_BYTES_MAX) {
         reply_pattern_too_long(out);
         return;
     }
+    uint64_t keys = 0;
+    if (kv_count(node->kv, &keys) != KV_OK) {
+        resp_reply_error(out, "ERR storage read failed", 23);
+        return;
+    }
+    if (keys > NODE_KEYS_EXAMINED_MAX) {
+        char text[160];
+        int n = snprintf(text, sizeof(text),
+                         "ERR KEYS is limited to stores of %d keys in chorus (this one has %llu): "
+                         "use SCAN", NODE_KEYS_EXAMINED_MAX, (unsigned long long)keys);
+        resp_reply_error(out, text, (size_t)n);
+        return;
+    }
     struct kv_scan_cursor cursor = {0};
     struct key_list list = {.keep = true};
     int rv = KV_OK;
-    /* Each call examines KV_SCAN_COUNT_MAX keys; the loop ends with the store or the bound. */
-    while (rv == KV_OK && !cursor.done && !list.overflow)
+    /* Each call examines KV_SCAN_COUNT_MAX keys; the loop ends with the store, or at the bound
+     * when keys were added meanwhile. */
+    for (uint64_t examined = 0; rv == KV_OK && !cursor.done && examined <= NODE_KEYS_EXAMINED_MAX;
+         examined += KV_SCAN_COUNT_MAX)
         rv = kv_scan(node->kv, &cursor, (const uint8_t *)argv[1].data, argv[1].len,
                      KV_SCAN_COUNT_MAX, &list, key_list_add);
-    if (rv != KV_OK || list.overflow) {
+    if (rv != KV_OK) {
         key_list_reply_free(&list, NULL);
-        if (rv != KV_OK) {
-            resp_reply_error(out, "ERR storage scan failed", 23);
-            return;
-        }
-        char text[128];
-        int n = snprintf(text, sizeof(text),
-                         "ERR KEYS would return more than %d keys: use SCAN", NODE_KEYS_REPLY_MAX);
-        resp_reply_error(out, text, (size_t)n);
+        resp_reply_error(out, "ERR storage scan failed", 23);
         return;
     }
     key_list_reply_free(&list, out);

@@ -38,8 +38,8 @@ Where chorus differs from Redis on purpose, the differential test does not compa
   what it was at WATCH; Redis aborts on any write to it, even one that restores the value
   (write then delete, SET of the same value). The tester watches only where no other
   connection writes between WATCH and EXEC, or where a write surely changes the value.
-- Bounds of chorus's own: a client name of at most 127 bytes, a KEYS reply of at most
-  1,000,000 keys (use SCAN), a MATCH pattern of at most 4352 bytes, an LCS table of at most
+- Bounds of chorus's own: a client name of at most 127 bytes, KEYS on stores of at most
+  262,144 keys (use SCAN), a MATCH pattern of at most 4352 bytes, an LCS table of at most
   64 MiB, a transaction of at most 4096 commands and 2 MiB.
 - State that differs between two different servers, compared by a rule instead of bytes:
   INFO, CLIENT LIST (both a bulk string), CLIENT ID (both an integer), CLIENT INFO (the name=
