@@ -31,7 +31,8 @@ Where chorus differs from Redis on purpose, the differential test does not compa
 - CAS is chorus's own command (Redis has none): not compared.
 - Unsupported features answer an -ERR that names them: SET/GETEX expiry options, SELECT of a
   database other than 0, COPY ... DB n with n != 0, CLIENT subcommands other than SETNAME,
-  GETNAME, ID, INFO, LIST, CLIENT LIST's filters, COMMAND LIST FILTERBY, AUTH, and inside
+  GETNAME, ID, INFO, LIST, CLIENT LIST's filters, COMMAND LIST FILTERBY, CONFIG but GET
+  (which knows save and appendonly, and chorus's appendonly is yes), AUTH, and inside
   MULTI any command but chorus's key-value writes and GET, MGET, EXISTS, STRLEN; the tester
   does not generate them.
 - WATCH: chorus aborts EXEC when a watched key's value (or existence) at EXEC differs from
