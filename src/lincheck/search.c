@@ -53,6 +53,7 @@ enum {
     SEARCH_CLOCK_CHECK_ITERATIONS = 4096, /* how often the deadline is read */
     SEARCH_CACHE_SLOTS_MIN = 1024,
     SEARCH_ARENA_WORDS_MIN = 4096,
+    SEARCH_DOMINANCE_CHAIN_MAX = 64, /* entries search_dominated compares at most */
 };
 
 struct search_node {
@@ -70,6 +71,7 @@ struct search_node {
 
 struct search_frame {
     struct search_node *call;
+    uint32_t entry;              /* the cache entry of the state it led to */
     struct lincheck_value state; /* before the call was linearized */
     bool forced;                 /* a step with no alternative (a kill, or an op that leaves
                                     the state as it is): backtracking goes on past it */
@@ -88,6 +90,9 @@ struct search_cache_entry {
     uint32_t seg1_start;    /* first word of the known region that is not full */
     uint32_t seg1_words;
     uint32_t seg2_words;    /* words of the unknown region (from its first word) */
+    uint64_t known_key;     /* hash of the known region and the state (search_dominated) */
+    uint32_t known_next;    /* the previous entry with the same known_key, + 1; 0: none */
+    bool failed;            /* its subtree was explored: no linearization from there */
 };
 
 struct search {
@@ -107,12 +112,18 @@ struct search {
     int64_t top_known;        /* every known word above is zero */
     int64_t top_unknown;      /* every unknown word above is zero */
     uint64_t bits_hash;
+    uint64_t known_hash;      /* the same over the known region only */
     /* cache */
     struct search_cache_entry *entries;
     uint32_t entry_count;
     uint32_t entry_capacity;
     uint32_t *slots;          /* entry index + 1; 0 empty */
     uint32_t slot_count;
+    /* entries by known_key, for search_dominated: open addressing, 0 = empty */
+    uint64_t *known_keys;
+    uint32_t *known_heads;    /* latest entry with that key, + 1 */
+    uint32_t known_slot_count;
+    uint32_t known_used;
     uint64_t *arena;
     uint64_t arena_words;
     uint64_t arena_capacity;
@@ -227,6 +238,8 @@ static void search_free(struct search *s)
     free(s->entries);
     free(s->slots);
     free(s->arena);
+    free(s->known_keys);
+    free(s->known_heads);
     free(s->twin_best);
     free(s->twin_stamp);
     free(s->order);
@@ -272,6 +285,10 @@ static int search_allocate(struct search *s, uint32_t known, uint32_t unknown)
     s->zobrist = search_alloc(s, (size_t)s->total_words * 64 * sizeof(*s->zobrist));
     s->slot_count = SEARCH_CACHE_SLOTS_MIN;
     s->slots = search_alloc(s, s->slot_count * sizeof(*s->slots));
+    s->known_slot_count = SEARCH_CACHE_SLOTS_MIN;
+    s->known_keys = search_alloc(s, s->known_slot_count * sizeof(*s->known_keys));
+    s->known_heads = search_alloc(s, s->known_slot_count * sizeof(*s->known_heads));
+    if (!s->known_keys || !s->known_heads) return -1;
     s->arena_capacity = SEARCH_ARENA_WORDS_MIN; /* never NULL, even while states take no words */
     s->arena = search_alloc(s, s->arena_capacity * sizeof(*s->arena));
     if (!s->arena || !s->nodes || !s->stack || !s->words || !s->zobrist || !s->slots) return -1;
@@ -376,6 +393,7 @@ static void search_bit_set(struct search *s, uint32_t bit)
     assert((s->words[word] & (UINT64_C(1) << (bit % 64))) == 0);
     s->words[word] |= UINT64_C(1) << (bit % 64);
     s->bits_hash ^= s->zobrist[bit];
+    if (word < s->known_words) s->known_hash ^= s->zobrist[bit];
     if (word < s->known_words) {
         if ((int64_t)word > s->top_known) s->top_known = word;
         while (s->floor_word < s->known_words &&
@@ -392,6 +410,7 @@ static void search_bit_clear(struct search *s, uint32_t bit)
     assert((s->words[word] & (UINT64_C(1) << (bit % 64))) != 0);
     s->words[word] &= ~(UINT64_C(1) << (bit % 64));
     s->bits_hash ^= s->zobrist[bit];
+    if (word < s->known_words) s->known_hash ^= s->zobrist[bit];
     if (word < s->known_words) {
         if (word < s->floor_word) s->floor_word = word;
         while (s->top_known >= 0 && s->words[s->top_known] == 0) s->top_known--;
@@ -464,6 +483,93 @@ static int search_reserve(struct search *s, uint32_t words)
     return 0;
 }
 
+static uint64_t search_known_key(const struct search *s, struct lincheck_value state)
+{
+    return search_mix(s->known_hash ^ search_state_hash(state)) | 1; /* never 0: empty */
+}
+
+/* The slot of `key` in the known index: where it is, or the empty slot where it goes. */
+static uint32_t search_known_slot(const uint64_t *keys, uint32_t slot_count, uint64_t key)
+{
+    uint32_t mask = slot_count - 1, slot = (uint32_t)(key >> 32) & mask;
+    while (keys[slot] != 0 && keys[slot] != key) slot = (slot + 1) & mask; /* load <= 1/2 */
+    return slot;
+}
+
+static int search_known_grow(struct search *s)
+{
+    uint32_t slot_count = s->known_slot_count * 2;
+    uint64_t *keys = calloc(slot_count, sizeof(*keys));
+    uint32_t *heads = calloc(slot_count, sizeof(*heads));
+    if (keys == NULL || heads == NULL) {
+        free(keys);
+        free(heads);
+        return -1;
+    }
+    for (uint32_t i = 0; i < s->known_slot_count; i++) {
+        if (s->known_keys[i] == 0) continue;
+        uint32_t slot = search_known_slot(keys, slot_count, s->known_keys[i]);
+        keys[slot] = s->known_keys[i];
+        heads[slot] = s->known_heads[i];
+    }
+    s->memory_bytes += (uint64_t)(slot_count - s->known_slot_count) *
+                       (sizeof(*keys) + sizeof(*heads));
+    free(s->known_keys);
+    free(s->known_heads);
+    s->known_keys = keys;
+    s->known_heads = heads;
+    s->known_slot_count = slot_count;
+    return 0;
+}
+
+/* Files entry `index` (the current state) under its known key. Returns 0, or -1 (memory). */
+static int search_known_link(struct search *s, uint32_t index, struct lincheck_value state)
+{
+    if ((uint64_t)(s->known_used + 1) * 2 > s->known_slot_count && search_known_grow(s) != 0)
+        return -1;
+    uint64_t key = search_known_key(s, state);
+    uint32_t slot = search_known_slot(s->known_keys, s->known_slot_count, key);
+    if (s->known_keys[slot] == 0) {
+        s->known_keys[slot] = key;
+        s->known_used++;
+    }
+    s->entries[index].known_key = key;
+    s->entries[index].known_next = s->known_heads[slot];
+    s->known_heads[slot] = index + 1;
+    return 0;
+}
+
+/* Is the current (set, state) dominated by one whose subtree already failed: the same state,
+ * the same operations with a return linearized or killed, and a subset of the operations with
+ * an unknown outcome? Then it fails too: any way on from here is a way on from there, the
+ * extra unknown operations never happening (which they may). Without this, every combination
+ * of timed-out writes that the search placed before a dead end is a new state to explore.
+ * Looks at SEARCH_DOMINANCE_CHAIN_MAX entries at most (looking at fewer only prunes less). */
+static bool search_dominated(const struct search *s, struct lincheck_value state)
+{
+    if (s->top_unknown < (int64_t)s->known_words) return false; /* the exact match will do */
+    uint64_t key = search_known_key(s, state);
+    uint32_t slot = search_known_slot(s->known_keys, s->known_slot_count, key);
+    uint32_t start, words1, words2;
+    search_segments(s, &start, &words1, &words2);
+    uint32_t index = s->known_heads[slot];
+    for (uint32_t seen = 0; index != 0 && seen < SEARCH_DOMINANCE_CHAIN_MAX; seen++) {
+        const struct search_cache_entry *entry = &s->entries[index - 1];
+        index = entry->known_next;
+        if (!entry->failed || entry->known_key != key || !search_value_equal(entry->state, state) ||
+            entry->seg1_start != start || entry->seg1_words != words1 ||
+            entry->seg2_words > words2)
+            continue;
+        const uint64_t *stored = &s->arena[entry->words_offset];
+        if (memcmp(stored, &s->words[start], words1 * sizeof(uint64_t)) != 0) continue;
+        bool subset = true;
+        for (uint32_t i = 0; i < entry->seg2_words && subset; i++)
+            subset = (stored[words1 + i] & ~s->words[s->known_words + i]) == 0;
+        if (subset) return true;
+    }
+    return false;
+}
+
 /* Adds the current (bitset, state) to the cache unless it is there. Returns 1 when added, 0
  * when already visited, -1 when out of memory. */
 static int search_cache_add(struct search *s, struct lincheck_value state)
@@ -492,7 +598,7 @@ static int search_cache_add(struct search *s, struct lincheck_value state)
            words2 * sizeof(uint64_t));
     s->arena_words += words1 + words2;
     s->slots[slot] = ++s->entry_count;
-    return 1;
+    return search_known_link(s, s->entry_count - 1, state) == 0 ? 1 : -1;
 }
 
 /* An op whose output shows that it changed nothing — a get, a cas that failed, a del of 0 —
@@ -601,13 +707,14 @@ static int search_push(struct search *s, struct search_node *call, bool forced,
                        struct lincheck_value *state, struct lincheck_value next)
 {
     search_bit_set(s, call->bit);
-    int added = search_cache_add(s, next);
+    int added = search_dominated(s, next) ? 0 : search_cache_add(s, next);
     if (added <= 0) {
         search_bit_clear(s, call->bit);
         return added;
     }
     assert(s->depth < s->node_count);
     s->stack[s->depth++] = (struct search_frame){ .call = call, .state = *state,
+                                                  .entry = s->entry_count - 1,
                                                   .forced = forced };
     *state = next;
     search_lift(call);
@@ -625,6 +732,7 @@ static struct search_node *search_backtrack(struct search *s, struct lincheck_va
 {
     while (s->depth > 0) { /* bounded by depth */
         struct search_frame frame = s->stack[--s->depth];
+        s->entries[frame.entry].failed = true; /* its subtree is explored */
         search_unlift(frame.call);
         search_bit_clear(s, frame.call->bit);
         s->twins_valid = s->order_valid = false;
