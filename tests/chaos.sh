@@ -52,7 +52,12 @@ done
 {
     echo "# chorus chaos results"
     echo
-    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)'), $(nproc) cores; \`make chaos\` with CHAOS_SECONDS=$SECONDS_RUN CHAOS_SEEDS=\"$SEEDS\" CHAOS_ALONE_SECONDS=$ALONE_SECONDS."
+    commit="unknown (not a git checkout)"
+    if git rev-parse --short HEAD >/dev/null 2>&1; then
+        commit=$(git rev-parse --short HEAD)
+        git diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
+    fi
+    echo "Run $(date -u '+%Y-%m-%d %H:%M UTC') on commit $commit, $(nproc) cores; \`make chaos\` with CHAOS_SECONDS=$SECONDS_RUN CHAOS_SEEDS=\"$SEEDS\" CHAOS_ALONE_SECONDS=$ALONE_SECONDS."
     echo "ops: history operations (bench + final reads); ok: bench operations acknowledged; failed: certainly not executed (-TRYAGAIN, -BUSY, refused);"
     echo "unknown: outcome unknown; faults: nemeses applied; pipeline: replies checked against their connection's earlier commands."
     echo
