@@ -68,4 +68,5 @@ done
     echo "$runs runs, $failed failed."
 } >"$OUT/results.md"
 echo "chaos: $runs runs, $failed failed; table in $OUT/results.md"
+[ "$runs" -gt 0 ] || { echo "chaos: FAILED: no run (CHAOS_PROTOCOLS/CHAOS_NODES/CHAOS_SEEDS empty?)"; exit 1; }
 [ "$failed" = 0 ]
