@@ -189,7 +189,8 @@ static int bench_targets(const char *directory)
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "targets") == 0) return bench_targets(argc > 2 ? argv[2] : NULL);
+    if (argc > 1 && strcmp(argv[1], "targets") == 0)
+        return bench_targets(argc > 2 ? argv[2] : NULL);
     uint32_t ops = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 100000;
     uint32_t clients = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 10) : 50;
     uint32_t keys = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 1000;

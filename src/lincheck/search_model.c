@@ -1,0 +1,65 @@
+/*
+ * search_model.c — the sequential key-value model the search replays, and its hashing.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lincheck/search_internal.h"
+
+uint64_t search_mix(uint64_t x)
+{
+    /* splitmix64's finalizer: a bijection that spreads every input bit. */
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+uint64_t search_state_hash(struct lincheck_value state)
+{
+    return search_mix((uint64_t)state.payload * 4 + state.tag);
+}
+
+bool search_value_equal(struct lincheck_value a, struct lincheck_value b)
+{
+    return a.tag == b.tag && a.payload == b.payload;
+}
+
+/* The sequential model. For an operation that returned: can it take effect on `state` and
+ * give the output the client saw, and what state follows. For an unknown outcome: does taking
+ * effect change the state (if not, skipping it is the same and cheaper). */
+bool search_step(const struct lincheck_record *record, bool returned,
+                        struct lincheck_value state, struct lincheck_value *next)
+{
+    const struct lincheck_op *op = &record->op;
+    const struct lincheck_value absent = { 0, LINCHECK_VALUE_ABSENT };
+    *next = state;
+    switch (op->kind) {
+    case LINCHECK_GET:
+        return returned && search_value_equal(state, record->output);
+    case LINCHECK_PUT:
+        *next = record->value;
+        return returned || !search_value_equal(state, record->value);
+    case LINCHECK_DEL:
+        *next = absent;
+        if (!returned) return state.tag != LINCHECK_VALUE_ABSENT;
+        return (state.tag != LINCHECK_VALUE_ABSENT) == (op->output_int == 1);
+    case LINCHECK_CAS: {
+        bool swaps = search_value_equal(state, record->expect);
+        if (swaps) *next = record->value;
+        if (!returned) return swaps && !search_value_equal(state, record->value);
+        return swaps == op->output_ok;
+    }
+    case LINCHECK_INCR: {
+        int64_t current = 0;
+        if (state.tag == LINCHECK_VALUE_STRING) return false;
+        if (state.tag == LINCHECK_VALUE_INT) current = state.payload;
+        if (current == INT64_MAX) return false;
+        *next = (struct lincheck_value){ .payload = current + 1, .tag = LINCHECK_VALUE_INT };
+        return !returned || op->output_int == current + 1;
+    }
+    }
+    assert(0 && "unknown kind");
+    return false;
+}
