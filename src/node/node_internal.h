@@ -39,7 +39,7 @@ enum {
     /* Back-pressure on replies: while more than this is waiting to be sent to a client, its
      * further commands are not parsed and its reads are not served (they wait, in order), and
      * its socket is not read. Redis instead buffers without limit for normal clients. */
-    NODE_CLIENT_OUT_SOFT_BYTES = 8u << 20,
+    NODE_CLIENT_OUT_SOFT_BYTES = 1u << 20,
     /* One reply: above this it is replaced by an error (MGET of many 1 MiB values). */
     NODE_REPLY_BYTES_MAX = 512u << 20,
     /* A client's pending output: the soft bound above stops new work long before this; only
@@ -254,6 +254,7 @@ struct node {
     uint8_t *get_buffer;
     uint64_t retry_pass;                  /* numbers node_requests_retry's passes */
     size_t served_bytes_iteration;        /* replies built in this loop iteration */
+    uint32_t applied_entries_iteration;   /* drive.c: entries applied in this iteration */
     struct node_forward *forwards_head, *forwards_tail; /* forwards.c */
     uint32_t forward_count;
     size_t forward_bytes;

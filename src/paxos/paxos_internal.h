@@ -34,7 +34,7 @@ enum {
     PAXOS_RECOVERY_SLOTS_MAX = 2 * CN_MESSAGE_ENTRIES_MAX,
     /* Slots an acceptor holds above its chosen prefix; accepts beyond are dropped. */
     PAXOS_AHEAD_SLOTS_MAX = 1u << 16,
-    PAXOS_UPDATE_COMMITTED_MAX = 4096, /* chosen values handed out in one update */
+    PAXOS_UPDATE_COMMITTED_MAX = 1024, /* chosen values handed out in one update */
     PAXOS_OUTBOX_MESSAGES_MAX = CN_UPDATE_MESSAGES_MAX, /* both outboxes of an update together */
     PAXOS_READS_MAX = 65536,           /* hard cap on cn_config.pending_reads_max */
     PAXOS_BACKOFF_SHIFT_MAX = 3,       /* election timeout grows to at most e * 2^3 extra */

@@ -19,7 +19,7 @@
 enum {
     RAFT_INFLIGHT_MAX = 256,         /* hard cap on cn_config.inflight_messages_max */
     RAFT_UPDATE_ENTRIES_MAX = 4096,  /* entries to persist handed out in one update */
-    RAFT_UPDATE_COMMITTED_MAX = 4096,/* committed entries handed out in one update */
+    RAFT_UPDATE_COMMITTED_MAX = 1024,/* committed entries handed out in one update */
     RAFT_OUTBOX_MESSAGES_MAX = CN_UPDATE_MESSAGES_MAX,
     RAFT_READS_MAX = 65536,          /* hard cap on cn_config.pending_reads_max */
     RAFT_CONTEXT_TRANSFER = 1,       /* vote request context: campaign after TimeoutNow */
