@@ -18,13 +18,23 @@ CFLAGS=(-std=c17 -D_GNU_SOURCE -g -O1 -Isrc -Itests/fuzz -Wall -Wextra -Werror
 declare -A SOURCES=(
     [codec]="tests/fuzz/fuzz_codec.c src/consensus/codec.c src/consensus/consensus.c"
     [resp]="tests/fuzz/fuzz_resp.c src/net/resp.c"
+    [ring]="tests/fuzz/fuzz_ring.c $(echo src/ring/*.c)"
 )
-for target in codec resp; do
+declare -A LIBS=([ring]="-lxxhash -lm")
+targets="codec resp ring"
+# The topology codec's harness comes with src/cluster; replayed once its corpus exists.
+if [ -f tests/fuzz/fuzz_topology.c ] && [ -d tests/fuzz/corpus/topology ]; then
+    SOURCES[topology]="tests/fuzz/fuzz_topology.c $(echo src/cluster/*.c src/ring/*.c) src/net/resp.c"
+    LIBS[topology]="-lxxhash -lm"
+    targets="$targets topology"
+fi
+for target in $targets; do
     corpus=tests/fuzz/corpus/$target
     count=$(find "$corpus" -maxdepth 1 -type f | wc -l)
     [ "$count" -ge 10 ] || { echo "fuzz_smoke: $corpus holds only $count inputs"; exit 1; }
     # shellcheck disable=SC2086
-    "$CC" "${CFLAGS[@]}" tests/fuzz/driver.c ${SOURCES[$target]} -o "$OUT/replay_$target"
+    "$CC" "${CFLAGS[@]}" tests/fuzz/driver.c ${SOURCES[$target]} -o "$OUT/replay_$target" \
+        ${LIBS[$target]:-}
     out=$(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "$OUT/replay_$target" "$corpus")
     echo "$target: $out"
     # Every input of the corpus must have run, not only "no failure" among however many did.
