@@ -346,6 +346,7 @@ enum lincheck_verdict lincheck_search(const struct lincheck_history *history,
 {
     struct search s;
     memset(&s, 0, sizeof(s));
+    s.memory_bytes_max = budget->memory_bytes_max;
     enum lincheck_verdict verdict;
     if (search_init(&s, history, ops, count) != 0) {
         budget->memory_exceeded = true;

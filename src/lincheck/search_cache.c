@@ -18,6 +18,13 @@
 
 #include "lincheck/search_internal.h"
 
+/* Would growing by `bytes` take the search past its memory budget? Then it does not grow, and
+ * the search ends "unknown" (memory) instead of overshooting the bound by a doubling. */
+static bool search_grow_too_much(const struct search *s, uint64_t bytes)
+{
+    return s->memory_bytes_max != 0 && s->memory_bytes + bytes > s->memory_bytes_max;
+}
+
 static uint64_t search_word_full(const struct search *s, uint32_t word)
 {
     uint32_t valid = s->known_count - word * 64;
@@ -83,6 +90,8 @@ static bool search_cache_match(const struct search *s, const struct search_cache
 static int search_cache_grow(struct search *s)
 {
     uint32_t slot_count = s->slot_count * 2;
+    if (search_grow_too_much(s, (uint64_t)(slot_count - s->slot_count) * sizeof(uint32_t)))
+        return -1;
     uint32_t *slots = calloc(slot_count, sizeof(*slots));
     if (slots == NULL) return -1;
     for (uint32_t i = 0; i < s->entry_count; i++) {
@@ -101,6 +110,9 @@ static int search_reserve(struct search *s, uint32_t words)
 {
     if (s->entry_count == s->entry_capacity) {
         uint32_t capacity = s->entry_capacity ? s->entry_capacity * 2 : 1024;
+        if (search_grow_too_much(s, (uint64_t)(capacity - s->entry_capacity) *
+                                        sizeof(struct search_cache_entry)))
+            return -1;
         struct search_cache_entry *entries = realloc(s->entries, capacity * sizeof(*entries));
         if (entries == NULL) return -1;
         s->memory_bytes += (uint64_t)(capacity - s->entry_capacity) * sizeof(*entries);
@@ -110,6 +122,7 @@ static int search_reserve(struct search *s, uint32_t words)
     if (s->arena_words + words > s->arena_capacity) {
         uint64_t capacity = s->arena_capacity * 2;
         while (capacity < s->arena_words + words) capacity *= 2;
+        if (search_grow_too_much(s, (capacity - s->arena_capacity) * sizeof(uint64_t))) return -1;
         uint64_t *arena = realloc(s->arena, capacity * sizeof(*arena));
         if (arena == NULL) return -1;
         s->memory_bytes += (capacity - s->arena_capacity) * sizeof(*arena);
@@ -136,6 +149,9 @@ static uint32_t search_known_slot(const uint64_t *keys, uint32_t slot_count, uin
 static int search_known_grow(struct search *s)
 {
     uint32_t slot_count = s->known_slot_count * 2;
+    if (search_grow_too_much(s, (uint64_t)(slot_count - s->known_slot_count) *
+                                    (sizeof(uint64_t) + sizeof(uint32_t))))
+        return -1;
     uint64_t *keys = calloc(slot_count, sizeof(*keys));
     uint32_t *heads = calloc(slot_count, sizeof(*heads));
     if (keys == NULL || heads == NULL) {

@@ -85,6 +85,7 @@ struct search {
     uint64_t arena_words;
     uint64_t arena_capacity;
     uint64_t memory_bytes;
+    uint64_t memory_bytes_max; /* the budget's; 0: none. The cache does not grow past it */
     struct lincheck_counter counter;
     /* the earliest-deadline twin of each class among the current candidates (symmetry.c) */
     struct search_node **twin_best;
