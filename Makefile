@@ -49,7 +49,8 @@ LIB        := $(BUILD)/libchorus.a
 # (check-deps is cheap when all is present) so a fresh Debian 12 machine needs nothing else.
 DEB_PKGS := pkg-config:pkg-config libcmocka-dev:cmocka liblmdb-dev:lmdb libuv1-dev:libuv \
             libxxhash-dev:libxxhash
-DEB_CMDS := redis-tools:redis-cli redis-server:redis-server strace:strace clang:clang perl:perl
+DEB_CMDS := redis-tools:redis-cli redis-server:redis-server strace:strace clang:clang perl:perl \
+            iproute2:ip iptables:iptables
 # Python modules the real-process tests import, with Debian's /usr/bin/python3 (which the
 # python3 package brings): redis-py, the client library a Redis user would try first.
 DEB_PYMODS := python3-redis:redis

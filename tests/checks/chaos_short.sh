@@ -6,6 +6,7 @@
 # own, a node that cannot serve reads after the heal, too little progress, no fault applied, or
 # a control that chorus-lincheck did not reject). A failed run's history and logs are kept in
 # $BUILD/chaos/failed/. CHAOS_SEED and CHAOS_SECONDS change the seed (default 1) and length.
+# timeout: 600
 cd "$(dirname "$0")/../.."
 set -u
 BUILD=${BUILD:-build}
