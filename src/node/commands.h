@@ -47,6 +47,7 @@ void node_cmd_write(struct node_exec *exec);
 #define NODE_ARITY_ERROR ((const char *)1)
 const char *node_write_encode(const struct node_exec *exec, uint8_t **payload, size_t *len);
 void node_cmd_read(struct node_exec *exec, enum node_read_kind kind, uint32_t args_min);
+struct resp_arg *node_read_args_unpack(const struct node_request *request, uint32_t *argc);
 void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kind kind,
                      const struct resp_arg *argv, uint32_t argc);
 

@@ -239,20 +239,30 @@ void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kin
 }
 
 /* The read index is applied: unpack the arguments and serve. */
-void node_request_finish_read(struct node *node, struct node_request *r)
+/* The read's arguments as read_args_pack stored them; they point into the payload. The
+ * caller frees the array. */
+struct resp_arg *node_read_args_unpack(const struct node_request *r, uint32_t *argc)
 {
-    uint32_t argc;
-    memcpy(&argc, r->payload, 4);
-    struct resp_arg *argv = calloc(argc, sizeof(*argv));
+    memcpy(argc, r->payload, 4);
+    assert(*argc >= 1);
+    struct resp_arg *argv = calloc(*argc, sizeof(*argv));
     assert(argv != NULL);
     size_t at = 4;
-    for (uint32_t i = 0; i < argc; i++) {
+    for (uint32_t i = 0; i < *argc; i++) {
         uint32_t l;
+        assert(at + 4 <= r->payload_len);
         memcpy(&l, r->payload + at, 4), at += 4;
         argv[i] = (struct resp_arg){.data = (const char *)r->payload + at, .len = l};
         at += l;
     }
     assert(at == r->payload_len);
+    return argv;
+}
+
+void node_request_finish_read(struct node *node, struct node_request *r)
+{
+    uint32_t argc;
+    struct resp_arg *argv = node_read_args_unpack(r, &argc);
     resp_out_init(&r->reply_out, NODE_REPLY_BYTES_MAX,
                   r->client != NULL ? r->client->out.protocol : 2);
     r->has_reply_out = true;

@@ -337,19 +337,13 @@ void node_tx_serve_watch(struct node *node, struct node_request *r)
 {
     struct node_watch *watch = r->watch;
     uint32_t argc;
-    memcpy(&argc, r->payload, 4);
+    struct resp_arg *argv = node_read_args_unpack(r, &argc);
     struct kv_read read;
     bool begun = watch != NULL && kv_read_begin(node->kv, &read) == KV_OK;
     bool ok = begun;
-    uint32_t name_len;
-    memcpy(&name_len, r->payload + 4, 4);
-    size_t at = 4 + 4 + (size_t)name_len; /* argc, then the command's name */
     for (uint32_t i = 1; ok && i < argc; i++) {
-        uint32_t len;
-        assert(at + 4 <= r->payload_len);
-        memcpy(&len, r->payload + at, 4);
-        const uint8_t *key = r->payload + at + 4;
-        at += 4 + (size_t)len;
+        const uint8_t *key = (const uint8_t *)argv[i].data;
+        uint32_t len = (uint32_t)argv[i].len;
         struct kv_bytes value = {0};
         bool found = false;
         ok = kv_read_get(&read, key, len, &value, &found) == KV_OK &&
@@ -364,6 +358,7 @@ void node_tx_serve_watch(struct node *node, struct node_request *r)
         k->exists = found;
         k->hash = found ? kv_tx_value_hash(value.data, value.len) : 0;
     }
+    free(argv);
     if (begun)
         kv_read_end(&read);
     resp_out_init(&r->reply_out, 64, r->client != NULL ? r->client->out.protocol : 2);

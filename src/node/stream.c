@@ -26,26 +26,6 @@ struct node_stream {
     struct resp_arg *argv; /* into the request's payload */
 };
 
-/* The read's arguments, as node_cmd_read packed them: u32 argc, then u32 length and bytes. */
-static struct resp_arg *stream_unpack(const struct node_request *r, uint32_t *argc)
-{
-    memcpy(argc, r->payload, 4);
-    assert(*argc >= 1);
-    struct resp_arg *argv = calloc(*argc, sizeof(*argv));
-    assert(argv != NULL);
-    size_t at = 4;
-    for (uint32_t i = 0; i < *argc; i++) {
-        uint32_t len;
-        assert(at + 4 <= r->payload_len);
-        memcpy(&len, r->payload + at, 4);
-        at += 4;
-        argv[i] = (struct resp_arg){.data = (const char *)r->payload + at, .len = len};
-        at += len;
-    }
-    assert(at == r->payload_len);
-    return argv;
-}
-
 bool node_stream_wanted(const struct node_request *r)
 {
     return r->read_kind == NODE_READ_MGET;
@@ -74,7 +54,7 @@ bool node_stream_step(struct node *node, struct node_request *r)
             node_request_fail(node, r, "-ERR storage read failed");
             return true;
         }
-        s->argv = stream_unpack(r, &s->argc);
+        s->argv = node_read_args_unpack(r, &s->argc);
         s->next = 1;
         r->stream = s;
         resp_reply_array(&client->out, s->argc - 1);
