@@ -11,13 +11,19 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: chorusd --id N --cluster 1=HOST:PORT,2=HOST:PORT,... [options]\n"
+            "usage: chorusd --id N --cluster 1=HOST:PORT/HOST:PORT,2=... [options]\n"
             "\n"
             "A chorus node: a replica of a strongly consistent key-value store that speaks RESP\n"
             "(the Redis protocol) to clients and a consensus protocol to its peers.\n"
             "\n"
             "  --id N                 this node's id, one of the --cluster ids (1..255)\n"
-            "  --cluster LIST         every member: ID=HOST:PORT of its peer port, comma separated\n"
+            "  --cluster LIST         every node: ID=PEERHOST:PORT/CLIENTHOST:PORT, comma separated\n"
+            "                         (the client address may be left out when --shards is 1)\n"
+            "  --shards S             shards of the keyspace, each its own consensus group; fixed\n"
+            "                         when the data directory is created (default: 16; 1 keeps\n"
+            "                         standalone Redis semantics, S > 1 Redis Cluster semantics)\n"
+            "  --replicas R           replicas of each shard (default: 3, at most the node count)\n"
+            "  --redirect             answer -MOVED for a shard led elsewhere instead of forwarding\n"
             "  --data-dir DIR         where the WAL, LMDB and snapshots live (default: data)\n"
             "  --listen HOST:PORT     client (RESP) address (default: 127.0.0.1:7001)\n"
             "  --peer-listen HOST:PORT  peer address (default: 127.0.0.1:8001)\n"
@@ -85,6 +91,8 @@ int main(int argc, char **argv)
         {"request-timeout-ms", required_argument, 0, 'r'},
         {"snapshot-entries", required_argument, 0, 's'},
         {"cluster-id", required_argument, 0, 'C'}, {"log-level", required_argument, 0, 'L'},
+        {"shards", required_argument, 0, 'S'},     {"replicas", required_argument, 0, 'R'},
+        {"redirect", no_argument, 0, 'M'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     int c;
@@ -104,6 +112,9 @@ int main(int argc, char **argv)
         case 'r': rv = parse_u32(optarg, "--request-timeout-ms", 1, &config.request_timeout_ms); break;
         case 's': rv = parse_u32(optarg, "--snapshot-entries", 0, &value), config.snapshot_entries = value; break;
         case 'C': config.cluster_id = strtoull(optarg, NULL, 10); break;
+        case 'S': rv = parse_u32(optarg, "--shards", 1, &config.shards); break;
+        case 'R': rv = parse_u32(optarg, "--replicas", 1, &config.replicas); break;
+        case 'M': config.redirect = true; break;
         case 'L':
             if (strcmp(optarg, "error") == 0) config.log_level = NODE_LOG_ERROR;
             else if (strcmp(optarg, "warn") == 0) config.log_level = NODE_LOG_WARN;

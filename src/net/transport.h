@@ -55,7 +55,7 @@ enum {
     TRANSPORT_VERSION = 1,
     TRANSPORT_HELLO_MAGIC = 0x54504843u, /* "CHPT" as little-endian bytes */
     TRANSPORT_HELLO_BYTES = 20,
-    TRANSPORT_PEERS_MAX = CN_MEMBERS_MAX,   /* peers with an outgoing connection */
+    TRANSPORT_PEERS_MAX = 64,   /* peers with an outgoing connection (NODE_NODES_MAX) */
     TRANSPORT_ADDR_BYTES_MAX = 64,          /* "HOST:PORT" text, NUL included */
     TRANSPORT_ERROR_BYTES_MAX = 160,        /* an error message, NUL included */
     TRANSPORT_INBOUND_MAX_DEFAULT = 64,     /* accepted connections open at once */

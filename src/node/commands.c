@@ -23,7 +23,7 @@ struct resp_out *node_exec_out(struct node_exec *exec)
     if (client->head == NULL)
         return &client->out;
     /* Something of this client still waits: this reply queues behind it. */
-    struct node_request *r = node_request_new(client);
+    struct node_request *r = node_request_new(client, NULL);
     resp_out_init(&r->reply_out, NODE_REPLY_BYTES_MAX, client->out.protocol);
     r->has_reply_out = true;
     return &r->reply_out;

@@ -48,28 +48,36 @@ void node_cmd_write(struct node_exec *exec);
 const char *node_write_encode(const struct node_exec *exec, uint8_t **payload, size_t *len);
 void node_cmd_read(struct node_exec *exec, enum node_read_kind kind, uint32_t args_min);
 struct resp_arg *node_read_args_unpack(const struct node_request *request, uint32_t *argc);
-void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kind kind,
+void node_read_serve(struct node_group *group, struct resp_out *out, enum node_read_kind kind,
                      const struct resp_arg *argv, uint32_t argc);
 
 /* commands_string.c */
 struct kv_command;
 bool node_write_parse_string(const struct node_exec *e, struct kv_command *c,
                              struct kv_bytes *args, const char **error);
-bool node_read_serve_string(struct node *node, struct resp_out *out, enum node_read_kind kind,
+bool node_read_serve_string(struct node_group *group, struct resp_out *out, enum node_read_kind kind,
                             const struct resp_arg *argv, uint32_t argc);
 
 /* commands_lcs.c */
-void node_lcs_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+void node_lcs_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
                     uint32_t argc);
 
 /* commands_scan.c: SCAN, KEYS and RANDOMKEY */
-void node_scan_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+void node_scan_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
                      uint32_t argc);
-void node_keys_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv);
-void node_randomkey_serve(struct node *node, struct resp_out *out);
+void node_keys_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv);
+void node_randomkey_serve(struct node_group *group, struct resp_out *out);
 
 /* commands_command.c */
 void node_cmd_command(struct node_exec *exec);
+enum shardmap_keys_result node_command_slot(const struct resp_arg *argv, uint32_t argc,
+                                            uint32_t *slot);
+
+/* route.c: which group a command goes to (S > 1: its keys' slot's shard) */
+/* The group for a command of the connection, or NULL when it was answered here instead
+ * (CROSSSLOT, MOVED). */
+struct node_group *node_route(struct node_exec *exec);
+struct node_group *node_route_slot(struct node_exec *exec, uint32_t slot);
 
 /* commands_client.c */
 void node_cmd_client(struct node_exec *e);

@@ -180,6 +180,23 @@ static void command_getkeys(struct resp_out *out, const struct resp_arg *argv, u
         resp_reply_bulk(out, argv[2 + i].data, argv[2 + i].len);
 }
 
+/* The slot of a command's keys, by the same key positions COMMAND GETKEYS reports (which are
+ * the ones cluster clients route by). A command of unknown name or arity has none. */
+enum shardmap_keys_result node_command_slot(const struct resp_arg *argv, uint32_t argc,
+                                            uint32_t *slot)
+{
+    const struct command_doc *d = command_doc_resolve(argv, argc);
+    if (d == NULL || d->first_key == 0 || !arity_ok(d, argc) || (uint32_t)d->first_key >= argc)
+        return SHARDMAP_KEYS_NONE;
+    int64_t last = d->last_key < 0 ? (int64_t)argc + d->last_key : d->last_key;
+    if (last >= (int64_t)argc)
+        last = (int64_t)argc - 1;
+    if (last < d->first_key)
+        return SHARDMAP_KEYS_NONE;
+    return shardmap_keys_slot(&argv[d->first_key], (uint32_t)(last - d->first_key + 1),
+                              (uint32_t)d->step, slot);
+}
+
 static void command_subcommand(struct node_exec *e, struct resp_out *out)
 {
     const struct resp_arg *sub = &e->argv[1];

@@ -101,7 +101,7 @@ static size_t info_cpu(char *buf, size_t cap)
 /* Redis's view of roles: the leader is the master, every other member a replica. */
 static size_t info_replication(const struct node *node, char *buf, size_t cap)
 {
-    bool leader = node->status.role == CN_ROLE_LEADER;
+    bool leader = node_groups_leading(node) > 0;
     return (size_t)snprintf(buf, cap, "# Replication\r\nrole:%s\r\nconnected_slaves:%u\r\n\r\n",
                             leader ? "master" : "slave",
                             leader && node->config.member_count > 0 ? node->config.member_count - 1 : 0);
@@ -111,8 +111,11 @@ static size_t info_replication(const struct node *node, char *buf, size_t cap)
 static size_t info_keyspace(const struct node *node, char *buf, size_t cap)
 {
     uint64_t keys = 0;
-    if (kv_count(node->kv, &keys) != KV_OK)
-        keys = 0;
+    for (uint32_t i = 0; i < node->hosted_count; i++) {
+        uint64_t n = 0;
+        if (kv_count(node->hosted[i]->kv, &n) == KV_OK)
+            keys += n;
+    }
     if (keys == 0)
         return (size_t)snprintf(buf, cap, "# Keyspace\r\n\r\n");
     return (size_t)snprintf(buf, cap, "# Keyspace\r\ndb0:keys=%llu,expires=0,avg_ttl=0\r\n\r\n",
@@ -143,9 +146,23 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
 }
 
 /* The section chorus's own tools read: `chorus status` and the tests parse these lines. */
+/* Redis's "# Cluster" section: cluster-aware clients look for cluster_enabled. */
+static size_t info_cluster(const struct node *node, char *buf, size_t cap)
+{
+    return (size_t)snprintf(buf, cap, "# Cluster\r\ncluster_enabled:%d\r\n\r\n",
+                            node->cluster_mode ? 1 : 0);
+}
+
+/* The section chorus's own tools read: `chorus status` and the tests parse these lines. The
+ * consensus fields are those of the node's first group (the only one when S = 1); the
+ * shards' own are in CLUSTER SHARDS and `chorus status`. */
 static size_t info_chorus(const struct node *node, char *buf, size_t cap)
 {
-    const struct cn_status *st = &node->status;
+    static const struct node_group none;
+    const struct node_group *g = node_group_first(node);
+    if (g == NULL)
+        g = &none;
+    const struct cn_status *st = &g->status;
     char members[256];
     size_t m = 0;
     members[0] = '\0';
@@ -157,13 +174,15 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         "# Chorus\r\nrole:%s\r\nnode_id:%u\r\nleader_id:%u\r\nterm:%llu\r\n"
         "commit_index:%llu\r\napplied_index:%llu\r\npersisted_index:%llu\r\n"
         "first_index:%llu\r\nlast_index:%llu\r\nsnapshot_index:%llu\r\nprotocol:%s\r\n"
-        "members:%s\r\ncluster_id:%llu\r\n\r\n",
+        "members:%s\r\ncluster_id:%llu\r\nshards:%u\r\nreplicas:%u\r\ngroups_hosted:%u\r\n"
+        "groups_leading:%u\r\ngroup_id:%u\r\n\r\n",
         st->role == CN_ROLE_PRE_CANDIDATE ? "candidate" : cn_role_name(st->role), node->config.id,
         st->leader, (unsigned long long)st->term, (unsigned long long)st->commit_index,
-        (unsigned long long)node->applied_index, (unsigned long long)st->persisted_index,
+        (unsigned long long)g->applied_index, (unsigned long long)st->persisted_index,
         (unsigned long long)st->first_index, (unsigned long long)st->last_index,
         (unsigned long long)st->snapshot_index, node->ops->name, members,
-        (unsigned long long)node->config.cluster_id);
+        (unsigned long long)node->config.cluster_id, node->topology->shard_count,
+        node->topology->replica_count, node->hosted_count, node_groups_leading(node), g->id);
 }
 
 /* Appends a section as Redis lays them out: one blank line between sections, none after the
@@ -202,6 +221,7 @@ void node_cmd_info(struct node_exec *e)
         SECTION("stats", info_stats(e->node, section, sizeof(section)));
         SECTION("replication", info_replication(e->node, section, sizeof(section)));
         SECTION("cpu", info_cpu(section, sizeof(section)));
+        SECTION("cluster", info_cluster(e->node, section, sizeof(section)));
         SECTION("chorus", info_chorus(e->node, section, sizeof(section)));
         SECTION("keyspace", info_keyspace(e->node, section, sizeof(section)));
 #undef SECTION
@@ -266,9 +286,9 @@ void node_cmd_hello(struct node_exec *e)
     reply_bulk_str(out, "id");
     resp_reply_integer(out, (int64_t)e->client->id);
     reply_bulk_str(out, "mode");
-    reply_bulk_str(out, "standalone");
+    reply_bulk_str(out, e->node->cluster_mode ? "cluster" : "standalone");
     reply_bulk_str(out, "role");
-    reply_bulk_str(out, e->node->status.role == CN_ROLE_LEADER ? "master" : "replica");
+    reply_bulk_str(out, node_groups_leading(e->node) > 0 ? "master" : "replica");
     reply_bulk_str(out, "modules");
     resp_reply_array(out, 0);
     node_exec_done(e, out);

@@ -124,7 +124,12 @@ void node_cmd_write(struct node_exec *e)
         node_exec_error(e, "-BUSY too many pending requests, the command was not executed");
         return;
     }
-    struct node_request *r = node_request_new(e->client);
+    struct node_group *group = node_route(e);
+    if (group == NULL) {
+        free(payload);
+        return;
+    }
+    struct node_request *r = node_request_new(e->client, group);
     uint64_t tag = node_write_tag(e->node, r->id);
     memcpy(payload, &tag, NODE_WRITE_TAG_BYTES);
     r->payload = payload;
@@ -159,39 +164,42 @@ void node_cmd_read(struct node_exec *e, enum node_read_kind kind, uint32_t args_
         node_exec_error(e, "-BUSY too many pending requests");
         return;
     }
-    struct node_request *r = node_request_new(e->client);
+    struct node_group *group = node_route(e);
+    if (group == NULL)
+        return;
+    struct node_request *r = node_request_new(e->client, group);
     r->read_kind = (uint8_t)kind;
     r->payload = read_args_pack(e, &r->payload_len);
     node_request_read(e->node, r);
 }
 
-static void serve_get(struct node *node, struct resp_out *out, const struct resp_arg *key)
+static void serve_get(struct node_group *group, struct resp_out *out, const struct resp_arg *key)
 {
     size_t len = 0;
     bool found = false;
-    int rv = kv_get(node->kv, (const uint8_t *)key->data, key->len, node->get_buffer,
+    int rv = kv_get(group->kv, (const uint8_t *)key->data, key->len, group->node->get_buffer,
                     NODE_GET_BUFFER_BYTES, &len, &found);
     if (rv != KV_OK)
         resp_reply_error(out, "ERR storage read failed", 23);
     else if (!found)
         resp_reply_null(out);
     else
-        resp_reply_bulk(out, node->get_buffer, len);
+        resp_reply_bulk(out, group->node->get_buffer, len);
 }
 
 /* Serves a read on the local state machine; the caller made sure it is linearizable. */
-void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kind kind,
+void node_read_serve(struct node_group *group, struct resp_out *out, enum node_read_kind kind,
                      const struct resp_arg *argv, uint32_t argc)
 {
     uint64_t n = 0;
     switch (kind) {
     case NODE_READ_GET:
-        serve_get(node, out, &argv[1]);
+        serve_get(group, out, &argv[1]);
         return;
     case NODE_READ_MGET:
         resp_reply_array(out, argc - 1);
         for (uint32_t i = 1; i < argc; i++)
-            serve_get(node, out, &argv[i]);
+            serve_get(group, out, &argv[i]);
         return;
     case NODE_READ_EXISTS: {
         struct kv_bytes *keys = calloc(argc, sizeof(*keys));
@@ -199,7 +207,7 @@ void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kin
         for (uint32_t i = 1; i < argc; i++)
             keys[i - 1] = (struct kv_bytes){.data = (const uint8_t *)argv[i].data,
                                             .len = argv[i].len};
-        int rv = kv_exists(node->kv, keys, argc - 1, &n);
+        int rv = kv_exists(group->kv, keys, argc - 1, &n);
         free(keys);
         if (rv != KV_OK)
             resp_reply_error(out, "ERR storage read failed", 23);
@@ -208,30 +216,30 @@ void node_read_serve(struct node *node, struct resp_out *out, enum node_read_kin
         return;
     }
     case NODE_READ_STRLEN:
-        if (kv_strlen(node->kv, (const uint8_t *)argv[1].data, argv[1].len, &n) != KV_OK)
+        if (kv_strlen(group->kv, (const uint8_t *)argv[1].data, argv[1].len, &n) != KV_OK)
             resp_reply_error(out, "ERR storage read failed", 23);
         else
             resp_reply_integer(out, (int64_t)n);
         return;
     case NODE_READ_DBSIZE:
-        if (kv_count(node->kv, &n) != KV_OK)
+        if (kv_count(group->kv, &n) != KV_OK)
             resp_reply_error(out, "ERR storage read failed", 23);
         else
             resp_reply_integer(out, (int64_t)n);
         return;
     case NODE_READ_SCAN:
-        node_scan_serve(node, out, argv, argc);
+        node_scan_serve(group, out, argv, argc);
         return;
     case NODE_READ_KEYS:
-        node_keys_serve(node, out, argv);
+        node_keys_serve(group, out, argv);
         return;
     case NODE_READ_RANDOMKEY:
-        node_randomkey_serve(node, out);
+        node_randomkey_serve(group, out);
         return;
     case NODE_READ_NONE:
         break;
     default:
-        if (node_read_serve_string(node, out, kind, argv, argc))
+        if (node_read_serve_string(group, out, kind, argv, argc))
             return;
         break;
     }
@@ -266,7 +274,7 @@ void node_request_finish_read(struct node *node, struct node_request *r)
     resp_out_init(&r->reply_out, NODE_REPLY_BYTES_MAX,
                   r->client != NULL ? r->client->out.protocol : 2);
     r->has_reply_out = true;
-    node_read_serve(node, &r->reply_out, (enum node_read_kind)r->read_kind, argv, argc);
+    node_read_serve(r->group, &r->reply_out, (enum node_read_kind)r->read_kind, argv, argc);
     free(argv);
     node_request_complete(node, r);
 }

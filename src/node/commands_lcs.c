@@ -61,17 +61,17 @@ static bool lcs_options_parse(struct resp_out *out, const struct resp_arg *argv,
 }
 
 /* Reads a key's value into a fresh buffer (an absent key is the empty string). */
-static uint8_t *lcs_value(struct node *node, const struct resp_arg *key, size_t *len, bool *ok)
+static uint8_t *lcs_value(struct node_group *group, const struct resp_arg *key, size_t *len, bool *ok)
 {
     bool found = false;
-    *ok = kv_get(node->kv, (const uint8_t *)key->data, key->len, node->get_buffer,
+    *ok = kv_get(group->kv, (const uint8_t *)key->data, key->len, group->node->get_buffer,
                  NODE_GET_BUFFER_BYTES, len, &found) == KV_OK;
     if (!found)
         *len = 0;
     uint8_t *copy = malloc(*len + 1);
     assert(copy != NULL);
     if (*len > 0)
-        memcpy(copy, node->get_buffer, *len);
+        memcpy(copy, group->node->get_buffer, *len);
     return copy;
 }
 
@@ -159,13 +159,13 @@ static void lcs_reply_ranges(struct resp_out *out, const struct lcs_range *range
     resp_reply_integer(out, total);
 }
 
-void node_lcs_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+void node_lcs_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
                     uint32_t argc)
 {
     size_t alen = 0, blen = 0;
     bool ok_a = false, ok_b = false;
-    uint8_t *a = lcs_value(node, &argv[1], &alen, &ok_a);
-    uint8_t *b = lcs_value(node, &argv[2], &blen, &ok_b);
+    uint8_t *a = lcs_value(group, &argv[1], &alen, &ok_a);
+    uint8_t *b = lcs_value(group, &argv[2], &blen, &ok_b);
     struct lcs_options o;
     uint32_t *table = NULL;
     if (!ok_a || !ok_b) {

@@ -93,7 +93,7 @@ static void reply_pattern_too_long(struct resp_out *out)
 }
 
 /* SCAN cursor [MATCH pattern] [COUNT count] [TYPE type], errors in Redis's order. */
-void node_scan_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+void node_scan_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
                      uint32_t argc)
 {
     uint64_t position = 0;
@@ -131,7 +131,7 @@ void node_scan_serve(struct node *node, struct resp_out *out, const struct resp_
         count = KV_SCAN_COUNT_MAX;
     struct kv_scan_cursor cursor = {.position = position, .done = false};
     struct key_list list = {.keep = type == NULL || node_arg_is(type, "string")};
-    int rv = kv_scan(node->kv, &cursor, match ? (const uint8_t *)match->data : NULL,
+    int rv = kv_scan(group->kv, &cursor, match ? (const uint8_t *)match->data : NULL,
                      match ? match->len : 0, (uint32_t)count, &list, key_list_add);
     if (rv != KV_OK) {
         key_list_reply_free(&list, NULL);
@@ -148,14 +148,14 @@ void node_scan_serve(struct node *node, struct resp_out *out, const struct resp_
 
 /* KEYS pattern: the whole keyspace in one reply, for stores of at most NODE_KEYS_EXAMINED_MAX
  * keys. */
-void node_keys_serve(struct node *node, struct resp_out *out, const struct resp_arg *argv)
+void node_keys_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv)
 {
     if (argv[1].len > KV_GLOB_PATTERN_BYTES_MAX) {
         reply_pattern_too_long(out);
         return;
     }
     uint64_t keys = 0;
-    if (kv_count(node->kv, &keys) != KV_OK) {
+    if (kv_count(group->kv, &keys) != KV_OK) {
         resp_reply_error(out, "ERR storage read failed", 23);
         return;
     }
@@ -174,7 +174,7 @@ void node_keys_serve(struct node *node, struct resp_out *out, const struct resp_
      * when keys were added meanwhile. */
     for (uint64_t examined = 0; rv == KV_OK && !cursor.done && examined <= NODE_KEYS_EXAMINED_MAX;
          examined += KV_SCAN_COUNT_MAX)
-        rv = kv_scan(node->kv, &cursor, (const uint8_t *)argv[1].data, argv[1].len,
+        rv = kv_scan(group->kv, &cursor, (const uint8_t *)argv[1].data, argv[1].len,
                      KV_SCAN_COUNT_MAX, &list, key_list_add);
     if (rv != KV_OK) {
         key_list_reply_free(&list, NULL);
@@ -197,12 +197,12 @@ static uint64_t random_position(void)
     return state * 2685821657736338717ull;
 }
 
-void node_randomkey_serve(struct node *node, struct resp_out *out)
+void node_randomkey_serve(struct node_group *group, struct resp_out *out)
 {
     uint8_t key[KV_KEY_BYTES_MAX];
     size_t len = 0;
     bool found = false;
-    if (kv_random_key(node->kv, random_position(), key, sizeof(key), &len, &found) != KV_OK)
+    if (kv_random_key(group->kv, random_position(), key, sizeof(key), &len, &found) != KV_OK)
         resp_reply_error(out, "ERR storage read failed", 23);
     else if (!found)
         resp_reply_null(out);

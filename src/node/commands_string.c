@@ -135,10 +135,10 @@ bool node_write_parse_string(const struct node_exec *e, struct kv_command *c,
 
 /* The value of a key, copied into the node's get buffer. Returns false after replying an
  * error; *found tells whether the key exists. */
-static bool value_read(struct node *node, struct resp_out *out, const struct resp_arg *key,
+static bool value_read(struct node_group *group, struct resp_out *out, const struct resp_arg *key,
                        size_t *len, bool *found)
 {
-    int rv = kv_get(node->kv, (const uint8_t *)key->data, key->len, node->get_buffer,
+    int rv = kv_get(group->kv, (const uint8_t *)key->data, key->len, group->node->get_buffer,
                     NODE_GET_BUFFER_BYTES, len, found);
     if (rv != KV_OK) {
         resp_reply_error(out, "ERR storage read failed", 23);
@@ -166,7 +166,7 @@ static bool range_clamp(int64_t *start, int64_t *end, int64_t len)
     return *start <= *end && len > 0;
 }
 
-static void serve_getrange(struct node *node, struct resp_out *out, const struct resp_arg *argv)
+static void serve_getrange(struct node_group *group, struct resp_out *out, const struct resp_arg *argv)
 {
     int64_t start = 0, end = 0;
     if (!arg_int64(&argv[2], &start) || !arg_int64(&argv[3], &end)) {
@@ -175,16 +175,16 @@ static void serve_getrange(struct node *node, struct resp_out *out, const struct
     }
     size_t len = 0;
     bool found = false;
-    if (!value_read(node, out, &argv[1], &len, &found))
+    if (!value_read(group, out, &argv[1], &len, &found))
         return;
     if (!found || !range_clamp(&start, &end, (int64_t)len)) {
         resp_reply_bulk(out, "", 0);
         return;
     }
-    resp_reply_bulk(out, node->get_buffer + start, (size_t)(end - start + 1));
+    resp_reply_bulk(out, group->node->get_buffer + start, (size_t)(end - start + 1));
 }
 
-static void serve_getbit(struct node *node, struct resp_out *out, const struct resp_arg *argv)
+static void serve_getbit(struct node_group *group, struct resp_out *out, const struct resp_arg *argv)
 {
     int64_t offset = 0;
     if (!bit_offset_parse(&argv[2], &offset)) {
@@ -193,10 +193,10 @@ static void serve_getbit(struct node *node, struct resp_out *out, const struct r
     }
     size_t len = 0;
     bool found = false;
-    if (!value_read(node, out, &argv[1], &len, &found))
+    if (!value_read(group, out, &argv[1], &len, &found))
         return;
     size_t byte = (size_t)(offset >> 3);
-    bool bit = found && byte < len && (node->get_buffer[byte] & (1u << (7 - (offset & 7))));
+    bool bit = found && byte < len && (group->node->get_buffer[byte] & (1u << (7 - (offset & 7))));
     resp_reply_integer(out, bit ? 1 : 0);
 }
 
@@ -209,18 +209,18 @@ static int64_t popcount(const uint8_t *p, size_t len)
 }
 
 /* BITCOUNT k [start end [BYTE|BIT]]: a missing key is 0 before any argument is looked at. */
-static void serve_bitcount(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+static void serve_bitcount(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
                            uint32_t argc)
 {
     size_t len = 0;
     bool found = false;
-    if (!value_read(node, out, &argv[1], &len, &found))
+    if (!value_read(group, out, &argv[1], &len, &found))
         return;
     if (!found) {
         resp_reply_integer(out, 0);
         return;
     }
-    const uint8_t *p = node->get_buffer;
+    const uint8_t *p = group->node->get_buffer;
     int64_t start = 0, end = (int64_t)len - 1;
     uint8_t first_mask = 0, last_mask = 0;
     if (argc == 4 || argc == 5) {
@@ -266,17 +266,17 @@ static void serve_bitcount(struct node *node, struct resp_out *out, const struct
     resp_reply_integer(out, count);
 }
 
-static void serve_type(struct node *node, struct resp_out *out, const struct resp_arg *argv)
+static void serve_type(struct node_group *group, struct resp_out *out, const struct resp_arg *argv)
 {
     size_t len = 0;
     bool found = false;
-    if (!value_read(node, out, &argv[1], &len, &found))
+    if (!value_read(group, out, &argv[1], &len, &found))
         return;
     resp_reply_simple(out, found ? "string" : "none", found ? 6 : 4);
 }
 
 /* MEMORY USAGE key [SAMPLES n]: key, value and the per-key overhead, or null. */
-static void serve_memory(struct node *node, struct resp_out *out, const struct resp_arg *argv,
+static void serve_memory(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
                          uint32_t argc)
 {
     if (!node_arg_is(&argv[1], "USAGE")) {
@@ -309,7 +309,7 @@ static void serve_memory(struct node *node, struct resp_out *out, const struct r
     }
     size_t len = 0;
     bool found = false;
-    if (!value_read(node, out, &argv[2], &len, &found))
+    if (!value_read(group, out, &argv[2], &len, &found))
         return;
     if (!found)
         resp_reply_null(out);
@@ -318,27 +318,27 @@ static void serve_memory(struct node *node, struct resp_out *out, const struct r
 }
 
 /* Serves the reads of this file; returns false when kind is not one of them. */
-bool node_read_serve_string(struct node *node, struct resp_out *out, enum node_read_kind kind,
+bool node_read_serve_string(struct node_group *group, struct resp_out *out, enum node_read_kind kind,
                             const struct resp_arg *argv, uint32_t argc)
 {
     switch (kind) {
     case NODE_READ_GETRANGE:
-        serve_getrange(node, out, argv);
+        serve_getrange(group, out, argv);
         return true;
     case NODE_READ_GETBIT:
-        serve_getbit(node, out, argv);
+        serve_getbit(group, out, argv);
         return true;
     case NODE_READ_BITCOUNT:
-        serve_bitcount(node, out, argv, argc);
+        serve_bitcount(group, out, argv, argc);
         return true;
     case NODE_READ_LCS:
-        node_lcs_serve(node, out, argv, argc);
+        node_lcs_serve(group, out, argv, argc);
         return true;
     case NODE_READ_TYPE:
-        serve_type(node, out, argv);
+        serve_type(group, out, argv);
         return true;
     case NODE_READ_MEMORY:
-        serve_memory(node, out, argv, argc);
+        serve_memory(group, out, argv, argc);
         return true;
     default:
         return false;

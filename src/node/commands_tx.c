@@ -34,12 +34,57 @@ struct node_tx_item {
     const char *error; /* a static Redis error text */
 };
 
+/* S > 1: the one slot every key of a transaction must hash to (Redis Cluster's rule: its
+ * entry goes through that slot's shard). */
+struct node_tx_slot {
+    uint32_t slot;
+    bool has_slot;
+    bool cross_slot; /* keys of two slots: EXEC answers -CROSSSLOT */
+};
+
+/* Adds a command's keys to the slot; false (and the command answered -CROSSSLOT) when its own
+ * keys are of two slots. */
+static bool tx_slot_add(struct node_exec *e, struct node_tx_slot *ts)
+{
+    uint32_t slot;
+    if (!e->node->cluster_mode)
+        return true;
+    switch (node_command_slot(e->argv, e->argc, &slot)) {
+    case SHARDMAP_KEYS_CROSS_SLOT:
+        node_exec_error(e, SHARDMAP_CROSSSLOT_ERROR);
+        return false;
+    case SHARDMAP_KEYS_NONE:
+        return true;
+    case SHARDMAP_KEYS_ONE_SLOT:
+        break;
+    }
+    if (ts->has_slot && ts->slot != slot)
+        ts->cross_slot = true;
+    ts->slot = slot;
+    ts->has_slot = true;
+    return true;
+}
+
+/* The slot a transaction with its watches goes to; false when they span two. */
+static bool tx_slot_merge(struct node_tx_slot *into, const struct node_tx_slot *other)
+{
+    if (into->cross_slot || other->cross_slot)
+        return false;
+    if (!other->has_slot)
+        return true;
+    if (into->has_slot && into->slot != other->slot)
+        return false;
+    *into = *other;
+    return true;
+}
+
 struct node_tx {
     struct node_tx_item *items;
     uint32_t count;
     uint32_t capacity;
     size_t bytes;  /* encoded, as kv_tx_encoded_bytes counts them */
     bool failed;   /* a command was refused: EXEC answers -EXECABORT */
+    struct node_tx_slot slot; /* S > 1: the slot of its keys (route.c) */
 };
 
 struct node_watch_key {
@@ -55,6 +100,7 @@ struct node_watch {
     uint32_t refs;
     uint32_t count;
     bool failed; /* a WATCH of it did not complete */
+    struct node_tx_slot slot; /* S > 1: the slot of the watched keys */
     struct node_watch_key keys[KV_TX_WATCH_MAX];
 };
 
@@ -211,6 +257,10 @@ bool node_tx_queue(struct node_exec *e, bool is_write)
         node_exec_error(e, "ERR chorus runs only its key-value reads and writes inside MULTI");
         return true;
     }
+    if (!tx_slot_add(e, &tx->slot)) {
+        tx->failed = true;
+        return true;
+    }
     struct node_tx_item item = {0};
     size_t len = 0;
     if (is_write) {
@@ -267,7 +317,21 @@ void node_cmd_exec(struct node_exec *e)
         node_exec_error(e, "-BUSY too many pending requests, the command was not executed");
         return;
     }
-    struct node_request *r = node_request_new(client);
+    struct node_tx_slot slot = tx->slot;
+    struct node_group *group;
+    if (!tx_slot_merge(&slot, client->watch != NULL ? &client->watch->slot : &slot)) {
+        tx_free(tx);
+        client_unwatch(client);
+        node_exec_error(e, SHARDMAP_CROSSSLOT_ERROR);
+        return;
+    }
+    group = slot.has_slot ? node_route_slot(e, slot.slot) : node_route(e);
+    if (group == NULL) {
+        tx_free(tx);
+        client_unwatch(client);
+        return;
+    }
+    struct node_request *r = node_request_new(client, group);
     r->exec_tx = tx;
     r->watch = client->watch; /* EXEC unwatches: the connection's reference moves here */
     client->watch = NULL;
@@ -323,6 +387,10 @@ void node_cmd_watch(struct node_exec *e)
         node_exec_error(e, "ERR too many watched keys for chorus (1024 per connection)");
         return;
     }
+    struct node_tx_slot slot = watch->slot;
+    if (!tx_slot_add(e, &slot))
+        return;
+    watch->slot = slot;
     node_cmd_read(e, NODE_READ_WATCH, 2);
     /* node_cmd_read queued the read as the client's last request (or answered -BUSY). */
     struct node_request *r = e->client->tail;
@@ -339,7 +407,7 @@ void node_tx_serve_watch(struct node *node, struct node_request *r)
     uint32_t argc;
     struct resp_arg *argv = node_read_args_unpack(r, &argc);
     struct kv_read read;
-    bool begun = watch != NULL && kv_read_begin(node->kv, &read) == KV_OK;
+    bool begun = watch != NULL && kv_read_begin(r->group->kv, &read) == KV_OK;
     bool ok = begun;
     for (uint32_t i = 1; ok && i < argc; i++) {
         const uint8_t *key = (const uint8_t *)argv[i].data;

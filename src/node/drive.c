@@ -2,14 +2,18 @@
  * drive.c — the consensus update cycle of the node (consensus.h, "the driver loop").
  *
  * Once per loop iteration (a uv_prepare handle, so that everything that arrived in the
- * iteration is batched into one update), the node takes the core's update and:
+ * iteration is batched into one update), the node takes the update of every group it hosts
+ * that has one and no update outstanding, and for each:
  *   1. sends update.messages at once (the leader's appends leave in parallel with its own
  *      write: thesis §10.2.1);
- *   2. appends hard state, snapshot marker and entries to the WAL and runs the one write and
- *      one fdatasync on libuv's thread pool, so the loop never blocks on the disk: requests
- *      arriving meanwhile go into the core and then into the next update (group commit);
- *   3. when the sync returned: sends messages_after_persist, applies committed entries to
- *      LMDB in one transaction, answers the writes and reads that waited for them, and acks.
+ *   2. appends hard state, snapshot marker and entries to the WAL's open batch. The batch
+ *      of all groups is then written with one write and one fdatasync on libuv's thread pool,
+ *      so the loop never blocks on the disk and S groups cost one fdatasync as one group
+ *      does (group commit across groups). While it is written, groups gather in the next
+ *      batch, which goes when it returns;
+ *   3. when the sync returned, for every group in it: sends messages_after_persist, applies
+ *      committed entries to its LMDB in one transaction, answers the writes and reads that
+ *      waited for them, and acks. An update with nothing to persist does this at once.
  * A failed write or fdatasync stops the node at once (node_fatal): nothing of that update is
  * acknowledged, to a peer or a client.
  */
@@ -30,28 +34,30 @@ enum {
     NODE_APPLY_BATCH_MAX = 4096,
 };
 
-int node_step(struct node *node, const struct cn_event *event)
+int node_step(struct node_group *g, const struct cn_event *event)
 {
-    int rv = node->ops->step(node->core, event);
-    node_drive_schedule(node);
+    int rv = g->node->ops->step(g->core, event);
+    node_drive_schedule(g->node);
     return rv;
 }
 
-void node_refresh_status(struct node *node)
+void node_refresh_status(struct node_group *g)
 {
-    node->ops->status(node->core, &node->status);
+    g->node->ops->status(g->core, &g->status);
 }
 
-static void log_soft_state(struct node *node, const struct cn_update *u)
+static void log_soft_state(struct node_group *g, const struct cn_update *u)
 {
     if (!u->soft_state_changed)
         return;
-    node_log(node, NODE_LOG_INFO, "role %s, term %llu, leader %u", cn_role_name(u->role),
+    node_log(g->node, g->node->cluster_mode ? NODE_LOG_DEBUG : NODE_LOG_INFO,
+             "group %u: role %s, term %llu, leader %u", g->id, cn_role_name(u->role),
              (unsigned long long)u->term, u->leader);
 }
 
-static void apply_committed(struct node *node, const struct cn_update *u)
+static void apply_committed(struct node_group *g, const struct cn_update *u)
 {
+    struct node *node = g->node;
     if (u->committed_count == 0)
         return;
     static struct kv_apply_item items[NODE_APPLY_BATCH_MAX];
@@ -76,36 +82,38 @@ static void apply_committed(struct node *node, const struct cn_update *u)
                 items[i].kind = KV_ITEM_TX;
         }
     }
-    int rv = kv_apply_batch(node->kv, items, u->committed_count, results);
+    int rv = kv_apply_batch(g->kv, items, u->committed_count, results);
     if (rv != KV_OK)
-        node_fatal(node, "applying entries %llu..%llu failed: %s (%s)",
+        node_fatal(node, "group %u: applying entries %llu..%llu failed: %s (%s)", g->id,
                    (unsigned long long)items[0].index,
                    (unsigned long long)items[u->committed_count - 1].index, kv_strerror(rv),
                    kv_last_error());
-    kv_applied(node->kv, &node->applied_index, &node->applied_term);
+    kv_applied(g->kv, &g->applied_index, &g->applied_term);
     node->stats.applied_entries += u->committed_count;
     for (uint32_t i = 0; i < u->committed_count; i++)
-        node_requests_on_applied(node, &u->committed[i], &results[i]);
+        node_requests_on_applied(g, &u->committed[i], &results[i]);
 }
 
 /* Steps 3 of the cycle: everything that had to wait for durability. */
-static void finish_update(struct node *node)
+static void finish_update(struct node_group *g)
 {
-    struct cn_update *u = &node->update;
-    node_peers_send(node, u->messages_after_persist, u->message_after_persist_count);
-    apply_committed(node, u);
+    struct node *node = g->node;
+    struct cn_update *u = &g->update;
+    node_peers_send(g, u->messages_after_persist, u->message_after_persist_count);
+    apply_committed(g, u);
     for (uint32_t i = 0; i < u->read_count; i++)
-        node_requests_on_read(node, &u->reads[i]);
-    node_requests_after_apply(node);
-    node->ops->ack_update(node->core, u);
-    node->update_outstanding = false;
-    cn_node_id old_leader = node->status.leader;
-    node_refresh_status(node);
-    if (node->status.leader != old_leader)
-        node_requests_on_leader(node);
+        node_requests_on_read(g, &u->reads[i]);
+    node_requests_after_apply(g);
+    node->ops->ack_update(g->core, u);
+    g->update_outstanding = false;
+    g->in_batch = false;
+    cn_node_id old_leader = g->status.leader;
+    node_refresh_status(g);
+    if (g->status.leader != old_leader)
+        node_requests_on_leader(g);
     else
-        node_requests_retry(node); /* the core may have room again */
-    node_snapshot_maybe_take(node);
+        node_forwards_drain(g); /* the core may have room again */
+    node_snapshot_maybe_take(g);
 }
 
 static void sync_work(uv_work_t *work)
@@ -120,6 +128,8 @@ static void sync_work(uv_work_t *work)
     if (us > node->stats.sync_us_max)
         node->stats.sync_us_max = us;
 }
+
+static void sync_start(struct node *node);
 
 static void sync_done(uv_work_t *work, int status)
 {
@@ -137,40 +147,82 @@ static void sync_done(uv_work_t *work, int status)
 #endif
     }
     node->stats.syncs++;
-    if (node->snapshot_compact_index > 0) {
-        struct wal_error err;
-        if (wal_compact(node->wal, NODE_GROUP, node->snapshot_compact_index, &err) != WAL_OK)
-            node_log(node, NODE_LOG_WARN, "WAL compaction: %s", err.message);
-        node->snapshot_compact_index = 0;
+    node->sync_in_flight = false;
+    struct node_group *g = node->batch_flight;
+    node->batch_flight = NULL;
+    while (g != NULL) {
+        struct node_group *next = g->batch_next;
+        g->batch_next = NULL;
+        if (g->snapshot_compact_index > 0) {
+            struct wal_error err;
+            if (wal_compact(node->wal, g->id, g->snapshot_compact_index, &err) != WAL_OK)
+                node_log(node, NODE_LOG_WARN, "WAL compaction of group %u: %s", g->id,
+                         err.message);
+            g->snapshot_compact_index = 0;
+        }
+        finish_update(g);
+        g = next;
     }
-    finish_update(node);
+    node_requests_retry(node);
+    /* The groups that gathered in the open batch meanwhile go to disk now. */
+    sync_start(node);
     node_drive_schedule(node);
 }
 
-/* Step 2: what the update asks to persist goes into one WAL batch. Returns whether a sync
- * was started (the rest of the update then waits for sync_done). */
-static bool persist_update(struct node *node)
+/* Seals the open batch and writes it on the thread pool: one write and one fdatasync for
+ * every group in it (group commit across groups). */
+static void sync_start(struct node *node)
 {
-    struct cn_update *u = &node->update;
+    if (node->sync_in_flight || node->batch_open == NULL || node->stopping)
+        return;
+    node->sync_batch = wal_batch_seal(node->wal);
+    assert(node->sync_batch != NULL);
+    node->batch_flight = node->batch_open;
+    node->batch_open = NULL;
+    node->sync_in_flight = true;
+    node->sync_work.data = node;
+    int rv = uv_queue_work(node->loop, &node->sync_work, sync_work, sync_done);
+    assert(rv == 0);
+}
+
+/* The snapshot marker this update must persist, if any: a received snapshot installed now,
+ * or one this node took. */
+static const struct cn_snapshot_meta *update_marker(struct node_group *g,
+                                                    struct cn_snapshot_meta *marker)
+{
+    struct node *node = g->node;
+    struct cn_update *u = &g->update;
     if (u->snapshot_chunk_len > 0 || (u->snapshot_chunk != NULL && u->snapshot_present))
-        if (node_snapshot_stage(node, u) != 0)
-            node_fatal(node, "staging a received snapshot chunk failed: %s", kv_last_error());
-    struct cn_snapshot_meta marker;
-    const struct cn_snapshot_meta *snap = NULL;
+        if (node_snapshot_stage(g, u) != 0)
+            node_fatal(node, "group %u: staging a received snapshot chunk failed: %s", g->id,
+                       kv_last_error());
     if (u->snapshot_present) {
-        if (node_snapshot_install(node, u) != 0)
-            node_fatal(node, "installing a received snapshot failed: %s", kv_last_error());
-        marker = u->snapshot;
-        snap = &marker;
-        node->snapshot_pending_marker = 0;
-    } else if (node->snapshot_pending_marker > 0) {
-        marker = (struct cn_snapshot_meta){.index = node->snapshot_pending_marker,
-                                           .term = node->snapshot_pending_term,
-                                           .members = node->status.members};
-        snap = &marker;
-        node->snapshot_compact_index = node->snapshot_pending_marker;
-        node->snapshot_pending_marker = 0;
+        if (node_snapshot_install(g, u) != 0)
+            node_fatal(node, "group %u: installing a received snapshot failed: %s", g->id,
+                       kv_last_error());
+        *marker = u->snapshot;
+        g->snapshot_pending_marker = 0;
+        return marker;
     }
+    if (g->snapshot_pending_marker > 0) {
+        *marker = (struct cn_snapshot_meta){.index = g->snapshot_pending_marker,
+                                            .term = g->snapshot_pending_term,
+                                            .members = g->status.members};
+        g->snapshot_compact_index = g->snapshot_pending_marker;
+        g->snapshot_pending_marker = 0;
+        return marker;
+    }
+    return NULL;
+}
+
+/* Step 2: what the update asks to persist joins the open WAL batch. Returns whether there
+ * was anything (the rest of the update then waits for that batch's fdatasync). */
+static bool persist_update(struct node_group *g)
+{
+    struct node *node = g->node;
+    struct cn_update *u = &g->update;
+    struct cn_snapshot_meta marker;
+    const struct cn_snapshot_meta *snap = update_marker(g, &marker);
     const struct cn_hard_state *hs = u->hard_state_changed ? &u->hard_state : NULL;
     node->stats.synced_entries += u->entry_count;
     if (hs == NULL && snap == NULL && u->entry_count == 0)
@@ -182,35 +234,57 @@ static bool persist_update(struct node *node)
     if (u->entries_per_slot)
         flags = WAL_APPEND_PER_SLOT | (u->snapshot_present ? WAL_APPEND_INSTALL : 0);
     struct wal_error err;
-    if (wal_append_mode(node->wal, NODE_GROUP, flags, hs, snap, u->entries, u->entry_count,
-                        &err) != WAL_OK)
+    if (wal_append_mode(node->wal, g->id, flags, hs, snap, u->entries, u->entry_count, &err) !=
+        WAL_OK)
         node_fatal(node, "WAL append failed: %s", err.message);
-    node->sync_batch = wal_batch_seal(node->wal);
-    assert(node->sync_batch != NULL);
-    node->sync_work.data = node;
-    int rv = uv_queue_work(node->loop, &node->sync_work, sync_work, sync_done);
-    assert(rv == 0);
+    g->in_batch = true;
+    g->batch_next = node->batch_open;
+    node->batch_open = g;
     return true;
 }
 
-/* Takes and carries out updates until the core has none or one waits for the disk. */
+/* Takes and carries out one group's update, if it has one and none is outstanding. Returns
+ * whether it took one. */
+static bool drive_group(struct node_group *g)
+{
+    struct node *node = g->node;
+    if (g->update_outstanding || !node->ops->has_update(g->core))
+        return false;
+    struct cn_update *u = &g->update;
+    node->ops->get_update(g->core, u);
+    g->update_outstanding = true;
+    log_soft_state(g, u);
+    node_peers_send(g, u->messages, u->message_count);
+    if (!persist_update(g))
+        finish_update(g);
+    return true;
+}
+
+/* Takes the updates of every group, appends what they persist to one WAL batch, and starts
+ * its write unless one is in flight (then it goes when that one is done). */
 void node_drive(struct node *node)
 {
-    for (uint32_t round = 0; round < NODE_DRIVE_ROUNDS_MAX; round++) {
-        if (node->update_outstanding || node->stopping || !node->ops->has_update(node->core))
-            return;
-        if (node->applied_entries_iteration >= NODE_APPLY_ENTRIES_PER_ITERATION)
-            break; /* enough applied in this iteration: the rest in the next one */
-        struct cn_update *u = &node->update;
-        node->ops->get_update(node->core, u);
-        node->update_outstanding = true;
-        log_soft_state(node, u);
-        node_peers_send(node, u->messages, u->message_count);
-        if (persist_update(node))
-            return;
-        finish_update(node);
+    if (node->stopping)
+        return;
+    bool budget_left = true, took_any = false;
+    for (uint32_t round = 0; round < NODE_DRIVE_ROUNDS_MAX && budget_left; round++) {
+        bool progress = false;
+        for (uint32_t i = 0; i < node->hosted_count; i++) {
+            if (node->applied_entries_iteration >= NODE_APPLY_ENTRIES_PER_ITERATION) {
+                budget_left = false; /* enough applied in this iteration: the rest next */
+                break;
+            }
+            progress |= drive_group(node->hosted[i]);
+        }
+        if (!progress)
+            break;
+        took_any = true;
     }
-    node_drive_schedule(node); /* more work: go on in the next iteration */
+    if (took_any)
+        node_requests_retry(node); /* the cores may have room again */
+    sync_start(node);
+    if (!budget_left)
+        node_drive_schedule(node);
 }
 
 /* How long the loop worked (not waiting in poll) since the last iteration: the figure that
@@ -242,12 +316,17 @@ static void on_prepare(uv_prepare_t *handle)
         node_clients_process_pending(node);
     }
     node_drive(node);
-    /* While the update waits for the disk, what may leave early leaves now: the leader's
+    /* While an update waits for the disk, what may leave early leaves now: the leader's
      * appends of entries proposed meanwhile reach the followers one fdatasync sooner. */
-    if (node->update_outstanding && node->ops->take_messages != NULL && !node->stopping) {
-        const struct cn_message *messages;
-        uint32_t count = node->ops->take_messages(node->core, &messages);
-        node_peers_send(node, messages, count);
+    if (node->ops->take_messages != NULL && !node->stopping) {
+        for (uint32_t i = 0; i < node->hosted_count; i++) {
+            struct node_group *g = node->hosted[i];
+            if (!g->update_outstanding)
+                continue;
+            const struct cn_message *messages;
+            uint32_t count = node->ops->take_messages(g->core, &messages);
+            node_peers_send(g, messages, count);
+        }
     }
     if (node->transport != NULL)
         transport_flush(node->transport);

@@ -11,6 +11,8 @@
  * that the followers' own pending_requests_max keeps out of reach in clusters of up to
  * NODE_FORWARD_MAX / 65536 + 1 nodes at their defaults).
  *
+ * Each group keeps its own queue: a busy group holds back only its own forwards.
+ *
  * Fencing by term: a forward carries the term in which its sender saw this node lead, and is
  * taken only in that term. A node that lost leadership refuses everything; should it lead
  * again, the forwards its sender made to it in the old term are still refused, so a write
@@ -22,42 +24,44 @@
 #include "net/transport.h"
 #include "node/node_internal.h"
 
-static void forward_answer(struct node *node, cn_node_id to, uint64_t context, bool reject,
+static void forward_answer(struct node_group *g, cn_node_id to, uint64_t context, bool reject,
                            uint64_t index, uint64_t term)
 {
-    struct cn_message reply = {.type = CN_MSG_PROPOSE_RESPONSE, .group = NODE_GROUP,
-                               .from = node->config.id, .to = to, .term = node->status.term,
+    struct node *node = g->node;
+    struct cn_message reply = {.type = CN_MSG_PROPOSE_RESPONSE, .group = g->id,
+                               .from = node->config.id, .to = to, .term = g->status.term,
                                .context = context, .reject = reject, .index = index,
                                .log_term = term};
     transport_send(node->transport, &reply);
 }
 
 /* Proposes one forwarded write. Returns false when the core has no room for it yet. */
-static bool forward_try(struct node *node, cn_node_id from, uint64_t context, uint64_t term,
+static bool forward_try(struct node_group *g, cn_node_id from, uint64_t context, uint64_t term,
                         const uint8_t *data, uint32_t data_len)
 {
-    if (term != node->status.term || node->status.role != CN_ROLE_LEADER) {
-        forward_answer(node, from, context, true, 0, 0);
+    struct node *node = g->node;
+    if (term != g->status.term || g->status.role != CN_ROLE_LEADER) {
+        forward_answer(g, from, context, true, 0, 0);
         return true;
     }
     uint64_t index = 0, entry_term = 0;
     struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = data, .data_len = data_len,
                          .out_index = &index, .out_term = &entry_term};
-    int rv = node_step(node, &e);
+    int rv = node_step(g, &e);
     if (rv == CN_ERR_BUSY)
         return false;
     if (rv == CN_OK)
         node->stats.proposals++;
-    forward_answer(node, from, context, rv != CN_OK, index, entry_term);
+    forward_answer(g, from, context, rv != CN_OK, index, entry_term);
     return true;
 }
 
-static void forward_enqueue(struct node *node, const struct cn_message *m)
+static void forward_enqueue(struct node_group *g, const struct cn_message *m)
 {
     const struct cn_entry *entry = &m->entries[0];
-    if (node->forward_count >= NODE_FORWARD_MAX ||
-        node->forward_bytes + entry->data_len > NODE_FORWARD_BYTES_MAX) {
-        forward_answer(node, m->from, m->context, true, 0, 0);
+    if (g->forward_count >= NODE_FORWARD_MAX ||
+        g->forward_bytes + entry->data_len > NODE_FORWARD_BYTES_MAX) {
+        forward_answer(g, m->from, m->context, true, 0, 0);
         return;
     }
     struct node_forward *f = malloc(sizeof(*f) + entry->data_len);
@@ -68,56 +72,56 @@ static void forward_enqueue(struct node *node, const struct cn_message *m)
     f->term = m->term;
     f->data_len = entry->data_len;
     memcpy(f->data, entry->data, entry->data_len);
-    if (node->forwards_tail != NULL)
-        node->forwards_tail->next = f;
+    if (g->forwards_tail != NULL)
+        g->forwards_tail->next = f;
     else
-        node->forwards_head = f;
-    node->forwards_tail = f;
-    node->forward_count++;
-    node->forward_bytes += f->data_len;
+        g->forwards_head = f;
+    g->forwards_tail = f;
+    g->forward_count++;
+    g->forward_bytes += f->data_len;
 }
 
-static void forward_pop(struct node *node)
+static void forward_pop(struct node_group *g)
 {
-    struct node_forward *f = node->forwards_head;
-    node->forwards_head = f->next;
-    if (node->forwards_head == NULL)
-        node->forwards_tail = NULL;
-    node->forward_count--;
-    node->forward_bytes -= f->data_len;
+    struct node_forward *f = g->forwards_head;
+    g->forwards_head = f->next;
+    if (g->forwards_head == NULL)
+        g->forwards_tail = NULL;
+    g->forward_count--;
+    g->forward_bytes -= f->data_len;
     free(f);
 }
 
-void node_forwards_on_propose(struct node *node, const struct cn_message *m)
+void node_forwards_on_propose(struct node_group *g, const struct cn_message *m)
 {
     if (m->entry_count != 1) {
-        forward_answer(node, m->from, m->context, true, 0, 0);
+        forward_answer(g, m->from, m->context, true, 0, 0);
         return;
     }
-    if (node->forwards_head == NULL &&
-        forward_try(node, m->from, m->context, m->term, m->entries[0].data,
+    if (g->forwards_head == NULL &&
+        forward_try(g, m->from, m->context, m->term, m->entries[0].data,
                     m->entries[0].data_len))
         return;
-    forward_enqueue(node, m);
+    forward_enqueue(g, m);
 }
 
 /* Proposes the waiting forwards, oldest first, while the core takes them. */
-void node_forwards_drain(struct node *node)
+void node_forwards_drain(struct node_group *g)
 {
-    for (uint32_t n = 0; node->forwards_head != NULL && n < NODE_FORWARD_MAX; n++) {
-        struct node_forward *f = node->forwards_head;
-        if (!forward_try(node, f->from, f->context, f->term, f->data, f->data_len))
+    for (uint32_t n = 0; g->forwards_head != NULL && n < NODE_FORWARD_MAX; n++) {
+        struct node_forward *f = g->forwards_head;
+        if (!forward_try(g, f->from, f->context, f->term, f->data, f->data_len))
             return;
-        forward_pop(node);
+        forward_pop(g);
     }
 }
 
 /* Leadership is lost (or the node stops): every waiting forward is refused, never proposed. */
-void node_forwards_reject_all(struct node *node)
+void node_forwards_reject_all(struct node_group *g)
 {
-    while (node->forwards_head != NULL) {
-        struct node_forward *f = node->forwards_head;
-        forward_answer(node, f->from, f->context, true, 0, 0);
-        forward_pop(node);
+    while (g->forwards_head != NULL) {
+        struct node_forward *f = g->forwards_head;
+        forward_answer(g, f->from, f->context, true, 0, 0);
+        forward_pop(g);
     }
 }

@@ -1,8 +1,9 @@
 /*
  * node.c — starting and stopping chorusd: storage, the core, peers, clients, timers, signals.
  *
- * Start-up order: open the WAL (recovery verifies every record), open LMDB, restore the core
- * from the WAL, open the latest snapshot file, then listen for peers and clients. Shutdown on
+ * Start-up order: open the WAL (recovery verifies every record), build the topology, and for
+ * every group this node hosts open its LMDB, restore its core from the WAL and open its latest
+ * snapshot file (groups.c); then listen for peers and clients. Shutdown on
  * SIGTERM/SIGINT: stop taking clients and messages, let the sync in flight finish (what it
  * writes is durable and may be acknowledged), close everything and exit 0. SIGKILL at any
  * moment loses nothing acknowledged: acknowledgements follow the fdatasync.
@@ -47,15 +48,29 @@ void node_config_defaults(struct node_config *config)
     config->log_level = NODE_LOG_INFO;
 }
 
-/* "1=127.0.0.1:8001,2=127.0.0.1:8002,...": member ids and peer addresses. */
+/* Copies one address of a --cluster entry; the caller checked its length. */
+static int cluster_addr_copy(char *dst, const char *src, size_t len, unsigned long id,
+                             const char *what, char *error, size_t error_len)
+{
+    if (len == 0 || len >= NODE_ADDR_BYTES_MAX || memchr(src, ':', len) == NULL) {
+        snprintf(error, error_len, "--cluster: bad %s address for member %lu", what, id);
+        return -1;
+    }
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return 0;
+}
+
+/* "1=127.0.0.1:8001/127.0.0.1:7001,2=...": member ids, peer addresses and (after a slash,
+ * optional) client addresses. */
 int node_config_parse_cluster(struct node_config *config, const char *text, char *error,
                               size_t error_len)
 {
     config->member_count = 0;
     const char *p = text;
     while (*p != '\0') {
-        if (config->member_count == CN_MEMBERS_MAX) {
-            snprintf(error, error_len, "--cluster: at most %d members", CN_MEMBERS_MAX);
+        if (config->member_count == NODE_NODES_MAX) {
+            snprintf(error, error_len, "--cluster: at most %d members", NODE_NODES_MAX);
             return -1;
         }
         char *end;
@@ -67,19 +82,22 @@ int node_config_parse_cluster(struct node_config *config, const char *text, char
         const char *addr = end + 1;
         const char *comma = strchr(addr, ',');
         size_t len = comma ? (size_t)(comma - addr) : strlen(addr);
-        if (len == 0 || len >= NODE_ADDR_BYTES_MAX) {
-            snprintf(error, error_len, "--cluster: bad address for member %lu", id);
-            return -1;
-        }
         for (uint32_t i = 0; i < config->member_count; i++)
             if (config->members[i].id == id) {
                 snprintf(error, error_len, "--cluster: member %lu named twice", id);
                 return -1;
             }
-        struct node_member *m = &config->members[config->member_count++];
+        struct node_member *m = &config->members[config->member_count];
         memset(m, 0, sizeof(*m));
         m->id = (cn_node_id)id;
-        memcpy(m->peer_addr, addr, len);
+        const char *slash = memchr(addr, '/', len);
+        size_t peer_len = slash ? (size_t)(slash - addr) : len;
+        if (cluster_addr_copy(m->peer_addr, addr, peer_len, id, "peer", error, error_len) != 0)
+            return -1;
+        if (slash != NULL && cluster_addr_copy(m->client_addr, slash + 1, len - peer_len - 1,
+                                               id, "client", error, error_len) != 0)
+            return -1;
+        config->member_count++;
         p = comma ? comma + 1 : addr + len;
     }
     /* The cluster id is derived from the membership so that every node computes the same. */
@@ -89,25 +107,6 @@ int node_config_parse_cluster(struct node_config *config, const char *text, char
     if (config->cluster_id == 0)
         config->cluster_id = hash;
     return 0;
-}
-
-static int members_sorted(const struct node_config *config, struct cn_members *members)
-{
-    members->count = 0;
-    for (uint32_t i = 0; i < config->member_count; i++) {
-        cn_node_id id = config->members[i].id;
-        uint32_t at = members->count;
-        while (at > 0 && members->ids[at - 1] > id) {
-            members->ids[at] = members->ids[at - 1];
-            at--;
-        }
-        members->ids[at] = id;
-        members->count++;
-    }
-    for (uint32_t i = 0; i < members->count; i++)
-        if (members->ids[i] == config->id)
-            return 0;
-    return -1;
 }
 
 static int make_dir(const char *path)
@@ -135,60 +134,22 @@ static int open_storage(struct node *node)
         node_log(node, NODE_LOG_ERROR, "WAL: %s", err.message);
         return -1;
     }
-    snprintf(path, sizeof(path), "%s/kv", node->config.data_dir);
-    if (make_dir(path) != 0 || kv_open(path, NULL, &node->kv) != KV_OK) {
-        node_log(node, NODE_LOG_ERROR, "LMDB in %s: %s", path, kv_last_error());
-        return -1;
-    }
-    kv_applied(node->kv, &node->applied_index, &node->applied_term);
-    snprintf(node->snapshot_dir, sizeof(node->snapshot_dir), "%s/snap", node->config.data_dir);
-    if (make_dir(node->snapshot_dir) != 0)
-        return -1;
-    node_snapshot_load_latest(node);
-    return 0;
+    return node_groups_open(node);
 }
 
-static int create_core(struct node *node)
+static bool config_names_self(const struct node_config *config)
 {
-    struct cn_config config;
-    cn_config_defaults(&config);
-    config.group = NODE_GROUP;
-    config.id = node->config.id;
-    config.election_ticks = node->config.election_ticks;
-    config.heartbeat_ticks = node->config.heartbeat_ticks;
-    config.random_seed = ((uint64_t)node->config.id << 32) ^ uv_hrtime();
-    config.log_bytes_max = node->config.log_cache_bytes_max;
-    if (members_sorted(&node->config, &config.members) != 0) {
-        node_log(node, NODE_LOG_ERROR, "--id %u is not a member of --cluster", node->config.id);
-        return -1;
-    }
-    struct wal_restore restore;
-    struct wal_error err;
-    if (wal_restore_load(node->wal, NODE_GROUP, &restore, &err) != WAL_OK) {
-        node_log(node, NODE_LOG_ERROR, "WAL restore: %s", err.message);
-        return -1;
-    }
-    int rv = node->ops->create(&config, &restore.restore, &node->core);
-    node_log(node, NODE_LOG_INFO,
-             "restored: term %llu, vote %u, snapshot %llu, %llu entries, applied %llu",
-             (unsigned long long)restore.restore.hard_state.term, restore.restore.hard_state.vote,
-             (unsigned long long)restore.restore.snapshot.index,
-             (unsigned long long)restore.restore.entry_count,
-             (unsigned long long)node->applied_index);
-    wal_restore_free(&restore);
-    if (rv != CN_OK) {
-        node_log(node, NODE_LOG_ERROR, "creating the %s core: %s", node->ops->name,
-                 cn_strerror(rv));
-        return -1;
-    }
-    node_refresh_status(node);
-    return 0;
+    for (uint32_t i = 0; i < config->member_count; i++)
+        if (config->members[i].id == config->id)
+            return true;
+    return false;
 }
 
 static void on_tick(uv_timer_t *timer)
 {
     struct node *node = timer->data;
-    node_step(node, &(struct cn_event){.type = CN_EVENT_TICK});
+    for (uint32_t i = 0; i < node->hosted_count; i++)
+        node_step(node->hosted[i], &(struct cn_event){.type = CN_EVENT_TICK});
 }
 
 static void on_sweep(uv_timer_t *timer)
@@ -208,7 +169,8 @@ static void node_begin_stop(struct node *node)
     uv_signal_stop(&node->sigterm);
     uv_signal_stop(&node->sigint);
     node_server_stop(node);
-    node_forwards_reject_all(node);
+    for (uint32_t i = 0; i < node->hosted_count; i++)
+        node_forwards_reject_all(node->hosted[i]);
     node_peers_stop(node);
     uv_close((uv_handle_t *)&node->tick_timer, NULL);
     uv_close((uv_handle_t *)&node->sweep_timer, NULL);
@@ -275,7 +237,11 @@ int node_run(const struct node_config *config)
     node->by_id.slots = calloc(node->by_id.capacity, sizeof(*node->by_id.slots));
     node->get_buffer = malloc(NODE_GET_BUFFER_BYTES);
     assert(node->by_id.slots != NULL && node->get_buffer != NULL);
-    if (open_storage(node) != 0 || create_core(node) != 0)
+    if (!config_names_self(config)) {
+        node_log(node, NODE_LOG_ERROR, "--id %u is not a member of --cluster", config->id);
+        return 1;
+    }
+    if (open_storage(node) != 0)
         return 1;
     char error[256];
     if (start_loop_handles(node, error, sizeof(error)) != 0) {
@@ -287,9 +253,8 @@ int node_run(const struct node_config *config)
     uv_run(node->loop, UV_RUN_DEFAULT);
     /* The loop ends once every handle closed and the work in flight (a sync, a snapshot)
      * finished: what the last sync wrote is durable. */
-    node->ops->destroy(node->core);
+    node_groups_close(node);
     wal_close(node->wal);
-    kv_close(node->kv);
     uv_loop_close(node->loop);
     node_log(node, NODE_LOG_INFO, "stopped");
     return node->exit_status;

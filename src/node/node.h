@@ -1,6 +1,6 @@
 /*
  * node.h — chorusd, the replicated key-value server: one process, one libuv event loop, a
- * table of consensus groups (one group until sharding lands), the WAL, the LMDB state
+ * table of consensus groups (one per shard it replicates), one WAL for all of them, an LMDB state
  * machine, the peer transport and the RESP client server.
  */
 #ifndef CHORUS_NODE_H
@@ -15,6 +15,11 @@
 enum {
     NODE_ADDR_BYTES_MAX = 64,
     NODE_PATH_BYTES_MAX = 1024,
+    /* Nodes named by --cluster. A shard's group has at most CN_MEMBERS_MAX of them as
+     * replicas; the transport keeps one connection to each of the others. */
+    NODE_NODES_MAX = 64,
+    NODE_SHARDS_DEFAULT = 16,
+    NODE_REPLICAS_DEFAULT = 3,
 };
 
 enum node_log_level { NODE_LOG_ERROR = 0, NODE_LOG_WARN = 1, NODE_LOG_INFO = 2, NODE_LOG_DEBUG = 3 };
@@ -30,8 +35,14 @@ struct node_config {
     char data_dir[NODE_PATH_BYTES_MAX];
     char listen_addr[NODE_ADDR_BYTES_MAX];      /* clients (RESP) */
     char peer_listen_addr[NODE_ADDR_BYTES_MAX]; /* peers */
-    struct node_member members[CN_MEMBERS_MAX];
+    struct node_member members[NODE_NODES_MAX];
     uint32_t member_count;
+    /* Sharding (docs/sharding.md): S shards, each a consensus group of R replicas. 0 means
+     * "not given": the data directory's stored value, else the default. S = 1 is one group on
+     * every node (standalone Redis semantics); S > 1 is Redis Cluster semantics. */
+    uint32_t shards;
+    uint32_t replicas;
+    bool redirect;                    /* answer -MOVED instead of forwarding to a shard's leader */
     char protocol[16];
     uint64_t cluster_id;
     uint32_t tick_ms;
@@ -47,7 +58,8 @@ struct node_config {
 
 void node_config_defaults(struct node_config *config);
 
-/* Parses "1=127.0.0.1:8001,2=..." into config->members. Returns 0, or -1 with a message. */
+/* Parses "1=127.0.0.1:8001,2=..." into config->members; each entry may name the node's client
+ * address after a slash ("1=127.0.0.1:8001/127.0.0.1:7001"). Returns 0, or -1 with a message. */
 int node_config_parse_cluster(struct node_config *config, const char *text, char *error,
                               size_t error_len);
 

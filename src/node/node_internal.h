@@ -1,8 +1,9 @@
 /*
  * node_internal.h — the node's state, shared by the files of src/node/ only.
  *
- * Files by concern: node.c (start, stop, timers, signals), drive.c (the consensus update
- * cycle: send, persist on the sync thread, apply, answer), server.c (client connections),
+ * Files by concern: node.c (start, stop, timers, signals), groups.c (the topology and the
+ * consensus groups this node hosts), drive.c (the update cycle of every group: send, persist
+ * all groups in one WAL batch on the sync thread, apply, answer), server.c (client connections),
  * commands.c (the RESP command table), requests.c (requests waiting on consensus),
  * snapshots.c (taking, sending and receiving snapshots), peers.c (the peer transport glue),
  * log.c (log lines).
@@ -18,6 +19,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cluster/shardmap.h"
+#include "cluster/topology.h"
 #include "consensus/consensus.h"
 #include "net/resp.h"
 #include "node/node.h"
@@ -28,7 +31,6 @@ struct transport;
 struct node;
 
 enum {
-    NODE_GROUP = 0,                       /* the one consensus group until sharding */
     NODE_READ_BYTES = 64 * 1024,          /* one socket read */
     /* Unparsed input held per client: at least one whole command of the largest size the log
      * takes (an entry, plus the RESP framing of its arguments). A command larger than this
@@ -56,6 +58,9 @@ enum {
     /* A read whose read index did not come back within this is asked again (the answer or
      * the request was lost with a connection, or dropped by a full outbox). */
     NODE_READ_RESEND_MS = 1000,
+    /* A group's in-memory log bound is the node's shared out, but at least this (a few of
+     * the largest entries). */
+    NODE_GROUP_LOG_BYTES_MIN = 8u << 20,
     /* Every write's log entry starts with a tag naming the request that proposed it (node id,
      * boot nonce, request id), then the kv command. The node knows its own writes by the tag
      * when they apply: neither the index (the entry may be overwritten, Raft §5.3) nor the
@@ -82,6 +87,7 @@ struct node_client;
  */
 struct node_request {
     struct node_client *client;
+    struct node_group *group;  /* the shard's group it goes through (routing: groups.c) */
     struct node_request *next_in_client;
     uint64_t id;
     enum node_wait wait;
@@ -157,6 +163,10 @@ struct node_client {
     uint32_t unstarted;      /* requests in NODE_WAIT_LEADER */
     uint32_t writes_started; /* writes proposed or forwarded, not done */
     uint32_t reads_started;  /* reads that asked their read index, not done */
+    /* The group of the started requests (writes_started + reads_started > 0): a request of
+     * another group waits until they are done, so that commands on different shards still
+     * take effect in the order sent (each group's log orders only its own). */
+    struct node_group *started_group;
     bool closing;
     bool close_after_write;
     bool quit_seen;          /* QUIT parsed: nothing after it is executed */
@@ -187,6 +197,51 @@ enum node_start {
     NODE_START_REFUSED,     /* the core or the transport could not take it now */
 };
 
+/*
+ * A consensus group hosted by this node: one shard's replica (docs/sharding.md). Everything
+ * that belongs to one replicated log and its state machine is here; what is shared by all
+ * groups (the WAL and its one fdatasync per loop iteration, the transport, the clients) is
+ * in struct node.
+ */
+struct node_group {
+    struct node *node;
+    cn_group_id id;                 /* the shard's index */
+    uint16_t first_slot, last_slot; /* the slots it holds */
+    void *core;
+    /* The update being carried out: taken, its persist part in a WAL batch (in_batch) or
+     * needing none, not yet finished. A group has at most one. */
+    bool update_outstanding;
+    bool in_batch;
+    struct cn_update update;
+    struct node_group *batch_next;  /* drive.c: the groups of one WAL batch */
+
+    /* Consensus view, refreshed after each update. */
+    struct cn_status status;
+    struct kv *kv;                  /* its state machine: one LMDB environment per group */
+    uint64_t applied_index;
+    uint64_t applied_term;
+
+    struct node_request_list commits;     /* WAIT_COMMIT, sorted by index */
+    struct node_request_list apply_reads; /* WAIT_APPLY_READ, in arrival order */
+    uint64_t retry_blocked_pass;          /* requests.c: the retry pass its core refused */
+    struct node_forward *forwards_head, *forwards_tail; /* forwards.c */
+    uint32_t forward_count;
+    size_t forward_bytes;
+
+    /* Snapshots (snapshots.c). */
+    char snapshot_dir[NODE_PATH_BYTES_MAX + 64];
+    bool snapshot_running;
+    uv_work_t snapshot_work;
+    struct kv_snapshot_meta snapshot_latest; /* index 0: none */
+    struct kv_snapshot_meta snapshot_taking;
+    int snapshot_result;
+    uint64_t snapshot_pending_marker; /* marker to append to the WAL, 0 when none */
+    uint64_t snapshot_pending_term;
+    uint64_t snapshot_compact_index;  /* WAL compaction allowed up to here after next sync */
+    struct kv_snapshot_file *snapshot_file; /* the latest, open for sending, or NULL */
+    void *snapshot_lock;              /* pthread_mutex_t: taking (pool) vs installing */
+};
+
 struct node_stats {
     uint64_t commands;
     uint64_t proposals;
@@ -208,9 +263,7 @@ struct node {
     struct node_config config;
     uv_loop_t *loop;
     const struct cn_ops *ops;
-    void *core;
     struct wal *wal;
-    struct kv *kv;
     struct transport *transport;
     uv_tcp_t listener;
     uv_timer_t tick_timer;
@@ -225,18 +278,25 @@ struct node {
     bool stopping;
     int exit_status;
 
-    /* The update being carried out. */
-    bool update_outstanding;
-    struct cn_update update;
+    /* Sharding (groups.c): the topology built at start-up, the slot -> shard map, and the
+     * groups this node hosts, by shard index (NULL where it holds no replica). */
+    struct topology *topology;
+    struct shardmap shardmap;
+    struct node_group **groups;       /* topology->shard_count entries */
+    struct node_group **hosted;       /* the non-NULL ones, ascending */
+    uint32_t hosted_count;
+    bool cluster_mode;                /* S > 1: Redis Cluster semantics */
+
+    /* The WAL batch being written (drive.c): one write and one fdatasync for every group
+     * whose update is in it; the next batch gathers meanwhile. */
+    bool sync_in_flight;
+    struct node_group *batch_flight;  /* groups in the batch being written */
+    struct node_group *batch_open;    /* groups appended to the open batch */
     uv_work_t sync_work;
     struct wal_batch *sync_batch;
     int sync_result;
     struct wal_error sync_error;
-
-    /* Consensus view, refreshed after each update. */
-    struct cn_status status;
-    uint64_t applied_index;
-    uint64_t applied_term;
+    uint32_t snapshots_running;       /* at most one at a time: the pool also runs the syncs */
 
     /* Clients and requests. */
     struct node_client *clients;
@@ -248,27 +308,12 @@ struct node {
      * the scans are bounded by pending_requests_max). */
     struct node_request *all_head, *all_tail;
     uint32_t waiting_unproposed;          /* requests in NODE_WAIT_LEADER */
-    struct node_request_list commits;     /* WAIT_COMMIT, sorted by index */
-    struct node_request_list apply_reads; /* WAIT_APPLY_READ, in arrival order */
+    uint32_t apply_reads_total;           /* WAIT_APPLY_READ over all groups */
     struct node_request_map by_id;
     uint8_t *get_buffer;
     uint64_t retry_pass;                  /* numbers node_requests_retry's passes */
     size_t served_bytes_iteration;        /* replies built in this loop iteration */
     uint32_t applied_entries_iteration;   /* drive.c: entries applied in this iteration */
-    struct node_forward *forwards_head, *forwards_tail; /* forwards.c */
-    uint32_t forward_count;
-    size_t forward_bytes;
-
-    /* Snapshots. */
-    char snapshot_dir[NODE_PATH_BYTES_MAX + 16];
-    bool snapshot_running;
-    uv_work_t snapshot_work;
-    struct kv_snapshot_meta snapshot_latest; /* index 0: none */
-    struct kv_snapshot_meta snapshot_taking;
-    int snapshot_result;
-    uint64_t snapshot_pending_marker; /* marker to append to the WAL, 0 when none */
-    uint64_t snapshot_pending_term;
-    uint64_t snapshot_compact_index;  /* WAL compaction allowed up to here after next sync */
 
     struct node_stats stats;
     uint64_t start_ms;
@@ -284,8 +329,22 @@ void node_fatal(struct node *node, const char *format, ...) __attribute__((forma
 void node_drive_init(struct node *node);
 void node_drive_schedule(struct node *node);
 void node_drive(struct node *node);
-int node_step(struct node *node, const struct cn_event *event);
-void node_refresh_status(struct node *node);
+int node_step(struct node_group *group, const struct cn_event *event);
+void node_refresh_status(struct node_group *group);
+
+/* groups.c: the topology, the hosted groups, and which group a command goes to */
+int node_groups_open(struct node *node);
+void node_groups_close(struct node *node);
+struct node_group *node_group_of_slot(const struct node *node, uint32_t slot);
+/* The group of a key (of its slot's shard), or NULL when this node holds no replica of it. */
+struct node_group *node_group_of_key(const struct node *node, const void *key, size_t len);
+/* The node that leads the shard now as far as this node knows (0 when unknown): its own
+ * core's view for a hosted group, else the shard's preferred leader. */
+cn_node_id node_shard_leader(const struct node *node, uint32_t shard);
+const struct node_member *node_member_find(const struct node *node, cn_node_id id);
+uint64_t node_group_log_bytes_max(const struct node *node);
+const struct node_group *node_group_first(const struct node *node);
+uint32_t node_groups_leading(const struct node *node);
 
 /* server.c */
 int node_server_start(struct node *node, char *error, size_t error_len);
@@ -303,28 +362,28 @@ void node_request_finish_read(struct node *node, struct node_request *request);
 /* requests.c */
 uint64_t node_write_tag(const struct node *node, uint64_t request_id);
 uint64_t node_entry_tag(const struct cn_entry *entry);
-struct node_request *node_request_new(struct node_client *client);
+struct node_request *node_request_new(struct node_client *client, struct node_group *group);
 void node_request_fail(struct node *node, struct node_request *request, const char *error);
 /* The request's reply_out holds its reply: it leaves the waiting sets, and its client sends
  * what is ready. */
 void node_request_complete(struct node *node, struct node_request *request);
 enum node_start node_request_propose(struct node *node, struct node_request *request);
 enum node_start node_request_read(struct node *node, struct node_request *request);
-void node_requests_on_applied(struct node *node, const struct cn_entry *entry,
+void node_requests_on_applied(struct node_group *group, const struct cn_entry *entry,
                               const struct kv_result *result);
-void node_requests_on_read(struct node *node, const struct cn_read *read);
-void node_requests_after_apply(struct node *node);
+void node_requests_on_read(struct node_group *group, const struct cn_read *read);
+void node_requests_after_apply(struct node_group *group);
 void node_requests_serve_held(struct node *node);
-void node_requests_on_leader(struct node *node);
+void node_requests_on_leader(struct node_group *group);
 void node_requests_retry(struct node *node);
 void node_requests_sweep(struct node *node, uint64_t now_ms);
 void node_requests_forget_client(struct node *node, struct node_client *client);
 void node_requests_on_forward_response(struct node *node, const struct cn_message *m);
 
 /* forwards.c */
-void node_forwards_on_propose(struct node *node, const struct cn_message *m);
-void node_forwards_drain(struct node *node);
-void node_forwards_reject_all(struct node *node);
+void node_forwards_on_propose(struct node_group *group, const struct cn_message *m);
+void node_forwards_drain(struct node_group *group);
+void node_forwards_reject_all(struct node_group *group);
 
 /* commands_tx.c */
 struct node_tx;
@@ -346,17 +405,20 @@ bool node_stream_step(struct node *node, struct node_request *request);
 void node_stream_abandon(struct node_request *request);
 
 /* snapshots.c */
-void node_snapshot_maybe_take(struct node *node);
-void node_snapshot_fill_chunk(struct node *node, struct cn_message *m, uint8_t *buf,
+int node_snapshot_group_init(struct node_group *group);
+void node_snapshot_group_free(struct node_group *group);
+void node_snapshot_maybe_take(struct node_group *group);
+void node_snapshot_fill_chunk(struct node_group *group, struct cn_message *m, uint8_t *buf,
                               size_t cap);
-int node_snapshot_stage(struct node *node, const struct cn_update *u);
-int node_snapshot_install(struct node *node, const struct cn_update *u);
-int node_snapshot_load_latest(struct node *node);
+int node_snapshot_stage(struct node_group *group, const struct cn_update *u);
+int node_snapshot_install(struct node_group *group, const struct cn_update *u);
+int node_snapshot_load_latest(struct node_group *group);
 
 /* peers.c */
 int node_peers_start(struct node *node, char *error, size_t error_len);
 void node_peers_stop(struct node *node);
-void node_peers_send(struct node *node, const struct cn_message *messages, uint32_t count);
+void node_peers_send(struct node_group *group, const struct cn_message *messages,
+                     uint32_t count);
 
 uint64_t node_now_ms(const struct node *node);
 

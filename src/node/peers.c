@@ -9,27 +9,52 @@
 
 static uint8_t snapshot_chunk_buffer[256 * 1024];
 
+/* The group a message is for, or NULL: a group this node does not host (a peer with another
+ * topology, or a message from before a restart) is dropped, as a stale message is. */
+static struct node_group *message_group(struct node *node, const struct cn_message *m)
+{
+    if (m->group >= node->topology->shard_count)
+        return NULL;
+    return node->groups[m->group];
+}
+
 static void on_message(void *ctx, const struct cn_message *m)
 {
     struct node *node = ctx;
     if (node->stopping)
         return;
-    if (m->type == CN_MSG_PROPOSE) {
-        node_forwards_on_propose(node, m);
-        return;
-    }
     if (m->type == CN_MSG_PROPOSE_RESPONSE) {
         node_requests_on_forward_response(node, m);
         return;
     }
-    node_step(node, &(struct cn_event){.type = CN_EVENT_MESSAGE, .message = m});
+    struct node_group *g = message_group(node, m);
+    if (g == NULL)
+        return;
+    if (m->type == CN_MSG_PROPOSE) {
+        node_forwards_on_propose(g, m);
+        return;
+    }
+    node_step(g, &(struct cn_event){.type = CN_EVENT_MESSAGE, .message = m});
 }
 
+static bool members_contain(const struct cn_members *members, cn_node_id id)
+{
+    for (uint32_t i = 0; i < members->count; i++)
+        if (members->ids[i] == id)
+            return true;
+    return false;
+}
+
+/* A peer's queue is full: every group that shares it backs off (each core decides how). */
 static void on_unreachable(void *ctx, cn_node_id peer)
 {
     struct node *node = ctx;
-    if (!node->stopping)
-        node_step(node, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = peer});
+    if (node->stopping)
+        return;
+    for (uint32_t i = 0; i < node->hosted_count; i++)
+        if (members_contain(&node->hosted[i]->status.members, peer))
+            node_step(node->hosted[i],
+                      &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = peer});
 }
 
 static void on_log(void *ctx, const char *line)
@@ -61,8 +86,9 @@ int node_peers_start(struct node *node, char *error, size_t error_len)
 /* Sends a batch of the core's messages. A snapshot message gets its bytes here (consensus.h:
  * the driver fills the chunk from its latest snapshot); without a snapshot file yet, it is
  * dropped and the core resends later. */
-void node_peers_send(struct node *node, const struct cn_message *messages, uint32_t count)
+void node_peers_send(struct node_group *g, const struct cn_message *messages, uint32_t count)
 {
+    struct node *node = g->node;
     if (node->transport == NULL)
         return; /* stopping: peers will hear from the next leader */
     cn_node_id unreachable[CN_MEMBERS_MAX];
@@ -72,7 +98,7 @@ void node_peers_send(struct node *node, const struct cn_message *messages, uint3
         struct cn_message filled;
         if (m->type == CN_MSG_SNAPSHOT && m->snapshot_chunk == NULL) {
             filled = *m;
-            node_snapshot_fill_chunk(node, &filled, snapshot_chunk_buffer,
+            node_snapshot_fill_chunk(g, &filled, snapshot_chunk_buffer,
                                      sizeof(snapshot_chunk_buffer));
             if (filled.snapshot_chunk == NULL)
                 continue;
@@ -87,7 +113,7 @@ void node_peers_send(struct node *node, const struct cn_message *messages, uint3
     }
     /* Stepped only now: the messages may point into the core, valid until its next call. */
     for (uint32_t i = 0; i < unreachable_count; i++)
-        node_step(node, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = unreachable[i]});
+        node_step(g, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = unreachable[i]});
 }
 
 void node_peers_stop(struct node *node)

@@ -114,12 +114,12 @@ static void list_insert_by_index(struct node_request_list *list, struct node_req
     list->count++;
 }
 
-static struct node_request_list *list_of(struct node *node, enum node_wait wait)
+static struct node_request_list *list_of(struct node_request *r, enum node_wait wait)
 {
     if (wait == NODE_WAIT_COMMIT)
-        return &node->commits;
+        return &r->group->commits;
     if (wait == NODE_WAIT_APPLY_READ)
-        return &node->apply_reads;
+        return &r->group->apply_reads;
     return NULL;
 }
 
@@ -145,28 +145,38 @@ static void client_count(struct node_request *r, enum node_wait wait, int delta)
         return;
     if (delta > 0) {
         (*counter)++;
+        if (counter != &c->unstarted) {
+            assert(c->started_group == NULL || c->started_group == r->group);
+            c->started_group = r->group;
+        }
     } else {
         assert(*counter > 0);
         (*counter)--;
     }
+    if (c->writes_started == 0 && c->reads_started == 0)
+        c->started_group = NULL;
 }
 
 /* Moves a request to a new wait, keeping the wait lists and its client's counters right. */
 static void set_wait(struct node *node, struct node_request *r, enum node_wait wait)
 {
     if (r->in_wait_list)
-        list_remove(list_of(node, r->wait), r);
+        list_remove(list_of(r, r->wait), r);
     if (r->wait == NODE_WAIT_LEADER)
         node->waiting_unproposed--;
     if (wait == NODE_WAIT_LEADER)
         node->waiting_unproposed++;
+    if (r->wait == NODE_WAIT_APPLY_READ)
+        node->apply_reads_total--;
+    if (wait == NODE_WAIT_APPLY_READ)
+        node->apply_reads_total++;
     client_count(r, r->wait, -1);
     client_count(r, wait, +1);
     r->wait = wait;
     if (wait == NODE_WAIT_COMMIT)
-        list_insert_by_index(&node->commits, r);
+        list_insert_by_index(&r->group->commits, r);
     else if (wait == NODE_WAIT_APPLY_READ)
-        list_append(&node->apply_reads, r);
+        list_append(&r->group->apply_reads, r);
 }
 
 static uint32_t map_slot(const struct node_request_map *map, uint64_t id)
@@ -220,13 +230,16 @@ static void map_remove(struct node_request_map *map, struct node_request *r)
     }
 }
 
-/* A new request at the tail of its client's FIFO, linked into the node's waiting set. */
-struct node_request *node_request_new(struct node_client *client)
+/* A new request at the tail of its client's FIFO, linked into the node's waiting set. The
+ * group is the one it goes through, or NULL for a reply answered at once that only waits for
+ * its turn. */
+struct node_request *node_request_new(struct node_client *client, struct node_group *group)
 {
     struct node *node = client->node;
     struct node_request *r = calloc(1, sizeof(*r));
     assert(r != NULL);
     r->client = client;
+    r->group = group;
     r->id = ++node->next_request_id;
     r->deadline_ms = node_now_ms(node) + node->config.request_timeout_ms;
     if (client->tail != NULL)
@@ -284,6 +297,8 @@ static bool order_allows(const struct node_request *r)
         return true;
     if (r->wait != NODE_WAIT_LEADER && c->unstarted > 0)
         return false;
+    if (c->started_group != NULL && c->started_group != r->group)
+        return false;
     return r->read_kind != 0 ? c->writes_started == 0 : c->reads_started == 0;
 }
 
@@ -297,8 +312,9 @@ static enum node_start forward_write(struct node *node, struct node_request *r,
     /* The term fences the forward (requests_forwarded.c): a leader takes it only in the term
      * this node saw it lead, so that a write rejected by a leader that lost its term cannot be
      * overtaken by a later write of the same client taken when that node leads again. */
-    struct cn_message m = {.type = CN_MSG_PROPOSE, .group = NODE_GROUP, .from = node->config.id,
-                           .to = leader, .term = node->status.term, .context = r->id,
+    struct cn_message m = {.type = CN_MSG_PROPOSE, .group = r->group->id,
+                           .from = node->config.id, .to = leader,
+                           .term = r->group->status.term, .context = r->id,
                            .entry_count = 1, .entries = &entry};
     if (transport_send(node->transport, &m) != 0) {
         wait_for_leader(node, r);
@@ -313,6 +329,7 @@ static enum node_start forward_write(struct node *node, struct node_request *r,
 
 enum node_start node_request_propose(struct node *node, struct node_request *r)
 {
+    assert(r->group != NULL);
     if (!order_allows(r)) {
         wait_for_leader(node, r);
         return NODE_START_ORDER;
@@ -322,7 +339,7 @@ enum node_start node_request_propose(struct node *node, struct node_request *r)
     uint64_t index = 0, term = 0;
     struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = r->payload, .data_len = r->payload_len,
                          .out_index = &index, .out_term = &term};
-    int rv = node_step(node, &e);
+    int rv = node_step(r->group, &e);
     if (rv == CN_OK) {
         r->index = index;
         r->term = term;
@@ -342,9 +359,9 @@ enum node_start node_request_propose(struct node *node, struct node_request *r)
 #endif
         return NODE_START_OK;
     }
-    if (rv == CN_ERR_NOT_LEADER && node->status.leader != 0 &&
-        node->status.leader != node->config.id)
-        return forward_write(node, r, node->status.leader);
+    cn_node_id leader = r->group->status.leader;
+    if (rv == CN_ERR_NOT_LEADER && leader != 0 && leader != node->config.id)
+        return forward_write(node, r, leader);
     if (rv == CN_ERR_TOO_LARGE) {
         node_request_fail(node, r, "-ERR command too large");
         return NODE_START_OK;
@@ -357,6 +374,7 @@ enum node_start node_request_propose(struct node *node, struct node_request *r)
 
 enum node_start node_request_read(struct node *node, struct node_request *r)
 {
+    assert(r->group != NULL);
     if (!order_allows(r)) {
         wait_for_leader(node, r);
         return NODE_START_ORDER;
@@ -364,13 +382,13 @@ enum node_start node_request_read(struct node *node, struct node_request *r)
 #ifdef CHORUS_PLANT_LOCAL_READ
     /* Planted bug for the chaos harness (docs/testing.md): served from this node's state at
      * once, without ReadIndex, so a partitioned node answers stale reads. */
-    r->index = node->applied_index;
+    r->index = r->group->applied_index;
     set_wait(node, r, NODE_WAIT_APPLY_READ);
     node_drive_schedule(node);
     return NODE_START_OK;
 #endif
     struct cn_event e = {.type = CN_EVENT_READ, .request_id = r->id};
-    int rv = node_step(node, &e);
+    int rv = node_step(r->group, &e);
     if (rv == CN_OK) {
         set_wait(node, r, NODE_WAIT_READ);
         r->read_asked_ms = node_now_ms(node);
@@ -398,11 +416,12 @@ uint64_t node_entry_tag(const struct cn_entry *entry)
 
 /* An entry was applied: the writes waiting for its index (the head of the sorted commit
  * list) learn their fate: theirs if the entry carries their tag, else overwritten. */
-void node_requests_on_applied(struct node *node, const struct cn_entry *entry,
+void node_requests_on_applied(struct node_group *g, const struct cn_entry *entry,
                               const struct kv_result *result)
 {
-    while (node->commits.head != NULL && node->commits.head->index <= entry->index) {
-        struct node_request *r = node->commits.head;
+    struct node *node = g->node;
+    while (g->commits.head != NULL && g->commits.head->index <= entry->index) {
+        struct node_request *r = g->commits.head;
         uint64_t tag;
         memcpy(&tag, r->payload, NODE_WRITE_TAG_BYTES);
         if (r->index == entry->index && node_entry_tag(entry) == tag)
@@ -412,10 +431,11 @@ void node_requests_on_applied(struct node *node, const struct cn_entry *entry,
     }
 }
 
-void node_requests_on_read(struct node *node, const struct cn_read *read)
+void node_requests_on_read(struct node_group *g, const struct cn_read *read)
 {
+    struct node *node = g->node;
     struct node_request *r = request_find(node, read->request_id);
-    if (r == NULL || r->wait != NODE_WAIT_READ)
+    if (r == NULL || r->wait != NODE_WAIT_READ || r->group != g)
         return;
     if (read->failed) {
         wait_for_leader(node, r);
@@ -439,15 +459,16 @@ static bool read_may_serve(const struct node_request *r)
  * At most NODE_SERVE_BYTES_PER_ITERATION of replies are built per loop iteration: the rest
  * waits for the next one (node_requests_serve_held), so no client starves the heartbeats.
  */
-void node_requests_after_apply(struct node *node)
+void node_requests_after_apply(struct node_group *g)
 {
+    struct node *node = g->node;
     bool served = true;
-    while (served && node->apply_reads.count > 0) {
+    while (served && g->apply_reads.count > 0) {
         served = false;
-        struct node_request *r = node->apply_reads.head;
+        struct node_request *r = g->apply_reads.head;
         while (r != NULL) {
             struct node_request *next = r->wait_next;
-            if (r->index <= node->applied_index && read_may_serve(r)) {
+            if (r->index <= g->applied_index && read_may_serve(r)) {
                 if (node->served_bytes_iteration >= NODE_SERVE_BYTES_PER_ITERATION) {
                     node_drive_schedule(node);
                     return;
@@ -479,24 +500,31 @@ void node_requests_after_apply(struct node *node)
 void node_requests_serve_held(struct node *node)
 {
     node->served_bytes_iteration = 0;
-    if (node->apply_reads.count > 0)
-        node_requests_after_apply(node);
+    if (node->apply_reads_total == 0)
+        return;
+    for (uint32_t i = 0; i < node->hosted_count; i++)
+        if (node->hosted[i]->apply_reads.count > 0)
+            node_requests_after_apply(node->hosted[i]);
 }
 
 /* The leader changed. Writes forwarded to the old one and not yet placed have an unknown fate
  * (it may have proposed them before it went): they are answered so at once rather than at
  * their deadline, and the client decides. Requests never proposed try the new leader. */
-void node_requests_on_leader(struct node *node)
+void node_requests_on_leader(struct node_group *g)
 {
-    if (node->status.leader != node->config.id)
-        node_forwards_reject_all(node);
+    struct node *node = g->node;
+    if (g->status.leader != node->config.id)
+        node_forwards_reject_all(g);
     struct node_request *r = node->all_head;
     for (uint32_t guard = 0; r != NULL && guard <= node->config.pending_requests_max; guard++) {
         struct node_request *next = r->all_next;
-        if (r->wait == NODE_WAIT_FORWARD && r->forwarded_to != node->status.leader)
+        if (r->group != g) {
+            /* another group's request: its own leader did not change */
+        } else if (r->wait == NODE_WAIT_FORWARD && r->forwarded_to != g->status.leader) {
             node_request_fail(node, r, ERROR_UNKNOWN);
-        else if (r->wait == NODE_WAIT_READ)
+        } else if (r->wait == NODE_WAIT_READ) {
             wait_for_leader(node, r); /* its answer may never come: ask the new leader */
+        }
         r = next;
     }
     node_requests_retry(node);
@@ -508,19 +536,21 @@ void node_requests_on_leader(struct node *node)
  * skips the rest of a client whose request may not start yet (order_allows). */
 void node_requests_retry(struct node *node)
 {
-    node_forwards_drain(node);
-    if (node->status.leader == 0 || node->waiting_unproposed == 0)
+    if (node->waiting_unproposed == 0)
         return;
     uint64_t pass = ++node->retry_pass;
     struct node_request *r = node->all_head;
     for (uint32_t guard = 0; r != NULL && guard <= node->config.pending_requests_max; guard++) {
         struct node_request *next = r->all_next;
-        if (r->wait == NODE_WAIT_LEADER &&
+        if (r->wait == NODE_WAIT_LEADER && r->group->status.leader != 0 &&
+            r->group->retry_blocked_pass != pass &&
             (r->client == NULL || r->client->retry_blocked_pass != pass)) {
             enum node_start started = r->read_kind != 0 ? node_request_read(node, r)
                                                         : node_request_propose(node, r);
+            /* A refusal by the core holds the rest of its group (they would be refused too,
+             * and this bounds the work); other groups go on. */
             if (started == NODE_START_REFUSED)
-                break;
+                r->group->retry_blocked_pass = pass;
             if (started == NODE_START_ORDER)
                 r->client->retry_blocked_pass = pass;
         }
@@ -571,7 +601,7 @@ void node_requests_on_forward_response(struct node *node, const struct cn_messag
     r->index = m->index;
     r->term = m->log_term;
     set_wait(node, r, NODE_WAIT_COMMIT);
-    if (r->index <= node->applied_index) {
+    if (r->index <= r->group->applied_index) {
         /* Applied before the answer came back: we cannot tell its result any more. */
         node_request_fail(node, r, ERROR_UNKNOWN);
     }

@@ -248,7 +248,7 @@ static void client_protocol_error(struct node_client *client, const char *messag
     if (client->head == NULL) {
         resp_reply_error(&client->out, text, len);
     } else {
-        struct node_request *r = node_request_new(client);
+        struct node_request *r = node_request_new(client, NULL);
         resp_out_init(&r->reply_out, 4096, client->out.protocol);
         r->has_reply_out = true;
         resp_reply_error(&r->reply_out, text, len);

@@ -1,7 +1,8 @@
 /*
  * snapshots.c — the node's snapshots: taking them, sending them, receiving them.
  *
- * Every snapshot_entries applied entries the node copies LMDB into data-dir/snap/snapshot
+ * Per group: every snapshot_entries applied entries the node copies the group's LMDB into
+ * its snapshot directory (data-dir/snap/snapshot for group 0)
  * on the thread pool (a read transaction: applying goes on meanwhile). Then, in this order:
  * LMDB is synced (kv_sync: the WAL below the snapshot may go only once LMDB holds it durably),
  * the core is told (CN_EVENT_SNAPSHOT_TAKEN: it drops its log below), a snapshot marker joins
@@ -10,132 +11,166 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/node_internal.h"
 
-static struct kv_snapshot_file snapshot_file = {.fd = -1};
-/* Taking a snapshot reads the kv on a pool thread; installing one replaces it, which no
- * other thread may see half done (kv.h): the two exclude each other. */
-static pthread_mutex_t snapshot_kv_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void snapshot_path(const struct node *node, char *path, size_t cap)
+/* Taking a snapshot reads the group's kv on a pool thread; installing one replaces it, which
+ * no other thread may see half done (kv.h): the two exclude each other, per group. */
+int node_snapshot_group_init(struct node_group *g)
 {
-    snprintf(path, cap, "%s/snapshot", node->snapshot_dir);
+    pthread_mutex_t *lock = malloc(sizeof(*lock));
+    g->snapshot_file = malloc(sizeof(*g->snapshot_file));
+    assert(lock != NULL && g->snapshot_file != NULL);
+    pthread_mutex_init(lock, NULL);
+    g->snapshot_lock = lock;
+    g->snapshot_file->fd = -1;
+    return 0;
+}
+
+void node_snapshot_group_free(struct node_group *g)
+{
+    if (g->snapshot_file != NULL && g->snapshot_file->fd >= 0)
+        kv_snapshot_close(g->snapshot_file);
+    free(g->snapshot_file);
+    if (g->snapshot_lock != NULL)
+        pthread_mutex_destroy(g->snapshot_lock);
+    free(g->snapshot_lock);
+    g->snapshot_file = NULL;
+    g->snapshot_lock = NULL;
+}
+
+static void snapshot_path(const struct node_group *g, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/snapshot", g->snapshot_dir);
 }
 
 /* Opens the newest snapshot file for sending, if there is one. */
-int node_snapshot_load_latest(struct node *node)
+int node_snapshot_load_latest(struct node_group *g)
 {
-    char path[NODE_PATH_BYTES_MAX + 32];
-    snapshot_path(node, path, sizeof(path));
-    if (snapshot_file.fd >= 0)
-        kv_snapshot_close(&snapshot_file);
-    snapshot_file.fd = -1;
-    if (kv_snapshot_open(path, &snapshot_file) != KV_OK) {
-        snapshot_file.fd = -1;
-        memset(&node->snapshot_latest, 0, sizeof(node->snapshot_latest));
+    char path[NODE_PATH_BYTES_MAX + 96];
+    snapshot_path(g, path, sizeof(path));
+    if (g->snapshot_file->fd >= 0)
+        kv_snapshot_close(g->snapshot_file);
+    g->snapshot_file->fd = -1;
+    if (kv_snapshot_open(path, g->snapshot_file) != KV_OK) {
+        g->snapshot_file->fd = -1;
+        memset(&g->snapshot_latest, 0, sizeof(g->snapshot_latest));
         return -1;
     }
-    node->snapshot_latest = snapshot_file.meta;
+    g->snapshot_latest = g->snapshot_file->meta;
     return 0;
 }
 
 static void take_work(uv_work_t *work)
 {
-    struct node *node = work->data;
-    char path[NODE_PATH_BYTES_MAX + 32];
-    snapshot_path(node, path, sizeof(path));
-    pthread_mutex_lock(&snapshot_kv_lock);
-    node->snapshot_result = kv_snapshot_create(node->kv, path, &node->snapshot_taking);
-    pthread_mutex_unlock(&snapshot_kv_lock);
+    struct node_group *g = work->data;
+    char path[NODE_PATH_BYTES_MAX + 96];
+    snapshot_path(g, path, sizeof(path));
+    pthread_mutex_lock(g->snapshot_lock);
+    g->snapshot_result = kv_snapshot_create(g->kv, path, &g->snapshot_taking);
+    pthread_mutex_unlock(g->snapshot_lock);
 }
 
 static void take_done(uv_work_t *work, int status)
 {
-    struct node *node = work->data;
+    struct node_group *g = work->data;
+    struct node *node = g->node;
     assert(status == 0);
-    node->snapshot_running = false;
+    g->snapshot_running = false;
+    assert(node->snapshots_running > 0);
+    node->snapshots_running--;
     if (node->stopping)
         return;
-    if (node->snapshot_result != KV_OK) {
-        node_log(node, NODE_LOG_WARN, "taking a snapshot failed: %s", kv_last_error());
+    if (g->snapshot_result != KV_OK) {
+        node_log(node, NODE_LOG_WARN, "group %u: taking a snapshot failed: %s", g->id,
+                 kv_last_error());
         return;
     }
-    if (kv_sync(node->kv) != KV_OK)
+    if (kv_sync(g->kv) != KV_OK)
         node_fatal(node, "syncing LMDB failed: %s", kv_last_error());
-    node_snapshot_load_latest(node);
-    uint64_t index = node->snapshot_taking.index;
+    node_snapshot_load_latest(g);
+    uint64_t index = g->snapshot_taking.index;
     node->stats.snapshots_taken++;
-    node_log(node, NODE_LOG_INFO, "snapshot taken at index %llu (%llu bytes)",
-             (unsigned long long)index, (unsigned long long)node->snapshot_taking.file_bytes);
-    node_refresh_status(node);
-    if (index == 0 || index <= node->status.snapshot_index)
+    node_log(node, NODE_LOG_INFO, "group %u: snapshot taken at index %llu (%llu bytes)", g->id,
+             (unsigned long long)index, (unsigned long long)g->snapshot_taking.file_bytes);
+    node_refresh_status(g);
+    if (index == 0 || index <= g->status.snapshot_index)
         return; /* a snapshot installed meanwhile is newer */
-    node_step(node, &(struct cn_event){.type = CN_EVENT_SNAPSHOT_TAKEN, .index = index});
-    node->snapshot_pending_marker = index;
-    node->snapshot_pending_term = node->snapshot_taking.term;
+    node_step(g, &(struct cn_event){.type = CN_EVENT_SNAPSHOT_TAKEN, .index = index});
+    g->snapshot_pending_marker = index;
+    g->snapshot_pending_term = g->snapshot_taking.term;
 }
 
-void node_snapshot_maybe_take(struct node *node)
+void node_snapshot_maybe_take(struct node_group *g)
 {
-    if (node->snapshot_running || node->stopping || node->config.snapshot_entries == 0)
+    struct node *node = g->node;
+    /* One snapshot at a time on the node: the thread pool also runs the WAL's fdatasync,
+     * which must never wait behind several copies. */
+    if (g->snapshot_running || node->snapshots_running > 0 || node->stopping ||
+        node->config.snapshot_entries == 0)
         return;
     /* By entries, or earlier when the core's in-memory log reaches half its bound: past the
      * bound the core refuses proposals, and only a snapshot (compaction) frees it. */
+    uint64_t log_bytes_max = node_group_log_bytes_max(node);
     bool by_entries =
-        node->applied_index >= node->snapshot_latest.index + node->config.snapshot_entries;
-    bool by_bytes = node->status.log_bytes >= node->config.log_cache_bytes_max / 2 &&
-                    node->applied_index > node->status.snapshot_index;
+        g->applied_index >= g->snapshot_latest.index + node->config.snapshot_entries;
+    bool by_bytes = g->status.log_bytes >= log_bytes_max / 2 &&
+                    g->applied_index > g->status.snapshot_index;
     if (!by_entries && !by_bytes)
         return;
-    node->snapshot_running = true;
-    node->snapshot_work.data = node;
-    int rv = uv_queue_work(node->loop, &node->snapshot_work, take_work, take_done);
+    g->snapshot_running = true;
+    node->snapshots_running++;
+    g->snapshot_work.data = g;
+    int rv = uv_queue_work(node->loop, &g->snapshot_work, take_work, take_done);
     assert(rv == 0);
 }
 
-void node_snapshot_fill_chunk(struct node *node, struct cn_message *m, uint8_t *buf, size_t cap)
+void node_snapshot_fill_chunk(struct node_group *g, struct cn_message *m, uint8_t *buf,
+                              size_t cap)
 {
+    struct kv_snapshot_file *file = g->snapshot_file;
     m->snapshot_chunk = NULL;
-    if (snapshot_file.fd < 0)
+    if (file->fd < 0)
         return;
     size_t len = 0;
     bool done = false;
-    if (m->snapshot_offset > snapshot_file.meta.file_bytes)
+    if (m->snapshot_offset > file->meta.file_bytes)
         m->snapshot_offset = 0;
-    if (kv_snapshot_read(&snapshot_file, m->snapshot_offset, buf, cap, &len, &done) != KV_OK)
+    if (kv_snapshot_read(file, m->snapshot_offset, buf, cap, &len, &done) != KV_OK)
         return;
-    m->snapshot.index = snapshot_file.meta.index;
-    m->snapshot.term = snapshot_file.meta.term;
-    m->snapshot.members = node->status.members;
+    m->snapshot.index = file->meta.index;
+    m->snapshot.term = file->meta.term;
+    m->snapshot.members = g->status.members;
     m->snapshot_chunk = buf;
     m->snapshot_chunk_len = (uint32_t)len;
     m->snapshot_done = done;
 }
 
-int node_snapshot_stage(struct node *node, const struct cn_update *u)
+int node_snapshot_stage(struct node_group *g, const struct cn_update *u)
 {
-    return kv_snapshot_stage(node->kv, u->snapshot_chunk_offset, u->snapshot_chunk,
+    return kv_snapshot_stage(g->kv, u->snapshot_chunk_offset, u->snapshot_chunk,
                              u->snapshot_chunk_len) == KV_OK ? 0 : -1;
 }
 
-int node_snapshot_install(struct node *node, const struct cn_update *u)
+int node_snapshot_install(struct node_group *g, const struct cn_update *u)
 {
+    struct node *node = g->node;
     struct kv_snapshot_meta meta;
-    pthread_mutex_lock(&snapshot_kv_lock);
-    int rv = kv_snapshot_install_staged(node->kv, &meta);
-    pthread_mutex_unlock(&snapshot_kv_lock);
+    pthread_mutex_lock(g->snapshot_lock);
+    int rv = kv_snapshot_install_staged(g->kv, &meta);
+    pthread_mutex_unlock(g->snapshot_lock);
     if (rv != KV_OK)
         return -1;
     if (meta.index != u->snapshot.index)
-        node_log(node, NODE_LOG_WARN, "installed snapshot index %llu, expected %llu",
-                 (unsigned long long)meta.index, (unsigned long long)u->snapshot.index);
-    kv_applied(node->kv, &node->applied_index, &node->applied_term);
+        node_log(node, NODE_LOG_WARN, "group %u: installed snapshot index %llu, expected %llu",
+                 g->id, (unsigned long long)meta.index, (unsigned long long)u->snapshot.index);
+    kv_applied(g->kv, &g->applied_index, &g->applied_term);
     node->stats.snapshots_installed++;
-    node_log(node, NODE_LOG_INFO, "snapshot installed at index %llu",
+    node_log(node, NODE_LOG_INFO, "group %u: snapshot installed at index %llu", g->id,
              (unsigned long long)meta.index);
     /* This node's own snapshot file, for its followers should it lead: take one now. */
-    memset(&node->snapshot_latest, 0, sizeof(node->snapshot_latest));
+    memset(&g->snapshot_latest, 0, sizeof(g->snapshot_latest));
     return 0;
 }

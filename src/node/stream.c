@@ -49,7 +49,7 @@ bool node_stream_step(struct node *node, struct node_request *r)
     if (r->stream == NULL) {
         struct node_stream *s = calloc(1, sizeof(*s));
         assert(s != NULL);
-        if (kv_read_begin(node->kv, &s->read) != KV_OK) {
+        if (kv_read_begin(r->group->kv, &s->read) != KV_OK) {
             free(s);
             node_request_fail(node, r, "-ERR storage read failed");
             return true;

@@ -41,9 +41,13 @@ wait_for() {
     done
 }
 
+# Every node's peer address and, after the slash, its client address (CLUSTER SLOTS and
+# -MOVED name the client addresses of other nodes).
 cluster_spec() {
     local n=$1 spec="" i
-    for i in $(seq 1 "$n"); do spec="$spec${spec:+,}$i=127.0.0.1:$(peer_port "$i")"; done
+    for i in $(seq 1 "$n"); do
+        spec="$spec${spec:+,}$i=127.0.0.1:$(peer_port "$i")/127.0.0.1:$(client_port "$i")"
+    done
     echo "$spec"
 }
 
@@ -51,7 +55,7 @@ node_start() {
     local i=$1 n=${NODES:-3}
     "$CHORUSD" --id "$i" --cluster "$(cluster_spec "$n")" --protocol "$PROTOCOL" \
         --data-dir "$CLUSTER_DIR/node$i" --listen "127.0.0.1:$(client_port "$i")" \
-        --peer-listen "127.0.0.1:$(peer_port "$i")" ${NODE_FLAGS:-} \
+        --peer-listen "127.0.0.1:$(peer_port "$i")" --shards "${SHARDS:-1}" ${NODE_FLAGS:-} \
         >>"$CLUSTER_DIR/node$i.log" 2>&1 &
     NODE_PID[$i]=$!
     # Stops waiting early when the process exited: it will not answer.

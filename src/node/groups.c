@@ -1,0 +1,373 @@
+/*
+ * groups.c — the shards of the keyspace and the consensus groups this node hosts.
+ *
+ * At start-up every node builds the same topology from the same flags (docs/sharding.md,
+ * step 3): the nodes of --cluster, S shards of contiguous slot ranges (--shards), R replicas
+ * per shard placed on the consistent-hashing ring with the preferred leaders spread evenly
+ * (topology_build). The node then opens one group per shard it replicates: its state machine
+ * (one LMDB environment per group), its snapshot directory, and its consensus core restored
+ * from the node's one WAL, where every group's records are tagged with its shard index.
+ *
+ * S and R are chosen when the data directory is created and stored in it (data-dir/cluster):
+ * they decide where every key lives, so a restart with other values is refused rather than
+ * silently serving a different keyspace. A data directory from before sharding has no such
+ * file and is one shard (S = 1), which is what it holds.
+ *
+ * Layout: group 0 keeps the paths of the single-group node (data-dir/kv, data-dir/snap), so
+ * that such a directory opens unchanged; group g > 0 lives in data-dir/groups/<g>/.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cluster/slot.h"
+#include "node/node_internal.h"
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* Reads data-dir/cluster: 1 when absent, 0 when read, -1 when unreadable. */
+static int settings_read(const struct node *node, uint32_t *shards, uint32_t *replicas)
+{
+    char path[NODE_PATH_BYTES_MAX + 16];
+    snprintf(path, sizeof(path), "%s/cluster", node->config.data_dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return errno == ENOENT ? 1 : -1;
+    int n = fscanf(f, "shards %" SCNu32 " replicas %" SCNu32, shards, replicas);
+    fclose(f);
+    return n == 2 ? 0 : -1;
+}
+
+/* Writes data-dir/cluster through a temporary file and a rename, so it is whole or absent. */
+static int settings_write(const struct node *node, uint32_t shards, uint32_t replicas)
+{
+    char path[NODE_PATH_BYTES_MAX + 16], tmp[NODE_PATH_BYTES_MAX + 24];
+    snprintf(path, sizeof(path), "%s/cluster", node->config.data_dir);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    fprintf(f, "shards %" PRIu32 " replicas %" PRIu32 "\n", shards, replicas);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        fclose(f);
+        return -1;
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return -1;
+    return 0;
+}
+
+/* Whether the data directory already holds a store (a node from before sharding). */
+static bool store_exists(const struct node *node)
+{
+    char path[NODE_PATH_BYTES_MAX + 16];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/kv/data.mdb", node->config.data_dir);
+    return stat(path, &st) == 0;
+}
+
+/* S and R: the stored ones, which the flags must not contradict, or the flags' for a new
+ * data directory. */
+static int settings_resolve(struct node *node, uint32_t *shards, uint32_t *replicas)
+{
+    uint32_t stored_shards = 0, stored_replicas = 0;
+    int rv = settings_read(node, &stored_shards, &stored_replicas);
+    if (rv < 0) {
+        node_log(node, NODE_LOG_ERROR, "%s/cluster is unreadable or damaged",
+                 node->config.data_dir);
+        return -1;
+    }
+    if (rv == 1 && store_exists(node)) {
+        stored_shards = 1; /* made before sharding: one group */
+        stored_replicas = node->config.member_count;
+        rv = 0;
+    }
+    if (rv == 0) {
+        if (node->config.shards != 0 && node->config.shards != stored_shards) {
+            node_log(node, NODE_LOG_ERROR,
+                     "--shards %u, but the data directory %s was created with %u shards; the "
+                     "number of shards cannot change",
+                     node->config.shards, node->config.data_dir, stored_shards);
+            return -1;
+        }
+        *shards = stored_shards;
+        *replicas = stored_replicas;
+        return 0;
+    }
+    *shards = node->config.shards != 0 ? node->config.shards : NODE_SHARDS_DEFAULT;
+    *replicas = node->config.replicas != 0 ? node->config.replicas : NODE_REPLICAS_DEFAULT;
+    if (*shards > TOPOLOGY_SHARDS_MAX) {
+        node_log(node, NODE_LOG_ERROR, "--shards %u: at most %d", *shards, TOPOLOGY_SHARDS_MAX);
+        return -1;
+    }
+    return settings_write(node, *shards, *replicas) == 0 ? 0 : -1;
+}
+
+/* "host:port" (the host may be a bracketed IPv6 literal) into a topology address. */
+static int address_parse(const char *text, struct topology_address *out)
+{
+    const char *colon = strrchr(text, ':');
+    if (colon == NULL)
+        return -1;
+    const char *host = text;
+    size_t len = (size_t)(colon - text);
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
+        host++, len -= 2;
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (len == 0 || len >= TOPOLOGY_HOST_BYTES_MAX || *end != '\0' || port == 0 || port > 65535)
+        return -1;
+    memset(out, 0, sizeof(*out));
+    memcpy(out->host, host, len);
+    out->port = (uint16_t)port;
+    return 0;
+}
+
+static int topology_make(struct node *node, uint32_t shards, uint32_t replicas)
+{
+    static struct topology_node nodes[NODE_NODES_MAX];
+    const struct node_config *c = &node->config;
+    for (uint32_t i = 0; i < c->member_count; i++) {
+        const struct node_member *m = &c->members[i];
+        struct topology_node *t = &nodes[i];
+        memset(t, 0, sizeof(*t));
+        t->id = m->id;
+        t->state = TOPOLOGY_NODE_ACTIVE;
+        t->weight = 1;
+        const char *client = m->client_addr;
+        if (client[0] == '\0' && m->id == c->id)
+            client = c->listen_addr;
+        if (client[0] == '\0') {
+            if (shards > 1) {
+                node_log(node, NODE_LOG_ERROR,
+                         "--cluster must give node %u's client address (ID=PEER/CLIENT) when "
+                         "there is more than one shard", m->id);
+                return -1;
+            }
+            client = m->peer_addr; /* S = 1: never shown (CLUSTER is disabled) */
+        }
+        if (address_parse(m->peer_addr, &t->peer) != 0 || address_parse(client, &t->client) != 0) {
+            node_log(node, NODE_LOG_ERROR, "--cluster: node %u: bad address", m->id);
+            return -1;
+        }
+    }
+    /* One shard is the single group of old: every node a voter (at most a group's maximum). */
+    if (shards == 1)
+        replicas = c->member_count;
+    if (replicas > c->member_count)
+        replicas = c->member_count;
+    if (replicas > TOPOLOGY_REPLICAS_MAX)
+        replicas = TOPOLOGY_REPLICAS_MAX;
+    struct topology_build_input input = {.cluster_id = c->cluster_id, .shard_count = shards,
+                                         .replica_count = replicas, .node_count = c->member_count,
+                                         .nodes = nodes};
+    node->topology = calloc(1, sizeof(*node->topology));
+    assert(node->topology != NULL);
+    int rv = topology_build(&input, NULL, node->topology);
+    if (rv != TOPOLOGY_OK) {
+        node_log(node, NODE_LOG_ERROR, "building the topology: %s", topology_strerror(rv));
+        return -1;
+    }
+    rv = shardmap_init(&node->shardmap, shards);
+    assert(rv == 0);
+    node->cluster_mode = shards > 1;
+    return 0;
+}
+
+static int group_paths(struct node *node, struct node_group *g, char *kv_dir, size_t cap)
+{
+    char base[NODE_PATH_BYTES_MAX + 32];
+    if (g->id == 0) {
+        snprintf(base, sizeof(base), "%s", node->config.data_dir);
+    } else {
+        snprintf(base, sizeof(base), "%s/groups", node->config.data_dir);
+        if (make_dir(base) != 0)
+            return -1;
+        snprintf(base, sizeof(base), "%s/groups/%u", node->config.data_dir, g->id);
+        if (make_dir(base) != 0)
+            return -1;
+    }
+    snprintf(kv_dir, cap, "%s/kv", base);
+    snprintf(g->snapshot_dir, sizeof(g->snapshot_dir), "%s/snap", base);
+    if (make_dir(kv_dir) != 0 || make_dir(g->snapshot_dir) != 0)
+        return -1;
+    return 0;
+}
+
+/* The in-memory log bound of one group: the node's bound shared out, since S groups must not
+ * each hold what one did, but never below what a few of the largest entries need. */
+uint64_t node_group_log_bytes_max(const struct node *node)
+{
+    uint64_t bytes = node->config.log_cache_bytes_max / (node->hosted_count ? node->hosted_count : 1);
+    return bytes < NODE_GROUP_LOG_BYTES_MIN ? NODE_GROUP_LOG_BYTES_MIN : bytes;
+}
+
+static int group_create_core(struct node *node, struct node_group *g,
+                             const struct topology_shard *shard)
+{
+    struct cn_config config;
+    cn_config_defaults(&config);
+    config.group = g->id;
+    config.id = node->config.id;
+    config.election_ticks = node->config.election_ticks;
+    config.heartbeat_ticks = node->config.heartbeat_ticks;
+    config.random_seed = ((uint64_t)node->config.id << 32) ^ uv_hrtime() ^
+                         ((uint64_t)g->id * 0x9e3779b97f4a7c15ull);
+    config.log_bytes_max = node_group_log_bytes_max(node);
+    config.members.count = 0;
+    for (uint32_t i = 0; i < shard->replica_count; i++) {
+        uint32_t at = config.members.count++;
+        while (at > 0 && config.members.ids[at - 1] > shard->replicas[i]) {
+            config.members.ids[at] = config.members.ids[at - 1];
+            at--;
+        }
+        config.members.ids[at] = shard->replicas[i];
+    }
+    struct wal_restore restore;
+    struct wal_error err;
+    if (wal_restore_load(node->wal, g->id, &restore, &err) != WAL_OK) {
+        node_log(node, NODE_LOG_ERROR, "WAL restore of group %u: %s", g->id, err.message);
+        return -1;
+    }
+    int rv = node->ops->create(&config, &restore.restore, &g->core);
+    node_log(node, NODE_LOG_DEBUG,
+             "group %u restored: term %llu, vote %u, snapshot %llu, %llu entries, applied %llu",
+             g->id, (unsigned long long)restore.restore.hard_state.term,
+             restore.restore.hard_state.vote, (unsigned long long)restore.restore.snapshot.index,
+             (unsigned long long)restore.restore.entry_count,
+             (unsigned long long)g->applied_index);
+    wal_restore_free(&restore);
+    if (rv != CN_OK) {
+        node_log(node, NODE_LOG_ERROR, "creating the %s core of group %u: %s", node->ops->name,
+                 g->id, cn_strerror(rv));
+        return -1;
+    }
+    node_refresh_status(g);
+    return 0;
+}
+
+static int group_open(struct node *node, struct node_group *g, const struct topology_shard *shard)
+{
+    char kv_dir[NODE_PATH_BYTES_MAX + 48];
+    if (group_paths(node, g, kv_dir, sizeof(kv_dir)) != 0) {
+        node_log(node, NODE_LOG_ERROR, "cannot create the directories of group %u: %s", g->id,
+                 strerror(errno));
+        return -1;
+    }
+    if (kv_open(kv_dir, NULL, &g->kv) != KV_OK) {
+        node_log(node, NODE_LOG_ERROR, "LMDB in %s: %s", kv_dir, kv_last_error());
+        return -1;
+    }
+    kv_applied(g->kv, &g->applied_index, &g->applied_term);
+    if (node_snapshot_group_init(g) != 0)
+        return -1;
+    node_snapshot_load_latest(g);
+    return group_create_core(node, g, shard);
+}
+
+int node_groups_open(struct node *node)
+{
+    uint32_t shards, replicas;
+    if (settings_resolve(node, &shards, &replicas) != 0 ||
+        topology_make(node, shards, replicas) != 0)
+        return -1;
+    const struct topology *t = node->topology;
+    node->groups = calloc(t->shard_count, sizeof(*node->groups));
+    node->hosted = calloc(t->shard_count, sizeof(*node->hosted));
+    assert(node->groups != NULL && node->hosted != NULL);
+    for (uint32_t s = 0; s < t->shard_count; s++)
+        if (topology_shard_has_replica(&t->shards[s], node->config.id))
+            node->hosted_count++;
+    uint32_t at = 0;
+    for (uint32_t s = 0; s < t->shard_count; s++) {
+        const struct topology_shard *shard = &t->shards[s];
+        if (!topology_shard_has_replica(shard, node->config.id))
+            continue;
+        struct node_group *g = calloc(1, sizeof(*g));
+        assert(g != NULL);
+        g->node = node;
+        g->id = s;
+        g->first_slot = shard->first_slot;
+        g->last_slot = shard->last_slot;
+        node->groups[s] = g;
+        node->hosted[at++] = g;
+        if (group_open(node, g, shard) != 0)
+            return -1;
+    }
+    node_log(node, NODE_LOG_INFO, "%u shards of %u replicas; this node hosts %u of them",
+             t->shard_count, t->shard_count > 0 ? t->shards[0].replica_count : 0,
+             node->hosted_count);
+    return 0;
+}
+
+void node_groups_close(struct node *node)
+{
+    for (uint32_t i = 0; i < node->hosted_count; i++) {
+        struct node_group *g = node->hosted[i];
+        if (g->core != NULL)
+            node->ops->destroy(g->core);
+        if (g->kv != NULL)
+            kv_close(g->kv);
+        node_snapshot_group_free(g);
+        free(g);
+    }
+    free(node->groups);
+    free(node->hosted);
+    free(node->topology);
+    node->groups = node->hosted = NULL;
+    node->hosted_count = 0;
+}
+
+struct node_group *node_group_of_slot(const struct node *node, uint32_t slot)
+{
+    return node->groups[shardmap_shard_of_slot(&node->shardmap, slot)];
+}
+
+struct node_group *node_group_of_key(const struct node *node, const void *key, size_t len)
+{
+    return node_group_of_slot(node, slot_of_key(key, len));
+}
+
+cn_node_id node_shard_leader(const struct node *node, uint32_t shard)
+{
+    assert(shard < node->topology->shard_count);
+    const struct node_group *g = node->groups[shard];
+    if (g != NULL)
+        return g->status.leader;
+    return node->topology->shards[shard].replicas[0];
+}
+
+const struct node_member *node_member_find(const struct node *node, cn_node_id id)
+{
+    for (uint32_t i = 0; i < node->config.member_count; i++)
+        if (node->config.members[i].id == id)
+            return &node->config.members[i];
+    return NULL;
+}
+
+/* The group whose consensus state INFO shows: group 0 where hosted (the only one when S = 1),
+ * else the first this node hosts, or NULL when it hosts none (with fewer shards than nodes
+ * some nodes hold no replica). */
+const struct node_group *node_group_first(const struct node *node)
+{
+    if (node->hosted_count == 0)
+        return NULL;
+    return node->groups[0] != NULL ? node->groups[0] : node->hosted[0];
+}
+
+uint32_t node_groups_leading(const struct node *node)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < node->hosted_count; i++)
+        n += node->hosted[i]->status.role == CN_ROLE_LEADER;
+    return n;
+}
