@@ -1,8 +1,8 @@
 /*
  * chorus-sim — the deterministic simulator's command line.
  *
- *   chorus-sim --protocol raft --seeds N [--start S] [--nodes 3|5] [--faults LIST]
- *              [--duration-ms D] [--jobs J] [--storage mem|wal] [--verbose]
+ *   chorus-sim --protocol raft --seeds N [--start S] [--nodes 3|5] [--groups G] [--faults LIST]
+ *              [--duration-ms D] [--jobs J] [--storage mem|wal] [--plant BUG] [--verbose]
  *   chorus-sim --protocol raft --seed S [--trace]
  *   chorus-sim --compare --seeds N [--start S] [--nodes 3|5] [--faults LIST] [--duration-ms D]
  *              [--jobs J]
@@ -15,6 +15,16 @@
  *
  * --storage wal persists through the real WAL over a simulated file system that tears unsynced
  * writes at crashes (Raft only); mem (the default) uses the simulator's own disk.
+ *
+ * --groups G (1..16, default 1) runs G consensus groups on the same nodes, each node hosting a
+ * replica of every group, one disk (one WAL) per node shared by its groups; the clients' keys
+ * are spread over the groups by slot, as a sharded node spreads them. Invariants hold per
+ * group; the per-seed line then counts the groups in which client operations returned.
+ *
+ * --plant BUG runs with a bug planted in the simulated node, to show that the checks catch it
+ * (every seed should fail): cross-apply (node 1 applies group 1's entries to group 0's state
+ * machine) or early-ack (with --storage wal: one group of a batch is acknowledged before the
+ * batch's shared sync). Both need --groups 2 or more.
  *
  * Runs seeds S..S+N-1 and ends with exactly one summary line:
  *   seeds: N, violations: V, commits: C, elections: E, elapsed_s: T
@@ -40,6 +50,7 @@ enum { SIM_CMD_JOBS_MAX = 64 };
 struct sim_cmd {
     struct sim_options options;
     const char *faults_text;
+    const char *plant_text; /* --plant's name, or NULL */
     uint64_t start;
     uint64_t seeds;
     uint32_t jobs;
@@ -52,15 +63,16 @@ struct sim_cmd {
 struct sim_totals {
     uint64_t seeds, violations, commits, elections, ticks, crashes, events, messages, ops,
         ops_unknown, lincheck_unknown, snapshots_installed, sim_failures, torn_writes,
-        wal_torn_tails;
+        wal_torn_tails, groups_with_ops, groups_committed;
 };
 
 static void sim_cmd_usage(FILE *out)
 {
     fprintf(out,
             "usage: chorus-sim --protocol NAME (--seeds N [--start S] | --seed S [--trace])\n"
-            "                  [--nodes 3|5] [--faults LIST] [--duration-ms D] [--jobs J]\n"
-            "                  [--storage mem|wal] [--lincheck-timeout-s T] [--verbose]\n"
+            "                  [--nodes 3|5] [--groups G] [--faults LIST] [--duration-ms D]\n"
+            "                  [--jobs J] [--storage mem|wal] [--lincheck-timeout-s T]\n"
+            "                  [--plant cross-apply|early-ack] [--verbose]\n"
             "       chorus-sim --compare --seeds N [--start S] [--nodes 3|5] [--faults LIST]\n"
             "                  [--duration-ms D] [--jobs J]\n"
             "faults: %s\n", sim_fault_names());
@@ -101,7 +113,8 @@ static const struct sim_cmd_option sim_cmd_options[] = {
     {"--seed", true, true},      {"--nodes", true, true},     {"--faults", true, false},
     {"--duration-ms", true, true}, {"--jobs", true, true},    {"--lincheck-timeout-s", true, false},
     {"--storage", true, false},  {"--trace", false, false},   {"--verbose", false, false},
-    {"--help", false, false},    {"--compare", false, false},
+    {"--help", false, false},    {"--compare", false, false}, {"--groups", true, true},
+    {"--plant", true, false},
 };
 
 static const struct sim_cmd_option *sim_cmd_option_find(const char *arg)
@@ -155,6 +168,18 @@ static int sim_cmd_apply(struct sim_cmd *cmd, const char *arg, const char *value
             cmd->options.storage = SIM_STORAGE_WAL;
         else
             return sim_cmd_error("--storage must be mem or wal");
+    } else if (strcmp(arg, "--groups") == 0) {
+        if (number < 1 || number > SIM_GROUPS_MAX)
+            return sim_cmd_error("--groups must be 1..%d", SIM_GROUPS_MAX);
+        cmd->options.group_count = (uint32_t)number;
+    } else if (strcmp(arg, "--plant") == 0) {
+        if (strcmp(value, "cross-apply") == 0)
+            cmd->options.plant = SIM_PLANT_CROSS_APPLY;
+        else if (strcmp(value, "early-ack") == 0)
+            cmd->options.plant = SIM_PLANT_EARLY_ACK;
+        else
+            return sim_cmd_error("--plant must be cross-apply or early-ack");
+        cmd->plant_text = value;
     } else if (strcmp(arg, "--trace") == 0) {
         cmd->options.trace = stdout;
     } else if (strcmp(arg, "--verbose") == 0) {
@@ -199,6 +224,12 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
         return sim_cmd_error("--trace replays one seed: use --seed S");
     if (cmd->compare && (cmd->options.trace != NULL || cmd->options.storage != SIM_STORAGE_MEM))
         return sim_cmd_error("--compare takes neither --trace nor --storage");
+    if (cmd->compare && (cmd->options.group_count != 1 || cmd->plant_text != NULL))
+        return sim_cmd_error("--compare takes neither --groups nor --plant");
+    if (cmd->plant_text != NULL && cmd->options.group_count < 2)
+        return sim_cmd_error("--plant needs --groups 2 or more");
+    if (cmd->options.plant == SIM_PLANT_EARLY_ACK && cmd->options.storage != SIM_STORAGE_WAL)
+        return sim_cmd_error("--plant early-ack needs --storage wal");
     if (cmd->compare && !cmd->have_duration) cmd->options.duration_ms = 8000;
     if (cmd->compare && cmd->options.duration_ms <= SIM_COMPARE_PARTITION_US_END / 1000)
         return sim_cmd_error("--compare needs --duration-ms above %d",
@@ -210,7 +241,7 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
  * name the seed that reproduces it. */
 static volatile sig_atomic_t sim_cmd_running;
 static uint64_t sim_cmd_seed_now;
-static char sim_cmd_replay_options[256]; /* " --nodes N --faults F ... --trace\n" */
+static char sim_cmd_replay_options[320]; /* " --nodes N --faults F ... --trace\n" */
 
 /* Appends text to buf[at..size-1), keeping room for nothing else; returns the new length. */
 static size_t sim_cmd_append(char *buf, size_t at, size_t size, const char *text)
@@ -248,12 +279,25 @@ static void sim_cmd_on_fatal(int signal_number)
     raise(signal_number);
 }
 
+/* The replay options after the seed that name the groups and the plant, when not defaults
+ * (a one-group run's replay line stays what it always was). */
+static void sim_cmd_groups_text(const struct sim_cmd *cmd, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (cmd->options.group_count == 1) return;
+    snprintf(buf, size, " --groups %u%s%s", cmd->options.group_count,
+             cmd->plant_text != NULL ? " --plant " : "",
+             cmd->plant_text != NULL ? cmd->plant_text : "");
+}
+
 static void sim_cmd_report_failure(const struct sim_cmd *cmd, const struct sim_seed_result *r)
 {
+    char groups[64];
+    sim_cmd_groups_text(cmd, groups, sizeof(groups));
     printf("seed %" PRIu64 ": VIOLATION %s\n", r->seed, r->message);
-    printf("  replay: chorus-sim --protocol %s --seed %" PRIu64 " --nodes %u --faults %s"
+    printf("  replay: chorus-sim --protocol %s --seed %" PRIu64 " --nodes %u%s --faults %s"
            " --duration-ms %" PRId64 " --storage %s --trace\n", cmd->options.protocol, r->seed,
-           cmd->options.node_count, cmd->faults_text, cmd->options.duration_ms,
+           cmd->options.node_count, groups, cmd->faults_text, cmd->options.duration_ms,
            cmd->options.storage == SIM_STORAGE_WAL ? "wal" : "mem");
     fflush(stdout);
 }
@@ -293,12 +337,18 @@ static int sim_cmd_run(const struct sim_cmd *cmd, uint32_t job, struct sim_total
         totals->snapshots_installed += r.snapshots_installed;
         totals->torn_writes += r.torn_writes;
         totals->wal_torn_tails += r.wal_torn_tails;
+        totals->groups_with_ops += r.groups_with_ops;
+        totals->groups_committed += r.groups_committed;
         if (cmd->verbose) {
+            char groups[64] = "";
+            if (cmd->options.group_count > 1)
+                snprintf(groups, sizeof(groups), ", groups with ops %" PRIu64 ", committed %"
+                         PRIu64, r.groups_with_ops, r.groups_committed);
             printf("seed %" PRIu64 ": ticks %" PRIu64 ", commits %" PRIu64 ", elections %" PRIu64
                    ", crashes %" PRIu64 ", ops %" PRIu64 " (%" PRIu64 " unknown), messages %"
-                   PRIu64 ", events %" PRIu64 ", snapshots installed %" PRIu64 "%s\n", r.seed,
+                   PRIu64 ", events %" PRIu64 ", snapshots installed %" PRIu64 "%s%s\n", r.seed,
                    r.ticks, r.commits, r.elections, r.crashes, r.ops, r.ops_unknown, r.messages,
-                   r.events, r.snapshots_installed, r.violation ? ", VIOLATION" : "");
+                   r.events, r.snapshots_installed, groups, r.violation ? ", VIOLATION" : "");
             fflush(stdout);
         }
         if (r.violation) sim_cmd_report_failure(cmd, &r);
@@ -504,10 +554,12 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    char groups[64];
+    sim_cmd_groups_text(&cmd, groups, sizeof(groups));
     snprintf(sim_cmd_replay_options, sizeof(sim_cmd_replay_options),
-             " --protocol %s --nodes %u --faults %s --duration-ms %" PRId64
+             " --protocol %s --nodes %u%s --faults %s --duration-ms %" PRId64
              " --storage %s --trace\n",
-             cmd.options.protocol, cmd.options.node_count, cmd.faults_text,
+             cmd.options.protocol, cmd.options.node_count, groups, cmd.faults_text,
              cmd.options.duration_ms, cmd.options.storage == SIM_STORAGE_WAL ? "wal" : "mem");
     signal(SIGABRT, sim_cmd_on_fatal);
     signal(SIGSEGV, sim_cmd_on_fatal);
@@ -527,16 +579,21 @@ int main(int argc, char **argv)
         return 2;
     }
     double per = totals.seeds > 0 ? (double)totals.seeds : 1.0;
+    char groups_line[128] = "";
+    if (cmd.options.group_count > 1)
+        snprintf(groups_line, sizeof(groups_line), " groups %u, with client ops %.2f, "
+                 "with client writes committed %.2f;", cmd.options.group_count,
+                 (double)totals.groups_with_ops / per, (double)totals.groups_committed / per);
     printf("per seed: ticks %.0f, commits %.1f, elections %.1f, crashes %.1f, ops %.1f "
            "(%.1f unknown), messages %.0f, events %.0f, snapshots installed %.2f; "
            "torn writes %.2f, torn tails truncated %.2f; "
-           "lincheck unknown: %" PRIu64 "; seeds/s %.1f\n",
+           "lincheck unknown: %" PRIu64 ";%s seeds/s %.1f\n",
            (double)totals.ticks / per, (double)totals.commits / per,
            (double)totals.elections / per, (double)totals.crashes / per,
            (double)totals.ops / per, (double)totals.ops_unknown / per,
            (double)totals.messages / per, (double)totals.events / per,
            (double)totals.snapshots_installed / per, (double)totals.torn_writes / per,
-           (double)totals.wal_torn_tails / per, totals.lincheck_unknown,
+           (double)totals.wal_torn_tails / per, totals.lincheck_unknown, groups_line,
            elapsed > 0 ? (double)totals.seeds / elapsed : 0.0);
     printf("seeds: %" PRIu64 ", violations: %" PRIu64 ", commits: %" PRIu64 ", elections: %" PRIu64
            ", elapsed_s: %.2f\n", totals.seeds, totals.violations, totals.commits,

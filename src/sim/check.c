@@ -20,6 +20,8 @@ int sim_check_init(struct sim_check *check, uint32_t node_count,
 {
     memset(check, 0, sizeof(*check));
     check->protocol = protocol;
+    check->verdict = &check->own;
+    check->group_count = 1;
     check->applied_capacity = 1024;
     check->applied = calloc(check->applied_capacity, sizeof(*check->applied));
     if (check->applied == NULL || sim_map_init(&check->leader_by_term, 1024) != 0) goto err;
@@ -51,20 +53,46 @@ void sim_check_clear(struct sim_check *check, uint32_t node_count)
     check->applied_max = 0;
     memset(check->commit_last, 0, sizeof(check->commit_last));
     check->elections = 0;
-    check->failed = false;
-    check->message[0] = '\0';
+    check->verdict->failed = false;
+    check->verdict->message[0] = '\0';
     if (check->protocol != NULL) check->protocol->clear(check->protocol_state);
+}
+
+void sim_check_share(struct sim_check *check, uint32_t group, uint32_t group_count,
+                     struct sim_verdict *verdict)
+{
+    assert(group < group_count);
+    check->group = group;
+    check->group_count = group_count;
+    check->verdict = verdict;
+}
+
+/* Writes "invariant: " and the group tag (when there are several groups) and the details. */
+static void sim_verdict_vfail(struct sim_verdict *verdict, const char *invariant,
+                              const char *group_tag, const char *format, va_list args)
+{
+    if (verdict->failed) return;
+    verdict->failed = true;
+    int n = snprintf(verdict->message, sizeof(verdict->message), "%s: %s", invariant, group_tag);
+    if (n < 0 || (size_t)n >= sizeof(verdict->message)) return;
+    vsnprintf(verdict->message + n, sizeof(verdict->message) - (size_t)n, format, args);
+}
+
+void sim_verdict_fail(struct sim_verdict *verdict, const char *invariant, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    sim_verdict_vfail(verdict, invariant, "", format, args);
+    va_end(args);
 }
 
 void sim_check_fail(struct sim_check *check, const char *invariant, const char *format, ...)
 {
-    if (check->failed) return;
-    check->failed = true;
-    int n = snprintf(check->message, sizeof(check->message), "%s: ", invariant);
-    if (n < 0 || (size_t)n >= sizeof(check->message)) return;
+    char tag[32] = "";
+    if (check->group_count > 1) snprintf(tag, sizeof(tag), "group %u: ", check->group);
     va_list args;
     va_start(args, format);
-    vsnprintf(check->message + n, sizeof(check->message) - (size_t)n, format, args);
+    sim_verdict_vfail(check->verdict, invariant, tag, format, args);
     va_end(args);
 }
 

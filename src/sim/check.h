@@ -42,6 +42,18 @@ struct sim_check_applied {
 
 struct sim_check;
 
+/* The first violation of a run: its invariant's name and details. Several checkers (one per
+ * consensus group) and the simulator itself report into one verdict, so that the run stops at
+ * the first violation of any of them. */
+struct sim_verdict {
+    bool failed;
+    char message[SIM_CHECK_MESSAGE_BYTES_MAX];
+};
+
+/* Records a violation ("invariant: details") unless one is already recorded. */
+void sim_verdict_fail(struct sim_verdict *verdict, const char *invariant, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Per-protocol checks. Each hook may call sim_check_fail. */
 struct sim_check_protocol {
     const char *name;
@@ -64,8 +76,13 @@ const struct sim_check_protocol *sim_check_protocol_find(const char *name);
 extern const struct sim_check_protocol sim_check_raft;
 extern const struct sim_check_protocol sim_check_paxos;
 
+/* The checks of one consensus group. */
 struct sim_check {
     uint32_t node_count;
+    /* Which group this checker watches, and how many there are: with more than one, every
+     * violation's details start with "group G: ". */
+    uint32_t group;
+    uint32_t group_count;
     const struct sim_check_protocol *protocol;
     void *protocol_state;
     struct sim_map leader_by_term; /* (term, 0) -> node + 1 */
@@ -74,18 +91,28 @@ struct sim_check {
     uint64_t applied_max;
     uint64_t commit_last[SIM_NODES_MAX]; /* per node, within the current incarnation */
     uint64_t elections;                  /* terms that had a leader */
-    bool failed;
-    char message[SIM_CHECK_MESSAGE_BYTES_MAX];
+    /* Where violations go: `own` unless the driver points it at a verdict shared by every
+     * group's checker (sim_check_share). */
+    struct sim_verdict *verdict;
+    struct sim_verdict own;
 };
 
 /* Returns 0 or -1 (memory). `protocol` may be NULL (neutral checks only). */
 int sim_check_init(struct sim_check *check, uint32_t node_count,
                    const struct sim_check_protocol *protocol);
 void sim_check_free(struct sim_check *check);
-/* Forgets everything (a new seed) and sets the cluster size. */
+/* Forgets everything (a new seed) and sets the cluster size; clears the verdict too. */
 void sim_check_clear(struct sim_check *check, uint32_t node_count);
+/* Makes this checker watch `group` of `group_count` and report into `verdict`. */
+void sim_check_share(struct sim_check *check, uint32_t group, uint32_t group_count,
+                     struct sim_verdict *verdict);
+/* Whether a violation was recorded (by this checker or any sharing its verdict). */
+static inline bool sim_check_failed(const struct sim_check *check)
+{
+    return check->verdict->failed;
+}
 
-/* Records a violation ("invariant: details"); only the first one is kept. */
+/* Records a violation ("invariant: [group G: ]details"); only the first one is kept. */
 void sim_check_fail(struct sim_check *check, const char *invariant, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 

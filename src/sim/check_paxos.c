@@ -261,7 +261,7 @@ static void scan(struct sim_check *check, struct paxos_check *s, uint32_t node,
         sim_check_fail(check, "bound", "slot %" PRIu64 " beyond the Paxos check's bound", hi);
         return;
     }
-    for (uint64_t slot = lo; slot <= hi && !check->failed; slot++) {
+    for (uint64_t slot = lo; slot <= hi && !sim_check_failed(check); slot++) {
         const struct sim_disk_entry *e = sim_disk_entry_at(disk, slot);
         if (e != NULL) {
             view_set(check, s, node, slot, e);
@@ -327,7 +327,7 @@ static void sim_check_paxos_persisted(struct sim_check *check, void *state, uint
     } else {
         scan(check, s, node, disk, from_index, last);
     }
-    if (!check->failed) check_applied(check, s);
+    if (!sim_check_failed(check)) check_applied(check, s);
 }
 
 static void sim_check_paxos_became_leader(struct sim_check *check, void *state, uint32_t node,

@@ -1,6 +1,8 @@
 /*
  * client.c — the simulated clients: a workload of put/get/cas/incr/del over a small key space,
- * one operation outstanding per client, with redirects, timeouts and a recorded history.
+ * one operation outstanding per client, with redirects, timeouts and a recorded history. Each
+ * key belongs to one group (keys.c): an operation goes to that group's replica on the node the
+ * client believes leads the group, and the client learns leaders per group.
  *
  * Rules that keep the history honest:
  *  - a proposal or read refused by a node (not leader, busy...) had no effect: it is retried
@@ -37,12 +39,15 @@ static void sim_client_draw(struct sim *sim, struct sim_client *c)
     cmd->client = c->index + 1;
     cmd->seq = c->seq;
     if (sim_rng_below(rng, 10) < 3) {
-        snprintf(cmd->key, sizeof(cmd->key), "n%u", (unsigned)sim_rng_below(rng, SIM_COUNTER_KEYS));
+        uint32_t key = SIM_STRING_KEYS_MAX + (uint32_t)sim_rng_below(rng, SIM_COUNTER_KEYS);
+        snprintf(cmd->key, sizeof(cmd->key), "%s", sim->key_names[key]);
+        c->group = sim->key_groups[key];
         uint64_t r = sim_rng_below(rng, 10);
         c->kind = r < 3 ? LINCHECK_GET : r < 9 ? LINCHECK_INCR : LINCHECK_DEL;
     } else {
         uint32_t key = (uint32_t)sim_rng_below(rng, sim->params.string_keys);
-        snprintf(cmd->key, sizeof(cmd->key), "k%u", key);
+        snprintf(cmd->key, sizeof(cmd->key), "%s", sim->key_names[key]);
+        c->group = sim->key_groups[key];
         uint64_t r = sim_rng_below(rng, 20);
         c->kind = r < 6 ? LINCHECK_GET : r < 12 ? LINCHECK_PUT : r < 17 ? LINCHECK_CAS
                                                                         : LINCHECK_DEL;
@@ -87,12 +92,13 @@ static void sim_client_record(struct sim *sim, struct sim_client *c, bool return
         }
     }
     if (lincheck_history_add(sim->history, &op) != 0) {
-        sim_check_fail(&sim->check, "history", "client %u: %s", c->index + 1,
-                       lincheck_history_error(sim->history));
+        sim_verdict_fail(&sim->verdict, "history", "client %u: %s", c->index + 1,
+                         lincheck_history_error(sim->history));
         return;
     }
     sim->result->ops++;
     if (!returned) sim->result->ops_unknown++;
+    if (returned) sim->groups_with_ops |= 1u << c->group;
 }
 
 /* Ends the current operation and schedules the next one after a short think time. */
@@ -114,21 +120,24 @@ void sim_client_start(struct sim *sim, uint32_t client)
     /* One read in four goes to any node: followers serve reads through the leader (ReadIndex
      * forwarding, thesis §6.4), a path a leader-only workload never takes. */
     uint32_t any = (uint32_t)sim_rng_below(&sim->rng_workload, 4 * sim->node_count);
-    if (c->kind == LINCHECK_GET && any < sim->node_count) c->target = any;
+    if (c->kind == LINCHECK_GET && any < sim->node_count) c->targets[c->group] = any;
     SIM_TRACE(sim, -1, "client %u: %s %s%s%s%s%s -> n%u", client + 1, sim_kind_names[c->kind],
               c->command.key, c->command.value[0] ? " " : "", c->command.value,
-              c->command.expect[0] ? " if " : "", c->command.expect, c->target + 1);
+              c->command.expect[0] ? " if " : "", c->command.expect, c->targets[c->group] + 1);
     sim_schedule(sim, sim_client_latency(sim), SIM_EV_CLIENT_ARRIVE, client, c->seq, NULL);
     sim_schedule(sim, sim->params.client_timeout_us, SIM_EV_CLIENT_TIMEOUT, client, c->seq, NULL);
 }
 
-/* The node refused or is down: try the leader it names, else a random node, a bit later. */
+/* The node refused or is down: try the leader its replica of the key's group names, else a
+ * random node, a bit later. */
 static void sim_client_redirect(struct sim *sim, struct sim_client *c)
 {
-    const struct sim_node *n = &sim->nodes[c->target];
+    uint32_t target = c->targets[c->group];
+    const struct sim_replica *r = sim_replica(sim, target, c->group);
     uint32_t next = (uint32_t)sim_rng_below(&sim->rng_workload, sim->node_count);
-    if (n->alive && n->leader != 0 && n->leader - 1 != c->target) next = n->leader - 1;
-    c->target = next;
+    if (sim->nodes[target].alive && r->leader != 0 && r->leader - 1 != target)
+        next = r->leader - 1;
+    c->targets[c->group] = next;
     c->state = SIM_CLIENT_SUBMITTING;
     int64_t delay = 2 * sim_client_latency(sim) + (int64_t)sim_rng_below(&sim->rng_workload, 5000);
     sim_schedule(sim, delay, SIM_EV_CLIENT_ARRIVE, c->index, c->seq, NULL);
@@ -138,7 +147,7 @@ void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq)
 {
     struct sim_client *c = &sim->clients[client];
     if (c->seq != seq || c->state != SIM_CLIENT_SUBMITTING) return;
-    uint32_t node = c->target;
+    uint32_t node = c->targets[c->group];
     if (!sim->nodes[node].alive) {
         sim_client_redirect(sim, c);
         return;
@@ -149,7 +158,7 @@ void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq)
         c->state = SIM_CLIENT_READING; /* set first: the read may complete inside the step */
         c->request_id = ++sim->request_id_next;
         struct cn_event event = {.type = CN_EVENT_READ, .request_id = c->request_id};
-        rc = sim_node_step(sim, node, &event);
+        rc = sim_node_step(sim, node, c->group, &event);
     } else {
         c->state = SIM_CLIENT_PROPOSED;
         c->log_index = 0;
@@ -158,16 +167,17 @@ void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq)
         struct cn_event event = {.type = CN_EVENT_PROPOSE, .data = c->data,
                                  .data_len = c->data_len, .out_index = &index,
                                  .out_term = &term};
-        rc = sim_node_step(sim, node, &event);
+        rc = sim_node_step(sim, node, c->group, &event);
         if (rc == CN_OK && c->state == SIM_CLIENT_PROPOSED) {
             c->log_index = index;
             c->log_term = term;
-            SIM_TRACE(sim, (int)node, "client %u: proposed at %" PRIu64 " term %" PRIu64,
-                      client + 1, index, term);
+            SIM_TRACE_GROUP(sim, (int)node, c->group, "client %u: proposed at %" PRIu64
+                            " term %" PRIu64, client + 1, index, term);
         }
     }
     if (rc != CN_OK && c->seq == seq) {
-        SIM_TRACE(sim, (int)node, "client %u: refused (%s)", client + 1, cn_strerror(rc));
+        SIM_TRACE_GROUP(sim, (int)node, c->group, "client %u: refused (%s)", client + 1,
+                        cn_strerror(rc));
         sim_client_redirect(sim, c);
     }
 }
@@ -178,26 +188,28 @@ static void sim_client_replying(struct sim *sim, struct sim_client *c)
     sim_schedule(sim, sim_client_latency(sim), SIM_EV_CLIENT_REPLY, c->index, c->seq, NULL);
 }
 
-void sim_client_applied(struct sim *sim, uint32_t node, const struct cn_entry *entry,
-                        const struct sim_kv_output *output)
+void sim_client_applied(struct sim *sim, uint32_t node, uint32_t group,
+                        const struct cn_entry *entry, const struct sim_kv_output *output)
 {
     for (uint32_t i = 0; i < sim->client_count; i++) {
         struct sim_client *c = &sim->clients[i];
-        if (c->state != SIM_CLIENT_PROPOSED || c->node != node || c->log_index != entry->index)
+        if (c->state != SIM_CLIENT_PROPOSED || c->node != node || c->group != group ||
+            c->log_index != entry->index)
             continue;
         bool ours = entry->term == c->log_term && entry->data_len == c->data_len &&
                     memcmp(entry->data, c->data, c->data_len) == 0;
         if (!ours) {
-            SIM_TRACE(sim, (int)node, "client %u: index %" PRIu64 " overwritten: unknown",
-                      i + 1, entry->index);
+            SIM_TRACE_GROUP(sim, (int)node, group, "client %u: index %" PRIu64
+                            " overwritten: unknown", i + 1, entry->index);
             sim_client_record(sim, c, false);
             sim_client_next(sim, c);
             continue;
         }
         if (c->kind == LINCHECK_INCR && !output->ok) {
-            sim_check_fail(&sim->check, "apply", "incr on %s refused", c->command.key);
+            sim_check_fail(&sim->checks[group], "apply", "incr on %s refused", c->command.key);
             return;
         }
+        sim->groups_committed |= 1u << group;
         c->output_ok = output->ok;
         c->output_int = output->value_int;
         sim_stats_client_commit(sim, c->proposed_us);
@@ -205,21 +217,24 @@ void sim_client_applied(struct sim *sim, uint32_t node, const struct cn_entry *e
     }
 }
 
-void sim_client_read_done(struct sim *sim, uint32_t node, uint64_t request_id, bool failed)
+void sim_client_read_done(struct sim *sim, uint32_t node, uint32_t group, uint64_t request_id,
+                          bool failed)
 {
     for (uint32_t i = 0; i < sim->client_count; i++) {
         struct sim_client *c = &sim->clients[i];
-        if (c->state != SIM_CLIENT_READING || c->node != node || c->request_id != request_id)
+        if (c->state != SIM_CLIENT_READING || c->node != node || c->group != group ||
+            c->request_id != request_id)
             continue;
         if (failed) {
             sim_client_redirect(sim, c);
             return;
         }
-        const char *value = sim_kvsm_get(&sim->nodes[node].kvsm, c->command.key);
+        const struct sim_replica *r = sim_replica(sim, node, group);
+        const char *value = sim_kvsm_get(&r->kvsm, c->command.key);
         c->output_null = value == NULL;
         snprintf(c->output_value, sizeof(c->output_value), "%s", value ? value : "");
-        SIM_TRACE(sim, (int)node, "client %u: read %s = %s (applied %" PRIu64 ")", i + 1,
-                  c->command.key, value ? value : "(nil)", sim->nodes[node].applied_index);
+        SIM_TRACE_GROUP(sim, (int)node, group, "client %u: read %s = %s (applied %" PRIu64 ")",
+                        i + 1, c->command.key, value ? value : "(nil)", r->applied_index);
         sim_client_replying(sim, c);
         return;
     }

@@ -35,7 +35,7 @@ void sim_compare_isolate(struct sim *sim)
 {
     struct sim_stats *stats = sim->options.stats;
     assert(stats != NULL);
-    int leader = sim_fault_leader(sim);
+    int leader = sim_fault_leader(sim, 0);
     if (leader < 0) {
         stats->partition_skipped++;
         return;
@@ -85,17 +85,18 @@ void sim_stats_client_commit(struct sim *sim, int64_t proposed_us)
 void sim_stats_crash(struct sim *sim, uint32_t node)
 {
     if (sim->options.stats == NULL || sim->recovery_open) return;
-    if (sim_fault_leader(sim) != (int)node) return;
+    if (sim_fault_leader(sim, 0) != (int)node) return;
     sim->recovery_open = true;
     sim->recovery_start_us = sim->now_us;
-    sim->recovery_applied_floor = sim->check.applied_max;
+    sim->recovery_applied_floor = sim->checks[0].applied_max;
 }
 
-void sim_stats_applied(struct sim *sim, uint32_t node, uint64_t index)
+void sim_stats_applied(struct sim *sim, uint32_t node, uint32_t group, uint64_t index)
 {
     struct sim_stats *stats = sim->options.stats;
-    if (stats == NULL || !sim->recovery_open) return;
-    if (sim->nodes[node].role != CN_ROLE_LEADER || index <= sim->recovery_applied_floor) return;
+    if (stats == NULL || !sim->recovery_open || group != 0) return; /* --compare: one group */
+    if (sim_replica(sim, node, 0)->role != CN_ROLE_LEADER || index <= sim->recovery_applied_floor)
+        return;
     uint64_t bucket = (uint64_t)(sim->now_us - sim->recovery_start_us) /
                       SIM_STATS_RECOVERY_BUCKET_US;
     if (bucket >= SIM_STATS_RECOVERY_BUCKETS) bucket = SIM_STATS_RECOVERY_BUCKETS - 1;
@@ -109,7 +110,7 @@ void sim_stats_seed_end(struct sim *sim)
     struct sim_stats *stats = sim->options.stats;
     if (stats == NULL) return;
     stats->runs++;
-    stats->violations += sim->check.failed;
+    stats->violations += sim_failed(sim);
     stats->recoveries_open += sim->recovery_open;
     stats->steady_us += SIM_COMPARE_STEADY_US_END - SIM_COMPARE_STEADY_US_BEGIN;
 }

@@ -23,28 +23,37 @@ enum {
     SIM_FAULT_LEADER_CRASH_US = 10000,
 };
 
-/* A node currently seen as leader (the one with the highest term), or -1. */
-int sim_fault_leader(const struct sim *sim)
+/* A node currently seen as the group's leader (the one with the highest term), or -1. */
+int sim_fault_leader(const struct sim *sim, uint32_t group)
 {
     int leader = -1;
     uint64_t term = 0;
     for (uint32_t i = 0; i < sim->node_count; i++) {
-        const struct sim_node *n = &sim->nodes[i];
-        if (n->alive && n->role == CN_ROLE_LEADER && n->term >= term) {
+        const struct sim_replica *r = &sim->nodes[i].replicas[group];
+        if (sim->nodes[i].alive && r->role == CN_ROLE_LEADER && r->term >= term) {
             leader = (int)i;
-            term = n->term;
+            term = r->term;
         }
     }
     return leader;
 }
 
-/* Half the time the leader (when there is one), else a node drawn at random. Both draws are
- * always made so that the fault stream does not shift. */
+/* The group whose leader the next leader-directed fault aims at: the groups take turns (no
+ * draw, so that the fault stream is the same for any number of groups). */
+static uint32_t sim_fault_group_next(struct sim *sim)
+{
+    uint32_t group = sim->fault_group;
+    sim->fault_group = (group + 1) % sim->group_count;
+    return group;
+}
+
+/* Half the time the leader of a group (when there is one), else a node drawn at random. Both
+ * draws are always made so that the fault stream does not shift. */
 static uint32_t sim_fault_target(struct sim *sim)
 {
     uint32_t random_node = (uint32_t)sim_rng_below(&sim->rng_fault, sim->node_count);
     bool pick_leader = sim_rng_below(&sim->rng_fault, 2) == 0;
-    int leader = sim_fault_leader(sim);
+    int leader = sim_fault_leader(sim, sim_fault_group_next(sim));
     return pick_leader && leader >= 0 ? (uint32_t)leader : random_node;
 }
 
@@ -70,7 +79,7 @@ static void sim_fault_crash(struct sim *sim)
     /* Storage "wal": half the crashes of an idle node wait for its next write (the draw is
      * from the disk stream, so that the fault stream stays the same as with "mem"). */
     struct sim_node *n = &sim->nodes[node];
-    if (n->wal != NULL && !n->update_outstanding && sim_rng_below(&sim->rng_disk, 2) == 0) {
+    if (n->wal != NULL && !n->batch_outstanding && sim_rng_below(&sim->rng_disk, 2) == 0) {
         n->crash_in_write = true;
         SIM_TRACE(sim, (int)node, "fault: crash during the next disk write");
         return;
@@ -83,13 +92,17 @@ static void sim_fault_crash(struct sim *sim)
  * re-replicating older-term entries and before its own entries reach a majority. Crashes at
  * random instants rarely land in that window, so a new leader is crashed within
  * SIM_FAULT_LEADER_CRASH_US of its election one time in leader_crash_odds (2 or 8 by seed: many
- * elections, or longer reigns with more commits). */
-void sim_fault_new_leader(struct sim *sim, uint32_t node)
+ * elections, or longer reigns with more commits). With S groups the odds are S times lower:
+ * a crash ends the reigns of every group the node leads, and S groups elect S times as often,
+ * so that crashes stay as frequent as with one group. */
+void sim_fault_new_leader(struct sim *sim, uint32_t node, uint32_t group)
 {
-    if (!(sim->options.faults & SIM_FAULT_CRASH) || sim->probe.active) return;
+    (void)group;
+    if (!(sim->options.faults & SIM_FAULT_CRASH) || sim->probing) return;
     if (sim->now_us >= sim->params.faults_end_us || sim->now_us < sim->params.faults_start_us)
         return;
-    if (sim_rng_below(&sim->rng_fault, sim->params.leader_crash_odds) != 0) return;
+    uint64_t odds = (uint64_t)sim->params.leader_crash_odds * sim->group_count;
+    if (sim_rng_below(&sim->rng_fault, odds) != 0) return;
     int64_t delay = (int64_t)sim_rng_below(&sim->rng_fault, SIM_FAULT_LEADER_CRASH_US);
     sim_schedule(sim, delay, SIM_EV_CRASH, node, sim->nodes[node].incarnation, NULL);
 }
@@ -99,11 +112,12 @@ void sim_fault_new_leader(struct sim *sim, uint32_t node)
  * this costs nothing; a core that commits old-term entries by counting replicas is caught when
  * the leader dies right then, its last messages dying with it, and a node holding a newer
  * conflicting entry wins the next election. */
-void sim_fault_old_term_commit(struct sim *sim, uint32_t node)
+void sim_fault_old_term_commit(struct sim *sim, uint32_t node, uint32_t group)
 {
-    if (!(sim->options.faults & SIM_FAULT_CRASH) || sim->probe.active) return;
+    if (!(sim->options.faults & SIM_FAULT_CRASH) || sim->probing) return;
     if (sim->now_us >= sim->params.faults_end_us) return;
-    SIM_TRACE(sim, (int)node, "fault: the leader committed up to an older term's entry");
+    SIM_TRACE_GROUP(sim, (int)node, group, "fault: the leader committed up to an older "
+                    "term's entry");
     sim_schedule(sim, 0, SIM_EV_CRASH, node, sim->nodes[node].incarnation | SIM_CRASH_LONG, NULL);
 }
 
@@ -124,20 +138,21 @@ void sim_fault_crash_planned(struct sim *sim, uint32_t node, uint64_t incarnatio
     sim_schedule(sim, down_us, SIM_EV_RESTART, node, 0, NULL);
 }
 
-/* Moves leadership around on purpose: the leader is asked to transfer to another node
- * (thesis §3.10), or, when there is no leader, a node is told to campaign now. */
+/* Moves one group's leadership around on purpose: its leader is asked to transfer to another
+ * node (thesis §3.10), or, when it has no leader, a node is told to campaign now. */
 static void sim_fault_transfer(struct sim *sim)
 {
     uint32_t other = (uint32_t)sim_rng_below(&sim->rng_fault, sim->node_count);
-    int leader = sim_fault_leader(sim);
+    uint32_t group = sim_fault_group_next(sim);
+    int leader = sim_fault_leader(sim, group);
     if (leader >= 0 && other != (uint32_t)leader) {
         struct cn_event event = {.type = CN_EVENT_TRANSFER, .target = other + 1};
-        SIM_TRACE(sim, leader, "fault: transfer leadership to n%u", other + 1);
-        sim_node_step(sim, (uint32_t)leader, &event);
+        SIM_TRACE_GROUP(sim, leader, group, "fault: transfer leadership to n%u", other + 1);
+        sim_node_step(sim, (uint32_t)leader, group, &event);
     } else if (sim->nodes[other].alive) {
         struct cn_event event = {.type = CN_EVENT_CAMPAIGN};
-        SIM_TRACE(sim, (int)other, "fault: campaign now");
-        sim_node_step(sim, other, &event);
+        SIM_TRACE_GROUP(sim, (int)other, group, "fault: campaign now");
+        sim_node_step(sim, other, group, &event);
     }
 }
 
@@ -212,7 +227,7 @@ void sim_fault_next(struct sim *sim)
 
 void sim_fault_heal_links(struct sim *sim)
 {
-    if (sim->probe.active) return;
+    if (sim->probing) return;
     sim_net_heal_links(&sim->net);
     SIM_TRACE(sim, -1, "fault heal: every link up");
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/shardmap.h"
 #include "protocol/registry.h"
 #include "sim/world.h"
 
@@ -19,6 +20,7 @@ void sim_options_defaults(struct sim_options *options)
     memset(options, 0, sizeof(*options));
     options->protocol = "raft";
     options->node_count = 3;
+    options->group_count = 1;
     options->faults = SIM_FAULT_ALL;
     options->duration_ms = 5000;
     options->lincheck_timeout_s = 5.0;
@@ -86,21 +88,54 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
         snprintf(error, error_len, "--storage wal supports the raft protocol only for now");
         return -1;
     }
+    if (options->group_count < 1 || options->group_count > SIM_GROUPS_MAX) {
+        snprintf(error, error_len, "--groups must be 1..%d", SIM_GROUPS_MAX);
+        return -1;
+    }
+    if (options->stats != NULL && options->group_count != 1) {
+        snprintf(error, error_len, "--compare runs one group");
+        return -1;
+    }
+    if (options->plant != SIM_PLANT_NONE && options->group_count < 2) {
+        snprintf(error, error_len, "--plant needs --groups 2 or more");
+        return -1;
+    }
+    if (options->plant == SIM_PLANT_EARLY_ACK && options->storage != SIM_STORAGE_WAL) {
+        snprintf(error, error_len, "--plant early-ack needs --storage wal");
+        return -1;
+    }
     struct sim *sim = calloc(1, sizeof(*sim));
     if (sim == NULL) goto oom;
     sim->options = *options;
     sim->ops = ops;
     sim->node_count = options->node_count;
+    sim->group_count = options->group_count;
+    sim->shardmap = malloc(sizeof(*sim->shardmap));
+    if (sim->shardmap == NULL) goto oom;
+    if (shardmap_init(sim->shardmap, sim->group_count) != 0 || sim_keys_init(sim) != 0) {
+        snprintf(error, error_len, "no key names for %u groups", sim->group_count);
+        sim_destroy(sim);
+        return -1;
+    }
     if (sim_queue_init(&sim->queue, SIM_QUEUE_EVENTS_MAX) != 0) goto oom;
-    if (sim_check_init(&sim->check, sim->node_count, sim_check_protocol_find(ops->name)) != 0)
-        goto oom;
-    for (uint32_t i = 0; i < sim->node_count; i++) {
-        sim->nodes[i].index = i;
-        if (sim_disk_init(&sim->nodes[i].disk) != 0) goto oom;
-        if (options->storage == SIM_STORAGE_WAL &&
-            (sim->nodes[i].wal = sim_wal_create()) == NULL)
+    for (uint32_t g = 0; g < sim->group_count; g++) {
+        if (sim_check_init(&sim->checks[g], sim->node_count,
+                           sim_check_protocol_find(ops->name)) != 0)
             goto oom;
-        sim->disks[i] = &sim->nodes[i].disk;
+        sim_check_share(&sim->checks[g], g, sim->group_count, &sim->verdict);
+    }
+    for (uint32_t i = 0; i < sim->node_count; i++) {
+        struct sim_node *n = &sim->nodes[i];
+        n->index = i;
+        n->replicas = calloc(sim->group_count, sizeof(*n->replicas));
+        if (n->replicas == NULL) goto oom;
+        for (uint32_t g = 0; g < sim->group_count; g++) {
+            n->replicas[g].group = g;
+            if (sim_disk_init(&n->replicas[g].disk) != 0) goto oom;
+            sim->disks[g][i] = &n->replicas[g].disk;
+        }
+        if (options->storage == SIM_STORAGE_WAL && (n->wal = sim_wal_create()) == NULL)
+            goto oom;
     }
     sim->scratch_entries = malloc(sizeof(struct cn_entry) * CN_MESSAGE_ENTRIES_MAX);
     sim->snapshot_scratch = malloc(SIM_SNAPSHOT_BYTES_MAX);
@@ -122,8 +157,11 @@ static void sim_teardown(struct sim *sim)
     sim_queue_clear(&sim->queue);
     for (uint32_t i = 0; i < sim->node_count; i++) {
         struct sim_node *n = &sim->nodes[i];
-        if (n->core != NULL) sim->ops->destroy(n->core);
-        n->core = NULL;
+        for (uint32_t g = 0; n->replicas != NULL && g < sim->group_count; g++) {
+            struct sim_replica *r = &n->replicas[g];
+            if (r->core != NULL) sim->ops->destroy(r->core);
+            r->core = NULL;
+        }
         n->alive = false;
     }
     if (sim->history != NULL) lincheck_history_destroy(sim->history);
@@ -135,10 +173,15 @@ void sim_destroy(struct sim *sim)
     if (sim == NULL) return;
     sim_teardown(sim);
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
-        sim_disk_free(&sim->nodes[i].disk);
-        sim_wal_destroy(sim->nodes[i].wal);
+        struct sim_node *n = &sim->nodes[i];
+        for (uint32_t g = 0; n->replicas != NULL && g < sim->group_count; g++)
+            sim_disk_free(&n->replicas[g].disk);
+        free(n->replicas);
+        sim_wal_destroy(n->wal);
     }
-    sim_check_free(&sim->check);
+    for (uint32_t g = 0; g < SIM_GROUPS_MAX; g++)
+        if (sim->checks[g].applied != NULL) sim_check_free(&sim->checks[g]);
+    free(sim->shardmap);
     sim_queue_free(&sim->queue);
     sim_pool_free(&sim->pool);
     free(sim->scratch_entries);
@@ -159,7 +202,7 @@ void sim_schedule(struct sim *sim, int64_t delay_us, enum sim_event_kind kind, u
         sim_pool_put(&sim->pool, ptr);
         return;
     }
-    sim_check_fail(&sim->check, "bound", "event queue full (%u events)", sim->queue.count);
+    sim_verdict_fail(&sim->verdict, "bound", "event queue full (%u events)", sim->queue.count);
 }
 
 /* Draws the seed's parameters from their own stream. */
@@ -205,7 +248,11 @@ static int sim_begin(struct sim *sim, uint64_t seed)
     sim->now_us = 0;
     sim->done = false;
     sim->request_id_next = 0;
-    memset(&sim->probe, 0, sizeof(sim->probe));
+    sim->probing = false;
+    memset(sim->probes, 0, sizeof(sim->probes));
+    sim->fault_group = 0;
+    sim->groups_with_ops = 0;
+    sim->groups_committed = 0;
     memset(sim->last_value, 0, sizeof(sim->last_value));
     sim_rng_init(&sim->rng_fault, seed, SIM_RNG_FAULT);
     sim_rng_init(&sim->rng_workload, seed, SIM_RNG_WORKLOAD);
@@ -213,29 +260,37 @@ static int sim_begin(struct sim *sim, uint64_t seed)
     sim_rng_init(&sim->rng_disk, seed, SIM_RNG_DISK);
     sim_rng_init(&sim->rng_core, seed, SIM_RNG_CORE);
     sim_params_draw(sim);
-    sim_check_clear(&sim->check, sim->node_count);
+    for (uint32_t g = 0; g < sim->group_count; g++)
+        sim_check_clear(&sim->checks[g], sim->node_count);
     sim->history = lincheck_history_create();
     if (sim->history == NULL) return -1;
     for (uint32_t i = 0; i < sim->node_count; i++) {
         struct sim_node *n = &sim->nodes[i];
-        struct sim_disk disk = n->disk;
+        struct sim_replica *replicas = n->replicas;
         struct sim_wal *wal = n->wal;
-        sim_disk_reset(&disk);
+        for (uint32_t g = 0; g < sim->group_count; g++) {
+            struct sim_disk disk = replicas[g].disk;
+            sim_disk_reset(&disk);
+            memset(&replicas[g], 0, sizeof(replicas[g]));
+            replicas[g].group = g;
+            replicas[g].disk = disk;
+        }
         memset(n, 0, sizeof(*n));
         n->index = i;
-        n->disk = disk;
+        n->replicas = replicas;
         n->wal = wal;
         if (wal != NULL) sim_wal_reset(sim, i);
         n->tick_phase_us = (int64_t)sim_rng_below(&sim->rng_core, (uint64_t)sim->params.tick_us);
     }
-    for (uint32_t i = 0; i < sim->node_count && !sim->check.failed; i++) sim_node_start(sim, i);
+    for (uint32_t i = 0; i < sim->node_count && !sim_failed(sim); i++) sim_node_start(sim, i);
     sim->client_count = sim->params.client_count;
     for (uint32_t i = 0; i < sim->client_count; i++) {
         struct sim_client *c = &sim->clients[i];
         memset(c, 0, sizeof(*c));
         c->index = i;
         c->seq = 1;
-        c->target = (uint32_t)sim_rng_below(&sim->rng_workload, sim->node_count);
+        uint32_t target = (uint32_t)sim_rng_below(&sim->rng_workload, sim->node_count);
+        for (uint32_t g = 0; g < sim->group_count; g++) c->targets[g] = target;
         sim_schedule(sim, 1 + (int64_t)sim_rng_below(&sim->rng_workload, 20000),
                      SIM_EV_CLIENT_START, i, c->seq, NULL);
     }
@@ -295,13 +350,14 @@ static void sim_dispatch(struct sim *sim, const struct sim_event *e)
 static void sim_loop(struct sim *sim)
 {
     struct sim_event event;
-    for (uint64_t events = 0; !sim->done && !sim->check.failed; events++) {
+    for (uint64_t events = 0; !sim->done && !sim_failed(sim); events++) {
         if (events >= SIM_EVENTS_PER_SEED_MAX) {
-            sim_check_fail(&sim->check, "bound", "more than %u events", SIM_EVENTS_PER_SEED_MAX);
+            sim_verdict_fail(&sim->verdict, "bound", "more than %u events",
+                             SIM_EVENTS_PER_SEED_MAX);
             break;
         }
         if (!sim_queue_pop(&sim->queue, &event)) {
-            sim_check_fail(&sim->check, "stalled", "the event queue ran dry");
+            sim_verdict_fail(&sim->verdict, "stalled", "the event queue ran dry");
             break;
         }
         assert(event.time_us >= sim->now_us);
@@ -325,8 +381,9 @@ static void sim_lincheck(struct sim *sim)
     enum lincheck_verdict verdict = lincheck_check(sim->history, &options, result);
     FILE *report = sim->options.report;
     if (verdict == LINCHECK_VIOLATION) {
-        sim_check_fail(&sim->check, "linearizability", "key %s: %u operations cannot be ordered",
-                       result->key, result->op_count);
+        sim_verdict_fail(&sim->verdict, "linearizability",
+                         "key %s: %u operations cannot be ordered", result->key,
+                         result->op_count);
         if (report != NULL) {
             fprintf(report, "seed %" PRIu64 ": history not linearizable:\n", sim->seed);
             lincheck_result_print(sim->history, result, report);
@@ -353,15 +410,19 @@ int sim_run_seed(struct sim *sim, uint64_t seed, struct sim_seed_result *result)
     }
     sim_loop(sim);
     sim_client_finish(sim);
-    if (!sim->check.failed) sim_lincheck(sim);
+    if (!sim_failed(sim)) sim_lincheck(sim);
     result->ticks = (uint64_t)(sim->now_us / sim->params.tick_us);
-    result->commits = sim->check.applied_max;
-    result->elections = sim->check.elections;
+    for (uint32_t g = 0; g < sim->group_count; g++) {
+        result->commits += sim->checks[g].applied_max;
+        result->elections += sim->checks[g].elections;
+    }
+    result->groups_committed = (uint64_t)__builtin_popcount(sim->groups_committed);
+    result->groups_with_ops = (uint64_t)__builtin_popcount(sim->groups_with_ops);
     sim_stats_seed_end(sim);
-    if (sim->check.failed) {
+    if (sim_failed(sim)) {
         result->violation = true;
-        snprintf(result->message, sizeof(result->message), "%s", sim->check.message);
-        SIM_TRACE(sim, -1, "VIOLATION %s", sim->check.message);
+        snprintf(result->message, sizeof(result->message), "%s", sim->verdict.message);
+        SIM_TRACE(sim, -1, "VIOLATION %s", sim->verdict.message);
     }
     sim_teardown(sim);
     sim->result = NULL;

@@ -2,10 +2,13 @@
  * sim.h — chorus-sim, the deterministic simulator: whole clusters of one consensus core in one
  * process, driven from one seed.
  *
- * A run (one seed) builds 3 or 5 nodes, each a core reached only through struct cn_ops, with a
- * simulated disk and an in-memory key-value state machine; a network with faults (loss,
- * duplication, delay spikes, partitions, asymmetric cuts, isolation); crashes and restarts; and
- * clients whose operations are recorded as a history. Every event comes from one queue ordered by
+ * A run (one seed) builds 3 or 5 nodes, each hosting one replica of each of S consensus
+ * groups (--groups S, default 1; a key's group is the shard of its slot, docs/sharding.md);
+ * each replica is a core reached only through struct cn_ops, with its own in-memory key-value
+ * state machine; a node's groups share one disk that persists their updates in batches (one
+ * write, one sync). Around them: a network with faults (loss, duplication, delay spikes,
+ * partitions, asymmetric cuts, isolation); crashes and restarts; and clients whose operations
+ * over keys of every group are recorded as one history. Invariants hold per group. Every event comes from one queue ordered by
  * virtual time, so a seed replays exactly. Invariants are checked as events happen (check.h);
  * at the end the network heals, crashed nodes restart, liveness is checked, and the history is
  * checked for linearizability (lincheck.h).
@@ -39,6 +42,7 @@ enum sim_fault {
 };
 
 enum {
+    SIM_GROUPS_MAX = 16,         /* consensus groups (shards) per simulated cluster */
     SIM_MESSAGE_BYTES_MAX = 512, /* violation details */
     SIM_DURATION_MS_MAX = 3600 * 1000,
 };
@@ -48,10 +52,24 @@ enum sim_storage {
     SIM_STORAGE_WAL = 1, /* the real WAL over a simulated file system that tears (Raft only) */
 };
 
+/* A bug planted in the simulated node on purpose (--plant), to show that the checks catch
+ * it; never on by default. Both need more than one group. */
+enum sim_plant {
+    SIM_PLANT_NONE = 0,
+    /* Node 1 applies group 1's committed entries to group 0's state machine. */
+    SIM_PLANT_CROSS_APPLY = 1,
+    /* Storage "wal": in a batch of several groups, the highest group's update is acked (and
+     * its after-persist messages sent, its entries applied) when the batch is issued, before
+     * the shared sync completes. */
+    SIM_PLANT_EARLY_ACK = 2,
+};
+
 struct sim_options {
     const char *protocol;     /* "raft", ... */
     enum sim_storage storage;
     uint32_t node_count;      /* 3 or 5 */
+    uint32_t group_count;     /* consensus groups, every node hosting all (1..SIM_GROUPS_MAX) */
+    enum sim_plant plant;
     uint32_t faults;          /* enum sim_fault bits */
     int64_t duration_ms;      /* the fault phase of each seed (virtual time) */
     double lincheck_timeout_s;
@@ -63,7 +81,8 @@ struct sim_options {
     struct sim_stats *stats;
 };
 
-/* Defaults: raft, 3 nodes, all faults, 5000 ms, lincheck 5 s, no trace, report to stdout. */
+/* Defaults: raft, 3 nodes, 1 group, all faults, 5000 ms, lincheck 5 s, no trace, report to
+ * stdout, nothing planted. */
 void sim_options_defaults(struct sim_options *options);
 
 /* Parses a fault list ("drop,dup,...", "all", "none"). Returns 0 or -1 (unknown name). */
@@ -77,14 +96,16 @@ struct sim_seed_result {
     char message[SIM_MESSAGE_BYTES_MAX]; /* "<invariant>: <details>" when violation */
     bool lincheck_unknown;               /* the history check ran out of budget */
     uint64_t ticks;      /* virtual ticks the run lasted */
-    uint64_t commits;    /* log indices committed (and applied somewhere) */
-    uint64_t elections;  /* terms that had a leader */
+    uint64_t commits;    /* log indices committed (and applied somewhere), all groups */
+    uint64_t elections;  /* terms that had a leader, all groups */
     uint64_t crashes;
     uint64_t events;
     uint64_t messages;   /* messages sent */
     uint64_t ops;        /* client operations recorded */
     uint64_t ops_unknown;/* of those, with unknown outcome */
     uint64_t snapshots_installed;
+    uint64_t groups_committed; /* groups that committed a client write */
+    uint64_t groups_with_ops;  /* groups whose keys saw a client operation return */
     uint64_t torn_writes;    /* storage "wal": unsynced writes torn to a prefix at crashes */
     uint64_t wal_torn_tails; /* storage "wal": opens that truncated a torn tail */
 };

@@ -5,13 +5,16 @@
 
 #include "sim/world.h"
 
-/* One line: virtual time in ms, the node (or "--" for the cluster), what happened. */
-void sim_trace_line(struct sim *sim, int node, const char *format, ...)
+/* One line: virtual time in ms, the node (or "--" for the cluster) and, with several groups,
+ * the group ("n2/g3"), what happened. */
+void sim_trace_line(struct sim *sim, int node, int group, const char *format, ...)
 {
     FILE *out = sim->options.trace;
     if (out == NULL) return;
     fprintf(out, "%9.3f ", (double)sim->now_us / 1000.0);
-    if (node >= 0)
+    if (node >= 0 && group >= 0 && sim->group_count > 1)
+        fprintf(out, "n%d/g%d ", node + 1, group);
+    else if (node >= 0)
         fprintf(out, "n%d ", node + 1);
     else
         fputs("-- ", out);
@@ -33,7 +36,7 @@ void sim_trace_message(struct sim *sim, const char *what, const struct cn_messag
         snprintf(extra, sizeof(extra), " entries %" PRIu64 "..%" PRIu64,
                  m->entries[0].index, m->entries[m->entry_count - 1].index);
     int node = (int)(what[0] == 'r' ? m->to : m->from) - 1;
-    sim_trace_line(sim, node, "%s %s %u->%u term %" PRIu64 " index %" PRIu64 " log_term %" PRIu64
+    sim_trace_line(sim, node, (int)m->group, "%s %s %u->%u term %" PRIu64 " index %" PRIu64 " log_term %" PRIu64
                    " commit %" PRIu64 "%s%s", what, cn_message_type_name(m->type), m->from, m->to,
                    m->term, m->index, m->log_term, m->commit, m->reject ? " REJECT" : "", extra);
 }

@@ -13,7 +13,7 @@
 
 /* Fills an outgoing CN_MSG_SNAPSHOT from the node's latest snapshot: the meta, one chunk of at
  * most snapshot_chunk_bytes from the requested offset, and done when it ends the bytes. */
-static void sim_node_fill_snapshot(const struct sim *sim, const struct sim_node *n,
+static void sim_node_fill_snapshot(const struct sim *sim, const struct sim_replica *n,
                                    struct cn_message *m)
 {
     uint64_t total = n->disk.snapshot_len;
@@ -28,15 +28,21 @@ static void sim_node_fill_snapshot(const struct sim *sim, const struct sim_node 
 }
 
 /* Sends one message through the simulated network: encoded at send time into a packet owned by
- * its delivery events, so that nothing in flight borrows the core's memory. */
+ * its delivery events, so that nothing in flight borrows the core's memory. The message names
+ * its group (the core's config.group); the receiving node hands it to that group's core. */
 void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *message)
 {
     struct cn_message m = *message;
+    if (m.group >= sim->group_count) {
+        sim_verdict_fail(&sim->verdict, "message", "node %u sent %s of group %u (of %u)",
+                         node + 1, cn_message_type_name(m.type), m.group, sim->group_count);
+        return;
+    }
     if (m.type == CN_MSG_SNAPSHOT && m.snapshot_chunk == NULL)
-        sim_node_fill_snapshot(sim, &sim->nodes[node], &m);
+        sim_node_fill_snapshot(sim, sim_replica(sim, node, m.group), &m);
     if (m.from != node + 1 || m.to == 0 || m.to > sim->node_count || m.to == node + 1) {
-        sim_check_fail(&sim->check, "message", "node %u sent %s from %u to %u", node + 1,
-                       cn_message_type_name(m.type), m.from, m.to);
+        sim_check_fail(&sim->checks[m.group], "message", "node %u sent %s from %u to %u",
+                       node + 1, cn_message_type_name(m.type), m.from, m.to);
         return;
     }
     sim->result->messages++;
@@ -51,8 +57,8 @@ void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *mess
     if (packet == NULL) return; /* the bound on messages in flight: the network loses it */
     int64_t written = cn_message_encode(&m, packet->bytes, packet->capacity);
     if (written <= 0) {
-        sim_check_fail(&sim->check, "codec", "node %u: %s to %u does not encode: %s", node + 1,
-                       cn_message_type_name(m.type), m.to, cn_strerror((int)written));
+        sim_check_fail(&sim->checks[m.group], "codec", "node %u: %s to %u does not encode: %s",
+                       node + 1, cn_message_type_name(m.type), m.to, cn_strerror((int)written));
         sim_pool_put(&sim->pool, packet);
         return;
     }
@@ -85,12 +91,15 @@ void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet)
     int rc = cn_message_decode(packet->bytes, packet->len, &message, sim->scratch_entries,
                                CN_MESSAGE_ENTRIES_MAX);
     if (rc != CN_OK) {
-        sim_check_fail(&sim->check, "codec", "a message to node %u does not decode: %s",
-                       node + 1, cn_strerror(rc));
+        sim_verdict_fail(&sim->verdict, "codec", "a message to node %u does not decode: %s",
+                         node + 1, cn_strerror(rc));
+    } else if (message.group >= sim->group_count) {
+        sim_verdict_fail(&sim->verdict, "codec", "a message to node %u names group %u (of %u)",
+                         node + 1, message.group, sim->group_count);
     } else if (sim->nodes[node].alive) {
         if (sim->options.trace != NULL) sim_trace_message(sim, "recv", &message);
         struct cn_event event = {.type = CN_EVENT_MESSAGE, .message = &message};
-        sim_node_step(sim, node, &event);
+        sim_node_step(sim, node, message.group, &event);
     }
     sim_pool_put(&sim->pool, packet);
 }

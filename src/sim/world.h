@@ -34,8 +34,9 @@ enum {
     SIM_EVENTS_PER_SEED_MAX = 50u * 1000 * 1000,
     SIM_STRING_KEYS_MAX = 5,
     SIM_COUNTER_KEYS = 2,
+    SIM_KEYS = SIM_STRING_KEYS_MAX + SIM_COUNTER_KEYS,
 };
-_Static_assert(SIM_STRING_KEYS_MAX + SIM_COUNTER_KEYS <= SIM_KVSM_KEYS_MAX,
+_Static_assert((int)SIM_KEYS <= (int)SIM_KVSM_KEYS_MAX,
                "the workload's keys fit in the state machine");
 _Static_assert(SIM_NODES_MAX <= 31, "partition masks are 32-bit");
 
@@ -105,30 +106,32 @@ struct sim_read_wait {
     uint64_t index;
 };
 
-/* Storage mode "wal" (disk_wal.c): the node's WAL over its simulated file system. */
+/* Storage mode "wal" (disk_wal.c): the node's one WAL over its simulated file system, shared
+ * by every group the node hosts (records tagged by group). */
 enum { SIM_WAL_FILLER_BYTES_MAX = 2048 };
-struct sim_wal {
-    struct simfs fs;
-    struct fileops fops;
-    struct wal *wal;
+struct sim_wal_group {
     uint64_t marker_index;           /* highest snapshot marker appended */
     bool marker_pending;             /* a local snapshot's marker waits for the next batch */
     struct cn_snapshot_meta marker;
     uint64_t compact_index;          /* compact up to here once the batch is durable; 0: none */
-    bool issued;                     /* the outstanding update's batch is in the WAL */
-    /* A second group, as a node hosting several shards has: every batch also carries one
-     * entry of filler_bytes for it (and a marker dropping the previous one), so that segments
-     * fill, roll over and get deleted within a seed. 0: no filler this seed. */
+};
+struct sim_wal {
+    struct simfs fs;
+    struct fileops fops;
+    struct wal *wal;
+    struct sim_wal_group groups[SIM_GROUPS_MAX];
+    bool issued;                     /* the batch in flight is in the WAL */
+    /* One more group, as a node hosting other shards has (its id is the group count): every
+     * batch also carries one entry of filler_bytes for it (and a marker dropping the previous
+     * one), so that segments fill, roll over and get deleted within a seed. 0: no filler. */
     uint32_t filler_bytes;
     uint64_t filler_last;            /* the filler group's last index */
     uint8_t filler[SIM_WAL_FILLER_BYTES_MAX];
 };
 
-struct sim_node {
-    uint32_t index; /* 0-based; the core's id is index + 1 */
-    struct sim_wal *wal; /* storage "wal" only, else NULL */
-    bool alive;
-    uint64_t incarnation;
+/* One consensus group's replica on one node: its core and what the driver keeps for it. */
+struct sim_replica {
+    uint32_t group;
     void *core;
     struct sim_disk disk;
     struct sim_kvsm kvsm;
@@ -136,16 +139,34 @@ struct sim_node {
     uint64_t applied_term;
     uint64_t applied_rolling;
     uint64_t snapshot_taken_index; /* to step CN_EVENT_SNAPSHOT_TAKEN after the ack; 0: none */
+    /* The update taken from the core and not yet acked. Its persistence, if any, is either in
+     * the node's batch in flight (in_batch) or waits for the next batch (queued). */
     bool update_outstanding;
+    bool in_batch;
+    bool queued;
     struct cn_update update;
     enum cn_role role;
     uint64_t term;
     cn_node_id leader;
-    uint64_t led_term; /* last term this node was seen leading */
-    int64_t crashed_us; /* when the last crash happened */
-    uint64_t crashed_incarnation; /* the incarnation that crash ended */
+    uint64_t led_term; /* last term this replica was seen leading */
     struct sim_read_wait reads[SIM_READS_WAITING_MAX];
     uint32_t read_count;
+};
+
+/* A simulated node: one process hosting a replica of every group (R = N), with one disk (one
+ * WAL with storage "wal") that all of them share. The node persists in batches, as a node
+ * with one WAL does (docs/sharding.md, "Many groups on one node"): the updates of every group
+ * that has one go into one write that completes after one disk latency; at most one batch is
+ * in flight, and updates taken meanwhile wait for the next one. */
+struct sim_node {
+    uint32_t index; /* 0-based; the core's id is index + 1 */
+    struct sim_wal *wal; /* storage "wal" only, else NULL */
+    bool alive;
+    uint64_t incarnation;
+    struct sim_replica *replicas; /* [group], sim->group_count of them */
+    bool batch_outstanding;       /* a batch is in flight (its SIM_EV_DISK_DONE is pending) */
+    int64_t crashed_us; /* when the last crash happened */
+    uint64_t crashed_incarnation; /* the incarnation that crash ended */
     int64_t tick_phase_us;
     int64_t disk_slow_until_us; /* the disk fault: writes take up to disk_slow_us_max */
     int64_t disk_slow_us_max;
@@ -166,7 +187,8 @@ struct sim_client {
     uint32_t index;
     uint64_t seq; /* operation number; events carry it to spot stale ones */
     enum sim_client_state state;
-    uint32_t target; /* node it believes leads */
+    uint32_t targets[SIM_GROUPS_MAX]; /* per group, the node it believes leads */
+    uint32_t group; /* the current operation's key's group */
     enum lincheck_kind kind;
     struct sim_kv_command command;
     uint8_t data[SIM_KV_COMMAND_BYTES_MAX];
@@ -183,9 +205,9 @@ struct sim_client {
     int64_t output_int;
 };
 
-/* The liveness check's probe proposal. */
+/* The liveness check's probe proposal in one group. */
 struct sim_probe {
-    bool active;
+    bool done;     /* applied on every node */
     bool proposed;
     uint32_t node;
     uint64_t index;
@@ -206,14 +228,25 @@ struct sim {
     struct sim_net net;
     struct sim_rng rng_fault, rng_workload, rng_network, rng_disk, rng_core;
     uint32_t node_count;
+    uint32_t group_count;           /* --groups: every node hosts every group */
+    struct shardmap *shardmap;      /* group_count shards: key -> slot -> shard = group */
+    /* The workload's keys: string keys 0..SIM_STRING_KEYS_MAX-1, then the counters; each
+     * key's group is the shard of its slot (keys.c). */
+    char key_names[SIM_KEYS][SIM_KV_KEY_BYTES_MAX + 1];
+    uint32_t key_groups[SIM_KEYS];
+    uint32_t groups_with_ops;       /* bit g: a client operation on a key of group g returned */
+    uint32_t groups_committed;      /* bit g: a client write of group g was applied */
+    uint32_t fault_group;           /* whose leader the next leader-directed fault targets */
     struct sim_node nodes[SIM_NODES_MAX];
-    const struct sim_disk *disks[SIM_NODES_MAX];
+    const struct sim_disk *disks[SIM_GROUPS_MAX][SIM_NODES_MAX]; /* [group][node] */
     uint32_t client_count;
     struct sim_client clients[SIM_CLIENTS_MAX];
     char last_value[SIM_STRING_KEYS_MAX][SIM_KV_VALUE_BYTES_MAX + 1]; /* for CAS expects */
     uint64_t request_id_next;
-    struct sim_probe probe;
-    struct sim_check check;
+    bool probing; /* the liveness check runs (faults ended) */
+    struct sim_probe probes[SIM_GROUPS_MAX];
+    struct sim_verdict verdict;               /* the first violation, of any group */
+    struct sim_check checks[SIM_GROUPS_MAX];  /* one checker per group */
     struct lincheck_history *history;
     struct sim_pool pool;
     struct cn_entry *scratch_entries;    /* CN_MESSAGE_ENTRIES_MAX, for decoding */
@@ -230,12 +263,18 @@ struct sim {
 };
 
 /* trace.c */
-void sim_trace_line(struct sim *sim, int node, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
+/* node -1: the cluster; group -1: the node (or, with one group, its only replica). */
+void sim_trace_line(struct sim *sim, int node, int group, const char *format, ...)
+    __attribute__((format(printf, 4, 5)));
 void sim_trace_message(struct sim *sim, const char *what, const struct cn_message *message);
 #define SIM_TRACE(sim, node, ...)                                                             \
     do {                                                                                      \
-        if ((sim)->options.trace != NULL) sim_trace_line((sim), (node), __VA_ARGS__);         \
+        if ((sim)->options.trace != NULL) sim_trace_line((sim), (node), -1, __VA_ARGS__);     \
+    } while (0)
+#define SIM_TRACE_GROUP(sim, node, group, ...)                                                \
+    do {                                                                                      \
+        if ((sim)->options.trace != NULL)                                                     \
+            sim_trace_line((sim), (node), (int)(group), __VA_ARGS__);                         \
     } while (0)
 
 /* pool.c */
@@ -255,8 +294,25 @@ void sim_node_disk_done(struct sim *sim, uint32_t node);
 void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet);
 /* Sends one of node's messages through the simulated network (wire.c). */
 void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *message);
-/* Steps an event into a live node's core and handles the updates that follow. */
-int sim_node_step(struct sim *sim, uint32_t node, const struct cn_event *event);
+/* Steps an event into the core of one group's replica on a live node, and handles the updates
+ * that follow. */
+int sim_node_step(struct sim *sim, uint32_t node, uint32_t group, const struct cn_event *event);
+/* The replica of `group` on `node`. */
+static inline struct sim_replica *sim_replica(struct sim *sim, uint32_t node, uint32_t group)
+{
+    return &sim->nodes[node].replicas[group];
+}
+/* Whether a violation was recorded (by a group's checks or the simulator itself). */
+static inline bool sim_failed(const struct sim *sim) { return sim->verdict.failed; }
+
+/* replica.c */
+/* Steps (2) to (5) and the ack of a group's outstanding update, once its persistence is done
+ * (or at once when it has nothing to persist). */
+void sim_replica_complete(struct sim *sim, uint32_t node, uint32_t group);
+/* Decodes snapshot bytes into the replica's state machine and applied position (0 or -1). */
+int sim_snapshot_decode(struct sim_replica *r, const uint8_t *buf, uint32_t len);
+/* Every node is a voter of every group (R = N). */
+struct cn_members sim_members(const struct sim *sim);
 
 /* client.c */
 void sim_client_start(struct sim *sim, uint32_t client);
@@ -264,23 +320,28 @@ void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq);
 void sim_client_reply(struct sim *sim, uint32_t client, uint64_t seq);
 void sim_client_timeout(struct sim *sim, uint32_t client, uint64_t seq);
 /* A node applied `entry` with `output`; clients waiting for that index learn their fate. */
-void sim_client_applied(struct sim *sim, uint32_t node, const struct cn_entry *entry,
+void sim_client_applied(struct sim *sim, uint32_t node, uint32_t group,
+                        const struct cn_entry *entry,
                         const struct sim_kv_output *output);
 /* A node's read became safe (or failed). */
-void sim_client_read_done(struct sim *sim, uint32_t node, uint64_t request_id, bool failed);
+void sim_client_read_done(struct sim *sim, uint32_t node, uint32_t group, uint64_t request_id,
+                          bool failed);
+/* Names the workload's keys and finds their groups (at creation; keys.c). Returns 0, or -1
+ * when no name for some key lands in the group meant for it (a bug). */
+int sim_keys_init(struct sim *sim);
 /* End of the run: record every operation still open as outcome unknown. */
 void sim_client_finish(struct sim *sim);
 
 /* fault.c */
 void sim_fault_next(struct sim *sim);
 /* A node just became leader: sometimes plan its crash soon after (Figure 8 needs it). */
-void sim_fault_new_leader(struct sim *sim, uint32_t node);
+void sim_fault_new_leader(struct sim *sim, uint32_t node, uint32_t group);
 /* A leader applied an entry of an earlier term: sometimes crash it right there. */
-void sim_fault_old_term_commit(struct sim *sim, uint32_t node);
+void sim_fault_old_term_commit(struct sim *sim, uint32_t node, uint32_t group);
 void sim_fault_crash_planned(struct sim *sim, uint32_t node, uint64_t incarnation);
 void sim_fault_heal_links(struct sim *sim);
-/* The live node that leads with the highest term, or -1. */
-int sim_fault_leader(const struct sim *sim);
+/* The live node whose replica of `group` leads with the highest term, or -1. */
+int sim_fault_leader(const struct sim *sim, uint32_t group);
 uint32_t sim_nodes_down(const struct sim *sim);
 
 /* disk_wal.c (storage "wal") */
@@ -288,16 +349,20 @@ struct sim_wal *sim_wal_create(void);
 void sim_wal_destroy(struct sim_wal *w);
 /* An empty disk and a fresh WAL for a new seed. Returns 0, or -1 (a violation is recorded). */
 int sim_wal_reset(struct sim *sim, uint32_t node);
-/* The update was taken: its batch is appended and synced, the disk completing it later. */
-void sim_wal_issue(struct sim *sim, uint32_t node, const struct cn_update *u);
-/* The update's disk latency passed: the batch is durable (then compaction, if due). */
-void sim_wal_complete(struct sim *sim, uint32_t node, const struct cn_update *u);
-void sim_wal_snapshot_taken(struct sim *sim, uint32_t node, const struct cn_snapshot_meta *meta);
-/* The node crashed (its core still exists): unsynced state is torn, the WAL reopened and
- * checked against the acknowledged disk plus the batch in flight. */
+/* The node's batch was issued: the updates of its replicas in_batch are appended and synced
+ * (one sync), the disk completing it later. */
+void sim_wal_issue(struct sim *sim, uint32_t node);
+/* The batch's disk latency passed: it is durable (then compaction, if due). Call before the
+ * replicas in_batch are completed. */
+void sim_wal_complete(struct sim *sim, uint32_t node);
+void sim_wal_snapshot_taken(struct sim *sim, uint32_t node, uint32_t group,
+                            const struct cn_snapshot_meta *meta);
+/* The node crashed (its cores still exist): unsynced state is torn, the WAL reopened and
+ * every group checked against its acknowledged disk plus its update in the batch in flight. */
 void sim_wal_crash(struct sim *sim, uint32_t node);
-/* The restore for a restart, from the WAL; release with wal_restore_free. Returns 0 or -1. */
-int sim_wal_restore(struct sim *sim, uint32_t node, struct wal_restore *restore,
+/* One group's restore for a restart, from the WAL; release with wal_restore_free.
+ * Returns 0 or -1. */
+int sim_wal_restore(struct sim *sim, uint32_t node, uint32_t group, struct wal_restore *restore,
                     struct cn_restore *out);
 
 /* compare.c: hooks that add to options.stats when it is set (each returns at once if not). */
@@ -309,7 +374,7 @@ void sim_stats_client_commit(struct sim *sim, int64_t proposed_us);
 /* Before a crash: a leader going down opens a recovery. */
 void sim_stats_crash(struct sim *sim, uint32_t node);
 /* A node applied `index`: a leader committing past the crash's floor closes the recovery. */
-void sim_stats_applied(struct sim *sim, uint32_t node, uint64_t index);
+void sim_stats_applied(struct sim *sim, uint32_t node, uint32_t group, uint64_t index);
 void sim_stats_seed_end(struct sim *sim);
 
 /* liveness.c */

@@ -162,7 +162,7 @@ static void test_check_log_matching_accepts_equal_logs(void **state)
     sim_check_persisted(&check, 1, &b, 1);
     write_log(&b, log + 2, 1);
     sim_check_persisted(&check, 1, &b, 3);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     sim_disk_free(&a);
     sim_disk_free(&b);
     sim_check_free(&check);
@@ -184,8 +184,8 @@ static void test_check_log_matching_catches_prefix_divergence(void **state)
     sim_check_persisted(&check, 0, &a, 1);
     write_log(&b, log_b, 3);
     sim_check_persisted(&check, 1, &b, 1);
-    assert_true(check.failed);
-    assert_non_null(strstr(check.message, "log matching"));
+    assert_true(check.verdict->failed);
+    assert_non_null(strstr(check.verdict->message, "log matching"));
     sim_disk_free(&a);
     sim_disk_free(&b);
     sim_check_free(&check);
@@ -204,13 +204,13 @@ static void test_check_log_matching_catches_same_term_other_entry(void **state)
     write_log(&a, &ea, 1);
     write_log(&b, &eb, 1);
     sim_check_persisted(&check, 0, &a, 1);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     sim_check_persisted(&check, 1, &b, 1);
-    assert_true(check.failed);
+    assert_true(check.verdict->failed);
     sim_check_clear(&check, 3);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     sim_check_persisted(&check, 1, &b, 1);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     sim_disk_free(&a);
     sim_disk_free(&b);
     sim_check_free(&check);
@@ -224,21 +224,21 @@ static void test_check_leaders_commit_and_apply(void **state)
     sim_check_leader(&check, 0, 1);
     sim_check_leader(&check, 0, 1);
     sim_check_leader(&check, 1, 2);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     assert_int_equal(check.elections, 2);
     sim_check_leader(&check, 2, 2);
-    assert_true(check.failed);
-    assert_non_null(strstr(check.message, "one leader per term"));
+    assert_true(check.verdict->failed);
+    assert_non_null(strstr(check.verdict->message, "one leader per term"));
 
     sim_check_clear(&check, 3);
     sim_check_commit_index(&check, 1, 5);
     sim_check_commit_index(&check, 1, 5);
     sim_check_restarted(&check, 1);
     sim_check_commit_index(&check, 1, 2);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     sim_check_commit_index(&check, 1, 1);
-    assert_true(check.failed);
-    assert_non_null(strstr(check.message, "commit index decreased"));
+    assert_true(check.verdict->failed);
+    assert_non_null(strstr(check.verdict->message, "commit index decreased"));
 
     sim_check_clear(&check, 3);
     struct cn_hard_state h0 = {0}, h1 = {.term = 2, .vote = 3};
@@ -247,37 +247,37 @@ static void test_check_leaders_commit_and_apply(void **state)
     sim_check_hard_state(&check, 0, &h0, &h1);
     sim_check_hard_state(&check, 0, &h1, &h2);
     sim_check_hard_state(&check, 0, &h2, &h3);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     sim_check_hard_state(&check, 0, &h1, &other_vote);
-    assert_true(check.failed);
-    assert_non_null(strstr(check.message, "double vote"));
+    assert_true(check.verdict->failed);
+    assert_non_null(strstr(check.verdict->message, "double vote"));
     sim_check_clear(&check, 3);
     sim_check_hard_state(&check, 0, &h3, &h1);
-    assert_true(check.failed);
-    assert_non_null(strstr(check.message, "term decreased"));
+    assert_true(check.verdict->failed);
+    assert_non_null(strstr(check.verdict->message, "term decreased"));
 
     sim_check_clear(&check, 3);
     struct cn_entry e1 = entry(1, 1, "a"), e1_other = entry(1, 1, "b");
     sim_check_applied(&check, 0, &e1, 1, 11, 21);
     sim_check_applied(&check, 1, &e1, 1, 11, 21);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     sim_check_snapshot_installed(&check, 2, 1, 11, 21);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     sim_check_snapshot_installed(&check, 2, 1, 11, 22);
-    assert_true(check.failed);
+    assert_true(check.verdict->failed);
     sim_check_clear(&check, 3);
     sim_check_applied(&check, 0, &e1, 1, 11, 21);
     sim_check_applied(&check, 2, &e1_other, 1, 12, 21);
-    assert_true(check.failed);
-    assert_non_null(strstr(check.message, "state machine safety"));
+    assert_true(check.verdict->failed);
+    assert_non_null(strstr(check.verdict->message, "state machine safety"));
     /* Without Raft's rule, the same value under another ballot is the same choice (Paxos). */
     sim_check_clear(&check, 3);
     struct cn_entry e1_later_ballot = entry(1, 9, "a");
     sim_check_applied(&check, 0, &e1, 1, 11, 21);
     sim_check_applied(&check, 1, &e1_later_ballot, 9, 99, 21);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     sim_check_applied(&check, 1, &e1_later_ballot, 9, 99, 22); /* another state after it */
-    assert_true(check.failed);
+    assert_true(check.verdict->failed);
     sim_check_free(&check);
 }
 
@@ -295,19 +295,19 @@ static void test_check_committed_needs_quorum(void **state)
     struct cn_entry e1 = entry(1, 1, "a"), e2 = entry(2, 1, "b");
     write_log(&d[0], &e1, 1);
     sim_check_committed_durable(&check, 0, &e1, disks);
-    assert_true(check.failed); /* 1 of 3 */
-    assert_non_null(strstr(check.message, "committed but not durable"));
+    assert_true(check.verdict->failed); /* 1 of 3 */
+    assert_non_null(strstr(check.verdict->message, "committed but not durable"));
     sim_check_clear(&check, 3);
     /* A snapshot covering the index counts as holding it. */
     struct cn_snapshot_meta meta = {.index = 1, .term = 1};
     sim_disk_set_snapshot(&d[1], &meta, 0, NULL, 0);
     sim_check_committed_durable(&check, 0, &e1, disks);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     write_log(&d[0], &e2, 1);
     struct cn_entry other = entry(2, 1, "c");
     write_log(&d[1], &other, 1);
     sim_check_committed_durable(&check, 0, &e2, disks);
-    assert_true(check.failed); /* d[1] holds another entry at 2 */
+    assert_true(check.verdict->failed); /* d[1] holds another entry at 2 */
     for (int i = 0; i < 3; i++) sim_disk_free(&d[i]);
     sim_check_free(&check);
 }
@@ -343,21 +343,21 @@ static void test_check_leader_completeness(void **state)
     fake_terms[2] = 2;
     fake_terms[3] = 3;
     sim_check_became_leader(&check, 1, &ops, NULL, 3);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     /* A leader elected late in term 1 need not hold what term 2 committed. */
     fake_terms[2] = 1;
     sim_check_became_leader(&check, 1, &ops, NULL, 1);
-    assert_false(check.failed);
+    assert_false(check.verdict->failed);
     /* The committed entry of term 2 was replaced: Figure 8's outcome. */
     sim_check_became_leader(&check, 1, &ops, NULL, 4);
-    assert_true(check.failed);
-    assert_non_null(strstr(check.message, "leader completeness"));
+    assert_true(check.verdict->failed);
+    assert_non_null(strstr(check.verdict->message, "leader completeness"));
     sim_check_clear(&check, 3);
     sim_check_applied(&check, 0, &e1, 1, 1, 1);
     sim_check_applied(&check, 0, &e2, 2, 2, 2);
     fake_last = 1; /* lacks index 2 */
     sim_check_became_leader(&check, 2, &ops, NULL, 5);
-    assert_true(check.failed);
+    assert_true(check.verdict->failed);
     sim_check_free(&check);
 }
 
