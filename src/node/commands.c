@@ -159,6 +159,8 @@ static const struct node_command commands[] = {
     {"KEYS", 2, cmd_keys},             {"TYPE", 2, cmd_type},
     {"RANDOMKEY", 1, cmd_randomkey},   {"TOUCH", -2, cmd_touch},
     {"MEMORY", -2, cmd_memory},
+    {"CLUSTER", -2, node_cmd_cluster}, {"ASKING", 1, node_cmd_cluster_flag},
+    {"READONLY", 1, node_cmd_cluster_flag}, {"READWRITE", 1, node_cmd_cluster_flag},
 };
 
 static const struct node_command *command_find(const struct resp_arg *name)

@@ -21,7 +21,17 @@ enum node_read_kind {
     NODE_READ_MEMORY = 12,
     NODE_READ_KEYS = 13,
     NODE_READ_RANDOMKEY = 14,
+    NODE_READ_COUNTKEYSINSLOT = 15, /* CLUSTER COUNTKEYSINSLOT (commands_cluster.c) */
+    NODE_READ_GETKEYSINSLOT = 16,   /* CLUSTER GETKEYSINSLOT */
     NODE_READ_WATCH = 64,   /* WATCH: records what its keys hold (commands_tx.c) */
+};
+
+enum {
+    /* CLUSTER GETKEYSINSLOT returns at most this many keys, and COUNTKEYSINSLOT and
+     * GETKEYSINSLOT examine at most this many keys of the shard (they run on the loop thread
+     * in one go; the store is in hash order, not slot order). */
+    NODE_SLOT_KEYS_MAX = 65536,
+    NODE_SLOT_EXAMINED_MAX = 1u << 20,
 };
 
 /* A command's execution context: where its reply goes. */
@@ -47,6 +57,8 @@ void node_cmd_write(struct node_exec *exec);
 #define NODE_ARITY_ERROR ((const char *)1)
 const char *node_write_encode(const struct node_exec *exec, uint8_t **payload, size_t *len);
 void node_cmd_read(struct node_exec *exec, enum node_read_kind kind, uint32_t args_min);
+/* Starts a read on a group chosen by the caller. */
+void node_read_start(struct node_exec *exec, enum node_read_kind kind, struct node_group *group);
 struct resp_arg *node_read_args_unpack(const struct node_request *request, uint32_t *argc);
 void node_read_serve(struct node_group *group, struct resp_out *out, enum node_read_kind kind,
                      const struct resp_arg *argv, uint32_t argc);
@@ -96,6 +108,13 @@ bool node_tx_queue(struct node_exec *exec, bool is_write);
 /* Inside MULTI, a command that failed to queue (unknown, wrong arity) fails the EXEC. */
 void node_tx_fail(struct node_client *client);
 void node_reply_kv_result(struct resp_out *out, const struct kv_result *result);
+
+/* commands_cluster.c */
+void node_cmd_cluster(struct node_exec *exec);
+void node_cmd_cluster_flag(struct node_exec *exec);
+void node_cluster_slot_serve(struct node_group *group, struct resp_out *out,
+                             enum node_read_kind kind, const struct resp_arg *argv,
+                             uint32_t argc);
 
 /* commands_info.c */
 void node_cmd_info(struct node_exec *exec);

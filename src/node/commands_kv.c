@@ -165,8 +165,12 @@ void node_cmd_read(struct node_exec *e, enum node_read_kind kind, uint32_t args_
         return;
     }
     struct node_group *group = node_route(e);
-    if (group == NULL)
-        return;
+    if (group != NULL)
+        node_read_start(e, kind, group);
+}
+
+void node_read_start(struct node_exec *e, enum node_read_kind kind, struct node_group *group)
+{
     struct node_request *r = node_request_new(e->client, group);
     r->read_kind = (uint8_t)kind;
     r->payload = read_args_pack(e, &r->payload_len);
@@ -235,6 +239,10 @@ void node_read_serve(struct node_group *group, struct resp_out *out, enum node_r
         return;
     case NODE_READ_RANDOMKEY:
         node_randomkey_serve(group, out);
+        return;
+    case NODE_READ_COUNTKEYSINSLOT:
+    case NODE_READ_GETKEYSINSLOT:
+        node_cluster_slot_serve(group, out, kind, argv, argc);
         return;
     case NODE_READ_NONE:
         break;
