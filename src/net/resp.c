@@ -550,6 +550,14 @@ int resp_reply_integer(struct resp_out *out, int64_t value)
     return resp_reply_header(out, ':', magnitude, value < 0);
 }
 
+int resp_reply_raw(struct resp_out *out, const void *bytes, size_t len)
+{
+    if (!resp_out_reserve(out, len))
+        return -1;
+    resp_out_put(out, bytes, len);
+    return 0;
+}
+
 int resp_reply_bulk(struct resp_out *out, const void *data, size_t len)
 {
     assert(data != NULL || len == 0);

@@ -145,6 +145,9 @@ int resp_reply_null(struct resp_out *out);
 int resp_reply_null_array(struct resp_out *out);
 /* "*count": the count elements follow as further replies. */
 int resp_reply_array(struct resp_out *out, uint64_t count);
+/* Bytes that are already whole replies (or whole elements of one), encoded for this
+ * output's protocol: a reply gathered from several parts. */
+int resp_reply_raw(struct resp_out *out, const void *bytes, size_t len);
 /* RESP3 "%pairs"; RESP2 a flat array "*2pairs" of key, value, key, value... */
 int resp_reply_map(struct resp_out *out, uint64_t pairs);
 

@@ -79,6 +79,8 @@ void node_scan_serve(struct node_group *group, struct resp_out *out, const struc
                      uint32_t argc);
 void node_keys_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv);
 void node_randomkey_serve(struct node_group *group, struct resp_out *out);
+/* S > 1: the group of the shard a SCAN cursor resumes in (NULL: answered). */
+struct node_group *node_scan_route(struct node_exec *exec);
 
 /* commands_command.c */
 void node_cmd_command(struct node_exec *exec);
@@ -108,6 +110,12 @@ bool node_tx_queue(struct node_exec *exec, bool is_write);
 /* Inside MULTI, a command that failed to queue (unknown, wrong arity) fails the EXEC. */
 void node_tx_fail(struct node_client *client);
 void node_reply_kv_result(struct resp_out *out, const struct kv_result *result);
+
+/* commands_chain.c: DBSIZE, KEYS, RANDOMKEY over every shard (S > 1) */
+bool node_chain_wanted(const struct node *node, enum node_read_kind kind);
+uint32_t node_chain_first_shard(const struct node *node, enum node_read_kind kind);
+void node_chain_step(struct node *node, struct node_request *request,
+                     const struct resp_arg *argv, uint32_t argc);
 
 /* commands_cluster.c */
 void node_cmd_cluster(struct node_exec *exec);

@@ -124,12 +124,17 @@ void node_cmd_write(struct node_exec *e)
         node_exec_error(e, "-BUSY too many pending requests, the command was not executed");
         return;
     }
+    /* S > 1: FLUSHALL and FLUSHDB empty every shard, one after another (node_cmd_write's
+     * request moves on to the next shard as each applies). */
+    bool chain = e->node->cluster_mode &&
+                 (node_arg_is(&e->argv[0], "FLUSHALL") || node_arg_is(&e->argv[0], "FLUSHDB"));
     struct node_group *group = node_route(e);
     if (group == NULL) {
         free(payload);
         return;
     }
     struct node_request *r = node_request_new(e->client, group);
+    r->chain_write = chain;
     uint64_t tag = node_write_tag(e->node, r->id);
     memcpy(payload, &tag, NODE_WRITE_TAG_BYTES);
     r->payload = payload;
@@ -164,7 +169,16 @@ void node_cmd_read(struct node_exec *e, enum node_read_kind kind, uint32_t args_
         node_exec_error(e, "-BUSY too many pending requests");
         return;
     }
-    struct node_group *group = node_route(e);
+    struct node_group *group;
+    if (node_chain_wanted(e->node, kind)) {
+        uint32_t first, last;
+        shardmap_range(&e->node->shardmap, node_chain_first_shard(e->node, kind), &first, &last);
+        group = node_route_slot(e, first);
+    } else if (kind == NODE_READ_SCAN && e->node->cluster_mode) {
+        group = node_scan_route(e);
+    } else {
+        group = node_route(e);
+    }
     if (group != NULL)
         node_read_start(e, kind, group);
 }
@@ -279,6 +293,11 @@ void node_request_finish_read(struct node *node, struct node_request *r)
 {
     uint32_t argc;
     struct resp_arg *argv = node_read_args_unpack(r, &argc);
+    if (node_chain_wanted(node, (enum node_read_kind)r->read_kind)) {
+        node_chain_step(node, r, argv, argc);
+        free(argv);
+        return;
+    }
     resp_out_init(&r->reply_out, NODE_REPLY_BYTES_MAX,
                   r->client != NULL ? r->client->out.protocol : 2);
     r->has_reply_out = true;
@@ -291,6 +310,16 @@ void node_request_finish_read(struct node *node, struct node_request *r)
 void node_request_finish_write(struct node *node, struct node_request *r,
                                const struct kv_result *result)
 {
+    uint32_t next = r->group->id + 1;
+    if (r->chain_write && next < node->topology->shard_count) {
+        if (node->groups[next] != NULL) {
+            node_request_restart_write(node, r, node->groups[next]);
+            return;
+        }
+        node_request_fail(node, r, "-ERR this node holds no replica of some shard; the shards "
+                                   "before it were emptied, ask a node that holds every shard");
+        return;
+    }
     resp_out_init(&r->reply_out, NODE_REPLY_BYTES_MAX,
                   r->client != NULL ? r->client->out.protocol : 2);
     r->has_reply_out = true;

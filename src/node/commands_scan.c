@@ -6,6 +6,11 @@
  * restart, and never expires; every 64-bit number is accepted. Guarantee: a key present
  * for the whole iteration is returned at least once. TYPE is honoured: every chorus value is
  * a string, so TYPE string (in any case) returns the matches and any other type none.
+ *
+ * With S > 1 shards one cursor walks the whole cluster from any node: its top 10 bits name
+ * the shard it resumes in, the other 54 the hash position there (the position's top 54 bits:
+ * a resumed call may return a few keys again, which SCAN allows). Each call is served by one
+ * shard's group; when a shard is done the cursor names the next one, and 0 follows the last.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,8 @@ enum {
     /* KEYS runs on the loop thread in one go, so its work is bounded: it refuses a store of
      * more keys than this (about 100 ms of the loop; SCAN has no such bound). */
     NODE_KEYS_EXAMINED_MAX = 262144,
+    NODE_SCAN_SHARD_SHIFT = 54,   /* S > 1: cursor = shard << 54 | position >> 10 */
+    NODE_SCAN_POSITION_SHIFT = 10,
 };
 
 static const char error_syntax[] = "ERR syntax error";
@@ -92,6 +99,38 @@ static void reply_pattern_too_long(struct resp_out *out)
     resp_reply_error(out, text, (size_t)n);
 }
 
+/* S > 1: the cursor after a call in the group's shard that started at `from`. */
+static uint64_t scan_cursor_next(const struct node_group *group, uint64_t shard_bits,
+                                 uint64_t from, const struct kv_scan_cursor *cursor)
+{
+    if (cursor->done) {
+        if (group->id + 1 >= group->node->topology->shard_count)
+            return 0;
+        return (uint64_t)(group->id + 1) << NODE_SCAN_SHARD_SHIFT;
+    }
+    uint64_t resume = cursor->position >> NODE_SCAN_POSITION_SHIFT;
+    /* Every key examined lay within one 1,024-wide window of hashes (never seen in practice
+     * with 64-bit hashes): step past it, or the cursor would not move. */
+    if (resume <= from >> NODE_SCAN_POSITION_SHIFT)
+        resume = (from >> NODE_SCAN_POSITION_SHIFT) + 1;
+    return shard_bits | resume;
+}
+
+struct node_group *node_scan_route(struct node_exec *e)
+{
+    uint64_t cursor = 0;
+    uint32_t shard = 0;
+    if (cursor_parse(&e->argv[1], &cursor))
+        shard = (uint32_t)(cursor >> NODE_SCAN_SHARD_SHIFT);
+    if (shard >= e->node->topology->shard_count) {
+        node_exec_error(e, "ERR invalid cursor");
+        return NULL;
+    }
+    uint32_t first, last;
+    shardmap_range(&e->node->shardmap, shard, &first, &last);
+    return node_route_slot(e, first);
+}
+
 /* SCAN cursor [MATCH pattern] [COUNT count] [TYPE type], errors in Redis's order. */
 void node_scan_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
                      uint32_t argc)
@@ -129,6 +168,15 @@ void node_scan_serve(struct node_group *group, struct resp_out *out, const struc
     }
     if (count > KV_SCAN_COUNT_MAX)
         count = KV_SCAN_COUNT_MAX;
+    uint64_t shard_bits = 0;
+    if (group->node->cluster_mode) {
+        if ((position >> NODE_SCAN_SHARD_SHIFT) != group->id) {
+            resp_reply_error(out, "ERR invalid cursor", 18);
+            return;
+        }
+        shard_bits = position & ~((1ull << NODE_SCAN_SHARD_SHIFT) - 1);
+        position = (position - shard_bits) << NODE_SCAN_POSITION_SHIFT;
+    }
     struct kv_scan_cursor cursor = {.position = position, .done = false};
     struct key_list list = {.keep = type == NULL || node_arg_is(type, "string")};
     int rv = kv_scan(group->kv, &cursor, match ? (const uint8_t *)match->data : NULL,
@@ -138,9 +186,11 @@ void node_scan_serve(struct node_group *group, struct resp_out *out, const struc
         resp_reply_error(out, "ERR storage scan failed", 23);
         return;
     }
+    uint64_t next = cursor.done ? 0 : cursor.position;
+    if (group->node->cluster_mode)
+        next = scan_cursor_next(group, shard_bits, position, &cursor);
     char text[24];
-    int n = snprintf(text, sizeof(text), "%llu",
-                     (unsigned long long)(cursor.done ? 0 : cursor.position));
+    int n = snprintf(text, sizeof(text), "%llu", (unsigned long long)next);
     resp_reply_array(out, 2);
     resp_reply_bulk(out, text, (size_t)n);
     key_list_reply_free(&list, out);

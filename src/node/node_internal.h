@@ -117,6 +117,8 @@ struct node_request {
      * client's earlier WATCHes are done by then); the watch a WATCH or an EXEC holds. */
     struct node_tx *exec_tx;
     struct node_watch *watch;
+    struct node_chain *chain;   /* commands_chain.c: a keyless read visiting every shard */
+    bool chain_write;           /* S > 1: FLUSHALL, applied shard after shard */
 };
 
 /* A doubly linked list of requests through their wait links. */
@@ -369,6 +371,12 @@ void node_request_fail(struct node *node, struct node_request *request, const ch
 void node_request_complete(struct node *node, struct node_request *request);
 enum node_start node_request_propose(struct node *node, struct node_request *request);
 enum node_start node_request_read(struct node *node, struct node_request *request);
+/* A write applied on its group is proposed again on another (FLUSHALL with S > 1). */
+void node_request_restart_write(struct node *node, struct node_request *request,
+                                struct node_group *group);
+/* A read served on its group starts again on another (commands_chain.c). */
+void node_request_restart_read(struct node *node, struct node_request *request,
+                               struct node_group *group);
 void node_requests_on_applied(struct node_group *group, const struct cn_entry *entry,
                               const struct kv_result *result);
 void node_requests_on_read(struct node_group *group, const struct cn_read *read);
@@ -397,6 +405,10 @@ void node_tx_serve_watch(struct node *node, struct node_request *request);
 /* A request holding EXEC's commands or a watch is done: they are released. */
 void node_tx_request_done(struct node_request *request);
 void node_tx_client_free(struct node_client *client);
+
+/* commands_chain.c */
+struct node_chain;
+void node_chain_free(struct node_request *request);
 
 /* stream.c */
 struct node_stream;

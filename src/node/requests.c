@@ -259,6 +259,7 @@ void node_request_complete(struct node *node, struct node_request *r)
     assert(!r->done);
     r->done = true;
     node_tx_request_done(r);
+    node_chain_free(r);
     if (r->has_reply_out)
         node->served_bytes_iteration += r->reply_out.len;
     set_wait(node, r, NODE_WAIT_NONE);
@@ -397,6 +398,29 @@ enum node_start node_request_read(struct node *node, struct node_request *r)
     }
     wait_for_leader(node, r); /* no leader known, or too many reads waiting: retried */
     return NODE_START_REFUSED;
+}
+
+void node_request_restart_write(struct node *node, struct node_request *r,
+                                struct node_group *group)
+{
+    assert(r->read_kind == 0 && group != NULL);
+    set_wait(node, r, NODE_WAIT_NONE);
+    r->group = group;
+    r->index = r->term = 0;
+    r->proposed = false;
+    wait_for_leader(node, r);
+    node_request_propose(node, r);
+}
+
+void node_request_restart_read(struct node *node, struct node_request *r,
+                               struct node_group *group)
+{
+    assert(r->read_kind != 0 && group != NULL);
+    set_wait(node, r, NODE_WAIT_NONE);
+    r->group = group;
+    r->index = 0;
+    wait_for_leader(node, r);
+    node_request_read(node, r);
 }
 
 uint64_t node_write_tag(const struct node *node, uint64_t request_id)
