@@ -50,3 +50,12 @@ int sim_keys_init(struct sim *sim)
     }
     return 0;
 }
+
+bool sim_keys_in_group(const struct sim *sim, uint32_t group)
+{
+    for (uint32_t key = 0; key < SIM_KEYS; key++) {
+        bool used = key >= SIM_STRING_KEYS_MAX || key < sim->params.string_keys;
+        if (used && sim->key_groups[key] == group) return true;
+    }
+    return false;
+}

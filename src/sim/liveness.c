@@ -39,13 +39,14 @@ static void sim_probe_propose(struct sim *sim, uint32_t group)
     assert(len > 0);
     p->data_len = (uint32_t)len;
     p->data_hash = sim_disk_data_hash(p->data, p->data_len);
-    uint64_t index = 0;
+    uint64_t index = 0, term = 0;
     struct cn_event event = {.type = CN_EVENT_PROPOSE, .data = p->data, .data_len = p->data_len,
-                             .out_index = &index};
+                             .out_index = &index, .out_term = &term};
     if (sim_node_step(sim, (uint32_t)leader, group, &event) != CN_OK) return;
     p->proposed = true;
     p->node = (uint32_t)leader;
     p->index = index;
+    p->term = term;
     SIM_TRACE_GROUP(sim, leader, group, "liveness probe proposed at %" PRIu64, index);
 }
 
@@ -58,8 +59,15 @@ static void sim_probe_look(struct sim *sim, uint32_t group)
     if (p->proposed) {
         const struct sim_check_applied *applied =
             sim_check_applied_at(&sim->checks[group], p->index);
+        int leader = sim_fault_leader(sim, group);
         if (applied != NULL && applied->data_hash != p->data_hash) {
             p->proposed = false; /* overwritten before it committed: propose again */
+        } else if (applied == NULL && leader >= 0 && !sim_keys_in_group(sim, group) &&
+                   sim_replica(sim, (uint32_t)leader, group)->term > p->term) {
+            /* The probe's leader lost its reign before the probe committed, and the new leader
+             * may never commit anything at its index: in a group that holds none of the
+             * clients' keys no other entry comes to overwrite it (in the others one does). */
+            p->proposed = false;
         } else if (applied != NULL) {
             bool everywhere = true;
             for (uint32_t i = 0; i < sim->node_count; i++)

@@ -211,6 +211,7 @@ struct sim_probe {
     bool proposed;
     uint32_t node;
     uint64_t index;
+    uint64_t term;     /* the leader's term when it took the proposal */
     uint64_t attempt;
     uint8_t data[SIM_KV_COMMAND_BYTES_MAX];
     uint32_t data_len;
@@ -329,6 +330,8 @@ void sim_client_read_done(struct sim *sim, uint32_t node, uint32_t group, uint64
 /* Names the workload's keys and finds their groups (at creation; keys.c). Returns 0, or -1
  * when no name for some key lands in the group meant for it (a bug). */
 int sim_keys_init(struct sim *sim);
+/* Whether some key this seed's clients use belongs to the group. */
+bool sim_keys_in_group(const struct sim *sim, uint32_t group);
 /* End of the run: record every operation still open as outcome unknown. */
 void sim_client_finish(struct sim *sim);
 
