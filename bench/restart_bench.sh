@@ -42,7 +42,7 @@ field() { timeout 5 redis-cli -p "$PORT" info chorus 2>/dev/null | tr -d '\r' | 
 start_node() {
     "$CHORUSD" --id 1 --cluster "1=127.0.0.1:$PEER" --data-dir "$work/data" \
         --listen "127.0.0.1:$PORT" --peer-listen "127.0.0.1:$PEER" \
-        --snapshot-entries "$SNAPSHOT_ENTRIES" --request-timeout-ms 30000 >>"$work/node.log" 2>&1 &
+        --snapshot-entries "$SNAPSHOT_ENTRIES" --request-timeout-ms 30000 --shards 1 >>"$work/node.log" 2>&1 &
     pid=$!
 }
 rss() { awk '/VmRSS/ { print $2 / 1024 " MiB" }' "/proc/$pid/status" 2>/dev/null; }

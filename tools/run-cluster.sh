@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# make run: a local 3-node chorus cluster in the foreground.
-#   clients (RESP) on 127.0.0.1:7001-7003, peers on 127.0.0.1:8001-8003, data under ./data/.
-# Ctrl-C stops all three cleanly (SIGTERM to each, then wait).
+# make run: a local chorus cluster in the foreground, sharded: the keyspace's 16,384 slots in
+# S shards (default 16), each a consensus group of up to 3 replicas.
+#   NODES=5 make run  starts 5 nodes; SHARDS=1 make run  one group (standalone Redis).
+#   clients (RESP) on 127.0.0.1:7001.., peers on 127.0.0.1:8001.., data under ./data/.
+# Ctrl-C stops every node cleanly (SIGTERM to each, then wait).
 set -u
 BUILD=${1:-build}
 BIN=$BUILD/bin/chorusd
 PROTOCOL=${PROTOCOL:-raft}
-CLUSTER="1=127.0.0.1:8001,2=127.0.0.1:8002,3=127.0.0.1:8003"
+NODES=${NODES:-3}
+case $NODES in ''|*[!0-9]*) echo "NODES must be a number" >&2; exit 2 ;; esac
+if [ "$NODES" -lt 1 ] || [ "$NODES" -gt 9 ]; then echo "NODES: 1..9" >&2; exit 2; fi
+CLUSTER=""
+for i in $(seq 1 "$NODES"); do
+    CLUSTER="$CLUSTER${CLUSTER:+,}$i=127.0.0.1:800$i/127.0.0.1:700$i"
+done
+# --shards only when asked for: a data directory keeps the number it was created with.
+SHARD_FLAGS=()
+[ -n "${SHARDS:-}" ] && SHARD_FLAGS=(--shards "$SHARDS")
 mkdir -p data
 pids=()
 stop() {
@@ -19,26 +30,48 @@ stop() {
     exit 0
 }
 trap stop INT TERM
-for i in 1 2 3; do
+for i in $(seq 1 "$NODES"); do
     "$BIN" --id "$i" --cluster "$CLUSTER" --protocol "$PROTOCOL" --data-dir "data/node$i" \
-        --listen "127.0.0.1:700$i" --peer-listen "127.0.0.1:800$i" 2> "data/node$i.log" &
+        --listen "127.0.0.1:700$i" --peer-listen "127.0.0.1:800$i" "${SHARD_FLAGS[@]}" \
+        2> "data/node$i.log" &
     pids+=($!)
 done
-leader=""
-for attempt in $(seq 1 50); do
-    for i in 1 2 3; do
-        role=$(redis-cli -p "700$i" info chorus 2>/dev/null | tr -d '\r' | sed -n 's/^role://p')
-        if [ "$role" = leader ]; then leader=$i; break 2; fi
-    done
+info() { redis-cli -p "$1" info "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3://p"; }
+# Ready once every shard has a leader (CLUSTER INFO says ok) or, with one shard, a leader.
+ready=""
+for attempt in $(seq 1 100); do
+    shards=$(info 7001 chorus shards)
+    if [ "${shards:-0}" -gt 1 ]; then
+        state=$(redis-cli -p 7001 cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p')
+        leading=0
+        for i in $(seq 1 "$NODES"); do leading=$((leading + $(info "700$i" chorus groups_leading || echo 0))); done
+        [ "$state" = ok ] && [ "$leading" -ge "$shards" ] && { ready=1; break; }
+    elif [ -n "$shards" ]; then
+        for i in $(seq 1 "$NODES"); do
+            [ "$(info "700$i" chorus role)" = leader ] && { ready=1; break 2; }
+        done
+    fi
     sleep 0.1
 done
-echo "chorus: a 3-node $PROTOCOL cluster is running (logs in data/node*.log)"
-if [ -n "$leader" ]; then echo "  leader: node $leader (client port 700$leader)"; else echo "  no leader yet"; fi
+shards=$(info 7001 chorus shards)
+replicas=$(info 7001 chorus replicas)
+echo "chorus: a $NODES-node $PROTOCOL cluster is running (logs in data/node*.log)"
+if [ "${shards:-1}" -gt 1 ]; then
+    echo "  sharding is on: $shards shards of the 16,384 slots, $replicas replicas each"
+    for i in $(seq 1 "$NODES"); do
+        echo "  node $i: 127.0.0.1:700$i, leads $(info "700$i" chorus groups_leading) shards"
+    done
+else
+    echo "  one shard (one consensus group): standalone Redis semantics"
+fi
+[ -n "$ready" ] || echo "  (some shards have no leader yet: commands wait for one)"
 cat <<TXT
-  talk to any node, e.g.:
+  talk to any node; it serves every key (forwarding to the key's shard leader):
     redis-cli -p 7001 set a 1
     redis-cli -p 7002 get a
-    redis-cli -p 7003 info chorus
-  press Ctrl-C to stop all three.
+    redis-cli -c -p 7001 cluster slots     # cluster clients find each shard's leader
+    redis-benchmark --cluster -p 7001 -t set,get -q
+    build/bin/chorus status                 # every shard: slots, leader, term, indexes
+  press Ctrl-C to stop every node.
 TXT
 wait

@@ -79,6 +79,8 @@ int status_parse_info(const char *text, size_t length, struct status_node *node)
             node->commit_index = to_u64(v, vl);
         } else if (field_is(line, line_len, "applied_index", &v, &vl)) {
             node->applied_index = to_u64(v, vl);
+        } else if (field_is(line, line_len, "shards", &v, &vl)) {
+            node->shards = (uint32_t)to_u64(v, vl);
         } else if (field_is(line, line_len, "members", &v, &vl)) {
             parse_members(v, vl, node);
         }
@@ -209,6 +211,8 @@ int status_run(const struct client_endpoint *endpoints, uint32_t count, bool exp
     if (leaders > 1)
         fprintf(out, "note: %u nodes say they lead (an old leader not yet stepped down, in an "
                      "older term)\n", leaders);
+    if (reference != NULL && reference->shards > 1)
+        status_shards_print(endpoints, count, timeout_ms, out);
     if (!explicit_nodes && member_count > 1)
         fprintf(out, "(pass --nodes HOST:PORT,... with every node's client address to see all "
                      "members)\n");

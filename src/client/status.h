@@ -37,6 +37,7 @@ struct status_node {
     uint64_t term;
     uint64_t commit_index;
     uint64_t applied_index;
+    uint32_t shards;           /* INFO chorus shards: 0 from a node before sharding */
     struct status_member members[STATUS_MEMBERS_MAX];
     uint32_t member_count;
 };
@@ -50,5 +51,9 @@ int status_parse_info(const char *text, size_t length, struct status_node *node)
  * answered, 1 some did not, 2 none did. */
 int status_run(const struct client_endpoint *endpoints, uint32_t count, bool explicit_nodes,
                int timeout_ms, FILE *out);
+
+/* status_shards.c: with S > 1, a row per shard (from INFO shards of every endpoint). */
+void status_shards_print(const struct client_endpoint *endpoints, uint32_t count, int timeout_ms,
+                         FILE *out);
 
 #endif

@@ -200,8 +200,48 @@ static void info_append(char *text, size_t *n, const char *section, size_t len)
     }
 }
 
+/* INFO shards (asked alone, never part of INFO all): a line per group this node hosts, for
+ * `chorus status`. At most TOPOLOGY_SHARDS_MAX lines of NODE_INFO_SHARD_LINE_BYTES. */
+enum { NODE_INFO_SHARD_LINE_BYTES = 256 };
+
+static void info_shards(struct node_exec *e)
+{
+    const struct node *node = e->node;
+    size_t cap = 32 + (size_t)node->hosted_count * NODE_INFO_SHARD_LINE_BYTES;
+    char *text = malloc(cap);
+    assert(text != NULL);
+    size_t n = (size_t)snprintf(text, cap, "# Shards\r\n");
+    for (uint32_t i = 0; i < node->hosted_count; i++) {
+        const struct node_group *g = node->hosted[i];
+        const struct topology_shard *shard = &node->topology->shards[g->id];
+        char replicas[64];
+        size_t r = 0;
+        replicas[0] = '\0';
+        for (uint32_t k = 0; k < shard->replica_count; k++)
+            r += (size_t)snprintf(replicas + r, sizeof(replicas) - r, "%s%u", k ? "/" : "",
+                                  shard->replicas[k]);
+        n += (size_t)snprintf(
+            text + n, cap - n,
+            "shard_%u:slots=%u-%u,role=%s,leader=%u,term=%llu,commit=%llu,applied=%llu,"
+            "replicas=%s\r\n",
+            g->id, g->first_slot, g->last_slot,
+            g->status.role == CN_ROLE_PRE_CANDIDATE ? "candidate" : cn_role_name(g->status.role),
+            g->status.leader, (unsigned long long)g->status.term,
+            (unsigned long long)g->status.commit_index, (unsigned long long)g->applied_index,
+            replicas);
+    }
+    struct resp_out *out = node_exec_out(e);
+    resp_reply_bulk(out, text, n);
+    node_exec_done(e, out);
+    free(text);
+}
+
 void node_cmd_info(struct node_exec *e)
 {
+    if (e->argc == 2 && node_arg_is(&e->argv[1], "shards")) {
+        info_shards(e);
+        return;
+    }
     char *text = malloc(NODE_INFO_BYTES_MAX);
     char section[2048];
     assert(text != NULL);

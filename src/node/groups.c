@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cluster/slot.h"
+#include "net/transport.h"
 #include "node/node_internal.h"
 
 static int make_dir(const char *path)
@@ -370,4 +371,31 @@ uint32_t node_groups_leading(const struct node *node)
     for (uint32_t i = 0; i < node->hosted_count; i++)
         n += node->hosted[i]->status.role == CN_ROLE_LEADER;
     return n;
+}
+
+/*
+ * Leadership balance (docs/sharding.md, "Placement and leaders"): the topology names each
+ * shard's preferred leader so that every node leads about S/N shards. A node that leads a
+ * shard whose preferred leader is another node it is connected to hands the leadership over
+ * (CN_EVENT_TRANSFER: the core waits until the target is caught up, then makes it campaign at
+ * once, thesis §3.10; it gives up after an election timeout). Once per term and shard, so a
+ * target that cannot take it is not asked again and again; a new term (an election) asks
+ * again. Called every NODE_BALANCE_TICKS ticks.
+ */
+void node_groups_balance(struct node *node)
+{
+    if (!node->cluster_mode || node->transport == NULL)
+        return;
+    for (uint32_t i = 0; i < node->hosted_count; i++) {
+        struct node_group *g = node->hosted[i];
+        cn_node_id preferred = node->topology->shards[g->id].replicas[0];
+        if (g->status.role != CN_ROLE_LEADER || preferred == node->config.id ||
+            g->status.transfer_target != 0 || g->balance_term == g->status.term)
+            continue;
+        struct transport_peer_info info;
+        if (!transport_peer_info(node->transport, preferred, &info) || !info.connected)
+            continue;
+        g->balance_term = g->status.term;
+        node_step(g, &(struct cn_event){.type = CN_EVENT_TRANSFER, .target = preferred});
+    }
 }

@@ -150,6 +150,8 @@ static void on_tick(uv_timer_t *timer)
     struct node *node = timer->data;
     for (uint32_t i = 0; i < node->hosted_count; i++)
         node_step(node->hosted[i], &(struct cn_event){.type = CN_EVENT_TICK});
+    if (++node->ticks % NODE_BALANCE_TICKS == 0)
+        node_groups_balance(node);
 }
 
 static void on_sweep(uv_timer_t *timer)

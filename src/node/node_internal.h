@@ -61,6 +61,8 @@ enum {
     /* A group's in-memory log bound is the node's shared out, but at least this (a few of
      * the largest entries). */
     NODE_GROUP_LOG_BYTES_MIN = 8u << 20,
+    /* How often (in ticks) a node hands shards it leads to their preferred leaders. */
+    NODE_BALANCE_TICKS = 20,
     /* Every write's log entry starts with a tag naming the request that proposed it (node id,
      * boot nonce, request id), then the kv command. The node knows its own writes by the tag
      * when they apply: neither the index (the entry may be overwritten, Raft §5.3) nor the
@@ -226,6 +228,7 @@ struct node_group {
     struct node_request_list commits;     /* WAIT_COMMIT, sorted by index */
     struct node_request_list apply_reads; /* WAIT_APPLY_READ, in arrival order */
     uint64_t retry_blocked_pass;          /* requests.c: the retry pass its core refused */
+    uint64_t balance_term;                /* groups.c: the term it last handed leadership in */
     struct node_forward *forwards_head, *forwards_tail; /* forwards.c */
     uint32_t forward_count;
     size_t forward_bytes;
@@ -269,6 +272,7 @@ struct node {
     struct transport *transport;
     uv_tcp_t listener;
     uv_timer_t tick_timer;
+    uint64_t ticks;
     uv_timer_t sweep_timer;
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -347,6 +351,7 @@ const struct node_member *node_member_find(const struct node *node, cn_node_id i
 uint64_t node_group_log_bytes_max(const struct node *node);
 const struct node_group *node_group_first(const struct node *node);
 uint32_t node_groups_leading(const struct node *node);
+void node_groups_balance(struct node *node);
 
 /* server.c */
 int node_server_start(struct node *node, char *error, size_t error_len);

@@ -70,7 +70,8 @@ run_foreground() {
     local i=$1 rc=0
     timeout -s KILL "$2" "$CHORUSD" --id "$i" --cluster "$(cluster_spec "$NODES")" \
         --data-dir "$CLUSTER_DIR/node$i" --listen "127.0.0.1:$(client_port "$i")" \
-        --peer-listen "127.0.0.1:$(peer_port "$i")" ${NODE_FLAGS:-} >>"$CLUSTER_DIR/node$i.log" 2>&1 || rc=$?
+        --peer-listen "127.0.0.1:$(peer_port "$i")" --shards "${SHARDS:-1}" ${NODE_FLAGS:-} \
+        >>"$CLUSTER_DIR/node$i.log" 2>&1 || rc=$?
     echo "$rc"
 }
 
@@ -177,7 +178,7 @@ strace_run() {
     strace -f -o "$out" -s 1 -P "$seg" -e trace=pwrite64,fdatasync \
         -e "inject=$syscall:error=$errno:when=$when" "$CHORUSD" --id 1 --cluster "$(cluster_spec 1)" \
         --data-dir "$CLUSTER_DIR/node1" --listen "127.0.0.1:$(client_port 1)" \
-        --peer-listen "127.0.0.1:$(peer_port 1)" >>"$CLUSTER_DIR/node1.log" 2>&1 &
+        --peer-listen "127.0.0.1:$(peer_port 1)" --shards 1 >>"$CLUSTER_DIR/node1.log" 2>&1 &
     STRACE_PID=$!
     wait_for 10 strace_node_up_or_gone || faults_fail "$name: chorusd under strace did not answer in 10 s"
     sl_writers_start 8 "$w" "$(client_port 1)"
