@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# sim.sh — shared by the simulator checks (sim_raft.sh, sim_paxos.sh, sim_wal.sh): runs
-# chorus-sim once and fails unless the run really exercised what the check is for. A summary
+# sim.sh — shared by the simulator checks (sim_raft.sh, sim_paxos.sh, sim_wal.sh,
+# sim_groups.sh): runs chorus-sim once and fails unless the run really exercised what the
+# check is for. A summary
 # with "violations: 0" alone proves nothing: the run must also have exited 0, run exactly
 # the seeds asked for, committed, elected, crashed nodes, checked client operations, installed
 # snapshots and decided every history (lincheck unknown: 0); callers may require more of the
-# "per seed" line (torn writes for --storage wal). Sourced; sets SIM_STATUS to 1 on a failure.
+# "per seed" line (torn writes for --storage wal, groups with client operations for
+# --groups). sim_expect_violations runs a planted bug (--plant) and fails unless the checks
+# caught it. Sourced; sets SIM_STATUS to 1 on a failure.
 # Not a check itself: tests/run.sh runs tests/checks/*.sh only, not this subdirectory.
 
 SIM=${BUILD:-build}/bin/chorus-sim
@@ -25,7 +28,9 @@ sim_require() {
 
 # sim_run LABEL SEEDS EXTRA_REQUIREMENTS -- CHORUS_SIM_ARGS... — runs chorus-sim with
 # --seeds SEEDS and the arguments; EXTRA_REQUIREMENTS is a space-separated list of per-seed
-# fields ("torn_writes torn_tails") that must be above zero as well.
+# fields ("torn_writes torn_tails") that must be above zero as well; FIELD>=N asks for at least
+# N instead (groups_ops>=3.5: on average 3.5 groups per seed saw client operations return;
+# groups_writes: groups where client writes committed).
 sim_run() {
     local label=$1 seeds=$2 extra=$3; shift 4
     local out rc summary per field v
@@ -49,11 +54,45 @@ sim_run() {
     sim_require "$label" "histories lincheck could not decide" \
         "$(sim_number "$per" 'lincheck unknown: ([0-9]+);')" == 0
     for field in $extra; do
+        local op='>' limit=0
+        case $field in
+            *'>='*) op='>='; limit=${field#*>=}; field=${field%%>=*} ;;
+        esac
         case $field in
             torn_writes) v=$(sim_number "$per" 'torn writes ([0-9.]+),') ;;
             torn_tails) v=$(sim_number "$per" 'torn tails truncated ([0-9.]+);') ;;
+            groups_ops) v=$(sim_number "$per" 'with client ops ([0-9.]+),') ;;
+            groups_writes) v=$(sim_number "$per" 'with client writes committed ([0-9.]+);') ;;
             *) echo "$label: FAIL: unknown requirement '$field'"; SIM_STATUS=1; continue ;;
         esac
-        sim_require "$label" "$field per seed" "$v" '>' 0
+        sim_require "$label" "$field per seed" "$v" "$op" "$limit"
     done
+}
+
+# sim_expect_violations LABEL SEEDS MIN PATTERN -- CHORUS_SIM_ARGS... — a negative check: runs
+# chorus-sim (with a --plant among the arguments) and fails unless it exits 1 with at least MIN
+# seeds violating ("all": every seed), and every violation's message matches the extended
+# regular expression PATTERN (the check meant to catch the bug is the one that did).
+sim_expect_violations() {
+    local label=$1 seeds=$2 min=$3 pattern=$4; shift 5
+    local out rc summary violations lines unexpected
+    if [ ! -x "$SIM" ]; then echo "$label: FAIL: $SIM not built"; SIM_STATUS=1; return; fi
+    out=$("$SIM" --seeds "$seeds" "$@" 2>&1); rc=$?
+    summary=$(printf '%s\n' "$out" | tail -n 1)
+    lines=$(printf '%s\n' "$out" | grep -E '^seed [0-9]+: VIOLATION ')
+    echo "chorus-sim --seeds $seeds $* (a planted bug):"
+    echo "  $summary"
+    printf '%s\n' "$lines" | sed -E 's/^seed [0-9]+: VIOLATION ([^:]*: [^:]*):.*/\1/' | sort |
+        uniq -c | head -n 5 | sed 's/^/  /'
+    [ "$rc" = 1 ] || { echo "$label: FAIL: chorus-sim exited $rc, want 1 (violations)"; SIM_STATUS=1; }
+    [ "$min" = all ] && min=$seeds
+    sim_require "$label" "seeds run" "$(sim_number "$summary" '^seeds: ([0-9]+),')" == "$seeds"
+    violations=$(sim_number "$summary" 'violations: ([0-9]+),')
+    sim_require "$label" "seeds that caught the planted bug" "$violations" '>=' "$min"
+    unexpected=$(printf '%s\n' "$lines" | grep -vE "^seed [0-9]+: VIOLATION ($pattern)" | grep -c .)
+    if [ "$unexpected" != 0 ]; then
+        echo "$label: FAIL: $unexpected violations are not '$pattern':"
+        printf '%s\n' "$lines" | grep -vE "^seed [0-9]+: VIOLATION ($pattern)" | head -n 3
+        SIM_STATUS=1
+    fi
 }
