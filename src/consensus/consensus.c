@@ -47,6 +47,8 @@ const char *cn_message_type_name(uint8_t type)
     case CN_MSG_READ_INDEX_RESPONSE: return "read-index-resp";
     case CN_MSG_PROPOSE: return "propose";
     case CN_MSG_PROPOSE_RESPONSE: return "propose-resp";
+    case CN_MSG_PROXY: return "proxy";
+    case CN_MSG_PROXY_RESPONSE: return "proxy-resp";
     case CN_MSG_PREPARE: return "prepare";
     case CN_MSG_PROMISE: return "promise";
     case CN_MSG_ACCEPT: return "accept";

@@ -144,6 +144,11 @@ enum cn_message_type {
      * term its core gave it (index, log_term, context), or reject. */
     CN_MSG_PROPOSE = 14,
     CN_MSG_PROPOSE_RESPONSE = 15,
+    /* Node level: a node that holds no replica of a key's shard relays the client's command
+     * (entries[0], RESP) to a node that does, which runs it as the client's stand-in and
+     * streams the replies back (src/node/proxy.c gives the fields' meanings). */
+    CN_MSG_PROXY = 16,
+    CN_MSG_PROXY_RESPONSE = 17,
     /* Multi-Paxos (Lamport 2001; van Renesse & Altinbuken 2015) */
     CN_MSG_PREPARE = 32,          /* phase 1a: term = ballot, index = first slot covered */
     CN_MSG_PROMISE = 33,          /* phase 1b: entries = accepted values >= index, reject = nack */

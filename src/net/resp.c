@@ -600,3 +600,77 @@ int resp_reply_map(struct resp_out *out, uint64_t pairs)
     if (out->protocol == 3) return resp_reply_header(out, '%', pairs, false);
     return resp_reply_header(out, '*', 2 * pairs, false);
 }
+
+/* ---- reply boundaries ---------------------------------------------------------------------- */
+
+/* The end of the line that starts at `at` (the index after its "\r\n"), or 0 when the bytes
+ * end first. */
+static size_t resp_line_end(const uint8_t *buf, size_t len, size_t at)
+{
+    for (size_t i = at; i + 1 < len; i++)
+        if (buf[i] == '\r' && buf[i + 1] == '\n')
+            return i + 2;
+    return 0;
+}
+
+/* A signed decimal between `from` and the line's "\r\n" (bounded by 19 digits). */
+static bool resp_line_number(const uint8_t *buf, size_t from, size_t end, int64_t *value)
+{
+    size_t i = from;
+    bool negative = i < end - 2 && buf[i] == '-';
+    i += negative;
+    if (i >= end - 2 || end - 2 - i > 19)
+        return false;
+    int64_t v = 0;
+    for (; i < end - 2; i++) {
+        if (buf[i] < '0' || buf[i] > '9')
+            return false;
+        v = v * 10 + (buf[i] - '0');
+    }
+    *value = negative ? -v : v;
+    return true;
+}
+
+static size_t resp_reply_end(const uint8_t *buf, size_t len, size_t at, uint32_t depth)
+{
+    if (at >= len || depth > RESP_REPLY_DEPTH_MAX)
+        return 0;
+    size_t line = resp_line_end(buf, len, at);
+    if (line == 0)
+        return 0;
+    int64_t n = 0;
+    switch (buf[at]) {
+    case '+': case '-': case ':': case '_': case ',': case '#': case '(':
+        return line;
+    case '$': case '=': case '!':
+        if (!resp_line_number(buf, at + 1, line, &n))
+            return 0;
+        if (n < 0)
+            return line; /* $-1 */
+        if ((uint64_t)n > len - line || len - line - (size_t)n < 2)
+            return 0;
+        return line + (size_t)n + 2;
+    case '*': case '~': case '>': case '%': case '|': {
+        if (!resp_line_number(buf, at + 1, line, &n))
+            return 0;
+        if (n < 0)
+            return line; /* *-1 */
+        uint64_t elements = (uint64_t)n * (buf[at] == '%' || buf[at] == '|' ? 2 : 1);
+        size_t end = line;
+        for (uint64_t i = 0; i < elements; i++) { /* bounded: each element takes >= 3 bytes */
+            end = resp_reply_end(buf, len, end, depth + 1);
+            if (end == 0)
+                return 0;
+        }
+        /* An attribute (|) precedes the reply it describes. */
+        return buf[at] == '|' ? resp_reply_end(buf, len, end, depth + 1) : end;
+    }
+    default:
+        return 0;
+    }
+}
+
+size_t resp_reply_length(const uint8_t *buf, size_t len)
+{
+    return resp_reply_end(buf, len, 0, 0);
+}

@@ -33,6 +33,7 @@
 
 /* Default limits (Redis: proto-max-bulk-len is larger; ours is sized to CN_ENTRY_DATA_BYTES_MAX). */
 enum {
+    RESP_REPLY_DEPTH_MAX = 64, /* nesting of aggregate replies resp_reply_length follows */
     RESP_ARGS_MAX_DEFAULT = 65536,                 /* arguments in one command */
     RESP_BULK_BYTES_MAX_DEFAULT = 2u << 20,        /* one bulk string argument */
     RESP_INLINE_BYTES_MAX_DEFAULT = 64u << 10,     /* an inline line, or a '*'/'$' header line */
@@ -148,6 +149,10 @@ int resp_reply_array(struct resp_out *out, uint64_t count);
 /* Bytes that are already whole replies (or whole elements of one), encoded for this
  * output's protocol: a reply gathered from several parts. */
 int resp_reply_raw(struct resp_out *out, const void *bytes, size_t len);
+/* The length of the one whole reply (RESP2 or RESP3) at the start of buf, or 0 when buf
+ * holds only part of one or something that is not a reply (nesting deeper than
+ * RESP_REPLY_DEPTH_MAX counts as that). Used to split a stream of relayed replies. */
+size_t resp_reply_length(const uint8_t *buf, size_t len);
 /* RESP3 "%pairs"; RESP2 a flat array "*2pairs" of key, value, key, value... */
 int resp_reply_map(struct resp_out *out, uint64_t pairs);
 

@@ -40,6 +40,10 @@ struct node_exec {
     struct node *node;
     const struct resp_arg *argv;
     uint32_t argc;
+    /* Routing (route.c): a read (a relayed one that is lost was not executed), and whether
+     * it may be relayed when this node holds no replica of its shard (proxy.c). */
+    bool read_only;
+    bool no_proxy;
 };
 
 /* The reply buffer for a command answered now: the client's own output when nothing of that

@@ -84,6 +84,7 @@ static void cluster_slot_read(struct node_exec *e, enum node_read_kind kind, uin
             return;
         }
     }
+    e->read_only = true;
     struct node_group *group = node_route_slot(e, slot);
     if (group != NULL)
         node_read_start(e, kind, group);

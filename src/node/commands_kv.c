@@ -128,6 +128,7 @@ void node_cmd_write(struct node_exec *e)
      * request moves on to the next shard as each applies). */
     bool chain = e->node->cluster_mode &&
                  (node_arg_is(&e->argv[0], "FLUSHALL") || node_arg_is(&e->argv[0], "FLUSHDB"));
+    e->no_proxy = e->no_proxy || chain;
     struct node_group *group = node_route(e);
     if (group == NULL) {
         free(payload);
@@ -164,6 +165,8 @@ static uint8_t *read_args_pack(const struct node_exec *e, uint32_t *len)
 
 void node_cmd_read(struct node_exec *e, enum node_read_kind kind, uint32_t args_min)
 {
+    e->read_only = true;
+    e->no_proxy = e->no_proxy || node_chain_wanted(e->node, kind);
     (void)args_min;
     if (e->node->pending_requests >= e->node->config.pending_requests_max) {
         node_exec_error(e, "-BUSY too many pending requests");

@@ -325,6 +325,7 @@ void node_cmd_exec(struct node_exec *e)
         node_exec_error(e, SHARDMAP_CROSSSLOT_ERROR);
         return;
     }
+    e->no_proxy = true; /* a transaction is not relayed (proxy.c): MOVED instead */
     group = slot.has_slot ? node_route_slot(e, slot.slot) : node_route(e);
     if (group == NULL) {
         tx_free(tx);
@@ -391,6 +392,7 @@ void node_cmd_watch(struct node_exec *e)
     if (!tx_slot_add(e, &slot))
         return;
     watch->slot = slot;
+    e->no_proxy = true;
     node_cmd_read(e, NODE_READ_WATCH, 2);
     /* node_cmd_read queued the read as the client's last request (or answered -BUSY). */
     struct node_request *r = e->client->tail;

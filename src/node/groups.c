@@ -284,7 +284,8 @@ int node_groups_open(struct node *node)
     const struct topology *t = node->topology;
     node->groups = calloc(t->shard_count, sizeof(*node->groups));
     node->hosted = calloc(t->shard_count, sizeof(*node->hosted));
-    assert(node->groups != NULL && node->hosted != NULL);
+    node->shard_leader_hint = calloc(t->shard_count, sizeof(*node->shard_leader_hint));
+    assert(node->groups != NULL && node->hosted != NULL && node->shard_leader_hint != NULL);
     for (uint32_t s = 0; s < t->shard_count; s++)
         if (topology_shard_has_replica(&t->shards[s], node->config.id))
             node->hosted_count++;
@@ -323,6 +324,8 @@ void node_groups_close(struct node *node)
     }
     free(node->groups);
     free(node->hosted);
+    free(node->shard_leader_hint);
+    node->shard_leader_hint = NULL;
     free(node->topology);
     node->groups = node->hosted = NULL;
     node->hosted_count = 0;
@@ -344,6 +347,8 @@ cn_node_id node_shard_leader(const struct node *node, uint32_t shard)
     const struct node_group *g = node->groups[shard];
     if (g != NULL)
         return g->status.leader;
+    if (node->shard_leader_hint[shard] != 0)
+        return node->shard_leader_hint[shard];
     return node->topology->shards[shard].replicas[0];
 }
 

@@ -158,6 +158,7 @@ static void on_sweep(uv_timer_t *timer)
 {
     struct node *node = timer->data;
     node_requests_sweep(node, node_now_ms(node));
+    node_proxy_sweep(node, node_now_ms(node));
 }
 
 static void node_begin_stop(struct node *node)
@@ -255,6 +256,7 @@ int node_run(const struct node_config *config)
     uv_run(node->loop, UV_RUN_DEFAULT);
     /* The loop ends once every handle closed and the work in flight (a sync, a snapshot)
      * finished: what the last sync wrote is durable. */
+    node_proxy_sweep(node, UINT64_MAX); /* stand-ins closed at the stop */
     node_groups_close(node);
     wal_close(node->wal);
     uv_loop_close(node->loop);

@@ -78,6 +78,7 @@ enum node_wait {
     NODE_WAIT_COMMIT,     /* proposed at (index, term): waiting for it to apply */
     NODE_WAIT_READ,       /* ReadIndex asked: waiting for the read index */
     NODE_WAIT_APPLY_READ, /* read index known: waiting for applied >= index */
+    NODE_WAIT_PROXY,      /* relayed to a node holding its shard: waiting for the reply */
 };
 
 struct node_client;
@@ -121,6 +122,11 @@ struct node_request {
     struct node_watch *watch;
     struct node_chain *chain;   /* commands_chain.c: a keyless read visiting every shard */
     bool chain_write;           /* S > 1: FLUSHALL, applied shard after shard */
+    /* proxy.c: the command (RESP, in payload) goes to a node holding a replica of its shard,
+     * since this node holds none. */
+    bool proxied;
+    bool proxy_read;            /* read-only: a lost reply means "not executed" */
+    uint32_t proxy_shard;
 };
 
 /* A doubly linked list of requests through their wait links. */
@@ -178,6 +184,26 @@ struct node_client {
     bool reading;            /* uv_read_start is in force */
     bool input_pending;      /* complete commands may wait in `in`: parse them next iteration */
     uint64_t retry_blocked_pass; /* requests.c: the retry pass that met its first held request */
+    /* proxy.c, on the client's node: its commands relayed to another node, in one session
+     * (one stand-in client there) at a time, in order. */
+    uint32_t proxies_started;      /* relayed, reply not complete */
+    cn_node_id proxy_target;       /* the node of the current session */
+    uint64_t proxy_session;        /* 0: none (or ended by a loss) */
+    uint64_t proxy_seq;            /* commands sent in the session */
+    uint64_t proxy_received;       /* bytes of the session's replies received */
+    uint8_t *proxy_buf;            /* received bytes not yet a whole reply */
+    size_t proxy_buf_len, proxy_buf_cap;
+    /* proxy.c, on the node holding the shard: this client stands in for a client of
+     * another node (no socket; its replies go back as messages). */
+    bool stand_in;
+    cn_node_id stand_in_from;
+    uint64_t stand_in_client;      /* the client's id on its node */
+    uint64_t stand_in_session;
+    uint64_t stand_in_seq;         /* commands received */
+    uint64_t stand_in_sent;        /* reply bytes sent back */
+    uint64_t stand_in_request;     /* the latest relayed command's request id there */
+    uint32_t stand_in_shard;       /* and its shard */
+    uint64_t stand_in_last_ms;     /* for the idle sweep */
     struct node_tx *tx;      /* MULTI open: the queued commands (commands_tx.c), else NULL */
     struct node_watch *watch; /* WATCHed keys (commands_tx.c), else NULL */
     uv_write_t write_req;
@@ -315,6 +341,9 @@ struct node {
     struct node_request *all_head, *all_tail;
     uint32_t waiting_unproposed;          /* requests in NODE_WAIT_LEADER */
     uint32_t apply_reads_total;           /* WAIT_APPLY_READ over all groups */
+    uint64_t proxy_session_next;          /* proxy.c */
+    uint32_t stand_in_count;
+    cn_node_id *shard_leader_hint;        /* per shard not hosted: its leader, as last heard */
     struct node_request_map by_id;
     uint8_t *get_buffer;
     uint64_t retry_pass;                  /* numbers node_requests_retry's passes */
@@ -379,6 +408,11 @@ enum node_start node_request_read(struct node *node, struct node_request *reques
 /* A write applied on its group is proposed again on another (FLUSHALL with S > 1). */
 void node_request_restart_write(struct node *node, struct node_request *request,
                                 struct node_group *group);
+struct node_request *node_request_find(struct node *node, uint64_t id);
+/* The request waits to start (is retried, in order): NODE_WAIT_LEADER. */
+void node_request_wait_leader(struct node *node, struct node_request *request);
+/* The request was relayed (proxy.c): NODE_WAIT_PROXY. */
+void node_request_set_proxy(struct node *node, struct node_request *request);
 /* A read served on its group starts again on another (commands_chain.c). */
 void node_request_restart_read(struct node *node, struct node_request *request,
                                struct node_group *group);
@@ -392,6 +426,46 @@ void node_requests_retry(struct node *node);
 void node_requests_sweep(struct node *node, uint64_t now_ms);
 void node_requests_forget_client(struct node *node, struct node_client *client);
 void node_requests_on_forward_response(struct node *node, const struct cn_message *m);
+
+/* proxy.c */
+/* Relays the command to a node holding its shard (the shard has no replica here). Answers
+ * an error itself when it cannot. */
+struct node_exec;
+void node_proxy_command(struct node_exec *exec, uint32_t shard, bool read_only);
+enum node_start node_proxy_start(struct node *node, struct node_request *request);
+void node_proxy_on_message(struct node *node, const struct cn_message *m);
+void node_proxy_on_response(struct node *node, const struct cn_message *m);
+/* The client's relayed requests are lost (a timeout, a gap): all of them fail. */
+void node_proxy_session_end(struct node *node, struct node_client *client);
+void node_proxy_client_gone(struct node *node, struct node_client *client);
+void node_proxy_sweep(struct node *node, uint64_t now_ms);
+void node_proxy_stand_in_flush(struct node_client *client);
+
+/* server.c, for proxy.c's stand-in clients */
+struct node_client *node_client_new(struct node *node);
+void node_client_input(struct node_client *client);
+void node_client_close(struct node_client *client);
+void node_client_free_closed(struct node_client *client);
+
+/* proxy.c */
+/* Relays the command to a node holding its shard (the shard has no replica here). Answers
+ * an error itself when it cannot. */
+struct node_exec;
+void node_proxy_command(struct node_exec *exec, uint32_t shard, bool read_only);
+enum node_start node_proxy_start(struct node *node, struct node_request *request);
+void node_proxy_on_message(struct node *node, const struct cn_message *m);
+void node_proxy_on_response(struct node *node, const struct cn_message *m);
+/* The client's relayed requests are lost (a timeout, a gap): all of them fail. */
+void node_proxy_session_end(struct node *node, struct node_client *client);
+void node_proxy_client_gone(struct node *node, struct node_client *client);
+void node_proxy_sweep(struct node *node, uint64_t now_ms);
+void node_proxy_stand_in_flush(struct node_client *client);
+
+/* server.c, for proxy.c's stand-in clients */
+struct node_client *node_client_new(struct node *node);
+void node_client_input(struct node_client *client);
+void node_client_close(struct node_client *client);
+void node_client_free_closed(struct node_client *client);
 
 /* forwards.c */
 void node_forwards_on_propose(struct node_group *group, const struct cn_message *m);

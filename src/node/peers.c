@@ -27,6 +27,14 @@ static void on_message(void *ctx, const struct cn_message *m)
         node_requests_on_forward_response(node, m);
         return;
     }
+    if (m->type == CN_MSG_PROXY) {
+        node_proxy_on_message(node, m);
+        return;
+    }
+    if (m->type == CN_MSG_PROXY_RESPONSE) {
+        node_proxy_on_response(node, m);
+        return;
+    }
     struct node_group *g = message_group(node, m);
     if (g == NULL)
         return;

@@ -126,7 +126,7 @@ static struct node_request_list *list_of(struct node_request *r, enum node_wait 
 static bool wait_is_started(enum node_wait wait)
 {
     return wait == NODE_WAIT_FORWARD || wait == NODE_WAIT_COMMIT || wait == NODE_WAIT_READ ||
-           wait == NODE_WAIT_APPLY_READ;
+           wait == NODE_WAIT_APPLY_READ || wait == NODE_WAIT_PROXY;
 }
 
 /* Keeps the client's order counters (node_internal.h, struct node_client) in step with the
@@ -139,13 +139,15 @@ static void client_count(struct node_request *r, enum node_wait wait, int delta)
         return;
     if (wait == NODE_WAIT_LEADER)
         counter = &c->unstarted;
+    else if (wait == NODE_WAIT_PROXY)
+        counter = &c->proxies_started;
     else if (wait_is_started(wait))
         counter = r->read_kind != 0 ? &c->reads_started : &c->writes_started;
     if (counter == NULL)
         return;
     if (delta > 0) {
         (*counter)++;
-        if (counter != &c->unstarted) {
+        if (counter != &c->unstarted && counter != &c->proxies_started) {
             assert(c->started_group == NULL || c->started_group == r->group);
             c->started_group = r->group;
         }
@@ -194,7 +196,7 @@ static void map_put(struct node_request_map *map, struct node_request *r)
     map->count++;
 }
 
-static struct node_request *request_find(struct node *node, uint64_t id)
+struct node_request *node_request_find(struct node *node, uint64_t id)
 {
     const struct node_request_map *map = &node->by_id;
     uint32_t i = map_slot(map, id);
@@ -284,6 +286,18 @@ static void wait_for_leader(struct node *node, struct node_request *r)
     set_wait(node, r, NODE_WAIT_LEADER);
 }
 
+void node_request_wait_leader(struct node *node, struct node_request *r)
+{
+    set_wait(node, r, NODE_WAIT_LEADER);
+}
+
+void node_request_set_proxy(struct node *node, struct node_request *r)
+{
+    assert(r->proxied);
+    set_wait(node, r, NODE_WAIT_PROXY);
+    r->proposed = true;
+}
+
 /*
  * Whether the request may start now (be proposed, forwarded, or ask its read index) without
  * breaking its client's order (node_internal.h, struct node_client): no earlier command of
@@ -300,6 +314,8 @@ static bool order_allows(const struct node_request *r)
         return false;
     if (c->started_group != NULL && c->started_group != r->group)
         return false;
+    if (c->proxies_started > 0)
+        return false; /* relayed commands of the client are in flight (proxy.c) */
     return r->read_kind != 0 ? c->writes_started == 0 : c->reads_started == 0;
 }
 
@@ -458,7 +474,7 @@ void node_requests_on_applied(struct node_group *g, const struct cn_entry *entry
 void node_requests_on_read(struct node_group *g, const struct cn_read *read)
 {
     struct node *node = g->node;
-    struct node_request *r = request_find(node, read->request_id);
+    struct node_request *r = node_request_find(node, read->request_id);
     if (r == NULL || r->wait != NODE_WAIT_READ || r->group != g)
         return;
     if (read->failed) {
@@ -566,14 +582,16 @@ void node_requests_retry(struct node *node)
     struct node_request *r = node->all_head;
     for (uint32_t guard = 0; r != NULL && guard <= node->config.pending_requests_max; guard++) {
         struct node_request *next = r->all_next;
-        if (r->wait == NODE_WAIT_LEADER && r->group->status.leader != 0 &&
-            r->group->retry_blocked_pass != pass &&
+        bool group_ready = r->proxied || (r->group->status.leader != 0 &&
+                                          r->group->retry_blocked_pass != pass);
+        if (r->wait == NODE_WAIT_LEADER && group_ready &&
             (r->client == NULL || r->client->retry_blocked_pass != pass)) {
-            enum node_start started = r->read_kind != 0 ? node_request_read(node, r)
-                                                        : node_request_propose(node, r);
+            enum node_start started = r->proxied            ? node_proxy_start(node, r)
+                                      : r->read_kind != 0 ? node_request_read(node, r)
+                                                          : node_request_propose(node, r);
             /* A refusal by the core holds the rest of its group (they would be refused too,
              * and this bounds the work); other groups go on. */
-            if (started == NODE_START_REFUSED)
+            if (started == NODE_START_REFUSED && !r->proxied)
                 r->group->retry_blocked_pass = pass;
             if (started == NODE_START_ORDER)
                 r->client->retry_blocked_pass = pass;
@@ -590,6 +608,16 @@ void node_requests_sweep(struct node *node, uint64_t now_ms)
         struct node_request *next = r->all_next;
         if (r->stream != NULL) {
             /* Part of its reply is out: it finishes (or its client goes) but cannot fail. */
+        } else if (r->proxied && r->deadline_ms <= now_ms) {
+            if (r->wait == NODE_WAIT_PROXY && r->client != NULL) {
+                /* Its session is out of step now: every relayed request of the client fails
+                 * (proxy.c), this one with them. The list may lose several entries. */
+                node_proxy_session_end(node, r->client);
+                next = node->all_head;
+                continue;
+            }
+            node_request_fail(node, r, r->proxy_read || r->wait != NODE_WAIT_PROXY
+                                           ? ERROR_NO_LEADER : ERROR_UNKNOWN);
         } else if (r->wait == NODE_WAIT_READ && now_ms - r->read_asked_ms >= NODE_READ_RESEND_MS &&
             r->deadline_ms > now_ms) {
             /* The read index answer was lost (a dropped message, a lost connection): reads
@@ -613,7 +641,7 @@ void node_requests_sweep(struct node *node, uint64_t now_ms)
 
 void node_requests_on_forward_response(struct node *node, const struct cn_message *m)
 {
-    struct node_request *r = request_find(node, m->context);
+    struct node_request *r = node_request_find(node, m->context);
     if (r == NULL || r->wait != NODE_WAIT_FORWARD)
         return;
     if (m->reject) {

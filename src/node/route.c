@@ -37,10 +37,14 @@ struct node_group *node_route_slot(struct node_exec *e, uint32_t slot)
         reply_moved(e, slot, leader);
         return NULL;
     }
-    if (g == NULL) {
-        /* A shard with no replica here: its leader (or, while unknown, its preferred leader)
-         * serves it. */
+    if (g == NULL && (node->config.redirect || e->no_proxy)) {
+        /* A shard with no replica here, and a command that is not relayed: its leader (or,
+         * while unknown, its preferred leader) serves it. */
         reply_moved(e, slot, leader != 0 ? leader : node->topology->shards[shard].replicas[0]);
+        return NULL;
+    }
+    if (g == NULL) {
+        node_proxy_command(e, shard, e->read_only);
         return NULL;
     }
     return g;

@@ -18,9 +18,9 @@ static void client_close(struct node_client *client);
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
-static void on_client_closed(uv_handle_t *handle)
+/* Unlinks and frees a closed client. */
+static void client_free(struct node_client *client)
 {
-    struct node_client *client = handle->data;
     struct node *node = client->node;
     /* Requests still waiting answer nobody; a write among them may still commit. */
     for (struct node_request *r = client->head; r != NULL;) {
@@ -42,7 +42,11 @@ static void on_client_closed(uv_handle_t *handle)
         node->clients = client->next;
     if (client->next != NULL)
         client->next->prev = client->prev;
-    node->client_count--;
+    if (client->stand_in)
+        node->stand_in_count--;
+    else
+        node->client_count--;
+    node_proxy_client_gone(node, client);
     node_tx_client_free(client);
     resp_parser_free(&client->parser);
     resp_out_free(&client->out);
@@ -51,12 +55,32 @@ static void on_client_closed(uv_handle_t *handle)
     free(client);
 }
 
+static void on_client_closed(uv_handle_t *handle)
+{
+    client_free(handle->data);
+}
+
+/* A stand-in (proxy.c) has no socket: it is freed by node_proxy_sweep, outside the loops
+ * over clients that may close one. */
 static void client_close(struct node_client *client)
 {
     if (client->closing)
         return;
     client->closing = true;
-    uv_close((uv_handle_t *)&client->tcp, on_client_closed);
+    if (!client->stand_in)
+        uv_close((uv_handle_t *)&client->tcp, on_client_closed);
+}
+
+void node_client_close(struct node_client *client)
+{
+    client_close(client);
+}
+
+/* Frees a stand-in that was closed (proxy.c's sweep). */
+void node_client_free_closed(struct node_client *client)
+{
+    assert(client->stand_in && client->closing);
+    client_free(client);
 }
 
 /* Whether the client's socket should be read now: not while complete commands wait unparsed,
@@ -84,6 +108,11 @@ static void client_update_reading(struct node_client *client)
 {
     if (client->closing)
         return;
+    if (client->stand_in) {
+        if (client->input_pending && client_may_parse(client))
+            node_drive_schedule(client->node);
+        return;
+    }
     bool want = client_wants_input(client);
     if (want && !client->reading) {
         if (uv_read_start((uv_stream_t *)&client->tcp, on_alloc, on_read) != 0) {
@@ -132,6 +161,8 @@ void node_client_flush(struct node_client *client)
         client_close(client);
         return;
     }
+    if (client->stand_in && client->out.len > 0)
+        node_proxy_stand_in_flush(client);
     if (client->out.len == 0) {
         if (client->close_after_write)
             client_close(client);
@@ -321,11 +352,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     node_client_flush(client);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* A new client in the node's list (a connection's, or a stand-in's: proxy.c). */
+struct node_client *node_client_new(struct node *node)
 {
-    struct node *node = server->data;
-    if (status < 0)
-        return;
     struct node_client *client = calloc(1, sizeof(*client));
     assert(client != NULL);
     client->node = node;
@@ -336,6 +365,22 @@ static void on_connection(uv_stream_t *server, int status)
     if (node->clients != NULL)
         node->clients->prev = client;
     node->clients = client;
+    return client;
+}
+
+/* Runs what a stand-in received (proxy.c put it into client->in). */
+void node_client_input(struct node_client *client)
+{
+    client_process_input(client);
+    node_client_flush(client);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct node *node = server->data;
+    if (status < 0)
+        return;
+    struct node_client *client = node_client_new(node);
     node->client_count++;
     node->stats.clients_total++;
     uv_tcp_init(node->loop, &client->tcp);
@@ -377,5 +422,5 @@ void node_server_stop(struct node *node)
     if (!uv_is_closing((uv_handle_t *)&node->listener))
         uv_close((uv_handle_t *)&node->listener, NULL);
     for (struct node_client *c = node->clients; c != NULL; c = c->next)
-        client_close(c);
+        client_close(c); /* a stand-in is only marked: the list stays intact */
 }
