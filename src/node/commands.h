@@ -116,10 +116,13 @@ void node_tx_fail(struct node_client *client);
 void node_reply_kv_result(struct resp_out *out, const struct kv_result *result);
 
 /* commands_chain.c: DBSIZE, KEYS, RANDOMKEY over every shard (S > 1) */
-bool node_chain_wanted(const struct node *node, enum node_read_kind kind);
+bool node_chain_wanted(const struct node *node, const struct node_client *client,
+                       enum node_read_kind kind);
 uint32_t node_chain_first_shard(const struct node *node, enum node_read_kind kind);
 void node_chain_step(struct node *node, struct node_request *request,
                      const struct resp_arg *argv, uint32_t argc);
+void node_chain_start_relayed(struct node *node, struct node_request *request, uint32_t shard);
+void node_chain_write_relay(struct node *node, struct node_request *request, uint32_t done);
 
 /* commands_cluster.c */
 void node_cmd_cluster(struct node_exec *exec);

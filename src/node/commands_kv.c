@@ -126,9 +126,34 @@ void node_cmd_write(struct node_exec *e)
     }
     /* S > 1: FLUSHALL and FLUSHDB empty every shard, one after another (node_cmd_write's
      * request moves on to the next shard as each applies). */
-    bool chain = e->node->cluster_mode &&
+    bool flush = e->node->cluster_mode &&
                  (node_arg_is(&e->argv[0], "FLUSHALL") || node_arg_is(&e->argv[0], "FLUSHDB"));
-    e->no_proxy = e->no_proxy || chain;
+    bool chain = flush && e->client->stand_in_scope == 0;
+    if (flush && !chain) {
+        /* One shard's part of another node's FLUSHALL (proxy.c): that shard alone. */
+        struct node_group *scoped = e->node->groups[e->client->stand_in_scope - 1];
+        if (scoped == NULL) {
+            free(payload);
+            node_exec_error(e, "ERR no replica of that shard here");
+            return;
+        }
+        struct node_request *r = node_request_new(e->client, scoped);
+        uint64_t tag = node_write_tag(e->node, r->id);
+        memcpy(payload, &tag, NODE_WRITE_TAG_BYTES);
+        r->payload = payload;
+        r->payload_len = (uint32_t)(NODE_WRITE_TAG_BYTES + len);
+        node_request_propose(e->node, r);
+        return;
+    }
+    if (chain && e->node->groups[0] == NULL && !e->node->config.redirect) {
+        /* Shard 0 has no replica here: the whole FLUSHALL goes shard by shard, relayed. */
+        struct node_request *r = node_request_new(e->client, NULL);
+        r->chain_write = true;
+        r->payload = payload;
+        r->payload_len = (uint32_t)(NODE_WRITE_TAG_BYTES + len);
+        node_chain_write_relay(e->node, r, 0);
+        return;
+    }
     struct node_group *group = node_route(e);
     if (group == NULL) {
         free(payload);
@@ -166,16 +191,31 @@ static uint8_t *read_args_pack(const struct node_exec *e, uint32_t *len)
 void node_cmd_read(struct node_exec *e, enum node_read_kind kind, uint32_t args_min)
 {
     e->read_only = true;
-    e->no_proxy = e->no_proxy || node_chain_wanted(e->node, kind);
     (void)args_min;
     if (e->node->pending_requests >= e->node->config.pending_requests_max) {
         node_exec_error(e, "-BUSY too many pending requests");
         return;
     }
     struct node_group *group;
-    if (node_chain_wanted(e->node, kind)) {
+    struct node_client *client = e->client;
+    if (node_chain_wanted(e->node, client, kind)) {
+        uint32_t shard = node_chain_first_shard(e->node, kind);
+        group = e->node->groups[shard];
+        if (group == NULL && !e->node->config.redirect) {
+            struct node_request *r = node_request_new(client, NULL);
+            r->read_kind = (uint8_t)kind;
+            r->payload = read_args_pack(e, &r->payload_len);
+            node_chain_start_relayed(e->node, r, shard);
+            return;
+        }
         uint32_t first, last;
-        shardmap_range(&e->node->shardmap, node_chain_first_shard(e->node, kind), &first, &last);
+        shardmap_range(&e->node->shardmap, shard, &first, &last);
+        group = node_route_slot(e, first);
+    } else if (client->stand_in_scope != 0) {
+        /* A chain's part relayed here: the one shard it names (proxy.c). */
+        uint32_t first, last;
+        shardmap_range(&e->node->shardmap, client->stand_in_scope - 1, &first, &last);
+        e->no_proxy = true;
         group = node_route_slot(e, first);
     } else if (kind == NODE_READ_SCAN && e->node->cluster_mode) {
         group = node_scan_route(e);
@@ -296,7 +336,7 @@ void node_request_finish_read(struct node *node, struct node_request *r)
 {
     uint32_t argc;
     struct resp_arg *argv = node_read_args_unpack(r, &argc);
-    if (node_chain_wanted(node, (enum node_read_kind)r->read_kind)) {
+    if (node_chain_wanted(node, r->client, (enum node_read_kind)r->read_kind)) {
         node_chain_step(node, r, argv, argc);
         free(argv);
         return;
@@ -314,13 +354,12 @@ void node_request_finish_write(struct node *node, struct node_request *r,
                                const struct kv_result *result)
 {
     uint32_t next = r->group->id + 1;
-    if (r->chain_write && next < node->topology->shard_count) {
-        if (node->groups[next] != NULL) {
+    if (r->chain_write && next < node->topology->shard_count &&
+        result->type == KV_RESULT_OK) {
+        if (node->groups[next] != NULL)
             node_request_restart_write(node, r, node->groups[next]);
-            return;
-        }
-        node_request_fail(node, r, "-ERR this node holds no replica of some shard; the shards "
-                                   "before it were emptied, ask a node that holds every shard");
+        else
+            node_chain_write_relay(node, r, next);
         return;
     }
     resp_out_init(&r->reply_out, NODE_REPLY_BYTES_MAX,

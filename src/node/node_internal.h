@@ -203,6 +203,7 @@ struct node_client {
     uint64_t stand_in_sent;        /* reply bytes sent back */
     uint64_t stand_in_request;     /* the latest relayed command's request id there */
     uint32_t stand_in_shard;       /* and its shard */
+    uint32_t stand_in_scope;       /* shard + 1: keyless commands cover that shard only */
     uint64_t stand_in_last_ms;     /* for the idle sweep */
     struct node_tx *tx;      /* MULTI open: the queued commands (commands_tx.c), else NULL */
     struct node_watch *watch; /* WATCHed keys (commands_tx.c), else NULL */
@@ -413,6 +414,8 @@ struct node_request *node_request_find(struct node *node, uint64_t id);
 void node_request_wait_leader(struct node *node, struct node_request *request);
 /* The request was relayed (proxy.c): NODE_WAIT_PROXY. */
 void node_request_set_proxy(struct node *node, struct node_request *request);
+/* A chained request goes on to a shard without a replica here (proxy.c). */
+void node_request_restart_relay(struct node *node, struct node_request *request);
 /* A read served on its group starts again on another (commands_chain.c). */
 void node_request_restart_read(struct node *node, struct node_request *request,
                                struct node_group *group);
@@ -488,6 +491,9 @@ void node_tx_client_free(struct node_client *client);
 /* commands_chain.c */
 struct node_chain;
 void node_chain_free(struct node_request *request);
+void node_chain_on_relayed(struct node *node, struct node_request *request,
+                           const uint8_t *reply, size_t len);
+const uint8_t *node_chain_relay_command(const struct node_request *request, uint32_t *len);
 
 /* stream.c */
 struct node_stream;

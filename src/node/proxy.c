@@ -117,10 +117,13 @@ static bool proxy_send(struct node *node, struct node_request *r)
     }
     struct cn_entry entry = {.type = CN_ENTRY_NORMAL, .data = r->payload,
                              .data_len = r->payload_len};
+    if (r->chain != NULL)
+        entry.data = node_chain_relay_command(r, &entry.data_len);
     struct cn_message m = {.type = CN_MSG_PROXY, .group = r->proxy_shard,
                            .from = node->config.id, .to = c->proxy_target, .context = r->id,
                            .index = c->id, .hint_term = c->proxy_session,
                            .hint_index = c->proxy_seq + 1, .commit = (uint64_t)c->out.protocol,
+                           .log_term = r->chain != NULL, /* keep to this shard */
                            .entry_count = 1, .entries = &entry};
     if (node->transport == NULL || transport_send(node->transport, &m) != 0)
         return false;
@@ -176,6 +179,7 @@ void node_proxy_session_end(struct node *node, struct node_client *c)
 /* Hands every whole reply received to the client's relayed requests, oldest first. */
 static void proxy_deliver(struct node *node, struct node_client *c)
 {
+    uint64_t session = c->proxy_session;
     size_t at = 0;
     struct node_request *r = c->head;
     while (at < c->proxy_buf_len) {
@@ -189,10 +193,19 @@ static void proxy_deliver(struct node *node, struct node_client *c)
             return;
         }
         struct node_request *next = r->next_in_client;
-        resp_out_init(&r->reply_out, NODE_REPLY_BYTES_MAX, c->out.protocol);
-        r->has_reply_out = true;
-        resp_reply_raw(&r->reply_out, c->proxy_buf + at, len);
-        node_request_complete(node, r);
+        if (r->chain != NULL) {
+            /* One shard's part of a chained command: the chain goes on (commands_chain.c),
+             * possibly in a new session (the buffer then belongs to it: stop here; nothing
+             * else of the client was in flight). */
+            node_chain_on_relayed(node, r, c->proxy_buf + at, len);
+            if (c->proxy_session != session)
+                return;
+        } else {
+            resp_out_init(&r->reply_out, NODE_REPLY_BYTES_MAX, c->out.protocol);
+            r->has_reply_out = true;
+            resp_reply_raw(&r->reply_out, c->proxy_buf + at, len);
+            node_request_complete(node, r);
+        }
         r = next;
         at += len;
     }
@@ -312,6 +325,9 @@ void node_proxy_on_message(struct node *node, const struct cn_message *m)
     c->stand_in_seq++;
     c->stand_in_request = m->context;
     c->stand_in_shard = m->group;
+    /* A chain's part (one shard of DBSIZE, KEYS, RANDOMKEY) is the only command of its
+     * client in flight, so the scope set here is the one it runs under. */
+    c->stand_in_scope = m->log_term == 1 ? m->group + 1 : 0;
     c->stand_in_last_ms = node_now_ms(node);
     resp_out_set_protocol(&c->out, (int)m->commit);
     if (c->in_capacity < c->in_len + m->entries[0].data_len) {

@@ -428,6 +428,16 @@ void node_request_restart_write(struct node *node, struct node_request *r,
     node_request_propose(node, r);
 }
 
+void node_request_restart_relay(struct node *node, struct node_request *r)
+{
+    assert(r->proxied);
+    set_wait(node, r, NODE_WAIT_NONE);
+    r->group = NULL;
+    r->index = 0;
+    wait_for_leader(node, r);
+    node_proxy_start(node, r);
+}
+
 void node_request_restart_read(struct node *node, struct node_request *r,
                                struct node_group *group)
 {
