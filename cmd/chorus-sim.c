@@ -14,7 +14,8 @@
  * Its --duration-ms defaults to 8000 (the first 3000 ms are the fixed script).
  *
  * --storage wal persists through the real WAL over a simulated file system that tears unsynced
- * writes at crashes (Raft only); mem (the default) uses the simulator's own disk.
+ * writes at crashes (Multi-Paxos in per-slot mode); mem (the default) uses the simulator's own
+ * disk.
  *
  * --groups G (1..16, default 1) runs G consensus groups on the same nodes, each node hosting a
  * replica of every group, one disk (one WAL) per node shared by its groups; the clients' keys
@@ -218,8 +219,6 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
         return sim_cmd_error("give --seed or --seeds, not both");
     if (cmd->seeds == 0 || cmd->seeds - 1 > UINT64_MAX - cmd->start)
         return sim_cmd_error("--seeds must be >= 1 (and S+N-1 must fit in 64 bits)");
-    if (cmd->options.storage == SIM_STORAGE_WAL && strcmp(cmd->options.protocol, "raft") != 0)
-        return sim_cmd_error("--storage wal supports the raft protocol only for now");
     if (cmd->options.trace != NULL && cmd->seeds != 1)
         return sim_cmd_error("--trace replays one seed: use --seed S");
     if (cmd->compare && (cmd->options.trace != NULL || cmd->options.storage != SIM_STORAGE_MEM))

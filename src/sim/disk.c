@@ -272,6 +272,23 @@ int sim_disk_set_snapshot(struct sim_disk *disk, const struct cn_snapshot_meta *
     return 0;
 }
 
+int sim_disk_set_snapshot_slots(struct sim_disk *disk, const struct cn_snapshot_meta *meta,
+                                uint64_t rolling, const uint8_t *bytes, uint32_t len)
+{
+    if (len > SIM_SNAPSHOT_BYTES_MAX || meta->index < disk->snapshot.index) return -1;
+    if (meta->index >= sim_disk_last_index(disk)) {
+        sim_disk_truncate_count(disk, 0);
+        disk->first = 0;
+    } else {
+        sim_disk_compact(disk, meta->index);
+    }
+    disk->snapshot = *meta;
+    disk->snapshot_rolling = rolling;
+    if (len > 0) memmove(disk->snapshot_bytes, bytes, len);
+    disk->snapshot_len = len;
+    return 0;
+}
+
 int sim_disk_install_snapshot(struct sim_disk *disk, const struct cn_snapshot_meta *meta,
                               uint64_t rolling, const uint8_t *bytes, uint32_t len)
 {

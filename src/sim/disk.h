@@ -81,6 +81,10 @@ int sim_disk_write_entries(struct sim_disk *disk, const struct cn_entry *entries
  * the snapshot already held). */
 int sim_disk_set_snapshot(struct sim_disk *disk, const struct cn_snapshot_meta *meta,
                           uint64_t rolling, const uint8_t *bytes, uint32_t len);
+/* The per-slot rule (Multi-Paxos on the WAL, wal.h): drops the slots up to meta.index and
+ * keeps every one above it. Returns 0, or -1 (too large, or older than the disk's). */
+int sim_disk_set_snapshot_slots(struct sim_disk *disk, const struct cn_snapshot_meta *meta,
+                                uint64_t rolling, const uint8_t *bytes, uint32_t len);
 /* Installs a received snapshot (cn_update.snapshot_present): the whole log is discarded and
  * now starts after meta.index. Returns 0, or -1 (too large, or older than the disk's). */
 int sim_disk_install_snapshot(struct sim_disk *disk, const struct cn_snapshot_meta *meta,

@@ -132,7 +132,8 @@ static bool sim_wal_deferred(const struct cn_update *u) { return !u->snapshot_pr
  * snapshot's not yet in the WAL), entries. Returns WAL_OK with *appended set when it wrote
  * anything (and *marker to the marker written, 0 for none). */
 static int sim_wal_append_update(struct sim_wal *w, uint32_t group, const struct cn_update *u,
-                                 bool *appended, uint64_t *marker, struct wal_error *err)
+                                 bool per_slot, bool *appended, uint64_t *marker,
+                                 struct wal_error *err)
 {
     struct sim_wal_group *wg = &w->groups[group];
     const struct cn_snapshot_meta *snap = NULL;
@@ -147,8 +148,12 @@ static int sim_wal_append_update(struct sim_wal *w, uint32_t group, const struct
     *appended = u->hard_state_changed || snap != NULL || u->entry_count > 0;
     *marker = snap != NULL ? snap->index : 0;
     if (!*appended) return WAL_OK;
-    return wal_append(w->wal, group, u->hard_state_changed ? &u->hard_state : NULL, snap,
-                      u->entries, u->entry_count, err);
+    /* Multi-Paxos: each entry replaces its own slot; an installed snapshot drops every slot,
+     * one the node took itself only those up to its index (as the node's drive.c appends). */
+    uint32_t flags = 0;
+    if (per_slot) flags = WAL_APPEND_PER_SLOT | (u->snapshot_present ? WAL_APPEND_INSTALL : 0);
+    return wal_append_mode(w->wal, group, flags, u->hard_state_changed ? &u->hard_state : NULL,
+                           snap, u->entries, u->entry_count, err);
 }
 
 /* Appends the updates of the batch's groups written now (deferred: when the batch is issued;
@@ -164,7 +169,8 @@ static int sim_wal_write(struct sim *sim, uint32_t node, bool deferred)
         const struct sim_replica *r = sim_replica(sim, node, g);
         if (!r->in_batch || sim_wal_deferred(&r->update) != deferred) continue;
         bool appended = false;
-        rv = sim_wal_append_update(w, g, &r->update, &appended, &markers[g], &err);
+        rv = sim_wal_append_update(w, g, &r->update, sim->log_per_slot, &appended, &markers[g],
+                                   &err);
         any |= appended;
     }
     if (rv == WAL_OK && !any) return 0;
@@ -189,7 +195,8 @@ void sim_wal_issue(struct sim *sim, uint32_t node)
     bool deferred_any = false;
     for (uint32_t g = 0; g < sim->group_count; g++) {
         const struct sim_replica *r = sim_replica(sim, node, g);
-        assert(!r->in_batch || !r->update.entries_per_slot);
+        assert(!r->in_batch || r->update.entry_count == 0 ||
+               r->update.entries_per_slot == sim->log_per_slot);
         deferred_any |= r->in_batch && sim_wal_deferred(&r->update);
     }
     if (!deferred_any) return;
@@ -225,91 +232,6 @@ void sim_wal_snapshot_taken(struct sim *sim, uint32_t node, uint32_t group,
     struct sim_wal_group *wg = &sim->nodes[node].wal->groups[group];
     wg->marker = *meta;
     wg->marker_pending = true;
-}
-
-/* Whether entry e equals the sim disk's entry at its index. */
-static bool sim_wal_same_entry(const struct sim_disk *disk, const struct cn_entry *e)
-{
-    const struct sim_disk_entry *d = sim_disk_entry_at(disk, e->index);
-    return d != NULL && d->term == e->term && d->type == e->type &&
-           d->data_hash == sim_disk_data_hash(e->data, e->data_len);
-}
-
-static bool sim_wal_same_update_entry(const struct cn_entry *a, const struct cn_entry *b)
-{
-    return a->index == b->index && a->term == b->term && a->type == b->type &&
-           a->data_len == b->data_len &&
-           (a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0);
-}
-
-static bool sim_wal_same_hard_state(const struct cn_hard_state *a, const struct cn_hard_state *b)
-{
-    return a->term == b->term && a->vote == b->vote && a->commit == b->commit;
-}
-
-/*
- * Compares what the WAL recovered (r) with the acknowledged disk plus a prefix of the batch in
- * flight (u, or NULL). Returns the number of the batch's entries that survived (0..count), or
- * -1 with the reason in `why`.
- */
-static int64_t sim_wal_compare(const struct sim_disk *disk, const struct cn_restore *r,
-                               const struct cn_update *u, char *why, size_t why_len)
-{
-    bool hs_new = u != NULL && u->hard_state_changed &&
-                  sim_wal_same_hard_state(&r->hard_state, &u->hard_state);
-    if (!sim_wal_same_hard_state(&r->hard_state, &disk->hard_state) && !hs_new) {
-        snprintf(why, why_len, "hard state term %" PRIu64 " vote %u commit %" PRIu64
-                 " but term %" PRIu64 " vote %u commit %" PRIu64 " was acknowledged",
-                 r->hard_state.term, r->hard_state.vote, r->hard_state.commit,
-                 disk->hard_state.term, disk->hard_state.vote, disk->hard_state.commit);
-        return -1;
-    }
-    if (r->snapshot.index > disk->snapshot.index) {
-        snprintf(why, why_len, "snapshot marker %" PRIu64 " beyond the snapshot held, %" PRIu64,
-                 r->snapshot.index, disk->snapshot.index);
-        return -1;
-    }
-    uint64_t base = disk->snapshot.index;
-    uint64_t last = sim_disk_last_index(disk);
-    uint64_t split = u != NULL && u->entry_count > 0 ? u->entries[0].index : UINT64_MAX;
-    uint64_t first = r->entry_count > 0 ? r->entries[0].index : r->snapshot.index + 1;
-    uint64_t r_last = first + r->entry_count - 1;
-    /* Everything acknowledged below the batch's first entry must be there, unchanged. */
-    for (uint64_t i = base + 1; i <= last && i < split; i++) {
-        if (i < first || i > r_last || !sim_wal_same_entry(disk, &r->entries[i - first])) {
-            snprintf(why, why_len, "acknowledged entry %" PRIu64 " is missing or different", i);
-            return -1;
-        }
-    }
-    bool unchanged = r_last == last || (r->entry_count == 0 && last <= base);
-    for (uint64_t i = split; unchanged && i <= last && split != UINT64_MAX; i++)
-        unchanged = i >= first && i <= r_last && sim_wal_same_entry(disk, &r->entries[i - first]);
-    if (unchanged) return 0; /* nothing of the batch's entries landed */
-    if (split == UINT64_MAX || split > r_last || split < first) {
-        snprintf(why, why_len, "log ends at %" PRIu64 ", acknowledged to %" PRIu64, r_last,
-                 last);
-        return -1;
-    }
-    /* The batch's first entry is there: the truncation happened; a prefix of its entries. */
-    uint64_t k0 = split - first;
-    uint64_t survived = r->entry_count - k0;
-    if (survived > u->entry_count) {
-        snprintf(why, why_len, "log ends at %" PRIu64 ", past the batch's last entry %" PRIu64,
-                 r_last, u->entries[u->entry_count - 1].index);
-        return -1;
-    }
-    for (uint64_t k = 0; k < survived; k++) {
-        if (!sim_wal_same_update_entry(&r->entries[k0 + k], &u->entries[k])) {
-            snprintf(why, why_len, "entry %" PRIu64 " is neither acknowledged nor written",
-                     split + k);
-            return -1;
-        }
-    }
-    if (u->hard_state_changed && !hs_new) {
-        snprintf(why, why_len, "entries of the batch survived but not its hard state");
-        return -1;
-    }
-    return (int64_t)survived;
 }
 
 /* The restore the WAL gives, with the sim disk's snapshot when it is newer than the marker:
@@ -375,7 +297,7 @@ static void sim_wal_crash_group(struct sim *sim, uint32_t node, uint32_t group,
     struct cn_restore view;
     sim_wal_view(&r->disk, &restore, &view);
     char why[256];
-    int64_t survived = sim_wal_compare(&r->disk, &view, u, why, sizeof(why));
+    int64_t survived = sim_wal_compare(&r->disk, &view, u, sim->log_per_slot, why, sizeof(why));
     if (survived < 0) {
         sim_check_fail(check, "wal recovery", "node %u after a crash: %s", node + 1, why);
     } else {
@@ -383,8 +305,8 @@ static void sim_wal_crash_group(struct sim *sim, uint32_t node, uint32_t group,
         r->disk.hard_state = view.hard_state;
         char error[SIM_DISK_ERROR_BYTES_MAX];
         if (survived > 0) {
-            if (sim_disk_write_entries(&r->disk, u->entries, (uint32_t)survived, false,
-                                       error) != 0)
+            if (sim_disk_write_entries(&r->disk, u->entries, (uint32_t)survived,
+                                       sim->log_per_slot, error) != 0)
                 sim_check_fail(check, "disk write", "node %u: %s", node + 1, error);
             else
                 sim_check_persisted(check, node, &r->disk, u->entries[0].index);
@@ -416,8 +338,11 @@ void sim_wal_crash(struct sim *sim, uint32_t node)
     }
     if (sim_wal_open(sim, node) != 0 || sim_wal_check_groups(sim, node) != 0) return;
     for (uint32_t g = 0; g < sim->group_count && !sim_failed(sim); g++) {
+        /* Only an update written when the batch was issued can be (partly) in the WAL: a
+         * snapshot install is written when the batch completes. */
         const struct sim_replica *r = sim_replica(sim, node, g);
-        sim_wal_crash_group(sim, node, g, r->in_batch && issued ? &r->update : NULL);
+        bool written = r->in_batch && issued && sim_wal_deferred(&r->update);
+        sim_wal_crash_group(sim, node, g, written ? &r->update : NULL);
     }
     uint64_t filler_first = 0;
     if (wal_group_bounds(w->wal, sim_wal_filler_group(sim), &filler_first, &w->filler_last) !=
@@ -438,7 +363,7 @@ int sim_wal_restore(struct sim *sim, uint32_t node, uint32_t group, struct wal_r
     }
     sim_wal_view(&r->disk, restore, out);
     char why[256];
-    if (sim_wal_compare(&r->disk, out, NULL, why, sizeof(why)) != 0) {
+    if (sim_wal_compare(&r->disk, out, NULL, sim->log_per_slot, why, sizeof(why)) != 0) {
         sim_check_fail(&sim->checks[group], "wal recovery", "node %u at restart: %s", node + 1,
                        why);
         wal_restore_free(restore);

@@ -81,10 +81,12 @@ static void sim_replica_install(struct sim *sim, uint32_t node, struct sim_repli
         return;
     }
     /* The WAL's marker keeps the log after it when it holds the snapshot's last entry (Raft
-     * §7); with storage "wal" the sim disk follows that rule, else it drops the whole log. */
+     * §7); with storage "wal" the sim disk follows that rule, else it drops the whole log (as
+     * the WAL's per-slot install marker does too). */
+    bool keeps = sim->nodes[node].wal != NULL && !sim->log_per_slot;
     int (*install)(struct sim_disk *, const struct cn_snapshot_meta *, uint64_t,
                    const uint8_t *, uint32_t) =
-        sim->nodes[node].wal != NULL ? sim_disk_set_snapshot : sim_disk_install_snapshot;
+        keeps ? sim_disk_set_snapshot : sim_disk_install_snapshot;
     if (install(disk, &u->snapshot, r->applied_rolling, disk->staging, disk->staging_len) != 0) {
         sim_check_fail(check, "snapshot", "node %u installs snapshot %" PRIu64
                        " older than its disk's %" PRIu64, node + 1, u->snapshot.index,
@@ -140,8 +142,13 @@ static void sim_replica_maybe_snapshot(struct sim *sim, uint32_t node, struct si
     assert(len > 0);
     struct cn_snapshot_meta meta = {.index = r->applied_index, .term = r->applied_term,
                                     .members = sim_members(sim)};
-    int rc = sim_disk_set_snapshot(&r->disk, &meta, r->applied_rolling, sim->snapshot_scratch,
-                                   (uint32_t)len);
+    /* With the WAL, the sim disk follows its marker rule: per slot (Multi-Paxos), the slots
+     * above the snapshot stay, whatever they hold (the acceptor's word on them). */
+    int (*set)(struct sim_disk *, const struct cn_snapshot_meta *, uint64_t, const uint8_t *,
+               uint32_t) = sim->nodes[node].wal != NULL && sim->log_per_slot
+                               ? sim_disk_set_snapshot_slots
+                               : sim_disk_set_snapshot;
+    int rc = set(&r->disk, &meta, r->applied_rolling, sim->snapshot_scratch, (uint32_t)len);
     assert(rc == 0);
     if (sim->nodes[node].wal != NULL) sim_wal_snapshot_taken(sim, node, r->group, &meta);
     r->snapshot_taken_index = r->applied_index;

@@ -83,11 +83,6 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
                  SIM_COMPARE_PARTITION_US_END / 1000);
         return -1;
     }
-    if (options->storage == SIM_STORAGE_WAL && strcmp(ops->name, "raft") != 0) {
-        /* Per-slot writes (Multi-Paxos) have no WAL record yet. */
-        snprintf(error, error_len, "--storage wal supports the raft protocol only for now");
-        return -1;
-    }
     if (options->group_count < 1 || options->group_count > SIM_GROUPS_MAX) {
         snprintf(error, error_len, "--groups must be 1..%d", SIM_GROUPS_MAX);
         return -1;
@@ -110,6 +105,7 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
     sim->ops = ops;
     sim->node_count = options->node_count;
     sim->group_count = options->group_count;
+    sim->log_per_slot = strcmp(ops->name, "paxos") == 0;
     sim->shardmap = malloc(sizeof(*sim->shardmap));
     if (sim->shardmap == NULL) goto oom;
     if (shardmap_init(sim->shardmap, sim->group_count) != 0 || sim_keys_init(sim) != 0) {

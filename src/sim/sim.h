@@ -14,8 +14,8 @@
  * checked for linearizability (lincheck.h).
  *
  * Storage: "mem" (the default) keeps each node's durable state in the sim disk (disk.h), where a
- * write lands whole when its latency has passed and a crash loses it whole before. "wal" (Raft
- * only) runs the real WAL over a simulated file system per node (simfs.h, disk_wal.c): unsynced
+ * write lands whole when its latency has passed and a crash loses it whole before. "wal" (Raft, and
+ * Multi-Paxos in the WAL's per-slot mode) runs the real WAL over a simulated file system per node (simfs.h, disk_wal.c): unsynced
  * writes are lost, kept or torn at a crash, and a node restarts from what its WAL recovers. It
  * is slower, and draws from the disk stream, so "mem" stays the default.
  */
@@ -49,7 +49,7 @@ enum {
 
 enum sim_storage {
     SIM_STORAGE_MEM = 0, /* the sim disk only: a write is durable when its latency passed */
-    SIM_STORAGE_WAL = 1, /* the real WAL over a simulated file system that tears (Raft only) */
+    SIM_STORAGE_WAL = 1, /* the real WAL over a simulated file system that tears */
 };
 
 /* A bug planted in the simulated node on purpose (--plant), to show that the checks catch

@@ -230,6 +230,9 @@ struct sim {
     struct sim_rng rng_fault, rng_workload, rng_network, rng_disk, rng_core;
     uint32_t node_count;
     uint32_t group_count;           /* --groups: every node hosts every group */
+    /* The protocol persists entries per slot (Multi-Paxos, cn_update.entries_per_slot): the
+     * WAL is appended in per-slot mode and the sim disk follows its rules. */
+    bool log_per_slot;
     struct shardmap *shardmap;      /* group_count shards: key -> slot -> shard = group */
     /* The workload's keys: string keys 0..SIM_STRING_KEYS_MAX-1, then the counters; each
      * key's group is the shard of its slot (keys.c). */
@@ -367,6 +370,11 @@ void sim_wal_crash(struct sim *sim, uint32_t node);
  * Returns 0 or -1. */
 int sim_wal_restore(struct sim *sim, uint32_t node, uint32_t group, struct wal_restore *restore,
                     struct cn_restore *out);
+/* wal_compare.c: what the WAL recovered for a group (r) against its acknowledged disk plus a
+ * prefix of its update in the batch in flight (u, or NULL), by Raft's run discipline or per
+ * slot. Returns how many of u's entries survived, or -1 with the reason in `why`. */
+int64_t sim_wal_compare(const struct sim_disk *disk, const struct cn_restore *r,
+                        const struct cn_update *u, bool per_slot, char *why, size_t why_len);
 
 /* compare.c: hooks that add to options.stats when it is set (each returns at once if not). */
 void sim_compare_begin(struct sim *sim);

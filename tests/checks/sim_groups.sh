@@ -4,8 +4,9 @@
 # replica of each of 4 groups (16 on 5 nodes in one run), their updates persisted in one batch
 # with one sync per node, the clients' keys spread over the groups by slot and shard; every
 # invariant checked per group, the history over keys of every group checked for
-# linearizability. Raft and Multi-Paxos with every fault, and Raft on the real WAL shared by
-# the groups (records tagged by group, torn at crashes, every group recovered from it).
+# linearizability. Raft and Multi-Paxos with every fault, and both on the real WAL shared by
+# the groups (records tagged by group, Multi-Paxos's per slot, torn at crashes, every group
+# recovered from it).
 # Fails unless each run exits 0 and ran every seed with "violations: 0", commits, elections,
 # crashes, client operations, snapshot installs, every history decided
 # (tests/checks/lib/sim.sh), and client operations returned and writes committed in nearly
@@ -13,8 +14,8 @@
 # Then two planted bugs (--plant) must be caught: a node applying one group's entries to
 # another group's state machine (every seed: "state machine safety"), and a group's update
 # acknowledged before the batch's shared sync (storage wal: "wal recovery" after a crash).
-# Builds nothing: uses ${BUILD:-build}/bin/chorus-sim. Takes ~15 s on 2 idle cores (about
-# 30 s of CPU).
+# Builds nothing: uses ${BUILD:-build}/bin/chorus-sim. Takes ~20 s on 2 idle cores (about
+# 40 s of CPU).
 # timeout: 240
 set -u
 cd "$(dirname "$0")/../.."
@@ -29,10 +30,16 @@ sim_run "groups, paxos, 5 nodes, 16 groups" 150 "groups_ops>=5 groups_writes>=5"
     --protocol paxos --jobs 2 --start 310000 --nodes 5 --groups 16
 sim_run "groups, raft, wal" 600 "torn_writes torn_tails groups_ops>=3.5 groups_writes>=3.5" -- \
     --protocol raft --storage wal --jobs 2 --start 320000 --nodes 3 --groups 4
+sim_run "groups, paxos, wal" 400 "torn_writes torn_tails groups_ops>=3.5 groups_writes>=3.5" -- \
+    --protocol paxos --storage wal --jobs 2 --start 320000 --nodes 3 --groups 4
+sim_run "paxos, wal, one group" 300 "torn_writes torn_tails" -- \
+    --protocol paxos --storage wal --jobs 2 --start 325000 --nodes 3
 sim_expect_violations "planted cross-apply, raft" 30 all "state machine safety: group 1:" -- \
     --protocol raft --jobs 2 --start 330000 --groups 4 --plant cross-apply
 sim_expect_violations "planted cross-apply, paxos" 30 all "state machine safety: group 1:" -- \
     --protocol paxos --jobs 2 --start 330000 --groups 4 --plant cross-apply
 sim_expect_violations "planted early-ack, raft, wal" 200 5 "wal recovery: group [0-9]+:" -- \
     --protocol raft --storage wal --jobs 2 --start 340000 --groups 4 --plant early-ack
+sim_expect_violations "planted early-ack, paxos, wal" 200 5 "wal recovery: group [0-9]+:" -- \
+    --protocol paxos --storage wal --jobs 2 --start 340000 --groups 4 --plant early-ack
 exit $SIM_STATUS

@@ -114,14 +114,16 @@ static void test_groups_all_make_progress(void **state)
     }
 }
 
-/* With groups and every fault, a seed still replays exactly, on the shared WAL too. */
+/* With groups and every fault, a seed still replays exactly, on both protocols, on the shared
+ * WAL too. */
 static void test_groups_seed_replays_exactly(void **state)
 {
     (void)state;
-    for (int wal = 0; wal < 2; wal++) {
-        enum sim_storage storage = wal ? SIM_STORAGE_WAL : SIM_STORAGE_MEM;
-        struct sim *a = make_groups_sim("raft", SIM_FAULT_ALL, 3, storage, SIM_PLANT_NONE);
-        struct sim *b = make_groups_sim("raft", SIM_FAULT_ALL, 3, storage, SIM_PLANT_NONE);
+    for (int run = 0; run < 4; run++) {
+        enum sim_storage storage = run & 1 ? SIM_STORAGE_WAL : SIM_STORAGE_MEM;
+        const char *protocol = run & 2 ? "paxos" : "raft";
+        struct sim *a = make_groups_sim(protocol, SIM_FAULT_ALL, 3, storage, SIM_PLANT_NONE);
+        struct sim *b = make_groups_sim(protocol, SIM_FAULT_ALL, 3, storage, SIM_PLANT_NONE);
         struct sim_seed_result first, again;
         assert_int_equal(sim_run_seed(a, 21, &first), 0);
         assert_int_equal(sim_run_seed(b, 21, &again), 0);
