@@ -14,8 +14,8 @@
 # Then two planted bugs (--plant) must be caught: a node applying one group's entries to
 # another group's state machine (every seed: "state machine safety"), and a group's update
 # acknowledged before the batch's shared sync (storage wal: "wal recovery" after a crash).
-# Builds nothing: uses ${BUILD:-build}/bin/chorus-sim. Takes ~20 s on 2 idle cores (about
-# 40 s of CPU).
+# Builds nothing: uses ${BUILD:-build}/bin/chorus-sim. Takes ~25 s on 2 cores (about
+# 30 s of CPU).
 # timeout: 240
 set -u
 cd "$(dirname "$0")/../.."
