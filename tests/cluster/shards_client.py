@@ -12,6 +12,7 @@ Exit status: 0 when every check of the subcommand held, 1 otherwise, 2 for a usa
 """
 import argparse
 import json
+import logging
 import os
 import random
 import signal
@@ -36,6 +37,9 @@ REDIS_KEYSLOTS = [
 # counts as not answering.
 SOCKET_TIMEOUT_S = 2.0
 failures = []
+# redis-py's cluster client logs every MOVED it follows with a traceback: following them is its
+# job, and a failure surfaces as an exception anyway.
+logging.getLogger("redis.cluster").setLevel(logging.CRITICAL)
 
 
 def check(name, ok, detail=""):
@@ -558,15 +562,17 @@ def cmd_load(args):
 
 
 def cmd_verify(args):
-    """Every acknowledged write of --acked is read back with its value, each through the next
-    node in turn (keys are unique per attempt, so the last acknowledged value is the value)."""
+    """Every acknowledged write of --acked is read back with its value (keys are unique per
+    attempt, so the acknowledged value is the value): through redis-py's RedisCluster, which
+    follows MOVED, so that durability is checked whatever the routing does; with --through-nodes,
+    through each node in turn with a plain client instead (every node serves every key)."""
     ports = ports_of(args.ports)
     acked = {}
     with open(args.acked, encoding="utf-8") as f:
         for line in f:
             key, value = json.loads(line)
             acked[key] = value
-    if args.redirect:  # only the leaders serve: a cluster client follows MOVED
+    if not args.through_nodes:
         conns = [redis.cluster.RedisCluster(host="127.0.0.1", port=ports[0], socket_timeout=10)]
     else:
         conns = [client(p, timeout_s=10) for p in ports]
@@ -575,7 +581,7 @@ def cmd_verify(args):
     for n in range(0, len(items), 200):
         batch = items[n: n + 200]
         r = conns[(n // 200) % len(conns)]
-        pipe = r.pipeline(transaction=False) if not args.redirect else r.pipeline()
+        pipe = r.pipeline(transaction=False) if args.through_nodes else r.pipeline()
         for key, _ in batch:
             pipe.get(key)
         for (key, value), got in zip(batch, pipe.execute()):
@@ -612,6 +618,41 @@ def cmd_moved(args):
             if r not in (b"$%d\r\n" % len("s%d" % i), want):
                 check("shard %d: GET on %d served or MOVED to the leader" % (i, p), False, repr(r))
     check("MOVED answers seen: %d" % moved_seen, moved_seen >= len(tags) * (len(ports) - 1))
+
+
+def scan_all(r, match=None):
+    """Every key of a full SCAN iteration (bounded: 200,000 calls)."""
+    keys, cursor = [], 0
+    for _ in range(200000):
+        cursor, batch = r.scan(cursor=cursor, match=match, count=1000)
+        keys.extend(batch)
+        if cursor == 0:
+            return keys
+    raise RuntimeError("SCAN did not end in 200,000 calls")
+
+
+def cmd_scan(args):
+    """SCAN and DBSIZE cover the whole cluster, from every node: a full SCAN returns the same
+    set of keys on every node, DBSIZE there is its size, and the keys matching --match are
+    exactly --expect many (SCAN MATCH agrees). Run while nothing writes."""
+    ports = ports_of(args.ports)
+    first = None
+    for port in ports:
+        r = client(port, timeout_s=10)
+        keys = set(scan_all(r))
+        dbsize = r.dbsize()
+        check("SCAN on %d: %d keys, each once per key (DBSIZE %d)" % (port, len(keys), dbsize),
+              len(keys) == dbsize, "DBSIZE %d" % dbsize)
+        matching = set(k for k in keys if k.decode(errors="replace").startswith(args.match.rstrip("*")))
+        matched = set(scan_all(r, args.match))
+        check("SCAN MATCH %s on %d: the %d keys written" % (args.match, port, args.expect),
+              matched == matching and len(matched) == args.expect,
+              "MATCH gave %d, full SCAN %d" % (len(matched), len(matching)))
+        if first is None:
+            first = keys
+        elif keys != first:
+            check("SCAN on %d: the same keys as on %d" % (port, ports[0]), False,
+                  "%d only here, %d only there" % (len(keys - first), len(first - keys)))
 
 
 def cmd_history_shards(args):
@@ -673,8 +714,10 @@ def main():
         lambda s: s.add_argument("--seconds", type=float, default=120),
         lambda s: s.add_argument("--threads", type=int, default=4))
     add("verify", cmd_verify, acked, lambda s: s.add_argument("--min", type=int, default=1),
-        lambda s: s.add_argument("--redirect", action="store_true"))
+        lambda s: s.add_argument("--through-nodes", action="store_true"))
     add("moved", cmd_moved, prefix)
+    add("scan", cmd_scan, lambda s: s.add_argument("--match", required=True),
+        lambda s: s.add_argument("--expect", type=int, required=True))
     add("history-shards", cmd_history_shards,
         lambda s: s.add_argument("--history", required=True),
         lambda s: s.add_argument("--min", type=int, default=1))

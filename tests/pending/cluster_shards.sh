@@ -6,7 +6,8 @@
 #    INFO cluster_enabled:1, shards:16, groups hosted and led add up to S x R and S;
 #    -CROSSSLOT (Redis's exact bytes) for multi-key commands across slots, hash tags working.
 #  - Clients: redis-cli -c SET/GET through every node (read back through another), redis-benchmark
-#    --cluster -t set,get without errors, python3-redis's RedisCluster (set/get/mget/hash tags).
+#    --cluster -t set,get without errors, python3-redis's RedisCluster (set/get/mget/hash tags);
+#    SCAN and DBSIZE on every node cover the whole cluster.
 #  - Faults: each node in turn is SIGKILLed under a background write load; while it is down
 #    every shard takes a write (within 10 s, waited for, not slept); it restarts and serves
 #    every shard again before the next. Every acknowledged write is read back at the end.
@@ -79,7 +80,8 @@ start_sharded() {
     cluster_start "$NODES" || fail "start ($PROTOCOL, flags $1)"
     shards_writable 30 "$ACKED" "start$RANDOM" || fail "not every shard writable after start"
     wait_for 20 shards_led_once || fail "groups_leading never added up to S = $SHARDS"
-    wait_for 20 shards_nodes_agree || fail "CLUSTER NODES differ between nodes after 20 s"
+    wait_for 20 shards_nodes_agree ||
+        { shards_py nodes --ports "$(shards_ports)" | grep -v ' ok *$'; fail "CLUSTER NODES differ between nodes after 20 s"; }
 }
 
 # kill_each_under_load ROUNDS — SIGKILLs nodes 1..ROUNDS in turn under a background write load;
@@ -134,11 +136,16 @@ raft_pass() {
     for i in $(seq 1 "$NODES"); do
         rediscli_roundtrip "$i" $((i % NODES + 1)) "cli$i" 300
     done
-    echo "redis-cli -c: 300 SETs through each node, read back through another: ok"
+    # Without --redirect every node serves every key itself: a client is never sent elsewhere.
+    [ "$REDIRECTS" = 0 ] || fail "redis-cli -c was redirected $REDIRECTS times without --redirect"
+    echo "redis-cli -c: 300 SETs through each node, read back through another, no redirection: ok"
+    ok "SCAN and DBSIZE over the whole cluster" shards_py scan --ports "$all" --match 'cli*' \
+        --expect $((300 * NODES))
     benchmark_cluster 1
     ok "RedisCluster" shards_py cluster-client --ports "$all" --prefix rc --keys 500 --forwarding
     kill_each_under_load "$NODES"
-    ok "CLUSTER NODES after the kills" shards_py nodes-same --ports "$(shards_ports)"
+    wait_for 20 shards_nodes_agree ||
+        { shards_py nodes --ports "$(shards_ports)" | grep -v ' ok *$'; fail "CLUSTER NODES differ between nodes 20 s after the kills"; }
     all_alive
 
     echo "== raft: every node restarted with --redirect"
@@ -154,7 +161,7 @@ raft_pass() {
     [ "$REDIRECTS" -ge 1 ] || fail "redis-cli -c followed no redirection in --redirect mode"
     ok "RedisCluster in --redirect mode" shards_py cluster-client --ports "$all" --prefix rr --keys 300
     ok "acknowledged writes after the full restart" \
-        shards_py verify --ports "$all" --acked "$ACKED" --min 100 --redirect
+        shards_py verify --ports "$all" --acked "$ACKED" --min 100
     all_alive
     shards_cluster_stop
 }
@@ -167,8 +174,10 @@ paxos_pass() {
     local all; all=$(shards_ports)
     ok "INFO (paxos)" shards_py info --ports "$all" --replicas 3
     ok "CROSSSLOT and hash tags (paxos)" shards_py crossslot --ports "$all" --prefix pcs
+    REDIRECTS=0
     rediscli_roundtrip 2 4 pcli 200
-    echo "redis-cli -c: 200 SETs through node 2, read back through node 4: ok"
+    [ "$REDIRECTS" = 0 ] || fail "redis-cli -c was redirected $REDIRECTS times without --redirect (paxos)"
+    echo "redis-cli -c: 200 SETs through node 2, read back through node 4, no redirection: ok"
     ok "RedisCluster (paxos)" shards_py cluster-client --ports "$all" --prefix prc --keys 200 --forwarding
     kill_each_under_load 2
     all_alive
