@@ -14,7 +14,8 @@
  *                     node's election and heartbeat ticks, log_bytes_max = the node's 64 MiB
  *                     cache split over N groups but at least 8 MiB, 3 members) from an empty
  *                     restore;
- *   raft/paxos small  the same with pending_reads_max and pending_proposals_max lowered (the
+ *   ...+ticked        the same, ticked through several election timeouts (gm_core_tick);
+ *   raft/paxos small  the same, ticked, with pending_reads_max and pending_proposals_max lowered (the
  *                     only fields sized at creation are the read queue and, in Paxos, the
  *                     recovery table);
  *   kv default        kv_open with the defaults (4 GiB map, 126 readers), as the node does;
@@ -54,6 +55,8 @@ enum {
     GM_SMALL_READS_MAX = 64,
     GM_SMALL_PROPOSALS_MAX = 256,
     GM_SMALL_READERS_MAX = 16,
+    GM_TICKS = 4 * 2 * GM_NODE_ELECTION_TICKS, /* several randomized election timeouts */
+    GM_UPDATES_PER_TICK_MAX = 16,
 };
 
 static const uint64_t gm_node_log_cache_bytes = 64ull << 20; /* node.c log_cache_bytes_max */
@@ -154,7 +157,26 @@ static void gm_config_node(struct cn_config *config, uint32_t group, uint32_t gr
         config->members.ids[i] = i + 1;
 }
 
-static void gm_run_cores(const struct cn_ops *ops, bool small, uint32_t groups)
+/* Ticks a lone core past a few election timeouts, carrying out every update as a driver
+ * would without delivering its messages: the core campaigns, fills its outboxes and touches
+ * the pages of its struct that an idle core of a live node touches. */
+static void gm_core_tick(const struct cn_ops *ops, void *core)
+{
+    struct cn_event tick = {.type = CN_EVENT_TICK};
+    for (uint32_t t = 0; t < GM_TICKS; t++) {
+        if (ops->step(core, &tick) != CN_OK) {
+            fprintf(stderr, "group_memory: %s tick refused\n", ops->name);
+            exit(1);
+        }
+        for (uint32_t u = 0; u < GM_UPDATES_PER_TICK_MAX && ops->has_update(core); u++) {
+            struct cn_update update;
+            ops->get_update(core, &update);
+            ops->ack_update(core, &update);
+        }
+    }
+}
+
+static void gm_run_cores(const struct cn_ops *ops, bool small, bool ticked, uint32_t groups)
 {
     void **cores = calloc(groups, sizeof(*cores));
     if (cores == NULL)
@@ -174,10 +196,13 @@ static void gm_run_cores(const struct cn_ops *ops, bool small, uint32_t groups)
             fprintf(stderr, "group_memory: %s create: %s\n", ops->name, cn_strerror(rv));
             exit(1);
         }
+        if (ticked)
+            gm_core_tick(ops, cores[g]);
     }
     struct gm_sample after = gm_sample_take();
     char name[64];
-    snprintf(name, sizeof name, "%s %s", ops->name, small ? "small" : "node");
+    snprintf(name, sizeof name, "%s %s%s", ops->name, small ? "small" : "node",
+             ticked ? "+ticked" : "");
     gm_row_print(name, groups, before, after);
     for (uint32_t g = 0; g < groups; g++)
         ops->destroy(cores[g]);
@@ -270,19 +295,21 @@ static void gm_row(const char *dir, int row, uint32_t groups)
     small.map_bytes = gm_small_map_bytes;
     small.readers_max = GM_SMALL_READERS_MAX;
     switch (row) {
-    case 0: gm_run_cores(&raft_ops, false, groups); break;
-    case 1: gm_run_cores(&raft_ops, true, groups); break;
-    case 2: gm_run_cores(&paxos_ops, false, groups); break;
-    case 3: gm_run_cores(&paxos_ops, true, groups); break;
-    case 4: gm_run_kv(sub, "kv default", &defaults, false, groups); break;
-    case 5: gm_run_kv(sub, "kv default+apply", &defaults, true, groups); break;
-    case 6: gm_run_kv(sub, "kv small+apply", &small, true, groups); break;
-    case 7: gm_run_wal(sub, groups); break;
+    case 0: gm_run_cores(&raft_ops, false, false, groups); break;
+    case 1: gm_run_cores(&raft_ops, false, true, groups); break;
+    case 2: gm_run_cores(&raft_ops, true, true, groups); break;
+    case 3: gm_run_cores(&paxos_ops, false, false, groups); break;
+    case 4: gm_run_cores(&paxos_ops, false, true, groups); break;
+    case 5: gm_run_cores(&paxos_ops, true, true, groups); break;
+    case 6: gm_run_kv(sub, "kv default", &defaults, false, groups); break;
+    case 7: gm_run_kv(sub, "kv default+apply", &defaults, true, groups); break;
+    case 8: gm_run_kv(sub, "kv small+apply", &small, true, groups); break;
+    case 9: gm_run_wal(sub, groups); break;
     default: assert(0);
     }
 }
 
-enum { GM_ROW_COUNT = 8 };
+enum { GM_ROW_COUNT = 10 };
 
 static int gm_usage(void)
 {
