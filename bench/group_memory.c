@@ -1,7 +1,7 @@
 /*
  * group_memory.c — what one idle consensus group costs a node: memory, mappings and fds.
  *
- *   group_memory [--groups N] [--dir DIR]
+ *   group_memory [--groups N] [--dir DIR] [--mmap-threshold BYTES]
  *
  * chorusd hosts one consensus core, one LMDB environment and one slot of the shared WAL per
  * shard replica (src/node/groups.c). This program creates N of each kind, one kind per child
@@ -25,6 +25,12 @@
  *   wal hard state    one WAL, one hard state appended per group, synced once.
  *
  * Every measurement is a difference taken in the same process, divided by N.
+ *
+ * --mmap-threshold sets glibc's M_MMAP_THRESHOLD (mallopt) first. A long-running process
+ * gets the same effect from glibc's dynamic threshold: once it frees an mmapped chunk, the
+ * threshold rises to that chunk's size (up to 32 MiB), and the per-group buffers of 128 KiB
+ * to 2 MiB then come from the heap, where calloc clears them and they become resident.
+ * Passing 131072 (the default value) pins the threshold and disables the dynamic rise.
  */
 #include <assert.h>
 #include <dirent.h>
@@ -57,6 +63,7 @@ enum {
     GM_SMALL_READERS_MAX = 16,
     GM_TICKS = 4 * 2 * GM_NODE_ELECTION_TICKS, /* several randomized election timeouts */
     GM_UPDATES_PER_TICK_MAX = 16,
+    GM_MMAP_THRESHOLD_MAX = 32 << 20, /* glibc's HEAP_MAX-derived ceiling on 64-bit */
 };
 
 static const uint64_t gm_node_log_cache_bytes = 64ull << 20; /* node.c log_cache_bytes_max */
@@ -313,7 +320,8 @@ enum { GM_ROW_COUNT = 10 };
 
 static int gm_usage(void)
 {
-    fprintf(stderr, "usage: group_memory [--groups N (1..%d)] [--dir DIR]\n", GM_GROUPS_MAX);
+    fprintf(stderr, "usage: group_memory [--groups N (1..%d)] [--dir DIR]"
+                    " [--mmap-threshold BYTES (<= 32 MiB)]\n", GM_GROUPS_MAX);
     return 2;
 }
 
@@ -321,6 +329,7 @@ int main(int argc, char **argv)
 {
     uint32_t groups = GM_GROUPS_DEFAULT;
     const char *dir = NULL;
+    unsigned long mmap_threshold = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--groups") == 0 && i + 1 < argc) {
             char *end = NULL;
@@ -328,6 +337,12 @@ int main(int argc, char **argv)
             if (*end != '\0' || v < 1 || v > GM_GROUPS_MAX)
                 return gm_usage();
             groups = (uint32_t)v;
+        } else if (strcmp(argv[i], "--mmap-threshold") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            unsigned long v = strtoul(argv[++i], &end, 10);
+            if (*end != '\0' || v > GM_MMAP_THRESHOLD_MAX || mallopt(M_MMAP_THRESHOLD, (int)v) != 1)
+                return gm_usage();
+            mmap_threshold = v;
         } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             dir = argv[++i];
         } else {
@@ -339,7 +354,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "group_memory: mkdtemp: %s\n", strerror(errno));
         return 1;
     }
-    printf("groups: %u, dir: %s\n", groups, dir);
+    printf("groups: %u, dir: %s, mmap threshold: %s%lu\n", groups, dir,
+           mmap_threshold == 0 ? "glibc default, dynamic " : "pinned at ", mmap_threshold);
     printf("%-22s %10s %10s %12s %8s %6s %10s\n", "per group", "RSS KiB", "malloc KiB",
            "VSZ MiB", "maps", "fds", "RSS total MiB");
     fflush(stdout);
