@@ -149,6 +149,9 @@ enum cn_message_type {
      * streams the replies back (src/node/proxy.c gives the fields' meanings). */
     CN_MSG_PROXY = 16,
     CN_MSG_PROXY_RESPONSE = 17,
+    /* Node level: one beat per node pair standing in for the heartbeats of quiet groups
+     * (src/node/quiesce.c). */
+    CN_MSG_NODE_BEAT = 18,
     /* Multi-Paxos (Lamport 2001; van Renesse & Altinbuken 2015) */
     CN_MSG_PREPARE = 32,          /* phase 1a: term = ballot, index = first slot covered */
     CN_MSG_PROMISE = 33,          /* phase 1b: entries = accepted values >= index, reject = nack */

@@ -175,14 +175,14 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         "commit_index:%llu\r\napplied_index:%llu\r\npersisted_index:%llu\r\n"
         "first_index:%llu\r\nlast_index:%llu\r\nsnapshot_index:%llu\r\nprotocol:%s\r\n"
         "members:%s\r\ncluster_id:%llu\r\nshards:%u\r\nreplicas:%u\r\ngroups_hosted:%u\r\n"
-        "groups_leading:%u\r\ngroup_id:%u\r\n\r\n",
+        "groups_leading:%u\r\ngroups_quiet:%u\r\ngroup_id:%u\r\n\r\n",
         st->role == CN_ROLE_PRE_CANDIDATE ? "candidate" : cn_role_name(st->role), node->config.id,
         st->leader, (unsigned long long)st->term, (unsigned long long)st->commit_index,
         (unsigned long long)g->applied_index, (unsigned long long)st->persisted_index,
         (unsigned long long)st->first_index, (unsigned long long)st->last_index,
         (unsigned long long)st->snapshot_index, node->ops->name, members,
         (unsigned long long)node->config.cluster_id, node->topology->shard_count,
-        node->topology->replica_count, node->hosted_count, node_groups_leading(node), g->id);
+        node->topology->replica_count, node->hosted_count, node_groups_leading(node), node_groups_quiet(node), g->id);
 }
 
 /* Appends a section as Redis lays them out: one blank line between sections, none after the

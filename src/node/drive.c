@@ -34,11 +34,48 @@ enum {
     NODE_APPLY_BATCH_MAX = 4096,
 };
 
+/* Whether an event wakes a quiet group: anything but a tick, or the late acknowledgement of
+ * a heartbeat or append sent before it went quiet (those arrive after every quiet spell
+ * starts; waking for them would keep a leader from ever staying quiet). The core takes them
+ * either way. */
+static bool event_wakes(const struct cn_event *event)
+{
+    if (event->type == CN_EVENT_TICK)
+        return false;
+    if (event->type != CN_EVENT_MESSAGE)
+        return true;
+    uint8_t type = event->message->type;
+    return !(type == CN_MSG_HEARTBEAT_RESPONSE || type == CN_MSG_APPEND_RESPONSE ||
+             type == CN_MSG_LEASE_RESPONSE || type == CN_MSG_ACCEPTED) ||
+           event->message->reject;
+}
+
 int node_step(struct node_group *g, const struct cn_event *event)
 {
+    if (g->quiet && event_wakes(event))
+        node_group_wake(g);
     int rv = g->node->ops->step(g->core, event);
-    node_drive_schedule(g->node);
+    node_group_ready(g);
     return rv;
+}
+
+void node_step_tick(struct node_group *g)
+{
+    g->node->ops->step(g->core, &(struct cn_event){.type = CN_EVENT_TICK});
+    node_group_ready(g);
+}
+
+/* The group was stepped (or its update finished): the drive looks at it in this iteration.
+ * Only such groups are visited, so a thousand quiet groups cost nothing per iteration. */
+void node_group_ready(struct node_group *g)
+{
+    struct node *node = g->node;
+    if (!g->ready) {
+        assert(node->ready_count < node->hosted_count);
+        g->ready = true;
+        node->ready[node->ready_count++] = g;
+    }
+    node_drive_schedule(node);
 }
 
 void node_refresh_status(struct node_group *g)
@@ -107,6 +144,7 @@ static void finish_update(struct node_group *g)
     node->ops->ack_update(g->core, u);
     g->update_outstanding = false;
     g->in_batch = false;
+    node_group_ready(g); /* the core may have more */
     cn_node_id old_leader = g->status.leader;
     node_refresh_status(g);
     if (g->status.leader != old_leader)
@@ -268,17 +306,22 @@ void node_drive(struct node *node)
         return;
     bool budget_left = true, took_any = false;
     for (uint32_t round = 0; round < NODE_DRIVE_ROUNDS_MAX && budget_left; round++) {
-        bool progress = false;
-        for (uint32_t i = 0; i < node->hosted_count; i++) {
-            if (node->applied_entries_iteration >= NODE_APPLY_ENTRIES_PER_ITERATION) {
-                budget_left = false; /* enough applied in this iteration: the rest next */
-                break;
-            }
-            progress |= drive_group(node->hosted[i]);
-        }
-        if (!progress)
+        uint32_t n = node->ready_count;
+        if (n == 0)
             break;
-        took_any = true;
+        memcpy(node->ready_work, node->ready, n * sizeof(*node->ready));
+        node->ready_count = 0;
+        for (uint32_t i = 0; i < n; i++)
+            node->ready_work[i]->ready = false;
+        for (uint32_t i = 0; i < n; i++) {
+            struct node_group *g = node->ready_work[i];
+            if (!budget_left || node->applied_entries_iteration >= NODE_APPLY_ENTRIES_PER_ITERATION) {
+                budget_left = false; /* enough applied in this iteration: the rest next */
+                node_group_ready(g);
+                continue;
+            }
+            took_any |= drive_group(g);
+        }
     }
     if (took_any)
         node_requests_retry(node); /* the cores may have room again */
@@ -319,13 +362,13 @@ static void on_prepare(uv_prepare_t *handle)
     /* While an update waits for the disk, what may leave early leaves now: the leader's
      * appends of entries proposed meanwhile reach the followers one fdatasync sooner. */
     if (node->ops->take_messages != NULL && !node->stopping) {
-        for (uint32_t i = 0; i < node->hosted_count; i++) {
-            struct node_group *g = node->hosted[i];
-            if (!g->update_outstanding)
-                continue;
-            const struct cn_message *messages;
-            uint32_t count = node->ops->take_messages(g->core, &messages);
-            node_peers_send(g, messages, count);
+        for (int list = 0; list < 2; list++) {
+            struct node_group *g = list == 0 ? node->batch_flight : node->batch_open;
+            for (; g != NULL; g = g->batch_next) {
+                const struct cn_message *messages;
+                uint32_t count = node->ops->take_messages(g->core, &messages);
+                node_peers_send(g, messages, count);
+            }
         }
     }
     if (node->transport != NULL)

@@ -285,7 +285,12 @@ int node_groups_open(struct node *node)
     node->groups = calloc(t->shard_count, sizeof(*node->groups));
     node->hosted = calloc(t->shard_count, sizeof(*node->hosted));
     node->shard_leader_hint = calloc(t->shard_count, sizeof(*node->shard_leader_hint));
-    assert(node->groups != NULL && node->hosted != NULL && node->shard_leader_hint != NULL);
+    node->shard_leader_hint_term = calloc(t->shard_count, sizeof(*node->shard_leader_hint_term));
+    node->ready = calloc(t->shard_count, sizeof(*node->ready));
+    node->ready_work = calloc(t->shard_count, sizeof(*node->ready_work));
+    assert(node->groups != NULL && node->hosted != NULL && node->shard_leader_hint != NULL &&
+           node->shard_leader_hint_term != NULL &&
+           node->ready != NULL && node->ready_work != NULL);
     for (uint32_t s = 0; s < t->shard_count; s++)
         if (topology_shard_has_replica(&t->shards[s], node->config.id))
             node->hosted_count++;
@@ -304,6 +309,8 @@ int node_groups_open(struct node *node)
         node->hosted[at++] = g;
         if (group_open(node, g, shard) != 0)
             return -1;
+        g->ready = true; /* a restored core may have an update at once */
+        node->ready[node->ready_count++] = g;
     }
     node_log(node, NODE_LOG_INFO, "%u shards of %u replicas; this node hosts %u of them",
              t->shard_count, t->shard_count > 0 ? t->shards[0].replica_count : 0,
@@ -325,7 +332,12 @@ void node_groups_close(struct node *node)
     free(node->groups);
     free(node->hosted);
     free(node->shard_leader_hint);
+    free(node->shard_leader_hint_term);
+    node->shard_leader_hint_term = NULL;
+    free(node->ready);
+    free(node->ready_work);
     node->shard_leader_hint = NULL;
+    node->ready = node->ready_work = NULL;
     free(node->topology);
     node->groups = node->hosted = NULL;
     node->hosted_count = 0;
@@ -350,6 +362,16 @@ cn_node_id node_shard_leader(const struct node *node, uint32_t shard)
     if (node->shard_leader_hint[shard] != 0)
         return node->shard_leader_hint[shard];
     return node->topology->shards[shard].replicas[0];
+}
+
+void node_shard_leader_heard(struct node *node, uint32_t shard, cn_node_id leader, uint64_t term)
+{
+    assert(shard < node->topology->shard_count);
+    if (leader == 0 || term < node->shard_leader_hint_term[shard] ||
+        !topology_shard_has_replica(&node->topology->shards[shard], leader))
+        return;
+    node->shard_leader_hint[shard] = leader;
+    node->shard_leader_hint_term[shard] = term;
 }
 
 const struct node_member *node_member_find(const struct node *node, cn_node_id id)

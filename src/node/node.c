@@ -148,9 +148,11 @@ static bool config_names_self(const struct node_config *config)
 static void on_tick(uv_timer_t *timer)
 {
     struct node *node = timer->data;
-    for (uint32_t i = 0; i < node->hosted_count; i++)
-        node_step(node->hosted[i], &(struct cn_event){.type = CN_EVENT_TICK});
-    if (++node->ticks % NODE_BALANCE_TICKS == 0)
+    node_quiesce_tick(node);
+    node->ticks++;
+    if (node->ticks % node->config.heartbeat_ticks == 0)
+        node_quiesce_beat(node);
+    if (node->ticks % NODE_BALANCE_TICKS == 0)
         node_groups_balance(node);
 }
 

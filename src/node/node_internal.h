@@ -63,6 +63,8 @@ enum {
     NODE_GROUP_LOG_BYTES_MIN = 8u << 20,
     /* How often (in ticks) a node hands shards it leads to their preferred leaders. */
     NODE_BALANCE_TICKS = 20,
+    /* A leader's group idle for this many ticks goes quiet (quiesce.c). */
+    NODE_QUIESCE_TICKS = 30,
     /* Every write's log entry starts with a tag naming the request that proposed it (node id,
      * boot nonce, request id), then the kv command. The node knows its own writes by the tag
      * when they apply: neither the index (the entry may be overwritten, Raft §5.3) nor the
@@ -245,6 +247,7 @@ struct node_group {
     bool in_batch;
     struct cn_update update;
     struct node_group *batch_next;  /* drive.c: the groups of one WAL batch */
+    bool ready;                     /* drive.c: in node->ready */
 
     /* Consensus view, refreshed after each update. */
     struct cn_status status;
@@ -256,6 +259,13 @@ struct node_group {
     struct node_request_list apply_reads; /* WAIT_APPLY_READ, in arrival order */
     uint64_t retry_blocked_pass;          /* requests.c: the retry pass its core refused */
     uint64_t balance_term;                /* groups.c: the term it last handed leadership in */
+    /* quiesce.c: a quiet group is not ticked. */
+    bool quiet;
+    uint32_t idle_ticks;                  /* a leader's ticks with nothing going on */
+    uint64_t idle_commit;
+    uint32_t wake_in_ticks;               /* quiet, waking after this many ticks (0: not) */
+    uint64_t beat_seen;                   /* the last beat of its leader's node that listed it */
+    uint32_t active_requests;             /* requests.c: requests going through it */
     struct node_forward *forwards_head, *forwards_tail; /* forwards.c */
     uint32_t forward_count;
     size_t forward_bytes;
@@ -300,6 +310,10 @@ struct node {
     uv_tcp_t listener;
     uv_timer_t tick_timer;
     uint64_t ticks;
+    /* quiesce.c */
+    uint64_t quiesce_rng;
+    uint64_t beat_seq;
+    uint64_t peer_heard_ms[256];          /* by node id (1..255): the last message from it */
     uv_timer_t sweep_timer;
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -318,6 +332,9 @@ struct node {
     struct node_group **groups;       /* topology->shard_count entries */
     struct node_group **hosted;       /* the non-NULL ones, ascending */
     uint32_t hosted_count;
+    struct node_group **ready;        /* drive.c: groups stepped since the drive last looked */
+    struct node_group **ready_work;
+    uint32_t ready_count;
     bool cluster_mode;                /* S > 1: Redis Cluster semantics */
 
     /* The WAL batch being written (drive.c): one write and one fdatasync for every group
@@ -345,6 +362,7 @@ struct node {
     uint64_t proxy_session_next;          /* proxy.c */
     uint32_t stand_in_count;
     cn_node_id *shard_leader_hint;        /* per shard not hosted: its leader, as last heard */
+    uint64_t *shard_leader_hint_term;     /* ... and the term it was heard for */
     struct node_request_map by_id;
     uint8_t *get_buffer;
     uint64_t retry_pass;                  /* numbers node_requests_retry's passes */
@@ -361,11 +379,21 @@ void node_log(const struct node *node, int level, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 void node_fatal(struct node *node, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
+/* quiesce.c */
+void node_group_wake(struct node_group *group);
+void node_quiesce_tick(struct node *node);
+void node_quiesce_beat(struct node *node);
+void node_quiesce_on_beat(struct node *node, const struct cn_message *m);
+uint32_t node_groups_quiet(const struct node *node);
+
 /* drive.c */
 void node_drive_init(struct node *node);
 void node_drive_schedule(struct node *node);
 void node_drive(struct node *node);
+/* Steps an event into the group's core; anything but a tick wakes a quiet group. */
 int node_step(struct node_group *group, const struct cn_event *event);
+void node_step_tick(struct node_group *group);
+void node_group_ready(struct node_group *group);
 void node_refresh_status(struct node_group *group);
 
 /* groups.c: the topology, the hosted groups, and which group a command goes to */
@@ -377,6 +405,9 @@ struct node_group *node_group_of_key(const struct node *node, const void *key, s
 /* The node that leads the shard now as far as this node knows (0 when unknown): its own
  * core's view for a hosted group, else the shard's preferred leader. */
 cn_node_id node_shard_leader(const struct node *node, uint32_t shard);
+/* A peer says `leader` leads `shard` (not hosted here) in `term`: the hint follows unless it
+ * already names a leader of a newer term. */
+void node_shard_leader_heard(struct node *node, uint32_t shard, cn_node_id leader, uint64_t term);
 const struct node_member *node_member_find(const struct node *node, cn_node_id id);
 uint64_t node_group_log_bytes_max(const struct node *node);
 const struct node_group *node_group_first(const struct node *node);

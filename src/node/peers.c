@@ -23,6 +23,12 @@ static void on_message(void *ctx, const struct cn_message *m)
     struct node *node = ctx;
     if (node->stopping)
         return;
+    if (m->from < 256)
+        node->peer_heard_ms[m->from] = node_now_ms(node);
+    if (m->type == CN_MSG_NODE_BEAT) {
+        node_quiesce_on_beat(node, m);
+        return;
+    }
     if (m->type == CN_MSG_PROPOSE_RESPONSE) {
         node_requests_on_forward_response(node, m);
         return;

@@ -27,7 +27,8 @@
  * CN_MSG_PROXY_RESPONSE: context = the id of the latest request the stand-in received (it
  * names the client on its node), index = the client's id, hint_term = session, commit = offset
  * of the first byte in the session's reply stream, log_term = the shard's leader as the
- * answering node sees it (a hint for choosing where to relay next time), reject = the session
+ * answering node sees it (a hint for choosing where to relay next time), term = that leader's
+ * term (a hint yields only to one of a newer term), reject = the session
  * was refused or ended there, entries = the reply bytes.
  *
  * Not relayed: MULTI/EXEC and WATCH on such keys (they answer -MOVED to a node holding the
@@ -232,8 +233,8 @@ static void proxy_buf_append(struct node_client *c, const uint8_t *data, size_t 
 
 void node_proxy_on_response(struct node *node, const struct cn_message *m)
 {
-    if (m->group < node->topology->shard_count && m->log_term != 0)
-        node->shard_leader_hint[m->group] = (cn_node_id)m->log_term;
+    if (m->group < node->topology->shard_count && node->groups[m->group] == NULL)
+        node_shard_leader_heard(node, m->group, (cn_node_id)m->log_term, m->term);
     struct node_request *any = node_request_find(node, m->context);
     struct node_client *c = any != NULL ? any->client : NULL;
     if (c == NULL || c->id != m->index || c->proxy_session != m->hint_term)
@@ -369,6 +370,7 @@ void node_proxy_stand_in_flush(struct node_client *c)
                                .context = c->stand_in_request, .index = c->stand_in_client,
                                .hint_term = c->stand_in_session, .commit = c->stand_in_sent,
                                .log_term = g != NULL ? g->status.leader : 0,
+                               .term = g != NULL ? g->status.term : 0,
                                .entry_count = count, .entries = entries};
         if (transport_send(node->transport, &m) != 0) {
             node_client_close(c); /* the client's node sees the gap and ends the session */

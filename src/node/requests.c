@@ -174,6 +174,14 @@ static void set_wait(struct node *node, struct node_request *r, enum node_wait w
         node->apply_reads_total++;
     client_count(r, r->wait, -1);
     client_count(r, wait, +1);
+    if (r->group != NULL && (r->wait == NODE_WAIT_NONE) != (wait == NODE_WAIT_NONE)) {
+        if (wait != NODE_WAIT_NONE) {
+            r->group->active_requests++;
+        } else {
+            assert(r->group->active_requests > 0);
+            r->group->active_requests--;
+        }
+    }
     r->wait = wait;
     if (wait == NODE_WAIT_COMMIT)
         list_insert_by_index(&r->group->commits, r);
