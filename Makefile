@@ -119,6 +119,7 @@ bench: all
 	@BUILD=$(BUILD) bench/run.sh
 	@BUILD=$(BUILD) PROTOCOL=paxos BENCH_SKIP_STORAGE=1 BENCH_SUFFIX=-paxos bench/run.sh
 	@BUILD=$(BUILD) bench/ring_bench.sh
+	@BUILD=$(BUILD) bench/shards.sh
 
 chaos: all
 	@BUILD=$(BUILD) tests/chaos.sh

@@ -288,9 +288,10 @@ int node_groups_open(struct node *node)
     node->shard_leader_hint_term = calloc(t->shard_count, sizeof(*node->shard_leader_hint_term));
     node->ready = calloc(t->shard_count, sizeof(*node->ready));
     node->ready_work = calloc(t->shard_count, sizeof(*node->ready_work));
+    node->awake = calloc(t->shard_count, sizeof(*node->awake));
     assert(node->groups != NULL && node->hosted != NULL && node->shard_leader_hint != NULL &&
            node->shard_leader_hint_term != NULL &&
-           node->ready != NULL && node->ready_work != NULL);
+           node->ready != NULL && node->ready_work != NULL && node->awake != NULL);
     for (uint32_t s = 0; s < t->shard_count; s++)
         if (topology_shard_has_replica(&t->shards[s], node->config.id))
             node->hosted_count++;
@@ -312,6 +313,7 @@ int node_groups_open(struct node *node)
         g->ready = true; /* a restored core may have an update at once */
         node->ready[node->ready_count++] = g;
     }
+    node_quiesce_init(node);
     node_log(node, NODE_LOG_INFO, "%u shards of %u replicas; this node hosts %u of them",
              t->shard_count, t->shard_count > 0 ? t->shards[0].replica_count : 0,
              node->hosted_count);
@@ -336,6 +338,9 @@ void node_groups_close(struct node *node)
     node->shard_leader_hint_term = NULL;
     free(node->ready);
     free(node->ready_work);
+    free(node->awake);
+    node->awake = NULL;
+    node->awake_count = node->quiet_count = node->waking_count = 0;
     node->shard_leader_hint = NULL;
     node->ready = node->ready_work = NULL;
     free(node->topology);

@@ -63,6 +63,8 @@ enum {
     NODE_GROUP_LOG_BYTES_MIN = 8u << 20,
     /* How often (in ticks) a node hands shards it leads to their preferred leaders. */
     NODE_BALANCE_TICKS = 20,
+    /* glibc's mmap threshold while the groups open (node.c says why). */
+    NODE_OPEN_MMAP_THRESHOLD_BYTES = 128 << 10,
     /* A leader's group idle for this many ticks goes quiet (quiesce.c). */
     NODE_QUIESCE_TICKS = 30,
     /* Every write's log entry starts with a tag naming the request that proposed it (node id,
@@ -248,6 +250,10 @@ struct node_group {
     struct cn_update update;
     struct node_group *batch_next;  /* drive.c: the groups of one WAL batch */
     bool ready;                     /* drive.c: in node->ready */
+    /* drive.c: the hard state handed last, and the one last written to the WAL (a commit
+     * change alone waits for the next write: hard_state_to_write). */
+    struct cn_hard_state hs_latest, hs_written;
+    bool hs_written_known;
 
     /* Consensus view, refreshed after each update. */
     struct cn_status status;
@@ -264,6 +270,8 @@ struct node_group {
     uint32_t idle_ticks;                  /* a leader's ticks with nothing going on */
     uint64_t idle_commit;
     uint32_t wake_in_ticks;               /* quiet, waking after this many ticks (0: not) */
+    uint32_t awake_pos;                   /* index in node->awake while not quiet */
+    cn_node_id quiet_leader;              /* quiet as a follower of this node's leader (or 0) */
     uint64_t beat_seen;                   /* the last beat of its leader's node that listed it */
     uint32_t active_requests;             /* requests.c: requests going through it */
     struct node_forward *forwards_head, *forwards_tail; /* forwards.c */
@@ -314,6 +322,14 @@ struct node {
     uint64_t quiesce_rng;
     uint64_t beat_seq;
     uint64_t peer_heard_ms[256];          /* by node id (1..255): the last message from it */
+    struct node_group **awake;            /* the hosted groups not quiet (the tick's list) */
+    uint32_t awake_count;
+    uint32_t quiet_count;
+    uint32_t waking_count;                /* quiet groups counting down to a spread wake-up */
+    uint32_t quiet_followers[256];        /* by leader's node id: quiet followers of it here */
+    uint64_t quiet_gen;                   /* grows when a beat's lists may have changed */
+    uint64_t beat_gen_sent[256];          /* by peer: quiet_gen of the last full beat to it */
+    uint64_t beat_count;
     uv_timer_t sweep_timer;
     uv_signal_t sigterm;
     uv_signal_t sigint;
@@ -381,6 +397,7 @@ void node_fatal(struct node *node, const char *format, ...) __attribute__((forma
 
 /* quiesce.c */
 void node_group_wake(struct node_group *group);
+void node_quiesce_init(struct node *node);
 void node_quiesce_tick(struct node *node);
 void node_quiesce_beat(struct node *node);
 void node_quiesce_on_beat(struct node *node, const struct cn_message *m);
