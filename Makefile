@@ -120,6 +120,7 @@ bench: all
 	@BUILD=$(BUILD) PROTOCOL=paxos BENCH_SKIP_STORAGE=1 BENCH_SUFFIX=-paxos bench/run.sh
 	@BUILD=$(BUILD) bench/ring_bench.sh
 	@BUILD=$(BUILD) bench/shards.sh
+	@BUILD=$(BUILD) bench/vs.sh
 
 chaos: all
 	@BUILD=$(BUILD) tests/chaos.sh
