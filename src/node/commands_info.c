@@ -175,14 +175,19 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         "commit_index:%llu\r\napplied_index:%llu\r\npersisted_index:%llu\r\n"
         "first_index:%llu\r\nlast_index:%llu\r\nsnapshot_index:%llu\r\nprotocol:%s\r\n"
         "members:%s\r\ncluster_id:%llu\r\nshards:%u\r\nreplicas:%u\r\ngroups_hosted:%u\r\n"
-        "groups_leading:%u\r\ngroups_quiet:%u\r\ngroup_id:%u\r\n\r\n",
+        "groups_leading:%u\r\ngroups_quiet:%u\r\ngroup_id:%u\r\ntopology_epoch:%llu\r\n"
+        "topology_verified:%d\r\nmeta_role:%s\r\nmeta_leader_id:%u\r\n\r\n",
         st->role == CN_ROLE_PRE_CANDIDATE ? "candidate" : cn_role_name(st->role), node->config.id,
         st->leader, (unsigned long long)st->term, (unsigned long long)st->commit_index,
         (unsigned long long)g->applied_index, (unsigned long long)st->persisted_index,
         (unsigned long long)st->first_index, (unsigned long long)st->last_index,
         (unsigned long long)st->snapshot_index, node->ops->name, members,
         (unsigned long long)node->config.cluster_id, node->topology->shard_count,
-        node->topology->replica_count, node->hosted_count, node_groups_leading(node), node_groups_quiet(node), g->id);
+        node->topology->replica_count, node->hosted_count, node_groups_leading(node),
+        node_groups_quiet(node), g->id, (unsigned long long)node->topology->epoch,
+        node->topology_verified ? 1 : 0,
+        node->meta == NULL ? "none" : cn_role_name(node->meta->status.role),
+        node->meta == NULL ? 0 : node->meta->status.leader);
 }
 
 /* Appends a section as Redis lays them out: one blank line between sections, none after the

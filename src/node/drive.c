@@ -71,7 +71,7 @@ void node_group_ready(struct node_group *g)
 {
     struct node *node = g->node;
     if (!g->ready) {
-        assert(node->ready_count < node->hosted_count);
+        assert(node->ready_count < node->group_slots);
         g->ready = true;
         node->ready[node->ready_count++] = g;
     }

@@ -100,6 +100,16 @@ static int settings_resolve(struct node *node, uint32_t *shards, uint32_t *repli
                      node->config.shards, node->config.data_dir, stored_shards);
             return -1;
         }
+        /* With one shard R is not used (every node is a voter); with more, another R would
+         * place replicas elsewhere than the rest of the cluster does. */
+        if (stored_shards > 1 && node->config.replicas != 0 &&
+            node->config.replicas != stored_replicas) {
+            node_log(node, NODE_LOG_ERROR,
+                     "--replicas %u, but the data directory %s was created with %u replicas "
+                     "per shard; the number of replicas cannot change",
+                     node->config.replicas, node->config.data_dir, stored_replicas);
+            return -1;
+        }
         *shards = stored_shards;
         *replicas = stored_replicas;
         return 0;
@@ -193,7 +203,10 @@ static int group_paths(struct node *node, struct node_group *g, char *kv_dir, si
         snprintf(base, sizeof(base), "%s/groups", node->config.data_dir);
         if (make_dir(base) != 0)
             return -1;
-        snprintf(base, sizeof(base), "%s/groups/%u", node->config.data_dir, g->id);
+        if (g->id == node->topology->shard_count)
+            snprintf(base, sizeof(base), "%s/groups/meta", node->config.data_dir);
+        else
+            snprintf(base, sizeof(base), "%s/groups/%u", node->config.data_dir, g->id);
         if (make_dir(base) != 0)
             return -1;
     }
@@ -256,6 +269,16 @@ static int group_create_core(struct node *node, struct node_group *g,
     return 0;
 }
 
+static void group_close(struct node *node, struct node_group *g)
+{
+    if (g->core != NULL)
+        node->ops->destroy(g->core);
+    if (g->kv != NULL)
+        kv_close(g->kv);
+    node_snapshot_group_free(g);
+    free(g);
+}
+
 static int group_open(struct node *node, struct node_group *g, const struct topology_shard *shard)
 {
     char kv_dir[NODE_PATH_BYTES_MAX + 48];
@@ -275,6 +298,25 @@ static int group_open(struct node *node, struct node_group *g, const struct topo
     return group_create_core(node, g, shard);
 }
 
+struct node_group *node_group_open(struct node *node, uint32_t id,
+                                   const struct topology_shard *shard)
+{
+    struct node_group *g = calloc(1, sizeof(*g));
+    assert(g != NULL);
+    g->node = node;
+    g->id = id;
+    g->first_slot = shard->first_slot;
+    g->last_slot = shard->last_slot;
+    if (group_open(node, g, shard) != 0) {
+        group_close(node, g);
+        return NULL;
+    }
+    assert(node->ready_count < node->group_slots);
+    g->ready = true; /* a restored core may have an update at once */
+    node->ready[node->ready_count++] = g;
+    return g;
+}
+
 int node_groups_open(struct node *node)
 {
     uint32_t shards, replicas;
@@ -286,9 +328,10 @@ int node_groups_open(struct node *node)
     node->hosted = calloc(t->shard_count, sizeof(*node->hosted));
     node->shard_leader_hint = calloc(t->shard_count, sizeof(*node->shard_leader_hint));
     node->shard_leader_hint_term = calloc(t->shard_count, sizeof(*node->shard_leader_hint_term));
-    node->ready = calloc(t->shard_count, sizeof(*node->ready));
-    node->ready_work = calloc(t->shard_count, sizeof(*node->ready_work));
-    node->awake = calloc(t->shard_count, sizeof(*node->awake));
+    /* Room for every shard and the meta group. */
+    node->ready = calloc(t->shard_count + 1, sizeof(*node->ready));
+    node->ready_work = calloc(t->shard_count + 1, sizeof(*node->ready_work));
+    node->awake = calloc(t->shard_count + 1, sizeof(*node->awake));
     assert(node->groups != NULL && node->hosted != NULL && node->shard_leader_hint != NULL &&
            node->shard_leader_hint_term != NULL &&
            node->ready != NULL && node->ready_work != NULL && node->awake != NULL);
@@ -296,23 +339,19 @@ int node_groups_open(struct node *node)
         if (topology_shard_has_replica(&t->shards[s], node->config.id))
             node->hosted_count++;
     uint32_t at = 0;
+    node->group_slots = node->hosted_count;
     for (uint32_t s = 0; s < t->shard_count; s++) {
         const struct topology_shard *shard = &t->shards[s];
         if (!topology_shard_has_replica(shard, node->config.id))
             continue;
-        struct node_group *g = calloc(1, sizeof(*g));
-        assert(g != NULL);
-        g->node = node;
-        g->id = s;
-        g->first_slot = shard->first_slot;
-        g->last_slot = shard->last_slot;
+        struct node_group *g = node_group_open(node, s, shard);
+        if (g == NULL)
+            return -1;
         node->groups[s] = g;
         node->hosted[at++] = g;
-        if (group_open(node, g, shard) != 0)
-            return -1;
-        g->ready = true; /* a restored core may have an update at once */
-        node->ready[node->ready_count++] = g;
     }
+    if (node_meta_open(node) != 0)
+        return -1;
     node_quiesce_init(node);
     node_log(node, NODE_LOG_INFO, "%u shards of %u replicas; this node hosts %u of them",
              t->shard_count, t->shard_count > 0 ? t->shards[0].replica_count : 0,
@@ -322,15 +361,12 @@ int node_groups_open(struct node *node)
 
 void node_groups_close(struct node *node)
 {
-    for (uint32_t i = 0; i < node->hosted_count; i++) {
-        struct node_group *g = node->hosted[i];
-        if (g->core != NULL)
-            node->ops->destroy(g->core);
-        if (g->kv != NULL)
-            kv_close(g->kv);
-        node_snapshot_group_free(g);
-        free(g);
-    }
+    for (uint32_t i = 0; i < node->hosted_count; i++)
+        if (node->hosted[i] != NULL)
+            group_close(node, node->hosted[i]);
+    if (node->meta != NULL)
+        group_close(node, node->meta);
+    node->meta = NULL;
     free(node->groups);
     free(node->hosted);
     free(node->shard_leader_hint);
@@ -343,6 +379,7 @@ void node_groups_close(struct node *node)
     node->awake_count = node->quiet_count = node->waking_count = 0;
     node->shard_leader_hint = NULL;
     node->ready = node->ready_work = NULL;
+    node_meta_close(node);
     free(node->topology);
     node->groups = node->hosted = NULL;
     node->hosted_count = 0;

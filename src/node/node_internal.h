@@ -65,6 +65,8 @@ enum {
     NODE_BALANCE_TICKS = 20,
     /* glibc's mmap threshold while the groups open (node.c says why). */
     NODE_OPEN_MMAP_THRESHOLD_BYTES = 128 << 10,
+    /* The meta group's voters: the first this many nodes by id (meta.c). */
+    NODE_META_VOTERS = 5,
     /* A leader's group idle for this many ticks goes quiet (quiesce.c). */
     NODE_QUIESCE_TICKS = 30,
     /* Every write's log entry starts with a tag naming the request that proposed it (node id,
@@ -348,6 +350,17 @@ struct node {
     struct node_group **groups;       /* topology->shard_count entries */
     struct node_group **hosted;       /* the non-NULL ones, ascending */
     uint32_t hosted_count;
+    uint32_t group_slots;             /* hosted_count, plus one with the meta group */
+    /* meta.c: the meta group (NULL when this node holds no replica of it, or S = 1), this
+     * node's topology encoded and hashed, and whether it was found to be the cluster's. */
+    struct node_group *meta;
+    uint8_t *topology_encoded;
+    size_t topology_encoded_len;
+    uint64_t topology_hash;
+    bool topology_verified;
+    bool meta_key_found;
+    uint64_t meta_checked_index;
+    uint64_t meta_proposed_term;
     struct node_group **ready;        /* drive.c: groups stepped since the drive last looked */
     struct node_group **ready_work;
     uint32_t ready_count;
@@ -394,6 +407,16 @@ struct node {
 void node_log(const struct node *node, int level, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 void node_fatal(struct node *node, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* meta.c */
+int node_meta_open(struct node *node);
+void node_meta_close(struct node *node);
+void node_meta_tick(struct node *node);
+uint64_t node_meta_beat_hash(const struct node *node);
+void node_meta_on_beat(struct node *node, cn_node_id from, uint64_t hash);
+/* groups.c: opens one group (its store, snapshots and core) and puts it on the ready list. */
+struct node_group *node_group_open(struct node *node, uint32_t id,
+                                   const struct topology_shard *shard);
 
 /* quiesce.c */
 void node_group_wake(struct node_group *group);

@@ -13,7 +13,9 @@ static uint8_t snapshot_chunk_buffer[256 * 1024];
  * topology, or a message from before a restart) is dropped, as a stale message is. */
 static struct node_group *message_group(struct node *node, const struct cn_message *m)
 {
-    if (m->group >= node->topology->shard_count)
+    if (m->group == node->topology->shard_count)
+        return node->meta;
+    if (m->group > node->topology->shard_count)
         return NULL;
     return node->groups[m->group];
 }
@@ -69,6 +71,8 @@ static void on_unreachable(void *ctx, cn_node_id peer)
         if (members_contain(&node->hosted[i]->status.members, peer))
             node_step(node->hosted[i],
                       &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = peer});
+    if (node->meta != NULL && members_contain(&node->meta->status.members, peer))
+        node_step(node->meta, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = peer});
 }
 
 static void on_log(void *ctx, const char *line)

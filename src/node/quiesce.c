@@ -28,6 +28,9 @@
  * replaced only by one of an equal or newer term, so beats that cross a leader change cannot
  * bring back the old leader.
  *
+ * Every beat also carries, in `index`, the hash of the topology its sender verified against
+ * the meta group (meta.c), or 0.
+ *
  * A beat that would repeat the previous one is sent short ("as before": commit = 0, no
  * entries); see node_quiesce_beat.
  *
@@ -120,6 +123,10 @@ void node_quiesce_init(struct node *node)
         g->awake_pos = node->awake_count;
         node->awake[node->awake_count++] = g;
     }
+    if (node->meta != NULL) {
+        node->meta->awake_pos = node->awake_count;
+        node->awake[node->awake_count++] = node->meta;
+    }
 }
 
 /* Whether a leader's group has nothing going on. */
@@ -138,7 +145,8 @@ static bool leader_idle(const struct node_group *g)
 /* After a tick of an awake group: a leader idle long enough goes quiet. */
 static void quiesce_consider(struct node_group *g)
 {
-    if (!leader_idle(g)) {
+    /* The meta group stays awake: one group's heartbeats are cheap, and no beat lists it. */
+    if (!leader_idle(g) || g == g->node->meta) {
         g->idle_ticks = 0;
         return;
     }
@@ -226,7 +234,8 @@ static void beat_send(struct node *node, cn_node_id peer, uint8_t *buf, const ui
         {.type = CN_ENTRY_NORMAL, .data = (uint8_t *)leads, .data_len = leads_len},
     };
     struct cn_message m = {.type = CN_MSG_NODE_BEAT, .from = node->config.id, .to = peer,
-                           .commit = 1, .entry_count = 2, .entries = entries};
+                           .commit = 1, .index = node_meta_beat_hash(node),
+                           .entry_count = 2, .entries = entries};
     transport_send(node->transport, &m);
 }
 
@@ -274,7 +283,7 @@ void node_quiesce_beat(struct node *node)
             node->beat_gen_sent[peer] = node->quiet_gen;
         } else {
             struct cn_message m = {.type = CN_MSG_NODE_BEAT, .from = node->config.id,
-                                   .to = peer, .commit = 0};
+                                   .to = peer, .commit = 0, .index = node_meta_beat_hash(node)};
             transport_send(node->transport, &m);
         }
         if (now - node->peer_heard_ms[peer] >= timeout_ms)
@@ -325,6 +334,7 @@ void node_quiesce_on_beat(struct node *node, const struct cn_message *m)
 {
     if (m->from == 0 || m->from > 255)
         return; /* node ids are 1..255 (node.c); the transport names only members anyway */
+    node_meta_on_beat(node, m->from, m->index);
     if (m->commit == 0)
         return; /* a short beat: the quiet groups and leaderships are as last listed */
     node->beat_seq++;
