@@ -83,6 +83,7 @@ void node_scan_serve(struct node_group *group, struct resp_out *out, const struc
                      uint32_t argc);
 void node_keys_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv);
 void node_randomkey_serve(struct node_group *group, struct resp_out *out);
+uint64_t node_random_u64(void);
 /* S > 1: the group of the shard a SCAN cursor resumes in (NULL: answered). */
 struct node_group *node_scan_route(struct node_exec *exec);
 

@@ -44,7 +44,7 @@ uint32_t node_chain_first_shard(const struct node *node, enum node_read_kind kin
 {
     if (kind != NODE_READ_RANDOMKEY)
         return 0;
-    return (uint32_t)(((uint64_t)rand() * node->topology->shard_count) / ((uint64_t)RAND_MAX + 1));
+    return (uint32_t)(node_random_u64() % node->topology->shard_count);
 }
 
 void node_chain_free(struct node_request *r)

@@ -4,7 +4,8 @@
  *
  * SLOTS, SHARDS, NODES, INFO and MYID are rendered by src/cluster/cluster_reply.h from the
  * topology and this node's view of who leads each shard now: its own core's for a shard it
- * hosts, else the shard's preferred leader. CLUSTER SLOTS lists each shard's leader alone
+ * hosts, else the leader named in the node beats (quiesce.c, with terms so that a stale beat
+ * cannot bring back an old leader), else the shard's preferred leader. CLUSTER SLOTS lists each shard's leader alone
  * (docs/sharding.md, "Cluster clients and roles": a client that takes a node's role from
  * CLUSTER SLOTS would otherwise see a node that leads one shard and follows in another as a
  * replica). KEYSLOT is slot_of_key; COUNTKEYSINSLOT and GETKEYSINSLOT are linearizable reads

@@ -234,9 +234,10 @@ void node_keys_serve(struct node_group *group, struct resp_out *out, const struc
     key_list_reply_free(&list, out);
 }
 
-/* A random position (xorshift64*, seeded from the clock once): not for security, only for
- * RANDOMKEY's choice, which need not agree between nodes. */
-static uint64_t random_position(void)
+/* A random number (xorshift64*, seeded from the clock once): not for security, only for
+ * RANDOMKEY's choices (the position in a shard, and the shard a chained RANDOMKEY starts
+ * in), which need not agree between nodes. */
+uint64_t node_random_u64(void)
 {
     static uint64_t state;
     if (state == 0)
@@ -252,7 +253,7 @@ void node_randomkey_serve(struct node_group *group, struct resp_out *out)
     uint8_t key[KV_KEY_BYTES_MAX];
     size_t len = 0;
     bool found = false;
-    if (kv_random_key(group->kv, random_position(), key, sizeof(key), &len, &found) != KV_OK)
+    if (kv_random_key(group->kv, node_random_u64(), key, sizeof(key), &len, &found) != KV_OK)
         resp_reply_error(out, "ERR storage read failed", 23);
     else if (!found)
         resp_reply_null(out);
