@@ -50,6 +50,7 @@ const char *cn_message_type_name(uint8_t type)
     case CN_MSG_PROXY: return "proxy";
     case CN_MSG_PROXY_RESPONSE: return "proxy-resp";
     case CN_MSG_NODE_BEAT: return "node-beat";
+    case CN_MSG_NODE_HEARTBEATS: return "node-heartbeats";
     case CN_MSG_PREPARE: return "prepare";
     case CN_MSG_PROMISE: return "promise";
     case CN_MSG_ACCEPT: return "accept";

@@ -152,6 +152,10 @@ enum cn_message_type {
     /* Node level: one beat per node pair standing in for the heartbeats of quiet groups
      * (src/node/quiesce.c). */
     CN_MSG_NODE_BEAT = 18,
+    /* Node level: the heartbeats (and their answers) of every group one node sends another in
+     * a loop iteration, in one message: entries[0] holds fixed-size records
+     * (src/node/heartbeats.c gives the layout). */
+    CN_MSG_NODE_HEARTBEATS = 19,
     /* Multi-Paxos (Lamport 2001; van Renesse & Altinbuken 2015) */
     CN_MSG_PREPARE = 32,          /* phase 1a: term = ballot, index = first slot covered */
     CN_MSG_PROMISE = 33,          /* phase 1b: entries = accepted values >= index, reject = nack */

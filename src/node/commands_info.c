@@ -132,7 +132,8 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         "applied_entries:%llu\r\nwal_syncs:%llu\r\nwal_sync_avg_us:%llu\r\n"
         "wal_sync_max_us:%llu\r\nwal_entries_per_sync:%.1f\r\nsnapshots_taken:%llu\r\n"
         "snapshots_installed:%llu\r\npending_requests:%u\r\nloop_busy_max_us:%llu\r\n"
-        "loop_busy_over_50ms:%llu\r\n\r\n",
+        "loop_busy_over_50ms:%llu\r\nheartbeats_coalesced:%llu\r\n"
+        "heartbeat_messages:%llu\r\n\r\n",
         (unsigned long long)s->clients_total, (unsigned long long)s->commands,
         (unsigned long long)s->proposals, (unsigned long long)s->reads,
         (unsigned long long)s->forwarded, (unsigned long long)s->applied_entries,
@@ -142,7 +143,8 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         s->syncs ? (double)s->synced_entries / (double)s->syncs : 0.0,
         (unsigned long long)s->snapshots_taken,
         (unsigned long long)s->snapshots_installed, node->pending_requests,
-        (unsigned long long)s->loop_busy_us_max, (unsigned long long)s->loop_busy_over_50ms);
+        (unsigned long long)s->loop_busy_us_max, (unsigned long long)s->loop_busy_over_50ms,
+        (unsigned long long)s->heartbeats_coalesced, (unsigned long long)s->heartbeat_messages);
 }
 
 /* The section chorus's own tools read: `chorus status` and the tests parse these lines. */

@@ -408,6 +408,7 @@ static void on_prepare(uv_prepare_t *handle)
             }
         }
     }
+    node_heartbeats_flush(node);
     if (node->transport != NULL)
         transport_flush(node->transport);
 }

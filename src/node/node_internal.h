@@ -309,6 +309,8 @@ struct node_stats {
     uint64_t clients_total;
     uint64_t loop_busy_us_max;  /* longest loop iteration, not counting the wait in poll */
     uint64_t loop_busy_over_50ms; /* iterations that took longer than 50 ms */
+    uint64_t heartbeats_coalesced; /* heartbeats and answers sent inside node messages */
+    uint64_t heartbeat_messages;   /* CN_MSG_NODE_HEARTBEATS sent (heartbeats.c) */
 };
 
 struct node {
@@ -401,6 +403,7 @@ struct node {
     struct node_stats stats;
     uint64_t start_ms;
     uint64_t boot_nonce;       /* distinguishes this run's write tags from an earlier run's */
+    struct node_heartbeats *heartbeats; /* heartbeats.c: per peer, this iteration's records */
 };
 
 /* log.c */
@@ -587,6 +590,16 @@ int node_peers_start(struct node *node, char *error, size_t error_len);
 void node_peers_stop(struct node *node);
 void node_peers_send(struct node_group *group, const struct cn_message *messages,
                      uint32_t count);
+/* A message from a peer, to its group's core (or the node-level handler of its type). */
+void node_peers_deliver(struct node *node, const struct cn_message *m);
+
+/* heartbeats.c: coalesced heartbeats (S > 1). take: whether the message was kept for this
+ * iteration's CN_MSG_NODE_HEARTBEATS to its peer (else the caller sends it); flush: those
+ * messages leave (once per loop iteration, before the transport's flush). */
+bool node_heartbeats_take(struct node *node, const struct cn_message *m);
+void node_heartbeats_flush(struct node *node);
+void node_heartbeats_free(struct node *node);
+void node_heartbeats_on_message(struct node *node, const struct cn_message *m);
 
 uint64_t node_now_ms(const struct node *node);
 

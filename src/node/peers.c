@@ -27,6 +27,15 @@ static void on_message(void *ctx, const struct cn_message *m)
         return;
     if (m->from < 256)
         node->peer_heard_ms[m->from] = node_now_ms(node);
+    if (m->type == CN_MSG_NODE_HEARTBEATS) {
+        node_heartbeats_on_message(node, m);
+        return;
+    }
+    node_peers_deliver(node, m);
+}
+
+void node_peers_deliver(struct node *node, const struct cn_message *m)
+{
     if (m->type == CN_MSG_NODE_BEAT) {
         node_quiesce_on_beat(node, m);
         return;
@@ -122,6 +131,8 @@ void node_peers_send(struct node_group *g, const struct cn_message *messages, ui
                 continue;
             m = &filled;
         }
+        if (node_heartbeats_take(node, m))
+            continue;
         int rv = transport_send(node->transport, m);
         if (rv == TRANSPORT_ERR_QUEUE_FULL && unreachable_count < CN_MEMBERS_MAX)
             unreachable[unreachable_count++] = m->to;
@@ -139,4 +150,5 @@ void node_peers_stop(struct node *node)
     if (node->transport != NULL)
         transport_stop(node->transport, NULL, NULL);
     node->transport = NULL;
+    node_heartbeats_free(node);
 }

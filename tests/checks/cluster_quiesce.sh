@@ -18,8 +18,11 @@
 #    every shard takes a write within 10 s through them. The node restarts, serves every
 #    shard, the groups go quiet again, and every acknowledged key reads back through every
 #    node.
+#  - Awake groups' heartbeats travel coalesced (heartbeats.c): after the writes, every node
+#    sent node-level heartbeat messages carrying more than one heartbeat each on average.
 #  - S = 1 never quiesces (a single group keeps standalone behaviour): groups_quiet stays 0
-#    on 3 nodes for 2 s of idleness, far beyond the 30 idle ticks that quiet a group.
+#    on 3 nodes for 2 s of idleness, far beyond the 30 idle ticks that quiet a group; and it
+#    coalesces no heartbeats (one group: nothing to coalesce).
 cd "$(dirname "$0")/../.." || exit 1
 # Ports 28000..31999: apart from lib.sh's default range and below the ephemeral ports.
 PORT_BASE=${PORT_BASE:-$((28000 + ($$ % 200) * 20))}
@@ -124,6 +127,15 @@ echo "== a key in each of the $SHARDS shards wakes its group"
 ok "every shard writable while quiet" shards_writable "$WRITABLE_BOUND_S" "$ACKED" quiet1
 read_back_everywhere "$SHARDS"
 wait_all_quiet "after the writes"
+# The awake groups' heartbeats went coalesced (heartbeats.c): every node sent node-level
+# heartbeat messages, each carrying more than one group's heartbeat or answer on average.
+for i in $(seq 1 "$NODES"); do
+    hb=$(info_stat "$i" heartbeats_coalesced); msgs=$(info_stat "$i" heartbeat_messages)
+    [[ $hb =~ ^[0-9]+$ && $msgs =~ ^[0-9]+$ ]] || fail "node $i: no heartbeat counters in INFO"
+    [ "$msgs" -gt 0 ] && [ "$hb" -gt "$msgs" ] ||
+        fail "node $i: heartbeats not coalesced ($hb heartbeats in $msgs messages)"
+    echo "node $i: $hb heartbeats and answers in $msgs messages"
+done
 
 echo "== kill -9 the busiest node while everything is quiet"
 read -r victim led < <(shards_busiest) || fail "no node leads a shard"
@@ -168,6 +180,9 @@ for n in $(seq 1 20); do
     sleep 0.1
 done
 echo "S = 1: groups_quiet stayed 0 on every node for 2 s of idleness"
+for i in $(seq 1 "$NODES"); do
+    expect_eq "$(info_stat "$i" heartbeat_messages)" 0 "S = 1: coalesced heartbeat messages on node $i"
+done
 quiet_report
 shards_cluster_stop
 echo "cluster_quiesce: ok"
