@@ -52,8 +52,9 @@ DEB_PKGS := pkg-config:pkg-config libcmocka-dev:cmocka liblmdb-dev:lmdb libuv1-d
 DEB_CMDS := redis-tools:redis-cli redis-server:redis-server strace:strace clang:clang perl:perl \
             iproute2:ip iptables:iptables
 # Python modules the real-process tests import, with Debian's /usr/bin/python3 (which the
-# python3 package brings): redis-py, the client library a Redis user would try first.
-DEB_PYMODS := python3-redis:redis
+# python3 package brings): redis-py, the client library a Redis user would try first, and
+# Prometheus's own text-format parser, which reads chorusd's /metrics in node_metrics.sh.
+DEB_PYMODS := python3-redis:redis python3-prometheus-client:prometheus_client
 
 deps:
 	@missing=""; \

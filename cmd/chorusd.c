@@ -27,6 +27,8 @@ static void usage(FILE *out)
             "  --data-dir DIR         where the WAL, LMDB and snapshots live (default: data)\n"
             "  --listen HOST:PORT     client (RESP) address (default: 127.0.0.1:7001)\n"
             "  --peer-listen HOST:PORT  peer address (default: 127.0.0.1:8001)\n"
+            "  --http [HOST:]PORT     serve Prometheus metrics at http://HOST:PORT/metrics (off\n"
+            "                         by default; a port alone listens on 127.0.0.1)\n"
             "  --protocol raft        consensus protocol (default: raft)\n"
             "  --tick-ms MS           length of one consensus tick (default: 10)\n"
             "  --election-ticks N     election timeout in ticks, randomized in [N, 2N) (default: 15)\n"
@@ -63,6 +65,19 @@ static int parse_u32(const char *text, const char *flag, uint32_t min, uint32_t 
     return 0;
 }
 
+/* --http HOST:PORT, or PORT alone for the loopback address: metrics are not for the world
+ * unless asked. */
+static int parse_http(const char *text, char *dst, size_t cap)
+{
+    int n = strchr(text, ':') != NULL ? snprintf(dst, cap, "%s", text)
+                                      : snprintf(dst, cap, "127.0.0.1:%s", text);
+    if (*text == '\0' || n < 0 || (size_t)n >= cap) {
+        fprintf(stderr, "chorusd: --http wants HOST:PORT or PORT, not '%s'\n", text);
+        return -1;
+    }
+    return 0;
+}
+
 /* A daemon may be started with 0, 1 or 2 closed; a socket must not take those numbers (libuv
  * refuses to close them, and a log line could land in a client's connection). */
 static void ensure_standard_fds(void)
@@ -92,7 +107,7 @@ int main(int argc, char **argv)
         {"snapshot-entries", required_argument, 0, 's'},
         {"cluster-id", required_argument, 0, 'C'}, {"log-level", required_argument, 0, 'L'},
         {"shards", required_argument, 0, 'S'},     {"replicas", required_argument, 0, 'R'},
-        {"redirect", no_argument, 0, 'M'},
+        {"redirect", no_argument, 0, 'M'},         {"http", required_argument, 0, 'H'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     int c;
@@ -115,6 +130,7 @@ int main(int argc, char **argv)
         case 'S': rv = parse_u32(optarg, "--shards", 1, &config.shards); break;
         case 'R': rv = parse_u32(optarg, "--replicas", 1, &config.replicas); break;
         case 'M': config.redirect = true; break;
+        case 'H': rv = parse_http(optarg, config.http_addr, sizeof(config.http_addr)); break;
         case 'L':
             if (strcmp(optarg, "error") == 0) config.log_level = NODE_LOG_ERROR;
             else if (strcmp(optarg, "warn") == 0) config.log_level = NODE_LOG_WARN;

@@ -2,7 +2,8 @@
 # make run: a local chorus cluster in the foreground, sharded: the keyspace's 16,384 slots in
 # S shards (default 16), each a consensus group of up to 3 replicas.
 #   NODES=5 make run  starts 5 nodes; SHARDS=1 make run  one group (standalone Redis).
-#   clients (RESP) on 127.0.0.1:7001.., peers on 127.0.0.1:8001.., data under ./data/.
+#   clients (RESP) on 127.0.0.1:7001.., peers on 127.0.0.1:8001.., Prometheus metrics on
+#   http://127.0.0.1:9001/metrics.., data under ./data/.
 # Ctrl-C stops every node cleanly (SIGTERM to each, then wait).
 set -u
 BUILD=${1:-build}
@@ -32,7 +33,8 @@ stop() {
 trap stop INT TERM
 for i in $(seq 1 "$NODES"); do
     "$BIN" --id "$i" --cluster "$CLUSTER" --protocol "$PROTOCOL" --data-dir "data/node$i" \
-        --listen "127.0.0.1:700$i" --peer-listen "127.0.0.1:800$i" "${SHARD_FLAGS[@]}" \
+        --listen "127.0.0.1:700$i" --peer-listen "127.0.0.1:800$i" --http "127.0.0.1:900$i" \
+        "${SHARD_FLAGS[@]}" \
         2> "data/node$i.log" &
     pids+=($!)
 done
@@ -64,6 +66,8 @@ if [ "${shards:-1}" -gt 1 ]; then
 else
     echo "  one shard (one consensus group): standalone Redis semantics"
 fi
+echo "  metrics (Prometheus text format):"
+for i in $(seq 1 "$NODES"); do echo "    http://127.0.0.1:900$i/metrics"; done
 [ -n "$ready" ] || echo "  (some shards have no leader yet: commands wait for one)"
 cat <<TXT
   talk to any node; it serves every key (forwarding to the key's shard leader):

@@ -167,6 +167,7 @@ static void sync_work(uv_work_t *work)
     node->stats.sync_us_total += us;
     if (us > node->stats.sync_us_max)
         node->stats.sync_us_max = us;
+    node->stats.sync_us_last = us;
 }
 
 static void sync_start(struct node *node);
@@ -187,6 +188,7 @@ static void sync_done(uv_work_t *work, int status)
 #endif
     }
     node->stats.syncs++;
+    metrics_histogram_observe(&node->stats.sync_seconds, (double)node->stats.sync_us_last / 1e6);
     node->sync_in_flight = false;
     struct node_group *g = node->batch_flight;
     node->batch_flight = NULL;

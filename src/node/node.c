@@ -176,6 +176,7 @@ static void node_begin_stop(struct node *node)
     uv_signal_stop(&node->sigterm);
     uv_signal_stop(&node->sigint);
     node_server_stop(node);
+    node_http_stop(node);
     for (uint32_t i = 0; i < node->hosted_count; i++)
         node_forwards_reject_all(node->hosted[i]);
     node_peers_stop(node);
@@ -195,6 +196,7 @@ static void on_signal(uv_signal_t *handle, int signum)
 
 static int start_loop_handles(struct node *node, char *error, size_t error_len)
 {
+    node_metrics_init(node);
     node_drive_init(node);
     uv_timer_init(node->loop, &node->tick_timer);
     node->tick_timer.data = node;
@@ -209,6 +211,8 @@ static int start_loop_handles(struct node *node, char *error, size_t error_len)
     node->sigint.data = node;
     uv_signal_start(&node->sigint, on_signal, SIGINT);
     if (node_peers_start(node, error, error_len) != 0)
+        return -1;
+    if (node_http_start(node, error, error_len) != 0)
         return -1;
     return node_server_start(node, error, error_len);
 }
@@ -261,8 +265,9 @@ int node_run(const struct node_config *config)
         node_log(node, NODE_LOG_ERROR, "%s", error);
         return 1;
     }
-    node_log(node, NODE_LOG_INFO, "serving clients on %s, peers on %s, protocol %s",
-             config->listen_addr, config->peer_listen_addr, node->ops->name);
+    node_log(node, NODE_LOG_INFO, "serving clients on %s, peers on %s, protocol %s%s%s",
+             config->listen_addr, config->peer_listen_addr, node->ops->name,
+             config->http_addr[0] != '\0' ? ", metrics on http://" : "", config->http_addr);
     uv_run(node->loop, UV_RUN_DEFAULT);
     /* The loop ends once every handle closed and the work in flight (a sync, a snapshot)
      * finished: what the last sync wrote is durable. */

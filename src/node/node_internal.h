@@ -6,7 +6,7 @@
  * all groups in one WAL batch on the sync thread, apply, answer), server.c (client connections),
  * commands.c (the RESP command table), requests.c (requests waiting on consensus),
  * snapshots.c (taking, sending and receiving snapshots), peers.c (the peer transport glue),
- * log.c (log lines).
+ * log.c (log lines), http.c and metrics.c (GET /metrics on --http).
  *
  * Threads: everything runs on the loop thread, except the WAL's write+fdatasync and the
  * snapshot copy, which run on libuv's thread pool (uv_queue_work), one at a time each.
@@ -22,6 +22,7 @@
 #include "cluster/shardmap.h"
 #include "cluster/topology.h"
 #include "consensus/consensus.h"
+#include "metrics/metrics_text.h"
 #include "net/resp.h"
 #include "node/node.h"
 #include "storage/kv.h"
@@ -302,6 +303,8 @@ struct node_stats {
     uint64_t syncs;
     uint64_t sync_us_total;     /* time in WAL write + fdatasync, on the sync thread */
     uint64_t sync_us_max;
+    uint64_t sync_us_last;      /* the latest sync's duration, handed to the loop thread */
+    struct metrics_histogram sync_seconds; /* metrics.c; observed on the loop thread */
     uint64_t synced_entries;
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
@@ -320,6 +323,7 @@ struct node {
     struct wal *wal;
     struct transport *transport;
     uv_tcp_t listener;
+    struct node_http *http;     /* http.c: the --http listener, or NULL */
     uv_timer_t tick_timer;
     uint64_t ticks;
     /* quiesce.c */
@@ -463,6 +467,15 @@ void node_server_stop(struct node *node);
 void node_client_flush(struct node_client *client);
 void node_clients_process_pending(struct node *node);
 void node_client_request_done(struct node_request *request);
+
+/* http.c: GET /metrics on --http (nothing when the flag was not given) */
+int node_http_start(struct node *node, char *error, size_t error_len);
+void node_http_stop(struct node *node);
+
+/* metrics.c: the histogram's buckets, and the Prometheus text (malloc'd; NULL if it would
+ * exceed its bound). */
+void node_metrics_init(struct node *node);
+char *node_metrics_render(const struct node *node, size_t *len);
 
 /* commands.c */
 void node_command_execute(struct node_client *client, const struct resp_command *command);

@@ -1,0 +1,387 @@
+/*
+ * http.c — the node's HTTP listener (--http HOST:PORT): GET /metrics in the Prometheus text
+ * format (metrics.c builds the text), on the node's own loop thread.
+ *
+ * One request per connection, answered with "Connection: close". Anything on the network is
+ * untrusted, so every resource is bounded and nothing a client sends can stop the node:
+ *  - at most NODE_HTTP_CONNECTIONS_MAX connections; one more is accepted and closed at once;
+ *  - a request (line and headers) of at most NODE_HTTP_REQUEST_BYTES_MAX, read into the
+ *    connection's own fixed buffer; a longer one is answered 431;
+ *  - every connection closes NODE_HTTP_TIMEOUT_MS after it was accepted, whatever state it is
+ *    in: a client that sends slowly, never reads its reply or never closes costs a slot for
+ *    that long, never the loop's time;
+ *  - a malformed request line or header is answered 400, another method than GET or HEAD
+ *    405, another path than /metrics 404.
+ * The reply is written in one uv_write; the write side is then shut down and what the client
+ * still sends is read and dropped until it closes, so that the kernel does not answer unread
+ * input with a reset that could destroy the reply in flight.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net/transport.h"
+#include "node/node_internal.h"
+
+enum {
+    NODE_HTTP_REQUEST_BYTES_MAX = 8192,
+    NODE_HTTP_CONNECTIONS_MAX = 64,
+    NODE_HTTP_TIMEOUT_MS = 5000,
+    NODE_HTTP_HEAD_BYTES_MAX = 256,      /* the status line and headers of a reply */
+    NODE_HTTP_METHOD_BYTES_MAX = 16,
+    NODE_HTTP_LISTEN_BACKLOG = 64,
+};
+
+struct node_http_conn {
+    struct node_http *http;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
+    uint32_t handles_open;  /* tcp and timer: the connection is freed when both closed */
+    bool closing;
+    bool answered;          /* a reply was written (or is being written) */
+    char head[NODE_HTTP_HEAD_BYTES_MAX];
+    char *body;             /* the reply's body (malloc), or NULL */
+    size_t in_len;
+    char in[NODE_HTTP_REQUEST_BYTES_MAX];
+    struct node_http_conn *prev, *next;
+};
+
+struct node_http {
+    struct node *node;
+    uv_tcp_t listener;
+    struct node_http_conn *conns;
+    uint32_t conn_count;
+    bool listener_closed;   /* stopped: freed once the connections are closed too */
+};
+
+/* After the stop, the last of the listener and the connections to close frees the state. */
+static void http_maybe_free(struct node_http *http)
+{
+    if (http->listener_closed && http->conn_count == 0)
+        free(http);
+}
+
+static void conn_on_handle_closed(uv_handle_t *handle)
+{
+    struct node_http_conn *c = handle->data;
+    assert(c->handles_open > 0);
+    if (--c->handles_open > 0)
+        return;
+    struct node_http *http = c->http;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        http->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    http->conn_count--;
+    free(c->body);
+    free(c);
+    http_maybe_free(http);
+}
+
+static void conn_close(struct node_http_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    uv_close((uv_handle_t *)&c->tcp, conn_on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, conn_on_handle_closed);
+}
+
+static void conn_on_timeout(uv_timer_t *timer)
+{
+    conn_close(timer->data);
+}
+
+/* Reads go into the rest of the connection's fixed buffer; once a reply is out, into its
+ * start, to be dropped. */
+static void conn_on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    struct node_http_conn *c = handle->data;
+    (void)suggested;
+    if (c->answered)
+        *buf = uv_buf_init(c->in, sizeof(c->in));
+    else
+        *buf = uv_buf_init(c->in + c->in_len, (unsigned)(sizeof(c->in) - c->in_len));
+}
+
+static void conn_on_drain_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    (void)buf;
+    if (nread < 0)
+        conn_close(stream->data);
+}
+
+static void conn_on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct node_http_conn *c = req->data;
+    if (c->closing)
+        return;
+    if (status < 0 ||
+        uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_drain_read) != 0)
+        conn_close(c);
+}
+
+static void conn_on_write(uv_write_t *req, int status)
+{
+    struct node_http_conn *c = req->data;
+    if (c->closing)
+        return;
+    c->shutdown_req.data = c;
+    if (status < 0 || uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, conn_on_shutdown) != 0)
+        conn_close(c);
+}
+
+/* Writes the reply: the status line and headers from c->head, then body_len bytes of c->body
+ * unless head_only (HEAD). */
+static void conn_reply(struct node_http_conn *c, int status, const char *reason,
+                       const char *content_type, const char *extra_headers, size_t body_len,
+                       bool head_only)
+{
+    assert(!c->answered);
+    c->answered = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    int n = snprintf(c->head, sizeof(c->head),
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+                     "Connection: close\r\n\r\n",
+                     status, reason, content_type, body_len, extra_headers);
+    assert(n > 0 && (size_t)n < sizeof(c->head));
+    uv_buf_t bufs[2] = {uv_buf_init(c->head, (unsigned)n),
+                        uv_buf_init(c->body, (unsigned)(head_only ? 0 : body_len))};
+    c->write_req.data = c;
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, head_only || body_len == 0 ? 1 : 2,
+                 conn_on_write) != 0)
+        conn_close(c);
+}
+
+/* An error reply whose body is its reason, one line. */
+static void conn_reply_error(struct node_http_conn *c, int status, const char *reason,
+                             const char *extra_headers)
+{
+    size_t len = strlen(reason);
+    c->body = malloc(len + 1);
+    assert(c->body != NULL);
+    memcpy(c->body, reason, len);
+    c->body[len] = '\n';
+    conn_reply(c, status, reason, "text/plain; charset=utf-8", extra_headers, len + 1, false);
+}
+
+static void conn_reply_metrics(struct node_http_conn *c, bool head_only)
+{
+    size_t len = 0;
+    c->body = node_metrics_render(c->http->node, &len);
+    if (c->body == NULL) {
+        conn_reply_error(c, 500, "Internal Server Error", "");
+        return;
+    }
+    conn_reply(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", "", len, head_only);
+}
+
+static bool is_token_char(char ch)
+{
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* One header line "Name: value": a token, a colon, then visible characters, spaces or tabs. */
+static bool header_line_valid(const char *line, size_t len)
+{
+    size_t i = 0;
+    while (i < len && is_token_char(line[i]))
+        i++;
+    if (i == 0 || i == len || line[i] != ':')
+        return false;
+    for (i++; i < len; i++) {
+        unsigned char ch = (unsigned char)line[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* The request line "METHOD SP TARGET SP HTTP/1.x": the method and the path (the target up
+ * to a '?') are copied out; false when it is malformed. */
+static bool request_line_parse(const char *line, size_t len, char *method, size_t method_cap,
+                               char *path, size_t path_cap)
+{
+    const char *sp1 = memchr(line, ' ', len);
+    if (sp1 == NULL || sp1 == line || (size_t)(sp1 - line) >= method_cap)
+        return false;
+    for (const char *p = line; p < sp1; p++)
+        if (!is_token_char(*p))
+            return false;
+    const char *target = sp1 + 1, *end = line + len;
+    const char *sp2 = memchr(target, ' ', (size_t)(end - target));
+    if (sp2 == NULL || sp2 == target || *target != '/')
+        return false;
+    size_t version_len = (size_t)(end - sp2 - 1);
+    if (version_len != 8 || (memcmp(sp2 + 1, "HTTP/1.0", 8) != 0 && memcmp(sp2 + 1, "HTTP/1.1", 8) != 0))
+        return false;
+    for (const char *p = target; p < sp2; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return false;
+    const char *query = memchr(target, '?', (size_t)(sp2 - target));
+    size_t path_len = (size_t)((query != NULL ? query : sp2) - target);
+    if (path_len >= path_cap)
+        path_len = path_cap - 1; /* longer than any path served: still not found */
+    memcpy(method, line, (size_t)(sp1 - line));
+    method[sp1 - line] = '\0';
+    memcpy(path, target, path_len);
+    path[path_len] = '\0';
+    return true;
+}
+
+/* Checks every header line of the request head (which ends in the blank line at head_len). */
+static bool headers_valid(const char *head, size_t head_len)
+{
+    const char *p = memchr(head, '\n', head_len);
+    assert(p != NULL);
+    p++;
+    const char *end = head + head_len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        assert(eol != NULL);
+        size_t len = (size_t)(eol - p);
+        if (len == 0 || p[len - 1] != '\r')
+            return false;
+        if (len > 1 && !header_line_valid(p, len - 1))
+            return false;
+        p = eol + 1;
+    }
+    return true;
+}
+
+/* A complete request head of head_len bytes (the blank line included) is in c->in. */
+static void conn_handle_request(struct node_http_conn *c, size_t head_len)
+{
+    const char *line_end = memchr(c->in, '\n', head_len);
+    assert(line_end != NULL);
+    size_t line_len = (size_t)(line_end - c->in);
+    char method[NODE_HTTP_METHOD_BYTES_MAX], path[32];
+    if (line_len == 0 || c->in[line_len - 1] != '\r' ||
+        !request_line_parse(c->in, line_len - 1, method, sizeof(method), path, sizeof(path)) ||
+        !headers_valid(c->in, head_len)) {
+        conn_reply_error(c, 400, "Bad Request", "");
+        return;
+    }
+    bool head_only = strcmp(method, "HEAD") == 0;
+    if (!head_only && strcmp(method, "GET") != 0) {
+        conn_reply_error(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
+        return;
+    }
+    if (strcmp(path, "/metrics") != 0) {
+        conn_reply_error(c, 404, "Not Found", "");
+        return;
+    }
+    conn_reply_metrics(c, head_only);
+}
+
+/* The end of the request head ("\r\n\r\n"), searched from where the last read could have
+ * completed it; 0 while it is not complete. */
+static size_t head_end(const struct node_http_conn *c, size_t old_len)
+{
+    size_t from = old_len >= 3 ? old_len - 3 : 0;
+    for (size_t i = from; i + 4 <= c->in_len; i++)
+        if (memcmp(c->in + i, "\r\n\r\n", 4) == 0)
+            return i + 4;
+    return 0;
+}
+
+static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct node_http_conn *c = stream->data;
+    (void)buf;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    size_t old_len = c->in_len;
+    c->in_len += (size_t)nread;
+    assert(c->in_len <= sizeof(c->in));
+    if (memchr(c->in + old_len, '\0', (size_t)nread) != NULL) {
+        conn_reply_error(c, 400, "Bad Request", "");
+        return;
+    }
+    size_t end = head_end(c, old_len);
+    if (end > 0)
+        conn_handle_request(c, end);
+    else if (c->in_len == sizeof(c->in))
+        conn_reply_error(c, 431, "Request Header Fields Too Large", "");
+}
+
+static void http_on_connection(uv_stream_t *server, int status)
+{
+    struct node_http *http = server->data;
+    if (status < 0)
+        return;
+    struct node_http_conn *c = calloc(1, sizeof(*c));
+    assert(c != NULL);
+    c->http = http;
+    c->next = http->conns;
+    if (http->conns != NULL)
+        http->conns->prev = c;
+    http->conns = c;
+    http->conn_count++;
+    c->handles_open = 2;
+    uv_tcp_init(http->node->loop, &c->tcp);
+    c->tcp.data = c;
+    uv_timer_init(http->node->loop, &c->timer);
+    c->timer.data = c;
+    /* Over the bound, the connection is accepted only to be closed: left in the backlog, it
+     * would stop libuv from accepting the ones after it. */
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
+        http->conn_count > NODE_HTTP_CONNECTIONS_MAX ||
+        uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) != 0) {
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, conn_on_timeout, NODE_HTTP_TIMEOUT_MS, 0);
+}
+
+int node_http_start(struct node *node, char *error, size_t error_len)
+{
+    if (node->config.http_addr[0] == '\0')
+        return 0;
+    struct sockaddr_storage addr;
+    if (transport_address_parse(node->config.http_addr, false, &addr, error, error_len) != 0)
+        return -1;
+    struct node_http *http = calloc(1, sizeof(*http));
+    assert(http != NULL);
+    http->node = node;
+    uv_tcp_init(node->loop, &http->listener);
+    http->listener.data = http;
+    node->http = http;
+    int rv = uv_tcp_bind(&http->listener, (const struct sockaddr *)&addr, 0);
+    if (rv == 0)
+        rv = uv_listen((uv_stream_t *)&http->listener, NODE_HTTP_LISTEN_BACKLOG,
+                       http_on_connection);
+    if (rv != 0) {
+        snprintf(error, error_len, "--http %s: %s", node->config.http_addr, uv_strerror(rv));
+        return -1;
+    }
+    return 0;
+}
+
+static void http_on_listener_closed(uv_handle_t *handle)
+{
+    struct node_http *http = handle->data;
+    http->listener_closed = true;
+    http_maybe_free(http);
+}
+
+/* Stops listening and closes every connection; their memory is freed by the loop as the
+ * handles close, before uv_run returns. */
+void node_http_stop(struct node *node)
+{
+    struct node_http *http = node->http;
+    if (http == NULL)
+        return;
+    node->http = NULL;
+    for (struct node_http_conn *c = http->conns; c != NULL; c = c->next)
+        conn_close(c);
+    if (!uv_is_closing((uv_handle_t *)&http->listener))
+        uv_close((uv_handle_t *)&http->listener, http_on_listener_closed);
+}
