@@ -46,6 +46,8 @@ static void meta_shard(const struct topology *t, struct topology_shard *out)
 
 int node_meta_open(struct node *node)
 {
+    if (!node->cluster_mode)
+        return 0; /* one shard: no meta group, and nothing to check against */
     const struct topology *t = node->topology;
     size_t bytes = topology_encoded_bytes(t);
     node->topology_encoded = malloc(bytes);
@@ -56,8 +58,6 @@ int node_meta_open(struct node *node)
     node->topology_hash = XXH3_64bits(node->topology_encoded, bytes);
     if (node->topology_hash == 0)
         node->topology_hash = 1; /* 0 means "not verified" in a beat */
-    if (!node->cluster_mode)
-        return 0;
     struct topology_shard shard;
     meta_shard(t, &shard);
     if (!topology_shard_has_replica(&shard, node->config.id))

@@ -70,6 +70,12 @@ static bool members_contain(const struct cn_members *members, cn_node_id id)
     return false;
 }
 
+static void step_unreachable(struct node_group *g, cn_node_id peer)
+{
+    if (g != NULL && members_contain(&g->status.members, peer))
+        node_step(g, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = peer});
+}
+
 /* A peer's queue is full: every group that shares it backs off (each core decides how). */
 static void on_unreachable(void *ctx, cn_node_id peer)
 {
@@ -77,11 +83,8 @@ static void on_unreachable(void *ctx, cn_node_id peer)
     if (node->stopping)
         return;
     for (uint32_t i = 0; i < node->hosted_count; i++)
-        if (members_contain(&node->hosted[i]->status.members, peer))
-            node_step(node->hosted[i],
-                      &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = peer});
-    if (node->meta != NULL && members_contain(&node->meta->status.members, peer))
-        node_step(node->meta, &(struct cn_event){.type = CN_EVENT_UNREACHABLE, .target = peer});
+        step_unreachable(node->hosted[i], peer);
+    step_unreachable(node->meta, peer);
 }
 
 static void on_log(void *ctx, const char *line)
