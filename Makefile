@@ -41,6 +41,10 @@ CMD_BIN    := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
 TEST_BIN   := $(foreach t,$(TEST_SRC),$(BUILD)/tests/$(basename $(notdir $(t))))
 BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB        := $(BUILD)/libchorus.a
+# The live view's page (web/), compiled into the library as byte arrays (src/node/web_assets.h).
+WEB_SRC    := $(sort $(wildcard web/*))
+WEB_GEN    := $(BUILD)/gen/web_assets.c
+LIB_OBJ    += $(BUILD)/obj/gen/web_assets.o
 
 .PHONY: all deps test unit asan run sim-demo clean bench chaos fuzz check-deps
 .DEFAULT_GOAL := all
@@ -81,6 +85,14 @@ all: check-deps
 build-all: $(LIB) $(CMD_BIN) $(TEST_BIN) $(BENCH_BIN)
 
 $(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(WEB_GEN): $(WEB_SRC) tools/web-embed.sh
+	@mkdir -p $(dir $@)
+	tools/web-embed.sh $@ $(WEB_SRC)
+
+$(BUILD)/obj/gen/web_assets.o: $(WEB_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

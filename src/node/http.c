@@ -1,6 +1,8 @@
 /*
- * http.c — the node's HTTP listener (--http HOST:PORT): GET /metrics in the Prometheus text
- * format (metrics.c builds the text), on the node's own loop thread.
+ * http.c — the node's HTTP listener (--http HOST:PORT), on the node's own loop thread:
+ * GET /metrics in the Prometheus text format (metrics.c builds the text), GET / and the files
+ * of the live view's page (web/, compiled into the binary: web_assets.h), and GET /events,
+ * the page's server-sent-events stream (http_events.c).
  *
  * One request per connection, answered with "Connection: close". Anything on the network is
  * untrusted, so every resource is bounded and nothing a client sends can stop the node:
@@ -9,9 +11,11 @@
  *    connection's own fixed buffer; a longer one is answered 431;
  *  - every connection closes NODE_HTTP_TIMEOUT_MS after it was accepted, whatever state it is
  *    in: a client that sends slowly, never reads its reply or never closes costs a slot for
- *    that long, never the loop's time;
+ *    that long, never the loop's time. A subscriber of /events is the exception: it stays
+ *    while it reads, and http_events.c drops it when it does not;
+ *  - at most NODE_HTTP_EVENTS_CLIENTS_MAX subscribers of /events; one more is answered 503;
  *  - a malformed request line or header is answered 400, another method than GET or HEAD
- *    405, another path than /metrics 404.
+ *    405, a path not served 404.
  * The reply is written in one uv_write; the write side is then shut down and what the client
  * still sends is read and dropped until it closes, so that the kernel does not answer unread
  * input with a reset that could destroy the reply in flight.
@@ -21,45 +25,15 @@
 #include <string.h>
 
 #include "net/transport.h"
+#include "node/http_internal.h"
 #include "node/node_internal.h"
+#include "node/web_assets.h"
 
-enum {
-    NODE_HTTP_REQUEST_BYTES_MAX = 8192,
-    NODE_HTTP_CONNECTIONS_MAX = 64,
-    NODE_HTTP_TIMEOUT_MS = 5000,
-    NODE_HTTP_HEAD_BYTES_MAX = 256,      /* the status line and headers of a reply */
-    NODE_HTTP_METHOD_BYTES_MAX = 16,
-    NODE_HTTP_LISTEN_BACKLOG = 64,
-};
-
-struct node_http_conn {
-    struct node_http *http;
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_write_t write_req;
-    uv_shutdown_t shutdown_req;
-    uint32_t handles_open;  /* tcp and timer: the connection is freed when both closed */
-    bool closing;
-    bool answered;          /* a reply was written (or is being written) */
-    char head[NODE_HTTP_HEAD_BYTES_MAX];
-    char *body;             /* the reply's body (malloc), or NULL */
-    size_t in_len;
-    char in[NODE_HTTP_REQUEST_BYTES_MAX];
-    struct node_http_conn *prev, *next;
-};
-
-struct node_http {
-    struct node *node;
-    uv_tcp_t listener;
-    struct node_http_conn *conns;
-    uint32_t conn_count;
-    bool listener_closed;   /* stopped: freed once the connections are closed too */
-};
-
-/* After the stop, the last of the listener and the connections to close frees the state. */
+/* After the stop, the last of the listener, the events timer and the connections to close
+ * frees the state. */
 static void http_maybe_free(struct node_http *http)
 {
-    if (http->listener_closed && http->conn_count == 0)
+    if (http->handles_open == 0 && http->conn_count == 0)
         free(http);
 }
 
@@ -82,18 +56,25 @@ static void conn_on_handle_closed(uv_handle_t *handle)
     http_maybe_free(http);
 }
 
-static void conn_close(struct node_http_conn *c)
+void node_http_conn_close(struct node_http_conn *c)
 {
     if (c->closing)
         return;
     c->closing = true;
+    if (c->events) {
+        /* Its slot is free at once; the timer stops with the last subscriber. */
+        c->events = false;
+        assert(c->http->events_count > 0);
+        if (--c->http->events_count == 0)
+            uv_timer_stop(&c->http->events_timer);
+    }
     uv_close((uv_handle_t *)&c->tcp, conn_on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_on_handle_closed);
 }
 
 static void conn_on_timeout(uv_timer_t *timer)
 {
-    conn_close(timer->data);
+    node_http_conn_close(timer->data);
 }
 
 /* Reads go into the rest of the connection's fixed buffer; once a reply is out, into its
@@ -112,7 +93,7 @@ static void conn_on_drain_read(uv_stream_t *stream, ssize_t nread, const uv_buf_
 {
     (void)buf;
     if (nread < 0)
-        conn_close(stream->data);
+        node_http_conn_close(stream->data);
 }
 
 static void conn_on_shutdown(uv_shutdown_t *req, int status)
@@ -122,7 +103,7 @@ static void conn_on_shutdown(uv_shutdown_t *req, int status)
         return;
     if (status < 0 ||
         uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_drain_read) != 0)
-        conn_close(c);
+        node_http_conn_close(c);
 }
 
 static void conn_on_write(uv_write_t *req, int status)
@@ -132,7 +113,7 @@ static void conn_on_write(uv_write_t *req, int status)
         return;
     c->shutdown_req.data = c;
     if (status < 0 || uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, conn_on_shutdown) != 0)
-        conn_close(c);
+        node_http_conn_close(c);
 }
 
 /* Writes the reply: the status line and headers from c->head, then body_len bytes of c->body
@@ -154,7 +135,7 @@ static void conn_reply(struct node_http_conn *c, int status, const char *reason,
     c->write_req.data = c;
     if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, head_only || body_len == 0 ? 1 : 2,
                  conn_on_write) != 0)
-        conn_close(c);
+        node_http_conn_close(c);
 }
 
 /* An error reply whose body is its reason, one line. */
@@ -178,6 +159,59 @@ static void conn_reply_metrics(struct node_http_conn *c, bool head_only)
         return;
     }
     conn_reply(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", "", len, head_only);
+}
+
+/* A file of the page: its bytes are static, so the reply points at them (no copy). */
+static void conn_reply_asset(struct node_http_conn *c, const struct web_asset *asset,
+                             bool head_only)
+{
+    assert(!c->answered);
+    c->answered = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    int n = snprintf(c->head, sizeof(c->head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                     asset->content_type, asset->len);
+    assert(n > 0 && (size_t)n < sizeof(c->head));
+    uv_buf_t bufs[2] = {uv_buf_init(c->head, (unsigned)n),
+                        uv_buf_init((char *)asset->data, (unsigned)asset->len)};
+    c->write_req.data = c;
+    if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, head_only ? 1 : 2,
+                 conn_on_write) != 0)
+        node_http_conn_close(c);
+}
+
+static const struct web_asset *asset_find(const char *path)
+{
+    if (strcmp(path, "/") == 0)
+        path = "/index.html";
+    for (unsigned i = 0; i < WEB_ASSET_COUNT; i++)
+        if (strcmp(WEB_ASSETS[i].path, path) == 0)
+            return &WEB_ASSETS[i];
+    return NULL;
+}
+
+/* GET /events: the connection becomes a subscriber. Its input is read and dropped from now
+ * on (only to see it close), and the request timeout no longer applies. */
+static void conn_start_events(struct node_http_conn *c)
+{
+    struct node_http *http = c->http;
+    if (http->events_count >= NODE_HTTP_EVENTS_CLIENTS_MAX) {
+        conn_reply_error(c, 503, "Service Unavailable", "Retry-After: 5\r\n");
+        return;
+    }
+    c->answered = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    uv_timer_stop(&c->timer);
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_drain_read) != 0) {
+        node_http_conn_close(c);
+        return;
+    }
+    c->events = true;
+    if (http->events_count++ == 0)
+        uv_timer_start(&http->events_timer, node_http_events_on_timer,
+                       NODE_HTTP_EVENTS_INTERVAL_MS, NODE_HTTP_EVENTS_INTERVAL_MS);
+    node_http_events_attach(c);
 }
 
 static bool is_token_char(char ch)
@@ -260,7 +294,7 @@ static void conn_handle_request(struct node_http_conn *c, size_t head_len)
     const char *line_end = memchr(c->in, '\n', head_len);
     assert(line_end != NULL);
     size_t line_len = (size_t)(line_end - c->in);
-    char method[NODE_HTTP_METHOD_BYTES_MAX], path[32];
+    char method[NODE_HTTP_METHOD_BYTES_MAX], path[64];
     if (line_len == 0 || c->in[line_len - 1] != '\r' ||
         !request_line_parse(c->in, line_len - 1, method, sizeof(method), path, sizeof(path)) ||
         !headers_valid(c->in, head_len)) {
@@ -272,11 +306,20 @@ static void conn_handle_request(struct node_http_conn *c, size_t head_len)
         conn_reply_error(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
         return;
     }
-    if (strcmp(path, "/metrics") != 0) {
-        conn_reply_error(c, 404, "Not Found", "");
+    if (strcmp(path, "/metrics") == 0) {
+        conn_reply_metrics(c, head_only);
         return;
     }
-    conn_reply_metrics(c, head_only);
+    if (strcmp(path, "/events") == 0 && !head_only) {
+        conn_start_events(c);
+        return;
+    }
+    const struct web_asset *asset = asset_find(path);
+    if (asset != NULL) {
+        conn_reply_asset(c, asset, head_only);
+        return;
+    }
+    conn_reply_error(c, 404, "Not Found", "");
 }
 
 /* The end of the request head ("\r\n\r\n"), searched from where the last read could have
@@ -295,7 +338,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     struct node_http_conn *c = stream->data;
     (void)buf;
     if (nread < 0) {
-        conn_close(c);
+        node_http_conn_close(c);
         return;
     }
     size_t old_len = c->in_len;
@@ -335,7 +378,7 @@ static void http_on_connection(uv_stream_t *server, int status)
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 ||
         http->conn_count > NODE_HTTP_CONNECTIONS_MAX ||
         uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read) != 0) {
-        conn_close(c);
+        node_http_conn_close(c);
         return;
     }
     uv_timer_start(&c->timer, conn_on_timeout, NODE_HTTP_TIMEOUT_MS, 0);
@@ -353,6 +396,9 @@ int node_http_start(struct node *node, char *error, size_t error_len)
     http->node = node;
     uv_tcp_init(node->loop, &http->listener);
     http->listener.data = http;
+    uv_timer_init(node->loop, &http->events_timer);
+    http->events_timer.data = http;
+    http->handles_open = 2;
     node->http = http;
     int rv = uv_tcp_bind(&http->listener, (const struct sockaddr *)&addr, 0);
     if (rv == 0)
@@ -365,10 +411,11 @@ int node_http_start(struct node *node, char *error, size_t error_len)
     return 0;
 }
 
-static void http_on_listener_closed(uv_handle_t *handle)
+static void http_on_handle_closed(uv_handle_t *handle)
 {
     struct node_http *http = handle->data;
-    http->listener_closed = true;
+    assert(http->handles_open > 0);
+    http->handles_open--;
     http_maybe_free(http);
 }
 
@@ -381,7 +428,9 @@ void node_http_stop(struct node *node)
         return;
     node->http = NULL;
     for (struct node_http_conn *c = http->conns; c != NULL; c = c->next)
-        conn_close(c);
+        node_http_conn_close(c);
     if (!uv_is_closing((uv_handle_t *)&http->listener))
-        uv_close((uv_handle_t *)&http->listener, http_on_listener_closed);
+        uv_close((uv_handle_t *)&http->listener, http_on_handle_closed);
+    if (!uv_is_closing((uv_handle_t *)&http->events_timer))
+        uv_close((uv_handle_t *)&http->events_timer, http_on_handle_closed);
 }

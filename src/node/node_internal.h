@@ -6,7 +6,8 @@
  * all groups in one WAL batch on the sync thread, apply, answer), server.c (client connections),
  * commands.c (the RESP command table), requests.c (requests waiting on consensus),
  * snapshots.c (taking, sending and receiving snapshots), peers.c (the peer transport glue),
- * log.c (log lines), http.c and metrics.c (GET /metrics on --http).
+ * log.c (log lines), http.c and metrics.c (GET /metrics on --http), http_events.c and view.c
+ * (the live view's stream, GET /events).
  *
  * Threads: everything runs on the loop thread, except the WAL's write+fdatasync and the
  * snapshot copy, which run on libuv's thread pool (uv_queue_work), one at a time each.
@@ -314,6 +315,10 @@ struct node_stats {
     uint64_t loop_busy_over_50ms; /* iterations that took longer than 50 ms */
     uint64_t heartbeats_coalesced; /* heartbeats and answers sent inside node messages */
     uint64_t heartbeat_messages;   /* CN_MSG_NODE_HEARTBEATS sent (heartbeats.c) */
+    /* peers.c, for the live view (view.c): messages received by type (a heartbeat record
+     * counts as the message it stands for) and by sender's node id (1..255). */
+    uint64_t peer_received_by_type[CN_MSG_TYPE_MAX + 1];
+    uint64_t peer_received_from[256];
 };
 
 struct node {
@@ -476,6 +481,11 @@ void node_http_stop(struct node *node);
  * exceed its bound). */
 void node_metrics_init(struct node *node);
 char *node_metrics_render(const struct node *node, size_t *len);
+
+/* view.c: the live view's JSON (GET /events): the node's state and the topology (malloc'd;
+ * NULL if it would exceed the bound on one event). */
+char *node_view_render_state(const struct node *node, size_t *len);
+char *node_view_render_topology(const struct node *node, size_t *len);
 
 /* commands.c */
 void node_command_execute(struct node_client *client, const struct resp_command *command);

@@ -25,9 +25,12 @@ static void on_message(void *ctx, const struct cn_message *m)
     struct node *node = ctx;
     if (node->stopping)
         return;
-    if (m->from < 256)
+    if (m->from < 256) {
         node->peer_heard_ms[m->from] = node_now_ms(node);
+        node->stats.peer_received_from[m->from]++;
+    }
     if (m->type == CN_MSG_NODE_HEARTBEATS) {
+        node->stats.peer_received_by_type[CN_MSG_NODE_HEARTBEATS]++;
         node_heartbeats_on_message(node, m);
         return;
     }
@@ -36,6 +39,8 @@ static void on_message(void *ctx, const struct cn_message *m)
 
 void node_peers_deliver(struct node *node, const struct cn_message *m)
 {
+    if (m->type <= CN_MSG_TYPE_MAX)
+        node->stats.peer_received_by_type[m->type]++;
     if (m->type == CN_MSG_NODE_BEAT) {
         node_quiesce_on_beat(node, m);
         return;
