@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "node/auth.h"
 #include "node/node.h"
 
 static void usage(FILE *out)
@@ -37,6 +38,13 @@ static void usage(FILE *out)
             "  --snapshot-entries N   applied entries between snapshots (default: 100000)\n"
             "  --cluster-id N         refuse peers of another cluster (default: derived from --cluster)\n"
             "  --log-level LEVEL      error, warn, info or debug (default: info)\n"
+            "  --requirepass PASS     clients must AUTH with PASS (user \"default\"); visible to\n"
+            "                         other local users while the process starts: prefer the file\n"
+            "  --requirepass-file FILE  the password is FILE's content (one trailing newline is\n"
+            "                         not part of it)\n"
+            "  --protected-mode yes|no  with no password, serve only loopback clients (default: yes)\n"
+            "  --cluster-secret-file FILE  peers authenticate each other with HMAC-SHA256 keyed\n"
+            "                         by FILE's content (at least 16 bytes); every node needs it\n"
             "  --help                 this text\n"
             "\n"
             "Restarting with the same --data-dir rejoins the cluster. SIGTERM or SIGINT stop the\n"
@@ -50,6 +58,35 @@ static int copy_arg(char *dst, size_t cap, const char *src, const char *flag)
         return -1;
     }
     strcpy(dst, src);
+    return 0;
+}
+
+/* A secret given on the command line: copied, then overwritten in argv so that ps and
+ * /proc/PID/cmdline show it no longer (they do show it until this runs). */
+static int take_secret_arg(uint8_t *dst, uint32_t *dst_len, char *arg, const char *flag)
+{
+    size_t len = strlen(arg);
+    if (len == 0 || len > NODE_SECRET_BYTES_MAX) {
+        fprintf(stderr, "chorusd: %s must be 1 to %d bytes\n", flag, NODE_SECRET_BYTES_MAX);
+        return -1;
+    }
+    memcpy(dst, arg, len);
+    *dst_len = (uint32_t)len;
+    memset(arg, 'x', len);
+    return 0;
+}
+
+static int read_secret_file(uint8_t *dst, uint32_t *dst_len, const char *path, size_t min_len,
+                            const char *flag)
+{
+    char error[NODE_PATH_BYTES_MAX + 128];
+    size_t len = 0;
+    if (auth_secret_read_file(path, dst, NODE_SECRET_BYTES_MAX, min_len, &len, error,
+                              sizeof(error)) != 0) {
+        fprintf(stderr, "chorusd: %s: %s\n", flag, error);
+        return -1;
+    }
+    *dst_len = (uint32_t)len;
     return 0;
 }
 
@@ -108,6 +145,10 @@ int main(int argc, char **argv)
         {"cluster-id", required_argument, 0, 'C'}, {"log-level", required_argument, 0, 'L'},
         {"shards", required_argument, 0, 'S'},     {"replicas", required_argument, 0, 'R'},
         {"redirect", no_argument, 0, 'M'},         {"http", required_argument, 0, 'H'},
+        {"requirepass", required_argument, 0, 'A'},
+        {"requirepass-file", required_argument, 0, 'F'},
+        {"protected-mode", required_argument, 0, 'm'},
+        {"cluster-secret-file", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     int c;
@@ -137,6 +178,14 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "info") == 0) config.log_level = NODE_LOG_INFO;
             else if (strcmp(optarg, "debug") == 0) config.log_level = NODE_LOG_DEBUG;
             else { fprintf(stderr, "chorusd: unknown --log-level %s\n", optarg); rv = -1; }
+            break;
+        case 'A': rv = take_secret_arg(config.requirepass, &config.requirepass_len, optarg, "--requirepass"); break;
+        case 'F': rv = read_secret_file(config.requirepass, &config.requirepass_len, optarg, 1, "--requirepass-file"); break;
+        case 'K': rv = read_secret_file(config.cluster_secret, &config.cluster_secret_len, optarg, 16, "--cluster-secret-file"); break;
+        case 'm':
+            if (strcmp(optarg, "yes") == 0) config.protected_mode = true;
+            else if (strcmp(optarg, "no") == 0) config.protected_mode = false;
+            else { fprintf(stderr, "chorusd: --protected-mode wants yes or no\n"); rv = -1; }
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

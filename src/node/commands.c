@@ -149,6 +149,7 @@ static const struct node_command commands[] = {
     {"MULTI", 1, node_cmd_multi}, {"EXEC", 1, node_cmd_exec}, {"DISCARD", 1, node_cmd_discard},
     {"WATCH", -2, node_cmd_watch}, {"UNWATCH", 1, node_cmd_unwatch},
     {"INFO", -1, node_cmd_info},  {"HELLO", -1, node_cmd_hello},
+    {"AUTH", -2, node_cmd_auth},
     {"COMMAND", -1, node_cmd_command}, {"CONFIG", -2, node_cmd_config},
     {"FLUSHALL", -1, node_cmd_write}, {"FLUSHDB", -1, node_cmd_write},
     {"INCRBYFLOAT", 3, node_cmd_write}, {"SETRANGE", 4, node_cmd_write},
@@ -232,6 +233,13 @@ void node_command_execute(struct node_client *client, const struct resp_command 
         }
         node_tx_fail(client);
         node_exec_wrong_arity(&exec);
+        return;
+    }
+    /* Redis checks the name and the arity first, then authentication; AUTH, HELLO (which
+     * has an AUTH option) and QUIT are the commands an unauthenticated connection may run. */
+    if (!client->authenticated && c->run != node_cmd_auth && c->run != node_cmd_hello &&
+        c->run != cmd_quit) {
+        node_exec_error(&exec, "NOAUTH Authentication required.");
         return;
     }
     if (client->tx != NULL && node_tx_queue(&exec, c->run == node_cmd_write))

@@ -135,6 +135,13 @@ void node_cluster_slot_serve(struct node_group *group, struct resp_out *out,
 /* commands_info.c */
 void node_cmd_info(struct node_exec *exec);
 void node_cmd_hello(struct node_exec *exec);
+
+/* commands_auth.c */
+void node_cmd_auth(struct node_exec *exec);
+/* Authenticates the client as `user` with `password`: true, or false after replying
+ * -WRONGPASS (and holding the connection, counting toward the node's limit). */
+bool node_auth_attempt(struct node_exec *exec, const struct resp_arg *user,
+                       const struct resp_arg *password);
 void node_cmd_config(struct node_exec *exec);
 
 #endif

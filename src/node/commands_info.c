@@ -133,7 +133,8 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         "wal_sync_max_us:%llu\r\nwal_entries_per_sync:%.1f\r\nsnapshots_taken:%llu\r\n"
         "snapshots_installed:%llu\r\npending_requests:%u\r\nloop_busy_max_us:%llu\r\n"
         "loop_busy_over_50ms:%llu\r\nheartbeats_coalesced:%llu\r\n"
-        "heartbeat_messages:%llu\r\n\r\n",
+        "heartbeat_messages:%llu\r\nacl_access_denied_auth:%llu\r\n"
+        "protected_mode_refused:%llu\r\n\r\n",
         (unsigned long long)s->clients_total, (unsigned long long)s->commands,
         (unsigned long long)s->proposals, (unsigned long long)s->reads,
         (unsigned long long)s->forwarded, (unsigned long long)s->applied_entries,
@@ -144,7 +145,8 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         (unsigned long long)s->snapshots_taken,
         (unsigned long long)s->snapshots_installed, node->pending_requests,
         (unsigned long long)s->loop_busy_us_max, (unsigned long long)s->loop_busy_over_50ms,
-        (unsigned long long)s->heartbeats_coalesced, (unsigned long long)s->heartbeat_messages);
+        (unsigned long long)s->heartbeats_coalesced, (unsigned long long)s->heartbeat_messages,
+        (unsigned long long)s->auth_failures, (unsigned long long)s->protected_refused);
 }
 
 /* The section chorus's own tools read: `chorus status` and the tests parse these lines. */
@@ -296,26 +298,39 @@ void node_cmd_hello(struct node_exec *e)
         node_exec_error(e, "-NOPROTO unsupported protocol version");
         return;
     }
-    const struct resp_arg *name = NULL;
+    const struct resp_arg *name = NULL, *user = NULL, *password = NULL;
     for (uint32_t i = 2; i < e->argc; i++) {
         uint32_t more = e->argc - 1 - i;
         if (node_arg_is(&e->argv[i], "AUTH") && more >= 2) {
-            node_exec_error(e, "ERR AUTH is not supported by chorus");
-            return;
+            user = &e->argv[i + 1];
+            password = &e->argv[i + 2];
+            i += 2;
+            continue;
         }
         if (node_arg_is(&e->argv[i], "SETNAME") && more >= 1) {
             name = &e->argv[++i];
-            const char *error = node_client_name_check(name);
-            if (error != NULL) {
-                node_exec_error(e, error);
-                return;
-            }
             continue;
         }
         char text[256];
         snprintf(text, sizeof(text), "ERR Syntax error in HELLO option '%.*s'",
                  (int)(e->argv[i].len > 128 ? 128 : e->argv[i].len), e->argv[i].data);
         node_exec_error(e, text);
+        return;
+    }
+    /* Redis 7's order: the options' syntax, then AUTH, then whether the connection may go
+     * on (commands_auth.c), then the name. */
+    if (user != NULL && !node_auth_attempt(e, user, password))
+        return;
+    if (!e->client->authenticated) {
+        node_exec_error(e, "NOAUTH HELLO must be called with the client already authenticated, "
+                           "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                           "authenticate the client and select the RESP protocol version at "
+                           "the same time");
+        return;
+    }
+    const char *name_error = name != NULL ? node_client_name_check(name) : NULL;
+    if (name_error != NULL) {
+        node_exec_error(e, name_error);
         return;
     }
     if (name != NULL)

@@ -46,6 +46,7 @@ void node_config_defaults(struct node_config *config)
     config->pending_requests_max = 65536;
     config->log_cache_bytes_max = 64ull << 20;
     config->log_level = NODE_LOG_INFO;
+    config->protected_mode = true;
 }
 
 /* Copies one address of a --cluster entry; the caller checked its length. */
@@ -163,6 +164,7 @@ static void on_sweep(uv_timer_t *timer)
     struct node *node = timer->data;
     node_requests_sweep(node, node_now_ms(node));
     node_proxy_sweep(node, node_now_ms(node));
+    node_auth_sweep(node, node_now_ms(node));
 }
 
 static void node_begin_stop(struct node *node)

@@ -20,6 +20,7 @@ enum {
     NODE_NODES_MAX = 64,
     NODE_SHARDS_DEFAULT = 16,
     NODE_REPLICAS_DEFAULT = 3,
+    NODE_SECRET_BYTES_MAX = 512, /* AUTH_SECRET_BYTES_MAX */
 };
 
 enum node_log_level { NODE_LOG_ERROR = 0, NODE_LOG_WARN = 1, NODE_LOG_INFO = 2, NODE_LOG_DEBUG = 3 };
@@ -55,6 +56,15 @@ struct node_config {
     uint32_t pending_requests_max;    /* writes and reads waiting, all clients together */
     uint64_t log_cache_bytes_max;
     int log_level;
+    /* Security (README, "Running it safely"). The password of the default
+     * user (--requirepass, --requirepass-file; length 0: none), protected mode (--protected-mode:
+     * with no password, only loopback clients are served), and the peers' shared secret
+     * (--cluster-secret-file; length 0: peer links are not authenticated). Never logged. */
+    uint8_t requirepass[NODE_SECRET_BYTES_MAX];
+    uint32_t requirepass_len;
+    bool protected_mode;
+    uint8_t cluster_secret[NODE_SECRET_BYTES_MAX];
+    uint32_t cluster_secret_len;
 };
 
 void node_config_defaults(struct node_config *config);

@@ -25,6 +25,7 @@
 #include "consensus/consensus.h"
 #include "metrics/metrics_text.h"
 #include "net/resp.h"
+#include "node/auth.h"
 #include "node/node.h"
 #include "storage/kv.h"
 #include "storage/wal.h"
@@ -215,6 +216,16 @@ struct node_client {
     uint64_t stand_in_last_ms;     /* for the idle sweep */
     struct node_tx *tx;      /* MULTI open: the queued commands (commands_tx.c), else NULL */
     struct node_watch *watch; /* WATCHed keys (commands_tx.c), else NULL */
+    /* commands_auth.c: a connection starts unauthenticated when a password is set (stand-ins
+     * are authenticated: their node checked the client); wrong passwords in a row hold its
+     * input until auth_hold_until_ms (uv_now). */
+    bool authenticated;
+    /* Refused by protected mode: its -DENIED error is sent, its input read and dropped
+     * (closing with unread input would reset the connection before the client read the
+     * error) until it closes or auth_hold_until_ms passes (node_auth_sweep). */
+    bool denied;
+    uint32_t auth_failures;
+    uint64_t auth_hold_until_ms;
     uv_write_t write_req;
     struct node_client *prev, *next;
 };
@@ -319,6 +330,8 @@ struct node_stats {
      * counts as the message it stands for) and by sender's node id (1..255). */
     uint64_t peer_received_by_type[CN_MSG_TYPE_MAX + 1];
     uint64_t peer_received_from[256];
+    uint64_t auth_failures;        /* wrong passwords (AUTH, HELLO AUTH) */
+    uint64_t protected_refused;    /* connections refused by protected mode */
 };
 
 struct node {
@@ -413,6 +426,8 @@ struct node {
     uint64_t start_ms;
     uint64_t boot_nonce;       /* distinguishes this run's write tags from an earlier run's */
     struct node_heartbeats *heartbeats; /* heartbeats.c: per peer, this iteration's records */
+    struct auth_limiter auth_limiter;   /* commands_auth.c: the node's wrong passwords */
+    uint32_t denied_count;              /* clients with `denied` set, not yet freed */
 };
 
 /* log.c */
@@ -471,6 +486,14 @@ int node_server_start(struct node *node, char *error, size_t error_len);
 void node_server_stop(struct node *node);
 void node_client_flush(struct node_client *client);
 void node_clients_process_pending(struct node *node);
+
+/* commands_auth.c: at accept, whether the connection is served (false: protected mode
+ * refused it, with Redis's -DENIED, and it closes); and whether a client's input is held
+ * after wrong passwords. */
+bool node_auth_accept(struct node_client *client);
+bool node_auth_holds(const struct node_client *client);
+/* Closes the denied connections whose time is up (node.c's sweep timer). */
+void node_auth_sweep(struct node *node, uint64_t now_ms);
 void node_client_request_done(struct node_request *request);
 
 /* http.c: GET /metrics on --http (nothing when the flag was not given) */

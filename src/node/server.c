@@ -42,6 +42,8 @@ static void client_free(struct node_client *client)
         node->clients = client->next;
     if (client->next != NULL)
         client->next->prev = client->prev;
+    if (client->denied)
+        node->denied_count--;
     if (client->stand_in)
         node->stand_in_count--;
     else
@@ -98,7 +100,7 @@ static bool client_may_parse(const struct node_client *client)
 {
     return !client->closing && !client->close_after_write && !client->quit_seen &&
            client->waiting < NODE_CLIENT_WAITING_MAX &&
-           client->out.len < NODE_CLIENT_OUT_SOFT_BYTES;
+           client->out.len < NODE_CLIENT_OUT_SOFT_BYTES && !node_auth_holds(client);
 }
 
 /* Starts or stops reading the socket to match client_wants_input, and has pending input
@@ -347,6 +349,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         client_close(client);
         return;
     }
+    if (client->denied)
+        return; /* commands_auth.c: nothing of a refused connection is parsed */
     client->in_len += (size_t)nread;
     client_process_input(client);
     node_client_flush(client);
@@ -359,6 +363,7 @@ struct node_client *node_client_new(struct node *node)
     assert(client != NULL);
     client->node = node;
     client->id = ++node->next_client_id;
+    client->authenticated = true; /* a connection's is set at accept (node_auth_accept) */
     resp_parser_init(&client->parser, NULL);
     resp_out_init(&client->out, NODE_CLIENT_OUT_BYTES_MAX, 2);
     client->next = node->clients;
@@ -395,6 +400,8 @@ static void on_connection(uv_stream_t *server, int status)
         node_client_flush(client);
         return;
     }
+    if (!node_auth_accept(client))
+        return;
     uv_tcp_nodelay(&client->tcp, 1);
     client_update_reading(client);
 }
@@ -404,6 +411,7 @@ int node_server_start(struct node *node, char *error, size_t error_len)
     struct sockaddr_storage addr;
     if (transport_address_parse(node->config.listen_addr, false, &addr, error, error_len) != 0)
         return -1;
+    auth_limiter_init(&node->auth_limiter, uv_now(node->loop));
     uv_tcp_init(node->loop, &node->listener);
     node->listener.data = node;
     int rv = uv_tcp_bind(&node->listener, (const struct sockaddr *)&addr, 0);

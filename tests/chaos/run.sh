@@ -143,7 +143,7 @@ node_start() {
     # Not through a shell function: `f &` forks a subshell, and $! would not be chorusd.
     ip netns exec "$(net_ns "n$i")" "$BIN/chorusd" --id "$i" --cluster "$SPEC" --protocol "$PROTOCOL" \
         --data-dir "$WORK/node$i" --listen "$(node_ip "$i"):$CHX_CLIENT_PORT" \
-        --peer-listen "$(node_ip "$i"):$CHX_PEER_PORT" --request-timeout-ms "$REQUEST_TIMEOUT_MS" --shards 1 \
+        --peer-listen "$(node_ip "$i"):$CHX_PEER_PORT" --request-timeout-ms "$REQUEST_TIMEOUT_MS" --shards 1 --protected-mode no \
         >>"$WORK/node$i.log" 2>&1 &
     NODE_PID[$i]=$!
     log_event "start node $i (pid ${NODE_PID[$i]})"
