@@ -5,7 +5,8 @@
  *   event: topology  data: {...}      the nodes, the shards with their slots and replicas
  *   event: state     data: {...}      this node's state (view.c), now and every
  *                                     NODE_HTTP_EVENTS_INTERVAL_MS after
- * and an `event: error` in place of a state that would exceed view.c's bound on one event.
+ * and an `event: problem` in place of a state that would exceed view.c's bound on one event
+ * (not `event: error`: an EventSource reports its own connection errors under that name).
  * The JSON never holds a raw newline (json.h escapes them), so each event is one data line.
  *
  * The state is rendered once per interval, whatever the number of subscribers, into one
@@ -141,7 +142,7 @@ static const char *event_prefix(const struct event_data *d, const char *name_pre
     /* An error event is recognised by its JSON: it is the only one starting so. */
     static const char error_json[] = "{\"error\":";
     if (d->len >= sizeof(error_json) - 1 && memcmp(d->json, error_json, sizeof(error_json) - 1) == 0)
-        return "event: error\ndata: ";
+        return "event: problem\ndata: ";
     return name_prefix;
 }
 

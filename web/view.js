@@ -1,0 +1,456 @@
+// chorus live view. Subscribes to the /events stream (server-sent events) of every node
+// named in ?nodes=HOST:PORT,... (this page's own node when none is named), and draws what
+// they say: the node x group grid, the nodes' counters, message rates, the slot ring and the
+// clients' throughput. Each node reports only itself; the page puts the views together.
+// Plain JavaScript, no library; every list it keeps is bounded.
+'use strict';
+
+const STALE_MS = 2000;        // no event for this long: the node is shown down
+const RATE_WINDOW = 8;        // states kept per node for rates (2 s at 4 events/s)
+const SPARK_POINTS = 240;     // the throughput chart: 60 s at 4 points/s
+const LOG_MAX = 200;          // events listed
+const ADDRS_MAX = 64;
+const GRID_GROUPS_MAX = 256;  // columns drawn; more are summarised
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b',
+                '#e377c2', '#7f7f7f', '#bcbd22'];
+
+const $ = id => document.getElementById(id);
+const esc = s => String(s).replace(/[&<>"']/g,
+  c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
+const color = id => id > 0 ? COLORS[(id - 1) % COLORS.length] : '#bbb';
+const fmt = (x, digits = 0) => x == null || !isFinite(x) ? '–' :
+  x.toLocaleString('en-US', {maximumFractionDigits: digits, minimumFractionDigits: digits});
+
+// The nodes to watch: ?nodes=a:p,b:p (a bare port means this page's host).
+function watchedAddresses() {
+  const param = new URLSearchParams(location.search).get('nodes') || '';
+  let addrs = param.split(',').map(s => s.trim()).filter(Boolean)
+    .map(a => /^\d+$/.test(a) ? location.hostname + ':' + a : a)
+    .filter(a => /^[A-Za-z0-9.\-\[\]:]+$/.test(a));
+  addrs = [...new Set(addrs)].slice(0, ADDRS_MAX);
+  if (addrs.length === 0) {
+    addrs = [location.host];
+    $('hint').hidden = false;
+  }
+  return addrs;
+}
+
+const sources = watchedAddresses().map(addr => ({
+  addr, es: null, state: null, history: [], last: 0, wasUp: null, retry: null, problem: null,
+}));
+let topology = null;
+const spark = [];
+const leaders = new Map();   // group -> {id, term, changedAt}
+const roles = new Map();     // "node:group" -> role last seen
+const log = [];
+
+function isUp(src) {
+  return src.state != null && Date.now() - src.last < STALE_MS;
+}
+
+function connect(src) {
+  clearTimeout(src.retry);
+  const es = new EventSource(location.protocol + '//' + src.addr + '/events');
+  src.es = es;
+  es.addEventListener('topology', e => {
+    const t = JSON.parse(e.data);
+    if (!topology || t.epoch > topology.epoch) topology = t;
+  });
+  es.addEventListener('state', e => onState(src, JSON.parse(e.data)));
+  es.addEventListener('problem', e => { src.problem = JSON.parse(e.data).error; });
+  es.onerror = () => {
+    src.last = 0; // shown down at once; the stream's end is news
+    // CONNECTING: the browser retries by itself. CLOSED (a 503, or no answer at all): we do.
+    if (es.readyState === EventSource.CLOSED) {
+      es.close();
+      src.retry = setTimeout(() => connect(src), 2000);
+    }
+  };
+}
+
+function onState(src, s) {
+  const h = src.history;
+  // A restarted node's counters start again: so does its history.
+  if (h.length > 0 && (s.uptime_ms < h[h.length - 1].uptime_ms || s.node !== h[0].node))
+    h.length = 0;
+  h.push(s);
+  if (h.length > RATE_WINDOW) h.shift();
+  src.state = s;
+  src.last = Date.now();
+  src.problem = null;
+}
+
+// Per-second rates over the node's history window: fn(state) must give a counter.
+function rate(src, fn) {
+  const h = src.history;
+  if (h.length < 2) return null;
+  const a = h[0], b = h[h.length - 1];
+  const dt = (b.now_ms - a.now_ms) / 1000;
+  return dt > 0 ? Math.max(0, (fn(b) - fn(a)) / dt) : null;
+}
+const delta = (src, fn) => {
+  const h = src.history;
+  return h.length < 2 ? null : fn(h[h.length - 1]) - fn(h[0]);
+};
+
+function addLog(kind, text) {
+  log.unshift({kind, text, at: new Date()});
+  if (log.length > LOG_MAX) log.pop();
+}
+
+// ---- the model the panels draw ----------------------------------------------------------
+
+function groupIds() {
+  const s = topology ? topology.shards.length :
+    Math.max(0, ...sources.filter(isUp).map(src => src.state.shards));
+  const ids = [];
+  for (let g = 0; g < s; g++) ids.push(g);
+  if (topology ? topology.meta : s > 1) ids.push(s); // the meta group's id is S
+  return ids;
+}
+
+function nodeIds() {
+  const ids = new Set(topology ? topology.nodes.map(n => n.id) : []);
+  for (const src of sources) if (src.state) ids.add(src.state.node);
+  return [...ids].sort((a, b) => a - b);
+}
+
+function sourceOf(id) {
+  return sources.find(src => src.state && src.state.node === id) || null;
+}
+
+function groupOf(src, g) {
+  return src.state.groups.find(x => x.id === g) || null;
+}
+
+// A group's leader: the live node that says it leads, in the highest term.
+function leaderOf(g) {
+  let best = null;
+  for (const src of sources) {
+    if (!isUp(src)) continue;
+    const x = groupOf(src, g);
+    if (x && x.role === 'leader' && (!best || x.term > best.term))
+      best = {id: src.state.node, term: x.term};
+  }
+  return best;
+}
+
+function groupName(g) {
+  return topology && topology.meta && g === topology.shards.length ? 'meta' : String(g);
+}
+
+// Elections, leader changes and nodes going down or up, for the log and the animations.
+function noticeChanges(groups) {
+  for (const src of sources) {
+    const up = isUp(src);
+    if (src.wasUp !== null && up !== src.wasUp && src.state)
+      addLog(up ? 'up' : 'down', `node ${src.state.node} (${src.addr}) is ${up ? 'up' : 'down'}`);
+    src.wasUp = up;
+    if (!up) continue;
+    for (const x of src.state.groups) {
+      const key = src.state.node + ':' + x.id, before = roles.get(key);
+      if (before !== x.role && (x.role === 'candidate' || x.role === 'pre-candidate'))
+        addLog('election', `group ${groupName(x.id)}: node ${src.state.node} ` +
+          (x.role === 'candidate' ? `campaigns in term ${x.term}` : 'asks for pre-votes'));
+      roles.set(key, x.role);
+    }
+  }
+  for (const g of groups) {
+    const now = leaderOf(g), before = leaders.get(g);
+    if (now && (!before || before.id !== now.id || before.term !== now.term)) {
+      if (before && before.id !== now.id)
+        addLog('leader', `group ${groupName(g)}: node ${now.id} leads in term ${now.term}` +
+          (before.id ? ` (was node ${before.id})` : ''));
+      else if (!before)
+        addLog('leader', `group ${groupName(g)}: node ${now.id} leads in term ${now.term}`);
+      leaders.set(g, {id: now.id, term: now.term,
+                      changedAt: before && before.id !== now.id ? Date.now() : 0});
+    } else if (!now && before && before.id) {
+      addLog('election', `group ${groupName(g)}: no leader (node ${before.id} was)`);
+      leaders.set(g, {id: 0, term: before.term, changedAt: Date.now()});
+    }
+  }
+}
+
+// ---- panels -----------------------------------------------------------------------------
+
+let gridKey = '';
+const gridCells = new Map();
+
+function buildGrid(nodes, groups) {
+  const shown = groups.slice(0, GRID_GROUPS_MAX);
+  let html = '<thead><tr><th>group</th>' +
+    shown.map(g => `<th>${esc(groupName(g))}</th>`).join('') + '</tr>';
+  html += '<tr><th>leader</th>' + shown.map(g =>
+    `<th class="group-leader" id="leader-g${g}" data-group="${g}" data-leader="0">–</th>`)
+    .join('') + '</tr></thead><tbody>';
+  for (const id of nodes) {
+    html += `<tr data-node-row="${id}"><th id="node-h${id}"><span class="dot" ` +
+      `style="background:${color(id)}"></span>node ${id}</th>` +
+      shown.map(g => `<td class="cell" id="cell-${id}-${g}" data-node="${id}" ` +
+        `data-group="${g}" data-role="none"></td>`).join('') + '</tr>';
+  }
+  html += '</tbody>';
+  if (groups.length > shown.length)
+    html += `<caption>${groups.length - shown.length} more groups not drawn</caption>`;
+  $('grid').innerHTML = html;
+  gridCells.clear();
+  for (const id of nodes)
+    for (const g of shown) gridCells.set(id + ':' + g, $(`cell-${id}-${g}`));
+}
+
+function drawGrid(nodes, groups) {
+  const key = nodes.join(',') + '/' + groups.length;
+  if (key !== gridKey) {
+    buildGrid(nodes, groups);
+    gridKey = key;
+  }
+  const now = Date.now();
+  for (const g of groups.slice(0, GRID_GROUPS_MAX)) {
+    const th = $('leader-g' + g), l = leaders.get(g);
+    const lead = leaderOf(g);
+    th.dataset.leader = lead ? lead.id : 0;
+    th.dataset.term = lead ? lead.term : 0;
+    th.textContent = lead ? `node ${lead.id}` : 'none';
+    th.style.color = lead ? color(lead.id) : '#b00020';
+    const age = l && l.changedAt ? now - l.changedAt : Infinity;
+    th.style.background = age < 3000 ? `rgba(255,213,74,${(1 - age / 3000).toFixed(2)})` : '';
+  }
+  for (const id of nodes) {
+    const src = sourceOf(id), up = src && isUp(src);
+    $('node-h' + id).style.opacity = up ? 1 : 0.45;
+    for (const g of groups.slice(0, GRID_GROUPS_MAX)) {
+      const td = gridCells.get(id + ':' + g);
+      const x = up ? groupOf(src, g) : null;
+      const role = !src || !src.state ? 'none' : !up ? 'down' : x ? x.role : 'none';
+      if (td.dataset.role !== role) {
+        td.className = 'cell role-' + role;
+        td.dataset.role = role;
+      }
+      td.classList.toggle('quiet', !!(x && x.quiet));
+      td.dataset.term = x ? x.term : '';
+      const text = role === 'down' ? 'down' : x ?
+        `${x.role === 'pre-candidate' ? 'pre-cand.' : x.role}<small>t${x.term} · c${x.commit}` +
+        `${x.quiet ? ' · zz' : ''}</small>` : '';
+      if (td.innerHTML !== text) td.innerHTML = text;
+      td.title = x ? `node ${id}, group ${groupName(g)}: ${x.role}, term ${x.term}, leader ` +
+        `${x.leader || 'unknown'}\ncommit ${x.commit}, applied ${x.applied}, persisted ` +
+        `${x.persisted}, log ${x.first}..${x.last}, snapshot ${x.snapshot}` +
+        (x.transfer ? `\ntransferring leadership to node ${x.transfer}` : '') : '';
+    }
+  }
+}
+
+function drawNodes() {
+  $('nodes').innerHTML = sources.map(src => {
+    const s = src.state, up = isUp(src);
+    if (!s) return `<div class="node-card down"><h3>${esc(src.addr)}</h3>connecting…</div>`;
+    const syncs = delta(src, x => x.stats.syncs), entries = delta(src, x => x.stats.synced_entries);
+    const syncUs = delta(src, x => x.stats.sync_us_total);
+    const rows = [
+      ['status', up ? 'up' : 'down'],
+      ['groups led / hosted', `${s.stats.groups_leading} / ${s.groups.length}`],
+      ['quiet groups', fmt(s.stats.groups_quiet)],
+      ['WAL syncs/s', fmt(rate(src, x => x.stats.syncs), 1)],
+      ['entries per sync', syncs > 0 ? fmt(entries / syncs, 1) : '–'],
+      ['sync latency', syncs > 0 ? fmt(syncUs / syncs / 1000, 2) + ' ms' : '–'],
+      ['applied/s', fmt(rate(src, x => x.stats.applied_entries), 1)],
+      ['messages in/s', fmt(rate(src, x => x.peers.received), 1)],
+      ['messages dropped', fmt(s.peers.dropped)],
+      ['longest loop iteration', fmt(s.stats.loop_busy_us_max / 1000, 1) + ' ms'],
+      ['uptime', fmt(s.uptime_ms / 1000) + ' s'],
+    ];
+    if (s.dev && (s.dev.paused_ms > 0 || s.dev.partitioned_ms > 0))
+      rows.push(['dev', (s.dev.paused_ms > 0 ? `paused ${fmt(s.dev.paused_ms / 1000, 1)} s ` : '') +
+        (s.dev.partitioned_ms > 0 ? `partitioned ${fmt(s.dev.partitioned_ms / 1000, 1)} s` : '')]);
+    return `<div class="node-card${up ? '' : ' down'}" data-node-card="${s.node}" ` +
+      `data-up="${up}"><h3><span class="dot" style="background:${color(s.node)}"></span>node ` +
+      `${s.node} <span class="sub">${esc(src.addr)} · ${esc(s.protocol)}</span></h3>` +
+      (src.problem ? `<div class="error">${esc(src.problem)}</div>` : '') +
+      '<dl>' + rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('') +
+      '</dl></div>';
+  }).join('');
+}
+
+// Nodes on a circle; an arrow's width and its flow's speed follow the messages per second
+// the receiving node counted from the sender.
+function drawLinks(nodes) {
+  const cx = 180, cy = 145, r = 105, pos = new Map();
+  nodes.forEach((id, i) => {
+    const a = -Math.PI / 2 + 2 * Math.PI * i / Math.max(1, nodes.length);
+    pos.set(id, [cx + r * Math.cos(a), cy + r * Math.sin(a)]);
+  });
+  let svg = '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" ' +
+    'markerHeight="8" markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/>' +
+    '</marker></defs>';
+  for (const to of nodes) {
+    const src = sourceOf(to);
+    if (!src || !isUp(src)) continue;
+    for (const link of src.state.peers.links) {
+      const from = link.id;
+      if (!pos.has(from)) continue;
+      const perSecond = rate(src, x => (x.peers.links.find(l => l.id === from) || {}).received || 0);
+      if (!perSecond) continue;
+      const [x1, y1] = pos.get(from), [x2, y2] = pos.get(to);
+      const dx = x2 - x1, dy = y2 - y1, len = Math.hypot(dx, dy) || 1;
+      const ox = -dy / len * 5, oy = dx / len * 5, shrink = 18 / len; // two lanes, off the dots
+      const a = [x1 + dx * shrink + ox, y1 + dy * shrink + oy];
+      const b = [x2 - dx * shrink + ox, y2 - dy * shrink + oy];
+      const width = 1 + Math.min(6, Math.log10(1 + perSecond) * 1.5);
+      const duration = Math.max(0.15, 2.5 / Math.log2(2 + perSecond)).toFixed(2);
+      const d = `M${a[0].toFixed(1)},${a[1].toFixed(1)} L${b[0].toFixed(1)},${b[1].toFixed(1)}`;
+      svg += `<path class="link" d="${d}" stroke-width="${width.toFixed(1)}" ` +
+        `marker-end="url(#arrow)"><title>node ${from} → node ${to}: ${fmt(perSecond, 1)}/s` +
+        `</title></path><path class="flow" d="${d}" stroke-width="${(width / 2).toFixed(1)}" ` +
+        `style="animation-duration:${duration}s"/>`;
+      svg += `<text x="${((a[0] + b[0]) / 2 + ox * 2).toFixed(1)}" ` +
+        `y="${((a[1] + b[1]) / 2 + oy * 2).toFixed(1)}" text-anchor="middle">` +
+        `${fmt(perSecond)}</text>`;
+    }
+  }
+  for (const id of nodes) {
+    const [x, y] = pos.get(id), src = sourceOf(id), up = src && isUp(src);
+    const led = up ? src.state.stats.groups_leading : 0;
+    svg += `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="15" fill="${up ? color(id) : '#ccc'}"` +
+      ` stroke="#fff" stroke-width="2"/><text x="${x.toFixed(1)}" y="${(y + 4).toFixed(1)}" ` +
+      `text-anchor="middle" fill="#fff" style="fill:#fff;font-weight:700">${id}</text>` +
+      `<text x="${(cx + (x - cx) * 1.32).toFixed(1)}" y="${(cy + (y - cy) * 1.32 + 4).toFixed(1)}" ` +
+      `text-anchor="middle">` +
+      `${up ? `leads ${led}` : 'down'}</text>`;
+  }
+  $('links').innerHTML = svg;
+
+  const types = new Set();
+  for (const src of sources) if (isUp(src)) Object.keys(src.state.peers.received_by_type)
+    .forEach(t => types.add(t));
+  const watched = sources.filter(src => src.state);
+  let html = '<tr><th>type</th>' + watched.map(src => `<th>node ${src.state.node}</th>`).join('') +
+    '</tr>';
+  for (const t of [...types].sort()) {
+    html += `<tr><td>${esc(t)}</td>` + watched.map(src => `<td>${isUp(src) ?
+      fmt(rate(src, x => x.peers.received_by_type[t] || 0), 1) : '–'}</td>`).join('') + '</tr>';
+  }
+  $('types').innerHTML = html;
+}
+
+function arc(cx, cy, r, a0, a1) {
+  const p = a => [cx + r * Math.sin(a), cy - r * Math.cos(a)];
+  const [x0, y0] = p(a0), [x1, y1] = p(a1);
+  return `M${x0.toFixed(2)},${y0.toFixed(2)} A${r},${r} 0 ${a1 - a0 > Math.PI ? 1 : 0} 1 ` +
+    `${x1.toFixed(2)},${y1.toFixed(2)}`;
+}
+
+function shardLeader(s) {
+  const l = leaderOf(s);
+  if (l) return l.id;
+  // Not hosted by any watched live node: what a live node last heard.
+  for (const src of sources)
+    if (isUp(src) && src.state.shard_leaders[s]) return src.state.shard_leaders[s];
+  return 0;
+}
+
+function drawRing() {
+  if (!topology) return;
+  const cx = 180, cy = 180, S = topology.shards.length, slots = topology.slots;
+  const gap = S > 1 && S <= 256 ? 0.004 : 0;
+  let svg = '';
+  for (const sh of topology.shards) {
+    const a0 = 2 * Math.PI * sh.first_slot / slots + gap;
+    const a1 = 2 * Math.PI * (sh.last_slot + 1) / slots - gap;
+    const lead = shardLeader(sh.id);
+    svg += `<path d="${arc(cx, cy, 150, a0, Math.max(a0 + 0.001, a1))}" fill="none" ` +
+      `stroke="${color(lead)}" stroke-width="18"><title>shard ${sh.id}: slots ${sh.first_slot}` +
+      `–${sh.last_slot}, replicas ${sh.replicas.join(', ')}, leader ${lead || 'unknown'}` +
+      `</title></path>`;
+    if (S <= 128) {
+      const mid = (a0 + a1) / 2;
+      sh.replicas.forEach((id, i) => {
+        const rr = 126 - i * 13;
+        svg += `<circle cx="${(cx + rr * Math.sin(mid)).toFixed(1)}" ` +
+          `cy="${(cy - rr * Math.cos(mid)).toFixed(1)}" r="${i === 0 ? 5 : 3.5}" ` +
+          `fill="${color(id)}"><title>shard ${sh.id}: replica on node ${id}` +
+          `${i === 0 ? ' (preferred leader)' : ''}</title></circle>`;
+      });
+    }
+  }
+  svg += `<text x="${cx}" y="${cy - 6}" text-anchor="middle">${S} shard${S > 1 ? 's' : ''}, ` +
+    `${topology.replicas} replicas</text><text x="${cx}" y="${cy + 12}" text-anchor="middle">` +
+    `${fmt(slots)} slots</text>`;
+  $('ring').innerHTML = svg;
+  let html = '<tr><th>shard</th><th>slots</th><th>replicas</th><th>leader</th><th>term</th></tr>';
+  for (const sh of topology.shards.slice(0, GRID_GROUPS_MAX)) {
+    const l = leaderOf(sh.id), lead = shardLeader(sh.id);
+    html += `<tr><td>${sh.id}</td><td>${sh.first_slot}–${sh.last_slot}</td><td>` +
+      sh.replicas.map(id => `<span style="color:${color(id)}">${id}</span>`).join(' ') +
+      `</td><td style="color:${color(lead)};font-weight:600">${lead || '–'}</td>` +
+      `<td>${l ? l.term : '–'}</td></tr>`;
+  }
+  $('shards').innerHTML = html;
+}
+
+function drawClients() {
+  let total = 0, clients = 0, pending = 0;
+  const rows = [];
+  for (const src of sources) {
+    if (!isUp(src)) continue;
+    const s = src.state, perSecond = rate(src, x => x.stats.commands) || 0;
+    total += perSecond;
+    clients += s.stats.clients;
+    pending += s.stats.pending_requests;
+    rows.push(`<tr><td>node ${s.node}</td><td>${fmt(perSecond)}</td>` +
+      `<td>${fmt(rate(src, x => x.stats.proposals))}</td>` +
+      `<td>${fmt(rate(src, x => x.stats.reads))}</td>` +
+      `<td>${fmt(rate(src, x => x.stats.forwarded))}</td>` +
+      `<td>${fmt(rate(src, x => x.stats.errors || 0))}</td>` +
+      `<td>${fmt(s.stats.clients)}</td><td>${fmt(s.stats.pending_requests)}</td></tr>`);
+  }
+  spark.push(total);
+  if (spark.length > SPARK_POINTS) spark.shift();
+  $('clients').innerHTML = `<p id="throughput" data-commands-per-second="${total.toFixed(0)}">` +
+    `<b>${fmt(total)}</b> commands/s · ${fmt(clients)} clients · ${fmt(pending)} requests ` +
+    `waiting</p><table><tr><th></th><th>commands/s</th><th>proposals/s</th><th>reads/s</th>` +
+    `<th>forwarded/s</th><th>errors/s</th><th>clients</th><th>waiting</th></tr>` +
+    rows.join('') + '</table>';
+  const max = Math.max(1, ...spark);
+  const points = spark.map((v, i) =>
+    `${(360 * i / (SPARK_POINTS - 1)).toFixed(1)},${(76 - 72 * v / max).toFixed(1)}`).join(' ');
+  $('spark').innerHTML = `<polyline points="${points}"/><text x="4" y="12" ` +
+    `style="font-size:10px">${fmt(max)}/s</text>`;
+}
+
+function drawLog() {
+  $('log').innerHTML = log.slice(0, 60).map(e =>
+    `<li class="${esc(e.kind)}">${e.at.toLocaleTimeString()} ${esc(e.text)}</li>`).join('');
+}
+
+function drawSummary(nodes, groups) {
+  const up = sources.filter(isUp).length;
+  const led = groups.filter(g => leaderOf(g)).length;
+  const el = $('summary');
+  el.dataset.nodesUp = up;
+  el.dataset.nodes = nodes.length;
+  el.dataset.groups = groups.length;
+  el.dataset.groupsLed = led;
+  el.textContent = `${up} of ${sources.length} watched nodes up · ${nodes.length} nodes in the ` +
+    `topology · ${led} of ${groups.length} groups have a leader`;
+}
+
+let frame = 0;
+function render() {
+  const nodes = nodeIds(), groups = groupIds();
+  noticeChanges(groups);
+  drawSummary(nodes, groups);
+  drawGrid(nodes, groups);
+  drawClients();
+  if (frame % 2 === 0) {
+    drawNodes();
+    drawRing();
+    drawLog();
+  }
+  if (frame % 4 === 0) drawLinks(nodes);
+  if (typeof drawDev === 'function') drawDev();
+  frame++;
+}
+
+sources.forEach(connect);
+setInterval(render, 250);
