@@ -3,8 +3,8 @@
  *
  *   group_memory [--groups N] [--dir DIR] [--mmap-threshold BYTES]
  *
- * chorusd hosts one consensus core, one LMDB environment and one slot of the shared WAL per
- * shard replica (src/node/groups.c). This program creates N of each kind, one kind per child
+ * chorusd hosts one consensus core, one store of its LMDB environment and one slot of the
+ * shared WAL per shard replica (src/node/groups.c). This program creates N of each kind, one kind per child
  * process so that every row starts from the same clean heap, and prints a table of what each
  * one added: resident memory (/proc/self/statm), address space, memory mappings
  * (/proc/self/maps, bounded by vm.max_map_count) and open fds (/proc/self/fd).
@@ -18,8 +18,9 @@
  *   raft/paxos small  the same, ticked, with pending_reads_max and pending_proposals_max lowered (the
  *                     only fields sized at creation are the read queue and, in Paxos, the
  *                     recovery table);
- *   kv default        kv_open with the defaults (4 GiB map, 126 readers), as the node does;
- *   kv default+apply  the same after one applied no-op (the first write transaction), which
+ *   kv default        stores of one environment with the defaults (4 GiB map, 126 readers),
+ *                     as the node has them (kv_env_open, then kv_store_open per group);
+ *   kv default+apply  the same after one applied no-op each (one commit for all), which
  *                     every group does once its first leader commits;
  *   kv small+apply    64 MiB map, 16 readers, after one applied no-op;
  *   wal hard state    one WAL, one hard state appended per group, synced once.
@@ -227,28 +228,39 @@ static void gm_kv_apply_noop(struct kv *kv)
     }
 }
 
+/* N stores in one environment, as the node keeps its groups (kv.h): the environment is the
+ * node's, opened before the first sample; what is measured is what each store adds. */
 static void gm_run_kv(const char *dir, const char *name, const struct kv_options *options,
                       bool apply, uint32_t groups)
 {
     struct kv **kvs = calloc(groups, sizeof(*kvs));
     if (kvs == NULL)
         exit(1);
+    char path[GM_PATH_BYTES];
+    gm_path(path, dir, "kv");
+    struct kv_env *env = NULL;
+    if (kv_env_open(path, options, groups, &env) != KV_OK) {
+        fprintf(stderr, "group_memory: kv_env_open %s: %s\n", path, kv_last_error());
+        exit(1);
+    }
     struct gm_sample before = gm_sample_take();
     for (uint32_t g = 0; g < groups; g++) {
-        char leaf[32], path[GM_PATH_BYTES];
-        snprintf(leaf, sizeof leaf, "kv-%u", g);
-        gm_path(path, dir, leaf);
-        if (kv_open(path, options, &kvs[g]) != KV_OK) {
-            fprintf(stderr, "group_memory: kv_open %s: %s\n", path, kv_last_error());
+        if (kv_store_open(env, g, &kvs[g]) != KV_OK) {
+            fprintf(stderr, "group_memory: kv_store_open %u: %s\n", g, kv_last_error());
             exit(1);
         }
         if (apply)
             gm_kv_apply_noop(kvs[g]);
     }
+    if (kv_env_commit(env) != KV_OK) {
+        fprintf(stderr, "group_memory: kv_env_commit: %s\n", kv_last_error());
+        exit(1);
+    }
     struct gm_sample after = gm_sample_take();
     gm_row_print(name, groups, before, after);
     for (uint32_t g = 0; g < groups; g++)
         kv_close(kvs[g]);
+    kv_env_close(env);
     free(kvs);
 }
 

@@ -92,14 +92,36 @@ static void log_soft_state(struct node_group *g, const struct cn_update *u)
              (unsigned long long)u->term, u->leader);
 }
 
+/* Room for n more results in node->apply_results; returns where they start. The array
+ * grows to the most entries one iteration applied and stays (bounded by the groups times
+ * NODE_APPLY_BATCH_MAX). */
+static size_t apply_results_reserve(struct node *node, size_t n)
+{
+    size_t need = node->apply_results_used + n;
+    if (need > node->apply_results_cap) {
+        size_t cap = node->apply_results_cap ? node->apply_results_cap : NODE_APPLY_BATCH_MAX;
+        while (cap < need)
+            cap *= 2;
+        node->apply_results = realloc(node->apply_results, cap * sizeof(*node->apply_results));
+        assert(node->apply_results != NULL);
+        node->apply_results_cap = cap;
+    }
+    size_t at = node->apply_results_used;
+    node->apply_results_used = need;
+    return at;
+}
+
+/* Applies the update's committed entries in the node's LMDB txn; their results wait in
+ * node->apply_results for finish_answers, after the commit. */
 static void apply_committed(struct node_group *g, const struct cn_update *u)
 {
     struct node *node = g->node;
     if (u->committed_count == 0)
         return;
     static struct kv_apply_item items[NODE_APPLY_BATCH_MAX];
-    static struct kv_result results[NODE_APPLY_BATCH_MAX];
     assert(u->committed_count <= NODE_APPLY_BATCH_MAX);
+    g->results_at = apply_results_reserve(node, u->committed_count);
+    struct kv_result *results = node->apply_results + g->results_at;
     node->applied_entries_iteration += u->committed_count;
     for (uint32_t i = 0; i < u->committed_count; i++) {
         const struct cn_entry *e = &u->committed[i];
@@ -125,19 +147,18 @@ static void apply_committed(struct node_group *g, const struct cn_update *u)
                    (unsigned long long)items[0].index,
                    (unsigned long long)items[u->committed_count - 1].index, kv_strerror(rv),
                    kv_last_error());
-    kv_applied(g->kv, &g->applied_index, &g->applied_term);
     node->stats.applied_entries += u->committed_count;
-    for (uint32_t i = 0; i < u->committed_count; i++)
-        node_requests_on_applied(g, &u->committed[i], &results[i]);
 }
 
-/* Steps 3 of the cycle: everything that had to wait for durability. */
-static void finish_update(struct node_group *g)
+/* Step 3 of the cycle, once the applies are committed: everything that had to wait for
+ * durability and for the state machine. */
+static void finish_answers(struct node_group *g)
 {
     struct node *node = g->node;
     struct cn_update *u = &g->update;
-    node_peers_send(g, u->messages_after_persist, u->message_after_persist_count);
-    apply_committed(g, u);
+    kv_applied(g->kv, &g->applied_index, &g->applied_term);
+    for (uint32_t i = 0; i < u->committed_count; i++)
+        node_requests_on_applied(g, &u->committed[i], &node->apply_results[g->results_at + i]);
     for (uint32_t i = 0; i < u->read_count; i++)
         node_requests_on_read(g, &u->reads[i]);
     node_requests_after_apply(g);
@@ -154,6 +175,39 @@ static void finish_update(struct node_group *g)
     else
         node_forwards_drain(g); /* the core may have room again */
     node_snapshot_maybe_take(g);
+}
+
+/*
+ * Step 3 begins: the answers that waited for durability leave, and the committed entries are
+ * applied — into the node's one LMDB write txn, shared by every group finishing in this
+ * pass, so that sixteen groups cost one LMDB commit and not sixteen (kv.h). The rest waits
+ * in node->finishing for node_finish_flush, which commits first: nothing is answered, and no
+ * read served, from state that readers could not yet see.
+ */
+static void finish_update(struct node_group *g)
+{
+    struct node *node = g->node;
+    struct cn_update *u = &g->update;
+    node_peers_send(g, u->messages_after_persist, u->message_after_persist_count);
+    apply_committed(g, u);
+    assert(node->finishing_count < node->group_slots);
+    node->finishing[node->finishing_count++] = g;
+}
+
+void node_finish_flush(struct node *node)
+{
+    if (node->finishing_count == 0)
+        return;
+    if (kv_env_commit(node->kv_env) != KV_OK)
+        node_fatal(node, "committing applied entries to LMDB failed: %s", kv_last_error());
+    /* Finishing may make a group ready again but never finishes another one: the list is
+     * taken whole. */
+    uint32_t n = node->finishing_count;
+    for (uint32_t i = 0; i < n; i++)
+        finish_answers(node->finishing[i]);
+    assert(node->finishing_count == n);
+    node->finishing_count = 0;
+    node->apply_results_used = 0;
 }
 
 static void sync_work(uv_work_t *work)
@@ -205,6 +259,7 @@ static void sync_done(uv_work_t *work, int status)
         finish_update(g);
         g = next;
     }
+    node_finish_flush(node);
     node_requests_retry(node);
     /* The next batch is not sealed here: the groups just finished have gathered entries
      * while their update was on disk, and they can only join once the drive has taken their
@@ -361,6 +416,7 @@ void node_drive(struct node *node)
             }
             took_any |= drive_group(g);
         }
+        node_finish_flush(node);
     }
     if (took_any)
         node_requests_retry(node); /* the cores may have room again */

@@ -194,26 +194,80 @@ static int topology_make(struct node *node, uint32_t shards, uint32_t replicas)
     return 0;
 }
 
-static int group_paths(struct node *node, struct node_group *g, char *kv_dir, size_t cap)
+/* One LMDB environment for every group of the node (kv.h), in data-dir/kv, where the store
+ * of group 0 always was: a one-group data dir reads the same. Room for every shard and the
+ * meta group. */
+static int kv_env_open_node(struct node *node, uint32_t stores)
 {
-    char base[NODE_PATH_BYTES_MAX + 32];
+    char dir[NODE_PATH_BYTES_MAX + 8];
+    snprintf(dir, sizeof(dir), "%s/kv", node->config.data_dir);
+    if (kv_env_open(dir, NULL, stores, &node->kv_env) != KV_OK) {
+        node_log(node, NODE_LOG_ERROR, "LMDB in %s: %s", dir, kv_last_error());
+        return -1;
+    }
+    node->finishing = calloc(stores, sizeof(*node->finishing));
+    assert(node->finishing != NULL);
+    return 0;
+}
+
+/* The group's own directory (snapshots; before one LMDB environment per node, also its
+ * kv): the data dir for group 0, data-dir/groups/N, or data-dir/groups/meta. */
+static int group_paths(struct node *node, struct node_group *g, char *base, size_t cap)
+{
     if (g->id == 0) {
-        snprintf(base, sizeof(base), "%s", node->config.data_dir);
+        snprintf(base, cap, "%s", node->config.data_dir);
     } else {
-        snprintf(base, sizeof(base), "%s/groups", node->config.data_dir);
+        snprintf(base, cap, "%s/groups", node->config.data_dir);
         if (make_dir(base) != 0)
             return -1;
         if (g->id == node->topology->shard_count)
-            snprintf(base, sizeof(base), "%s/groups/meta", node->config.data_dir);
+            snprintf(base, cap, "%s/groups/meta", node->config.data_dir);
         else
-            snprintf(base, sizeof(base), "%s/groups/%u", node->config.data_dir, g->id);
+            snprintf(base, cap, "%s/groups/%u", node->config.data_dir, g->id);
         if (make_dir(base) != 0)
             return -1;
     }
-    snprintf(kv_dir, cap, "%s/kv", base);
     snprintf(g->snapshot_dir, sizeof(g->snapshot_dir), "%s/snap", base);
-    if (make_dir(kv_dir) != 0 || make_dir(g->snapshot_dir) != 0)
+    return make_dir(g->snapshot_dir);
+}
+
+/*
+ * A data dir written before the groups shared one LMDB environment keeps each group's store
+ * in data-dir/groups/N/kv. Its state moves into the group's store through a snapshot file
+ * (installing one is atomic and synced), and only then is the old directory removed: a crash
+ * in between repeats the move, which installs the same state again.
+ */
+static int group_import_old_kv(struct node *node, struct node_group *g, const char *base)
+{
+    char old_dir[NODE_PATH_BYTES_MAX + 96], path[NODE_PATH_BYTES_MAX + 128];
+    snprintf(old_dir, sizeof(old_dir), "%s/kv", base);
+    snprintf(path, sizeof(path), "%s/data.mdb", old_dir);
+    if (g->id == 0 || access(path, F_OK) != 0)
+        return 0;
+    struct kv *old = NULL;
+    struct kv_snapshot_meta meta;
+    snprintf(path, sizeof(path), "%s/import.snapshot", base);
+    int rv = kv_open(old_dir, NULL, &old);
+    if (rv == KV_OK)
+        rv = kv_snapshot_create(old, path, &meta);
+    kv_close(old);
+    if (rv == KV_OK)
+        rv = kv_snapshot_install(g->kv, path, &meta);
+    if (rv != KV_OK) {
+        node_log(node, NODE_LOG_ERROR, "group %u: moving %s into the node's LMDB: %s", g->id,
+                 old_dir, kv_last_error());
         return -1;
+    }
+    const char *files[] = {"data.mdb", "lock.mdb", "snapshot.staging"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", old_dir, files[i]);
+        if (unlink(path) != 0 && errno != ENOENT)
+            node_log(node, NODE_LOG_WARN, "removing %s: %s", path, strerror(errno));
+    }
+    if (rmdir(old_dir) != 0)
+        node_log(node, NODE_LOG_WARN, "removing %s: %s", old_dir, strerror(errno));
+    node_log(node, NODE_LOG_INFO, "group %u: moved its store into the node's LMDB (applied %llu)",
+             g->id, (unsigned long long)meta.index);
     return 0;
 }
 
@@ -281,16 +335,18 @@ static void group_close(struct node *node, struct node_group *g)
 
 static int group_open(struct node *node, struct node_group *g, const struct topology_shard *shard)
 {
-    char kv_dir[NODE_PATH_BYTES_MAX + 48];
-    if (group_paths(node, g, kv_dir, sizeof(kv_dir)) != 0) {
+    char base[NODE_PATH_BYTES_MAX + 48];
+    if (group_paths(node, g, base, sizeof(base)) != 0) {
         node_log(node, NODE_LOG_ERROR, "cannot create the directories of group %u: %s", g->id,
                  strerror(errno));
         return -1;
     }
-    if (kv_open(kv_dir, NULL, &g->kv) != KV_OK) {
-        node_log(node, NODE_LOG_ERROR, "LMDB in %s: %s", kv_dir, kv_last_error());
+    if (kv_store_open(node->kv_env, g->id, &g->kv) != KV_OK) {
+        node_log(node, NODE_LOG_ERROR, "LMDB store of group %u: %s", g->id, kv_last_error());
         return -1;
     }
+    if (group_import_old_kv(node, g, base) != 0)
+        return -1;
     kv_applied(g->kv, &g->applied_index, &g->applied_term);
     if (node_snapshot_group_init(g) != 0)
         return -1;
@@ -338,6 +394,8 @@ int node_groups_open(struct node *node)
     for (uint32_t s = 0; s < t->shard_count; s++)
         if (topology_shard_has_replica(&t->shards[s], node->config.id))
             node->hosted_count++;
+    if (kv_env_open_node(node, t->shard_count + 1) != 0)
+        return -1;
     uint32_t at = 0;
     node->group_slots = node->hosted_count;
     for (uint32_t s = 0; s < t->shard_count; s++) {
@@ -380,6 +438,12 @@ void node_groups_close(struct node *node)
     node->shard_leader_hint = NULL;
     node->ready = node->ready_work = NULL;
     node_meta_close(node);
+    kv_env_close(node->kv_env);
+    node->kv_env = NULL;
+    free(node->finishing);
+    free(node->apply_results);
+    node->finishing = NULL;
+    node->apply_results = NULL;
     free(node->topology);
     node->groups = node->hosted = NULL;
     node->hosted_count = 0;

@@ -272,7 +272,8 @@ struct node_group {
 
     /* Consensus view, refreshed after each update. */
     struct cn_status status;
-    struct kv *kv;                  /* its state machine: one LMDB environment per group */
+    struct kv *kv;                  /* its state machine: a store in node->kv_env */
+    size_t results_at;              /* drive.c: its results in node->apply_results */
     uint64_t applied_index;
     uint64_t applied_term;
 
@@ -421,6 +422,14 @@ struct node {
     uint64_t retry_pass;                  /* numbers node_requests_retry's passes */
     size_t served_bytes_iteration;        /* replies built in this loop iteration */
     uint32_t applied_entries_iteration;   /* drive.c: entries applied in this iteration */
+    /* drive.c: one LMDB environment for every group's store (kv.h). Groups whose committed
+     * entries are applied in its open txn wait in `finishing` (at most one entry per group)
+     * for the commit that makes them visible, with their results in apply_results. */
+    struct kv_env *kv_env;
+    struct node_group **finishing;
+    uint32_t finishing_count;
+    struct kv_result *apply_results;
+    size_t apply_results_cap, apply_results_used;
 
     struct node_stats stats;
     uint64_t start_ms;
@@ -461,6 +470,8 @@ void node_drive(struct node *node);
 int node_step(struct node_group *group, const struct cn_event *event);
 void node_step_tick(struct node_group *group);
 void node_group_ready(struct node_group *group);
+/* drive.c: commits the applies of the groups finishing in this pass and sends their answers. */
+void node_finish_flush(struct node *node);
 void node_refresh_status(struct node_group *group);
 
 /* groups.c: the topology, the hosted groups, and which group a command goes to */

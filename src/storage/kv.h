@@ -9,18 +9,23 @@
  * applied batches, which the node replays from the WAL after kv_applied(). Before the WAL
  * below the applied index is compacted, the node calls kv_sync().
  *
- * Layout of the environment (a directory holding LMDB's data.mdb and lock.mdb):
+ * Layout of the environment (a directory holding LMDB's data.mdb and lock.mdb), which holds
+ * one store (kv_open) or many (kv_env_open + kv_store_open, one per consensus group):
  *   - the unnamed main DB is unused;
- *   - "keys" holds user keys. LMDB keys are at most 511 bytes (Debian's build), so a key is
- *     stored under an encoded LMDB key: the 64-bit XXH3 hash of the key (big-endian), which
- *     keeps the store in hash order for SCAN, then tag 0 + the key when it is short, or tag 1
- *     + its first KV_KEY_INLINE_BYTES_MAX bytes when it is long; a long key's record keeps the
- *     rest of the key before the value (see kv_internal.h). Two long keys that share that
- *     prefix and hash collide; a write to the second then fails with "ERR key hash collision"
- *     — deterministically, so replicas never diverge. (Formats 1 and 2 kept the keys in key
- *     order in a "data" DB; opening such a store moves them, see kv_keys_migrate.)
- *   - "meta" holds the format version, the applied index/term and the last applied
- *     membership configuration, apart from user keys.
+ *   - "keys" holds store 0's user keys, "keys.N" store N's. LMDB keys are at most 511 bytes
+ *     (Debian's build), so a key is stored under an encoded LMDB key: the 64-bit XXH3 hash of
+ *     the key (big-endian), which keeps the store in hash order for SCAN, then tag 0 + the key
+ *     when it is short, or tag 1 + its first KV_KEY_INLINE_BYTES_MAX bytes when it is long; a
+ *     long key's record keeps the rest of the key before the value (see kv_internal.h). Two
+ *     long keys that share that prefix and hash collide; a write to the second then fails
+ *     with "ERR key hash collision" — deterministically, so replicas never diverge. (Formats
+ *     1 and 2 kept the keys in key order in a "data" DB; opening such a store moves them, see
+ *     kv_keys_migrate.) A DB per store, rather than one DB with keys prefixed by their slot,
+ *     keeps DBSIZE O(1) (mdb_stat) and makes a store's copy or removal one walk or one
+ *     mdb_drop of its own DB; a shard's slots never move between shards.
+ *   - "meta" holds the format version, and per store its applied index/term and its last
+ *     applied membership configuration ("applied", "config" for store 0; "applied.N" and
+ *     "config.N" for store N), apart from user keys.
  *
  * Threads: one thread (the apply thread) calls kv_apply_batch, kv_sync, the snapshot
  * staging/installation functions and kv_close. Reads (kv_read_*, kv_get, kv_scan...) and
@@ -82,6 +87,30 @@ struct kv;
  */
 int kv_open(const char *dir, const struct kv_options *options, struct kv **out);
 void kv_close(struct kv *kv);
+
+/*
+ * One environment for many stores. A node keeps the state machines of all its consensus
+ * groups in one LMDB environment (one file, one map, one write txn at a time), each group a
+ * store with its own DB and its own applied index, so that the applies of every group in one
+ * loop iteration cost one LMDB commit instead of one each. Store 0's DB and records are those
+ * of a kv_open store, so a one-group data directory is read by either.
+ *
+ * In an environment from kv_env_open, kv_apply_batch does not commit: each store's batch
+ * goes, as a nested txn (so that a full map rolls back that store's batch alone), into one
+ * write txn of the environment, and kv_env_commit commits them all. Readers see a batch only
+ * after kv_env_commit: the node commits before it answers any client or read (drive.c).
+ * kv_snapshot_install commits what is pending before it installs. Apply thread only.
+ */
+struct kv_env;
+/* Opens (creating when missing) the environment in `dir` for up to stores_max stores. */
+int kv_env_open(const char *dir, const struct kv_options *options, uint32_t stores_max,
+                struct kv_env **out);
+/* Commits the pending applies (if any) and closes the environment: its stores first. */
+void kv_env_close(struct kv_env *env);
+/* Commits every store's applies since the last commit; KV_OK when there were none. */
+int kv_env_commit(struct kv_env *env);
+/* Opens store `id` (< stores_max) of the environment, creating its DB when missing. */
+int kv_store_open(struct kv_env *env, uint32_t id, struct kv **out);
 
 /* The index and term of the last applied entry (0, 0 for a fresh store). Apply thread only;
  * other threads use kv_read_applied, which is consistent with their read txn. */

@@ -1,5 +1,7 @@
 /*
  * kv_apply.c — applying committed entries: one LMDB write txn per batch, with the applied index.
+ * In a shared environment (kv.h) that txn is nested in the environment's deferred txn, which
+ * kv_env_commit commits for every store at once.
  *
  * Fast path: the whole batch in one txn. A command that would leave the txn half-done — the
  * map filled up (MDB_MAP_FULL) or a hashed key collided — aborts that txn, and the same items
@@ -841,7 +843,7 @@ static int kv_apply_item(struct kv *kv, MDB_txn *txn, const struct kv_apply_item
             return MDB_SUCCESS;
         }
         *written += item->data_len;
-        return kv_meta_put_config(txn, kv->meta_dbi, item->data, item->data_len);
+        return kv_meta_put_config(txn, kv, item->data, item->data_len);
     case KV_ITEM_COMMAND:
     case KV_ITEM_TX:
         if (careful) {
@@ -860,14 +862,18 @@ static int kv_apply_item(struct kv *kv, MDB_txn *txn, const struct kv_apply_item
  * of the same size then needs no free page even when the map is full.
  */
 static int kv_apply_txn(struct kv *kv, const struct kv_apply_item *items, size_t count,
-                        size_t first, bool careful, struct kv_result *results, size_t *end)
+                        size_t first, bool careful, struct kv_result *results, size_t *end,
+                        size_t *bytes)
 {
-    MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(kv->env, NULL, 0, &txn);
+    MDB_txn *parent = NULL, *txn = NULL;
+    int rc = kv_env_write_parent(kv->shared, &parent);
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_txn_begin(kv->env, parent, 0, &txn);
+    }
     if (rc != MDB_SUCCESS) {
         return rc;
     }
-    rc = kv_meta_put_applied(txn, kv->meta_dbi, items[first].index, items[first].term);
+    rc = kv_meta_put_applied(txn, kv, items[first].index, items[first].term);
     size_t written = 0;
     size_t i = first;
     struct kv_result unused;
@@ -880,7 +886,7 @@ static int kv_apply_txn(struct kv *kv, const struct kv_apply_item *items, size_t
         }
     }
     if (rc == MDB_SUCCESS) {
-        rc = kv_meta_put_applied(txn, kv->meta_dbi, items[i - 1].index, items[i - 1].term);
+        rc = kv_meta_put_applied(txn, kv, items[i - 1].index, items[i - 1].term);
     }
     if (rc != MDB_SUCCESS) {
         mdb_txn_abort(txn);
@@ -893,6 +899,7 @@ static int kv_apply_txn(struct kv *kv, const struct kv_apply_item *items, size_t
     kv->applied_index = items[i - 1].index;
     kv->applied_term = items[i - 1].term;
     *end = i;
+    *bytes = written;
     return MDB_SUCCESS;
 }
 
@@ -913,16 +920,20 @@ int kv_apply_batch(struct kv *kv, const struct kv_apply_item *items, size_t coun
         }
     }
     while (at < count) {
-        size_t end = at;
-        int rc = kv_apply_txn(kv, items, count, at, false, results, &end);
+        size_t end = at, bytes = 0;
+        int rc = kv_apply_txn(kv, items, count, at, false, results, &end, &bytes);
         if (kv_rc_needs_rollback(rc)) {
-            rc = kv_apply_txn(kv, items, count, at, true, results, &end);
+            rc = kv_apply_txn(kv, items, count, at, true, results, &end, &bytes);
         }
         if (rc != MDB_SUCCESS) {
             return kv_error_mdb(rc, "apply batch");
         }
         assert(end > at);
         at = end;
+        int rv = kv_env_written(kv->shared, bytes);
+        if (rv != KV_OK) {
+            return rv;
+        }
     }
     return KV_OK;
 }

@@ -44,12 +44,34 @@ struct kv_arena {
     struct kv_arena_block *current; /* last block, the one being filled */
 };
 
-struct kv {
-    MDB_env *env;            /* NULL only after a failed snapshot install */
-    MDB_dbi data_dbi;        /* the "keys" DB: user keys in hash order (kv.h) */
+/*
+ * The LMDB environment that stores share (kv.h, "One environment for many stores"). The
+ * deferred write txn is where kv_apply_batch applies when the environment defers commits:
+ * every store's batch of one loop iteration lands in it, as a nested txn each, and
+ * kv_env_commit makes them visible (and written to the page cache) together.
+ */
+struct kv_env {
+    MDB_env *env;
     MDB_dbi meta_dbi;
     struct kv_options options;
     char dir[KV_DIR_BYTES_MAX];
+    uint32_t stores_max;
+    uint32_t stores_open;
+    uint8_t format;      /* the format the environment was opened with (kv_store.c) */
+    bool defer_commit;   /* kv_env_open: true; kv_open's private environment: false */
+    MDB_txn *txn;        /* the deferred write txn, NULL when none is open */
+    size_t txn_bytes;    /* what the stores wrote into it */
+};
+
+struct kv {
+    struct kv_env *shared;   /* the environment this store lives in */
+    bool owns_env;           /* kv_open: a private environment, closed with the store */
+    uint32_t id;             /* names its DB and its meta records (kv_store.c) */
+    MDB_env *env;            /* shared->env, for brevity */
+    MDB_dbi data_dbi;        /* the store's keys DB: user keys in hash order (kv.h) */
+    MDB_dbi meta_dbi;        /* the environment's meta DB */
+    struct kv_options options;
+    char dir[KV_DIR_BYTES_MAX];   /* the environment's directory */
     uint64_t applied_index;  /* as committed in meta; only the apply thread changes it */
     uint64_t applied_term;
     struct kv_bytes *decode_args; /* KV_COMMAND_ARGS_MAX, for kv_command_decode */
@@ -63,18 +85,23 @@ struct kv {
 __attribute__((format(printf, 1, 2))) void kv_error_set(const char *format, ...);
 /* Maps an LMDB/errno code to a kv error and records "what: lmdb message". */
 int kv_error_mdb(int rc, const char *what);
-int kv_env_open(struct kv *kv);
-void kv_env_close(struct kv *kv);
+/* The parent for a store's write txn: the environment's deferred txn (begun if need be) when
+ * it defers commits, else NULL (the store's txn is then top-level and commits itself). */
+int kv_env_write_parent(struct kv_env *env, MDB_txn **parent);
+/* Counts bytes written into the deferred txn; commits it once they pass
+ * KV_APPLY_TXN_BYTES_MAX, which keeps one txn far from LMDB's dirty-page limit. */
+int kv_env_written(struct kv_env *env, size_t bytes);
 void kv_arena_reset(struct kv_arena *arena);
 /* Copies len bytes into the arena; NULL when out of memory. */
 const uint8_t *kv_arena_copy(struct kv_arena *arena, const uint8_t *data, size_t len);
 /* len bytes of arena memory aligned to 8 (structs of pointers and 64-bit integers); NULL when
  * out of memory. */
 void *kv_arena_alloc(struct kv_arena *arena, size_t len);
-int kv_meta_put_applied(MDB_txn *txn, MDB_dbi meta, uint64_t index, uint64_t term);
-int kv_meta_get_applied(MDB_txn *txn, MDB_dbi meta, uint64_t *index, uint64_t *term);
-int kv_meta_put_config(MDB_txn *txn, MDB_dbi meta, const uint8_t *data, size_t len);
-/* Writes the current store format (kv_store.c's KV_FORMAT_VERSION). */
+int kv_meta_put_applied(MDB_txn *txn, const struct kv *kv, uint64_t index, uint64_t term);
+int kv_meta_get_applied(MDB_txn *txn, const struct kv *kv, uint64_t *index, uint64_t *term);
+int kv_meta_put_config(MDB_txn *txn, const struct kv *kv, const uint8_t *data, size_t len);
+/* The store's configuration blob as of txn (kv_config_get's). */
+int kv_config_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *len);
 int kv_meta_put_format(MDB_txn *txn, MDB_dbi meta);
 void kv_put_le64(uint8_t *p, uint64_t v);
 uint64_t kv_get_le64(const uint8_t *p);

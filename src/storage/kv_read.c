@@ -55,7 +55,7 @@ int kv_read_get(struct kv_read *read, const uint8_t *key, size_t key_len,
 int kv_read_applied(struct kv_read *read, uint64_t *index, uint64_t *term)
 {
     assert(read->txn != NULL);
-    int rc = kv_meta_get_applied(read->txn, read->kv->meta_dbi, index, term);
+    int rc = kv_meta_get_applied(read->txn, read->kv, index, term);
     return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "read applied index");
 }
 

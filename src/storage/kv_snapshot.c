@@ -1,16 +1,24 @@
 /*
- * kv_snapshot.c — snapshots of the state machine: create, send in chunks, stage, install.
+ * kv_snapshot.c — snapshots of one store: create, send in chunks, stage, install.
  *
- * A snapshot file is a compact LMDB copy (mdb_env_copyfd2 with MDB_CP_COMPACT, which reads
- * from its own read txn, so the apply thread keeps writing) followed by a trailer:
+ * A snapshot file holds one store (kv.h: many stores share a node's LMDB environment, so a
+ * copy of the whole environment is not one group's state). Its payload is the store's
+ * configuration and then its records in LMDB key order, read in one read txn (the apply
+ * thread keeps writing meanwhile):
+ *
+ *     u32 config bytes, the configuration blob
+ *     then per record: u16 LMDB key bytes (1..511), u32 record bytes, the key, the record
+ *
+ * followed by a trailer:
  *
  *     0  magic "CHKVSNAP"        24 u64 index        48 u64 reserved, zero
  *     8  u32 version, u32 zero   32 u64 term         56 u64 XXH3-64 of bytes 0..55
  *     16 u64 payload bytes       40 u64 XXH3-64 of the payload
  *
- * LMDB trusts its file, so a snapshot that crossed the network is checked against both
- * hashes before LMDB ever opens it. Installing replaces data.mdb by rename, the one atomic
- * step: a crash before it leaves the old store, after it the new one.
+ * A snapshot that crossed the network is checked against both hashes before it is read, and
+ * then parsed with every length bounded. Installing replaces the store's DB, configuration
+ * and applied index in one LMDB write txn, the one atomic step, and syncs LMDB before it
+ * returns (the WAL's snapshot marker, written next, lets the log below it go).
  */
 #include <assert.h>
 #include <errno.h>
@@ -26,8 +34,14 @@
 
 enum {
     KV_TRAILER_BYTES = 64,
-    KV_SNAPSHOT_VERSION = 1,
-    KV_SNAPSHOT_IO_BYTES = 1u << 20, /* one read while hashing */
+    KV_SNAPSHOT_VERSION = 2,         /* 1 was a copy of a whole LMDB environment */
+    KV_SNAPSHOT_IO_BYTES = 1u << 20, /* one read while hashing, one write while creating */
+    KV_SNAP_RECORD_HEADER_BYTES = 6, /* u16 key bytes, u32 record bytes */
+    /* The largest record a store writes: a long key's suffix and header before the value. */
+    KV_SNAP_RECORD_BYTES_MAX = KV_RECORD_HEADER_BYTES + KV_KEY_BYTES_MAX + KV_VALUE_BYTES_MAX,
+    /* The reader's buffer holds any record whole. */
+    KV_SNAP_READ_BYTES = KV_SNAP_RECORD_HEADER_BYTES + KV_ENCODED_KEY_BYTES_MAX +
+                         KV_SNAP_RECORD_BYTES_MAX + KV_SNAPSHOT_IO_BYTES,
 };
 static const char kv_snapshot_magic[8] = {'C', 'H', 'K', 'V', 'S', 'N', 'A', 'P'};
 
@@ -165,56 +179,113 @@ static void kv_dir_of(const char *path, char *dir, size_t cap)
     }
 }
 
-/* Opens an LMDB file read-only, without a lock file, and reads its applied index/term. */
-static int kv_probe_file(const char *path, uint64_t *index, uint64_t *term)
+/* A buffered writer that hashes what it writes (the payload hash of the trailer). */
+struct kv_snap_writer {
+    int fd;
+    uint8_t *buf;
+    size_t used;
+    uint64_t written;
+    XXH3_state_t *hash;
+};
+
+static int kv_snap_flush(struct kv_snap_writer *w)
 {
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    MDB_dbi meta;
-    int rc = mdb_env_create(&env);
-    if (rc == MDB_SUCCESS) {
-        rc = mdb_env_set_maxdbs(env, 4);
+    int rv = kv_pwrite_all(w->fd, w->buf, w->used, w->written);
+    if (rv == KV_OK) {
+        XXH3_64bits_update(w->hash, w->buf, w->used);
+        w->written += w->used;
+        w->used = 0;
     }
-    if (rc == MDB_SUCCESS) {
-        rc = mdb_env_open(env, path, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0);
-    }
-    if (rc == MDB_SUCCESS) {
-        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
-    }
-    if (rc == MDB_SUCCESS) {
-        rc = mdb_dbi_open(txn, "meta", 0, &meta);
-    }
-    if (rc == MDB_SUCCESS) {
-        rc = kv_meta_get_applied(txn, meta, index, term);
-    }
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    if (env != NULL) {
-        mdb_env_close(env);
-    }
-    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "snapshot payload");
+    return rv;
 }
 
-/* Appends the trailer to a fresh copy at tmp_path, then makes it durable as `path`. */
-static int kv_snapshot_seal(int fd, const char *tmp_path, const char *path,
-                            struct kv_snapshot_meta *meta)
+static int kv_snap_write(struct kv_snap_writer *w, const void *data, size_t len)
 {
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        kv_error_set("fstat %s: %s", tmp_path, strerror(errno));
-        return KV_ERR_IO;
+    const uint8_t *p = data;
+    while (len > 0) {
+        if (w->used == KV_SNAPSHOT_IO_BYTES) {
+            int rv = kv_snap_flush(w);
+            if (rv != KV_OK) {
+                return rv;
+            }
+        }
+        size_t n = KV_SNAPSHOT_IO_BYTES - w->used;
+        n = n < len ? n : len;
+        memcpy(w->buf + w->used, p, n);
+        w->used += n;
+        p += n;
+        len -= n;
     }
-    struct kv_trailer trailer = {.payload_bytes = (uint64_t)st.st_size};
-    int rv = kv_probe_file(tmp_path, &trailer.index, &trailer.term);
+    return KV_OK;
+}
+
+static int kv_snap_write_u32(struct kv_snap_writer *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    return kv_snap_write(w, b, sizeof b);
+}
+
+/* The store's configuration and records, from one read txn; its applied index into trailer. */
+static int kv_snap_write_store(struct kv *kv, MDB_txn *txn, struct kv_snap_writer *w,
+                               struct kv_trailer *trailer)
+{
+    int rc = kv_meta_get_applied(txn, kv, &trailer->index, &trailer->term);
+    if (rc != MDB_SUCCESS) {
+        return kv_error_mdb(rc, "read applied index");
+    }
+    uint8_t config[KV_CONFIG_BYTES_MAX];
+    size_t config_len = 0;
+    int rv = kv_config_read(kv, txn, config, sizeof config, &config_len);
     if (rv == KV_OK) {
-        rv = kv_hash_file(fd, trailer.payload_bytes, &trailer.payload_hash);
+        rv = kv_snap_write_u32(w, (uint32_t)config_len);
     }
+    if (rv == KV_OK) {
+        rv = kv_snap_write(w, config, config_len);
+    }
+    MDB_cursor *cursor = NULL;
+    rc = rv == KV_OK ? mdb_cursor_open(txn, kv->data_dbi, &cursor) : MDB_SUCCESS;
+    if (rc != MDB_SUCCESS) {
+        return kv_error_mdb(rc, "cursor");
+    }
+    MDB_val key, record;
+    rc = rv == KV_OK ? mdb_cursor_get(cursor, &key, &record, MDB_FIRST) : MDB_NOTFOUND;
+    while (rv == KV_OK && rc == MDB_SUCCESS) {
+        assert(key.mv_size > 0 && key.mv_size <= KV_ENCODED_KEY_BYTES_MAX);
+        assert(record.mv_size <= KV_SNAP_RECORD_BYTES_MAX);
+        uint8_t header[KV_SNAP_RECORD_HEADER_BYTES] = {
+            (uint8_t)key.mv_size, (uint8_t)(key.mv_size >> 8),
+            (uint8_t)record.mv_size, (uint8_t)(record.mv_size >> 8),
+            (uint8_t)(record.mv_size >> 16), (uint8_t)(record.mv_size >> 24)};
+        rv = kv_snap_write(w, header, sizeof header);
+        if (rv == KV_OK) {
+            rv = kv_snap_write(w, key.mv_data, key.mv_size);
+        }
+        if (rv == KV_OK) {
+            rv = kv_snap_write(w, record.mv_data, record.mv_size);
+        }
+        rc = mdb_cursor_get(cursor, &key, &record, MDB_NEXT);
+    }
+    if (cursor != NULL) {
+        mdb_cursor_close(cursor);
+    }
+    if (rv == KV_OK && rc != MDB_NOTFOUND) {
+        rv = kv_error_mdb(rc, "read records");
+    }
+    if (rv == KV_OK) {
+        rv = kv_snap_flush(w);
+    }
+    trailer->payload_bytes = w->written;
+    trailer->payload_hash = XXH3_64bits_digest(w->hash);
+    return rv;
+}
+
+/* Appends the trailer to a fresh file at tmp_path, then makes it durable as `path`. */
+static int kv_snapshot_seal(int fd, const char *tmp_path, const char *path,
+                            const struct kv_trailer *trailer, struct kv_snapshot_meta *meta)
+{
     uint8_t bytes[KV_TRAILER_BYTES];
-    kv_trailer_encode(&trailer, bytes);
-    if (rv == KV_OK) {
-        rv = kv_pwrite_all(fd, bytes, sizeof bytes, trailer.payload_bytes);
-    }
+    kv_trailer_encode(trailer, bytes);
+    int rv = kv_pwrite_all(fd, bytes, sizeof bytes, trailer->payload_bytes);
     if (rv == KV_OK && fsync(fd) != 0) {
         kv_error_set("fsync %s: %s", tmp_path, strerror(errno));
         rv = KV_ERR_IO;
@@ -228,9 +299,9 @@ static int kv_snapshot_seal(int fd, const char *tmp_path, const char *path,
     if (rv == KV_OK) {
         rv = kv_fsync_dir(dir);
     }
-    meta->index = trailer.index;
-    meta->term = trailer.term;
-    meta->file_bytes = trailer.payload_bytes + KV_TRAILER_BYTES;
+    meta->index = trailer->index;
+    meta->term = trailer->term;
+    meta->file_bytes = trailer->payload_bytes + KV_TRAILER_BYTES;
     return rv;
 }
 
@@ -242,18 +313,45 @@ int kv_snapshot_create(struct kv *kv, const char *path, struct kv_snapshot_meta 
         kv_error_set("snapshot path too long");
         return KV_ERR_INVALID;
     }
-    int fd = open(tmp_path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        kv_error_set("open %s: %s", tmp_path, strerror(errno));
+    struct kv_snap_writer w = {.fd = -1};
+    w.buf = malloc(KV_SNAPSHOT_IO_BYTES);
+    w.hash = XXH3_createState();
+    if (w.buf == NULL || w.hash == NULL) {
+        free(w.buf);
+        XXH3_freeState(w.hash);
+        kv_error_set("out of memory");
         return KV_ERR_IO;
     }
-    int rc = mdb_env_copyfd2(kv->env, fd, MDB_CP_COMPACT);
-    int rv = rc == MDB_SUCCESS ? kv_snapshot_seal(fd, tmp_path, path, meta)
-                               : kv_error_mdb(rc, "mdb_env_copyfd2");
-    close(fd);
+    XXH3_64bits_reset(w.hash);
+    int rv = KV_OK;
+    w.fd = open(tmp_path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+    if (w.fd < 0) {
+        kv_error_set("open %s: %s", tmp_path, strerror(errno));
+        rv = KV_ERR_IO;
+    }
+    MDB_txn *txn = NULL;
+    if (rv == KV_OK) {
+        int rc = mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
+        rv = rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "begin read");
+    }
+    struct kv_trailer trailer = {0};
+    if (rv == KV_OK) {
+        rv = kv_snap_write_store(kv, txn, &w, &trailer);
+    }
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    if (rv == KV_OK) {
+        rv = kv_snapshot_seal(w.fd, tmp_path, path, &trailer, meta);
+    }
+    if (w.fd >= 0) {
+        close(w.fd);
+    }
     if (rv != KV_OK) {
         unlink(tmp_path);
     }
+    free(w.buf);
+    XXH3_freeState(w.hash);
     return rv;
 }
 
@@ -322,7 +420,11 @@ void kv_snapshot_close(struct kv_snapshot_file *file)
 
 static void kv_stage_path(const struct kv *kv, char *path, size_t cap)
 {
-    snprintf(path, cap, "%s/snapshot.staging", kv->dir);
+    if (kv->id == 0) {
+        snprintf(path, cap, "%s/snapshot.staging", kv->dir);
+    } else {
+        snprintf(path, cap, "%s/snapshot.staging.%u", kv->dir, kv->id);
+    }
 }
 
 int kv_snapshot_stage(struct kv *kv, uint64_t offset, const uint8_t *data, size_t len)
@@ -369,73 +471,170 @@ int kv_snapshot_install_staged(struct kv *kv, struct kv_snapshot_meta *meta)
     return kv_snapshot_install(kv, path, meta);
 }
 
-/* Checks both hashes and the LMDB payload, then strips the trailer and syncs the file. */
-static int kv_snapshot_verify(int fd, const char *path, struct kv_snapshot_meta *meta)
+/* Checks the trailer and the payload hash; the payload is parsed while it is installed. */
+static int kv_snapshot_verify(int fd, const char *path, struct kv_trailer *trailer)
 {
-    struct kv_trailer trailer;
-    int rv = kv_snapshot_check_trailer(fd, path, &trailer);
+    int rv = kv_snapshot_check_trailer(fd, path, trailer);
     uint64_t hash = 0;
     if (rv == KV_OK) {
-        rv = kv_hash_file(fd, trailer.payload_bytes, &hash);
+        rv = kv_hash_file(fd, trailer->payload_bytes, &hash);
     }
-    if (rv == KV_OK && hash != trailer.payload_hash) {
+    if (rv == KV_OK && hash != trailer->payload_hash) {
         kv_error_set("%s: snapshot payload checksum mismatch", path);
         rv = KV_ERR_CORRUPT;
     }
-    if (rv == KV_OK && (ftruncate(fd, (off_t)trailer.payload_bytes) != 0 || fsync(fd) != 0)) {
-        kv_error_set("truncate/fsync %s: %s", path, strerror(errno));
-        rv = KV_ERR_IO;
+    return rv;
+}
+
+/* A buffered reader of the payload that hands out whole records. */
+struct kv_snap_reader {
+    int fd;
+    uint64_t offset; /* of buf[0] in the file */
+    uint64_t end;    /* the payload's end */
+    uint8_t *buf;
+    size_t at, len;
+};
+
+/* Makes `need` bytes at the read position contiguous in the buffer; KV_ERR_CORRUPT when the
+ * payload ends first. */
+static int kv_snap_need(struct kv_snap_reader *r, size_t need)
+{
+    assert(need <= KV_SNAP_READ_BYTES);
+    if (r->len - r->at >= need) {
+        return KV_OK;
     }
-    uint64_t index = 0, term = 0;
-    if (rv == KV_OK) {
-        rv = kv_probe_file(path, &index, &term);
+    memmove(r->buf, r->buf + r->at, r->len - r->at);
+    r->offset += r->at;
+    r->len -= r->at;
+    r->at = 0;
+    uint64_t left = r->end - (r->offset + r->len);
+    size_t room = KV_SNAP_READ_BYTES - r->len;
+    size_t n = left < room ? (size_t)left : room;
+    int rv = kv_pread_all(r->fd, r->buf + r->len, n, r->offset + r->len);
+    if (rv != KV_OK) {
+        return rv;
     }
-    if (rv == KV_OK && (index != trailer.index || term != trailer.term)) {
-        kv_error_set("%s: snapshot payload does not match its trailer", path);
+    r->len += n;
+    if (r->len < need) {
+        kv_error_set("snapshot payload ends inside a record");
+        return KV_ERR_CORRUPT;
+    }
+    return KV_OK;
+}
+
+static uint32_t kv_get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Replaces the store's records, configuration and applied index with the payload's, in txn. */
+static int kv_snap_load(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
+                        const struct kv_trailer *trailer)
+{
+    int rv = kv_snap_need(r, 4);
+    uint32_t config_len = rv == KV_OK ? kv_get_le32(r->buf + r->at) : 0;
+    if (rv == KV_OK && config_len > KV_CONFIG_BYTES_MAX) {
+        kv_error_set("snapshot configuration of %u bytes", config_len);
         rv = KV_ERR_CORRUPT;
     }
-    *meta = (struct kv_snapshot_meta){
-        .index = trailer.index,
-        .term = trailer.term,
-        .file_bytes = trailer.payload_bytes + KV_TRAILER_BYTES,
-    };
-    return rv;
+    if (rv == KV_OK) {
+        rv = kv_snap_need(r, 4 + (size_t)config_len);
+    }
+    if (rv != KV_OK) {
+        return rv;
+    }
+    int rc = mdb_drop(txn, kv->data_dbi, 0);
+    if (rc == MDB_SUCCESS) {
+        rc = kv_meta_put_config(txn, kv, r->buf + r->at + 4, config_len);
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_meta_put_applied(txn, kv, trailer->index, trailer->term);
+    }
+    r->at += 4 + (size_t)config_len;
+    while (rc == MDB_SUCCESS && r->offset + r->at < r->end) {
+        rv = kv_snap_need(r, KV_SNAP_RECORD_HEADER_BYTES);
+        if (rv != KV_OK) {
+            return rv;
+        }
+        const uint8_t *h = r->buf + r->at;
+        size_t key_len = (size_t)h[0] | (size_t)h[1] << 8;
+        size_t record_len = kv_get_le32(h + 2);
+        if (key_len == 0 || key_len > KV_ENCODED_KEY_BYTES_MAX ||
+            record_len > KV_SNAP_RECORD_BYTES_MAX) {
+            kv_error_set("snapshot record of %zu + %zu bytes", key_len, record_len);
+            return KV_ERR_CORRUPT;
+        }
+        rv = kv_snap_need(r, KV_SNAP_RECORD_HEADER_BYTES + key_len + record_len);
+        if (rv != KV_OK) {
+            return rv;
+        }
+        uint8_t *p = r->buf + r->at + KV_SNAP_RECORD_HEADER_BYTES;
+        MDB_val key = {.mv_size = key_len, .mv_data = p};
+        MDB_val record = {.mv_size = record_len, .mv_data = p + key_len};
+        /* The records come in key order: appending builds the tree without searching it,
+         * and a record out of order (MDB_KEYEXIST) means a corrupt file. */
+        rc = mdb_put(txn, kv->data_dbi, &key, &record, MDB_APPEND);
+        r->at += KV_SNAP_RECORD_HEADER_BYTES + key_len + record_len;
+    }
+    if (rc == MDB_KEYEXIST) {
+        kv_error_set("snapshot records out of order");
+        return KV_ERR_CORRUPT;
+    }
+    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "install snapshot records");
+}
+
+/* One write txn replaces the store; LMDB is synced before the caller may rely on it. */
+static int kv_snapshot_replace(struct kv *kv, int fd, const struct kv_trailer *trailer)
+{
+    int rv = kv_env_commit(kv->shared); /* one write txn at a time */
+    if (rv != KV_OK) {
+        return rv;
+    }
+    struct kv_snap_reader r = {.fd = fd, .end = trailer->payload_bytes};
+    r.buf = malloc(KV_SNAP_READ_BYTES);
+    if (r.buf == NULL) {
+        kv_error_set("out of memory");
+        return KV_ERR_IO;
+    }
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(kv->env, NULL, 0, &txn);
+    rv = rc == MDB_SUCCESS ? kv_snap_load(kv, txn, &r, trailer) : kv_error_mdb(rc, "begin");
+    free(r.buf);
+    if (rv != KV_OK) {
+        if (txn != NULL) {
+            mdb_txn_abort(txn);
+        }
+        return rv;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != MDB_SUCCESS) {
+        return kv_error_mdb(rc, "commit snapshot");
+    }
+    kv->applied_index = trailer->index;
+    kv->applied_term = trailer->term;
+    return kv_sync(kv);
 }
 
 int kv_snapshot_install(struct kv *kv, const char *path, struct kv_snapshot_meta *meta)
 {
     assert(kv != NULL && kv->env != NULL && path != NULL && meta != NULL);
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         kv_error_set("open %s: %s", path, strerror(errno));
         return KV_ERR_IO;
     }
-    int rv = kv_snapshot_verify(fd, path, meta);
-    close(fd);
-    if (rv != KV_OK) {
-        unlink(path);
-        return rv;
-    }
-    char data_path[PATH_MAX];
-    snprintf(data_path, sizeof data_path, "%s/data.mdb", kv->dir);
-    kv_arena_reset(&kv->arena); /* results of earlier batches die with the old store */
-    kv_env_close(kv);
-    if (rename(path, data_path) != 0) {
-        kv_error_set("rename %s: %s", path, strerror(errno));
-        unlink(path);
-        /* The old store is intact: reopen it. Should that fail too, kv->env stays NULL and
-         * kv_last_error() tells why; the kv can then only be closed. */
-        (void)kv_env_open(kv);
-        return KV_ERR_IO;
-    }
-    rv = kv_fsync_dir(kv->dir);
+    struct kv_trailer trailer = {0};
+    int rv = kv_snapshot_verify(fd, path, &trailer);
+    *meta = (struct kv_snapshot_meta){
+        .index = trailer.index,
+        .term = trailer.term,
+        .file_bytes = trailer.payload_bytes + KV_TRAILER_BYTES,
+    };
+    kv_arena_reset(&kv->arena); /* results of earlier batches die with the old state */
     if (rv == KV_OK) {
-        rv = kv_env_open(kv);
+        rv = kv_snapshot_replace(kv, fd, &trailer);
     }
-    if (rv == KV_OK && kv->applied_index != meta->index) {
-        kv_error_set("installed snapshot reads applied index %llu, expected %llu",
-                     (unsigned long long)kv->applied_index, (unsigned long long)meta->index);
-        rv = KV_ERR_CORRUPT;
-    }
+    close(fd);
+    unlink(path);
     return rv;
 }

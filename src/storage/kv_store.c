@@ -18,7 +18,9 @@ enum {
     KV_FORMAT_VERSION = 3,          /* 3: the "keys" DB, in hash order (kv.h) */
     KV_FORMAT_KEY_ORDER_FIRST = 1,  /* 1, 2: a "data" DB in key order, moved when opened */
     KV_FORMAT_KEY_ORDER_LAST = 2,
-    KV_DBS_MAX = 5,                 /* "keys", "meta"; "data", "order" while migrating */
+    KV_ENV_DBS_EXTRA = 3,           /* "meta"; "data", "order" while migrating (formats 1, 2) */
+    KV_STORES_MAX = 65536,          /* stores of one environment (each a named DB) */
+    KV_META_NAME_BYTES = 32,        /* "applied.4294967295" and the like */
     KV_APPLIED_BYTES = 16,          /* index, term: u64 little-endian each */
 };
 
@@ -99,33 +101,43 @@ uint64_t kv_get_le64(const uint8_t *p)
     return v;
 }
 
-static MDB_val kv_meta_key(const char *name)
+/* Store 0 keeps the names of a single store ("applied", "config", DB "keys"), so a data
+ * directory of one group reads the same either way; store N > 0 appends ".N". */
+static MDB_val kv_meta_key(const struct kv *kv, const char *name, char *buf, size_t cap)
 {
-    return (MDB_val){.mv_size = strlen(name), .mv_data = (void *)name};
+    if (kv == NULL || kv->id == 0) {
+        return (MDB_val){.mv_size = strlen(name), .mv_data = (void *)name};
+    }
+    int n = snprintf(buf, cap, "%s.%u", name, kv->id);
+    assert(n > 0 && (size_t)n < cap);
+    return (MDB_val){.mv_size = (size_t)n, .mv_data = buf};
 }
 
 int kv_meta_put_format(MDB_txn *txn, MDB_dbi meta)
 {
     uint8_t format = KV_FORMAT_VERSION;
-    MDB_val key = kv_meta_key(kv_meta_format);
+    char buf[KV_META_NAME_BYTES];
+    MDB_val key = kv_meta_key(NULL, kv_meta_format, buf, sizeof buf);
     MDB_val value = {.mv_size = 1, .mv_data = &format};
     return mdb_put(txn, meta, &key, &value, 0);
 }
 
-int kv_meta_put_applied(MDB_txn *txn, MDB_dbi meta, uint64_t index, uint64_t term)
+int kv_meta_put_applied(MDB_txn *txn, const struct kv *kv, uint64_t index, uint64_t term)
 {
     uint8_t bytes[KV_APPLIED_BYTES];
     kv_put_le64(bytes, index);
     kv_put_le64(bytes + 8, term);
-    MDB_val key = kv_meta_key(kv_meta_applied);
+    char buf[KV_META_NAME_BYTES];
+    MDB_val key = kv_meta_key(kv, kv_meta_applied, buf, sizeof buf);
     MDB_val value = {.mv_size = sizeof bytes, .mv_data = bytes};
-    return mdb_put(txn, meta, &key, &value, 0);
+    return mdb_put(txn, kv->meta_dbi, &key, &value, 0);
 }
 
-int kv_meta_get_applied(MDB_txn *txn, MDB_dbi meta, uint64_t *index, uint64_t *term)
+int kv_meta_get_applied(MDB_txn *txn, const struct kv *kv, uint64_t *index, uint64_t *term)
 {
-    MDB_val key = kv_meta_key(kv_meta_applied), value;
-    int rc = mdb_get(txn, meta, &key, &value);
+    char buf[KV_META_NAME_BYTES];
+    MDB_val key = kv_meta_key(kv, kv_meta_applied, buf, sizeof buf), value;
+    int rc = mdb_get(txn, kv->meta_dbi, &key, &value);
     if (rc == MDB_NOTFOUND) {
         *index = 0;
         *term = 0;
@@ -142,50 +154,45 @@ int kv_meta_get_applied(MDB_txn *txn, MDB_dbi meta, uint64_t *index, uint64_t *t
     return MDB_SUCCESS;
 }
 
-int kv_meta_put_config(MDB_txn *txn, MDB_dbi meta, const uint8_t *data, size_t len)
+int kv_meta_put_config(MDB_txn *txn, const struct kv *kv, const uint8_t *data, size_t len)
 {
     assert(len <= KV_CONFIG_BYTES_MAX);
-    MDB_val key = kv_meta_key(kv_meta_config);
+    char buf[KV_META_NAME_BYTES];
+    MDB_val key = kv_meta_key(kv, kv_meta_config, buf, sizeof buf);
     MDB_val value = {.mv_size = len, .mv_data = (void *)data};
-    return mdb_put(txn, meta, &key, &value, 0);
+    return mdb_put(txn, kv->meta_dbi, &key, &value, 0);
 }
 
-/* Creates the named DBs of a fresh store, or checks the format of an existing one. */
-static int kv_env_prepare(struct kv *kv)
+/* Opens the meta DB and reads the format of an existing environment, or writes it in a
+ * fresh one. */
+static int kv_env_prepare(struct kv_env *env)
 {
     MDB_txn *txn = NULL;
-    int rc = mdb_txn_begin(kv->env, NULL, 0, &txn);
+    int rc = mdb_txn_begin(env->env, NULL, 0, &txn);
     if (rc != MDB_SUCCESS) {
         return kv_error_mdb(rc, "begin");
     }
-    const char *what = "open keys db";
-    rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &kv->data_dbi);
-    if (rc == MDB_SUCCESS) {
-        what = "open meta db";
-        rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &kv->meta_dbi);
-    }
-    MDB_val key = kv_meta_key(kv_meta_format), value;
+    const char *what = "open meta db";
+    rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &env->meta_dbi);
+    char buf[KV_META_NAME_BYTES];
+    MDB_val key = kv_meta_key(NULL, kv_meta_format, buf, sizeof buf), value;
     if (rc == MDB_SUCCESS) {
         what = "read format";
-        rc = mdb_get(txn, kv->meta_dbi, &key, &value);
+        rc = mdb_get(txn, env->meta_dbi, &key, &value);
     }
-    uint8_t format = KV_FORMAT_VERSION;
+    env->format = KV_FORMAT_VERSION;
     if (rc == MDB_SUCCESS) {
-        format = value.mv_size == 1 ? *(uint8_t *)value.mv_data : 0;
-        if (format != KV_FORMAT_VERSION &&
-            (format < KV_FORMAT_KEY_ORDER_FIRST || format > KV_FORMAT_KEY_ORDER_LAST)) {
+        env->format = value.mv_size == 1 ? *(uint8_t *)value.mv_data : 0;
+        if (env->format != KV_FORMAT_VERSION &&
+            (env->format < KV_FORMAT_KEY_ORDER_FIRST || env->format > KV_FORMAT_KEY_ORDER_LAST)) {
             mdb_txn_abort(txn);
-            kv_error_set("%s: unknown store format", kv->dir);
+            kv_error_set("%s: unknown store format", env->dir);
             return KV_ERR_VERSION;
         }
     }
     if (rc == MDB_NOTFOUND) {
         what = "write format";
-        rc = kv_meta_put_format(txn, kv->meta_dbi);
-    }
-    if (rc == MDB_SUCCESS) {
-        what = "read applied index";
-        rc = kv_meta_get_applied(txn, kv->meta_dbi, &kv->applied_index, &kv->applied_term);
+        rc = kv_meta_put_format(txn, env->meta_dbi);
     }
     if (rc == MDB_SUCCESS) {
         what = "commit";
@@ -198,10 +205,6 @@ static int kv_env_prepare(struct kv *kv)
         }
         return kv_error_mdb(rc, what);
     }
-    /* A store in key order (formats 1, 2) is moved into the keys DB before it serves. */
-    if (format != KV_FORMAT_VERSION) {
-        return kv_keys_migrate(kv);
-    }
     return KV_OK;
 }
 
@@ -210,59 +213,50 @@ static int kv_env_prepare(struct kv *kv)
  * durable and kv_sync forces LMDB out before the WAL is compacted. MDB_NOTLS lets read
  * transactions move between threads (the server may hand them to a worker).
  */
-int kv_env_open(struct kv *kv)
+static int kv_env_start(struct kv_env *env)
 {
-    assert(kv->env == NULL);
-    int rc = mdb_env_create(&kv->env);
+    int rc = mdb_env_create(&env->env);
     if (rc != MDB_SUCCESS) {
-        kv->env = NULL;
+        env->env = NULL;
         return kv_error_mdb(rc, "mdb_env_create");
     }
     const char *what = "mdb_env_set_mapsize";
-    rc = mdb_env_set_mapsize(kv->env, kv->options.map_bytes);
+    rc = mdb_env_set_mapsize(env->env, env->options.map_bytes);
     if (rc == MDB_SUCCESS) {
         what = "mdb_env_set_maxreaders";
-        rc = mdb_env_set_maxreaders(kv->env, kv->options.readers_max);
+        rc = mdb_env_set_maxreaders(env->env, env->options.readers_max);
     }
     if (rc == MDB_SUCCESS) {
         what = "mdb_env_set_maxdbs";
-        rc = mdb_env_set_maxdbs(kv->env, KV_DBS_MAX);
+        rc = mdb_env_set_maxdbs(env->env, env->stores_max + KV_ENV_DBS_EXTRA);
     }
     if (rc == MDB_SUCCESS) {
-        what = kv->dir;
-        rc = mdb_env_open(kv->env, kv->dir, MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0644);
+        what = env->dir;
+        rc = mdb_env_open(env->env, env->dir, MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0644);
     }
     if (rc != MDB_SUCCESS) {
-        mdb_env_close(kv->env);
-        kv->env = NULL;
+        mdb_env_close(env->env);
+        env->env = NULL;
         return kv_error_mdb(rc, what);
     }
-    int key_bytes_max = mdb_env_get_maxkeysize(kv->env);
+    int key_bytes_max = mdb_env_get_maxkeysize(env->env);
     if (key_bytes_max < KV_ENCODED_KEY_BYTES_MAX) {
-        kv_env_close(kv);
         kv_error_set("liblmdb was built with max key size %d < %d", key_bytes_max,
                      KV_ENCODED_KEY_BYTES_MAX);
         return KV_ERR_VERSION;
     }
-    int result = kv_env_prepare(kv);
-    if (result != KV_OK) {
-        kv_env_close(kv);
-    }
-    return result;
+    return kv_env_prepare(env);
 }
 
-void kv_env_close(struct kv *kv)
+int kv_env_open(const char *dir, const struct kv_options *options, uint32_t stores_max,
+                struct kv_env **out)
 {
-    if (kv->env != NULL) {
-        mdb_env_close(kv->env);
-        kv->env = NULL;
-    }
-}
-
-int kv_open(const char *dir, const struct kv_options *options, struct kv **out)
-{
-    assert(dir != NULL && out != NULL);
+    assert(dir != NULL && out != NULL && stores_max > 0);
     *out = NULL;
+    if (stores_max > KV_STORES_MAX) {
+        kv_error_set("%u stores in one environment, at most %u", stores_max, KV_STORES_MAX);
+        return KV_ERR_INVALID;
+    }
     if (strlen(dir) >= KV_DIR_BYTES_MAX) {
         kv_error_set("kv directory path too long");
         return KV_ERR_INVALID;
@@ -271,18 +265,155 @@ int kv_open(const char *dir, const struct kv_options *options, struct kv **out)
         kv_error_set("mkdir %s: %s", dir, strerror(errno));
         return KV_ERR_IO;
     }
+    struct kv_env *env = calloc(1, sizeof *env);
+    if (env == NULL) {
+        kv_error_set("out of memory");
+        return KV_ERR_IO;
+    }
+    snprintf(env->dir, sizeof env->dir, "%s", dir);
+    if (options != NULL) {
+        env->options = *options;
+    } else {
+        kv_options_defaults(&env->options);
+    }
+    env->stores_max = stores_max;
+    env->defer_commit = true;
+    int rv = kv_env_start(env);
+    if (rv != KV_OK) {
+        kv_env_close(env);
+        return rv;
+    }
+    *out = env;
+    return KV_OK;
+}
+
+void kv_env_close(struct kv_env *env)
+{
+    if (env == NULL) {
+        return;
+    }
+    assert(env->stores_open == 0);
+    if (env->txn != NULL) {
+        (void)kv_env_commit(env); /* the WAL replays whatever this loses */
+    }
+    if (env->env != NULL) {
+        mdb_env_close(env->env);
+    }
+    free(env);
+}
+
+int kv_env_write_parent(struct kv_env *env, MDB_txn **parent)
+{
+    *parent = NULL;
+    if (!env->defer_commit) {
+        return MDB_SUCCESS;
+    }
+    if (env->txn == NULL) {
+        int rc = mdb_txn_begin(env->env, NULL, 0, &env->txn);
+        if (rc != MDB_SUCCESS) {
+            env->txn = NULL;
+            return rc;
+        }
+        env->txn_bytes = 0;
+    }
+    *parent = env->txn;
+    return MDB_SUCCESS;
+}
+
+int kv_env_written(struct kv_env *env, size_t bytes)
+{
+    if (env->txn == NULL) {
+        return KV_OK;
+    }
+    env->txn_bytes += bytes;
+    return env->txn_bytes >= KV_APPLY_TXN_BYTES_MAX ? kv_env_commit(env) : KV_OK;
+}
+
+int kv_env_commit(struct kv_env *env)
+{
+    if (env->txn == NULL) {
+        return KV_OK;
+    }
+    int rc = mdb_txn_commit(env->txn);
+    env->txn = NULL;
+    env->txn_bytes = 0;
+    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "commit applied entries");
+}
+
+/* Opens (creating) the store's keys DB and reads its applied index. A format-1/2 environment
+ * (one store, keys in key order) is moved into hash order when store 0 opens. */
+static int kv_store_prepare(struct kv *kv)
+{
+    struct kv_env *env = kv->shared;
+    if (env->txn != NULL) {
+        int rv = kv_env_commit(env); /* one write txn at a time */
+        if (rv != KV_OK) {
+            return rv;
+        }
+    }
+    char name[KV_META_NAME_BYTES];
+    if (kv->id == 0) {
+        snprintf(name, sizeof name, "keys");
+    } else {
+        snprintf(name, sizeof name, "keys.%u", kv->id);
+    }
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(env->env, NULL, 0, &txn);
+    const char *what = "begin";
+    if (rc == MDB_SUCCESS) {
+        what = "open keys db";
+        rc = mdb_dbi_open(txn, name, MDB_CREATE, &kv->data_dbi);
+    }
+    if (rc == MDB_SUCCESS) {
+        what = "read applied index";
+        rc = kv_meta_get_applied(txn, kv, &kv->applied_index, &kv->applied_term);
+    }
+    if (rc == MDB_SUCCESS) {
+        what = "commit";
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (rc != MDB_SUCCESS) {
+        if (txn != NULL) {
+            mdb_txn_abort(txn);
+        }
+        return kv_error_mdb(rc, what);
+    }
+    if (env->format != KV_FORMAT_VERSION) {
+        if (kv->id != 0) {
+            kv_error_set("%s: a store of format %u holds one group only", env->dir, env->format);
+            return KV_ERR_VERSION;
+        }
+        int rv = kv_keys_migrate(kv);
+        if (rv == KV_OK) {
+            env->format = KV_FORMAT_VERSION;
+        }
+        return rv;
+    }
+    return KV_OK;
+}
+
+int kv_store_open(struct kv_env *env, uint32_t id, struct kv **out)
+{
+    assert(env != NULL && env->env != NULL && out != NULL);
+    *out = NULL;
+    if (id >= env->stores_max) {
+        kv_error_set("store %u in an environment of %u", id, env->stores_max);
+        return KV_ERR_INVALID;
+    }
     struct kv *kv = calloc(1, sizeof *kv);
     if (kv == NULL) {
         kv_error_set("out of memory");
         return KV_ERR_IO;
     }
+    kv->shared = env;
+    kv->id = id;
+    kv->env = env->env;
+    kv->meta_dbi = env->meta_dbi;
+    kv->options = env->options;
     kv->stage_fd = -1;
-    snprintf(kv->dir, sizeof kv->dir, "%s", dir);
-    if (options != NULL) {
-        kv->options = *options;
-    } else {
-        kv_options_defaults(&kv->options);
-    }
+    snprintf(kv->dir, sizeof kv->dir, "%s", env->dir);
+    env->stores_open++;
     kv->decode_args = calloc(KV_COMMAND_ARGS_MAX, sizeof *kv->decode_args);
     kv->scratch = malloc(KV_VALUE_BYTES_MAX);
     if (kv->decode_args == NULL || kv->scratch == NULL) {
@@ -290,7 +421,7 @@ int kv_open(const char *dir, const struct kv_options *options, struct kv **out)
         kv_error_set("out of memory");
         return KV_ERR_IO;
     }
-    int rv = kv_env_open(kv);
+    int rv = kv_store_prepare(kv);
     if (rv != KV_OK) {
         kv_close(kv);
         return rv;
@@ -299,12 +430,28 @@ int kv_open(const char *dir, const struct kv_options *options, struct kv **out)
     return KV_OK;
 }
 
+int kv_open(const char *dir, const struct kv_options *options, struct kv **out)
+{
+    struct kv_env *env = NULL;
+    int rv = kv_env_open(dir, options, 1, &env);
+    if (rv != KV_OK) {
+        return rv;
+    }
+    env->defer_commit = false; /* a store alone commits each batch */
+    rv = kv_store_open(env, 0, out);
+    if (rv != KV_OK) {
+        kv_env_close(env);
+        return rv;
+    }
+    (*out)->owns_env = true;
+    return KV_OK;
+}
+
 void kv_close(struct kv *kv)
 {
     if (kv == NULL) {
         return;
     }
-    kv_env_close(kv);
     if (kv->stage_fd >= 0) {
         close(kv->stage_fd); /* an unfinished staged snapshot is simply dropped */
     }
@@ -312,6 +459,12 @@ void kv_close(struct kv *kv)
     free(kv->arena.head);
     free(kv->decode_args);
     free(kv->scratch);
+    struct kv_env *env = kv->shared;
+    assert(env->stores_open > 0);
+    env->stores_open--;
+    if (kv->owns_env) {
+        kv_env_close(env);
+    }
     free(kv);
 }
 
@@ -321,12 +474,37 @@ void kv_applied(const struct kv *kv, uint64_t *index, uint64_t *term)
     *term = kv->applied_term;
 }
 
+/* Makes what is committed durable. Applies still pending in a deferred txn are not: the
+ * WAL is compacted only below a snapshot, which was read from committed state. */
 int kv_sync(struct kv *kv)
 {
     assert(kv->env != NULL);
     int rc = mdb_env_sync(kv->env, 1);
     if (rc != MDB_SUCCESS) {
         return kv_error_mdb(rc, "mdb_env_sync");
+    }
+    return KV_OK;
+}
+
+int kv_config_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *len)
+{
+    char name[KV_META_NAME_BYTES];
+    MDB_val key = kv_meta_key(kv, kv_meta_config, name, sizeof name), value = {0};
+    int rc = mdb_get(txn, kv->meta_dbi, &key, &value);
+    *len = 0;
+    if (rc == MDB_NOTFOUND) {
+        return KV_OK;
+    }
+    if (rc != MDB_SUCCESS) {
+        return kv_error_mdb(rc, "read config");
+    }
+    *len = value.mv_size;
+    if (value.mv_size > cap) {
+        kv_error_set("config of %zu bytes does not fit in %zu", value.mv_size, cap);
+        return KV_ERR_BUFFER;
+    }
+    if (value.mv_size > 0) {
+        memcpy(buf, value.mv_data, value.mv_size);
     }
     return KV_OK;
 }
@@ -339,21 +517,7 @@ int kv_config_get(struct kv *kv, uint8_t *buf, size_t cap, size_t *len)
     if (rc != MDB_SUCCESS) {
         return kv_error_mdb(rc, "begin read");
     }
-    MDB_val key = kv_meta_key(kv_meta_config), value = {0};
-    rc = mdb_get(txn, kv->meta_dbi, &key, &value);
-    int rv = KV_OK;
-    *len = 0;
-    if (rc == MDB_SUCCESS) {
-        *len = value.mv_size;
-        if (value.mv_size > cap) {
-            kv_error_set("config of %zu bytes does not fit in %zu", value.mv_size, cap);
-            rv = KV_ERR_BUFFER;
-        } else if (value.mv_size > 0) {
-            memcpy(buf, value.mv_data, value.mv_size);
-        }
-    } else if (rc != MDB_NOTFOUND) {
-        rv = kv_error_mdb(rc, "read config");
-    }
+    int rv = kv_config_read(kv, txn, buf, cap, len);
     mdb_txn_abort(txn);
     return rv;
 }
