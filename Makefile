@@ -54,11 +54,13 @@ LIB_OBJ    += $(BUILD)/obj/gen/web_assets.o
 DEB_PKGS := pkg-config:pkg-config libcmocka-dev:cmocka liblmdb-dev:lmdb libuv1-dev:libuv \
             libxxhash-dev:libxxhash
 DEB_CMDS := redis-tools:redis-cli redis-server:redis-server strace:strace clang:clang perl:perl \
-            iproute2:ip iptables:iptables
+            iproute2:ip iptables:iptables chromium:chromium chromium-driver:chromedriver
 # Python modules the real-process tests import, with Debian's /usr/bin/python3 (which the
 # python3 package brings): redis-py, the client library a Redis user would try first, and
-# Prometheus's own text-format parser, which reads chorusd's /metrics in node_metrics.sh.
-DEB_PYMODS := python3-redis:redis python3-prometheus-client:prometheus_client
+# Prometheus's own text-format parser, which reads chorusd's /metrics in node_metrics.sh;
+# Selenium, which drives headless Chromium through the live view in node_view_browser.sh.
+DEB_PYMODS := python3-redis:redis python3-prometheus-client:prometheus_client \
+              python3-selenium:selenium
 
 deps:
 	@missing=""; \
