@@ -3,7 +3,8 @@
 # S shards (default 16), each a consensus group of up to 3 replicas.
 #   NODES=5 make run  starts 5 nodes; SHARDS=1 make run  one group (standalone Redis).
 #   clients (RESP) on 127.0.0.1:7001.., peers on 127.0.0.1:8001.., Prometheus metrics on
-#   http://127.0.0.1:9001/metrics.., data under ./data/.
+#   http://127.0.0.1:9001/metrics.., the live view at http://127.0.0.1:9001/?nodes=9001,9002,..
+#   (any node serves it), data under ./data/.
 # Ctrl-C stops every node cleanly (SIGTERM to each, then wait).
 set -u
 BUILD=${1:-build}
@@ -66,6 +67,10 @@ if [ "${shards:-1}" -gt 1 ]; then
 else
     echo "  one shard (one consensus group): standalone Redis semantics"
 fi
+VIEW_NODES=""
+for i in $(seq 1 "$NODES"); do VIEW_NODES="$VIEW_NODES${VIEW_NODES:+,}900$i"; done
+echo "  live view (every node's groups, messages, shards and clients, in a browser):"
+echo "    http://127.0.0.1:9001/?nodes=$VIEW_NODES"
 echo "  metrics (Prometheus text format):"
 for i in $(seq 1 "$NODES"); do echo "    http://127.0.0.1:900$i/metrics"; done
 [ -n "$ready" ] || echo "  (some shards have no leader yet: commands wait for one)"
