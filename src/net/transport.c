@@ -17,6 +17,11 @@
 #include <unistd.h>
 
 static_assert(TRANSPORT_HELLO_BYTES == 4 + 2 + 2 + 4 + 8, "hello layout changed");
+static_assert((int)TRANSPORT_HELLO_BYTES == (int)HANDSHAKE_HELLO_BYTES &&
+              (unsigned)TRANSPORT_HELLO_MAGIC == (unsigned)HANDSHAKE_HELLO_MAGIC &&
+              (int)TRANSPORT_VERSION == (int)HANDSHAKE_VERSION, "the hello is handshake.c's");
+static_assert((int)TRANSPORT_SECRET_BYTES_MAX == (int)HANDSHAKE_SECRET_BYTES_MAX,
+              "one secret bound");
 static_assert(TRANSPORT_WRITE_BUFFERS_MAX >= 1, "a write carries at least one frame");
 static_assert((size_t)TRANSPORT_READ_BYTES_INITIAL >= (size_t)TRANSPORT_HELLO_BYTES, "hello fits the buffer");
 
@@ -71,6 +76,31 @@ void transport_log(struct transport *t, const char *format, ...)
         t->callbacks.on_log(t->callbacks.ctx, line);
     else
         fprintf(stderr, "%s\n", line);
+}
+
+void transport_log_reject(struct transport *t, const char *format, ...)
+{
+    uint64_t now = uv_now(t->loop);
+    if (now - t->reject_window_ms >= TRANSPORT_REJECT_LOG_WINDOW_MS) {
+        t->reject_window_ms = now;
+        t->reject_window_lines = 0;
+    }
+    if (t->reject_window_lines >= TRANSPORT_REJECT_LOG_LINES) {
+        t->stats.log_lines_suppressed++;
+        return;
+    }
+    t->reject_window_lines++;
+    char line[TRANSPORT_LOG_BYTES_MAX];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(line, sizeof line, format, ap);
+    va_end(ap);
+    if (t->reject_window_lines == TRANSPORT_REJECT_LOG_LINES)
+        transport_log(t, "%s (further refusals in the next %d s are counted, not logged; "
+                      "%llu so far)", line, TRANSPORT_REJECT_LOG_WINDOW_MS / 1000,
+                      (unsigned long long)t->stats.log_lines_suppressed);
+    else
+        transport_log(t, "%s", line);
 }
 
 /* splitmix64: small, seeded and portable, so that a run's backoff jitter replays exactly. */
@@ -224,6 +254,12 @@ static int transport_config_check(const struct transport_config *c, char *err, s
         c->connect_timeout_ms == 0 || c->hello_timeout_ms == 0 || c->inbound_max == 0) {
         transport_error_set(err, errlen, "a bound is zero or backoff_ms_max < "
                             "backoff_ms_initial (start from transport_config_defaults)");
+        return TRANSPORT_ERR_CONFIG;
+    }
+    if (c->secret_len != 0 && (c->secret_len < HANDSHAKE_SECRET_BYTES_MIN ||
+                               c->secret_len > TRANSPORT_SECRET_BYTES_MAX)) {
+        transport_error_set(err, errlen, "the cluster secret must be %d to %d bytes",
+                            HANDSHAKE_SECRET_BYTES_MIN, TRANSPORT_SECRET_BYTES_MAX);
         return TRANSPORT_ERR_CONFIG;
     }
     for (uint32_t i = 0; i < c->peer_count; i++) {

@@ -11,6 +11,14 @@
  *             u64 cluster id                                      (20 bytes, little-endian)
  *     frames  cn_message_encode output, back to back (u32 length | u8 version | body)
  *
+ * With a cluster secret (config.secret_len > 0) the hello carries a nonce, and the acceptor
+ * answers with a challenge that the connector must answer before any frame: a mutual
+ * HMAC-SHA256 challenge-response, described with its wire format in net/handshake.h. Those
+ * two messages are the only bytes an acceptor ever writes. A peer that fails it (no secret,
+ * another secret, another cluster) is closed before any of its frames is decoded; those
+ * rejections are logged at most TRANSPORT_REJECT_LOG_LINES times per
+ * TRANSPORT_REJECT_LOG_WINDOW_MS, with a count of the lines left out.
+ *
  * The acceptor checks the hello (magic, version, flags, a non-zero sender id other than its
  * own, the cluster id, so that two clusters on one machine never talk) and then every frame:
  * its announced size (<= CN_MESSAGE_BYTES_MAX), that it decodes, and that it is from the node
@@ -67,6 +75,9 @@ enum {
     TRANSPORT_HELLO_TIMEOUT_MS_DEFAULT = 5000,   /* an accepted connection must say hello */
     TRANSPORT_WRITE_BUFFERS_MAX = 1024,     /* uv_buf_t in one batched write (IOV_MAX) */
     TRANSPORT_LISTEN_BACKLOG = 128,
+    TRANSPORT_SECRET_BYTES_MAX = 512,       /* HANDSHAKE_SECRET_BYTES_MAX */
+    TRANSPORT_REJECT_LOG_LINES = 10,
+    TRANSPORT_REJECT_LOG_WINDOW_MS = 10000,
 };
 
 /* Error codes. One table; transport_strerror names them. */
@@ -100,6 +111,10 @@ struct transport_config {
     uint32_t hello_timeout_ms;        /* >= 1 */
     uint32_t inbound_max;             /* >= 1 */
     uint64_t seed;                    /* seeds the backoff jitter */
+    /* The cluster secret: 0 bytes (no authentication), or HANDSHAKE_SECRET_BYTES_MIN to
+     * TRANSPORT_SECRET_BYTES_MAX. Never logged. */
+    uint8_t secret[TRANSPORT_SECRET_BYTES_MAX];
+    size_t secret_len;
 };
 /* Every bound at its default; self, cluster_id, listen_addr and the peers are left zero. */
 void transport_config_defaults(struct transport_config *config);
@@ -127,6 +142,8 @@ struct transport_stats {
     uint64_t bytes_received;
     uint64_t decode_errors;         /* connections closed for a bad frame or a bad sender */
     uint64_t handshake_errors;      /* connections closed for a bad or missing hello */
+    uint64_t auth_failures;         /* of those, failed authentication (either side) */
+    uint64_t log_lines_suppressed;  /* rejection lines left out by the log's rate limit */
     uint64_t connects;              /* outgoing connections established */
     uint64_t reconnects;            /* outgoing connection attempts after a failure */
     uint64_t connections_accepted;

@@ -19,16 +19,6 @@
 
 #include "consensus/codec.h"
 
-static uint32_t inbound_get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t inbound_get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
 static void inbound_on_closed(uv_handle_t *handle)
 {
     struct transport_inbound *in = handle->data;
@@ -55,43 +45,123 @@ void transport_inbound_close(struct transport_inbound *in)
     uv_close((uv_handle_t *)&in->tcp, inbound_on_closed);
 }
 
+/* Every rejection is logged through the rate limit: whoever reaches the peer port chooses
+ * how often this runs. */
 static void inbound_reject(struct transport_inbound *in, uint64_t *counter, const char *format,
                            const char *detail)
 {
     struct transport *t = in->t;
     (*counter)++;
-    transport_log(t, "inbound %s (node %u): %s%s; closing", in->remote, in->peer, format,
-                  detail);
+    transport_log_reject(t, "inbound %s (node %u): %s%s; closing", in->remote, in->peer, format,
+                         detail);
     transport_inbound_close(in);
 }
 
-/* Checks the 20-byte hello. Returns false (connection closed) when it is not acceptable. */
-static bool inbound_hello(struct transport_inbound *in, const uint8_t *h)
+static void inbound_auth_reject(struct transport_inbound *in, const char *why)
+{
+    in->t->stats.auth_failures++;
+    inbound_reject(in, &in->t->stats.handshake_errors, why, "; its frames are dropped");
+}
+
+static void inbound_on_challenge_written(uv_write_t *req, int status)
+{
+    struct transport_inbound *in = req->data;
+    in->challenge_writing = false;
+    /* A close cancels the write (UV_ECANCELED) before the close callback frees `in`. */
+    if (status < 0 && !in->closing)
+        inbound_reject(in, &in->t->stats.handshake_errors, "writing the challenge: ",
+                       uv_strerror(status));
+}
+
+/* The hello asked for authentication: draw our nonce, prove the secret over both nonces,
+ * and wait for the connector's proof. Returns false when the connection was closed. */
+static bool inbound_challenge(struct transport_inbound *in)
 {
     struct transport *t = in->t;
-    uint32_t magic = inbound_get_u32(h);
-    uint16_t version = inbound_get_u16(h + 4);
-    uint16_t flags = inbound_get_u16(h + 6);
-    cn_node_id id = inbound_get_u32(h + 8);
-    uint64_t cluster = (uint64_t)inbound_get_u32(h + 12) | (uint64_t)inbound_get_u32(h + 16) << 32;
-    const char *why = NULL;
-    if (magic != TRANSPORT_HELLO_MAGIC)
-        why = "bad hello magic (not a chorus peer)";
-    else if (version != TRANSPORT_VERSION)
-        why = "unsupported transport version";
-    else if (flags != 0)
-        why = "unknown hello flags";
-    else if (id == 0 || id == t->config.self)
-        why = "hello names node 0 or this node";
-    else if (cluster != t->config.cluster_id)
-        why = "hello from another cluster";
-    if (why != NULL) {
-        inbound_reject(in, &t->stats.handshake_errors, why, "");
+    if (handshake_nonce(in->nonce_acceptor) != HANDSHAKE_OK) {
+        inbound_reject(in, &t->stats.handshake_errors, "no random nonce", "");
         return false;
     }
-    in->peer = id;
-    in->hello_done = true;
+    struct handshake_challenge c = {.acceptor = t->config.self};
+    memcpy(c.nonce, in->nonce_acceptor, sizeof c.nonce);
+    handshake_mac(HANDSHAKE_ACCEPTOR, t->config.secret, t->config.secret_len,
+                  t->config.cluster_id, in->peer, t->config.self, in->nonce_connector,
+                  in->nonce_acceptor, c.mac);
+    handshake_challenge_encode(&c, in->challenge);
+    uv_buf_t buf = uv_buf_init((char *)in->challenge, sizeof in->challenge);
+    in->challenge_req.data = in;
+    int rc = uv_write(&in->challenge_req, (uv_stream_t *)&in->tcp, &buf, 1,
+                      inbound_on_challenge_written);
+    if (rc != 0) {
+        inbound_reject(in, &t->stats.handshake_errors, "writing the challenge: ", uv_strerror(rc));
+        return false;
+    }
+    in->challenge_writing = true;
+    in->challenged = true;
     return true;
+}
+
+/*
+ * Checks the hello at the start of `h` (avail bytes). Returns the bytes it took, 0 when more
+ * are needed, or -1 when the connection was closed. With a secret the hello must ask for
+ * authentication; the challenge then leaves, and hello_done waits for the proof.
+ */
+static int64_t inbound_hello(struct transport_inbound *in, const uint8_t *h, size_t avail)
+{
+    struct transport *t = in->t;
+    struct handshake_hello hello;
+    int64_t rv = handshake_hello_decode(h, avail, &hello);
+    if (rv == 0) return 0;
+    const char *why = NULL;
+    if (rv < 0)
+        why = handshake_strerror((int)rv);
+    else if (hello.sender == t->config.self)
+        why = "hello names this node";
+    else if (hello.cluster_id != t->config.cluster_id)
+        why = "hello from another cluster (another --cluster list or --cluster-id)";
+    if (why != NULL) {
+        inbound_reject(in, &t->stats.handshake_errors, why, "");
+        return -1;
+    }
+    in->peer = hello.sender;
+    bool wants_auth = (hello.flags & HANDSHAKE_FLAG_AUTH) != 0;
+    if (t->config.secret_len > 0 && !wants_auth) {
+        inbound_auth_reject(in, "peer did not authenticate (no --cluster-secret-file there)");
+        return -1;
+    }
+    if (t->config.secret_len == 0 && wants_auth) {
+        inbound_auth_reject(in, "peer authenticates, but this node has no --cluster-secret-file");
+        return -1;
+    }
+    if (!wants_auth) {
+        in->hello_done = true;
+        return rv;
+    }
+    memcpy(in->nonce_connector, hello.nonce, sizeof in->nonce_connector);
+    return inbound_challenge(in) ? rv : -1;
+}
+
+/* The connector's proof, over both nonces. Returns the bytes it took, 0 when more are needed,
+ * or -1 when the connection was closed. */
+static int64_t inbound_proof(struct transport_inbound *in, const uint8_t *p, size_t avail)
+{
+    struct transport *t = in->t;
+    uint8_t mac[HANDSHAKE_MAC_BYTES];
+    int64_t rv = handshake_proof_decode(p, avail, mac);
+    if (rv == 0) return 0;
+    if (rv > 0 && !handshake_mac_verify(HANDSHAKE_CONNECTOR, t->config.secret,
+                                        t->config.secret_len, t->config.cluster_id, in->peer,
+                                        t->config.self, in->nonce_connector,
+                                        in->nonce_acceptor, mac))
+        rv = HANDSHAKE_ERR_MAC;
+    if (rv < 0) {
+        inbound_auth_reject(in, rv == HANDSHAKE_ERR_MAC
+                                    ? "proof does not verify (another --cluster-secret-file)"
+                                    : "no proof where one was due");
+        return -1;
+    }
+    in->hello_done = true;
+    return rv;
 }
 
 /* Decodes one complete frame and delivers it. Returns false when the connection was closed. */
@@ -146,9 +216,11 @@ static void inbound_process(struct transport_inbound *in)
     while (!in->closing) {
         size_t avail = in->len - off;
         if (!in->hello_done) {
-            if (avail < TRANSPORT_HELLO_BYTES) break;
-            if (!inbound_hello(in, in->buf + off)) return;
-            off += TRANSPORT_HELLO_BYTES;
+            int64_t took = in->challenged ? inbound_proof(in, in->buf + off, avail)
+                                          : inbound_hello(in, in->buf + off, avail);
+            if (took < 0) return;
+            if (took == 0) break;
+            off += (size_t)took;
             continue;
         }
         int64_t size = cn_message_frame_size(in->buf + off, avail);

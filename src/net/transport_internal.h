@@ -12,6 +12,7 @@
 #ifndef CHORUS_NET_TRANSPORT_INTERNAL_H
 #define CHORUS_NET_TRANSPORT_INTERNAL_H
 
+#include "net/handshake.h"
 #include "net/transport.h"
 
 enum {
@@ -76,8 +77,15 @@ struct transport_link {
     struct transport_peer *peer; /* NULL once detached: callbacks then only clean up */
     struct transport_write *write; /* the batched write in flight, at most one */
     uint64_t connected_ms;       /* uv_now when the connection was established */
-    uint8_t hello[TRANSPORT_HELLO_BYTES];
+    uint8_t hello[HANDSHAKE_HELLO_AUTH_BYTES];
     uint8_t read_buf[TRANSPORT_LINK_READ_BYTES];
+    /* With a secret: the challenge is read into challenge_buf until whole, then the proof is
+     * written and the link is established (the peer becomes CONNECTED). */
+    bool awaiting_challenge;
+    size_t challenge_len;
+    uint8_t challenge_buf[HANDSHAKE_CHALLENGE_BYTES];
+    uint8_t proof[HANDSHAKE_PROOF_BYTES];
+    uv_write_t proof_req;
 };
 
 /* One batched write: the frames it carries and their buffers. */
@@ -98,8 +106,14 @@ struct transport_inbound {
     struct transport_inbound *prev;
     struct transport_inbound *next;
     bool closing;
-    bool hello_done;
+    bool hello_done;       /* and, with a secret, the proof verified: frames may follow */
+    bool challenged;       /* with a secret: the challenge was sent, the proof is awaited */
+    bool challenge_writing; /* challenge_req is in flight */
     cn_node_id peer;       /* from the hello */
+    uint8_t nonce_connector[HANDSHAKE_NONCE_BYTES];
+    uint8_t nonce_acceptor[HANDSHAKE_NONCE_BYTES];
+    uint8_t challenge[HANDSHAKE_CHALLENGE_BYTES];
+    uv_write_t challenge_req;
     uint64_t accepted_ms;  /* uv_now at accept; the hello deadline counts from here */
     uint8_t *buf;          /* unconsumed bytes at [0, len); capacity cap */
     size_t len;
@@ -124,12 +138,19 @@ struct transport {
     void *on_closed_arg;
     uint64_t rng_state;
     struct transport_stats stats;
+    /* The rate limit of rejection log lines (transport_log_reject). */
+    uint64_t reject_window_ms;
+    uint32_t reject_window_lines;
     /* Decoding scratch: a single thread decodes one frame at a time. */
     struct cn_entry decode_entries[CN_MESSAGE_ENTRIES_MAX];
 };
 
 /* transport.c */
 void transport_log(struct transport *t, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A line about a refused peer: logged at most TRANSPORT_REJECT_LOG_LINES per window, so that
+ * a stranger knocking at the peer port cannot flood the log. */
+void transport_log_reject(struct transport *t, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 void transport_handle_closed(uv_handle_t *handle); /* close callback of handles with data = t */
 void transport_release(struct transport *t);       /* one handle less; finishes a stop */

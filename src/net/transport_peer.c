@@ -254,34 +254,91 @@ static void link_on_hello_written(uv_write_t *req, int status)
     if (link->peer != NULL && status < 0) peer_fail(link->peer, "hello", status);
 }
 
+/* While the challenge is awaited, reads go to its buffer and never past it: the acceptor
+ * writes nothing else, so a byte more is a violation that the next read reports. */
 static void link_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct transport_link *link = handle->data;
+    if (link->awaiting_challenge) {
+        assert(link->challenge_len < sizeof link->challenge_buf);
+        *buf = uv_buf_init((char *)link->challenge_buf + link->challenge_len,
+                           (unsigned)(sizeof link->challenge_buf - link->challenge_len));
+        return;
+    }
     *buf = uv_buf_init((char *)link->read_buf, sizeof link->read_buf);
 }
 
-/* The acceptor never writes: bytes are a protocol violation, EOF or an error mean the
- * connection is gone. Reading is how a silent close is noticed before the next write. */
+static void peer_established(struct transport_peer *peer);
+
+static void link_on_proof_written(uv_write_t *req, int status)
+{
+    struct transport_link *link = TRANSPORT_CONTAINER_OF(req, struct transport_link, proof_req);
+    if (link->peer != NULL && status < 0) peer_fail(link->peer, "proof", status);
+}
+
+/* The acceptor's challenge is whole: it must name the node we meant to reach and prove the
+ * secret over our nonce. Then our proof leaves, and frames may follow it at once (writes on
+ * a stream leave in order). */
+static void link_on_challenge(struct transport_link *link)
+{
+    struct transport_peer *peer = link->peer;
+    struct transport *t = link->t;
+    struct handshake_challenge c;
+    int64_t rv = handshake_challenge_decode(link->challenge_buf, link->challenge_len, &c);
+    if (rv == 0) return; /* not whole yet */
+    const uint8_t *nonce_connector = link->hello + HANDSHAKE_HELLO_BYTES;
+    if (rv > 0 && c.acceptor != peer->id)
+        rv = HANDSHAKE_ERR_NODE;
+    else if (rv > 0 && !handshake_mac_verify(HANDSHAKE_ACCEPTOR, t->config.secret,
+                                             t->config.secret_len, t->config.cluster_id,
+                                             t->config.self, peer->id, nonce_connector, c.nonce,
+                                             c.mac))
+        rv = HANDSHAKE_ERR_MAC;
+    if (rv < 0) {
+        t->stats.handshake_errors++;
+        t->stats.auth_failures++;
+        transport_log_reject(t, "peer %u at %s: challenge refused: %s%s", peer->id, peer->addr,
+                             handshake_strerror((int)rv), rv == HANDSHAKE_ERR_NODE
+                             ? " (another node answers at that address)" : "");
+        peer_fail(peer, "handshake", UV_EACCES);
+        return;
+    }
+    link->awaiting_challenge = false;
+    uint8_t mac[HANDSHAKE_MAC_BYTES];
+    handshake_mac(HANDSHAKE_CONNECTOR, t->config.secret, t->config.secret_len,
+                  t->config.cluster_id, t->config.self, peer->id, nonce_connector, c.nonce, mac);
+    handshake_proof_encode(mac, link->proof);
+    uv_buf_t buf = uv_buf_init((char *)link->proof, sizeof link->proof);
+    int rc = uv_write(&link->proof_req, (uv_stream_t *)&link->tcp, &buf, 1,
+                      link_on_proof_written);
+    if (rc != 0) {
+        peer_fail(peer, "proof", rc);
+        return;
+    }
+    peer_established(peer);
+}
+
+/* Apart from the challenge the acceptor never writes: bytes are a protocol violation, EOF or
+ * an error mean the connection is gone. Reading is how a silent close is noticed before the
+ * next write. */
 static void link_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct transport_link *link = stream->data;
     if (nread == 0 || link->peer == NULL) return;
-    if (nread > 0)
+    if (nread > 0 && link->awaiting_challenge) {
+        link->challenge_len += (size_t)nread;
+        assert(link->challenge_len <= sizeof link->challenge_buf);
+        link_on_challenge(link);
+        return;
+    }
+    if (nread > 0) {
         peer_fail(link->peer, "read", UV_EPROTO);
-    else
-        peer_fail(link->peer, "read", (int)nread);
-}
-
-static void transport_put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void transport_put_u32(uint8_t *p, uint32_t v)
-{
-    transport_put_u16(p, (uint16_t)v);
-    transport_put_u16(p + 2, (uint16_t)(v >> 16));
+    } else {
+        /* An acceptor that closes during the handshake refused us (no secret, another
+         * secret or cluster): its own log says why. */
+        if (link->awaiting_challenge) link->t->stats.handshake_errors++;
+        peer_fail(link->peer, link->awaiting_challenge ? "handshake" : "read", (int)nread);
+    }
 }
 
 static void link_on_connect(uv_connect_t *req, int status)
@@ -296,23 +353,19 @@ static void link_on_connect(uv_connect_t *req, int status)
         peer_fail(peer, "connect", status);
         return;
     }
-    uv_timer_stop(&peer->timer);
-    peer->state = TRANSPORT_PEER_CONNECTED;
-    link->connected_ms = uv_now(t->loop);
-    t->stats.connects++;
-    if (peer->failures_in_row > 0)
-        transport_log(t, "peer %u at %s: connected after %u failures", peer->id, peer->addr,
-                      peer->failures_in_row);
     transport_socket_tune(&link->tcp);
-
-    uint8_t *h = link->hello;
-    transport_put_u32(h, TRANSPORT_HELLO_MAGIC);
-    transport_put_u16(h + 4, TRANSPORT_VERSION);
-    transport_put_u16(h + 6, 0);
-    transport_put_u32(h + 8, t->config.self);
-    transport_put_u32(h + 12, (uint32_t)t->config.cluster_id);
-    transport_put_u32(h + 16, (uint32_t)(t->config.cluster_id >> 32));
-    uv_buf_t buf = uv_buf_init((char *)link->hello, sizeof link->hello);
+    struct handshake_hello hello = {.flags = 0, .sender = t->config.self,
+                                    .cluster_id = t->config.cluster_id};
+    if (t->config.secret_len > 0) {
+        hello.flags = HANDSHAKE_FLAG_AUTH;
+        if (handshake_nonce(hello.nonce) != HANDSHAKE_OK) {
+            peer_fail(peer, "hello", UV_EIO);
+            return;
+        }
+    }
+    size_t hello_len = handshake_hello_encode(&hello, link->hello);
+    uv_buf_t buf = uv_buf_init((char *)link->hello, (unsigned)hello_len);
+    link->awaiting_challenge = t->config.secret_len > 0;
     /* Writes on a stream leave in order, so frames may be queued right behind the hello. */
     int rc = uv_write(&link->hello_req, (uv_stream_t *)&link->tcp, &buf, 1,
                       link_on_hello_written);
@@ -321,6 +374,24 @@ static void link_on_connect(uv_connect_t *req, int status)
         peer_fail(peer, "hello", rc);
         return;
     }
+    /* With a secret the peer stays CONNECTING, under the connect timeout, until the
+     * acceptor's challenge has verified (link_on_challenge). */
+    if (!link->awaiting_challenge) peer_established(peer);
+}
+
+/* The connection is usable: queued frames may leave. */
+static void peer_established(struct transport_peer *peer)
+{
+    struct transport *t = peer->t;
+    struct transport_link *link = peer->link;
+    assert(peer->state == TRANSPORT_PEER_CONNECTING && link != NULL);
+    uv_timer_stop(&peer->timer);
+    peer->state = TRANSPORT_PEER_CONNECTED;
+    link->connected_ms = uv_now(t->loop);
+    t->stats.connects++;
+    if (peer->failures_in_row > 0)
+        transport_log(t, "peer %u at %s: connected after %u failures", peer->id, peer->addr,
+                      peer->failures_in_row);
     transport_peer_flush(peer);
 }
 

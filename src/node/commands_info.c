@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "net/transport.h"
 #include "node/commands.h"
 #include "storage/wal.h"
 
@@ -125,6 +126,11 @@ static size_t info_keyspace(const struct node *node, char *buf, size_t cap)
 static size_t info_stats(const struct node *node, char *buf, size_t cap)
 {
     const struct node_stats *s = &node->stats;
+    /* The peer links' refusals (net/transport.h): other clusters, missing or other secrets. */
+    struct transport_stats peer;
+    memset(&peer, 0, sizeof(peer));
+    if (node->transport != NULL)
+        transport_stats(node->transport, &peer);
     return (size_t)snprintf(
         buf, cap,
         "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
@@ -134,7 +140,8 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         "snapshots_installed:%llu\r\npending_requests:%u\r\nloop_busy_max_us:%llu\r\n"
         "loop_busy_over_50ms:%llu\r\nheartbeats_coalesced:%llu\r\n"
         "heartbeat_messages:%llu\r\nacl_access_denied_auth:%llu\r\n"
-        "protected_mode_refused:%llu\r\n\r\n",
+        "protected_mode_refused:%llu\r\npeer_handshake_errors:%llu\r\n"
+        "peer_auth_failures:%llu\r\npeer_log_lines_suppressed:%llu\r\n\r\n",
         (unsigned long long)s->clients_total, (unsigned long long)s->commands,
         (unsigned long long)s->proposals, (unsigned long long)s->reads,
         (unsigned long long)s->forwarded, (unsigned long long)s->applied_entries,
@@ -146,7 +153,9 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         (unsigned long long)s->snapshots_installed, node->pending_requests,
         (unsigned long long)s->loop_busy_us_max, (unsigned long long)s->loop_busy_over_50ms,
         (unsigned long long)s->heartbeats_coalesced, (unsigned long long)s->heartbeat_messages,
-        (unsigned long long)s->auth_failures, (unsigned long long)s->protected_refused);
+        (unsigned long long)s->auth_failures, (unsigned long long)s->protected_refused,
+        (unsigned long long)peer.handshake_errors, (unsigned long long)peer.auth_failures,
+        (unsigned long long)peer.log_lines_suppressed);
 }
 
 /* The section chorus's own tools read: `chorus status` and the tests parse these lines. */

@@ -103,6 +103,10 @@ int node_peers_start(struct node *node, char *error, size_t error_len)
     transport_config_defaults(&config);
     config.self = node->config.id;
     config.cluster_id = node->config.cluster_id;
+    /* --cluster-secret-file: every peer link authenticates (net/handshake.h). */
+    assert(node->config.cluster_secret_len <= sizeof(config.secret));
+    memcpy(config.secret, node->config.cluster_secret, node->config.cluster_secret_len);
+    config.secret_len = node->config.cluster_secret_len;
     config.listen_addr = node->config.peer_listen_addr;
     config.seed = node->config.id * 7919u + node_now_ms(node);
     for (uint32_t i = 0; i < node->config.member_count; i++) {

@@ -28,6 +28,10 @@ if [ -f tests/fuzz/fuzz_topology.c ] && [ -d tests/fuzz/corpus/topology ]; then
     LIBS[topology]="-lxxhash -lm"
     targets="$targets topology"
 fi
+# The peer handshake's decoders (net/handshake.h), with OpenSSL's HMAC.
+SOURCES[handshake]="tests/fuzz/fuzz_handshake.c src/net/handshake.c"
+LIBS[handshake]="-lcrypto"
+targets="$targets handshake"
 for target in $targets; do
     corpus=tests/fuzz/corpus/$target
     count=$(find "$corpus" -maxdepth 1 -type f | wc -l)

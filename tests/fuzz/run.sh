@@ -3,7 +3,8 @@
 # (default 60). `make fuzz` calls this.
 #
 #   tests/fuzz/run.sh                 build and fuzz every target
-#   tests/fuzz/run.sh resp            only the named targets (codec, resp, ring, topology)
+#   tests/fuzz/run.sh resp            only the named targets (codec, resp, ring, topology,
+#                                     handshake)
 #   tests/fuzz/run.sh --seeds         regenerate the committed seed corpora, then stop
 #
 # Each target starts from its committed seeds in tests/fuzz/corpus/<target>/; new inputs go to
@@ -29,17 +30,20 @@ declare -A SOURCES=(
     [resp]="tests/fuzz/fuzz_resp.c src/net/resp.c"
     [ring]="tests/fuzz/fuzz_ring.c $(echo src/ring/*.c)"
     [topology]="tests/fuzz/fuzz_topology.c $(echo src/cluster/*.c src/ring/*.c) src/net/resp.c"
+    [handshake]="tests/fuzz/fuzz_handshake.c src/net/handshake.c"
 )
 declare -A OPTIONS=(
     [codec]="-max_len=8192"
     [resp]="-max_len=1024 -dict=tests/fuzz/resp.dict"
     [ring]="-max_len=512"
     [topology]="-max_len=8192"
+    [handshake]="-max_len=256"
 )
 # Libraries a target links with, beyond the sanitizers.
 declare -A LIBS=(
     [ring]="-lxxhash -lm"
     [topology]="-lxxhash -lm"
+    [handshake]="-lcrypto"
 )
 
 command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (apt-get install clang)"; exit 1; }
@@ -61,7 +65,7 @@ if [ "${1:-}" = "--seeds" ]; then
 fi
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring topology)
+[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring topology handshake)
 failed=0
 for target in "${targets[@]}"; do
     [ -n "${SOURCES[$target]:-}" ] || { echo "fuzz: unknown target $target"; exit 2; }
