@@ -31,6 +31,8 @@ static void usage(FILE *out)
             "  --http [HOST:]PORT     serve Prometheus metrics at http://HOST:PORT/metrics and\n"
             "                         the live view at http://HOST:PORT/ (off by default; a\n"
             "                         port alone listens on 127.0.0.1)\n"
+            "  --http-dev             development mode: the live view may pause a node or cut it\n"
+            "                         off from its peers (needs --http on a loopback address)\n"
             "  --protocol raft        consensus protocol (default: raft)\n"
             "  --tick-ms MS           length of one consensus tick (default: 10)\n"
             "  --election-ticks N     election timeout in ticks, randomized in [N, 2N) (default: 15)\n"
@@ -146,6 +148,7 @@ int main(int argc, char **argv)
         {"cluster-id", required_argument, 0, 'C'}, {"log-level", required_argument, 0, 'L'},
         {"shards", required_argument, 0, 'S'},     {"replicas", required_argument, 0, 'R'},
         {"redirect", no_argument, 0, 'M'},         {"http", required_argument, 0, 'H'},
+        {"http-dev", no_argument, 0, 'D'},
         {"requirepass", required_argument, 0, 'A'},
         {"requirepass-file", required_argument, 0, 'F'},
         {"protected-mode", required_argument, 0, 'm'},
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
         case 'R': rv = parse_u32(optarg, "--replicas", 1, &config.replicas); break;
         case 'M': config.redirect = true; break;
         case 'H': rv = parse_http(optarg, config.http_addr, sizeof(config.http_addr)); break;
+        case 'D': config.http_dev = true; break;
         case 'L':
             if (strcmp(optarg, "error") == 0) config.log_level = NODE_LOG_ERROR;
             else if (strcmp(optarg, "warn") == 0) config.log_level = NODE_LOG_WARN;

@@ -260,9 +260,9 @@ function drawNodes() {
       ['longest loop iteration', fmt(s.stats.loop_busy_us_max / 1000, 1) + ' ms'],
       ['uptime', fmt(s.uptime_ms / 1000) + ' s'],
     ];
-    if (s.dev && (s.dev.paused_ms > 0 || s.dev.partitioned_ms > 0))
+    if (s.dev && (s.dev.paused_ms > 0 || s.dev.isolated_ms > 0))
       rows.push(['dev', (s.dev.paused_ms > 0 ? `paused ${fmt(s.dev.paused_ms / 1000, 1)} s ` : '') +
-        (s.dev.partitioned_ms > 0 ? `partitioned ${fmt(s.dev.partitioned_ms / 1000, 1)} s` : '')]);
+        (s.dev.isolated_ms > 0 ? `cut off ${fmt(s.dev.isolated_ms / 1000, 1)} s` : '')]);
     return `<div class="node-card${up ? '' : ' down'}" data-node-card="${s.node}" ` +
       `data-up="${up}"><h3><span class="dot" style="background:${color(s.node)}"></span>node ` +
       `${s.node} <span class="sub">${esc(src.addr)} · ${esc(s.protocol)}</span></h3>` +
@@ -435,6 +435,72 @@ function drawSummary(nodes, groups) {
     `topology · ${led} of ${groups.length} groups have a leader`;
 }
 
+// ---- development controls (--http-dev) ---------------------------------------------------
+// Pausing node I: I stops ticking and drops every peer message, and every other watched node
+// drops I's messages. Partitioning node I: the same without the pause. Heal: all end now.
+
+async function devPost(src, action, query) {
+  const r = await fetch(location.protocol + '//' + src.addr + '/dev/' + action + query,
+                        {method: 'POST', headers: {'X-Chorus-Dev': '1'}});
+  const text = (await r.text()).trim();
+  if (!r.ok) throw new Error(`${src.addr}: ${r.status} ${text}`);
+  return text;
+}
+
+function devControl(id, action) {
+  const seconds = Math.max(1, Math.min(300, Number($('dev-seconds').value) || 10));
+  const watched = sources.filter(src => src.state);
+  const posts = [];
+  if (action === 'heal') {
+    for (const src of watched) posts.push(devPost(src, 'heal', ''));
+  } else {
+    const target = sourceOf(id);
+    if (!target) return;
+    posts.push(devPost(target, action, `?seconds=${seconds}&node=${id}`));
+    for (const src of watched)
+      if (src !== target) posts.push(devPost(src, 'partition', `?seconds=${seconds}&node=${id}`));
+  }
+  Promise.allSettled(posts).then(results => {
+    const failed = results.filter(r => r.status === 'rejected').map(r => r.reason.message);
+    addLog(failed.length ? 'down' : 'election', action === 'heal' ? 'dev: heal every node' :
+      `dev: ${action} node ${id} for ${seconds} s` + (failed.length ? ' — ' + failed.join('; ') : ''));
+  });
+}
+
+let devKey = '';
+function drawDev() {
+  const on = sources.some(src => isUp(src) && src.state.dev && src.state.dev.enabled);
+  $('dev').hidden = !on;
+  if (!on) return;
+  const ids = nodeIds().filter(id => sourceOf(id));
+  const key = ids.join(',');
+  if (key !== devKey) {
+    devKey = key;
+    $('devnodes').innerHTML = '<p>for <input id="dev-seconds" type="number" min="1" max="300" ' +
+      'value="10" style="width:4em"> s: <button data-action="heal" data-node="0">heal all' +
+      '</button></p>' + ids.map(id => `<div data-dev-node="${id}"><span class="dot" ` +
+      `style="background:${color(id)}"></span>node ${id} <button data-action="pause" ` +
+      `data-node="${id}">pause</button><button data-action="partition" data-node="${id}">` +
+      `partition</button> <span class="sub" id="dev-status-${id}"></span></div>`).join('');
+  }
+  for (const id of ids) {
+    const src = sourceOf(id), d = src.state.dev || {};
+    const parts = [];
+    if (!isUp(src)) parts.push('down');
+    if (d.paused_ms > 0) parts.push(`paused ${fmt(d.paused_ms / 1000, 1)} s`);
+    if (d.isolated_ms > 0) parts.push(`cut off ${fmt(d.isolated_ms / 1000, 1)} s`);
+    if (d.dropping_from && d.dropping_from.length)
+      parts.push('dropping messages from ' + d.dropping_from.map(x => 'node ' + x).join(', '));
+    const el = $('dev-status-' + id);
+    if (el) el.textContent = parts.join(' · ');
+  }
+}
+
+$('devnodes').addEventListener('click', e => {
+  const b = e.target.closest('button[data-action]');
+  if (b) devControl(Number(b.dataset.node), b.dataset.action);
+});
+
 let frame = 0;
 function render() {
   const nodes = nodeIds(), groups = groupIds();
@@ -448,7 +514,7 @@ function render() {
     drawLog();
   }
   if (frame % 4 === 0) drawLinks(nodes);
-  if (typeof drawDev === 'function') drawDev();
+  drawDev();
   frame++;
 }
 

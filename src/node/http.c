@@ -20,11 +20,15 @@
  * still sends is read and dropped until it closes, so that the kernel does not answer unread
  * input with a reset that could destroy the reply in flight.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "net/transport.h"
+#include "node/dev.h"
 #include "node/http_internal.h"
 #include "node/node_internal.h"
 #include "node/web_assets.h"
@@ -239,7 +243,7 @@ static bool header_line_valid(const char *line, size_t len)
 /* The request line "METHOD SP TARGET SP HTTP/1.x": the method and the path (the target up
  * to a '?') are copied out; false when it is malformed. */
 static bool request_line_parse(const char *line, size_t len, char *method, size_t method_cap,
-                               char *path, size_t path_cap)
+                               char *path, size_t path_cap, char *query_out, size_t query_cap)
 {
     const char *sp1 = memchr(line, ' ', len);
     if (sp1 == NULL || sp1 == line || (size_t)(sp1 - line) >= method_cap)
@@ -265,6 +269,13 @@ static bool request_line_parse(const char *line, size_t len, char *method, size_
     method[sp1 - line] = '\0';
     memcpy(path, target, path_len);
     path[path_len] = '\0';
+    /* The query (after the '?'), cut to what the caller keeps: no control takes a long one. */
+    size_t query_len = query != NULL ? (size_t)(sp2 - query - 1) : 0;
+    if (query_len >= query_cap)
+        query_len = query_cap - 1;
+    if (query != NULL)
+        memcpy(query_out, query + 1, query_len);
+    query_out[query_len] = '\0';
     return true;
 }
 
@@ -288,17 +299,149 @@ static bool headers_valid(const char *head, size_t head_len)
     return true;
 }
 
+/* The value of header `name` (case-insensitive) in the request head, copied without its
+ * surrounding blanks: 1, or 0 when absent, -1 when longer than the caller's buffer. */
+static int header_value(const char *head, size_t head_len, const char *name, char *out,
+                         size_t out_cap)
+{
+    size_t name_len = strlen(name);
+    const char *p = memchr(head, '\n', head_len);
+    const char *end = head + head_len;
+    for (p = p != NULL ? p + 1 : end; p < end;) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        assert(eol != NULL);
+        size_t len = (size_t)(eol - p);
+        if (len > name_len + 1 && strncasecmp(p, name, name_len) == 0 && p[name_len] == ':') {
+            const char *v = p + name_len + 1, *v_end = eol;
+            while (v < v_end && (*v == ' ' || *v == '\t'))
+                v++;
+            while (v_end > v && (v_end[-1] == '\r' || v_end[-1] == ' ' || v_end[-1] == '\t'))
+                v_end--;
+            if ((size_t)(v_end - v) >= out_cap)
+                return -1;
+            memcpy(out, v, (size_t)(v_end - v));
+            out[v_end - v] = '\0';
+            return 1;
+        }
+        p = eol + 1;
+    }
+    return 0;
+}
+
+/* An Origin naming this machine: http://127.0.0.1, http://localhost or http://[::1], with or
+ * without a port. */
+static bool origin_is_loopback(const char *origin)
+{
+    static const char *const hosts[] = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        size_t n = strlen(hosts[i]);
+        if (strncmp(origin, hosts[i], n) != 0)
+            continue;
+        const char *rest = origin + n;
+        if (*rest == '\0')
+            return true;
+        if (*rest != ':' || rest[1] == '\0')
+            return false;
+        for (rest++; *rest != '\0'; rest++)
+            if (*rest < '0' || *rest > '9')
+                return false;
+        return true;
+    }
+    return false;
+}
+
+static bool address_is_loopback(const struct sockaddr_storage *addr)
+{
+    if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)addr;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)addr;
+        static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(in6->sin6_addr.s6_addr, v4_mapped, 12) == 0)
+            return in6->sin6_addr.s6_addr[12] == 127;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return false;
+}
+
+static bool conn_peer_is_loopback(struct node_http_conn *c)
+{
+    struct sockaddr_storage addr;
+    int len = sizeof(addr);
+    return uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) == 0 &&
+           address_is_loopback(&addr);
+}
+
+/* /dev/ACTION: the live view's development controls (dev.c). Served only with --http-dev, to
+ * a loopback peer; a browser's request must carry X-Chorus-Dev, a header it sends across
+ * origins only after a preflight (OPTIONS) that this node answers for loopback origins
+ * alone, so that no web page from elsewhere can pause a node through a local browser. */
+static void conn_handle_dev(struct node_http_conn *c, size_t head_len, const char *method,
+                            const char *action, const char *query)
+{
+    struct node *node = c->http->node;
+    if (!node->config.http_dev) {
+        conn_reply_error(c, 404, "Not Found", "");
+        return;
+    }
+    char origin[NODE_HTTP_ORIGIN_BYTES_MAX], marker[8];
+    int origin_found = header_value(c->in, head_len, "Origin", origin, sizeof(origin));
+    bool has_origin = origin_found == 1;
+    if (!conn_peer_is_loopback(c) || origin_found < 0 ||
+        (has_origin && !origin_is_loopback(origin))) {
+        conn_reply_error(c, 403, "Forbidden", "");
+        return;
+    }
+    char cors[NODE_HTTP_ORIGIN_BYTES_MAX + 160] = "";
+    if (has_origin)
+        snprintf(cors, sizeof(cors), "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n",
+                 origin);
+    if (strcmp(method, "OPTIONS") == 0) {
+        size_t n = strlen(cors);
+        snprintf(cors + n, sizeof(cors) - n,
+                 "Access-Control-Allow-Methods: POST\r\n"
+                 "Access-Control-Allow-Headers: X-Chorus-Dev\r\nAccess-Control-Max-Age: 600\r\n");
+        conn_reply(c, 204, "No Content", "text/plain; charset=utf-8", cors, 0, false);
+        return;
+    }
+    if (strcmp(method, "POST") != 0) {
+        conn_reply_error(c, 405, "Method Not Allowed", "Allow: POST, OPTIONS\r\n");
+        return;
+    }
+    if (header_value(c->in, head_len, "X-Chorus-Dev", marker, sizeof(marker)) != 1) {
+        conn_reply_error(c, 403, "Forbidden", cors);
+        return;
+    }
+    char text[160];
+    int status = node_dev_act(node, action, query, text, sizeof(text));
+    static const char *const reasons[] = {"OK", "Bad Request", "Not Found"};
+    const char *reason = status == 200 ? reasons[0] : status == 400 ? reasons[1] : reasons[2];
+    size_t len = strlen(text);
+    c->body = malloc(len + 1);
+    assert(c->body != NULL);
+    memcpy(c->body, text, len);
+    c->body[len] = '\n';
+    conn_reply(c, status, reason, "text/plain; charset=utf-8", cors, len + 1, false);
+}
+
 /* A complete request head of head_len bytes (the blank line included) is in c->in. */
 static void conn_handle_request(struct node_http_conn *c, size_t head_len)
 {
     const char *line_end = memchr(c->in, '\n', head_len);
     assert(line_end != NULL);
     size_t line_len = (size_t)(line_end - c->in);
-    char method[NODE_HTTP_METHOD_BYTES_MAX], path[64];
+    char method[NODE_HTTP_METHOD_BYTES_MAX], path[64], query[NODE_HTTP_QUERY_BYTES_MAX];
     if (line_len == 0 || c->in[line_len - 1] != '\r' ||
-        !request_line_parse(c->in, line_len - 1, method, sizeof(method), path, sizeof(path)) ||
+        !request_line_parse(c->in, line_len - 1, method, sizeof(method), path, sizeof(path),
+                            query, sizeof(query)) ||
         !headers_valid(c->in, head_len)) {
         conn_reply_error(c, 400, "Bad Request", "");
+        return;
+    }
+    if (strncmp(path, "/dev/", 5) == 0) {
+        conn_handle_dev(c, head_len, method, path + 5, query);
         return;
     }
     bool head_only = strcmp(method, "HEAD") == 0;
@@ -391,6 +534,11 @@ int node_http_start(struct node *node, char *error, size_t error_len)
     struct sockaddr_storage addr;
     if (transport_address_parse(node->config.http_addr, false, &addr, error, error_len) != 0)
         return -1;
+    if (node->config.http_dev && !address_is_loopback(&addr)) {
+        snprintf(error, error_len, "--http-dev needs --http on a loopback address, not %s",
+                 node->config.http_addr);
+        return -1;
+    }
     struct node_http *http = calloc(1, sizeof(*http));
     assert(http != NULL);
     http->node = node;

@@ -13,7 +13,9 @@ enum {
     NODE_HTTP_REQUEST_BYTES_MAX = 8192,
     NODE_HTTP_CONNECTIONS_MAX = 64,
     NODE_HTTP_TIMEOUT_MS = 5000,
-    NODE_HTTP_HEAD_BYTES_MAX = 384,      /* the status line and headers of a reply */
+    NODE_HTTP_HEAD_BYTES_MAX = 512,      /* the status line and headers of a reply */
+    NODE_HTTP_QUERY_BYTES_MAX = 128,     /* a request's query kept (/dev/ controls) */
+    NODE_HTTP_ORIGIN_BYTES_MAX = 96,     /* an Origin header kept (/dev/ controls) */
     NODE_HTTP_METHOD_BYTES_MAX = 16,
     NODE_HTTP_LISTEN_BACKLOG = 64,
     /* GET /events: subscribers at once (more are answered 503), among the connections. */

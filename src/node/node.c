@@ -149,6 +149,8 @@ static bool config_names_self(const struct node_config *config)
 static void on_tick(uv_timer_t *timer)
 {
     struct node *node = timer->data;
+    if (node_dev_paused(node))
+        return; /* --http-dev's pause: no group ticks, so none times out or heartbeats */
     node_quiesce_tick(node);
     node->ticks++;
     if (node->ticks % node->config.heartbeat_ticks == 0)

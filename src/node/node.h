@@ -37,6 +37,7 @@ struct node_config {
     char listen_addr[NODE_ADDR_BYTES_MAX];      /* clients (RESP) */
     char peer_listen_addr[NODE_ADDR_BYTES_MAX]; /* peers */
     char http_addr[NODE_ADDR_BYTES_MAX];        /* GET /metrics (http.c); "" when off */
+    bool http_dev;                    /* --http-dev: the live view's controls (dev.c) */
     struct node_member members[NODE_NODES_MAX];
     uint32_t member_count;
     /* Sharding (docs/sharding.md): S shards, each a consensus group of R replicas. 0 means

@@ -335,6 +335,13 @@ struct node_stats {
     uint64_t protected_refused;    /* connections refused by protected mode */
 };
 
+/* dev.c: the live view's development controls (--http-dev), as deadlines in node_now_ms. */
+struct node_dev {
+    uint64_t paused_until_ms;          /* no ticks, and every peer message dropped */
+    uint64_t isolated_until_ms;        /* every peer message dropped */
+    uint64_t drop_from_until_ms[256];  /* by sender's node id: its messages dropped */
+};
+
 struct node {
     struct node_config config;
     uv_loop_t *loop;
@@ -432,6 +439,7 @@ struct node {
     size_t apply_results_cap, apply_results_used;
 
     struct node_stats stats;
+    struct node_dev dev;        /* dev.c: all zero unless --http-dev's controls were used */
     uint64_t start_ms;
     uint64_t boot_nonce;       /* distinguishes this run's write tags from an earlier run's */
     struct node_heartbeats *heartbeats; /* heartbeats.c: per peer, this iteration's records */
@@ -520,6 +528,11 @@ char *node_metrics_render(const struct node *node, size_t *len);
  * NULL if it would exceed the bound on one event). */
 char *node_view_render_state(const struct node *node, size_t *len);
 char *node_view_render_topology(const struct node *node, size_t *len);
+
+/* dev.c: whether --http-dev's pause holds the node's ticks now, and whether a message from
+ * a peer is to be dropped (pause, partition). */
+bool node_dev_paused(const struct node *node);
+bool node_dev_drops(const struct node *node, cn_node_id from);
 
 /* commands.c */
 void node_command_execute(struct node_client *client, const struct resp_command *command);

@@ -23,7 +23,7 @@ static struct node_group *message_group(struct node *node, const struct cn_messa
 static void on_message(void *ctx, const struct cn_message *m)
 {
     struct node *node = ctx;
-    if (node->stopping)
+    if (node->stopping || node_dev_drops(node, m->from))
         return;
     if (m->from < 256) {
         node->peer_heard_ms[m->from] = node_now_ms(node);

@@ -17,6 +17,7 @@
 
 #include "metrics/json.h"
 #include "net/transport.h"
+#include "node/dev.h"
 #include "node/node_internal.h"
 
 enum {
@@ -155,6 +156,7 @@ static long state_write(const struct node *node, char *buf, size_t cap)
     write_groups(&w, node);
     write_stats(&w, node);
     write_peers(&w, node);
+    node_dev_write_state(&w, node);
     json_object_end(&w);
     return json_finish(&w);
 }

@@ -2,10 +2,12 @@
 # timeout: 180
 # The live view in a real browser: Debian's headless Chromium, driven by Selenium through
 # chromedriver, loads node 1's page watching all 3 nodes of a cluster (S = 4: groups 0..3 and
-# the meta group). The page must show the 3 nodes up and a leader for every group, naming
-# for group 0 the leader INFO names; after a SIGKILL of that node it must show the node down
-# and another node leading group 0 (the one the survivors' INFO names) within 20 s. The
-# screenshots before and after are kept in $BUILD/artifacts/.
+# the meta group; the nodes run with --http-dev). The page must show the 3 nodes up and a
+# leader for every group. Its "pause" button on group 0's leader must make another node lead
+# group 0 while the pause lasts (4 s). Then the page must name for group 0 the leader INFO
+# names, and after a SIGKILL of that node show the node down and another node leading group 0
+# (the one the survivors' INFO names) within 20 s. The screenshots are kept in
+# $BUILD/artifacts/.
 cd "$(dirname "$0")/../.."
 PORT_BASE=${PORT_BASE:-28300}
 . tests/cluster/lib.sh
@@ -18,7 +20,7 @@ http_port() { echo $((PORT_BASE + 5 + $1)); }
 SHARDS=4
 NODES=3
 for i in 1 2 3; do
-    NODE_FLAGS="--http 127.0.0.1:$(http_port "$i")"
+    NODE_FLAGS="--http 127.0.0.1:$(http_port "$i") --http-dev"
     node_start "$i" || fail "start node $i"
 done
 NODE_FLAGS=""
@@ -86,6 +88,23 @@ try:
     if len(cards) != 3 or any(attr(c, "data-up") != "true" for c in cards):
         sys.exit("node cards: %d" % len(cards))
 
+    # The dev panel's pause button on group 0's leader: another node leads it meanwhile.
+    paused = int(attr(driver.find_element(By.ID, "leader-g0"), "data-leader"))
+    seconds = driver.find_element(By.ID, "dev-seconds")
+    seconds.clear()
+    seconds.send_keys("4")
+    driver.find_element(By.CSS_SELECTOR,
+                        '#devnodes button[data-action="pause"][data-node="%d"]' % paused).click()
+    def other_leads():
+        lead = int(attr(driver.find_element(By.ID, "leader-g0"), "data-leader"))
+        said = driver.find_element(By.ID, "dev-status-%d" % paused).text
+        return lead if lead not in (0, paused) and "paused" in said else 0
+    during = wait_until(10, "another leader of group 0 while node %d is paused" % paused, other_leads)
+    driver.save_screenshot(os.path.join(artifacts, "view-paused.png"))
+    wait_until(10, "node %d's pause ends" % paused,
+               lambda: "paused" not in driver.find_element(By.ID, "dev-status-%d" % paused).text)
+    print("pause button: node %d paused, node %d led group 0 meanwhile" % (paused, during))
+
     # Group 0's leader on the page is the one INFO names (leadership balance may still move
     # it once: the two must agree for a moment).
     def leader_agrees():
@@ -126,5 +145,5 @@ cat "$CLUSTER_DIR/browser.out"
 killed=$(sed -n 's/^KILLED //p' "$CLUSTER_DIR/browser.out")
 NODE_PID[$killed]=""
 for i in 1 2 3; do [ "$i" = "$killed" ] || node_alive "$i" || fail "node $i died"; done
-echo "screenshots: $ARTIFACTS/view-3-nodes.png $ARTIFACTS/view-leader-killed.png"
+echo "screenshots: $ARTIFACTS/view-3-nodes.png $ARTIFACTS/view-paused.png $ARTIFACTS/view-leader-killed.png"
 echo "node_view_browser: ok"
