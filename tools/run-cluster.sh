@@ -4,7 +4,8 @@
 #   NODES=5 make run  starts 5 nodes; SHARDS=1 make run  one group (standalone Redis).
 #   clients (RESP) on 127.0.0.1:7001.., peers on 127.0.0.1:8001.., Prometheus metrics on
 #   http://127.0.0.1:9001/metrics.., the live view at http://127.0.0.1:9001/?nodes=9001,9002,..
-#   (any node serves it), data under ./data/.
+#   (any node serves it), data under ./data/. DEV=1 make run  adds --http-dev: the page can
+#   then pause a node or cut it off from its peers.
 # Ctrl-C stops every node cleanly (SIGTERM to each, then wait).
 set -u
 BUILD=${1:-build}
@@ -20,6 +21,8 @@ done
 # --shards only when asked for: a data directory keeps the number it was created with.
 SHARD_FLAGS=()
 [ -n "${SHARDS:-}" ] && SHARD_FLAGS=(--shards "$SHARDS")
+DEV_FLAGS=()
+[ "${DEV:-0}" = 1 ] && DEV_FLAGS=(--http-dev)
 mkdir -p data
 pids=()
 stop() {
@@ -35,7 +38,7 @@ trap stop INT TERM
 for i in $(seq 1 "$NODES"); do
     "$BIN" --id "$i" --cluster "$CLUSTER" --protocol "$PROTOCOL" --data-dir "data/node$i" \
         --listen "127.0.0.1:700$i" --peer-listen "127.0.0.1:800$i" --http "127.0.0.1:900$i" \
-        "${SHARD_FLAGS[@]}" \
+        "${SHARD_FLAGS[@]}" "${DEV_FLAGS[@]}" \
         2> "data/node$i.log" &
     pids+=($!)
 done
@@ -71,6 +74,11 @@ VIEW_NODES=""
 for i in $(seq 1 "$NODES"); do VIEW_NODES="$VIEW_NODES${VIEW_NODES:+,}900$i"; done
 echo "  live view (every node's groups, messages, shards and clients, in a browser):"
 echo "    http://127.0.0.1:9001/?nodes=$VIEW_NODES"
+if [ "${DEV:-0}" = 1 ]; then
+    echo "    (development mode: its panel pauses or partitions a node)"
+else
+    echo "    (DEV=1 make run adds buttons to pause or partition a node)"
+fi
 echo "  metrics (Prometheus text format):"
 for i in $(seq 1 "$NODES"); do echo "    http://127.0.0.1:900$i/metrics"; done
 [ -n "$ready" ] || echo "  (some shards have no leader yet: commands wait for one)"
