@@ -388,6 +388,25 @@ function drawRing() {
   $('shards').innerHTML = html;
 }
 
+// A latency percentile over the node's history window, from its summed command histogram:
+// the bucket bound that q of the commands finished within (Infinity: above every bound).
+function percentile(src, q) {
+  const h = src.history;
+  if (h.length < 2 || !h[0].latency || !h[h.length - 1].latency) return null;
+  const a = h[0].latency, b = h[h.length - 1].latency;
+  const d = b.counts.map((c, i) => c - (a.counts[i] || 0));
+  const total = d.reduce((x, y) => x + y, 0);
+  if (total <= 0) return null;
+  let seen = 0;
+  for (let i = 0; i < d.length; i++) {
+    seen += d[i];
+    if (seen >= q * total) return i < b.bounds.length ? b.bounds[i] : Infinity;
+  }
+  return Infinity;
+}
+const latencyText = s => s == null ? '–' : s === Infinity ? '> 2.5 s' :
+  s < 0.001 ? `≤ ${fmt(s * 1e6)} µs` : `≤ ${fmt(s * 1000, s < 0.01 ? 1 : 0)} ms`;
+
 function drawClients() {
   let total = 0, clients = 0, pending = 0;
   const rows = [];
@@ -401,7 +420,7 @@ function drawClients() {
       `<td>${fmt(rate(src, x => x.stats.proposals))}</td>` +
       `<td>${fmt(rate(src, x => x.stats.reads))}</td>` +
       `<td>${fmt(rate(src, x => x.stats.forwarded))}</td>` +
-      `<td>${fmt(rate(src, x => x.stats.errors || 0))}</td>` +
+      `<td>${latencyText(percentile(src, 0.5))}</td><td>${latencyText(percentile(src, 0.99))}</td>` +
       `<td>${fmt(s.stats.clients)}</td><td>${fmt(s.stats.pending_requests)}</td></tr>`);
   }
   spark.push(total);
@@ -409,7 +428,7 @@ function drawClients() {
   $('clients').innerHTML = `<p id="throughput" data-commands-per-second="${total.toFixed(0)}">` +
     `<b>${fmt(total)}</b> commands/s · ${fmt(clients)} clients · ${fmt(pending)} requests ` +
     `waiting</p><table><tr><th></th><th>commands/s</th><th>proposals/s</th><th>reads/s</th>` +
-    `<th>forwarded/s</th><th>errors/s</th><th>clients</th><th>waiting</th></tr>` +
+    `<th>forwarded/s</th><th>p50</th><th>p99</th><th>clients</th><th>waiting</th></tr>` +
     rows.join('') + '</table>';
   const max = Math.max(1, ...spark);
   const points = spark.map((v, i) =>

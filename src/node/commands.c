@@ -164,6 +164,17 @@ static const struct node_command commands[] = {
     {"READONLY", 1, node_cmd_cluster_flag}, {"READWRITE", 1, node_cmd_cluster_flag},
 };
 
+uint32_t node_command_count(void)
+{
+    return (uint32_t)(sizeof(commands) / sizeof(commands[0]));
+}
+
+const char *node_command_name(uint32_t index)
+{
+    assert(index < node_command_count());
+    return commands[index].name;
+}
+
 static const struct node_command *command_find(const struct resp_arg *name)
 {
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -244,5 +255,8 @@ void node_command_execute(struct node_client *client, const struct resp_command 
     }
     if (client->tx != NULL && node_tx_queue(&exec, c->run == node_cmd_write))
         return;
+    uint64_t started_ns = uv_hrtime();
+    const struct node_request *tail_before = client->tail;
     c->run(&exec);
+    node_metrics_command_ran(client, (uint32_t)(c - commands), started_ns, tail_before);
 }

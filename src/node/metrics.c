@@ -4,8 +4,11 @@
  *
  * Every number here is one the node keeps anyway, the same ones INFO shows (commands_info.c):
  * each hosted group's status and applied index, node->stats, the transport's counters. The
- * only addition is the histogram of WAL sync durations, fed in drive.c from the duration the
- * sync thread already measures (a clock read, no extra syscall).
+ * additions are two kinds of histograms: WAL sync durations, fed in drive.c from the duration
+ * the sync thread already measures (a clock read, no extra syscall), and each command's
+ * duration, from the moment it is executed (parsed) to the moment its reply is complete
+ * (answered at once, or its request completed: written, read, relayed, failed or timed out),
+ * which costs two reads of the monotonic clock per command (vDSO, no syscall).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +22,7 @@ enum {
     /* The text is first written into a buffer of the fixed part plus a part per group (a
      * group writes about 430 bytes), doubled up to the bound when that does not fit: each
      * attempt writes the whole text again. */
-    NODE_METRICS_BYTES_FIXED = 16u << 10,
+    NODE_METRICS_BYTES_FIXED = 64u << 10,
     NODE_METRICS_BYTES_PER_GROUP = 1024,
     NODE_METRICS_BYTES_MAX = 32u << 20,
 };
@@ -30,10 +33,51 @@ static const double SYNC_SECONDS_BOUNDS[] = {0.00005, 0.0001, 0.00025, 0.0005, 0
                                              0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
                                              0.5,     1,      2.5};
 
+/* A command, in seconds: 50 us (a local reply) to 2.5 s (past a leader election). */
+static const double COMMAND_SECONDS_BOUNDS[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+                                                0.0025,  0.005,  0.01,    0.025,  0.05,
+                                                0.1,     0.25,   0.5,     1,      2.5};
+
 void node_metrics_init(struct node *node)
 {
     metrics_histogram_init(&node->stats.sync_seconds, SYNC_SECONDS_BOUNDS,
                            sizeof(SYNC_SECONDS_BOUNDS) / sizeof(SYNC_SECONDS_BOUNDS[0]));
+    /* Static for the process's life, like the command table it follows (about 200 bytes a
+     * command). */
+    uint32_t count = node_command_count();
+    node->stats.command_seconds = calloc(count, sizeof(*node->stats.command_seconds));
+    assert(node->stats.command_seconds != NULL);
+    for (uint32_t i = 0; i < count; i++)
+        metrics_histogram_init(&node->stats.command_seconds[i], COMMAND_SECONDS_BOUNDS,
+                               sizeof(COMMAND_SECONDS_BOUNDS) / sizeof(COMMAND_SECONDS_BOUNDS[0]));
+}
+
+static void command_observe(struct node *node, uint32_t command, uint64_t started_ns)
+{
+    assert(command < node_command_count());
+    uint64_t now_ns = uv_hrtime();
+    double seconds = now_ns > started_ns ? (double)(now_ns - started_ns) / 1e9 : 0;
+    metrics_histogram_observe(&node->stats.command_seconds[command], seconds);
+}
+
+void node_metrics_command_ran(struct node_client *client, uint32_t command, uint64_t started_ns,
+                              const struct node_request *tail_before)
+{
+    struct node_request *r = client->tail;
+    if (r != NULL && r != tail_before && !r->done) {
+        /* It waits on consensus (or behind earlier replies): timed when it completes. A
+         * command that leaves several requests is timed by its last. */
+        r->timed_command = command + 1;
+        r->started_ns = started_ns;
+        return;
+    }
+    command_observe(client->node, command, started_ns);
+}
+
+void node_metrics_request_done(struct node *node, const struct node_request *r)
+{
+    if (r->timed_command > 0)
+        command_observe(node, r->timed_command - 1, r->started_ns);
 }
 
 /* A per-group number: its name, help text and how to read it from the group. */
@@ -190,6 +234,27 @@ static void write_peers(struct metrics_text *w, const struct node *node)
               ts.bytes_received);
 }
 
+/* chorus_command_duration_seconds{command="get"}: the commands that ran at least once. */
+static void write_commands(struct metrics_text *w, const struct node *node)
+{
+    metrics_text_header(w, "chorus_command_duration_seconds", METRICS_HISTOGRAM,
+                        "Duration of a client command, from its execution to its complete "
+                        "reply, in seconds.");
+    for (uint32_t i = 0; i < node_command_count(); i++) {
+        const struct metrics_histogram *h = &node->stats.command_seconds[i];
+        if (h->count == 0)
+            continue;
+        char name[32];
+        const char *upper = node_command_name(i);
+        size_t n = 0;
+        for (; upper[n] != '\0' && n + 1 < sizeof(name); n++)
+            name[n] = (char)(upper[n] >= 'A' && upper[n] <= 'Z' ? upper[n] - 'A' + 'a' : upper[n]);
+        name[n] = '\0';
+        struct metrics_label label = {"command", name};
+        metrics_text_histogram(w, "chorus_command_duration_seconds", &label, 1, h);
+    }
+}
+
 static long metrics_write(const struct node *node, char *buf, size_t cap)
 {
     struct metrics_text w;
@@ -198,6 +263,7 @@ static long metrics_write(const struct node *node, char *buf, size_t cap)
     write_groups(&w, node);
     write_wal(&w, node);
     write_peers(&w, node);
+    write_commands(&w, node);
     return metrics_text_finish(&w);
 }
 

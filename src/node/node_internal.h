@@ -130,6 +130,10 @@ struct node_request {
     struct node_tx *exec_tx;
     struct node_watch *watch;
     struct node_chain *chain;   /* commands_chain.c: a keyless read visiting every shard */
+    /* metrics.c: the command it answers (its index in the command table, plus one; 0: not
+     * timed) and when that command started, for chorus_command_duration_seconds. */
+    uint32_t timed_command;
+    uint64_t started_ns;
     bool chain_write;           /* S > 1: FLUSHALL, applied shard after shard */
     /* proxy.c: the command (RESP, in payload) goes to a node holding a replica of its shard,
      * since this node holds none. */
@@ -318,6 +322,9 @@ struct node_stats {
     uint64_t sync_us_max;
     uint64_t sync_us_last;      /* the latest sync's duration, handed to the loop thread */
     struct metrics_histogram sync_seconds; /* metrics.c; observed on the loop thread */
+    /* metrics.c: each command's duration, from its parsing to its reply's completion, by
+     * index in the command table (node_command_count entries). */
+    struct metrics_histogram *command_seconds;
     uint64_t synced_entries;
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
@@ -523,6 +530,12 @@ void node_http_stop(struct node *node);
  * exceed its bound). */
 void node_metrics_init(struct node *node);
 char *node_metrics_render(const struct node *node, size_t *len);
+/* metrics.c: a command of the table (index `command`) ran from started_ns: timed now if it
+ * was answered at once, else when the request it left at its client's tail completes
+ * (node_metrics_request_done; tail_before is the client's tail before it ran). */
+void node_metrics_command_ran(struct node_client *client, uint32_t command, uint64_t started_ns,
+                              const struct node_request *tail_before);
+void node_metrics_request_done(struct node *node, const struct node_request *r);
 
 /* view.c: the live view's JSON (GET /events): the node's state and the topology (malloc'd;
  * NULL if it would exceed the bound on one event). */
@@ -536,6 +549,9 @@ bool node_dev_drops(const struct node *node, cn_node_id from);
 
 /* commands.c */
 void node_command_execute(struct node_client *client, const struct resp_command *command);
+/* The command table: its size, and a command's name by index (metrics.c's histograms). */
+uint32_t node_command_count(void);
+const char *node_command_name(uint32_t index);
 void node_request_finish_write(struct node *node, struct node_request *request,
                                const struct kv_result *result);
 void node_request_finish_read(struct node *node, struct node_request *request);

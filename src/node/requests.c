@@ -275,6 +275,7 @@ void node_request_complete(struct node *node, struct node_request *r)
     set_wait(node, r, NODE_WAIT_NONE);
     all_unlink(node, r);
     map_remove(&node->by_id, r);
+    node_metrics_request_done(node, r);
     node_client_request_done(r);
 }
 

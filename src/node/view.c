@@ -100,6 +100,30 @@ static void write_stats(struct json *w, const struct node *node)
     json_object_end(w);
 }
 
+/* Every command's duration histogram summed, bucket by bucket (not cumulative; the last
+ * bucket is above every bound): the page takes percentiles from two events' difference. */
+static void write_latency(struct json *w, const struct node *node)
+{
+    const struct metrics_histogram *first = &node->stats.command_seconds[0];
+    json_key(w, "latency");
+    json_object_begin(w);
+    json_key(w, "bounds");
+    json_array_begin(w);
+    for (uint32_t b = 0; b < first->bound_count; b++)
+        json_double(w, first->bounds[b]);
+    json_array_end(w);
+    json_key(w, "counts");
+    json_array_begin(w);
+    for (uint32_t b = 0; b <= first->bound_count; b++) {
+        uint64_t sum = 0;
+        for (uint32_t c = 0; c < node_command_count(); c++)
+            sum += node->stats.command_seconds[c].counts[b];
+        json_u64(w, sum);
+    }
+    json_array_end(w);
+    json_object_end(w);
+}
+
 static void write_peers(struct json *w, const struct node *node)
 {
     struct transport_stats ts = {0};
@@ -155,6 +179,7 @@ static long state_write(const struct node *node, char *buf, size_t cap)
     json_key_u64(&w, "shards", node->topology->shard_count);
     write_groups(&w, node);
     write_stats(&w, node);
+    write_latency(&w, node);
     write_peers(&w, node);
     node_dev_write_state(&w, node);
     json_object_end(&w);

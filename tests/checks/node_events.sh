@@ -99,6 +99,9 @@ for _, st in events[1:]:
     for k in ("commands", "syncs", "synced_entries", "clients", "pending_requests"):
         if k not in st["stats"]:
             sys.exit("stats without %s" % k)
+    lat = st["latency"]
+    if len(lat["counts"]) != len(lat["bounds"]) + 1 or sorted(lat["bounds"]) != lat["bounds"]:
+        sys.exit("latency: %s" % lat)
     if len(st["shard_leaders"]) != 64 or sorted(l["id"] for l in st["peers"]["links"]) != [2, 3]:
         sys.exit("shard leaders or links: %s" % json.dumps(st)[:300])
 times = [st["now_ms"] for _, st in events[2:]]

@@ -142,6 +142,19 @@ for i in 1 2 3; do
     echo "node $i: commit sum $(group_sum "$text" chorus_group_commit_index), applied sum $applied, syncs $count"
 done
 [ "$(value "$(metrics 2)" "chorus_commands_processed_total{}")" -ge 200 ] || fail "node 2: commands_processed_total below 200"
+# Per-command latency: node 2's 200 SETs are in chorus_command_duration_seconds{command="set"},
+# whose buckets are cumulative up to +Inf = count; a GET is timed under its own name.
+expect_eq "$(cli 2 get metrics7)" 7 "GET through node 2"
+text=$(metrics 2) || fail "node 2: /metrics"
+printf '%s\n' "$text" | grep -qx "# TYPE chorus_command_duration_seconds histogram" ||
+    fail "no chorus_command_duration_seconds histogram"
+count=$(value "$text" "chorus_command_duration_seconds_count{command=set}")
+[ "${count:-0}" -ge 200 ] || fail "node 2: $count SETs timed, wanted at least 200"
+expect_eq "$(value "$text" "chorus_command_duration_seconds_bucket{command=set,le=+Inf}")" "$count" "SET's +Inf bucket"
+printf '%s\n' "$text" | awk '/^chorus_command_duration_seconds_bucket\{command=set,/ { if ($2 < last) bad = 1; last = $2 }
+    END { exit bad }' || fail "SET's buckets not cumulative"
+[ "$(value "$text" "chorus_command_duration_seconds_count{command=get}")" -ge 1 ] || fail "GET not timed"
+echo "node 2: $count SETs timed, sum $(value "$text" "chorus_command_duration_seconds_sum{command=set}") s"
 
 # What the HTTP side refuses; the node serves RESP throughout.
 expect_eq "$(printf 'GARBAGE\r\n\r\n' | status_of 1)" 400 "a malformed request line"
