@@ -16,7 +16,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 OPT      := -O2 -g
 # Asserts stay on in every build: NDEBUG is never defined.
 CFLAGS_BASE := $(CSTD) $(WARN) $(OPT) -Isrc -MMD -MP
-PKGS     := cmocka lmdb libuv libxxhash libcrypto
+PKGS     := cmocka lmdb libuv libxxhash libssl libcrypto
 
 ifeq ($(SANITIZE),1)
   CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -24,7 +24,7 @@ ifeq ($(SANITIZE),1)
 endif
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs lmdb libuv libxxhash libcrypto 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs lmdb libuv libxxhash libssl libcrypto 2>/dev/null)
 CFLAGS  := $(CFLAGS_BASE) $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS  := $(PKG_LIBS) -lpthread -lm
 LDFLAGS := $(LDFLAGS_SAN)
@@ -52,7 +52,7 @@ LIB_OBJ    += $(BUILD)/obj/gen/web_assets.o
 # `make deps` installs what is missing, and only that. Every other target checks first
 # (check-deps is cheap when all is present) so a fresh Debian 12 machine needs nothing else.
 DEB_PKGS := pkg-config:pkg-config libcmocka-dev:cmocka liblmdb-dev:lmdb libuv1-dev:libuv \
-            libxxhash-dev:libxxhash libssl-dev:libcrypto
+            libxxhash-dev:libxxhash libssl-dev:libssl
 DEB_CMDS := redis-tools:redis-cli redis-server:redis-server strace:strace clang:clang perl:perl \
             iproute2:ip iptables:iptables chromium:chromium chromium-driver:chromedriver
 # Python modules the real-process tests import, with Debian's /usr/bin/python3 (which the

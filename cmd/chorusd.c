@@ -48,6 +48,12 @@ static void usage(FILE *out)
             "  --protected-mode yes|no  with no password, serve only loopback clients (default: yes)\n"
             "  --cluster-secret-file FILE  peers authenticate each other with HMAC-SHA256 keyed\n"
             "                         by FILE's content (at least 16 bytes); every node needs it\n"
+            "  --tls-port [HOST:]PORT  also serve clients over TLS there (HOST: --listen's)\n"
+            "  --tls-cert FILE        the server's certificate chain (PEM), for --tls-port\n"
+            "  --tls-key FILE         its private key (PEM)\n"
+            "  --tls-ca FILE          CA certificates that client certificates must chain to\n"
+            "  --tls-auth-clients yes|optional|no  with --tls-ca: require a client certificate,\n"
+            "                         check one if sent, or ask for none (default: yes)\n"
             "  --help                 this text\n"
             "\n"
             "Restarting with the same --data-dir rejoins the cluster. SIGTERM or SIGINT stop the\n"
@@ -118,6 +124,29 @@ static int parse_http(const char *text, char *dst, size_t cap)
     return 0;
 }
 
+/* --tls-port HOST:PORT, or PORT alone on --listen's host; it needs a certificate and a key. */
+static int parse_tls_port(struct node_config *config, const char *text)
+{
+    int n;
+    if (strchr(text, ':') != NULL) {
+        n = snprintf(config->tls_listen_addr, sizeof(config->tls_listen_addr), "%s", text);
+    } else {
+        const char *colon = strrchr(config->listen_addr, ':');
+        int host_len = colon != NULL ? (int)(colon - config->listen_addr) : 0;
+        n = snprintf(config->tls_listen_addr, sizeof(config->tls_listen_addr), "%.*s:%s",
+                     host_len, config->listen_addr, text);
+    }
+    if (*text == '\0' || n < 0 || (size_t)n >= sizeof(config->tls_listen_addr)) {
+        fprintf(stderr, "chorusd: --tls-port wants PORT or HOST:PORT, not '%s'\n", text);
+        return -1;
+    }
+    if (config->tls_cert[0] == '\0' || config->tls_key[0] == '\0') {
+        fprintf(stderr, "chorusd: --tls-port needs --tls-cert and --tls-key\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* A daemon may be started with 0, 1 or 2 closed; a socket must not take those numbers (libuv
  * refuses to close them, and a log line could land in a client's connection). */
 static void ensure_standard_fds(void)
@@ -137,6 +166,7 @@ int main(int argc, char **argv)
     struct node_config config;
     node_config_defaults(&config);
     const char *cluster = NULL;
+    const char *tls_port = NULL;
     static const struct option options[] = {
         {"id", required_argument, 0, 'i'},         {"cluster", required_argument, 0, 'c'},
         {"data-dir", required_argument, 0, 'd'},   {"listen", required_argument, 0, 'l'},
@@ -153,6 +183,9 @@ int main(int argc, char **argv)
         {"requirepass-file", required_argument, 0, 'F'},
         {"protected-mode", required_argument, 0, 'm'},
         {"cluster-secret-file", required_argument, 0, 'K'},
+        {"tls-port", required_argument, 0, 'T'},   {"tls-cert", required_argument, 0, 'E'},
+        {"tls-key", required_argument, 0, 'Y'},    {"tls-ca", required_argument, 0, 'Q'},
+        {"tls-auth-clients", required_argument, 0, 'U'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     int c;
@@ -192,6 +225,16 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "no") == 0) config.protected_mode = false;
             else { fprintf(stderr, "chorusd: --protected-mode wants yes or no\n"); rv = -1; }
             break;
+        case 'T': tls_port = optarg; break;
+        case 'E': rv = copy_arg(config.tls_cert, sizeof(config.tls_cert), optarg, "--tls-cert"); break;
+        case 'Y': rv = copy_arg(config.tls_key, sizeof(config.tls_key), optarg, "--tls-key"); break;
+        case 'Q': rv = copy_arg(config.tls_ca, sizeof(config.tls_ca), optarg, "--tls-ca"); break;
+        case 'U':
+            if (strcmp(optarg, "yes") == 0) config.tls_auth_clients = 2;
+            else if (strcmp(optarg, "optional") == 0) config.tls_auth_clients = 1;
+            else if (strcmp(optarg, "no") == 0) config.tls_auth_clients = 0;
+            else { fprintf(stderr, "chorusd: --tls-auth-clients wants yes, optional or no\n"); rv = -1; }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -207,6 +250,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "chorusd: --heartbeat-ticks must be below --election-ticks\n");
         return 2;
     }
+    if (tls_port != NULL && parse_tls_port(&config, tls_port) != 0)
+        return 2;
     char error[256];
     if (node_config_parse_cluster(&config, cluster, error, sizeof(error)) != 0) {
         fprintf(stderr, "chorusd: %s\n", error);

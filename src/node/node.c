@@ -47,6 +47,7 @@ void node_config_defaults(struct node_config *config)
     config->log_cache_bytes_max = 64ull << 20;
     config->log_level = NODE_LOG_INFO;
     config->protected_mode = true;
+    config->tls_auth_clients = 2; /* Redis's tls-auth-clients yes */
 }
 
 /* Copies one address of a --cluster entry; the caller checked its length. */

@@ -66,6 +66,13 @@ struct node_config {
     bool protected_mode;
     uint8_t cluster_secret[NODE_SECRET_BYTES_MAX];
     uint32_t cluster_secret_len;
+    /* TLS for clients (tls.c): a second client listener, "" when off. tls_auth_clients: with
+     * tls_ca, 2 requires a client certificate, 1 checks one if sent, 0 asks for none. */
+    char tls_listen_addr[NODE_ADDR_BYTES_MAX];
+    char tls_cert[NODE_PATH_BYTES_MAX];
+    char tls_key[NODE_PATH_BYTES_MAX];
+    char tls_ca[NODE_PATH_BYTES_MAX];
+    int tls_auth_clients;
 };
 
 void node_config_defaults(struct node_config *config);

@@ -27,6 +27,7 @@
 #include "net/resp.h"
 #include "node/auth.h"
 #include "node/node.h"
+#include "node/tls.h"
 #include "storage/kv.h"
 #include "storage/wal.h"
 
@@ -77,6 +78,10 @@ enum {
      * when they apply: neither the index (the entry may be overwritten, Raft §5.3) nor the
      * term (Paxos re-proposes a value under a new ballot) says it alone. */
     NODE_WRITE_TAG_BYTES = 8,
+    /* Error replies are counted by kind (metrics.c): this many kinds, of at most this many
+     * bytes (with the NUL); Redis and chorus use about a dozen. */
+    NODE_ERROR_KINDS_MAX = 24,
+    NODE_ERROR_KIND_BYTES_MAX = 24,
 };
 
 /* What a client request waits for. */
@@ -228,6 +233,7 @@ struct node_client {
      * (closing with unread input would reset the connection before the client read the
      * error) until it closes or auth_hold_until_ms passes (node_auth_sweep). */
     bool denied;
+    struct node_tls_conn *tls; /* tls.c: a connection to the TLS listener, else NULL */
     uint32_t auth_failures;
     uint64_t auth_hold_until_ms;
     uv_write_t write_req;
@@ -325,6 +331,13 @@ struct node_stats {
     /* metrics.c: each command's duration, from its parsing to its reply's completion, by
      * index in the command table (node_command_count entries). */
     struct metrics_histogram *command_seconds;
+    /* metrics.c: error replies by kind, the reply's first word ("ERR", "WRONGTYPE", ...): the
+     * first NODE_ERROR_KINDS_MAX kinds seen each have a counter, later ones count as other. */
+    char error_kinds[NODE_ERROR_KINDS_MAX][NODE_ERROR_KIND_BYTES_MAX];
+    uint64_t error_kind_counts[NODE_ERROR_KINDS_MAX];
+    uint32_t error_kind_count;
+    uint64_t errors_other;
+    uint64_t errors;
     uint64_t synced_entries;
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
@@ -452,6 +465,8 @@ struct node {
     struct node_heartbeats *heartbeats; /* heartbeats.c: per peer, this iteration's records */
     struct auth_limiter auth_limiter;   /* commands_auth.c: the node's wrong passwords */
     uint32_t denied_count;              /* clients with `denied` set, not yet freed */
+    uv_tcp_t tls_listener;              /* --tls-port (server.c, tls.c) */
+    struct node_tls_context *tls_context; /* NULL when TLS is off */
 };
 
 /* log.c */
@@ -535,6 +550,14 @@ char *node_metrics_render(const struct node *node, size_t *len);
  * (node_metrics_request_done; tail_before is the client's tail before it ran). */
 void node_metrics_command_ran(struct node_client *client, uint32_t command, uint64_t started_ns,
                               const struct node_request *tail_before);
+void node_metrics_request_done(struct node *node, const struct node_request *r);
+/* metrics.c: a command of the table (index `command`) ran from started_ns: timed now if it
+ * was answered at once, else when the request it left at its client's tail completes
+ * (node_metrics_request_done; tail_before is the client's tail before it ran). Its reply,
+ * once complete, is counted if it is an error (out_before: the client's output length
+ * before it ran, where a reply given at once starts). */
+void node_metrics_command_ran(struct node_client *client, uint32_t command, uint64_t started_ns,
+                              const struct node_request *tail_before, size_t out_before);
 void node_metrics_request_done(struct node *node, const struct node_request *r);
 
 /* view.c: the live view's JSON (GET /events): the node's state and the topology (malloc'd;

@@ -50,6 +50,7 @@ static void client_free(struct node_client *client)
         node->client_count--;
     node_proxy_client_gone(node, client);
     node_tx_client_free(client);
+    node_tls_conn_free(client->tls);
     resp_parser_free(&client->parser);
     resp_out_free(&client->out);
     free(client->send_data);
@@ -150,6 +151,37 @@ static void on_write(uv_write_t *req, int status)
     node_drive_schedule(client->node);
 }
 
+/* node_client_flush for a TLS connection: its output is encrypted (once the handshake is
+ * done) into a buffer of its own (tls.c), which one write sends with any handshake records.
+ * The plaintext output is emptied by the encryption, so the bounds on it work as on a plain
+ * connection, and send_len counts the ciphertext in flight. */
+static void client_flush_tls(struct node_client *client)
+{
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    if (node_tls_seal(client, &data, &len) != 0) {
+        client_close(client);
+        return;
+    }
+    if (len == 0) {
+        if (client->close_after_write && client->out.len == 0)
+            client_close(client);
+        else
+            client_update_reading(client);
+        return;
+    }
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+    client->writing = true;
+    client->send_len = len;
+    client->write_req.data = client;
+    if (uv_write(&client->write_req, (uv_stream_t *)&client->tcp, &buf, 1, on_write) != 0) {
+        client->writing = false;
+        client_close(client);
+        return;
+    }
+    client_update_reading(client);
+}
+
 /*
  * Writes what is pending; one write in flight per client. The pending bytes move to the
  * send buffer (a swap, no copy) so that replies added while the write is in flight never
@@ -165,6 +197,10 @@ void node_client_flush(struct node_client *client)
     }
     if (client->stand_in && client->out.len > 0)
         node_proxy_stand_in_flush(client);
+    if (client->tls != NULL) {
+        client_flush_tls(client);
+        return;
+    }
     if (client->out.len == 0) {
         if (client->close_after_write)
             client_close(client);
@@ -264,6 +300,12 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct node_client *client = handle->data;
     (void)suggested;
+    if (client->tls != NULL) {
+        size_t len = 0;
+        uint8_t *ciphertext = node_tls_read_buffer(client->tls, &len);
+        *buf = uv_buf_init((char *)ciphertext, (unsigned)len);
+        return;
+    }
     if (client->in_capacity - client->in_len < NODE_READ_BYTES) {
         size_t capacity = client->in_len + NODE_READ_BYTES;
         client->in = realloc(client->in, capacity);
@@ -349,9 +391,26 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         client_close(client);
         return;
     }
-    if (client->denied)
-        return; /* commands_auth.c: nothing of a refused connection is parsed */
-    client->in_len += (size_t)nread;
+    if (client->tls != NULL) {
+        const char *reason = NULL;
+        if (nread > 0 && node_tls_receive(client, (size_t)nread, &reason) != 0) {
+            /* The alert OpenSSL queued (a bad certificate, say) leaves, then the close. */
+            node_log(client->node, NODE_LOG_DEBUG, "TLS client %llu: %s",
+                     (unsigned long long)client->id, reason);
+            client->quit_seen = true;
+            client->close_after_write = true;
+            client->in_len = 0;
+            node_client_flush(client);
+            return;
+        }
+    } else {
+        client->in_len += (size_t)nread;
+    }
+    if (client->denied) {
+        client->in_len = 0; /* commands_auth.c: nothing of a refused connection is parsed */
+        node_client_flush(client);
+        return;
+    }
     client_process_input(client);
     node_client_flush(client);
 }
@@ -394,6 +453,15 @@ static void on_connection(uv_stream_t *server, int status)
         client_close(client);
         return;
     }
+    if (server == (uv_stream_t *)&node->tls_listener) {
+        client->tls = node_tls_conn_new(node->tls_context);
+        /* Over the limit a TLS client could only read the error after a handshake: it is
+         * closed instead. */
+        if (client->tls == NULL || node->client_count > node->config.clients_max) {
+            client_close(client);
+            return;
+        }
+    }
     if (node->client_count > node->config.clients_max) {
         resp_reply_error(&client->out, "ERR max number of clients reached", 33);
         client->close_after_write = true;
@@ -406,8 +474,36 @@ static void on_connection(uv_stream_t *server, int status)
     client_update_reading(client);
 }
 
+/* --tls-port: a second listener whose connections speak TLS (tls.c). */
+static int tls_server_start(struct node *node, char *error, size_t error_len)
+{
+    const struct node_config *c = &node->config;
+    struct node_tls_files files = {.cert = c->tls_cert, .key = c->tls_key,
+                                   .ca = c->tls_ca[0] != '\0' ? c->tls_ca : NULL,
+                                   .auth_clients = c->tls_auth_clients};
+    node->tls_context = node_tls_context_new(&files, error, error_len);
+    if (node->tls_context == NULL)
+        return -1;
+    struct sockaddr_storage addr;
+    if (transport_address_parse(c->tls_listen_addr, false, &addr, error, error_len) != 0)
+        return -1;
+    uv_tcp_init(node->loop, &node->tls_listener);
+    node->tls_listener.data = node;
+    int rv = uv_tcp_bind(&node->tls_listener, (const struct sockaddr *)&addr, 0);
+    if (rv == 0)
+        rv = uv_listen((uv_stream_t *)&node->tls_listener, 511, on_connection);
+    if (rv != 0) {
+        snprintf(error, error_len, "listening on %s (TLS): %s", c->tls_listen_addr,
+                 uv_strerror(rv));
+        return -1;
+    }
+    return 0;
+}
+
 int node_server_start(struct node *node, char *error, size_t error_len)
 {
+    if (node->config.tls_listen_addr[0] != '\0' && tls_server_start(node, error, error_len) != 0)
+        return -1;
     struct sockaddr_storage addr;
     if (transport_address_parse(node->config.listen_addr, false, &addr, error, error_len) != 0)
         return -1;
@@ -429,6 +525,11 @@ void node_server_stop(struct node *node)
 {
     if (!uv_is_closing((uv_handle_t *)&node->listener))
         uv_close((uv_handle_t *)&node->listener, NULL);
+    if (node->tls_context != NULL && !uv_is_closing((uv_handle_t *)&node->tls_listener))
+        uv_close((uv_handle_t *)&node->tls_listener, NULL);
+    /* Open TLS connections keep their own reference to OpenSSL's context. */
+    node_tls_context_free(node->tls_context);
+    node->tls_context = NULL;
     for (struct node_client *c = node->clients; c != NULL; c = c->next)
         client_close(c); /* a stand-in is only marked: the list stays intact */
 }
