@@ -409,18 +409,21 @@ const latencyText = s => s == null ? '–' : s === Infinity ? '> 2.5 s' :
 
 function drawClients() {
   let total = 0, clients = 0, pending = 0;
-  const rows = [];
+  const rows = [], kinds = new Map();
   for (const src of sources) {
     if (!isUp(src)) continue;
     const s = src.state, perSecond = rate(src, x => x.stats.commands) || 0;
     total += perSecond;
     clients += s.stats.clients;
     pending += s.stats.pending_requests;
+    for (const [k, n] of Object.entries(s.stats.errors_by_kind || {}))
+      kinds.set(k, (kinds.get(k) || 0) + n);
     rows.push(`<tr><td>node ${s.node}</td><td>${fmt(perSecond)}</td>` +
       `<td>${fmt(rate(src, x => x.stats.proposals))}</td>` +
       `<td>${fmt(rate(src, x => x.stats.reads))}</td>` +
       `<td>${fmt(rate(src, x => x.stats.forwarded))}</td>` +
       `<td>${latencyText(percentile(src, 0.5))}</td><td>${latencyText(percentile(src, 0.99))}</td>` +
+      `<td>${fmt(rate(src, x => x.stats.errors || 0), 1)}</td>` +
       `<td>${fmt(s.stats.clients)}</td><td>${fmt(s.stats.pending_requests)}</td></tr>`);
   }
   spark.push(total);
@@ -428,8 +431,10 @@ function drawClients() {
   $('clients').innerHTML = `<p id="throughput" data-commands-per-second="${total.toFixed(0)}">` +
     `<b>${fmt(total)}</b> commands/s · ${fmt(clients)} clients · ${fmt(pending)} requests ` +
     `waiting</p><table><tr><th></th><th>commands/s</th><th>proposals/s</th><th>reads/s</th>` +
-    `<th>forwarded/s</th><th>p50</th><th>p99</th><th>clients</th><th>waiting</th></tr>` +
-    rows.join('') + '</table>';
+    `<th>forwarded/s</th><th>p50</th><th>p99</th><th>errors/s</th><th>clients</th><th>waiting</th>` +
+    '</tr>' + rows.join('') + '</table>' + (kinds.size ? '<p>error replies since start: ' +
+    [...kinds].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${esc(k)} ${fmt(n)}`).join(', ') +
+    '</p>' : '');
   const max = Math.max(1, ...spark);
   const points = spark.map((v, i) =>
     `${(360 * i / (SPARK_POINTS - 1)).toFixed(1)},${(76 - 72 * v / max).toFixed(1)}`).join(' ');

@@ -220,7 +220,9 @@ static void unknown_command(struct node_exec *exec)
     node_exec_error(exec, text);
 }
 
-void node_command_execute(struct node_client *client, const struct resp_command *command)
+/* Runs a command; returns its index in the table when it ran (to be timed), else -1 (not a
+ * command, refused, or queued in MULTI). */
+static int32_t command_run(struct node_client *client, const struct resp_command *command)
 {
     struct node_exec exec = {.client = client, .node = client->node, .argv = command->argv,
                              .argc = command->argc};
@@ -230,7 +232,7 @@ void node_command_execute(struct node_client *client, const struct resp_command 
     if (c == NULL) {
         node_tx_fail(client);
         unknown_command(&exec);
-        return;
+        return -1;
     }
     if ((c->arity > 0 && (int64_t)command->argc != c->arity) ||
         (c->arity < 0 && (int64_t)command->argc < -c->arity)) {
@@ -240,23 +242,30 @@ void node_command_execute(struct node_client *client, const struct resp_command 
             node_tx_client_free(client);
             node_exec_error(&exec, "EXECABORT Transaction discarded because of: wrong number of "
                                    "arguments for 'exec' command");
-            return;
+            return -1;
         }
         node_tx_fail(client);
         node_exec_wrong_arity(&exec);
-        return;
+        return -1;
     }
     /* Redis checks the name and the arity first, then authentication; AUTH, HELLO (which
      * has an AUTH option) and QUIT are the commands an unauthenticated connection may run. */
     if (!client->authenticated && c->run != node_cmd_auth && c->run != node_cmd_hello &&
         c->run != cmd_quit) {
         node_exec_error(&exec, "NOAUTH Authentication required.");
-        return;
+        return -1;
     }
     if (client->tx != NULL && node_tx_queue(&exec, c->run == node_cmd_write))
-        return;
+        return -1;
+    c->run(&exec);
+    return (int32_t)(c - commands);
+}
+
+void node_command_execute(struct node_client *client, const struct resp_command *command)
+{
     uint64_t started_ns = uv_hrtime();
     const struct node_request *tail_before = client->tail;
-    c->run(&exec);
-    node_metrics_command_ran(client, (uint32_t)(c - commands), started_ns, tail_before);
+    size_t out_before = client->out.len;
+    int32_t index = command_run(client, command);
+    node_metrics_command_ran(client, index, started_ns, tail_before, out_before);
 }

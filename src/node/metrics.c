@@ -60,24 +60,71 @@ static void command_observe(struct node *node, uint32_t command, uint64_t starte
     metrics_histogram_observe(&node->stats.command_seconds[command], seconds);
 }
 
-void node_metrics_command_ran(struct node_client *client, uint32_t command, uint64_t started_ns,
-                              const struct node_request *tail_before)
+/* Counts an error reply (RESP "-KIND message") under its kind. A kind is letters, digits and
+ * '_' only (what Redis and chorus send); anything else counts as other, so that what a
+ * client could put in an error's text never names a label. */
+static void error_count(struct node *node, const uint8_t *reply, size_t len)
+{
+    struct node_stats *s = &node->stats;
+    s->errors++;
+    char kind[NODE_ERROR_KIND_BYTES_MAX];
+    size_t n = 0;
+    for (size_t i = 1; i < len && reply[i] != ' ' && reply[i] != '\r'; i++, n++) {
+        uint8_t ch = reply[i];
+        bool word = (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+        if (!word || n + 1 >= sizeof(kind)) {
+            s->errors_other++;
+            return;
+        }
+        kind[n] = (char)ch;
+    }
+    kind[n] = '\0';
+    if (n == 0) {
+        s->errors_other++;
+        return;
+    }
+    for (uint32_t k = 0; k < s->error_kind_count; k++) {
+        if (strcmp(s->error_kinds[k], kind) == 0) {
+            s->error_kind_counts[k]++;
+            return;
+        }
+    }
+    if (s->error_kind_count == NODE_ERROR_KINDS_MAX) {
+        s->errors_other++;
+        return;
+    }
+    memcpy(s->error_kinds[s->error_kind_count], kind, n + 1);
+    s->error_kind_counts[s->error_kind_count++] = 1;
+}
+
+void node_metrics_command_ran(struct node_client *client, int32_t command, uint64_t started_ns,
+                              const struct node_request *tail_before, size_t out_before)
 {
     struct node_request *r = client->tail;
     if (r != NULL && r != tail_before && !r->done) {
-        /* It waits on consensus (or behind earlier replies): timed when it completes. A
-         * command that leaves several requests is timed by its last. */
-        r->timed_command = command + 1;
+        if (command < 0)
+            return; /* its error reply is looked at when it completes */
+        /* It waits on consensus (or behind earlier replies): timed, and its reply looked
+         * at, when it completes. A command that leaves several requests is timed by its
+         * last. */
+        r->timed_command = (uint32_t)command + 1;
         r->started_ns = started_ns;
         return;
     }
-    command_observe(client->node, command, started_ns);
+    if (command >= 0)
+        command_observe(client->node, (uint32_t)command, started_ns);
+    /* Answered at once: in the client's output after what was there before (a reply queued
+     * behind earlier ones completed its request already and was looked at there). */
+    if (r == tail_before && client->out.len > out_before && client->out.data[out_before] == '-')
+        error_count(client->node, client->out.data + out_before, client->out.len - out_before);
 }
 
 void node_metrics_request_done(struct node *node, const struct node_request *r)
 {
     if (r->timed_command > 0)
         command_observe(node, r->timed_command - 1, r->started_ns);
+    if (r->has_reply_out && r->reply_out.len > 0 && r->reply_out.data[0] == '-')
+        error_count(node, r->reply_out.data, r->reply_out.len);
 }
 
 /* A per-group number: its name, help text and how to read it from the group. */
@@ -234,6 +281,21 @@ static void write_peers(struct metrics_text *w, const struct node *node)
               ts.bytes_received);
 }
 
+/* chorus_error_replies_total{kind="ERR"}: error replies by their first word. */
+static void write_errors(struct metrics_text *w, const struct node *node)
+{
+    const struct node_stats *s = &node->stats;
+    metrics_text_header(w, "chorus_error_replies_total", METRICS_COUNTER,
+                        "Error replies sent to clients, by kind (the error's first word; "
+                        "\"other\" past the kinds counted).");
+    for (uint32_t k = 0; k < s->error_kind_count; k++) {
+        struct metrics_label label = {"kind", s->error_kinds[k]};
+        metrics_text_u64(w, "chorus_error_replies_total", &label, 1, s->error_kind_counts[k]);
+    }
+    struct metrics_label other = {"kind", "other"};
+    metrics_text_u64(w, "chorus_error_replies_total", &other, 1, s->errors_other);
+}
+
 /* chorus_command_duration_seconds{command="get"}: the commands that ran at least once. */
 static void write_commands(struct metrics_text *w, const struct node *node)
 {
@@ -264,6 +326,7 @@ static long metrics_write(const struct node *node, char *buf, size_t cap)
     write_wal(&w, node);
     write_peers(&w, node);
     write_commands(&w, node);
+    write_errors(&w, node);
     return metrics_text_finish(&w);
 }
 

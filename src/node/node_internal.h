@@ -545,18 +545,13 @@ void node_http_stop(struct node *node);
  * exceed its bound). */
 void node_metrics_init(struct node *node);
 char *node_metrics_render(const struct node *node, size_t *len);
-/* metrics.c: a command of the table (index `command`) ran from started_ns: timed now if it
- * was answered at once, else when the request it left at its client's tail completes
- * (node_metrics_request_done; tail_before is the client's tail before it ran). */
-void node_metrics_command_ran(struct node_client *client, uint32_t command, uint64_t started_ns,
-                              const struct node_request *tail_before);
-void node_metrics_request_done(struct node *node, const struct node_request *r);
-/* metrics.c: a command of the table (index `command`) ran from started_ns: timed now if it
- * was answered at once, else when the request it left at its client's tail completes
- * (node_metrics_request_done; tail_before is the client's tail before it ran). Its reply,
- * once complete, is counted if it is an error (out_before: the client's output length
- * before it ran, where a reply given at once starts). */
-void node_metrics_command_ran(struct node_client *client, uint32_t command, uint64_t started_ns,
+/* metrics.c: a command of the table (index `command`; -1: no command of the table ran) was
+ * executed from started_ns: timed now if it was answered at once, else when the request it
+ * left at its client's tail completes (node_metrics_request_done; tail_before is the
+ * client's tail before it ran). Its reply, once complete, is counted if it is an error
+ * (out_before: the client's output length before it ran, where a reply given at once
+ * starts). */
+void node_metrics_command_ran(struct node_client *client, int32_t command, uint64_t started_ns,
                               const struct node_request *tail_before, size_t out_before);
 void node_metrics_request_done(struct node *node, const struct node_request *r);
 

@@ -97,6 +97,14 @@ static void write_stats(struct json *w, const struct node *node)
     json_key_u64(w, "loop_busy_us_max", s->loop_busy_us_max);
     json_key_u64(w, "groups_leading", node_groups_leading(node));
     json_key_u64(w, "groups_quiet", node_groups_quiet(node));
+    json_key_u64(w, "errors", s->errors);
+    json_key(w, "errors_by_kind");
+    json_object_begin(w);
+    for (uint32_t k = 0; k < s->error_kind_count; k++)
+        json_key_u64(w, s->error_kinds[k], s->error_kind_counts[k]);
+    if (s->errors_other > 0)
+        json_key_u64(w, "other", s->errors_other);
+    json_object_end(w);
     json_object_end(w);
 }
 

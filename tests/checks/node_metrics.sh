@@ -155,6 +155,14 @@ printf '%s\n' "$text" | awk '/^chorus_command_duration_seconds_bucket\{command=s
     END { exit bad }' || fail "SET's buckets not cumulative"
 [ "$(value "$text" "chorus_command_duration_seconds_count{command=get}")" -ge 1 ] || fail "GET not timed"
 echo "node 2: $count SETs timed, sum $(value "$text" "chorus_command_duration_seconds_sum{command=set}") s"
+# Error replies by kind: two unknown commands and a wrong number of arguments are ERR, an INCR
+# of a string WRONGTYPE or ERR (whatever the kind, it is counted once, with the total).
+before=$(value "$text" "chorus_error_replies_total{kind=ERR}")
+cli 2 nosuchcommand >/dev/null; cli 2 nosuchcommand2 >/dev/null; cli 2 get >/dev/null
+text=$(metrics 2) || fail "node 2: /metrics"
+printf '%s\n' "$text" | grep -qx "# TYPE chorus_error_replies counter" || fail "no chorus_error_replies_total counter"
+expect_eq "$(value "$text" "chorus_error_replies_total{kind=ERR}")" $(( ${before:-0} + 3 )) "ERR replies after 3 errors"
+expect_eq "$(value "$text" "chorus_error_replies_total{kind=other}")" 0 "other error replies"
 
 # What the HTTP side refuses; the node serves RESP throughout.
 expect_eq "$(printf 'GARBAGE\r\n\r\n' | status_of 1)" 400 "a malformed request line"
