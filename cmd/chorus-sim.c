@@ -64,7 +64,7 @@ struct sim_cmd {
 struct sim_totals {
     uint64_t seeds, violations, commits, elections, ticks, crashes, events, messages, ops,
         ops_unknown, lincheck_unknown, snapshots_installed, sim_failures, torn_writes,
-        wal_torn_tails, groups_with_ops, groups_committed;
+        wal_torn_tails, groups_with_ops, groups_committed, beat_records, beat_messages;
 };
 
 static void sim_cmd_usage(FILE *out)
@@ -338,6 +338,8 @@ static int sim_cmd_run(const struct sim_cmd *cmd, uint32_t job, struct sim_total
         totals->wal_torn_tails += r.wal_torn_tails;
         totals->groups_with_ops += r.groups_with_ops;
         totals->groups_committed += r.groups_committed;
+        totals->beat_records += r.beat_records;
+        totals->beat_messages += r.beat_messages;
         if (cmd->verbose) {
             char groups[64] = "";
             if (cmd->options.group_count > 1)
@@ -578,11 +580,13 @@ int main(int argc, char **argv)
         return 2;
     }
     double per = totals.seeds > 0 ? (double)totals.seeds : 1.0;
-    char groups_line[128] = "";
+    char groups_line[192] = "";
     if (cmd.options.group_count > 1)
         snprintf(groups_line, sizeof(groups_line), " groups %u, with client ops %.2f, "
-                 "with client writes committed %.2f;", cmd.options.group_count,
-                 (double)totals.groups_with_ops / per, (double)totals.groups_committed / per);
+                 "with client writes committed %.2f, heartbeat records %.0f in %.0f "
+                 "messages;", cmd.options.group_count,
+                 (double)totals.groups_with_ops / per, (double)totals.groups_committed / per,
+                 (double)totals.beat_records / per, (double)totals.beat_messages / per);
     printf("per seed: ticks %.0f, commits %.1f, elections %.1f, crashes %.1f, ops %.1f "
            "(%.1f unknown), messages %.0f, events %.0f, snapshots installed %.2f; "
            "torn writes %.2f, torn tails truncated %.2f; "

@@ -23,17 +23,17 @@
  *
  * Only with sharding on (S > 1): with one group there is nothing to coalesce.
  *
- * Record (little-endian, NODE_HEARTBEAT_RECORD_BYTES): u32 group | u8 type | u8 reject |
- * u64 term | u64 index | u64 commit | u64 context.
+ * The record's encoding is src/consensus/beats.h, which the simulator shares.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "consensus/beats.h"
 #include "net/transport.h"
 #include "node/node_internal.h"
 
 enum {
-    NODE_HEARTBEAT_RECORD_BYTES = 4 + 1 + 1 + 4 * 8,
+    NODE_HEARTBEAT_RECORD_BYTES = CN_BEAT_RECORD_BYTES,
     /* Records per message: a node pair shares at most every shard and the meta group, and a
      * group sends a peer at most a few heartbeats per iteration; a fuller buffer is sent at
      * once and a new one begun. */
@@ -51,45 +51,9 @@ struct node_heartbeats {
     uint32_t pending_count;
 };
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static bool coalescable_type(uint8_t type)
-{
-    return type == CN_MSG_HEARTBEAT || type == CN_MSG_HEARTBEAT_RESPONSE ||
-           type == CN_MSG_LEASE || type == CN_MSG_LEASE_RESPONSE;
-}
-
 bool node_heartbeats_take(struct node *node, const struct cn_message *m)
 {
-    if (!node->cluster_mode || !coalescable_type(m->type) || m->entry_count != 0 ||
-        m->log_term != 0 || m->hint_term != 0 || m->hint_index != 0 ||
-        m->snapshot_chunk != NULL || m->snapshot_offset != 0 || m->to == 0 || m->to > 255 ||
+    if (!node->cluster_mode || !cn_beat_coalescable(m) || m->to == 0 || m->to > 255 ||
         m->from != node->config.id)
         return false;
     struct node_heartbeats *h = node->heartbeats;
@@ -109,14 +73,7 @@ bool node_heartbeats_take(struct node *node, const struct cn_message *m)
         assert(h->pending_count < 256);
         h->pending[h->pending_count++] = (uint8_t)m->to;
     }
-    uint8_t *r = p->records + (size_t)p->count * NODE_HEARTBEAT_RECORD_BYTES;
-    put_u32(r, m->group);
-    r[4] = m->type;
-    r[5] = m->reject ? 1 : 0;
-    put_u64(r + 6, m->term);
-    put_u64(r + 14, m->index);
-    put_u64(r + 22, m->commit);
-    put_u64(r + 30, m->context);
+    cn_beat_record_encode(m, p->records + (size_t)p->count * NODE_HEARTBEAT_RECORD_BYTES);
     p->count++;
     node->stats.heartbeats_coalesced++;
     return true;
@@ -170,12 +127,9 @@ void node_heartbeats_on_message(struct node *node, const struct cn_message *m)
     }
     uint32_t count = e->data_len / NODE_HEARTBEAT_RECORD_BYTES;
     for (uint32_t i = 0; i < count; i++) {
-        const uint8_t *r = e->data + (size_t)i * NODE_HEARTBEAT_RECORD_BYTES;
-        struct cn_message one = {.type = r[4], .group = get_u32(r), .from = m->from,
-                                 .to = m->to, .reject = r[5] != 0, .term = get_u64(r + 6),
-                                 .index = get_u64(r + 14), .commit = get_u64(r + 22),
-                                 .context = get_u64(r + 30)};
-        if (!coalescable_type(one.type) || r[5] > 1)
+        struct cn_message one;
+        if (!cn_beat_record_decode(e->data + (size_t)i * NODE_HEARTBEAT_RECORD_BYTES, m->from,
+                                   m->to, &one))
             continue; /* a record only a broken or hostile peer sends */
         node_peers_deliver(node, &one);
         if (node->stopping)

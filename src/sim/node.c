@@ -152,6 +152,11 @@ void sim_node_crash(struct sim *sim, uint32_t node)
         r->read_count = 0;
         r->led_term = 0;
     }
+    for (uint32_t to = 0; to < sim->node_count; to++) {
+        struct sim_beats *b = &sim->beats[node][to];
+        if (b->count > 0) sim->beats_pending--; /* heartbeats not yet sent die with it */
+        b->count = 0;
+    }
     n->alive = false;
     n->crashed_us = sim->now_us;
     n->crashed_incarnation = n->incarnation;

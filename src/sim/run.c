@@ -105,6 +105,8 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
     sim->ops = ops;
     sim->node_count = options->node_count;
     sim->group_count = options->group_count;
+    /* As the node: heartbeats are coalesced only with more than one group (heartbeats.c). */
+    sim->coalesce_beats = sim->group_count > 1;
     sim->log_per_slot = strcmp(ops->name, "paxos") == 0;
     sim->shardmap = malloc(sizeof(*sim->shardmap));
     if (sim->shardmap == NULL) goto oom;
@@ -249,6 +251,8 @@ static int sim_begin(struct sim *sim, uint64_t seed)
     sim->fault_group = 0;
     sim->groups_with_ops = 0;
     sim->groups_committed = 0;
+    memset(sim->beats, 0, sizeof(sim->beats));
+    sim->beats_pending = 0;
     memset(sim->last_value, 0, sizeof(sim->last_value));
     sim_rng_init(&sim->rng_fault, seed, SIM_RNG_FAULT);
     sim_rng_init(&sim->rng_workload, seed, SIM_RNG_WORKLOAD);
@@ -359,6 +363,9 @@ static void sim_loop(struct sim *sim)
         assert(event.time_us >= sim->now_us);
         sim->now_us = event.time_us;
         sim_dispatch(sim, &event);
+        /* The end of the event's handling is the end of a node's loop iteration: the
+         * heartbeats gathered in it leave, one message per node pair (beats.h). */
+        if (sim->beats_pending > 0 && !sim_failed(sim)) sim_beats_flush(sim);
         sim->result->events++;
     }
 }

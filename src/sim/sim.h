@@ -108,6 +108,8 @@ struct sim_seed_result {
     uint64_t groups_with_ops;  /* groups whose keys saw a client operation return */
     uint64_t torn_writes;    /* storage "wal": unsynced writes torn to a prefix at crashes */
     uint64_t wal_torn_tails; /* storage "wal": opens that truncated a torn tail */
+    uint64_t beat_records;   /* heartbeats and answers coalesced (more than one group) */
+    uint64_t beat_messages;  /* messages that carried them */
 };
 
 /* --compare: the fixed script at the start of every seed, identical for every protocol. */

@@ -27,9 +27,74 @@ static void sim_node_fill_snapshot(const struct sim *sim, const struct sim_repli
     m->snapshot_done = offset + len == total;
 }
 
-/* Sends one message through the simulated network: encoded at send time into a packet owned by
- * its delivery events, so that nothing in flight borrows the core's memory. The message names
- * its group (the core's config.group); the receiving node hands it to that group's core. */
+/* Puts a message on the simulated network: encoded at send time into a packet owned by its
+ * delivery events, so that nothing in flight borrows the core's memory. */
+static void sim_wire_send(struct sim *sim, uint32_t node, const struct cn_message *m,
+                          struct sim_check *check)
+{
+    sim->result->messages++;
+    sim_stats_sent(sim, m);
+    int64_t delays_us[SIM_NET_COPIES_MAX];
+    uint32_t copies = sim_net_plan(&sim->net, &sim->rng_network, node, m->to - 1, delays_us);
+    if (sim->options.trace != NULL) sim_trace_message(sim, copies ? "send" : "lost", m);
+    if (copies == 0) return;
+    size_t size = cn_message_encoded_size(m);
+    struct sim_packet *packet =
+        size <= UINT32_MAX ? sim_pool_get(&sim->pool, (uint32_t)size) : NULL;
+    if (packet == NULL) return; /* the bound on messages in flight: the network loses it */
+    int64_t written = cn_message_encode(m, packet->bytes, packet->capacity);
+    if (written <= 0) {
+        sim_check_fail(check, "codec", "node %u: %s to %u does not encode: %s", node + 1,
+                       cn_message_type_name(m->type), m->to, cn_strerror((int)written));
+        sim_pool_put(&sim->pool, packet);
+        return;
+    }
+    packet->len = (uint32_t)written;
+    packet->refs = copies;
+    packet->from = node;
+    packet->from_incarnation = sim->nodes[node].incarnation;
+    packet->sent_us = sim->now_us;
+    for (uint32_t i = 0; i < copies; i++)
+        sim_schedule(sim, delays_us[i], SIM_EV_DELIVER, m->to - 1, 0, packet);
+}
+
+/* A heartbeat or its answer joins its node pair's buffer instead of leaving alone. */
+static void sim_beats_add(struct sim *sim, uint32_t node, const struct cn_message *m)
+{
+    struct sim_beats *b = &sim->beats[node][m->to - 1];
+    if (b->count == SIM_BEATS_RECORDS_MAX)
+        sim_beats_flush(sim); /* full: what is there leaves now, as the node does */
+    if (b->count == 0)
+        sim->beats_pending++;
+    cn_beat_record_encode(m, b->records + (size_t)b->count * CN_BEAT_RECORD_BYTES);
+    b->count++;
+    sim->result->beat_records++;
+}
+
+void sim_beats_flush(struct sim *sim)
+{
+    for (uint32_t from = 0; from < sim->node_count && sim->beats_pending > 0; from++) {
+        for (uint32_t to = 0; to < sim->node_count; to++) {
+            struct sim_beats *b = &sim->beats[from][to];
+            if (b->count == 0) continue;
+            struct cn_entry entry = {.type = CN_ENTRY_NORMAL, .data = b->records,
+                                     .data_len = b->count * CN_BEAT_RECORD_BYTES};
+            struct cn_message m = {.type = CN_MSG_NODE_HEARTBEATS, .from = from + 1,
+                                   .to = to + 1, .entry_count = 1, .entries = &entry};
+            b->count = 0;
+            sim->beats_pending--;
+            /* A crashed node's buffer dies with it (sim_node_crash empties it). */
+            assert(sim->nodes[from].alive);
+            sim->result->beat_messages++;
+            sim_wire_send(sim, from, &m, &sim->checks[0]);
+        }
+    }
+    assert(sim->beats_pending == 0);
+}
+
+/* Sends one message of a group through the simulated network. The message names its group
+ * (the core's config.group); the receiving node hands it to that group's core. With more
+ * than one group, heartbeats and their answers are coalesced per node pair (beats.h). */
 void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *message)
 {
     struct cn_message m = *message;
@@ -45,30 +110,11 @@ void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *mess
                        node + 1, cn_message_type_name(m.type), m.from, m.to);
         return;
     }
-    sim->result->messages++;
-    sim_stats_sent(sim, &m);
-    int64_t delays_us[SIM_NET_COPIES_MAX];
-    uint32_t copies = sim_net_plan(&sim->net, &sim->rng_network, node, m.to - 1, delays_us);
-    if (sim->options.trace != NULL) sim_trace_message(sim, copies ? "send" : "lost", &m);
-    if (copies == 0) return;
-    size_t size = cn_message_encoded_size(&m);
-    struct sim_packet *packet =
-        size <= UINT32_MAX ? sim_pool_get(&sim->pool, (uint32_t)size) : NULL;
-    if (packet == NULL) return; /* the bound on messages in flight: the network loses it */
-    int64_t written = cn_message_encode(&m, packet->bytes, packet->capacity);
-    if (written <= 0) {
-        sim_check_fail(&sim->checks[m.group], "codec", "node %u: %s to %u does not encode: %s",
-                       node + 1, cn_message_type_name(m.type), m.to, cn_strerror((int)written));
-        sim_pool_put(&sim->pool, packet);
+    if (sim->coalesce_beats && cn_beat_coalescable(&m)) {
+        sim_beats_add(sim, node, &m);
         return;
     }
-    packet->len = (uint32_t)written;
-    packet->refs = copies;
-    packet->from = node;
-    packet->from_incarnation = sim->nodes[node].incarnation;
-    packet->sent_us = sim->now_us;
-    for (uint32_t i = 0; i < copies; i++)
-        sim_schedule(sim, delays_us[i], SIM_EV_DELIVER, m.to - 1, 0, packet);
+    sim_wire_send(sim, node, &m, &sim->checks[m.group]);
 }
 
 /* Whether the packet was still in its sender's send buffer when the sender crashed: what a
@@ -78,6 +124,32 @@ static bool sim_packet_lost_in_crash(const struct sim *sim, const struct sim_pac
     const struct sim_node *from = &sim->nodes[packet->from];
     return from->crashed_incarnation == packet->from_incarnation &&
            from->crashed_us - packet->sent_us < SIM_SEND_BUFFER_US;
+}
+
+/* A coalesced heartbeats message: each record is stepped into its group as the message it
+ * stands for, as the node does (src/node/heartbeats.c). */
+static void sim_beats_deliver(struct sim *sim, uint32_t node, const struct cn_message *m)
+{
+    const struct cn_entry *e = m->entry_count == 1 ? &m->entries[0] : NULL;
+    if (!sim->coalesce_beats || e == NULL || e->data_len % CN_BEAT_RECORD_BYTES != 0 ||
+        e->data_len / CN_BEAT_RECORD_BYTES > SIM_BEATS_RECORDS_MAX || m->to != node + 1) {
+        sim_verdict_fail(&sim->verdict, "codec", "node %u got a malformed heartbeats message",
+                         node + 1);
+        return;
+    }
+    for (uint32_t i = 0; i < e->data_len / CN_BEAT_RECORD_BYTES; i++) {
+        struct cn_message one;
+        if (!cn_beat_record_decode(e->data + (size_t)i * CN_BEAT_RECORD_BYTES, m->from, m->to,
+                                   &one) || one.group >= sim->group_count) {
+            sim_verdict_fail(&sim->verdict, "codec", "node %u got a heartbeat record it cannot "
+                             "read (record %u of a message from %u)", node + 1, i, m->from);
+            return;
+        }
+        if (!sim->nodes[node].alive || sim_failed(sim)) return;
+        if (sim->options.trace != NULL) sim_trace_message(sim, "recv", &one);
+        struct cn_event event = {.type = CN_EVENT_MESSAGE, .message = &one};
+        sim_node_step(sim, node, one.group, &event);
+    }
 }
 
 void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet)
@@ -93,6 +165,8 @@ void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet)
     if (rc != CN_OK) {
         sim_verdict_fail(&sim->verdict, "codec", "a message to node %u does not decode: %s",
                          node + 1, cn_strerror(rc));
+    } else if (message.type == CN_MSG_NODE_HEARTBEATS) {
+        sim_beats_deliver(sim, node, &message);
     } else if (message.group >= sim->group_count) {
         sim_verdict_fail(&sim->verdict, "codec", "a message to node %u names group %u (of %u)",
                          node + 1, message.group, sim->group_count);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "consensus/beats.h"
 #include "consensus/consensus.h"
 #include "lincheck/lincheck.h"
 #include "sim/check.h"
@@ -218,6 +219,15 @@ struct sim_probe {
     uint64_t data_hash;
 };
 
+/* Coalesced heartbeats (beats.h), as the node sends them with more than one group: the
+ * records one node gathered for one peer since the last event, leaving as one message when
+ * the event's handling ends (sim_beats_flush), as the node's leave once per loop iteration. */
+enum { SIM_BEATS_RECORDS_MAX = 4 * SIM_GROUPS_MAX };
+struct sim_beats {
+    uint32_t count;
+    uint8_t records[SIM_BEATS_RECORDS_MAX * CN_BEAT_RECORD_BYTES];
+};
+
 struct sim {
     struct sim_options options;
     const struct cn_ops *ops;
@@ -242,6 +252,9 @@ struct sim {
     uint32_t groups_committed;      /* bit g: a client write of group g was applied */
     uint32_t fault_group;           /* whose leader the next leader-directed fault targets */
     struct sim_node nodes[SIM_NODES_MAX];
+    bool coalesce_beats;            /* more than one group: heartbeats coalesced (beats.h) */
+    struct sim_beats beats[SIM_NODES_MAX][SIM_NODES_MAX]; /* [from][to] */
+    uint32_t beats_pending;         /* buffers with records */
     const struct sim_disk *disks[SIM_GROUPS_MAX][SIM_NODES_MAX]; /* [group][node] */
     uint32_t client_count;
     struct sim_client clients[SIM_CLIENTS_MAX];
@@ -298,6 +311,8 @@ void sim_node_disk_done(struct sim *sim, uint32_t node);
 void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet);
 /* Sends one of node's messages through the simulated network (wire.c). */
 void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *message);
+/* Sends every node's gathered heartbeat records, one message per node pair (wire.c). */
+void sim_beats_flush(struct sim *sim);
 /* Steps an event into the core of one group's replica on a live node, and handles the updates
  * that follow. */
 int sim_node_step(struct sim *sim, uint32_t node, uint32_t group, const struct cn_event *event);

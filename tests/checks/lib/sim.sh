@@ -30,7 +30,8 @@ sim_require() {
 # --seeds SEEDS and the arguments; EXTRA_REQUIREMENTS is a space-separated list of per-seed
 # fields ("torn_writes torn_tails") that must be above zero as well; FIELD>=N asks for at least
 # N instead (groups_ops>=3.5: on average 3.5 groups per seed saw client operations return;
-# groups_writes: groups where client writes committed).
+# groups_writes: groups where client writes committed; beat_records, beat_messages: coalesced
+# heartbeat records and the messages that carried them, with more than one group).
 sim_run() {
     local label=$1 seeds=$2 extra=$3; shift 4
     local out rc summary per field v
@@ -62,7 +63,9 @@ sim_run() {
             torn_writes) v=$(sim_number "$per" 'torn writes ([0-9.]+),') ;;
             torn_tails) v=$(sim_number "$per" 'torn tails truncated ([0-9.]+);') ;;
             groups_ops) v=$(sim_number "$per" 'with client ops ([0-9.]+),') ;;
-            groups_writes) v=$(sim_number "$per" 'with client writes committed ([0-9.]+);') ;;
+            groups_writes) v=$(sim_number "$per" 'with client writes committed ([0-9.]+),') ;;
+            beat_records) v=$(sim_number "$per" 'heartbeat records ([0-9.]+) in') ;;
+            beat_messages) v=$(sim_number "$per" 'in ([0-9.]+) messages;') ;;
             *) echo "$label: FAIL: unknown requirement '$field'"; SIM_STATUS=1; continue ;;
         esac
         sim_require "$label" "$field per seed" "$v" "$op" "$limit"
