@@ -43,6 +43,14 @@ const spark = [];
 const leaders = new Map();   // group -> {id, term, changedAt}
 const roles = new Map();     // "node:group" -> role last seen
 const log = [];
+const SAMPLES_MAX = 100;      // sampled messages listed
+const PULSES_MAX = 60;        // messages in flight on the graph at once
+const samples = [];           // newest first: {at, from, to, type, group, term, ...}
+const linkPos = new Map();    // node id -> [x, y] on the message graph
+let pulses = 0;
+const PULSE_COLORS = {'vote': '#c26b00', 'vote-resp': '#c26b00', 'pre-vote': '#e0a030',
+  'pre-vote-resp': '#e0a030', 'timeout-now': '#8e24aa', 'snapshot': '#00838f',
+  'snapshot-resp': '#00838f', 'prepare': '#c26b00', 'promise': '#c26b00'};
 
 function isUp(src) {
   return src.state != null && Date.now() - src.last < STALE_MS;
@@ -78,6 +86,35 @@ function onState(src, s) {
   src.state = s;
   src.last = Date.now();
   src.problem = null;
+  // Samples not seen before (a restarted node numbers them from 1 again).
+  const seen = src.sampleSeq || 0;
+  for (const m of s.samples || []) {
+    if (h.length > 1 && m.seq <= seen) continue;
+    const sample = Object.assign({to: s.node, at: new Date(Date.now() - (s.now_ms - m.at_ms))}, m);
+    samples.unshift(sample);
+    if (h.length > 1) pulse(sample);
+  }
+  samples.length = Math.min(samples.length, SAMPLES_MAX);
+  src.sampleSeq = s.samples && s.samples.length ? s.samples[s.samples.length - 1].seq : seen;
+}
+
+// A message travelling from its sender to its receiver on the graph, for 0.7 s.
+function pulse(m) {
+  const a = linkPos.get(m.from), b = linkPos.get(m.to);
+  if (!a || !b || pulses >= PULSES_MAX || document.hidden) return;
+  const ns = 'http://www.w3.org/2000/svg';
+  const dot = document.createElementNS(ns, 'circle');
+  dot.setAttribute('r', PULSE_COLORS[m.type] ? 5 : 3);
+  dot.setAttribute('fill', m.reject ? '#b00020' : PULSE_COLORS[m.type] || '#607d8b');
+  const move = document.createElementNS(ns, 'animateMotion');
+  move.setAttribute('dur', '0.7s');
+  move.setAttribute('fill', 'freeze');
+  move.setAttribute('path', `M${a[0].toFixed(1)},${a[1].toFixed(1)} L${b[0].toFixed(1)},${b[1].toFixed(1)}`);
+  dot.appendChild(move);
+  $('pulses').appendChild(dot);
+  pulses++;
+  move.beginElement();
+  setTimeout(() => { dot.remove(); pulses--; }, 800);
 }
 
 // Per-second rates over the node's history window: fn(state) must give a counter.
@@ -279,6 +316,7 @@ function drawLinks(nodes) {
   nodes.forEach((id, i) => {
     const a = -Math.PI / 2 + 2 * Math.PI * i / Math.max(1, nodes.length);
     pos.set(id, [cx + r * Math.cos(a), cy + r * Math.sin(a)]);
+    linkPos.set(id, pos.get(id));
   });
   let svg = '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" ' +
     'markerHeight="8" markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#7b8794"/>' +
@@ -333,6 +371,18 @@ function drawLinks(nodes) {
   $('types').innerHTML = html;
 }
 
+function drawSamples() {
+  $('samples').innerHTML = '<tr><th>time</th><th>message</th><th>group</th><th>term</th>' +
+    '<th>index</th><th></th></tr>' + samples.slice(0, 40).map(m => {
+      const detail = m.reject ? 'refused' : /vote-resp/.test(m.type) ? 'granted' :
+        m.entries ? `${m.entries} entries` : '';
+      return `<tr><td>${m.at.toLocaleTimeString()}</td><td class="${esc(m.type)}">` +
+        `${m.from} → ${m.to} ${esc(m.type)}</td><td>${esc(groupName(m.group))}</td>` +
+        `<td>${m.term}</td><td>${m.index}</td><td class="${m.reject ? 'reject' : ''}">` +
+        `${esc(detail)}</td></tr>`;
+    }).join('');
+}
+
 function arc(cx, cy, r, a0, a1) {
   const p = a => [cx + r * Math.sin(a), cy - r * Math.cos(a)];
   const [x0, y0] = p(a0), [x1, y1] = p(a1);
@@ -343,9 +393,12 @@ function arc(cx, cy, r, a0, a1) {
 function shardLeader(s) {
   const l = leaderOf(s);
   if (l) return l.id;
-  // Not hosted by any watched live node: what a live node last heard.
-  for (const src of sources)
-    if (isUp(src) && src.state.shard_leaders[s]) return src.state.shard_leaders[s];
+  // Not hosted by any watched live node: what a live node last heard, unless the page sees
+  // that node down.
+  for (const src of sources) {
+    const id = isUp(src) ? src.state.shard_leaders[s] : 0, named = id && sourceOf(id);
+    if (id && (!named || isUp(named))) return id;
+  }
   return 0;
 }
 
@@ -430,9 +483,9 @@ function drawClients() {
   if (spark.length > SPARK_POINTS) spark.shift();
   $('clients').innerHTML = `<p id="throughput" data-commands-per-second="${total.toFixed(0)}">` +
     `<b>${fmt(total)}</b> commands/s · ${fmt(clients)} clients · ${fmt(pending)} requests ` +
-    `waiting</p><table><tr><th></th><th>commands/s</th><th>proposals/s</th><th>reads/s</th>` +
+    `waiting</p><div class="scroll"><table><tr><th></th><th>commands/s</th><th>proposals/s</th><th>reads/s</th>` +
     `<th>forwarded/s</th><th>p50</th><th>p99</th><th>errors/s</th><th>clients</th><th>waiting</th>` +
-    '</tr>' + rows.join('') + '</table>' + (kinds.size ? '<p>error replies since start: ' +
+    '</tr>' + rows.join('') + '</table></div>' + (kinds.size ? '<p>error replies since start: ' +
     [...kinds].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${esc(k)} ${fmt(n)}`).join(', ') +
     '</p>' : '');
   const max = Math.max(1, ...spark);
@@ -536,6 +589,7 @@ function render() {
     drawNodes();
     drawRing();
     drawLog();
+    drawSamples();
   }
   if (frame % 4 === 0) drawLinks(nodes);
   drawDev();

@@ -355,6 +355,28 @@ struct node_stats {
     uint64_t protected_refused;    /* connections refused by protected mode */
 };
 
+/* view.c: the groups' messages received, sampled for the live view: every message of an
+ * election, of a leadership transfer or of a snapshot transfer, and every refusal; of the
+ * others (appends, heartbeats, reads and their answers) one per NODE_VIEW_SAMPLE_ROUTINE_MS.
+ * Newest last. */
+enum { NODE_VIEW_SAMPLES = 32, NODE_VIEW_SAMPLE_ROUTINE_MS = 200 };
+struct node_view_sample {
+    uint64_t seq;              /* 1.. in the order taken */
+    uint64_t at_ms;            /* node_now_ms */
+    uint64_t term;
+    uint64_t index;
+    cn_node_id from;
+    cn_group_id group;
+    uint32_t entries;
+    uint8_t type;
+    bool reject;
+};
+struct node_view_samples {
+    struct node_view_sample ring[NODE_VIEW_SAMPLES]; /* sample seq at ring[seq % N] */
+    uint64_t taken;
+    uint64_t routine_last_ms;
+};
+
 /* dev.c: the live view's development controls (--http-dev), as deadlines in node_now_ms. */
 struct node_dev {
     uint64_t paused_until_ms;          /* no ticks, and every peer message dropped */
@@ -460,6 +482,7 @@ struct node {
 
     struct node_stats stats;
     struct node_dev dev;        /* dev.c: all zero unless --http-dev's controls were used */
+    struct node_view_samples view_samples; /* view.c */
     uint64_t start_ms;
     uint64_t boot_nonce;       /* distinguishes this run's write tags from an earlier run's */
     struct node_heartbeats *heartbeats; /* heartbeats.c: per peer, this iteration's records */
@@ -559,6 +582,8 @@ void node_metrics_request_done(struct node *node, const struct node_request *r);
  * NULL if it would exceed the bound on one event). */
 char *node_view_render_state(const struct node *node, size_t *len);
 char *node_view_render_topology(const struct node *node, size_t *len);
+/* view.c: a message received from a peer (peers.c), which the view may keep as a sample. */
+void node_view_on_message(struct node *node, const struct cn_message *m);
 
 /* dev.c: whether --http-dev's pause holds the node's ticks now, and whether a message from
  * a peer is to be dropped (pause, partition). */

@@ -174,6 +174,68 @@ static void write_peers(struct json *w, const struct node *node)
     json_object_end(w);
 }
 
+/* Messages that make an election, a leadership transfer or a snapshot transfer: each one is
+ * kept, as they are few and they are what the page animates. */
+static bool message_is_notable(const struct cn_message *m)
+{
+    switch (m->type) {
+    case CN_MSG_VOTE: case CN_MSG_VOTE_RESPONSE: case CN_MSG_PRE_VOTE:
+    case CN_MSG_PRE_VOTE_RESPONSE: case CN_MSG_TIMEOUT_NOW: case CN_MSG_SNAPSHOT:
+    case CN_MSG_SNAPSHOT_RESPONSE: case CN_MSG_PREPARE: case CN_MSG_PROMISE:
+        return true;
+    default:
+        return m->reject;
+    }
+}
+
+/* The node's own messages (beats, forwarded writes, the relay) are not a group's protocol:
+ * they are counted by type, never sampled. */
+static bool message_is_node_level(const struct cn_message *m)
+{
+    return m->type >= CN_MSG_PROPOSE && m->type <= CN_MSG_NODE_HEARTBEATS;
+}
+
+void node_view_on_message(struct node *node, const struct cn_message *m)
+{
+    struct node_view_samples *v = &node->view_samples;
+    uint64_t now = node_now_ms(node);
+    if (message_is_node_level(m))
+        return;
+    if (!message_is_notable(m)) {
+        if (now < v->routine_last_ms + NODE_VIEW_SAMPLE_ROUTINE_MS)
+            return;
+        v->routine_last_ms = now;
+    }
+    uint64_t seq = ++v->taken;
+    v->ring[seq % NODE_VIEW_SAMPLES] = (struct node_view_sample){
+        .seq = seq, .at_ms = now, .term = m->term, .index = m->index, .from = m->from,
+        .group = m->group, .entries = m->entry_count, .type = m->type, .reject = m->reject};
+}
+
+static void write_samples(struct json *w, const struct node *node)
+{
+    const struct node_view_samples *v = &node->view_samples;
+    json_key(w, "samples");
+    json_array_begin(w);
+    uint64_t first = v->taken >= NODE_VIEW_SAMPLES ? v->taken - NODE_VIEW_SAMPLES + 1 : 1;
+    for (uint64_t seq = first; seq <= v->taken; seq++) {
+        const struct node_view_sample *s = &v->ring[seq % NODE_VIEW_SAMPLES];
+        assert(s->seq == seq);
+        json_object_begin(w);
+        json_key_u64(w, "seq", s->seq);
+        json_key_u64(w, "at_ms", s->at_ms);
+        json_key_u64(w, "from", s->from);
+        json_key_u64(w, "group", s->group);
+        json_key_string(w, "type", cn_message_type_name(s->type));
+        json_key_u64(w, "term", s->term);
+        json_key_u64(w, "index", s->index);
+        json_key_u64(w, "entries", s->entries);
+        json_key_bool(w, "reject", s->reject);
+        json_object_end(w);
+    }
+    json_array_end(w);
+}
+
 static long state_write(const struct node *node, char *buf, size_t cap)
 {
     struct json w;
@@ -189,6 +251,7 @@ static long state_write(const struct node *node, char *buf, size_t cap)
     write_stats(&w, node);
     write_latency(&w, node);
     write_peers(&w, node);
+    write_samples(&w, node);
     node_dev_write_state(&w, node);
     json_object_end(&w);
     return json_finish(&w);

@@ -99,6 +99,13 @@ for _, st in events[1:]:
     for k in ("commands", "syncs", "synced_entries", "clients", "pending_requests"):
         if k not in st["stats"]:
             sys.exit("stats without %s" % k)
+    seqs = [m["seq"] for m in st["samples"]]
+    if not seqs or seqs != sorted(set(seqs)) or len(seqs) > 32:
+        sys.exit("samples: %s" % seqs)
+    for m in st["samples"]:
+        if m["type"] in ("node-beat", "node-heartbeats", "propose", "propose-resp", "proxy",
+                         "proxy-resp") or m["from"] not in (2, 3) or m["group"] > 64:
+            sys.exit("a sample: %s" % m)
     lat = st["latency"]
     if len(lat["counts"]) != len(lat["bounds"]) + 1 or sorted(lat["bounds"]) != lat["bounds"]:
         sys.exit("latency: %s" % lat)

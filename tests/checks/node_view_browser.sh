@@ -77,16 +77,21 @@ try:
         return (attr(s, "data-nodes-up") == "3" and attr(s, "data-nodes") == "3" and
                 attr(s, "data-groups") == "5" and attr(s, "data-groups-led") == "5")
     wait_until(20, "the page shows 3 nodes up and a leader for each of 5 groups", all_up_and_led)
-    rows = driver.find_elements(By.CSS_SELECTOR, "#grid tr[data-node-row]")
-    cells = driver.find_elements(By.CSS_SELECTOR, "#grid td.cell")
-    if len(rows) != 3 or len(cells) != 15:
-        sys.exit("grid: %d rows, %d cells" % (len(rows), len(cells)))
-    roles = [attr(c, "data-role") for c in cells]
-    if roles.count("leader") != 5 or any(r not in ("leader", "follower") for r in roles):
-        sys.exit("roles in the grid: %s" % roles)
-    cards = driver.find_elements(By.CSS_SELECTOR, "[data-node-card]")
-    if len(cards) != 3 or any(attr(c, "data-up") != "true" for c in cards):
-        sys.exit("node cards: %d" % len(cards))
+    # Read in one script: the page redraws parts of itself every 250 ms, so elements found
+    # in one call may be gone by the next.
+    def page_facts():
+        return driver.execute_script("""
+            const all = s => [...document.querySelectorAll(s)];
+            return {rows: all('#grid tr[data-node-row]').length,
+                    roles: all('#grid td.cell').map(c => c.dataset.role),
+                    cards: all('[data-node-card]').map(c => c.dataset.up),
+                    samples: all('#samples tr').length};""")
+    def grid_settled():
+        f = page_facts()
+        return (f if f["rows"] == 3 and len(f["roles"]) == 15 and f["roles"].count("leader") == 5
+                and all(r in ("leader", "follower") for r in f["roles"]) and
+                f["cards"] == ["true"] * 3 and f["samples"] > 1 else None)
+    wait_until(10, "the grid shows 3 rows of 5 groups, 5 leaders, 3 node cards up", grid_settled)
 
     # The dev panel's pause button on group 0's leader: another node leads it meanwhile.
     paused = int(attr(driver.find_element(By.ID, "leader-g0"), "data-leader"))
@@ -123,9 +128,12 @@ try:
         return lead if lead not in (0, old) and down and up else 0
     new = wait_until(20, "the page shows a new leader of group 0 and node %d down" % old, new_leader)
     took = time.time() - killed_at
-    if info_role(new) != "leader":
-        # The page and INFO may each be a moment apart; a second look settles it.
-        wait_until(5, "INFO of node %d says leader" % new, lambda: info_role(new) == "leader")
+    # The page and INFO agree on the new leader (leadership balance may move it once more,
+    # to the shard's preferred node: they must agree at some moment).
+    def new_leader_agrees():
+        on_page = int(attr(driver.find_element(By.ID, "leader-g0"), "data-leader"))
+        return on_page if on_page not in (0, old) and info_role(on_page) == "leader" else 0
+    wait_until(10, "the page's new leader of group 0 agrees with INFO", new_leader_agrees)
     log = driver.find_element(By.ID, "log").text
     if "node %d" % new not in log or "down" not in log:
         sys.exit("the event log does not tell the change: %r" % log[:500])
