@@ -530,6 +530,10 @@ function devControl(id, action) {
   const posts = [];
   if (action === 'heal') {
     for (const src of watched) posts.push(devPost(src, 'heal', ''));
+  } else if (action === 'kill') {
+    const target = sourceOf(id);
+    if (!target) return;
+    posts.push(devPost(target, 'kill', ''));
   } else {
     const target = sourceOf(id);
     if (!target) return;
@@ -539,8 +543,10 @@ function devControl(id, action) {
   }
   Promise.allSettled(posts).then(results => {
     const failed = results.filter(r => r.status === 'rejected').map(r => r.reason.message);
-    addLog(failed.length ? 'down' : 'election', action === 'heal' ? 'dev: heal every node' :
-      `dev: ${action} node ${id} for ${seconds} s` + (failed.length ? ' — ' + failed.join('; ') : ''));
+    addLog(failed.length ? 'down' : 'election', (action === 'heal' ? 'dev: heal every node' :
+      action === 'kill' ? `dev: kill node ${id} (SIGKILL)` :
+      `dev: ${action} node ${id} for ${seconds} s`) +
+      (failed.length ? ' — ' + failed.join('; ') : ''));
   });
 }
 
@@ -558,7 +564,8 @@ function drawDev() {
       '</button></p>' + ids.map(id => `<div data-dev-node="${id}"><span class="dot" ` +
       `style="background:${color(id)}"></span>node ${id} <button data-action="pause" ` +
       `data-node="${id}">pause</button><button data-action="partition" data-node="${id}">` +
-      `partition</button> <span class="sub" id="dev-status-${id}"></span></div>`).join('');
+      `partition</button><button data-action="kill" data-node="${id}">kill</button> ` +
+      `<span class="sub" id="dev-status-${id}"></span></div>`).join('');
   }
   for (const id of ids) {
     const src = sourceOf(id), d = src.state.dev || {};

@@ -8,7 +8,10 @@
  *                                        HTTP side keeps answering (the page shows it paused);
  *   POST /dev/partition?seconds=N&node=I this node drops every message from node I, or from
  *                                        every peer when I is itself (node= left out: itself);
- *   POST /dev/heal                       ends every pause and partition now.
+ *   POST /dev/heal                       ends every pause and partition now;
+ *   POST /dev/kill                       the node kills itself with SIGKILL 100 ms after
+ *                                        answering, as `kill -9` would (nothing is flushed
+ *                                        or closed: the WAL's durability is what is shown).
  *
  * Only messages received are dropped, at the one place they all enter (peers.c): a partition
  * of node I is I dropping everything and every other node dropping I's messages, which is
@@ -18,6 +21,7 @@
  * listener, to loopback peers, and with a header that a browser sends only after a
  * preflight this node allows for loopback origins alone.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +29,10 @@
 #include "node/dev.h"
 #include "node/node_internal.h"
 
-enum { NODE_DEV_SECONDS_MAX = 300 };
+enum {
+    NODE_DEV_SECONDS_MAX = 300,
+    NODE_DEV_KILL_DELAY_MS = 100, /* time for the answer to leave first */
+};
 
 bool node_dev_paused(const struct node *node)
 {
@@ -81,6 +88,12 @@ static bool query_has(const char *query, const char *key)
     return false;
 }
 
+static void on_kill_timer(uv_timer_t *timer)
+{
+    (void)timer;
+    raise(SIGKILL);
+}
+
 int node_dev_act(struct node *node, const char *action, const char *query, char *text,
                  size_t text_cap)
 {
@@ -91,9 +104,22 @@ int node_dev_act(struct node *node, const char *action, const char *query, char 
         snprintf(text, text_cap, "healed");
         return 200;
     }
+    if (strcmp(action, "kill") == 0) {
+        /* The timer is never freed: the process ends with it. */
+        uv_timer_t *timer = malloc(sizeof(*timer));
+        assert(timer != NULL);
+        uv_timer_init(node->loop, timer);
+        uv_timer_start(timer, on_kill_timer, NODE_DEV_KILL_DELAY_MS, 0);
+        node_log(node, NODE_LOG_WARN, "dev: killed from the live view (SIGKILL in %u ms)",
+                 NODE_DEV_KILL_DELAY_MS);
+        snprintf(text, text_cap, "node %u is killed in %u ms", node->config.id,
+                 NODE_DEV_KILL_DELAY_MS);
+        return 200;
+    }
     bool pause = strcmp(action, "pause") == 0;
     if (!pause && strcmp(action, "partition") != 0) {
-        snprintf(text, text_cap, "no such control: /dev/%s (pause, partition, heal)", action);
+        snprintf(text, text_cap, "no such control: /dev/%s (pause, partition, heal, kill)",
+                 action);
         return 404;
     }
     if (!query_number(query, "seconds", NODE_DEV_SECONDS_MAX, &seconds)) {

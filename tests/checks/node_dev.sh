@@ -7,7 +7,8 @@
 #  - pausing the leader as the page does (it pauses, the others drop its messages) makes
 #    another node leader; its /events says paused; after the pause it catches up with a
 #    write made meanwhile;
-#  - a partition of a follower for 60 s ends at once with /dev/heal.
+#  - a partition of a follower for 60 s ends at once with /dev/heal;
+#  - /dev/kill ends the node as SIGKILL does, and the others go on.
 cd "$(dirname "$0")/../.."
 PORT_BASE=${PORT_BASE:-28400}
 . tests/cluster/lib.sh
@@ -97,4 +98,14 @@ healed() { [ "$(cli "$f" get during-partition 2>/dev/null)" = yes ]; }
 wait_for 15 healed || fail "node $f did not catch up within 15 s of the heal"
 expect_eq "$(state "$f" 'len(s["dev"]["dropping_from"]) + s["dev"]["isolated_ms"]')" 0 "healed"
 for i in 1 2 3; do node_alive "$i" || fail "node $i died"; done
+
+# /dev/kill: the follower answers, then dies of SIGKILL; the other two still take writes.
+expect_eq "$(dev "$f" kill)" 200 "kill node $f"
+killed_pid=${NODE_PID[$f]}
+dead() { ! kill -0 "$killed_pid" 2>/dev/null; }
+wait_for 5 dead || fail "node $f still runs 5 s after /dev/kill"
+wait "$killed_pid" 2>/dev/null; rc=$?
+expect_eq "$rc" 137 "node $f's exit status (SIGKILL)"
+NODE_PID[$f]=""
+expect_eq "$(cli "$new" set after-kill yes)" OK "a write after node $f was killed"
 echo "node_dev: ok"
