@@ -489,6 +489,7 @@ struct node {
     struct auth_limiter auth_limiter;   /* commands_auth.c: the node's wrong passwords */
     uint32_t denied_count;              /* clients with `denied` set, not yet freed */
     uv_tcp_t tls_listener;              /* --tls-port (server.c, tls.c) */
+    uv_signal_t tls_sighup;             /* SIGHUP reloads the TLS files (server.c) */
     struct node_tls_context *tls_context; /* NULL when TLS is off */
 };
 

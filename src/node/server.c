@@ -8,6 +8,7 @@
  * commands per client, pending reply bytes (reading and parsing stop until replies drain).
  * Only a command larger than NODE_CLIENT_IN_BYTES_MAX closes the connection, after an error.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -474,16 +475,46 @@ static void on_connection(uv_stream_t *server, int status)
     client_update_reading(client);
 }
 
-/* --tls-port: a second listener whose connections speak TLS (tls.c). */
-static int tls_server_start(struct node *node, char *error, size_t error_len)
+static struct node_tls_context *tls_context_load(const struct node *node, char *error,
+                                                 size_t error_len)
 {
     const struct node_config *c = &node->config;
     struct node_tls_files files = {.cert = c->tls_cert, .key = c->tls_key,
                                    .ca = c->tls_ca[0] != '\0' ? c->tls_ca : NULL,
                                    .auth_clients = c->tls_auth_clients};
-    node->tls_context = node_tls_context_new(&files, error, error_len);
+    return node_tls_context_new(&files, error, error_len);
+}
+
+/* SIGHUP: the certificate, key and CA files are read again. New connections get the new
+ * ones, connections already open keep theirs; if anything fails to load, nothing changes. */
+static void on_tls_sighup(uv_signal_t *handle, int signum)
+{
+    (void)signum;
+    struct node *node = handle->data;
+    if (node->stopping || node->tls_context == NULL)
+        return;
+    char error[256];
+    struct node_tls_context *fresh = tls_context_load(node, error, sizeof(error));
+    if (fresh == NULL) {
+        node_log(node, NODE_LOG_ERROR, "SIGHUP: the TLS files were not reloaded, the old ones "
+                 "stay in use: %s", error);
+        return;
+    }
+    node_tls_context_free(node->tls_context);
+    node->tls_context = fresh;
+    node_log(node, NODE_LOG_INFO, "SIGHUP: TLS certificate, key and CA reloaded");
+}
+
+/* --tls-port: a second listener whose connections speak TLS (tls.c). */
+static int tls_server_start(struct node *node, char *error, size_t error_len)
+{
+    const struct node_config *c = &node->config;
+    node->tls_context = tls_context_load(node, error, error_len);
     if (node->tls_context == NULL)
         return -1;
+    uv_signal_init(node->loop, &node->tls_sighup);
+    node->tls_sighup.data = node;
+    uv_signal_start(&node->tls_sighup, on_tls_sighup, SIGHUP);
     struct sockaddr_storage addr;
     if (transport_address_parse(c->tls_listen_addr, false, &addr, error, error_len) != 0)
         return -1;
@@ -525,8 +556,10 @@ void node_server_stop(struct node *node)
 {
     if (!uv_is_closing((uv_handle_t *)&node->listener))
         uv_close((uv_handle_t *)&node->listener, NULL);
-    if (node->tls_context != NULL && !uv_is_closing((uv_handle_t *)&node->tls_listener))
+    if (node->tls_context != NULL && !uv_is_closing((uv_handle_t *)&node->tls_listener)) {
         uv_close((uv_handle_t *)&node->tls_listener, NULL);
+        uv_close((uv_handle_t *)&node->tls_sighup, NULL);
+    }
     /* Open TLS connections keep their own reference to OpenSSL's context. */
     node_tls_context_free(node->tls_context);
     node->tls_context = NULL;

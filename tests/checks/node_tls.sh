@@ -6,7 +6,8 @@
 # a write on one node read over TLS on another, a pipelined load of 5,000 commands, a 1 MB
 # value back byte for byte; the plain port keeps working. Refused, with the node serving on:
 # no client certificate, a client certificate of another CA, a server checked against another
-# CA, plaintext on the TLS port. --tls-auth-clients no then serves a client without one.
+# CA, plaintext on the TLS port. SIGHUP reloads the certificate (a bad key leaves the old one).
+# --tls-auth-clients no then serves a client without one.
 cd "$(dirname "$0")/../.."
 PORT_BASE=${PORT_BASE:-27700}
 . tests/cluster/lib.sh
@@ -72,6 +73,33 @@ refused "the server checked against another CA" --tls --cacert "$OTHER/ca.crt" \
 refused "plaintext on the TLS port" -p "$(tls_port 1)"
 expect_eq "$(tcli 1 ping)" PONG "PING over TLS after the refusals"
 expect_eq "$(cli 1 ping)" PONG "PING on the plain port after the refusals"
+
+# SIGHUP reloads the files: node 1's certificate is replaced by one of another CA. Until the
+# signal the old one is served; after it, clients must trust the other CA. A key that does
+# not load leaves the node with the certificate it had.
+ocli() { # ocli NODE ARGS... — over TLS, trusting the other CA, with the first CA's client cert
+    local node=$1; shift
+    timeout 20 redis-cli --tls --cacert "$OTHER/ca.crt" --cert "$CA/client.crt" \
+        --key "$CA/client.key" -p "$(tls_port "$node")" "$@" 2>/dev/null
+}
+mkdir -p "$CLUSTER_DIR/node1-tls"
+cp "$CA/server.crt" "$CA/server.key" "$CLUSTER_DIR/node1-tls/"
+node_stop 1
+NODE_FLAGS="--requirepass-file $CLUSTER_DIR/password --tls-port $(tls_port 1) --tls-ca $CA/ca.crt
+    --tls-cert $CLUSTER_DIR/node1-tls/server.crt --tls-key $CLUSTER_DIR/node1-tls/server.key" \
+    node_start 1 || fail "restart of node 1 with its own copy of the certificate"
+cp "$OTHER/server.crt" "$OTHER/server.key" "$CLUSTER_DIR/node1-tls/"
+expect_eq "$(tcli 1 ping)" PONG "the old certificate before SIGHUP"
+kill -HUP "${NODE_PID[1]}"
+ocli_pong() { [ "$(ocli 1 ping)" = PONG ]; }
+wait_for 10 ocli_pong || fail "after SIGHUP the new certificate is not served"
+[ "$(tcli 1 ping 2>/dev/null)" != PONG ] || fail "after SIGHUP the old certificate is still served"
+echo "not a key" >"$CLUSTER_DIR/node1-tls/server.key"
+kill -HUP "${NODE_PID[1]}"
+wait_for 10 grep -q "were not reloaded" "$CLUSTER_DIR/node1.log" || fail "no log of the failed reload"
+expect_eq "$(ocli 1 ping)" PONG "the certificate after a failed reload"
+node_alive 1 || fail "node 1 stopped on SIGHUP"
+echo "SIGHUP: certificates reloaded; a bad key left the old ones in use"
 
 # --tls-auth-clients no: no client certificate needed.
 node_stop 3
