@@ -6,6 +6,9 @@
 #   http://127.0.0.1:9001/metrics.., the live view at http://127.0.0.1:9001/?nodes=9001,9002,..
 #   (any node serves it), data under ./data/. DEV=1 make run  adds --http-dev: the page can
 #   then pause a node or cut it off from its peers.
+#   TLS=1 make run  also serves clients over TLS on 127.0.0.1:7101.. with a test CA and
+#   certificates that tools/tls-test-ca.sh makes once in ./data/tls/ (client certificates
+#   required: data/tls/client.crt and client.key).
 # Ctrl-C stops every node cleanly (SIGTERM to each, then wait).
 set -u
 BUILD=${1:-build}
@@ -24,6 +27,15 @@ SHARD_FLAGS=()
 DEV_FLAGS=()
 [ "${DEV:-0}" = 1 ] && DEV_FLAGS=(--http-dev)
 mkdir -p data
+TLS_ON=0
+[ "${TLS:-0}" = 1 ] && TLS_ON=1
+if [ "$TLS_ON" = 1 ] && [ ! -f data/tls/server.crt ]; then
+    tools/tls-test-ca.sh data/tls >/dev/null || { echo "TLS=1: tools/tls-test-ca.sh failed" >&2; exit 1; }
+fi
+tls_flags() { # tls_flags I — node I's TLS listener and files, or nothing
+    [ "$TLS_ON" = 1 ] && echo "--tls-port 127.0.0.1:710$1 --tls-cert data/tls/server.crt" \
+        "--tls-key data/tls/server.key --tls-ca data/tls/ca.crt"
+}
 pids=()
 stop() {
     trap - INT TERM
@@ -38,7 +50,7 @@ trap stop INT TERM
 for i in $(seq 1 "$NODES"); do
     "$BIN" --id "$i" --cluster "$CLUSTER" --protocol "$PROTOCOL" --data-dir "data/node$i" \
         --listen "127.0.0.1:700$i" --peer-listen "127.0.0.1:800$i" --http "127.0.0.1:900$i" \
-        "${SHARD_FLAGS[@]}" "${DEV_FLAGS[@]}" \
+        "${SHARD_FLAGS[@]}" "${DEV_FLAGS[@]}" $(tls_flags "$i") \
         2> "data/node$i.log" &
     pids+=($!)
 done
@@ -81,6 +93,10 @@ else
 fi
 echo "  metrics (Prometheus text format):"
 for i in $(seq 1 "$NODES"); do echo "    http://127.0.0.1:900$i/metrics"; done
+if [ "$TLS_ON" = 1 ]; then
+    echo "  TLS on 127.0.0.1:7101..710$NODES (test CA in data/tls):"
+    echo "    redis-cli --tls --cacert data/tls/ca.crt --cert data/tls/client.crt --key data/tls/client.key -p 7101 ping"
+fi
 [ -n "$ready" ] || echo "  (some shards have no leader yet: commands wait for one)"
 cat <<TXT
   talk to any node; it serves every key (forwarding to the key's shard leader):
