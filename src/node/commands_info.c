@@ -135,7 +135,7 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         buf, cap,
         "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
         "proposals:%llu\r\nlinearizable_reads:%llu\r\nforwarded_writes:%llu\r\n"
-        "applied_entries:%llu\r\nwal_syncs:%llu\r\nwal_sync_avg_us:%llu\r\n"
+        "writes_retried:%llu\r\napplied_entries:%llu\r\nwal_syncs:%llu\r\nwal_sync_avg_us:%llu\r\n"
         "wal_sync_max_us:%llu\r\nwal_entries_per_sync:%.1f\r\nsnapshots_taken:%llu\r\n"
         "snapshots_installed:%llu\r\npending_requests:%u\r\nloop_busy_max_us:%llu\r\n"
         "loop_busy_over_50ms:%llu\r\nheartbeats_coalesced:%llu\r\n"
@@ -144,7 +144,8 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         "peer_auth_failures:%llu\r\npeer_log_lines_suppressed:%llu\r\n\r\n",
         (unsigned long long)s->clients_total, (unsigned long long)s->commands,
         (unsigned long long)s->proposals, (unsigned long long)s->reads,
-        (unsigned long long)s->forwarded, (unsigned long long)s->applied_entries,
+        (unsigned long long)s->forwarded, (unsigned long long)s->writes_retried,
+        (unsigned long long)s->applied_entries,
         (unsigned long long)s->syncs,
         (unsigned long long)(s->syncs ? s->sync_us_total / s->syncs : 0),
         (unsigned long long)s->sync_us_max,

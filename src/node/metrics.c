@@ -242,6 +242,9 @@ static void write_node(struct metrics_text *w, const struct node *node)
               "Reads served through ReadIndex.", s->reads);
     write_one(w, "chorus_forwarded_writes_total", METRICS_COUNTER,
               "Writes forwarded to a shard's leader on another node.", s->forwarded);
+    write_one(w, "chorus_writes_retried_total", METRICS_COUNTER,
+              "Writes proposed again after a new leader overwrote their entry.",
+              s->writes_retried);
     write_one(w, "chorus_applied_entries_total", METRICS_COUNTER,
               "Log entries applied to the state machines.", s->applied_entries);
     write_one(w, "chorus_pending_requests", METRICS_GAUGE,

@@ -78,6 +78,9 @@ enum {
      * when they apply: neither the index (the entry may be overwritten, Raft §5.3) nor the
      * term (Paxos re-proposes a value under a new ballot) says it alone. */
     NODE_WRITE_TAG_BYTES = 8,
+    /* A write a new leader overwrote is proposed again at most this many times (requests.c,
+     * overwritten_may_retry) before the client gets -TRYAGAIN. */
+    NODE_WRITE_RETRIES_MAX = 3,
     /* Error replies are counted by kind (metrics.c): this many kinds, of at most this many
      * bytes (with the NUL); Redis and chorus use about a dozen. */
     NODE_ERROR_KINDS_MAX = 24,
@@ -113,6 +116,7 @@ struct node_request {
     uint64_t index;           /* COMMIT / APPLY_READ */
     uint64_t term;            /* COMMIT */
     bool proposed;            /* a proposal left this node: its fate may be unknown */
+    uint8_t retries;          /* requests.c: proposed again after a new leader overwrote it */
     cn_node_id forwarded_to;  /* FORWARD: the leader the write was sent to */
     bool done;
     bool quit;                /* QUIT: the connection closes once this reply is sent */
@@ -342,6 +346,7 @@ struct node_stats {
     uint64_t snapshots_taken;
     uint64_t snapshots_installed;
     uint64_t forwarded;
+    uint64_t writes_retried;    /* requests.c: proposed again after being overwritten */
     uint64_t clients_total;
     uint64_t loop_busy_us_max;  /* longest loop iteration, not counting the wait in poll */
     uint64_t loop_busy_over_50ms; /* iterations that took longer than 50 ms */

@@ -473,6 +473,34 @@ uint64_t node_entry_tag(const struct cn_entry *entry)
     return tag;
 }
 
+/*
+ * A write whose entry a new leader overwrote certainly did not take effect, so proposing it
+ * again is safe — as long as that cannot reorder it with the client's later commands: none
+ * of them may have started (it is the client's only write in progress, and a later read
+ * would wait for it). Then the client sees its write done, not -TRYAGAIN, as an etcd client
+ * sees its put retried; at most NODE_WRITE_RETRIES_MAX times, within its deadline.
+ */
+static bool overwritten_may_retry(const struct node_request *r)
+{
+    const struct node_client *c = r->client;
+    return c != NULL && c->writes_started == 1 && c->reads_started == 0 &&
+           c->proxies_started == 0 && r->retries < NODE_WRITE_RETRIES_MAX &&
+           !r->chain_write && !r->proxied && r->payload != NULL;
+}
+
+static void retry_overwritten(struct node *node, struct node_request *r)
+{
+    r->retries++;
+    node->stats.writes_retried++;
+    set_wait(node, r, NODE_WAIT_NONE);
+    r->index = r->term = 0;
+    r->proposed = false;
+    r->forwarded_to = 0;
+    /* Proposed again by the next retry pass (node_requests_retry), not from inside the
+     * apply loop that found it overwritten. */
+    wait_for_leader(node, r);
+}
+
 /* An entry was applied: the writes waiting for its index (the head of the sorted commit
  * list) learn their fate: theirs if the entry carries their tag, else overwritten. */
 void node_requests_on_applied(struct node_group *g, const struct cn_entry *entry,
@@ -485,6 +513,8 @@ void node_requests_on_applied(struct node_group *g, const struct cn_entry *entry
         memcpy(&tag, r->payload, NODE_WRITE_TAG_BYTES);
         if (r->index == entry->index && node_entry_tag(entry) == tag)
             node_request_finish_write(node, r, result);
+        else if (overwritten_may_retry(r))
+            retry_overwritten(node, r);
         else
             node_request_fail(node, r, ERROR_OVERWRITTEN);
     }
