@@ -282,6 +282,18 @@ static void write_peers(struct metrics_text *w, const struct node *node)
               ts.bytes_sent);
     write_one(w, "chorus_peer_received_bytes_total", METRICS_COUNTER, "Bytes received from peers.",
               ts.bytes_received);
+    /* By type, as peers.c counts them for the live view: a heartbeat record inside a
+     * node-heartbeats message counts as the heartbeat it stands for. */
+    metrics_text_header(w, "chorus_peer_messages_received_by_type_total", METRICS_COUNTER,
+                        "Messages received from peers, by type (the records of a "
+                        "node-heartbeats message each count as their own type too).");
+    for (uint32_t t = 0; t <= CN_MSG_TYPE_MAX; t++) {
+        if (node->stats.peer_received_by_type[t] == 0)
+            continue;
+        struct metrics_label label = {"type", cn_message_type_name((uint8_t)t)};
+        metrics_text_u64(w, "chorus_peer_messages_received_by_type_total", &label, 1,
+                         node->stats.peer_received_by_type[t]);
+    }
 }
 
 /* chorus_error_replies_total{kind="ERR"}: error replies by their first word. */

@@ -83,7 +83,8 @@ chorus_group_persisted_index:gauge chorus_group_last_index:gauge
 chorus_group_snapshot_index:gauge chorus_wal_syncs:counter chorus_wal_synced_entries:counter
 chorus_wal_sync_duration_seconds:histogram chorus_peer_messages_sent:counter
 chorus_peer_messages_received:counter chorus_peer_messages_dropped:counter
-chorus_peer_sent_bytes:counter chorus_peer_received_bytes:counter"
+chorus_peer_sent_bytes:counter chorus_peer_received_bytes:counter
+chorus_peer_messages_received_by_type:counter"
 declare -A before
 for i in 1 2 3; do
     text=$(metrics "$i") || fail "node $i: /metrics did not parse"
@@ -96,6 +97,8 @@ for i in 1 2 3; do
         [ -n "$(value "$text" "chorus_group_term{group=$g}")" ] || fail "node $i: no term for group $g"
     done
     [ "$(value "$text" "chorus_peer_messages_received_total{}")" -gt 0 ] || fail "node $i: no peer messages received"
+    [ "$(value "$text" "chorus_peer_messages_received_by_type_total{type=node-beat}")" -gt 0 ] ||
+        fail "node $i: no node beats counted by type"
     before[$i,commit]=$(group_sum "$text" chorus_group_commit_index)
     before[$i,syncs]=$(value "$text" "chorus_wal_sync_duration_seconds_count{}")
 done
