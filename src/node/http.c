@@ -394,7 +394,7 @@ static void conn_handle_dev(struct node_http_conn *c, size_t head_len, const cha
         conn_reply_error(c, 403, "Forbidden", "");
         return;
     }
-    char cors[NODE_HTTP_ORIGIN_BYTES_MAX + 160] = "";
+    char cors[NODE_HTTP_ORIGIN_BYTES_MAX + 288] = ""; /* the CORS lines, origin included */
     if (has_origin)
         snprintf(cors, sizeof(cors), "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n",
                  origin);
