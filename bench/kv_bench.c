@@ -6,6 +6,12 @@
  * the durability point), first with keys in increasing order, then with random keys into the
  * same store. Then point reads, a forced sync and a snapshot. Usage: kv_bench [puts] [dir].
  * The target (issue): >= 500,000 puts/s of 256-byte values in batches of 64.
+ *
+ * Then what a node with many groups pays per loop iteration (issue 10): GROUPS stores each
+ * applying a batch of GROUP_BATCH_ITEMS random puts per iteration, (a) each store in its own
+ * environment committing its own txn, as before one environment per node, and (b) the stores
+ * of one environment, one nested txn each and one commit per iteration (kv.h), as the node
+ * does now. Same work, same keys: the ratio is what the shared commit saves.
  */
 #include <assert.h>
 #include <dirent.h>
@@ -26,6 +32,8 @@ enum {
     PUTS_DEFAULT = 1000000,
     PUTS_MAX = 100000000,
     GETS = 1000000,
+    GROUPS = 16,
+    GROUP_BATCH_ITEMS = 4,
 };
 
 static double now_seconds(void)
@@ -103,6 +111,87 @@ static struct rate bench_puts(struct kv *kv, uint64_t puts, bool random)
     }
     return (struct rate){(double)puts / (now_seconds() - start),
                          (double)puts / (cpu_seconds() - start_cpu)};
+}
+
+static void remove_dir(const char *dir);
+
+/* Encodes count random SETs as the next entries of kv. */
+static void encode_puts(struct kv *kv, uint8_t entries[][ENTRY_BYTES], struct kv_apply_item *items,
+                        size_t count, uint64_t *seed)
+{
+    uint8_t value[VALUE_BYTES];
+    memset(value, 'v', sizeof value);
+    uint64_t index = 0, term = 0;
+    kv_applied(kv, &index, &term);
+    for (size_t i = 0; i < count; i++) {
+        char key[KEY_BYTES + 1];
+        make_key(0, true, seed, key);
+        struct kv_bytes args[2] = {{(const uint8_t *)key, KEY_BYTES}, {value, VALUE_BYTES}};
+        struct kv_command command = {.op = KV_OP_SET, .arg_count = 2, .args = args};
+        size_t len = 0;
+        const char *reason = NULL;
+        int rv = kv_command_encode(&command, entries[i], ENTRY_BYTES, &len, &reason);
+        assert(rv == KV_OK && len == ENTRY_BYTES);
+        items[i] = (struct kv_apply_item){.index = ++index, .term = 1, .kind = KV_ITEM_COMMAND,
+                                          .data = entries[i], .data_len = ENTRY_BYTES};
+    }
+}
+
+/* GROUPS stores, `iterations` loop iterations of one small batch per store; shared: one
+ * environment and one commit per iteration, else an environment and a commit per store. */
+static struct rate bench_groups(const char *parent, bool shared, uint64_t iterations)
+{
+    static uint8_t entries[GROUP_BATCH_ITEMS][ENTRY_BYTES];
+    struct kv_apply_item items[GROUP_BATCH_ITEMS];
+    struct kv_result results[GROUP_BATCH_ITEMS];
+    struct kv *stores[GROUPS];
+    struct kv_env *env = NULL;
+    struct kv_options options;
+    kv_options_defaults(&options);
+    options.map_bytes = 16ull << 30;
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/%s", parent, shared ? "shared" : "own");
+    if (shared && kv_env_open(dir, &options, GROUPS, &env) != KV_OK) {
+        fprintf(stderr, "kv_env_open: %s\n", kv_last_error());
+        exit(1);
+    }
+    for (uint32_t g = 0; g < GROUPS; g++) {
+        char sub[760];
+        snprintf(sub, sizeof sub, "%s-%u", dir, g);
+        int rv = shared ? kv_store_open(env, g, &stores[g]) : kv_open(sub, &options, &stores[g]);
+        if (rv != KV_OK) {
+            fprintf(stderr, "open store %u: %s\n", g, kv_last_error());
+            exit(1);
+        }
+    }
+    uint64_t seed = 0x2545f4914f6cdd1dull;
+    double start = now_seconds(), start_cpu = cpu_seconds();
+    for (uint64_t it = 0; it < iterations; it++) {
+        for (uint32_t g = 0; g < GROUPS; g++) {
+            encode_puts(stores[g], entries, items, GROUP_BATCH_ITEMS, &seed);
+            if (kv_apply_batch(stores[g], items, GROUP_BATCH_ITEMS, results) != KV_OK) {
+                fprintf(stderr, "apply: %s\n", kv_last_error());
+                exit(1);
+            }
+        }
+        if (shared && kv_env_commit(env) != KV_OK) {
+            fprintf(stderr, "commit: %s\n", kv_last_error());
+            exit(1);
+        }
+    }
+    double puts = (double)iterations * GROUPS * GROUP_BATCH_ITEMS;
+    struct rate rate = {puts / (now_seconds() - start), puts / (cpu_seconds() - start_cpu)};
+    for (uint32_t g = 0; g < GROUPS; g++) {
+        char sub[760];
+        snprintf(sub, sizeof sub, "%s-%u", dir, g);
+        kv_close(stores[g]);
+        if (!shared)
+            remove_dir(sub);
+    }
+    kv_env_close(env);
+    if (shared)
+        remove_dir(dir);
+    return rate;
 }
 
 static double bench_gets(struct kv *kv, uint64_t puts)
@@ -199,6 +288,16 @@ int main(int argc, char **argv)
            (unsigned long long)(meta.file_bytes >> 20), (double)meta.file_bytes / seconds / (1 << 20),
            (unsigned long long)meta.index);
     kv_close(kv);
+    uint64_t iterations = puts / (GROUPS * GROUP_BATCH_ITEMS);
+    iterations = iterations < 1000 ? 1000 : iterations;
+    struct rate own = bench_groups(dir, false, iterations);
+    struct rate one = bench_groups(dir, true, iterations);
+    printf("%d groups x %d puts per iteration, %llu iterations:\n", GROUPS, GROUP_BATCH_ITEMS,
+           (unsigned long long)iterations);
+    printf("  a commit per group:  %10.0f puts/s (%.0f per cpu-second)\n", own.per_second,
+           own.per_cpu_second);
+    printf("  one commit for all:  %10.0f puts/s (%.0f per cpu-second), %.2f x\n",
+           one.per_second, one.per_cpu_second, one.per_second / own.per_second);
     remove_dir(dir);
     return 0;
 }
