@@ -161,6 +161,23 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
 
 /* The section chorus's own tools read: `chorus status` and the tests parse these lines. */
 /* Redis's "# Cluster" section: cluster-aware clients look for cluster_enabled. */
+/* INFO stages (asked by name only): the averages of stages.c's sampled writes, in µs. */
+static size_t info_stages(const struct node *node, char *buf, size_t cap)
+{
+    const struct node_stages *st = &node->stages;
+    uint64_t n = st->completed ? st->completed : 1;
+    size_t len = (size_t)snprintf(buf, cap, "# Stages\r\nstage_samples:%llu\r\n",
+                                  (unsigned long long)st->completed);
+    for (int k = 1; k < NODE_STAGE_COUNT && len < cap; k++)
+        len += (size_t)snprintf(buf + len, cap - len, "stage_%s_us:%.1f\r\n",
+                                node_stage_name((enum node_stage)k),
+                                (double)st->stage_ns_total[k] / 1000.0 / (double)n);
+    if (len < cap)
+        len += (size_t)snprintf(buf + len, cap - len, "stage_total_us:%.1f\r\n\r\n",
+                                (double)st->total_ns / 1000.0 / (double)n);
+    return len;
+}
+
 static size_t info_cluster(const struct node *node, char *buf, size_t cap)
 {
     return (size_t)snprintf(buf, cap, "# Cluster\r\ncluster_enabled:%d\r\n\r\n",
@@ -283,6 +300,10 @@ void node_cmd_info(struct node_exec *e)
         SECTION("cluster", info_cluster(e->node, section, sizeof(section)));
         SECTION("chorus", info_chorus(e->node, section, sizeof(section)));
         SECTION("keyspace", info_keyspace(e->node, section, sizeof(section)));
+        if (!all && node_arg_is(s, "stages")) {
+            size_t len = info_stages(e->node, section, sizeof(section));
+            info_append(text, &n, section, len < sizeof(section) ? len : sizeof(section) - 1);
+        }
 #undef SECTION
     }
     struct resp_out *out = node_exec_out(e);

@@ -203,6 +203,13 @@ void node_finish_flush(struct node *node)
     /* Finishing may make a group ready again but never finishes another one: the list is
      * taken whole. */
     uint32_t n = node->finishing_count;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct cn_update *u = &node->finishing[i]->update;
+        if (u->committed_count > 0)
+            node_stages_mark(node, node->finishing[i]->id,
+                             u->committed[u->committed_count - 1].index, NODE_STAGE_APPLIED,
+                             NODE_STAGE_COMMITTED);
+    }
     for (uint32_t i = 0; i < n; i++)
         finish_answers(node->finishing[i]);
     assert(node->finishing_count == n);
@@ -244,6 +251,7 @@ static void sync_done(uv_work_t *work, int status)
     node->stats.syncs++;
     metrics_histogram_observe(&node->stats.sync_seconds, (double)node->stats.sync_us_last / 1e6);
     node->sync_in_flight = false;
+    node_stages_mark_all(node, NODE_STAGE_WAL_DONE, NODE_STAGE_WAL_START);
     struct node_group *g = node->batch_flight;
     node->batch_flight = NULL;
     while (g != NULL) {
@@ -281,6 +289,7 @@ static void sync_start(struct node *node)
     node->batch_flight = node->batch_open;
     node->batch_open = NULL;
     node->sync_in_flight = true;
+    node_stages_mark_all(node, NODE_STAGE_WAL_START, NODE_STAGE_APPENDED);
     node->sync_work.data = node;
     int rv = uv_queue_work(node->loop, &node->sync_work, sync_work, sync_done);
     assert(rv == 0);
@@ -372,6 +381,9 @@ static bool persist_update(struct node_group *g)
     g->in_batch = true;
     g->batch_next = node->batch_open;
     node->batch_open = g;
+    if (u->entry_count > 0)
+        node_stages_mark(node, g->id, u->entries[u->entry_count - 1].index,
+                         NODE_STAGE_APPENDED, NODE_STAGE_PROPOSED);
     return true;
 }
 
@@ -385,6 +397,9 @@ static bool drive_group(struct node_group *g)
     struct cn_update *u = &g->update;
     node->ops->get_update(g->core, u);
     g->update_outstanding = true;
+    if (u->committed_count > 0)
+        node_stages_mark(node, g->id, u->committed[u->committed_count - 1].index,
+                         NODE_STAGE_COMMITTED, NODE_STAGE_PROPOSED);
     log_soft_state(g, u);
     node_peers_send(g, u->messages, u->message_count);
     if (!persist_update(g))

@@ -87,6 +87,38 @@ enum {
     NODE_ERROR_KIND_BYTES_MAX = 24,
 };
 
+/* stages.c: where a sampled write's time goes. */
+enum node_stage {
+    NODE_STAGE_RECEIVED = 0,
+    NODE_STAGE_PROPOSED,
+    NODE_STAGE_APPENDED,
+    NODE_STAGE_WAL_START,
+    NODE_STAGE_WAL_DONE,
+    NODE_STAGE_COMMITTED,
+    NODE_STAGE_APPLIED,
+    NODE_STAGE_REPLIED,
+    NODE_STAGE_COUNT,
+};
+enum {
+    NODE_STAGE_EVERY = 16,          /* one proposal in this many is followed */
+    NODE_STAGE_SAMPLES_MAX = 8,     /* followed at once */
+};
+#define NODE_STAGE_TIMEOUT_NS (10ull * 1000 * 1000 * 1000)
+struct node_stage_sample {
+    uint64_t request_id; /* 0: free */
+    uint32_t group;
+    uint64_t index;
+    uint64_t t[NODE_STAGE_COUNT]; /* uv_hrtime at each stage, 0 until reached */
+};
+struct node_stages {
+    uint64_t proposals;
+    uint32_t active;
+    struct node_stage_sample samples[NODE_STAGE_SAMPLES_MAX];
+    uint64_t completed;
+    uint64_t stage_ns_total[NODE_STAGE_COUNT]; /* [k]: from stage k-1 to stage k */
+    uint64_t total_ns;
+};
+
 /* What a client request waits for. */
 enum node_wait {
     NODE_WAIT_NONE = 0,
@@ -484,6 +516,7 @@ struct node {
     uint32_t finishing_count;
     struct kv_result *apply_results;
     size_t apply_results_cap, apply_results_used;
+    struct node_stages stages;            /* stages.c */
 
     struct node_stats stats;
     struct node_dev dev;        /* dev.c: all zero unless --http-dev's controls were used */
@@ -529,6 +562,13 @@ void node_drive(struct node *node);
 int node_step(struct node_group *group, const struct cn_event *event);
 void node_step_tick(struct node_group *group);
 void node_group_ready(struct node_group *group);
+/* stages.c: a sampled write's stages (see there). */
+const char *node_stage_name(enum node_stage stage);
+void node_stages_proposed(struct node *node, const struct node_request *r);
+void node_stages_mark(struct node *node, uint32_t group, uint64_t index, enum node_stage stage,
+                      enum node_stage after);
+void node_stages_mark_all(struct node *node, enum node_stage stage, enum node_stage after);
+void node_stages_done(struct node *node, const struct node_request *r, bool ok);
 /* drive.c: commits the applies of the groups finishing in this pass and sends their answers. */
 void node_finish_flush(struct node *node);
 void node_refresh_status(struct node_group *group);

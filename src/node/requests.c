@@ -268,6 +268,8 @@ void node_request_complete(struct node *node, struct node_request *r)
 {
     assert(!r->done);
     r->done = true;
+    node_stages_done(node, r, !(r->has_reply_out && r->reply_out.len > 0 &&
+                                r->reply_out.data[0] == '-'));
     node_tx_request_done(r);
     node_chain_free(r);
     if (r->has_reply_out)
@@ -372,6 +374,7 @@ enum node_start node_request_propose(struct node *node, struct node_request *r)
         r->proposed = true;
         set_wait(node, r, NODE_WAIT_COMMIT);
         node->stats.proposals++;
+        node_stages_proposed(node, r);
 #ifdef CHORUS_PLANT_ACK_ON_PROPOSE
         /* Planted bug for the chaos harness (docs/testing.md): a plain SET acknowledged once
          * proposed, before it is committed. */
