@@ -3,7 +3,7 @@
  *
  *   chorus-sim --protocol raft --seeds N [--start S] [--nodes 3|5] [--groups G] [--faults LIST]
  *              [--duration-ms D] [--jobs J] [--storage mem|wal] [--plant BUG] [--verbose]
- *   chorus-sim --protocol raft --seed S [--trace]
+ *   chorus-sim --protocol raft --seed S [--trace] [--trace-html FILE]
  *   chorus-sim --compare --seeds N [--start S] [--nodes 3|5] [--faults LIST] [--duration-ms D]
  *              [--jobs J]
  *
@@ -26,6 +26,10 @@
  * (every seed should fail): cross-apply (node 1 applies group 1's entries to group 0's state
  * machine) or early-ack (with --storage wal: one group of a batch is acknowledged before the
  * batch's shared sync). Both need --groups 2 or more.
+ *
+ * --trace-html FILE (with --seed S) writes the seed's timeline as one self-contained HTML page
+ * (src/sim/trace_html.h): nodes as lanes, messages as arrows, faults, leaders, applies and the
+ * client operations, and the violation with the operations the checker names when it fails.
  *
  * Runs seeds S..S+N-1 and ends with exactly one summary line:
  *   seeds: N, violations: V, commits: C, elections: E, elapsed_s: T
@@ -52,6 +56,7 @@ struct sim_cmd {
     struct sim_options options;
     const char *faults_text;
     const char *plant_text; /* --plant's name, or NULL */
+    const char *trace_html_path; /* --trace-html's file, or NULL */
     uint64_t start;
     uint64_t seeds;
     uint32_t jobs;
@@ -70,7 +75,8 @@ struct sim_totals {
 static void sim_cmd_usage(FILE *out)
 {
     fprintf(out,
-            "usage: chorus-sim --protocol NAME (--seeds N [--start S] | --seed S [--trace])\n"
+            "usage: chorus-sim --protocol NAME (--seeds N [--start S] |\n"
+            "                  --seed S [--trace] [--trace-html FILE])\n"
             "                  [--nodes 3|5] [--groups G] [--faults LIST] [--duration-ms D]\n"
             "                  [--jobs J] [--storage mem|wal] [--lincheck-timeout-s T]\n"
             "                  [--plant cross-apply|early-ack] [--verbose]\n"
@@ -115,7 +121,7 @@ static const struct sim_cmd_option sim_cmd_options[] = {
     {"--duration-ms", true, true}, {"--jobs", true, true},    {"--lincheck-timeout-s", true, false},
     {"--storage", true, false},  {"--trace", false, false},   {"--verbose", false, false},
     {"--help", false, false},    {"--compare", false, false}, {"--groups", true, true},
-    {"--plant", true, false},
+    {"--plant", true, false},    {"--trace-html", true, false},
 };
 
 static const struct sim_cmd_option *sim_cmd_option_find(const char *arg)
@@ -183,6 +189,8 @@ static int sim_cmd_apply(struct sim_cmd *cmd, const char *arg, const char *value
         cmd->plant_text = value;
     } else if (strcmp(arg, "--trace") == 0) {
         cmd->options.trace = stdout;
+    } else if (strcmp(arg, "--trace-html") == 0) {
+        cmd->trace_html_path = value;
     } else if (strcmp(arg, "--verbose") == 0) {
         cmd->verbose = true;
     } else if (strcmp(arg, "--compare") == 0) {
@@ -221,6 +229,10 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
         return sim_cmd_error("--seeds must be >= 1 (and S+N-1 must fit in 64 bits)");
     if (cmd->options.trace != NULL && cmd->seeds != 1)
         return sim_cmd_error("--trace replays one seed: use --seed S");
+    /* One page draws one seed: --seeds 1 would do as well, but the page is a seed's replay. */
+    if (cmd->trace_html_path != NULL && (!cmd->have_seed || cmd->compare))
+        return sim_cmd_error("--trace-html draws one seed: use --seed S (not --seeds, not "
+                             "--compare)");
     if (cmd->compare && (cmd->options.trace != NULL || cmd->options.storage != SIM_STORAGE_MEM))
         return sim_cmd_error("--compare takes neither --trace nor --storage");
     if (cmd->compare && (cmd->options.group_count != 1 || cmd->plant_text != NULL))
@@ -567,6 +579,14 @@ int main(int argc, char **argv)
     signal(SIGFPE, sim_cmd_on_fatal);
     signal(SIGBUS, sim_cmd_on_fatal);
     if (cmd.compare) return sim_cmd_compare_main(&cmd);
+    if (cmd.trace_html_path != NULL) {
+        cmd.options.trace_html = fopen(cmd.trace_html_path, "w");
+        if (cmd.options.trace_html == NULL) {
+            fprintf(stderr, "chorus-sim: --trace-html %s: %s\n", cmd.trace_html_path,
+                    strerror(errno));
+            return 2;
+        }
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct sim_totals totals = {0};
@@ -574,6 +594,11 @@ int main(int argc, char **argv)
     int rc = cmd.jobs > 1 ? sim_cmd_run_jobs(&cmd, &totals) : sim_cmd_run(&cmd, 0, &totals);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double elapsed = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (cmd.options.trace_html != NULL && fclose(cmd.options.trace_html) != 0) {
+        fprintf(stderr, "chorus-sim: --trace-html %s: %s\n", cmd.trace_html_path,
+                strerror(errno));
+        return 2;
+    }
     if (rc != 0 || totals.sim_failures > 0) {
         fprintf(stderr, "chorus-sim: the simulator failed (%" PRIu64 " seeds)\n",
                 totals.sim_failures);

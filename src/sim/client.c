@@ -71,6 +71,36 @@ static void sim_client_draw(struct sim *sim, struct sim_client *c)
     }
 }
 
+/* --trace-html: the operation from call to now, with its outcome and its index in the history
+ * (-1: not recorded there, as a read that timed out). */
+static void sim_client_html(struct sim *sim, const struct sim_client *c, bool returned,
+                            int64_t history_index)
+{
+    char key[SIM_HTML_TEXT_BYTES_MAX / 4], arg[SIM_HTML_TEXT_BYTES_MAX / 2];
+    char out[SIM_HTML_TEXT_BYTES_MAX / 2], text[SIM_HTML_TEXT_BYTES_MAX / 2];
+    text[0] = '\0';
+    if (c->kind == LINCHECK_CAS)
+        snprintf(text, sizeof(text), "%s if %s", c->command.value, c->command.expect);
+    else if (c->kind == LINCHECK_PUT)
+        snprintf(text, sizeof(text), "%s", c->command.value);
+    sim_html_quote(arg, sizeof(arg), text);
+    if (!returned)
+        snprintf(text, sizeof(text), "%s", history_index < 0 ? "timeout" : "unknown");
+    else if (c->kind == LINCHECK_GET)
+        snprintf(text, sizeof(text), "%s", c->output_null ? "(nil)" : c->output_value);
+    else if (c->kind == LINCHECK_PUT)
+        snprintf(text, sizeof(text), "OK");
+    else if (c->kind == LINCHECK_CAS)
+        snprintf(text, sizeof(text), "%s", c->output_ok ? "OK" : "not swapped");
+    else
+        snprintf(text, sizeof(text), "%" PRId64, c->output_int);
+    sim_html_quote(out, sizeof(out), text);
+    sim_html_event(sim, "\"op\",%" PRId64 ",%d,%u,%u,\"%s\",%s,%s,%s,%" PRId64 ",%u", c->call_us,
+                   returned ? 1 : 0, c->index + 1, c->group, sim_kind_names[c->kind],
+                   sim_html_quote(key, sizeof(key), c->command.key), arg, out, history_index,
+                   c->node);
+}
+
 /* Appends the operation to the history (returned: with its outputs). */
 static void sim_client_record(struct sim *sim, struct sim_client *c, bool returned)
 {
@@ -91,6 +121,7 @@ static void sim_client_record(struct sim *sim, struct sim_client *c, bool return
         case LINCHECK_INCR: op.output_int = c->output_int; break;
         }
     }
+    if (sim->html != NULL) sim_client_html(sim, c, returned, (int64_t)sim->result->ops);
     if (lincheck_history_add(sim->history, &op) != 0) {
         sim_verdict_fail(&sim->verdict, "history", "client %u: %s", c->index + 1,
                          lincheck_history_error(sim->history));
@@ -257,6 +288,7 @@ void sim_client_timeout(struct sim *sim, uint32_t client, uint64_t seq)
     if (c->seq != seq || c->state == SIM_CLIENT_IDLE || c->state == SIM_CLIENT_REPLYING) return;
     SIM_TRACE(sim, -1, "client %u: timeout", client + 1);
     if (c->state == SIM_CLIENT_PROPOSED) sim_client_record(sim, c, false);
+    else if (sim->html != NULL) sim_client_html(sim, c, false, -1);
     sim_client_next(sim, c);
 }
 

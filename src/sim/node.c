@@ -121,6 +121,7 @@ void sim_node_start(struct sim *sim, uint32_t node)
     n->alive = true;
     n->incarnation++;
     n->batch_outstanding = false;
+    SIM_HTML(sim, "\"start\",%u", node);
     for (uint32_t g = 0; g < sim->group_count; g++) {
         const struct sim_disk *disk = &sim_replica(sim, node, g)->disk;
         SIM_TRACE_GROUP(sim, (int)node, g, "start: term %" PRIu64 " commit %" PRIu64
@@ -164,6 +165,7 @@ void sim_node_crash(struct sim *sim, uint32_t node)
     n->batch_outstanding = false;
     n->crash_in_write = false;
     sim->result->crashes++;
+    SIM_HTML(sim, "\"crash\",%u", node);
     for (uint32_t g = 0; g < sim->group_count; g++) {
         const struct sim_disk *disk = &sim_replica(sim, node, g)->disk;
         SIM_TRACE_GROUP(sim, (int)node, g, "CRASH (persisted: term %" PRIu64 " entries to %"
@@ -217,6 +219,8 @@ static void sim_node_observe(struct sim *sim, uint32_t node, uint32_t group,
     if (u->role != r->role || u->term != r->term || u->leader != r->leader) {
         SIM_TRACE_GROUP(sim, (int)node, group, "role %s term %" PRIu64 " leader %u",
                         cn_role_name(u->role), u->term, u->leader);
+        SIM_HTML(sim, "\"role\",%u,%u,\"%s\",%" PRIu64 ",%u", node, group,
+                 cn_role_name(u->role), u->term, u->leader);
     }
     r->role = u->role;
     r->term = u->term;

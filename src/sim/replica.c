@@ -197,6 +197,8 @@ static void sim_replica_apply(struct sim *sim, uint32_t node, struct sim_replica
                         e->type == CN_ENTRY_NORMAL ? "command"
                         : e->type == CN_ENTRY_NOOP ? "noop"
                                                    : "config");
+        SIM_HTML(sim, "\"apply\",%u,%u,%" PRIu64 ",%" PRIu64, node, r->group, e->index,
+                 e->term);
         if (e->type == CN_ENTRY_NORMAL) sim_client_applied(sim, node, r->group, e, &output);
         sim_stats_applied(sim, node, r->group, e->index);
 

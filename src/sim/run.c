@@ -138,6 +138,10 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
     sim->scratch_entries = malloc(sizeof(struct cn_entry) * CN_MESSAGE_ENTRIES_MAX);
     sim->snapshot_scratch = malloc(SIM_SNAPSHOT_BYTES_MAX);
     if (!sim->scratch_entries || !sim->snapshot_scratch) goto oom;
+    if (options->trace_html != NULL) {
+        sim->html = sim_html_create();
+        if (sim->html == NULL) goto oom;
+    }
     *out = sim;
     return 0;
 oom:
@@ -170,6 +174,7 @@ void sim_destroy(struct sim *sim)
 {
     if (sim == NULL) return;
     sim_teardown(sim);
+    sim_html_destroy(sim->html);
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
         struct sim_node *n = &sim->nodes[i];
         for (uint32_t g = 0; n->replicas != NULL && g < sim->group_count; g++)
@@ -254,6 +259,7 @@ static int sim_begin(struct sim *sim, uint64_t seed)
     memset(sim->beats, 0, sizeof(sim->beats));
     sim->beats_pending = 0;
     memset(sim->last_value, 0, sizeof(sim->last_value));
+    if (sim->html != NULL) sim_html_reset(sim->html);
     sim_rng_init(&sim->rng_fault, seed, SIM_RNG_FAULT);
     sim_rng_init(&sim->rng_workload, seed, SIM_RNG_WORKLOAD);
     sim_rng_init(&sim->rng_network, seed, SIM_RNG_NETWORK);
@@ -384,6 +390,11 @@ static void sim_lincheck(struct sim *sim)
     enum lincheck_verdict verdict = lincheck_check(sim->history, &options, result);
     FILE *report = sim->options.report;
     if (verdict == LINCHECK_VIOLATION) {
+        if (sim->html != NULL)
+            sim_html_culprits(sim, result->op_index,
+                              result->op_count < LINCHECK_RESULT_OPS_MAX ? result->op_count
+                                                                         : LINCHECK_RESULT_OPS_MAX,
+                              result->op_count);
         sim_verdict_fail(&sim->verdict, "linearizability",
                          "key %s: %u operations cannot be ordered", result->key,
                          result->op_count);
@@ -426,6 +437,13 @@ int sim_run_seed(struct sim *sim, uint64_t seed, struct sim_seed_result *result)
         result->violation = true;
         snprintf(result->message, sizeof(result->message), "%s", sim->verdict.message);
         SIM_TRACE(sim, -1, "VIOLATION %s", sim->verdict.message);
+    }
+    /* The page is written before teardown, while the seed's verdict and clock still stand. */
+    if (sim->html != NULL && sim_html_write(sim, sim->options.trace_html) != 0) {
+        sim_teardown(sim);
+        sim->result = NULL;
+        snprintf(result->message, sizeof(result->message), "--trace-html: write failed");
+        return -1;
     }
     sim_teardown(sim);
     sim->result = NULL;

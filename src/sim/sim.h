@@ -74,6 +74,9 @@ struct sim_options {
     int64_t duration_ms;      /* the fault phase of each seed (virtual time) */
     double lincheck_timeout_s;
     FILE *trace;              /* non-NULL: one line per event */
+    /* Non-NULL: each seed's events are recorded and its HTML timeline written here when the
+     * seed ends (trace_html.h); meant for one seed. */
+    FILE *trace_html;
     FILE *report;             /* where lincheck details of a failing seed go (may be NULL) */
     /* Non-NULL: the run is a --compare run (compare.c). Costs and latencies are added to
      * *stats, and each seed begins with a fixed script (a quiet window, then the leader

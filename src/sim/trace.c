@@ -9,6 +9,16 @@
  * the group ("n2/g3"), what happened. */
 void sim_trace_line(struct sim *sim, int node, int group, const char *format, ...)
 {
+    if (sim->html != NULL) {
+        /* The HTML timeline keeps some lines as notes (faults above all). The line is
+         * formatted here and again below for --trace: twice only when both are on. */
+        char text[SIM_HTML_TEXT_BYTES_MAX / 2];
+        va_list args;
+        va_start(args, format);
+        vsnprintf(text, sizeof(text), format, args);
+        va_end(args);
+        sim_html_note(sim, node, group, text);
+    }
     FILE *out = sim->options.trace;
     if (out == NULL) return;
     fprintf(out, "%9.3f ", (double)sim->now_us / 1000.0);

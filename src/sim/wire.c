@@ -37,11 +37,18 @@ static void sim_wire_send(struct sim *sim, uint32_t node, const struct cn_messag
     int64_t delays_us[SIM_NET_COPIES_MAX];
     uint32_t copies = sim_net_plan(&sim->net, &sim->rng_network, node, m->to - 1, delays_us);
     if (sim->options.trace != NULL) sim_trace_message(sim, copies ? "send" : "lost", m);
-    if (copies == 0) return;
     size_t size = cn_message_encoded_size(m);
-    struct sim_packet *packet =
-        size <= UINT32_MAX ? sim_pool_get(&sim->pool, (uint32_t)size) : NULL;
-    if (packet == NULL) return; /* the bound on messages in flight: the network loses it */
+    struct sim_packet *packet = copies == 0 ? NULL
+        : size <= UINT32_MAX ? sim_pool_get(&sim->pool, (uint32_t)size) : NULL;
+    uint32_t html_id = 0;
+    if (sim->html != NULL) {
+        /* A send without a packet never arrives: the page draws it lost. */
+        html_id = sim_html_message_id(sim);
+        sim_html_event(sim, "\"s\",%u,%u,%u,%u,\"%s\",%" PRIu64 ",%" PRIu64 ",%u,%d,%d", html_id,
+                       node, m->to - 1, m->group, cn_message_type_name(m->type), m->term,
+                       m->index, m->entry_count, m->reject ? 1 : 0, packet == NULL ? 1 : 0);
+    }
+    if (packet == NULL) return; /* lost, or the bound on messages in flight: the network loses it */
     int64_t written = cn_message_encode(m, packet->bytes, packet->capacity);
     if (written <= 0) {
         sim_check_fail(check, "codec", "node %u: %s to %u does not encode: %s", node + 1,
@@ -54,6 +61,7 @@ static void sim_wire_send(struct sim *sim, uint32_t node, const struct cn_messag
     packet->from = node;
     packet->from_incarnation = sim->nodes[node].incarnation;
     packet->sent_us = sim->now_us;
+    packet->html_id = html_id;
     for (uint32_t i = 0; i < copies; i++)
         sim_schedule(sim, delays_us[i], SIM_EV_DELIVER, m->to - 1, 0, packet);
 }
@@ -154,7 +162,11 @@ static void sim_beats_deliver(struct sim *sim, uint32_t node, const struct cn_me
 
 void sim_node_deliver(struct sim *sim, uint32_t node, struct sim_packet *packet)
 {
-    if (sim_packet_lost_in_crash(sim, packet)) {
+    /* State 0: delivered to a live node; 1: reached a down node; 2: died with its sender. */
+    bool lost_in_crash = sim_packet_lost_in_crash(sim, packet);
+    SIM_HTML(sim, "\"r\",%u,%u,%d", packet->html_id, node,
+             lost_in_crash ? 2 : sim->nodes[node].alive ? 0 : 1);
+    if (lost_in_crash) {
         SIM_TRACE(sim, (int)packet->from, "a message to n%u died with its sender", node + 1);
         sim_pool_put(&sim->pool, packet);
         return;

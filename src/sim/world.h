@@ -23,6 +23,7 @@
 #include "sim/rng.h"
 #include "sim/sim.h"
 #include "sim/simfs.h"
+#include "sim/trace_html.h"
 #include "storage/wal.h"
 
 enum {
@@ -71,6 +72,7 @@ struct sim_packet {
     uint32_t from;           /* sending node */
     uint64_t from_incarnation;
     int64_t sent_us;
+    uint32_t html_id;        /* --trace-html: the send's message id (0: not recorded) */
     uint8_t bytes[];
 };
 
@@ -277,20 +279,23 @@ struct sim {
     uint64_t recovery_applied_floor; /* the highest index applied anywhere at that crash */
     bool compare_isolated;          /* the leader-isolation window is running */
     bool sim_failed;                     /* the simulator itself failed (not the core) */
+    struct sim_html *html;               /* --trace-html: the event recorder, else NULL */
 };
 
 /* trace.c */
-/* node -1: the cluster; group -1: the node (or, with one group, its only replica). */
+/* node -1: the cluster; group -1: the node (or, with one group, its only replica). With
+ * --trace-html the line may also become a note on the timeline (sim_html_note). */
 void sim_trace_line(struct sim *sim, int node, int group, const char *format, ...)
     __attribute__((format(printf, 4, 5)));
 void sim_trace_message(struct sim *sim, const char *what, const struct cn_message *message);
 #define SIM_TRACE(sim, node, ...)                                                             \
     do {                                                                                      \
-        if ((sim)->options.trace != NULL) sim_trace_line((sim), (node), -1, __VA_ARGS__);     \
+        if ((sim)->options.trace != NULL || (sim)->html != NULL)                              \
+            sim_trace_line((sim), (node), -1, __VA_ARGS__);                                   \
     } while (0)
 #define SIM_TRACE_GROUP(sim, node, group, ...)                                                \
     do {                                                                                      \
-        if ((sim)->options.trace != NULL)                                                     \
+        if ((sim)->options.trace != NULL || (sim)->html != NULL)                              \
             sim_trace_line((sim), (node), (int)(group), __VA_ARGS__);                         \
     } while (0)
 
