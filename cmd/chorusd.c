@@ -1,4 +1,5 @@
 /* chorusd — the chorus server. See `chorusd --help`. */
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -111,6 +112,22 @@ static int parse_u32(const char *text, const char *flag, uint32_t min, uint32_t 
     return 0;
 }
 
+/* A 64-bit decimal number >= min: no sign, no trailing text, no overflow (strtoull would
+ * take "-1" as 2^64 - 1 and stop silently at the first non-digit). */
+static int parse_u64(const char *text, const char *flag, uint64_t min, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (*text < '0' || *text > '9' || *end != '\0' || errno == ERANGE || v < min) {
+        fprintf(stderr, "chorusd: %s wants a number from %llu to %llu, not '%s'\n", flag,
+                (unsigned long long)min, (unsigned long long)UINT64_MAX, text);
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
 /* --http HOST:PORT, or PORT alone for the loopback address: metrics are not for the world
  * unless asked. */
 static int parse_http(const char *text, char *dst, size_t cap)
@@ -204,7 +221,7 @@ int main(int argc, char **argv)
         case 'b': rv = parse_u32(optarg, "--heartbeat-ticks", 1, &config.heartbeat_ticks); break;
         case 'r': rv = parse_u32(optarg, "--request-timeout-ms", 1, &config.request_timeout_ms); break;
         case 's': rv = parse_u32(optarg, "--snapshot-entries", 0, &value), config.snapshot_entries = value; break;
-        case 'C': config.cluster_id = strtoull(optarg, NULL, 10); break;
+        case 'C': rv = parse_u64(optarg, "--cluster-id", 1, &config.cluster_id); break;
         case 'S': rv = parse_u32(optarg, "--shards", 1, &config.shards); break;
         case 'R': rv = parse_u32(optarg, "--replicas", 1, &config.replicas); break;
         case 'M': config.redirect = true; break;

@@ -89,4 +89,13 @@ for n in 1 2 3; do
 done
 grep -qF -- "$SECRET" "$CLUSTER_DIR"/*.log && fail "the secret is in a log"
 grep -qF -- "another-secret-$$" "$CLUSTER_DIR"/*.log && fail "the other secret is in a log"
+
+# A --cluster-id that is not a number from 1 to 2^64 - 1 is refused at start (exit 2, the
+# reason named), not read as some other id.
+for bad in -1 0 12x 99999999999999999999999; do
+    out=$(timeout 10 "$CHORUSD" --id 9 --cluster "$(cluster_spec 1)" --data-dir "$CLUSTER_DIR/bad-id" \
+        --cluster-id "$bad" 2>&1 </dev/null); rc=$?
+    expect_eq "$rc" 2 "chorusd --cluster-id $bad: exit status"
+    case $out in *"--cluster-id wants a number"*) ;; *) fail "--cluster-id $bad: $out" ;; esac
+done
 echo "cluster_peer_auth: ok"
