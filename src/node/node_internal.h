@@ -351,7 +351,6 @@ struct node_group {
     uint64_t snapshot_pending_term;
     uint64_t snapshot_compact_index;  /* WAL compaction allowed up to here after next sync */
     struct kv_snapshot_file *snapshot_file; /* the latest, open for sending, or NULL */
-    void *snapshot_lock;              /* pthread_mutex_t: taking (pool) vs installing */
 };
 
 struct node_stats {

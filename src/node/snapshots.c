@@ -9,22 +9,20 @@
  * the next WAL batch, and once that batch is durable the WAL deletes the segments below
  * (drive.c). The same file is what followers behind the compaction receive, chunk by chunk.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "node/node_internal.h"
 
-/* Taking a snapshot reads the group's kv on a pool thread; installing one replaces it, which
- * no other thread may see half done (kv.h): the two exclude each other, per group. */
+/* Taking a snapshot reads the group's store from its own LMDB read txn on a pool thread, and
+ * installing one is a write txn on the loop thread (kv.h): the two need no lock, and the loop
+ * never waits for a snapshot being written. take_done drops a snapshot taken from a state
+ * older than one installed meanwhile. */
 int node_snapshot_group_init(struct node_group *g)
 {
-    pthread_mutex_t *lock = malloc(sizeof(*lock));
     g->snapshot_file = malloc(sizeof(*g->snapshot_file));
-    assert(lock != NULL && g->snapshot_file != NULL);
-    pthread_mutex_init(lock, NULL);
-    g->snapshot_lock = lock;
+    assert(g->snapshot_file != NULL);
     g->snapshot_file->fd = -1;
     return 0;
 }
@@ -34,11 +32,7 @@ void node_snapshot_group_free(struct node_group *g)
     if (g->snapshot_file != NULL && g->snapshot_file->fd >= 0)
         kv_snapshot_close(g->snapshot_file);
     free(g->snapshot_file);
-    if (g->snapshot_lock != NULL)
-        pthread_mutex_destroy(g->snapshot_lock);
-    free(g->snapshot_lock);
     g->snapshot_file = NULL;
-    g->snapshot_lock = NULL;
 }
 
 static void snapshot_path(const struct node_group *g, char *path, size_t cap)
@@ -68,9 +62,7 @@ static void take_work(uv_work_t *work)
     struct node_group *g = work->data;
     char path[NODE_PATH_BYTES_MAX + 96];
     snapshot_path(g, path, sizeof(path));
-    pthread_mutex_lock(g->snapshot_lock);
     g->snapshot_result = kv_snapshot_create(g->kv, path, &g->snapshot_taking);
-    pthread_mutex_unlock(g->snapshot_lock);
 }
 
 static void take_done(uv_work_t *work, int status)
@@ -158,9 +150,7 @@ int node_snapshot_install(struct node_group *g, const struct cn_update *u)
 {
     struct node *node = g->node;
     struct kv_snapshot_meta meta;
-    pthread_mutex_lock(g->snapshot_lock);
     int rv = kv_snapshot_install_staged(g->kv, &meta);
-    pthread_mutex_unlock(g->snapshot_lock);
     if (rv != KV_OK)
         return -1;
     if (meta.index != u->snapshot.index)

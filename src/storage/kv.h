@@ -29,8 +29,8 @@
  *
  * Threads: one thread (the apply thread) calls kv_apply_batch, kv_sync, the snapshot
  * staging/installation functions and kv_close. Reads (kv_read_*, kv_get, kv_scan...) and
- * kv_snapshot_create may run on other threads at the same time (MDB_NOTLS); they never block
- * the writer. kv_snapshot_install* requires that no other thread uses the kv meanwhile.
+ * kv_snapshot_create may run on other threads at the same time (MDB_NOTLS), each in its own
+ * read txn; they never block the writer, and an install (one write txn) never blocks them.
  *
  * Errors: functions return KV_OK or a negative enum kv_error; kv_last_error() gives the
  * calling thread's detailed message for the last failure (like errno + strerror).
