@@ -24,6 +24,7 @@ enum {
     KV_RECORD_HEADER_BYTES = 2,
     KV_ARENA_BLOCK_BYTES = 64u << 10,
     KV_DIR_BYTES_MAX = PATH_MAX - 64, /* leaves room for "/snapshot.staging" and the like */
+    KV_STORE_NAME_BYTES = 32,        /* kv_store_name: "snapshot.staging.4294967295" fits */
     /* Returned by kv_slot_* when the record under a hashed key belongs to another key. Not an
      * LMDB code (those are -30800..-30780) nor an errno (positive). */
     KV_RC_COLLISION = -29000,
@@ -97,6 +98,9 @@ const uint8_t *kv_arena_copy(struct kv_arena *arena, const uint8_t *data, size_t
 /* len bytes of arena memory aligned to 8 (structs of pointers and 64-bit integers); NULL when
  * out of memory. */
 void *kv_arena_alloc(struct kv_arena *arena, size_t len);
+/* The name of a store's DB, meta record or file from its base name: `base` for store 0 (and
+ * for kv == NULL), "base.N" in buf for store N. */
+const char *kv_store_name(const struct kv *kv, const char *base, char *buf, size_t cap);
 int kv_meta_put_applied(MDB_txn *txn, const struct kv *kv, uint64_t index, uint64_t term);
 int kv_meta_get_applied(MDB_txn *txn, const struct kv *kv, uint64_t *index, uint64_t *term);
 int kv_meta_put_config(MDB_txn *txn, const struct kv *kv, const uint8_t *data, size_t len);

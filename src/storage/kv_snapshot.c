@@ -420,11 +420,8 @@ void kv_snapshot_close(struct kv_snapshot_file *file)
 
 static void kv_stage_path(const struct kv *kv, char *path, size_t cap)
 {
-    if (kv->id == 0) {
-        snprintf(path, cap, "%s/snapshot.staging", kv->dir);
-    } else {
-        snprintf(path, cap, "%s/snapshot.staging.%u", kv->dir, kv->id);
-    }
+    char buf[KV_STORE_NAME_BYTES];
+    snprintf(path, cap, "%s/%s", kv->dir, kv_store_name(kv, "snapshot.staging", buf, sizeof buf));
 }
 
 int kv_snapshot_stage(struct kv *kv, uint64_t offset, const uint8_t *data, size_t len)

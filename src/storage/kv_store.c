@@ -20,7 +20,6 @@ enum {
     KV_FORMAT_KEY_ORDER_LAST = 2,
     KV_ENV_DBS_EXTRA = 3,           /* "meta"; "data", "order" while migrating (formats 1, 2) */
     KV_STORES_MAX = 65536,          /* stores of one environment (each a named DB) */
-    KV_META_NAME_BYTES = 32,        /* "applied.4294967295" and the like */
     KV_APPLIED_BYTES = 16,          /* index, term: u64 little-endian each */
 };
 
@@ -101,22 +100,29 @@ uint64_t kv_get_le64(const uint8_t *p)
     return v;
 }
 
-/* Store 0 keeps the names of a single store ("applied", "config", DB "keys"), so a data
- * directory of one group reads the same either way; store N > 0 appends ".N". */
-static MDB_val kv_meta_key(const struct kv *kv, const char *name, char *buf, size_t cap)
+/* Store 0 keeps the names of a single store ("applied", "config", DB "keys", the staged
+ * snapshot), so a data directory of one group reads the same either way; store N > 0 appends
+ * ".N". kv == NULL names what the environment keeps once (its format). */
+const char *kv_store_name(const struct kv *kv, const char *base, char *buf, size_t cap)
 {
     if (kv == NULL || kv->id == 0) {
-        return (MDB_val){.mv_size = strlen(name), .mv_data = (void *)name};
+        return base;
     }
-    int n = snprintf(buf, cap, "%s.%u", name, kv->id);
+    int n = snprintf(buf, cap, "%s.%u", base, kv->id);
     assert(n > 0 && (size_t)n < cap);
-    return (MDB_val){.mv_size = (size_t)n, .mv_data = buf};
+    return buf;
+}
+
+static MDB_val kv_meta_key(const struct kv *kv, const char *name, char *buf, size_t cap)
+{
+    const char *key = kv_store_name(kv, name, buf, cap);
+    return (MDB_val){.mv_size = strlen(key), .mv_data = (void *)key};
 }
 
 int kv_meta_put_format(MDB_txn *txn, MDB_dbi meta)
 {
     uint8_t format = KV_FORMAT_VERSION;
-    char buf[KV_META_NAME_BYTES];
+    char buf[KV_STORE_NAME_BYTES];
     MDB_val key = kv_meta_key(NULL, kv_meta_format, buf, sizeof buf);
     MDB_val value = {.mv_size = 1, .mv_data = &format};
     return mdb_put(txn, meta, &key, &value, 0);
@@ -127,7 +133,7 @@ int kv_meta_put_applied(MDB_txn *txn, const struct kv *kv, uint64_t index, uint6
     uint8_t bytes[KV_APPLIED_BYTES];
     kv_put_le64(bytes, index);
     kv_put_le64(bytes + 8, term);
-    char buf[KV_META_NAME_BYTES];
+    char buf[KV_STORE_NAME_BYTES];
     MDB_val key = kv_meta_key(kv, kv_meta_applied, buf, sizeof buf);
     MDB_val value = {.mv_size = sizeof bytes, .mv_data = bytes};
     return mdb_put(txn, kv->meta_dbi, &key, &value, 0);
@@ -135,7 +141,7 @@ int kv_meta_put_applied(MDB_txn *txn, const struct kv *kv, uint64_t index, uint6
 
 int kv_meta_get_applied(MDB_txn *txn, const struct kv *kv, uint64_t *index, uint64_t *term)
 {
-    char buf[KV_META_NAME_BYTES];
+    char buf[KV_STORE_NAME_BYTES];
     MDB_val key = kv_meta_key(kv, kv_meta_applied, buf, sizeof buf), value;
     int rc = mdb_get(txn, kv->meta_dbi, &key, &value);
     if (rc == MDB_NOTFOUND) {
@@ -157,7 +163,7 @@ int kv_meta_get_applied(MDB_txn *txn, const struct kv *kv, uint64_t *index, uint
 int kv_meta_put_config(MDB_txn *txn, const struct kv *kv, const uint8_t *data, size_t len)
 {
     assert(len <= KV_CONFIG_BYTES_MAX);
-    char buf[KV_META_NAME_BYTES];
+    char buf[KV_STORE_NAME_BYTES];
     MDB_val key = kv_meta_key(kv, kv_meta_config, buf, sizeof buf);
     MDB_val value = {.mv_size = len, .mv_data = (void *)data};
     return mdb_put(txn, kv->meta_dbi, &key, &value, 0);
@@ -174,7 +180,7 @@ static int kv_env_prepare(struct kv_env *env)
     }
     const char *what = "open meta db";
     rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &env->meta_dbi);
-    char buf[KV_META_NAME_BYTES];
+    char buf[KV_STORE_NAME_BYTES];
     MDB_val key = kv_meta_key(NULL, kv_meta_format, buf, sizeof buf), value;
     if (rc == MDB_SUCCESS) {
         what = "read format";
@@ -345,24 +351,18 @@ int kv_env_commit(struct kv_env *env)
 static int kv_store_prepare(struct kv *kv)
 {
     struct kv_env *env = kv->shared;
-    if (env->txn != NULL) {
-        int rv = kv_env_commit(env); /* one write txn at a time */
-        if (rv != KV_OK) {
-            return rv;
-        }
+    int rv = kv_env_commit(env); /* one write txn at a time */
+    if (rv != KV_OK) {
+        return rv;
     }
-    char name[KV_META_NAME_BYTES];
-    if (kv->id == 0) {
-        snprintf(name, sizeof name, "keys");
-    } else {
-        snprintf(name, sizeof name, "keys.%u", kv->id);
-    }
+    char buf[KV_STORE_NAME_BYTES];
     MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(env->env, NULL, 0, &txn);
     const char *what = "begin";
     if (rc == MDB_SUCCESS) {
         what = "open keys db";
-        rc = mdb_dbi_open(txn, name, MDB_CREATE, &kv->data_dbi);
+        rc = mdb_dbi_open(txn, kv_store_name(kv, "keys", buf, sizeof buf), MDB_CREATE,
+                          &kv->data_dbi);
     }
     if (rc == MDB_SUCCESS) {
         what = "read applied index";
@@ -384,7 +384,7 @@ static int kv_store_prepare(struct kv *kv)
             kv_error_set("%s: a store of format %u holds one group only", env->dir, env->format);
             return KV_ERR_VERSION;
         }
-        int rv = kv_keys_migrate(kv);
+        rv = kv_keys_migrate(kv);
         if (rv == KV_OK) {
             env->format = KV_FORMAT_VERSION;
         }
@@ -488,7 +488,7 @@ int kv_sync(struct kv *kv)
 
 int kv_config_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *len)
 {
-    char name[KV_META_NAME_BYTES];
+    char name[KV_STORE_NAME_BYTES];
     MDB_val key = kv_meta_key(kv, kv_meta_config, name, sizeof name), value = {0};
     int rc = mdb_get(txn, kv->meta_dbi, &key, &value);
     *len = 0;
