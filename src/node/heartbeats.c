@@ -33,7 +33,6 @@
 #include "node/node_internal.h"
 
 enum {
-    NODE_HEARTBEAT_RECORD_BYTES = CN_BEAT_RECORD_BYTES,
     /* Records per message: a node pair shares at most every shard and the meta group, and a
      * group sends a peer at most a few heartbeats per iteration; a fuller buffer is sent at
      * once and a new one begun. */
@@ -42,7 +41,7 @@ enum {
 
 struct node_heartbeats_peer {
     uint32_t count;
-    uint8_t records[NODE_HEARTBEATS_RECORDS_MAX * NODE_HEARTBEAT_RECORD_BYTES];
+    uint8_t records[NODE_HEARTBEATS_RECORDS_MAX * CN_BEAT_RECORD_BYTES];
 };
 
 struct node_heartbeats {
@@ -73,7 +72,7 @@ bool node_heartbeats_take(struct node *node, const struct cn_message *m)
         assert(h->pending_count < 256);
         h->pending[h->pending_count++] = (uint8_t)m->to;
     }
-    cn_beat_record_encode(m, p->records + (size_t)p->count * NODE_HEARTBEAT_RECORD_BYTES);
+    cn_beat_record_encode(m, p->records + (size_t)p->count * CN_BEAT_RECORD_BYTES);
     p->count++;
     node->stats.heartbeats_coalesced++;
     return true;
@@ -89,7 +88,7 @@ void node_heartbeats_flush(struct node *node)
         struct node_heartbeats_peer *p = h->peers[peer];
         assert(p != NULL && p->count > 0);
         struct cn_entry entry = {.type = CN_ENTRY_NORMAL, .data = p->records,
-                                 .data_len = p->count * NODE_HEARTBEAT_RECORD_BYTES};
+                                 .data_len = p->count * CN_BEAT_RECORD_BYTES};
         struct cn_message m = {.type = CN_MSG_NODE_HEARTBEATS, .from = node->config.id,
                                .to = peer, .entry_count = 1, .entries = &entry};
         p->count = 0;
@@ -119,16 +118,16 @@ void node_heartbeats_on_message(struct node *node, const struct cn_message *m)
     if (m->entry_count != 1 || m->to != node->config.id)
         return; /* not from a node of this version: dropped, as an unknown message is */
     const struct cn_entry *e = &m->entries[0];
-    if (e->data_len % NODE_HEARTBEAT_RECORD_BYTES != 0 ||
-        e->data_len / NODE_HEARTBEAT_RECORD_BYTES > NODE_HEARTBEATS_RECORDS_MAX) {
+    if (e->data_len % CN_BEAT_RECORD_BYTES != 0 ||
+        e->data_len / CN_BEAT_RECORD_BYTES > NODE_HEARTBEATS_RECORDS_MAX) {
         node_log(node, NODE_LOG_WARN, "node %u sent a malformed heartbeats message (%u bytes)",
                  m->from, e->data_len);
         return;
     }
-    uint32_t count = e->data_len / NODE_HEARTBEAT_RECORD_BYTES;
+    uint32_t count = e->data_len / CN_BEAT_RECORD_BYTES;
     for (uint32_t i = 0; i < count; i++) {
         struct cn_message one;
-        if (!cn_beat_record_decode(e->data + (size_t)i * NODE_HEARTBEAT_RECORD_BYTES, m->from,
+        if (!cn_beat_record_decode(e->data + (size_t)i * CN_BEAT_RECORD_BYTES, m->from,
                                    m->to, &one))
             continue; /* a record only a broken or hostile peer sends */
         node_peers_deliver(node, &one);

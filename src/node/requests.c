@@ -428,15 +428,22 @@ enum node_start node_request_read(struct node *node, struct node_request *r)
     return NODE_START_REFUSED;
 }
 
-void node_request_restart_write(struct node *node, struct node_request *r,
-                                struct node_group *group)
+/* A write back to unstarted, through `group`: waiting for a leader, as if never proposed. */
+static void write_unstart(struct node *node, struct node_request *r, struct node_group *group)
 {
     assert(r->read_kind == 0 && group != NULL);
     set_wait(node, r, NODE_WAIT_NONE);
     r->group = group;
     r->index = r->term = 0;
     r->proposed = false;
+    r->forwarded_to = 0;
     wait_for_leader(node, r);
+}
+
+void node_request_restart_write(struct node *node, struct node_request *r,
+                                struct node_group *group)
+{
+    write_unstart(node, r, group);
     node_request_propose(node, r);
 }
 
@@ -495,13 +502,9 @@ static void retry_overwritten(struct node *node, struct node_request *r)
 {
     r->retries++;
     node->stats.writes_retried++;
-    set_wait(node, r, NODE_WAIT_NONE);
-    r->index = r->term = 0;
-    r->proposed = false;
-    r->forwarded_to = 0;
     /* Proposed again by the next retry pass (node_requests_retry), not from inside the
      * apply loop that found it overwritten. */
-    wait_for_leader(node, r);
+    write_unstart(node, r, r->group);
 }
 
 /* An entry was applied: the writes waiting for its index (the head of the sorted commit

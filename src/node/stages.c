@@ -58,19 +58,18 @@ void node_stages_proposed(struct node *node, const struct node_request *r)
     }
 }
 
-/* Stamps `stage` now on the group's samples whose entry is at or below `index` and that
- * reached the stage before (`after`), once. */
-void node_stages_mark(struct node *node, uint32_t group, uint64_t index, enum node_stage stage,
-                      enum node_stage after)
+/* Stamps `stage` now, once, on the samples that reached `after` before, and (unless
+ * any_group) belong to `group` with their entry at or below `index`. */
+static void stages_stamp(struct node_stages *st, bool any_group, uint32_t group, uint64_t index,
+                         enum node_stage stage, enum node_stage after)
 {
-    struct node_stages *st = &node->stages;
     if (st->active == 0)
         return;
     uint64_t now = 0;
     for (uint32_t i = 0; i < NODE_STAGE_SAMPLES_MAX; i++) {
         struct node_stage_sample *s = &st->samples[i];
-        if (s->request_id == 0 || s->group != group || s->index > index || s->t[stage] != 0 ||
-            s->t[after] == 0)
+        if (s->request_id == 0 || s->t[stage] != 0 || s->t[after] == 0 ||
+            (!any_group && (s->group != group || s->index > index)))
             continue;
         if (now == 0)
             now = uv_hrtime();
@@ -78,19 +77,17 @@ void node_stages_mark(struct node *node, uint32_t group, uint64_t index, enum no
     }
 }
 
-/* Every sample that reached `after` and not `stage` (a node-wide step: a batch sealed or
- * synced holds every group's appended entries). */
+/* A step of one group's update: its samples at or below `index`. */
+void node_stages_mark(struct node *node, uint32_t group, uint64_t index, enum node_stage stage,
+                      enum node_stage after)
+{
+    stages_stamp(&node->stages, false, group, index, stage, after);
+}
+
+/* A node-wide step: a batch sealed or synced holds every group's appended entries. */
 void node_stages_mark_all(struct node *node, enum node_stage stage, enum node_stage after)
 {
-    struct node_stages *st = &node->stages;
-    if (st->active == 0)
-        return;
-    uint64_t now = uv_hrtime();
-    for (uint32_t i = 0; i < NODE_STAGE_SAMPLES_MAX; i++) {
-        struct node_stage_sample *s = &st->samples[i];
-        if (s->request_id != 0 && s->t[stage] == 0 && s->t[after] != 0)
-            s->t[stage] = now;
-    }
+    stages_stamp(&node->stages, true, 0, 0, stage, after);
 }
 
 void node_stages_done(struct node *node, const struct node_request *r, bool ok)
