@@ -152,6 +152,22 @@ static void on_write(uv_write_t *req, int status)
     node_drive_schedule(client->node);
 }
 
+/* Starts the client's one write in flight of `len` bytes at `data` (which stay put until
+ * on_write), or closes the client when libuv refuses it. */
+static void client_write(struct node_client *client, const uint8_t *data, size_t len)
+{
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+    client->writing = true;
+    client->send_len = len;
+    client->write_req.data = client;
+    if (uv_write(&client->write_req, (uv_stream_t *)&client->tcp, &buf, 1, on_write) != 0) {
+        client->writing = false;
+        client_close(client);
+        return;
+    }
+    client_update_reading(client);
+}
+
 /* node_client_flush for a TLS connection: its output is encrypted (once the handshake is
  * done) into a buffer of its own (tls.c), which one write sends with any handshake records.
  * The plaintext output is emptied by the encryption, so the bounds on it work as on a plain
@@ -171,16 +187,7 @@ static void client_flush_tls(struct node_client *client)
             client_update_reading(client);
         return;
     }
-    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
-    client->writing = true;
-    client->send_len = len;
-    client->write_req.data = client;
-    if (uv_write(&client->write_req, (uv_stream_t *)&client->tcp, &buf, 1, on_write) != 0) {
-        client->writing = false;
-        client_close(client);
-        return;
-    }
-    client_update_reading(client);
+    client_write(client, data, len);
 }
 
 /*
@@ -213,19 +220,11 @@ void node_client_flush(struct node_client *client)
     size_t capacity = client->send_capacity;
     client->send_data = client->out.data;
     client->send_capacity = client->out.capacity;
-    client->send_len = client->out.len;
+    size_t len = client->out.len;
     client->out.data = data;
     client->out.capacity = capacity;
     client->out.len = 0;
-    uv_buf_t buf = uv_buf_init((char *)client->send_data, (unsigned)client->send_len);
-    client->writing = true;
-    client->write_req.data = client;
-    if (uv_write(&client->write_req, (uv_stream_t *)&client->tcp, &buf, 1, on_write) != 0) {
-        client->writing = false;
-        client_close(client);
-        return;
-    }
-    client_update_reading(client);
+    client_write(client, client->send_data, len);
 }
 
 /* Appends a finished request's reply to the client's output: a swap when the output is
