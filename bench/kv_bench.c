@@ -76,31 +76,40 @@ static void make_key(uint64_t n, bool random, uint64_t *seed, char key[KEY_BYTES
     }
 }
 
+/* Encodes `count` SETs as the entries after kv's applied index: keys numbered from `first`
+ * (sequential) or drawn from *seed (random). */
+static void encode_puts(struct kv *kv, uint8_t entries[][ENTRY_BYTES], struct kv_apply_item *items,
+                        size_t count, uint64_t first, bool random, uint64_t *seed)
+{
+    uint8_t value[VALUE_BYTES];
+    memset(value, 'v', sizeof value);
+    uint64_t index = 0, term = 0;
+    kv_applied(kv, &index, &term);
+    for (size_t i = 0; i < count; i++) {
+        char key[KEY_BYTES + 1];
+        make_key(first + i, random, seed, key);
+        struct kv_bytes args[2] = {{(const uint8_t *)key, KEY_BYTES}, {value, VALUE_BYTES}};
+        struct kv_command command = {.op = KV_OP_SET, .arg_count = 2, .args = args};
+        size_t len = 0;
+        const char *reason = NULL;
+        int rv = kv_command_encode(&command, entries[i], ENTRY_BYTES, &len, &reason);
+        assert(rv == KV_OK && len == ENTRY_BYTES);
+        items[i] = (struct kv_apply_item){.index = ++index, .term = 1, .kind = KV_ITEM_COMMAND,
+                                          .data = entries[i], .data_len = ENTRY_BYTES};
+    }
+}
+
 /* Encodes and applies `puts` SETs in batches. */
 static struct rate bench_puts(struct kv *kv, uint64_t puts, bool random)
 {
     static uint8_t entries[BATCH_ITEMS][ENTRY_BYTES];
     struct kv_apply_item items[BATCH_ITEMS];
     struct kv_result results[BATCH_ITEMS];
-    uint8_t value[VALUE_BYTES];
-    memset(value, 'v', sizeof value);
-    uint64_t seed = 0x2545f4914f6cdd1dull, index = 0, term = 0;
-    kv_applied(kv, &index, &term);
+    uint64_t seed = 0x2545f4914f6cdd1dull;
     double start = now_seconds(), start_cpu = cpu_seconds();
     for (uint64_t done = 0; done < puts;) {
         size_t count = puts - done < BATCH_ITEMS ? (size_t)(puts - done) : BATCH_ITEMS;
-        for (size_t i = 0; i < count; i++) {
-            char key[KEY_BYTES + 1];
-            make_key(done + i, random, &seed, key);
-            struct kv_bytes args[2] = {{(const uint8_t *)key, KEY_BYTES}, {value, VALUE_BYTES}};
-            struct kv_command command = {.op = KV_OP_SET, .arg_count = 2, .args = args};
-            size_t len = 0;
-            const char *reason = NULL;
-            int rv = kv_command_encode(&command, entries[i], ENTRY_BYTES, &len, &reason);
-            assert(rv == KV_OK && len == ENTRY_BYTES);
-            items[i] = (struct kv_apply_item){.index = ++index, .term = 1, .kind = KV_ITEM_COMMAND,
-                                              .data = entries[i], .data_len = ENTRY_BYTES};
-        }
+        encode_puts(kv, entries, items, count, done, random, &seed);
         int rv = kv_apply_batch(kv, items, count, results);
         if (rv != KV_OK) {
             fprintf(stderr, "apply: %s: %s\n", kv_strerror(rv), kv_last_error());
@@ -114,28 +123,6 @@ static struct rate bench_puts(struct kv *kv, uint64_t puts, bool random)
 }
 
 static void remove_dir(const char *dir);
-
-/* Encodes count random SETs as the next entries of kv. */
-static void encode_puts(struct kv *kv, uint8_t entries[][ENTRY_BYTES], struct kv_apply_item *items,
-                        size_t count, uint64_t *seed)
-{
-    uint8_t value[VALUE_BYTES];
-    memset(value, 'v', sizeof value);
-    uint64_t index = 0, term = 0;
-    kv_applied(kv, &index, &term);
-    for (size_t i = 0; i < count; i++) {
-        char key[KEY_BYTES + 1];
-        make_key(0, true, seed, key);
-        struct kv_bytes args[2] = {{(const uint8_t *)key, KEY_BYTES}, {value, VALUE_BYTES}};
-        struct kv_command command = {.op = KV_OP_SET, .arg_count = 2, .args = args};
-        size_t len = 0;
-        const char *reason = NULL;
-        int rv = kv_command_encode(&command, entries[i], ENTRY_BYTES, &len, &reason);
-        assert(rv == KV_OK && len == ENTRY_BYTES);
-        items[i] = (struct kv_apply_item){.index = ++index, .term = 1, .kind = KV_ITEM_COMMAND,
-                                          .data = entries[i], .data_len = ENTRY_BYTES};
-    }
-}
 
 /* GROUPS stores, `iterations` loop iterations of one small batch per store; shared: one
  * environment and one commit per iteration, else an environment and a commit per store. */
@@ -168,7 +155,7 @@ static struct rate bench_groups(const char *parent, bool shared, uint64_t iterat
     double start = now_seconds(), start_cpu = cpu_seconds();
     for (uint64_t it = 0; it < iterations; it++) {
         for (uint32_t g = 0; g < GROUPS; g++) {
-            encode_puts(stores[g], entries, items, GROUP_BATCH_ITEMS, &seed);
+            encode_puts(stores[g], entries, items, GROUP_BATCH_ITEMS, 0, true, &seed);
             if (kv_apply_batch(stores[g], items, GROUP_BATCH_ITEMS, results) != KV_OK) {
                 fprintf(stderr, "apply: %s\n", kv_last_error());
                 exit(1);
