@@ -233,6 +233,35 @@ static void sync_work(uv_work_t *work)
 
 static void sync_start(struct node *node);
 
+static void spare_work(uv_work_t *work)
+{
+    struct node *node = work->data;
+    node->spare_result = wal_spare_prepare(node->wal, &node->spare_error);
+}
+
+static void spare_done(uv_work_t *work, int status)
+{
+    struct node *node = work->data;
+    assert(status == 0);
+    node->spare_running = false;
+    if (node->spare_result != WAL_OK)
+        node_log(node, NODE_LOG_WARN, "WAL spare segment: %s (the next segment is fallocated)",
+                 node->spare_error.message);
+    wal_spare_complete(node->wal, node->spare_result);
+}
+
+/* Starts zero-filling the WAL's next segment on the thread pool when the WAL wants one
+ * (wal_spare.c says why: syncs into written blocks are about twice as fast). */
+void node_spare_start(struct node *node)
+{
+    if (node->spare_running || node->stopping || !wal_spare_begin(node->wal))
+        return;
+    node->spare_running = true;
+    node->spare_work.data = node;
+    int rv = uv_queue_work(node->loop, &node->spare_work, spare_work, spare_done);
+    assert(rv == 0);
+}
+
 static void sync_done(uv_work_t *work, int status)
 {
     struct node *node = work->data;
@@ -249,6 +278,7 @@ static void sync_done(uv_work_t *work, int status)
 #endif
     }
     node->stats.syncs++;
+    node_spare_start(node);
     metrics_histogram_observe(&node->stats.sync_seconds, (double)node->stats.sync_us_last / 1e6);
     node->sync_in_flight = false;
     node_stages_mark_all(node, NODE_STAGE_WAL_DONE, NODE_STAGE_WAL_START);

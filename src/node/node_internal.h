@@ -486,6 +486,11 @@ struct node {
     int sync_result;
     struct wal_error sync_error;
     uint32_t snapshots_running;       /* at most one at a time: the pool also runs the syncs */
+    /* The WAL's spare segment being zero-filled on the pool (wal_spare.c, drive.c). */
+    bool spare_running;
+    uv_work_t spare_work;
+    int spare_result;
+    struct wal_error spare_error;
 
     /* Clients and requests. */
     struct node_client *clients;
@@ -555,6 +560,7 @@ uint32_t node_groups_quiet(const struct node *node);
 
 /* drive.c */
 void node_drive_init(struct node *node);
+void node_spare_start(struct node *node);
 void node_drive_schedule(struct node *node);
 void node_drive(struct node *node);
 /* Steps an event into the group's core; anything but a tick wakes a quiet group. */

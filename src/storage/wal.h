@@ -169,6 +169,17 @@ int wal_batch_complete(struct wal *wal, struct wal_batch *batch);
 /* Seal + write + complete. WAL_OK when nothing was buffered. */
 int wal_sync(struct wal *wal, struct wal_error *err);
 
+/* The spare segment (wal_spare.c): the next segment's file, zero-filled and synced ahead of
+ * the roll, because an fdatasync after a write into fallocated blocks also commits the
+ * filesystem's journal (about half the sync rate on ext4). Optional: without it a new segment
+ * is fallocated. The owner calls wal_spare_begin; when it returns true, wal_spare_prepare runs
+ * on any one thread (concurrently with wal_batch_write: they touch different files), and then
+ * the owner calls wal_spare_complete with its result. A failed spare is not a failure of the
+ * log (the roll falls back to fallocate). wal_close requires that no spare is being prepared. */
+bool wal_spare_begin(struct wal *wal);
+int wal_spare_prepare(struct wal *wal, struct wal_error *err);
+void wal_spare_complete(struct wal *wal, int result);
+
 /* Copies entries [lo, hi] of a group into out (at most out_max) with their data in buf (at
  * most buf_bytes), from the cache or from disk. Stops early at either bound, but returns at
  * least one entry unless buf cannot hold it (WAL_ERR_FULL). *count says how many were read.
@@ -201,6 +212,7 @@ struct wal_stats {
     uint64_t batches_written;
     uint64_t bytes_written;
     uint64_t torn_bytes_truncated; /* at the last open */
+    uint64_t spares_used; /* segments that began as a zero-filled spare */
     bool failed;
 };
 void wal_stats_get(const struct wal *wal, struct wal_stats *stats);

@@ -166,6 +166,7 @@ struct wal_batch {
     uint64_t segment_bytes; /* preallocation size of a new segment */
     uint8_t *head; /* new segment: header + checkpoint records */
     size_t head_len, head_cap;
+    bool use_spare; /* new segment: the spare file becomes it (wal_spare.c) */
     int result; /* of wal_batch_write */
     bool written;
     /* Snapshot markers this batch persists, to advance durable_snapshot_index. */
@@ -177,6 +178,14 @@ struct wal_batch {
 struct wal_writer {
     int handle; /* of the segment being appended to, -1 before the first */
     uint64_t segment_seq;
+};
+
+/* The spare segment (wal_spare.c). Owner thread only: the preparing thread reads `bytes`,
+ * which does not change while `preparing` is set. */
+struct wal_spare {
+    bool preparing; /* between wal_spare_begin and wal_spare_complete */
+    bool ready; /* the file exists, zero-filled and synced, for the next roll */
+    uint64_t bytes;
 };
 
 struct wal {
@@ -207,9 +216,12 @@ struct wal {
     struct wal_writer writer;
     atomic_bool failed;
 
+    struct wal_spare spare;
+
     uint64_t batches_written;
     uint64_t bytes_written;
     uint64_t torn_bytes_truncated;
+    uint64_t spares_used;
 };
 
 /* Errors: fills err (may be NULL) and returns code. */
@@ -244,5 +256,8 @@ void wal_segments_close(struct wal *wal);
 
 /* wal_writer.c */
 void wal_batch_free(struct wal_batch *batch);
+
+/* wal_spare.c */
+int wal_spare_path(const struct wal *wal, char *path, size_t path_bytes);
 
 #endif

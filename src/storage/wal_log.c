@@ -514,5 +514,6 @@ void wal_stats_get(const struct wal *wal, struct wal_stats *stats)
     stats->batches_written = wal->batches_written;
     stats->bytes_written = wal->bytes_written;
     stats->torn_bytes_truncated = wal->torn_bytes_truncated;
+    stats->spares_used = wal->spares_used;
     stats->failed = atomic_load(&wal->failed);
 }

@@ -472,7 +472,7 @@ err:
 void wal_close(struct wal *wal)
 {
     if (wal == NULL) return;
-    assert(wal->inflight == NULL);
+    assert(wal->inflight == NULL && !wal->spare.preparing);
     if (wal->writer.handle >= 0) wal->fops->close(wal->fops->impl, wal->writer.handle);
     wal_segments_close(wal);
     free(wal->segments);

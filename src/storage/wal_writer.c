@@ -289,6 +289,7 @@ static int wal_batch_place(struct wal *wal, struct wal_batch *batch)
         (wal->cursor_offset + batch->len > segment_bytes &&
          wal->cursor_offset > wal->cursor_data_start);
     batch->new_segment = roll;
+    batch->use_spare = false;
     batch->head_len = 0;
     if (!roll) {
         batch->segment_seq = wal->cursor_seq;
@@ -307,6 +308,13 @@ static int wal_batch_place(struct wal *wal, struct wal_batch *batch)
     batch->base_offset = (uint32_t)batch->head_len;
     uint64_t used = batch->head_len + batch->len;
     batch->segment_bytes = used > segment_bytes ? used : segment_bytes;
+    /* The spare is taken whatever the batch's size: a larger batch grows the file, as it
+     * grows a fallocated one. */
+    batch->use_spare = wal->spare.ready;
+    if (batch->use_spare) {
+        wal->spare.ready = false;
+        wal->spares_used++;
+    }
     wal->cursor_seq = seq;
     wal->cursor_offset = used;
     wal->cursor_data_start = batch->head_len;
@@ -365,9 +373,28 @@ static int wal_fail(struct wal *wal, struct wal_error *err, const char *path, co
                          strerror(-rv));
 }
 
-/* Creates the batch's segment: a temporary file, preallocated, holding the header, the
- * checkpoint and the batch, synced, then renamed into place and the directory synced. A
- * crash before the rename leaves only a ".tmp" file, which recovery deletes. */
+/* Opens the new segment's temporary file: the spare renamed to it, or a new file. */
+static int wal_segment_open_tmp(struct wal *wal, const struct wal_batch *batch, const char *tmp,
+                                int *handle, const char **what)
+{
+    const struct fileops *fops = wal->fops;
+    unsigned flags = FILEOPS_READ_WRITE | FILEOPS_CREATE | FILEOPS_EXCLUSIVE;
+    if (batch->use_spare) {
+        char spare[FILEOPS_PATH_BYTES_MAX];
+        *what = "rename of the spare";
+        int rv = wal_spare_path(wal, spare, sizeof(spare)) != 0 ? -ENAMETOOLONG
+                                                                : fops->rename(fops->impl, spare, tmp);
+        if (rv != 0) return rv;
+        flags = FILEOPS_READ_WRITE;
+    }
+    *what = "open";
+    return fops->open(fops->impl, tmp, flags, handle);
+}
+
+/* Creates the batch's segment: a temporary file (the zero-filled spare, or a new one
+ * preallocated), holding the header, the checkpoint and the batch, synced, then renamed into
+ * place and the directory synced. A crash before the rename leaves only a ".tmp" file, which
+ * recovery deletes. */
 static int wal_segment_create(struct wal *wal, struct wal_batch *batch, struct wal_error *err)
 {
     const struct fileops *fops = wal->fops;
@@ -377,10 +404,10 @@ static int wal_segment_create(struct wal *wal, struct wal_batch *batch, struct w
         return wal_fail(wal, err, wal->dir, "segment path", -ENAMETOOLONG);
     }
     int handle = -1;
-    int rv = fops->open(fops->impl, tmp, FILEOPS_READ_WRITE | FILEOPS_CREATE | FILEOPS_EXCLUSIVE,
-                        &handle);
-    if (rv != 0) return wal_fail(wal, err, tmp, "open", rv);
-    const char *what = "fallocate";
+    const char *what = NULL;
+    int rv = wal_segment_open_tmp(wal, batch, tmp, &handle, &what);
+    if (rv != 0) return wal_fail(wal, err, tmp, what, rv);
+    what = "fallocate";
     rv = fops->allocate(fops->impl, handle, batch->segment_bytes);
     if (rv != 0) goto err;
     what = "write";

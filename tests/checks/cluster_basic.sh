@@ -22,6 +22,8 @@ expect_eq "$(cli 1 cas key1 value1 swapped)" 1 "cas"
 expect_eq "$(cli 1 cas key1 value1 again)" 0 "cas fails"
 expect_eq "$(cli 2 get key1)" swapped "get after cas"
 expect_eq "$(cli 3 dbsize)" 4 "dbsize"
+# A new node's first WAL segment is the zero-filled spare (src/storage/wal_spare.c).
+for i in 1 2 3; do expect_eq "$(info_stat "$i" wal_spare_segments)" 1 "node $i's first segment from the spare"; done
 
 # SIGKILL the leader: a new one takes over, nothing acknowledged is lost.
 for k in $(seq 1 50); do echo "SET acked$k $k"; done | cli_load "$leader" || fail "load acked"

@@ -483,6 +483,102 @@ static void *sync_thread(void *arg)
 }
 
 /* The node's pattern: the sync thread writes batch N while the owner appends batch N + 1. */
+static bool spare_file_exists(const struct wal_fixture *f, uint64_t *size, bool *zero)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/0000000000000000.wal.tmp", f->dir);
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) return false;
+    *size = 0;
+    *zero = true;
+    int c;
+    while ((c = fgetc(file)) != EOF) {
+        (*size)++;
+        *zero = *zero && c == 0;
+    }
+    fclose(file);
+    return true;
+}
+
+static void spare_make(struct wal_fixture *f)
+{
+    struct wal_error err;
+    int rv = wal_spare_prepare(f->wal, &err);
+    if (rv != WAL_OK) fail_msg("wal_spare_prepare: %s", err.message);
+    wal_spare_complete(f->wal, rv);
+}
+
+/* The spare (wal_spare.c): a new log's first segment and every later roll take the zero-filled
+ * file when one is ready; it is wanted again once the segment is half full; a spare left at
+ * close is removed at the next open; entries written through spares read back. */
+static void test_spare_segments(void **state)
+{
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
+    assert_true(wal_spare_begin(f->wal)); /* a new log: for its first segment */
+    assert_false(wal_spare_begin(f->wal)); /* one at a time */
+    spare_make(f);
+    uint64_t size = 0;
+    bool zero = false;
+    assert_true(spare_file_exists(f, &size, &zero));
+    assert_int_equal(size, f->options.segment_bytes);
+    assert_true(zero);
+    assert_false(wal_spare_begin(f->wal)); /* ready, not yet taken */
+    append_run(f->wal, 0, 1, 10, 1, 1000);
+    sync_ok(f->wal);
+    struct wal_stats stats;
+    wal_stats_get(f->wal, &stats);
+    assert_int_equal(stats.spares_used, 1);
+    assert_false(spare_file_exists(f, &size, &zero));
+    assert_false(wal_spare_begin(f->wal)); /* the segment is not half full yet */
+    uint64_t last = 10;
+    bool began = false;
+    /* Bounded: a 64 KiB segment is half full after about 32 entries of 1 KB. */
+    while (!began) {
+        assert_true(last < 200);
+        append_run(f->wal, 0, last + 1, last + 5, 1, 1000);
+        sync_ok(f->wal);
+        last += 5;
+        began = wal_spare_begin(f->wal);
+    }
+    wal_stats_get(f->wal, &stats);
+    assert_int_equal(stats.last_segment_seq, 1);
+    spare_make(f);
+    while (stats.last_segment_seq == 1) {
+        assert_true(last < 400);
+        append_run(f->wal, 0, last + 1, last + 5, 1, 1000);
+        sync_ok(f->wal);
+        last += 5;
+        wal_stats_get(f->wal, &stats);
+    }
+    assert_int_equal(stats.spares_used, 2);
+    /* The next roll finds no spare and fallocates, as without spares. */
+    while (stats.last_segment_seq == 2) {
+        assert_true(last < 600);
+        append_run(f->wal, 0, last + 1, last + 5, 1, 1000);
+        sync_ok(f->wal);
+        last += 5;
+        wal_stats_get(f->wal, &stats);
+    }
+    assert_int_equal(stats.spares_used, 2);
+    uint64_t terms[600];
+    for (int i = 0; i < 600; i++) terms[i] = 1;
+    expect_log(f->wal, 0, 1, last, terms, 1000);
+    /* A spare made and never taken does not outlive the WAL. */
+    if (wal_spare_begin(f->wal)) spare_make(f);
+    else {
+        append_run(f->wal, 0, last + 1, last + 40, 1, 1000);
+        sync_ok(f->wal);
+        last += 40;
+        assert_true(wal_spare_begin(f->wal));
+        spare_make(f);
+    }
+    assert_true(spare_file_exists(f, &size, &zero));
+    wal_fixture_open(f);
+    assert_false(spare_file_exists(f, &size, &zero));
+    expect_log(f->wal, 0, 1, last, terms, 1000);
+}
+
 static void test_pipelined_sync_on_another_thread(void **state)
 {
     struct wal_fixture *f = *state;
@@ -524,6 +620,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_sync_is_fatal, wal_fixture_setup, wal_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_batch_bound, wal_fixture_setup, wal_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_sync_on_another_thread, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_spare_segments, wal_fixture_setup, wal_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
