@@ -32,7 +32,7 @@ void paxos_reset_election_timer(struct paxos *p)
     uint32_t e = p->config.election_ticks;
     uint32_t shift = p->backoff < PAXOS_BACKOFF_SHIFT_MAX ? p->backoff : PAXOS_BACKOFF_SHIFT_MAX;
     uint32_t span = e << shift;
-    p->randomized_election_ticks = e + (uint32_t)(paxos_random(p) % span);
+    p->randomized_election_ticks = e + (uint32_t)(cn_random_next(&p->random) % span);
 }
 
 static void recovery_clear(struct paxos *p)
@@ -55,7 +55,7 @@ static void leave_leadership(struct paxos *p)
         recovery_clear(p);
     p->ballot = 0;
     p->transfer_target = 0;
-    p->read_round_wanted = false;
+    p->reads.round_wanted = false;
 }
 
 void paxos_become_follower(struct paxos *p, cn_node_id leader)
@@ -291,7 +291,7 @@ static void become_leader(struct paxos *p)
     }
     paxos_reset_election_timer(p);
     /* Tell everyone at once that we lead, so that their timers stop. */
-    paxos_broadcast_leases(p, p->read_round);
+    paxos_broadcast_leases(p, p->reads.round);
     p->commit_sent = p->commit;
     paxos_maybe_choose(p);
 }
@@ -346,7 +346,7 @@ static void tick_leader(struct paxos *p)
         p->transfer_target = 0; /* the transfer took too long: abort */
     if (p->heartbeat_elapsed >= p->config.heartbeat_ticks) {
         p->heartbeat_elapsed = 0;
-        paxos_broadcast_leases(p, p->read_round);
+        paxos_broadcast_leases(p, p->reads.round);
         p->commit_sent = p->commit;
     }
     paxos_resend_accepts(p);

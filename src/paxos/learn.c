@@ -190,17 +190,17 @@ static void respond_snapshot(struct paxos *p, cn_node_id to, uint64_t index, uin
  * since only chosen and applied slots are ever compacted). */
 static void finish_snapshot(struct paxos *p, cn_node_id from)
 {
-    const struct cn_snapshot_meta *meta = &p->staging;
-    p->staging_active = false;
+    const struct cn_snapshot_meta *meta = &p->staging.meta;
+    p->staging.active = false;
     paxos_log_reset(p, meta->index, meta->term);
     if (meta->members.count > 0)
         p->members = meta->members;
     p->commit = meta->index;
     p->applied = meta->index;
-    p->install_pending = true;
+    p->staging.install_pending = true;
     p->catchup_inflight = false; /* the snapshot answered it: ask for what follows */
     paxos_advance_commit(p);
-    respond_snapshot(p, from, meta->index, p->staging_offset, false);
+    respond_snapshot(p, from, meta->index, p->staging.offset, false);
 }
 
 static bool snapshot_meta_valid(const struct cn_message *m)
@@ -219,34 +219,22 @@ void paxos_handle_snapshot(struct paxos *p, const struct cn_message *m)
         return;
     const struct cn_snapshot_meta *meta = &m->snapshot;
     if (meta->index <= p->commit) {
-        p->staging_active = false;
+        p->staging.active = false;
         respond_snapshot(p, m->from, meta->index, 0, false);
         return;
     }
-    if (m->snapshot_offset == 0 && !p->chunk_pending && !p->install_pending) {
-        p->staging = *meta;
-        p->staging_offset = 0;
-        p->staging_active = true;
-    }
-    bool in_order = p->staging_active && meta->index == p->staging.index &&
-                    m->snapshot_offset == p->staging_offset;
-    if (!in_order || p->chunk_pending || p->install_pending) {
-        uint64_t want =
-            p->staging_active && meta->index == p->staging.index ? p->staging_offset : 0;
+    uint64_t want;
+    switch (cn_staging_accept(&p->staging, m, p->outboxes.pending, &want)) {
+    case CN_STAGING_REFUSED:
         respond_snapshot(p, m->from, meta->index, want, true);
-        return;
-    }
-    uint8_t *buffer = p->chunk_buffers[p->pending_outbox];
-    if (m->snapshot_chunk_len > 0)
-        memcpy(buffer, m->snapshot_chunk, m->snapshot_chunk_len);
-    p->chunk_len = m->snapshot_chunk_len;
-    p->chunk_offset = m->snapshot_offset;
-    p->chunk_pending = true;
-    p->staging_offset += m->snapshot_chunk_len;
-    if (m->snapshot_done)
+        break;
+    case CN_STAGING_MORE:
+        respond_snapshot(p, m->from, meta->index, want, false);
+        break;
+    case CN_STAGING_DONE:
         finish_snapshot(p, m->from);
-    else
-        respond_snapshot(p, m->from, meta->index, p->staging_offset, false);
+        break;
+    }
 }
 
 /* The application holds a snapshot of everything up to `index`: drop the slots below it.

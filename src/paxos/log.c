@@ -108,7 +108,7 @@ void paxos_slot_set_owned(struct paxos *p, uint64_t slot, uint64_t ballot, uint8
     assert(data_len <= CN_ENTRY_DATA_BYTES_MAX);
     struct paxos_slot *s = paxos_slot_ensure(p, slot);
     if (s->data != data) {
-        paxos_garbage_add(p, s->data);
+        cn_garbage_add(&p->garbage, s->data);
         p->log.bytes -= s->data_len;
         p->log.bytes += data_len;
     }
@@ -139,7 +139,7 @@ static void slot_release(struct paxos *p, struct paxos_slot *s)
     if (s->unsaved)
         p->unsaved_count--;
     p->log.bytes -= s->data_len;
-    paxos_garbage_add(p, s->data);
+    cn_garbage_add(&p->garbage, s->data);
     memset(s, 0, sizeof(*s));
 }
 
@@ -205,24 +205,4 @@ void paxos_recompute_dirty_low(struct paxos *p)
             return;
         }
     }
-}
-
-void paxos_garbage_add(struct paxos *p, void *block)
-{
-    if (block == NULL)
-        return;
-    struct paxos_garbage *g = &p->garbage_next;
-    if (g->count == g->capacity) {
-        g->capacity = g->capacity ? g->capacity * 2 : 64;
-        g->blocks = realloc(g->blocks, g->capacity * sizeof(*g->blocks));
-        assert(g->blocks != NULL);
-    }
-    g->blocks[g->count++] = block;
-}
-
-void paxos_garbage_free(struct paxos_garbage *garbage)
-{
-    for (uint32_t i = 0; i < garbage->count; i++)
-        free(garbage->blocks[i]);
-    garbage->count = 0;
 }

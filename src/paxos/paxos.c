@@ -20,23 +20,11 @@
 #include "paxos/paxos.h"
 #include "paxos/paxos_internal.h"
 
-/* splitmix64: the core's own deterministic generator (the core never calls rand()). */
-uint64_t paxos_random(struct paxos *p)
-{
-    uint64_t z = (p->rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-uint32_t paxos_quorum(const struct paxos *p) { return p->members.count / 2 + 1; }
+uint32_t paxos_quorum(const struct paxos *p) { return cn_majority(&p->members); }
 
 int paxos_member_position(const struct paxos *p, cn_node_id id)
 {
-    for (uint32_t i = 0; i < p->members.count; i++)
-        if (p->members.ids[i] == id)
-            return (int)i;
-    return -1;
+    return cn_members_position(&p->members, id);
 }
 
 struct paxos_peer *paxos_peer_of(struct paxos *p, cn_node_id id)
@@ -49,20 +37,6 @@ struct cn_entry paxos_slot_entry(const struct paxos_slot *s, uint64_t slot)
 {
     return (struct cn_entry){.index = slot, .term = s->ballot, .type = s->type,
                              .data_len = s->data_len, .data = s->data};
-}
-
-static bool members_valid(const struct cn_members *members)
-{
-    if (members->count == 0 || members->count > CN_MEMBERS_MAX)
-        return false;
-    for (uint32_t i = 0; i < members->count; i++) {
-        /* A ballot holds the node id in its low 8 bits (cn_ballot_make). */
-        if (members->ids[i] == 0 || members->ids[i] > 0xff)
-            return false;
-        if (i > 0 && members->ids[i] <= members->ids[i - 1])
-            return false;
-    }
-    return true;
 }
 
 static bool config_valid(const struct cn_config *c)
@@ -106,7 +80,7 @@ static bool restore_slots(struct paxos *p, const struct cn_restore *restore)
     p->commit = commit;
     p->applied = restore->snapshot.index;
     /* Nothing restored was handed out: restored blocks are no garbage. */
-    assert(p->garbage_next.count == 0);
+    assert(p->garbage.next.count == 0);
     return true;
 }
 
@@ -120,15 +94,10 @@ static void paxos_destroy(void *core)
         for (uint32_t i = 0; i < PAXOS_RECOVERY_SLOTS_MAX; i++)
             free(p->recovery[i].data);
     free(p->recovery);
-    paxos_garbage_free(&p->garbage_next);
-    paxos_garbage_free(&p->garbage_handed);
-    free(p->garbage_next.blocks);
-    free(p->garbage_handed.blocks);
-    paxos_outbox_free(&p->outboxes[0]);
-    paxos_outbox_free(&p->outboxes[1]);
-    free(p->reads);
-    free(p->chunk_buffers[0]);
-    free(p->chunk_buffers[1]);
+    cn_garbage_destroy(&p->garbage);
+    cn_outboxes_free(&p->outboxes);
+    cn_reads_free(&p->reads);
+    cn_staging_free(&p->staging);
     free(p);
 }
 
@@ -139,24 +108,23 @@ static int paxos_create(const struct cn_config *config, const struct cn_restore 
         return CN_ERR_INVALID;
     const struct cn_members *members =
         restore->snapshot.members.count > 0 ? &restore->snapshot.members : &config->members;
-    if (!members_valid(members))
+    /* A ballot holds the node id in its low 8 bits (cn_ballot_make). */
+    if (!cn_members_valid(members, 0xff))
         return CN_ERR_INVALID;
     struct paxos *p = calloc(1, sizeof(*p));
     assert(p != NULL);
     p->config = *config;
     p->members = *members;
-    p->rng_state = config->random_seed ^ ((uint64_t)config->id << 32);
+    cn_random_seed(&p->random, config);
     p->promised = restore->hard_state.term;
     p->max_seen = p->promised;
     p->durable = restore->hard_state;
     p->handed = restore->hard_state;
     p->recovery = calloc(PAXOS_RECOVERY_SLOTS_MAX, sizeof(*p->recovery));
-    p->read_capacity = config->pending_reads_max;
-    p->reads = calloc(p->read_capacity, sizeof(*p->reads));
-    p->chunk_buffers[0] = malloc(CN_SNAPSHOT_CHUNK_BYTES_MAX);
-    p->chunk_buffers[1] = malloc(CN_SNAPSHOT_CHUNK_BYTES_MAX);
-    assert(p->recovery != NULL && p->reads != NULL);
-    assert(p->chunk_buffers[0] != NULL && p->chunk_buffers[1] != NULL);
+    assert(p->recovery != NULL);
+    cn_reads_init(&p->reads, config->pending_reads_max);
+    cn_staging_init(&p->staging);
+    cn_outboxes_init(&p->outboxes, true);
     for (uint32_t i = 0; i < p->members.count; i++)
         p->peers[i].id = p->members.ids[i];
     if (!restore_slots(p, restore)) {
@@ -201,7 +169,7 @@ static int paxos_step(void *core, const struct cn_event *event)
 static bool leader_has_sends(const struct paxos *p)
 {
     return p->role == CN_ROLE_LEADER &&
-           (p->sent_through < paxos_log_last(&p->log) || p->read_round_wanted ||
+           (p->sent_through < paxos_log_last(&p->log) || p->reads.round_wanted ||
             p->commit > p->commit_sent);
 }
 
@@ -210,22 +178,12 @@ static bool paxos_has_update(const void *core)
     const struct paxos *p = core;
     if (p->update_outstanding)
         return false;
-    const struct paxos_outbox *box = &p->outboxes[p->pending_outbox];
+    const struct cn_outbox *box = &p->outboxes.boxes[p->outboxes.pending];
     return box->message_count > 0 || box->after_count > 0 || box->read_count > 0 ||
            p->unsaved_count > 0 || p->promised != p->handed.term || p->commit > p->applied ||
-           p->chunk_pending || p->install_pending || leader_has_sends(p) ||
+           cn_staging_has_update(&p->staging) || leader_has_sends(p) ||
            p->role != p->reported_role || p->leader != p->reported_leader ||
            p->promised != p->reported_term;
-}
-
-static void fix_message_entries(struct paxos_outbox *box)
-{
-    for (uint32_t i = 0; i < box->message_count; i++)
-        if (box->messages[i].entry_count > 0)
-            box->messages[i].entries = &box->pool[box->message_offsets[i]];
-    for (uint32_t i = 0; i < box->after_count; i++)
-        if (box->after[i].entry_count > 0)
-            box->after[i].entries = &box->pool[box->after_offsets[i]];
 }
 
 /* The slots to persist: every unsaved one, ascending. Never fewer: the accepteds and
@@ -240,7 +198,7 @@ static void fill_entries(struct paxos *p, struct cn_update *u, uint32_t *offset)
     if (p->unsaved_count == 0)
         return;
     uint64_t count = p->unsaved_count;
-    struct cn_entry *copy = paxos_outbox_pool_reserve(paxos_outbox(p), (uint32_t)count, offset);
+    struct cn_entry *copy = cn_outbox_pool_reserve(paxos_outbox(p), (uint32_t)count, offset);
     uint32_t n = 0;
     uint64_t from = p->dirty_low > p->log.snapshot_index ? p->dirty_low : p->log.snapshot_index + 1;
     for (uint64_t slot = from; slot <= paxos_log_last(&p->log) && n < count; slot++) {
@@ -274,32 +232,13 @@ static void fill_committed(struct paxos *p, struct cn_update *u, uint32_t *offse
     if (limit == p->applied)
         return;
     uint32_t count = (uint32_t)(limit - p->applied);
-    struct cn_entry *copy = paxos_outbox_pool_reserve(paxos_outbox(p), count, offset);
+    struct cn_entry *copy = cn_outbox_pool_reserve(paxos_outbox(p), count, offset);
     for (uint32_t i = 0; i < count; i++) {
         uint64_t slot = p->applied + 1 + i;
         copy[i] = paxos_slot_entry(paxos_slot_get(p, slot), slot);
     }
     u->committed_count = count;
     p->applied = limit;
-}
-
-static void fill_snapshot(struct paxos *p, struct cn_update *u)
-{
-    p->handed_install = false;
-    if (p->chunk_pending) {
-        u->snapshot = p->staging;
-        u->snapshot_chunk = p->chunk_buffers[p->pending_outbox];
-        u->snapshot_chunk_len = p->chunk_len;
-        u->snapshot_chunk_offset = p->chunk_offset;
-        p->chunk_pending = false;
-    }
-    if (p->install_pending) {
-        u->snapshot_present = true;
-        u->snapshot = p->staging;
-        p->handed_install = true;
-        p->handed_snapshot = p->staging;
-        p->install_pending = false;
-    }
 }
 
 static void paxos_get_update(void *core, struct cn_update *u)
@@ -310,18 +249,18 @@ static void paxos_get_update(void *core, struct cn_update *u)
      * accept message per follower (slot batching) and one lease round (read batching). */
     if (p->role == CN_ROLE_LEADER) {
         bool leased = false;
-        if (p->read_round_wanted) {
-            p->read_round++;
-            paxos_broadcast_leases(p, p->read_round);
+        if (p->reads.round_wanted) {
+            p->reads.round++;
+            paxos_broadcast_leases(p, p->reads.round);
             leased = true;
         }
         if (p->sent_through < paxos_log_last(&p->log))
             paxos_broadcast_accepts(p);
         if (p->commit > p->commit_sent && !leased)
-            paxos_broadcast_leases(p, p->read_round);
+            paxos_broadcast_leases(p, p->reads.round);
         p->commit_sent = p->commit;
     }
-    p->read_round_wanted = false;
+    p->reads.round_wanted = false;
 
     memset(u, 0, sizeof(*u));
     u->soft_state_changed = p->role != p->reported_role || p->leader != p->reported_leader ||
@@ -332,7 +271,7 @@ static void paxos_get_update(void *core, struct cn_update *u)
     u->entries_per_slot = true;
 
     uint32_t entries_offset = 0, committed_offset = 0;
-    fill_snapshot(p, u);
+    cn_staging_fill(&p->staging, u, p->outboxes.pending);
     fill_entries(p, u, &entries_offset);
     fill_committed(p, u, &committed_offset);
     struct cn_hard_state hs = {.term = p->promised, .vote = 0, .commit = p->applied};
@@ -341,8 +280,8 @@ static void paxos_get_update(void *core, struct cn_update *u)
     u->hard_state = hs;
     p->handed = hs;
 
-    struct paxos_outbox *box = paxos_outbox(p);
-    fix_message_entries(box);
+    struct cn_outbox *box = paxos_outbox(p);
+    cn_outbox_fix_entries(box);
     if (u->entry_count > 0)
         u->entries = &box->pool[entries_offset];
     if (u->committed_count > 0)
@@ -355,12 +294,8 @@ static void paxos_get_update(void *core, struct cn_update *u)
     u->read_count = box->read_count;
     u->commit_index = p->commit;
 
-    struct paxos_garbage swap = p->garbage_handed;
-    p->garbage_handed = p->garbage_next;
-    p->garbage_next = swap;
-    assert(p->garbage_next.count == 0);
-    p->pending_outbox ^= 1;
-    paxos_outbox_clear(paxos_outbox(p));
+    cn_garbage_hand(&p->garbage);
+    cn_outboxes_swap(&p->outboxes);
     /* Confirmed reads held back by a full outbox are answered into the fresh one. */
     paxos_read_confirm(p);
     p->update_outstanding = true;
@@ -381,7 +316,7 @@ static void paxos_ack_update(void *core, const struct cn_update *u)
     p->handed_low = UINT64_MAX;
     p->handed_high = 0;
     paxos_recompute_dirty_low(p);
-    paxos_garbage_free(&p->garbage_handed);
+    cn_garbage_release(&p->garbage);
     /* What became durable may complete phase 1 or choose a value. */
     if (p->role == CN_ROLE_CANDIDATE)
         paxos_maybe_finish_phase1(p);

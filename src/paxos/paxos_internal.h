@@ -21,6 +21,12 @@
 #include <stdint.h>
 
 #include "consensus/consensus.h"
+#include "consensus/garbage.h"
+#include "consensus/outbox.h"
+#include "consensus/quorum.h"
+#include "consensus/random.h"
+#include "consensus/reads.h"
+#include "consensus/staging.h"
 
 /* Bounds of the core. Every queue below is limited by one of these or by cn_config. */
 enum {
@@ -35,8 +41,8 @@ enum {
     /* Slots an acceptor holds above its chosen prefix; accepts beyond are dropped. */
     PAXOS_AHEAD_SLOTS_MAX = 1u << 16,
     PAXOS_UPDATE_COMMITTED_MAX = 1024, /* chosen values handed out in one update */
-    PAXOS_OUTBOX_MESSAGES_MAX = CN_UPDATE_MESSAGES_MAX, /* both outboxes of an update together */
-    PAXOS_READS_MAX = 65536,           /* hard cap on cn_config.pending_reads_max */
+    PAXOS_OUTBOX_MESSAGES_MAX = CN_OUTBOX_MESSAGES_MAX, /* both outboxes of an update together */
+    PAXOS_READS_MAX = CN_READS_MAX,    /* hard cap on cn_config.pending_reads_max */
     PAXOS_BACKOFF_SHIFT_MAX = 3,       /* election timeout grows to at most e * 2^3 extra */
     PAXOS_CONTEXT_FORCE = 1,           /* prepare after TimeoutNow: overrides leases */
     PAXOS_CONTEXT_PARTIAL = 1,         /* promise: does not carry every accepted value */
@@ -67,33 +73,6 @@ struct paxos_log {
     uint64_t bytes;
 };
 
-/* Data blocks that may still be referenced by the update being built or the one outstanding
- * (the rule of the Raft core: freed after the ack of the next update taken). */
-struct paxos_garbage {
-    void **blocks;
-    uint32_t count;
-    uint32_t capacity;
-};
-
-/* The messages and entries of one update. Entry structs are copies in `pool` (data stays owned
- * by the log); a message records its first pool slot until the update is handed out, since
- * the pool may move while it grows. */
-struct paxos_outbox {
-    struct cn_message messages[PAXOS_OUTBOX_MESSAGES_MAX];
-    uint32_t message_offsets[PAXOS_OUTBOX_MESSAGES_MAX];
-    uint32_t message_count;
-    struct cn_message after[PAXOS_OUTBOX_MESSAGES_MAX];
-    uint32_t after_offsets[PAXOS_OUTBOX_MESSAGES_MAX];
-    uint32_t after_count;
-    struct cn_entry *pool;
-    uint32_t pool_count;
-    uint32_t pool_capacity;
-    struct cn_read *reads;
-    uint32_t read_count;
-    uint32_t read_capacity;
-    uint64_t dropped; /* messages dropped because the outbox was full (timers resend) */
-};
-
 /* What this node knows of one member, as candidate or leader. */
 struct paxos_peer {
     cn_node_id id;
@@ -114,18 +93,10 @@ struct paxos_recovered {
     uint8_t *data;   /* owned */
 };
 
-/* A linearizable read waiting for its quorum round (as Raft's ReadIndex, thesis §6.4). */
-struct paxos_read {
-    uint64_t request_id;
-    uint64_t index;  /* chosen prefix when the read arrived */
-    uint64_t round;  /* lease round a quorum must confirm; 0: waits for recovered slots */
-    cn_node_id from; /* 0: local; else the follower that forwarded it */
-};
-
 struct paxos {
     struct cn_config config;
     struct cn_members members;
-    uint64_t rng_state;
+    struct cn_random random;
 
     /* Acceptor (persistent): the promised ballot, and what of the hard state is durable. */
     uint64_t promised;
@@ -164,34 +135,18 @@ struct paxos {
     cn_node_id transfer_target;
     uint32_t transfer_elapsed;
 
-    /* Reads (a ring in arrival order). */
-    struct paxos_read *reads;
-    uint32_t read_head;
-    uint32_t read_count;
-    uint32_t read_capacity;
-    uint64_t read_round;
-    bool read_round_wanted;
+    /* Reads confirmed by a lease round, in arrival order (consensus/reads.h). */
+    struct cn_reads reads;
 
-    /* Snapshot reception, as in the Raft core. */
-    struct cn_snapshot_meta staging;
-    uint64_t staging_offset;
-    bool staging_active;
-    uint8_t *chunk_buffers[2];
-    uint32_t chunk_len;
-    uint64_t chunk_offset;
-    bool chunk_pending;
-    bool install_pending;
+    /* Snapshot reception, chunk by chunk (consensus/staging.h). */
+    struct cn_staging staging;
 
     /* The update being built, and the one handed out and not yet acked. */
-    struct paxos_outbox outboxes[2];
-    uint32_t pending_outbox;
+    struct cn_outboxes outboxes; /* the pending one is filled; the other is handed out */
     bool update_outstanding;
     uint64_t handed_low;          /* slots handed in the outstanding update: low..high */
     uint64_t handed_high;
-    bool handed_install;
-    struct cn_snapshot_meta handed_snapshot;
-    struct paxos_garbage garbage_next;
-    struct paxos_garbage garbage_handed;
+    struct cn_garbage garbage; /* data blocks released while updates may still point to them */
 
     enum cn_role reported_role;
     cn_node_id reported_leader;
@@ -214,23 +169,15 @@ bool paxos_slot_durable(const struct paxos_slot *s);
 void paxos_log_compact_to(struct paxos *p, uint64_t index);
 void paxos_log_reset(struct paxos *p, uint64_t snapshot_index, uint64_t snapshot_term);
 void paxos_recompute_dirty_low(struct paxos *p);
-void paxos_garbage_add(struct paxos *p, void *block);
-void paxos_garbage_free(struct paxos_garbage *garbage);
 
 /* outbox.c */
-struct paxos_outbox *paxos_outbox(struct paxos *p);
+struct cn_outbox *paxos_outbox(struct paxos *p);
 struct cn_message *paxos_send(struct paxos *p, uint8_t type, cn_node_id to);
 bool paxos_outbox_has_room(struct paxos *p);
 struct cn_message *paxos_send_after_persist(struct paxos *p, uint8_t type, cn_node_id to);
 uint32_t paxos_attach_slots(struct paxos *p, struct cn_message *m, uint64_t lo, uint64_t hi);
-struct cn_entry *paxos_outbox_pool_reserve(struct paxos_outbox *box, uint32_t count,
-                                           uint32_t *offset);
-void paxos_outbox_add_read(struct paxos *p, uint64_t request_id, uint64_t index, bool failed);
-void paxos_outbox_clear(struct paxos_outbox *box);
-void paxos_outbox_free(struct paxos_outbox *box);
 
 /* paxos.c */
-uint64_t paxos_random(struct paxos *p);
 uint32_t paxos_quorum(const struct paxos *p);
 int paxos_member_position(const struct paxos *p, cn_node_id id);
 struct paxos_peer *paxos_peer_of(struct paxos *p, cn_node_id id);
@@ -275,6 +222,7 @@ void paxos_handle_snapshot_response(struct paxos *p, const struct cn_message *m)
 void paxos_snapshot_taken(struct paxos *p, uint64_t index);
 
 /* read.c */
+struct cn_reads_host paxos_reads_host(struct paxos *p);
 int paxos_read_request(struct paxos *p, uint64_t request_id, cn_node_id from);
 void paxos_read_fail_all(struct paxos *p);
 void paxos_read_confirm(struct paxos *p);

@@ -11,137 +11,82 @@
  *    chose (the Paxos form of etcd #7331);
  *  - all reads that arrive before the next update share one lease round (batching).
  * A follower forwards its reads to the leader (CN_MSG_READ_INDEX) and hands the answer to its
- * driver, which waits until its state machine applied the read's index.
+ * driver, which waits until its state machine applied the read's index. The queue, the rounds
+ * and the forwarding are shared with the Raft core (consensus/reads.h).
  */
 #include "paxos/paxos_internal.h"
-
-static struct paxos_read *read_at(struct paxos *p, uint32_t i)
-{
-    assert(i < p->read_count);
-    return &p->reads[(p->read_head + i) % p->read_capacity];
-}
 
 static bool recovered_all(const struct paxos *p)
 {
     return p->role == CN_ROLE_LEADER && p->commit >= p->recovered_through;
 }
 
-static void read_answer(struct paxos *p, const struct paxos_read *read, bool failed)
+static struct cn_message *host_send(void *core, uint8_t type, cn_node_id to)
 {
-    if (read->from == 0) {
-        paxos_outbox_add_read(p, read->request_id, read->index, failed);
-        return;
-    }
-    struct cn_message *m = paxos_send(p, CN_MSG_READ_INDEX_RESPONSE, read->from);
-    if (m == NULL)
-        return; /* only when failing (leadership lost): the follower asks again */
-    m->context = read->request_id;
-    m->index = read->index;
-    m->reject = failed;
+    return paxos_send(core, type, to);
 }
 
-static void read_reject_forwarded(struct paxos *p, cn_node_id from, uint64_t request_id)
+struct round_question {
+    const struct paxos *p;
+    uint64_t round;
+};
+
+static bool round_acked(const void *context, cn_node_id id)
 {
-    struct cn_message *m = paxos_send(p, CN_MSG_READ_INDEX_RESPONSE, from);
-    if (m != NULL) {
-        m->context = request_id;
-        m->reject = true;
-    }
+    const struct round_question *q = context;
+    if (id == q->p->config.id)
+        return true;
+    const struct paxos_peer *peer = paxos_peer_of((struct paxos *)q->p, id);
+    assert(peer != NULL);
+    return peer->read_round_acked >= q->round;
+}
+
+/* Whether a quorum answered lease round `round` (the leader itself always has). */
+static bool round_confirmed(void *core, uint64_t round)
+{
+    const struct round_question q = {.p = core, .round = round};
+    return cn_quorum_has(&q.p->members, round_acked, &q);
+}
+
+struct cn_reads_host paxos_reads_host(struct paxos *p)
+{
+    return (struct cn_reads_host){
+        .core = p,
+        .leader = p->role == CN_ROLE_LEADER,
+        .leader_id = p->leader,
+        .commit = p->commit,
+        .ready = recovered_all(p),
+        .alone = paxos_quorum(p) <= 1,
+        .outbox = paxos_outbox(p),
+        .send = host_send,
+        .round_confirmed = round_confirmed,
+    };
 }
 
 int paxos_read_request(struct paxos *p, uint64_t request_id, cn_node_id from)
 {
-    if (p->role != CN_ROLE_LEADER) {
-        if (from != 0) {
-            read_reject_forwarded(p, from, request_id);
-            return CN_OK;
-        }
-        if (p->leader == 0)
-            return CN_ERR_NOT_LEADER;
-        struct cn_message *m = paxos_send(p, CN_MSG_READ_INDEX, p->leader);
-        if (m == NULL)
-            return CN_ERR_BUSY;
-        m->context = request_id;
-        return CN_OK;
-    }
-    if (p->read_count == p->read_capacity) {
-        if (from != 0)
-            read_reject_forwarded(p, from, request_id);
-        return CN_ERR_BUSY;
-    }
-    struct paxos_read *read = &p->reads[(p->read_head + p->read_count) % p->read_capacity];
-    p->read_count++;
-    read->request_id = request_id;
-    read->from = from;
-    read->index = p->commit;
-    read->round = 0; /* waits until the recovered slots are chosen */
-    if (recovered_all(p)) {
-        read->round = p->read_round + 1;
-        p->read_round_wanted = true;
-    }
-    paxos_read_confirm(p);
-    return CN_OK;
+    struct cn_reads_host host = paxos_reads_host(p);
+    return cn_reads_request(&p->reads, &host, request_id, from);
 }
 
 /* The recovered slots are chosen now: waiting reads join the next round, at the chosen
  * prefix as it is now (at least what it was when they arrived). */
 void paxos_read_release_waiting(struct paxos *p)
 {
-    if (!recovered_all(p))
-        return;
-    for (uint32_t i = 0; i < p->read_count; i++) {
-        struct paxos_read *read = read_at(p, i);
-        if (read->round != 0)
-            continue;
-        read->index = p->commit;
-        read->round = p->read_round + 1;
-        p->read_round_wanted = true;
-    }
-    paxos_read_confirm(p);
+    struct cn_reads_host host = paxos_reads_host(p);
+    cn_reads_release_waiting(&p->reads, &host);
 }
 
-static bool round_confirmed(struct paxos *p, uint64_t round)
-{
-    uint32_t acks = 0;
-    for (uint32_t i = 0; i < p->members.count; i++) {
-        const struct paxos_peer *peer = &p->peers[i];
-        if (peer->id == p->config.id || peer->read_round_acked >= round)
-            acks++;
-    }
-    return acks >= paxos_quorum(p);
-}
-
-/* Answers the reads, oldest first, whose round a quorum has confirmed. */
 void paxos_read_confirm(struct paxos *p)
 {
-    if (p->role != CN_ROLE_LEADER)
-        return;
-    while (p->read_count > 0) {
-        struct paxos_read *read = read_at(p, 0);
-        if (read->round == 0)
-            break;
-        if (paxos_quorum(p) > 1 &&
-            (read->round > p->read_round || !round_confirmed(p, read->round)))
-            break;
-        /* A forwarded read's answer is never dropped: with the outbox full it waits at the
-         * head, and the reads behind it too, until the next update empties the outbox
-         * (paxos_get_update confirms again). */
-        if (read->from != 0 && !paxos_outbox_has_room(p))
-            break;
-        read_answer(p, read, false);
-        p->read_head = (p->read_head + 1) % p->read_capacity;
-        p->read_count--;
-    }
+    struct cn_reads_host host = paxos_reads_host(p);
+    cn_reads_confirm(&p->reads, &host);
 }
 
-/* Leadership is lost: every waiting read fails, and its client retries elsewhere. */
 void paxos_read_fail_all(struct paxos *p)
 {
-    while (p->read_count > 0) {
-        read_answer(p, read_at(p, 0), true);
-        p->read_head = (p->read_head + 1) % p->read_capacity;
-        p->read_count--;
-    }
+    struct cn_reads_host host = paxos_reads_host(p);
+    cn_reads_fail_all(&p->reads, &host);
 }
 
 void paxos_handle_read_index(struct paxos *p, const struct cn_message *m)
@@ -151,7 +96,6 @@ void paxos_handle_read_index(struct paxos *p, const struct cn_message *m)
 
 void paxos_handle_read_index_response(struct paxos *p, const struct cn_message *m)
 {
-    if (p->role == CN_ROLE_LEADER)
-        return;
-    paxos_outbox_add_read(p, m->context, m->index, m->reject);
+    struct cn_reads_host host = paxos_reads_host(p);
+    cn_reads_handle_response(&host, m);
 }

@@ -268,7 +268,7 @@ void paxos_handle_lease_response(struct paxos *p, const struct cn_message *m)
         return;
     struct paxos_peer *peer = paxos_peer_of(p, m->from);
     peer->recent_active = true;
-    if (m->context > peer->read_round_acked && m->context <= p->read_round) {
+    if (m->context > peer->read_round_acked && m->context <= p->reads.round) {
         peer->read_round_acked = m->context;
         paxos_read_confirm(p);
     }

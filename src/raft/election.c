@@ -20,7 +20,7 @@ void raft_reset_election_timer(struct raft *r)
     r->election_elapsed = 0;
     r->heartbeat_elapsed = 0;
     uint32_t e = r->config.election_ticks;
-    r->randomized_election_ticks = e + (uint32_t)(raft_random(r) % e);
+    r->randomized_election_ticks = e + (uint32_t)(cn_random_next(&r->random) % e);
 }
 
 static void reset_votes(struct raft *r)
@@ -37,7 +37,7 @@ static void leave_leadership(struct raft *r)
         raft_read_fail_all(r);
     r->transfer_target = 0;
     r->broadcast_pending = false;
-    r->read_round_wanted = false;
+    r->reads.round_wanted = false;
 }
 
 void raft_become_follower(struct raft *r, uint64_t term, cn_node_id leader)
@@ -245,7 +245,7 @@ static void tick_leader(struct raft *r)
     }
     if (r->heartbeat_elapsed >= r->config.heartbeat_ticks) {
         r->heartbeat_elapsed = 0;
-        raft_broadcast_heartbeats(r, r->read_round);
+        raft_broadcast_heartbeats(r, r->reads.round);
     }
 }
 

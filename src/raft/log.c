@@ -3,7 +3,8 @@
  *
  * Entry data blocks are owned by the log. A block that leaves the log (truncation, compaction)
  * may still be referenced by the update being built or the one the driver holds, so it goes
- * to the garbage list and is freed only after the ack that ends those references (raft.c).
+ * to the garbage list and is freed only after the ack that ends those references
+ * (consensus/garbage.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,7 @@ void raft_log_truncate_from(struct raft *r, uint64_t index)
     while (raft_log_last(log) >= index) {
         struct cn_entry *e = log_slot(log, raft_log_last(log));
         log->bytes -= e->data_len;
-        raft_garbage_add(r, (void *)e->data);
+        cn_garbage_add(&r->garbage, (void *)e->data);
         e->data = NULL;
         log->count--;
     }
@@ -138,7 +139,7 @@ void raft_log_compact_to(struct raft *r, uint64_t index, uint64_t term)
     while (log->snapshot_index < index) {
         struct cn_entry *e = log_slot(log, log->snapshot_index + 1);
         log->bytes -= e->data_len;
-        raft_garbage_add(r, (void *)e->data);
+        cn_garbage_add(&r->garbage, (void *)e->data);
         e->data = NULL;
         log->head = (log->head + 1) & (log->capacity - 1);
         log->count--;
@@ -153,7 +154,7 @@ void raft_log_reset(struct raft *r, uint64_t snapshot_index, uint64_t snapshot_t
     struct raft_log *log = &r->log;
     while (log->count > 0) {
         struct cn_entry *e = log_slot(log, raft_log_last(log));
-        raft_garbage_add(r, (void *)e->data);
+        cn_garbage_add(&r->garbage, (void *)e->data);
         e->data = NULL;
         log->count--;
     }
@@ -169,24 +170,4 @@ bool raft_log_up_to_date(const struct raft_log *log, uint64_t last_index, uint64
 {
     uint64_t our_term = raft_log_last_term(log);
     return last_term > our_term || (last_term == our_term && last_index >= raft_log_last(log));
-}
-
-void raft_garbage_add(struct raft *r, void *block)
-{
-    if (block == NULL)
-        return;
-    struct raft_garbage *g = &r->garbage_next;
-    if (g->count == g->capacity) {
-        g->capacity = g->capacity ? g->capacity * 2 : 64;
-        g->blocks = realloc(g->blocks, g->capacity * sizeof(*g->blocks));
-        assert(g->blocks != NULL);
-    }
-    g->blocks[g->count++] = block;
-}
-
-void raft_garbage_free(struct raft_garbage *garbage)
-{
-    for (uint32_t i = 0; i < garbage->count; i++)
-        free(garbage->blocks[i]);
-    garbage->count = 0;
 }

@@ -14,23 +14,11 @@
 #include "raft/raft.h"
 #include "raft/raft_internal.h"
 
-/* splitmix64: the core's own deterministic generator (the core never calls rand()). */
-uint64_t raft_random(struct raft *r)
-{
-    uint64_t z = (r->rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-uint32_t raft_quorum(const struct raft *r) { return r->members.count / 2 + 1; }
+uint32_t raft_quorum(const struct raft *r) { return cn_majority(&r->members); }
 
 bool raft_is_member(const struct raft *r, cn_node_id id)
 {
-    for (uint32_t i = 0; i < r->members.count; i++)
-        if (r->members.ids[i] == id)
-            return true;
-    return false;
+    return cn_members_contains(&r->members, id);
 }
 
 struct raft_progress *raft_progress_of(struct raft *r, cn_node_id id)
@@ -39,19 +27,6 @@ struct raft_progress *raft_progress_of(struct raft *r, cn_node_id id)
         if (r->progress[i].id == id)
             return &r->progress[i];
     return NULL;
-}
-
-static bool members_valid(const struct cn_members *members)
-{
-    if (members->count == 0 || members->count > CN_MEMBERS_MAX)
-        return false;
-    for (uint32_t i = 0; i < members->count; i++) {
-        if (members->ids[i] == 0)
-            return false;
-        if (i > 0 && members->ids[i] <= members->ids[i - 1])
-            return false;
-    }
-    return true;
 }
 
 static bool config_valid(const struct cn_config *c)
@@ -83,13 +58,13 @@ static int raft_create(const struct cn_config *config, const struct cn_restore *
         return CN_ERR_INVALID;
     const struct cn_members *members =
         restore->snapshot.members.count > 0 ? &restore->snapshot.members : &config->members;
-    if (!members_valid(members))
+    if (!cn_members_valid(members, UINT32_MAX))
         return CN_ERR_INVALID;
     struct raft *r = calloc(1, sizeof(*r));
     assert(r != NULL);
     r->config = *config;
     r->members = *members;
-    r->rng_state = config->random_seed ^ ((uint64_t)config->id << 32);
+    cn_random_seed(&r->random, config);
     r->term = restore->hard_state.term;
     r->vote = restore->hard_state.vote;
     r->durable = restore->hard_state;
@@ -108,11 +83,9 @@ static int raft_create(const struct cn_config *config, const struct cn_restore *
     r->handed_truncated_at = UINT64_MAX;
     for (uint32_t i = 0; i < r->members.count; i++)
         r->progress[i].id = r->members.ids[i];
-    r->read_capacity = config->pending_reads_max;
-    r->reads = calloc(r->read_capacity, sizeof(*r->reads));
-    r->chunk_buffers[0] = malloc(CN_SNAPSHOT_CHUNK_BYTES_MAX);
-    r->chunk_buffers[1] = malloc(CN_SNAPSHOT_CHUNK_BYTES_MAX);
-    assert(r->reads != NULL && r->chunk_buffers[0] != NULL && r->chunk_buffers[1] != NULL);
+    cn_reads_init(&r->reads, config->pending_reads_max);
+    cn_staging_init(&r->staging);
+    cn_outboxes_init(&r->outboxes, false);
     raft_become_follower(r, r->term, 0);
     r->reported_role = CN_ROLE_FOLLOWER;
     r->reported_term = r->term;
@@ -126,15 +99,10 @@ static void raft_destroy(void *core)
     if (r == NULL)
         return;
     raft_log_free(r);
-    raft_garbage_free(&r->garbage_next);
-    raft_garbage_free(&r->garbage_handed);
-    free(r->garbage_next.blocks);
-    free(r->garbage_handed.blocks);
-    raft_outbox_free(&r->outboxes[0]);
-    raft_outbox_free(&r->outboxes[1]);
-    free(r->reads);
-    free(r->chunk_buffers[0]);
-    free(r->chunk_buffers[1]);
+    cn_garbage_destroy(&r->garbage);
+    cn_outboxes_free(&r->outboxes);
+    cn_reads_free(&r->reads);
+    cn_staging_free(&r->staging);
     free(r->taken_pool);
     free(r);
 }
@@ -188,24 +156,13 @@ static bool raft_has_update(const void *core)
     const struct raft *r = core;
     if (r->update_outstanding)
         return false;
-    const struct raft_outbox *box = &r->outboxes[r->pending_outbox];
+    const struct cn_outbox *box = &r->outboxes.boxes[r->outboxes.pending];
     return box->message_count > 0 || box->after_count > 0 || box->read_count > 0 ||
            r->unstable <= raft_log_last(&r->log) || r->term != r->handed.term ||
            r->vote != r->handed.vote || r->commit != r->handed.commit ||
-           apply_limit(r) > r->applied || r->chunk_pending || r->install_pending ||
-           r->broadcast_pending || r->read_round_wanted || r->role != r->reported_role ||
+           apply_limit(r) > r->applied || cn_staging_has_update(&r->staging) ||
+           r->broadcast_pending || r->reads.round_wanted || r->role != r->reported_role ||
            r->leader != r->reported_leader || r->term != r->reported_term;
-}
-
-static void fix_message_entries(struct raft_outbox *box)
-{
-    for (uint32_t i = 0; i < box->message_count; i++) {
-        struct cn_message *m = &box->messages[i];
-        if (m->entry_count > 0) {
-            assert(box->message_offsets[i] != UINT32_MAX);
-            m->entries = &box->pool[box->message_offsets[i]];
-        }
-    }
 }
 
 /* Copies log entries lo..hi into the pool and returns the offset where they start. The pool
@@ -215,7 +172,7 @@ static uint32_t pool_copy(struct raft *r, uint64_t lo, uint64_t hi)
 {
     assert(lo <= hi);
     uint32_t offset;
-    struct cn_entry *copy = raft_outbox_pool_reserve(raft_outbox(r), (uint32_t)(hi - lo + 1),
+    struct cn_entry *copy = cn_outbox_pool_reserve(raft_outbox(r), (uint32_t)(hi - lo + 1),
                                                      &offset);
     for (uint64_t i = lo; i <= hi; i++) {
         const struct cn_entry *e = raft_log_get(&r->log, i);
@@ -234,21 +191,7 @@ static void fill_persistence(struct raft *r, struct cn_update *u, uint32_t *entr
     u->hard_state = hs;
     r->handed_hard_state = u->hard_state_changed;
     r->handed = hs;
-    r->handed_install = false;
-    if (r->chunk_pending) {
-        u->snapshot = r->staging;
-        u->snapshot_chunk = r->chunk_buffers[r->pending_outbox];
-        u->snapshot_chunk_len = r->chunk_len;
-        u->snapshot_chunk_offset = r->chunk_offset;
-        r->chunk_pending = false;
-    }
-    if (r->install_pending) {
-        u->snapshot_present = true;
-        u->snapshot = r->staging;
-        r->handed_install = true;
-        r->handed_snapshot = r->staging;
-        r->install_pending = false;
-    }
+    cn_staging_fill(&r->staging, u, r->outboxes.pending);
     uint64_t last = raft_log_last(&r->log);
     r->handed_last_index = 0;
     if (r->unstable <= last) {
@@ -284,16 +227,16 @@ static void fill_committed(struct raft *r, struct cn_update *u, uint32_t *commit
 static void send_deferred(struct raft *r)
 {
     if (r->role == CN_ROLE_LEADER) {
-        if (r->read_round_wanted) {
-            r->read_round_wanted = false;
-            r->read_round++;
-            raft_broadcast_heartbeats(r, r->read_round);
+        if (r->reads.round_wanted) {
+            r->reads.round_wanted = false;
+            r->reads.round++;
+            raft_broadcast_heartbeats(r, r->reads.round);
         }
         if (r->broadcast_pending)
             raft_broadcast_appends(r);
     }
     r->broadcast_pending = false;
-    r->read_round_wanted = false;
+    r->reads.round_wanted = false;
 }
 
 static void raft_get_update(void *core, struct cn_update *u)
@@ -313,8 +256,8 @@ static void raft_get_update(void *core, struct cn_update *u)
     fill_persistence(r, u, &entries_offset);
     fill_committed(r, u, &committed_offset);
 
-    struct raft_outbox *box = raft_outbox(r);
-    fix_message_entries(box);
+    struct cn_outbox *box = raft_outbox(r);
+    cn_outbox_fix_entries(box);
     if (u->entry_count > 0)
         u->entries = &box->pool[entries_offset];
     if (u->committed_count > 0)
@@ -328,12 +271,8 @@ static void raft_get_update(void *core, struct cn_update *u)
     u->commit_index = r->commit;
 
     /* Blocks released before this update may be referenced by it: free them after its ack. */
-    struct raft_garbage swap = r->garbage_handed;
-    r->garbage_handed = r->garbage_next;
-    r->garbage_next = swap;
-    assert(r->garbage_next.count == 0);
-    r->pending_outbox ^= 1;
-    raft_outbox_clear(raft_outbox(r));
+    cn_garbage_hand(&r->garbage);
+    cn_outboxes_swap(&r->outboxes);
     /* Confirmed reads held back by a full outbox are answered into the fresh one. */
     raft_read_confirm(r);
     r->update_outstanding = true;
@@ -349,7 +288,7 @@ static uint32_t raft_take_messages(void *core, const struct cn_message **out)
     if (!r->update_outstanding)
         return 0; /* they leave with the next update */
     send_deferred(r);
-    struct raft_outbox *box = raft_outbox(r);
+    struct cn_outbox *box = raft_outbox(r);
     uint32_t count = box->message_count;
     if (count == 0)
         return 0;
@@ -388,9 +327,9 @@ static void raft_ack_update(void *core, const struct cn_update *u)
     r->update_outstanding = false;
     if (u->hard_state_changed)
         r->durable = u->hard_state;
-    if (r->handed_install) {
-        if (r->persisted < r->handed_snapshot.index)
-            r->persisted = r->handed_snapshot.index;
+    if (r->staging.handed_install) {
+        if (r->persisted < r->staging.handed_meta.index)
+            r->persisted = r->staging.handed_meta.index;
     }
     if (r->handed_last_index > 0) {
         uint64_t durable = r->handed_last_index;
@@ -402,7 +341,7 @@ static void raft_ack_update(void *core, const struct cn_update *u)
     assert(r->persisted <= raft_log_last(&r->log));
     r->handed_last_index = 0;
     r->handed_truncated_at = UINT64_MAX;
-    raft_garbage_free(&r->garbage_handed);
+    cn_garbage_release(&r->garbage);
     /* What became durable may decide an election or a commit. */
     if (r->role == CN_ROLE_CANDIDATE)
         raft_maybe_win_election(r);

@@ -14,14 +14,20 @@
 #include <stdint.h>
 
 #include "consensus/consensus.h"
+#include "consensus/garbage.h"
+#include "consensus/outbox.h"
+#include "consensus/quorum.h"
+#include "consensus/random.h"
+#include "consensus/reads.h"
+#include "consensus/staging.h"
 
 /* Bounds of the core. Every queue below is limited by one of these or by cn_config. */
 enum {
     RAFT_INFLIGHT_MAX = 256,         /* hard cap on cn_config.inflight_messages_max */
     RAFT_UPDATE_ENTRIES_MAX = 4096,  /* entries to persist handed out in one update */
     RAFT_UPDATE_COMMITTED_MAX = 1024,/* committed entries handed out in one update */
-    RAFT_OUTBOX_MESSAGES_MAX = CN_UPDATE_MESSAGES_MAX,
-    RAFT_READS_MAX = 65536,          /* hard cap on cn_config.pending_reads_max */
+    RAFT_OUTBOX_MESSAGES_MAX = CN_OUTBOX_MESSAGES_MAX,
+    RAFT_READS_MAX = CN_READS_MAX,   /* hard cap on cn_config.pending_reads_max */
     RAFT_CONTEXT_TRANSFER = 1,       /* vote request context: campaign after TimeoutNow */
 };
 
@@ -35,32 +41,6 @@ struct raft_log {
     uint64_t snapshot_index;
     uint64_t snapshot_term;
     uint64_t bytes;        /* sum of data_len held */
-};
-
-/* Data blocks that may still be referenced by the update being built or the one outstanding.
- * A block released now is freed only after the ack of the next update taken (see raft.c). */
-struct raft_garbage {
-    void **blocks;
-    uint32_t count;
-    uint32_t capacity;
-};
-
-/* The messages and entries of one update. Message entries are copies of log entry structs
- * (the data blocks stay owned by the log, kept alive by the garbage rule) in `pool`; a
- * message records its first pool slot in pool_offset until the update is handed out. */
-struct raft_outbox {
-    struct cn_message messages[RAFT_OUTBOX_MESSAGES_MAX];
-    uint32_t message_offsets[RAFT_OUTBOX_MESSAGES_MAX];
-    uint32_t message_count;
-    struct cn_message after[RAFT_OUTBOX_MESSAGES_MAX];
-    uint32_t after_count;
-    struct cn_entry *pool;
-    uint32_t pool_count;
-    uint32_t pool_capacity;
-    struct cn_read *reads;
-    uint32_t read_count;
-    uint32_t read_capacity;
-    uint64_t dropped; /* messages dropped because the outbox was full (they are retried) */
 };
 
 enum raft_progress_state {
@@ -91,18 +71,10 @@ struct raft_progress {
     bool vote_answered;
 };
 
-/* A linearizable read waiting for its round of heartbeats (thesis §6.4). */
-struct raft_read {
-    uint64_t request_id;
-    uint64_t index;   /* the commit index when the read arrived */
-    uint64_t round;   /* heartbeat round that must be confirmed by a quorum */
-    cn_node_id from;  /* 0: local; else the follower that forwarded it */
-};
-
 struct raft {
     struct cn_config config;
     struct cn_members members;
-    uint64_t rng_state;
+    struct cn_random random;
 
     /* Persistent state (Figure 2) and what of it is known durable. */
     uint64_t term;
@@ -130,37 +102,19 @@ struct raft {
     struct raft_progress progress[CN_MEMBERS_MAX];
     bool broadcast_pending;   /* new entries to send at the next update */
 
-    /* ReadIndex: reads in round order (a ring), rounds, and reads waiting for the
-     * leader's first commit in its term. */
-    struct raft_read *reads;
-    uint32_t read_head;
-    uint32_t read_count;
-    uint32_t read_capacity;
-    uint64_t read_round;       /* last round whose heartbeats were sent */
-    bool read_round_wanted;    /* reads wait for a round not yet sent */
+    /* ReadIndex (thesis §6.4): reads in arrival order and their rounds (consensus/reads.h). */
+    struct cn_reads reads;
 
-    /* Snapshot reception (follower): the one being staged and the next offset expected. */
-    struct cn_snapshot_meta staging;
-    uint64_t staging_offset;
-    bool staging_active;
-    uint8_t *chunk_buffers[2]; /* pending / handed copies of a received chunk */
-    uint32_t chunk_len;
-    uint64_t chunk_offset;
-    bool chunk_pending;
-    bool install_pending;      /* the staged snapshot completes in the next update */
+    /* Snapshot reception (follower), chunk by chunk (consensus/staging.h). */
+    struct cn_staging staging;
 
     /* The update being built, and the one handed out and not yet acked. */
-    struct raft_outbox outboxes[2];
-    uint32_t pending_outbox;   /* index into outboxes; the other is handed out */
+    struct cn_outboxes outboxes; /* the pending one is filled; the other is handed out */
     bool update_outstanding;
     uint64_t handed_last_index;   /* last entry index in the outstanding update, 0 if none */
     uint64_t handed_truncated_at; /* lowest truncation since the outstanding update, else max */
     bool handed_hard_state;
-    bool handed_install;
-    struct cn_snapshot_meta handed_snapshot;
-    struct raft_garbage garbage_next;
-    struct raft_garbage garbage_handed;
-    uint8_t *chunk_handed;
+    struct cn_garbage garbage; /* data blocks released while updates may still point to them */
     /* Messages handed out early by raft_take_messages, with copies of their entry structs. */
     struct cn_message taken[RAFT_OUTBOX_MESSAGES_MAX];
     struct cn_entry *taken_pool;
@@ -186,24 +140,15 @@ void raft_log_truncate_from(struct raft *r, uint64_t index);
 void raft_log_compact_to(struct raft *r, uint64_t index, uint64_t term);
 void raft_log_reset(struct raft *r, uint64_t snapshot_index, uint64_t snapshot_term);
 bool raft_log_up_to_date(const struct raft_log *log, uint64_t last_index, uint64_t last_term);
-void raft_garbage_add(struct raft *r, void *block);
-void raft_garbage_free(struct raft_garbage *garbage);
 
 /* outbox.c */
-struct raft_outbox *raft_outbox(struct raft *r);
+struct cn_outbox *raft_outbox(struct raft *r);
 struct cn_message *raft_send(struct raft *r, uint8_t type, cn_node_id to);
 struct cn_message *raft_send_after_persist(struct raft *r, uint8_t type, cn_node_id to);
 void raft_message_attach_entries(struct raft *r, struct cn_message *m, uint64_t from,
                                  uint32_t count);
-struct cn_entry *raft_outbox_pool_reserve(struct raft_outbox *box, uint32_t count,
-                                          uint32_t *offset);
-void raft_outbox_add_read(struct raft *r, uint64_t request_id, uint64_t index, bool failed);
-void raft_outbox_clear(struct raft_outbox *box);
-void raft_outbox_free(struct raft_outbox *box);
-bool raft_outbox_has_room(struct raft *r, uint32_t count);
 
 /* raft.c */
-uint64_t raft_random(struct raft *r);
 uint32_t raft_quorum(const struct raft *r);
 bool raft_is_member(const struct raft *r, cn_node_id id);
 struct raft_progress *raft_progress_of(struct raft *r, cn_node_id id);
@@ -240,6 +185,7 @@ int raft_propose(struct raft *r, const uint8_t *data, uint32_t data_len, uint64_
 void raft_progress_become_probe(struct raft_progress *p);
 
 /* read.c */
+struct cn_reads_host raft_reads_host(struct raft *r);
 int raft_read_request(struct raft *r, uint64_t request_id, cn_node_id from);
 void raft_read_fail_all(struct raft *r);
 void raft_read_confirm(struct raft *r);

@@ -349,7 +349,7 @@ void raft_handle_heartbeat_response(struct raft *r, const struct cn_message *m)
     } else if (p->match < raft_log_last(&r->log)) {
         r->broadcast_pending = true;
     }
-    if (m->context > p->read_round_acked && m->context <= r->read_round) {
+    if (m->context > p->read_round_acked && m->context <= r->reads.round) {
         p->read_round_acked = m->context;
         raft_read_confirm(r);
     }

@@ -84,8 +84,8 @@ static void respond_installed(struct raft *r, cn_node_id to, uint64_t index)
  * holds the snapshot's last entry, in which case only the commit index moves (as etcd). */
 static void finish_snapshot(struct raft *r, cn_node_id from)
 {
-    const struct cn_snapshot_meta *meta = &r->staging;
-    r->staging_active = false;
+    const struct cn_snapshot_meta *meta = &r->staging.meta;
+    r->staging.active = false;
     uint64_t term;
     if (raft_log_term(&r->log, meta->index, &term) && term == meta->term) {
         if (meta->index > r->commit)
@@ -103,7 +103,7 @@ static void finish_snapshot(struct raft *r, cn_node_id from)
         r->persisted = meta->index;
     if (r->update_outstanding && r->handed_truncated_at > meta->index + 1)
         r->handed_truncated_at = meta->index + 1;
-    r->install_pending = true;
+    r->staging.install_pending = true;
     respond_installed(r, from, meta->index);
 }
 
@@ -128,34 +128,22 @@ void raft_handle_snapshot(struct raft *r, const struct cn_message *m)
         return;
     const struct cn_snapshot_meta *meta = &m->snapshot;
     if (meta->index <= r->commit) {
-        r->staging_active = false;
+        r->staging.active = false;
         respond_installed(r, m->from, r->commit);
         return;
     }
-    if (m->snapshot_offset == 0 && !r->chunk_pending && !r->install_pending) {
-        r->staging = *meta;
-        r->staging_offset = 0;
-        r->staging_active = true;
-    }
-    bool in_order = r->staging_active && meta->index == r->staging.index &&
-                    m->snapshot_offset == r->staging_offset;
-    if (!in_order || r->chunk_pending || r->install_pending) {
-        uint64_t want = r->staging_active && meta->index == r->staging.index ? r->staging_offset
-                                                                              : 0;
+    uint64_t want;
+    switch (cn_staging_accept(&r->staging, m, r->outboxes.pending, &want)) {
+    case CN_STAGING_REFUSED:
         respond_chunk(r, m->from, meta->index, want, true);
-        return;
-    }
-    uint8_t *buffer = r->chunk_buffers[r->pending_outbox];
-    if (m->snapshot_chunk_len > 0)
-        memcpy(buffer, m->snapshot_chunk, m->snapshot_chunk_len);
-    r->chunk_len = m->snapshot_chunk_len;
-    r->chunk_offset = m->snapshot_offset;
-    r->chunk_pending = true;
-    r->staging_offset += m->snapshot_chunk_len;
-    if (m->snapshot_done)
+        break;
+    case CN_STAGING_MORE:
+        respond_chunk(r, m->from, meta->index, want, false);
+        break;
+    case CN_STAGING_DONE:
         finish_snapshot(r, m->from);
-    else
-        respond_chunk(r, m->from, meta->index, r->staging_offset, false);
+        break;
+    }
 }
 
 /* The application holds a snapshot of everything up to `index`: drop the log below it. */
