@@ -601,6 +601,11 @@ int resp_reply_map(struct resp_out *out, uint64_t pairs)
     return resp_reply_header(out, '*', 2 * pairs, false);
 }
 
+int resp_reply_set(struct resp_out *out, uint64_t count)
+{
+    return resp_reply_header(out, out->protocol == 3 ? '~' : '*', count, false);
+}
+
 /* ---- reply boundaries ---------------------------------------------------------------------- */
 
 /* The end of the line that starts at `at` (the index after its "\r\n"), or 0 when the bytes

@@ -155,5 +155,7 @@ int resp_reply_raw(struct resp_out *out, const void *bytes, size_t len);
 size_t resp_reply_length(const uint8_t *buf, size_t len);
 /* RESP3 "%pairs"; RESP2 a flat array "*2pairs" of key, value, key, value... */
 int resp_reply_map(struct resp_out *out, uint64_t pairs);
+/* RESP3 "~count" (a set, SMEMBERS); RESP2 "*count". */
+int resp_reply_set(struct resp_out *out, uint64_t count);
 
 #endif

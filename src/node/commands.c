@@ -162,6 +162,23 @@ static const struct node_command commands[] = {
     {"MEMORY", -2, cmd_memory},
     {"CLUSTER", -2, node_cmd_cluster}, {"ASKING", 1, node_cmd_cluster_flag},
     {"READONLY", 1, node_cmd_cluster_flag}, {"READWRITE", 1, node_cmd_cluster_flag},
+    /* Hashes and sets (commands_types.c) */
+    {"HSET", -4, node_cmd_write}, {"HMSET", -4, node_cmd_write}, {"HSETNX", 4, node_cmd_write},
+    {"HDEL", -3, node_cmd_write}, {"HINCRBY", 4, node_cmd_write},
+    {"HINCRBYFLOAT", 4, node_cmd_write}, {"SADD", -3, node_cmd_write},
+    {"SREM", -3, node_cmd_write}, {"SPOP", -2, node_cmd_write}, {"SMOVE", 4, node_cmd_write},
+    {"SINTERSTORE", -3, node_cmd_write}, {"SUNIONSTORE", -3, node_cmd_write},
+    {"SDIFFSTORE", -3, node_cmd_write}, {"HGET", 3, node_cmd_types_read},
+    {"HMGET", -3, node_cmd_types_read}, {"HEXISTS", 3, node_cmd_types_read},
+    {"HLEN", 2, node_cmd_types_read}, {"HKEYS", 2, node_cmd_types_read},
+    {"HVALS", 2, node_cmd_types_read}, {"HGETALL", 2, node_cmd_types_read},
+    {"HSTRLEN", 3, node_cmd_types_read}, {"HRANDFIELD", -2, node_cmd_types_read},
+    {"HSCAN", -3, node_cmd_types_read}, {"SISMEMBER", 3, node_cmd_types_read},
+    {"SMISMEMBER", -3, node_cmd_types_read}, {"SMEMBERS", 2, node_cmd_types_read},
+    {"SCARD", 2, node_cmd_types_read}, {"SRANDMEMBER", -2, node_cmd_types_read},
+    {"SINTER", -2, node_cmd_types_read}, {"SUNION", -2, node_cmd_types_read},
+    {"SDIFF", -2, node_cmd_types_read}, {"SINTERCARD", -3, node_cmd_types_read},
+    {"SSCAN", -3, node_cmd_types_read}, {"OBJECT", -2, node_cmd_object},
 };
 
 uint32_t node_command_count(void)

@@ -23,6 +23,8 @@ enum node_read_kind {
     NODE_READ_RANDOMKEY = 14,
     NODE_READ_COUNTKEYSINSLOT = 15, /* CLUSTER COUNTKEYSINSLOT (commands_cluster.c) */
     NODE_READ_GETKEYSINSLOT = 16,   /* CLUSTER GETKEYSINSLOT */
+    NODE_READ_TYPES = 17,           /* a hash or set read (commands_types.c) */
+    NODE_READ_OBJECT = 18,          /* OBJECT ENCODING and friends */
     NODE_READ_WATCH = 64,   /* WATCH: records what its keys hold (commands_tx.c) */
 };
 
@@ -73,6 +75,23 @@ bool node_write_parse_string(const struct node_exec *e, struct kv_command *c,
                              struct kv_bytes *args, const char **error);
 bool node_read_serve_string(struct node_group *group, struct resp_out *out, enum node_read_kind kind,
                             const struct resp_arg *argv, uint32_t argc);
+
+/* commands_types.c: hashes and sets, run by storage/kv_types.c */
+extern const char node_error_wrongtype[];
+/* Fills c (op, seed) when argv[0] names a hash or set command; false otherwise. The caller
+ * has put the client's arguments in c->args. */
+bool node_types_parse(const struct node_exec *e, struct kv_command *c);
+/* The kv op of a hash or set read (0: not one), for MULTI (commands_tx.c). */
+uint8_t node_types_read_op(const struct resp_arg *name);
+void node_cmd_types_read(struct node_exec *e);
+void node_cmd_object(struct node_exec *e);
+void node_types_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
+                      uint32_t argc);
+void node_object_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
+                       uint32_t argc);
+/* SINTERCARD's keys, for routing and COMMAND GETKEYS: false when numkeys is not valid. */
+bool node_types_movable_keys(const struct resp_arg *argv, uint32_t argc, uint32_t *first,
+                             uint32_t *count);
 
 /* commands_lcs.c */
 void node_lcs_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,

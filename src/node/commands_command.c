@@ -73,6 +73,41 @@ static const struct command_doc command_docs[] = {
     {"discard", 1, "noscript loading stale fast allow_busy", 0, 0, 0, "@fast @transaction"},
     {"watch", -2, "noscript loading stale fast allow_busy", 1, -1, 1, "@fast @transaction"},
     {"unwatch", 1, "noscript loading stale fast allow_busy", 0, 0, 0, "@fast @transaction"},
+    {"hset", -4, "write denyoom fast", 1, 1, 1, "@write @hash @fast"},
+    {"hget", 3, "readonly fast", 1, 1, 1, "@read @hash @fast"},
+    {"hmget", -3, "readonly fast", 1, 1, 1, "@read @hash @fast"},
+    {"hmset", -4, "write denyoom fast", 1, 1, 1, "@write @hash @fast"},
+    {"hdel", -3, "write fast", 1, 1, 1, "@write @hash @fast"},
+    {"hexists", 3, "readonly fast", 1, 1, 1, "@read @hash @fast"},
+    {"hlen", 2, "readonly fast", 1, 1, 1, "@read @hash @fast"},
+    {"hkeys", 2, "readonly", 1, 1, 1, "@read @hash @slow"},
+    {"hvals", 2, "readonly", 1, 1, 1, "@read @hash @slow"},
+    {"hgetall", 2, "readonly", 1, 1, 1, "@read @hash @slow"},
+    {"hincrby", 4, "write denyoom fast", 1, 1, 1, "@write @hash @fast"},
+    {"hincrbyfloat", 4, "write denyoom fast", 1, 1, 1, "@write @hash @fast"},
+    {"hsetnx", 4, "write denyoom fast", 1, 1, 1, "@write @hash @fast"},
+    {"hstrlen", 3, "readonly fast", 1, 1, 1, "@read @hash @fast"},
+    {"hrandfield", -2, "readonly", 1, 1, 1, "@read @hash @slow"},
+    {"hscan", -3, "readonly", 1, 1, 1, "@read @hash @slow"},
+    {"sadd", -3, "write denyoom fast", 1, 1, 1, "@write @set @fast"},
+    {"srem", -3, "write fast", 1, 1, 1, "@write @set @fast"},
+    {"sismember", 3, "readonly fast", 1, 1, 1, "@read @set @fast"},
+    {"smismember", -3, "readonly fast", 1, 1, 1, "@read @set @fast"},
+    {"smembers", 2, "readonly", 1, 1, 1, "@read @set @slow"},
+    {"scard", 2, "readonly fast", 1, 1, 1, "@read @set @fast"},
+    {"spop", -2, "write fast", 1, 1, 1, "@write @set @fast"},
+    {"srandmember", -2, "readonly", 1, 1, 1, "@read @set @slow"},
+    {"smove", 4, "write fast", 1, 2, 1, "@write @set @fast"},
+    {"sinter", -2, "readonly", 1, -1, 1, "@read @set @slow"},
+    {"sunion", -2, "readonly", 1, -1, 1, "@read @set @slow"},
+    {"sdiff", -2, "readonly", 1, -1, 1, "@read @set @slow"},
+    {"sinterstore", -3, "write denyoom", 1, -1, 1, "@write @set @slow"},
+    {"sunionstore", -3, "write denyoom", 1, -1, 1, "@write @set @slow"},
+    {"sdiffstore", -3, "write denyoom", 1, -1, 1, "@write @set @slow"},
+    /* Its keys follow numkeys: node_types_movable_keys finds them (Redis's key specs). */
+    {"sintercard", -3, "readonly movablekeys", 0, 0, 0, "@read @set @slow"},
+    {"sscan", -3, "readonly", 1, 1, 1, "@read @set @slow"},
+    {"object", -2, "", 0, 0, 0, "@slow"},
 };
 
 enum { COMMAND_DOC_COUNT = sizeof(command_docs) / sizeof(command_docs[0]) };
@@ -96,6 +131,7 @@ static const struct subcommand_doc subcommand_docs[] = {
     {"client", {"id", 2, "", 0, 0, 0, ""}},       {"client", {"info", 2, "", 0, 0, 0, ""}},
     {"client", {"list", -2, "", 0, 0, 0, ""}},    {"config", {"get", -3, "", 0, 0, 0, ""}},
     {"memory", {"usage", -3, "", 2, 2, 1, ""}},   {"command", {"count", 2, "", 0, 0, 0, ""}},
+    {"object", {"encoding", 3, "", 2, 2, 1, ""}},
     {"command", {"info", -2, "", 0, 0, 0, ""}},   {"command", {"docs", -2, "", 0, 0, 0, ""}},
     {"command", {"getkeys", -4, "", 0, 0, 0, ""}}, {"command", {"list", -2, "", 0, 0, 0, ""}},
 };
@@ -160,6 +196,18 @@ static void command_getkeys(struct resp_out *out, const struct resp_arg *argv, u
 {
     uint32_t cmd_argc = argc - 2;
     const struct command_doc *d = command_doc_resolve(&argv[2], cmd_argc);
+    uint32_t first = 0, movable = 0;
+    if (d != NULL && strstr(d->flags, "movablekeys") != NULL && arity_ok(d, cmd_argc)) {
+        if (!node_types_movable_keys(&argv[2], cmd_argc, &first, &movable)) {
+            static const char text[] = "ERR Invalid arguments specified for command";
+            resp_reply_error(out, text, sizeof(text) - 1);
+            return;
+        }
+        resp_reply_array(out, movable);
+        for (uint32_t i = 0; i < movable; i++)
+            resp_reply_bulk(out, argv[2 + first + i].data, argv[2 + first + i].len);
+        return;
+    }
     if (d == NULL) {
         static const char text[] = "ERR Invalid command specified";
         resp_reply_error(out, text, sizeof(text) - 1);
@@ -190,6 +238,10 @@ enum shardmap_keys_result node_command_slot(const struct resp_arg *argv, uint32_
                                             uint32_t *slot)
 {
     const struct command_doc *d = command_doc_resolve(argv, argc);
+    uint32_t first = 0, count = 0;
+    if (d != NULL && strstr(d->flags, "movablekeys") != NULL &&
+        node_types_movable_keys(argv, argc, &first, &count))
+        return shardmap_keys_slot(&argv[first], count, 1, slot);
     if (d == NULL || d->first_key == 0 || !arity_ok(d, argc) || (uint32_t)d->first_key >= argc)
         return SHARDMAP_KEYS_NONE;
     int64_t last = d->last_key < 0 ? (int64_t)argc + d->last_key : d->last_key;

@@ -57,6 +57,8 @@ static const char *write_parse(const struct node_exec *e, struct kv_command *c,
         c->op = node_arg_is(&a[0], "MSET") ? KV_OP_MSET : KV_OP_MSETNX;
     } else if (node_write_parse_string(e, c, args, &error)) {
         return error;
+    } else if (node_types_parse(e, c)) {
+        return NULL; /* its arguments are checked on apply (storage/kv_types.c) */
     } else {
         c->op = KV_OP_INCRBY;
         c->arg_count = 1;
@@ -234,13 +236,18 @@ void node_read_start(struct node_exec *e, enum node_read_kind kind, struct node_
     node_request_read(e->node, r);
 }
 
-static void serve_get(struct node_group *group, struct resp_out *out, const struct resp_arg *key)
+static void serve_get(struct node_group *group, struct resp_out *out, const struct resp_arg *key,
+                      bool in_mget)
 {
     size_t len = 0;
     bool found = false;
     int rv = kv_get(group->kv, (const uint8_t *)key->data, key->len, group->node->get_buffer,
                     NODE_GET_BUFFER_BYTES, &len, &found);
-    if (rv != KV_OK)
+    if (rv == KV_ERR_WRONGTYPE && !in_mget)
+        resp_reply_error(out, node_error_wrongtype, strlen(node_error_wrongtype));
+    else if (rv == KV_ERR_WRONGTYPE)
+        resp_reply_null(out); /* MGET: a key of another type is null, as in Redis */
+    else if (rv != KV_OK)
         resp_reply_error(out, "ERR storage read failed", 23);
     else if (!found)
         resp_reply_null(out);
@@ -255,12 +262,12 @@ void node_read_serve(struct node_group *group, struct resp_out *out, enum node_r
     uint64_t n = 0;
     switch (kind) {
     case NODE_READ_GET:
-        serve_get(group, out, &argv[1]);
+        serve_get(group, out, &argv[1], false);
         return;
     case NODE_READ_MGET:
         resp_reply_array(out, argc - 1);
         for (uint32_t i = 1; i < argc; i++)
-            serve_get(group, out, &argv[i]);
+            serve_get(group, out, &argv[i], true);
         return;
     case NODE_READ_EXISTS: {
         struct kv_bytes *keys = calloc(argc, sizeof(*keys));
@@ -276,12 +283,16 @@ void node_read_serve(struct node_group *group, struct resp_out *out, enum node_r
             resp_reply_integer(out, (int64_t)n);
         return;
     }
-    case NODE_READ_STRLEN:
-        if (kv_strlen(group->kv, (const uint8_t *)argv[1].data, argv[1].len, &n) != KV_OK)
+    case NODE_READ_STRLEN: {
+        int rv = kv_strlen(group->kv, (const uint8_t *)argv[1].data, argv[1].len, &n);
+        if (rv == KV_ERR_WRONGTYPE)
+            resp_reply_error(out, node_error_wrongtype, strlen(node_error_wrongtype));
+        else if (rv != KV_OK)
             resp_reply_error(out, "ERR storage read failed", 23);
         else
             resp_reply_integer(out, (int64_t)n);
         return;
+    }
     case NODE_READ_DBSIZE:
         if (kv_count(group->kv, &n) != KV_OK)
             resp_reply_error(out, "ERR storage read failed", 23);
@@ -296,6 +307,12 @@ void node_read_serve(struct node_group *group, struct resp_out *out, enum node_r
         return;
     case NODE_READ_RANDOMKEY:
         node_randomkey_serve(group, out);
+        return;
+    case NODE_READ_TYPES:
+        node_types_serve(group, out, argv, argc);
+        return;
+    case NODE_READ_OBJECT:
+        node_object_serve(group, out, argv, argc);
         return;
     case NODE_READ_COUNTKEYSINSLOT:
     case NODE_READ_GETKEYSINSLOT:

@@ -61,11 +61,14 @@ static bool lcs_options_parse(struct resp_out *out, const struct resp_arg *argv,
 }
 
 /* Reads a key's value into a fresh buffer (an absent key is the empty string). */
-static uint8_t *lcs_value(struct node_group *group, const struct resp_arg *key, size_t *len, bool *ok)
+static uint8_t *lcs_value(struct node_group *group, const struct resp_arg *key, size_t *len, bool *ok,
+                          bool *wrongtype)
 {
     bool found = false;
-    *ok = kv_get(group->kv, (const uint8_t *)key->data, key->len, group->node->get_buffer,
-                 NODE_GET_BUFFER_BYTES, len, &found) == KV_OK;
+    int rv = kv_get(group->kv, (const uint8_t *)key->data, key->len, group->node->get_buffer,
+                    NODE_GET_BUFFER_BYTES, len, &found);
+    *ok = rv == KV_OK;
+    *wrongtype = rv == KV_ERR_WRONGTYPE;
     if (!found)
         *len = 0;
     uint8_t *copy = malloc(*len + 1);
@@ -163,11 +166,16 @@ void node_lcs_serve(struct node_group *group, struct resp_out *out, const struct
                     uint32_t argc)
 {
     size_t alen = 0, blen = 0;
-    bool ok_a = false, ok_b = false;
-    uint8_t *a = lcs_value(group, &argv[1], &alen, &ok_a);
-    uint8_t *b = lcs_value(group, &argv[2], &blen, &ok_b);
+    bool ok_a = false, ok_b = false, wrong_a = false, wrong_b = false;
+    uint8_t *a = lcs_value(group, &argv[1], &alen, &ok_a, &wrong_a);
+    uint8_t *b = lcs_value(group, &argv[2], &blen, &ok_b, &wrong_b);
     struct lcs_options o;
     uint32_t *table = NULL;
+    if (wrong_a || wrong_b) { /* Redis's text, before the options are looked at */
+        static const char text[] = "ERR The specified keys must contain string values";
+        resp_reply_error(out, text, sizeof(text) - 1);
+        goto out;
+    }
     if (!ok_a || !ok_b) {
         resp_reply_error(out, "ERR storage read failed", 23);
         goto out;

@@ -4,8 +4,8 @@
  * SCAN's cursor is stateless, as Redis's is: the number is the 64-bit hash position where the
  * next call resumes (kv.h, struct kv_scan_cursor), so a cursor works on any node, after a
  * restart, and never expires; every 64-bit number is accepted. Guarantee: a key present
- * for the whole iteration is returned at least once. TYPE is honoured: every chorus value is
- * a string, so TYPE string (in any case) returns the matches and any other type none.
+ * for the whole iteration is returned at least once. TYPE is honoured: string, hash, set (in
+ * any case) return the keys of that type, any other type none.
  *
  * With S > 1 shards one cursor walks the whole cluster from any node: its top 10 bits name
  * the shard it resumes in, the other 54 the hash position there (the position's top 54 bits:
@@ -178,9 +178,22 @@ void node_scan_serve(struct node_group *group, struct resp_out *out, const struc
         position = (position - shard_bits) << NODE_SCAN_POSITION_SHIFT;
     }
     struct kv_scan_cursor cursor = {.position = position, .done = false};
-    struct key_list list = {.keep = type == NULL || node_arg_is(type, "string")};
-    int rv = kv_scan(group->kv, &cursor, match ? (const uint8_t *)match->data : NULL,
-                     match ? match->len : 0, (uint32_t)count, &list, key_list_add);
+    /* TYPE: a type no key can have (Redis knows zset, stream; chorus has neither yet)
+     * returns no key, as Redis does for an unknown type name. */
+    int type_wanted = KV_TYPE_NONE;
+    bool keep = true;
+    if (type != NULL) {
+        keep = false;
+        for (int t = KV_TYPE_STRING; t <= KV_TYPE_LIST; t++)
+            if (node_arg_is(type, kv_type_name(t))) {
+                type_wanted = t;
+                keep = true;
+            }
+    }
+    struct key_list list = {.keep = keep};
+    int rv = kv_scan_typed(group->kv, &cursor, match ? (const uint8_t *)match->data : NULL,
+                           match ? match->len : 0, (uint32_t)count, type_wanted, &list,
+                           key_list_add);
     if (rv != KV_OK) {
         key_list_reply_free(&list, NULL);
         resp_reply_error(out, "ERR storage scan failed", 23);

@@ -27,6 +27,7 @@ enum {
     /* MEMORY USAGE: what Redis adds to key and value for the dict entry, object and sds
      * headers of a string; an estimate, as Redis's own figure is. */
     NODE_MEMORY_OVERHEAD_BYTES = 56,
+    NODE_MEMORY_ELEMENT_BYTES = 64, /* MEMORY USAGE of a collection, per element */
 };
 
 static bool arg_int64(const struct resp_arg *arg, int64_t *value)
@@ -140,6 +141,10 @@ static bool value_read(struct node_group *group, struct resp_out *out, const str
 {
     int rv = kv_get(group->kv, (const uint8_t *)key->data, key->len, group->node->get_buffer,
                     NODE_GET_BUFFER_BYTES, len, found);
+    if (rv == KV_ERR_WRONGTYPE) {
+        resp_reply_error(out, node_error_wrongtype, strlen(node_error_wrongtype));
+        return false;
+    }
     if (rv != KV_OK) {
         resp_reply_error(out, "ERR storage read failed", 23);
         return false;
@@ -268,11 +273,15 @@ static void serve_bitcount(struct node_group *group, struct resp_out *out, const
 
 static void serve_type(struct node_group *group, struct resp_out *out, const struct resp_arg *argv)
 {
-    size_t len = 0;
-    bool found = false;
-    if (!value_read(group, out, &argv[1], &len, &found))
+    int type = KV_TYPE_NONE;
+    uint64_t count = 0;
+    if (kv_key_type(group->kv, (const uint8_t *)argv[1].data, argv[1].len, &type, &count) !=
+        KV_OK) {
+        resp_reply_error(out, "ERR storage read failed", 23);
         return;
-    resp_reply_simple(out, found ? "string" : "none", found ? 6 : 4);
+    }
+    const char *name = kv_type_name(type);
+    resp_reply_simple(out, name, strlen(name));
 }
 
 /* MEMORY USAGE key [SAMPLES n]: key, value and the per-key overhead, or null. */
@@ -309,6 +318,19 @@ static void serve_memory(struct node_group *group, struct resp_out *out, const s
     }
     size_t len = 0;
     bool found = false;
+    int type = KV_TYPE_NONE;
+    uint64_t count = 0;
+    if (kv_key_type(group->kv, (const uint8_t *)argv[2].data, argv[2].len, &type, &count) !=
+        KV_OK) {
+        resp_reply_error(out, "ERR storage read failed", 23);
+        return;
+    }
+    if (type != KV_TYPE_STRING && type != KV_TYPE_NONE) {
+        /* A collection: an estimate per element, as Redis's own figure for one is. */
+        resp_reply_integer(out, (int64_t)(count * NODE_MEMORY_ELEMENT_BYTES + argv[2].len +
+                                          NODE_MEMORY_OVERHEAD_BYTES));
+        return;
+    }
     if (!value_read(group, out, &argv[2], &len, &found))
         return;
     if (!found)

@@ -6,8 +6,8 @@
  * they come (+QUEUED), and EXEC sends them together. Errors follow Redis: a command unknown or
  * of the wrong arity is refused at once and makes EXEC answer -EXECABORT; any other error (a
  * syntax error, a wrong type) is the element of EXEC's reply in that command's place, the rest
- * running. Reads inside the transaction (GET, MGET, EXISTS, STRLEN) run in the log, at the
- * transaction's place, and see its writes. Other commands are refused inside MULTI.
+ * running. Reads inside the transaction (GET, MGET, EXISTS, STRLEN and the hash and set
+ * reads) run in the log, at the transaction's place, and see its writes. Other commands are refused inside MULTI.
  *
  * WATCH is a linearizable read (ReadIndex, in the connection's order) that records what each
  * key holds: whether it exists and a hash of its value. EXEC carries these records into its
@@ -204,7 +204,7 @@ static uint8_t tx_read_op(const struct resp_arg *name)
         return KV_OP_EXISTS;
     if (node_arg_is(name, "STRLEN"))
         return KV_OP_STRLEN;
-    return 0;
+    return node_types_read_op(name); /* HGET, SMEMBERS, ...: 0 when not one */
 }
 
 /* Encodes a read of the transaction. Returns NULL, or the error to queue in its place. */
@@ -217,6 +217,8 @@ static const char *tx_encode_read(const struct node_exec *e, uint8_t op, uint8_t
         args[i - 1] = (struct kv_bytes){.data = (const uint8_t *)e->argv[i].data,
                                         .len = e->argv[i].len};
     struct kv_command c = {.op = op, .arg_count = e->argc - 1, .args = args};
+    if (kv_op_is_random(op))
+        c.delta = (int64_t)node_random_u64(); /* SRANDMEMBER, HRANDFIELD: one seed, here */
     size_t bytes = kv_command_encoded_bytes(&c);
     const char *error = NULL;
     *command = malloc(bytes);
@@ -414,9 +416,10 @@ void node_tx_serve_watch(struct node *node, struct node_request *r)
     for (uint32_t i = 1; ok && i < argc; i++) {
         const uint8_t *key = (const uint8_t *)argv[i].data;
         uint32_t len = (uint32_t)argv[i].len;
-        struct kv_bytes value = {0};
         bool found = false;
-        ok = kv_read_get(&read, key, len, &value, &found) == KV_OK &&
+        uint64_t hash = 0;
+        /* Any type: a collection's state is its metadata, which every write to it changes. */
+        ok = kv_read_watch(&read, key, len, &found, &hash) == KV_OK &&
              watch->count < KV_TX_WATCH_MAX;
         if (!ok)
             break;
@@ -426,7 +429,7 @@ void node_tx_serve_watch(struct node *node, struct node_request *r)
         memcpy(k->key, key, len);
         k->len = len;
         k->exists = found;
-        k->hash = found ? kv_tx_value_hash(value.data, value.len) : 0;
+        k->hash = found ? hash : 0;
     }
     free(argv);
     if (begun)
@@ -472,6 +475,17 @@ void node_reply_kv_result(struct resp_out *out, const struct kv_result *result)
         return;
     case KV_RESULT_ERROR:
         resp_reply_error(out, result->error, strlen(result->error));
+        return;
+    case KV_RESULT_MAP:
+        assert(result->element_count % 2 == 0);
+        resp_reply_map(out, result->element_count / 2);
+        for (uint32_t i = 0; i < result->element_count; i++)
+            node_reply_kv_result(out, &result->elements[i]);
+        return;
+    case KV_RESULT_SET:
+        resp_reply_set(out, result->element_count);
+        for (uint32_t i = 0; i < result->element_count; i++)
+            node_reply_kv_result(out, &result->elements[i]);
         return;
     case KV_RESULT_ARRAY:
         resp_reply_array(out, result->element_count);

@@ -71,7 +71,8 @@ bool node_stream_step(struct node *node, struct node_request *r)
         bool found = false;
         if (kv_read_get(&s->read, (const uint8_t *)key->data, key->len, &value, &found) !=
             KV_OK)
-            found = false; /* the reply is under way: a storage fault cannot become an error */
+            found = false; /* the reply is under way: a storage fault cannot become an error;
+                            * a key of another type is null in MGET's reply, as in Redis */
         if (found)
             resp_reply_bulk(&client->out, value.data, value.len);
         else

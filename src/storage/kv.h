@@ -62,6 +62,7 @@ enum kv_error {
     KV_ERR_INVALID = -6,   /* an argument the caller could not have meant */
     KV_ERR_BUFFER = -7,    /* the caller's buffer is too small; the needed size is reported */
     KV_ERR_CORRUPT = -8,   /* a snapshot failed its checksum or does not match its trailer */
+    KV_ERR_WRONGTYPE = -9, /* a string read of a key that holds a collection (Redis WRONGTYPE) */
 };
 const char *kv_strerror(int error);
 /* The calling thread's message for its last failed kv call ("" when none). */
@@ -146,6 +147,8 @@ enum kv_result_type {
     KV_RESULT_ERROR = 5,   /* -error: a static string starting with "ERR " */
     KV_RESULT_ARRAY = 6,   /* *count: elements[element_count] (a transaction, MGET in one) */
     KV_RESULT_NULL_ARRAY = 7, /* *-1: a transaction aborted because a watched key changed */
+    KV_RESULT_MAP = 8,     /* HGETALL: elements are field, value, ... (RESP3 a map) */
+    KV_RESULT_SET = 9,     /* SMEMBERS and friends: an array (RESP3 a set) */
 };
 
 /*
@@ -242,6 +245,45 @@ typedef void (*kv_scan_fn)(void *ctx, const uint8_t *key, size_t key_len);
  */
 int kv_scan(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern,
             size_t pattern_len, uint32_t count, void *ctx, kv_scan_fn fn);
+/* kv_scan of the keys of one type (enum kv_type, declared below; KV_TYPE_NONE: every key). */
+int kv_scan_typed(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern,
+                  size_t pattern_len, uint32_t count, int type, void *ctx, kv_scan_fn fn);
+
+/* ---- Types (kv_coll.c, kv_types.c) ----
+ *
+ * A key holds a string or a collection: a hash, a set (a list later). A collection is not one
+ * value: its metadata is one record of the keys DB (type, id, element count, the log index of
+ * its last change) under the key's LMDB key with the collection tag, and each element is its
+ * own record of the store's "elems" DB, under the collection's id and the element's hash.
+ * A single-element command reads and writes O(1) records, each O(log n). A deleted collection
+ * leaves its elements behind a trash record; every applied entry then removes a bounded number
+ * of them (KV_RECLAIM_STEP), so that DEL of a million elements is not a million-record apply.
+ */
+enum kv_type {
+    KV_TYPE_NONE = 0,
+    KV_TYPE_STRING = 1,
+    KV_TYPE_HASH = 2,
+    KV_TYPE_SET = 3,
+    KV_TYPE_LIST = 4,
+};
+/* Redis's TYPE names: "none", "string", "hash", "set", "list". */
+const char *kv_type_name(int type);
+/* The key's type, and a collection's element count (0 for a string or none). */
+int kv_key_type(struct kv *kv, const uint8_t *key, size_t key_len, int *type, uint64_t *count);
+/* What WATCH records of a key: whether it exists, and a hash of its value (for a collection,
+ * of its metadata, which changes with every write to it). The same as EXEC compares. */
+int kv_read_watch(struct kv_read *read, const uint8_t *key, size_t key_len, bool *exists,
+                  uint64_t *hash);
+struct kv_command;
+/* Whether op is a collection read kv_read_run serves (kv_command.h). */
+bool kv_op_is_collection_read(uint8_t op);
+/*
+ * Runs a collection read (HGET, SMEMBERS, ...) in its own read txn. The result's memory is
+ * the store's read arena, valid until the next kv_read_run on this store: one thread (the
+ * node's loop) calls it. Returns KV_OK with the command's reply (an error reply included), or
+ * a storage failure.
+ */
+int kv_read_run(struct kv *kv, const struct kv_command *command, struct kv_result *result);
 
 /* ---- Snapshots (kv_snapshot.c) ---- */
 

@@ -19,6 +19,7 @@
 
 #include "storage/kv_command.h"
 #include "storage/kv_tx.h"
+#include "storage/kv_coll.h"
 #include "storage/kv_internal.h"
 
 static const char kv_error_not_integer[] = "ERR value is not an integer or out of range";
@@ -75,9 +76,38 @@ static int kv_apply_get(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
     int rc = kv_slot_get(txn, kv->data_dbi, slot, value, found);
     if (rc == KV_RC_COLLISION) {
         *found = false;
+        rc = MDB_SUCCESS;
+    }
+    if (rc != MDB_SUCCESS || *found || !kv_coll_any(kv, txn)) {
+        return rc;
+    }
+    /* Not a string: a collection there makes the string command a WRONGTYPE error. */
+    struct kv_slot collection = *slot;
+    kv_slot_set_collection(&collection, true);
+    struct kv_bytes meta;
+    bool exists = false;
+    rc = kv_slot_get(txn, kv->data_dbi, &collection, &meta, &exists);
+    if (rc == KV_RC_COLLISION) {
         return MDB_SUCCESS;
     }
-    return rc;
+    return rc == MDB_SUCCESS && exists ? KV_RC_WRONGTYPE : rc;
+}
+
+/* Before a string overwrites a key whatever it holds (SET, MSET): a collection there goes. */
+static int kv_apply_clear_collection(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
+                                     size_t *written)
+{
+    if (!kv_coll_any(kv, txn)) {
+        return MDB_SUCCESS;
+    }
+    struct kv_key_info info;
+    int rc = kv_key_find(kv, txn, slot->key, slot->key_len, &info);
+    if (rc != MDB_SUCCESS || info.type == KV_TYPE_NONE || info.type == KV_TYPE_STRING) {
+        return rc;
+    }
+    bool deleted = false;
+    *written += slot->key_len;
+    return kv_key_remove(kv, txn, &info, &deleted);
 }
 
 static int kv_apply_put(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
@@ -96,7 +126,7 @@ static int kv_apply_del(struct kv *kv, MDB_txn *txn, const struct kv_slot *slot,
  * Redis's string2ll: optional '-', then digits without a leading zero (except "0" itself),
  * no spaces, no '+', within int64.
  */
-static bool kv_parse_int64(const uint8_t *text, size_t len, int64_t *out)
+bool kv_parse_int64(const uint8_t *text, size_t len, int64_t *out)
 {
     if (len == 0 || len > KV_INT64_TEXT_BYTES_MAX) {
         return false;
@@ -145,6 +175,10 @@ static int kv_apply_set(struct kv *kv, MDB_txn *txn, const struct kv_command *co
     struct kv_bytes old = {0};
     if (command->flags != 0) { /* plain SET needs no lookup: the fast path of the benchmark */
         int rc = kv_apply_get(kv, txn, &slot, &old, &found);
+        if (rc == KV_RC_WRONGTYPE && !(command->flags & KV_FLAG_GET)) {
+            found = true; /* SET NX / XX treat a collection as an existing key */
+            rc = MDB_SUCCESS;
+        }
         if (rc != MDB_SUCCESS) {
             return rc;
         }
@@ -160,7 +194,11 @@ static int kv_apply_set(struct kv *kv, MDB_txn *txn, const struct kv_command *co
     } else if (command->flags & KV_FLAG_GET) {
         kv_result_set(result, KV_RESULT_NULL);
     }
-    return condition ? kv_apply_put(kv, txn, &slot, &command->args[1], written) : MDB_SUCCESS;
+    if (!condition) {
+        return MDB_SUCCESS;
+    }
+    int rc = kv_apply_clear_collection(kv, txn, &slot, written);
+    return rc == MDB_SUCCESS ? kv_apply_put(kv, txn, &slot, &command->args[1], written) : rc;
 }
 
 /* SETNX k v (1 set / 0 existed) and MSETNX k v... (1 all set / 0 none: one key existed). */
@@ -174,10 +212,10 @@ static int kv_apply_setnx(struct kv *kv, MDB_txn *txn, const struct kv_command *
         struct kv_bytes old;
         bool found = false;
         int rc = kv_apply_get(kv, txn, &slot, &old, &found);
-        if (rc != MDB_SUCCESS) {
+        if (rc != MDB_SUCCESS && rc != KV_RC_WRONGTYPE) {
             return rc;
         }
-        if (found) {
+        if (found || rc == KV_RC_WRONGTYPE) { /* a key of any type exists */
             kv_result_integer(result, 0);
             return MDB_SUCCESS;
         }
@@ -226,15 +264,17 @@ static int kv_apply_delete(struct kv *kv, MDB_txn *txn, const struct kv_command 
 {
     int64_t deleted_count = 0;
     for (uint32_t i = 0; i < command->arg_count; i++) {
-        struct kv_slot slot;
-        kv_slot_init(&slot, command->args[i].data, command->args[i].len);
+        struct kv_key_info info;
+        int rc = kv_key_find(kv, txn, command->args[i].data, command->args[i].len, &info);
         bool deleted = false;
-        int rc = kv_apply_del(kv, txn, &slot, &deleted);
+        if (rc == MDB_SUCCESS) {
+            rc = kv_key_remove(kv, txn, &info, &deleted);
+        }
         if (rc != MDB_SUCCESS) {
             return rc;
         }
         deleted_count += deleted;
-        *written += slot.key_len;
+        *written += command->args[i].len;
     }
     kv_result_integer(result, deleted_count);
     return MDB_SUCCESS;
@@ -328,7 +368,10 @@ static int kv_apply_mset(struct kv *kv, MDB_txn *txn, const struct kv_command *c
     for (uint32_t i = 0; i < command->arg_count; i += 2) {
         struct kv_slot slot;
         kv_slot_init(&slot, command->args[i].data, command->args[i].len);
-        int rc = kv_apply_put(kv, txn, &slot, &command->args[i + 1], written);
+        int rc = kv_apply_clear_collection(kv, txn, &slot, written);
+        if (rc == MDB_SUCCESS) {
+            rc = kv_apply_put(kv, txn, &slot, &command->args[i + 1], written);
+        }
         if (rc != MDB_SUCCESS) {
             return rc;
         }
@@ -341,6 +384,9 @@ static int kv_apply_mset(struct kv *kv, MDB_txn *txn, const struct kv_command *c
 static int kv_apply_flushall(struct kv *kv, MDB_txn *txn, struct kv_result *result)
 {
     int rc = mdb_drop(txn, kv->data_dbi, 0);
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_drop(txn, kv->elems_dbi, 0); /* every collection's elements and the trash */
+    }
     kv_result_set(result, KV_RESULT_OK);
     return rc;
 }
@@ -349,7 +395,7 @@ static int kv_apply_flushall(struct kv *kv, MDB_txn *txn, struct kv_result *resu
  * Redis's string2ld: the whole text (a NUL byte inside makes it invalid) is a long double for
  * strtold, no leading space, not NaN, and no overflow to infinity or underflow to zero.
  */
-static bool kv_parse_long_double(const uint8_t *text, size_t len, long double *out)
+bool kv_parse_long_double(const uint8_t *text, size_t len, long double *out)
 {
     char buf[KV_LONG_DOUBLE_TEXT_BYTES];
     if (len == 0 || len >= sizeof buf) {
@@ -373,7 +419,7 @@ static bool kv_parse_long_double(const uint8_t *text, size_t len, long double *o
 /* Redis's ld2string in LD_STR_HUMAN mode: %.17Lf, trailing zeroes (and a bare '.') trimmed,
  * "-0" written "0". Deterministic on every replica: the same long double arithmetic and the
  * same libc run the same apply. Returns the length, 0 when the text does not fit. */
-static size_t kv_format_long_double(long double value, char *buf, size_t cap)
+size_t kv_format_long_double(long double value, char *buf, size_t cap)
 {
     if (isinf(value)) {
         return (size_t)snprintf(buf, cap, "%s", value > 0 ? "inf" : "-inf");
@@ -497,37 +543,45 @@ static int kv_apply_setbit(struct kv *kv, MDB_txn *txn, const struct kv_command 
     return kv_apply_put(kv, txn, &slot, &fresh, written);
 }
 
+/* Writes what `from` holds (a string copied aside, or a collection's metadata) under the
+ * key of `to`, which holds nothing any more. */
+static int kv_apply_put_as(struct kv *kv, MDB_txn *txn, const struct kv_key_info *from,
+                           struct kv_key_info *to, const struct kv_bytes *string,
+                           uint64_t id, size_t *written)
+{
+    if (from->type == KV_TYPE_STRING) {
+        kv_slot_set_collection(&to->slot, false);
+        return kv_apply_put(kv, txn, &to->slot, string, written);
+    }
+    struct kv_coll_meta meta = from->meta;
+    meta.id = id;
+    meta.version = kv->apply_index;
+    *written += to->slot.key_len + KV_COLL_META_BYTES;
+    return kv_coll_meta_put(kv, txn, &to->slot, &meta);
+}
+
 /*
  * RENAME k newkey (OK, "ERR no such key") and RENAMENX (1 renamed, 0 newkey exists): as
- * Redis, renaming a key onto itself changes nothing but still needs the key to exist.
+ * Redis, renaming a key onto itself changes nothing but still needs the key to exist. Any
+ * type: a collection moves as its metadata record alone (its id, so its elements, stay).
  */
 static int kv_apply_rename(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
                            struct kv_result *result, size_t *written)
 {
     bool nx = (command->flags & KV_FLAG_NX) != 0;
-    struct kv_slot from, to;
-    kv_slot_init(&from, command->args[0].data, command->args[0].len);
-    kv_slot_init(&to, command->args[1].data, command->args[1].len);
-    struct kv_bytes value = {0}, existing = {0};
-    bool found = false, to_found = false;
-    int rc = kv_apply_get(kv, txn, &from, &value, &found);
+    struct kv_key_info from, to;
+    int rc = kv_key_find(kv, txn, command->args[0].data, command->args[0].len, &from);
     if (rc != MDB_SUCCESS) {
         return rc;
     }
-    if (!found) {
+    if (from.type == KV_TYPE_NONE) {
         kv_result_error(result, kv_error_no_such_key);
         return MDB_SUCCESS;
     }
     bool same = command->args[0].len == command->args[1].len &&
                 (command->args[0].len == 0 ||
                  memcmp(command->args[0].data, command->args[1].data, command->args[0].len) == 0);
-    if (!same && nx) {
-        rc = kv_apply_get(kv, txn, &to, &existing, &to_found);
-        if (rc != MDB_SUCCESS) {
-            return rc;
-        }
-    }
-    if (same || to_found) {
+    if (same) {
         if (nx) {
             kv_result_integer(result, 0);
         } else {
@@ -535,12 +589,28 @@ static int kv_apply_rename(struct kv *kv, MDB_txn *txn, const struct kv_command 
         }
         return MDB_SUCCESS;
     }
-    memcpy(kv->scratch, value.data, value.len); /* the put may move the source's page */
-    struct kv_bytes copy = {.data = kv->scratch, .len = value.len};
-    rc = kv_apply_put(kv, txn, &to, &copy, written);
+    /* The value aside first: the writes below may move the page it lies in. */
+    struct kv_bytes value = {.data = kv->scratch, .len = from.value.len};
+    if (from.type == KV_TYPE_STRING && from.value.len > 0) {
+        memcpy(kv->scratch, from.value.data, from.value.len);
+    }
+    rc = kv_key_find(kv, txn, command->args[1].data, command->args[1].len, &to);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    if (nx && to.type != KV_TYPE_NONE) {
+        kv_result_integer(result, 0);
+        return MDB_SUCCESS;
+    }
     bool deleted = false;
+    rc = kv_key_remove(kv, txn, &to, &deleted);
     if (rc == MDB_SUCCESS) {
-        rc = kv_apply_del(kv, txn, &from, &deleted);
+        rc = kv_apply_put_as(kv, txn, &from, &to, &value, from.meta.id, written);
+    }
+    if (rc == MDB_SUCCESS) {
+        /* The old name's record goes; a collection's elements are now the new name's. */
+        kv_slot_set_collection(&from.slot, from.type != KV_TYPE_STRING);
+        rc = kv_slot_del(txn, kv->data_dbi, &from.slot, &deleted);
     }
     if (nx) {
         kv_result_integer(result, 1);
@@ -551,32 +621,51 @@ static int kv_apply_rename(struct kv *kv, MDB_txn *txn, const struct kv_command 
 }
 
 /* COPY k newkey [REPLACE]: 1 copied, 0 when k is missing or newkey exists (without REPLACE).
- * The same key twice is refused by the node before it reaches the log. */
+ * The same key twice is refused by the node before it reaches the log. A collection is
+ * copied element by element, so its size is bounded (KV_COPY_ELEMENTS_MAX). */
 static int kv_apply_copy(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
                          struct kv_result *result, size_t *written)
 {
-    struct kv_slot from, to;
-    kv_slot_init(&from, command->args[0].data, command->args[0].len);
-    kv_slot_init(&to, command->args[1].data, command->args[1].len);
-    struct kv_bytes value = {0}, existing = {0};
-    bool found = false, to_found = false;
-    int rc = kv_apply_get(kv, txn, &from, &value, &found);
-    if (rc == MDB_SUCCESS && found && !(command->flags & KV_FLAG_REPLACE)) {
-        memcpy(kv->scratch, value.data, value.len);
-        rc = kv_apply_get(kv, txn, &to, &existing, &to_found);
-    } else if (rc == MDB_SUCCESS && found) {
-        memcpy(kv->scratch, value.data, value.len);
+    struct kv_key_info from, to;
+    int rc = kv_key_find(kv, txn, command->args[0].data, command->args[0].len, &from);
+    if (rc == MDB_SUCCESS && from.type != KV_TYPE_NONE) {
+        rc = kv_key_find(kv, txn, command->args[1].data, command->args[1].len, &to);
     }
     if (rc != MDB_SUCCESS) {
         return rc;
     }
-    if (!found || to_found) {
+    if (from.type == KV_TYPE_NONE ||
+        (to.type != KV_TYPE_NONE && !(command->flags & KV_FLAG_REPLACE))) {
         kv_result_integer(result, 0);
         return MDB_SUCCESS;
     }
-    struct kv_bytes copy = {.data = kv->scratch, .len = value.len};
+    struct kv_bytes value = {.data = kv->scratch, .len = from.value.len};
+    uint64_t id = 0;
+    if (from.type == KV_TYPE_STRING && from.value.len > 0) {
+        memcpy(kv->scratch, from.value.data, from.value.len);
+    } else if (from.type != KV_TYPE_STRING) {
+        if (from.meta.count > KV_COPY_ELEMENTS_MAX) {
+            kv_result_error(result, "ERR COPY of a collection of more than 100000 elements is "
+                                    "not supported by chorus");
+            return MDB_SUCCESS;
+        }
+        id = kv_coll_new_id(kv);
+        if (id == 0) {
+            kv_result_error(result, "ERR too many collections created in one transaction");
+            return MDB_SUCCESS;
+        }
+    }
+    bool deleted = false;
+    rc = kv_key_remove(kv, txn, &to, &deleted);
+    if (rc == MDB_SUCCESS && id != 0) {
+        rc = kv_coll_copy_elements(kv, txn, from.meta.id, id);
+        *written += from.meta.count * 64;
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_apply_put_as(kv, txn, &from, &to, &value, id, written);
+    }
     kv_result_integer(result, 1);
-    return kv_apply_put(kv, txn, &to, &copy, written);
+    return rc;
 }
 
 /* Returns an LMDB code; command-level failures (bad encoding, not an integer) are results. */
@@ -621,6 +710,10 @@ static int kv_apply_read_many(struct kv *kv, MDB_txn *txn, const struct kv_comma
         struct kv_bytes value = {0};
         bool found = false;
         int rc = kv_apply_get(kv, txn, &slot, &value, &found);
+        if (rc == KV_RC_WRONGTYPE) {
+            count++; /* EXISTS counts a key of any type; MGET answers null for it */
+            rc = MDB_SUCCESS;
+        }
         if (rc != MDB_SUCCESS) {
             return rc;
         }
@@ -643,6 +736,11 @@ static int kv_apply_read_many(struct kv *kv, MDB_txn *txn, const struct kv_comma
     return MDB_SUCCESS;
 }
 
+static int kv_apply_op(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                       struct kv_result *result, size_t *written);
+
+/* A string command that met a collection answers WRONGTYPE: at once when it wrote nothing
+ * yet (its first lookup), else by rolling the entry back (kv_apply_entry_nested). */
 static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
                             struct kv_result *result, size_t *written)
 {
@@ -653,6 +751,24 @@ static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_i
     if (rv != KV_OK) {
         kv_result_error(result, reason);
         return MDB_SUCCESS;
+    }
+    size_t before = *written;
+    int rc = kv_apply_op(kv, txn, &command, result, written);
+    if (rc == KV_RC_WRONGTYPE && *written == before) {
+        kv_result_error(result, kv_error_wrongtype);
+        return MDB_SUCCESS;
+    }
+    return rc;
+}
+
+static int kv_apply_op(struct kv *kv, MDB_txn *txn, const struct kv_command *cmd,
+                       struct kv_result *result, size_t *written)
+{
+    const struct kv_command command = *cmd;
+    if (command.op >= KV_OP_COLLECTION_FIRST) {
+        struct kv_ctx ctx = {.kv = kv, .txn = txn, .arena = &kv->arena, .written = written,
+                             .seed = (uint64_t)command.delta};
+        return kv_types_run(&ctx, &command, result);
     }
     switch (command.op) {
     case KV_OP_SET:
@@ -729,16 +845,13 @@ static int kv_apply_tx_watches_hold(struct kv *kv, MDB_txn *txn, struct kv_tx_re
         struct kv_tx_watch watch;
         int rv = kv_tx_next_watch(reader, &watch);
         assert(rv == KV_OK); /* kv_apply_tx_well_formed */
-        struct kv_slot slot;
-        kv_slot_init(&slot, watch.key.data, watch.key.len);
-        struct kv_bytes value = {0};
         bool found = false;
-        int rc = kv_apply_get(kv, txn, &slot, &value, &found);
+        uint64_t hash = 0;
+        int rc = kv_key_watch_state(kv, txn, watch.key.data, watch.key.len, &found, &hash);
         if (rc != MDB_SUCCESS) {
             return rc;
         }
-        if (found != watch.exists ||
-            (found && kv_tx_value_hash(value.data, value.len) != watch.hash)) {
+        if (found != watch.exists || (found && hash != watch.hash)) {
             *hold = false;
         }
     }
@@ -796,15 +909,18 @@ static int kv_apply_tx(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *
 static int kv_apply_entry(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
                           struct kv_result *result, size_t *written)
 {
-    if (item->kind == KV_ITEM_TX) {
-        return kv_apply_tx(kv, txn, item, result, written);
-    }
-    return kv_apply_command(kv, txn, item, result, written);
+    kv->apply_index = item->index; /* new collection ids come from it (kv_coll_new_id) */
+    kv->apply_ids = 0;
+    int rc = item->kind == KV_ITEM_TX ? kv_apply_tx(kv, txn, item, result, written)
+                                      : kv_apply_command(kv, txn, item, result, written);
+    /* Deleted collections' elements, a bounded step per entry, the same on every replica. */
+    return rc == MDB_SUCCESS ? kv_coll_reclaim(kv, txn, written) : rc;
 }
 
 static bool kv_rc_needs_rollback(int rc)
 {
-    return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == KV_RC_COLLISION;
+    return rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == KV_RC_COLLISION ||
+           rc == KV_RC_WRONGTYPE;
 }
 
 /* Careful mode: the entry in a nested txn, rolled back alone (a transaction whole) when it
@@ -824,7 +940,9 @@ static int kv_apply_entry_nested(struct kv *kv, MDB_txn *txn, const struct kv_ap
         mdb_txn_abort(child);
     }
     if (kv_rc_needs_rollback(rc)) {
-        kv_result_error(result, rc == KV_RC_COLLISION ? kv_error_collision : kv_error_storage_full);
+        kv_result_error(result, rc == KV_RC_COLLISION    ? kv_error_collision
+                                : rc == KV_RC_WRONGTYPE ? kv_error_wrongtype
+                                                        : kv_error_storage_full);
         return MDB_SUCCESS;
     }
     return rc;

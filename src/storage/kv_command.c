@@ -18,7 +18,23 @@ static const char *const kv_op_names[KV_OP_MAX + 1] = {
     [KV_OP_SETRANGE] = "setrange", [KV_OP_SETBIT] = "setbit", [KV_OP_RENAME] = "rename",
     [KV_OP_COPY] = "copy",     [KV_OP_GET] = "get",       [KV_OP_MGET] = "mget",
     [KV_OP_EXISTS] = "exists", [KV_OP_STRLEN] = "strlen",
+    [KV_OP_HSET] = "hset", [KV_OP_HDEL] = "hdel", [KV_OP_HINCRBY] = "hincrby",
+    [KV_OP_HINCRBYFLOAT] = "hincrbyfloat", [KV_OP_HGET] = "hget", [KV_OP_HMGET] = "hmget",
+    [KV_OP_HEXISTS] = "hexists", [KV_OP_HLEN] = "hlen", [KV_OP_HKEYS] = "hkeys",
+    [KV_OP_HVALS] = "hvals", [KV_OP_HGETALL] = "hgetall", [KV_OP_HSTRLEN] = "hstrlen",
+    [KV_OP_HRANDFIELD] = "hrandfield", [KV_OP_HSCAN] = "hscan", [KV_OP_SADD] = "sadd",
+    [KV_OP_SREM] = "srem", [KV_OP_SISMEMBER] = "sismember", [KV_OP_SMISMEMBER] = "smismember",
+    [KV_OP_SMEMBERS] = "smembers", [KV_OP_SCARD] = "scard", [KV_OP_SPOP] = "spop",
+    [KV_OP_SRANDMEMBER] = "srandmember", [KV_OP_SMOVE] = "smove", [KV_OP_SINTER] = "sinter",
+    [KV_OP_SUNION] = "sunion", [KV_OP_SDIFF] = "sdiff", [KV_OP_SINTERSTORE] = "sinterstore",
+    [KV_OP_SUNIONSTORE] = "sunionstore", [KV_OP_SDIFFSTORE] = "sdiffstore",
+    [KV_OP_SINTERCARD] = "sintercard", [KV_OP_SSCAN] = "sscan",
 };
+
+bool kv_op_is_random(uint8_t op)
+{
+    return op == KV_OP_SPOP || op == KV_OP_SRANDMEMBER || op == KV_OP_HRANDFIELD;
+}
 
 const char *kv_op_name(uint8_t op)
 {
@@ -37,10 +53,14 @@ enum kv_arg_shape {
     KV_SHAPE_PAIRS,          /* k v ... */
     KV_SHAPE_NONE,           /* no argument */
     KV_SHAPE_KEY_KEY,        /* k k */
+    KV_SHAPE_RAW,            /* a collection command's client arguments, key first (1..) */
 };
 
 static enum kv_arg_shape kv_command_shape(uint8_t op)
 {
+    if (op >= KV_OP_COLLECTION_FIRST) {
+        return KV_SHAPE_RAW;
+    }
     switch (op) {
     case KV_OP_SET:
     case KV_OP_SETNX:
@@ -89,6 +109,8 @@ static bool kv_command_arity_ok(enum kv_arg_shape shape, uint32_t count)
         return count == 0;
     case KV_SHAPE_KEY_KEY:
         return count == 2;
+    case KV_SHAPE_RAW:
+        return count >= 1;
     }
     return false;
 }
@@ -116,6 +138,8 @@ static uint8_t kv_command_flags_allowed(uint8_t op)
         return KV_FLAG_NX;
     case KV_OP_COPY:
         return KV_FLAG_REPLACE;
+    case KV_OP_HSET:
+        return KV_FLAG_NX | KV_FLAG_OK;
     default:
         return 0;
     }
@@ -133,6 +157,10 @@ static bool kv_command_delta_ok(uint8_t op, int64_t delta)
         return delta >= 0;
     case KV_OP_SETBIT:
         return delta >= 0 && delta <= KV_BIT_OFFSET_MAX;
+    case KV_OP_SPOP:
+    case KV_OP_SRANDMEMBER:
+    case KV_OP_HRANDFIELD:
+        return true; /* the seed of the random choice */
     default:
         return delta == 0;
     }

@@ -34,12 +34,22 @@
  *     EXISTS  k...       (1..)                              EXISTS       -> count
  *     STRLEN  k                                             STRLEN       -> length
  *
+ * Collections (kv_types.c): the client's arguments as given, key first, parsed and checked on
+ * apply (or on read) with Redis's own error replies, so that an error inside MULTI is EXEC's
+ * element as in Redis. HSET's flags: NX for HSETNX, OK for HMSET's +OK reply. The ops with a
+ * random choice (SPOP, SRANDMEMBER, HRANDFIELD) carry its seed in delta, chosen once by the
+ * node that proposed (or served) the command: every replica makes the same choice.
+ *     HSET HDEL HINCRBY HINCRBYFLOAT HGET HMGET HEXISTS HLEN HKEYS HVALS HGETALL HSTRLEN
+ *     HRANDFIELD HSCAN SADD SREM SISMEMBER SMISMEMBER SMEMBERS SCARD SPOP SRANDMEMBER SMOVE
+ *     SINTER SUNION SDIFF SINTERSTORE SUNIONSTORE SDIFFSTORE SINTERCARD SSCAN
+ *
  * The log bytes may be corrupt: kv_command_decode checks every bound and rejects, never reads
  * past the input. Decoded arguments point into the encoded bytes (borrowed from them).
  */
 #ifndef CHORUS_KV_COMMAND_H
 #define CHORUS_KV_COMMAND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,7 +83,39 @@ enum kv_op {
     KV_OP_MGET = 18,
     KV_OP_EXISTS = 19,
     KV_OP_STRLEN = 20,
-    KV_OP_MAX = 20,
+    KV_OP_HSET = 21,
+    KV_OP_HDEL = 22,
+    KV_OP_HINCRBY = 23,
+    KV_OP_HINCRBYFLOAT = 24,
+    KV_OP_HGET = 25,
+    KV_OP_HMGET = 26,
+    KV_OP_HEXISTS = 27,
+    KV_OP_HLEN = 28,
+    KV_OP_HKEYS = 29,
+    KV_OP_HVALS = 30,
+    KV_OP_HGETALL = 31,
+    KV_OP_HSTRLEN = 32,
+    KV_OP_HRANDFIELD = 33,
+    KV_OP_HSCAN = 34,
+    KV_OP_SADD = 35,
+    KV_OP_SREM = 36,
+    KV_OP_SISMEMBER = 37,
+    KV_OP_SMISMEMBER = 38,
+    KV_OP_SMEMBERS = 39,
+    KV_OP_SCARD = 40,
+    KV_OP_SPOP = 41,
+    KV_OP_SRANDMEMBER = 42,
+    KV_OP_SMOVE = 43,
+    KV_OP_SINTER = 44,
+    KV_OP_SUNION = 45,
+    KV_OP_SDIFF = 46,
+    KV_OP_SINTERSTORE = 47,
+    KV_OP_SUNIONSTORE = 48,
+    KV_OP_SDIFFSTORE = 49,
+    KV_OP_SINTERCARD = 50,
+    KV_OP_SSCAN = 51,
+    KV_OP_COLLECTION_FIRST = KV_OP_HSET,
+    KV_OP_MAX = 51,
 };
 
 enum {
@@ -82,6 +124,7 @@ enum {
     KV_FLAG_GET = 1u << 2, /* SET replies with the old value */
     KV_FLAG_BIT = 1u << 3, /* SETBIT: the bit is set (else cleared) */
     KV_FLAG_REPLACE = 1u << 4, /* COPY overwrites an existing destination */
+    KV_FLAG_OK = 1u << 5,  /* HMSET: reply +OK instead of HSET's count */
     /* SETBIT's largest offset: the value it makes stays within KV_VALUE_BYTES_MAX. */
     KV_BIT_OFFSET_MAX = (int64_t)KV_VALUE_BYTES_MAX * 8 - 1,
 };
@@ -100,6 +143,8 @@ struct kv_command {
 };
 
 const char *kv_op_name(uint8_t op);
+/* Whether an op's random choice comes from its seed (delta). */
+bool kv_op_is_random(uint8_t op);
 
 /*
  * Checks a command against its op's arity, flags and the key/value limits. Returns KV_OK,

@@ -21,6 +21,14 @@ enum {
      * starts with u16 suffix length + the suffix of the key. */
     KV_KEY_TAG_HASHED = 1,
     KV_KEY_HASHED_BYTES = KV_KEY_HASH_BYTES + 1 + KV_KEY_INLINE_BYTES_MAX,
+    /* A collection's metadata record (kv_coll.c) has the same LMDB key as a string of that
+     * key would, with this bit set in the tag: 2 inline, 3 hashed. So a key is one record of
+     * the keys DB whatever its type (DBSIZE, SCAN, RANDOMKEY see every key once), and
+     * the tag tells the type without reading the record. */
+    KV_KEY_TAG_COLLECTION = 2,
+    /* Elements live in the store's "elems" DB under an 8-byte collection id (big-endian)
+     * followed by the element encoded as a user key is (hash, tag, bytes): see kv_coll.c. */
+    KV_ELEM_ID_BYTES = 8,
     KV_RECORD_HEADER_BYTES = 2,
     KV_ARENA_BLOCK_BYTES = 64u << 10,
     KV_DIR_BYTES_MAX = PATH_MAX - 64, /* leaves room for "/snapshot.staging" and the like */
@@ -28,7 +36,12 @@ enum {
     /* Returned by kv_slot_* when the record under a hashed key belongs to another key. Not an
      * LMDB code (those are -30800..-30780) nor an errno (positive). */
     KV_RC_COLLISION = -29000,
+    /* Returned by a string command's lookup when the key holds a collection (kv_apply.c turns
+     * it into Redis's WRONGTYPE error, rolling the command back if it wrote already). */
+    KV_RC_WRONGTYPE = -29001,
 };
+_Static_assert((int)KV_ELEM_ID_BYTES + (int)KV_KEY_HASHED_BYTES <= (int)KV_ENCODED_KEY_BYTES_MAX,
+               "an element's LMDB key fits");
 _Static_assert((int)KV_KEY_HASHED_BYTES <= (int)KV_ENCODED_KEY_BYTES_MAX, "hashed key fits");
 _Static_assert(KV_ENCODED_KEY_BYTES_MAX <= 511, "LMDB's default MDB_MAXKEYSIZE");
 _Static_assert((int)KV_KEY_BYTES_MAX - (int)KV_KEY_INLINE_BYTES_MAX <= UINT16_MAX, "suffix length fits u16");
@@ -70,6 +83,7 @@ struct kv {
     uint32_t id;             /* names its DB and its meta records (kv_store.c) */
     MDB_env *env;            /* shared->env, for brevity */
     MDB_dbi data_dbi;        /* the store's keys DB: user keys in hash order (kv.h) */
+    MDB_dbi elems_dbi;       /* the store's elements DB: collections' elements (kv_coll.c) */
     MDB_dbi meta_dbi;        /* the environment's meta DB */
     struct kv_options options;
     char dir[KV_DIR_BYTES_MAX];   /* the environment's directory */
@@ -78,6 +92,9 @@ struct kv {
     struct kv_bytes *decode_args; /* KV_COMMAND_ARGS_MAX, for kv_command_decode */
     uint8_t *scratch;             /* KV_VALUE_BYTES_MAX, to build APPEND values */
     struct kv_arena arena;
+    struct kv_arena read_arena;   /* results of kv_read_run, until its next call */
+    uint64_t apply_index;         /* the entry being applied: new collection ids come from */
+    uint32_t apply_ids;           /* it and the ids it handed out so far (kv_coll_new_id) */
     int stage_fd;                 /* staged incoming snapshot, -1 when none */
     uint64_t stage_bytes;
 };
@@ -115,13 +132,26 @@ struct kv_slot {
     const uint8_t *key;
     size_t key_len;
     bool hashed;
+    size_t prefix_len;    /* 0 for a user key, KV_ELEM_ID_BYTES for an element */
     size_t encoded_len;
     uint8_t encoded[KV_ENCODED_KEY_BYTES_MAX];
 };
 void kv_slot_init(struct kv_slot *slot, const uint8_t *key, size_t key_len);
-/* The user key of a record (encoded key + record), into buf[KV_KEY_BYTES_MAX].
+/* An element of collection `id`: its LMDB key in the elements DB. */
+void kv_slot_init_element(struct kv_slot *slot, uint64_t id, const uint8_t *element, size_t len);
+/* Switches a user key's slot between its string record and its collection record. */
+void kv_slot_set_collection(struct kv_slot *slot, bool collection);
+bool kv_slot_is_collection(const struct kv_slot *slot);
+/* Whether an LMDB key of the keys DB is a collection's metadata record. */
+bool kv_record_is_collection(const MDB_val *encoded);
+/* The value part of any record of the keys DB (after a long key's suffix), or false. */
+bool kv_record_payload(const MDB_val *encoded, const MDB_val *record, struct kv_bytes *payload);
+/* The user key of a record (encoded key + record), into buf[KV_KEY_BYTES_MAX]; an element's
+ * record with prefix_len = KV_ELEM_ID_BYTES (kv_record_key_at).
  * Returns false when the record is not one this module writes (corrupt). */
 bool kv_record_key(const MDB_val *encoded, const MDB_val *record, uint8_t *buf, size_t *key_len);
+bool kv_record_key_at(const MDB_val *encoded, size_t prefix_len, const MDB_val *record,
+                      uint8_t *buf, size_t *key_len);
 /* Looks a key up. The value is borrowed from the txn (until its next write or its end). */
 int kv_slot_get(MDB_txn *txn, MDB_dbi dbi, const struct kv_slot *slot, struct kv_bytes *value,
                 bool *found);

@@ -12,29 +12,69 @@
 
 #include "storage/kv_internal.h"
 
-void kv_slot_init(struct kv_slot *slot, const uint8_t *key, size_t key_len)
+/* prefix (prefix_len bytes) + the key's XXH3 hash + tag + the key or its first bytes. */
+static void kv_slot_init_prefixed(struct kv_slot *slot, const uint8_t *prefix, size_t prefix_len,
+                                  const uint8_t *key, size_t key_len)
 {
     assert(key_len <= KV_KEY_BYTES_MAX);
     assert(key != NULL || key_len == 0);
+    assert(prefix_len == 0 || prefix_len == KV_ELEM_ID_BYTES);
     slot->key = key;
     slot->key_len = key_len;
+    slot->prefix_len = prefix_len;
     slot->hashed = key_len > KV_KEY_INLINE_BYTES_MAX;
+    if (prefix_len > 0) {
+        memcpy(slot->encoded, prefix, prefix_len);
+    }
+    uint8_t *at = slot->encoded + prefix_len;
     uint64_t hash = XXH3_64bits(key, key_len);
     for (int i = 0; i < KV_KEY_HASH_BYTES; i++) {
-        slot->encoded[i] = (uint8_t)(hash >> (56 - 8 * i));
+        at[i] = (uint8_t)(hash >> (56 - 8 * i));
     }
-    uint8_t *rest = slot->encoded + KV_KEY_HASH_BYTES;
+    uint8_t *rest = at + KV_KEY_HASH_BYTES;
     if (!slot->hashed) {
         rest[0] = KV_KEY_TAG_INLINE;
         if (key_len > 0) {
             memcpy(rest + 1, key, key_len);
         }
-        slot->encoded_len = KV_KEY_HASH_BYTES + 1 + key_len;
+        slot->encoded_len = prefix_len + KV_KEY_HASH_BYTES + 1 + key_len;
         return;
     }
     rest[0] = KV_KEY_TAG_HASHED;
     memcpy(rest + 1, key, KV_KEY_INLINE_BYTES_MAX);
-    slot->encoded_len = KV_KEY_HASHED_BYTES;
+    slot->encoded_len = prefix_len + KV_KEY_HASHED_BYTES;
+}
+
+void kv_slot_init(struct kv_slot *slot, const uint8_t *key, size_t key_len)
+{
+    kv_slot_init_prefixed(slot, NULL, 0, key, key_len);
+}
+
+void kv_slot_init_element(struct kv_slot *slot, uint64_t id, const uint8_t *element, size_t len)
+{
+    uint8_t prefix[KV_ELEM_ID_BYTES];
+    for (int i = 0; i < KV_ELEM_ID_BYTES; i++) {
+        prefix[i] = (uint8_t)(id >> (56 - 8 * i));
+    }
+    kv_slot_init_prefixed(slot, prefix, sizeof prefix, element, len);
+}
+
+void kv_slot_set_collection(struct kv_slot *slot, bool collection)
+{
+    assert(slot->prefix_len == 0);
+    uint8_t *tag = &slot->encoded[KV_KEY_HASH_BYTES];
+    *tag = (uint8_t)((*tag & ~KV_KEY_TAG_COLLECTION) | (collection ? KV_KEY_TAG_COLLECTION : 0));
+}
+
+bool kv_slot_is_collection(const struct kv_slot *slot)
+{
+    return slot->prefix_len == 0 && (slot->encoded[KV_KEY_HASH_BYTES] & KV_KEY_TAG_COLLECTION);
+}
+
+bool kv_record_is_collection(const MDB_val *encoded)
+{
+    return encoded->mv_size > KV_KEY_HASH_BYTES &&
+           (((const uint8_t *)encoded->mv_data)[KV_KEY_HASH_BYTES] & KV_KEY_TAG_COLLECTION);
 }
 
 uint64_t kv_key_position(const MDB_val *encoded)
@@ -63,20 +103,24 @@ static long kv_record_suffix_len(const MDB_val *record)
     return (long)suffix_len;
 }
 
-bool kv_record_key(const MDB_val *encoded, const MDB_val *record, uint8_t *buf, size_t *key_len)
+bool kv_record_key_at(const MDB_val *encoded, size_t prefix_len, const MDB_val *record,
+                      uint8_t *buf, size_t *key_len)
 {
-    const uint8_t *e = encoded->mv_data;
-    if (encoded->mv_size < KV_KEY_HASH_BYTES + 1) {
+    if (encoded->mv_size < prefix_len + KV_KEY_HASH_BYTES + 1) {
         return false;
     }
-    const uint8_t *rest = e + KV_KEY_HASH_BYTES;
-    size_t rest_len = encoded->mv_size - KV_KEY_HASH_BYTES;
-    if (rest[0] == KV_KEY_TAG_INLINE && rest_len - 1 <= KV_KEY_INLINE_BYTES_MAX) {
+    const uint8_t *rest = (const uint8_t *)encoded->mv_data + prefix_len + KV_KEY_HASH_BYTES;
+    size_t rest_len = encoded->mv_size - prefix_len - KV_KEY_HASH_BYTES;
+    uint8_t tag = rest[0] & ~KV_KEY_TAG_COLLECTION;
+    if (prefix_len > 0 && rest[0] > KV_KEY_TAG_HASHED) {
+        return false; /* elements are never collections */
+    }
+    if (tag == KV_KEY_TAG_INLINE && rest_len - 1 <= KV_KEY_INLINE_BYTES_MAX) {
         *key_len = rest_len - 1;
         memcpy(buf, rest + 1, *key_len);
         return true;
     }
-    if (encoded->mv_size != KV_KEY_HASHED_BYTES || rest[0] != KV_KEY_TAG_HASHED) {
+    if (rest_len != KV_KEY_HASHED_BYTES - KV_KEY_HASH_BYTES || tag != KV_KEY_TAG_HASHED) {
         return false;
     }
     long suffix_len = kv_record_suffix_len(record);
@@ -87,6 +131,32 @@ bool kv_record_key(const MDB_val *encoded, const MDB_val *record, uint8_t *buf, 
     memcpy(buf + KV_KEY_INLINE_BYTES_MAX, (const uint8_t *)record->mv_data + KV_RECORD_HEADER_BYTES,
            (size_t)suffix_len);
     *key_len = KV_KEY_INLINE_BYTES_MAX + (size_t)suffix_len;
+    return true;
+}
+
+bool kv_record_key(const MDB_val *encoded, const MDB_val *record, uint8_t *buf, size_t *key_len)
+{
+    return kv_record_key_at(encoded, 0, record, buf, key_len);
+}
+
+bool kv_record_payload(const MDB_val *encoded, const MDB_val *record, struct kv_bytes *payload)
+{
+    if (encoded->mv_size <= KV_KEY_HASH_BYTES) {
+        return false;
+    }
+    const uint8_t *tag = (const uint8_t *)encoded->mv_data + KV_KEY_HASH_BYTES;
+    if (!(*tag & KV_KEY_TAG_HASHED)) {
+        payload->data = record->mv_data;
+        payload->len = record->mv_size;
+        return true;
+    }
+    long suffix_len = kv_record_suffix_len(record);
+    if (suffix_len <= 0) {
+        return false;
+    }
+    size_t skip = KV_RECORD_HEADER_BYTES + (size_t)suffix_len;
+    payload->data = (const uint8_t *)record->mv_data + skip;
+    payload->len = record->mv_size - skip;
     return true;
 }
 

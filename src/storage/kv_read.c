@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "storage/kv_glob.h"
+#include "storage/kv_coll.h"
 #include "storage/kv_internal.h"
 
 int kv_read_begin(struct kv *kv, struct kv_read *read)
@@ -40,16 +41,67 @@ int kv_read_get(struct kv_read *read, const uint8_t *key, size_t key_len,
     if (key_len > KV_KEY_BYTES_MAX) {
         return KV_OK; /* no such key can exist */
     }
-    struct kv_slot slot;
-    kv_slot_init(&slot, key, key_len);
-    int rc = kv_slot_get(read->txn, read->kv->data_dbi, &slot, value, found);
-    if (rc == KV_RC_COLLISION) {
-        return KV_OK; /* the record belongs to another key: ours is absent */
-    }
+    struct kv_key_info info;
+    int rc = kv_key_find(read->kv, read->txn, key, key_len, &info);
     if (rc != MDB_SUCCESS) {
         return kv_error_mdb(rc, "get");
     }
+    if (info.type != KV_TYPE_NONE && info.type != KV_TYPE_STRING) {
+        kv_error_set("the key holds a %s", kv_type_name(info.type));
+        return KV_ERR_WRONGTYPE;
+    }
+    *found = info.type == KV_TYPE_STRING;
+    *value = info.value;
     return KV_OK;
+}
+
+int kv_read_watch(struct kv_read *read, const uint8_t *key, size_t key_len, bool *exists,
+                  uint64_t *hash)
+{
+    assert(read->txn != NULL);
+    int rc = kv_key_watch_state(read->kv, read->txn, key, key_len, exists, hash);
+    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "watch");
+}
+
+int kv_key_type(struct kv *kv, const uint8_t *key, size_t key_len, int *type, uint64_t *count)
+{
+    *type = KV_TYPE_NONE;
+    *count = 0;
+    if (key_len > KV_KEY_BYTES_MAX) {
+        return KV_OK;
+    }
+    struct kv_read read;
+    int rv = kv_read_begin(kv, &read);
+    if (rv != KV_OK) {
+        return rv;
+    }
+    struct kv_key_info info;
+    int rc = kv_key_find(kv, read.txn, key, key_len, &info);
+    if (rc == MDB_SUCCESS) {
+        *type = info.type;
+        *count = info.type == KV_TYPE_STRING ? 0 : info.meta.count;
+    }
+    kv_read_end(&read);
+    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "type");
+}
+
+int kv_read_run(struct kv *kv, const struct kv_command *command, struct kv_result *result)
+{
+    kv_arena_reset(&kv->read_arena);
+    *result = (struct kv_result){.type = KV_RESULT_ERROR, .error = "ERR not a read"};
+    if (!kv_op_is_collection_read(command->op)) {
+        return KV_OK;
+    }
+    struct kv_read read;
+    int rv = kv_read_begin(kv, &read);
+    if (rv != KV_OK) {
+        return rv;
+    }
+    struct kv_ctx ctx = {.kv = kv, .txn = read.txn, .arena = &kv->read_arena,
+                         .seed = (uint64_t)command->delta};
+    int rc = kv_types_run(&ctx, command, result);
+    kv_read_end(&read);
+    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "read");
 }
 
 int kv_read_applied(struct kv_read *read, uint64_t *index, uint64_t *term)
@@ -92,6 +144,10 @@ int kv_exists(struct kv *kv, const struct kv_bytes *keys, size_t key_count, uint
         struct kv_bytes value;
         bool found = false;
         rv = kv_read_get(&read, keys[i].data, keys[i].len, &value, &found);
+        if (rv == KV_ERR_WRONGTYPE) {
+            rv = KV_OK; /* a collection exists too */
+            found = true;
+        }
         *count += found;
     }
     kv_read_end(&read);
@@ -150,6 +206,25 @@ static int kv_position_seek(MDB_cursor *cursor, uint64_t position, MDB_val *key,
 int kv_scan(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern,
             size_t pattern_len, uint32_t count, void *ctx, kv_scan_fn fn)
 {
+    return kv_scan_typed(kv, cursor, pattern, pattern_len, count, KV_TYPE_NONE, ctx, fn);
+}
+
+/* The type of the record a scan is on: from the tag, and a collection's from its record. */
+static int kv_record_type(const MDB_val *key, const MDB_val *record)
+{
+    if (!kv_record_is_collection(key)) {
+        return KV_TYPE_STRING;
+    }
+    struct kv_bytes payload;
+    if (!kv_record_payload(key, record, &payload) || payload.len != KV_COLL_META_BYTES) {
+        return KV_TYPE_NONE;
+    }
+    return payload.data[0];
+}
+
+int kv_scan_typed(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern,
+                  size_t pattern_len, uint32_t count, int type, void *ctx, kv_scan_fn fn)
+{
     assert(cursor != NULL && fn != NULL);
     if (count == 0 || count > KV_SCAN_COUNT_MAX || pattern_len > KV_GLOB_PATTERN_BYTES_MAX) {
         kv_error_set("scan: count must be 1..%d and the pattern at most %d bytes",
@@ -187,7 +262,8 @@ int kv_scan(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *pattern
             rc = MDB_CORRUPTED;
             break;
         }
-        if (pattern == NULL || kv_glob_match(pattern, pattern_len, user_key, user_key_len)) {
+        if ((type == KV_TYPE_NONE || kv_record_type(&key, &record) == type) &&
+            (pattern == NULL || kv_glob_match(pattern, pattern_len, user_key, user_key_len))) {
             fn(ctx, user_key, user_key_len);
         }
         last_hash = hash;

@@ -8,6 +8,8 @@
  *
  *     u32 config bytes, the configuration blob
  *     then per record: u16 LMDB key bytes (1..511), u32 record bytes, the key, the record
+ *     (version 3:) then a separator, u16 0 and u32 0, and the records of the store's
+ *     elements DB (collections' elements and trash, kv_coll.h) the same way
  *
  * followed by a trailer:
  *
@@ -34,7 +36,9 @@
 
 enum {
     KV_TRAILER_BYTES = 64,
-    KV_SNAPSHOT_VERSION = 2,         /* 1 was a copy of a whole LMDB environment */
+    KV_SNAPSHOT_VERSION = 3,         /* 3: the elements DB follows the keys DB */
+    KV_SNAPSHOT_VERSION_KEYS_ONLY = 2, /* still installed: no collections then */
+    /* 1 was a copy of a whole LMDB environment */
     KV_SNAPSHOT_IO_BYTES = 1u << 20, /* one read while hashing, one write while creating */
     KV_SNAP_RECORD_HEADER_BYTES = 6, /* u16 key bytes, u32 record bytes */
     /* The largest record a store writes: a long key's suffix and header before the value. */
@@ -46,6 +50,7 @@ enum {
 static const char kv_snapshot_magic[8] = {'C', 'H', 'K', 'V', 'S', 'N', 'A', 'P'};
 
 struct kv_trailer {
+    uint64_t version;
     uint64_t payload_bytes;
     uint64_t index;
     uint64_t term;
@@ -71,10 +76,13 @@ static int kv_trailer_decode(const uint8_t *in, uint64_t file_bytes, struct kv_t
         kv_error_set("snapshot trailer is corrupt");
         return KV_ERR_CORRUPT;
     }
-    if (kv_get_le64(in + 8) != KV_SNAPSHOT_VERSION || kv_get_le64(in + 48) != 0) {
+    uint64_t version = kv_get_le64(in + 8);
+    if ((version != KV_SNAPSHOT_VERSION && version != KV_SNAPSHOT_VERSION_KEYS_ONLY) ||
+        kv_get_le64(in + 48) != 0) {
         kv_error_set("snapshot version %llu is unknown", (unsigned long long)kv_get_le64(in + 8));
         return KV_ERR_VERSION;
     }
+    trailer->version = version;
     trailer->payload_bytes = kv_get_le64(in + 16);
     trailer->index = kv_get_le64(in + 24);
     trailer->term = kv_get_le64(in + 32);
@@ -225,6 +233,8 @@ static int kv_snap_write_u32(struct kv_snap_writer *w, uint32_t v)
     return kv_snap_write(w, b, sizeof b);
 }
 
+static int kv_snap_write_records(MDB_txn *txn, MDB_dbi dbi, struct kv_snap_writer *w);
+
 /* The store's configuration and records, from one read txn; its applied index into trailer. */
 static int kv_snap_write_store(struct kv *kv, MDB_txn *txn, struct kv_snap_writer *w,
                                struct kv_trailer *trailer)
@@ -242,8 +252,30 @@ static int kv_snap_write_store(struct kv *kv, MDB_txn *txn, struct kv_snap_write
     if (rv == KV_OK) {
         rv = kv_snap_write(w, config, config_len);
     }
+    if (rv == KV_OK) {
+        rv = kv_snap_write_records(txn, kv->data_dbi, w);
+    }
+    if (rv == KV_OK) {
+        static const uint8_t separator[KV_SNAP_RECORD_HEADER_BYTES] = {0};
+        rv = kv_snap_write(w, separator, sizeof separator);
+    }
+    if (rv == KV_OK) {
+        rv = kv_snap_write_records(txn, kv->elems_dbi, w);
+    }
+    if (rv == KV_OK) {
+        rv = kv_snap_flush(w);
+    }
+    trailer->payload_bytes = w->written;
+    trailer->payload_hash = XXH3_64bits_digest(w->hash);
+    return rv;
+}
+
+/* Every record of one DB, in key order. */
+static int kv_snap_write_records(MDB_txn *txn, MDB_dbi dbi, struct kv_snap_writer *w)
+{
+    int rv = KV_OK;
     MDB_cursor *cursor = NULL;
-    rc = rv == KV_OK ? mdb_cursor_open(txn, kv->data_dbi, &cursor) : MDB_SUCCESS;
+    int rc = mdb_cursor_open(txn, dbi, &cursor);
     if (rc != MDB_SUCCESS) {
         return kv_error_mdb(rc, "cursor");
     }
@@ -271,11 +303,6 @@ static int kv_snap_write_store(struct kv *kv, MDB_txn *txn, struct kv_snap_write
     if (rv == KV_OK && rc != MDB_NOTFOUND) {
         rv = kv_error_mdb(rc, "read records");
     }
-    if (rv == KV_OK) {
-        rv = kv_snap_flush(w);
-    }
-    trailer->payload_bytes = w->written;
-    trailer->payload_hash = XXH3_64bits_digest(w->hash);
     return rv;
 }
 
@@ -542,8 +569,12 @@ static int kv_snap_load(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
     }
     int rc = mdb_drop(txn, kv->data_dbi, 0);
     if (rc == MDB_SUCCESS) {
+        rc = mdb_drop(txn, kv->elems_dbi, 0);
+    }
+    if (rc == MDB_SUCCESS) {
         rc = kv_meta_put_config(txn, kv, r->buf + r->at + 4, config_len);
     }
+    MDB_dbi dbi = kv->data_dbi;
     if (rc == MDB_SUCCESS) {
         rc = kv_meta_put_applied(txn, kv, trailer->index, trailer->term);
     }
@@ -556,6 +587,12 @@ static int kv_snap_load(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
         const uint8_t *h = r->buf + r->at;
         size_t key_len = (size_t)h[0] | (size_t)h[1] << 8;
         size_t record_len = kv_get_le32(h + 2);
+        if (key_len == 0 && record_len == 0 && dbi == kv->data_dbi &&
+            trailer->version == KV_SNAPSHOT_VERSION) {
+            dbi = kv->elems_dbi; /* the separator: the elements DB's records follow */
+            r->at += KV_SNAP_RECORD_HEADER_BYTES;
+            continue;
+        }
         if (key_len == 0 || key_len > KV_ENCODED_KEY_BYTES_MAX ||
             record_len > KV_SNAP_RECORD_BYTES_MAX) {
             kv_error_set("snapshot record of %zu + %zu bytes", key_len, record_len);
@@ -570,7 +607,7 @@ static int kv_snap_load(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
         MDB_val record = {.mv_size = record_len, .mv_data = p + key_len};
         /* The records come in key order: appending builds the tree without searching it,
          * and a record out of order (MDB_KEYEXIST) means a corrupt file. */
-        rc = mdb_put(txn, kv->data_dbi, &key, &record, MDB_APPEND);
+        rc = mdb_put(txn, dbi, &key, &record, MDB_APPEND);
         r->at += KV_SNAP_RECORD_HEADER_BYTES + key_len + record_len;
     }
     if (rc == MDB_KEYEXIST) {

@@ -41,6 +41,7 @@ const char *kv_strerror(int error)
     case KV_ERR_INVALID: return "invalid argument";
     case KV_ERR_BUFFER: return "buffer too small";
     case KV_ERR_CORRUPT: return "corrupt";
+    case KV_ERR_WRONGTYPE: return "wrong type";
     default: return "unknown error";
     }
 }
@@ -234,7 +235,7 @@ static int kv_env_start(struct kv_env *env)
     }
     if (rc == MDB_SUCCESS) {
         what = "mdb_env_set_maxdbs";
-        rc = mdb_env_set_maxdbs(env->env, env->stores_max + KV_ENV_DBS_EXTRA);
+        rc = mdb_env_set_maxdbs(env->env, 2 * env->stores_max + KV_ENV_DBS_EXTRA);
     }
     if (rc == MDB_SUCCESS) {
         what = env->dir;
@@ -365,6 +366,11 @@ static int kv_store_prepare(struct kv *kv)
                           &kv->data_dbi);
     }
     if (rc == MDB_SUCCESS) {
+        what = "open elements db"; /* collections' elements (kv_coll.h); new in format 3 */
+        rc = mdb_dbi_open(txn, kv_store_name(kv, "elems", buf, sizeof buf), MDB_CREATE,
+                          &kv->elems_dbi);
+    }
+    if (rc == MDB_SUCCESS) {
         what = "read applied index";
         rc = kv_meta_get_applied(txn, kv, &kv->applied_index, &kv->applied_term);
     }
@@ -457,6 +463,8 @@ void kv_close(struct kv *kv)
     }
     kv_arena_reset(&kv->arena);
     free(kv->arena.head);
+    kv_arena_reset(&kv->read_arena);
+    free(kv->read_arena.head);
     free(kv->decode_args);
     free(kv->scratch);
     struct kv_env *env = kv->shared;

@@ -1,0 +1,167 @@
+/*
+ * commands_types.c — the hash and set commands, and OBJECT ENCODING.
+ *
+ * The node does not parse their arguments: each travels as a kv command of its op with the
+ * client's arguments (storage/kv_command.h), and storage/kv_types.c checks and runs it, with
+ * Redis's error texts, the same way in a write's apply, in a read, and inside MULTI (where,
+ * as in Redis, a bad argument is EXEC's element). Writes go through the log like every
+ * write (node_cmd_write); reads through ReadIndex, then kv_read_run on the group's store.
+ *
+ * Random choices: SPOP's seed is drawn here, on the node that proposes it, and travels in the
+ * log entry, so every replica pops the same members. SRANDMEMBER and HRANDFIELD only read:
+ * the serving node draws their seed (inside MULTI, the queuing node, into the entry).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/commands.h"
+#include "storage/kv_command.h"
+
+const char node_error_wrongtype[] =
+    "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+struct node_type_command {
+    const char *name;
+    uint8_t op;
+    uint8_t flags;
+};
+
+static const struct node_type_command type_commands[] = {
+    {"HSET", KV_OP_HSET, 0},
+    {"HMSET", KV_OP_HSET, KV_FLAG_OK},
+    {"HSETNX", KV_OP_HSET, KV_FLAG_NX},
+    {"HDEL", KV_OP_HDEL, 0},
+    {"HINCRBY", KV_OP_HINCRBY, 0},
+    {"HINCRBYFLOAT", KV_OP_HINCRBYFLOAT, 0},
+    {"HGET", KV_OP_HGET, 0},
+    {"HMGET", KV_OP_HMGET, 0},
+    {"HEXISTS", KV_OP_HEXISTS, 0},
+    {"HLEN", KV_OP_HLEN, 0},
+    {"HKEYS", KV_OP_HKEYS, 0},
+    {"HVALS", KV_OP_HVALS, 0},
+    {"HGETALL", KV_OP_HGETALL, 0},
+    {"HSTRLEN", KV_OP_HSTRLEN, 0},
+    {"HRANDFIELD", KV_OP_HRANDFIELD, 0},
+    {"HSCAN", KV_OP_HSCAN, 0},
+    {"SADD", KV_OP_SADD, 0},
+    {"SREM", KV_OP_SREM, 0},
+    {"SISMEMBER", KV_OP_SISMEMBER, 0},
+    {"SMISMEMBER", KV_OP_SMISMEMBER, 0},
+    {"SMEMBERS", KV_OP_SMEMBERS, 0},
+    {"SCARD", KV_OP_SCARD, 0},
+    {"SPOP", KV_OP_SPOP, 0},
+    {"SRANDMEMBER", KV_OP_SRANDMEMBER, 0},
+    {"SMOVE", KV_OP_SMOVE, 0},
+    {"SINTER", KV_OP_SINTER, 0},
+    {"SUNION", KV_OP_SUNION, 0},
+    {"SDIFF", KV_OP_SDIFF, 0},
+    {"SINTERSTORE", KV_OP_SINTERSTORE, 0},
+    {"SUNIONSTORE", KV_OP_SUNIONSTORE, 0},
+    {"SDIFFSTORE", KV_OP_SDIFFSTORE, 0},
+    {"SINTERCARD", KV_OP_SINTERCARD, 0},
+    {"SSCAN", KV_OP_SSCAN, 0},
+};
+
+static const struct node_type_command *type_command_find(const struct resp_arg *name)
+{
+    for (size_t i = 0; i < sizeof(type_commands) / sizeof(type_commands[0]); i++)
+        if (node_arg_is(name, type_commands[i].name))
+            return &type_commands[i];
+    return NULL;
+}
+
+bool node_types_parse(const struct node_exec *e, struct kv_command *c)
+{
+    const struct node_type_command *t = type_command_find(&e->argv[0]);
+    if (t == NULL || kv_op_is_collection_read(t->op))
+        return false;
+    c->op = t->op;
+    c->flags = t->flags;
+    c->delta = kv_op_is_random(t->op) ? (int64_t)node_random_u64() : 0;
+    return true;
+}
+
+uint8_t node_types_read_op(const struct resp_arg *name)
+{
+    const struct node_type_command *t = type_command_find(name);
+    return t != NULL && kv_op_is_collection_read(t->op) ? t->op : 0;
+}
+
+void node_cmd_types_read(struct node_exec *e)
+{
+    node_cmd_read(e, NODE_READ_TYPES, 2);
+}
+
+void node_types_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
+                      uint32_t argc)
+{
+    uint8_t op = node_types_read_op(&argv[0]);
+    assert(op != 0 && argc >= 2);
+    struct kv_bytes *args = calloc(argc, sizeof(*args));
+    assert(args != NULL);
+    for (uint32_t i = 1; i < argc; i++)
+        args[i - 1] = (struct kv_bytes){.data = (const uint8_t *)argv[i].data, .len = argv[i].len};
+    struct kv_command command = {.op = op, .arg_count = argc - 1, .args = args};
+    if (kv_op_is_random(op))
+        command.delta = (int64_t)node_random_u64();
+    struct kv_result result;
+    if (kv_read_run(group->kv, &command, &result) != KV_OK)
+        resp_reply_error(out, "ERR storage read failed", 23);
+    else
+        node_reply_kv_result(out, &result);
+    free(args);
+}
+
+bool node_types_movable_keys(const struct resp_arg *argv, uint32_t argc, uint32_t *first,
+                             uint32_t *count)
+{
+    int64_t numkeys = 0;
+    if (argc < 3 || !node_arg_is(&argv[0], "SINTERCARD") ||
+        !resp_string_to_int64(argv[1].data, argv[1].len, &numkeys) || numkeys < 1 ||
+        numkeys > (int64_t)argc - 2)
+        return false;
+    *first = 2;
+    *count = (uint32_t)numkeys;
+    return true;
+}
+
+/* OBJECT ENCODING key: the honest name of how chorus keeps the value. A string is bytes as
+ * given ("raw"); a hash or a set is one LMDB record per element, reached through a hash
+ * order, which is Redis's "hashtable" and not its compact "listpack" or "intset". */
+void node_cmd_object(struct node_exec *e)
+{
+    if (node_arg_is(&e->argv[1], "ENCODING")) {
+        if (e->argc != 3) {
+            node_exec_error(e, "ERR wrong number of arguments for 'object|encoding' command");
+            return;
+        }
+        node_cmd_read(e, NODE_READ_OBJECT, 3);
+        return;
+    }
+    char text[256];
+    int n = snprintf(text, sizeof(text),
+                     "ERR unknown subcommand or wrong number of arguments for '%.*s'. "
+                     "chorus has OBJECT ENCODING only.",
+                     (int)(e->argv[1].len > 128 ? 128 : e->argv[1].len), e->argv[1].data);
+    (void)n;
+    node_exec_error(e, text);
+}
+
+void node_object_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
+                       uint32_t argc)
+{
+    assert(argc == 3);
+    int type = KV_TYPE_NONE;
+    uint64_t count = 0;
+    if (kv_key_type(group->kv, (const uint8_t *)argv[2].data, argv[2].len, &type, &count) !=
+        KV_OK) {
+        resp_reply_error(out, "ERR storage read failed", 23);
+        return;
+    }
+    if (type == KV_TYPE_NONE) {
+        resp_reply_null(out);
+        return;
+    }
+    const char *encoding = type == KV_TYPE_STRING ? "raw" : "hashtable";
+    resp_reply_bulk(out, encoding, strlen(encoding));
+}
