@@ -766,10 +766,7 @@ static int set_pop(struct kv_ctx *ctx, const struct kv_command *c, struct kv_res
     }
     int64_t l = 1;
     if (c->arg_count == 2) {
-        if (!arg_int64(&a[1], &l)) {
-            return res_err(r, kv_error_not_integer);
-        }
-        if (l < 0) {
+        if (!arg_int64(&a[1], &l) || l < 0) { /* Redis's getPositiveLongFromObjectOrReply */
             return res_err(r, "ERR value is out of range, must be positive");
         }
     }

@@ -33,8 +33,16 @@ Where chorus differs from Redis on purpose, the differential test does not compa
   database other than 0, COPY ... DB n with n != 0, CLIENT subcommands other than SETNAME,
   GETNAME, ID, INFO, LIST, CLIENT LIST's filters, COMMAND LIST FILTERBY, CONFIG but GET
   (which knows save and appendonly, and chorus's appendonly is yes), AUTH, and inside
-  MULTI any command but chorus's key-value writes and GET, MGET, EXISTS, STRLEN; the tester
-  does not generate them.
+  MULTI any command but chorus's key-value writes, GET, MGET, EXISTS, STRLEN and the hash
+  and set commands; the tester does not generate them.
+- Hashes and sets: fields and members are at most 4 KiB (chorus answers an -ERR beyond; the
+  tester does not generate them). Elements come in chorus's own order (the hash order of
+  its storage), so HKEYS, HVALS, HGETALL, SMEMBERS, SINTER, SUNION, SDIFF, SPOP with a count
+  are compared as sets (HGETALL as a set of pairs), and HSCAN and SSCAN by the elements of a
+  call that ends the iteration on both (cursor 0). Random picks (HRANDFIELD, SRANDMEMBER):
+  the same reply type and length, and every element a member of the collection; SPOP
+  without a count is not generated (it would pick different members). OBJECT ENCODING
+  answers chorus's own encodings (raw, hashtable), not compared.
 - WATCH: chorus aborts EXEC when a watched key's value (or existence) at EXEC differs from
   what it was at WATCH; Redis aborts on any write to it, even one that restores the value
   (write then delete, SET of the same value). The tester watches only where no other
@@ -289,6 +297,61 @@ def g_hello(g):
     return args
 
 
+FIELDS = [b"f1", b"f2", b"f3", b"f4", b"", b"fi\r\neld", b"10", b"-3", b"x" * 300]
+
+
+def g_field(g):
+    return g.r.choice(FIELDS)
+
+
+def g_fields(g, low=1, high=4):
+    return [g_field(g) for _ in range(g.r.randint(low, high))]
+
+
+def g_hset(g):
+    args = [g.key()]
+    for _ in range(g.r.randint(1, 3)):
+        args += [g_field(g), g.value()]
+    return args
+
+
+def g_hincrby(g):
+    return [g.key(), g_field(g), g.integer(-100, 100)]
+
+
+def g_hincrbyfloat(g):
+    return [g.key(), g_field(g), g.r.choice([b"1.5", b"-0.1", b"3", b"1e3", b"abc", b"0.1",
+                                              b"-7.25", b"inf", b"5.0e-3", b"", b"nan"])]
+
+
+def g_scan_args(g):
+    args = [g.r.choice([b"0", b"0", b"0", b"abc", b"-1", b"18446744073709551616"])]
+    for _ in range(g.r.randint(0, 2)):
+        args += g.r.choice([[b"COUNT", g.integer(-1, 1000)], [b"MATCH", b"f*"],
+                            [b"MATCH", b"*"], [b"FOO", b"1"], [b"COUNT"],
+                            [b"COUNT", b"1000"]])
+    return args
+
+
+def g_randcount(g, values):
+    args = [g.key()]
+    if g.r.random() < 0.8:
+        args.append(g.r.choice([b"1", b"2", b"5", b"-1", b"-5", b"0", b"100", b"-100", b"abc",
+                                b"9223372036854775807", b"-9223372036854775808"]))
+        if values and g.r.random() < 0.5:
+            args.append(g.r.choice([b"WITHVALUES", b"withvalues", b"WITHSCORES"]))
+    return args
+
+
+def g_intercard(g):
+    keys = g.keys()
+    args = [str(len(keys)).encode() if g.r.random() < 0.85 else g.r.choice([b"0", b"-1", b"9",
+                                                                               b"x"])] + keys
+    if g.r.random() < 0.4:
+        args += [b"LIMIT", g.r.choice([b"0", b"1", b"2", b"-1", b"x"])]
+    return args
+
+
 def g_copy(g):
     args = [g.key(), g.key()]
     if g.r.random() < 0.4:
@@ -347,6 +410,35 @@ COMMANDS = [
     (b"NOSUCHCMD", lambda g: [g.value()]),
     # Outside a transaction block: UNWATCH, and EXEC/DISCARD without MULTI (errors). WATCH
     # comes only in transaction blocks and watch scenarios (see EXCEPTIONS: WATCH).
+    # Hashes
+    (b"HSET", g_hset), (b"HSET", g_hset), (b"HMSET", g_hset),
+    (b"HSETNX", lambda g: [g.key(), g_field(g), g.value()]),
+    (b"HGET", lambda g: [g.key(), g_field(g)]), (b"HGET", lambda g: [g.key(), g_field(g)]),
+    (b"HMGET", lambda g: [g.key()] + g_fields(g)),
+    (b"HDEL", lambda g: [g.key()] + g_fields(g)),
+    (b"HEXISTS", lambda g: [g.key(), g_field(g)]),
+    (b"HLEN", lambda g: [g.key()]),
+    (b"HKEYS", lambda g: [g.key()]), (b"HVALS", lambda g: [g.key()]),
+    (b"HGETALL", lambda g: [g.key()]),
+    (b"HINCRBY", g_hincrby), (b"HINCRBYFLOAT", g_hincrbyfloat),
+    (b"HSTRLEN", lambda g: [g.key(), g_field(g)]),
+    (b"HRANDFIELD", lambda g: g_randcount(g, True)),
+    (b"HSCAN", lambda g: [g.key()] + g_scan_args(g)),
+    # Sets
+    (b"SADD", lambda g: [g.key()] + g_fields(g)), (b"SADD", lambda g: [g.key()] + g_fields(g)),
+    (b"SREM", lambda g: [g.key()] + g_fields(g)),
+    (b"SISMEMBER", lambda g: [g.key(), g_field(g)]),
+    (b"SMISMEMBER", lambda g: [g.key()] + g_fields(g)),
+    (b"SMEMBERS", lambda g: [g.key()]), (b"SCARD", lambda g: [g.key()]),
+    (b"SPOP", lambda g: [g.key(), g.r.choice([b"1000", b"0", b"-1", b"x"])]),
+    (b"SRANDMEMBER", lambda g: g_randcount(g, False)),
+    (b"SMOVE", lambda g: [g.key(), g.key(), g_field(g)]),
+    (b"SINTER", lambda g: g.keys()), (b"SUNION", lambda g: g.keys()),
+    (b"SDIFF", lambda g: g.keys()),
+    (b"SINTERSTORE", lambda g: g.keys(2, 4)), (b"SUNIONSTORE", lambda g: g.keys(2, 4)),
+    (b"SDIFFSTORE", lambda g: g.keys(2, 4)),
+    (b"SINTERCARD", g_intercard),
+    (b"SSCAN", lambda g: [g.key()] + g_scan_args(g)),
     (b"UNWATCH", lambda g: []),
     (b"EXEC", lambda g: []),
     (b"DISCARD", lambda g: []),
@@ -357,7 +449,11 @@ COMMANDS = [
 TX_COMMANDS = [c for c in COMMANDS if c[0] in (
     b"SET", b"GET", b"SETNX", b"GETSET", b"GETDEL", b"DEL", b"UNLINK", b"EXISTS", b"INCR",
     b"DECR", b"INCRBY", b"DECRBY", b"INCRBYFLOAT", b"APPEND", b"STRLEN", b"MGET", b"MSET",
-    b"MSETNX", b"SETRANGE", b"SETBIT", b"RENAME", b"RENAMENX", b"COPY")]
+    b"MSETNX", b"SETRANGE", b"SETBIT", b"RENAME", b"RENAMENX", b"COPY",
+    # hash and set commands whose replies have one order (inside EXEC compared as bytes)
+    b"HSET", b"HMSET", b"HSETNX", b"HGET", b"HMGET", b"HDEL", b"HEXISTS", b"HLEN",
+    b"HINCRBY", b"HINCRBYFLOAT", b"HSTRLEN", b"SADD", b"SREM", b"SISMEMBER", b"SMISMEMBER",
+    b"SCARD", b"SMOVE", b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE", b"SINTERCARD")]
 
 
 def transaction(g):
@@ -444,15 +540,58 @@ def client_info_name(rep):
     return None
 
 
+UNORDERED = (b"HKEYS", b"HVALS", b"SMEMBERS", b"SINTER", b"SUNION", b"SDIFF", b"SPOP")
+
+
+def pairs_of(values):
+    return sorted(zip(values[0::2], values[1::2]))
+
+
+def compare_collection(name, cmd, a, b):
+    """The rules for hash and set replies in chorus's own order (exception list)."""
+    if a.kind != b.kind:
+        return "reply types differ"
+    if name in UNORDERED:
+        if isinstance(a.value, list) and isinstance(b.value, list):
+            return None if sorted(a.value) == sorted(b.value) else "element sets differ"
+        return None if a.raw == b.raw else "replies differ"
+    if name == b"HGETALL":
+        if isinstance(a.value, list) and isinstance(b.value, list):
+            return None if pairs_of(a.value) == pairs_of(b.value) else "field sets differ"
+        return None if a.raw == b.raw else "replies differ"
+    if name in (b"HSCAN", b"SSCAN"):
+        ok = all(isinstance(r.value, list) and len(r.value) == 2 and isinstance(r.value[1], list)
+                 for r in (a, b))
+        if not ok:
+            return None if a.raw == b.raw else "replies differ"
+        if a.value[0] == b"0" and b.value[0] == b"0":
+            ea, eb = a.value[1], b.value[1]
+            if name == b"HSCAN":
+                return None if pairs_of(ea) == pairs_of(eb) else "scanned pairs differ"
+            return None if sorted(ea) == sorted(eb) else "scanned members differ"
+        return None
+    # HRANDFIELD, SRANDMEMBER: random picks (checked against the collection in run_steps)
+    if isinstance(a.value, list) and isinstance(b.value, list):
+        return None if len(a.value) == len(b.value) else "pick counts differ"
+    if is_null(a) or is_null(b):
+        return None if a.raw == b.raw else "null on one side only"
+    return None
+
+
 def compare(cmd, a, b):
     """Returns None when chorus's reply b agrees with Redis's reply a for cmd, else a reason."""
     name = upper(cmd[0])
     sub = upper(cmd[1]) if len(cmd) > 1 else b""
+    if name in UNORDERED + (b"HGETALL", b"HSCAN", b"SSCAN", b"HRANDFIELD", b"SRANDMEMBER") and \
+            not (is_error(a) or is_error(b)):
+        return compare_collection(name, cmd, a, b)
     if is_error(a) or is_error(b):
         if name == b"LCS" and is_error(b) and b"LCS" in b.raw and b"chorus" in b.raw:
             return None  # chorus's LCS table bound (exception list)
         if b.raw.startswith(b"-ERR key too large"):
             return None  # chorus's key bound (exception list)
+        if name == b"OBJECT":
+            return None  # chorus's own encodings (exception list)
         return None if a.raw == b.raw else "error replies differ"
     if name == b"INFO" or (name == b"CLIENT" and sub == b"LIST"):
         ok = a.kind in (b"$", b"=") and b.kind in (b"$", b"=")
@@ -597,10 +736,32 @@ def run_steps(redis, chorus, steps):
                         reason = "chorus's random key does not exist in redis"
             else:
                 reason = compare(cmd, a, b)
+                # Picks are checked against Redis's collection when nothing ran after them.
+                if reason is None and upper(cmd[0]) in (b"HRANDFIELD", b"SRANDMEMBER") and \
+                        len(batch) == 1 and not is_error(b) and not is_null(b):
+                    reason = picks_are_members(redis, ci, cmd, b)
             if reason is not None:
                 raise Difference(si, cmd, a, b, reason)
             compared += 1
     return compared
+
+
+def picks_are_members(redis, ci, cmd, b):
+    """Every element chorus picked is in Redis's copy of the collection."""
+    name = upper(cmd[0])
+    key = cmd[1]
+    picks = b.value if isinstance(b.value, list) else [b.value]
+    if name == b"HRANDFIELD":
+        whole = redis.run_batch(ci, [[b"HGETALL", key]])[0].value or []
+        fields = dict(zip(whole[0::2], whole[1::2]))
+        if len(cmd) == 4:  # WITHVALUES: field, value pairs
+            for f, v in zip(picks[0::2], picks[1::2]):
+                if fields.get(f) != v:
+                    return "picked pair %r not in the hash" % ((f, v),)
+            return None
+        return None if all(p in fields for p in picks) else "picked field not in the hash"
+    members = set(redis.run_batch(ci, [[b"SMEMBERS", key]])[0].value or [])
+    return None if all(p in members for p in picks) else "picked member not in the set"
 
 
 def show(cmd):
