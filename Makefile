@@ -129,10 +129,12 @@ asan:
 run: all
 	@tools/run-cluster.sh $(BUILD)
 
-# Raft with the storage benchmarks, then the same cluster benchmarks with Multi-Paxos.
+# Raft with the storage benchmarks, then the same cluster benchmarks with Multi-Paxos, then
+# HSET and SADD against one-element and million-element collections (bench/collections.sh).
 bench: all
 	@BUILD=$(BUILD) bench/run.sh
 	@BUILD=$(BUILD) PROTOCOL=paxos BENCH_SKIP_STORAGE=1 BENCH_SUFFIX=-paxos bench/run.sh
+	@BUILD=$(BUILD) bench/collections.sh
 	@BUILD=$(BUILD) bench/ring_bench.sh
 	@BUILD=$(BUILD) bench/shards.sh
 	@BUILD=$(BUILD) bench/vs.sh
