@@ -111,7 +111,24 @@ struct cn_members {
     cn_node_id ids[CN_MEMBERS_MAX];
 };
 
-/* What a snapshot covers: every entry up to `index` (whose term was `term`) and the members. */
+/*
+ * A configuration (Raft §6; thesis §4.3; etcd's ConfState): the voters, the outgoing voters
+ * while a change is in its joint phase C(old,new) (count 0 otherwise), and the learners, who
+ * receive the log and snapshots but never vote nor count toward a quorum. Elections and
+ * commits need a majority of `voters` and, while joint, of `outgoing` too. Every node that
+ * appears in any of the three lists is a member; their union holds at most CN_MEMBERS_MAX.
+ * On the wire and on disk a configuration travels as one struct cn_members with role bits in
+ * each id (consensus/membership.h), so that a plain voter list means what it always meant.
+ */
+struct cn_membership {
+    struct cn_members voters;
+    struct cn_members outgoing;
+    struct cn_members learners;
+};
+
+/* What a snapshot covers: every entry up to `index` (whose term was `term`) and the
+ * configuration in force at `index` (the latest configuration entry at or below it), in the
+ * packed form of consensus/membership.h. */
 struct cn_snapshot_meta {
     uint64_t index;
     uint64_t term;
@@ -237,6 +254,8 @@ enum cn_event_type {
     CN_EVENT_TRANSFER = 6,      /* transfer leadership to `target` (thesis §3.10) */
     CN_EVENT_SNAPSHOT_TAKEN = 7,/* the application holds a snapshot up to `index`: compact below */
     CN_EVENT_UNREACHABLE = 8,   /* the driver could not deliver to `target`: back off */
+    CN_EVENT_MEMBERSHIP = 9,    /* change the configuration to `membership` (its voters and
+                                   learners; outgoing ignored); out_index as a proposal */
 };
 
 struct cn_event {
@@ -249,6 +268,7 @@ struct cn_event {
     uint64_t index;                   /* CN_EVENT_SNAPSHOT_TAKEN */
     uint64_t *out_index;              /* CN_EVENT_PROPOSE: where the entry was placed (optional) */
     uint64_t *out_term;               /* CN_EVENT_PROPOSE: its term/ballot (optional) */
+    const struct cn_membership *membership; /* CN_EVENT_MEMBERSHIP; copied by the core */
 };
 
 /* A linearizable read that became safe: answer it once the state machine applied `index`. */
@@ -279,7 +299,16 @@ struct cn_update {
     /* (2) Persist, in one atomic step (write, then one fdatasync): the hard state if changed,
      * then the snapshot if present, then the entries. Entries whose index is at or below the
      * last persisted index replace the persisted suffix from that index on (a truncation,
-     * Raft §5.3: only ever of uncommitted entries). */
+     * Raft §5.3: only ever of uncommitted entries).
+     * The configuration is persisted by these same rules and needs no field of its own: a
+     * change is a CN_ENTRY_CONFIG entry, and a node uses the latest configuration in its log
+     * whether or not it is committed (Raft §6; thesis §4.1), so it is durable exactly when
+     * its entry is, and a truncation that removes the entry reverts to the configuration
+     * before it; a snapshot carries the configuration in force at its index
+     * (snapshot.members), which a restart uses until a later configuration entry. A driver
+     * that takes a snapshot itself must put there the configuration of the latest
+     * CN_ENTRY_CONFIG it applied at or below the snapshot's index (or the one the core was
+     * created with). */
     bool hard_state_changed;
     struct cn_hard_state hard_state;
     /* A received snapshot chunk: write `snapshot_chunk_len` bytes at `snapshot_chunk_offset`
@@ -334,7 +363,15 @@ struct cn_status {
     uint64_t last_index;
     uint64_t snapshot_index;
     uint64_t snapshot_term;
-    struct cn_members members;
+    struct cn_members members; /* the voters (incoming voters while joint), plain ids */
+    struct cn_membership membership; /* the configuration in force (Raft §6) */
+    uint64_t membership_index;  /* index of its configuration entry (or of the snapshot) */
+    bool membership_pending;    /* a change is not yet complete: its entry is uncommitted,
+                                   or the configuration is still joint */
+    bool membership_unreachable; /* leader: a change is pending and the incoming voters have
+                                   no quorum that answered in the last election timeout; the
+                                   change cannot complete until they do (the operator must
+                                   see this, not wait on it) */
     cn_node_id transfer_target; /* 0 when no transfer is in progress */
     uint64_t log_bytes;         /* entry data held in memory above the snapshot; the driver
                                    takes a snapshot before it reaches cn_config.log_bytes_max */

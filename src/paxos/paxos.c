@@ -162,6 +162,8 @@ static int paxos_step(void *core, const struct cn_event *event)
         return CN_OK;
     case CN_EVENT_UNREACHABLE:
         return CN_OK; /* accepts are resent by the leader's timer anyway */
+    case CN_EVENT_MEMBERSHIP:
+        return CN_ERR_INVALID; /* not yet: docs/membership.md, "Not built yet" */
     }
     return CN_ERR_INVALID;
 }

@@ -25,7 +25,7 @@ void raft_reset_election_timer(struct raft *r)
 
 static void reset_votes(struct raft *r)
 {
-    for (uint32_t i = 0; i < r->members.count; i++) {
+    for (uint32_t i = 0; i < r->progress_count; i++) {
         r->progress[i].vote_granted = false;
         r->progress[i].vote_answered = false;
     }
@@ -94,9 +94,10 @@ void raft_become_leader(struct raft *r)
 static void send_vote_requests(struct raft *r, bool pre, bool transfer)
 {
     uint8_t type = pre ? CN_MSG_PRE_VOTE : CN_MSG_VOTE;
-    for (uint32_t i = 0; i < r->members.count; i++) {
-        cn_node_id id = r->members.ids[i];
-        if (id == r->config.id)
+    for (uint32_t i = 0; i < r->progress_count; i++) {
+        cn_node_id id = r->progress[i].id;
+        /* Only voters of either half are asked; learners never vote (thesis §4.2.1). */
+        if (id == r->config.id || !cn_membership_is_voter(&r->conf, id))
             continue;
         /* A vote request leaves only once the candidate's new term and self-vote are durable
          * (as etcd's server orders it): a candidate may win on its peers' votes alone, and a
@@ -125,7 +126,7 @@ static void start_election(struct raft *r, bool transfer)
  * skips it, since the leader itself asked us to take over. */
 void raft_campaign(struct raft *r, bool transfer)
 {
-    if (!raft_is_member(r, r->config.id))
+    if (!raft_promotable(r))
         return;
     if (r->config.pre_vote && !transfer) {
         raft_become_pre_candidate(r);
@@ -136,6 +137,15 @@ void raft_campaign(struct raft *r, bool transfer)
         return;
     }
     start_election(r, transfer);
+}
+
+static enum cn_vote vote_of(const void *context, cn_node_id id)
+{
+    const struct raft_progress *p = raft_progress_of((struct raft *)context, id);
+    assert(p != NULL);
+    if (!p->vote_answered)
+        return CN_VOTE_PENDING;
+    return p->vote_granted ? CN_VOTE_GRANTED : CN_VOTE_REJECTED;
 }
 
 /* Counts the votes of the current round and moves on when it is decided. A candidate's own
@@ -150,21 +160,14 @@ void raft_maybe_win_election(struct raft *r)
         self->vote_granted = durable;
         self->vote_answered = durable;
     }
-    uint32_t granted = 0, rejected = 0;
-    for (uint32_t i = 0; i < r->members.count; i++) {
-        if (!r->progress[i].vote_answered)
-            continue;
-        if (r->progress[i].vote_granted)
-            granted++;
-        else
-            rejected++;
-    }
-    if (granted >= raft_quorum(r)) {
+    /* A majority of each half of a joint configuration (§6). */
+    enum cn_tally tally = cn_membership_tally(&r->conf, vote_of, r);
+    if (tally == CN_TALLY_WON) {
         if (r->role == CN_ROLE_PRE_CANDIDATE)
             start_election(r, false);
         else
             raft_become_leader(r);
-    } else if (rejected >= raft_quorum(r)) {
+    } else if (tally == CN_TALLY_LOST) {
         raft_become_follower(r, r->term, 0);
     }
 }
@@ -215,30 +218,32 @@ void raft_handle_vote_response(struct raft *r, const struct cn_message *m)
     raft_maybe_win_election(r);
 }
 
+static bool recently_active(const void *context, cn_node_id id)
+{
+    struct raft *r = (struct raft *)context;
+    const struct raft_progress *p = raft_progress_of(r, id);
+    return id == r->config.id || (p != NULL && p->recent_active);
+}
+
 static void tick_leader(struct raft *r)
 {
     r->heartbeat_elapsed++;
     r->election_elapsed++;
     if (r->election_elapsed >= r->config.election_ticks) {
         r->election_elapsed = 0;
-        if (r->config.check_quorum) {
-            /* Thesis §6.2: without a quorum heard from in an election timeout, step down. */
-            uint32_t active = 0;
-            for (uint32_t i = 0; i < r->members.count; i++) {
-                struct raft_progress *p = &r->progress[i];
-                if (p->id == r->config.id || p->recent_active)
-                    active++;
-                p->recent_active = false;
-            }
-            if (active < raft_quorum(r)) {
-                raft_become_follower(r, r->term, 0);
-                return;
-            }
+        raft_conf_tick(r);
+        bool active = cn_membership_has_quorum(&r->conf, recently_active, r);
+        for (uint32_t i = 0; i < r->progress_count; i++)
+            r->progress[i].recent_active = false;
+        /* Thesis §6.2: without a quorum heard from in an election timeout, step down. */
+        if (r->config.check_quorum && !active) {
+            raft_become_follower(r, r->term, 0);
+            return;
         }
     }
     if (r->transfer_target != 0 && ++r->transfer_elapsed >= r->config.election_ticks)
         r->transfer_target = 0; /* the transfer took too long: abort (thesis §3.10) */
-    for (uint32_t i = 0; i < r->members.count; i++) {
+    for (uint32_t i = 0; i < r->progress_count; i++) {
         struct raft_progress *p = &r->progress[i];
         if (p->id != r->config.id && p->state == RAFT_PROGRESS_SNAPSHOT)
             raft_snapshot_tick(r, p);
@@ -267,7 +272,7 @@ int raft_transfer_start(struct raft *r, cn_node_id target)
 {
     if (r->role != CN_ROLE_LEADER)
         return CN_ERR_NOT_LEADER;
-    if (target == r->config.id || !raft_is_member(r, target))
+    if (target == r->config.id || !cn_members_contains(&r->conf.voters, target))
         return CN_ERR_INVALID;
     r->transfer_target = target;
     r->transfer_elapsed = 0;

@@ -105,6 +105,7 @@ int raft_log_append(struct raft *r, uint64_t term, uint8_t type, const uint8_t *
     e->data_len = data_len;
     e->data = copy;
     log->bytes += data_len;
+    raft_conf_entry_appended(r, e);
     return CN_OK;
 }
 
@@ -129,6 +130,7 @@ void raft_log_truncate_from(struct raft *r, uint64_t index)
         r->persisted = index - 1;
     if (r->update_outstanding && index < r->handed_truncated_at)
         r->handed_truncated_at = index;
+    raft_conf_truncated(r, index);
 }
 
 /* Drops entries up to `index`, which a snapshot now covers (thesis §5.1). */

@@ -14,19 +14,43 @@
 #include "raft/raft.h"
 #include "raft/raft_internal.h"
 
-uint32_t raft_quorum(const struct raft *r) { return cn_majority(&r->members); }
-
+/* In the configuration in force, in any role (voter, outgoing voter, learner). */
 bool raft_is_member(const struct raft *r, cn_node_id id)
 {
-    return cn_members_contains(&r->members, id);
+    return cn_membership_contains(&r->conf, id);
+}
+
+/* Whether this node may campaign: a voter of either half of the configuration. Learners and
+ * removed nodes never do (thesis §4.2.1, §4.2.3). */
+bool raft_promotable(const struct raft *r)
+{
+    return cn_membership_is_voter(&r->conf, r->config.id);
+}
+
+static bool is_self(const void *context, cn_node_id id)
+{
+    const struct raft *r = context;
+    return id == r->config.id;
+}
+
+/* Whether this node alone is a quorum of the configuration (a one-voter group). */
+bool raft_alone(const struct raft *r)
+{
+    return cn_membership_has_quorum(&r->conf, is_self, r);
 }
 
 struct raft_progress *raft_progress_of(struct raft *r, cn_node_id id)
 {
-    for (uint32_t i = 0; i < r->members.count; i++)
+    for (uint32_t i = 0; i < r->progress_count; i++)
         if (r->progress[i].id == id)
             return &r->progress[i];
     return NULL;
+}
+
+bool raft_committed_in_term(const struct raft *r)
+{
+    uint64_t term;
+    return raft_log_term(&r->log, r->commit, &term) && term == r->term;
 }
 
 static bool config_valid(const struct cn_config *c)
@@ -56,19 +80,23 @@ static int raft_create(const struct cn_config *config, const struct cn_restore *
 {
     if (!config_valid(config))
         return CN_ERR_INVALID;
-    const struct cn_members *members =
+    /* The snapshot's configuration, else the one given; an empty one is a node created to
+     * join a group, which learns its configuration from the leader's appends. */
+    struct cn_membership conf;
+    const struct cn_members *packed =
         restore->snapshot.members.count > 0 ? &restore->snapshot.members : &config->members;
-    if (!cn_members_valid(members, UINT32_MAX))
+    if (!cn_membership_unpack(packed, &conf))
         return CN_ERR_INVALID;
     struct raft *r = calloc(1, sizeof(*r));
     assert(r != NULL);
     r->config = *config;
-    r->members = *members;
+    r->snapshot_conf = conf;
     cn_random_seed(&r->random, config);
     r->term = restore->hard_state.term;
     r->vote = restore->hard_state.vote;
     r->durable = restore->hard_state;
     r->handed = restore->hard_state;
+    raft_conf_set(r, &conf, restore->snapshot.index);
     restore_log(r, restore);
     uint64_t last = raft_log_last(&r->log);
     /* The persisted commit is a hint: it never exceeds what the log holds. */
@@ -81,8 +109,6 @@ static int raft_create(const struct cn_config *config, const struct cn_restore *
     r->persisted = last;
     r->unstable = last + 1;
     r->handed_truncated_at = UINT64_MAX;
-    for (uint32_t i = 0; i < r->members.count; i++)
-        r->progress[i].id = r->members.ids[i];
     cn_reads_init(&r->reads, config->pending_reads_max);
     cn_staging_init(&r->staging);
     cn_outboxes_init(&r->outboxes, false);
@@ -130,6 +156,10 @@ static int raft_step(void *core, const struct cn_event *event)
     case CN_EVENT_SNAPSHOT_TAKEN:
         raft_snapshot_taken(r, event->index);
         return CN_OK;
+    case CN_EVENT_MEMBERSHIP:
+        if (event->membership == NULL)
+            return CN_ERR_INVALID;
+        return raft_conf_change(r, event->membership, event->out_index, event->out_term);
     case CN_EVENT_UNREACHABLE: {
         struct raft_progress *p = raft_progress_of(r, event->target);
         if (r->role == CN_ROLE_LEADER && p != NULL && p->state == RAFT_PROGRESS_REPLICATE)
@@ -365,7 +395,11 @@ static void raft_status(const void *core, struct cn_status *s)
     s->last_index = raft_log_last(&r->log);
     s->snapshot_index = r->log.snapshot_index;
     s->snapshot_term = r->log.snapshot_term;
-    s->members = r->members;
+    s->members = r->conf.voters;
+    s->membership = r->conf;
+    s->membership_index = r->conf_index;
+    s->membership_pending = r->conf_index > r->commit || cn_membership_joint(&r->conf);
+    s->membership_unreachable = r->role == CN_ROLE_LEADER && r->conf_unreachable;
     s->transfer_target = r->transfer_target;
     s->log_bytes = r->log.bytes;
 }

@@ -15,6 +15,7 @@
 
 #include "consensus/consensus.h"
 #include "consensus/garbage.h"
+#include "consensus/membership.h"
 #include "consensus/outbox.h"
 #include "consensus/quorum.h"
 #include "consensus/random.h"
@@ -73,7 +74,13 @@ struct raft_progress {
 
 struct raft {
     struct cn_config config;
-    struct cn_members members;
+    /* The configuration in force: the latest in the log, committed or not (§6), else the
+     * snapshot's. conf_index is its entry's index (the snapshot's index when it came from
+     * there). snapshot_conf is the configuration in force at the snapshot's index. */
+    struct cn_membership conf;
+    uint64_t conf_index;
+    struct cn_membership snapshot_conf;
+    bool conf_unreachable; /* leader: see cn_status.membership_unreachable */
     struct cn_random random;
 
     /* Persistent state (Figure 2) and what of it is known durable. */
@@ -98,8 +105,10 @@ struct raft {
     cn_node_id transfer_target;  /* proposals are refused while set (thesis §3.10) */
     bool transfer_notified;      /* TimeoutNow was sent to the target */
 
-    /* Leader: one progress per member (self included, unused for sending). */
+    /* Leader: one progress per node of the configuration (voters, outgoing voters and
+     * learners; self included when it is one, unused for sending), in id order. */
     struct raft_progress progress[CN_MEMBERS_MAX];
+    uint32_t progress_count;
     bool broadcast_pending;   /* new entries to send at the next update */
 
     /* ReadIndex (thesis §6.4): reads in arrival order and their rounds (consensus/reads.h). */
@@ -149,9 +158,22 @@ void raft_message_attach_entries(struct raft *r, struct cn_message *m, uint64_t 
                                  uint32_t count);
 
 /* raft.c */
-uint32_t raft_quorum(const struct raft *r);
 bool raft_is_member(const struct raft *r, cn_node_id id);
+bool raft_promotable(const struct raft *r);
+bool raft_alone(const struct raft *r);
 struct raft_progress *raft_progress_of(struct raft *r, cn_node_id id);
+bool raft_committed_in_term(const struct raft *r);
+
+/* membership.c */
+void raft_conf_set(struct raft *r, const struct cn_membership *conf, uint64_t index);
+void raft_conf_entry_appended(struct raft *r, const struct cn_entry *e);
+void raft_conf_truncated(struct raft *r, uint64_t index);
+void raft_conf_compacting(struct raft *r, uint64_t index);
+int raft_conf_change(struct raft *r, const struct cn_membership *target, uint64_t *index,
+                     uint64_t *term);
+void raft_conf_committed(struct raft *r);
+void raft_conf_tick(struct raft *r);
+bool raft_entry_valid(const struct cn_entry *e);
 
 /* step.c */
 int raft_step_message(struct raft *r, const struct cn_message *m);

@@ -14,11 +14,6 @@
  */
 #include "raft/raft_internal.h"
 
-static bool committed_in_term(const struct raft *r)
-{
-    uint64_t term;
-    return raft_log_term(&r->log, r->commit, &term) && term == r->term;
-}
 
 static struct cn_message *host_send(void *core, uint8_t type, cn_node_id to)
 {
@@ -44,7 +39,7 @@ static bool round_acked(const void *context, cn_node_id id)
 static bool round_confirmed(void *core, uint64_t round)
 {
     const struct round_question q = {.r = core, .round = round};
-    return cn_quorum_has(&q.r->members, round_acked, &q);
+    return cn_membership_has_quorum(&q.r->conf, round_acked, &q);
 }
 
 struct cn_reads_host raft_reads_host(struct raft *r)
@@ -54,8 +49,8 @@ struct cn_reads_host raft_reads_host(struct raft *r)
         .leader = r->role == CN_ROLE_LEADER,
         .leader_id = r->leader,
         .commit = r->commit,
-        .ready = r->role == CN_ROLE_LEADER && committed_in_term(r),
-        .alone = raft_quorum(r) <= 1,
+        .ready = r->role == CN_ROLE_LEADER && raft_committed_in_term(r),
+        .alone = raft_alone(r),
         .outbox = raft_outbox(r),
         .send = host_send,
         .round_confirmed = round_confirmed,

@@ -63,7 +63,7 @@ static void progress_become_replicate(struct raft_progress *p)
 void raft_progress_reset_all(struct raft *r)
 {
     uint64_t last = raft_log_last(&r->log);
-    for (uint32_t i = 0; i < r->members.count; i++) {
+    for (uint32_t i = 0; i < r->progress_count; i++) {
         struct raft_progress *p = &r->progress[i];
         cn_node_id id = p->id;
         memset(p, 0, sizeof(*p));
@@ -139,7 +139,7 @@ void raft_broadcast_appends(struct raft *r)
 {
     assert(r->role == CN_ROLE_LEADER);
     uint64_t last = raft_log_last(&r->log);
-    for (uint32_t i = 0; i < r->members.count; i++) {
+    for (uint32_t i = 0; i < r->progress_count; i++) {
         struct raft_progress *p = &r->progress[i];
         if (p->id == r->config.id)
             continue;
@@ -156,7 +156,7 @@ void raft_broadcast_appends(struct raft *r)
 
 void raft_broadcast_heartbeats(struct raft *r, uint64_t read_round)
 {
-    for (uint32_t i = 0; i < r->members.count; i++) {
+    for (uint32_t i = 0; i < r->progress_count; i++) {
         struct raft_progress *p = &r->progress[i];
         if (p->id == r->config.id)
             continue;
@@ -200,7 +200,7 @@ static bool append_entries_valid(const struct raft *r, const struct cn_message *
     for (uint32_t i = 0; i < m->entry_count; i++) {
         const struct cn_entry *e = &m->entries[i];
         if (e->index != m->index + 1 + i || e->term < previous_term || e->term > m->term ||
-            e->data_len > CN_ENTRY_DATA_BYTES_MAX)
+            e->data_len > CN_ENTRY_DATA_BYTES_MAX || !raft_entry_valid(e))
             return false;
         previous_term = e->term;
     }
@@ -355,23 +355,22 @@ void raft_handle_heartbeat_response(struct raft *r, const struct cn_message *m)
     }
 }
 
-static int compare_desc(const void *a, const void *b)
+static uint64_t match_of(const void *context, cn_node_id id)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
+    struct raft *r = (struct raft *)context;
+    if (id == r->config.id)
+        return r->persisted; /* our own log counts once durable (thesis §10.2.1) */
+    const struct raft_progress *p = raft_progress_of(r, id);
+    assert(p != NULL);
+    return p->match;
 }
 
 /* §5.4.2: the highest index persisted on a quorum commits only if its entry is of this term;
- * earlier entries then commit with it (Log Matching). */
+ * earlier entries then commit with it (Log Matching). While joint, the quorum is a majority
+ * of each half (§6); a leader that is not a voter does not count itself (thesis §4.2.2). */
 bool raft_maybe_commit(struct raft *r)
 {
-    uint64_t matches[CN_MEMBERS_MAX];
-    for (uint32_t i = 0; i < r->members.count; i++) {
-        const struct raft_progress *p = &r->progress[i];
-        matches[i] = p->id == r->config.id ? r->persisted : p->match;
-    }
-    qsort(matches, r->members.count, sizeof(matches[0]), compare_desc);
-    uint64_t candidate = matches[raft_quorum(r) - 1];
+    uint64_t candidate = cn_membership_index(&r->conf, match_of, r);
     uint64_t term;
     if (candidate <= r->commit || !raft_log_term(&r->log, candidate, &term))
         return false;
@@ -379,6 +378,7 @@ bool raft_maybe_commit(struct raft *r)
         return false;
     r->commit = candidate;
     raft_read_release_waiting(r);
+    raft_conf_committed(r);
     return true;
 }
 

@@ -20,7 +20,7 @@ static void send_snapshot_chunk(struct raft *r, struct raft_progress *p)
         return;
     m->snapshot.index = p->snapshot_index;
     raft_log_term(&r->log, p->snapshot_index, &m->snapshot.term);
-    m->snapshot.members = r->members;
+    cn_membership_pack(&r->snapshot_conf, &m->snapshot.members);
     m->snapshot_offset = p->snapshot_offset;
     m->commit = r->commit;
     p->snapshot_idle_ticks = 0;
@@ -94,8 +94,14 @@ static void finish_snapshot(struct raft *r, cn_node_id from)
         return;
     }
     raft_log_reset(r, meta->index, meta->term);
-    if (meta->members.count > 0)
-        r->members = meta->members;
+    /* The snapshot's configuration is in force until a later configuration entry (§6). */
+    struct cn_membership conf;
+    if (meta->members.count > 0 && cn_membership_unpack(&meta->members, &conf)) {
+        r->snapshot_conf = conf;
+        raft_conf_set(r, &conf, meta->index);
+    } else {
+        raft_conf_set(r, &r->snapshot_conf, meta->index);
+    }
     r->commit = meta->index;
     r->applied = meta->index;
     r->unstable = meta->index + 1;
@@ -113,6 +119,9 @@ static bool snapshot_meta_valid(const struct raft *r, const struct cn_message *m
     if (meta->index == 0 || meta->term == 0 || meta->term > m->term)
         return false;
     if (meta->members.count > CN_MEMBERS_MAX || m->snapshot_chunk_len > CN_SNAPSHOT_CHUNK_BYTES_MAX)
+        return false;
+    struct cn_membership conf;
+    if (meta->members.count > 0 && !cn_membership_unpack(&meta->members, &conf))
         return false;
     return m->snapshot_chunk_len == 0 || m->snapshot_chunk != NULL;
 }
@@ -158,5 +167,6 @@ void raft_snapshot_taken(struct raft *r, uint64_t index)
     uint64_t term;
     bool known = raft_log_term(&r->log, index, &term);
     assert(known);
+    raft_conf_compacting(r, index);
     raft_log_compact_to(r, index, term);
 }

@@ -83,7 +83,7 @@ static void step_by_type(struct raft *r, const struct cn_message *m)
         break;
     case CN_MSG_TIMEOUT_NOW:
         /* Thesis §3.10: the leader chose us; campaign at once, skipping pre-vote. */
-        if (r->role != CN_ROLE_LEADER && raft_is_member(r, r->config.id))
+        if (r->role != CN_ROLE_LEADER && raft_promotable(r))
             raft_campaign(r, true);
         break;
     case CN_MSG_READ_INDEX:
@@ -97,12 +97,32 @@ static void step_by_type(struct raft *r, const struct cn_message *m)
     }
 }
 
+/* Whether a message from a node outside our configuration is heard. What a leader sends is:
+ * our configuration may lag the leader's (we have not yet appended the entry that added it,
+ * or we are a new node that has none yet), and terms alone keep those messages safe. What
+ * a candidate or a follower sends is not: a removed node, which may never learn that it was
+ * removed, must not disrupt the cluster with its elections (thesis §4.2.3); and only nodes of
+ * our configuration have a progress to answer into. */
+static bool from_any_leader(const struct raft *r, const struct cn_message *m)
+{
+    switch (m->type) {
+    case CN_MSG_APPEND:
+    case CN_MSG_HEARTBEAT:
+    case CN_MSG_SNAPSHOT:
+    case CN_MSG_TIMEOUT_NOW: /* a leader leaving the configuration hands over (membership.c) */
+    case CN_MSG_READ_INDEX_RESPONSE:
+        return true;
+    default:
+        return false;
+    }
+}
+
 int raft_step_message(struct raft *r, const struct cn_message *m)
 {
     assert(m != NULL);
     if (m->to != r->config.id || m->group != r->config.group || m->from == r->config.id)
         return CN_OK;
-    if (!raft_is_member(r, m->from))
+    if (!raft_is_member(r, m->from) && !from_any_leader(r, m))
         return CN_OK;
     if (m->term > r->term) {
         if (!step_higher_term(r, m))

@@ -18,6 +18,8 @@ static void node_config(struct cluster *c, cn_node_id id, struct cn_config *conf
 {
     *config = c->config;
     config->id = id;
+    if (c->joining[id - 1])
+        config->members.count = 0;
     config->random_seed = c->config.random_seed * 1000 + id;
 }
 
@@ -49,6 +51,25 @@ void cluster_init_with(struct cluster *c, const struct cn_ops *ops, uint32_t cou
     for (uint32_t i = 0; i < count; i++)
         c->config.members.ids[i] = i + 1;
     for (uint32_t i = 0; i < count; i++) {
+        c->nodes[i].id = i + 1;
+        node_start(c, &c->nodes[i]);
+    }
+}
+
+void cluster_init_voters(struct cluster *c, const struct cn_ops *ops, uint32_t count,
+                         const struct cn_config *config, const struct cn_members *voters)
+{
+    assert(count >= 1 && count <= CLUSTER_NODES_MAX);
+    memset(c, 0, sizeof(*c));
+    c->ops = ops;
+    c->node_count = count;
+    c->config = *config;
+    c->config.members = *voters;
+    for (uint32_t i = 0; i < count; i++) {
+        c->joining[i] = true;
+        for (uint32_t k = 0; k < voters->count; k++)
+            if (voters->ids[k] == i + 1)
+                c->joining[i] = false;
         c->nodes[i].id = i + 1;
         node_start(c, &c->nodes[i]);
     }
@@ -303,6 +324,16 @@ int cluster_read(struct cluster *c, cn_node_id id, uint64_t request_id)
 int cluster_transfer(struct cluster *c, cn_node_id id, cn_node_id target)
 {
     return step_event(c, id, &(struct cn_event){.type = CN_EVENT_TRANSFER, .target = target});
+}
+
+int cluster_change(struct cluster *c, cn_node_id id, const struct cn_members *voters,
+                   const struct cn_members *learners, uint64_t *index)
+{
+    struct cn_membership target = {.voters = *voters};
+    if (learners != NULL)
+        target.learners = *learners;
+    return step_event(c, id, &(struct cn_event){.type = CN_EVENT_MEMBERSHIP,
+                                                .membership = &target, .out_index = index});
 }
 
 void cluster_snapshot_taken(struct cluster *c, cn_node_id id, uint64_t index)

@@ -58,12 +58,18 @@ struct cluster {
     uint32_t queue_count;
     struct cn_config config;    /* template; id and seed are set per node */
     bool trace;
+    bool joining[CLUSTER_NODES_MAX]; /* created with an empty configuration (a node that
+                                        joins a group and learns it from the leader) */
 };
 
 /* Creates `count` nodes with ids 1..count, all members, using protocol `ops`. */
 void cluster_init(struct cluster *c, const struct cn_ops *ops, uint32_t count);
 void cluster_init_with(struct cluster *c, const struct cn_ops *ops, uint32_t count,
                        const struct cn_config *config);
+/* `count` nodes of which only `voters` form the initial configuration; the others start with
+ * an empty one, as nodes about to be added (Raft §6). */
+void cluster_init_voters(struct cluster *c, const struct cn_ops *ops, uint32_t count,
+                         const struct cn_config *config, const struct cn_members *voters);
 void cluster_free(struct cluster *c);
 struct cluster_node *cluster_node(struct cluster *c, cn_node_id id);
 void cluster_status(struct cluster *c, cn_node_id id, struct cn_status *status);
@@ -80,6 +86,9 @@ int cluster_propose(struct cluster *c, cn_node_id id, const char *data, uint64_t
 int cluster_read(struct cluster *c, cn_node_id id, uint64_t request_id);
 int cluster_transfer(struct cluster *c, cn_node_id id, cn_node_id target);
 void cluster_snapshot_taken(struct cluster *c, cn_node_id id, uint64_t index);
+/* CN_EVENT_MEMBERSHIP on node id: the target voters and learners (learners may be NULL). */
+int cluster_change(struct cluster *c, cn_node_id id, const struct cn_members *voters,
+                   const struct cn_members *learners, uint64_t *index);
 
 /* Delivers the oldest queued message matching (from, to, type); 0 matches anything.
  * Returns whether one was delivered. Messages to or from isolated or crashed nodes are
