@@ -179,6 +179,14 @@ static const struct node_command commands[] = {
     {"SINTER", -2, node_cmd_types_read}, {"SUNION", -2, node_cmd_types_read},
     {"SDIFF", -2, node_cmd_types_read}, {"SINTERCARD", -3, node_cmd_types_read},
     {"SSCAN", -3, node_cmd_types_read}, {"OBJECT", -2, node_cmd_object},
+    /* Lists (commands_types.c) */
+    {"LPUSH", -3, node_cmd_write}, {"RPUSH", -3, node_cmd_write}, {"LPUSHX", -3, node_cmd_write},
+    {"RPUSHX", -3, node_cmd_write}, {"LPOP", -2, node_cmd_write}, {"RPOP", -2, node_cmd_write},
+    {"LSET", 4, node_cmd_write}, {"LTRIM", 4, node_cmd_write}, {"LREM", 4, node_cmd_write},
+    {"LINSERT", 5, node_cmd_write}, {"LMOVE", 5, node_cmd_write},
+    {"RPOPLPUSH", 3, node_cmd_write}, {"LLEN", 2, node_cmd_types_read},
+    {"LRANGE", 4, node_cmd_types_read}, {"LINDEX", 3, node_cmd_types_read},
+    {"LPOS", -3, node_cmd_types_read},
 };
 
 uint32_t node_command_count(void)

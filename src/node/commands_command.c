@@ -108,6 +108,22 @@ static const struct command_doc command_docs[] = {
     {"sintercard", -3, "readonly movablekeys", 0, 0, 0, "@read @set @slow"},
     {"sscan", -3, "readonly", 1, 1, 1, "@read @set @slow"},
     {"object", -2, "", 0, 0, 0, "@slow"},
+    {"lpush", -3, "write denyoom fast", 1, 1, 1, "@write @list @fast"},
+    {"rpush", -3, "write denyoom fast", 1, 1, 1, "@write @list @fast"},
+    {"lpop", -2, "write fast", 1, 1, 1, "@write @list @fast"},
+    {"rpop", -2, "write fast", 1, 1, 1, "@write @list @fast"},
+    {"llen", 2, "readonly fast", 1, 1, 1, "@read @list @fast"},
+    {"lrange", 4, "readonly", 1, 1, 1, "@read @list @slow"},
+    {"lindex", 3, "readonly", 1, 1, 1, "@read @list @slow"},
+    {"lset", 4, "write denyoom", 1, 1, 1, "@write @list @slow"},
+    {"ltrim", 4, "write", 1, 1, 1, "@write @list @slow"},
+    {"lrem", 4, "write", 1, 1, 1, "@write @list @slow"},
+    {"linsert", 5, "write denyoom", 1, 1, 1, "@write @list @slow"},
+    {"lpos", -3, "readonly", 1, 1, 1, "@read @list @slow"},
+    {"lmove", 5, "write denyoom", 1, 2, 1, "@write @list @slow"},
+    {"rpoplpush", 3, "write denyoom", 1, 2, 1, "@write @list @slow"},
+    {"lpushx", -3, "write denyoom fast", 1, 1, 1, "@write @list @fast"},
+    {"rpushx", -3, "write denyoom fast", 1, 1, 1, "@write @list @fast"},
 };
 
 enum { COMMAND_DOC_COUNT = sizeof(command_docs) / sizeof(command_docs[0]) };

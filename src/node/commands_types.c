@@ -1,5 +1,5 @@
 /*
- * commands_types.c — the hash and set commands, and OBJECT ENCODING.
+ * commands_types.c — the hash, set and list commands, and OBJECT ENCODING.
  *
  * The node does not parse their arguments: each travels as a kv command of its op with the
  * client's arguments (storage/kv_command.h), and storage/kv_types.c checks and runs it, with
@@ -60,6 +60,22 @@ static const struct node_type_command type_commands[] = {
     {"SDIFFSTORE", KV_OP_SDIFFSTORE, 0},
     {"SINTERCARD", KV_OP_SINTERCARD, 0},
     {"SSCAN", KV_OP_SSCAN, 0},
+    {"LPUSH", KV_OP_LPUSH, 0},
+    {"RPUSH", KV_OP_RPUSH, 0},
+    {"LPUSHX", KV_OP_LPUSHX, 0},
+    {"RPUSHX", KV_OP_RPUSHX, 0},
+    {"LPOP", KV_OP_LPOP, 0},
+    {"RPOP", KV_OP_RPOP, 0},
+    {"LLEN", KV_OP_LLEN, 0},
+    {"LRANGE", KV_OP_LRANGE, 0},
+    {"LINDEX", KV_OP_LINDEX, 0},
+    {"LSET", KV_OP_LSET, 0},
+    {"LTRIM", KV_OP_LTRIM, 0},
+    {"LREM", KV_OP_LREM, 0},
+    {"LINSERT", KV_OP_LINSERT, 0},
+    {"LPOS", KV_OP_LPOS, 0},
+    {"LMOVE", KV_OP_LMOVE, 0},
+    {"RPOPLPUSH", KV_OP_RPOPLPUSH, 0},
 };
 
 static const struct node_type_command *type_command_find(const struct resp_arg *name)
@@ -127,7 +143,9 @@ bool node_types_movable_keys(const struct resp_arg *argv, uint32_t argc, uint32_
 
 /* OBJECT ENCODING key: the honest name of how chorus keeps the value. A string is bytes as
  * given ("raw"); a hash or a set is one LMDB record per element, reached through a hash
- * order, which is Redis's "hashtable" and not its compact "listpack" or "intset". */
+ * order, which is Redis's "hashtable" and not its compact "listpack" or "intset"; a list is
+ * one record per element at consecutive positions, a node per element as in Redis's old
+ * "linkedlist", not its "quicklist" of packed nodes. */
 void node_cmd_object(struct node_exec *e)
 {
     if (node_arg_is(&e->argv[1], "ENCODING")) {
@@ -162,6 +180,7 @@ void node_object_serve(struct node_group *group, struct resp_out *out, const str
         resp_reply_null(out);
         return;
     }
-    const char *encoding = type == KV_TYPE_STRING ? "raw" : "hashtable";
+    const char *encoding = type == KV_TYPE_STRING ? "raw"
+                           : type == KV_TYPE_LIST ? "linkedlist" : "hashtable";
     resp_reply_bulk(out, encoding, strlen(encoding));
 }

@@ -58,6 +58,7 @@ void kv_coll_meta_decode(const uint8_t *p, struct kv_coll_meta *meta)
     meta->id = kv_get_le64(p + 8);
     meta->count = kv_get_le64(p + 16);
     meta->version = kv_get_le64(p + 24);
+    meta->head = (int64_t)kv_get_le64(p + 32);
 }
 
 static void kv_coll_meta_encode(const struct kv_coll_meta *meta, uint8_t *p)
@@ -67,6 +68,7 @@ static void kv_coll_meta_encode(const struct kv_coll_meta *meta, uint8_t *p)
     kv_put_le64(p + 8, meta->id);
     kv_put_le64(p + 16, meta->count);
     kv_put_le64(p + 24, meta->version);
+    kv_put_le64(p + 32, (uint64_t)meta->head);
 }
 
 static bool kv_coll_meta_valid(const struct kv_bytes *bytes)
@@ -333,48 +335,60 @@ void kv_elem_iter_close(struct kv_elem_iter *it)
     it->valid = false;
 }
 
-/* COPY: bounded by the caller (KV_COPY_ELEMENTS_MAX). Elements are gathered a batch at a
- * time, since a put into the same DB may move the pages a cursor reads. */
+/* COPY: bounded by the caller (KV_COPY_ELEMENTS_MAX). The records are copied as they are,
+ * their id replaced (so a hash's, a set's and a list's alike), a batch at a time, re-seeking
+ * after each: a put into the same DB may move the pages a cursor reads. */
 int kv_coll_copy_elements(struct kv *kv, MDB_txn *txn, uint64_t from, uint64_t to)
 {
     enum { BATCH = 256 };
     struct kv_arena arena = {0};
-    uint64_t position = 0;
-    bool more = true;
+    uint8_t last[KV_ENCODED_KEY_BYTES_MAX];
+    size_t last_len = 0;
     int rc = MDB_SUCCESS;
-    while (rc == MDB_SUCCESS && more) {
-        struct kv_bytes *elements = kv_arena_alloc(&arena, 4 * BATCH * sizeof *elements);
-        struct kv_elem_iter it;
-        rc = elements == NULL ? ENOMEM : kv_elem_iter_open(&it, kv, txn, from, position);
-        if (elements == NULL) {
+    for (bool more = true; rc == MDB_SUCCESS && more;) {
+        MDB_val *copies = kv_arena_alloc(&arena, 2 * BATCH * sizeof *copies);
+        MDB_cursor *cursor = NULL;
+        if (copies == NULL) {
+            rc = ENOMEM;
             break;
         }
-        uint32_t n = 0;
-        uint64_t last = 0;
-        while (rc == MDB_SUCCESS && it.valid && (n < BATCH || it.position == last)) {
-            if (n == 2 * BATCH) {
-                rc = MDB_CORRUPTED; /* BATCH elements of one hash: not a store of ours */
-                break;
+        rc = mdb_cursor_open(txn, kv->elems_dbi, &cursor);
+        MDB_val key, record;
+        if (rc == MDB_SUCCESS && last_len == 0) {
+            rc = kv_seek_id(cursor, from, 0, &key, &record);
+        } else if (rc == MDB_SUCCESS) {
+            key = (MDB_val){.mv_size = last_len, .mv_data = last};
+            rc = mdb_cursor_get(cursor, &key, &record, MDB_SET_RANGE);
+            if (rc == MDB_SUCCESS && key.mv_size == last_len &&
+                memcmp(key.mv_data, last, last_len) == 0) {
+                rc = mdb_cursor_get(cursor, &key, &record, MDB_NEXT);
             }
-            const uint8_t *e = kv_arena_copy(&arena, it.element.data, it.element.len);
-            const uint8_t *v = kv_arena_copy(&arena, it.value.data, it.value.len);
-            if ((e == NULL && it.element.len > 0) || (v == NULL && it.value.len > 0)) {
+        }
+        uint32_t n = 0;
+        while (rc == MDB_SUCCESS && n < BATCH && kv_key_has_id(&key, from)) {
+            uint8_t *k = (uint8_t *)kv_arena_copy(&arena, key.mv_data, key.mv_size);
+            const uint8_t *v = kv_arena_copy(&arena, record.mv_data, record.mv_size);
+            if (k == NULL || (v == NULL && record.mv_size > 0)) {
                 rc = ENOMEM;
                 break;
             }
-            elements[2 * n + 0] = (struct kv_bytes){e, it.element.len};
-            elements[2 * n + 1] = (struct kv_bytes){v, it.value.len};
-            last = it.position;
+            memcpy(last, key.mv_data, key.mv_size);
+            last_len = key.mv_size;
+            kv_put_be64(k, to);
+            copies[2 * n] = (MDB_val){.mv_size = key.mv_size, .mv_data = k};
+            copies[2 * n + 1] = (MDB_val){.mv_size = record.mv_size, .mv_data = (void *)v};
             n++;
-            rc = kv_elem_iter_next(&it);
+            rc = mdb_cursor_get(cursor, &key, &record, MDB_NEXT);
         }
-        more = rc == MDB_SUCCESS && it.valid;
-        if (more) {
-            position = it.position;
+        more = rc == MDB_SUCCESS && kv_key_has_id(&key, from);
+        if (rc == MDB_NOTFOUND) {
+            rc = MDB_SUCCESS;
         }
-        kv_elem_iter_close(&it);
+        if (cursor != NULL) {
+            mdb_cursor_close(cursor);
+        }
         for (uint32_t i = 0; rc == MDB_SUCCESS && i < n; i++) {
-            rc = kv_elem_put(kv, txn, to, &elements[2 * i], &elements[2 * i + 1]);
+            rc = mdb_put(txn, kv->elems_dbi, &copies[2 * i], &copies[2 * i + 1], 0);
         }
         kv_arena_reset(&arena);
     }

@@ -4,7 +4,8 @@
  *
  * A collection key's record of the keys DB (the collection tag, kv_internal.h) holds, after
  * a long key's suffix, KV_COLL_META_BYTES little-endian:
- *     u8 type (enum kv_type), 7 zero bytes, u64 id, u64 element count, u64 version
+ *     u8 type (enum kv_type), 7 zero bytes, u64 id, u64 element count, u64 version,
+ *     i64 head (a list's first position; 0 for the other types)
  * The version is the log index of the entry that last changed the collection, so that WATCH
  * sees a write that keeps the count. Elements: the "elems" DB, LMDB key = u64 id (big-endian)
  * + the element encoded as a user key (its hash, a tag, its bytes), record = a long element's
@@ -25,7 +26,7 @@
 #include "storage/kv_internal.h"
 
 enum {
-    KV_COLL_META_BYTES = 32,
+    KV_COLL_META_BYTES = 40,
     KV_RECLAIM_STEP = 256,         /* garbage elements removed per applied entry */
     KV_REPLY_ELEMENTS_MAX = 1u << 20, /* elements of one reply (or one STORE result) */
     KV_COPY_ELEMENTS_MAX = 100000, /* COPY of a collection writes each element: bounded */
@@ -40,6 +41,7 @@ struct kv_coll_meta {
     uint64_t id;
     uint64_t count;
     uint64_t version;
+    int64_t head;     /* a list: the position of its first element (kv_list.c) */
 };
 
 /* What a key holds, found by kv_key_find. */
@@ -110,6 +112,24 @@ int kv_key_watch_state(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t k
 bool kv_parse_int64(const uint8_t *text, size_t len, int64_t *out);
 bool kv_parse_long_double(const uint8_t *text, size_t len, long double *out);
 size_t kv_format_long_double(long double value, char *buf, size_t cap);
+
+/* kv_types.c's helpers, shared with kv_list.c: results in ctx's arena, Redis's argument
+ * parsing, and a collection key's lookup (*wrong: it holds another type), creation (a fresh
+ * id; false when the entry made too many) and saving after a change (removal when empty). */
+void kv_res_set(struct kv_result *r, enum kv_result_type type);
+void kv_res_int(struct kv_result *r, int64_t v);
+int kv_res_err(struct kv_result *r, const char *error);
+int kv_res_bulk(struct kv_ctx *ctx, struct kv_result *r, const uint8_t *data, size_t len);
+struct kv_result *kv_res_aggregate(struct kv_ctx *ctx, struct kv_result *r,
+                                   enum kv_result_type type, uint64_t n);
+bool kv_arg_is(const struct kv_bytes *arg, const char *word);
+bool kv_arg_int64(const struct kv_bytes *arg, int64_t *out);
+int kv_types_key_get(struct kv_ctx *ctx, const struct kv_bytes *key, int want,
+                     struct kv_key_info *info, bool *wrong);
+bool kv_types_create(struct kv_ctx *ctx, struct kv_key_info *info, int type);
+int kv_types_save(struct kv_ctx *ctx, struct kv_key_info *info);
+/* kv_list.c: the list commands (kv_types_run hands them over). */
+int kv_list_run(struct kv_ctx *ctx, const struct kv_command *command, struct kv_result *result);
 
 /* kv_types.c: a collection command (reads and writes) in ctx. Returns an LMDB code; the
  * command's own errors are results. */

@@ -29,6 +29,12 @@ static const char *const kv_op_names[KV_OP_MAX + 1] = {
     [KV_OP_SUNION] = "sunion", [KV_OP_SDIFF] = "sdiff", [KV_OP_SINTERSTORE] = "sinterstore",
     [KV_OP_SUNIONSTORE] = "sunionstore", [KV_OP_SDIFFSTORE] = "sdiffstore",
     [KV_OP_SINTERCARD] = "sintercard", [KV_OP_SSCAN] = "sscan",
+    [KV_OP_LPUSH] = "lpush", [KV_OP_RPUSH] = "rpush", [KV_OP_LPUSHX] = "lpushx",
+    [KV_OP_RPUSHX] = "rpushx", [KV_OP_LPOP] = "lpop", [KV_OP_RPOP] = "rpop",
+    [KV_OP_LLEN] = "llen", [KV_OP_LRANGE] = "lrange", [KV_OP_LINDEX] = "lindex",
+    [KV_OP_LSET] = "lset", [KV_OP_LTRIM] = "ltrim", [KV_OP_LREM] = "lrem",
+    [KV_OP_LINSERT] = "linsert", [KV_OP_LPOS] = "lpos", [KV_OP_LMOVE] = "lmove",
+    [KV_OP_RPOPLPUSH] = "rpoplpush",
 };
 
 bool kv_op_is_random(uint8_t op)

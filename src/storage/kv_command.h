@@ -42,6 +42,8 @@
  *     HSET HDEL HINCRBY HINCRBYFLOAT HGET HMGET HEXISTS HLEN HKEYS HVALS HGETALL HSTRLEN
  *     HRANDFIELD HSCAN SADD SREM SISMEMBER SMISMEMBER SMEMBERS SCARD SPOP SRANDMEMBER SMOVE
  *     SINTER SUNION SDIFF SINTERSTORE SUNIONSTORE SDIFFSTORE SINTERCARD SSCAN
+ *     LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LLEN LRANGE LINDEX LSET LTRIM LREM LINSERT LPOS
+ *     LMOVE RPOPLPUSH
  *
  * The log bytes may be corrupt: kv_command_decode checks every bound and rejects, never reads
  * past the input. Decoded arguments point into the encoded bytes (borrowed from them).
@@ -114,8 +116,25 @@ enum kv_op {
     KV_OP_SDIFFSTORE = 49,
     KV_OP_SINTERCARD = 50,
     KV_OP_SSCAN = 51,
+    KV_OP_LPUSH = 52,
+    KV_OP_RPUSH = 53,
+    KV_OP_LPUSHX = 54,
+    KV_OP_RPUSHX = 55,
+    KV_OP_LPOP = 56,
+    KV_OP_RPOP = 57,
+    KV_OP_LLEN = 58,
+    KV_OP_LRANGE = 59,
+    KV_OP_LINDEX = 60,
+    KV_OP_LSET = 61,
+    KV_OP_LTRIM = 62,
+    KV_OP_LREM = 63,
+    KV_OP_LINSERT = 64,
+    KV_OP_LPOS = 65,
+    KV_OP_LMOVE = 66,
+    KV_OP_RPOPLPUSH = 67,
     KV_OP_COLLECTION_FIRST = KV_OP_HSET,
-    KV_OP_MAX = 51,
+    KV_OP_LIST_FIRST = KV_OP_LPUSH,
+    KV_OP_MAX = 67,
 };
 
 enum {

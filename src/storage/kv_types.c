@@ -39,38 +39,38 @@ enum {
 
 /* ---- results ---- */
 
-static void res_set(struct kv_result *r, enum kv_result_type type)
+void kv_res_set(struct kv_result *r, enum kv_result_type type)
 {
     *r = (struct kv_result){.type = type};
 }
 
-static void res_int(struct kv_result *r, int64_t v)
+void kv_res_int(struct kv_result *r, int64_t v)
 {
-    res_set(r, KV_RESULT_INTEGER);
+    kv_res_set(r, KV_RESULT_INTEGER);
     r->integer = v;
 }
 
-static int res_err(struct kv_result *r, const char *error)
+int kv_res_err(struct kv_result *r, const char *error)
 {
-    res_set(r, KV_RESULT_ERROR);
+    kv_res_set(r, KV_RESULT_ERROR);
     r->error = error;
     return MDB_SUCCESS;
 }
 
-static int res_bulk(struct kv_ctx *ctx, struct kv_result *r, const uint8_t *data, size_t len)
+int kv_res_bulk(struct kv_ctx *ctx, struct kv_result *r, const uint8_t *data, size_t len)
 {
     const uint8_t *copy = kv_arena_copy(ctx->arena, data, len);
     if (copy == NULL && len > 0) {
         return ENOMEM;
     }
-    res_set(r, KV_RESULT_BULK);
+    kv_res_set(r, KV_RESULT_BULK);
     r->bulk = copy != NULL ? copy : (const uint8_t *)"";
     r->bulk_len = len;
     return MDB_SUCCESS;
 }
 
 /* An aggregate of n elements, each set by the caller. */
-static struct kv_result *res_aggregate(struct kv_ctx *ctx, struct kv_result *r,
+struct kv_result *kv_res_aggregate(struct kv_ctx *ctx, struct kv_result *r,
                                        enum kv_result_type type, uint64_t n)
 {
     assert(n <= 2ull * KV_REPLY_ELEMENTS_MAX);
@@ -78,7 +78,7 @@ static struct kv_result *res_aggregate(struct kv_ctx *ctx, struct kv_result *r,
     if (elements == NULL) {
         return NULL;
     }
-    res_set(r, type);
+    kv_res_set(r, type);
     r->elements = elements;
     r->element_count = (uint32_t)n;
     return elements;
@@ -86,13 +86,13 @@ static struct kv_result *res_aggregate(struct kv_ctx *ctx, struct kv_result *r,
 
 /* ---- arguments ---- */
 
-static bool arg_is(const struct kv_bytes *arg, const char *word)
+bool kv_arg_is(const struct kv_bytes *arg, const char *word)
 {
     size_t len = strlen(word);
     return arg->len == len && strncasecmp((const char *)arg->data, word, len) == 0;
 }
 
-static bool arg_int64(const struct kv_bytes *arg, int64_t *out)
+bool kv_arg_int64(const struct kv_bytes *arg, int64_t *out)
 {
     return kv_parse_int64(arg->data, arg->len, out);
 }
@@ -133,7 +133,7 @@ static uint64_t splitmix64(uint64_t *state)
  * Looks up a collection key of type `want`. *wrong: it holds another type (the caller
  * answers WRONGTYPE). A key longer than any stored one reads as absent.
  */
-static int key_get(struct kv_ctx *ctx, const struct kv_bytes *key, int want,
+int kv_types_key_get(struct kv_ctx *ctx, const struct kv_bytes *key, int want,
                    struct kv_key_info *info, bool *wrong)
 {
     *wrong = false;
@@ -150,7 +150,7 @@ static int key_get(struct kv_ctx *ctx, const struct kv_bytes *key, int want,
 }
 
 /* A collection about to get its first element: a fresh id (0: too many in this entry). */
-static bool coll_create(struct kv_ctx *ctx, struct kv_key_info *info, int type)
+bool kv_types_create(struct kv_ctx *ctx, struct kv_key_info *info, int type)
 {
     assert(info->type == KV_TYPE_NONE);
     uint64_t id = kv_coll_new_id(ctx->kv);
@@ -163,7 +163,7 @@ static bool coll_create(struct kv_ctx *ctx, struct kv_key_info *info, int type)
 
 /* Stores the metadata after a change: the new count and version, or the key's removal when
  * the collection is empty (no element is left to trash). */
-static int coll_save(struct kv_ctx *ctx, struct kv_key_info *info)
+int kv_types_save(struct kv_ctx *ctx, struct kv_key_info *info)
 {
     *ctx->written += info->slot.key_len + KV_COLL_META_BYTES;
     if (info->meta.count == 0) {
@@ -193,25 +193,25 @@ static int hash_set(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
     const struct kv_bytes *a = c->args;
     bool nx = c->flags & KV_FLAG_NX;
     if (c->arg_count < 3 || (c->arg_count - 1) % 2 != 0 || (nx && c->arg_count != 3)) {
-        return res_err(r, nx ? "ERR wrong number of arguments for 'hsetnx' command"
+        return kv_res_err(r, nx ? "ERR wrong number of arguments for 'hsetnx' command"
                           : (c->flags & KV_FLAG_OK)
                               ? "ERR wrong number of arguments for 'hmset' command"
                               : "ERR wrong number of arguments for 'hset' command");
     }
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &a[0], KV_TYPE_HASH, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &a[0], KV_TYPE_HASH, &info, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
     if (a[0].len > KV_KEY_BYTES_MAX) {
-        return res_err(r, kv_error_key_size);
+        return kv_res_err(r, kv_error_key_size);
     }
     if (!elements_fit(a, 1, c->arg_count - 2, 2)) {
-        return res_err(r, kv_error_element_size);
+        return kv_res_err(r, kv_error_element_size);
     }
-    if (info.type == KV_TYPE_NONE && !coll_create(ctx, &info, KV_TYPE_HASH)) {
-        return res_err(r, kv_error_ids);
+    if (info.type == KV_TYPE_NONE && !kv_types_create(ctx, &info, KV_TYPE_HASH)) {
+        return kv_res_err(r, kv_error_ids);
     }
     int64_t added = 0;
     for (uint32_t i = 1; i + 1 < c->arg_count; i += 2) {
@@ -229,12 +229,12 @@ static int hash_set(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
     }
     info.meta.count += (uint64_t)added;
     if (info.meta.count > 0 && (added > 0 || !nx)) {
-        rc = coll_save(ctx, &info);
+        rc = kv_types_save(ctx, &info);
     }
     if (c->flags & KV_FLAG_OK) {
-        res_set(r, KV_RESULT_OK);
+        kv_res_set(r, KV_RESULT_OK);
     } else {
-        res_int(r, added);
+        kv_res_int(r, added);
     }
     return rc;
 }
@@ -244,9 +244,9 @@ static int hash_del(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
 {
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &c->args[0], KV_TYPE_HASH, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &c->args[0], KV_TYPE_HASH, &info, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
     int64_t removed = 0;
     for (uint32_t i = 1; info.type != KV_TYPE_NONE && i < c->arg_count; i++) {
@@ -261,8 +261,8 @@ static int hash_del(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
             break; /* Redis stops at the last field: the hash is gone */
         }
     }
-    res_int(r, removed);
-    return removed > 0 ? coll_save(ctx, &info) : MDB_SUCCESS;
+    kv_res_int(r, removed);
+    return removed > 0 ? kv_types_save(ctx, &info) : MDB_SUCCESS;
 }
 
 /* HINCRBY k f incr and HINCRBYFLOAT k f incr. */
@@ -272,26 +272,26 @@ static int hash_incr(struct kv_ctx *ctx, const struct kv_command *c, struct kv_r
     bool floating = c->op == KV_OP_HINCRBYFLOAT;
     int64_t incr = 0;
     long double fincr = 0;
-    if (!floating && !arg_int64(&a[2], &incr)) {
-        return res_err(r, kv_error_not_integer);
+    if (!floating && !kv_arg_int64(&a[2], &incr)) {
+        return kv_res_err(r, kv_error_not_integer);
     }
     if (floating && !kv_parse_long_double(a[2].data, a[2].len, &fincr)) {
-        return res_err(r, "ERR value is not a valid float");
+        return kv_res_err(r, "ERR value is not a valid float");
     }
     if (floating && (isnan(fincr) || isinf(fincr))) {
-        return res_err(r, "ERR value is NaN or Infinity");
+        return kv_res_err(r, "ERR value is NaN or Infinity");
     }
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &a[0], KV_TYPE_HASH, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &a[0], KV_TYPE_HASH, &info, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
     if (a[0].len > KV_KEY_BYTES_MAX) {
-        return res_err(r, kv_error_key_size);
+        return kv_res_err(r, kv_error_key_size);
     }
     if (a[1].len > KV_ELEMENT_BYTES_MAX) {
-        return res_err(r, kv_error_element_size);
+        return kv_res_err(r, kv_error_element_size);
     }
     struct kv_bytes old = {0};
     bool found = false;
@@ -306,39 +306,39 @@ static int hash_incr(struct kv_ctx *ctx, const struct kv_command *c, struct kv_r
     if (!floating) {
         int64_t value = 0, sum = 0;
         if (found && !kv_parse_int64(old.data, old.len, &value)) {
-            return res_err(r, "ERR hash value is not an integer");
+            return kv_res_err(r, "ERR hash value is not an integer");
         }
         if (__builtin_add_overflow(value, incr, &sum)) {
-            return res_err(r, "ERR increment or decrement would overflow");
+            return kv_res_err(r, "ERR increment or decrement would overflow");
         }
         text_len = (size_t)snprintf(text, sizeof text, "%lld", (long long)sum);
-        res_int(r, sum);
+        kv_res_int(r, sum);
     } else {
         long double value = 0;
         if (found && !kv_parse_long_double(old.data, old.len, &value)) {
-            return res_err(r, "ERR hash value is not a float");
+            return kv_res_err(r, "ERR hash value is not a float");
         }
         value += fincr;
         if (isnan(value) || isinf(value)) {
-            return res_err(r, "ERR increment would produce NaN or Infinity");
+            return kv_res_err(r, "ERR increment would produce NaN or Infinity");
         }
         text_len = kv_format_long_double(value, text, sizeof text);
         if (text_len == 0) {
-            return res_err(r, "ERR increment would produce NaN or Infinity");
+            return kv_res_err(r, "ERR increment would produce NaN or Infinity");
         }
-        rc = res_bulk(ctx, r, (const uint8_t *)text, text_len);
+        rc = kv_res_bulk(ctx, r, (const uint8_t *)text, text_len);
         if (rc != MDB_SUCCESS) {
             return rc;
         }
     }
-    if (info.type == KV_TYPE_NONE && !coll_create(ctx, &info, KV_TYPE_HASH)) {
-        return res_err(r, kv_error_ids);
+    if (info.type == KV_TYPE_NONE && !kv_types_create(ctx, &info, KV_TYPE_HASH)) {
+        return kv_res_err(r, kv_error_ids);
     }
     struct kv_bytes fresh = {.data = (const uint8_t *)text, .len = text_len};
     rc = kv_elem_put(ctx->kv, ctx->txn, info.meta.id, &a[1], &fresh);
     *ctx->written += a[1].len + text_len;
     info.meta.count += !found;
-    return rc == MDB_SUCCESS ? coll_save(ctx, &info) : rc;
+    return rc == MDB_SUCCESS ? kv_types_save(ctx, &info) : rc;
 }
 
 /* HGET k f, HSTRLEN k f, HEXISTS k f, HMGET k f... */
@@ -346,13 +346,13 @@ static int hash_get(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
 {
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &c->args[0], KV_TYPE_HASH, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &c->args[0], KV_TYPE_HASH, &info, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
     uint32_t n = c->op == KV_OP_HMGET ? c->arg_count - 1 : 1;
     struct kv_result *out = r;
-    if (c->op == KV_OP_HMGET && (out = res_aggregate(ctx, r, KV_RESULT_ARRAY, n)) == NULL) {
+    if (c->op == KV_OP_HMGET && (out = kv_res_aggregate(ctx, r, KV_RESULT_ARRAY, n)) == NULL) {
         return ENOMEM;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -365,12 +365,12 @@ static int hash_get(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
             }
         }
         if (c->op == KV_OP_HSTRLEN) {
-            res_int(&out[i], found ? (int64_t)value.len : 0);
+            kv_res_int(&out[i], found ? (int64_t)value.len : 0);
         } else if (c->op == KV_OP_HEXISTS) {
-            res_int(&out[i], found);
+            kv_res_int(&out[i], found);
         } else if (!found) {
-            res_set(&out[i], KV_RESULT_NULL);
-        } else if ((rc = res_bulk(ctx, &out[i], value.data, value.len)) != MDB_SUCCESS) {
+            kv_res_set(&out[i], KV_RESULT_NULL);
+        } else if ((rc = kv_res_bulk(ctx, &out[i], value.data, value.len)) != MDB_SUCCESS) {
             return rc;
         }
     }
@@ -388,18 +388,18 @@ static int coll_all(struct kv_ctx *ctx, const struct kv_command *c, int want, st
 {
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &c->args[0], want, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &c->args[0], want, &info, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
     bool keys = c->op != KV_OP_HVALS, values = c->op == KV_OP_HVALS || c->op == KV_OP_HGETALL;
     uint64_t per = (uint64_t)keys + values;
     enum kv_result_type type = c->op == KV_OP_HGETALL ? KV_RESULT_MAP
                                : c->op == KV_OP_SMEMBERS ? KV_RESULT_SET : KV_RESULT_ARRAY;
     if (!reply_fits(info.meta.count * per)) {
-        return res_err(r, kv_error_reply_size);
+        return kv_res_err(r, kv_error_reply_size);
     }
-    struct kv_result *out = res_aggregate(ctx, r, type, info.meta.count * per);
+    struct kv_result *out = kv_res_aggregate(ctx, r, type, info.meta.count * per);
     if (out == NULL) {
         return ENOMEM;
     }
@@ -411,10 +411,10 @@ static int coll_all(struct kv_ctx *ctx, const struct kv_command *c, int want, st
     uint64_t n = 0;
     while (rc == MDB_SUCCESS && it.valid && n < info.meta.count * per) {
         if (keys) {
-            rc = res_bulk(ctx, &out[n++], it.element.data, it.element.len);
+            rc = kv_res_bulk(ctx, &out[n++], it.element.data, it.element.len);
         }
         if (rc == MDB_SUCCESS && values) {
-            rc = res_bulk(ctx, &out[n++], it.value.data, it.value.len);
+            rc = kv_res_bulk(ctx, &out[n++], it.value.data, it.value.len);
         }
         if (rc == MDB_SUCCESS) {
             rc = kv_elem_iter_next(&it);
@@ -432,11 +432,11 @@ static int coll_len(struct kv_ctx *ctx, const struct kv_command *c, int want, st
 {
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &c->args[0], want, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &c->args[0], want, &info, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
-    res_int(r, (int64_t)info.meta.count);
+    kv_res_int(r, (int64_t)info.meta.count);
     return MDB_SUCCESS;
 }
 
@@ -458,9 +458,9 @@ static int coll_pick(struct kv_ctx *ctx, uint64_t id, uint64_t *state, struct kv
 static int pick_put(struct kv_ctx *ctx, const struct kv_elem_iter *it, bool values,
                     struct kv_result *out, uint64_t *n)
 {
-    int rc = res_bulk(ctx, &out[(*n)++], it->element.data, it->element.len);
+    int rc = kv_res_bulk(ctx, &out[(*n)++], it->element.data, it->element.len);
     if (rc == MDB_SUCCESS && values) {
-        rc = res_bulk(ctx, &out[(*n)++], it->value.data, it->value.len);
+        rc = kv_res_bulk(ctx, &out[(*n)++], it->value.data, it->value.len);
     }
     return rc;
 }
@@ -505,7 +505,7 @@ static int coll_random(struct kv_ctx *ctx, const struct kv_coll_meta *meta, uint
 /* Redis's getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) of a count. */
 static const char *count_parse(const struct kv_bytes *arg, int64_t *count)
 {
-    if (!arg_int64(arg, count)) {
+    if (!kv_arg_int64(arg, count)) {
         return kv_error_not_integer;
     }
     if (*count == INT64_MIN) {
@@ -524,50 +524,50 @@ static int coll_randmember(struct kv_ctx *ctx, const struct kv_command *c, int w
     bool values = false;
     int64_t l = 0;
     if (!hash && c->arg_count > 2) {
-        return res_err(r, kv_error_syntax);
+        return kv_res_err(r, kv_error_syntax);
     }
     if (c->arg_count >= 2) {
         const char *error = count_parse(&a[1], &l);
         if (error != NULL) {
-            return res_err(r, error);
+            return kv_res_err(r, error);
         }
-        if (hash && (c->arg_count > 3 || (c->arg_count == 3 && !arg_is(&a[2], "WITHVALUES")))) {
-            return res_err(r, kv_error_syntax);
+        if (hash && (c->arg_count > 3 || (c->arg_count == 3 && !kv_arg_is(&a[2], "WITHVALUES")))) {
+            return kv_res_err(r, kv_error_syntax);
         }
         values = c->arg_count == 3;
         if (values && (l < -INT64_MAX / 2 || l > INT64_MAX / 2)) {
-            return res_err(r, "ERR value is out of range");
+            return kv_res_err(r, "ERR value is out of range");
         }
     }
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &a[0], want, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &a[0], want, &info, &wrong);
     if (rc != MDB_SUCCESS) {
         return rc;
     }
     if (c->arg_count == 1) {
         if (wrong) {
-            return res_err(r, kv_error_wrongtype);
+            return kv_res_err(r, kv_error_wrongtype);
         }
         if (info.type == KV_TYPE_NONE) {
-            res_set(r, KV_RESULT_NULL);
+            kv_res_set(r, KV_RESULT_NULL);
             return MDB_SUCCESS;
         }
         struct kv_elem_iter it;
         uint64_t state = ctx->seed;
         rc = coll_pick(ctx, info.meta.id, &state, &it);
         if (rc == MDB_SUCCESS) {
-            rc = res_bulk(ctx, r, it.element.data, it.element.len);
+            rc = kv_res_bulk(ctx, r, it.element.data, it.element.len);
         }
         kv_elem_iter_close(&it);
         return rc;
     }
     if (info.type == KV_TYPE_NONE) {
-        res_aggregate(ctx, r, KV_RESULT_ARRAY, 0);
+        kv_res_aggregate(ctx, r, KV_RESULT_ARRAY, 0);
         return r->elements != NULL ? MDB_SUCCESS : ENOMEM;
     }
     if (wrong) {
-        return res_err(r, kv_error_wrongtype);
+        return kv_res_err(r, kv_error_wrongtype);
     }
     bool repeats = l < 0;
     uint64_t count = repeats ? (uint64_t)-l : (uint64_t)l;
@@ -576,9 +576,9 @@ static int coll_randmember(struct kv_ctx *ctx, const struct kv_command *c, int w
     }
     uint64_t per = values ? 2 : 1;
     if (count > KV_REPLY_ELEMENTS_MAX || !reply_fits(count * per)) {
-        return res_err(r, kv_error_reply_size);
+        return kv_res_err(r, kv_error_reply_size);
     }
-    struct kv_result *out = res_aggregate(ctx, r, KV_RESULT_ARRAY, count * per);
+    struct kv_result *out = kv_res_aggregate(ctx, r, KV_RESULT_ARRAY, count * per);
     if (out == NULL) {
         return ENOMEM;
     }
@@ -591,41 +591,41 @@ static int coll_scan(struct kv_ctx *ctx, const struct kv_command *c, int want, s
     const struct kv_bytes *a = c->args;
     uint64_t cursor = 0;
     if (!arg_cursor(&a[1], &cursor)) {
-        return res_err(r, "ERR invalid cursor");
+        return kv_res_err(r, "ERR invalid cursor");
     }
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &a[0], want, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &a[0], want, &info, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
-    struct kv_result *pair = res_aggregate(ctx, r, KV_RESULT_ARRAY, 2);
+    struct kv_result *pair = kv_res_aggregate(ctx, r, KV_RESULT_ARRAY, 2);
     if (pair == NULL) {
         return ENOMEM;
     }
     if (info.type == KV_TYPE_NONE) {
-        res_aggregate(ctx, &pair[1], KV_RESULT_ARRAY, 0);
-        return res_bulk(ctx, &pair[0], (const uint8_t *)"0", 1);
+        kv_res_aggregate(ctx, &pair[1], KV_RESULT_ARRAY, 0);
+        return kv_res_bulk(ctx, &pair[0], (const uint8_t *)"0", 1);
     }
     int64_t count = KV_SCAN_COUNT_DEFAULT;
     const struct kv_bytes *pattern = NULL;
     for (uint32_t i = 2; i < c->arg_count; i += 2) {
         bool more = i + 1 < c->arg_count;
-        if (more && arg_is(&a[i], "COUNT")) {
-            if (!arg_int64(&a[i + 1], &count)) {
-                return res_err(r, kv_error_not_integer);
+        if (more && kv_arg_is(&a[i], "COUNT")) {
+            if (!kv_arg_int64(&a[i + 1], &count)) {
+                return kv_res_err(r, kv_error_not_integer);
             }
             if (count < 1) {
-                return res_err(r, kv_error_syntax);
+                return kv_res_err(r, kv_error_syntax);
             }
-        } else if (more && arg_is(&a[i], "MATCH")) {
+        } else if (more && kv_arg_is(&a[i], "MATCH")) {
             pattern = &a[i + 1];
         } else {
-            return res_err(r, kv_error_syntax);
+            return kv_res_err(r, kv_error_syntax);
         }
     }
     if (pattern != NULL && pattern->len > KV_GLOB_PATTERN_BYTES_MAX) {
-        return res_err(r, "ERR pattern too long for chorus");
+        return kv_res_err(r, "ERR pattern too long for chorus");
     }
     if (count > KV_SCAN_COUNT_MAX) {
         count = KV_SCAN_COUNT_MAX; /* Redis's COUNT is a hint */
@@ -665,8 +665,8 @@ static int coll_scan(struct kv_ctx *ctx, const struct kv_command *c, int want, s
     }
     char text[KV_CURSOR_TEXT_BYTES];
     int len = snprintf(text, sizeof text, "%llu", (unsigned long long)next);
-    rc = res_bulk(ctx, &pair[0], (const uint8_t *)text, (size_t)len);
-    res_set(&pair[1], KV_RESULT_ARRAY);
+    rc = kv_res_bulk(ctx, &pair[0], (const uint8_t *)text, (size_t)len);
+    kv_res_set(&pair[1], KV_RESULT_ARRAY);
     pair[1].elements = out;
     pair[1].element_count = (uint32_t)n;
     return rc;
@@ -683,22 +683,22 @@ static int set_add_remove(struct kv_ctx *ctx, const struct kv_command *c, struct
     bool add = c->op == KV_OP_SADD;
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &a[0], KV_TYPE_SET, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &a[0], KV_TYPE_SET, &info, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
     if (add && a[0].len > KV_KEY_BYTES_MAX) {
-        return res_err(r, kv_error_key_size);
+        return kv_res_err(r, kv_error_key_size);
     }
     if (add && !elements_fit(a, 1, c->arg_count - 1, 1)) {
-        return res_err(r, kv_error_element_size);
+        return kv_res_err(r, kv_error_element_size);
     }
     if (!add && info.type == KV_TYPE_NONE) {
-        res_int(r, 0);
+        kv_res_int(r, 0);
         return MDB_SUCCESS;
     }
-    if (add && info.type == KV_TYPE_NONE && !coll_create(ctx, &info, KV_TYPE_SET)) {
-        return res_err(r, kv_error_ids);
+    if (add && info.type == KV_TYPE_NONE && !kv_types_create(ctx, &info, KV_TYPE_SET)) {
+        return kv_res_err(r, kv_error_ids);
     }
     int64_t changed = 0;
     for (uint32_t i = 1; i < c->arg_count; i++) {
@@ -724,8 +724,8 @@ static int set_add_remove(struct kv_ctx *ctx, const struct kv_command *c, struct
             break;
         }
     }
-    res_int(r, changed);
-    return changed > 0 ? coll_save(ctx, &info) : MDB_SUCCESS;
+    kv_res_int(r, changed);
+    return changed > 0 ? kv_types_save(ctx, &info) : MDB_SUCCESS;
 }
 
 /* SISMEMBER k m, SMISMEMBER k m... */
@@ -733,13 +733,13 @@ static int set_ismember(struct kv_ctx *ctx, const struct kv_command *c, struct k
 {
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &c->args[0], KV_TYPE_SET, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &c->args[0], KV_TYPE_SET, &info, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
     bool many = c->op == KV_OP_SMISMEMBER;
     uint32_t n = many ? c->arg_count - 1 : 1;
-    struct kv_result *out = many ? res_aggregate(ctx, r, KV_RESULT_ARRAY, n) : r;
+    struct kv_result *out = many ? kv_res_aggregate(ctx, r, KV_RESULT_ARRAY, n) : r;
     if (out == NULL) {
         return ENOMEM;
     }
@@ -752,7 +752,7 @@ static int set_ismember(struct kv_ctx *ctx, const struct kv_command *c, struct k
                 return rc;
             }
         }
-        res_int(&out[i], found);
+        kv_res_int(&out[i], found);
     }
     return MDB_SUCCESS;
 }
@@ -762,37 +762,37 @@ static int set_pop(struct kv_ctx *ctx, const struct kv_command *c, struct kv_res
 {
     const struct kv_bytes *a = c->args;
     if (c->arg_count > 2) {
-        return res_err(r, kv_error_syntax);
+        return kv_res_err(r, kv_error_syntax);
     }
     int64_t l = 1;
     if (c->arg_count == 2) {
-        if (!arg_int64(&a[1], &l) || l < 0) { /* Redis's getPositiveLongFromObjectOrReply */
-            return res_err(r, "ERR value is out of range, must be positive");
+        if (!kv_arg_int64(&a[1], &l) || l < 0) { /* Redis's getPositiveLongFromObjectOrReply */
+            return kv_res_err(r, "ERR value is out of range, must be positive");
         }
     }
     struct kv_key_info info;
     bool wrong = false;
-    int rc = key_get(ctx, &a[0], KV_TYPE_SET, &info, &wrong);
+    int rc = kv_types_key_get(ctx, &a[0], KV_TYPE_SET, &info, &wrong);
     if (rc != MDB_SUCCESS) {
         return rc;
     }
     if (info.type == KV_TYPE_NONE && !wrong) {
         if (c->arg_count == 1) {
-            res_set(r, KV_RESULT_NULL);
+            kv_res_set(r, KV_RESULT_NULL);
             return MDB_SUCCESS;
         }
-        return res_aggregate(ctx, r, KV_RESULT_SET, 0) != NULL ? MDB_SUCCESS : ENOMEM;
+        return kv_res_aggregate(ctx, r, KV_RESULT_SET, 0) != NULL ? MDB_SUCCESS : ENOMEM;
     }
     if (wrong) {
-        return res_err(r, kv_error_wrongtype);
+        return kv_res_err(r, kv_error_wrongtype);
     }
     uint64_t count = (uint64_t)l < info.meta.count ? (uint64_t)l : info.meta.count;
     if (count > KV_REPLY_ELEMENTS_MAX) {
-        return res_err(r, kv_error_reply_size);
+        return kv_res_err(r, kv_error_reply_size);
     }
     struct kv_result one;
     struct kv_result *out = &one;
-    if (c->arg_count == 2 && (out = res_aggregate(ctx, r, KV_RESULT_SET, count)) == NULL) {
+    if (c->arg_count == 2 && (out = kv_res_aggregate(ctx, r, KV_RESULT_SET, count)) == NULL) {
         return ENOMEM;
     }
     rc = coll_random(ctx, &info.meta, count, false, false, out);
@@ -806,7 +806,7 @@ static int set_pop(struct kv_ctx *ctx, const struct kv_command *c, struct kv_res
     if (c->arg_count == 1) {
         *r = one;
     }
-    return rc == MDB_SUCCESS && count > 0 ? coll_save(ctx, &info) : rc;
+    return rc == MDB_SUCCESS && count > 0 ? kv_types_save(ctx, &info) : rc;
 }
 
 /* SMOVE src dst m, in Redis's order of checks. */
@@ -815,46 +815,46 @@ static int set_move(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
     const struct kv_bytes *a = c->args;
     struct kv_key_info src, dst;
     bool src_wrong = false, dst_wrong = false;
-    int rc = key_get(ctx, &a[0], KV_TYPE_SET, &src, &src_wrong);
+    int rc = kv_types_key_get(ctx, &a[0], KV_TYPE_SET, &src, &src_wrong);
     if (rc == MDB_SUCCESS) {
-        rc = key_get(ctx, &a[1], KV_TYPE_SET, &dst, &dst_wrong);
+        rc = kv_types_key_get(ctx, &a[1], KV_TYPE_SET, &dst, &dst_wrong);
     }
     if (rc != MDB_SUCCESS) {
         return rc;
     }
     if (src.type == KV_TYPE_NONE && !src_wrong) {
-        res_int(r, 0);
+        kv_res_int(r, 0);
         return MDB_SUCCESS;
     }
     if (src_wrong || dst_wrong) {
-        return res_err(r, kv_error_wrongtype);
+        return kv_res_err(r, kv_error_wrongtype);
     }
     bool same = a[0].len == a[1].len && memcmp(a[0].data, a[1].data, a[0].len) == 0;
     struct kv_bytes value;
     bool found = false;
     if (same) {
         rc = kv_elem_get(ctx->kv, ctx->txn, src.meta.id, &a[2], &value, &found);
-        res_int(r, found);
+        kv_res_int(r, found);
         return rc;
     }
     if (a[1].len > KV_KEY_BYTES_MAX) {
-        return res_err(r, kv_error_key_size);
+        return kv_res_err(r, kv_error_key_size);
     }
     if (a[2].len > KV_ELEMENT_BYTES_MAX) {
-        res_int(r, 0); /* no such member can be in src */
+        kv_res_int(r, 0); /* no such member can be in src */
         return MDB_SUCCESS;
     }
     /* The id before any write: running out of ids must leave src as it was. */
-    if (dst.type == KV_TYPE_NONE && !coll_create(ctx, &dst, KV_TYPE_SET)) {
-        return res_err(r, kv_error_ids);
+    if (dst.type == KV_TYPE_NONE && !kv_types_create(ctx, &dst, KV_TYPE_SET)) {
+        return kv_res_err(r, kv_error_ids);
     }
     rc = kv_elem_del(ctx->kv, ctx->txn, src.meta.id, &a[2], &found);
     if (rc != MDB_SUCCESS || !found) {
-        res_int(r, 0);
+        kv_res_int(r, 0);
         return rc;
     }
     src.meta.count--;
-    rc = coll_save(ctx, &src);
+    rc = kv_types_save(ctx, &src);
     if (rc == MDB_SUCCESS) {
         rc = kv_elem_get(ctx->kv, ctx->txn, dst.meta.id, &a[2], &value, &found);
     }
@@ -862,11 +862,11 @@ static int set_move(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
         rc = kv_elem_put(ctx->kv, ctx->txn, dst.meta.id, &a[2], &kv_empty_value);
         dst.meta.count++;
         if (rc == MDB_SUCCESS) {
-            rc = coll_save(ctx, &dst);
+            rc = kv_types_save(ctx, &dst);
         }
     }
     *ctx->written += a[2].len;
-    res_int(r, 1);
+    kv_res_int(r, 1);
     return rc;
 }
 
@@ -995,7 +995,7 @@ static int set_operands(struct kv_ctx *ctx, const struct kv_bytes *keys, uint32_
     for (uint32_t j = 0; j < n; j++) {
         struct kv_key_info info;
         bool w = false;
-        int rc = key_get(ctx, &keys[j], KV_TYPE_SET, &info, &w);
+        int rc = kv_types_key_get(ctx, &keys[j], KV_TYPE_SET, &info, &w);
         if (rc != MDB_SUCCESS) {
             return rc;
         }
@@ -1020,28 +1020,28 @@ static int set_algebra(struct kv_ctx *ctx, const struct kv_command *c, struct kv
     }
     uint32_t first = store ? 1 : 0;
     if (c->arg_count <= first) {
-        return res_err(r, "ERR wrong number of arguments");
+        return kv_res_err(r, "ERR wrong number of arguments");
     }
     struct set_operand *sets = NULL;
     bool wrong = false;
     int rc = set_operands(ctx, c->args + first, c->arg_count - first, &sets, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
     struct kv_bytes *members = NULL;
     uint64_t count = 0;
     bool too_large = false;
     rc = set_combine(ctx, kind, sets, c->arg_count - first, 0, &members, &count, &too_large);
     if (rc != MDB_SUCCESS || too_large) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_reply_size);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_reply_size);
     }
     if (!store) {
-        struct kv_result *out = res_aggregate(ctx, r, KV_RESULT_SET, count);
+        struct kv_result *out = kv_res_aggregate(ctx, r, KV_RESULT_SET, count);
         if (out == NULL) {
             return ENOMEM;
         }
         for (uint64_t i = 0; i < count; i++) {
-            res_set(&out[i], KV_RESULT_BULK);
+            kv_res_set(&out[i], KV_RESULT_BULK);
             out[i].bulk = members[i].data != NULL ? members[i].data : (const uint8_t *)"";
             out[i].bulk_len = members[i].len;
         }
@@ -1049,13 +1049,13 @@ static int set_algebra(struct kv_ctx *ctx, const struct kv_command *c, struct kv
     }
     const struct kv_bytes *dst_key = &c->args[0];
     if (dst_key->len > KV_KEY_BYTES_MAX) {
-        return res_err(r, kv_error_key_size);
+        return kv_res_err(r, kv_error_key_size);
     }
     struct kv_key_info dst;
     rc = kv_key_find(ctx->kv, ctx->txn, dst_key->data, dst_key->len, &dst);
     uint64_t id = count > 0 ? kv_coll_new_id(ctx->kv) : 0;
     if (rc == MDB_SUCCESS && count > 0 && id == 0) {
-        return res_err(r, kv_error_ids); /* before any write */
+        return kv_res_err(r, kv_error_ids); /* before any write */
     }
     bool deleted = false;
     if (rc == MDB_SUCCESS) {
@@ -1070,10 +1070,10 @@ static int set_algebra(struct kv_ctx *ctx, const struct kv_command *c, struct kv
         }
         dst.meta.count = count;
         if (rc == MDB_SUCCESS) {
-            rc = coll_save(ctx, &dst);
+            rc = kv_types_save(ctx, &dst);
         }
     }
-    res_int(r, (int64_t)count);
+    kv_res_int(r, (int64_t)count);
     return rc;
 }
 
@@ -1082,28 +1082,28 @@ static int set_intercard(struct kv_ctx *ctx, const struct kv_command *c, struct 
 {
     const struct kv_bytes *a = c->args;
     int64_t numkeys = 0, limit = 0;
-    if (!arg_int64(&a[0], &numkeys) || numkeys < 1) {
-        return res_err(r, "ERR numkeys should be greater than 0");
+    if (!kv_arg_int64(&a[0], &numkeys) || numkeys < 1) {
+        return kv_res_err(r, "ERR numkeys should be greater than 0");
     }
     if (numkeys > (int64_t)c->arg_count - 1) {
-        return res_err(r, "ERR Number of keys can't be greater than number of args");
+        return kv_res_err(r, "ERR Number of keys can't be greater than number of args");
     }
     for (uint32_t j = 1 + (uint32_t)numkeys; j < c->arg_count; j++) {
         bool more = j + 1 < c->arg_count;
-        if (arg_is(&a[j], "LIMIT") && more) {
+        if (kv_arg_is(&a[j], "LIMIT") && more) {
             j++;
-            if (!arg_int64(&a[j], &limit) || limit < 0) {
-                return res_err(r, "ERR LIMIT can't be negative");
+            if (!kv_arg_int64(&a[j], &limit) || limit < 0) {
+                return kv_res_err(r, "ERR LIMIT can't be negative");
             }
         } else {
-            return res_err(r, kv_error_syntax);
+            return kv_res_err(r, kv_error_syntax);
         }
     }
     struct set_operand *sets = NULL;
     bool wrong = false;
     int rc = set_operands(ctx, a + 1, (uint32_t)numkeys, &sets, &wrong);
     if (rc != MDB_SUCCESS || wrong) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_wrongtype);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
     }
     struct kv_bytes *members = NULL;
     uint64_t count = 0;
@@ -1111,9 +1111,9 @@ static int set_intercard(struct kv_ctx *ctx, const struct kv_command *c, struct 
     rc = set_combine(ctx, KV_OP_SINTER, sets, (uint32_t)numkeys, (uint64_t)limit, &members,
                      &count, &too_large);
     if (rc != MDB_SUCCESS || too_large) {
-        return rc != MDB_SUCCESS ? rc : res_err(r, kv_error_reply_size);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_reply_size);
     }
-    res_int(r, (int64_t)count);
+    kv_res_int(r, (int64_t)count);
     return MDB_SUCCESS;
 }
 
@@ -1126,7 +1126,8 @@ bool kv_op_is_collection_read(uint8_t op)
     case KV_OP_HVALS: case KV_OP_HGETALL: case KV_OP_HSTRLEN: case KV_OP_HRANDFIELD:
     case KV_OP_HSCAN: case KV_OP_SISMEMBER: case KV_OP_SMISMEMBER: case KV_OP_SMEMBERS:
     case KV_OP_SCARD: case KV_OP_SRANDMEMBER: case KV_OP_SINTER: case KV_OP_SUNION:
-    case KV_OP_SDIFF: case KV_OP_SINTERCARD: case KV_OP_SSCAN:
+    case KV_OP_SDIFF: case KV_OP_SINTERCARD: case KV_OP_SSCAN: case KV_OP_LLEN:
+    case KV_OP_LRANGE: case KV_OP_LINDEX: case KV_OP_LPOS:
         return true;
     default:
         return false;
@@ -1138,18 +1139,23 @@ bool kv_op_is_collection_read(uint8_t op)
 static int kv_types_arity(uint8_t op)
 {
     switch (op) {
-    case KV_OP_HINCRBY: case KV_OP_HINCRBYFLOAT: case KV_OP_SMOVE:
+    case KV_OP_LINSERT: case KV_OP_LMOVE:
+        return 4;
+    case KV_OP_HINCRBY: case KV_OP_HINCRBYFLOAT: case KV_OP_SMOVE: case KV_OP_LRANGE:
+    case KV_OP_LSET: case KV_OP_LTRIM: case KV_OP_LREM:
         return 3;
     case KV_OP_HGET: case KV_OP_HEXISTS: case KV_OP_HSTRLEN: case KV_OP_SISMEMBER:
+    case KV_OP_LINDEX: case KV_OP_RPOPLPUSH:
         return 2;
     case KV_OP_HLEN: case KV_OP_HKEYS: case KV_OP_HVALS: case KV_OP_HGETALL:
-    case KV_OP_SMEMBERS: case KV_OP_SCARD:
+    case KV_OP_SMEMBERS: case KV_OP_SCARD: case KV_OP_LLEN:
         return 1;
     case KV_OP_HSET:
         return -3;
     case KV_OP_HDEL: case KV_OP_HMGET: case KV_OP_HSCAN: case KV_OP_SADD: case KV_OP_SREM:
     case KV_OP_SMISMEMBER: case KV_OP_SINTERSTORE: case KV_OP_SUNIONSTORE:
-    case KV_OP_SDIFFSTORE: case KV_OP_SINTERCARD: case KV_OP_SSCAN:
+    case KV_OP_SDIFFSTORE: case KV_OP_SINTERCARD: case KV_OP_SSCAN: case KV_OP_LPUSH:
+    case KV_OP_RPUSH: case KV_OP_LPUSHX: case KV_OP_RPUSHX: case KV_OP_LPOS:
         return -2;
     default:
         return -1;
@@ -1161,9 +1167,12 @@ int kv_types_run(struct kv_ctx *ctx, const struct kv_command *c, struct kv_resul
     int arity = kv_types_arity(c->op);
     if ((arity > 0 && c->arg_count != (uint32_t)arity) ||
         (arity < 0 && c->arg_count < (uint32_t)-arity)) {
-        return res_err(r, "ERR wrong number of arguments");
+        return kv_res_err(r, "ERR wrong number of arguments");
     }
     assert(ctx->written != NULL || kv_op_is_collection_read(c->op));
+    if (c->op >= KV_OP_LIST_FIRST) {
+        return kv_list_run(ctx, c, r);
+    }
     switch (c->op) {
     case KV_OP_HSET:
         return hash_set(ctx, c, r);
@@ -1215,6 +1224,6 @@ int kv_types_run(struct kv_ctx *ctx, const struct kv_command *c, struct kv_resul
     case KV_OP_SSCAN:
         return coll_scan(ctx, c, KV_TYPE_SET, r);
     default:
-        return res_err(r, "ERR unknown command");
+        return kv_res_err(r, "ERR unknown command");
     }
 }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # timeout: 240
-# node_types.sh — hashes and sets on real processes (issue 17).
-#  1. S = 16, 3 nodes: multi-key set commands (SUNION, SINTERSTORE, SMOVE, SINTERCARD) answer
+# node_types.sh — hashes, sets and lists on real processes (issue 17).
+#  1. S = 16, 3 nodes: multi-key commands (SUNION, SINTERSTORE, SMOVE, SINTERCARD, LMOVE) answer
 #     -CROSSSLOT for keys of two slots and run for keys of one (a hash tag); SPOP's random
 #     choice is made once: after pops proposed through every node, each node's own replica
 #     (a read there is served from its store) holds exactly the same members; TYPE, OBJECT
 #     ENCODING, SCAN TYPE and WRONGTYPE.
 #  2. S = 1, snapshots every 300 entries: a follower that missed a compaction catches up by
-#     snapshot and then holds the same big hash and set as the leader, and not the deleted one.
+#     snapshot and then holds the same big hash, set and list as the leader, and not the
+#     set deleted meanwhile.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cluster/lib.sh
 set -u
@@ -34,6 +35,11 @@ expect_eq "$(cli 3 sinterstore '{t}c' '{t}a' '{t}b')" 2 "sinterstore of one slot
 expect_eq "$(sorted 2 smembers '{t}c' | tr '\n' ' ')" "2 3 " "the stored intersection"
 expect_eq "$(cli 1 smove '{t}a' '{t}b' 1)" 1 "smove of one slot"
 expect_eq "$(cli 1 command getkeys sintercard 2 x y limit 1 | tr '\n' ' ')" "x y " "getkeys sintercard"
+expect_eq "$(cli 2 rpush '{t}l' 1 2 3)" 3 "rpush"
+expect_eq "$(cli 2 lmove '{t}l' other left right)" "$crossslot" "lmove of two slots"
+expect_eq "$(cli 3 lmove '{t}l' '{t}m' left right)" 1 "lmove of one slot"
+expect_eq "$(cli 1 rpoplpush '{t}l' '{t}m')" 3 "rpoplpush"
+expect_eq "$(cli 2 lrange '{t}m' 0 -1 | tr '\n' ' ')" "3 1 " "the moved elements"
 
 # SPOP: 300 members, 20 pops of 5 proposed through the nodes in turn, then every replica.
 members=$(seq 1 300 | tr '\n' ' ')
@@ -58,6 +64,8 @@ expect_eq "$(cli 3 type h)" hash "type hash"
 expect_eq "$(cli 1 type '{t}a')" set "type set"
 expect_eq "$(cli 1 object encoding h)" hashtable "object encoding hash"
 expect_eq "$(cli 1 object encoding probe)" raw "object encoding string"
+expect_eq "$(cli 1 object encoding '{t}m')" linkedlist "object encoding list"
+expect_eq "$(cli 3 type '{t}m')" list "type list"
 expect_eq "$(cli 1 get h)" "WRONGTYPE Operation against a key holding the wrong kind of value" "get of a hash"
 expect_eq "$(cli 1 hget probe f)" "WRONGTYPE Operation against a key holding the wrong kind of value" "hget of a string"
 scan_type() { # all keys of TYPE $2 seen by a full SCAN through node $1
@@ -74,6 +82,7 @@ scan_type() { # all keys of TYPE $2 seen by a full SCAN through node $1
 expect_eq "$(scan_type 2 hash)" "h " "scan type hash"
 expect_eq "$(scan_type 3 string)" "probe " "scan type string"
 expect_eq "$(scan_type 1 set | wc -w)" 204 "scan type set"
+expect_eq "$(scan_type 1 list)" "{t}l {t}m " "scan type list"
 expect_eq "$(cli 1 del h)" 1 "del of a hash"
 expect_eq "$(cli 1 del '{t}a' '{t}c')" 2 "del of two sets"
 expect_eq "$(cli 2 exists '{t}a' '{t}b' '{t}c')" 1 "exists after del"
@@ -93,6 +102,7 @@ follower_last=$(info_field "$follower" last_index)
 node_kill "$follower"
 for k in $(seq 1 1500); do echo "HSET bighash f$k v$k"; done | cli_load "$leader" || fail "load hash"
 for k in $(seq 1 500); do echo "SADD bigset m$k"; done | cli_load "$leader" || fail "load set"
+for k in $(seq 1 500); do echo "RPUSH biglist e$k"; done | cli_load "$leader" || fail "load list"
 expect_eq "$(cli "$leader" del doomed)" 1 "del doomed"
 wait_for 10 info_at_least "$leader" first_index $((follower_last + 2)) ||
     fail "leader $leader did not compact past index $((follower_last + 1))"
@@ -103,6 +113,7 @@ installed=$(info_stat "$follower" snapshots_installed)
 expect_eq "$(cli "$follower" hlen bighash)" 1500 "hlen on the follower"
 expect_eq "$(sorted "$follower" hgetall bighash | md5sum)" "$(sorted "$leader" hgetall bighash | md5sum)" "the follower's hash"
 expect_eq "$(sorted "$follower" smembers bigset | md5sum)" "$(sorted "$leader" smembers bigset | md5sum)" "the follower's set"
+expect_eq "$(cli "$follower" lrange biglist 0 -1 | md5sum)" "$(cli "$leader" lrange biglist 0 -1 | md5sum)" "the follower's list"
 expect_eq "$(cli "$follower" exists doomed)" 0 "the deleted set stays deleted"
-expect_eq "$(cli "$follower" dbsize)" 2 "dbsize on the follower"
+expect_eq "$(cli "$follower" dbsize)" 3 "dbsize on the follower"
 echo "node_types: ok"

@@ -33,16 +33,17 @@ Where chorus differs from Redis on purpose, the differential test does not compa
   database other than 0, COPY ... DB n with n != 0, CLIENT subcommands other than SETNAME,
   GETNAME, ID, INFO, LIST, CLIENT LIST's filters, COMMAND LIST FILTERBY, CONFIG but GET
   (which knows save and appendonly, and chorus's appendonly is yes), AUTH, and inside
-  MULTI any command but chorus's key-value writes, GET, MGET, EXISTS, STRLEN and the hash
-  and set commands; the tester does not generate them.
-- Hashes and sets: fields and members are at most 4 KiB (chorus answers an -ERR beyond; the
-  tester does not generate them). Elements come in chorus's own order (the hash order of
+  MULTI any command but chorus's key-value writes, GET, MGET, EXISTS, STRLEN and the hash,
+  set and list commands; the tester does not generate them.
+- Hashes, sets and lists: fields and members are at most 4 KiB, list elements 1 MiB
+  (chorus answers an -ERR beyond; the tester does not generate them). Elements come in chorus's own order (the hash order of
   its storage), so HKEYS, HVALS, HGETALL, SMEMBERS, SINTER, SUNION, SDIFF, SPOP with a count
   are compared as sets (HGETALL as a set of pairs), and HSCAN and SSCAN by the elements of a
-  call that ends the iteration on both (cursor 0). Random picks (HRANDFIELD, SRANDMEMBER):
+  call from cursor 0 that ends the iteration on both. Random picks (HRANDFIELD, SRANDMEMBER):
   the same reply type and length, and every element a member of the collection; SPOP
   without a count is not generated (it would pick different members). OBJECT ENCODING
-  answers chorus's own encodings (raw, hashtable), not compared.
+  answers chorus's own encodings (raw, hashtable, linkedlist), not compared. Lists are
+  compared byte for byte.
 - WATCH: chorus aborts EXEC when a watched key's value (or existence) at EXEC differs from
   what it was at WATCH; Redis aborts on any write to it, even one that restores the value
   (write then delete, SET of the same value). The tester watches only where no other
@@ -206,7 +207,7 @@ class Gen:
         name, make = self.r.choice(COMMANDS)
         cmd = [name] + make(self)
         p = self.r.random()
-        if p < 0.03 and len(cmd) > 1:
+        if p < 0.03 and len(cmd) > 1 and name != b"SPOP":  # SPOP k: a random pick
             cmd = cmd[:-1]
         elif p < 0.05:
             cmd = cmd + [self.key()]
@@ -352,6 +353,19 @@ def g_intercard(g):
     return args
 
 
+def g_elements(g):
+    return [g.r.choice(FIELDS[:6] + [g.value()]) for _ in range(g.r.randint(1, 4))]
+
+
+def g_lpos(g):
+    args = [g.key(), g_field(g)]
+    for _ in range(g.r.randint(0, 3)):
+        args += g.r.choice([[b"RANK", g.r.choice([b"1", b"2", b"-1", b"-2", b"0", b"x"])],
+                            [b"COUNT", g.r.choice([b"0", b"1", b"2", b"-1", b"x"])],
+                            [b"MAXLEN", g.r.choice([b"0", b"1", b"3", b"-1"])], [b"FOO"]])
+    return args
+
+
 def g_copy(g):
     args = [g.key(), g.key()]
     if g.r.random() < 0.4:
@@ -439,6 +453,25 @@ COMMANDS = [
     (b"SDIFFSTORE", lambda g: g.keys(2, 4)),
     (b"SINTERCARD", g_intercard),
     (b"SSCAN", lambda g: [g.key()] + g_scan_args(g)),
+    # Lists
+    (b"LPUSH", lambda g: [g.key()] + g_elements(g)), (b"RPUSH", lambda g: [g.key()] + g_elements(g)),
+    (b"LPUSH", lambda g: [g.key()] + g_elements(g)), (b"RPUSH", lambda g: [g.key()] + g_elements(g)),
+    (b"LPUSHX", lambda g: [g.key()] + g_elements(g)), (b"RPUSHX", lambda g: [g.key()] + g_elements(g)),
+    (b"LPOP", lambda g: [g.key()] + g.r.choice([[], [], [g.integer(-1, 5)]])),
+    (b"RPOP", lambda g: [g.key()] + g.r.choice([[], [], [g.integer(-1, 5)]])),
+    (b"LLEN", lambda g: [g.key()]),
+    (b"LRANGE", lambda g: [g.key(), g.integer(-8, 8), g.integer(-8, 8)]),
+    (b"LRANGE", lambda g: [g.key(), b"0", b"-1"]),
+    (b"LINDEX", lambda g: [g.key(), g.integer(-6, 6)]),
+    (b"LSET", lambda g: [g.key(), g.integer(-6, 6), g.value()]),
+    (b"LTRIM", lambda g: [g.key(), g.integer(-6, 6), g.integer(-6, 6)]),
+    (b"LREM", lambda g: [g.key(), g.integer(-3, 3), g_field(g)]),
+    (b"LINSERT", lambda g: [g.key(), g.r.choice([b"BEFORE", b"AFTER", b"after", b"MIDDLE"]),
+                            g_field(g), g.value()]),
+    (b"LPOS", g_lpos),
+    (b"LMOVE", lambda g: [g.key(), g.key(), g.r.choice([b"LEFT", b"RIGHT", b"left", b"UP"]),
+                          g.r.choice([b"LEFT", b"RIGHT", b"right"])]),
+    (b"RPOPLPUSH", lambda g: [g.key(), g.key()]),
     (b"UNWATCH", lambda g: []),
     (b"EXEC", lambda g: []),
     (b"DISCARD", lambda g: []),
@@ -453,7 +486,9 @@ TX_COMMANDS = [c for c in COMMANDS if c[0] in (
     # hash and set commands whose replies have one order (inside EXEC compared as bytes)
     b"HSET", b"HMSET", b"HSETNX", b"HGET", b"HMGET", b"HDEL", b"HEXISTS", b"HLEN",
     b"HINCRBY", b"HINCRBYFLOAT", b"HSTRLEN", b"SADD", b"SREM", b"SISMEMBER", b"SMISMEMBER",
-    b"SCARD", b"SMOVE", b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE", b"SINTERCARD")]
+    b"SCARD", b"SMOVE", b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE", b"SINTERCARD",
+    b"LPUSH", b"RPUSH", b"LPUSHX", b"RPUSHX", b"LPOP", b"RPOP", b"LLEN", b"LRANGE", b"LINDEX",
+    b"LSET", b"LTRIM", b"LREM", b"LINSERT", b"LPOS", b"LMOVE", b"RPOPLPUSH")]
 
 
 def transaction(g):
@@ -564,7 +599,9 @@ def compare_collection(name, cmd, a, b):
                  for r in (a, b))
         if not ok:
             return None if a.raw == b.raw else "replies differ"
-        if a.value[0] == b"0" and b.value[0] == b"0":
+        # A call from cursor 0 that ends the iteration on both returns the same elements
+        # (Redis's small encodings answer any cursor with every element: not compared).
+        if a.value[0] == b"0" and b.value[0] == b"0" and cmd[2] == b"0":
             ea, eb = a.value[1], b.value[1]
             if name == b"HSCAN":
                 return None if pairs_of(ea) == pairs_of(eb) else "scanned pairs differ"

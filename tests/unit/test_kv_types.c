@@ -405,6 +405,52 @@ static void test_snapshot_round_trip(void **state)
     }
 }
 
+/* A list is one record per element at consecutive positions: pushes at both ends add one
+ * record each, LINDEX and LRANGE read by position, LINSERT and LREM keep the positions
+ * consecutive, and COPY and RENAME carry the order. */
+static void test_list_layout(void **state)
+{
+    struct fixture *f = *state;
+    f->args[0] = text("l");
+    for (uint32_t i = 0; i < 2000; i++) {
+        snprintf(f->text[i], sizeof f->text[i], "%u", i);
+        f->args[1 + i] = text(f->text[i]);
+    }
+    assert_int_result(apply_to(f, f->kv, KV_OP_RPUSH, 0, 0, f->args, 2001), 2000);
+    assert_int_result(run(f, KV_OP_LPUSH, "l", "head", NULL), 2001);
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 2001);
+    struct kv_result r = read_op(f->kv, KV_OP_LINDEX, 0, "l", "1000", NULL);
+    assert_bulk(&r, "999");
+    r = read_op(f->kv, KV_OP_LINDEX, 0, "l", "-1", NULL);
+    assert_bulk(&r, "1999");
+    assert_int_result(run(f, KV_OP_LINSERT, "l", "AFTER", "1500", "new", NULL), 2002);
+    r = read_op(f->kv, KV_OP_LRANGE, 0, "l", "1500", "1503", NULL);
+    assert_int_equal(r.element_count, 4);
+    assert_bulk(&r.elements[0], "1499");
+    assert_bulk(&r.elements[1], "1500");
+    assert_bulk(&r.elements[2], "new");
+    assert_bulk(&r.elements[3], "1501");
+    assert_int_result(run(f, KV_OP_LREM, "l", "0", "new", NULL), 1);
+    assert_int_result(run(f, KV_OP_LREM, "l", "-1", "head", NULL), 1);
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 2000);
+    r = read_op(f->kv, KV_OP_LINDEX, 0, "l", "0", NULL);
+    assert_bulk(&r, "0");
+    assert_int_result(read_op(f->kv, KV_OP_LPOS, 0, "l", "1234", NULL), 1234);
+    assert_int_result(run(f, KV_OP_COPY, "l", "m", NULL), 1);
+    assert_int_equal(run(f, KV_OP_RENAME, "m", "n", NULL).type, KV_RESULT_OK);
+    r = run(f, KV_OP_RPOP, "n", "2", NULL);
+    assert_int_equal(r.element_count, 2);
+    assert_bulk(&r.elements[0], "1999");
+    assert_bulk(&r.elements[1], "1998");
+    assert_int_equal(run(f, KV_OP_LTRIM, "n", "10", "19", NULL).type, KV_RESULT_OK);
+    assert_int_result(read_op(f->kv, KV_OP_LLEN, 0, "n", NULL), 10);
+    r = read_op(f->kv, KV_OP_LINDEX, 0, "n", "0", NULL);
+    assert_bulk(&r, "10");
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 2010);
+    r = run(f, KV_OP_HSET, "l", "f", "v", NULL);
+    assert_string_equal(r.error, kv_error_wrongtype);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +461,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spop_seeded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hscan_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_layout, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
