@@ -138,7 +138,8 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
         "proposals:%llu\r\nlinearizable_reads:%llu\r\nforwarded_writes:%llu\r\n"
         "writes_retried:%llu\r\napplied_entries:%llu\r\nwal_syncs:%llu\r\nwal_sync_avg_us:%llu\r\n"
-        "wal_sync_max_us:%llu\r\nwal_entries_per_sync:%.1f\r\nwal_spare_segments:%llu\r\n"
+        "wal_sync_max_us:%llu\r\nwal_entries_per_sync:%.1f\r\nwal_syncs_overlapped:%llu\r\n"
+        "wal_spare_segments:%llu\r\n"
         "snapshots_taken:%llu\r\n"
         "snapshots_installed:%llu\r\npending_requests:%u\r\nloop_busy_max_us:%llu\r\n"
         "loop_busy_over_50ms:%llu\r\nheartbeats_coalesced:%llu\r\n"
@@ -153,7 +154,7 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         (unsigned long long)(s->syncs ? s->sync_us_total / s->syncs : 0),
         (unsigned long long)s->sync_us_max,
         s->syncs ? (double)s->synced_entries / (double)s->syncs : 0.0,
-        (unsigned long long)wal_stats.spares_used, (unsigned long long)s->snapshots_taken,
+        (unsigned long long)s->syncs_overlapped, (unsigned long long)wal_stats.spares_used, (unsigned long long)s->snapshots_taken,
         (unsigned long long)s->snapshots_installed, node->pending_requests,
         (unsigned long long)s->loop_busy_us_max, (unsigned long long)s->loop_busy_over_50ms,
         (unsigned long long)s->heartbeats_coalesced, (unsigned long long)s->heartbeat_messages,

@@ -361,7 +361,7 @@ struct node_stats {
     uint64_t syncs;
     uint64_t sync_us_total;     /* time in WAL write + fdatasync, on the sync thread */
     uint64_t sync_us_max;
-    uint64_t sync_us_last;      /* the latest sync's duration, handed to the loop thread */
+    uint64_t syncs_overlapped;  /* batches whose write began while another was in flight */
     struct metrics_histogram sync_seconds; /* metrics.c; observed on the loop thread */
     /* metrics.c: each command's duration, from its parsing to its reply's completion, by
      * index in the command table (node_command_count entries). */
@@ -420,6 +420,20 @@ struct node_dev {
     uint64_t drop_from_until_ms[256];  /* by sender's node id: its messages dropped */
 };
 
+/* One WAL batch in flight (drive.c): written and synced on the thread pool, finished on the
+ * loop in seal order. The pool thread writes only result, error and us, which the loop reads
+ * after the work's completion callback (uv_queue_work orders the two). */
+struct node_flight {
+    uv_work_t work;
+    struct node *node;
+    struct wal_batch *batch;
+    struct node_group *groups; /* whose update is in the batch, linked by batch_next */
+    bool written;              /* the work completed; finished once every older one is */
+    int result;
+    struct wal_error error;
+    uint64_t us;
+};
+
 struct node {
     struct node_config config;
     uv_loop_t *loop;
@@ -476,15 +490,12 @@ struct node {
     uint32_t ready_count;
     bool cluster_mode;                /* S > 1: Redis Cluster semantics */
 
-    /* The WAL batch being written (drive.c): one write and one fdatasync for every group
-     * whose update is in it; the next batch gathers meanwhile. */
-    bool sync_in_flight;
-    struct node_group *batch_flight;  /* groups in the batch being written */
+    /* The WAL batches being written (drive.c), oldest first, at most
+     * WAL_BATCHES_IN_FLIGHT_MAX: one write and one fdatasync each for every group whose
+     * update is in it; the next batch gathers meanwhile. They finish in this order. */
+    struct node_flight flights[WAL_BATCHES_IN_FLIGHT_MAX];
+    uint32_t flight_head, flight_count;
     struct node_group *batch_open;    /* groups appended to the open batch */
-    uv_work_t sync_work;
-    struct wal_batch *sync_batch;
-    int sync_result;
-    struct wal_error sync_error;
     uint32_t snapshots_running;       /* at most one at a time: the pool also runs the syncs */
     /* The WAL's spare segment being zero-filled on the pool (wal_spare.c, drive.c). */
     bool spare_running;

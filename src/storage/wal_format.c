@@ -12,10 +12,14 @@
  *   2 zero bytes
  *   group u32        consensus group id
  *   write_offset u32 segment offset where the write that carried this record began
- *   reserved u32     zero
+ *   overlap u32      0, or the write_offset of the earlier write that was still in flight
+ *                    when this record's write began (two writes in flight, wal.h)
  * write_offset lets recovery tell a torn final write (every valid record past the damage
  * belongs to the write the damage is in) from damage to earlier, synced data (a valid record
- * past it was written by a later write). See wal_recover.c. The write-end flag makes a write
+ * past it was written by a later write). The overlap field keeps that test exact with two
+ * writes in flight: a later write may lie whole past damage only in a write it overlapped.
+ * See wal_recover.c. (The field was reserved and zero before 2026-12-04: older logs read
+ * unchanged; an older binary refuses records that carry an overlap.) The write-end flag makes a write
  * all or nothing at recovery: the records of a write whose last record is missing or torn are
  * dropped together, since the consensus update they carry must be atomic (consensus.h, rule 2).
  */
@@ -76,9 +80,17 @@ void wal_record_frame(uint8_t *buf, uint8_t type, cn_group_id group, uint32_t pa
 
 void wal_record_seal(uint8_t *frame, uint32_t write_offset, bool write_end)
 {
+    wal_record_seal_overlap(frame, write_offset, 0, write_end);
+}
+
+void wal_record_seal_overlap(uint8_t *frame, uint32_t write_offset, uint32_t overlap_offset,
+                             bool write_end)
+{
+    assert(overlap_offset == 0 || overlap_offset < write_offset);
     uint32_t payload_len = wal_get_u32(frame + 4);
     frame[9] = write_end ? WAL_RECORD_FLAG_WRITE_END : 0;
     wal_put_u32(frame + 16, write_offset);
+    wal_put_u32(frame + 20, overlap_offset);
     uint32_t crc = crc32c_extend(0, frame + 4, WAL_RECORD_HEADER_BYTES - 4 + payload_len);
     wal_put_u32(frame, crc);
 }
@@ -102,8 +114,9 @@ int wal_record_decode(const uint8_t *buf, size_t avail, struct wal_record *recor
     uint8_t type = buf[8];
     if (payload_len == 0 || payload_len > WAL_RECORD_PAYLOAD_BYTES_MAX) return WAL_DECODE_BAD;
     if (type < WAL_RECORD_ENTRY || type > WAL_RECORD_TYPE_MAX) return WAL_DECODE_BAD;
+    uint32_t write_offset = wal_get_u32(buf + 16), overlap_offset = wal_get_u32(buf + 20);
     if ((buf[9] & ~WAL_RECORD_FLAG_WRITE_END) != 0 || buf[10] != 0 || buf[11] != 0 ||
-        wal_get_u32(buf + 20) != 0) {
+        (overlap_offset != 0 && overlap_offset >= write_offset)) {
         return WAL_DECODE_BAD;
     }
     uint32_t frame_bytes = wal_record_frame_bytes(payload_len);
@@ -117,7 +130,8 @@ int wal_record_decode(const uint8_t *buf, size_t avail, struct wal_record *recor
     if (crc != wal_get_u32(buf)) return WAL_DECODE_CRC;
     record->type = type;
     record->group = wal_get_u32(buf + 12);
-    record->write_offset = wal_get_u32(buf + 16);
+    record->write_offset = write_offset;
+    record->overlap_offset = overlap_offset;
     record->write_end = (buf[9] & WAL_RECORD_FLAG_WRITE_END) != 0;
     record->payload_len = payload_len;
     record->payload = buf + WAL_RECORD_HEADER_BYTES;

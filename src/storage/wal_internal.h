@@ -47,6 +47,10 @@ struct wal_record {
     uint8_t type;
     cn_group_id group;
     uint32_t write_offset; /* segment offset where the write that carried it began */
+    /* 0, or the offset of an earlier write of the segment that was still being written when
+     * this one began (two writes in flight, wal.h): that earlier write may be torn while this
+     * one is whole (wal_recover.c). Always below write_offset. */
+    uint32_t overlap_offset;
     bool write_end;        /* the last record of that write */
     uint32_t payload_len;
     const uint8_t *payload;
@@ -67,6 +71,9 @@ uint32_t wal_record_frame_bytes(uint32_t payload_len);
 void wal_record_frame(uint8_t *buf, uint8_t type, cn_group_id group, uint32_t payload_len);
 /* Sets write_offset and computes the CRC of one framed record. */
 void wal_record_seal(uint8_t *frame, uint32_t write_offset, bool write_end);
+/* The same for a write that began while the write at overlap_offset (0: none) was in flight. */
+void wal_record_seal_overlap(uint8_t *frame, uint32_t write_offset, uint32_t overlap_offset,
+                             bool write_end);
 int wal_record_decode(const uint8_t *buf, size_t avail, struct wal_record *record);
 
 void wal_encode_entry_payload(uint8_t *payload, const struct cn_entry *entry);
@@ -167,6 +174,7 @@ struct wal_batch {
     uint8_t *head; /* new segment: header + checkpoint records */
     size_t head_len, head_cap;
     bool use_spare; /* new segment: the spare file becomes it (wal_spare.c) */
+    uint32_t overlap_offset; /* the in-flight batch this one overlaps, 0 for none */
     int result; /* of wal_batch_write */
     bool written;
     /* Snapshot markers this batch persists, to advance durable_snapshot_index. */
@@ -205,9 +213,11 @@ struct wal {
     uint64_t cursor_offset;
     uint64_t cursor_data_start; /* first record offset of the cursor's segment */
 
-    struct wal_batch batches[2];
+    struct wal_batch batches[WAL_BATCHES_IN_FLIGHT_MAX + 1];
     struct wal_batch *open; /* receives appends */
-    struct wal_batch *inflight; /* sealed, not completed; NULL when none */
+    /* Sealed, not completed, oldest first: they complete in this order. */
+    struct wal_batch *inflight[WAL_BATCHES_IN_FLIGHT_MAX];
+    uint32_t inflight_count;
     uint64_t next_gen;
     uint64_t completed_gen; /* every batch up to it is durable */
     uint64_t durable_seq; /* segment of the last durable batch: it exists on disk */

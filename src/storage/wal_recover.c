@@ -4,19 +4,23 @@
  * per-slot record replaces only its slot, so the latest record of each slot wins), and decide
  * what the end of the log is.
  *
- * The end. Writes happen one at a time, each followed by an fdatasync that must succeed
- * before the next write (a failed one stops the node), so a crash can damage only the last
- * write, and only in the last segment (a new segment is fully synced before it is renamed into
- * place). Behind the last write lies preallocated zeroes. So at the first record that does not
- * verify, at offset X:
+ * The end. Each write is followed by an fdatasync (a failed one stops the node), and at most
+ * two writes are in flight at once (wal.h), so a crash can damage only the last write, or the
+ * last two when the last began while the one before it was in flight (the later one then says
+ * so: its records carry the earlier one's offset, overlap_offset). Only the last segment can
+ * be damaged (a new segment is fully synced before it is renamed into place, and is written
+ * alone). Behind the last write lies zeroes. So at the first record that does not verify, at
+ * offset X:
  *   - inside the write that created the segment (its length is in the header): corruption;
  *   - the rest of the segment is zero: that is the end of the log (nothing was torn);
  *   - not the last segment: corruption;
  *   - the last segment, and some verifying record lies past X that was written by a LATER
- *     write than the one X is in (its write_offset > X), or records of two different writes
- *     lie past X: synced data is damaged, corruption;
- *   - otherwise everything from X on belongs to the final, unsynced write: a torn tail. It is
- *     truncated (and the space preallocated again), synced, and logged.
+ *     write than the one X is in (its write_offset > X) which did not overlap the write X is
+ *     in (its overlap_offset is 0 or above X), or the records past X come from more than one
+ *     write at or before X or more than one later write: synced data is damaged, corruption;
+ *   - otherwise everything from X on belongs to the final writes, not acknowledged (the later
+ *     of two completes only after the earlier): a torn tail. It is truncated (and the space
+ *     preallocated again), synced, and logged.
  * Corruption stops the open with an error naming the file and the offset: the node must not
  * start on a log that silently lost acknowledged entries.
  */
@@ -88,18 +92,31 @@ static enum wal_tail wal_tail_classify(const uint8_t *buf, size_t len, size_t x,
     if (x < created_bytes) return WAL_TAIL_CORRUPT;
     if (wal_zero_from(buf, len, x)) return WAL_TAIL_END;
     if (!last) return WAL_TAIL_CORRUPT;
-    bool seen = false;
-    uint32_t write_offset = 0;
+    /* The write X is in (write_offset <= X) and the one after it, if that one overlapped it. */
+    bool seen_own = false, seen_later = false;
+    uint32_t own_offset = 0, later_offset = 0, later_overlap = 0;
     /* Bounded by the segment length: one candidate position per aligned word. */
     for (size_t at = x + WAL_RECORD_ALIGN; at + WAL_RECORD_HEADER_BYTES <= len;
          at += WAL_RECORD_ALIGN) {
         struct wal_record record;
         if (wal_record_decode(buf + at, len - at, &record) != WAL_DECODE_OK) continue;
-        if (record.write_offset > x) return WAL_TAIL_CORRUPT;
-        if (seen && record.write_offset != write_offset) return WAL_TAIL_CORRUPT;
-        seen = true;
-        write_offset = record.write_offset;
+        if (record.write_offset <= x) {
+            if (seen_own && record.write_offset != own_offset) return WAL_TAIL_CORRUPT;
+            seen_own = true;
+            own_offset = record.write_offset;
+            continue;
+        }
+        if (record.overlap_offset == 0 || record.overlap_offset > x) return WAL_TAIL_CORRUPT;
+        if (seen_later && record.write_offset != later_offset) return WAL_TAIL_CORRUPT;
+        seen_later = true;
+        later_offset = record.write_offset;
+        later_overlap = record.overlap_offset;
     }
+    /* No write lies between an overlapped write and the one overlapping it (the later was
+     * sealed while the earlier was the only one in flight), so X, at or past the overlapped
+     * write's start and before the later write, is in the overlapped write: its surviving
+     * records must say so. */
+    if (seen_own && seen_later && own_offset != later_overlap) return WAL_TAIL_CORRUPT;
     return WAL_TAIL_TORN;
 }
 
@@ -472,12 +489,11 @@ err:
 void wal_close(struct wal *wal)
 {
     if (wal == NULL) return;
-    assert(wal->inflight == NULL && !wal->spare.preparing);
+    assert(wal->inflight_count == 0 && !wal->spare.preparing);
     if (wal->writer.handle >= 0) wal->fops->close(wal->fops->impl, wal->writer.handle);
     wal_segments_close(wal);
     free(wal->segments);
     wal_groups_free(wal);
-    wal_batch_free(&wal->batches[0]);
-    wal_batch_free(&wal->batches[1]);
+    for (uint32_t i = 0; i < WAL_BATCHES_IN_FLIGHT_MAX + 1; i++) wal_batch_free(&wal->batches[i]);
     free(wal);
 }

@@ -280,14 +280,20 @@ static int wal_batch_encode_head(struct wal *wal, struct wal_batch *batch, uint6
     return WAL_OK;
 }
 
+/* Whether the batch would begin a new segment if sealed now (wal_batch_place decides so). */
+static bool wal_batch_would_roll(const struct wal *wal, const struct wal_batch *batch)
+{
+    return wal->cursor_seq == 0 ||
+        (wal->cursor_offset + batch->len > wal->options.segment_bytes &&
+         wal->cursor_offset > wal->cursor_data_start);
+}
+
 /* Decides where the batch goes: after the cursor, or at the start of a new segment when it
  * does not fit (an empty segment takes a batch of any size; its file grows to hold it). */
 static int wal_batch_place(struct wal *wal, struct wal_batch *batch)
 {
     uint64_t segment_bytes = wal->options.segment_bytes;
-    bool roll = wal->cursor_seq == 0 ||
-        (wal->cursor_offset + batch->len > segment_bytes &&
-         wal->cursor_offset > wal->cursor_data_start);
+    bool roll = wal_batch_would_roll(wal, batch);
     batch->new_segment = roll;
     batch->use_spare = false;
     batch->head_len = 0;
@@ -321,11 +327,33 @@ static int wal_batch_place(struct wal *wal, struct wal_batch *batch)
     return WAL_OK;
 }
 
+bool wal_batch_sealable(const struct wal *wal)
+{
+    if (wal->open->len == 0 || atomic_load(&wal->failed)) return false;
+    if (wal->inflight_count == 0) return true;
+    if (wal->inflight_count == WAL_BATCHES_IN_FLIGHT_MAX) return false;
+    /* A batch that creates a segment is written alone: it switches the writer's file, and
+     * recovery holds its creating write to be synced before anything follows it. */
+    const struct wal_batch *last = wal->inflight[wal->inflight_count - 1];
+    return !last->new_segment && !wal_batch_would_roll(wal, wal->open);
+}
+
+/* The batch that takes appends next: the one neither open nor in flight. */
+static struct wal_batch *wal_batch_free_one(struct wal *wal)
+{
+    for (uint32_t i = 0; i < WAL_BATCHES_IN_FLIGHT_MAX + 1; i++) {
+        struct wal_batch *b = &wal->batches[i];
+        if (b != wal->open && !b->sealed) return b;
+    }
+    assert(!"every batch is open or in flight");
+    return NULL;
+}
+
 struct wal_batch *wal_batch_seal(struct wal *wal)
 {
-    assert(wal->inflight == NULL);
     struct wal_batch *batch = wal->open;
     if (batch->len == 0 || atomic_load(&wal->failed)) return NULL;
+    assert(wal_batch_sealable(wal));
     assert(wal->cursor_offset + batch->len <=
            (uint64_t)WAL_SEGMENT_BYTES_MAX + WAL_BATCH_BYTES_MAX);
     if (wal_batch_place(wal, batch) != WAL_OK) {
@@ -351,11 +379,15 @@ struct wal_batch *wal_batch_seal(struct wal *wal)
         group->sealed_hard_state = group->hard_state;
         group->sealed_snapshot = group->snapshot;
     }
+    /* Sealable: a batch in flight is in the same segment, so this one lands after it. */
+    batch->overlap_offset = wal->inflight_count > 0 ? wal->inflight[0]->base_offset : 0;
+    assert(batch->overlap_offset == 0 || (!batch->new_segment &&
+                                          batch->overlap_offset < batch->base_offset));
     batch->sealed = true;
     batch->written = false;
     batch->result = WAL_OK;
-    wal->inflight = batch;
-    wal->open = batch == &wal->batches[0] ? &wal->batches[1] : &wal->batches[0];
+    wal->inflight[wal->inflight_count++] = batch;
+    wal->open = wal_batch_free_one(wal);
     struct wal_batch *next = wal->open;
     next->gen = wal->next_gen++;
     next->len = 0;
@@ -441,7 +473,7 @@ static int wal_batch_write_once(struct wal *wal, struct wal_batch *batch, struct
     for (size_t at = 0; at < batch->len;) {
         uint8_t *frame = batch->buf + at;
         size_t next = at + wal_record_frame_bytes(wal_get_u32(frame + 4));
-        wal_record_seal(frame, write_offset, next >= batch->len);
+        wal_record_seal_overlap(frame, write_offset, batch->overlap_offset, next >= batch->len);
         at = next;
     }
     if (batch->new_segment) return wal_segment_create(wal, batch, err);
@@ -471,8 +503,9 @@ int wal_batch_write(struct wal *wal, struct wal_batch *batch, struct wal_error *
 
 int wal_batch_complete(struct wal *wal, struct wal_batch *batch)
 {
-    assert(batch == wal->inflight && batch->written);
-    wal->inflight = NULL;
+    assert(wal->inflight_count > 0 && batch == wal->inflight[0] && batch->written);
+    wal->inflight_count--;
+    memmove(&wal->inflight[0], &wal->inflight[1], wal->inflight_count * sizeof(wal->inflight[0]));
     batch->sealed = false;
     if (batch->result != WAL_OK) return batch->result;
     assert(batch->gen > wal->completed_gen);

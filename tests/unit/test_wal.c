@@ -483,6 +483,124 @@ static void *sync_thread(void *arg)
 }
 
 /* The node's pattern: the sync thread writes batch N while the owner appends batch N + 1. */
+struct batch_writer {
+    struct wal *wal;
+    struct wal_batch *batch;
+    int rv;
+    struct wal_error err;
+};
+
+static void *batch_writer_run(void *arg)
+{
+    struct batch_writer *w = arg;
+    w->rv = wal_batch_write(w->wal, w->batch, &w->err);
+    return NULL;
+}
+
+static struct wal_batch *seal_run(struct wal *wal, uint64_t lo, uint64_t hi)
+{
+    append_run(wal, 0, lo, hi, 1, 100);
+    assert_true(wal_batch_sealable(wal));
+    struct wal_batch *batch = wal_batch_seal(wal);
+    assert_non_null(batch);
+    return batch;
+}
+
+static void write_ok(struct wal *wal, struct wal_batch *batch)
+{
+    struct wal_error err;
+    if (wal_batch_write(wal, batch, &err) != WAL_OK) fail_msg("write: %s", err.message);
+    assert_int_equal(wal_batch_complete(wal, batch), WAL_OK);
+}
+
+/* Two batches in flight (wal.h): sealable only as the rules say (a segment's creating batch
+ * alone, two at most); the two writes run at once on two threads, the later one started
+ * first, and complete in seal order; everything reads back after a reopen. */
+static void test_two_batches_in_flight(void **state)
+{
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
+    struct wal_batch *first = seal_run(f->wal, 1, 5); /* creates segment 1 */
+    append_run(f->wal, 0, 6, 10, 1, 100);
+    assert_false(wal_batch_sealable(f->wal));
+    write_ok(f->wal, first);
+    struct wal_batch *a = seal_run(f->wal, 6, 10);
+    struct wal_batch *b = seal_run(f->wal, 11, 15);
+    append_run(f->wal, 0, 16, 20, 1, 100);
+    assert_false(wal_batch_sealable(f->wal)); /* two in flight */
+    struct batch_writer wa = {.wal = f->wal, .batch = a}, wb = {.wal = f->wal, .batch = b};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&tb, NULL, batch_writer_run, &wb), 0);
+    assert_int_equal(pthread_create(&ta, NULL, batch_writer_run, &wa), 0);
+    pthread_join(tb, NULL);
+    pthread_join(ta, NULL);
+    assert_int_equal(wa.rv, WAL_OK);
+    assert_int_equal(wb.rv, WAL_OK);
+    assert_int_equal(wal_batch_complete(f->wal, a), WAL_OK);
+    assert_true(wal_batch_sealable(f->wal)); /* one in flight again */
+    assert_int_equal(wal_batch_complete(f->wal, b), WAL_OK);
+    sync_ok(f->wal);
+    uint64_t terms[20];
+    for (int i = 0; i < 20; i++) terms[i] = 1;
+    expect_log(f->wal, 0, 1, 20, terms, 100);
+    wal_fixture_open(f);
+    expect_log(f->wal, 0, 1, 20, terms, 100);
+}
+
+/* Writes entries 1..10 (the creating write), 11..20 and 21..30, the last two in flight at
+ * once when `overlap`, one after the other otherwise; then zeroes the middle of the 11..20
+ * write, as a crash can leave it. Returns the offset of that write. */
+static uint64_t write_and_tear_middle(struct wal_fixture *f, bool overlap)
+{
+    wal_fixture_open(f);
+    write_ok(f->wal, seal_run(f->wal, 1, 10));
+    struct wal_batch *a = seal_run(f->wal, 11, 20);
+    if (!overlap) write_ok(f->wal, a);
+    struct wal_batch *b = seal_run(f->wal, 21, 30);
+    if (overlap) write_ok(f->wal, a);
+    write_ok(f->wal, b);
+    wal_close(f->wal);
+    f->wal = NULL;
+    uint64_t second_write = WAL_SEGMENT_HEADER_BYTES + 10 * wal_record_frame_bytes(124);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/0000000000000001.wal", f->dir);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t zeros[512] = {0};
+    uint64_t tear_at = second_write + 4 * wal_record_frame_bytes(124) + 40;
+    assert_int_equal(pwrite(fd, zeros, sizeof(zeros), (off_t)tear_at), (ssize_t)sizeof(zeros));
+    close(fd);
+    return second_write;
+}
+
+/* The earlier of two overlapping writes torn while the later one is whole: a torn tail (the
+ * later was never acknowledged before the earlier completed), both dropped. The same damage
+ * with the later write begun after the earlier completed is damage to synced data. */
+static void test_torn_write_under_an_overlapping_one(void **state)
+{
+    struct wal_fixture *f = *state;
+    write_and_tear_middle(f, true);
+    f->log_count = 0;
+    wal_fixture_open(f);
+    assert_int_equal(f->log_count, 1);
+    assert_non_null(strstr(f->last_log, "torn tail"));
+    uint64_t terms[30];
+    for (int i = 0; i < 30; i++) terms[i] = 1;
+    expect_log(f->wal, 0, 1, 10, terms, 100);
+    append_run(f->wal, 0, 11, 12, 1, 100);
+    sync_ok(f->wal);
+    wal_fixture_open(f);
+    expect_log(f->wal, 0, 1, 12, terms, 100);
+    wal_close(f->wal);
+    f->wal = NULL;
+    wal_fixture_teardown(state);
+    assert_int_equal(wal_fixture_setup(state), 0);
+    f = *state;
+    uint64_t second_write = write_and_tear_middle(f, false);
+    uint64_t bad = second_write + 4 * wal_record_frame_bytes(124);
+    expect_open_corrupt(f, "0000000000000001.wal", bad);
+}
+
 static bool spare_file_exists(const struct wal_fixture *f, uint64_t *size, bool *zero)
 {
     char path[128];
@@ -621,6 +739,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_bound, wal_fixture_setup, wal_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_pipelined_sync_on_another_thread, wal_fixture_setup, wal_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_spare_segments, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_two_batches_in_flight, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_torn_write_under_an_overlapping_one, wal_fixture_setup, wal_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
