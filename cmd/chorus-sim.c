@@ -27,6 +27,11 @@
  * machine) or early-ack (with --storage wal: one group of a batch is acknowledged before the
  * batch's shared sync). Both need --groups 2 or more.
  *
+ * --membership (Raft) starts every group with nodes 1-3 as its voters (the others join with an
+ * empty configuration) and changes members at random during the faults: learners added,
+ * promoted, demoted and removed, voters removed and replaced (src/sim/membership.c). Elections
+ * and commits are then checked against the configuration they happened in.
+ *
  * --trace-html FILE (with --seed S) writes the seed's timeline as one self-contained HTML page
  * (src/sim/trace_html.h): nodes as lanes, messages as arrows, faults, leaders, applies and the
  * client operations, and the violation with the operations the checker names when it fails.
@@ -69,7 +74,8 @@ struct sim_cmd {
 struct sim_totals {
     uint64_t seeds, violations, commits, elections, ticks, crashes, events, messages, ops,
         ops_unknown, lincheck_unknown, snapshots_installed, sim_failures, torn_writes,
-        wal_torn_tails, groups_with_ops, groups_committed, beat_records, beat_messages;
+        wal_torn_tails, groups_with_ops, groups_committed, beat_records, beat_messages,
+        membership_changes, membership_completed;
 };
 
 static void sim_cmd_usage(FILE *out)
@@ -79,7 +85,7 @@ static void sim_cmd_usage(FILE *out)
             "                  --seed S [--trace] [--trace-html FILE])\n"
             "                  [--nodes 3|5] [--groups G] [--faults LIST] [--duration-ms D]\n"
             "                  [--jobs J] [--storage mem|wal] [--lincheck-timeout-s T]\n"
-            "                  [--plant cross-apply|early-ack] [--verbose]\n"
+            "                  [--plant cross-apply|early-ack] [--membership] [--verbose]\n"
             "       chorus-sim --compare --seeds N [--start S] [--nodes 3|5] [--faults LIST]\n"
             "                  [--duration-ms D] [--jobs J]\n"
             "faults: %s\n", sim_fault_names());
@@ -122,6 +128,7 @@ static const struct sim_cmd_option sim_cmd_options[] = {
     {"--storage", true, false},  {"--trace", false, false},   {"--verbose", false, false},
     {"--help", false, false},    {"--compare", false, false}, {"--groups", true, true},
     {"--plant", true, false},    {"--trace-html", true, false},
+    {"--membership", false, false},
 };
 
 static const struct sim_cmd_option *sim_cmd_option_find(const char *arg)
@@ -187,6 +194,8 @@ static int sim_cmd_apply(struct sim_cmd *cmd, const char *arg, const char *value
         else
             return sim_cmd_error("--plant must be cross-apply or early-ack");
         cmd->plant_text = value;
+    } else if (strcmp(arg, "--membership") == 0) {
+        cmd->options.membership = true;
     } else if (strcmp(arg, "--trace") == 0) {
         cmd->options.trace = stdout;
     } else if (strcmp(arg, "--trace-html") == 0) {
@@ -241,6 +250,9 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
         return sim_cmd_error("--plant needs --groups 2 or more");
     if (cmd->options.plant == SIM_PLANT_EARLY_ACK && cmd->options.storage != SIM_STORAGE_WAL)
         return sim_cmd_error("--plant early-ack needs --storage wal");
+    if (cmd->options.membership && (cmd->compare || strcmp(cmd->options.protocol, "raft") != 0))
+        return sim_cmd_error("--membership runs the Raft core only (not yet Multi-Paxos), "
+                             "and not with --compare");
     if (cmd->compare && !cmd->have_duration) cmd->options.duration_ms = 8000;
     if (cmd->compare && cmd->options.duration_ms <= SIM_COMPARE_PARTITION_US_END / 1000)
         return sim_cmd_error("--compare needs --duration-ms above %d",
@@ -295,10 +307,14 @@ static void sim_cmd_on_fatal(int signal_number)
 static void sim_cmd_groups_text(const struct sim_cmd *cmd, char *buf, size_t size)
 {
     buf[0] = '\0';
-    if (cmd->options.group_count == 1) return;
-    snprintf(buf, size, " --groups %u%s%s", cmd->options.group_count,
+    const char *membership = cmd->options.membership ? " --membership" : "";
+    if (cmd->options.group_count == 1) {
+        snprintf(buf, size, "%s", membership);
+        return;
+    }
+    snprintf(buf, size, " --groups %u%s%s%s", cmd->options.group_count,
              cmd->plant_text != NULL ? " --plant " : "",
-             cmd->plant_text != NULL ? cmd->plant_text : "");
+             cmd->plant_text != NULL ? cmd->plant_text : "", membership);
 }
 
 static void sim_cmd_report_failure(const struct sim_cmd *cmd, const struct sim_seed_result *r)
@@ -352,6 +368,8 @@ static int sim_cmd_run(const struct sim_cmd *cmd, uint32_t job, struct sim_total
         totals->groups_committed += r.groups_committed;
         totals->beat_records += r.beat_records;
         totals->beat_messages += r.beat_messages;
+        totals->membership_changes += r.membership_changes;
+        totals->membership_completed += r.membership_completed;
         if (cmd->verbose) {
             char groups[64] = "";
             if (cmd->options.group_count > 1)
@@ -605,13 +623,19 @@ int main(int argc, char **argv)
         return 2;
     }
     double per = totals.seeds > 0 ? (double)totals.seeds : 1.0;
-    char groups_line[192] = "";
+    char groups_line[320] = "";
     if (cmd.options.group_count > 1)
         snprintf(groups_line, sizeof(groups_line), " groups %u, with client ops %.2f, "
                  "with client writes committed %.2f, heartbeat records %.0f in %.0f "
                  "messages;", cmd.options.group_count,
                  (double)totals.groups_with_ops / per, (double)totals.groups_committed / per,
                  (double)totals.beat_records / per, (double)totals.beat_messages / per);
+    if (cmd.options.membership) {
+        size_t at = strlen(groups_line);
+        snprintf(groups_line + at, sizeof(groups_line) - at, " membership changes %.2f, "
+                 "configurations committed %.2f;", (double)totals.membership_changes / per,
+                 (double)totals.membership_completed / per);
+    }
     printf("per seed: ticks %.0f, commits %.1f, elections %.1f, crashes %.1f, ops %.1f "
            "(%.1f unknown), messages %.0f, events %.0f, snapshots installed %.2f; "
            "torn writes %.2f, torn tails truncated %.2f; "

@@ -130,8 +130,12 @@ void raft_campaign(struct raft *r, bool transfer)
         return;
     if (r->config.pre_vote && !transfer) {
         raft_become_pre_candidate(r);
-        raft_progress_of(r, r->config.id)->vote_granted = true;
-        raft_progress_of(r, r->config.id)->vote_answered = true;
+        /* Our own vote counts only where we are a voter (thesis §4.2.2). */
+        struct raft_progress *self = raft_progress_of(r, r->config.id);
+        if (self != NULL) {
+            self->vote_granted = true;
+            self->vote_answered = true;
+        }
         send_vote_requests(r, true, false);
         raft_maybe_win_election(r);
         return;
@@ -157,8 +161,10 @@ void raft_maybe_win_election(struct raft *r)
     if (r->role == CN_ROLE_CANDIDATE) {
         struct raft_progress *self = raft_progress_of(r, r->config.id);
         bool durable = r->durable.term == r->term && r->durable.vote == r->config.id;
-        self->vote_granted = durable;
-        self->vote_answered = durable;
+        if (self != NULL) {
+            self->vote_granted = durable;
+            self->vote_answered = durable;
+        }
     }
     /* A majority of each half of a joint configuration (§6). */
     enum cn_tally tally = cn_membership_tally(&r->conf, vote_of, r);
@@ -260,8 +266,13 @@ void raft_tick(struct raft *r)
         tick_leader(r);
         return;
     }
-    r->election_elapsed++;
-    if (r->election_elapsed >= r->randomized_election_ticks) {
+    if (r->election_elapsed < UINT32_MAX)
+        r->election_elapsed++;
+    /* A learner or a removed node never campaigns, and its timer keeps running: once past
+     * the election timeout it is out of the leader's lease (step.c), so that it grants the
+     * votes a configuration it does not know of yet may need from it (as etcd's
+     * tickElection, which runs only for promotable nodes). */
+    if (r->election_elapsed >= r->randomized_election_ticks && raft_promotable(r)) {
         r->election_elapsed = 0;
         raft_campaign(r, false);
     }

@@ -20,11 +20,20 @@ bool raft_is_member(const struct raft *r, cn_node_id id)
     return cn_membership_contains(&r->conf, id);
 }
 
-/* Whether this node may campaign: a voter of either half of the configuration. Learners and
- * removed nodes never do (thesis §4.2.1, §4.2.3). */
+/* Whether this node may campaign: a voter of either half of the configuration; or a node
+ * outside its latest configuration while that configuration's entry is not known committed
+ * (thesis §4.2.2: "a server that is not part of its own latest configuration should still start
+ * new elections, as it might still be needed until the C_new entry is committed"; it does not
+ * count its own vote). Without that, a leader that removed itself and crashed holding the only
+ * copy of C(new) leaves the joint voters waiting for its vote forever (chorus-sim --membership
+ * seed 327). Learners never campaign (thesis §4.2.1). */
 bool raft_promotable(const struct raft *r)
 {
-    return cn_membership_is_voter(&r->conf, r->config.id);
+    cn_node_id self = r->config.id;
+    if (cn_membership_is_voter(&r->conf, self))
+        return true;
+    return r->conf_index > r->commit && !cn_membership_empty(&r->conf) &&
+           !cn_members_contains(&r->conf.learners, self);
 }
 
 static bool is_self(const void *context, cn_node_id id)

@@ -97,13 +97,15 @@ static void step_by_type(struct raft *r, const struct cn_message *m)
     }
 }
 
-/* Whether a message from a node outside our configuration is heard. What a leader sends is:
- * our configuration may lag the leader's (we have not yet appended the entry that added it,
- * or we are a new node that has none yet), and terms alone keep those messages safe. What
- * a candidate or a follower sends is not: a removed node, which may never learn that it was
- * removed, must not disrupt the cluster with its elections (thesis §4.2.3); and only nodes of
- * our configuration have a progress to answer into. */
-static bool from_any_leader(const struct raft *r, const struct cn_message *m)
+/* Whether a message from a node outside our configuration is heard. What a leader or a
+ * candidate sends is: our configuration may lag theirs (we have not yet appended the entry
+ * that added them, or we are a new node that has none yet), a configuration we do not know of
+ * yet may need our vote, and terms alone keep those messages safe. A removed node, which may
+ * never learn that it was removed, is kept from disrupting the cluster the way thesis §4.2.3
+ * says: pre-vote, and votes disregarded within the leader's lease (step_higher_term), not by
+ * its membership, which a lagging voter cannot judge. Answers are heard from members only:
+ * only they have a progress to answer into. */
+static bool from_anyone(const struct cn_message *m)
 {
     switch (m->type) {
     case CN_MSG_APPEND:
@@ -111,6 +113,8 @@ static bool from_any_leader(const struct raft *r, const struct cn_message *m)
     case CN_MSG_SNAPSHOT:
     case CN_MSG_TIMEOUT_NOW: /* a leader leaving the configuration hands over (membership.c) */
     case CN_MSG_READ_INDEX_RESPONSE:
+    case CN_MSG_VOTE:
+    case CN_MSG_PRE_VOTE:
         return true;
     default:
         return false;
@@ -122,7 +126,7 @@ int raft_step_message(struct raft *r, const struct cn_message *m)
     assert(m != NULL);
     if (m->to != r->config.id || m->group != r->config.group || m->from == r->config.id)
         return CN_OK;
-    if (!raft_is_member(r, m->from) && !from_any_leader(r, m))
+    if (!raft_is_member(r, m->from) && !from_anyone(m))
         return CN_OK;
     if (m->term > r->term) {
         if (!step_higher_term(r, m))

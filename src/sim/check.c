@@ -24,7 +24,9 @@ int sim_check_init(struct sim_check *check, uint32_t node_count,
     check->group_count = 1;
     check->applied_capacity = 1024;
     check->applied = calloc(check->applied_capacity, sizeof(*check->applied));
-    if (check->applied == NULL || sim_map_init(&check->leader_by_term, 1024) != 0) goto err;
+    if (check->applied == NULL || sim_map_init(&check->leader_by_term, 1024) != 0 ||
+        sim_map_init(&check->votes, 1024) != 0)
+        goto err;
     if (protocol != NULL && protocol->init(&check->protocol_state) != 0) goto err;
     sim_check_clear(check, node_count);
     return 0;
@@ -38,6 +40,7 @@ void sim_check_free(struct sim_check *check)
     if (check->protocol != NULL && check->protocol_state != NULL)
         check->protocol->free(check->protocol_state);
     sim_map_free(&check->leader_by_term);
+    sim_map_free(&check->votes);
     free(check->applied);
     memset(check, 0, sizeof(*check));
 }
@@ -47,6 +50,8 @@ void sim_check_clear(struct sim_check *check, uint32_t node_count)
     assert(node_count >= 1 && node_count <= SIM_NODES_MAX);
     check->node_count = node_count;
     sim_map_clear(&check->leader_by_term);
+    sim_map_clear(&check->votes);
+    memset(check->commit_checked, 0, sizeof(check->commit_checked));
     uint64_t used = check->applied_max + 1 < check->applied_capacity ? check->applied_max + 1
                                                                       : check->applied_capacity;
     memset(check->applied, 0, sizeof(*check->applied) * used);
@@ -130,6 +135,11 @@ void sim_check_hard_state(struct sim_check *check, uint32_t node,
         sim_check_fail(check, "double vote", "node %u voted for %u then %u in term %" PRIu64,
                        node + 1, old->vote, new->vote, new->term);
     }
+    /* A candidate's own vote counts once persisted (thesis §10.2.1). Other grants are
+     * recorded when their response leaves, after the persist that makes them good: a vote
+     * granted in a term the node left before persisting is good too, since its persisted
+     * term is then higher and it will never vote in that term again. */
+    if (new->vote == node + 1) sim_check_vote(check, node, new->term, new->vote);
 }
 
 void sim_check_restarted(struct sim_check *check, uint32_t node)
@@ -238,6 +248,90 @@ void sim_check_committed_durable(struct sim_check *check, uint32_t node,
                        "node %u reported index %" PRIu64 " term %" PRIu64
                        " committed but only %u of %u disks hold it", node + 1, entry->index,
                        entry->term, holders, check->node_count);
+    }
+}
+
+void sim_check_set_membership(struct sim_check *check, bool membership)
+{
+    check->membership = membership;
+}
+
+/* How many of `list` hold (index, term) on disk or under their snapshot. */
+static uint32_t holders_in(const struct sim_check *check, const struct cn_members *list,
+                           uint64_t index, uint64_t term, const struct sim_disk *const *disks)
+{
+    uint32_t holders = 0;
+    for (uint32_t i = 0; i < list->count; i++) {
+        cn_node_id id = list->ids[i];
+        if (id == 0 || id > check->node_count) continue;
+        const struct sim_disk *disk = disks[id - 1];
+        if (disk->snapshot.index >= index) {
+            holders++;
+            continue;
+        }
+        const struct sim_disk_entry *on_disk = sim_disk_entry_at(disk, index);
+        holders += on_disk != NULL && on_disk->term == term;
+    }
+    return holders;
+}
+
+void sim_check_commit_quorum(struct sim_check *check, uint32_t leader, uint64_t index,
+                             uint64_t term, const struct cn_members *voters,
+                             const struct cn_members *outgoing,
+                             const struct sim_disk *const *disks)
+{
+    const struct cn_members *lists[2] = {voters, outgoing};
+    for (uint32_t l = 0; l < 2; l++) {
+        if (lists[l] == NULL || lists[l]->count == 0) continue;
+        uint32_t holders = holders_in(check, lists[l], index, term, disks);
+        if (holders < lists[l]->count / 2 + 1) {
+            sim_check_fail(check, "committed without a quorum of its configuration",
+                           "node %u committed index %" PRIu64 " term %" PRIu64
+                           " but only %u of the %u %s voters hold it", leader + 1, index,
+                           term, holders, lists[l]->count, l == 0 ? "incoming" : "outgoing");
+            return;
+        }
+    }
+}
+
+void sim_check_vote(struct sim_check *check, uint32_t node, uint64_t term,
+                    cn_node_id candidate)
+{
+    if (!check->membership) return;
+    uint64_t stored = 0;
+    if (sim_map_put_once(&check->votes, term, node + 1, candidate, &stored) != 0) {
+        sim_check_fail(check, "bound", "too many votes");
+    } else if (stored != candidate) {
+        sim_check_fail(check, "double vote", "node %u granted its vote in term %" PRIu64
+                       " to %u and to %u", node + 1, term, (unsigned)stored, candidate);
+    }
+}
+
+void sim_check_elected(struct sim_check *check, uint32_t node, uint64_t term,
+                       const struct cn_membership *membership)
+{
+    const struct cn_members *lists[2] = {&membership->voters, &membership->outgoing};
+    for (uint32_t l = 0; l < 2; l++) {
+        const struct cn_members *list = lists[l];
+        if (list->count == 0) continue;
+        uint32_t votes = 0;
+        char seen[128] = "";
+        size_t at = 0;
+        for (uint32_t i = 0; i < list->count; i++) {
+            uint64_t vote = 0;
+            bool voted = sim_map_get(&check->votes, term, list->ids[i], &vote);
+            votes += voted && vote == node + 1;
+            int w = snprintf(seen + at, sizeof(seen) - at, " n%u:%s%u", list->ids[i],
+                             voted ? "" : "-", voted ? (unsigned)vote : 0u);
+            if (w > 0 && (size_t)w < sizeof(seen) - at) at += (size_t)w;
+        }
+        if (votes < list->count / 2 + 1) {
+            sim_check_fail(check, "elected without a quorum of its configuration",
+                           "node %u leads term %" PRIu64 " with %u persisted votes of the %u %s"
+                           " voters (votes:%s)", node + 1, term, votes, list->count,
+                           l == 0 ? "incoming" : "outgoing", seen);
+            return;
+        }
     }
 }
 

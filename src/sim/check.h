@@ -91,6 +91,12 @@ struct sim_check {
     uint64_t applied_max;
     uint64_t commit_last[SIM_NODES_MAX]; /* per node, within the current incarnation */
     uint64_t elections;                  /* terms that had a leader */
+    /* Membership changes (--membership): the vote each node persisted in each term,
+     * (term, node) -> vote, so that an election can be checked against the configuration the
+     * leader was elected in; and the highest index each leader's commit was checked up to. */
+    bool membership;
+    struct sim_map votes;
+    uint64_t commit_checked[SIM_NODES_MAX];
     /* Where violations go: `own` unless the driver points it at a verdict shared by every
      * group's checker (sim_check_share). */
     struct sim_verdict *verdict;
@@ -138,6 +144,25 @@ void sim_check_snapshot_installed(struct sim_check *check, uint32_t node, uint64
 void sim_check_committed_durable(struct sim_check *check, uint32_t node,
                                  const struct cn_entry *entry,
                                  const struct sim_disk *const *disks);
+/* With membership changes (--membership): a committed entry is checked against the
+ * configuration the committing leader used instead of a majority of all nodes, and elections
+ * against the voters of the leader's configuration. */
+void sim_check_set_membership(struct sim_check *check, bool membership);
+/* A leader's commit index covers `index`, whose entry has term `term` in its log: it must be
+ * on the disks (or under the snapshots) of a majority of `voters` and, when `outgoing` is not
+ * NULL, of `outgoing` too (Raft §6). Disks of nodes outside those lists never count. */
+void sim_check_commit_quorum(struct sim_check *check, uint32_t leader, uint64_t index,
+                             uint64_t term, const struct cn_members *voters,
+                             const struct cn_members *outgoing,
+                             const struct sim_disk *const *disks);
+/* `node` granted its vote in `term` to `candidate` (a vote response left it, or its own vote
+ * was persisted): one candidate per node and term (Figure 2). Recorded with --membership. */
+void sim_check_vote(struct sim_check *check, uint32_t node, uint64_t term,
+                    cn_node_id candidate);
+/* `node` leads `term` under `membership`: a majority of each half of it must have granted it
+ * a vote in that term (a removed node's vote never counts; Raft §6). */
+void sim_check_elected(struct sim_check *check, uint32_t node, uint64_t term,
+                       const struct cn_membership *membership);
 /* Forwards to the protocol's hooks, when it has them. */
 void sim_check_persisted(struct sim_check *check, uint32_t node, const struct sim_disk *disk,
                          uint64_t from_index);

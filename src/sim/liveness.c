@@ -71,8 +71,9 @@ static void sim_probe_look(struct sim *sim, uint32_t group)
         } else if (applied != NULL) {
             bool everywhere = true;
             for (uint32_t i = 0; i < sim->node_count; i++)
-                everywhere &= sim->nodes[i].alive &&
-                              sim_replica(sim, i, group)->applied_index >= p->index;
+                everywhere &= !sim_membership_probe_needs(sim, group, i) ||
+                              (sim->nodes[i].alive &&
+                               sim_replica(sim, i, group)->applied_index >= p->index);
             if (everywhere) {
                 SIM_TRACE_GROUP(sim, -1, group, "liveness: probe %" PRIu64
                                 " applied on every node", p->index);

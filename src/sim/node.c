@@ -60,7 +60,7 @@ static int sim_replica_start(struct sim *sim, uint32_t node, uint32_t group)
     cn_config_defaults(&config);
     config.group = group;
     config.id = node + 1;
-    config.members = sim_members(sim);
+    config.members = sim_membership_initial(sim, node);
     config.election_ticks = sim->params.election_ticks;
     config.heartbeat_ticks = sim->params.heartbeat_ticks;
     config.pre_vote = sim->params.pre_vote;
@@ -89,6 +89,10 @@ static int sim_replica_start(struct sim *sim, uint32_t node, uint32_t group)
         return -1;
     }
     sim_kvsm_reset(&r->kvsm);
+    /* The configuration as of the snapshot the state machine starts from, else the one the
+     * core was created with (configuration entries applied from here on follow). */
+    r->conf = r->disk.snapshot.index > 0 && r->disk.snapshot.members.count > 0
+                  ? r->disk.snapshot.members : config.members;
     r->applied_index = 0;
     r->applied_term = 0;
     r->applied_rolling = 0;
@@ -227,11 +231,13 @@ static void sim_node_observe(struct sim *sim, uint32_t node, uint32_t group,
     r->leader = u->leader;
     if (u->role == CN_ROLE_LEADER) {
         sim_check_leader(check, node, u->term);
-        if (r->led_term != u->term) {
+        bool new_term = r->led_term != u->term;
+        if (new_term) {
             r->led_term = u->term;
             sim_check_became_leader(check, node, sim->ops, r->core, u->term);
             sim_fault_new_leader(sim, node, group);
         }
+        sim_membership_observe(sim, node, group, u, new_term);
     }
     sim_check_commit_index(check, node, u->commit_index);
 }

@@ -94,6 +94,7 @@ static void sim_replica_install(struct sim *sim, uint32_t node, struct sim_repli
         return;
     }
     sim->result->snapshots_installed++;
+    if (u->snapshot.members.count > 0) r->conf = u->snapshot.members;
     sim_check_snapshot_installed(check, node, r->applied_index, r->applied_rolling,
                                  sim_kvsm_digest(&r->kvsm));
     sim_check_persisted(check, node, disk, u->snapshot.index + 1);
@@ -140,8 +141,10 @@ static void sim_replica_maybe_snapshot(struct sim *sim, uint32_t node, struct si
     if (r->applied_index < r->disk.snapshot.index + sim->params.snapshot_every) return;
     int64_t len = sim_snapshot_encode(r, sim->snapshot_scratch, SIM_SNAPSHOT_BYTES_MAX);
     assert(len > 0);
+    /* The configuration in force at the snapshot's index (consensus.h, update rule 2). */
     struct cn_snapshot_meta meta = {.index = r->applied_index, .term = r->applied_term,
-                                    .members = sim_members(sim)};
+                                    .members = sim->options.membership ? r->conf
+                                                                       : sim_members(sim)};
     /* With the WAL, the sim disk follows its marker rule: per slot (Multi-Paxos), the slots
      * above the snapshot stay, whatever they hold (the acceptor's word on them). */
     int (*set)(struct sim_disk *, const struct cn_snapshot_meta *, uint64_t, const uint8_t *,
@@ -177,7 +180,11 @@ static void sim_replica_apply(struct sim *sim, uint32_t node, struct sim_replica
                            " then was given %" PRIu64, node + 1, r->applied_index, e->index);
             return;
         }
-        sim_check_committed_durable(check, node, e, sim->disks[r->group]);
+        /* With membership changes, a majority of all nodes is not what a commit needs: the
+         * leader's commits are checked against its configuration instead (membership.c). */
+        if (!sim->options.membership)
+            sim_check_committed_durable(check, node, e, sim->disks[r->group]);
+        if (e->type == CN_ENTRY_CONFIG) sim_membership_applied(sim, node, r, e);
         struct sim_kv_output output = {0};
         if (e->type == CN_ENTRY_NORMAL &&
             sim_kvsm_apply(sim_replica_target_kvsm(sim, node, r), e->data, e->data_len,

@@ -26,6 +26,7 @@ enum sim_rng_stream {
     SIM_RNG_DISK = 4,
     SIM_RNG_CORE = 5,
     SIM_RNG_PARAMS = 6,
+    SIM_RNG_MEMBERSHIP = 7,
 };
 
 static inline uint64_t sim_rng_mix(uint64_t x)

@@ -301,6 +301,7 @@ static int sim_begin(struct sim *sim, uint64_t seed)
                      SIM_EV_CLIENT_START, i, c->seq, NULL);
     }
     sim_compare_begin(sim);
+    sim_membership_begin(sim);
     if (sim->options.faults != 0)
         sim_schedule(sim, sim->params.faults_start_us +
                               sim_rng_range(&sim->rng_fault, sim->params.fault_gap_us_min,
@@ -337,6 +338,7 @@ static void sim_dispatch(struct sim *sim, const struct sim_event *e)
         break;
     case SIM_EV_FAULTS_END: sim_fault_end(sim); break;
     case SIM_EV_PROBE: sim_probe_step(sim); break;
+    case SIM_EV_MEMBERSHIP: sim_membership_next(sim); break;
     case SIM_EV_CRASH:
         if (faulting) sim_fault_crash_planned(sim, e->a, e->b);
         break;

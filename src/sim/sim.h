@@ -82,6 +82,10 @@ struct sim_options {
      * *stats, and each seed begins with a fixed script (a quiet window, then the leader
      * isolated) before the random faults start; see SIM_COMPARE_* below. */
     struct sim_stats *stats;
+    /* Raft: members are added (as learners), promoted, demoted, removed and replaced at
+     * random while the faults run (membership.c); the group starts with the first 3 nodes
+     * as voters, the others joining with an empty configuration. */
+    bool membership;
 };
 
 /* Defaults: raft, 3 nodes, 1 group, all faults, 5000 ms, lincheck 5 s, no trace, report to
@@ -113,6 +117,8 @@ struct sim_seed_result {
     uint64_t wal_torn_tails; /* storage "wal": opens that truncated a torn tail */
     uint64_t beat_records;   /* heartbeats and answers coalesced (more than one group) */
     uint64_t beat_messages;  /* messages that carried them */
+    uint64_t membership_changes;   /* --membership: changes a leader accepted */
+    uint64_t membership_completed; /* --membership: configuration entries committed */
 };
 
 /* --compare: the fixed script at the start of every seed, identical for every protocol. */

@@ -113,6 +113,8 @@ void sim_node_send(struct sim *sim, uint32_t node, const struct cn_message *mess
     }
     if (m.type == CN_MSG_SNAPSHOT && m.snapshot_chunk == NULL)
         sim_node_fill_snapshot(sim, sim_replica(sim, node, m.group), &m);
+    if (m.type == CN_MSG_VOTE_RESPONSE && !m.reject)
+        sim_check_vote(&sim->checks[m.group], node, m.term, m.to);
     if (m.from != node + 1 || m.to == 0 || m.to > sim->node_count || m.to == node + 1) {
         sim_check_fail(&sim->checks[m.group], "message", "node %u sent %s from %u to %u",
                        node + 1, cn_message_type_name(m.type), m.from, m.to);

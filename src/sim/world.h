@@ -57,6 +57,7 @@ enum sim_event_kind {
     SIM_EV_CLIENT_TIMEOUT, /* a = client, b = op seq */
     SIM_EV_CRASH,          /* a = node, b = incarnation (| SIM_CRASH_* flags): a planned crash */
     SIM_EV_COMPARE_ISOLATE, /* --compare: isolate whoever leads (compare.c) */
+    SIM_EV_MEMBERSHIP,     /* --membership: the next configuration change (membership.c) */
 };
 
 /* Flags in a planned crash's incarnation (SIM_EV_CRASH.b). */
@@ -152,6 +153,9 @@ struct sim_replica {
     uint64_t term;
     cn_node_id leader;
     uint64_t led_term; /* last term this replica was seen leading */
+    /* The configuration as of applied_index, packed (consensus/membership.h): what a
+     * snapshot taken here carries (consensus.h, update rule 2). */
+    struct cn_members conf;
     struct sim_read_wait reads[SIM_READS_WAITING_MAX];
     uint32_t read_count;
 };
@@ -239,7 +243,7 @@ struct sim {
     bool done;
     struct sim_queue queue;
     struct sim_net net;
-    struct sim_rng rng_fault, rng_workload, rng_network, rng_disk, rng_core;
+    struct sim_rng rng_fault, rng_workload, rng_network, rng_disk, rng_core, rng_membership;
     uint32_t node_count;
     uint32_t group_count;           /* --groups: every node hosts every group */
     /* The protocol persists entries per slot (Multi-Paxos, cn_update.entries_per_slot): the
@@ -407,6 +411,21 @@ void sim_stats_crash(struct sim *sim, uint32_t node);
 /* A node applied `index`: a leader committing past the crash's floor closes the recovery. */
 void sim_stats_applied(struct sim *sim, uint32_t node, uint32_t group, uint64_t index);
 void sim_stats_seed_end(struct sim *sim);
+
+/* membership.c (--membership) */
+/* The configuration node's cores are created with when their disk has none. */
+struct cn_members sim_membership_initial(const struct sim *sim, uint32_t node);
+void sim_membership_begin(struct sim *sim);
+void sim_membership_next(struct sim *sim);
+/* A replica applied a configuration entry: its packed configuration follows. */
+void sim_membership_applied(struct sim *sim, uint32_t node, struct sim_replica *r,
+                            const struct cn_entry *entry);
+/* A fresh update of a leader: its election and its commits against its configuration. */
+void sim_membership_observe(struct sim *sim, uint32_t node, uint32_t group,
+                            const struct cn_update *u, bool new_term);
+/* Whether `node` must apply the liveness probe of `group`: with --membership, only the
+ * members of the configuration its leader has. */
+bool sim_membership_probe_needs(struct sim *sim, uint32_t group, uint32_t node);
 
 /* liveness.c */
 void sim_fault_end(struct sim *sim);

@@ -11,7 +11,9 @@
  *  - with two voters, promoting a learner to third voter leaves a cluster that can elect;
  *  - learners receive the log and snapshots, never vote nor count;
  *  - a configuration entry takes effect when appended, and a truncation reverts it;
- *  - the configuration survives a restart (it is in the log and in snapshots).
+ *  - the configuration survives a restart (it is in the log and in snapshots);
+ *  - regressions found by chorus-sim --membership: a new voter that knows nothing yet must
+ *    vote; a removed leader holding the only copy of C(new) must still campaign.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -394,6 +396,78 @@ static void scenario_configuration_survives_restart_and_snapshots(void **state)
     cluster_free(&c);
 }
 
+/* chorus-sim --membership --nodes 5 seed 1: a joint configuration needs the vote of a node
+ * that was just added and never heard from the leader (its configuration is still empty). It
+ * must grant it: votes are not filtered by membership (thesis §4.2.3 filters by lease). */
+static void scenario_new_voter_that_knows_nothing_votes(void **state)
+{
+    (void)state;
+    struct cluster c;
+    init_group(&c, 4, 3, true);
+    elect(&c, 1);
+    /* C({1,2,3},{1,3,4}) reaches node 2 only: uncommitted (1 of {1,3,4}). */
+    cluster_isolate(&c, 3, true);
+    cluster_isolate(&c, 4, true);
+    assert_int_equal(cluster_change(&c, 1, &MEMBERS(1, 3, 4), &NONE, NULL), CN_OK);
+    cluster_stabilize(&c);
+    assert_true(joint(&c, 2));
+    assert_int_equal(rh_status(&c, 4).membership.voters.count, 0);
+    cluster_crash(&c, 1);
+    cluster_isolate(&c, 3, false);
+    cluster_isolate(&c, 4, false);
+    /* Node 2 needs 2 of {1,3,4} and 2 of {1,2,3}: 3 and 4 (which knows nothing) with it. It
+     * leads, completes the change, and hands over, being no voter of C(new). */
+    assert_true(rh_rounds_until_leader(&c, 200) != UINT32_MAX);
+    rh_tick_all(&c, 30);
+    cn_node_id leader = cluster_leader(&c);
+    assert_true(leader == 3 || leader == 4);
+    struct cn_status s = rh_status(&c, 4);
+    assert_false(s.membership_pending);
+    assert_members(s.membership.voters, MEMBERS(1, 3, 4));
+    cluster_free(&c);
+}
+
+/* chorus-sim --membership --nodes 5 seed 327: the leader replaced itself, appended C(new) and
+ * crashed holding its only copy. The others, still joint, need its vote, which it refuses (its
+ * log is longer); it is no voter of its latest configuration, but that configuration is not
+ * committed, so it must still campaign, without counting itself (thesis §4.2.2). */
+static void scenario_removed_leader_holding_only_copy_of_new_configuration_campaigns(void **state)
+{
+    (void)state;
+    struct cluster c;
+    init_group(&c, 3, 2, true);
+    elect(&c, 1);
+    assert_int_equal(cluster_change(&c, 1, &MEMBERS(1, 2), &MEMBERS(3), NULL), CN_OK);
+    cluster_stabilize(&c);
+    assert_false(rh_status(&c, 1).membership_pending);
+    /* Replace itself by 3: C({1,2},{2,3}). Deliver until the leader left the joint phase
+     * (C(new) is appended on it), then drop what it sends: nobody else gets C(new). */
+    assert_int_equal(cluster_change(&c, 1, &MEMBERS(2, 3), &NONE, NULL), CN_OK);
+    uint64_t joint_index = rh_status(&c, 1).membership_index;
+    for (uint32_t i = 0; i < 1000 && joint(&c, 1); i++) {
+        const struct cn_message *m = cluster_peek(&c, 0, 0, 0);
+        assert_non_null(m);
+        cluster_deliver_one(&c, m->from, m->to, m->type);
+    }
+    struct cn_status s = rh_status(&c, 1);
+    assert_false(cn_membership_joint(&s.membership));
+    assert_true(s.membership_index > joint_index);
+    assert_true(joint(&c, 2));
+    cluster_drop(&c, 1, 0, 0);
+    cluster_crash(&c, 1);
+    cluster_restart(&c, 1);
+    /* Node 1 restarts with C(new) = {2,3} uncommitted, and the longest log. */
+    assert_members(rh_status(&c, 1).membership.voters, MEMBERS(2, 3));
+    assert_true(rh_rounds_until_leader(&c, 300) != UINT32_MAX);
+    rh_tick_all(&c, 30);
+    cn_node_id leader = cluster_leader(&c);
+    assert_true(leader == 2 || leader == 3);
+    s = rh_status(&c, leader);
+    assert_false(s.membership_pending);
+    assert_members(s.membership.voters, MEMBERS(2, 3));
+    cluster_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +482,8 @@ int main(void)
         cmocka_unit_test(scenario_learner_never_counts),
         cmocka_unit_test(scenario_truncated_config_entry_reverts),
         cmocka_unit_test(scenario_configuration_survives_restart_and_snapshots),
+        cmocka_unit_test(scenario_new_voter_that_knows_nothing_votes),
+        cmocka_unit_test(scenario_removed_leader_holding_only_copy_of_new_configuration_campaigns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,7 +31,9 @@ sim_require() {
 # fields ("torn_writes torn_tails") that must be above zero as well; FIELD>=N asks for at least
 # N instead (groups_ops>=3.5: on average 3.5 groups per seed saw client operations return;
 # groups_writes: groups where client writes committed; beat_records, beat_messages: coalesced
-# heartbeat records and the messages that carried them, with more than one group).
+# heartbeat records and the messages that carried them, with more than one group;
+# membership_changes, membership_committed: with --membership, configuration changes leaders
+# accepted and configuration entries committed).
 sim_run() {
     local label=$1 seeds=$2 extra=$3; shift 4
     local out rc summary per field v
@@ -66,6 +68,8 @@ sim_run() {
             groups_writes) v=$(sim_number "$per" 'with client writes committed ([0-9.]+),') ;;
             beat_records) v=$(sim_number "$per" 'heartbeat records ([0-9.]+) in') ;;
             beat_messages) v=$(sim_number "$per" 'in ([0-9.]+) messages;') ;;
+            membership_changes) v=$(sim_number "$per" 'membership changes ([0-9.]+),') ;;
+            membership_committed) v=$(sim_number "$per" 'configurations committed ([0-9.]+);') ;;
             *) echo "$label: FAIL: unknown requirement '$field'"; SIM_STATUS=1; continue ;;
         esac
         sim_require "$label" "$field per seed" "$v" "$op" "$limit"
