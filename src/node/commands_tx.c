@@ -482,6 +482,19 @@ void node_reply_kv_result(struct resp_out *out, const struct kv_result *result)
         for (uint32_t i = 0; i < result->element_count; i++)
             node_reply_kv_result(out, &result->elements[i]);
         return;
+    case KV_RESULT_PAIRS:
+        assert(result->element_count % 2 == 0);
+        if (out->protocol == 2) {
+            resp_reply_array(out, result->element_count);
+        } else {
+            resp_reply_array(out, result->element_count / 2);
+        }
+        for (uint32_t i = 0; i < result->element_count; i++) {
+            if (out->protocol == 3 && i % 2 == 0)
+                resp_reply_array(out, 2);
+            node_reply_kv_result(out, &result->elements[i]);
+        }
+        return;
     case KV_RESULT_SET:
         resp_reply_set(out, result->element_count);
         for (uint32_t i = 0; i < result->element_count; i++)

@@ -149,6 +149,8 @@ enum kv_result_type {
     KV_RESULT_NULL_ARRAY = 7, /* *-1: a transaction aborted because a watched key changed */
     KV_RESULT_MAP = 8,     /* HGETALL: elements are field, value, ... (RESP3 a map) */
     KV_RESULT_SET = 9,     /* SMEMBERS and friends: an array (RESP3 a set) */
+    KV_RESULT_PAIRS = 10,  /* HRANDFIELD WITHVALUES: field, value, ... (RESP3 an array of
+                            * [field, value] arrays) */
 };
 
 /*

@@ -578,7 +578,8 @@ static int coll_randmember(struct kv_ctx *ctx, const struct kv_command *c, int w
     if (count > KV_REPLY_ELEMENTS_MAX || !reply_fits(count * per)) {
         return kv_res_err(r, kv_error_reply_size);
     }
-    struct kv_result *out = kv_res_aggregate(ctx, r, KV_RESULT_ARRAY, count * per);
+    struct kv_result *out = kv_res_aggregate(ctx, r, values ? KV_RESULT_PAIRS : KV_RESULT_ARRAY,
+                                             count * per);
     if (out == NULL) {
         return ENOMEM;
     }

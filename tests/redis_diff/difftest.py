@@ -607,8 +607,11 @@ def compare_collection(name, cmd, a, b):
                 return None if pairs_of(ea) == pairs_of(eb) else "scanned pairs differ"
             return None if sorted(ea) == sorted(eb) else "scanned members differ"
         return None
-    # HRANDFIELD, SRANDMEMBER: random picks (checked against the collection in run_steps)
+    # HRANDFIELD, SRANDMEMBER: random picks (checked against the collection in run_steps);
+    # RESP3's WITHVALUES pairs have the same shape on both sides
     if isinstance(a.value, list) and isinstance(b.value, list):
+        if [isinstance(x, list) for x in a.value] != [isinstance(x, list) for x in b.value]:
+            return "pick shapes differ"
         return None if len(a.value) == len(b.value) else "pick counts differ"
     if is_null(a) or is_null(b):
         return None if a.raw == b.raw else "null on one side only"
@@ -788,6 +791,8 @@ def picks_are_members(redis, ci, cmd, b):
     name = upper(cmd[0])
     key = cmd[1]
     picks = b.value if isinstance(b.value, list) else [b.value]
+    if picks and isinstance(picks[0], list):  # RESP3 WITHVALUES: [field, value] pairs
+        picks = [x for pair in picks for x in pair]
     if name == b"HRANDFIELD":
         whole = redis.run_batch(ci, [[b"HGETALL", key]])[0].value or []
         fields = dict(zip(whole[0::2], whole[1::2]))
