@@ -6,7 +6,7 @@
  * first); the metadata's head is the first element's position, so element i is at head + i.
  * LPUSH writes at head - 1, RPUSH at head + count: O(log n) each, as are LPOP, RPOP, LINDEX,
  * LSET, and LRANGE costs O(log n + k). LINSERT shifts the shorter side by one position and
- * LREM closes the gaps it leaves, O(n) as in Redis; LTRIM deletes what it trims.
+ * LREM closes the gaps it leaves, O(n) as in Redis; LTRIM costs O(min(kept, trimmed)).
  */
 #include <assert.h>
 #include <errno.h>
@@ -330,7 +330,8 @@ static int list_lset(struct kv_ctx *ctx, const struct kv_command *c, struct kv_r
     return rc == MDB_SUCCESS ? kv_types_save(ctx, &info) : rc;
 }
 
-/* LTRIM k start stop: what is outside goes, one delete per element. */
+/* LTRIM k start stop: what is outside goes, one delete per element, or, when fewer are kept
+ * than trimmed, the kept ones move to a new id and the rest goes to the trash. */
 static int list_ltrim(struct kv_ctx *ctx, const struct kv_command *c, struct kv_result *r)
 {
     int64_t start = 0, end = 0;
@@ -351,6 +352,29 @@ static int list_ltrim(struct kv_ctx *ctx, const struct kv_command *c, struct kv_
     if (list_range(info.meta.count, &start, &end)) {
         ltrim = (uint64_t)start;
         rtrim = info.meta.count - (uint64_t)end - 1;
+    }
+    uint64_t kept = info.meta.count - ltrim - rtrim;
+    uint64_t id = kept > 0 && kept < ltrim + rtrim && ltrim + rtrim > KV_RECLAIM_STEP
+                      ? kv_coll_new_id(ctx->kv) : 0;
+    if (id != 0) {
+        /* Fewer kept than trimmed: the kept ones move to a fresh id and the old one goes to
+         * the trash, reclaimed a bounded step per entry. O(min(kept, trimmed)) here. */
+        for (uint64_t i = 0; rc == MDB_SUCCESS && i < kept; i++) {
+            struct kv_bytes value;
+            rc = list_get(ctx, &info.meta, ltrim + i, &value);
+            if (rc == MDB_SUCCESS) {
+                memcpy(ctx->kv->scratch, value.data, value.len);
+                struct kv_bytes copy = {.data = ctx->kv->scratch, .len = value.len};
+                rc = list_put(ctx, id, (int64_t)i, &copy);
+            }
+        }
+        if (rc == MDB_SUCCESS) {
+            rc = kv_coll_trash(ctx->kv, ctx->txn, info.meta.id);
+        }
+        info.meta.id = id;
+        info.meta.head = 0;
+        info.meta.count = kept;
+        return rc == MDB_SUCCESS ? kv_types_save(ctx, &info) : rc;
     }
     for (uint64_t i = 0; rc == MDB_SUCCESS && i < ltrim; i++) {
         rc = list_del(ctx, info.meta.id, info.meta.head + (int64_t)i);

@@ -442,11 +442,24 @@ static void test_list_layout(void **state)
     assert_int_equal(r.element_count, 2);
     assert_bulk(&r.elements[0], "1999");
     assert_bulk(&r.elements[1], "1998");
+    /* Keeping 10 of 1,998: the 10 move to a new id, the rest is trashed, not deleted here. */
+    uint64_t before = entries(f->kv, f->kv->elems_dbi);
     assert_int_equal(run(f, KV_OP_LTRIM, "n", "10", "19", NULL).type, KV_RESULT_OK);
+    assert_true(entries(f->kv, f->kv->elems_dbi) + KV_RECLAIM_STEP + 1 >= before);
     assert_int_result(read_op(f->kv, KV_OP_LLEN, 0, "n", NULL), 10);
     r = read_op(f->kv, KV_OP_LINDEX, 0, "n", "0", NULL);
     assert_bulk(&r, "10");
+    r = read_op(f->kv, KV_OP_LINDEX, 0, "n", "-1", NULL);
+    assert_bulk(&r, "19");
+    for (int i = 0; i < 10; i++) {
+        run(f, KV_OP_GET, "x", NULL);
+    }
     assert_int_equal(entries(f->kv, f->kv->elems_dbi), 2010);
+    assert_int_equal(run(f, KV_OP_LTRIM, "n", "1", "-2", NULL).type, KV_RESULT_OK);
+    r = read_op(f->kv, KV_OP_LRANGE, 0, "n", "0", "-1", NULL);
+    assert_int_equal(r.element_count, 8);
+    assert_bulk(&r.elements[0], "11");
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 2008);
     r = run(f, KV_OP_HSET, "l", "f", "v", NULL);
     assert_string_equal(r.error, kv_error_wrongtype);
 }
