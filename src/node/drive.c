@@ -81,7 +81,10 @@ void node_group_ready(struct node_group *g)
 
 void node_refresh_status(struct node_group *g)
 {
+    cn_node_id before = g->status.leader;
     g->node->ops->status(g->core, &g->status);
+    if (g->status.leader != before && g->status.leader != 0)
+        g->counters.leader_changes++;
 }
 
 static void log_soft_state(struct node_group *g, const struct cn_update *u)
@@ -160,8 +163,13 @@ static void finish_answers(struct node_group *g)
     kv_applied(g->kv, &g->applied_index, &g->applied_term);
     for (uint32_t i = 0; i < u->committed_count; i++)
         node_requests_on_applied(g, &u->committed[i], &node->apply_results[g->results_at + i]);
-    for (uint32_t i = 0; i < u->read_count; i++)
+    for (uint32_t i = 0; i < u->read_count; i++) {
+        if (u->reads[i].failed)
+            g->counters.reads_failed++;
+        else
+            g->counters.reads_confirmed++;
         node_requests_on_read(g, &u->reads[i]);
+    }
     node_requests_after_apply(g);
     node->ops->ack_update(g->core, u);
     g->update_outstanding = false;
@@ -360,6 +368,7 @@ static const struct cn_snapshot_meta *update_marker(struct node_group *g,
 {
     struct node *node = g->node;
     struct cn_update *u = &g->update;
+    g->counters.snapshot_bytes_received += u->snapshot_chunk_len;
     if (u->snapshot_chunk_len > 0 || (u->snapshot_chunk != NULL && u->snapshot_present))
         if (node_snapshot_stage(g, u) != 0)
             node_fatal(node, "group %u: staging a received snapshot chunk failed: %s", g->id,

@@ -50,8 +50,10 @@ static bool forward_try(struct node_group *g, cn_node_id from, uint64_t context,
     int rv = node_step(g, &e);
     if (rv == CN_ERR_BUSY)
         return false;
-    if (rv == CN_OK)
+    if (rv == CN_OK) {
         node->stats.proposals++;
+        g->counters.proposals++;
+    }
     forward_answer(g, from, context, rv != CN_OK, index, entry_term);
     return true;
 }

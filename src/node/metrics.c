@@ -142,6 +142,41 @@ static uint64_t group_persisted(const struct node_group *g) { return g->status.p
 static uint64_t group_last(const struct node_group *g) { return g->status.last_index; }
 static uint64_t group_snapshot(const struct node_group *g) { return g->status.snapshot_index; }
 
+static uint64_t group_leader_changes(const struct node_group *g)
+{
+    return g->counters.leader_changes;
+}
+static uint64_t group_proposals(const struct node_group *g) { return g->counters.proposals; }
+static uint64_t group_reads(const struct node_group *g) { return g->counters.reads_confirmed; }
+static uint64_t group_reads_failed(const struct node_group *g) { return g->counters.reads_failed; }
+static uint64_t group_snap_sent(const struct node_group *g)
+{
+    return g->counters.snapshot_bytes_sent;
+}
+static uint64_t group_snap_received(const struct node_group *g)
+{
+    return g->counters.snapshot_bytes_received;
+}
+
+/* Counters per group (the _total names): their families are typed counter. */
+static const struct group_metric GROUP_COUNTERS[] = {
+    {"chorus_group_leader_changes_total",
+     "Times this node learned of a new leader of the group (elections it saw end).",
+     group_leader_changes},
+    {"chorus_group_proposals_total", "Entries proposed through this node's core of the group.",
+     group_proposals},
+    {"chorus_group_read_index_reads_total",
+     "Linearizable reads the group's core confirmed on this node (ReadIndex or lease).",
+     group_reads},
+    {"chorus_group_read_index_failures_total",
+     "Linearizable reads the group's core refused because leadership was lost (retried).",
+     group_reads_failed},
+    {"chorus_group_snapshot_sent_bytes_total",
+     "Snapshot bytes this node sent to followers of the group.", group_snap_sent},
+    {"chorus_group_snapshot_received_bytes_total",
+     "Snapshot bytes this node received for the group.", group_snap_received},
+};
+
 static const struct group_metric GROUP_METRICS[] = {
     {"chorus_group_term", "Current term (Raft) or ballot round (Multi-Paxos) of the group.",
      group_term},
@@ -189,20 +224,26 @@ static void write_group_roles(struct metrics_text *w, const struct node *node)
     }
 }
 
+static void write_group_family(struct metrics_text *w, const struct node *node,
+                               const struct group_metric *gm, enum metrics_type type)
+{
+    metrics_text_header(w, gm->name, type, gm->help);
+    for (uint32_t i = 0; i < groups_count(node); i++) {
+        const struct node_group *g = group_at(node, i);
+        char id[16];
+        snprintf(id, sizeof(id), "%u", g->id);
+        struct metrics_label label = {"group", id};
+        metrics_text_u64(w, gm->name, &label, 1, gm->get(g));
+    }
+}
+
 static void write_groups(struct metrics_text *w, const struct node *node)
 {
     write_group_roles(w, node);
-    for (size_t m = 0; m < sizeof(GROUP_METRICS) / sizeof(GROUP_METRICS[0]); m++) {
-        const struct group_metric *gm = &GROUP_METRICS[m];
-        metrics_text_header(w, gm->name, METRICS_GAUGE, gm->help);
-        for (uint32_t i = 0; i < groups_count(node); i++) {
-            const struct node_group *g = group_at(node, i);
-            char id[16];
-            snprintf(id, sizeof(id), "%u", g->id);
-            struct metrics_label label = {"group", id};
-            metrics_text_u64(w, gm->name, &label, 1, gm->get(g));
-        }
-    }
+    for (size_t m = 0; m < sizeof(GROUP_METRICS) / sizeof(GROUP_METRICS[0]); m++)
+        write_group_family(w, node, &GROUP_METRICS[m], METRICS_GAUGE);
+    for (size_t m = 0; m < sizeof(GROUP_COUNTERS) / sizeof(GROUP_COUNTERS[0]); m++)
+        write_group_family(w, node, &GROUP_COUNTERS[m], METRICS_COUNTER);
 }
 
 /* One family of one unlabelled sample. */

@@ -351,6 +351,16 @@ struct node_group {
     uint64_t snapshot_pending_term;
     uint64_t snapshot_compact_index;  /* WAL compaction allowed up to here after next sync */
     struct kv_snapshot_file *snapshot_file; /* the latest, open for sending, or NULL */
+
+    /* Counters of /metrics (metrics.c), per group since the node started. */
+    struct node_group_counters {
+        uint64_t leader_changes;  /* a new leader became known (node_refresh_status) */
+        uint64_t proposals;       /* entries proposed through this node's core */
+        uint64_t reads_confirmed; /* linearizable reads the core confirmed (ReadIndex/lease) */
+        uint64_t reads_failed;    /* ... that it refused because leadership was lost */
+        uint64_t snapshot_bytes_sent;
+        uint64_t snapshot_bytes_received;
+    } counters;
 };
 
 struct node_stats {

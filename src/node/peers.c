@@ -142,6 +142,7 @@ void node_peers_send(struct node_group *g, const struct cn_message *messages, ui
                                      sizeof(snapshot_chunk_buffer));
             if (filled.snapshot_chunk == NULL)
                 continue;
+            g->counters.snapshot_bytes_sent += filled.snapshot_chunk_len;
             m = &filled;
         }
         if (node_heartbeats_take(node, m))

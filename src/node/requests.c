@@ -374,6 +374,7 @@ enum node_start node_request_propose(struct node *node, struct node_request *r)
         r->proposed = true;
         set_wait(node, r, NODE_WAIT_COMMIT);
         node->stats.proposals++;
+        r->group->counters.proposals++;
         node_stages_proposed(node, r);
 #ifdef CHORUS_PLANT_ACK_ON_PROPOSE
         /* Planted bug for the chaos harness (docs/testing.md): a plain SET acknowledged once

@@ -63,11 +63,16 @@ for k in $(seq 1 1500); do echo "SET snap$k $k"; done | cli_load "$leader" || fa
 # follower's last one: catching up then needs a snapshot.
 wait_for 10 info_at_least "$leader" first_index $((follower_last + 2)) ||
     fail "leader $leader did not compact past index $((follower_last + 1)) (first_index $(info_field "$leader" first_index))"
-node_start "$follower" || fail "restart of $follower"
+# Restarted with /metrics on (a port of its own above the cluster's), to count the bytes.
+metrics_port=$((PORT_BASE + 16 + follower)) # free: clients use +1.., peers +11..
+NODE_FLAGS="$NODE_FLAGS --http 127.0.0.1:$metrics_port" node_start "$follower" || fail "restart of $follower"
 wait_for 10 reply_is "$follower" 1500 get snap1500
 expect_eq "$(cli "$follower" get snap1500)" 1500 "follower caught up after compaction"
 installed=$(cli "$follower" info stats | tr -d '\r' | sed -n 's/^snapshots_installed://p')
 [ "${installed:-0}" -ge 1 ] || fail "follower $follower did not install a snapshot (installed=$installed)"
+received=$(curl -s --max-time 5 "http://127.0.0.1:$metrics_port/metrics" |
+    sed -n 's/^chorus_group_snapshot_received_bytes_total{group="0"} //p')
+[ "${received:-0}" -gt 0 ] 2>/dev/null || fail "follower $follower counted no snapshot bytes received ($received)"
 
 # SIGSTOP the leader past the election timeout: on SIGCONT it steps down, no stale read.
 paused=$leader

@@ -84,7 +84,10 @@ chorus_group_snapshot_index:gauge chorus_wal_syncs:counter chorus_wal_synced_ent
 chorus_wal_sync_duration_seconds:histogram chorus_peer_messages_sent:counter
 chorus_peer_messages_received:counter chorus_peer_messages_dropped:counter
 chorus_peer_sent_bytes:counter chorus_peer_received_bytes:counter
-chorus_peer_messages_received_by_type:counter"
+chorus_peer_messages_received_by_type:counter chorus_group_leader_changes:counter
+chorus_group_proposals:counter chorus_group_read_index_reads:counter
+chorus_group_read_index_failures:counter chorus_group_snapshot_sent_bytes:counter
+chorus_group_snapshot_received_bytes:counter"
 declare -A before
 for i in 1 2 3; do
     text=$(metrics "$i") || fail "node $i: /metrics did not parse"
@@ -95,6 +98,9 @@ for i in 1 2 3; do
     expect_eq "$(value "$text" "chorus_groups_hosted{}")" 4 "node $i: groups hosted"
     for g in 0 1 2 3 4; do # 4: the meta group
         [ -n "$(value "$text" "chorus_group_term{group=$g}")" ] || fail "node $i: no term for group $g"
+        # Every group elected a leader that this node has heard of.
+        [ "$(value "$text" "chorus_group_leader_changes_total{group=$g}")" -ge 1 ] ||
+            fail "node $i: no leader change counted for group $g"
     done
     [ "$(value "$text" "chorus_peer_messages_received_total{}")" -gt 0 ] || fail "node $i: no peer messages received"
     [ "$(value "$text" "chorus_peer_messages_received_by_type_total{type=node-beat}")" -gt 0 ] ||
@@ -145,6 +151,11 @@ for i in 1 2 3; do
     echo "node $i: commit sum $(group_sum "$text" chorus_group_commit_index), applied sum $applied, syncs $count"
 done
 [ "$(value "$(metrics 2)" "chorus_commands_processed_total{}")" -ge 200 ] || fail "node 2: commands_processed_total below 200"
+# Each of the 200 SETs was proposed once, on its shard's leader (node 2 forwards the others):
+# the per-group proposal counters of the three nodes add up to at least 200.
+proposals=0
+for i in 1 2 3; do proposals=$((proposals + $(group_sum "$(metrics "$i")" chorus_group_proposals_total))); done
+[ "$proposals" -ge 200 ] || fail "the groups' proposals add up to $proposals, wanted at least 200"
 # Per-command latency: node 2's 200 SETs are in chorus_command_duration_seconds{command="set"},
 # whose buckets are cumulative up to +Inf = count; a GET is timed under its own name.
 expect_eq "$(cli 2 get metrics7)" 7 "GET through node 2"
@@ -157,6 +168,10 @@ expect_eq "$(value "$text" "chorus_command_duration_seconds_bucket{command=set,l
 printf '%s\n' "$text" | awk '/^chorus_command_duration_seconds_bucket\{command=set,/ { if ($2 < last) bad = 1; last = $2 }
     END { exit bad }' || fail "SET's buckets not cumulative"
 [ "$(value "$text" "chorus_command_duration_seconds_count{command=get}")" -ge 1 ] || fail "GET not timed"
+# That GET was a linearizable read, confirmed by its shard's leader's core.
+reads=0
+for i in 1 2 3; do reads=$((reads + $(group_sum "$(metrics "$i")" chorus_group_read_index_reads_total))); done
+[ "$reads" -ge 1 ] || fail "no linearizable read confirmed in chorus_group_read_index_reads_total"
 echo "node 2: $count SETs timed, sum $(value "$text" "chorus_command_duration_seconds_sum{command=set}") s"
 # Error replies by kind: two unknown commands and a wrong number of arguments are ERR, an INCR
 # of a string WRONGTYPE or ERR (whatever the kind, it is counted once, with the total).
