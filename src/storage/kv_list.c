@@ -94,6 +94,63 @@ static int list_move(struct kv_ctx *ctx, const struct kv_coll_meta *m, uint64_t 
     return list_put(ctx, m->id, to, &copy);
 }
 
+static bool bytes_equal(const struct kv_bytes *a, const uint8_t *data, size_t len)
+{
+    return a->len == len && (len == 0 || memcmp(a->data, data, len) == 0);
+}
+
+/* A walk over a list's records with one cursor, from an index towards the tail or the head:
+ * what LREM, LINSERT and LPOS scan, at the cost of a step per element rather than a search. */
+struct list_walk {
+    MDB_cursor *cursor;
+    uint64_t id;
+    bool backward;
+    struct kv_bytes value; /* the current element's, borrowed from the txn */
+};
+
+static int list_walk_load(struct list_walk *w, int rc, const MDB_val *key, const MDB_val *record)
+{
+    if (rc == MDB_SUCCESS && !list_key_is(key, w->id)) {
+        rc = MDB_CORRUPTED; /* callers step only within the count */
+    }
+    if (rc == MDB_SUCCESS) {
+        w->value = (struct kv_bytes){.data = record->mv_data, .len = record->mv_size};
+    }
+    return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+}
+
+static int list_walk_open(struct kv_ctx *ctx, const struct kv_coll_meta *m, uint64_t index,
+                          bool backward, struct list_walk *w)
+{
+    assert(index < m->count);
+    *w = (struct list_walk){.id = m->id, .backward = backward};
+    int rc = mdb_cursor_open(ctx->txn, ctx->kv->elems_dbi, &w->cursor);
+    if (rc != MDB_SUCCESS) {
+        w->cursor = NULL;
+        return rc;
+    }
+    uint8_t k[KV_LIST_KEY_BYTES];
+    list_key(k, m->id, m->head + (int64_t)index);
+    MDB_val key = {.mv_size = sizeof k, .mv_data = k}, record;
+    rc = mdb_cursor_get(w->cursor, &key, &record, MDB_SET_KEY);
+    return list_walk_load(w, rc, &key, &record);
+}
+
+static int list_walk_next(struct list_walk *w)
+{
+    MDB_val key, record;
+    int rc = mdb_cursor_get(w->cursor, &key, &record, w->backward ? MDB_PREV : MDB_NEXT);
+    return list_walk_load(w, rc, &key, &record);
+}
+
+static void list_walk_close(struct list_walk *w)
+{
+    if (w->cursor != NULL) {
+        mdb_cursor_close(w->cursor);
+    }
+    w->cursor = NULL;
+}
+
 /* Redis's index: negative counts from the tail. False when outside the list. */
 static bool list_index(const struct kv_coll_meta *m, int64_t index, uint64_t *out)
 {
@@ -390,11 +447,6 @@ static int list_ltrim(struct kv_ctx *ctx, const struct kv_command *c, struct kv_
     return rc == MDB_SUCCESS ? kv_types_save(ctx, &info) : rc;
 }
 
-static bool bytes_equal(const struct kv_bytes *a, const uint8_t *data, size_t len)
-{
-    return a->len == len && (len == 0 || memcmp(a->data, data, len) == 0);
-}
-
 /*
  * LREM k count v: the matching indexes (from the head for count >= 0, from the tail for
  * count < 0, at most |count|, 0 is all) are found first; then the survivors after the first
@@ -424,16 +476,21 @@ static int list_lrem(struct kv_ctx *ctx, const struct kv_command *c, struct kv_r
     }
     memset(gone, 0, (size_t)len);
     uint64_t removed = 0, first = len;
-    for (uint64_t step = 0; rc == MDB_SUCCESS && step < len && removed < limit; step++) {
+    struct list_walk w;
+    rc = list_walk_open(ctx, &info.meta, count < 0 ? len - 1 : 0, count < 0, &w);
+    for (uint64_t step = 0; rc == MDB_SUCCESS && removed < limit;) {
         uint64_t i = count < 0 ? len - 1 - step : step;
-        struct kv_bytes value;
-        rc = list_get(ctx, &info.meta, i, &value);
-        if (rc == MDB_SUCCESS && bytes_equal(&c->args[2], value.data, value.len)) {
+        if (bytes_equal(&c->args[2], w.value.data, w.value.len)) {
             gone[i] = true;
             removed++;
             first = i < first ? i : first;
         }
+        if (++step == len) {
+            break;
+        }
+        rc = list_walk_next(&w);
     }
+    list_walk_close(&w);
     uint64_t write = first;
     for (uint64_t read = first; rc == MDB_SUCCESS && read < len; read++) {
         if (gone[read]) {
@@ -471,14 +528,19 @@ static int list_linsert(struct kv_ctx *ctx, const struct kv_command *c, struct k
         return MDB_SUCCESS;
     }
     uint64_t len = info.meta.count, pivot = len;
-    for (uint64_t i = 0; rc == MDB_SUCCESS && i < len; i++) {
-        struct kv_bytes value;
-        rc = list_get(ctx, &info.meta, i, &value);
-        if (rc == MDB_SUCCESS && bytes_equal(&c->args[2], value.data, value.len)) {
+    struct list_walk w;
+    rc = list_walk_open(ctx, &info.meta, 0, false, &w);
+    for (uint64_t i = 0; rc == MDB_SUCCESS;) {
+        if (bytes_equal(&c->args[2], w.value.data, w.value.len)) {
             pivot = i;
             break;
         }
+        if (++i == len) {
+            break;
+        }
+        rc = list_walk_next(&w);
     }
+    list_walk_close(&w);
     if (rc != MDB_SUCCESS) {
         return rc;
     }
@@ -566,16 +628,19 @@ static int list_lpos(struct kv_ctx *ctx, const struct kv_command *c, struct kv_r
         return ENOMEM;
     }
     uint64_t n = 0, matches = 0;
-    for (uint64_t step = 0; rc == MDB_SUCCESS && step < len && n < want &&
-                            (maxlen == 0 || step < (uint64_t)maxlen); step++) {
+    struct list_walk w;
+    rc = list_walk_open(ctx, &info.meta, backward ? len - 1 : 0, backward, &w);
+    for (uint64_t step = 0; rc == MDB_SUCCESS && n < want;) {
         uint64_t i = backward ? len - 1 - step : step;
-        struct kv_bytes value;
-        rc = list_get(ctx, &info.meta, i, &value);
-        if (rc == MDB_SUCCESS && bytes_equal(&c->args[1], value.data, value.len) &&
-            matches++ >= skip) {
+        if (bytes_equal(&c->args[1], w.value.data, w.value.len) && matches++ >= skip) {
             found[n++] = (int64_t)i;
         }
+        if (++step == len || (maxlen != 0 && step >= (uint64_t)maxlen) || n == want) {
+            break;
+        }
+        rc = list_walk_next(&w);
     }
+    list_walk_close(&w);
     if (rc != MDB_SUCCESS) {
         return rc;
     }
