@@ -626,6 +626,23 @@ static void spare_make(struct wal_fixture *f)
     wal_spare_complete(f->wal, rv);
 }
 
+/* Appends runs of 5 entries of 1 KB after `last`, one sync each, until the WAL begins a new
+ * segment (at most up to index `limit`). Returns the new last index. */
+static uint64_t append_until_roll(struct wal_fixture *f, uint64_t last, uint64_t limit)
+{
+    struct wal_stats stats;
+    wal_stats_get(f->wal, &stats);
+    uint64_t seq = stats.last_segment_seq;
+    while (stats.last_segment_seq == seq) {
+        assert_true(last < limit);
+        append_run(f->wal, 0, last + 1, last + 5, 1, 1000);
+        sync_ok(f->wal);
+        last += 5;
+        wal_stats_get(f->wal, &stats);
+    }
+    return last;
+}
+
 /* The spare (wal_spare.c): a new log's first segment and every later roll take the zero-filled
  * file when one is ready; it is wanted again once the segment is half full; a spare left at
  * close is removed at the next open; entries written through spares read back. */
@@ -662,22 +679,13 @@ static void test_spare_segments(void **state)
     wal_stats_get(f->wal, &stats);
     assert_int_equal(stats.last_segment_seq, 1);
     spare_make(f);
-    while (stats.last_segment_seq == 1) {
-        assert_true(last < 400);
-        append_run(f->wal, 0, last + 1, last + 5, 1, 1000);
-        sync_ok(f->wal);
-        last += 5;
-        wal_stats_get(f->wal, &stats);
-    }
+    last = append_until_roll(f, last, 400);
+    wal_stats_get(f->wal, &stats);
+    assert_int_equal(stats.last_segment_seq, 2);
     assert_int_equal(stats.spares_used, 2);
     /* The next roll finds no spare and fallocates, as without spares. */
-    while (stats.last_segment_seq == 2) {
-        assert_true(last < 600);
-        append_run(f->wal, 0, last + 1, last + 5, 1, 1000);
-        sync_ok(f->wal);
-        last += 5;
-        wal_stats_get(f->wal, &stats);
-    }
+    last = append_until_roll(f, last, 600);
+    wal_stats_get(f->wal, &stats);
     assert_int_equal(stats.spares_used, 2);
     uint64_t terms[600];
     for (int i = 0; i < 600; i++) terms[i] = 1;
