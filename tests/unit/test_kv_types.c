@@ -14,6 +14,7 @@
 #include "storage/kv.h"
 #include "storage/kv_coll.h" /* white box: the DBs and the metadata record's size */
 #include "storage/kv_command.h"
+#include "storage/kv_tx.h"
 
 enum { ARGS_MAX = 2100, ENTRY_BYTES_MAX = 3u << 20, BIG_FIELDS = 100000, PER_COMMAND = 1000 };
 
@@ -464,6 +465,59 @@ static void test_list_layout(void **state)
     assert_string_equal(r.error, kv_error_wrongtype);
 }
 
+/* The WATCH state of a key as the node records it (kv_read_watch). */
+static struct kv_tx_watch watch_now(struct kv *kv, const char *key)
+{
+    struct kv_read read;
+    assert_int_equal(kv_read_begin(kv, &read), KV_OK);
+    struct kv_tx_watch w = {.key = text(key)};
+    assert_int_equal(kv_read_watch(&read, w.key.data, w.key.len, &w.exists, &w.hash), KV_OK);
+    kv_read_end(&read);
+    return w;
+}
+
+/* EXEC with one watched key and one HLEN: aborted (null array) or run. */
+static bool exec_with_watch(struct fixture *f, const struct kv_tx_watch *w)
+{
+    struct kv_bytes args[1] = {text("h")};
+    struct kv_command c = {.op = KV_OP_HLEN, .arg_count = 1, .args = args};
+    uint8_t command[64];
+    size_t len = 0;
+    const char *reason = NULL;
+    assert_int_equal(kv_command_encode(&c, command, sizeof command, &len, &reason), KV_OK);
+    struct kv_bytes encoded = {.data = command, .len = len};
+    size_t bytes = kv_tx_encoded_bytes(w, 1, &encoded, 1);
+    assert_true(bytes <= ENTRY_BYTES_MAX);
+    size_t n = kv_tx_encode(w, 1, &encoded, 1, f->entry, ENTRY_BYTES_MAX);
+    struct kv_apply_item item = {.index = next_index(f->kv), .term = 1, .kind = KV_ITEM_TX,
+                                 .data = f->entry, .data_len = (uint32_t)n};
+    struct kv_result result;
+    assert_int_equal(kv_apply_batch(f->kv, &item, 1, &result), KV_OK);
+    assert_true(result.type == KV_RESULT_ARRAY || result.type == KV_RESULT_NULL_ARRAY);
+    return result.type == KV_RESULT_ARRAY;
+}
+
+/* WATCH on a collection: any write to it (even one that leaves its count, or its value, as
+ * it was) aborts the EXEC; a write elsewhere does not. */
+static void test_watch_collection(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_result(run(f, KV_OP_HSET, "h", "a", "1", NULL), 1);
+    struct kv_tx_watch w = watch_now(f->kv, "h");
+    assert_true(w.exists);
+    assert_int_result(run(f, KV_OP_HSET, "other", "a", "1", NULL), 1);
+    assert_true(exec_with_watch(f, &w));
+    w = watch_now(f->kv, "h");
+    assert_int_result(run(f, KV_OP_HSET, "h", "a", "1", NULL), 0); /* same field, same value */
+    assert_false(exec_with_watch(f, &w));
+    w = watch_now(f->kv, "h");
+    assert_int_result(run(f, KV_OP_HDEL, "h", "a", NULL), 1);
+    assert_false(exec_with_watch(f, &w));
+    w = watch_now(f->kv, "h");
+    assert_false(w.exists);
+    assert_true(exec_with_watch(f, &w));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +529,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hscan_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_collection, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
