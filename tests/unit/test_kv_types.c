@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <cmocka.h>
 
 #include "storage/kv.h"
@@ -518,6 +519,59 @@ static void test_watch_collection(void **state)
     assert_true(exec_with_watch(f, &w));
 }
 
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* A version 2 snapshot (before collections: no separator, no elements section) still
+ * installs. It is made here from a version 3 one of a store of strings: the payload without
+ * its last 6 bytes (the empty elements section's separator), the trailer rewritten. */
+static void test_snapshot_version2(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(run(f, KV_OP_SET, "a", "1", NULL).type, KV_RESULT_OK);
+    assert_int_equal(run(f, KV_OP_SET, "b", "2", NULL).type, KV_RESULT_OK);
+    char path[128];
+    snprintf(path, sizeof path, "%s/snap", f->dir);
+    struct kv_snapshot_meta meta;
+    assert_int_equal(kv_snapshot_create(f->kv, path, &meta), KV_OK);
+    FILE *file = fopen(path, "rb");
+    assert_non_null(file);
+    uint8_t *bytes = malloc(meta.file_bytes);
+    assert_non_null(bytes);
+    assert_int_equal(fread(bytes, 1, meta.file_bytes, file), meta.file_bytes);
+    fclose(file);
+    size_t payload = meta.file_bytes - 64;
+    const uint8_t separator[6] = {0};
+    assert_memory_equal(bytes + payload - 6, separator, 6);
+    payload -= 6;
+    uint8_t trailer[64];
+    memcpy(trailer, bytes + payload + 6, 64);
+    assert_int_equal(trailer[8], 3);
+    trailer[8] = 2;
+    put_le64(trailer + 16, payload);
+    put_le64(trailer + 40, XXH3_64bits(bytes, payload));
+    put_le64(trailer + 56, XXH3_64bits(trailer, 56));
+    memcpy(bytes + payload, trailer, 64);
+    file = fopen(path, "wb");
+    assert_non_null(file);
+    assert_int_equal(fwrite(bytes, 1, payload + 64, file), payload + 64);
+    fclose(file);
+    free(bytes);
+    struct kv_snapshot_meta installed;
+    assert_int_equal(kv_snapshot_install(f->other, path, &installed), KV_OK);
+    uint8_t buf[16];
+    size_t len = 0;
+    bool found = false;
+    assert_int_equal(kv_get(f->other, (const uint8_t *)"b", 1, buf, sizeof buf, &len, &found), KV_OK);
+    assert_true(found);
+    assert_memory_equal(buf, "2", 1);
+    assert_int_equal(entries(f->other, f->other->data_dbi), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -530,6 +584,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_collection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_version2, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
