@@ -31,7 +31,6 @@ static const char kv_error_reply_size[] =
 static const char kv_error_ids[] = "ERR too many collections created in one transaction";
 
 enum {
-    KV_INT64_TEXT_BYTES = 21,
     KV_SCAN_COUNT_DEFAULT = 10,
     KV_CURSOR_TEXT_BYTES = 21,
     KV_FLOAT_TEXT_BYTES = 5 * 1024 + 1,
@@ -377,7 +376,7 @@ static int hash_get(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
     return MDB_SUCCESS;
 }
 
-/* Whether `matches` elements fit one reply of `per` results each. */
+/* Whether a reply (or a STORE result) of this many elements is within the bound. */
 static bool reply_fits(uint64_t elements)
 {
     return elements <= KV_REPLY_ELEMENTS_MAX;
