@@ -419,7 +419,9 @@ static int failing_sync(void *impl, int handle)
 static void test_failed_sync_is_fatal(void **state)
 {
     struct wal_fixture *f = *state;
-    struct fileops fops = *fileops_posix();
+    /* Static: the WAL keeps the table until the fixture's teardown closes it (wal.h). */
+    static struct fileops fops;
+    fops = *fileops_posix();
     fops.sync = failing_sync;
     failing_sync_armed = 0;
     struct wal_error err;
