@@ -20,6 +20,9 @@ static void usage(FILE *out)
             "\n"
             "  --id N                 this node's id, one of the --cluster ids (1..255)\n"
             "  --cluster LIST         every node: ID=PEERHOST:PORT/CLIENTHOST:PORT, comma separated\n"
+            "  --join HOST:PEERPORT   join a running cluster through any member's peer port (an\n"
+            "                         empty --data-dir; a member then runs CLUSTER MEET); restart\n"
+            "                         such a node without --join or --cluster\n"
             "                         (the client address may be left out when --shards is 1)\n"
             "  --shards S             shards of the keyspace, each its own consensus group; fixed\n"
             "                         when the data directory is created (default: 16; 1 keeps\n"
@@ -192,6 +195,7 @@ int main(int argc, char **argv)
         {"heartbeat-ticks", required_argument, 0, 'b'},
         {"request-timeout-ms", required_argument, 0, 'r'},
         {"snapshot-entries", required_argument, 0, 's'},
+        {"join", required_argument, 0, 'J'},
         {"cluster-id", required_argument, 0, 'C'}, {"log-level", required_argument, 0, 'L'},
         {"shards", required_argument, 0, 'S'},     {"replicas", required_argument, 0, 'R'},
         {"redirect", no_argument, 0, 'M'},         {"http", required_argument, 0, 'H'},
@@ -221,6 +225,7 @@ int main(int argc, char **argv)
         case 'b': rv = parse_u32(optarg, "--heartbeat-ticks", 1, &config.heartbeat_ticks); break;
         case 'r': rv = parse_u32(optarg, "--request-timeout-ms", 1, &config.request_timeout_ms); break;
         case 's': rv = parse_u32(optarg, "--snapshot-entries", 0, &value), config.snapshot_entries = value; break;
+        case 'J': rv = copy_arg(config.join_addr, sizeof(config.join_addr), optarg, "--join"); break;
         case 'C': rv = parse_u64(optarg, "--cluster-id", 1, &config.cluster_id); break;
         case 'S': rv = parse_u32(optarg, "--shards", 1, &config.shards); break;
         case 'R': rv = parse_u32(optarg, "--replicas", 1, &config.replicas); break;
@@ -258,8 +263,11 @@ int main(int argc, char **argv)
         if (rv != 0)
             return 2;
     }
-    if (optind != argc || cluster == NULL) {
-        fprintf(stderr, "chorusd: --cluster is required\n");
+    /* Without --cluster: --join learns the cluster from a member, and a data directory that
+     * already holds a members file (a node that joined, restarted) knows it. */
+    if (optind != argc || (cluster != NULL && config.join_addr[0] != '\0')) {
+        fprintf(stderr, "chorusd: give --cluster (a new cluster, or a node of one) or --join "
+                        "(a new node joining a running cluster), not both\n");
         usage(stderr);
         return 2;
     }
@@ -270,7 +278,8 @@ int main(int argc, char **argv)
     if (tls_port != NULL && parse_tls_port(&config, tls_port) != 0)
         return 2;
     char error[256];
-    if (node_config_parse_cluster(&config, cluster, error, sizeof(error)) != 0) {
+    if (cluster != NULL &&
+        node_config_parse_cluster(&config, cluster, error, sizeof(error)) != 0) {
         fprintf(stderr, "chorusd: %s\n", error);
         return 2;
     }

@@ -58,6 +58,7 @@
 #include <uv.h>
 
 #include "consensus/consensus.h"
+#include "net/probe.h"
 
 enum {
     TRANSPORT_VERSION = 1,
@@ -130,6 +131,10 @@ struct transport_callbacks {
     void (*on_unreachable)(void *ctx, cn_node_id peer);
     /* One log line, without a newline. Optional: by default lines go to stderr. */
     void (*on_log)(void *ctx, const char *line);
+    /* A probe arrived (see "Probes" above): writes the answer into out (at most cap bytes)
+     * and returns its length, or 0 to refuse (the connection just closes). Optional: without
+     * it every probe is refused. */
+    size_t (*on_probe)(void *ctx, const struct transport_probe *probe, uint8_t *out, size_t cap);
 };
 
 /* Counters since start, for INFO. */

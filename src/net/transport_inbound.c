@@ -24,6 +24,7 @@ static void inbound_on_closed(uv_handle_t *handle)
     struct transport_inbound *in = handle->data;
     struct transport *t = in->t;
     free(in->buf);
+    free(in->probe_out);
     free(in);
     transport_release(t);
 }
@@ -203,6 +204,51 @@ static bool inbound_reserve(struct transport_inbound *in, size_t need)
     return true;
 }
 
+static void inbound_on_probe_written(uv_write_t *req, int status)
+{
+    struct transport_inbound *in = req->data;
+    (void)status; /* written or not, the connection is done */
+    if (!in->closing)
+        transport_inbound_close(in);
+}
+
+/* The connection began with a probe's magic instead of a hello's. Returns the bytes it took,
+ * 0 when more are needed, or -1 when the connection was closed or is closing. */
+static int64_t inbound_probe(struct transport_inbound *in, const uint8_t *p, size_t avail)
+{
+    struct transport *t = in->t;
+    struct transport_probe probe;
+    int64_t rv = transport_probe_decode(p, avail, &probe);
+    if (rv == 0) return 0;
+    if (rv < 0 || t->callbacks.on_probe == NULL) {
+        inbound_reject(in, &t->stats.handshake_errors, "bad or unwanted probe", "");
+        return -1;
+    }
+    memcpy(probe.remote, in->remote, sizeof(probe.remote));
+    in->probe_out = malloc(4 + TRANSPORT_PROBE_ANSWER_BYTES_MAX);
+    if (in->probe_out == NULL) {
+        inbound_reject(in, &t->stats.handshake_errors, "out of memory for a probe", "");
+        return -1;
+    }
+    size_t n = t->callbacks.on_probe(t->callbacks.ctx, &probe, in->probe_out + 4,
+                                     TRANSPORT_PROBE_ANSWER_BYTES_MAX);
+    assert(n <= TRANSPORT_PROBE_ANSWER_BYTES_MAX);
+    if (n == 0 || in->closing) {
+        if (!in->closing)
+            transport_inbound_close(in);
+        return -1;
+    }
+    for (int i = 0; i < 4; i++)
+        in->probe_out[i] = (uint8_t)(n >> (8 * i));
+    uv_read_stop((uv_stream_t *)&in->tcp);
+    uv_buf_t buf = uv_buf_init((char *)in->probe_out, (unsigned)(4 + n));
+    in->probe_req.data = in;
+    if (uv_write(&in->probe_req, (uv_stream_t *)&in->tcp, &buf, 1, inbound_on_probe_written) != 0)
+        transport_inbound_close(in);
+    in->hello_done = true; /* nothing more is read from it */
+    return -1;
+}
+
 /*
  * Consumes every complete hello or frame in the buffer, then keeps the partial rest at its
  * start, with room for the whole of the frame it begins. The loop is bounded by the bytes in
@@ -215,6 +261,12 @@ static void inbound_process(struct transport_inbound *in)
     size_t need = 0; /* bytes the partial frame at `off` needs in all, when known */
     while (!in->closing) {
         size_t avail = in->len - off;
+        if (!in->hello_done && !in->challenged && avail >= 4 &&
+            (in->buf[off] | in->buf[off + 1] << 8 | in->buf[off + 2] << 16 |
+             (uint32_t)in->buf[off + 3] << 24) == TRANSPORT_PROBE_MAGIC) {
+            int64_t took = inbound_probe(in, in->buf + off, avail);
+            if (took <= 0) return;
+        }
         if (!in->hello_done) {
             int64_t took = in->challenged ? inbound_proof(in, in->buf + off, avail)
                                           : inbound_hello(in, in->buf + off, avail);

@@ -119,6 +119,9 @@ struct transport_inbound {
     size_t len;
     size_t cap;
     char remote[TRANSPORT_ADDR_BYTES_MAX];
+    /* A probe (transport.h): its answer, being written, after which the connection closes. */
+    uint8_t *probe_out;
+    uv_write_t probe_req;
 };
 
 struct transport {

@@ -280,6 +280,14 @@ static int32_t command_run(struct node_client *client, const struct resp_command
         node_exec_error(&exec, "NOAUTH Authentication required.");
         return -1;
     }
+    /* A node removed from the cluster serves no data (its copy stops at its removal); it
+     * still answers what tells an operator so. */
+    if (node_members_removed(client->node) && c->run != node_cmd_info &&
+        c->run != node_cmd_cluster && c->run != cmd_quit && c->run != node_cmd_hello &&
+        c->run != node_cmd_auth) {
+        node_exec_error(&exec, "ERR this node was removed from the cluster");
+        return -1;
+    }
     if (client->tx != NULL && node_tx_queue(&exec, c->run == node_cmd_write))
         return -1;
     c->run(&exec);

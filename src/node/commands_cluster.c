@@ -121,6 +121,23 @@ static void cluster_render(struct node_exec *e, const struct resp_arg *sub)
 
 void node_cmd_cluster(struct node_exec *e)
 {
+    /* Membership (membership.c), with one shard as with more. */
+    if (node_arg_is(&e->argv[1], "MEET")) {
+        node_members_meet(e);
+        return;
+    }
+    if (node_arg_is(&e->argv[1], "FORGET")) {
+        node_members_forget(e);
+        return;
+    }
+    if (node_arg_is(&e->argv[1], "MEMBERS")) {
+        node_members_status(e);
+        return;
+    }
+    if (node_members_removed(e->node)) {
+        node_exec_error(e, "ERR this node was removed from the cluster");
+        return;
+    }
     if (!e->node->cluster_mode) {
         node_exec_error(e, error_disabled);
         return;

@@ -204,6 +204,8 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
     for (uint32_t i = 0; i < node->config.member_count && m < sizeof(members) - 80; i++)
         m += (size_t)snprintf(members + m, sizeof(members) - m, "%s%u=%s", i ? "," : "",
                               node->config.members[i].id, node->config.members[i].peer_addr);
+    struct node_members_counts mc;
+    node_members_counts(node, &mc);
     return (size_t)snprintf(
         buf, cap,
         "# Chorus\r\nrole:%s\r\nnode_id:%u\r\nleader_id:%u\r\nterm:%llu\r\n"
@@ -211,7 +213,11 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         "first_index:%llu\r\nlast_index:%llu\r\nsnapshot_index:%llu\r\nprotocol:%s\r\n"
         "members:%s\r\ncluster_id:%llu\r\nshards:%u\r\nreplicas:%u\r\ngroups_hosted:%u\r\n"
         "groups_leading:%u\r\ngroups_quiet:%u\r\ngroup_id:%u\r\ntopology_epoch:%llu\r\n"
-        "topology_verified:%d\r\nmeta_role:%s\r\nmeta_leader_id:%u\r\n\r\n",
+        "topology_verified:%d\r\nmeta_role:%s\r\nmeta_leader_id:%u\r\n"
+        "membership_voters:%u\r\nmembership_outgoing:%u\r\nmembership_learners:%u\r\n"
+        "membership_pending:%d\r\nmembership_unreachable:%d\r\nmembership_known_nodes:%u\r\n"
+        "membership_removed:%d\r\nmembership_change_in_progress:%d\r\n"
+        "membership_changes_done:%llu\r\nmembership_changes_failed:%llu\r\n\r\n",
         st->role == CN_ROLE_PRE_CANDIDATE ? "candidate" : cn_role_name(st->role), node->config.id,
         st->leader, (unsigned long long)st->term, (unsigned long long)st->commit_index,
         (unsigned long long)g->applied_index, (unsigned long long)st->persisted_index,
@@ -222,7 +228,9 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         node_groups_quiet(node), g->id, (unsigned long long)node->topology->epoch,
         node->topology_verified ? 1 : 0,
         node->meta == NULL ? "none" : cn_role_name(node->meta->status.role),
-        node->meta == NULL ? 0 : node->meta->status.leader);
+        node->meta == NULL ? 0 : node->meta->status.leader, mc.voters, mc.outgoing, mc.learners,
+        mc.pending, mc.unreachable, mc.known, mc.removed, mc.in_progress,
+        (unsigned long long)mc.changes_done, (unsigned long long)mc.changes_failed);
 }
 
 /* Appends a section as Redis lays them out: one blank line between sections, none after the

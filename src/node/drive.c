@@ -384,7 +384,7 @@ static const struct cn_snapshot_meta *update_marker(struct node_group *g,
     if (g->snapshot_pending_marker > 0) {
         *marker = (struct cn_snapshot_meta){.index = g->snapshot_pending_marker,
                                             .term = g->snapshot_pending_term,
-                                            .members = g->status.members};
+                                            .members = g->snapshot_members};
         g->snapshot_compact_index = g->snapshot_pending_marker;
         g->snapshot_pending_marker = 0;
         return marker;

@@ -300,6 +300,10 @@ static int group_create_core(struct node *node, struct node_group *g,
         }
         config.members.ids[at] = shard->replicas[i];
     }
+    /* A node that joined a running cluster starts with no configuration: it learns its own
+     * from the leader's first append or snapshot (docs/membership.md). */
+    if (node_members_joined(node))
+        config.members.count = 0;
     struct wal_restore restore;
     struct wal_error err;
     if (wal_restore_load(node->wal, g->id, &restore, &err) != WAL_OK) {
@@ -320,6 +324,8 @@ static int group_create_core(struct node *node, struct node_group *g,
         return -1;
     }
     node_refresh_status(g);
+    if (g->snapshot_members.count == 0)
+        g->snapshot_members = g->status.members; /* the configuration never changed */
     return 0;
 }
 

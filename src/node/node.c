@@ -165,6 +165,8 @@ static void on_tick(uv_timer_t *timer)
     node->ticks++;
     if (node->ticks % node->config.heartbeat_ticks == 0)
         node_quiesce_beat(node);
+    if (node->ticks % 5 == 0)
+        node_members_tick(node);
     if (node->ticks % NODE_BALANCE_TICKS == 0) {
         node_groups_balance(node);
         node_meta_tick(node);
@@ -226,6 +228,10 @@ static int start_loop_handles(struct node *node, char *error, size_t error_len)
     uv_signal_start(&node->sigint, on_signal, SIGINT);
     if (node_peers_start(node, error, error_len) != 0)
         return -1;
+    if (node_members_start(node) != 0) {
+        snprintf(error, error_len, "the address book could not be written");
+        return -1;
+    }
     if (node_http_start(node, error, error_len) != 0)
         return -1;
     return node_server_start(node, error, error_len);
@@ -263,6 +269,9 @@ int node_run(const struct node_config *config)
     node->by_id.slots = calloc(node->by_id.capacity, sizeof(*node->by_id.slots));
     node->get_buffer = malloc(NODE_GET_BUFFER_BYTES);
     assert(node->by_id.slots != NULL && node->get_buffer != NULL);
+    if (node_members_load(node, config->join_addr) != 0)
+        return 1;
+    config = &node->config; /* the members file may have given the members and cluster id */
     if (!config_names_self(config)) {
         node_log(node, NODE_LOG_ERROR, "--id %u is not a member of --cluster", config->id);
         return 1;
@@ -289,6 +298,7 @@ int node_run(const struct node_config *config)
     node_groups_close(node);
     wal_close(node->wal);
     uv_loop_close(node->loop);
+    node_members_free(node);
     node_log(node, NODE_LOG_INFO, "stopped");
     return node->exit_status;
 }

@@ -36,6 +36,7 @@ struct node_config {
     char data_dir[NODE_PATH_BYTES_MAX];
     char listen_addr[NODE_ADDR_BYTES_MAX];      /* clients (RESP) */
     char peer_listen_addr[NODE_ADDR_BYTES_MAX]; /* peers */
+    char join_addr[NODE_ADDR_BYTES_MAX];        /* --join: a member's peer address, or "" */
     char http_addr[NODE_ADDR_BYTES_MAX];        /* GET /metrics (http.c); "" when off */
     bool http_dev;                    /* --http-dev: the live view's controls (dev.c) */
     struct node_member members[NODE_NODES_MAX];

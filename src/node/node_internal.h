@@ -85,6 +85,11 @@ enum {
      * bytes (with the NUL); Redis and chorus use about a dozen. */
     NODE_ERROR_KINDS_MAX = 24,
     NODE_ERROR_KIND_BYTES_MAX = 24,
+    /* membership.c: a learner is promoted once it acknowledged an index this close to the
+     * leader's last; a change (each of its steps retried while the core is busy) gives up
+     * after this long. */
+    NODE_MEMBERS_CATCHUP_ENTRIES = 256,
+    NODE_MEMBERS_CHANGE_MS = 120000,
 };
 
 /* stages.c: where a sampled write's time goes. */
@@ -349,6 +354,10 @@ struct node_group {
     int snapshot_result;
     uint64_t snapshot_pending_marker; /* marker to append to the WAL, 0 when none */
     uint64_t snapshot_pending_term;
+    /* The configuration at the latest snapshot's index (read from the snapshot file's
+     * configuration blob; the voters in force when the file has none), which the snapshots
+     * this node sends and the markers it writes carry (consensus.h, cn_snapshot_meta). */
+    struct cn_members snapshot_members;
     uint64_t snapshot_compact_index;  /* WAL compaction allowed up to here after next sync */
     struct kv_snapshot_file *snapshot_file; /* the latest, open for sending, or NULL */
 
@@ -492,6 +501,7 @@ struct node {
     size_t topology_encoded_len;
     uint64_t topology_hash;
     bool topology_verified;
+    struct node_members *members;       /* membership.c */
     bool meta_key_found;
     uint64_t meta_checked_index;
     uint64_t meta_proposed_term;
@@ -555,6 +565,30 @@ struct node {
     uv_signal_t tls_sighup;             /* SIGHUP reloads the TLS files (server.c) */
     struct node_tls_context *tls_context; /* NULL when TLS is off */
 };
+
+/* membership.c: the address book, --join, CLUSTER MEET / FORGET / MEMBERS (S = 1). */
+struct transport_probe;
+struct node_exec;
+struct node_members_counts {
+    uint32_t voters, outgoing, learners, known;
+    bool pending, unreachable, removed, in_progress;
+    uint64_t changes_done, changes_failed;
+};
+int node_members_load(struct node *node, const char *join_addr);
+int node_members_start(struct node *node);
+void node_members_free(struct node *node);
+bool node_members_joined(const struct node *node);
+bool node_members_removed(const struct node *node);
+size_t node_members_on_probe(struct node *node, const struct transport_probe *probe,
+                             uint8_t *out, size_t cap);
+/* A companion entry (the address book) applied on group 0: true when the entry was one. */
+bool node_members_on_applied(struct node_group *group, const struct cn_entry *entry);
+void node_members_on_message(struct node *node, const struct cn_message *message);
+void node_members_tick(struct node *node);
+void node_members_meet(struct node_exec *exec);
+void node_members_forget(struct node_exec *exec);
+void node_members_status(struct node_exec *exec);
+void node_members_counts(const struct node *node, struct node_members_counts *counts);
 
 /* log.c */
 void node_log(const struct node *node, int level, const char *format, ...)

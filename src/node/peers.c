@@ -42,6 +42,7 @@ void node_peers_deliver(struct node *node, const struct cn_message *m)
     if (m->type <= CN_MSG_TYPE_MAX)
         node->stats.peer_received_by_type[m->type]++;
     node_view_on_message(node, m);
+    node_members_on_message(node, m);
     if (m->type == CN_MSG_NODE_BEAT) {
         node_quiesce_on_beat(node, m);
         return;
@@ -93,6 +94,14 @@ static void on_unreachable(void *ctx, cn_node_id peer)
     step_unreachable(node->meta, peer);
 }
 
+static size_t on_probe(void *ctx, const struct transport_probe *probe, uint8_t *out, size_t cap)
+{
+    struct node *node = ctx;
+    if (node->stopping)
+        return 0;
+    return node_members_on_probe(node, probe, out, cap);
+}
+
 static void on_log(void *ctx, const char *line)
 {
     node_log(ctx, NODE_LOG_INFO, "transport: %s", line);
@@ -119,7 +128,8 @@ int node_peers_start(struct node *node, char *error, size_t error_len)
         config.peer_count++;
     }
     struct transport_callbacks callbacks = {.ctx = node, .on_message = on_message,
-                                            .on_unreachable = on_unreachable, .on_log = on_log};
+                                            .on_unreachable = on_unreachable, .on_log = on_log,
+                                            .on_probe = on_probe};
     return transport_start(node->loop, &config, &callbacks, &node->transport, error, error_len);
 }
 

@@ -514,6 +514,7 @@ void node_requests_on_applied(struct node_group *g, const struct cn_entry *entry
                               const struct kv_result *result)
 {
     struct node *node = g->node;
+    (void)node_members_on_applied(g, entry); /* the address book, if it is one */
     while (g->commits.head != NULL && g->commits.head->index <= entry->index) {
         struct node_request *r = g->commits.head;
         uint64_t tag;

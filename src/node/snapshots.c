@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consensus/membership.h"
 #include "node/node_internal.h"
 
 /* Taking a snapshot reads the group's store from its own LMDB read txn on a pool thread, and
@@ -41,6 +42,28 @@ static void snapshot_path(const struct node_group *g, char *path, size_t cap)
 }
 
 /* Opens the newest snapshot file for sending, if there is one. */
+/*
+ * The configuration at the snapshot's index: the store's configuration blob, which the
+ * snapshot file carries first (kv_snapshot.c: u32 length, then the blob, read in the same
+ * transaction as the applied index), is the data of the latest CN_ENTRY_CONFIG applied at or
+ * below it. A file without one (the configuration never changed) gets the voters in force.
+ */
+static void snapshot_read_members(struct node_group *g)
+{
+    static uint8_t head[4 + KV_CONFIG_BYTES_MAX];
+    size_t len = 0;
+    bool done = false;
+    struct cn_membership membership;
+    g->snapshot_members = g->status.members;
+    if (kv_snapshot_read(g->snapshot_file, 0, head, sizeof(head), &len, &done) != KV_OK || len < 4)
+        return;
+    uint32_t blob = (uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 |
+                    (uint32_t)head[3] << 24;
+    if (blob == 0 || blob > len - 4 || !cn_membership_decode(head + 4, blob, &membership))
+        return;
+    cn_membership_pack(&membership, &g->snapshot_members);
+}
+
 int node_snapshot_load_latest(struct node_group *g)
 {
     char path[NODE_PATH_BYTES_MAX + 96];
@@ -54,6 +77,7 @@ int node_snapshot_load_latest(struct node_group *g)
         return -1;
     }
     g->snapshot_latest = g->snapshot_file->meta;
+    snapshot_read_members(g);
     return 0;
 }
 
@@ -134,7 +158,7 @@ void node_snapshot_fill_chunk(struct node_group *g, struct cn_message *m, uint8_
         return;
     m->snapshot.index = file->meta.index;
     m->snapshot.term = file->meta.term;
-    m->snapshot.members = g->status.members;
+    m->snapshot.members = g->snapshot_members;
     m->snapshot_chunk = buf;
     m->snapshot_chunk_len = (uint32_t)len;
     m->snapshot_done = done;

@@ -32,6 +32,9 @@ fi
 SOURCES[handshake]="tests/fuzz/fuzz_handshake.c src/net/handshake.c"
 LIBS[handshake]="-lcrypto"
 targets="$targets handshake"
+# The address book and the peer port's probe (net/memberbook.h, net/probe.h).
+SOURCES[memberbook]="tests/fuzz/fuzz_memberbook.c src/net/memberbook.c src/net/probe.c"
+targets="$targets memberbook"
 for target in $targets; do
     corpus=tests/fuzz/corpus/$target
     count=$(find "$corpus" -maxdepth 1 -type f | wc -l)

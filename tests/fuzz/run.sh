@@ -31,6 +31,7 @@ declare -A SOURCES=(
     [ring]="tests/fuzz/fuzz_ring.c $(echo src/ring/*.c)"
     [topology]="tests/fuzz/fuzz_topology.c $(echo src/cluster/*.c src/ring/*.c) src/net/resp.c"
     [handshake]="tests/fuzz/fuzz_handshake.c src/net/handshake.c"
+    [memberbook]="tests/fuzz/fuzz_memberbook.c src/net/memberbook.c src/net/probe.c"
 )
 declare -A OPTIONS=(
     [codec]="-max_len=8192"
@@ -38,6 +39,7 @@ declare -A OPTIONS=(
     [ring]="-max_len=512"
     [topology]="-max_len=8192"
     [handshake]="-max_len=256"
+    [memberbook]="-max_len=10000"
 )
 # Libraries a target links with, beyond the sanitizers.
 declare -A LIBS=(
@@ -65,7 +67,7 @@ if [ "${1:-}" = "--seeds" ]; then
 fi
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring topology handshake)
+[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring topology handshake memberbook)
 failed=0
 for target in "${targets[@]}"; do
     [ -n "${SOURCES[$target]:-}" ] || { echo "fuzz: unknown target $target"; exit 2; }
