@@ -39,7 +39,13 @@ static bool step_higher_term(struct raft *r, const struct cn_message *m)
 
 static void step_lower_term(struct raft *r, const struct cn_message *m)
 {
-    if ((r->config.check_quorum || r->config.pre_vote) &&
+    /* A leader that is no voter of our configuration leads one we have not learned yet (we
+     * lag, and it does not know our term): our vote requests never reach it, so unless we
+     * tell it our term (Figure 2: "reply false if term < currentTerm") neither of us ever
+     * hears of the other, and it can never catch us up (chorus-sim --membership --groups 4
+     * seed 4000514, check-quorum and pre-vote off). */
+    bool unknown_leader = !cn_membership_is_voter(&r->conf, m->from);
+    if ((r->config.check_quorum || r->config.pre_vote || unknown_leader) &&
         (m->type == CN_MSG_HEARTBEAT || m->type == CN_MSG_APPEND)) {
         /* etcd #8243: tell a stale leader our term, so that it steps down. */
         raft_send(r, CN_MSG_APPEND_RESPONSE, m->from);

@@ -20,6 +20,7 @@
  */
 #include <assert.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "consensus/membership.h"
@@ -143,6 +144,18 @@ static bool sim_membership_draw(struct sim *sim, const struct cn_membership *now
     }
 }
 
+/* "1,2,3" for the trace. */
+static void sim_membership_list(const struct cn_members *list, char *buf, size_t size)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; i < list->count && at < size; i++) {
+        int w = snprintf(buf + at, size - at, "%s%u", i > 0 ? "," : "", list->ids[i]);
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+}
+
 void sim_membership_next(struct sim *sim)
 {
     if (sim->now_us >= sim->params.faults_end_us || sim->probing) return;
@@ -159,9 +172,12 @@ void sim_membership_next(struct sim *sim)
                                      .out_index = &index};
             int rc = sim_node_step(sim, (uint32_t)leader, group, &event);
             if (rc == CN_OK) sim->result->membership_changes++;
-            SIM_TRACE_GROUP(sim, leader, group, "membership: %s -> voters %u learners %u: %s"
-                            " (index %" PRIu64 ")", what, next.voters.count,
-                            next.learners.count, cn_strerror(rc), index);
+            char voters[64], learners[64];
+            sim_membership_list(&next.voters, voters, sizeof(voters));
+            sim_membership_list(&next.learners, learners, sizeof(learners));
+            SIM_TRACE_GROUP(sim, leader, group, "membership: %s -> voters {%s} learners {%s}:"
+                            " %s (index %" PRIu64 ")", what, voters, learners, cn_strerror(rc),
+                            index);
         }
     }
     sim_schedule(sim, sim_rng_range(&sim->rng_membership, SIM_MEMBERSHIP_GAP_US_MIN,

@@ -13,7 +13,8 @@
  *  - a configuration entry takes effect when appended, and a truncation reverts it;
  *  - the configuration survives a restart (it is in the log and in snapshots);
  *  - regressions found by chorus-sim --membership: a new voter that knows nothing yet must
- *    vote; a removed leader holding the only copy of C(new) must still campaign.
+ *    vote; a removed leader holding the only copy of C(new) must still campaign; a lagging
+ *    voter answers a leader of a configuration it does not know with its term.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -468,6 +469,41 @@ static void scenario_removed_leader_holding_only_copy_of_new_configuration_campa
     cluster_free(&c);
 }
 
+/* chorus-sim --membership --groups 4 seed 4000514 (pre-vote and check-quorum off): node 3 was
+ * cut off while C({1,2,3},{3,4,5}) and C({3,4,5}) committed, and raised its term meanwhile.
+ * Back, it drops the appends of the new leader, a lower term, and its vote requests go to 1
+ * and 2 only, its stale configuration: unless it answers a leader that is no voter of its
+ * configuration with its term (Figure 2), it is never caught up. */
+static void scenario_lagging_voter_answers_leader_of_unknown_configuration(void **state)
+{
+    (void)state;
+    struct cluster c;
+    init_group_with(&c, 5, 3, false, false);
+    elect(&c, 1);
+    assert_int_equal(cluster_change(&c, 1, &MEMBERS(1, 2, 3), &MEMBERS(4, 5), NULL), CN_OK);
+    cluster_stabilize(&c);
+    cluster_isolate(&c, 3, true);
+    assert_int_equal(cluster_change(&c, 1, &MEMBERS(3, 4, 5), &NONE, NULL), CN_OK);
+    cluster_stabilize(&c);
+    cn_node_id leader = cluster_leader(&c);
+    assert_true(leader == 4 || leader == 5);
+    assert_members(rh_status(&c, leader).membership.voters, MEMBERS(3, 4, 5));
+    /* The removed nodes are gone for good (else their own campaigns, in the joint
+     * configuration some of them still hold, would bump the new leader's term). */
+    cluster_crash(&c, 1);
+    cluster_crash(&c, 2);
+    cluster_tick(&c, 3, 200);
+    assert_true(rh_term(&c, 3) > rh_term(&c, leader));
+    cluster_isolate(&c, 3, false);
+    for (uint32_t i = 0; i < 100 && rh_last(&c, 3) < rh_last(&c, 4); i++)
+        rh_tick_all(&c, 1);
+    leader = cluster_leader(&c);
+    assert_true(leader == 4 || leader == 5);
+    assert_int_equal(rh_last(&c, 3), rh_last(&c, leader));
+    assert_members(rh_status(&c, 3).membership.voters, MEMBERS(3, 4, 5));
+    cluster_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +520,7 @@ int main(void)
         cmocka_unit_test(scenario_configuration_survives_restart_and_snapshots),
         cmocka_unit_test(scenario_new_voter_that_knows_nothing_votes),
         cmocka_unit_test(scenario_removed_leader_holding_only_copy_of_new_configuration_campaigns),
+        cmocka_unit_test(scenario_lagging_voter_answers_leader_of_unknown_configuration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
