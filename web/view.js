@@ -42,6 +42,9 @@ let topology = null;
 const spark = [];
 const leaders = new Map();   // group -> {id, term, changedAt}
 const roles = new Map();     // "node:group" -> role last seen
+const SNAP_SHOW_MS = 2500;    // a cell shows a snapshot transfer this long after bytes moved
+const SNAP_FRESH_MS = 10000;  // a node this young when first seen: its counters count from 0
+const snaps = new Map();     // "node:group" -> {received, sent, snapshot, at: last growth}
 const log = [];
 const SAMPLES_MAX = 100;      // sampled messages listed
 const PULSES_MAX = 60;        // messages in flight on the graph at once
@@ -176,6 +179,33 @@ function groupName(g) {
   return topology && topology.meta && g === topology.shards.length ? 'meta' : String(g);
 }
 
+// Snapshot transfers: the group's snapshot bytes received (or sent) on a node grew since its
+// last state. The first growth of a transfer is logged; the cell shows it while bytes move,
+// and the log says when the receiver's snapshot index moved (it installed what it received).
+function noticeSnapshot(node, x, key, uptimeMs) {
+  let before = snaps.get(key);
+  // A node first seen within seconds of its start: its counters began at zero, and what they
+  // hold already moved since (say, the snapshot a restarted node is catching up with).
+  if (!before && uptimeMs < SNAP_FRESH_MS)
+    before = {received: 0, sent: 0, snapshot: -1, at: 0};
+  const now = {received: x.snap_received || 0, sent: x.snap_sent || 0, snapshot: x.snapshot,
+               at: before ? before.at : 0, receiving: false, sending: false};
+  if (before) {
+    const got = now.received - before.received, gave = now.sent - before.sent;
+    now.receiving = got > 0;
+    now.sending = gave > 0;
+    if ((got > 0 || gave > 0) && Date.now() - before.at > SNAP_SHOW_MS)
+      addLog('snapshot', `group ${groupName(x.id)}: node ${node} ` +
+        (got > 0 ? `receives a snapshot (${fmt(got / 1024)} KiB so far)`
+                 : `sends a snapshot (${fmt(gave / 1024)} KiB so far)`));
+    if (got > 0 || gave > 0) now.at = Date.now();
+    if (before.received < now.received && x.snapshot !== before.snapshot)
+      addLog('snapshot', `group ${groupName(x.id)}: node ${node} installed the snapshot at ` +
+        `index ${x.snapshot} (${fmt(now.received / 1024)} KiB received in all)`);
+  }
+  snaps.set(key, now);
+}
+
 // Elections, leader changes and nodes going down or up, for the log and the animations.
 function noticeChanges(groups) {
   for (const src of sources) {
@@ -190,6 +220,7 @@ function noticeChanges(groups) {
         addLog('election', `group ${groupName(x.id)}: node ${src.state.node} ` +
           (x.role === 'candidate' ? `campaigns in term ${x.term}` : 'asks for pre-votes'));
       roles.set(key, x.role);
+      noticeSnapshot(src.state.node, x, key, src.state.uptime_ms);
     }
   }
   for (const g of groups) {
@@ -265,6 +296,10 @@ function drawGrid(nodes, groups) {
         td.dataset.role = role;
       }
       td.classList.toggle('quiet', !!(x && x.quiet));
+      const snap = snaps.get(id + ':' + g);
+      const moving = !!(x && snap && Date.now() - snap.at < SNAP_SHOW_MS);
+      td.classList.toggle('snapshot-in', moving && snap.received > 0 && !snap.sending);
+      td.classList.toggle('snapshot-out', moving && snap.sent > 0 && !snap.receiving);
       td.dataset.term = x ? x.term : '';
       const text = role === 'down' ? 'down' : x ?
         `${x.role === 'pre-candidate' ? 'pre-cand.' : x.role}<small>t${x.term} · c${x.commit}` +
@@ -273,7 +308,9 @@ function drawGrid(nodes, groups) {
       td.title = x ? `node ${id}, group ${groupName(g)}: ${x.role}, term ${x.term}, leader ` +
         `${x.leader || 'unknown'}\ncommit ${x.commit}, applied ${x.applied}, persisted ` +
         `${x.persisted}, log ${x.first}..${x.last}, snapshot ${x.snapshot}` +
-        (x.transfer ? `\ntransferring leadership to node ${x.transfer}` : '') : '';
+        (x.transfer ? `\ntransferring leadership to node ${x.transfer}` : '') +
+        (x.snap_received || x.snap_sent ? `\nsnapshot bytes received ${x.snap_received}, ` +
+          `sent ${x.snap_sent}` : '') : '';
     }
   }
 }

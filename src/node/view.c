@@ -47,6 +47,9 @@ static void write_group(struct json *w, const struct node_group *g)
     json_key_u64(w, "snapshot", s->snapshot_index);
     json_key_u64(w, "log_bytes", s->log_bytes);
     json_key_u64(w, "transfer", s->transfer_target);
+    /* Snapshot bytes moved for this group so far: the page shows a transfer while they grow. */
+    json_key_u64(w, "snap_sent", g->counters.snapshot_bytes_sent);
+    json_key_u64(w, "snap_received", g->counters.snapshot_bytes_received);
     json_key_bool(w, "quiet", g->quiet);
     json_key(w, "members");
     json_array_begin(w);

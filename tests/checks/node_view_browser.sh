@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# timeout: 180
+# timeout: 300
 # The live view in a real browser: Debian's headless Chromium, driven by Selenium through
 # chromedriver, loads node 1's page watching all 3 nodes of a cluster (S = 4: groups 0..3 and
 # the meta group; the nodes run with --http-dev). The page must show the 3 nodes up and a
 # leader for every group. Its "pause" button on group 0's leader must make another node lead
 # group 0 while the pause lasts (4 s). Then the page must name for group 0 the leader INFO
 # names, and after a SIGKILL of that node show the node down and another node leading group 0
-# (the one the survivors' INFO names) within 20 s. The screenshots are kept in
-# $BUILD/artifacts/.
+# (the one the survivors' INFO names) within 20 s. Then, with the killed node still down,
+# 4,000 writes make every group snapshot and compact its log; a page loaded anew must show the
+# killed node, restarted, receiving a snapshot and installing it (its event log says so, and
+# a cell shows the transfer) within 30 s. The screenshots are kept in $BUILD/artifacts/.
 cd "$(dirname "$0")/../.."
 PORT_BASE=${PORT_BASE:-28300}
 . tests/cluster/lib.sh
@@ -20,7 +22,7 @@ http_port() { echo $((PORT_BASE + 5 + $1)); }
 SHARDS=4
 NODES=3
 for i in 1 2 3; do
-    NODE_FLAGS="--http 127.0.0.1:$(http_port "$i") --http-dev"
+    NODE_FLAGS="--http 127.0.0.1:$(http_port "$i") --http-dev --snapshot-entries 200"
     node_start "$i" || fail "start node $i"
 done
 NODE_FLAGS=""
@@ -156,5 +158,80 @@ cat "$CLUSTER_DIR/browser.out"
 killed=$(sed -n 's/^KILLED //p' "$CLUSTER_DIR/browser.out")
 NODE_PID[$killed]=""
 for i in 1 2 3; do [ "$i" = "$killed" ] || node_alive "$i" || fail "node $i died"; done
-echo "screenshots: $ARTIFACTS/view-3-nodes.png $ARTIFACTS/view-paused.png $ARTIFACTS/view-leader-killed.png"
+
+# A snapshot transfer on the page: every group snapshots and compacts while node $killed is down
+# (about 1,000 entries a group against --snapshot-entries 200), then a page loaded anew watches
+# node $killed come back and catch up by snapshot.
+survivor=1; [ "$survivor" = "$killed" ] && survivor=2
+# Every shard takes a write through the survivor first (each group elected a new leader).
+. tests/cluster/shards_lib.sh
+shards_writable_through "$survivor" 30 "$CLUSTER_DIR/acked.jsonl" snapready ||
+    fail "not every shard writable through node $survivor within 30 s of node $killed's kill"
+for k in $(seq 1 4000); do echo "SET snapview$k $k"; done | cli_load "$survivor" || fail "load while node $killed is down"
+taken_all() { local i n=0; for i in 1 2 3; do [ "$i" = "$killed" ] && continue
+    n=$((n + $(info_stat "$i" snapshots_taken))); done; [ "$n" -ge 8 ]; }
+wait_for 20 taken_all || fail "the survivors took fewer than 8 snapshots in 20 s"
+READY=$CLUSTER_DIR/page-ready
+/usr/bin/python3 - "$(http_port 1),$(http_port 2),$(http_port 3)" "$ARTIFACTS" "$killed" \
+    "$CLUSTER_DIR" "$READY" <<'PY' > "$CLUSTER_DIR/browser-snap.out" 2>&1 &
+import os, sys, time
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+http_ports, artifacts, killed = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])
+profile, ready = os.path.join(sys.argv[4], "chromium-profile-snap"), sys.argv[5]
+opts = webdriver.ChromeOptions()
+for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+          "--window-size=1400,1700", "--user-data-dir=" + profile):
+    opts.add_argument(a)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+
+def wait_until(seconds, what, check):
+    deadline = time.time() + seconds
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.time() > deadline:
+            driver.save_screenshot(os.path.join(artifacts, "view-snapshot-failed.png"))
+            sys.exit("within %d s: %s; the log says: %s" % (
+                seconds, what, driver.find_element(By.ID, "log").text[:600]))
+        time.sleep(0.05)
+try:
+    driver.set_page_load_timeout(20)
+    driver.get("http://127.0.0.1:%s/?nodes=%s" % (
+        http_ports[0] if killed != 1 else http_ports[1], ",".join(http_ports)))
+    summary = lambda: driver.find_element(By.ID, "summary")
+    wait_until(20, "the page shows 2 of 3 nodes up",
+               lambda: summary().get_attribute("data-nodes-up") == "2")
+    open(ready, "w").close()
+    seen_cell = [False]
+    def transferred():
+        facts = driver.execute_script("""
+            return {cells: document.querySelectorAll('#grid td.snapshot-in').length,
+                    log: document.getElementById('log').innerText};""")
+        if facts["cells"] > 0 and not seen_cell[0]:
+            seen_cell[0] = True
+            driver.save_screenshot(os.path.join(artifacts, "view-snapshot.png"))
+        log = facts["log"]
+        return (("node %d receives a snapshot" % killed) in log and
+                ("node %d installed the snapshot" % killed) in log and seen_cell[0])
+    wait_until(30, "the page shows node %d receiving and installing a snapshot" % killed,
+               transferred)
+    print("page: node %d received and installed a snapshot" % killed)
+finally:
+    driver.quit()
+PY
+browser=$!
+wait_for 40 test -e "$READY" || { kill "$browser" 2>/dev/null; cat "$CLUSTER_DIR/browser-snap.out"; fail "the second page did not load"; }
+NODE_FLAGS="--http 127.0.0.1:$(http_port "$killed") --http-dev --snapshot-entries 200"
+node_start "$killed" || fail "restart of node $killed"
+wait "$browser"
+rc=$?
+cat "$CLUSTER_DIR/browser-snap.out"
+[ "$rc" = 0 ] || fail "the snapshot transfer on the page"
+installed=$(info_stat "$killed" snapshots_installed)
+[ "${installed:-0}" -ge 1 ] || fail "node $killed installed no snapshot (the page said it did)"
+echo "screenshots: $ARTIFACTS/view-3-nodes.png $ARTIFACTS/view-paused.png $ARTIFACTS/view-leader-killed.png $ARTIFACTS/view-snapshot.png"
 echo "node_view_browser: ok"
