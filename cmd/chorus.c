@@ -8,6 +8,7 @@
  *           [--workload set|get|mixed|cas|incr|all] [--read-ratio R] [--nodes LIST]
  *           [--history FILE] [--key-prefix P] [--seed N]
  *     ring --nodes ID[:WEIGHT][@ZONE],... [...]   consistent hashing, shown (no server needed)
+ *     cluster add HOST:PEERPORT | cluster remove ID | cluster status   membership change
  *
  * Replies print as redis-cli prints them when not on a terminal, with the type shown:
  * strings plain, (nil), (integer) N, (error) TEXT.
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "client/bench.h"
+#include "client/cluster_cmd.h"
 #include "client/conn.h"
 #include "client/ring_cmd.h"
 #include "client/status.h"
@@ -44,6 +46,7 @@ static void usage(FILE *out)
           "        [--nodes HOST:PORT,...] [--history FILE] [--key-prefix P] [--seed N]\n",
           out);
     ring_cmd_usage(out);
+    cluster_cmd_usage(out);
     fputs("defaults: -h 127.0.0.1 -p 7001 --timeout 5000 (bench: 2000 per request)\n"
           "exit: 0 ok, 1 error reply (status: a node is down), 2 connection or usage error\n",
           out);
@@ -259,6 +262,8 @@ int main(int argc, char **argv)
     char **rest_argv = argv + i + 1;
     if (strcmp(command, "status") == 0)
         return run_status(&endpoint, (int)timeout_ms, rest, rest_argv);
+    if (strcmp(command, "cluster") == 0)
+        return cluster_cmd_run(&endpoint, (int)timeout_ms, rest, rest_argv, stdout, stderr);
     if (strcmp(command, "ring") == 0)
         return ring_cmd_run(rest, rest_argv, stdout, stderr);
     if (strcmp(command, "bench") == 0)

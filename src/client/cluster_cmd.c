@@ -1,0 +1,209 @@
+/*
+ * cluster_cmd.c — `chorus cluster add HOST:PEERPORT`, `chorus cluster remove ID` and
+ * `chorus cluster status`.
+ *
+ * A change is asked of the leader: a node that is not answers "-TRYAGAIN not the leader: ask
+ * node N at HOST:PORT", and the command follows that (at most CLUSTER_CMD_HOPS_MAX times). While
+ * another change is in progress the node answers "-TRYAGAIN a membership change is in
+ * progress", and the command asks again until its deadline. Once the leader took the change
+ * (CLUSTER MEET and FORGET answer OK as soon as it started, as Redis's MEET does), the
+ * command follows it in CLUSTER MEMBERS until the leader is idle again, and prints how it
+ * ended: "node 4 added as a voter", "node 2 removed", or why it failed (exit 1).
+ */
+#include "client/cluster_cmd.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/reply.h"
+
+enum {
+    CLUSTER_CMD_HOPS_MAX = 4,
+    CLUSTER_CMD_POLL_MS = 200,
+    CLUSTER_CMD_WAIT_MS_DEFAULT = 180000,
+};
+
+void cluster_cmd_usage(FILE *out)
+{
+    fputs("  cluster add HOST:PEERPORT [--no-wait]   add a node started with chorusd --join\n"
+          "  cluster remove ID [--no-wait]           remove a voter or a learner\n"
+          "  cluster status                          members, roles, the change in progress\n",
+          out);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One command on a fresh connection. Returns the reply (free it) or NULL with a message. */
+static struct client_reply *call(const struct client_endpoint *endpoint, int timeout_ms,
+                                 int argc, const char *const *argv, FILE *err)
+{
+    struct client_conn conn;
+    client_conn_init(&conn);
+    struct client_reply *reply = NULL;
+    enum client_status status = client_conn_open(&conn, endpoint, timeout_ms);
+    if (status == CLIENT_OK)
+        status = client_conn_call(&conn, (uint32_t)argc, argv, NULL, timeout_ms, &reply);
+    if (status != CLIENT_OK) {
+        char address[CLIENT_ADDRESS_BYTES_MAX];
+        client_endpoint_format(endpoint, address);
+        fprintf(err, "chorus: %s: %s (%s)\n", address, client_status_name(status), conn.error);
+        reply = NULL;
+    }
+    client_conn_destroy(&conn);
+    return reply;
+}
+
+/* The value of "name:" in CLUSTER MEMBERS' text, copied into out ("" when absent). */
+static void field(const char *text, const char *name, char *out, size_t cap)
+{
+    out[0] = '\0';
+    size_t n = strlen(name);
+    for (const char *p = text; p != NULL && *p != '\0';) {
+        if (strncmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            size_t len = strcspn(v, "\r\n");
+            if (len >= cap)
+                len = cap - 1;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return;
+        }
+        p = strchr(p, '\n');
+        if (p != NULL)
+            p++;
+    }
+}
+
+/* Asks for a change, following the leader and waiting out a change in progress. On success
+ * *leader is the node that took it. Returns 0, 1 (refused), 2 (no answer). */
+static int ask_change(struct client_endpoint *leader, int timeout_ms, int argc,
+                      const char *const *argv, int64_t deadline_ns, FILE *out, FILE *err)
+{
+    for (int hops = 0;;) {
+        struct client_reply *reply = call(leader, timeout_ms, argc, argv, err);
+        if (reply == NULL)
+            return 2;
+        if (reply->type != CLIENT_REPLY_ERROR) {
+            client_reply_free(reply);
+            return 0;
+        }
+        const char *text = reply->string;
+        const char *ask = strstr(text, " at ");
+        if (strncmp(text, "TRYAGAIN not the leader: ask node", 33) == 0 && ask != NULL &&
+            hops < CLUSTER_CMD_HOPS_MAX) {
+            struct client_endpoint next;
+            if (client_endpoint_parse(ask + 4, &next) == 0) {
+                fprintf(out, "asking the leader, %s\n", ask + 4);
+                *leader = next;
+                hops++;
+                client_reply_free(reply);
+                continue;
+            }
+        }
+        bool retry = strncmp(text, "TRYAGAIN", 8) == 0 && client_now_ns() < deadline_ns;
+        if (!retry) {
+            fprintf(err, "chorus: (error) %s\n", text);
+            client_reply_free(reply);
+            return 1;
+        }
+        client_reply_free(reply);
+        sleep_ms(CLUSTER_CMD_POLL_MS);
+    }
+}
+
+/* Follows the change on the leader until it is idle; prints how it ended. */
+static int follow_change(const struct client_endpoint *leader, int timeout_ms, int64_t deadline_ns,
+                         FILE *out, FILE *err)
+{
+    static const char *const members[] = {"CLUSTER", "MEMBERS"};
+    char step[64] = "", last[256] = "", seen[64] = "";
+    int misses = 0;
+    while (client_now_ns() < deadline_ns) {
+        struct client_reply *reply = call(leader, timeout_ms, 2, members, err);
+        if (reply == NULL || reply->type != CLIENT_REPLY_BULK) {
+            client_reply_free(reply);
+            /* The leader may be restarting or stepping down: a few misses are waited out. */
+            if (++misses > 25)
+                return 2;
+            sleep_ms(CLUSTER_CMD_POLL_MS);
+            continue;
+        }
+        misses = 0;
+        field(reply->string, "change", step, sizeof(step));
+        field(reply->string, "last_change", last, sizeof(last));
+        client_reply_free(reply);
+        if (strcmp(step, seen) != 0 && strcmp(step, "idle") != 0) {
+            fprintf(out, "%s\n", step);
+            snprintf(seen, sizeof(seen), "%s", step);
+        }
+        if (strcmp(step, "idle") == 0) {
+            bool ok = strstr(last, "added as a voter") != NULL ||
+                      strstr(last, "already a voter") != NULL || strstr(last, "removed") != NULL;
+            fprintf(ok ? out : err, "%s%s\n", ok ? "" : "chorus: ", last);
+            return ok ? 0 : 1;
+        }
+        sleep_ms(CLUSTER_CMD_POLL_MS);
+    }
+    fprintf(err, "chorus: the change did not finish in time (last step: %s)\n", step);
+    return 1;
+}
+
+int cluster_cmd_run(const struct client_endpoint *endpoint, int timeout_ms, int argc,
+                    char **argv, FILE *out, FILE *err)
+{
+    if (argc < 1) {
+        cluster_cmd_usage(err);
+        return 2;
+    }
+    bool wait = true;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--no-wait") == 0)
+            wait = false;
+        else {
+            fprintf(err, "chorus: cluster: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    int64_t deadline_ns = client_now_ns() + (int64_t)CLUSTER_CMD_WAIT_MS_DEFAULT * 1000000;
+    struct client_endpoint leader = *endpoint;
+    if (strcmp(argv[0], "status") == 0 && argc == 1) {
+        static const char *const members[] = {"CLUSTER", "MEMBERS"};
+        struct client_reply *reply = call(endpoint, timeout_ms, 2, members, err);
+        if (reply == NULL)
+            return 2;
+        int rv = reply->type == CLIENT_REPLY_BULK ? 0 : 1;
+        fprintf(rv == 0 ? out : err, "%s%s", reply->string, rv == 0 ? "" : "\n");
+        client_reply_free(reply);
+        return rv;
+    }
+    if (strcmp(argv[0], "add") == 0 && argc >= 2) {
+        char host[CLIENT_HOST_BYTES_MAX];
+        const char *colon = strrchr(argv[1], ':');
+        if (colon == NULL || colon == argv[1] || (size_t)(colon - argv[1]) >= sizeof(host)) {
+            fprintf(err, "chorus: cluster add HOST:PEERPORT (the new node's --peer-listen)\n");
+            return 2;
+        }
+        memcpy(host, argv[1], (size_t)(colon - argv[1]));
+        host[colon - argv[1]] = '\0';
+        const char *meet[] = {"CLUSTER", "MEET", host, colon + 1};
+        int rv = ask_change(&leader, timeout_ms, 4, meet, deadline_ns, out, err);
+        if (rv != 0 || !wait)
+            return rv;
+        return follow_change(&leader, timeout_ms, deadline_ns, out, err);
+    }
+    if (strcmp(argv[0], "remove") == 0 && argc >= 2) {
+        const char *forget[] = {"CLUSTER", "FORGET", argv[1]};
+        int rv = ask_change(&leader, timeout_ms, 3, forget, deadline_ns, out, err);
+        if (rv != 0 || !wait)
+            return rv;
+        return follow_change(&leader, timeout_ms, deadline_ns, out, err);
+    }
+    cluster_cmd_usage(err);
+    return 2;
+}
