@@ -138,6 +138,7 @@ bench: all
 	@BUILD=$(BUILD) bench/ring_bench.sh
 	@BUILD=$(BUILD) bench/shards.sh
 	@BUILD=$(BUILD) bench/vs.sh
+	@BUILD=$(BUILD) bench/view_cost.sh
 
 chaos: all
 	@BUILD=$(BUILD) tests/chaos.sh
