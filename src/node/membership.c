@@ -787,6 +787,11 @@ static struct node_group *change_may_start(struct node_exec *e)
                            "supported yet");
         return NULL;
     }
+    if (strcmp(node->ops->name, "raft") != 0) {
+        node_exec_error(e, "ERR membership change is not supported by Multi-Paxos yet "
+                           "(--protocol raft)");
+        return NULL;
+    }
     if (g == NULL || g->status.role != CN_ROLE_LEADER) {
         char text[200];
         cn_node_id leader = g != NULL ? g->status.leader : 0;
