@@ -253,7 +253,7 @@ static void spare_done(uv_work_t *work, int status)
 
 /* Starts zero-filling the WAL's next segment on the thread pool when the WAL wants one
  * (wal_spare.c says why: syncs into written blocks are about twice as fast). */
-void node_spare_start(struct node *node)
+static void spare_start(struct node *node)
 {
     if (node->spare_running || node->stopping || !wal_spare_begin(node->wal))
         return;
@@ -322,7 +322,7 @@ static void sync_done(uv_work_t *work, int status)
     }
     if (!finished)
         return; /* an older batch is still on disk: this one waits for it */
-    node_spare_start(node);
+    spare_start(node);
     node_finish_flush(node);
     node_requests_retry(node);
     /* The next batch is not sealed here: the groups just finished have gathered entries
@@ -341,8 +341,9 @@ static void sync_done(uv_work_t *work, int status)
  * is never in two (it has one update outstanding), so its updates stay in order. */
 static void sync_start(struct node *node)
 {
-    if (node->batch_open == NULL || node->stopping ||
-        node->flight_count == WAL_BATCHES_IN_FLIGHT_MAX || !wal_batch_sealable(node->wal))
+    /* Not sealable also when WAL_BATCHES_IN_FLIGHT_MAX batches are in flight: the WAL's count
+     * of them is the node's flight_count (asserted below by the free slot). */
+    if (node->batch_open == NULL || node->stopping || !wal_batch_sealable(node->wal))
         return;
     if (node->flight_count > 0)
         node->stats.syncs_overlapped++;

@@ -615,7 +615,6 @@ uint32_t node_groups_quiet(const struct node *node);
 
 /* drive.c */
 void node_drive_init(struct node *node);
-void node_spare_start(struct node *node);
 void node_drive_schedule(struct node *node);
 void node_drive(struct node *node);
 /* Steps an event into the group's core; anything but a tick wakes a quiet group. */

@@ -63,19 +63,17 @@ int wal_spare_prepare(struct wal *wal, struct wal_error *err)
     if (rv != 0) return wal_error_set(err, WAL_ERR_IO, "%s: open: %s", path, strerror(-rv));
     const char *what = "fallocate";
     rv = fops->allocate(fops->impl, handle, wal->spare.bytes);
-    what = "write";
-    /* Bounded by the segment size: at most WAL_SEGMENT_BYTES_MAX / 1 MiB = 1,024 writes. */
+    /* Bounded by the segment size: at most WAL_SEGMENT_BYTES_MAX / 1 MiB = 1,024 writes. Each
+     * megabyte is synced on its own, so that the zeroing never queues 64 MiB ahead of the log's
+     * own fdatasyncs (no effect on p99 was measured either way). */
     for (uint64_t at = 0; rv == 0 && at < wal->spare.bytes; at += WAL_SPARE_ZERO_CHUNK_BYTES) {
         uint64_t left = wal->spare.bytes - at;
         size_t len = left < WAL_SPARE_ZERO_CHUNK_BYTES ? (size_t)left : WAL_SPARE_ZERO_CHUNK_BYTES;
+        what = "write";
         rv = fops->write(fops->impl, handle, at, wal_spare_zeroes, len);
-        /* Each megabyte goes to the disk on its own: one fdatasync of the whole segment at the
-         * end queued 64 MiB ahead of the log's own fdatasyncs, a p99 spike of writes that
-         * happened to sync meanwhile. */
         if (rv == 0) {
             what = "fdatasync";
             rv = fops->sync(fops->impl, handle);
-            what = "write";
         }
     }
     fops->close(fops->impl, handle);
