@@ -77,6 +77,7 @@ struct kv_bytes {
 struct kv_options {
     uint64_t map_bytes;   /* LMDB map size (sparse); default 4 GiB */
     uint32_t readers_max; /* concurrent read transactions; default 126 */
+    bool write_map;       /* MDB_WRITEMAP (kv_store.c); default true */
 };
 void kv_options_defaults(struct kv_options *options);
 
@@ -97,8 +98,9 @@ void kv_close(struct kv *kv);
  * of a kv_open store, so a one-group data directory is read by either.
  *
  * In an environment from kv_env_open, kv_apply_batch does not commit: each store's batch
- * goes, as a nested txn (so that a full map rolls back that store's batch alone), into one
- * write txn of the environment, and kv_env_commit commits them all. Readers see a batch only
+ * goes, flat, into one write txn of the environment, and kv_env_commit commits them all. (A
+ * command that must be rolled back aborts that txn, and the other batches in it are applied
+ * again from copies: kv_replay.c; MDB_WRITEMAP allows no nested txns.) Readers see a batch only
  * after kv_env_commit: the node commits before it answers any client or read (drive.c).
  * kv_snapshot_install commits what is pending before it installs. Apply thread only.
  */
@@ -176,9 +178,9 @@ struct kv_result {
  * applied + 1 and the rest contiguous (asserted).
  *
  * A command that cannot be stored because the map is full gets "ERR storage full" and
- * changes nothing; the others of the batch apply. (Fast path: the whole batch in one txn;
- * after MDB_MAP_FULL the batch is redone with one nested txn per command.) Note: fullness
- * depends on each replica's file, so replicas must be given the same map size and space.
+ * changes nothing; the others of the batch apply. (The txn is aborted, the command marked,
+ * and what the txn held applied again: kv_apply.c.) Note: fullness depends on each
+ * replica's file, so replicas must be given the same map size and space.
  *
  * Returns KV_OK; KV_ERR_FULL when not even the applied index (or a configuration entry) can
  * be stored, or KV_ERR_IO: then the failing transaction changed nothing and kv_applied() says

@@ -1,13 +1,13 @@
 /*
- * kv_apply.c — applying committed entries: one LMDB write txn per batch, with the applied index.
- * In a shared environment (kv.h) that txn is nested in the environment's deferred txn, which
- * kv_env_commit commits for every store at once.
+ * kv_apply.c — applying committed entries: in the environment's LMDB write txn, flat, with
+ * the store's applied index. In a shared environment (kv.h) that txn holds every store's
+ * batches until kv_env_commit commits them all at once.
  *
- * Fast path: the whole batch in one txn. A command that would leave the txn half-done — the
- * map filled up (MDB_MAP_FULL) or a hashed key collided — aborts that txn, and the same items
- * are redone in "careful" mode, where each command runs in a nested txn that is rolled back
- * alone and answered with an error. Nested txns cost a large allocation each in LMDB, hence
- * only on this rare path.
+ * An entry that would leave the txn half-done — the map filled up (MDB_MAP_FULL), a hashed
+ * key collided, WRONGTYPE after a first write — must leave no trace. MDB_WRITEMAP allows no
+ * nested txn to roll it back alone, so the whole txn is aborted, the entry marked to be
+ * answered with its error, and everything else in the txn applied again (kv_replay.c). This
+ * path is rare; the common one pays only for copying each batch's entries into the record.
  */
 #include <assert.h>
 #include <ctype.h>
@@ -740,7 +740,7 @@ static int kv_apply_op(struct kv *kv, MDB_txn *txn, const struct kv_command *com
                        struct kv_result *result, size_t *written);
 
 /* A string command that met a collection answers WRONGTYPE: at once when it wrote nothing
- * yet (its first lookup), else by rolling the entry back (kv_apply_entry_nested). */
+ * yet (its first lookup), else by rolling the entry back (kv_apply_roll_back). */
 static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
                             struct kv_result *result, size_t *written)
 {
@@ -923,33 +923,15 @@ static bool kv_rc_needs_rollback(int rc)
            rc == KV_RC_WRONGTYPE;
 }
 
-/* Careful mode: the entry in a nested txn, rolled back alone (a transaction whole) when it
- * cannot complete. */
-static int kv_apply_entry_nested(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
-                                   struct kv_result *result, size_t *written)
+static const char *kv_rollback_error(int rc)
 {
-    MDB_txn *child = NULL;
-    int rc = mdb_txn_begin(kv->env, txn, 0, &child);
-    if (rc != MDB_SUCCESS) {
-        return rc;
-    }
-    rc = kv_apply_entry(kv, child, item, result, written);
-    if (rc == MDB_SUCCESS) {
-        rc = mdb_txn_commit(child);
-    } else {
-        mdb_txn_abort(child);
-    }
-    if (kv_rc_needs_rollback(rc)) {
-        kv_result_error(result, rc == KV_RC_COLLISION    ? kv_error_collision
-                                : rc == KV_RC_WRONGTYPE ? kv_error_wrongtype
-                                                        : kv_error_storage_full);
-        return MDB_SUCCESS;
-    }
-    return rc;
+    return rc == KV_RC_COLLISION    ? kv_error_collision
+           : rc == KV_RC_WRONGTYPE ? kv_error_wrongtype
+                                   : kv_error_storage_full;
 }
 
 static int kv_apply_item(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *item,
-                         bool careful, struct kv_result *result, size_t *written)
+                         struct kv_result *result, size_t *written)
 {
     kv_result_set(result, KV_RESULT_NONE);
     switch (item->kind) {
@@ -963,69 +945,133 @@ static int kv_apply_item(struct kv *kv, MDB_txn *txn, const struct kv_apply_item
         *written += item->data_len;
         return kv_meta_put_config(txn, kv, item->data, item->data_len);
     case KV_ITEM_COMMAND:
-    case KV_ITEM_TX:
-        if (careful) {
-            return kv_apply_entry_nested(kv, txn, item, result, written);
+    case KV_ITEM_TX: {
+        int rc = 0;
+        if (kv_replay_poisoned(&kv->shared->replay, kv, item->index, &rc)) {
+            kv_result_error(result, kv_rollback_error(rc)); /* rolled back: see kv_replay.c */
+            return MDB_SUCCESS;
         }
         return kv_apply_entry(kv, txn, item, result, written);
+    }
     }
     kv_result_error(result, "ERR unknown entry kind");
     return MDB_SUCCESS;
 }
 
-/*
- * Applies items[first..] in one txn until the end of the batch or until the txn has written
- * KV_APPLY_TXN_BYTES_MAX (which keeps it far from LMDB's dirty-page limit). The applied index
- * is written first, as a placeholder, so that its page is already dirty: the final rewrite
- * of the same size then needs no free page even when the map is full.
- */
-static int kv_apply_txn(struct kv *kv, const struct kv_apply_item *items, size_t count,
-                        size_t first, bool careful, struct kv_result *results, size_t *end,
-                        size_t *bytes)
+/* Only a client's entry may be answered with an error instead; a configuration entry or the
+ * applied index that cannot be written stops the node (KV_ERR_FULL). */
+static bool kv_item_may_fail(const struct kv_apply_item *item)
 {
-    MDB_txn *parent = NULL, *txn = NULL;
-    int rc = kv_env_write_parent(kv->shared, &parent);
-    if (rc == MDB_SUCCESS) {
-        rc = mdb_txn_begin(kv->env, parent, 0, &txn);
-    }
-    if (rc != MDB_SUCCESS) {
-        return rc;
-    }
-    rc = kv_meta_put_applied(txn, kv, items[first].index, items[first].term);
-    size_t written = 0;
-    size_t i = first;
+    return item->kind == KV_ITEM_COMMAND || item->kind == KV_ITEM_TX;
+}
+
+/*
+ * Applies items[0..count) in the environment's write txn, flat, until the end, or until the
+ * txn has written KV_APPLY_TXN_BYTES_MAX (which keeps it far from LMDB's dirty-page limit),
+ * or, with stop_after_poison, right after an entry answered as rolled back (so that the
+ * caller commits at once: kv_apply_batch). The applied index is written first, as a
+ * placeholder, so that its page is already dirty: the final rewrite of the same size then
+ * needs no free page even when the map is full. *done: the items applied; on an error (the
+ * txn must then be aborted) *item_failed tells whether items[*done] failed, or the index.
+ */
+static int kv_apply_run(struct kv *kv, MDB_txn *txn, const struct kv_apply_item *items,
+                        size_t count, struct kv_result *results, bool stop_after_poison,
+                        size_t *done, bool *item_failed)
+{
+    *item_failed = false;
+    struct kv_env *env = kv->shared;
+    int rc = kv_meta_put_applied(txn, kv, items[0].index, items[0].term);
+    size_t i = 0;
     struct kv_result unused;
-    while (rc == MDB_SUCCESS && i < count && (i == first || written < KV_APPLY_TXN_BYTES_MAX)) {
-        assert(items[i].index == kv->applied_index + 1 + (i - first));
+    while (rc == MDB_SUCCESS && i < count &&
+           (i == 0 || env->txn_bytes < KV_APPLY_TXN_BYTES_MAX)) {
+        assert(items[i].index == kv->applied_index + 1 + i);
         struct kv_result *result = results != NULL ? &results[i] : &unused;
-        rc = kv_apply_item(kv, txn, &items[i], careful, result, &written);
+        size_t written = 0;
+        bool poisoned = stop_after_poison &&
+                        kv_replay_poisoned(&env->replay, kv, items[i].index, NULL);
+        rc = kv_apply_item(kv, txn, &items[i], result, &written);
+        env->txn_bytes += written;
+        *item_failed = rc != MDB_SUCCESS;
         if (rc == MDB_SUCCESS) {
             i++;
+            if (poisoned) {
+                break;
+            }
         }
     }
+    *done = i;
     if (rc == MDB_SUCCESS) {
         rc = kv_meta_put_applied(txn, kv, items[i - 1].index, items[i - 1].term);
     }
-    if (rc != MDB_SUCCESS) {
-        mdb_txn_abort(txn);
-        return rc;
+    if (rc == MDB_SUCCESS) {
+        kv->applied_index = items[i - 1].index;
+        kv->applied_term = items[i - 1].term;
     }
-    rc = mdb_txn_commit(txn);
-    if (rc != MDB_SUCCESS) {
-        return rc;
-    }
-    kv->applied_index = items[i - 1].index;
-    kv->applied_term = items[i - 1].term;
-    *end = i;
-    *bytes = written;
-    return MDB_SUCCESS;
+    return rc;
 }
 
+/*
+ * The write txn is aborted, and every recorded run (kv_replay.c) applied again, in order,
+ * from the state of the last commit. Their results were handed out already and come out the
+ * same (the same entries on the same state), so they go to a scratch result; their arenas
+ * are not reset, so the results handed out keep pointing at live memory.
+ */
+static int kv_apply_replay(struct kv_env *env)
+{
+    kv_env_abort(env);
+    struct kv_replay *replay = &env->replay;
+    for (size_t r = replay->run_count; r-- > 0;) {
+        replay->runs[r].kv->applied_index = replay->runs[r].applied_index_before;
+        replay->runs[r].kv->applied_term = replay->runs[r].applied_term_before;
+    }
+    MDB_txn *txn = NULL;
+    int rc = kv_env_write_txn(env, &txn);
+    for (size_t r = 0; rc == MDB_SUCCESS && r < replay->run_count; r++) {
+        const struct kv_replay_run *run = &replay->runs[r];
+        for (size_t at = 0; rc == MDB_SUCCESS && at < run->item_count; at++) {
+            struct kv_apply_item item = kv_replay_item(replay, run, at);
+            size_t done = 0;
+            bool item_failed = false;
+            rc = kv_apply_run(run->kv, txn, &item, 1, NULL, false, &done, &item_failed);
+        }
+    }
+    if (rc != MDB_SUCCESS) {
+        /* What applied once on this state failed the second time (a reader held pages that
+         * were free the first time): the results handed out can no longer be made true. */
+        kv_env_abort(env);
+        kv_replay_clear(replay);
+    }
+    return rc;
+}
+
+/* One entry must leave no trace: it is poisoned, the txn aborted and the other runs done
+ * again (kv_apply_replay); the caller then applies its own run again from its start. */
+static int kv_apply_roll_back(struct kv *kv, const struct kv_apply_item *item, int rc)
+{
+    struct kv_env *env = kv->shared;
+    if (!kv_replay_poison(&env->replay, kv, item->index, rc)) {
+        kv_env_abort(env);
+        kv_replay_clear(&env->replay);
+        kv_error_set("too many entries rolled back in one write txn");
+        return KV_ERR_IO;
+    }
+    rc = kv_apply_replay(env);
+    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "apply again after a rollback");
+}
+
+/*
+ * The batch in the environment's write txn. A run ends at the batch's end, at the txn's byte
+ * bound, or right after a rolled-back entry; the last two commit at once, so that the next
+ * rollback has nothing of this batch to redo (each entry is redone at most once: linear).
+ * What remains uncommitted is recorded for kv_apply_replay.
+ */
 int kv_apply_batch(struct kv *kv, const struct kv_apply_item *items, size_t count,
                    struct kv_result *results)
 {
     assert(kv != NULL && kv->env != NULL);
     assert(items != NULL || count == 0);
+    struct kv_env *env = kv->shared;
     kv_arena_reset(&kv->arena);
     size_t at = 0;
     for (size_t i = 0; i < count; i++) {
@@ -1037,21 +1083,48 @@ int kv_apply_batch(struct kv *kv, const struct kv_apply_item *items, size_t coun
             at = i + 1; /* replayed from an older point: already in the store */
         }
     }
+    size_t run_first = at;
+    uint64_t index_before = kv->applied_index, term_before = kv->applied_term;
+    bool after_rollback = false;
     while (at < count) {
-        size_t end = at, bytes = 0;
-        int rc = kv_apply_txn(kv, items, count, at, false, results, &end, &bytes);
-        if (kv_rc_needs_rollback(rc)) {
-            rc = kv_apply_txn(kv, items, count, at, true, results, &end, &bytes);
+        MDB_txn *txn = NULL;
+        int rc = kv_env_write_txn(env, &txn);
+        size_t done = 0;
+        bool item_failed = false;
+        if (rc == MDB_SUCCESS) {
+            rc = kv_apply_run(kv, txn, items + at, count - at,
+                              results != NULL ? results + at : NULL, after_rollback, &done,
+                              &item_failed);
+        }
+        if (kv_rc_needs_rollback(rc) && item_failed && kv_item_may_fail(&items[at + done])) {
+            int rv = kv_apply_roll_back(kv, &items[at + done], rc);
+            if (rv != KV_OK) {
+                return rv;
+            }
+            after_rollback = true;
+            continue;
         }
         if (rc != MDB_SUCCESS) {
+            kv_env_abort(env);
+            kv_replay_clear(&env->replay);
             return kv_error_mdb(rc, "apply batch");
         }
-        assert(end > at);
-        at = end;
-        int rv = kv_env_written(kv->shared, bytes);
-        if (rv != KV_OK) {
-            return rv;
+        at += done;
+        if (after_rollback || env->txn_bytes >= KV_APPLY_TXN_BYTES_MAX || !env->defer_commit) {
+            int rv = kv_env_commit(env);
+            if (rv != KV_OK) {
+                return rv;
+            }
+            after_rollback = false;
+            run_first = at;
+            index_before = kv->applied_index;
+            term_before = kv->applied_term;
         }
+    }
+    if (env->txn != NULL && run_first < count &&
+        !kv_replay_record(&env->replay, kv, items + run_first, count - run_first, index_before,
+                          term_before)) {
+        return kv_env_commit(env); /* no room to redo it later: then nothing to redo */
     }
     return KV_OK;
 }

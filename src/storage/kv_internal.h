@@ -58,11 +58,58 @@ struct kv_arena {
     struct kv_arena_block *current; /* last block, the one being filled */
 };
 
+/* The applies in an environment's open write txn, to be done again when one entry must be
+ * rolled back (kv_replay.c). Items' data are copied: the caller's buffers do not live that
+ * long. Bounded; a run that does not fit makes the caller commit instead. */
+enum {
+    KV_REPLAY_RUNS_MAX = 4096,
+    KV_REPLAY_ITEMS_MAX = 1u << 16,
+    KV_REPLAY_BYTES_MAX = 16u << 20,
+    KV_REPLAY_POISONS_MAX = 1024,
+};
+struct kv_replay_run {
+    struct kv *kv;
+    size_t item_first;
+    size_t item_count;
+    uint64_t applied_index_before; /* the store's, before the run: restored on an abort */
+    uint64_t applied_term_before;
+};
+struct kv_replay_poison {
+    const struct kv *kv;
+    uint64_t index;
+    int rc; /* why it was rolled back: MDB_MAP_FULL, KV_RC_COLLISION, KV_RC_WRONGTYPE... */
+};
+struct kv_replay {
+    struct kv_replay_run *runs;
+    size_t run_count, run_cap;
+    struct kv_apply_item *items; /* data: offsets into bytes until read (kv_replay_item) */
+    size_t item_count, item_cap;
+    uint8_t *bytes;
+    size_t byte_count, byte_cap;
+    struct kv_replay_poison *poisons; /* entries to answer with their error, writing nothing */
+    size_t poison_count, poison_cap;
+};
+/* Records a store's run (copying items and their data); false when a bound would be passed
+ * or memory ran out: the caller then commits, which makes the record unnecessary. */
+bool kv_replay_record(struct kv_replay *replay, struct kv *kv,
+                      const struct kv_apply_item *items, size_t count,
+                      uint64_t applied_index_before, uint64_t applied_term_before);
+/* Item i of a recorded run, its data pointing into the record. */
+struct kv_apply_item kv_replay_item(const struct kv_replay *replay,
+                                    const struct kv_replay_run *run, size_t i);
+/* Marks a store's entry to be answered with `rc`'s error; false when the bound is reached. */
+bool kv_replay_poison(struct kv_replay *replay, const struct kv *kv, uint64_t index, int rc);
+bool kv_replay_poisoned(const struct kv_replay *replay, const struct kv *kv, uint64_t index,
+                        int *rc);
+/* After a commit or an abort that is not redone: nothing to do again. Keeps the memory. */
+void kv_replay_clear(struct kv_replay *replay);
+void kv_replay_free(struct kv_replay *replay);
+
 /*
  * The LMDB environment that stores share (kv.h, "One environment for many stores"). The
- * deferred write txn is where kv_apply_batch applies when the environment defers commits:
- * every store's batch of one loop iteration lands in it, as a nested txn each, and
- * kv_env_commit makes them visible (and written to the page cache) together.
+ * write txn is where kv_apply_batch applies: when the environment defers commits, every
+ * store's batch of one loop iteration lands in it, flat (MDB_WRITEMAP allows no nested txns),
+ * and kv_env_commit makes them visible (and written to the page cache) together.
  */
 struct kv_env {
     MDB_env *env;
@@ -73,8 +120,9 @@ struct kv_env {
     uint32_t stores_open;
     uint8_t format;      /* the format the environment was opened with (kv_store.c) */
     bool defer_commit;   /* kv_env_open: true; kv_open's private environment: false */
-    MDB_txn *txn;        /* the deferred write txn, NULL when none is open */
+    MDB_txn *txn;        /* the write txn of the applies, NULL when none is open */
     size_t txn_bytes;    /* what the stores wrote into it */
+    struct kv_replay replay; /* the applies in txn, and the entries to roll back */
 };
 
 struct kv {
@@ -103,12 +151,10 @@ struct kv {
 __attribute__((format(printf, 1, 2))) void kv_error_set(const char *format, ...);
 /* Maps an LMDB/errno code to a kv error and records "what: lmdb message". */
 int kv_error_mdb(int rc, const char *what);
-/* The parent for a store's write txn: the environment's deferred txn (begun if need be) when
- * it defers commits, else NULL (the store's txn is then top-level and commits itself). */
-int kv_env_write_parent(struct kv_env *env, MDB_txn **parent);
-/* Counts bytes written into the deferred txn; commits it once they pass
- * KV_APPLY_TXN_BYTES_MAX, which keeps one txn far from LMDB's dirty-page limit. */
-int kv_env_written(struct kv_env *env, size_t bytes);
+/* The environment's write txn for applies, begun if none is open. */
+int kv_env_write_txn(struct kv_env *env, MDB_txn **txn);
+/* Aborts the write txn: everything since the last commit is gone (the caller redoes it). */
+void kv_env_abort(struct kv_env *env);
 void kv_arena_reset(struct kv_arena *arena);
 /* Copies len bytes into the arena; NULL when out of memory. */
 const uint8_t *kv_arena_copy(struct kv_arena *arena, const uint8_t *data, size_t len);

@@ -1,7 +1,8 @@
 /*
  * test_kv_env.c — many stores in one LMDB environment (kv.h): deferred commits that readers
  * see only after kv_env_commit, stores that never see each other's keys, per-store applied
- * indexes across a reopen, a full map rolling back one store's command alone, snapshots of
+ * indexes across a reopen, a full map rolling back one store's command alone (the other
+ * stores' applies in the txn done again from the replay record), snapshots of
  * one store installed into another environment, and store 0 reading a kv_open directory.
  */
 #include <dirent.h>
@@ -245,6 +246,85 @@ static void test_map_full_in_shared_txn(void **state)
     assert_int_equal(index, 1); /* the failed command is applied: as an error */
 }
 
+/* An entry of a batch, encoded into memory the test owns (freed by the caller). */
+static struct kv_apply_item entry_item(uint64_t index, uint8_t op, const char *key,
+                                       struct kv_bytes value)
+{
+    size_t cap = ENTRY_BYTES_MAX + value.len;
+    uint8_t *entry = malloc(cap);
+    assert_non_null(entry);
+    struct kv_bytes args[2] = {text(key), value};
+    struct kv_command command = {.op = op, .arg_count = value.data != NULL ? 2 : 1,
+                                 .args = args, .delta = op == KV_OP_INCRBY ? 1 : 0};
+    size_t len = 0;
+    const char *reason = NULL;
+    assert_int_equal(kv_command_encode(&command, entry, cap, &len, &reason), KV_OK);
+    return (struct kv_apply_item){.index = index, .term = 1, .kind = KV_ITEM_COMMAND,
+                                  .data = entry, .data_len = (uint32_t)len};
+}
+
+/*
+ * Rolling an entry back aborts the whole write txn (MDB_WRITEMAP has no nested txns), so
+ * the batches other stores applied in it are done again from the replay record (kv_replay.c):
+ * here from copies, since their callers' buffers are gone (freed and overwritten), and their
+ * results, handed out before, keep pointing at what they said. Two rolled-back entries in one
+ * batch: each answered "storage full", the others applied, each once.
+ */
+static void test_rollback_redoes_other_stores(void **state)
+{
+    struct fixture *f = *state;
+    open_env(f, 256u << 10);
+    struct kv_apply_item first[3] = {
+        entry_item(1, KV_OP_SET, "a", text("1")),
+        entry_item(2, KV_OP_INCRBY, "n", (struct kv_bytes){0}),
+        entry_item(3, KV_OP_GETSET, "a", text("2")),
+    };
+    struct kv_result first_results[3];
+    assert_int_equal(kv_apply_batch(f->stores[0], first, 3, first_results), KV_OK);
+    assert_int_equal(first_results[1].type, KV_RESULT_INTEGER);
+    assert_int_equal(first_results[1].integer, 1);
+    assert_int_equal(first_results[2].type, KV_RESULT_BULK);
+    for (size_t i = 0; i < 3; i++) {
+        memset((void *)first[i].data, 0xee, first[i].data_len); /* the caller reuses it */
+        free((void *)first[i].data);
+    }
+    static uint8_t big[300u << 10];
+    memset(big, 'x', sizeof big);
+    struct kv_apply_item second[5] = {
+        entry_item(1, KV_OP_SET, "x", text("1")),
+        entry_item(2, KV_OP_SET, "big", (struct kv_bytes){big, sizeof big}),
+        entry_item(3, KV_OP_SET, "y", text("2")),
+        entry_item(4, KV_OP_SET, "big2", (struct kv_bytes){big, sizeof big}),
+        entry_item(5, KV_OP_INCRBY, "n", (struct kv_bytes){0}),
+    };
+    struct kv_result second_results[5];
+    assert_int_equal(kv_apply_batch(f->stores[1], second, 5, second_results), KV_OK);
+    assert_int_equal(second_results[0].type, KV_RESULT_OK);
+    assert_string_equal(second_results[1].error, "ERR storage full");
+    assert_int_equal(second_results[2].type, KV_RESULT_OK);
+    assert_string_equal(second_results[3].error, "ERR storage full");
+    assert_int_equal(second_results[4].integer, 1); /* its own "n", applied once */
+    assert_int_equal(first_results[2].type, KV_RESULT_BULK); /* still what it said */
+    assert_int_equal(first_results[2].bulk_len, 1);
+    assert_memory_equal(first_results[2].bulk, "1", 1);
+    assert_int_equal(kv_env_commit(f->env), KV_OK);
+    assert_value(f->stores[0], "a", "2");
+    assert_value(f->stores[0], "n", "1"); /* redone once, not twice */
+    assert_value(f->stores[1], "x", "1");
+    assert_value(f->stores[1], "y", "2");
+    assert_value(f->stores[1], "n", "1");
+    assert_value(f->stores[1], "big", NULL);
+    assert_value(f->stores[1], "big2", NULL);
+    uint64_t index, term;
+    kv_applied(f->stores[0], &index, &term);
+    assert_int_equal(index, 3);
+    kv_applied(f->stores[1], &index, &term);
+    assert_int_equal(index, 5);
+    for (size_t i = 0; i < 5; i++) {
+        free((void *)second[i].data);
+    }
+}
+
 /* A snapshot of one store, installed into another store of another environment, replaces
  * that store only, and carries the configuration and the applied index. */
 static void test_snapshot_between_stores(void **state)
@@ -325,6 +405,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deferred_commit_and_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_committed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full_in_shared_txn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_redoes_other_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_between_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store0_reads_kv_open_dir, setup, teardown),
     };
