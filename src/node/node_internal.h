@@ -563,7 +563,7 @@ struct node {
     uint32_t denied_count;              /* clients with `denied` set, not yet freed */
     uv_tcp_t tls_listener;              /* --tls-port (server.c, tls.c) */
     uv_signal_t tls_sighup;             /* SIGHUP reloads the TLS files (server.c) */
-    struct node_tls_context *tls_context; /* NULL when TLS is off */
+    struct net_tls_context *tls_context; /* NULL when TLS is off */
 };
 
 /* membership.c: the address book, --join, CLUSTER MEET / FORGET / MEMBERS (S = 1). */

@@ -474,7 +474,7 @@ static void on_connection(uv_stream_t *server, int status)
     client_update_reading(client);
 }
 
-static struct node_tls_context *tls_context_load(const struct node *node, char *error,
+static struct net_tls_context *tls_context_load(const struct node *node, char *error,
                                                  size_t error_len)
 {
     const struct node_config *c = &node->config;
@@ -493,13 +493,13 @@ static void on_tls_sighup(uv_signal_t *handle, int signum)
     if (node->stopping || node->tls_context == NULL)
         return;
     char error[256];
-    struct node_tls_context *fresh = tls_context_load(node, error, sizeof(error));
+    struct net_tls_context *fresh = tls_context_load(node, error, sizeof(error));
     if (fresh == NULL) {
         node_log(node, NODE_LOG_ERROR, "SIGHUP: the TLS files were not reloaded, the old ones "
                  "stay in use: %s", error);
         return;
     }
-    node_tls_context_free(node->tls_context);
+    net_tls_context_free(node->tls_context);
     node->tls_context = fresh;
     node_log(node, NODE_LOG_INFO, "SIGHUP: TLS certificate, key and CA reloaded");
 }
@@ -560,7 +560,7 @@ void node_server_stop(struct node *node)
         uv_close((uv_handle_t *)&node->tls_sighup, NULL);
     }
     /* Open TLS connections keep their own reference to OpenSSL's context. */
-    node_tls_context_free(node->tls_context);
+    net_tls_context_free(node->tls_context);
     node->tls_context = NULL;
     for (struct node_client *c = node->clients; c != NULL; c = c->next)
         client_close(c); /* a stand-in is only marked: the list stays intact */

@@ -1,6 +1,7 @@
 /*
- * tls.h — TLS for client connections (--tls-port), with OpenSSL over memory BIOs: libuv moves
- * the ciphertext, OpenSSL never touches a socket. server.c calls these for a connection
+ * tls.h — TLS for client connections (--tls-port), with the engine of net/tls.h (OpenSSL over
+ * memory BIOs, shared with the peer transport): libuv moves the ciphertext, OpenSSL never
+ * touches a socket. server.c calls these for a connection
  * accepted on the TLS listener; everything else (parsing, commands, back-pressure) sees the
  * plaintext exactly as on a plain connection.
  *
@@ -21,9 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net/tls.h"
+
 struct node;
 struct node_client;
-struct node_tls_context;
 struct node_tls_conn;
 
 enum {
@@ -40,13 +42,13 @@ struct node_tls_files {
     int auth_clients;
 };
 
-/* Loads the certificate, key and CA. Returns NULL with a message (no key material in it). */
-struct node_tls_context *node_tls_context_new(const struct node_tls_files *files, char *error,
-                                              size_t error_len);
-void node_tls_context_free(struct node_tls_context *context);
+/* Loads the certificate, key and CA. Returns NULL with a message (no key material in it).
+ * Freed with net_tls_context_free. */
+struct net_tls_context *node_tls_context_new(const struct node_tls_files *files, char *error,
+                                             size_t error_len);
 
 /* A connection's TLS state, server side. NULL when out of memory. */
-struct node_tls_conn *node_tls_conn_new(struct node_tls_context *context);
+struct node_tls_conn *node_tls_conn_new(struct net_tls_context *context);
 void node_tls_conn_free(struct node_tls_conn *conn);
 
 /* Where libuv reads the next ciphertext into. */

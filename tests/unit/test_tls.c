@@ -116,7 +116,7 @@ struct pair {
     BIO *to_server;   /* the client's output (its wbio) */
     BIO *from_server; /* the client's input (its rbio) */
     struct node_client server;
-    struct node_tls_context *context;
+    struct net_tls_context *context;
 };
 
 static void pair_start(struct pair *t, struct pki *server_pki, struct pki *client_pki,
@@ -152,7 +152,7 @@ static void pair_free(struct pair *t)
     SSL_free(t->client);
     SSL_CTX_free(t->client_ctx);
     node_tls_conn_free(t->server.tls);
-    node_tls_context_free(t->context);
+    net_tls_context_free(t->context);
     resp_out_free(&t->server.out);
     free(t->server.in);
     ERR_clear_error();
