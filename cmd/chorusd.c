@@ -58,6 +58,9 @@ static void usage(FILE *out)
             "  --tls-ca FILE          CA certificates that client certificates must chain to\n"
             "  --tls-auth-clients yes|optional|no  with --tls-ca: require a client certificate,\n"
             "                         check one if sent, or ask for none (default: yes)\n"
+            "  --tls-replication yes|no  peer links speak TLS, mutually authenticated: each node\n"
+            "                         presents --tls-cert and --tls-key, and refuses a peer whose\n"
+            "                         certificate does not chain to --tls-ca (default: no)\n"
             "  --help                 this text\n"
             "\n"
             "Restarting with the same --data-dir rejoins the cluster. SIGTERM or SIGINT stop the\n"
@@ -207,6 +210,7 @@ int main(int argc, char **argv)
         {"tls-port", required_argument, 0, 'T'},   {"tls-cert", required_argument, 0, 'E'},
         {"tls-key", required_argument, 0, 'Y'},    {"tls-ca", required_argument, 0, 'Q'},
         {"tls-auth-clients", required_argument, 0, 'U'},
+        {"tls-replication", required_argument, 0, 'W'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     int c;
@@ -257,6 +261,11 @@ int main(int argc, char **argv)
             else if (strcmp(optarg, "no") == 0) config.tls_auth_clients = 0;
             else { fprintf(stderr, "chorusd: --tls-auth-clients wants yes, optional or no\n"); rv = -1; }
             break;
+        case 'W':
+            if (strcmp(optarg, "yes") == 0) config.tls_replication = true;
+            else if (strcmp(optarg, "no") == 0) config.tls_replication = false;
+            else { fprintf(stderr, "chorusd: --tls-replication wants yes or no\n"); rv = -1; }
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -277,6 +286,12 @@ int main(int argc, char **argv)
     }
     if (tls_port != NULL && parse_tls_port(&config, tls_port) != 0)
         return 2;
+    if (config.tls_replication &&
+        (config.tls_cert[0] == '\0' || config.tls_key[0] == '\0' || config.tls_ca[0] == '\0')) {
+        fprintf(stderr, "chorusd: --tls-replication yes needs --tls-cert, --tls-key and --tls-ca "
+                        "(every peer presents a certificate and checks the other's)\n");
+        return 2;
+    }
     char error[256];
     if (cluster != NULL &&
         node_config_parse_cluster(&config, cluster, error, sizeof(error)) != 0) {

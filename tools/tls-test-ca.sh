@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # tls-test-ca.sh DIR — makes a throwaway certificate authority and certificates for trying
-# chorusd's TLS (--tls-port) on one machine, with the openssl command line (Debian's openssl):
+# chorusd's TLS (--tls-port, --tls-replication) on one machine, with the openssl command
+# line (Debian's openssl):
 #
 #   DIR/ca.crt, ca.key          the test CA (10 years; its key never leaves DIR)
-#   DIR/server.crt, server.key  for chorusd: subjectAltName 127.0.0.1, ::1 and localhost
+#   DIR/server.crt, server.key  for chorusd: subjectAltName 127.0.0.1, ::1 and localhost;
+#                               both server and client usage, since with --tls-replication
+#                               a node presents it to its peers on the connections it opens
 #   DIR/client.crt, client.key  a client certificate (redis-cli --cert/--key) for --tls-ca
 #
 # For tests and `make run`-style trials only: a real deployment's certificates come from its
@@ -31,7 +34,7 @@ issue() {
 }
 issue server "chorus test server" \
     "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost
-extendedKeyUsage=serverAuth
+extendedKeyUsage=serverAuth,clientAuth
 keyUsage=critical,digitalSignature,keyEncipherment"
 issue client "chorus test client" \
     "extendedKeyUsage=clientAuth

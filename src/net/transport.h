@@ -26,6 +26,15 @@
  * nothing else is affected. A node that sends to us uses its own outgoing connection, so each
  * pair of nodes holds two connections, each carrying one direction (as etcd's rafthttp does).
  *
+ * TLS (config.tls): every connection, outgoing and accepted, first completes a TLS handshake
+ * (1.2 or 1.3) in which each side presents its certificate and verifies the other's against
+ * the context's CA (mutual TLS); only then does the hello above travel, inside TLS, followed
+ * by the challenge-response and the frames as without it. A connection whose handshake fails
+ * (no certificate, one of another CA, a peer speaking plaintext) is closed and logged once,
+ * rate-limited as above, with OpenSSL's reason; the certificate's names are not checked
+ * against the peer's address (peers are named by address, and the CA is the cluster's own).
+ * Probes travel inside TLS too. The engine is net/tls.h, the sealed writes transport_tls.c.
+ *
  * Outgoing, per peer: one connection, opened lazily by the first send, reopened after any
  * error with exponential backoff (backoff_ms_initial doubling to backoff_ms_max, with jitter
  * from a seeded generator). Messages are encoded at once into a bounded queue (bytes and
@@ -59,6 +68,7 @@
 
 #include "consensus/consensus.h"
 #include "net/probe.h"
+#include "net/tls.h"
 
 enum {
     TRANSPORT_VERSION = 1,
@@ -79,6 +89,7 @@ enum {
     TRANSPORT_SECRET_BYTES_MAX = 512,       /* HANDSHAKE_SECRET_BYTES_MAX */
     TRANSPORT_REJECT_LOG_LINES = 10,
     TRANSPORT_REJECT_LOG_WINDOW_MS = 10000,
+    TRANSPORT_TLS_READ_BYTES = 64u << 10,   /* ciphertext fed to the engine per socket read */
 };
 
 /* Error codes. One table; transport_strerror names them. */
@@ -116,6 +127,10 @@ struct transport_config {
      * TRANSPORT_SECRET_BYTES_MAX. Never logged. */
     uint8_t secret[TRANSPORT_SECRET_BYTES_MAX];
     size_t secret_len;
+    /* TLS on every connection, both ways (see "TLS" above), or NULL. Not owned: the caller
+     * keeps it alive until transport_tls_set replaces it or the transport stops (connections
+     * keep what they need of it once made). */
+    struct net_tls_context *tls;
 };
 /* Every bound at its default; self, cluster_id, listen_addr and the peers are left zero. */
 void transport_config_defaults(struct transport_config *config);
@@ -148,6 +163,7 @@ struct transport_stats {
     uint64_t decode_errors;         /* connections closed for a bad frame or a bad sender */
     uint64_t handshake_errors;      /* connections closed for a bad or missing hello */
     uint64_t auth_failures;         /* of those, failed authentication (either side) */
+    uint64_t tls_failures;          /* of those, failed TLS handshakes (either side) */
     uint64_t log_lines_suppressed;  /* rejection lines left out by the log's rate limit */
     uint64_t connects;              /* outgoing connections established */
     uint64_t reconnects;            /* outgoing connection attempts after a failure */
@@ -184,6 +200,11 @@ int transport_send(struct transport *t, const struct cn_message *message);
 
 /* Writes out what is queued now instead of at the end of the loop iteration. Optional. */
 void transport_flush(struct transport *t);
+
+/* Replaces the TLS context that new connections use (certificates reloaded); connections
+ * already open keep theirs. TLS cannot be turned on or off this way: TRANSPORT_ERR_CONFIG
+ * when context is NULL and TLS is on, or the reverse. */
+int transport_tls_set(struct transport *t, struct net_tls_context *context);
 
 /* Adds a peer, or changes a known peer's address (its connection is then closed and reopened
  * at the new address on the next send). Returns 0 or TRANSPORT_ERR_CONFIG with a message. */

@@ -25,6 +25,8 @@ static void inbound_on_closed(uv_handle_t *handle)
     struct transport *t = in->t;
     free(in->buf);
     free(in->probe_out);
+    net_tls_conn_free(in->tls);
+    free(in->tls_read);
     free(in);
     transport_release(t);
 }
@@ -91,8 +93,8 @@ static bool inbound_challenge(struct transport_inbound *in)
     handshake_challenge_encode(&c, in->challenge);
     uv_buf_t buf = uv_buf_init((char *)in->challenge, sizeof in->challenge);
     in->challenge_req.data = in;
-    int rc = uv_write(&in->challenge_req, (uv_stream_t *)&in->tcp, &buf, 1,
-                      inbound_on_challenge_written);
+    int rc = transport_stream_write(in->tls, (uv_stream_t *)&in->tcp, &in->challenge_req, &buf, 1,
+                                    inbound_on_challenge_written);
     if (rc != 0) {
         inbound_reject(in, &t->stats.handshake_errors, "writing the challenge: ", uv_strerror(rc));
         return false;
@@ -114,7 +116,9 @@ static int64_t inbound_hello(struct transport_inbound *in, const uint8_t *h, siz
     int64_t rv = handshake_hello_decode(h, avail, &hello);
     if (rv == 0) return 0;
     const char *why = NULL;
-    if (rv < 0)
+    if (rv == HANDSHAKE_ERR_MAGIC && in->tls == NULL && h[0] == 0x16)
+        why = "peer speaks TLS (--tls-replication yes there, not here)";
+    else if (rv < 0)
         why = handshake_strerror((int)rv);
     else if (hello.sender == t->config.self)
         why = "hello names this node";
@@ -243,7 +247,8 @@ static int64_t inbound_probe(struct transport_inbound *in, const uint8_t *p, siz
     uv_read_stop((uv_stream_t *)&in->tcp);
     uv_buf_t buf = uv_buf_init((char *)in->probe_out, (unsigned)(4 + n));
     in->probe_req.data = in;
-    if (uv_write(&in->probe_req, (uv_stream_t *)&in->tcp, &buf, 1, inbound_on_probe_written) != 0)
+    if (transport_stream_write(in->tls, (uv_stream_t *)&in->tcp, &in->probe_req, &buf, 1,
+                               inbound_on_probe_written) != 0)
         transport_inbound_close(in);
     in->hello_done = true; /* nothing more is read from it */
     return -1;
@@ -307,10 +312,66 @@ static void inbound_process(struct transport_inbound *in)
 static void inbound_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct transport_inbound *in = handle->data;
+    if (in->tls != NULL) {
+        *buf = uv_buf_init((char *)in->tls_read, TRANSPORT_TLS_READ_BYTES);
+        return;
+    }
     /* inbound_process leaves room for the rest of any partial frame, so cap > len unless the
      * buffer holds exactly a whole unprocessed frame, which cannot be: it was processed. */
     assert(in->cap > in->len);
     *buf = uv_buf_init((char *)in->buf + in->len, (unsigned)(in->cap - in->len));
+}
+
+/* A TLS handshake that failed: logged once for the connection, with OpenSSL's reason (a
+ * certificate of another CA, none at all), or the plain hello of a peer without TLS. */
+static void inbound_tls_reject(struct transport_inbound *in, const uint8_t *read, size_t len)
+{
+    struct transport *t = in->t;
+    t->stats.tls_failures++;
+    bool plain = len >= 4 && (read[0] | read[1] << 8 | read[2] << 16 | (uint32_t)read[3] << 24) ==
+                                 TRANSPORT_HELLO_MAGIC;
+    inbound_reject(in, &t->stats.handshake_errors, "TLS handshake failed: ",
+                   plain ? "peer speaks plaintext (no --tls-replication there)"
+                         : net_tls_reason(in->tls));
+}
+
+/*
+ * With TLS: feeds one socket read to the engine, advances the handshake, and moves the
+ * plaintext into buf, processing it as a plain connection's bytes whenever buf is full. The
+ * loop is bounded by the plaintext of one read (TRANSPORT_TLS_READ_BYTES of ciphertext), and
+ * every pass moves bytes or stops: inbound_process always leaves room in buf.
+ */
+static void inbound_tls_receive(struct transport_inbound *in, size_t nread)
+{
+    assert(nread <= TRANSPORT_TLS_READ_BYTES);
+    if (net_tls_feed(in->tls, in->tls_read, nread) != 0) {
+        inbound_reject(in, &in->t->stats.decode_errors, "TLS: ", net_tls_reason(in->tls));
+        return;
+    }
+    int rv = net_tls_handshake(in->tls);
+    /* The alert of a failure leaves before the close (best effort: the close cancels it). */
+    (void)transport_tls_flush(in->tls, (uv_stream_t *)&in->tcp);
+    if (rv < 0) {
+        inbound_tls_reject(in, in->tls_read, nread);
+        return;
+    }
+    while (rv > 0 && !in->closing && in->probe_out == NULL) {
+        assert(in->cap > in->len);
+        int64_t n = net_tls_read(in->tls, in->buf + in->len, in->cap - in->len);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (net_tls_closed_cleanly(in->tls))
+                transport_inbound_close(in);
+            else
+                inbound_reject(in, &in->t->stats.decode_errors, "TLS: ", net_tls_reason(in->tls));
+            return;
+        }
+        in->len += (size_t)n;
+        inbound_process(in);
+    }
+    if (!in->closing)
+        (void)transport_tls_flush(in->tls, (uv_stream_t *)&in->tcp);
 }
 
 static void inbound_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -323,6 +384,10 @@ static void inbound_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
             transport_log(in->t, "inbound %s (node %u): %s", in->remote, in->peer,
                           uv_strerror((int)nread));
         transport_inbound_close(in);
+        return;
+    }
+    if (in->tls != NULL) {
+        inbound_tls_receive(in, (size_t)nread);
         return;
     }
     assert((size_t)nread <= in->cap - in->len);
@@ -340,13 +405,19 @@ void transport_inbound_on_connection(uv_stream_t *server, int status)
     }
     struct transport_inbound *in = calloc(1, sizeof *in);
     uint8_t *buf = malloc(TRANSPORT_READ_BYTES_INITIAL);
-    if (in == NULL || buf == NULL) {
+    struct net_tls_conn *tls = t->config.tls != NULL ? net_tls_conn_new(t->config.tls, true) : NULL;
+    uint8_t *tls_read = t->config.tls != NULL ? malloc(TRANSPORT_TLS_READ_BYTES) : NULL;
+    if (in == NULL || buf == NULL || (t->config.tls != NULL && (tls == NULL || tls_read == NULL))) {
         /* The pending connection stays in the backlog; the next accept retries it. */
         transport_log(t, "accept: out of memory");
         free(in);
         free(buf);
+        net_tls_conn_free(tls);
+        free(tls_read);
         return;
     }
+    in->tls = tls;
+    in->tls_read = tls_read;
     int uv = uv_tcp_init(t->loop, &in->tcp);
     assert(uv == 0);
     in->tcp.data = in;

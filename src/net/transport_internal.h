@@ -86,6 +86,10 @@ struct transport_link {
     uint8_t challenge_buf[HANDSHAKE_CHALLENGE_BYTES];
     uint8_t proof[HANDSHAKE_PROOF_BYTES];
     uv_write_t proof_req;
+    /* With TLS: the engine, and the socket's reads (TRANSPORT_TLS_READ_BYTES). The hello
+     * leaves once its handshake is complete (link_on_tls). */
+    struct net_tls_conn *tls;
+    uint8_t *tls_read;
 };
 
 /* One batched write: the frames it carries and their buffers. */
@@ -122,6 +126,10 @@ struct transport_inbound {
     /* A probe (transport.h): its answer, being written, after which the connection closes. */
     uint8_t *probe_out;
     uv_write_t probe_req;
+    /* With TLS: the engine, and the socket's reads (TRANSPORT_TLS_READ_BYTES), whose
+     * plaintext goes to buf as a plain connection's bytes do. */
+    struct net_tls_conn *tls;
+    uint8_t *tls_read;
 };
 
 struct transport {
@@ -168,6 +176,14 @@ void transport_peer_init(struct transport *t, struct transport_peer *peer);
 void transport_peer_flush(struct transport_peer *peer);
 void transport_peer_close(struct transport_peer *peer); /* for stop and remove: no backoff */
 void transport_peer_drop_queue(struct transport_peer *peer);
+
+/* transport_tls.c */
+/* uv_write, or with tls: the buffers sealed into one ciphertext write; cb gets req either
+ * way. Returns 0 or a libuv error (then cb does not run). Precondition: tls established. */
+int transport_stream_write(struct net_tls_conn *tls, uv_stream_t *stream, uv_write_t *req,
+                           const uv_buf_t *bufs, unsigned count, uv_write_cb cb);
+/* Sends the records the engine produced by itself (handshake, alerts). 0 or a libuv error. */
+int transport_tls_flush(struct net_tls_conn *tls, uv_stream_t *stream);
 
 /* transport_inbound.c */
 void transport_inbound_on_connection(uv_stream_t *server, int status);

@@ -72,6 +72,8 @@ static void link_on_closed(uv_handle_t *handle)
     struct transport_link *link = handle->data;
     struct transport *t = link->t;
     assert(link->peer == NULL && link->write == NULL);
+    net_tls_conn_free(link->tls);
+    free(link->tls_read);
     free(link);
     transport_release(t);
 }
@@ -228,7 +230,8 @@ static void peer_write_batch(struct transport_peer *peer)
     peer->queue_head = f;
     if (f == NULL) peer->queue_tail = NULL;
     link->write = w;
-    int rc = uv_write(&w->req, (uv_stream_t *)&link->tcp, w->bufs, count, link_on_write);
+    int rc = transport_stream_write(link->tls, (uv_stream_t *)&link->tcp, &w->req, w->bufs, count,
+                                    link_on_write);
     if (rc != 0) {
         /* No callback will come: account and free here, as link_on_write would. */
         link_on_write(&w->req, rc);
@@ -259,6 +262,10 @@ static void link_on_hello_written(uv_write_t *req, int status)
 static void link_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
     struct transport_link *link = handle->data;
+    if (link->tls != NULL) {
+        *buf = uv_buf_init((char *)link->tls_read, TRANSPORT_TLS_READ_BYTES);
+        return;
+    }
     if (link->awaiting_challenge) {
         assert(link->challenge_len < sizeof link->challenge_buf);
         *buf = uv_buf_init((char *)link->challenge_buf + link->challenge_len,
@@ -269,6 +276,8 @@ static void link_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 }
 
 static void peer_established(struct transport_peer *peer);
+static void link_tls_receive(struct transport_link *link, size_t nread);
+static void link_tls_reject(struct transport_link *link, const char *stage, const char *why);
 
 static void link_on_proof_written(uv_write_t *req, int status)
 {
@@ -309,8 +318,8 @@ static void link_on_challenge(struct transport_link *link)
                   t->config.cluster_id, t->config.self, peer->id, nonce_connector, c.nonce, mac);
     handshake_proof_encode(mac, link->proof);
     uv_buf_t buf = uv_buf_init((char *)link->proof, sizeof link->proof);
-    int rc = uv_write(&link->proof_req, (uv_stream_t *)&link->tcp, &buf, 1,
-                      link_on_proof_written);
+    int rc = transport_stream_write(link->tls, (uv_stream_t *)&link->tcp, &link->proof_req, &buf,
+                                    1, link_on_proof_written);
     if (rc != 0) {
         peer_fail(peer, "proof", rc);
         return;
@@ -325,6 +334,17 @@ static void link_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
 {
     struct transport_link *link = stream->data;
     if (nread == 0 || link->peer == NULL) return;
+    if (nread > 0 && link->tls != NULL) {
+        link_tls_receive(link, (size_t)nread);
+        return;
+    }
+    if (nread < 0 && link->tls != NULL && !net_tls_established(link->tls)) {
+        /* The acceptor closed during the TLS handshake: it refused our certificate, or it
+         * does not speak TLS. Its own log says which. */
+        link_tls_reject(link, "handshake", "the peer closed the connection (our certificate "
+                              "refused, or no --tls-replication there)");
+        return;
+    }
     if (nread > 0 && link->awaiting_challenge) {
         link->challenge_len += (size_t)nread;
         assert(link->challenge_len <= sizeof link->challenge_buf);
@@ -341,19 +361,110 @@ static void link_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf
     }
 }
 
+static void link_send_hello(struct transport_link *link);
+
+/* A failed TLS handshake or session: logged once for the connection (rate-limited), then the
+ * peer fails as on any error. Under TLS 1.3 the connector's handshake ends before the
+ * acceptor has checked its certificate, so a refusal of ours arrives as the session's first
+ * record: an alert ("unknown ca"). */
+static void link_tls_reject(struct transport_link *link, const char *stage, const char *why)
+{
+    struct transport_peer *peer = link->peer;
+    struct transport *t = link->t;
+    t->stats.handshake_errors++;
+    t->stats.tls_failures++;
+    transport_log_reject(t, "peer %u at %s: TLS %s failed: %s", peer->id, peer->addr, stage, why);
+    peer_fail(peer, "TLS handshake", UV_EPROTO);
+}
+
+/*
+ * With TLS: feeds one socket read to the engine and advances the handshake; once it is
+ * complete the hello leaves. Then the plaintext is what the plain link reads: the challenge
+ * (into challenge_buf, never past it), and nothing else. Bounded by one read's plaintext.
+ */
+static void link_tls_receive(struct transport_link *link, size_t nread)
+{
+    struct transport_peer *peer = link->peer;
+    bool was_established = net_tls_established(link->tls);
+    if (net_tls_feed(link->tls, link->tls_read, nread) != 0) {
+        peer_fail(peer, "TLS", UV_ENOMEM);
+        return;
+    }
+    int rv = net_tls_handshake(link->tls);
+    int rc = transport_tls_flush(link->tls, (uv_stream_t *)&link->tcp);
+    if (rv < 0) {
+        link_tls_reject(link, "handshake", net_tls_reason(link->tls));
+        return;
+    }
+    if (rc != 0) {
+        peer_fail(peer, "TLS handshake", rc);
+        return;
+    }
+    if (rv == 0) return;
+    if (!was_established) {
+        link_send_hello(link);
+        if (link->peer == NULL) return;
+    }
+    for (;;) {
+        uint8_t *dst = link->read_buf;
+        size_t cap = sizeof link->read_buf;
+        if (link->awaiting_challenge) {
+            dst = link->challenge_buf + link->challenge_len;
+            cap = sizeof link->challenge_buf - link->challenge_len;
+        }
+        int64_t n = net_tls_read(link->tls, dst, cap);
+        if (n == 0) break;
+        if (n < 0 && net_tls_closed_cleanly(link->tls)) {
+            peer_fail(peer, "TLS read", UV_EOF);
+            return;
+        }
+        if (n < 0) {
+            link_tls_reject(link, "session", net_tls_reason(link->tls));
+            return;
+        }
+        if (!link->awaiting_challenge) {
+            peer_fail(peer, "read", UV_EPROTO);
+            return;
+        }
+        link->challenge_len += (size_t)n;
+        link_on_challenge(link);
+        if (link->peer == NULL) return;
+    }
+    if (transport_tls_flush(link->tls, (uv_stream_t *)&link->tcp) != 0)
+        peer_fail(peer, "TLS", UV_EPROTO);
+}
+
 static void link_on_connect(uv_connect_t *req, int status)
 {
     struct transport_link *link = TRANSPORT_CONTAINER_OF(req, struct transport_link,
                                                          connect_req);
     struct transport_peer *peer = link->peer;
     if (peer == NULL) return; /* detached while connecting: the close frees the link */
-    struct transport *t = peer->t;
     assert(peer->state == TRANSPORT_PEER_CONNECTING);
     if (status < 0) {
         peer_fail(peer, "connect", status);
         return;
     }
     transport_socket_tune(&link->tcp);
+    if (link->tls == NULL) {
+        link_send_hello(link);
+        return;
+    }
+    /* TLS first: the hello leaves inside it once the handshake is complete (link_tls_receive),
+     * still under the connect timeout. */
+    int rc = uv_read_start((uv_stream_t *)&link->tcp, link_alloc, link_on_read);
+    if (rc == 0 && net_tls_handshake(link->tls) < 0)
+        rc = UV_EPROTO;
+    if (rc == 0) rc = transport_tls_flush(link->tls, (uv_stream_t *)&link->tcp);
+    if (rc != 0) peer_fail(peer, "TLS handshake", rc);
+}
+
+/* The connection is open (and, with TLS, its handshake complete): the hello leaves, and
+ * without a secret the link is established at once. */
+static void link_send_hello(struct transport_link *link)
+{
+    struct transport_peer *peer = link->peer;
+    struct transport *t = link->t;
     struct handshake_hello hello = {.flags = 0, .sender = t->config.self,
                                     .cluster_id = t->config.cluster_id};
     if (t->config.secret_len > 0) {
@@ -367,9 +478,10 @@ static void link_on_connect(uv_connect_t *req, int status)
     uv_buf_t buf = uv_buf_init((char *)link->hello, (unsigned)hello_len);
     link->awaiting_challenge = t->config.secret_len > 0;
     /* Writes on a stream leave in order, so frames may be queued right behind the hello. */
-    int rc = uv_write(&link->hello_req, (uv_stream_t *)&link->tcp, &buf, 1,
-                      link_on_hello_written);
-    if (rc == 0) rc = uv_read_start((uv_stream_t *)&link->tcp, link_alloc, link_on_read);
+    int rc = transport_stream_write(link->tls, (uv_stream_t *)&link->tcp, &link->hello_req, &buf,
+                                    1, link_on_hello_written);
+    if (rc == 0 && link->tls == NULL)
+        rc = uv_read_start((uv_stream_t *)&link->tcp, link_alloc, link_on_read);
     if (rc != 0) {
         peer_fail(peer, "hello", rc);
         return;
@@ -401,6 +513,16 @@ static void peer_connect(struct transport_peer *peer)
     assert(peer->state == TRANSPORT_PEER_IDLE && peer->link == NULL && !t->stopping);
     if (peer->failed_before) t->stats.reconnects++;
     struct transport_link *link = calloc(1, sizeof *link);
+    if (link != NULL && t->config.tls != NULL) {
+        link->tls = net_tls_conn_new(t->config.tls, false);
+        link->tls_read = malloc(TRANSPORT_TLS_READ_BYTES);
+        if (link->tls == NULL || link->tls_read == NULL) {
+            net_tls_conn_free(link->tls);
+            free(link->tls_read);
+            free(link);
+            link = NULL;
+        }
+    }
     if (link == NULL) {
         peer_fail(peer, "connect", UV_ENOMEM);
         return;

@@ -126,7 +126,8 @@ static size_t info_keyspace(const struct node *node, char *buf, size_t cap)
 static size_t info_stats(const struct node *node, char *buf, size_t cap)
 {
     const struct node_stats *s = &node->stats;
-    /* The peer links' refusals (net/transport.h): other clusters, missing or other secrets. */
+    /* The peer links' refusals (net/transport.h): other clusters, missing or other secrets,
+     * failed TLS handshakes. */
     struct transport_stats peer;
     memset(&peer, 0, sizeof(peer));
     struct wal_stats wal_stats;
@@ -145,7 +146,8 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         "loop_busy_over_50ms:%llu\r\nheartbeats_coalesced:%llu\r\n"
         "heartbeat_messages:%llu\r\nacl_access_denied_auth:%llu\r\n"
         "protected_mode_refused:%llu\r\npeer_handshake_errors:%llu\r\n"
-        "peer_auth_failures:%llu\r\npeer_log_lines_suppressed:%llu\r\n\r\n",
+        "peer_auth_failures:%llu\r\npeer_tls_failures:%llu\r\n"
+        "peer_log_lines_suppressed:%llu\r\n\r\n",
         (unsigned long long)s->clients_total, (unsigned long long)s->commands,
         (unsigned long long)s->proposals, (unsigned long long)s->reads,
         (unsigned long long)s->forwarded, (unsigned long long)s->writes_retried,
@@ -160,7 +162,7 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         (unsigned long long)s->heartbeats_coalesced, (unsigned long long)s->heartbeat_messages,
         (unsigned long long)s->auth_failures, (unsigned long long)s->protected_refused,
         (unsigned long long)peer.handshake_errors, (unsigned long long)peer.auth_failures,
-        (unsigned long long)peer.log_lines_suppressed);
+        (unsigned long long)peer.tls_failures, (unsigned long long)peer.log_lines_suppressed);
 }
 
 /* The section chorus's own tools read: `chorus status` and the tests parse these lines. */

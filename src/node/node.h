@@ -74,6 +74,9 @@ struct node_config {
     char tls_key[NODE_PATH_BYTES_MAX];
     char tls_ca[NODE_PATH_BYTES_MAX];
     int tls_auth_clients;
+    /* --tls-replication yes: every peer link speaks TLS with mutual authentication, each side
+     * presenting tls_cert and verifying the other's against tls_ca (peers.c, net/transport.h). */
+    bool tls_replication;
 };
 
 void node_config_defaults(struct node_config *config);

@@ -563,7 +563,9 @@ struct node {
     uint32_t denied_count;              /* clients with `denied` set, not yet freed */
     uv_tcp_t tls_listener;              /* --tls-port (server.c, tls.c) */
     uv_signal_t tls_sighup;             /* SIGHUP reloads the TLS files (server.c) */
+    bool tls_sighup_started;            /* with --tls-port or --tls-replication */
     struct net_tls_context *tls_context; /* NULL when TLS is off */
+    struct net_tls_context *peer_tls_context; /* --tls-replication (peers.c), else NULL */
 };
 
 /* membership.c: the address book, --join, CLUSTER MEET / FORGET / MEMBERS (S = 1). */
@@ -822,6 +824,9 @@ int node_snapshot_load_latest(struct node_group *group);
 /* peers.c */
 int node_peers_start(struct node *node, char *error, size_t error_len);
 void node_peers_stop(struct node *node);
+/* SIGHUP with --tls-replication: new peer connections use the files read again. Returns 0,
+ * or -1 with a message (the old certificates stay in use). */
+int node_peers_tls_reload(struct node *node, char *error, size_t error_len);
 void node_peers_send(struct node_group *group, const struct cn_message *messages,
                      uint32_t count);
 /* A message from a peer, to its group's core (or the node-level handler of its type). */

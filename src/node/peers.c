@@ -107,10 +107,41 @@ static void on_log(void *ctx, const char *line)
     node_log(ctx, NODE_LOG_INFO, "transport: %s", line);
 }
 
+/* The peers' TLS context: both roles, and the other side must present a certificate that
+ * chains to --tls-ca, whichever side it is on (mutual TLS). */
+static struct net_tls_context *peer_tls_load(const struct node *node, char *error,
+                                             size_t error_len)
+{
+    const struct node_config *c = &node->config;
+    assert(c->tls_ca[0] != '\0'); /* chorusd refuses --tls-replication without it */
+    struct net_tls_files files = {.cert = c->tls_cert, .key = c->tls_key, .ca = c->tls_ca,
+                                  .verify = NET_TLS_VERIFY_REQUIRE};
+    return net_tls_context_new(&files, error, error_len);
+}
+
+int node_peers_tls_reload(struct node *node, char *error, size_t error_len)
+{
+    assert(node->peer_tls_context != NULL && node->transport != NULL);
+    struct net_tls_context *fresh = peer_tls_load(node, error, error_len);
+    if (fresh == NULL)
+        return -1;
+    int rv = transport_tls_set(node->transport, fresh);
+    assert(rv == TRANSPORT_OK);
+    net_tls_context_free(node->peer_tls_context);
+    node->peer_tls_context = fresh;
+    return 0;
+}
+
 int node_peers_start(struct node *node, char *error, size_t error_len)
 {
     struct transport_config config;
     transport_config_defaults(&config);
+    if (node->config.tls_replication) {
+        node->peer_tls_context = peer_tls_load(node, error, error_len);
+        if (node->peer_tls_context == NULL)
+            return -1;
+        config.tls = node->peer_tls_context;
+    }
     config.self = node->config.id;
     config.cluster_id = node->config.cluster_id;
     /* --cluster-secret-file: every peer link authenticates (net/handshake.h). */
@@ -174,5 +205,8 @@ void node_peers_stop(struct node *node)
     if (node->transport != NULL)
         transport_stop(node->transport, NULL, NULL);
     node->transport = NULL;
+    /* A stopped transport opens no connection; open ones keep OpenSSL's context alive. */
+    net_tls_context_free(node->peer_tls_context);
+    node->peer_tls_context = NULL;
     node_heartbeats_free(node);
 }

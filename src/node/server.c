@@ -490,18 +490,39 @@ static void on_tls_sighup(uv_signal_t *handle, int signum)
 {
     (void)signum;
     struct node *node = handle->data;
-    if (node->stopping || node->tls_context == NULL)
+    if (node->stopping)
         return;
     char error[256];
-    struct net_tls_context *fresh = tls_context_load(node, error, sizeof(error));
-    if (fresh == NULL) {
-        node_log(node, NODE_LOG_ERROR, "SIGHUP: the TLS files were not reloaded, the old ones "
-                 "stay in use: %s", error);
+    if (node->tls_context != NULL) {
+        struct net_tls_context *fresh = tls_context_load(node, error, sizeof(error));
+        if (fresh == NULL) {
+            node_log(node, NODE_LOG_ERROR, "SIGHUP: the TLS files were not reloaded, the old "
+                     "ones stay in use: %s", error);
+            return;
+        }
+        net_tls_context_free(node->tls_context);
+        node->tls_context = fresh;
+    }
+    /* The files are the same: if the client side loaded them, so does this. */
+    if (node->peer_tls_context != NULL && node->transport != NULL &&
+        node_peers_tls_reload(node, error, sizeof(error)) != 0) {
+        node_log(node, NODE_LOG_ERROR, "SIGHUP: the peers' TLS files were not reloaded, the "
+                 "old ones stay in use: %s", error);
         return;
     }
-    net_tls_context_free(node->tls_context);
-    node->tls_context = fresh;
-    node_log(node, NODE_LOG_INFO, "SIGHUP: TLS certificate, key and CA reloaded");
+    node_log(node, NODE_LOG_INFO, "SIGHUP: TLS certificate, key and CA reloaded%s",
+             node->peer_tls_context != NULL ? " (new peer connections use them)" : "");
+}
+
+/* SIGHUP reloads the TLS files, for clients (--tls-port) and peers (--tls-replication). */
+static void tls_sighup_start(struct node *node)
+{
+    if (node->tls_sighup_started)
+        return;
+    uv_signal_init(node->loop, &node->tls_sighup);
+    node->tls_sighup.data = node;
+    uv_signal_start(&node->tls_sighup, on_tls_sighup, SIGHUP);
+    node->tls_sighup_started = true;
 }
 
 /* --tls-port: a second listener whose connections speak TLS (tls.c). */
@@ -511,9 +532,6 @@ static int tls_server_start(struct node *node, char *error, size_t error_len)
     node->tls_context = tls_context_load(node, error, error_len);
     if (node->tls_context == NULL)
         return -1;
-    uv_signal_init(node->loop, &node->tls_sighup);
-    node->tls_sighup.data = node;
-    uv_signal_start(&node->tls_sighup, on_tls_sighup, SIGHUP);
     struct sockaddr_storage addr;
     if (transport_address_parse(c->tls_listen_addr, false, &addr, error, error_len) != 0)
         return -1;
@@ -534,6 +552,8 @@ int node_server_start(struct node *node, char *error, size_t error_len)
 {
     if (node->config.tls_listen_addr[0] != '\0' && tls_server_start(node, error, error_len) != 0)
         return -1;
+    if (node->tls_context != NULL || node->peer_tls_context != NULL)
+        tls_sighup_start(node);
     struct sockaddr_storage addr;
     if (transport_address_parse(node->config.listen_addr, false, &addr, error, error_len) != 0)
         return -1;
@@ -555,10 +575,10 @@ void node_server_stop(struct node *node)
 {
     if (!uv_is_closing((uv_handle_t *)&node->listener))
         uv_close((uv_handle_t *)&node->listener, NULL);
-    if (node->tls_context != NULL && !uv_is_closing((uv_handle_t *)&node->tls_listener)) {
+    if (node->tls_context != NULL && !uv_is_closing((uv_handle_t *)&node->tls_listener))
         uv_close((uv_handle_t *)&node->tls_listener, NULL);
+    if (node->tls_sighup_started && !uv_is_closing((uv_handle_t *)&node->tls_sighup))
         uv_close((uv_handle_t *)&node->tls_sighup, NULL);
-    }
     /* Open TLS connections keep their own reference to OpenSSL's context. */
     net_tls_context_free(node->tls_context);
     node->tls_context = NULL;
