@@ -23,7 +23,7 @@
 enum {
     TRANSPORT_PROBE_MAGIC = 0x51504843u, /* "CHPQ" as little-endian bytes */
     TRANSPORT_PROBE_BYTES = 20,
-    TRANSPORT_PROBE_ANSWER_BYTES_MAX = 16384,
+    TRANSPORT_PROBE_ANSWER_BYTES_MAX = 262144, /* a topology: TOPOLOGY_ENCODED_BYTES_MAX */
 };
 struct transport_probe {
     uint8_t kind;

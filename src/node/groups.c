@@ -124,7 +124,7 @@ static int settings_resolve(struct node *node, uint32_t *shards, uint32_t *repli
 }
 
 /* "host:port" (the host may be a bracketed IPv6 literal) into a topology address. */
-static int address_parse(const char *text, struct topology_address *out)
+int node_topology_address_parse(const char *text, struct topology_address *out)
 {
     const char *colon = strrchr(text, ':');
     if (colon == NULL)
@@ -143,8 +143,42 @@ static int address_parse(const char *text, struct topology_address *out)
     return 0;
 }
 
+/* A sharded node that adopted a topology from the meta group (or learned one through --join)
+ * serves with it after a restart, not with what its flags would build (meta_topology.c). */
+static int topology_load(struct node *node, uint32_t shards)
+{
+    node->topology = calloc(1, sizeof(*node->topology));
+    assert(node->topology != NULL);
+    int rv = shards > 1 ? node_topology_file_read(node, node->topology) : 1;
+    if (rv < 0) {
+        node_log(node, NODE_LOG_ERROR, "%s/topology is unreadable or damaged",
+                 node->config.data_dir);
+        return -1;
+    }
+    if (rv == 1)
+        return 1;
+    if (node->topology->shard_count != shards ||
+        node->topology->cluster_id != node->config.cluster_id) {
+        node_log(node, NODE_LOG_ERROR, "%s/topology is of another cluster or shard count (%u "
+                 "shards) than the data directory", node->config.data_dir,
+                 node->topology->shard_count);
+        return -1;
+    }
+    node_topology_members_sync(node);
+    rv = shardmap_init(&node->shardmap, shards);
+    assert(rv == 0);
+    node->cluster_mode = true;
+    node_log(node, NODE_LOG_INFO, "the topology of epoch %llu (%u nodes), from %s/topology",
+             (unsigned long long)node->topology->epoch, node->topology->node_count,
+             node->config.data_dir);
+    return 0;
+}
+
 static int topology_make(struct node *node, uint32_t shards, uint32_t replicas)
 {
+    int loaded = topology_load(node, shards);
+    if (loaded <= 0)
+        return loaded;
     static struct topology_node nodes[NODE_NODES_MAX];
     const struct node_config *c = &node->config;
     for (uint32_t i = 0; i < c->member_count; i++) {
@@ -166,7 +200,8 @@ static int topology_make(struct node *node, uint32_t shards, uint32_t replicas)
             }
             client = m->peer_addr; /* S = 1: never shown (CLUSTER is disabled) */
         }
-        if (address_parse(m->peer_addr, &t->peer) != 0 || address_parse(client, &t->client) != 0) {
+        if (node_topology_address_parse(m->peer_addr, &t->peer) != 0 ||
+            node_topology_address_parse(client, &t->client) != 0) {
             node_log(node, NODE_LOG_ERROR, "--cluster: node %u: bad address", m->id);
             return -1;
         }
@@ -181,8 +216,6 @@ static int topology_make(struct node *node, uint32_t shards, uint32_t replicas)
     struct topology_build_input input = {.cluster_id = c->cluster_id, .shard_count = shards,
                                          .replica_count = replicas, .node_count = c->member_count,
                                          .nodes = nodes};
-    node->topology = calloc(1, sizeof(*node->topology));
-    assert(node->topology != NULL);
     int rv = topology_build(&input, NULL, node->topology);
     if (rv != TOPOLOGY_OK) {
         node_log(node, NODE_LOG_ERROR, "building the topology: %s", topology_strerror(rv));

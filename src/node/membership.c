@@ -55,6 +55,7 @@ enum {
     NODE_PROBE_TIMEOUT_MS = 2000,
     NODE_PROBE_KIND_BOOK = 1,    /* answer: the node's address book, sender = its id */
     NODE_PROBE_KIND_REMOVED = 2, /* notice: you were removed (answer: the book, unused) */
+    NODE_PROBE_KIND_TOPOLOGY = 3, /* answer: the node's topology (S > 1), for --join */
 };
 
 enum member_step {
@@ -66,10 +67,12 @@ enum member_step {
     STEP_PROMOTE,   /* ask the core to make it a voter */
     STEP_REMOVE,    /* FORGET: ask the core to remove the node */
     STEP_SETTLE,    /* wait until the configuration is no longer pending */
+    STEP_UNRECORD,  /* FORGET, S > 1: the topology without the node was proposed: wait */
 };
 
 static const char *step_names[] = {"idle", "probing", "recording-addresses", "adding-learner",
-                                   "catching-up", "promoting", "removing", "settling"};
+                                   "catching-up", "promoting", "removing", "settling",
+                                   "dropping-from-topology"};
 
 struct probe_work {
     uv_work_t work;
@@ -101,8 +104,9 @@ struct node_members {
 
 /* ---- the blocking probe (the thread pool, and chorusd --join before the loop runs) ---- */
 
-static int probe_run(const char *addr, const struct transport_probe *probe,
-                     struct memberbook *book, char *error, size_t error_len)
+/* One probe and its answer's bytes (malloc'd into *answer_out, the length first). */
+static int probe_exchange(const char *addr, const struct transport_probe *probe,
+                          uint8_t **answer_out, size_t *answer_len, char *error, size_t error_len)
 {
     struct sockaddr_storage sa;
     char why[TRANSPORT_ERROR_BYTES_MAX];
@@ -166,11 +170,9 @@ static int probe_run(const char *addr, const struct transport_probe *probe,
             want = 4 + n_bytes;
         }
         if (got == want && want > 4) {
-            int d = memberbook_decode(answer + 4, want - 4, book);
-            if (d != MEMBERBOOK_OK) {
-                snprintf(error, error_len, "%s answered: %s", addr, memberbook_strerror(d));
-                goto out;
-            }
+            *answer_out = answer;
+            *answer_len = want - 4;
+            answer = NULL;
             rv = 0;
             goto out;
         }
@@ -180,6 +182,50 @@ out:
     close(fd);
     free(answer);
     return rv;
+}
+
+static int probe_run(const char *addr, const struct transport_probe *probe,
+                     struct memberbook *book, char *error, size_t error_len)
+{
+    uint8_t *answer = NULL;
+    size_t len = 0;
+    if (probe_exchange(addr, probe, &answer, &len, error, error_len) != 0)
+        return -1;
+    int d = memberbook_decode(answer + 4, len, book);
+    free(answer);
+    if (d != MEMBERBOOK_OK) {
+        snprintf(error, error_len, "%s answered: %s", addr, memberbook_strerror(d));
+        return -1;
+    }
+    return 0;
+}
+
+/* --join of a sharded cluster: the member's current topology, kept as data-dir/topology so
+ * that the node starts with it (groups.c); it hosts no shard until replicas move to it. */
+static int probe_topology(struct node *node, const char *addr, char *error, size_t error_len)
+{
+    struct transport_probe probe = {.kind = NODE_PROBE_KIND_TOPOLOGY, .sender = node->config.id};
+    uint8_t *answer = NULL;
+    size_t len = 0;
+    if (probe_exchange(addr, &probe, &answer, &len, error, error_len) != 0)
+        return -1;
+    struct topology *t = malloc(sizeof(*t));
+    assert(t != NULL);
+    int rv = topology_decode(answer + 4, len, t);
+    if (rv != TOPOLOGY_OK)
+        snprintf(error, error_len, "%s answered a topology that does not decode: %s", addr,
+                 topology_strerror(rv));
+    else if (topology_node_find(t, node->config.id) != NULL)
+        snprintf(error, error_len, "node %u is already a node of the cluster's topology; "
+                 "choose another --id", node->config.id);
+    else if (node_topology_file_write(node, answer + 4, len) != 0)
+        snprintf(error, error_len, "writing the topology into the data directory: %s",
+                 strerror(errno));
+    else
+        rv = -100; /* success */
+    free(t);
+    free(answer);
+    return rv == -100 ? 0 : -1;
 }
 
 static void probe_work_run(uv_work_t *work)
@@ -212,6 +258,16 @@ static void change_fail(struct node *node, const char *format, ...)
     vsnprintf(text, sizeof(text), format, ap);
     va_end(ap);
     change_end(node, false, text);
+}
+
+/* The group whose configuration a membership change changes: group 0 of a one-group cluster;
+ * the meta group of a sharded one, of which every node is a member (a voter, or a learner
+ * beyond NODE_META_VOTERS), so that every node applies the topology's history itself. */
+static struct node_group *member_group(const struct node *node)
+{
+    if (node->groups == NULL)
+        return NULL;
+    return node->cluster_mode ? node->meta : node->groups[0];
 }
 
 /* ---- the address book, its file and the transport ---------------------------------- */
@@ -349,11 +405,6 @@ int node_members_load(struct node *node, const char *join_addr)
             node_log(node, NODE_LOG_ERROR, "--join %s: %s", join_addr, error);
             return -1;
         }
-        if (book.shards != 1) {
-            node_log(node, NODE_LOG_ERROR, "--join %s: the cluster has %u shards; joining a "
-                     "sharded cluster (S > 1) is not supported yet", join_addr, book.shards);
-            return -1;
-        }
         const struct memberbook_node *same = memberbook_find(&book, c->id);
         if (same != NULL && strcmp(same->peer, c->peer_listen_addr) != 0) {
             node_log(node, NODE_LOG_ERROR, "--join %s: node %u is already a member of the "
@@ -372,6 +423,10 @@ int node_members_load(struct node *node, const char *join_addr)
         book.sender = 0;
         if (mkdir(c->data_dir, 0755) != 0 && errno != EEXIST) {
             node_log(node, NODE_LOG_ERROR, "cannot create %s: %s", c->data_dir, strerror(errno));
+            return -1;
+        }
+        if (book.shards > 1 && probe_topology(node, join_addr, error, sizeof(error)) != 0) {
+            node_log(node, NODE_LOG_ERROR, "--join %s: %s", join_addr, error);
             return -1;
         }
         if (book_write(node, &book) != 0) {
@@ -432,6 +487,8 @@ int node_members_start(struct node *node)
         return -1;
     }
     book_connect(node);
+    if (node->cluster_mode)
+        node_members_on_topology(node); /* a crash may have come between the two files */
     if (m->removed)
         node_log(node, NODE_LOG_WARN, "this node was removed from the cluster: it serves no "
                  "client; its data directory may be deleted");
@@ -481,12 +538,17 @@ size_t node_members_on_probe(struct node *node, const struct transport_probe *pr
     if (probe->kind == NODE_PROBE_KIND_REMOVED) {
         if (probe->cluster_id != node->config.cluster_id || node->config.cluster_secret_len > 0)
             return 0;
-        const struct node_group *g = node_group_first(node);
+        const struct node_group *g = member_group(node);
         if (g != NULL && !cn_membership_contains(&g->status.membership, node->config.id) &&
             !cn_membership_empty(&g->status.membership))
             mark_removed(node, "told by the leader");
         else if (g != NULL && g->status.role != CN_ROLE_LEADER)
             mark_removed(node, "told by the leader");
+    } else if (probe->kind == NODE_PROBE_KIND_TOPOLOGY) {
+        if (!node->cluster_mode || node->topology_encoded_len > cap)
+            return 0;
+        memcpy(out, node->topology_encoded, node->topology_encoded_len);
+        return node->topology_encoded_len;
     } else if (probe->kind != NODE_PROBE_KIND_BOOK) {
         return 0;
     }
@@ -494,7 +556,7 @@ size_t node_members_on_probe(struct node *node, const struct transport_probe *pr
     book.sender = node->config.id;
     book.cluster_id = node->config.cluster_id;
     book.flags &= MEMBERBOOK_FLAG_JOINED;
-    const struct node_group *g = node_group_first(node);
+    const struct node_group *g = member_group(node);
     if (m->joined && g != NULL && g->applied_index == 0 &&
         cn_membership_empty(&g->status.membership))
         book.flags |= MEMBERBOOK_FLAG_EMPTY;
@@ -541,6 +603,36 @@ bool node_members_on_applied(struct node_group *g, const struct cn_entry *entry)
     return true;
 }
 
+/* A sharded node adopted a topology (meta_topology.c): its nodes' addresses go into the book,
+ * which probes answer and CLUSTER MEMBERS lists. Nodes that left the topology stay in the
+ * book, as a one-group cluster's removed nodes do (the leader's removal notice needs them). */
+void node_members_on_topology(struct node *node)
+{
+    struct node_members *m = node->members;
+    if (m == NULL)
+        return;
+    bool changed = false;
+    for (uint32_t i = 0; i < node->config.member_count; i++) {
+        const struct node_member *n = &node->config.members[i];
+        if (n->id == node->config.id)
+            continue; /* this node's own addresses are its flags' */
+        struct memberbook_node b;
+        book_node_from_member(n, &b);
+        const struct memberbook_node *known = memberbook_find(&m->book, b.id);
+        if (known != NULL && strcmp(known->peer, b.peer) == 0 &&
+            strcmp(known->client, b.client) == 0)
+            continue;
+        if (memberbook_put(&m->book, &b) == MEMBERBOOK_OK)
+            changed = true;
+    }
+    if (!changed)
+        return;
+    if (book_write(node, &m->book) != 0)
+        node_log(node, NODE_LOG_WARN, "writing %s/members: %s", node->config.data_dir,
+                 strerror(errno));
+    book_connect(node);
+}
+
 static bool propose_book(struct node *node, struct node_group *g, const struct memberbook *book,
                          uint64_t *index)
 {
@@ -566,7 +658,8 @@ static bool propose_book(struct node *node, struct node_group *g, const struct m
 void node_members_on_message(struct node *node, const struct cn_message *msg)
 {
     struct node_members *m = node->members;
-    if (m == NULL || m->target == 0 || msg->group != 0 || msg->from != m->target ||
+    uint32_t group = node->cluster_mode ? node->topology->shard_count : 0;
+    if (m == NULL || m->target == 0 || msg->group != group || msg->from != m->target ||
         msg->type != CN_MSG_APPEND_RESPONSE || msg->reject)
         return;
     if (msg->index > m->target_match)
@@ -574,6 +667,65 @@ void node_members_on_message(struct node *node, const struct cn_message *msg)
 }
 
 /* ---- the change, step by step ------------------------------------------------------------ */
+
+static uint32_t membership_size(const struct cn_membership *c)
+{
+    uint32_t n = c->voters.count + c->learners.count;
+    for (uint32_t i = 0; i < c->outgoing.count; i++)
+        n += !cn_membership_is_voter(c, c->outgoing.ids[i]);
+    return n;
+}
+
+/* Proposes a topology into the meta group; its index goes to m->book_index, which the tick
+ * waits for (STEP_BOOK, STEP_UNRECORD). */
+static void propose_topology(struct node *node, struct node_group *g, const struct topology *next)
+{
+    struct node_members *m = node->members;
+    size_t bytes = topology_encoded_bytes(next);
+    uint8_t *encoded = malloc(bytes);
+    assert(encoded != NULL);
+    int64_t len = topology_encode(next, encoded, bytes);
+    assert(len > 0 && (size_t)len == bytes);
+    if (!node_meta_propose(node, g, encoded, bytes, &m->book_index))
+        change_fail(node, "node %u: the topology of epoch %llu could not be proposed (not the "
+                    "leader any more?)", m->target, (unsigned long long)next->epoch);
+    else
+        node_log(node, NODE_LOG_INFO, "membership: proposed the topology of epoch %llu (%u "
+                 "nodes) at %llu", (unsigned long long)next->epoch, next->node_count,
+                 (unsigned long long)m->book_index);
+    free(encoded);
+}
+
+/* S > 1: the new node goes into the topology, JOINING and given no replica yet, through the
+ * meta group's log; every node connects to it when it adopts that topology (meta_topology.c).
+ * A node already in the topology (a MEET run again after a failure) goes on to the learner. */
+static void propose_topology_with(struct node *node, struct node_group *g,
+                                  const struct memberbook_node *them)
+{
+    if (topology_node_find(node->topology, them->id) != NULL)
+        return; /* book_index 0: found at the next tick */
+    if (membership_size(&g->status.membership) >= CN_MEMBERS_MAX) {
+        change_fail(node, "adding node %u failed: the meta group has %d members, its most; a "
+                    "sharded cluster grows to at most %d nodes by membership change", them->id,
+                    CN_MEMBERS_MAX, CN_MEMBERS_MAX);
+        return;
+    }
+    struct topology_node added = {.id = them->id, .state = TOPOLOGY_NODE_JOINING, .weight = 1};
+    if (node_topology_address_parse(them->peer, &added.peer) != 0 ||
+        node_topology_address_parse(them->client, &added.client) != 0) {
+        change_fail(node, "adding node %u failed: its addresses (%s, %s) do not fit a topology",
+                    them->id, them->peer, them->client);
+        return;
+    }
+    struct topology *next = malloc(sizeof(*next));
+    assert(next != NULL);
+    int rv = node_topology_with_node(node->topology, &added, next);
+    if (rv != TOPOLOGY_OK)
+        change_fail(node, "adding node %u failed: %s", them->id, topology_strerror(rv));
+    else
+        propose_topology(node, g, next);
+    free(next);
+}
 
 static void probe_done(uv_work_t *work, int status)
 {
@@ -596,7 +748,7 @@ static void probe_done(uv_work_t *work, int status)
         return;
     }
     const struct memberbook_node *them = memberbook_find(&p->book, p->book.sender);
-    const struct node_group *g = node_group_first(node);
+    struct node_group *g = member_group(node);
     if (p->book.cluster_id != node->config.cluster_id) {
         change_fail(node, "adding %s failed: it belongs to another cluster (start it with "
                     "--join and an empty data directory)", p->addr);
@@ -616,11 +768,14 @@ static void probe_done(uv_work_t *work, int status)
         book.sender = 0;
         if (memberbook_put(&book, them) != MEMBERBOOK_OK) {
             change_fail(node, "adding %s failed: the address book is full", p->addr);
+        } else if (node->cluster_mode) {
+            m->step = STEP_BOOK;
+            m->book_index = 0;
+            propose_topology_with(node, g, them);
         } else {
             m->step = STEP_BOOK;
             m->book_index = 0;
-            struct node_group *lead = node->groups[0];
-            if (!propose_book(node, lead, &book, &m->book_index))
+            if (!propose_book(node, g, &book, &m->book_index))
                 change_fail(node, "adding node %u failed: its addresses could not be proposed "
                             "(not the leader any more?)", them->id);
         }
@@ -697,8 +852,8 @@ static bool step_change(struct node *node, struct node_group *g, enum member_ste
 void node_members_tick(struct node *node)
 {
     struct node_members *m = node->members;
-    struct node_group *g = node->groups != NULL ? node->groups[0] : NULL;
-    if (m == NULL || g == NULL || node->cluster_mode)
+    struct node_group *g = member_group(node);
+    if (m == NULL || g == NULL)
         return;
     node_refresh_status(g);
     const struct cn_status *st = &g->status;
@@ -731,9 +886,26 @@ void node_members_tick(struct node *node)
     }
     switch (m->step) {
     case STEP_BOOK:
-        if (g->applied_index >= m->book_index && memberbook_find(&m->book, m->target) != NULL)
+        if (node->cluster_mode && g->applied_index >= m->book_index)
+            node_meta_check_now(node); /* adopts the proposed topology once applied */
+        if (g->applied_index >= m->book_index && memberbook_find(&m->book, m->target) != NULL &&
+            (!node->cluster_mode || topology_node_find(node->topology, m->target) != NULL))
             m->step = cn_membership_contains(&st->membership, m->target) ? STEP_CATCHUP
                                                                            : STEP_LEARNER;
+        break;
+    case STEP_UNRECORD:
+        if (g->applied_index < m->book_index)
+            break;
+        node_meta_check_now(node);
+        if (topology_node_find(node->topology, m->target) != NULL)
+            break;
+        if (cn_membership_contains(&st->membership, m->target)) {
+            m->step = STEP_REMOVE;
+        } else {
+            char text[80];
+            snprintf(text, sizeof(text), "node %u removed", m->target);
+            change_end(node, true, text);
+        }
         break;
     case STEP_LEARNER:
         if (step_change(node, g, STEP_LEARNER))
@@ -743,9 +915,18 @@ void node_members_tick(struct node *node)
         /* Promoted only once the learner's configuration entry committed and the learner
          * acknowledged nearly the whole log: a voter far behind would leave the new majority
          * unable to commit until it caught up (thesis §4.2.1). */
-        if (!st->membership_pending &&
-            m->target_match + NODE_MEMBERS_CATCHUP_ENTRIES >= st->last_index)
-            m->step = STEP_PROMOTE;
+        if (st->membership_pending ||
+            m->target_match + NODE_MEMBERS_CATCHUP_ENTRIES < st->last_index)
+            break;
+        /* The meta group keeps at most NODE_META_VOTERS voters: a node beyond them follows
+         * its log as a learner, which is all it needs to learn the topology. */
+        if (node->cluster_mode && st->membership.voters.count >= NODE_META_VOTERS) {
+            char text[96];
+            snprintf(text, sizeof(text), "node %u added (a learner of the meta group)", m->target);
+            change_end(node, true, text);
+            break;
+        }
+        m->step = STEP_PROMOTE;
         break;
     case STEP_PROMOTE:
         if (step_change(node, g, STEP_PROMOTE))
@@ -781,12 +962,7 @@ void node_members_tick(struct node *node)
 static struct node_group *change_may_start(struct node_exec *e)
 {
     struct node *node = e->node;
-    struct node_group *g = node->groups[0];
-    if (node->cluster_mode) {
-        node_exec_error(e, "ERR membership change of a sharded cluster (S > 1) is not "
-                           "supported yet");
-        return NULL;
-    }
+    struct node_group *g = member_group(node);
     if (strcmp(node->ops->name, "raft") != 0) {
         node_exec_error(e, "ERR membership change is not supported by Multi-Paxos yet "
                            "(--protocol raft)");
@@ -808,6 +984,18 @@ static struct node_group *change_may_start(struct node_exec *e)
         node_exec_error(e, "TRYAGAIN a membership change is in progress");
         return NULL;
     }
+    /* A sharded cluster's nodes learn the topology through the meta group's log: each must be
+     * a member of it (true of clusters created with at most NODE_META_VOTERS nodes). */
+    for (uint32_t i = 0; node->cluster_mode && i < node->topology->node_count; i++)
+        if (!cn_membership_contains(&g->status.membership, node->topology->nodes[i].id)) {
+            char text[200];
+            snprintf(text, sizeof(text), "ERR node %u is not a member of the meta group: "
+                     "membership change of a sharded cluster needs every node in it (clusters "
+                     "created with at most %d nodes)", node->topology->nodes[i].id,
+                     NODE_META_VOTERS);
+            node_exec_error(e, text);
+            return NULL;
+        }
     return g;
 }
 
@@ -863,6 +1051,52 @@ void node_members_meet(struct node_exec *e)
     node_exec_done(e, out);
 }
 
+/* CLUSTER FORGET of a node of a sharded cluster's topology: only once it holds no replica
+ * (moving them off is the rebalancer's, not built); then the topology without it, and then
+ * its removal from the meta group's configuration (STEP_UNRECORD, STEP_REMOVE). */
+static void forget_from_topology(struct node_exec *e, struct node_group *g, cn_node_id id)
+{
+    struct node *node = e->node;
+    uint32_t holding = 0;
+    for (uint32_t s = 0; s < node->topology->shard_count; s++)
+        holding += topology_shard_has_replica(&node->topology->shards[s], id);
+    if (holding > 0) {
+        char text[200];
+        snprintf(text, sizeof(text), "ERR node %u holds replicas of %u shards: they must move "
+                 "off it before it is removed, and moving replicas is not built yet", id,
+                 holding);
+        node_exec_error(e, text);
+        return;
+    }
+    const struct cn_membership *now = &g->status.membership;
+    if (cn_membership_is_voter(now, id) && now->voters.count == 1) {
+        node_exec_error(e, "ERR cannot remove the last voter");
+        return;
+    }
+    struct topology *next = malloc(sizeof(*next));
+    assert(next != NULL);
+    int rv = node_topology_without_node(node->topology, id, next);
+    if (rv != TOPOLOGY_OK) {
+        char text[200];
+        snprintf(text, sizeof(text), "ERR the topology without node %u is invalid: %s", id,
+                 topology_strerror(rv));
+        node_exec_error(e, text);
+        free(next);
+        return;
+    }
+    change_begin(node, g, STEP_UNRECORD, id);
+    node->members->book_index = 0;
+    propose_topology(node, g, next);
+    free(next);
+    if (node->members->step != STEP_UNRECORD) {
+        node_exec_error(e, "ERR the change was refused");
+        return;
+    }
+    struct resp_out *out = node_exec_out(e);
+    resp_reply_simple(out, "OK", 2);
+    node_exec_done(e, out);
+}
+
 /* CLUSTER FORGET id: removes a voter or a learner. */
 void node_members_forget(struct node_exec *e)
 {
@@ -885,6 +1119,10 @@ void node_members_forget(struct node_exec *e)
     if (g == NULL)
         return;
     const struct cn_membership *now = &g->status.membership;
+    if (node->cluster_mode && topology_node_find(node->topology, (uint32_t)id) != NULL) {
+        forget_from_topology(e, g, (cn_node_id)id);
+        return;
+    }
     if (!cn_membership_contains(now, (cn_node_id)id)) {
         char reply[80];
         snprintf(reply, sizeof(reply), "ERR Unknown node %lu", id);
@@ -926,13 +1164,17 @@ void node_members_status(struct node_exec *e)
 {
     struct node *node = e->node;
     struct node_members *m = node->members;
-    const struct node_group *g = node_group_first(node);
+    const struct node_group *g = member_group(node);
     enum { CAP = 8192 };
     char *text = malloc(CAP);
     assert(text != NULL);
     size_t at = 0;
     at += (size_t)snprintf(text + at, CAP - at, "myself:%u\r\nremoved:%d\r\n", node->config.id,
                            m->removed);
+    if (node->cluster_mode)
+        at += (size_t)snprintf(text + at, CAP - at, "topology_epoch:%llu\r\ntopology_nodes:%u\r\n",
+                               (unsigned long long)node->topology->epoch,
+                               node->topology->node_count);
     if (g != NULL) {
         const struct cn_status *st = &g->status;
         at += (size_t)snprintf(text + at, CAP - at, "role:%s\r\nleader:%u\r\nterm:%llu\r\n",
@@ -972,7 +1214,7 @@ void node_members_status(struct node_exec *e)
 void node_members_counts(const struct node *node, struct node_members_counts *counts)
 {
     memset(counts, 0, sizeof(*counts));
-    const struct node_group *g = node_group_first(node);
+    const struct node_group *g = member_group(node);
     if (g != NULL) {
         counts->voters = g->status.membership.voters.count;
         counts->outgoing = g->status.membership.outgoing.count;

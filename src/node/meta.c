@@ -26,21 +26,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "node/node_internal.h"
 #include "storage/kv_command.h"
 
 static const char NODE_META_TOPOLOGY_KEY[] = "chorus:topology";
 
-/* The meta group's voters: the first NODE_META_VOTERS nodes of the topology (ascending id). */
+/* The meta group's voters at its creation: the first NODE_META_VOTERS nodes of the topology
+ * (ascending id) that are not JOINING. A node added later (JOINING) joins the group through a
+ * configuration change (membership.c), so a restart with a newer topology must not count it
+ * among the voters the group was created with (those only matter to a group with no
+ * configuration of its own in its log or snapshot yet). */
 static void meta_shard(const struct topology *t, struct topology_shard *out)
 {
     memset(out, 0, sizeof(*out));
-    uint32_t n = t->node_count < NODE_META_VOTERS ? t->node_count : NODE_META_VOTERS;
-    out->replica_count = (uint8_t)n;
-    for (uint32_t i = 0; i < n; i++)
-        out->replicas[i] = t->nodes[i].id;
+    for (uint32_t i = 0; i < t->node_count && out->replica_count < NODE_META_VOTERS; i++)
+        if (t->nodes[i].state != TOPOLOGY_NODE_JOINING)
+            out->replicas[out->replica_count++] = t->nodes[i].id;
     out->config_epoch = t->epoch;
 }
 
@@ -49,18 +51,12 @@ int node_meta_open(struct node *node)
     if (!node->cluster_mode)
         return 0; /* one shard: no meta group, and nothing to check against */
     const struct topology *t = node->topology;
-    size_t bytes = topology_encoded_bytes(t);
-    node->topology_encoded = malloc(bytes);
-    assert(node->topology_encoded != NULL);
-    int64_t len = topology_encode(t, node->topology_encoded, bytes);
-    assert(len > 0 && (size_t)len == bytes);
-    node->topology_encoded_len = bytes;
-    node->topology_hash = XXH3_64bits(node->topology_encoded, bytes);
-    if (node->topology_hash == 0)
-        node->topology_hash = 1; /* 0 means "not verified" in a beat */
+    node_topology_encode_own(node);
     struct topology_shard shard;
     meta_shard(t, &shard);
-    if (!topology_shard_has_replica(&shard, node->config.id))
+    /* A node that joined opens the meta group with an empty configuration (groups.c) and
+     * waits for the leader to add it: it learns the topology through this group's log. */
+    if (!topology_shard_has_replica(&shard, node->config.id) && !node_members_joined(node))
         return 0;
     node->group_slots++;
     node->meta = node_group_open(node, t->shard_count, &shard);
@@ -74,12 +70,14 @@ void node_meta_close(struct node *node)
     node->topology_encoded_len = 0;
 }
 
-/* The leader writes the topology into the meta group's log (a SET of the reserved key). */
-static void meta_propose(struct node *node, struct node_group *g)
+/* Proposes a topology's encoding into the meta group's log (a SET of the reserved key); the
+ * entry's index goes to *index. */
+bool node_meta_propose(struct node *node, struct node_group *g, const uint8_t *encoded,
+                       size_t encoded_len, uint64_t *index)
 {
     struct kv_bytes args[2] = {
         {.data = (const uint8_t *)NODE_META_TOPOLOGY_KEY, .len = sizeof(NODE_META_TOPOLOGY_KEY) - 1},
-        {.data = node->topology_encoded, .len = node->topology_encoded_len},
+        {.data = encoded, .len = encoded_len},
     };
     struct kv_command command = {.op = KV_OP_SET, .arg_count = 2, .args = args};
     size_t bytes = kv_command_encoded_bytes(&command);
@@ -91,16 +89,24 @@ static void meta_propose(struct node *node, struct node_group *g)
     const char *reason = NULL;
     int rv = kv_command_encode(&command, payload + NODE_WRITE_TAG_BYTES, bytes, &len, &reason);
     assert(rv == KV_OK);
-    uint64_t index = 0, term = 0;
+    uint64_t term = 0;
     struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = payload,
                          .data_len = (uint32_t)(NODE_WRITE_TAG_BYTES + len),
-                         .out_index = &index, .out_term = &term};
-    if (node_step(g, &e) == CN_OK) {
+                         .out_index = index, .out_term = &term};
+    rv = node_step(g, &e);
+    free(payload);
+    return rv == CN_OK;
+}
+
+/* The leader writes the cluster's first topology. */
+static void meta_propose(struct node *node, struct node_group *g)
+{
+    uint64_t index = 0;
+    if (node_meta_propose(node, g, node->topology_encoded, node->topology_encoded_len, &index)) {
         node->meta_proposed_term = g->status.term;
         node_log(node, NODE_LOG_INFO, "meta group: recording the topology (epoch %llu) at %llu",
                  (unsigned long long)node->topology->epoch, (unsigned long long)index);
     }
-    free(payload);
 }
 
 static void meta_mismatch(struct node *node, const char *how)
@@ -113,35 +119,66 @@ static void meta_mismatch(struct node *node, const char *how)
                how);
 }
 
-/* A replica of the meta group: compare what it applied with this node's topology. */
+/* What the meta group recorded, against this node's topology: the same bytes verify it; a
+ * later epoch (a membership change) is adopted; an earlier one is a log still being applied
+ * (a restarted or new replica catching up) and waited for; the same epoch with other bytes,
+ * or another cluster or shard count, is a node started with the wrong flags. */
+static void meta_learn(struct node *node, const uint8_t *value, size_t len)
+{
+    const struct topology *own = node->topology;
+    if (len == node->topology_encoded_len && memcmp(value, node->topology_encoded, len) == 0) {
+        if (!node->topology_verified)
+            node_log(node, NODE_LOG_INFO, "meta group: the topology (epoch %llu) is the "
+                     "cluster's", (unsigned long long)own->epoch);
+        node->topology_verified = true;
+        return;
+    }
+    struct topology *recorded = malloc(sizeof(*recorded));
+    assert(recorded != NULL);
+    int rv = topology_decode(value, len, recorded);
+    if (rv != TOPOLOGY_OK || recorded->cluster_id != own->cluster_id ||
+        recorded->shard_count != own->shard_count || recorded->epoch == own->epoch) {
+        free(recorded);
+        meta_mismatch(node, "recorded in the cluster's meta group");
+        return;
+    }
+    if (recorded->epoch > own->epoch)
+        node_topology_adopt(node, recorded);
+    free(recorded);
+}
+
+/* A replica of the meta group: learn what it applied. */
 static void meta_check_applied(struct node *node, struct node_group *g)
 {
     if (g->applied_index == node->meta_checked_index)
         return;
     node->meta_checked_index = g->applied_index;
-    size_t cap = node->topology_encoded_len, value_len = 0;
+    size_t cap = TOPOLOGY_ENCODED_BYTES_MAX, value_len = 0;
     uint8_t *value = malloc(cap);
     assert(value != NULL);
     bool found = false;
     int rv = kv_get(g->kv, (const uint8_t *)NODE_META_TOPOLOGY_KEY,
                     sizeof(NODE_META_TOPOLOGY_KEY) - 1, value, cap, &value_len, &found);
-    bool same = rv == KV_OK && found && value_len == cap &&
-                memcmp(value, node->topology_encoded, cap) == 0;
-    free(value);
-    if (rv != KV_OK && rv != KV_ERR_BUFFER) {
+    if (rv != KV_OK) {
         node_log(node, NODE_LOG_WARN, "meta group: reading the topology: %s", kv_last_error());
         node->meta_checked_index = 0; /* try again */
+        free(value);
         return;
     }
     node->meta_key_found = found;
-    if (!found && rv == KV_OK)
+    if (found)
+        meta_learn(node, value, value_len);
+    free(value);
+}
+
+/* Ask the meta group now whether it recorded a newer topology (membership.c, which waits for
+ * one it proposed). */
+void node_meta_check_now(struct node *node)
+{
+    if (node->meta == NULL)
         return;
-    if (!same)
-        meta_mismatch(node, "recorded in the cluster's meta group");
-    if (!node->topology_verified)
-        node_log(node, NODE_LOG_INFO, "meta group: the topology (epoch %llu) is the cluster's",
-                 (unsigned long long)node->topology->epoch);
-    node->topology_verified = true;
+    node_refresh_status(node->meta);
+    meta_check_applied(node, node->meta);
 }
 
 void node_meta_tick(struct node *node)
@@ -172,6 +209,12 @@ void node_meta_on_beat(struct node *node, cn_node_id from, uint64_t hash)
     if (hash == 0 || !node->cluster_mode)
         return;
     if (hash != node->topology_hash) {
+        /* A replica of the meta group learns a new topology from the group itself: a peer
+         * that verified another epoch (one of them has not applied a change yet) is no sign
+         * of wrong flags. The same epoch with other bytes is. */
+        bool same_epoch = (hash >> 48) == (node->topology_hash >> 48);
+        if (node->meta != NULL && !same_epoch)
+            return;
         char how[96];
         snprintf(how, sizeof(how), "node %u verified against the cluster's meta group", from);
         meta_mismatch(node, how);

@@ -591,6 +591,7 @@ void node_members_meet(struct node_exec *exec);
 void node_members_forget(struct node_exec *exec);
 void node_members_status(struct node_exec *exec);
 void node_members_counts(const struct node *node, struct node_members_counts *counts);
+void node_members_on_topology(struct node *node);
 
 /* log.c */
 void node_log(const struct node *node, int level, const char *format, ...)
@@ -603,6 +604,24 @@ void node_meta_close(struct node *node);
 void node_meta_tick(struct node *node);
 uint64_t node_meta_beat_hash(const struct node *node);
 void node_meta_on_beat(struct node *node, cn_node_id from, uint64_t hash);
+bool node_meta_propose(struct node *node, struct node_group *meta, const uint8_t *encoded,
+                       size_t encoded_len, uint64_t *index);
+void node_meta_check_now(struct node *node);
+
+/* meta_topology.c: the topology recorded by the meta group, adopted and kept on disk. A beat's
+ * topology hash: the epoch's low 16 bits, then 48 bits of the encoding's hash. */
+#define NODE_TOPOLOGY_HASH_MASK 0x0000ffffffffffffull
+int node_topology_file_write(const struct node *node, const uint8_t *bytes, size_t len);
+/* 1 when there is no data-dir/topology, 0 when read, -1 when damaged. */
+int node_topology_file_read(const struct node *node, struct topology *out);
+void node_topology_members_sync(struct node *node);
+void node_topology_encode_own(struct node *node);
+void node_topology_adopt(struct node *node, const struct topology *next);
+int node_topology_with_node(const struct topology *now, const struct topology_node *added,
+                            struct topology *out);
+int node_topology_without_node(const struct topology *now, uint32_t id, struct topology *out);
+/* "host:port" (the host may be a bracketed IPv6 literal) into a topology address (groups.c). */
+int node_topology_address_parse(const char *text, struct topology_address *out);
 /* groups.c: opens one group (its store, snapshots and core) and puts it on the ready list. */
 struct node_group *node_group_open(struct node *node, uint32_t id,
                                    const struct topology_shard *shard);
