@@ -187,6 +187,20 @@ static const struct node_command commands[] = {
     {"RPOPLPUSH", 3, node_cmd_write}, {"LLEN", 2, node_cmd_types_read},
     {"LRANGE", 4, node_cmd_types_read}, {"LINDEX", 3, node_cmd_types_read},
     {"LPOS", -3, node_cmd_types_read},
+    /* Sorted sets (commands_types.c, storage/kv_zset.c) */
+    {"ZADD", -4, node_cmd_write}, {"ZINCRBY", 4, node_cmd_write}, {"ZREM", -3, node_cmd_write},
+    {"ZPOPMIN", -2, node_cmd_write}, {"ZPOPMAX", -2, node_cmd_write},
+    {"ZRANGESTORE", -5, node_cmd_write}, {"ZUNIONSTORE", -4, node_cmd_write},
+    {"ZINTERSTORE", -4, node_cmd_write}, {"ZREMRANGEBYSCORE", 4, node_cmd_write},
+    {"ZREMRANGEBYRANK", 4, node_cmd_write}, {"ZREMRANGEBYLEX", 4, node_cmd_write},
+    {"ZSCORE", 3, node_cmd_types_read}, {"ZMSCORE", -3, node_cmd_types_read},
+    {"ZCARD", 2, node_cmd_types_read}, {"ZCOUNT", 4, node_cmd_types_read},
+    {"ZLEXCOUNT", 4, node_cmd_types_read}, {"ZRANGE", -4, node_cmd_types_read},
+    {"ZRANGEBYSCORE", -4, node_cmd_types_read}, {"ZREVRANGEBYSCORE", -4, node_cmd_types_read},
+    {"ZRANGEBYLEX", -4, node_cmd_types_read}, {"ZREVRANGEBYLEX", -4, node_cmd_types_read},
+    {"ZREVRANGE", -4, node_cmd_types_read}, {"ZRANK", 3, node_cmd_types_read},
+    {"ZREVRANK", 3, node_cmd_types_read}, {"ZRANDMEMBER", -2, node_cmd_types_read},
+    {"ZSCAN", -3, node_cmd_types_read},
 };
 
 uint32_t node_command_count(void)

@@ -89,9 +89,11 @@ void node_types_serve(struct node_group *group, struct resp_out *out, const stru
                       uint32_t argc);
 void node_object_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
                        uint32_t argc);
-/* SINTERCARD's keys, for routing and COMMAND GETKEYS: false when numkeys is not valid. */
+/* SINTERCARD's, ZUNIONSTORE's and ZINTERSTORE's keys, for routing and COMMAND GETKEYS: argv[first]
+ * on, count of them, and argv[extra] before them when extra > 0 (a destination); false when
+ * numkeys is not valid. */
 bool node_types_movable_keys(const struct resp_arg *argv, uint32_t argc, uint32_t *first,
-                             uint32_t *count);
+                             uint32_t *count, uint32_t *extra);
 
 /* commands_lcs.c */
 void node_lcs_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,

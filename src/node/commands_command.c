@@ -124,6 +124,33 @@ static const struct command_doc command_docs[] = {
     {"rpoplpush", 3, "write denyoom", 1, 2, 1, "@write @list @slow"},
     {"lpushx", -3, "write denyoom fast", 1, 1, 1, "@write @list @fast"},
     {"rpushx", -3, "write denyoom fast", 1, 1, 1, "@write @list @fast"},
+    {"zadd", -4, "write denyoom fast", 1, 1, 1, "@write @sortedset @fast"},
+    {"zincrby", 4, "write denyoom fast", 1, 1, 1, "@write @sortedset @fast"},
+    {"zrem", -3, "write fast", 1, 1, 1, "@write @sortedset @fast"},
+    {"zscore", 3, "readonly fast", 1, 1, 1, "@read @sortedset @fast"},
+    {"zmscore", -3, "readonly fast", 1, 1, 1, "@read @sortedset @fast"},
+    {"zcard", 2, "readonly fast", 1, 1, 1, "@read @sortedset @fast"},
+    {"zcount", 4, "readonly fast", 1, 1, 1, "@read @sortedset @fast"},
+    {"zlexcount", 4, "readonly fast", 1, 1, 1, "@read @sortedset @fast"},
+    {"zrange", -4, "readonly", 1, 1, 1, "@read @sortedset @slow"},
+    {"zrangebyscore", -4, "readonly", 1, 1, 1, "@read @sortedset @slow"},
+    {"zrevrangebyscore", -4, "readonly", 1, 1, 1, "@read @sortedset @slow"},
+    {"zrangebylex", -4, "readonly", 1, 1, 1, "@read @sortedset @slow"},
+    {"zrevrangebylex", -4, "readonly", 1, 1, 1, "@read @sortedset @slow"},
+    {"zrevrange", -4, "readonly", 1, 1, 1, "@read @sortedset @slow"},
+    {"zrank", 3, "readonly fast", 1, 1, 1, "@read @sortedset @fast"},
+    {"zrevrank", 3, "readonly fast", 1, 1, 1, "@read @sortedset @fast"},
+    {"zpopmin", -2, "write fast", 1, 1, 1, "@write @sortedset @fast"},
+    {"zpopmax", -2, "write fast", 1, 1, 1, "@write @sortedset @fast"},
+    {"zrangestore", -5, "write denyoom", 1, 2, 1, "@write @sortedset @slow"},
+    /* Keys: the destination, then those after numkeys (node_types_movable_keys). */
+    {"zunionstore", -4, "write denyoom movablekeys", 1, 1, 1, "@write @sortedset @slow"},
+    {"zinterstore", -4, "write denyoom movablekeys", 1, 1, 1, "@write @sortedset @slow"},
+    {"zrandmember", -2, "readonly", 1, 1, 1, "@read @sortedset @slow"},
+    {"zscan", -3, "readonly", 1, 1, 1, "@read @sortedset @slow"},
+    {"zremrangebyscore", 4, "write", 1, 1, 1, "@write @sortedset @slow"},
+    {"zremrangebyrank", 4, "write", 1, 1, 1, "@write @sortedset @slow"},
+    {"zremrangebylex", 4, "write", 1, 1, 1, "@write @sortedset @slow"},
 };
 
 enum { COMMAND_DOC_COUNT = sizeof(command_docs) / sizeof(command_docs[0]) };
@@ -212,14 +239,16 @@ static void command_getkeys(struct resp_out *out, const struct resp_arg *argv, u
 {
     uint32_t cmd_argc = argc - 2;
     const struct command_doc *d = command_doc_resolve(&argv[2], cmd_argc);
-    uint32_t first = 0, movable = 0;
+    uint32_t first = 0, movable = 0, extra = 0;
     if (d != NULL && strstr(d->flags, "movablekeys") != NULL && arity_ok(d, cmd_argc)) {
-        if (!node_types_movable_keys(&argv[2], cmd_argc, &first, &movable)) {
+        if (!node_types_movable_keys(&argv[2], cmd_argc, &first, &movable, &extra)) {
             static const char text[] = "ERR Invalid arguments specified for command";
             resp_reply_error(out, text, sizeof(text) - 1);
             return;
         }
-        resp_reply_array(out, movable);
+        resp_reply_array(out, movable + (extra > 0));
+        if (extra > 0)
+            resp_reply_bulk(out, argv[2 + extra].data, argv[2 + extra].len);
         for (uint32_t i = 0; i < movable; i++)
             resp_reply_bulk(out, argv[2 + first + i].data, argv[2 + first + i].len);
         return;
@@ -254,10 +283,16 @@ enum shardmap_keys_result node_command_slot(const struct resp_arg *argv, uint32_
                                             uint32_t *slot)
 {
     const struct command_doc *d = command_doc_resolve(argv, argc);
-    uint32_t first = 0, count = 0;
+    uint32_t first = 0, count = 0, extra = 0;
     if (d != NULL && strstr(d->flags, "movablekeys") != NULL &&
-        node_types_movable_keys(argv, argc, &first, &count))
-        return shardmap_keys_slot(&argv[first], count, 1, slot);
+        node_types_movable_keys(argv, argc, &first, &count, &extra)) {
+        enum shardmap_keys_result keys = shardmap_keys_slot(&argv[first], count, 1, slot);
+        uint32_t extra_slot = 0;
+        if (keys != SHARDMAP_KEYS_ONE_SLOT || extra == 0)
+            return keys;
+        shardmap_keys_slot(&argv[extra], 1, 1, &extra_slot);
+        return extra_slot == *slot ? keys : SHARDMAP_KEYS_CROSS_SLOT;
+    }
     if (d == NULL || d->first_key == 0 || !arity_ok(d, argc) || (uint32_t)d->first_key >= argc)
         return SHARDMAP_KEYS_NONE;
     int64_t last = d->last_key < 0 ? (int64_t)argc + d->last_key : d->last_key;

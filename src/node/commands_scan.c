@@ -178,13 +178,13 @@ void node_scan_serve(struct node_group *group, struct resp_out *out, const struc
         position = (position - shard_bits) << NODE_SCAN_POSITION_SHIFT;
     }
     struct kv_scan_cursor cursor = {.position = position, .done = false};
-    /* TYPE: a type no key can have (Redis knows zset, stream; chorus has neither yet)
+    /* TYPE: a type no key can have (Redis knows stream; chorus has none yet)
      * returns no key, as Redis does for an unknown type name. */
     int type_wanted = KV_TYPE_NONE;
     bool keep = true;
     if (type != NULL) {
         keep = false;
-        for (int t = KV_TYPE_STRING; t <= KV_TYPE_LIST; t++)
+        for (int t = KV_TYPE_STRING; t <= KV_TYPE_ZSET; t++)
             if (node_arg_is(type, kv_type_name(t))) {
                 type_wanted = t;
                 keep = true;

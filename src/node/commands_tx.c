@@ -473,6 +473,16 @@ void node_reply_kv_result(struct resp_out *out, const struct kv_result *result)
     case KV_RESULT_NULL:
         resp_reply_null(out);
         return;
+    case KV_RESULT_DOUBLE:
+        /* A score: Redis 7.0 writes it as a bulk string in RESP2, a double in RESP3. */
+        if (out->protocol == 2) {
+            resp_reply_bulk(out, result->bulk, result->bulk_len);
+        } else {
+            resp_reply_raw(out, ",", 1);
+            resp_reply_raw(out, result->bulk, result->bulk_len);
+            resp_reply_raw(out, "\r\n", 2);
+        }
+        return;
     case KV_RESULT_ERROR:
         resp_reply_error(out, result->error, strlen(result->error));
         return;

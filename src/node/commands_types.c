@@ -7,6 +7,9 @@
  * as in Redis, a bad argument is EXEC's element). Writes go through the log like every
  * write (node_cmd_write); reads through ReadIndex, then kv_read_run on the group's store.
  *
+ * Sorted sets (storage/kv_zset.c) travel the same way; ZRANDMEMBER draws its seed as
+ * SRANDMEMBER does.
+ *
  * Random choices: SPOP's seed is drawn here, on the node that proposes it, and travels in the
  * log entry, so every replica pops the same members. SRANDMEMBER and HRANDFIELD only read:
  * the serving node draws their seed (inside MULTI, the queuing node, into the entry).
@@ -76,6 +79,32 @@ static const struct node_type_command type_commands[] = {
     {"LPOS", KV_OP_LPOS, 0},
     {"LMOVE", KV_OP_LMOVE, 0},
     {"RPOPLPUSH", KV_OP_RPOPLPUSH, 0},
+    {"ZADD", KV_OP_ZADD, 0},
+    {"ZINCRBY", KV_OP_ZINCRBY, 0},
+    {"ZREM", KV_OP_ZREM, 0},
+    {"ZSCORE", KV_OP_ZSCORE, 0},
+    {"ZMSCORE", KV_OP_ZMSCORE, 0},
+    {"ZCARD", KV_OP_ZCARD, 0},
+    {"ZCOUNT", KV_OP_ZCOUNT, 0},
+    {"ZLEXCOUNT", KV_OP_ZLEXCOUNT, 0},
+    {"ZRANGE", KV_OP_ZRANGE, 0},
+    {"ZRANGEBYSCORE", KV_OP_ZRANGEBYSCORE, 0},
+    {"ZREVRANGEBYSCORE", KV_OP_ZREVRANGEBYSCORE, 0},
+    {"ZRANGEBYLEX", KV_OP_ZRANGEBYLEX, 0},
+    {"ZREVRANGEBYLEX", KV_OP_ZREVRANGEBYLEX, 0},
+    {"ZREVRANGE", KV_OP_ZREVRANGE, 0},
+    {"ZRANK", KV_OP_ZRANK, 0},
+    {"ZREVRANK", KV_OP_ZREVRANK, 0},
+    {"ZPOPMIN", KV_OP_ZPOPMIN, 0},
+    {"ZPOPMAX", KV_OP_ZPOPMAX, 0},
+    {"ZRANGESTORE", KV_OP_ZRANGESTORE, 0},
+    {"ZUNIONSTORE", KV_OP_ZUNIONSTORE, 0},
+    {"ZINTERSTORE", KV_OP_ZINTERSTORE, 0},
+    {"ZRANDMEMBER", KV_OP_ZRANDMEMBER, 0},
+    {"ZSCAN", KV_OP_ZSCAN, 0},
+    {"ZREMRANGEBYSCORE", KV_OP_ZREMRANGEBYSCORE, 0},
+    {"ZREMRANGEBYRANK", KV_OP_ZREMRANGEBYRANK, 0},
+    {"ZREMRANGEBYLEX", KV_OP_ZREMRANGEBYLEX, 0},
 };
 
 static const struct node_type_command *type_command_find(const struct resp_arg *name)
@@ -129,9 +158,21 @@ void node_types_serve(struct node_group *group, struct resp_out *out, const stru
 }
 
 bool node_types_movable_keys(const struct resp_arg *argv, uint32_t argc, uint32_t *first,
-                             uint32_t *count)
+                             uint32_t *count, uint32_t *extra)
 {
     int64_t numkeys = 0;
+    *extra = 0;
+    if (argc >= 4 && (node_arg_is(&argv[0], "ZUNIONSTORE") ||
+                      node_arg_is(&argv[0], "ZINTERSTORE"))) {
+        /* dst numkeys key...: the destination, then the inputs after numkeys. */
+        if (!resp_string_to_int64(argv[2].data, argv[2].len, &numkeys) || numkeys < 1 ||
+            numkeys > (int64_t)argc - 3)
+            return false;
+        *extra = 1;
+        *first = 3;
+        *count = (uint32_t)numkeys;
+        return true;
+    }
     if (argc < 3 || !node_arg_is(&argv[0], "SINTERCARD") ||
         !resp_string_to_int64(argv[1].data, argv[1].len, &numkeys) || numkeys < 1 ||
         numkeys > (int64_t)argc - 2)
@@ -145,7 +186,9 @@ bool node_types_movable_keys(const struct resp_arg *argv, uint32_t argc, uint32_
  * given ("raw"); a hash or a set is one LMDB record per element, reached through a hash
  * order, which is Redis's "hashtable" and not its compact "listpack" or "intset"; a list is
  * one record per element at consecutive positions, a node per element as in Redis's old
- * "linkedlist", not its "quicklist" of packed nodes. */
+ * "linkedlist", not its "quicklist" of packed nodes; a sorted set is a record per member
+ * plus an ordered score index, Redis's "skiplist" encoding (a dict and an ordered index),
+ * never its "listpack". */
 void node_cmd_object(struct node_exec *e)
 {
     if (node_arg_is(&e->argv[1], "ENCODING")) {
@@ -181,6 +224,7 @@ void node_object_serve(struct node_group *group, struct resp_out *out, const str
         return;
     }
     const char *encoding = type == KV_TYPE_STRING ? "raw"
-                           : type == KV_TYPE_LIST ? "linkedlist" : "hashtable";
+                           : type == KV_TYPE_LIST ? "linkedlist"
+                           : type == KV_TYPE_ZSET ? "skiplist" : "hashtable";
     resp_reply_bulk(out, encoding, strlen(encoding));
 }

@@ -153,6 +153,8 @@ enum kv_result_type {
     KV_RESULT_SET = 9,     /* SMEMBERS and friends: an array (RESP3 a set) */
     KV_RESULT_PAIRS = 10,  /* HRANDFIELD WITHVALUES: field, value, ... (RESP3 an array of
                             * [field, value] arrays) */
+    KV_RESULT_DOUBLE = 11, /* a sorted set's score: bulk/bulk_len is its text, as Redis 7.0
+                            * formats it; RESP2 a bulk string, RESP3 a double */
 };
 
 /*
@@ -269,8 +271,9 @@ enum kv_type {
     KV_TYPE_HASH = 2,
     KV_TYPE_SET = 3,
     KV_TYPE_LIST = 4,
+    KV_TYPE_ZSET = 5,
 };
-/* Redis's TYPE names: "none", "string", "hash", "set", "list". */
+/* Redis's TYPE names: "none", "string", "hash", "set", "list", "zset". */
 const char *kv_type_name(int type);
 /* The key's type, and a collection's element count (0 for a string or none). */
 int kv_key_type(struct kv *kv, const uint8_t *key, size_t key_len, int *type, uint64_t *count);

@@ -23,6 +23,7 @@ const char *kv_type_name(int type)
     case KV_TYPE_HASH: return "hash";
     case KV_TYPE_SET: return "set";
     case KV_TYPE_LIST: return "list";
+    case KV_TYPE_ZSET: return "zset";
     default: return "none";
     }
 }
@@ -75,7 +76,7 @@ static bool kv_coll_meta_valid(const struct kv_bytes *bytes)
 {
     return bytes->len == KV_COLL_META_BYTES &&
            (bytes->data[0] == KV_TYPE_HASH || bytes->data[0] == KV_TYPE_SET ||
-            bytes->data[0] == KV_TYPE_LIST);
+            bytes->data[0] == KV_TYPE_LIST || bytes->data[0] == KV_TYPE_ZSET);
 }
 
 /* The string record first (the common case costs one search), then the collection's. A
@@ -159,6 +160,9 @@ int kv_key_remove(struct kv *kv, MDB_txn *txn, struct kv_key_info *info, bool *d
     int rc = kv_slot_del(txn, kv->data_dbi, &info->slot, deleted);
     if (rc == MDB_SUCCESS && info->type != KV_TYPE_STRING) {
         rc = kv_coll_trash(kv, txn, info->meta.id);
+    }
+    if (rc == MDB_SUCCESS && info->type == KV_TYPE_ZSET) {
+        rc = kv_coll_trash(kv, txn, kv_zset_index_id(info->meta.id)); /* its score index */
     }
     info->type = KV_TYPE_NONE;
     kv_slot_set_collection(&info->slot, false);
@@ -338,7 +342,7 @@ void kv_elem_iter_close(struct kv_elem_iter *it)
 /* COPY: bounded by the caller (KV_COPY_ELEMENTS_MAX). The records are copied as they are,
  * their id replaced (so a hash's, a set's and a list's alike), a batch at a time, re-seeking
  * after each: a put into the same DB may move the pages a cursor reads. */
-int kv_coll_copy_elements(struct kv *kv, MDB_txn *txn, uint64_t from, uint64_t to)
+static int kv_coll_copy_records(struct kv *kv, MDB_txn *txn, uint64_t from, uint64_t to)
 {
     enum { BATCH = 256 };
     struct kv_arena arena = {0};
@@ -393,6 +397,16 @@ int kv_coll_copy_elements(struct kv *kv, MDB_txn *txn, uint64_t from, uint64_t t
         kv_arena_reset(&arena);
     }
     free(arena.head);
+    return rc;
+}
+
+/* A sorted set's score index is copied too; for the other types that range is empty (a seek). */
+int kv_coll_copy_elements(struct kv *kv, MDB_txn *txn, uint64_t from, uint64_t to)
+{
+    int rc = kv_coll_copy_records(kv, txn, from, to);
+    if (rc == MDB_SUCCESS) {
+        rc = kv_coll_copy_records(kv, txn, kv_zset_index_id(from), kv_zset_index_id(to));
+    }
     return rc;
 }
 

@@ -131,6 +131,21 @@ int kv_types_save(struct kv_ctx *ctx, struct kv_key_info *info);
 /* kv_list.c: the list commands (kv_types_run hands them over). */
 int kv_list_run(struct kv_ctx *ctx, const struct kv_command *command, struct kv_result *result);
 
+/* kv_zset.c: the sorted set commands (kv_types_run hands them over); a sorted set's score
+ * index lives in the elements DB under this id (kv_zset.c), which no collection has. */
+enum { KV_ZSET_INDEX_BIT_SHIFT = 63 };
+static inline uint64_t kv_zset_index_id(uint64_t id)
+{
+    return id | 1ull << KV_ZSET_INDEX_BIT_SHIFT;
+}
+int kv_zset_run(struct kv_ctx *ctx, const struct kv_command *command, struct kv_result *result);
+/* ZSCAN's element: a member record's member and (scores) its score as text of score_type. */
+int kv_zset_pick_put(struct kv_ctx *ctx, const struct kv_elem_iter *it, bool scores,
+                     enum kv_result_type score_type, struct kv_result *out, uint64_t *n);
+/* kv_types.c: HSCAN, SSCAN, ZSCAN (want: the collection type). */
+int kv_types_scan(struct kv_ctx *ctx, const struct kv_command *command, int want,
+                  struct kv_result *result);
+
 /* kv_types.c: a collection command (reads and writes) in ctx. Returns an LMDB code; the
  * command's own errors are results. */
 int kv_types_run(struct kv_ctx *ctx, const struct kv_command *command, struct kv_result *result);

@@ -35,16 +35,34 @@ static const char *const kv_op_names[KV_OP_MAX + 1] = {
     [KV_OP_LSET] = "lset", [KV_OP_LTRIM] = "ltrim", [KV_OP_LREM] = "lrem",
     [KV_OP_LINSERT] = "linsert", [KV_OP_LPOS] = "lpos", [KV_OP_LMOVE] = "lmove",
     [KV_OP_RPOPLPUSH] = "rpoplpush",
+    [KV_OP_ZADD] = "zadd", [KV_OP_ZINCRBY] = "zincrby", [KV_OP_ZREM] = "zrem",
+    [KV_OP_ZSCORE] = "zscore", [KV_OP_ZMSCORE] = "zmscore", [KV_OP_ZCARD] = "zcard",
+    [KV_OP_ZCOUNT] = "zcount", [KV_OP_ZLEXCOUNT] = "zlexcount", [KV_OP_ZRANGE] = "zrange",
+    [KV_OP_ZRANGEBYSCORE] = "zrangebyscore", [KV_OP_ZREVRANGEBYSCORE] = "zrevrangebyscore",
+    [KV_OP_ZRANGEBYLEX] = "zrangebylex", [KV_OP_ZREVRANGEBYLEX] = "zrevrangebylex",
+    [KV_OP_ZREVRANGE] = "zrevrange", [KV_OP_ZRANK] = "zrank", [KV_OP_ZREVRANK] = "zrevrank",
+    [KV_OP_ZPOPMIN] = "zpopmin", [KV_OP_ZPOPMAX] = "zpopmax",
+    [KV_OP_ZRANGESTORE] = "zrangestore", [KV_OP_ZUNIONSTORE] = "zunionstore",
+    [KV_OP_ZINTERSTORE] = "zinterstore", [KV_OP_ZRANDMEMBER] = "zrandmember",
+    [KV_OP_ZSCAN] = "zscan", [KV_OP_ZREMRANGEBYSCORE] = "zremrangebyscore",
+    [KV_OP_ZREMRANGEBYRANK] = "zremrangebyrank", [KV_OP_ZREMRANGEBYLEX] = "zremrangebylex",
 };
+
+/* The ops that exist: 1 .. the last list op, and the sorted set ops (kv_command.h). */
+static bool kv_op_known(uint8_t op)
+{
+    return (op >= 1 && op <= KV_OP_LIST_LAST) || (op >= KV_OP_ZSET_FIRST && op <= KV_OP_MAX);
+}
 
 bool kv_op_is_random(uint8_t op)
 {
-    return op == KV_OP_SPOP || op == KV_OP_SRANDMEMBER || op == KV_OP_HRANDFIELD;
+    return op == KV_OP_SPOP || op == KV_OP_SRANDMEMBER || op == KV_OP_HRANDFIELD ||
+           op == KV_OP_ZRANDMEMBER;
 }
 
 const char *kv_op_name(uint8_t op)
 {
-    if (op == 0 || op > KV_OP_MAX) {
+    if (!kv_op_known(op)) {
         return "unknown";
     }
     return kv_op_names[op];
@@ -166,6 +184,7 @@ static bool kv_command_delta_ok(uint8_t op, int64_t delta)
     case KV_OP_SPOP:
     case KV_OP_SRANDMEMBER:
     case KV_OP_HRANDFIELD:
+    case KV_OP_ZRANDMEMBER:
         return true; /* the seed of the random choice */
     default:
         return delta == 0;
@@ -176,7 +195,7 @@ int kv_command_check(const struct kv_command *command, const char **reason)
 {
     assert(command != NULL);
     assert(reason != NULL);
-    if (command->op == 0 || command->op > KV_OP_MAX) {
+    if (!kv_op_known(command->op)) {
         *reason = "ERR unknown command";
         return KV_ERR_INVALID;
     }

@@ -585,8 +585,8 @@ static int coll_randmember(struct kv_ctx *ctx, const struct kv_command *c, int w
     return coll_random(ctx, &info.meta, count, repeats, values, out);
 }
 
-/* HSCAN k cursor [MATCH p] [COUNT n], SSCAN: the cursor is a hash position (kv_coll.h). */
-static int coll_scan(struct kv_ctx *ctx, const struct kv_command *c, int want, struct kv_result *r)
+/* HSCAN k cursor [MATCH p] [COUNT n], SSCAN, ZSCAN: the cursor is a hash position (kv_coll.h). */
+int kv_types_scan(struct kv_ctx *ctx, const struct kv_command *c, int want, struct kv_result *r)
 {
     const struct kv_bytes *a = c->args;
     uint64_t cursor = 0;
@@ -630,7 +630,7 @@ static int coll_scan(struct kv_ctx *ctx, const struct kv_command *c, int want, s
     if (count > KV_SCAN_COUNT_MAX) {
         count = KV_SCAN_COUNT_MAX; /* Redis's COUNT is a hint */
     }
-    bool values = want == KV_TYPE_HASH;
+    bool values = want == KV_TYPE_HASH || want == KV_TYPE_ZSET;
     /* Room for count elements and the rest of the last hash's group (a 2^-64 event). */
     uint64_t room = ((uint64_t)count + KV_SCAN_COUNT_MAX) * (values ? 2 : 1);
     struct kv_result *out = kv_arena_alloc(ctx->arena, (size_t)room * sizeof *out + 1);
@@ -648,7 +648,8 @@ static int coll_scan(struct kv_ctx *ctx, const struct kv_command *c, int want, s
         }
         if (pattern == NULL ||
             kv_glob_match(pattern->data, pattern->len, it.element.data, it.element.len)) {
-            rc = pick_put(ctx, &it, values, out, &n);
+            rc = want == KV_TYPE_ZSET ? kv_zset_pick_put(ctx, &it, true, KV_RESULT_BULK, out, &n)
+                                      : pick_put(ctx, &it, values, out, &n);
         }
         examined++;
         last = it.position;
@@ -1128,6 +1129,11 @@ bool kv_op_is_collection_read(uint8_t op)
     case KV_OP_SCARD: case KV_OP_SRANDMEMBER: case KV_OP_SINTER: case KV_OP_SUNION:
     case KV_OP_SDIFF: case KV_OP_SINTERCARD: case KV_OP_SSCAN: case KV_OP_LLEN:
     case KV_OP_LRANGE: case KV_OP_LINDEX: case KV_OP_LPOS:
+    case KV_OP_ZSCORE: case KV_OP_ZMSCORE: case KV_OP_ZCARD: case KV_OP_ZCOUNT:
+    case KV_OP_ZLEXCOUNT: case KV_OP_ZRANGE: case KV_OP_ZRANGEBYSCORE:
+    case KV_OP_ZREVRANGEBYSCORE: case KV_OP_ZRANGEBYLEX: case KV_OP_ZREVRANGEBYLEX:
+    case KV_OP_ZREVRANGE: case KV_OP_ZRANK: case KV_OP_ZREVRANK: case KV_OP_ZRANDMEMBER:
+    case KV_OP_ZSCAN:
         return true;
     default:
         return false;
@@ -1141,6 +1147,21 @@ static int kv_types_arity(uint8_t op)
     switch (op) {
     case KV_OP_LINSERT: case KV_OP_LMOVE:
         return 4;
+    case KV_OP_ZRANGESTORE:
+        return -4;
+    case KV_OP_ZINCRBY: case KV_OP_ZCOUNT: case KV_OP_ZLEXCOUNT: case KV_OP_ZREMRANGEBYSCORE:
+    case KV_OP_ZREMRANGEBYRANK: case KV_OP_ZREMRANGEBYLEX:
+        return 3;
+    case KV_OP_ZADD: case KV_OP_ZRANGE: case KV_OP_ZRANGEBYSCORE: case KV_OP_ZREVRANGEBYSCORE:
+    case KV_OP_ZRANGEBYLEX: case KV_OP_ZREVRANGEBYLEX: case KV_OP_ZREVRANGE:
+    case KV_OP_ZUNIONSTORE: case KV_OP_ZINTERSTORE:
+        return -3;
+    case KV_OP_ZSCORE: case KV_OP_ZRANK: case KV_OP_ZREVRANK:
+        return 2;
+    case KV_OP_ZCARD:
+        return 1;
+    case KV_OP_ZREM: case KV_OP_ZMSCORE: case KV_OP_ZSCAN:
+        return -2;
     case KV_OP_HINCRBY: case KV_OP_HINCRBYFLOAT: case KV_OP_SMOVE: case KV_OP_LRANGE:
     case KV_OP_LSET: case KV_OP_LTRIM: case KV_OP_LREM:
         return 3;
@@ -1170,6 +1191,9 @@ int kv_types_run(struct kv_ctx *ctx, const struct kv_command *c, struct kv_resul
         return kv_res_err(r, "ERR wrong number of arguments");
     }
     assert(ctx->written != NULL || kv_op_is_collection_read(c->op));
+    if (c->op >= KV_OP_ZSET_FIRST) {
+        return kv_zset_run(ctx, c, r);
+    }
     if (c->op >= KV_OP_LIST_FIRST) {
         return kv_list_run(ctx, c, r);
     }
@@ -1195,7 +1219,7 @@ int kv_types_run(struct kv_ctx *ctx, const struct kv_command *c, struct kv_resul
     case KV_OP_HRANDFIELD:
         return coll_randmember(ctx, c, KV_TYPE_HASH, r);
     case KV_OP_HSCAN:
-        return coll_scan(ctx, c, KV_TYPE_HASH, r);
+        return kv_types_scan(ctx, c, KV_TYPE_HASH, r);
     case KV_OP_SADD:
     case KV_OP_SREM:
         return set_add_remove(ctx, c, r);
@@ -1222,7 +1246,7 @@ int kv_types_run(struct kv_ctx *ctx, const struct kv_command *c, struct kv_resul
     case KV_OP_SINTERCARD:
         return set_intercard(ctx, c, r);
     case KV_OP_SSCAN:
-        return coll_scan(ctx, c, KV_TYPE_SET, r);
+        return kv_types_scan(ctx, c, KV_TYPE_SET, r);
     default:
         return kv_res_err(r, "ERR unknown command");
     }

@@ -39,7 +39,7 @@ for PROTOCOL in $PROTOCOLS; do
     wait_leader >/dev/null || fail "$PROTOCOL: no leader"
     timeout "$TIMEOUT_S" /usr/bin/python3 tests/redis_diff/difftest.py --redis "$REDIS_PORT" \
         --chorus "$(client_port 1),$(client_port 2),$(client_port 3)" --seeds "$SEEDS" \
-        --ops "$OPS" --min-ops "$min_ops" --shrink-s 15
+        --ops "$OPS" --min-ops "$min_ops" --shrink-s 15 ${ONLY:+--only "$ONLY"}
     rc=$?
     [ "$rc" = 0 ] || fail "$PROTOCOL: differences from redis-server (exit $rc)"
     for i in 1 2 3; do node_stop "$i"; rm -rf "$CLUSTER_DIR/node$i"; done

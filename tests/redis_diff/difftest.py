@@ -375,6 +375,120 @@ def g_copy(g):
     return args
 
 
+# Sorted sets. Scores avoid -0 (and weights that make one): Redis keeps -0 only in its
+# skiplist encoding, chorus stores 0 as its listpack encoding does (exception list).
+ZSCORES = [b"1", b"2", b"-1", b"0", b"1.5", b"0.1", b"3", b"inf", b"-inf", b"+inf", b"1e3",
+           b"2.5", b"abc", b"nan", b"", b" 1", b"0x10", b"1.1", b"-2.75", b"100"]
+ZMEMBERS = FIELDS + [b"m1", b"m2", b"y" * 600]
+ZBOUNDS = [b"-inf", b"+inf", b"inf", b"0", b"1", b"(1", b"2", b"(2.5", b"1.5", b"(0", b"-1",
+           b"x", b"", b"(", b"3", b"100", b"(inf"]
+# BYLEX runs only on these keys, which hold score 0 only (Redis's rule for lex ranges).
+LEXKEYS = [b"lx0", b"lx1"]
+LEXBOUNDS = [b"-", b"+", b"[f1", b"(f1", b"[f3", b"(m1", b"[m", b"[", b"(", b"x", b"", b"+x",
+             b"[x" + b"x" * 299, b"[10"]
+
+
+def g_zmember(g):
+    return g.r.choice(ZMEMBERS)
+
+
+def g_zadd(g):
+    args = [g.key()]
+    for _ in range(g.r.choice([0, 0, 0, 1, 1, 2])):
+        args.append(g.r.choice([b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR", b"ch", b"gt"]))
+    for _ in range(g.r.randint(1, 3)):
+        args += [g.r.choice(ZSCORES[:12]) if g.r.random() < 0.9 else g.r.choice(ZSCORES),
+                 g_zmember(g)]
+    if g.r.random() < 0.03:
+        args.append(b"dangling")
+    return args
+
+
+def g_zadd_lex(g):
+    return [g.r.choice(LEXKEYS)] + sum(([b"0", g_zmember(g)] for _ in range(g.r.randint(1, 3))), [])
+
+
+def g_zlimit(g):
+    if g.r.random() < 0.3:
+        return [b"LIMIT", g.r.choice([b"0", b"1", b"2", b"-1", b"5", b"x"]),
+                g.r.choice([b"1", b"2", b"-1", b"0", b"10", b"x"])]
+    return []
+
+
+def g_zrange(g):
+    r = g.r.random()
+    opts = []
+    if r < 0.45:
+        args = [g.key(), g.integer(-6, 6), g.integer(-6, 6)]
+        if g.r.random() < 0.1:
+            opts += g_zlimit(g)
+    elif r < 0.85:
+        args = [g.key(), g.r.choice(ZBOUNDS), g.r.choice(ZBOUNDS)]
+        opts.append(b"BYSCORE")
+        opts += g_zlimit(g)
+    else:
+        args = [g.r.choice(LEXKEYS), g.r.choice(LEXBOUNDS), g.r.choice(LEXBOUNDS)]
+        opts.append(b"BYLEX")
+        opts += g_zlimit(g)
+    if g.r.random() < 0.3:
+        opts.append(b"REV")
+    if g.r.random() < 0.4:
+        opts.append(b"WITHSCORES")
+    if g.r.random() < 0.03:
+        opts.append(b"BOGUS")
+    if g.r.random() < 0.2 and b"LIMIT" not in opts:
+        g.r.shuffle(opts)
+    return args + opts
+
+
+def g_zrangestore(g):
+    args = g_zrange(g)
+    return [g.key()] + [a for a in args if a != b"WITHSCORES" or g.r.random() < 0.1]
+
+
+def g_zbyscore(g):
+    args = [g.key(), g.r.choice(ZBOUNDS), g.r.choice(ZBOUNDS)]
+    if g.r.random() < 0.4:
+        args.append(b"WITHSCORES")
+    return args + g_zlimit(g)
+
+
+def g_zbylex(g):
+    return [g.r.choice(LEXKEYS), g.r.choice(LEXBOUNDS), g.r.choice(LEXBOUNDS)] + g_zlimit(g)
+
+
+def g_zstore(g):
+    keys = g.keys(1, 3) + (g.r.choice([[], [], [g.r.choice(LEXKEYS)]]))
+    numkeys = str(len(keys)).encode() if g.r.random() < 0.9 else g.r.choice([b"0", b"-1", b"9", b"x"])
+    args = [g.key(), numkeys] + keys
+    if g.r.random() < 0.3:
+        args += [b"WEIGHTS"] + [g.r.choice([b"1", b"2", b"0.5", b"3", b"x"]) for _ in keys]
+    if g.r.random() < 0.3:
+        args += [b"AGGREGATE", g.r.choice([b"SUM", b"MIN", b"MAX", b"max", b"AVG"])]
+    return args
+
+
+def g_zpop(g):
+    return [g.key()] + g.r.choice([[], [], [b"1"], [b"2"], [b"10"], [b"0"], [b"-1"], [b"x"]])
+
+
+def g_zrandmember(g):
+    args = [g.key()]
+    if g.r.random() < 0.8:
+        args.append(g.r.choice([b"1", b"2", b"5", b"-1", b"-5", b"0", b"100", b"-100", b"abc"]))
+        if g.r.random() < 0.5:
+            args.append(g.r.choice([b"WITHSCORES", b"withscores", b"WITHVALUES"]))
+    return args
+
+
+def g_zremrange(g, kind):
+    if kind == b"RANK":
+        return [g.key(), g.integer(-6, 6), g.integer(-6, 6)]
+    if kind == b"LEX":
+        return [g.r.choice(LEXKEYS), g.r.choice(LEXBOUNDS), g.r.choice(LEXBOUNDS)]
+    return [g.key(), g.r.choice(ZBOUNDS), g.r.choice(ZBOUNDS)]
+
+
 COMMANDS = [
     (b"SET", g_set), (b"SET", g_set), (b"SET", g_set),
     (b"GET", lambda g: [g.key()]), (b"GET", lambda g: [g.key()]),
@@ -472,6 +586,31 @@ COMMANDS = [
     (b"LMOVE", lambda g: [g.key(), g.key(), g.r.choice([b"LEFT", b"RIGHT", b"left", b"UP"]),
                           g.r.choice([b"LEFT", b"RIGHT", b"right"])]),
     (b"RPOPLPUSH", lambda g: [g.key(), g.key()]),
+    # Sorted sets
+    (b"ZADD", g_zadd), (b"ZADD", g_zadd), (b"ZADD", g_zadd), (b"ZADD", g_zadd_lex),
+    (b"ZINCRBY", lambda g: [g.key(), g.r.choice(ZSCORES), g_zmember(g)]),
+    (b"ZREM", lambda g: [g.key()] + [g_zmember(g) for _ in range(g.r.randint(1, 3))]),
+    (b"ZSCORE", lambda g: [g.key(), g_zmember(g)]),
+    (b"ZMSCORE", lambda g: [g.key()] + [g_zmember(g) for _ in range(g.r.randint(1, 3))]),
+    (b"ZCARD", lambda g: [g.key()]),
+    (b"ZCOUNT", lambda g: [g.key(), g.r.choice(ZBOUNDS), g.r.choice(ZBOUNDS)]),
+    (b"ZLEXCOUNT", lambda g: [g.r.choice(LEXKEYS), g.r.choice(LEXBOUNDS), g.r.choice(LEXBOUNDS)]),
+    (b"ZRANGE", g_zrange), (b"ZRANGE", g_zrange),
+    (b"ZRANGE", lambda g: [g.key(), b"0", b"-1", b"WITHSCORES"]),
+    (b"ZRANGEBYSCORE", g_zbyscore), (b"ZREVRANGEBYSCORE", g_zbyscore),
+    (b"ZRANGEBYLEX", g_zbylex), (b"ZREVRANGEBYLEX", g_zbylex),
+    (b"ZREVRANGE", lambda g: [g.key(), g.integer(-6, 6), g.integer(-6, 6)] +
+     g.r.choice([[], [b"WITHSCORES"], [b"withscores"], [b"LIMIT", b"0", b"1"]])),
+    (b"ZRANK", lambda g: [g.key(), g_zmember(g)]),
+    (b"ZREVRANK", lambda g: [g.key(), g_zmember(g)]),
+    (b"ZPOPMIN", g_zpop), (b"ZPOPMAX", g_zpop),
+    (b"ZRANGESTORE", g_zrangestore),
+    (b"ZUNIONSTORE", g_zstore), (b"ZINTERSTORE", g_zstore),
+    (b"ZRANDMEMBER", g_zrandmember),
+    (b"ZSCAN", lambda g: [g.key()] + g_scan_args(g)),
+    (b"ZREMRANGEBYSCORE", lambda g: g_zremrange(g, b"SCORE")),
+    (b"ZREMRANGEBYRANK", lambda g: g_zremrange(g, b"RANK")),
+    (b"ZREMRANGEBYLEX", lambda g: g_zremrange(g, b"LEX")),
     (b"UNWATCH", lambda g: []),
     (b"EXEC", lambda g: []),
     (b"DISCARD", lambda g: []),
@@ -488,7 +627,12 @@ TX_COMMANDS = [c for c in COMMANDS if c[0] in (
     b"HINCRBY", b"HINCRBYFLOAT", b"HSTRLEN", b"SADD", b"SREM", b"SISMEMBER", b"SMISMEMBER",
     b"SCARD", b"SMOVE", b"SINTERSTORE", b"SUNIONSTORE", b"SDIFFSTORE", b"SINTERCARD",
     b"LPUSH", b"RPUSH", b"LPUSHX", b"RPUSHX", b"LPOP", b"RPOP", b"LLEN", b"LRANGE", b"LINDEX",
-    b"LSET", b"LTRIM", b"LREM", b"LINSERT", b"LPOS", b"LMOVE", b"RPOPLPUSH")]
+    b"LSET", b"LTRIM", b"LREM", b"LINSERT", b"LPOS", b"LMOVE", b"RPOPLPUSH",
+    b"ZADD", b"ZINCRBY", b"ZREM", b"ZSCORE", b"ZMSCORE", b"ZCARD", b"ZCOUNT", b"ZLEXCOUNT",
+    b"ZRANGE", b"ZRANGEBYSCORE", b"ZREVRANGEBYSCORE", b"ZRANGEBYLEX", b"ZREVRANGEBYLEX",
+    b"ZREVRANGE", b"ZRANK", b"ZREVRANK", b"ZPOPMIN", b"ZPOPMAX", b"ZRANGESTORE",
+    b"ZUNIONSTORE", b"ZINTERSTORE", b"ZREMRANGEBYSCORE", b"ZREMRANGEBYRANK",
+    b"ZREMRANGEBYLEX")]
 
 
 def transaction(g):
@@ -594,7 +738,7 @@ def compare_collection(name, cmd, a, b):
         if isinstance(a.value, list) and isinstance(b.value, list):
             return None if pairs_of(a.value) == pairs_of(b.value) else "field sets differ"
         return None if a.raw == b.raw else "replies differ"
-    if name in (b"HSCAN", b"SSCAN"):
+    if name in (b"HSCAN", b"SSCAN", b"ZSCAN"):
         ok = all(isinstance(r.value, list) and len(r.value) == 2 and isinstance(r.value[1], list)
                  for r in (a, b))
         if not ok:
@@ -603,7 +747,7 @@ def compare_collection(name, cmd, a, b):
         # (Redis's small encodings answer any cursor with every element: not compared).
         if a.value[0] == b"0" and b.value[0] == b"0" and cmd[2] == b"0":
             ea, eb = a.value[1], b.value[1]
-            if name == b"HSCAN":
+            if name in (b"HSCAN", b"ZSCAN"):
                 return None if pairs_of(ea) == pairs_of(eb) else "scanned pairs differ"
             return None if sorted(ea) == sorted(eb) else "scanned members differ"
         return None
@@ -622,7 +766,8 @@ def compare(cmd, a, b):
     """Returns None when chorus's reply b agrees with Redis's reply a for cmd, else a reason."""
     name = upper(cmd[0])
     sub = upper(cmd[1]) if len(cmd) > 1 else b""
-    if name in UNORDERED + (b"HGETALL", b"HSCAN", b"SSCAN", b"HRANDFIELD", b"SRANDMEMBER") and \
+    if name in UNORDERED + (b"HGETALL", b"HSCAN", b"SSCAN", b"ZSCAN", b"HRANDFIELD",
+                            b"SRANDMEMBER", b"ZRANDMEMBER") and \
             not (is_error(a) or is_error(b)):
         return compare_collection(name, cmd, a, b)
     if is_error(a) or is_error(b):
@@ -777,7 +922,8 @@ def run_steps(redis, chorus, steps):
             else:
                 reason = compare(cmd, a, b)
                 # Picks are checked against Redis's collection when nothing ran after them.
-                if reason is None and upper(cmd[0]) in (b"HRANDFIELD", b"SRANDMEMBER") and \
+                if reason is None and upper(cmd[0]) in (b"HRANDFIELD", b"SRANDMEMBER",
+                                                        b"ZRANDMEMBER") and \
                         len(batch) == 1 and not is_error(b) and not is_null(b):
                     reason = picks_are_members(redis, ci, cmd, b)
             if reason is not None:
@@ -802,6 +948,17 @@ def picks_are_members(redis, ci, cmd, b):
                     return "picked pair %r not in the hash" % ((f, v),)
             return None
         return None if all(p in fields for p in picks) else "picked field not in the hash"
+    if name == b"ZRANDMEMBER":
+        whole = redis.run_batch(ci, [[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]])[0].value or []
+        if whole and isinstance(whole[0], list):  # RESP3: [member, score] pairs
+            whole = [x for pair in whole for x in pair]
+        scores = dict(zip(whole[0::2], whole[1::2]))
+        if len(cmd) == 4:  # WITHSCORES: member, score pairs (RESP3 scores are doubles)
+            for m, v in zip(picks[0::2], picks[1::2]):
+                if m not in scores or str(scores[m]) != str(v):
+                    return "picked pair %r not in the sorted set" % ((m, v),)
+            return None
+        return None if all(p in scores for p in picks) else "picked member not in the sorted set"
     members = set(redis.run_batch(ci, [[b"SMEMBERS", key]])[0].value or [])
     return None if all(p in members for p in picks) else "picked member not in the set"
 
@@ -884,8 +1041,14 @@ def main():
     p.add_argument("--min-ops", type=int, default=0, help="fail if fewer commands compared")
     p.add_argument("--shrink-s", type=float, default=30.0, help="time bound of shrinking")
     p.add_argument("--timeout-s", type=float, default=10.0, help="socket timeout")
+    p.add_argument("--only", default="", help="generate only commands whose names start with "
+                   "one of these comma-separated prefixes (e.g. Z,TYPE,DEL)")
     p.add_argument("--print-exceptions", action="store_true")
     args = p.parse_args()
+    if args.only:
+        prefixes = tuple(x.encode().upper() for x in args.only.split(","))
+        COMMANDS[:] = [c for c in COMMANDS if c[0].startswith(prefixes)]
+        TX_COMMANDS[:] = [c for c in TX_COMMANDS if c[0].startswith(prefixes)] or COMMANDS
     if args.print_exceptions:
         print(EXCEPTIONS, end="")
         return 0
