@@ -34,7 +34,7 @@ Where chorus differs from Redis on purpose, the differential test does not compa
   GETNAME, ID, INFO, LIST, CLIENT LIST's filters, COMMAND LIST FILTERBY, CONFIG but GET
   (which knows save and appendonly, and chorus's appendonly is yes), AUTH, and inside
   MULTI any command but chorus's key-value writes, GET, MGET, EXISTS, STRLEN and the hash,
-  set and list commands; the tester does not generate them.
+  set, list and sorted set commands; the tester does not generate them.
 - Hashes, sets and lists: fields and members are at most 4 KiB, list elements 1 MiB
   (chorus answers an -ERR beyond; the tester does not generate them). Elements come in chorus's own order (the hash order of
   its storage), so HKEYS, HVALS, HGETALL, SMEMBERS, SINTER, SUNION, SDIFF, SPOP with a count
@@ -42,8 +42,15 @@ Where chorus differs from Redis on purpose, the differential test does not compa
   call from cursor 0 that ends the iteration on both. Random picks (HRANDFIELD, SRANDMEMBER):
   the same reply type and length, and every element a member of the collection; SPOP
   without a count is not generated (it would pick different members). OBJECT ENCODING
-  answers chorus's own encodings (raw, hashtable, linkedlist), not compared. Lists are
-  compared byte for byte.
+  answers chorus's own encodings (raw, hashtable, linkedlist, skiplist), not compared. Lists
+  are compared byte for byte.
+- Sorted sets are compared byte for byte (scores formatted as Redis 7.0 does), except: a
+  score of -0 is kept as 0, as Redis keeps it in its small (listpack) encoding but not in its
+  skiplist one, so the tester makes no -0 score (nor a weight that would make one); two
+  members longer than 476 bytes that share their first 476 bytes and their score are ordered
+  by a hash of the rest, not by its bytes; BYLEX ranges run only on sorted sets whose scores
+  are all equal (Redis leaves other cases unspecified). ZSCAN is compared as HSCAN,
+  ZRANDMEMBER as HRANDFIELD.
 - WATCH: chorus aborts EXEC when a watched key's value (or existence) at EXEC differs from
   what it was at WATCH; Redis aborts on any write to it, even one that restores the value
   (write then delete, SET of the same value). The tester watches only where no other
