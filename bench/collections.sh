@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# bench/collections.sh — HSET and SADD at 50 clients against a one-element and a million-element
-# collection (issue 17: a collection is one LMDB record per element, so the rates should be the
-# same within 20 %). 3 chorusd on loopback (tests/cluster/lib.sh), fsync on, redis-benchmark
-# against the leader:
+# bench/collections.sh — HSET, SADD and ZADD at 50 clients against a one-element and a
+# million-element collection (issue 17: a collection is one LMDB record per element, a sorted
+# set two, so the rates should be the same within 20 %), and ZRANGE BYSCORE of 100 elements
+# from the middle of the million-member sorted set at one client (issue 17: under 1 ms). 3
+# chorusd on loopback (tests/cluster/lib.sh), fsync on, redis-benchmark against the leader:
 #   small hash: HSET bench:h1 f __rand_int__      (one field, rewritten)
 #   big hash:   HSET bench:hbig __rand_int__ v     (-r N: fields of the N written before)
 #   small set:  SADD bench:s1 m                    (one member, always there)
 #   big set:    SADD bench:sbig __rand_int__       (-r N: members of the N written before)
+#   small zset: ZADD bench:z1 __rand_int__ m       (one member, rescored)
+#   big zset:   ZADD bench:zbig __rand_int__ __rand_int__ (-r N: a member of the N written
+#               before, rescored within 0..N)
+#   range:      ZRANGE bench:zbig N/2 +inf BYSCORE LIMIT 0 100   (1 client)
 # The big ones are filled first with N elements named as redis-benchmark names them (12
-# digits), 1,000 per command. Prints a markdown table and saves it in $BUILD/bench-collections.md.
+# digits; member i of the sorted set has score i), 1,000 per command. Prints a markdown table and saves it in $BUILD/bench-collections.md.
 # Knobs: COLL_ELEMENTS (1000000), BENCH_REQUESTS (100000), PROTOCOL (raft).
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -37,6 +42,8 @@ while sent < n or pending:
     while sent < n and len(batch) < 16:
         args = [command, key]
         for i in range(sent, min(sent + 1000, n)):
+            if command == b"ZADD":
+                args.append(b"%d" % i)
             args += [b"%012d" % i] + ([b"v"] if command == b"HSET" else [])
         sent = min(sent + 1000, n)
         batch.append(enc(args))
@@ -59,18 +66,28 @@ field() { echo "$1" | tr -d '"' | cut -d, -f"$2"; }
 started=$(date +%s)
 fill HSET bench:hbig || { echo "filling the hash failed"; exit 1; }
 fill SADD bench:sbig || { echo "filling the set failed"; exit 1; }
-echo "  filled 2 x $N elements in $(( $(date +%s) - started )) s"
+fill ZADD bench:zbig || { echo "filling the sorted set failed"; exit 1; }
+echo "  filled 3 x $N elements in $(( $(date +%s) - started )) s"
 [ "$(cli "$leader" hlen bench:hbig)" = "$N" ] || { echo "the big hash has $(cli "$leader" hlen bench:hbig) fields"; exit 1; }
+[ "$(cli "$leader" zcard bench:zbig)" = "$N" ] || { echo "the big sorted set has $(cli "$leader" zcard bench:zbig) members"; exit 1; }
 h1=$(rb 100000000 hset bench:h1 f __rand_int__)
 hb=$(rb "$N" hset bench:hbig __rand_int__ v)
 s1=$(rb 1 sadd bench:s1 m)
 sb=$(rb "$N" sadd bench:sbig __rand_int__)
+# The range first, while member i still has score i: 100 members from the middle.
+zr=$(timeout 300 redis-benchmark -p "$port" -c 1 -n $(( REQ / 10 )) -q --csv \
+    zrange bench:zbig $(( N / 2 )) +inf byscore limit 0 100 2>/dev/null | tail -1)
+z1=$(rb 100000000 zadd bench:z1 __rand_int__ m)
+zb=$(rb "$N" zadd bench:zbig __rand_int__ __rand_int__)
 rows=()
 row() { rows+=("| $1 | $(field "$2" 2) req/s, p50 $(field "$2" 5) ms, p99 $(field "$2" 7) ms |"); }
 row "HSET, 50 clients, 1-field hash" "$h1"
 row "HSET, 50 clients, $N-field hash" "$hb"
 row "SADD, 50 clients, 1-member set" "$s1"
 row "SADD, 50 clients, $N-member set" "$sb"
+row "ZADD, 50 clients, 1-member sorted set" "$z1"
+row "ZADD, 50 clients, $N-member sorted set" "$zb"
+row "ZRANGE BYSCORE LIMIT 0 100 from the middle, 1 client, $N-member sorted set" "$zr"
 ratio() { awk -v a="$(field "$1" 2)" -v b="$(field "$2" 2)" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'; }
 {
     echo "chorus collections, $(date -u +%Y-%m-%dT%H:%MZ), ${PROTOCOL:-raft}, $REQ requests each"
@@ -78,5 +95,5 @@ ratio() { awk -v a="$(field "$1" 2)" -v b="$(field "$2" 2)" 'BEGIN { if (a > 0) 
     echo "| case | result |"
     echo "|---|---|"
     printf '%s\n' "${rows[@]}"
-    echo "| big / small rate | HSET $(ratio "$h1" "$hb"), SADD $(ratio "$s1" "$sb") (target: 0.8 to 1.2) |"
+    echo "| big / small rate | HSET $(ratio "$h1" "$hb"), SADD $(ratio "$s1" "$sb"), ZADD $(ratio "$z1" "$zb") (target: 0.8 to 1.2) |"
 } | tee "$OUT"
