@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/rebalance.h"
 #include "node/auth.h"
 #include "node/node.h"
 
@@ -43,6 +44,8 @@ static void usage(FILE *out)
             "  --heartbeat-ticks N    leader heartbeat interval in ticks (default: 3)\n"
             "  --request-timeout-ms MS  how long a client request waits at most (default: 5000)\n"
             "  --snapshot-entries N   applied entries between snapshots (default: 100000)\n"
+            "  --rebalance-moves-per-node N  replica moves the rebalancer's plan runs at once\n"
+            "                         per node, 1..64 (default: 1; S > 1)\n"
             "  --cluster-id N         refuse peers of another cluster (default: derived from --cluster)\n"
             "  --log-level LEVEL      error, warn, info or debug (default: info)\n"
             "  --requirepass PASS     clients must AUTH with PASS (user \"default\"); visible to\n"
@@ -198,6 +201,7 @@ int main(int argc, char **argv)
         {"heartbeat-ticks", required_argument, 0, 'b'},
         {"request-timeout-ms", required_argument, 0, 'r'},
         {"snapshot-entries", required_argument, 0, 's'},
+        {"rebalance-moves-per-node", required_argument, 0, 'N'},
         {"join", required_argument, 0, 'J'},
         {"cluster-id", required_argument, 0, 'C'}, {"log-level", required_argument, 0, 'L'},
         {"shards", required_argument, 0, 'S'},     {"replicas", required_argument, 0, 'R'},
@@ -229,6 +233,14 @@ int main(int argc, char **argv)
         case 'b': rv = parse_u32(optarg, "--heartbeat-ticks", 1, &config.heartbeat_ticks); break;
         case 'r': rv = parse_u32(optarg, "--request-timeout-ms", 1, &config.request_timeout_ms); break;
         case 's': rv = parse_u32(optarg, "--snapshot-entries", 0, &value), config.snapshot_entries = value; break;
+        case 'N':
+            rv = parse_u32(optarg, "--rebalance-moves-per-node", 1, &config.rebalance_moves_per_node);
+            if (rv == 0 && config.rebalance_moves_per_node > REBALANCE_MOVES_PER_NODE_MAX) {
+                fprintf(stderr, "chorusd: --rebalance-moves-per-node: at most %d\n",
+                        REBALANCE_MOVES_PER_NODE_MAX);
+                rv = -1;
+            }
+            break;
         case 'J': rv = copy_arg(config.join_addr, sizeof(config.join_addr), optarg, "--join"); break;
         case 'C': rv = parse_u64(optarg, "--cluster-id", 1, &config.cluster_id); break;
         case 'S': rv = parse_u32(optarg, "--shards", 1, &config.shards); break;

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "cluster/rebalance.h"
 #include "net/transport.h"
 #include "node/commands.h"
 #include "storage/wal.h"
@@ -219,7 +220,8 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         "membership_voters:%u\r\nmembership_outgoing:%u\r\nmembership_learners:%u\r\n"
         "membership_pending:%d\r\nmembership_unreachable:%d\r\nmembership_known_nodes:%u\r\n"
         "membership_removed:%d\r\nmembership_change_in_progress:%d\r\n"
-        "membership_changes_done:%llu\r\nmembership_changes_failed:%llu\r\n\r\n",
+        "membership_changes_done:%llu\r\nmembership_changes_failed:%llu\r\n"
+        "rebalance_moves:%u\r\nrebalance_runnable:%u\r\n\r\n",
         st->role == CN_ROLE_PRE_CANDIDATE ? "candidate" : cn_role_name(st->role), node->config.id,
         st->leader, (unsigned long long)st->term, (unsigned long long)st->commit_index,
         (unsigned long long)g->applied_index, (unsigned long long)st->persisted_index,
@@ -232,7 +234,9 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         node->meta == NULL ? "none" : cn_role_name(node->meta->status.role),
         node->meta == NULL ? 0 : node->meta->status.leader, mc.voters, mc.outgoing, mc.learners,
         mc.pending, mc.unreachable, mc.known, mc.removed, mc.in_progress,
-        (unsigned long long)mc.changes_done, (unsigned long long)mc.changes_failed);
+        (unsigned long long)mc.changes_done, (unsigned long long)mc.changes_failed,
+        node->rebalance != NULL ? node->rebalance->move_count : 0,
+        node->rebalance != NULL ? node->rebalance->runnable_count : 0);
 }
 
 /* Appends a section as Redis lays them out: one blank line between sections, none after the

@@ -35,6 +35,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "cluster/rebalance.h"
 #include "consensus/membership.h"
 #include "net/memberbook.h"
 #include "net/transport.h"
@@ -53,6 +54,7 @@ _Static_assert((MEMBERBOOK_MAGIC & 0xff) != KV_TX_MARKER, "book looks like a tra
 
 enum {
     NODE_PROBE_TIMEOUT_MS = 2000,
+    NODE_MEMBERS_MOVES_SHOWN = 64, /* CLUSTER MEMBERS lists at most this many planned moves */
     NODE_PROBE_KIND_BOOK = 1,    /* answer: the node's address book, sender = its id */
     NODE_PROBE_KIND_REMOVED = 2, /* notice: you were removed (answer: the book, unused) */
     NODE_PROBE_KIND_TOPOLOGY = 3, /* answer: the node's topology (S > 1), for --join */
@@ -1159,6 +1161,28 @@ static void render_list(char *text, size_t cap, size_t *at, const char *name,
         *at += (size_t)snprintf(text + *at, cap - *at, "\r\n");
 }
 
+/* The rebalancer's plan (S > 1): its counts, then one line per move, at most
+ * NODE_MEMBERS_MOVES_SHOWN of them (the counts say how many there are). */
+static void render_rebalance(const struct node *node, char *text, size_t cap, size_t *at)
+{
+    const struct rebalance_plan *plan = node->rebalance;
+    if (plan == NULL)
+        return;
+    *at += (size_t)snprintf(text + *at, cap - *at, "rebalance_moves:%u\r\n"
+                            "rebalance_runnable:%u\r\nrebalance_moves_per_node:%u\r\n"
+                            "rebalance_error:%s\r\n", plan->move_count, plan->runnable_count,
+                            node->config.rebalance_moves_per_node,
+                            node->rebalance_error == TOPOLOGY_OK
+                                ? "" : topology_strerror(node->rebalance_error));
+    for (uint32_t i = 0; i < plan->move_count && i < NODE_MEMBERS_MOVES_SHOWN && *at < cap - 200;
+         i++) {
+        const struct rebalance_move *mv = &plan->moves[i];
+        *at += (size_t)snprintf(text + *at, cap - *at,
+                                "move:shard=%u,from=%u,to=%u,state=%s\r\n", mv->shard,
+                                mv->from, mv->to, mv->runnable ? "runnable" : "waiting");
+    }
+}
+
 /* CLUSTER MEMBERS: the configuration and the address book, as INFO-like lines. */
 void node_members_status(struct node_exec *e)
 {
@@ -1190,6 +1214,7 @@ void node_members_status(struct node_exec *e)
     }
     at += (size_t)snprintf(text + at, CAP - at, "change:%s\r\nchange_target:%u\r\n"
                            "last_change:%s\r\n", step_names[m->step], m->target, m->last_result);
+    render_rebalance(node, text, CAP, &at);
     for (uint32_t i = 0; i < m->book.count && at < CAP - 200; i++) {
         const struct memberbook_node *b = &m->book.nodes[i];
         const char *role = "-";

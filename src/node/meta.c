@@ -52,6 +52,7 @@ int node_meta_open(struct node *node)
         return 0; /* one shard: no meta group, and nothing to check against */
     const struct topology *t = node->topology;
     node_topology_encode_own(node);
+    node_rebalance_refresh(node);
     struct topology_shard shard;
     meta_shard(t, &shard);
     /* A node that joined opens the meta group with an empty configuration (groups.c) and
@@ -65,6 +66,8 @@ int node_meta_open(struct node *node)
 
 void node_meta_close(struct node *node)
 {
+    free(node->rebalance);
+    node->rebalance = NULL;
     free(node->topology_encoded);
     node->topology_encoded = NULL;
     node->topology_encoded_len = 0;

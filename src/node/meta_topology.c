@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "cluster/rebalance.h"
 #include "net/transport.h"
 #include "node/node_internal.h"
 
@@ -191,6 +192,36 @@ void node_topology_adopt(struct node *node, const struct topology *next)
     node_topology_members_sync(node);
     topology_connect(node);
     node_members_on_topology(node);
+    node_rebalance_refresh(node);
+}
+
+/*
+ * The rebalancer's plan (cluster/rebalance.h): which replicas the ring would place elsewhere
+ * than the topology records, and which of those moves may run now under
+ * --rebalance-moves-per-node. A pure function of the topology, so every node shows the same
+ * plan. Carrying the moves out is not built (docs/membership.md, "The rebalancer").
+ */
+void node_rebalance_refresh(struct node *node)
+{
+    if (!node->cluster_mode)
+        return;
+    if (node->rebalance == NULL) {
+        node->rebalance = malloc(sizeof(*node->rebalance));
+        assert(node->rebalance != NULL);
+    }
+    node->rebalance_error = rebalance_plan(node->topology, node->config.rebalance_moves_per_node,
+                                           node->rebalance);
+    if (node->rebalance_error != TOPOLOGY_OK) {
+        node->rebalance->move_count = node->rebalance->runnable_count = 0;
+        node_log(node, NODE_LOG_WARN, "rebalancer: no plan for the topology of epoch %llu: %s",
+                 (unsigned long long)node->topology->epoch,
+                 topology_strerror(node->rebalance_error));
+    } else if (node->rebalance->move_count > 0) {
+        node_log(node, NODE_LOG_INFO, "rebalancer: the topology of epoch %llu places %u "
+                 "replicas elsewhere (%u runnable now); moving them is not built",
+                 (unsigned long long)node->topology->epoch, node->rebalance->move_count,
+                 node->rebalance->runnable_count);
+    }
 }
 
 /* The topology with one more node, JOINING: it is given no replica until a rebalancer moves

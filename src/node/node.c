@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/rebalance.h"
 #include "net/transport.h"
 #include "node/node_internal.h"
 #include "protocol/registry.h"
@@ -42,6 +43,7 @@ void node_config_defaults(struct node_config *config)
     config->heartbeat_ticks = 3;
     config->request_timeout_ms = 5000;
     config->snapshot_entries = 100000;
+    config->rebalance_moves_per_node = REBALANCE_MOVES_PER_NODE_DEFAULT;
     config->clients_max = 10000;
     config->pending_requests_max = 65536;
     config->log_cache_bytes_max = 64ull << 20;

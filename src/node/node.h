@@ -54,6 +54,7 @@ struct node_config {
     uint32_t heartbeat_ticks;
     uint32_t request_timeout_ms;      /* a client request waits at most this long */
     uint64_t snapshot_entries;        /* applied entries between two snapshots */
+    uint32_t rebalance_moves_per_node; /* the rebalancer's plan: moves runnable per node */
     uint32_t clients_max;
     uint32_t pending_requests_max;    /* writes and reads waiting, all clients together */
     uint64_t log_cache_bytes_max;

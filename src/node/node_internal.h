@@ -502,6 +502,10 @@ struct node {
     uint64_t topology_hash;
     bool topology_verified;
     struct node_members *members;       /* membership.c */
+    /* meta_topology.c: the rebalancer's plan for the topology (S > 1; NULL with one shard),
+     * or the error of computing it (rebalance_error, a topology_error). */
+    struct rebalance_plan *rebalance;
+    int rebalance_error;
     bool meta_key_found;
     uint64_t meta_checked_index;
     uint64_t meta_proposed_term;
@@ -617,6 +621,8 @@ int node_topology_file_read(const struct node *node, struct topology *out);
 void node_topology_members_sync(struct node *node);
 void node_topology_encode_own(struct node *node);
 void node_topology_adopt(struct node *node, const struct topology *next);
+/* Recomputes node->rebalance from the topology (at start and on every adoption). */
+void node_rebalance_refresh(struct node *node);
 int node_topology_with_node(const struct topology *now, const struct topology_node *added,
                             struct topology *out);
 int node_topology_without_node(const struct topology *now, uint32_t id, struct topology *out);

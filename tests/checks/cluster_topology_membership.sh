@@ -57,6 +57,21 @@ hosted_all() {
     [ "$replicas" = "1,2,3" ] || { echo "node $1: replicas in the topology '$replicas'"; return 1; }
 }
 
+# plan_lines NODE — the rebalancer's planned moves that NODE shows (CLUSTER MEMBERS).
+plan_lines() { cli "$1" cluster members 2>/dev/null | tr -d '\r' | grep '^move:'; }
+# plan_to_new NODE RUNNABLE — the plan moves replicas onto node 4 only (consistent hashing:
+# a new node takes replicas, nobody else trades them), RUNNABLE of them at once, and INFO
+# counts the same.
+plan_to_new() {
+    local n r
+    n=$(members_field "$1" rebalance_moves)
+    r=$(members_field "$1" rebalance_runnable)
+    [ -n "$n" ] && [ "$n" -gt 0 ] && [ "$r" = "$2" ] || { echo "node $1: $n moves, $r runnable"; return 1; }
+    [ "$(plan_lines "$1" | grep -c ',to=4,')" = "$n" ] || { echo "node $1: a move not to node 4"; return 1; }
+    [ "$(plan_lines "$1" | grep -c 'state=runnable')" = "$r" ] || return 1
+    [ "$(info_field "$1" rebalance_moves)" = "$n" ] || return 1
+}
+
 marker_count=0
 # marker NODE — an acknowledged write through NODE, remembered for the end.
 marker() {
@@ -102,6 +117,11 @@ wait_for 30 all_topology_is x 2 4 || fail "not every node adopted the topology o
 wait_for 30 is_meta_voter 4 || fail "node 4 did not become a voter of the meta group"
 for i in 1 2 3 4; do nodes_lines "$i" 4 || fail "CLUSTER NODES on node $i does not list 4 nodes"; done
 wait_for 20 verified 4 || fail "node 4 did not verify the topology"
+for i in 1 2 3 4; do plan_to_new "$i" 1 || fail "node $i's rebalancer plan"; done
+for i in 2 3 4; do
+    [ "$(plan_lines "$i")" = "$(plan_lines 1)" ] || fail "node $i plans other moves than node 1"
+done
+log "the plan: $(members_field 1 rebalance_moves) replicas to node 4: $(plan_lines 1 | cut -d: -f2 | paste -sd' ')"
 marker 4
 marker 2
 reply_is 1 v2 get marker:2 || fail "a write relayed by node 4 is not read through node 1"
@@ -113,12 +133,13 @@ out=$(cli "$(meta_leader)" cluster forget 2 2>&1)
 
 log "3. restarts keep the adopted topology"
 node_stop 1
-node_start 1 || fail "node 1 did not restart"
+NODE_FLAGS="$NODE_FLAGS --rebalance-moves-per-node 2" node_start 1 || fail "node 1 did not restart"
 wait_for 20 topology_is 1 2 4 || fail "node 1 restarted with its 3-node --cluster lost the topology of epoch 2"
 node_stop 4
 join_start 4 2 || fail "node 4 did not restart without flags"
 wait_for 20 topology_is 4 2 4 || fail "node 4 restarted without the topology of epoch 2"
 wait_for 20 all_verified || fail "not every node verified after the restarts"
+plan_to_new 1 2 || fail "node 1 with --rebalance-moves-per-node 2 does not run two moves at once"
 marker 3
 marker 4
 
@@ -127,7 +148,10 @@ timeout 150 "$CHORUS" -p "$(client_port 3)" cluster remove 4 || fail "chorus clu
 NODES_UP="1 2 3"
 wait_for 30 all_topology_is x 3 3 || fail "not every node adopted the topology of epoch 3 without node 4"
 wait_for 20 removed_answer 4 || fail "node 4 does not answer that it was removed"
-for i in 1 2 3; do nodes_lines "$i" 3 || fail "CLUSTER NODES on node $i does not list 3 nodes"; done
+for i in 1 2 3; do
+    nodes_lines "$i" 3 || fail "CLUSTER NODES on node $i does not list 3 nodes"
+    [ "$(members_field "$i" rebalance_moves)" = 0 ] || fail "node $i plans moves in a balanced topology"
+done
 marker 1
 
 log "the end: history, markers, placement"
