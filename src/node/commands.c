@@ -149,7 +149,7 @@ static const struct node_command commands[] = {
     {"MULTI", 1, node_cmd_multi}, {"EXEC", 1, node_cmd_exec}, {"DISCARD", 1, node_cmd_discard},
     {"WATCH", -2, node_cmd_watch}, {"UNWATCH", 1, node_cmd_unwatch},
     {"INFO", -1, node_cmd_info},  {"HELLO", -1, node_cmd_hello},
-    {"AUTH", -2, node_cmd_auth},
+    {"AUTH", -2, node_cmd_auth}, {"ACL", -2, node_cmd_acl},
     {"COMMAND", -1, node_cmd_command}, {"CONFIG", -2, node_cmd_config},
     {"FLUSHALL", -1, node_cmd_write}, {"FLUSHDB", -1, node_cmd_write},
     {"INCRBYFLOAT", 3, node_cmd_write}, {"SETRANGE", 4, node_cmd_write},
@@ -300,6 +300,11 @@ static int32_t command_run(struct node_client *client, const struct resp_command
         c->run != node_cmd_cluster && c->run != cmd_quit && c->run != node_cmd_hello &&
         c->run != node_cmd_auth) {
         node_exec_error(&exec, "ERR this node was removed from the cluster");
+        return -1;
+    }
+    /* Redis checks permissions after authentication, before queueing in MULTI. */
+    if (client->authenticated && !node_acl_permits(&exec)) {
+        node_tx_fail(client);
         return -1;
     }
     if (client->tx != NULL && node_tx_queue(&exec, c->run == node_cmd_write))

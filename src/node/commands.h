@@ -2,6 +2,7 @@
 #ifndef CHORUS_NODE_COMMANDS_H
 #define CHORUS_NODE_COMMANDS_H
 
+#include "node/acl.h"
 #include "node/node_internal.h"
 
 /* Reads served through ReadIndex, replayed from their stored arguments once safe. */
@@ -164,5 +165,18 @@ void node_cmd_auth(struct node_exec *exec);
 bool node_auth_attempt(struct node_exec *exec, const struct resp_arg *user,
                        const struct resp_arg *password);
 void node_cmd_config(struct node_exec *exec);
+
+/* commands_acl.c: ACL users (acl.h), replicated through the ACL group's log */
+void node_cmd_acl(struct node_exec *exec);
+/* Whether the client's user may run the command with these keys; false after replying
+ * -NOPERM (or closing the connection of a user that was deleted). */
+bool node_acl_permits(struct node_exec *exec);
+
+/* commands_command.c: the catalog ACL permissions are kept over, a command's id in it (-1:
+ * not in it) and its name as NOPERM says it, and whether the user may touch every key. */
+const struct acl_catalog *node_acl_catalog(void);
+int32_t node_acl_command_id(const struct resp_arg *argv, uint32_t argc, char *name, size_t cap);
+bool node_acl_keys_permitted(const struct acl_user *user, const struct resp_arg *argv,
+                             uint32_t argc);
 
 #endif

@@ -15,9 +15,11 @@ enum { NODE_AUTH_DENIED_LINGER_MS = 2000 };
 
 static const char wrongpass[] = "WRONGPASS invalid username-password pair or user is disabled.";
 
+/* Redis's authRequired: the default user lets nobody in without AUTH unless it is on and
+ * nopass (its password is --requirepass until ACL SETUSER default changes it). */
 static bool password_set(const struct node *node)
 {
-    return node->config.requirepass_len > 0;
+    return !node_acl_default_open(node);
 }
 
 bool node_auth_accept(struct node_client *client)
@@ -72,16 +74,17 @@ bool node_auth_attempt(struct node_exec *e, const struct resp_arg *user,
 {
     struct node *node = e->node;
     struct node_client *client = e->client;
-    /* The default user is the only one; with no password it has Redis's "nopass": any
-     * password is accepted. User names are case-sensitive, as Redis's. */
-    bool user_ok = user->len == 7 && memcmp(user->data, "default", 7) == 0;
-    bool ok = user_ok && (!password_set(node) ||
-                          auth_password_equal(node->config.requirepass,
-                                              node->config.requirepass_len,
-                                              (const uint8_t *)password->data, password->len));
+    /* An ACL user (acl.h) that is on, with this password or nopass (which accepts any).
+     * User names are case-sensitive, as Redis's. */
+    const struct acl_user *u = acl_find_const(node->acl, user->data, user->len);
+    bool ok = u != NULL && u->enabled &&
+              acl_password_ok(u, (const uint8_t *)password->data, password->len);
     if (ok) {
         client->authenticated = true;
         client->auth_failures = 0;
+        memcpy(client->user, u->name, u->name_len);
+        client->user_len = u->name_len;
+        client->user_generation = 0; /* looked up again at the next command */
         return true;
     }
     uint64_t now = uv_now(node->loop);

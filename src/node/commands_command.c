@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "node/acl.h"
 #include "node/commands.h"
 
 struct command_doc {
@@ -44,6 +45,7 @@ static const struct command_doc command_docs[] = {
     {"msetnx", -3, "write denyoom", 1, -1, 2, "@write @string @slow"},
     {"info", -1, "loading stale", 0, 0, 0, "@slow @dangerous"},
     {"hello", -1, "noscript loading stale fast no_auth allow_busy", 0, 0, 0, "@fast @connection"},
+    {"acl", -2, "", 0, 0, 0, "@slow"},
     {"command", -1, "loading stale", 0, 0, 0, "@slow @connection"},
     {"config", -2, "", 0, 0, 0, "@slow"},
     {"flushall", -1, "write", 0, 0, 0, "@keyspace @write @slow @dangerous"},
@@ -374,4 +376,96 @@ void node_cmd_command(struct node_exec *e)
         command_subcommand(e, out);
     }
     node_exec_done(e, out);
+}
+
+/* ---- ACL: the catalog of commands permissions are kept over (acl.h) ---- */
+
+/* ACL's subcommands, whose categories differ from the container's (Redis 7.0's). */
+static const struct command_doc acl_subcommand_docs[] = {
+    {"acl|cat", -2, "", 0, 0, 0, "@slow"},
+    {"acl|deluser", -3, "", 0, 0, 0, "@admin @slow @dangerous"},
+    {"acl|getuser", 3, "", 0, 0, 0, "@admin @slow @dangerous"},
+    {"acl|list", 2, "", 0, 0, 0, "@admin @slow @dangerous"},
+    {"acl|setuser", -3, "", 0, 0, 0, "@admin @slow @dangerous"},
+    {"acl|users", 2, "", 0, 0, 0, "@admin @slow @dangerous"},
+    {"acl|whoami", 2, "", 0, 0, 0, "@slow"},
+};
+enum {
+    ACL_SUB_COUNT = sizeof(acl_subcommand_docs) / sizeof(acl_subcommand_docs[0]),
+    ACL_CATALOG_COUNT = COMMAND_DOC_COUNT + ACL_SUB_COUNT,
+};
+_Static_assert((int)ACL_CATALOG_COUNT <= (int)ACL_CATALOG_MAX, "the ACL bitmap is too small");
+
+static struct acl_catalog_entry acl_entries[ACL_CATALOG_COUNT];
+static struct acl_catalog acl_catalog;
+
+/* The docs' index of the acl container. */
+static int32_t acl_container_index(void)
+{
+    static const struct resp_arg name = {.data = "acl", .len = 3};
+    const struct command_doc *d = command_doc_find(&name);
+    assert(d != NULL);
+    return (int32_t)(d - command_docs);
+}
+
+const struct acl_catalog *node_acl_catalog(void)
+{
+    if (acl_catalog.count > 0)
+        return &acl_catalog;
+    for (uint32_t i = 0; i < COMMAND_DOC_COUNT; i++)
+        acl_entries[i] = (struct acl_catalog_entry){
+            .name = command_docs[i].name,
+            .categories = acl_category_mask(command_docs[i].categories), .parent = -1};
+    for (uint32_t i = 0; i < ACL_SUB_COUNT; i++)
+        acl_entries[COMMAND_DOC_COUNT + i] = (struct acl_catalog_entry){
+            .name = acl_subcommand_docs[i].name,
+            .categories = acl_category_mask(acl_subcommand_docs[i].categories),
+            .parent = acl_container_index()};
+    acl_catalog = (struct acl_catalog){.entries = acl_entries, .count = ACL_CATALOG_COUNT};
+    return &acl_catalog;
+}
+
+int32_t node_acl_command_id(const struct resp_arg *argv, uint32_t argc, char *name, size_t cap)
+{
+    const struct command_doc *d = command_doc_find(&argv[0]);
+    if (d == NULL)
+        return -1;
+    int32_t id = (int32_t)(d - command_docs);
+    if (id == acl_container_index() && argc >= 2) {
+        for (uint32_t i = 0; i < ACL_SUB_COUNT; i++) {
+            const char *sub = acl_subcommand_docs[i].name + 4;
+            if (node_arg_is(&argv[1], sub)) {
+                d = &acl_subcommand_docs[i];
+                id = (int32_t)(COMMAND_DOC_COUNT + i);
+                break;
+            }
+        }
+    }
+    snprintf(name, cap, "%s", d->name);
+    return id;
+}
+
+/* Every key of the command (the ones COMMAND GETKEYS reports) matches the user's patterns. */
+bool node_acl_keys_permitted(const struct acl_user *user, const struct resp_arg *argv,
+                             uint32_t argc)
+{
+    if (user->allkeys)
+        return true;
+    const struct command_doc *d = command_doc_resolve(argv, argc);
+    uint32_t first = 0, count = 0;
+    if (d != NULL && strstr(d->flags, "movablekeys") != NULL) {
+        if (!node_types_movable_keys(argv, argc, &first, &count))
+            return true; /* the command fails on its arguments, touching no key */
+        for (uint32_t i = 0; i < count; i++)
+            if (!acl_key_allowed(user, (const uint8_t *)argv[first + i].data, argv[first + i].len))
+                return false;
+        return true;
+    }
+    if (d == NULL || d->first_key == 0 || !arity_ok(d, argc))
+        return true;
+    int64_t last = d->last_key < 0 ? (int64_t)argc + d->last_key : d->last_key;
+    for (int64_t i = d->first_key; i <= last && i < argc; i += d->step)
+        if (!acl_key_allowed(user, (const uint8_t *)argv[i].data, argv[i].len))
+            return false;
+    return true;
 }

@@ -32,7 +32,6 @@ enum {
      * heartbeats well within the election timeout. A core hands out at most 1,024 per update
      * (RAFT_UPDATE_COMMITTED_MAX, PAXOS_UPDATE_COMMITTED_MAX). */
     NODE_APPLY_ENTRIES_PER_ITERATION = 2048,
-    NODE_APPLY_BATCH_MAX = 4096,
 };
 
 /* Whether an event wakes a quiet group: anything but a tick, or the late acknowledgement of
@@ -145,7 +144,9 @@ static void apply_committed(struct node_group *g, const struct cn_update *u)
                 items[i].kind = KV_ITEM_TX;
         }
     }
+    node_acl_items_prepare(g, u->committed, items, u->committed_count);
     int rv = kv_apply_batch(g->kv, items, u->committed_count, results);
+    node_acl_items_finish(g, results, u->committed_count);
     if (rv != KV_OK)
         node_fatal(node, "group %u: applying entries %llu..%llu failed: %s (%s)", g->id,
                    (unsigned long long)items[0].index,

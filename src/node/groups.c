@@ -449,6 +449,7 @@ int node_groups_open(struct node *node)
     }
     if (node_meta_open(node) != 0)
         return -1;
+    node_acl_open(node);
     node_quiesce_init(node);
     node_log(node, NODE_LOG_INFO, "%u shards of %u replicas; this node hosts %u of them",
              t->shard_count, t->shard_count > 0 ? t->shards[0].replica_count : 0,
@@ -464,6 +465,7 @@ void node_groups_close(struct node *node)
     if (node->meta != NULL)
         group_close(node, node->meta);
     node->meta = NULL;
+    node_acl_close(node);
     free(node->groups);
     free(node->hosted);
     free(node->shard_leader_hint);

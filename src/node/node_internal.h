@@ -25,6 +25,7 @@
 #include "consensus/consensus.h"
 #include "metrics/metrics_text.h"
 #include "net/resp.h"
+#include "node/acl.h"
 #include "node/auth.h"
 #include "node/node.h"
 #include "node/tls.h"
@@ -71,6 +72,8 @@ enum {
     NODE_OPEN_MMAP_THRESHOLD_BYTES = 128 << 10,
     /* The meta group's voters: the first this many nodes by id (meta.c). */
     NODE_META_VOTERS = 5,
+    /* Committed entries one group applies in one kv_apply_batch (drive.c). */
+    NODE_APPLY_BATCH_MAX = 4096,
     /* A leader's group idle for this many ticks goes quiet (quiesce.c). */
     NODE_QUIESCE_TICKS = 30,
     /* Every write's log entry starts with a tag naming the request that proposed it (node id,
@@ -277,6 +280,12 @@ struct node_client {
     struct node_tls_conn *tls; /* tls.c: a connection to the TLS listener, else NULL */
     uint32_t auth_failures;
     uint64_t auth_hold_until_ms;
+    /* commands_acl.c: the ACL user the connection is authenticated as ("default" until AUTH
+     * names another), looked up again when the node's ACL generation moved. */
+    uint32_t user_len;
+    char user[ACL_NAME_BYTES_MAX];
+    uint32_t user_index;
+    uint64_t user_generation;
     uv_write_t write_req;
     struct node_client *prev, *next;
 };
@@ -564,6 +573,11 @@ struct node {
     uint64_t boot_nonce;       /* distinguishes this run's write tags from an earlier run's */
     struct node_heartbeats *heartbeats; /* heartbeats.c: per peer, this iteration's records */
     struct auth_limiter auth_limiter;   /* commands_auth.c: the node's wrong passwords */
+    /* commands_acl.c: the users as the ACL group (the meta group when S > 1, else group 0)
+     * applied them here; the generation moves with every change (the clients' cache). */
+    struct acl_table *acl;
+    struct acl_table *acl_scratch;      /* ACL SETUSER's trial run */
+    uint64_t acl_generation;
     uint32_t denied_count;              /* clients with `denied` set, not yet freed */
     uv_tcp_t tls_listener;              /* --tls-port (server.c, tls.c) */
     uv_signal_t tls_sighup;             /* SIGHUP reloads the TLS files (server.c) */
@@ -601,6 +615,20 @@ void node_members_on_topology(struct node *node);
 void node_log(const struct node *node, int level, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 void node_fatal(struct node *node, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* commands_acl.c */
+void node_acl_open(struct node *node);
+void node_acl_close(struct node *node);
+/* Reloads the users from the ACL group's store (start, a snapshot installed). */
+void node_acl_reload(struct node *node);
+struct node_group *node_acl_group(struct node *node);
+/* Whether the default user lets a connection in without AUTH (on and nopass). */
+bool node_acl_default_open(const struct node *node);
+/* Around kv_apply_batch (drive.c): ACL entries of the ACL group become KV_ITEM_ACL items
+ * holding the table after them; then their results are set. */
+void node_acl_items_prepare(struct node_group *g, const struct cn_entry *entries,
+                            struct kv_apply_item *items, uint32_t count);
+void node_acl_items_finish(struct node_group *g, struct kv_result *results, uint32_t count);
 
 /* meta.c */
 int node_meta_open(struct node *node);

@@ -423,6 +423,8 @@ struct node_client *node_client_new(struct node *node)
     client->node = node;
     client->id = ++node->next_client_id;
     client->authenticated = true; /* a connection's is set at accept (node_auth_accept) */
+    memcpy(client->user, "default", 7);
+    client->user_len = 7;
     resp_parser_init(&client->parser, NULL);
     resp_out_init(&client->out, NODE_CLIENT_OUT_BYTES_MAX, 2);
     client->next = node->clients;

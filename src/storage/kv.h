@@ -25,7 +25,7 @@
  *     mdb_drop of its own DB; a shard's slots never move between shards.
  *   - "meta" holds the format version, and per store its applied index/term and its last
  *     applied membership configuration ("applied", "config" for store 0; "applied.N" and
- *     "config.N" for store N), apart from user keys.
+ *     "config.N" for store N), and its ACL users' blob ("acl", "acl.N"), apart from user keys.
  *
  * Threads: one thread (the apply thread) calls kv_apply_batch, kv_sync, the snapshot
  * staging/installation functions and kv_close. Reads (kv_read_*, kv_get, kv_scan...) and
@@ -46,6 +46,7 @@ enum {
     KV_KEY_BYTES_MAX = 4096,                 /* one key */
     KV_VALUE_BYTES_MAX = 1u << 20,           /* one value */
     KV_CONFIG_BYTES_MAX = 4096,              /* the stored membership configuration blob */
+    KV_ACL_BYTES_MAX = 1u << 20,             /* the stored ACL users blob (KV_ITEM_ACL) */
     KV_APPLY_TXN_BYTES_MAX = 64u << 20,      /* bytes written by one LMDB txn before a split */
     KV_SCAN_COUNT_MAX = 10000,               /* records examined by one kv_scan call */
     KV_ERROR_TEXT_BYTES = 256,               /* kv_last_error() message */
@@ -130,6 +131,9 @@ enum kv_item_kind {
     KV_ITEM_NOOP = 1,    /* advances the applied index only */
     KV_ITEM_CONFIG = 2,  /* data (<= KV_CONFIG_BYTES_MAX) is stored as the latest configuration */
     KV_ITEM_TX = 3,      /* data is a transaction encoded by kv_tx_encode (kv_tx.h) */
+    /* data (<= KV_ACL_BYTES_MAX) replaces the store's ACL blob: opaque to the store, kept
+     * apart from the keys (a meta record) and carried by snapshots; the node makes it. */
+    KV_ITEM_ACL = 4,
 };
 
 struct kv_apply_item {
@@ -194,6 +198,8 @@ int kv_apply_batch(struct kv *kv, const struct kv_apply_item *items, size_t coun
 
 /* Copies the stored configuration blob (set by KV_ITEM_CONFIG) into buf; *len = 0 if none. */
 int kv_config_get(struct kv *kv, uint8_t *buf, size_t cap, size_t *len);
+/* The store's ACL blob (KV_ITEM_ACL; *len 0 when none), as kv_config_get reads. */
+int kv_acl_get(struct kv *kv, uint8_t *buf, size_t cap, size_t *len);
 
 /* ---- Reads (kv_read.c) ---- */
 

@@ -944,6 +944,13 @@ static int kv_apply_item(struct kv *kv, MDB_txn *txn, const struct kv_apply_item
         }
         *written += item->data_len;
         return kv_meta_put_config(txn, kv, item->data, item->data_len);
+    case KV_ITEM_ACL:
+        if (item->data_len > KV_ACL_BYTES_MAX) {
+            kv_result_error(result, "ERR ACL table too large"); /* the node bounds it */
+            return MDB_SUCCESS;
+        }
+        *written += item->data_len;
+        return kv_meta_put_acl(txn, kv, item->data, item->data_len);
     case KV_ITEM_COMMAND:
     case KV_ITEM_TX: {
         int rc = 0;

@@ -167,6 +167,9 @@ const char *kv_store_name(const struct kv *kv, const char *base, char *buf, size
 int kv_meta_put_applied(MDB_txn *txn, const struct kv *kv, uint64_t index, uint64_t term);
 int kv_meta_get_applied(MDB_txn *txn, const struct kv *kv, uint64_t *index, uint64_t *term);
 int kv_meta_put_config(MDB_txn *txn, const struct kv *kv, const uint8_t *data, size_t len);
+int kv_meta_put_acl(MDB_txn *txn, const struct kv *kv, const uint8_t *data, size_t len);
+/* The store's ACL blob as of txn (empty when none). */
+int kv_acl_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *len);
 /* The store's configuration blob as of txn (kv_config_get's). */
 int kv_config_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *len);
 int kv_meta_put_format(MDB_txn *txn, MDB_dbi meta);

@@ -7,6 +7,7 @@
  * thread keeps writing meanwhile):
  *
  *     u32 config bytes, the configuration blob
+ *     (version 4:) u32 ACL bytes, the ACL users' blob (KV_ITEM_ACL; 0 bytes: none)
  *     then per record: u16 LMDB key bytes (1..511), u32 record bytes, the key, the record
  *     (version 3:) then a separator, u16 0 and u32 0, and the records of the store's
  *     elements DB (collections' elements and trash, kv_coll.h) the same way
@@ -36,7 +37,8 @@
 
 enum {
     KV_TRAILER_BYTES = 64,
-    KV_SNAPSHOT_VERSION = 3,         /* 3: the elements DB follows the keys DB */
+    KV_SNAPSHOT_VERSION = 4,         /* 4: the ACL blob follows the configuration */
+    KV_SNAPSHOT_VERSION_ELEMENTS = 3, /* 3: the elements DB follows the keys DB */
     KV_SNAPSHOT_VERSION_KEYS_ONLY = 2, /* still installed: no collections then */
     /* 1 was a copy of a whole LMDB environment */
     KV_SNAPSHOT_IO_BYTES = 1u << 20, /* one read while hashing, one write while creating */
@@ -77,7 +79,7 @@ static int kv_trailer_decode(const uint8_t *in, uint64_t file_bytes, struct kv_t
         return KV_ERR_CORRUPT;
     }
     uint64_t version = kv_get_le64(in + 8);
-    if ((version != KV_SNAPSHOT_VERSION && version != KV_SNAPSHOT_VERSION_KEYS_ONLY) ||
+    if (version < KV_SNAPSHOT_VERSION_KEYS_ONLY || version > KV_SNAPSHOT_VERSION ||
         kv_get_le64(in + 48) != 0) {
         kv_error_set("snapshot version %llu is unknown", (unsigned long long)kv_get_le64(in + 8));
         return KV_ERR_VERSION;
@@ -235,6 +237,26 @@ static int kv_snap_write_u32(struct kv_snap_writer *w, uint32_t v)
 
 static int kv_snap_write_records(MDB_txn *txn, MDB_dbi dbi, struct kv_snap_writer *w);
 
+/* The ACL blob, in the same read txn as the records: a heap buffer, it may be 1 MiB. */
+static int kv_snap_write_acl(struct kv *kv, MDB_txn *txn, struct kv_snap_writer *w)
+{
+    uint8_t *acl = malloc(KV_ACL_BYTES_MAX);
+    if (acl == NULL) {
+        kv_error_set("out of memory");
+        return KV_ERR_IO;
+    }
+    size_t acl_len = 0;
+    int rv = kv_acl_read(kv, txn, acl, KV_ACL_BYTES_MAX, &acl_len);
+    if (rv == KV_OK) {
+        rv = kv_snap_write_u32(w, (uint32_t)acl_len);
+    }
+    if (rv == KV_OK) {
+        rv = kv_snap_write(w, acl, acl_len);
+    }
+    free(acl);
+    return rv;
+}
+
 /* The store's configuration and records, from one read txn; its applied index into trailer. */
 static int kv_snap_write_store(struct kv *kv, MDB_txn *txn, struct kv_snap_writer *w,
                                struct kv_trailer *trailer)
@@ -251,6 +273,9 @@ static int kv_snap_write_store(struct kv *kv, MDB_txn *txn, struct kv_snap_write
     }
     if (rv == KV_OK) {
         rv = kv_snap_write(w, config, config_len);
+    }
+    if (rv == KV_OK) {
+        rv = kv_snap_write_acl(kv, txn, w);
     }
     if (rv == KV_OK) {
         rv = kv_snap_write_records(txn, kv->data_dbi, w);
@@ -551,6 +576,31 @@ static uint32_t kv_get_le32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* The ACL blob of a version 4 snapshot replaces the store's; older ones had none. */
+static int kv_snap_load_acl(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
+                            const struct kv_trailer *trailer)
+{
+    uint32_t acl_len = 0;
+    if (trailer->version >= KV_SNAPSHOT_VERSION) {
+        int rv = kv_snap_need(r, 4);
+        acl_len = rv == KV_OK ? kv_get_le32(r->buf + r->at) : 0;
+        if (rv == KV_OK && acl_len > KV_ACL_BYTES_MAX) {
+            kv_error_set("snapshot ACL blob of %u bytes", acl_len);
+            rv = KV_ERR_CORRUPT;
+        }
+        if (rv == KV_OK) {
+            rv = kv_snap_need(r, 4 + (size_t)acl_len);
+        }
+        if (rv != KV_OK) {
+            return rv;
+        }
+        r->at += 4;
+    }
+    int rc = kv_meta_put_acl(txn, kv, r->buf + r->at, acl_len);
+    r->at += acl_len;
+    return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "install snapshot ACL");
+}
+
 /* Replaces the store's records, configuration and applied index with the payload's, in txn. */
 static int kv_snap_load(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
                         const struct kv_trailer *trailer)
@@ -579,6 +629,12 @@ static int kv_snap_load(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
         rc = kv_meta_put_applied(txn, kv, trailer->index, trailer->term);
     }
     r->at += 4 + (size_t)config_len;
+    if (rc == MDB_SUCCESS) {
+        rv = kv_snap_load_acl(kv, txn, r, trailer);
+        if (rv != KV_OK) {
+            return rv;
+        }
+    }
     while (rc == MDB_SUCCESS && r->offset + r->at < r->end) {
         rv = kv_snap_need(r, KV_SNAP_RECORD_HEADER_BYTES);
         if (rv != KV_OK) {
@@ -588,7 +644,7 @@ static int kv_snap_load(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
         size_t key_len = (size_t)h[0] | (size_t)h[1] << 8;
         size_t record_len = kv_get_le32(h + 2);
         if (key_len == 0 && record_len == 0 && dbi == kv->data_dbi &&
-            trailer->version == KV_SNAPSHOT_VERSION) {
+            trailer->version >= KV_SNAPSHOT_VERSION_ELEMENTS) {
             dbi = kv->elems_dbi; /* the separator: the elements DB's records follow */
             r->at += KV_SNAP_RECORD_HEADER_BYTES;
             continue;

@@ -26,6 +26,7 @@ enum {
 static const char kv_meta_format[] = "format";
 static const char kv_meta_applied[] = "applied";
 static const char kv_meta_config[] = "config";
+static const char kv_meta_acl[] = "acl";
 
 static _Thread_local char kv_error_text[KV_ERROR_TEXT_BYTES];
 
@@ -160,6 +161,20 @@ int kv_meta_get_applied(MDB_txn *txn, const struct kv *kv, uint64_t *index, uint
     *index = kv_get_le64(value.mv_data);
     *term = kv_get_le64((const uint8_t *)value.mv_data + 8);
     return MDB_SUCCESS;
+}
+
+/* The ACL users' blob (KV_ITEM_ACL): an empty one is no record. */
+int kv_meta_put_acl(MDB_txn *txn, const struct kv *kv, const uint8_t *data, size_t len)
+{
+    assert(len <= KV_ACL_BYTES_MAX);
+    char buf[KV_STORE_NAME_BYTES];
+    MDB_val key = kv_meta_key(kv, kv_meta_acl, buf, sizeof buf);
+    if (len == 0) {
+        int rc = mdb_del(txn, kv->meta_dbi, &key, NULL);
+        return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+    }
+    MDB_val value = {.mv_size = len, .mv_data = (void *)data};
+    return mdb_put(txn, kv->meta_dbi, &key, &value, 0);
 }
 
 int kv_meta_put_config(MDB_txn *txn, const struct kv *kv, const uint8_t *data, size_t len)
@@ -500,10 +515,11 @@ int kv_sync(struct kv *kv)
     return KV_OK;
 }
 
-int kv_config_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *len)
+static int kv_meta_blob_read(struct kv *kv, MDB_txn *txn, const char *base, uint8_t *buf,
+                             size_t cap, size_t *len)
 {
     char name[KV_STORE_NAME_BYTES];
-    MDB_val key = kv_meta_key(kv, kv_meta_config, name, sizeof name), value = {0};
+    MDB_val key = kv_meta_key(kv, base, name, sizeof name), value = {0};
     int rc = mdb_get(txn, kv->meta_dbi, &key, &value);
     *len = 0;
     if (rc == MDB_NOTFOUND) {
@@ -521,6 +537,29 @@ int kv_config_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t
         memcpy(buf, value.mv_data, value.mv_size);
     }
     return KV_OK;
+}
+
+int kv_config_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *len)
+{
+    return kv_meta_blob_read(kv, txn, kv_meta_config, buf, cap, len);
+}
+
+int kv_acl_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *len)
+{
+    return kv_meta_blob_read(kv, txn, kv_meta_acl, buf, cap, len);
+}
+
+int kv_acl_get(struct kv *kv, uint8_t *buf, size_t cap, size_t *len)
+{
+    assert(kv->env != NULL);
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn);
+    if (rc != MDB_SUCCESS) {
+        return kv_error_mdb(rc, "begin read");
+    }
+    int rv = kv_acl_read(kv, txn, buf, cap, len);
+    mdb_txn_abort(txn);
+    return rv;
 }
 
 int kv_config_get(struct kv *kv, uint8_t *buf, size_t cap, size_t *len)

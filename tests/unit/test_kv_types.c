@@ -526,9 +526,10 @@ static void put_le64(uint8_t *p, uint64_t v)
     }
 }
 
-/* A version 2 snapshot (before collections: no separator, no elements section) still
- * installs. It is made here from a version 3 one of a store of strings: the payload without
- * its last 6 bytes (the empty elements section's separator), the trailer rewritten. */
+/* A version 2 snapshot (before collections and ACL users: no separator, no elements
+ * section, no ACL section) still installs. It is made here from a version 4 one of a store of
+ * strings: the payload without the ACL section's length (0) after the configuration and
+ * without its last 6 bytes (the empty elements section's separator), the trailer rewritten. */
 static void test_snapshot_version2(void **state)
 {
     struct fixture *f = *state;
@@ -545,12 +546,17 @@ static void test_snapshot_version2(void **state)
     assert_int_equal(fread(bytes, 1, meta.file_bytes, file), meta.file_bytes);
     fclose(file);
     size_t payload = meta.file_bytes - 64;
+    size_t config_len = (size_t)bytes[0] | (size_t)bytes[1] << 8;
+    const uint8_t no_acl[4] = {0};
+    assert_memory_equal(bytes + 4 + config_len, no_acl, 4);
+    memmove(bytes + 4 + config_len, bytes + 8 + config_len, meta.file_bytes - 8 - config_len);
+    payload -= 4;
     const uint8_t separator[6] = {0};
     assert_memory_equal(bytes + payload - 6, separator, 6);
     payload -= 6;
     uint8_t trailer[64];
     memcpy(trailer, bytes + payload + 6, 64);
-    assert_int_equal(trailer[8], 3);
+    assert_int_equal(trailer[8], 4);
     trailer[8] = 2;
     put_le64(trailer + 16, payload);
     put_le64(trailer + 40, XXH3_64bits(bytes, payload));
@@ -572,6 +578,39 @@ static void test_snapshot_version2(void **state)
     assert_int_equal(entries(f->other, f->other->data_dbi), 2);
 }
 
+/* The ACL blob (KV_ITEM_ACL) is stored apart from the keys, replaced by the next one,
+ * carried by a snapshot, and left alone by FLUSHALL. */
+static void test_acl_blob(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t blob1[] = "ACLT first", blob2[] = "ACLT second table";
+    struct kv_apply_item item = {.index = next_index(f->kv), .term = 1, .kind = KV_ITEM_ACL,
+                                 .data = blob1, .data_len = sizeof(blob1)};
+    struct kv_result result;
+    assert_int_equal(kv_apply_batch(f->kv, &item, 1, &result), KV_OK);
+    item = (struct kv_apply_item){.index = next_index(f->kv), .term = 1, .kind = KV_ITEM_ACL,
+                                  .data = blob2, .data_len = sizeof(blob2)};
+    assert_int_equal(kv_apply_batch(f->kv, &item, 1, &result), KV_OK);
+    assert_int_equal(run(f, KV_OP_SET, "a", "1", NULL).type, KV_RESULT_OK);
+    assert_int_equal(run(f, KV_OP_FLUSHALL, NULL).type, KV_RESULT_OK);
+    uint8_t buf[64];
+    size_t len = 0;
+    assert_int_equal(kv_acl_get(f->kv, buf, sizeof buf, &len), KV_OK);
+    assert_int_equal(len, sizeof(blob2));
+    assert_memory_equal(buf, blob2, len);
+    assert_int_equal(entries(f->kv, f->kv->data_dbi), 0); /* not a key */
+    char path[128];
+    snprintf(path, sizeof path, "%s/snap", f->dir);
+    struct kv_snapshot_meta meta, installed;
+    assert_int_equal(kv_snapshot_create(f->kv, path, &meta), KV_OK);
+    assert_int_equal(kv_acl_get(f->other, buf, sizeof buf, &len), KV_OK);
+    assert_int_equal(len, 0);
+    assert_int_equal(kv_snapshot_install(f->other, path, &installed), KV_OK);
+    assert_int_equal(kv_acl_get(f->other, buf, sizeof buf, &len), KV_OK);
+    assert_int_equal(len, sizeof(blob2));
+    assert_memory_equal(buf, blob2, len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -585,6 +624,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_watch_collection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_version2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acl_blob, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
