@@ -343,6 +343,9 @@ static const char *rule_apply(const struct acl_catalog *catalog, struct acl_user
         bool on = arg_is(r, "allcommands");
         category_put(catalog, u->allowed, ACL_ALL, on);
         u->future_commands = on;
+    } else if (arg_is(r, "sanitize-payload") || arg_is(r, "skip-sanitize-payload")) {
+        u->sanitize_payload = arg_is(r, "sanitize-payload");
+        u->skip_sanitize_payload = !u->sanitize_payload;
     } else if (arg_is(r, "clearselectors")) {
         /* chorus has no selectors: nothing to clear */
     } else if (arg_is(r, "reset")) {
@@ -350,6 +353,7 @@ static const char *rule_apply(const struct acl_catalog *catalog, struct acl_user
         uint32_t len = u->name_len;
         memcpy(name, u->name, len);
         user_init(u, name, len);
+        u->sanitize_payload = true; /* Redis 7.0's reset says so */
     } else if (op == '>' || op == '<') {
         acl_hash_password((const uint8_t *)r->data + 1, r->len - 1, hash);
         if (op == '>' && !hash_add(u, hash))
@@ -633,6 +637,10 @@ size_t acl_describe(const struct acl_table *table, const struct acl_user *u, cha
     text_str(&t, u->enabled ? "on " : "off ");
     if (u->nopass)
         text_str(&t, "nopass ");
+    if (u->skip_sanitize_payload)
+        text_str(&t, "skip-sanitize-payload ");
+    if (u->sanitize_payload)
+        text_str(&t, "sanitize-payload ");
     for (uint32_t i = 0; i < u->password_count; i++) {
         char hex[ACL_HASH_HEX_BYTES + 1];
         hex_encode(u->passwords[i], ACL_HASH_BYTES, hex);
@@ -717,6 +725,7 @@ static void put_arg(struct writer *w, const void *data, size_t len)
 static void encode_user(const struct acl_table *table, const struct acl_user *u, struct writer *w)
 {
     uint32_t rules = 1 + 2 + (u->nopass ? 1 : 0) + u->password_count +
+                     (u->sanitize_payload || u->skip_sanitize_payload ? 1 : 0) +
                      (u->allkeys ? 1 : u->keys.count) + (u->allchannels ? 1 : u->channels.count);
     static char commands[ACL_DESCRIBE_BYTES_MAX];
     size_t commands_len = acl_describe_commands(table, u, commands, sizeof(commands));
@@ -730,6 +739,10 @@ static void encode_user(const struct acl_table *table, const struct acl_user *u,
     put_arg(w, u->enabled ? "on" : "off", u->enabled ? 2 : 3);
     if (u->nopass)
         put_arg(w, "nopass", 6);
+    if (u->sanitize_payload)
+        put_arg(w, "sanitize-payload", 16);
+    if (u->skip_sanitize_payload)
+        put_arg(w, "skip-sanitize-payload", 21);
     for (uint32_t i = 0; i < u->password_count; i++) {
         char rule[1 + ACL_HASH_HEX_BYTES + 1] = "#";
         hex_encode(u->passwords[i], ACL_HASH_BYTES, rule + 1);

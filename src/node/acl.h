@@ -70,6 +70,8 @@ struct acl_user {
     bool allkeys;
     bool allchannels;
     bool future_commands; /* set by +@all: commands added later are allowed (Redis's trick) */
+    /* Redis's payload flags (RESTORE's checks): kept and shown, chorus has no RESTORE. */
+    bool sanitize_payload, skip_sanitize_payload;
     uint32_t password_count;
     uint8_t passwords[ACL_PASSWORDS_MAX][ACL_HASH_BYTES];
     struct acl_patterns keys, channels;

@@ -252,10 +252,15 @@ static void acl_getuser(struct node_exec *e, struct resp_out *out)
     static char text[ACL_DESCRIBE_BYTES_MAX];
     resp_reply_map(out, 6);
     reply_bulk_text(out, "flags", 5);
-    resp_reply_array(out, 1 + u->nopass); /* a set in RESP3; chorus writes an array */
+    /* a set in RESP3; chorus writes an array */
+    resp_reply_array(out, 1 + u->nopass + u->sanitize_payload + u->skip_sanitize_payload);
     reply_bulk_text(out, u->enabled ? "on" : "off", u->enabled ? 2 : 3);
     if (u->nopass)
         reply_bulk_text(out, "nopass", 6);
+    if (u->skip_sanitize_payload)
+        reply_bulk_text(out, "skip-sanitize-payload", 21);
+    if (u->sanitize_payload)
+        reply_bulk_text(out, "sanitize-payload", 16);
     reply_bulk_text(out, "passwords", 9);
     resp_reply_array(out, u->password_count);
     for (uint32_t i = 0; i < u->password_count; i++) {
