@@ -720,11 +720,11 @@ static void put_arg(struct writer *w, const void *data, size_t len)
     put_bytes(w, data, len);
 }
 
-/* A user as the rules that make it from nothing: reset, flags, hashes, keys, channels and
+/* A user as the rules that make it from nothing: resets, flags, hashes, keys, channels and
  * the commands as ACL LIST describes them. */
 static void encode_user(const struct acl_table *table, const struct acl_user *u, struct writer *w)
 {
-    uint32_t rules = 1 + 2 + (u->nopass ? 1 : 0) + u->password_count +
+    uint32_t rules = 1 + 5 + (u->nopass ? 1 : 0) + u->password_count +
                      (u->sanitize_payload || u->skip_sanitize_payload ? 1 : 0) +
                      (u->allkeys ? 1 : u->keys.count) + (u->allchannels ? 1 : u->channels.count);
     static char commands[ACL_DESCRIBE_BYTES_MAX];
@@ -735,7 +735,11 @@ static void encode_user(const struct acl_table *table, const struct acl_user *u,
     rules++;
     put_u32(w, rules);
     put_arg(w, u->name, u->name_len);
-    put_arg(w, "reset", 5);
+    /* reset's parts, without the payload flag that reset sets in Redis 7.0 */
+    put_arg(w, "resetpass", 9);
+    put_arg(w, "resetkeys", 9);
+    put_arg(w, "resetchannels", 13);
+    put_arg(w, "nocommands", 10);
     put_arg(w, u->enabled ? "on" : "off", u->enabled ? 2 : 3);
     if (u->nopass)
         put_arg(w, "nopass", 6);

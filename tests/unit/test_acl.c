@@ -98,7 +98,7 @@ static void test_rules_and_descriptions(void **state)
      * @admin (acl|setuser), then the container by name. */
     assert_string_equal(describe(t, "w"), "off resetchannels -@all +@read +@admin +acl");
     assert_int_equal(setuser(t, "w", "reset allcommands -flushall", error), 0);
-    assert_string_equal(describe(t, "w"), "off resetchannels +@all -flushall");
+    assert_string_equal(describe(t, "w"), "off sanitize-payload resetchannels +@all -flushall");
     free(t);
 }
 
