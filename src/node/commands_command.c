@@ -452,10 +452,13 @@ bool node_acl_keys_permitted(const struct acl_user *user, const struct resp_arg 
     if (user->allkeys)
         return true;
     const struct command_doc *d = command_doc_resolve(argv, argc);
-    uint32_t first = 0, count = 0;
+    uint32_t first = 0, count = 0, extra = 0;
     if (d != NULL && strstr(d->flags, "movablekeys") != NULL) {
-        if (!node_types_movable_keys(argv, argc, &first, &count))
+        if (!node_types_movable_keys(argv, argc, &first, &count, &extra))
             return true; /* the command fails on its arguments, touching no key */
+        if (extra > 0 &&
+            !acl_key_allowed(user, (const uint8_t *)argv[extra].data, argv[extra].len))
+            return false;
         for (uint32_t i = 0; i < count; i++)
             if (!acl_key_allowed(user, (const uint8_t *)argv[first + i].data, argv[first + i].len))
                 return false;
