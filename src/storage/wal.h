@@ -170,6 +170,16 @@ int wal_append_mode(struct wal *wal, cn_group_id group, uint32_t flags,
                     const struct cn_hard_state *hs, const struct cn_snapshot_meta *snap,
                     const struct cn_entry *entries, uint32_t count, struct wal_error *err);
 
+/* Forgets a group's log: adds to the open batch a record that empties its entries and its
+ * snapshot marker, and does so in memory; its hard state stays, so that a vote is never given
+ * twice in a term. For a group whose replica the node deleted (a shard replica moved away,
+ * docs/membership.md "The rebalancer"): its entries no longer keep old segments, and a later
+ * replica of the same group on this node starts from nothing instead of from the old one's
+ * marker and entries, also after a restart (recovery replays the record in its place).
+ * Makes no syscall; durable with its batch. WAL_OK for a group never persisted; WAL_ERR_FULL,
+ * with nothing added, when the batch is full. */
+int wal_reset_group(struct wal *wal, cn_group_id group, struct wal_error *err);
+
 /* Whether wal_batch_seal may be called now: something is buffered, the log has not failed,
  * fewer than WAL_BATCHES_IN_FLIGHT_MAX batches are in flight, and neither the batch in flight
  * nor this one begins a new segment (such a batch is written alone). */

@@ -25,6 +25,7 @@ enum {
     WAL_ENTRY_PAYLOAD_BYTES = 24, /* index, term, type, then the data */
     WAL_HARD_STATE_PAYLOAD_BYTES = 24,
     WAL_SNAPSHOT_PAYLOAD_BYTES = 8 + 8 + 4 + 4 + 4 * CN_MEMBERS_MAX, /* ..., flags, ids */
+    WAL_RESET_PAYLOAD_BYTES = 8, /* reserved, zero (a record has a payload) */
     WAL_RECORD_PAYLOAD_BYTES_MAX = WAL_ENTRY_PAYLOAD_BYTES + CN_ENTRY_DATA_BYTES_MAX,
     WAL_SEGMENT_NAME_BYTES = 16 + 4 + 1, /* "%016x.wal" */
     WAL_READ_HANDLES_MAX = 8, /* segments kept open for reads of evicted entries */
@@ -37,7 +38,8 @@ enum wal_record_type {
     WAL_RECORD_HARD_STATE = 2,
     WAL_RECORD_SNAPSHOT = 3,
     WAL_RECORD_ENTRY_SLOT = 4, /* an entry appended in per-slot mode: replaces its slot only */
-    WAL_RECORD_TYPE_MAX = WAL_RECORD_ENTRY_SLOT,
+    WAL_RECORD_RESET = 5,      /* the group's entries and snapshot marker are forgotten */
+    WAL_RECORD_TYPE_MAX = WAL_RECORD_RESET,
 };
 
 /* A record as decoded; payload points into the buffer it was decoded from. */
@@ -251,6 +253,8 @@ bool wal_group_snapshot_keeps_suffix(const struct wal_group *group,
 /* The same decision for an append made with wal_append_mode flags. */
 bool wal_group_marker_keeps_suffix(const struct wal_group *group,
                                    const struct cn_snapshot_meta *snap, uint32_t flags);
+/* Forgets the group's entries and snapshot marker; its hard state stays (wal_reset_group). */
+void wal_group_reset(struct wal *wal, struct wal_group *group);
 void wal_group_apply_snapshot(struct wal *wal, struct wal_group *group,
                               const struct cn_snapshot_meta *snap, bool keep_suffix);
 int wal_group_push(struct wal *wal, struct wal_group *group, const struct cn_entry *entry,

@@ -159,6 +159,16 @@ bool wal_group_marker_keeps_suffix(const struct wal_group *group,
 
 /* A snapshot marker: the log now starts after snap->index. Entries up to it are dropped, and
  * all of them unless keep_suffix (see wal_group_snapshot_keeps_suffix). */
+void wal_group_reset(struct wal *wal, struct wal_group *group)
+{
+    if (group->count > 0)
+        wal_group_truncate_from(wal, group, group->first_index);
+    memset(&group->snapshot, 0, sizeof(group->snapshot));
+    group->first_index = 1;
+    group->cached_from = 1;
+    group->per_slot = false;
+}
+
 void wal_group_apply_snapshot(struct wal *wal, struct wal_group *group,
                               const struct cn_snapshot_meta *snap, bool keep_suffix)
 {

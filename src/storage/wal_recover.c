@@ -186,6 +186,12 @@ static int wal_replay_record(struct wal *wal, const struct wal_record *record, u
     case WAL_RECORD_ENTRY_SLOT:
         if (!wal_decode_entry_payload(record, &entry)) return WAL_ERR_CORRUPT;
         return wal_replay_slot(wal, group, &entry, seq, offset);
+    case WAL_RECORD_RESET:
+        if (record->payload_len != WAL_RESET_PAYLOAD_BYTES ||
+            wal_get_u64(record->payload) != 0)
+            return WAL_ERR_CORRUPT;
+        wal_group_reset(wal, group);
+        return WAL_OK;
     }
     return WAL_ERR_CORRUPT;
 }

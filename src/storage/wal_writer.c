@@ -238,6 +238,24 @@ int wal_append_mode(struct wal *wal, cn_group_id group_id, uint32_t flags,
     return WAL_OK;
 }
 
+int wal_reset_group(struct wal *wal, cn_group_id group_id, struct wal_error *err)
+{
+    if (atomic_load(&wal->failed)) return wal_error_set(err, WAL_ERR_FAILED, "the log has failed");
+    struct wal_group *group = wal_group_find(wal, group_id);
+    if (group == NULL) return WAL_OK; /* nothing of it was ever persisted */
+    struct wal_batch *batch = wal->open;
+    uint32_t bytes = wal_record_frame_bytes(WAL_RESET_PAYLOAD_BYTES);
+    if (batch->len + bytes > wal->options.batch_bytes_max)
+        return wal_error_set(err, WAL_ERR_FULL, "batch holds %zu bytes: sync first", batch->len);
+    if (wal_buffer_reserve(&batch->buf, &batch->cap, batch->len + bytes) != WAL_OK)
+        return wal_error_set(err, WAL_ERR_NOMEM, "batch: out of memory");
+    uint8_t *payload = wal_batch_push_record(batch, WAL_RECORD_RESET, group_id,
+                                             WAL_RESET_PAYLOAD_BYTES);
+    memset(payload, 0, WAL_RESET_PAYLOAD_BYTES);
+    wal_group_reset(wal, group);
+    return WAL_OK;
+}
+
 /* Encodes the new segment's header and, for every group, its state as of the previous batch:
  * the checkpoint that lets every older segment be deleted without losing a hard state or a
  * snapshot marker. Those records are already durable elsewhere, so repeating them is safe. */

@@ -249,6 +249,72 @@ static void test_compaction_deletes_old_segments(void **state)
     assert_int_equal(last, 395);
 }
 
+/* A group whose replica the node deleted (wal_reset_group): its entries and snapshot marker
+ * are forgotten, its hard state kept; a new replica of the same group then starts from nothing,
+ * also after a restart (the marker of the old one, above the new entries, must not come back),
+ * and the old entries keep no segment: compaction by another group deletes them. */
+static void test_reset_group_forgets_its_log(void **state)
+{
+    struct wal_fixture *f = *state;
+    wal_fixture_open(f);
+    struct cn_hard_state hs = {.term = 4, .vote = 2, .commit = 30};
+    struct wal_error err;
+    assert_int_equal(wal_append(f->wal, 5, &hs, NULL, NULL, 0, &err), WAL_OK);
+    for (uint64_t i = 1; i <= 400; i += 10) {
+        append_run(f->wal, 5, i, i + 9, 4, 1000);
+        append_run(f->wal, 0, i, i + 9, 1, 10);
+        sync_ok(f->wal);
+    }
+    struct cn_snapshot_meta snap = {.index = 300, .term = 4, .members = {1, {1}}};
+    assert_int_equal(wal_append(f->wal, 5, NULL, &snap, NULL, 0, &err), WAL_OK);
+    sync_ok(f->wal);
+    uint32_t before = count_segment_files(f->dir);
+    assert_true(before >= 6);
+    /* A group never persisted: nothing to forget. */
+    assert_int_equal(wal_reset_group(f->wal, 9, &err), WAL_OK);
+    assert_int_equal(wal_groups(f->wal, NULL, 0), 2);
+    assert_int_equal(wal_reset_group(f->wal, 5, &err), WAL_OK);
+    uint64_t first, last;
+    assert_int_equal(wal_group_bounds(f->wal, 5, &first, &last), WAL_OK);
+    assert_int_equal(first, 1);
+    assert_int_equal(last, 0);
+    /* The new replica, in the same batch: entries from 1 again, in a later term. */
+    hs = (struct cn_hard_state){.term = 6, .vote = 0, .commit = 0};
+    assert_int_equal(wal_append(f->wal, 5, &hs, NULL, NULL, 0, &err), WAL_OK);
+    append_run(f->wal, 5, 1, 3, 6, 1000);
+    sync_ok(f->wal);
+    uint64_t terms[50];
+    for (int i = 0; i < 50; i++) terms[i] = 6;
+    expect_log(f->wal, 5, 1, 3, terms, 1000);
+    wal_fixture_open(f);
+    expect_log(f->wal, 5, 1, 3, terms, 1000);
+    struct wal_restore restore;
+    assert_int_equal(wal_restore_load(f->wal, 5, &restore, &err), WAL_OK);
+    assert_int_equal(restore.restore.snapshot.index, 0);
+    assert_int_equal(restore.restore.hard_state.term, 6);
+    wal_restore_free(&restore);
+    /* Reset again, nothing new: after a restart the group holds nothing but its hard state. */
+    assert_int_equal(wal_reset_group(f->wal, 5, &err), WAL_OK);
+    sync_ok(f->wal);
+    wal_fixture_open(f);
+    assert_int_equal(wal_restore_load(f->wal, 5, &restore, &err), WAL_OK);
+    assert_int_equal(restore.restore.entry_count, 0);
+    assert_int_equal(restore.restore.snapshot.index, 0);
+    assert_int_equal(restore.restore.hard_state.term, 6);
+    wal_restore_free(&restore);
+    /* Group 5's old entries no longer hold the old segments: group 0's compaction frees them. */
+    snap = (struct cn_snapshot_meta){.index = 400, .term = 1, .members = {1, {1}}};
+    assert_int_equal(wal_append(f->wal, 0, NULL, &snap, NULL, 0, &err), WAL_OK);
+    sync_ok(f->wal);
+    assert_int_equal(wal_compact(f->wal, 0, 400, &err), WAL_OK);
+    assert_int_equal(count_segment_files(f->dir), 1); /* only the last durable one */
+    wal_fixture_open(f);
+    assert_int_equal(wal_restore_load(f->wal, 5, &restore, &err), WAL_OK);
+    assert_int_equal(restore.restore.entry_count, 0);
+    assert_int_equal(restore.restore.hard_state.term, 6);
+    wal_restore_free(&restore);
+}
+
 static void flip_byte(const char *path, uint64_t offset)
 {
     int fd = open(path, O_RDWR);
@@ -742,6 +808,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_groups_share_one_log, wal_fixture_setup, wal_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_rollover_and_reads_from_disk, wal_fixture_setup, wal_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_compaction_deletes_old_segments, wal_fixture_setup, wal_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_reset_group_forgets_its_log, wal_fixture_setup, wal_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_flipped_byte_refuses_to_start, wal_fixture_setup, wal_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_flip_in_last_segment, wal_fixture_setup, wal_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_is_truncated, wal_fixture_setup, wal_fixture_teardown),
