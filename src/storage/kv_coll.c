@@ -133,7 +133,9 @@ int kv_coll_meta_put(struct kv *kv, MDB_txn *txn, struct kv_slot *slot,
  * for ever (indexes only grow) and the same on every replica. Id 0 is the trash's prefix. */
 uint64_t kv_coll_new_id(struct kv *kv)
 {
-    assert(kv->apply_index > 0 && kv->apply_index < (1ull << 47));
+    /* Below 2^46, so that ids stay below 2^62: a sorted set's index and block ids set the
+     * two top bits (kv_coll.h). */
+    assert(kv->apply_index > 0 && kv->apply_index < (1ull << 46));
     if (kv->apply_ids + 1 >= KV_COLL_IDS_PER_ENTRY) {
         return 0;
     }
@@ -163,6 +165,9 @@ int kv_key_remove(struct kv *kv, MDB_txn *txn, struct kv_key_info *info, bool *d
     }
     if (rc == MDB_SUCCESS && info->type == KV_TYPE_ZSET) {
         rc = kv_coll_trash(kv, txn, kv_zset_index_id(info->meta.id)); /* its score index */
+    }
+    if (rc == MDB_SUCCESS && info->type == KV_TYPE_ZSET) {
+        rc = kv_coll_trash(kv, txn, kv_zset_block_id(info->meta.id)); /* its block counts */
     }
     info->type = KV_TYPE_NONE;
     kv_slot_set_collection(&info->slot, false);
@@ -400,12 +405,16 @@ static int kv_coll_copy_records(struct kv *kv, MDB_txn *txn, uint64_t from, uint
     return rc;
 }
 
-/* A sorted set's score index is copied too; for the other types that range is empty (a seek). */
+/* A sorted set's score index and block counts are copied too; for the other types those
+ * ranges are empty (a seek each). */
 int kv_coll_copy_elements(struct kv *kv, MDB_txn *txn, uint64_t from, uint64_t to)
 {
     int rc = kv_coll_copy_records(kv, txn, from, to);
     if (rc == MDB_SUCCESS) {
         rc = kv_coll_copy_records(kv, txn, kv_zset_index_id(from), kv_zset_index_id(to));
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_coll_copy_records(kv, txn, kv_zset_block_id(from), kv_zset_block_id(to));
     }
     return rc;
 }

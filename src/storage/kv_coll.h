@@ -131,12 +131,16 @@ int kv_types_save(struct kv_ctx *ctx, struct kv_key_info *info);
 /* kv_list.c: the list commands (kv_types_run hands them over). */
 int kv_list_run(struct kv_ctx *ctx, const struct kv_command *command, struct kv_result *result);
 
-/* kv_zset.c: the sorted set commands (kv_types_run hands them over); a sorted set's score
- * index lives in the elements DB under this id (kv_zset.c), which no collection has. */
-enum { KV_ZSET_INDEX_BIT_SHIFT = 63 };
+/* kv_zset.c: the sorted set commands (kv_types_run hands them over). A sorted set's score
+ * index and its block counts live in the elements DB under these ids (kv_zset.c), which no
+ * collection has: collection ids are below 2^62 (kv_coll_new_id). */
 static inline uint64_t kv_zset_index_id(uint64_t id)
 {
-    return id | 1ull << KV_ZSET_INDEX_BIT_SHIFT;
+    return id | 2ull << 62;
+}
+static inline uint64_t kv_zset_block_id(uint64_t id)
+{
+    return id | 3ull << 62;
 }
 int kv_zset_run(struct kv_ctx *ctx, const struct kv_command *command, struct kv_result *result);
 /* ZSCAN's element: a member record's member and (scores) its score as text of score_type. */

@@ -20,9 +20,16 @@
  * (its listpack encoding keeps the score as text, and "-0" reads back as the integer 0).
  * Replies format a score as Redis 7.0's addReplyDouble does: "%.17g", "inf" and "-inf".
  *
- * Rank: LMDB keeps no counts in its tree, so a rank is found by walking the index from the
- * nearer end (ZRANK walks from the member both ways at once): O(min(rank, n - rank)). ZCOUNT
- * and ZLEXCOUNT walk their range: O(log n + k).
+ * Rank: LMDB keeps no counts in its tree, so the index is cut into blocks of consecutive
+ * entries, each with a count record under the set's block id (kv_zset_block_id), keyed by the
+ * index key (after the id) of its first entry; the first block's key is below every other
+ * (ZSET_FIRST_BLOCK_BYTES), so every entry has a block: the last block key <= its own. ZADD and ZREM update one count (O(log n)); a
+ * block past ZSET_BLOCK_MAX entries splits in two (a walk of ZSET_BLOCK, once per ZSET_BLOCK
+ * inserts at least), one below ZSET_BLOCK_MERGE takes in its successor when both fit. A rank
+ * is then the counts of the blocks before (or after) plus a walk inside one block:
+ * O(n / ZSET_BLOCK + ZSET_BLOCK) instead of O(n), and ranks near either end are walked
+ * directly. A sorted set without a first block record (none is made by this version) is
+ * walked from the nearer end. ZCOUNT and ZLEXCOUNT walk their range: O(log n + k).
  */
 #include <assert.h>
 #include <ctype.h>
@@ -37,6 +44,13 @@
 #include "storage/kv_command.h"
 
 enum {
+    ZSET_BLOCK = 512,                           /* a split block's size */
+    ZSET_BLOCK_MAX = 2 * ZSET_BLOCK,            /* a block larger than this splits */
+    ZSET_BLOCK_MERGE = ZSET_BLOCK / 4,          /* one smaller takes in its successor */
+    /* The first block's key: the block id and 8 zero bytes, below every other block's (an
+     * index key's score, never 0 in the order encoding, and member), and where the elements
+     * DB's walks of an id (COPY, the trash's reclaim) start. */
+    ZSET_FIRST_BLOCK_BYTES = 2 * KV_ELEM_ID_BYTES,
     ZSET_PREFIX_BYTES = 2 * KV_ELEM_ID_BYTES,   /* index id + score */
     ZSET_INLINE_BYTES = 476,                    /* member bytes in an index key */
     ZSET_HASH_BYTES = 8,
@@ -287,11 +301,13 @@ static size_t zidx_key(uint64_t id, double score, const struct kv_bytes *member,
 }
 
 struct zidx_iter {
+    struct kv_ctx *ctx;
     MDB_cursor *cursor;
     uint64_t id;              /* the collection's id (not the index id) */
     bool valid;               /* on an index record of this set */
     struct kv_bytes member;   /* borrowed from the txn */
     double score;
+    MDB_val key;              /* the index record's key, borrowed from the txn */
 };
 
 static int zidx_load(struct zidx_iter *it, int rc, const MDB_val *key, const MDB_val *record)
@@ -307,6 +323,7 @@ static int zidx_load(struct zidx_iter *it, int rc, const MDB_val *key, const MDB
         return MDB_SUCCESS; /* past this set's index */
     }
     const uint8_t *k = key->mv_data;
+    it->key = *key;
     it->score = zset_score_from_order(get_be64(k + KV_ELEM_ID_BYTES));
     if (key->mv_size == ZSET_LONG_KEY_BYTES) {
         if (record->mv_size <= ZSET_INLINE_BYTES) {
@@ -323,7 +340,7 @@ static int zidx_load(struct zidx_iter *it, int rc, const MDB_val *key, const MDB
 
 static int zidx_open(struct zidx_iter *it, struct kv_ctx *ctx, uint64_t id)
 {
-    *it = (struct zidx_iter){.id = id};
+    *it = (struct zidx_iter){.ctx = ctx, .id = id};
     int rc = mdb_cursor_open(ctx->txn, ctx->kv->elems_dbi, &it->cursor);
     if (rc != MDB_SUCCESS) {
         it->cursor = NULL;
@@ -391,15 +408,240 @@ static int zidx_seek_score(struct zidx_iter *it, double s, bool after, bool befo
     return zidx_position(it, seek, sizeof seek, before);
 }
 
-/* The element of rank `rank` counted from the lowest (from the highest when reverse), walked
- * to from the nearer end. */
+/* ---- block counts (ranks) ---- */
+
+static bool zblock_is(const MDB_val *key, uint64_t id)
+{
+    return key->mv_size >= KV_ELEM_ID_BYTES && get_be64(key->mv_data) == kv_zset_block_id(id);
+}
+
+/* A block's key from an index key: the block id, then the index key's score and member. */
+static size_t zblock_key(uint64_t id, const uint8_t *index_key, size_t len, uint8_t *out)
+{
+    assert(len >= KV_ELEM_ID_BYTES && len <= KV_ENCODED_KEY_BYTES_MAX);
+    put_be64(out, kv_zset_block_id(id));
+    memcpy(out + KV_ELEM_ID_BYTES, index_key + KV_ELEM_ID_BYTES, len - KV_ELEM_ID_BYTES);
+    return len;
+}
+
+static int zblock_put(struct kv_ctx *ctx, const uint8_t *key, size_t len, uint64_t count)
+{
+    uint8_t bytes[8];
+    kv_put_le64(bytes, count);
+    MDB_val k = {.mv_size = len, .mv_data = (void *)key};
+    MDB_val v = {.mv_size = sizeof bytes, .mv_data = bytes};
+    *ctx->written += len + sizeof bytes;
+    return mdb_put(ctx->txn, ctx->kv->elems_dbi, &k, &v, 0);
+}
+
+static int zblock_del(struct kv_ctx *ctx, const uint8_t *key, size_t len)
+{
+    MDB_val k = {.mv_size = len, .mv_data = (void *)key};
+    *ctx->written += len;
+    int rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+}
+
+/* A new sorted set's first block (no entry yet). */
+static int zblock_init(struct kv_ctx *ctx, uint64_t id)
+{
+    uint8_t key[ZSET_FIRST_BLOCK_BYTES] = {0};
+    put_be64(key, kv_zset_block_id(id));
+    return zblock_put(ctx, key, sizeof key, 0);
+}
+
+/* An emptied sorted set's first block goes with it (a set made before blocks has none). */
+static int zblock_drop(struct kv_ctx *ctx, uint64_t id)
+{
+    uint8_t key[ZSET_FIRST_BLOCK_BYTES] = {0};
+    put_be64(key, kv_zset_block_id(id));
+    MDB_val k = {.mv_size = sizeof key, .mv_data = key};
+    int rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* Positions c on the block of an index key (the last block key <= its own). *found false:
+ * the set keeps no blocks. */
+static int zblock_seek(MDB_cursor *c, uint64_t id, const uint8_t *index_key, size_t len,
+                       MDB_val *key, MDB_val *record, bool *found)
+{
+    uint8_t seek[KV_ENCODED_KEY_BYTES_MAX];
+    size_t seek_len = zblock_key(id, index_key, len, seek);
+    *key = (MDB_val){.mv_size = seek_len, .mv_data = seek};
+    int rc = mdb_cursor_get(c, key, record, MDB_SET_RANGE);
+    if (rc == MDB_SUCCESS && !(key->mv_size == seek_len && memcmp(key->mv_data, seek, seek_len) == 0)) {
+        rc = mdb_cursor_get(c, key, record, MDB_PREV);
+    } else if (rc == MDB_NOTFOUND) {
+        rc = mdb_cursor_get(c, key, record, MDB_LAST);
+    }
+    *found = rc == MDB_SUCCESS && zblock_is(key, id);
+    if (*found && record->mv_size != 8) {
+        return MDB_CORRUPTED;
+    }
+    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+/* Positions the walk on a block's first entry (or past it when the block is empty). */
+static int zidx_block_start(struct zidx_iter *it, const uint8_t *block, size_t len)
+{
+    uint8_t seek[KV_ENCODED_KEY_BYTES_MAX];
+    put_be64(seek, kv_zset_index_id(it->id));
+    memcpy(seek + KV_ELEM_ID_BYTES, block + KV_ELEM_ID_BYTES, len - KV_ELEM_ID_BYTES);
+    return zidx_position(it, seek, len, false);
+}
+
+/* Cuts a block of count > ZSET_BLOCK_MAX entries after its first ZSET_BLOCK. */
+static int zblock_split(struct kv_ctx *ctx, uint64_t id, const uint8_t *block, size_t len,
+                        uint64_t count)
+{
+    assert(count > ZSET_BLOCK_MAX);
+    struct zidx_iter it;
+    int rc = zidx_open(&it, ctx, id);
+    if (rc == MDB_SUCCESS) {
+        rc = zidx_block_start(&it, block, len);
+    }
+    for (uint32_t i = 0; rc == MDB_SUCCESS && it.valid && i < ZSET_BLOCK; i++) {
+        rc = zidx_step(&it, false);
+    }
+    if (rc == MDB_SUCCESS && !it.valid) {
+        rc = MDB_CORRUPTED; /* the count says there are more */
+    }
+    uint8_t next[KV_ENCODED_KEY_BYTES_MAX];
+    size_t next_len = rc == MDB_SUCCESS ? zblock_key(id, it.key.mv_data, it.key.mv_size, next) : 0;
+    zidx_close(&it);
+    if (rc == MDB_SUCCESS) {
+        rc = zblock_put(ctx, block, len, ZSET_BLOCK);
+    }
+    return rc == MDB_SUCCESS ? zblock_put(ctx, next, next_len, count - ZSET_BLOCK) : rc;
+}
+
+/* Counts an index entry in (delta 1) or out (-1) of its block, after the index record was
+ * put (or before or after it was deleted): splits a full block, merges a small one with its
+ * successor, drops an emptied one (but the first). */
+static int zblock_adjust(struct kv_ctx *ctx, uint64_t id, const uint8_t *index_key, size_t len,
+                         int delta)
+{
+    assert(delta == 1 || delta == -1);
+    MDB_cursor *c = NULL;
+    int rc = mdb_cursor_open(ctx->txn, ctx->kv->elems_dbi, &c);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    MDB_val key, record;
+    bool found = false;
+    rc = zblock_seek(c, id, index_key, len, &key, &record, &found);
+    uint8_t block[KV_ENCODED_KEY_BYTES_MAX], next[KV_ENCODED_KEY_BYTES_MAX];
+    size_t block_len = 0, next_len = 0;
+    uint64_t count = 0, next_count = 0;
+    if (rc == MDB_SUCCESS && found) {
+        block_len = key.mv_size;
+        memcpy(block, key.mv_data, block_len);
+        count = kv_get_le64(record.mv_data);
+        if (delta < 0 && count == 0) {
+            rc = MDB_CORRUPTED;
+        }
+        count = delta > 0 ? count + 1 : count - 1;
+    }
+    if (rc == MDB_SUCCESS && found && delta < 0 && count < ZSET_BLOCK_MERGE) {
+        rc = mdb_cursor_get(c, &key, &record, MDB_NEXT);
+        if (rc == MDB_SUCCESS && zblock_is(&key, id) && record.mv_size == 8) {
+            next_len = key.mv_size;
+            memcpy(next, key.mv_data, next_len);
+            next_count = kv_get_le64(record.mv_data);
+        }
+        rc = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_SUCCESS || !found) {
+        return rc;
+    }
+    if (next_len > 0 && count + next_count <= ZSET_BLOCK_MAX) {
+        rc = zblock_del(ctx, next, next_len);
+        count += next_count;
+    }
+    if (rc == MDB_SUCCESS && count == 0 && block_len > ZSET_FIRST_BLOCK_BYTES) {
+        return zblock_del(ctx, block, block_len);
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = zblock_put(ctx, block, block_len, count);
+    }
+    if (rc == MDB_SUCCESS && count > ZSET_BLOCK_MAX) {
+        rc = zblock_split(ctx, id, block, block_len, count);
+    }
+    return rc;
+}
+
+/*
+ * Finds the block holding forward rank `rank` from the block counts, walking them from the
+ * nearer end; positions it at the entry. *counted false: the set keeps no blocks.
+ */
+static int zidx_seek_rank_counted(struct zidx_iter *it, uint64_t count, uint64_t rank,
+                                  bool *counted)
+{
+    MDB_cursor *c = NULL;
+    int rc = mdb_cursor_open(it->ctx->txn, it->ctx->kv->elems_dbi, &c);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    bool backward = rank >= count / 2;
+    uint64_t target = backward ? count - 1 - rank : rank; /* counted from the walk's end */
+    uint8_t seek[KV_ELEM_ID_BYTES];
+    put_be64(seek, kv_zset_block_id(it->id) + (backward ? 1 : 0));
+    MDB_val key = {.mv_size = sizeof seek, .mv_data = seek}, record;
+    rc = mdb_cursor_get(c, &key, &record, MDB_SET_RANGE);
+    if (backward) {
+        rc = rc == MDB_NOTFOUND ? mdb_cursor_get(c, &key, &record, MDB_LAST)
+             : rc == MDB_SUCCESS ? mdb_cursor_get(c, &key, &record, MDB_PREV) : rc;
+    }
+    *counted = rc == MDB_SUCCESS && zblock_is(&key, it->id);
+    uint64_t before = 0, in_block = 0;
+    uint8_t block[KV_ENCODED_KEY_BYTES_MAX];
+    size_t block_len = 0;
+    for (uint64_t blocks = 0; rc == MDB_SUCCESS && *counted; blocks++) {
+        if (!zblock_is(&key, it->id) || record.mv_size != 8 || blocks > count) {
+            rc = MDB_CORRUPTED; /* the counts sum to less than the set's size */
+            break;
+        }
+        uint64_t n = kv_get_le64(record.mv_data);
+        if (before + n > target) {
+            in_block = backward ? n - 1 - (target - before) : target - before;
+            block_len = key.mv_size;
+            memcpy(block, key.mv_data, block_len);
+            break;
+        }
+        before += n;
+        rc = mdb_cursor_get(c, &key, &record, backward ? MDB_PREV : MDB_NEXT);
+        rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+    }
+    mdb_cursor_close(c);
+    if (rc != MDB_SUCCESS || !*counted) {
+        return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+    }
+    rc = zidx_block_start(it, block, block_len);
+    for (uint64_t i = 0; rc == MDB_SUCCESS && it->valid && i < in_block; i++) {
+        rc = zidx_step(it, false);
+    }
+    return rc == MDB_SUCCESS && !it->valid ? MDB_CORRUPTED : rc;
+}
+
+/* The element of rank `rank` counted from the lowest (from the highest when reverse): walked
+ * to from the nearer end when that is within a block's length, else found by the block
+ * counts (walked from the nearer end for a set without them). */
 static int zidx_seek_rank(struct zidx_iter *it, uint64_t count, uint64_t rank, bool reverse)
 {
     assert(rank < count);
     uint64_t forward = reverse ? count - 1 - rank : rank;
-    bool from_end = forward > count - 1 - forward;
+    uint64_t from_end_steps = count - 1 - forward;
+    if (forward >= ZSET_BLOCK && from_end_steps >= ZSET_BLOCK) {
+        bool counted = false;
+        int rc = zidx_seek_rank_counted(it, count, forward, &counted);
+        if (rc != MDB_SUCCESS || counted) {
+            return rc;
+        }
+    }
+    bool from_end = forward > from_end_steps;
     int rc = from_end ? zidx_last(it) : zidx_first(it);
-    uint64_t steps = from_end ? count - 1 - forward : forward;
+    uint64_t steps = from_end ? from_end_steps : forward;
     for (uint64_t i = 0; rc == MDB_SUCCESS && it->valid && i < steps; i++) {
         rc = zidx_step(it, from_end);
     }
@@ -442,6 +684,9 @@ static int zset_write(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *me
         MDB_val k = {.mv_size = zidx_key(id, old, member, false, key), .mv_data = key};
         rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
         rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        if (rc == MDB_SUCCESS) {
+            rc = zblock_adjust(ctx, id, key, k.mv_size, -1);
+        }
     }
     uint8_t raw[ZSET_SCORE_BYTES];
     uint64_t bits;
@@ -457,6 +702,9 @@ static int zset_write(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *me
         MDB_val record = {.mv_size = long_member ? member->len : 0,
                           .mv_data = long_member ? (void *)member->data : NULL};
         rc = mdb_put(ctx->txn, ctx->kv->elems_dbi, &k, &record, 0);
+        if (rc == MDB_SUCCESS) {
+            rc = zblock_adjust(ctx, id, key, k.mv_size, 1);
+        }
     }
     *ctx->written += 2 * member->len + 48;
     return rc;
@@ -475,8 +723,18 @@ static int zset_remove(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *m
         rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
         rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
     }
+    if (rc == MDB_SUCCESS) {
+        rc = zblock_adjust(ctx, id, key, k.mv_size, -1);
+    }
     *ctx->written += 2 * member->len + 32;
     return rc;
+}
+
+/* Saves the metadata after a change; an emptied set's first block goes with it. */
+static int zset_save(struct kv_ctx *ctx, struct kv_key_info *info)
+{
+    int rc = info->meta.count == 0 ? zblock_drop(ctx, info->meta.id) : MDB_SUCCESS;
+    return rc == MDB_SUCCESS ? kv_types_save(ctx, info) : rc;
 }
 
 /* Looks up a sorted set key: *stop when the reply is made (WRONGTYPE). */
@@ -651,9 +909,11 @@ static int zset_add(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
             return kv_res_err(r, zset_error_element_size);
         }
     }
-    if (elements > 0 && info.type == KV_TYPE_NONE &&
-        !kv_types_create(ctx, &info, KV_TYPE_ZSET)) {
-        return kv_res_err(r, zset_error_ids);
+    if (elements > 0 && info.type == KV_TYPE_NONE) {
+        if (!kv_types_create(ctx, &info, KV_TYPE_ZSET)) {
+            return kv_res_err(r, zset_error_ids);
+        }
+        rc = zblock_init(ctx, info.meta.id);
     }
     for (uint32_t j = 0; rc == MDB_SUCCESS && j < elements; j++) {
         bool nop = false, nan = false;
@@ -710,7 +970,7 @@ static int zset_rem(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
         }
     }
     kv_res_int(r, removed);
-    return removed > 0 ? kv_types_save(ctx, &info) : MDB_SUCCESS;
+    return removed > 0 ? zset_save(ctx, &info) : MDB_SUCCESS;
 }
 
 /* ---- ZSCORE, ZMSCORE, ZCARD, ZRANK ---- */
@@ -757,8 +1017,61 @@ static int zset_card(struct kv_ctx *ctx, const struct kv_command *c, struct kv_r
     return rc;
 }
 
-/* A member's rank: walks from it towards both ends at once and stops at the nearer one, so
- * O(min(rank, n - rank)). */
+/* A member's rank from the block counts: those of the blocks before its own, walked, and
+ * its place in its block. *counted false: the set keeps no blocks. */
+static int zset_rank_counted(struct kv_ctx *ctx, uint64_t id, const uint8_t *index_key,
+                             size_t len, uint64_t *rank, bool *counted)
+{
+    MDB_cursor *c = NULL;
+    int rc = mdb_cursor_open(ctx->txn, ctx->kv->elems_dbi, &c);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    MDB_val key, record;
+    rc = zblock_seek(c, id, index_key, len, &key, &record, counted);
+    uint8_t block[KV_ENCODED_KEY_BYTES_MAX];
+    size_t block_len = *counted ? key.mv_size : 0;
+    if (*counted) {
+        memcpy(block, key.mv_data, block_len);
+    }
+    uint64_t before = 0;
+    while (rc == MDB_SUCCESS && *counted) {
+        rc = mdb_cursor_get(c, &key, &record, MDB_PREV);
+        if (rc != MDB_SUCCESS || !zblock_is(&key, id)) {
+            break;
+        }
+        if (record.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        before += kv_get_le64(record.mv_data);
+    }
+    mdb_cursor_close(c);
+    rc = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+    if (rc != MDB_SUCCESS || !*counted) {
+        return rc;
+    }
+    struct zidx_iter it;
+    rc = zidx_open(&it, ctx, id);
+    if (rc == MDB_SUCCESS) {
+        rc = zidx_block_start(&it, block, block_len);
+    }
+    uint64_t steps = 0;
+    while (rc == MDB_SUCCESS && it.valid &&
+           !(it.key.mv_size == len && memcmp(it.key.mv_data, index_key, len) == 0)) {
+        rc = zidx_step(&it, false);
+        steps++;
+    }
+    if (rc == MDB_SUCCESS && !it.valid) {
+        rc = MDB_CORRUPTED; /* the member's index entry is missing */
+    }
+    zidx_close(&it);
+    *rank = before + steps;
+    return rc;
+}
+
+/* A member's rank: walks from it towards both ends at once, which is quick near either end;
+ * past a block's length it asks the block counts (a set without them is walked on). */
 static int zset_rank_of(struct kv_ctx *ctx, const struct kv_coll_meta *meta,
                         const struct kv_bytes *member, double score, uint64_t *rank)
 {
@@ -777,7 +1090,14 @@ static int zset_rank_of(struct kv_ctx *ctx, const struct kv_coll_meta *meta,
     if (rc == MDB_SUCCESS && !down.valid) {
         rc = MDB_CORRUPTED;
     }
+    bool counted = false;
     for (uint64_t i = 1; rc == MDB_SUCCESS; i++) {
+        if (i == ZSET_BLOCK) {
+            rc = zset_rank_counted(ctx, meta->id, key, len, rank, &counted);
+            if (rc != MDB_SUCCESS || counted) {
+                break;
+            }
+        }
         rc = zidx_step(&down, true);
         if (rc == MDB_SUCCESS && !down.valid) {
             *rank = i - 1;
@@ -1136,7 +1456,7 @@ static int zset_remrange(struct kv_ctx *ctx, const struct kv_command *c, struct 
     kv_res_int(r, (int64_t)n);
     if (rc == MDB_SUCCESS && n > 0) {
         info.meta.count -= n;
-        rc = kv_types_save(ctx, &info);
+        rc = zset_save(ctx, &info);
     }
     return rc;
 }
@@ -1177,7 +1497,7 @@ static int zset_pop(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
     }
     if (rc == MDB_SUCCESS) {
         info.meta.count -= n;
-        rc = kv_types_save(ctx, &info);
+        rc = zset_save(ctx, &info);
     }
     if (rc == MDB_SUCCESS) {
         /* Without a count, a flat [member, score] in RESP3 too; with one, pairs. */
@@ -1378,6 +1698,9 @@ static int zset_store(struct kv_ctx *ctx, const struct kv_bytes *dst, const stru
         *ctx->written += dst->len;
     }
     info.meta = (struct kv_coll_meta){.type = KV_TYPE_ZSET, .id = id};
+    if (rc == MDB_SUCCESS && n > 0) {
+        rc = zblock_init(ctx, id);
+    }
     for (uint64_t i = 0; rc == MDB_SUCCESS && i < n; i++) {
         bool found = false;
         double old = 0, score = items[i].score;

@@ -170,6 +170,37 @@ static uint64_t entries(struct kv *kv, MDB_dbi dbi)
     return stat.ms_entries;
 }
 
+/* The block count records of every sorted set (kv_zset.c: ids with both top bits set):
+ * how many, the sum of their counts and the largest. */
+static uint64_t blocks(struct kv *kv, uint64_t *sum, uint64_t *largest)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *c = NULL;
+    assert_int_equal(mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn), MDB_SUCCESS);
+    assert_int_equal(mdb_cursor_open(txn, kv->elems_dbi, &c), MDB_SUCCESS);
+    uint8_t seek[8] = {0xc0};
+    MDB_val key = {.mv_size = sizeof seek, .mv_data = seek}, record;
+    uint64_t n = 0, total = 0, max = 0;
+    int rc = mdb_cursor_get(c, &key, &record, MDB_SET_RANGE);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(c, &key, &record, MDB_NEXT)) {
+        assert_int_equal(record.mv_size, 8);
+        uint64_t count = kv_get_le64(record.mv_data);
+        n++;
+        total += count;
+        max = count > max ? count : max;
+    }
+    assert_int_equal(rc, MDB_NOTFOUND);
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    if (sum != NULL) {
+        *sum = total;
+    }
+    if (largest != NULL) {
+        *largest = max;
+    }
+    return n;
+}
+
 static uint64_t pages_used(struct kv *kv)
 {
     MDB_envinfo info;
@@ -177,14 +208,18 @@ static uint64_t pages_used(struct kv *kv)
     return info.me_last_pgno;
 }
 
-/* Two records per member (the member's, the index's); ties order by member bytes; scores
- * reply as Redis 7.0 formats them; the last ZREM removes the key and every record. */
+/* Two records per member (the member's, the index's) and a block count; ties order by member
+ * bytes; scores reply as Redis 7.0 formats them; the last ZREM removes the key and every
+ * record. */
 static void test_zset_basics(void **state)
 {
     struct fixture *f = *state;
     char buf[512];
     assert_int_result(run(f, KV_OP_ZADD, "z", "2", "b", "1", "c", "2", "a", "1.1", "d", NULL), 4);
-    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 8);
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 9);
+    uint64_t sum = 0;
+    assert_int_equal(blocks(f->kv, &sum, NULL), 1);
+    assert_int_equal(sum, 4);
     struct kv_result r = read_op(f->kv, KV_OP_ZRANGE, 0, "z", "0", "-1", "WITHSCORES", NULL);
     assert_int_equal(r.type, KV_RESULT_PAIRS);
     assert_string_equal(joined(&r, buf, sizeof buf), "c 1 d 1.1000000000000001 a 2 b 2");
@@ -195,7 +230,7 @@ static void test_zset_basics(void **state)
     assert_int_equal(read_op(f->kv, KV_OP_ZRANK, 0, "z", "nope", NULL).type, KV_RESULT_NULL);
     /* An update moves the index entry: still two records per member. */
     assert_int_result(run(f, KV_OP_ZADD, "z", "CH", "0", "b", NULL), 1);
-    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 8);
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 9);
     r = read_op(f->kv, KV_OP_ZRANGE, 0, "z", "0", "0", NULL);
     assert_string_equal(joined(&r, buf, sizeof buf), "b");
     /* -0 is kept as 0 (Redis's listpack encoding), ordered with 0. */
@@ -287,7 +322,10 @@ static void test_zset_big(void **state)
                           PER_COMMAND);
     }
     assert_int_equal(entries(f->kv, f->kv->data_dbi), 1);
-    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 2 * BIG_MEMBERS);
+    uint64_t sum = 0, largest = 0, n = blocks(f->kv, &sum, &largest);
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 2 * BIG_MEMBERS + n);
+    assert_int_equal(sum, BIG_MEMBERS);
+    assert_true(largest <= 1024 && n >= BIG_MEMBERS / 1024 && n <= BIG_MEMBERS / 256);
     uint64_t before = pages_used(f->kv);
     assert_int_result(run(f, KV_OP_ZADD, "big", "50000.5", "new", NULL), 1);
     assert_int_result(run(f, KV_OP_ZADD, "big", "-1", "m000007", NULL), 0);
@@ -344,7 +382,7 @@ static void test_zset_long_members(void **state)
     assert_text(&r.elements[0], KV_RESULT_BULK, a);
     assert_int_result(run(f, KV_OP_ZREM, "z", b, a, NULL), 2);
     assert_int_result(read_op(f->kv, KV_OP_ZCARD, 0, "z", NULL), 2);
-    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 4);
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 5);
     static char too_long[4098];
     memset(too_long, 'x', sizeof too_long - 1);
     r = run(f, KV_OP_ZADD, "z", "1", too_long, NULL);
@@ -399,7 +437,10 @@ static void test_zset_copy_store(void **state)
     char buf[512];
     assert_int_result(run(f, KV_OP_ZADD, "a", "1", "x", "2", "y", "3", "z", NULL), 3);
     assert_int_result(run(f, KV_OP_COPY, "a", "b", NULL), 1);
-    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 12);
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 14);
+    uint64_t sum = 0;
+    assert_int_equal(blocks(f->kv, &sum, NULL), 2);
+    assert_int_equal(sum, 6);
     assert_int_result(run(f, KV_OP_ZREM, "b", "x", NULL), 1);
     assert_int_equal(run(f, KV_OP_RENAME, "b", "c", NULL).type, KV_RESULT_OK);
     struct kv_result r = read_op(f->kv, KV_OP_ZRANGE, 0, "c", "0", "-1", "WITHSCORES", NULL);
@@ -464,6 +505,86 @@ static void test_zset_snapshot(void **state)
         assert_int_equal(entries(f->other, f->other->elems_dbi),
                          entries(f->kv, f->kv->elems_dbi));
     }
+}
+
+/* A member's rank and the element at a rank, found through the block counts, agree with the
+ * set's order after inserts, rescoring and removals that split and merge blocks; the counts
+ * always sum to the size. */
+static void test_zset_ranks_counted(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 6000 };
+    uint64_t seed = 12345;
+    for (uint32_t c = 0; c < N / PER_COMMAND; c++) {
+        f->args[0] = text("z");
+        for (uint32_t i = 0; i < PER_COMMAND; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            snprintf(f->text[2 * i], sizeof f->text[2 * i], "%u", (unsigned)(seed >> 40) % 3000);
+            snprintf(f->text[2 * i + 1], sizeof f->text[2 * i + 1], "m%u", c * PER_COMMAND + i);
+            f->args[1 + 2 * i] = text(f->text[2 * i]);
+            f->args[2 + 2 * i] = text(f->text[2 * i + 1]);
+        }
+        assert_int_result(apply_to(f, f->kv, KV_OP_ZADD, 0, f->args, 1 + 2 * PER_COMMAND),
+                          PER_COMMAND);
+    }
+    /* Remove a run from the middle (merges), rescore some (moves between blocks). */
+    assert_int_result(run(f, KV_OP_ZREMRANGEBYRANK, "z", "1000", "2999", NULL), 2000);
+    for (uint32_t i = 0; i < 300; i++) {
+        char member[16];
+        snprintf(member, sizeof member, "m%u", i * 19);
+        snprintf(f->text[0], sizeof f->text[0], "%u", i * 7 % 3000);
+        run(f, KV_OP_ZADD, "z", "XX", f->text[0], member, NULL);
+    }
+    uint64_t size = (uint64_t)read_op(f->kv, KV_OP_ZCARD, 0, "z", NULL).integer;
+    uint64_t sum = 0, largest = 0;
+    blocks(f->kv, &sum, &largest);
+    assert_int_equal(sum, size);
+    assert_true(largest <= 1024);
+    struct kv_result all = read_op(f->kv, KV_OP_ZRANGE, 0, "z", "0", "-1", NULL);
+    assert_int_equal(all.element_count, size);
+    static char names[N][16];
+    for (uint32_t i = 0; i < size; i++) {
+        snprintf(names[i], sizeof names[i], "%.*s", (int)all.elements[i].bulk_len,
+                 all.elements[i].bulk);
+    }
+    for (uint32_t i = 0; i < size; i += 7) {
+        assert_int_result(read_op(f->kv, KV_OP_ZRANK, 0, "z", names[i], NULL), i);
+        assert_int_result(read_op(f->kv, KV_OP_ZREVRANK, 0, "z", names[i], NULL), size - 1 - i);
+        char rank[16];
+        snprintf(rank, sizeof rank, "%u", i);
+        struct kv_result one = read_op(f->kv, KV_OP_ZRANGE, 0, "z", rank, rank, NULL);
+        assert_int_equal(one.element_count, 1);
+        assert_text(&one.elements[0], KV_RESULT_BULK, names[i]);
+        one = read_op(f->kv, KV_OP_ZRANGE, 0, "z", rank, rank, "REV", NULL);
+        assert_text(&one.elements[0], KV_RESULT_BULK, names[size - 1 - i]);
+    }
+    /* A set without block counts (as one made before them) is walked: same answers, and
+     * writes to it keep working without making any. */
+    MDB_txn *txn = NULL;
+    MDB_cursor *c = NULL;
+    assert_int_equal(mdb_txn_begin(f->kv->env, NULL, 0, &txn), MDB_SUCCESS);
+    assert_int_equal(mdb_cursor_open(txn, f->kv->elems_dbi, &c), MDB_SUCCESS);
+    uint8_t seek[8] = {0xc0};
+    MDB_val key = {.mv_size = sizeof seek, .mv_data = seek}, record;
+    for (int rc = mdb_cursor_get(c, &key, &record, MDB_SET_RANGE); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(c, &key, &record, MDB_NEXT)) {
+        assert_int_equal(mdb_cursor_del(c, 0), MDB_SUCCESS);
+    }
+    mdb_cursor_close(c);
+    assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+    assert_int_equal(blocks(f->kv, NULL, NULL), 0);
+    uint32_t middle = (uint32_t)size / 2;
+    assert_int_result(read_op(f->kv, KV_OP_ZRANK, 0, "z", names[middle], NULL), middle);
+    char rank[16];
+    snprintf(rank, sizeof rank, "%u", middle);
+    struct kv_result one = read_op(f->kv, KV_OP_ZRANGE, 0, "z", rank, rank, NULL);
+    assert_text(&one.elements[0], KV_RESULT_BULK, names[middle]);
+    assert_int_result(run(f, KV_OP_ZADD, "z", "5000", "late", NULL), 1);
+    assert_int_equal(blocks(f->kv, NULL, NULL), 0);
+    size++;
+    /* Popping everything leaves no record behind, block counts included. */
+    assert_int_result(run(f, KV_OP_ZREMRANGEBYSCORE, "z", "-inf", "+inf", NULL), (int64_t)size);
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 0);
 }
 
 /* ZRANDMEMBER's pick comes from the seed: two stores with the same set and seed agree, and
@@ -552,6 +673,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zset_wrongtype_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zset_copy_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zset_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zset_ranks_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zrandmember_seeded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zscan_complete, setup, teardown),
         cmocka_unit_test(test_zset_op_numbers),
