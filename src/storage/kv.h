@@ -340,4 +340,10 @@ int kv_snapshot_install_staged(struct kv *kv, struct kv_snapshot_meta *meta);
  */
 int kv_snapshot_install(struct kv *kv, const char *path, struct kv_snapshot_meta *meta);
 
+/* Deletes everything the store holds: its records, elements, configuration, ACL and applied
+ * index (back to 0), in one write txn of its own (the environment's pending one is committed
+ * first), synced. For a shard replica the node no longer holds (docs/membership.md, "The
+ * rebalancer"). The store stays open and empty. */
+int kv_store_drop(struct kv *kv);
+
 #endif

@@ -705,6 +705,46 @@ static int kv_snapshot_replace(struct kv *kv, int fd, const struct kv_trailer *t
     return kv_sync(kv);
 }
 
+int kv_store_drop(struct kv *kv)
+{
+    assert(kv != NULL && kv->env != NULL);
+    int rv = kv_env_commit(kv->shared); /* one write txn at a time */
+    if (rv != KV_OK) {
+        return rv;
+    }
+    kv_arena_reset(&kv->arena); /* results of earlier batches die with the old state */
+    MDB_txn *txn = NULL;
+    int rc = mdb_txn_begin(kv->env, NULL, 0, &txn);
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_drop(txn, kv->data_dbi, 0);
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_drop(txn, kv->elems_dbi, 0);
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_meta_put_config(txn, kv, NULL, 0);
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_meta_put_acl(txn, kv, NULL, 0);
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_meta_put_applied(txn, kv, 0, 0);
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    if (rc != MDB_SUCCESS) {
+        return kv_error_mdb(rc, "drop store");
+    }
+    kv->applied_index = 0;
+    kv->applied_term = 0;
+    return kv_sync(kv);
+}
+
 int kv_snapshot_install(struct kv *kv, const char *path, struct kv_snapshot_meta *meta)
 {
     assert(kv != NULL && kv->env != NULL && path != NULL && meta != NULL);

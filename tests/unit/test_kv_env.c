@@ -223,6 +223,37 @@ static void test_reopen_keeps_committed(void **state)
     assert_null(extra);
 }
 
+/* A dropped store is empty and back at applied index 0, also after a reopen, and takes
+ * entries from 1 again; the other stores keep theirs, pending applies included. */
+static void test_store_drop(void **state)
+{
+    struct fixture *f = *state;
+    open_env(f, 0);
+    set(f->stores[1], "a", "1");
+    set(f->stores[1], "b", "2");
+    set(f->stores[2], "c", "3");
+    assert_int_equal(kv_env_commit(f->env), KV_OK);
+    set(f->stores[2], "d", "4"); /* pending in the shared txn: committed by the drop */
+    assert_int_equal(kv_store_drop(f->stores[1]), KV_OK);
+    uint64_t index, term;
+    kv_applied(f->stores[1], &index, &term);
+    assert_int_equal(index, 0);
+    assert_int_equal(count(f->stores[1]), 0);
+    assert_value(f->stores[1], "a", NULL);
+    assert_value(f->stores[2], "d", "4");
+    close_env(f);
+    open_env(f, 0);
+    kv_applied(f->stores[1], &index, &term);
+    assert_int_equal(index, 0);
+    assert_int_equal(count(f->stores[1]), 0);
+    assert_int_equal(count(f->stores[2]), 2);
+    set(f->stores[1], "e", "5");
+    assert_int_equal(kv_env_commit(f->env), KV_OK);
+    kv_applied(f->stores[1], &index, &term);
+    assert_int_equal(index, 1);
+    assert_value(f->stores[1], "e", "5");
+}
+
 /* A full map rolls back the one command that did not fit; the other stores' applies in the
  * same deferred txn are kept. */
 static void test_map_full_in_shared_txn(void **state)
@@ -404,6 +435,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_deferred_commit_and_isolation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_map_full_in_shared_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rollback_redoes_other_stores, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_between_stores, setup, teardown),
