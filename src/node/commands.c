@@ -201,6 +201,13 @@ static const struct node_command commands[] = {
     {"ZREVRANGE", -4, node_cmd_types_read}, {"ZRANK", 3, node_cmd_types_read},
     {"ZREVRANK", 3, node_cmd_types_read}, {"ZRANDMEMBER", -2, node_cmd_types_read},
     {"ZSCAN", -3, node_cmd_types_read},
+    /* Expiry (storage/kv_expiry.c, docs/expiry.md) */
+    {"SETEX", 4, node_cmd_write}, {"PSETEX", 4, node_cmd_write}, {"GETEX", -2, node_cmd_write},
+    {"EXPIRE", -3, node_cmd_write}, {"PEXPIRE", -3, node_cmd_write},
+    {"EXPIREAT", -3, node_cmd_write}, {"PEXPIREAT", -3, node_cmd_write},
+    {"PERSIST", 2, node_cmd_write}, {"TTL", 2, node_cmd_types_read},
+    {"PTTL", 2, node_cmd_types_read}, {"EXPIRETIME", 2, node_cmd_types_read},
+    {"PEXPIRETIME", 2, node_cmd_types_read},
 };
 
 uint32_t node_command_count(void)

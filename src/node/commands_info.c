@@ -109,19 +109,27 @@ static size_t info_replication(const struct node *node, char *buf, size_t cap)
                             leader && node->config.member_count > 0 ? node->config.member_count - 1 : 0);
 }
 
-/* As Redis, a database without keys is left out. Keys never expire in chorus. */
+/* As Redis, a database without keys is left out. expires= counts the keys with a deadline
+ * (the deadline index of each hosted store, docs/expiry.md) and avg_ttl= their mean time to
+ * live in ms at each store's log time, weighted by their count. */
 static size_t info_keyspace(const struct node *node, char *buf, size_t cap)
 {
-    uint64_t keys = 0;
+    uint64_t keys = 0, expires = 0, ttl_weighted = 0;
     for (uint32_t i = 0; i < node->hosted_count; i++) {
         uint64_t n = 0;
         if (kv_count(node->hosted[i]->kv, &n) == KV_OK)
             keys += n;
+        struct kv_expiry_stats stats;
+        if (kv_expiry_stats(node->hosted[i]->kv, &stats) == KV_OK) {
+            expires += stats.volatile_keys;
+            ttl_weighted += stats.avg_ttl_ms * stats.volatile_keys;
+        }
     }
     if (keys == 0)
         return (size_t)snprintf(buf, cap, "# Keyspace\r\n\r\n");
-    return (size_t)snprintf(buf, cap, "# Keyspace\r\ndb0:keys=%llu,expires=0,avg_ttl=0\r\n\r\n",
-                            (unsigned long long)keys);
+    return (size_t)snprintf(buf, cap, "# Keyspace\r\ndb0:keys=%llu,expires=%llu,avg_ttl=%llu\r\n\r\n",
+                            (unsigned long long)keys, (unsigned long long)expires,
+                            (unsigned long long)(expires > 0 ? ttl_weighted / expires : 0));
 }
 
 static size_t info_stats(const struct node *node, char *buf, size_t cap)

@@ -5,10 +5,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "node/commands.h"
 #include "storage/kv_command.h"
 
+
+/* Redis's getExpireMillisecondsOrReply: the deadline in ms, as SET's delta (kv_command.h):
+ * relative ones positive, absolute ones negated. The log time a relative deadline is added to
+ * is the entry's, unknown here: the wall clock stands in for the overflow check. */
+static const char *set_expire_delta(const struct resp_arg *arg, bool seconds, bool relative,
+                                    const char *command, int64_t *delta)
+{
+    int64_t ms = 0;
+    if (!resp_string_to_int64(arg->data, arg->len, &ms))
+        return "ERR value is not an integer or out of range";
+    const char *invalid = strcmp(command, "setex") == 0 ? "ERR invalid expire time in 'setex' command"
+                          : strcmp(command, "psetex") == 0
+                              ? "ERR invalid expire time in 'psetex' command"
+                              : "ERR invalid expire time in 'set' command";
+    if (ms <= 0 || (seconds && ms > INT64_MAX / 1000))
+        return invalid;
+    ms = seconds ? ms * 1000 : ms;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (relative && ms > INT64_MAX - (int64_t)now.tv_sec * 1000)
+        return invalid;
+    *delta = relative ? ms : -ms;
+    return NULL;
+}
+
+/* SET's options after the key and value, as Redis's parseExtendedStringArgumentsOrReply. */
+static const char *set_parse_options(const struct node_exec *e, struct kv_command *c)
+{
+    static const char *const words[4] = {"EX", "PX", "EXAT", "PXAT"};
+    const struct resp_arg *a = e->argv;
+    const struct resp_arg *expire = NULL;
+    int unit = -1; /* the index in words of the expiry option given */
+    for (uint32_t i = 3; i < e->argc; i++) {
+        bool last = i + 1 == e->argc;
+        int w = 0;
+        while (w < 4 && !node_arg_is(&a[i], words[w]))
+            w++;
+        if (node_arg_is(&a[i], "NX") && !(c->flags & KV_FLAG_XX)) {
+            c->flags |= KV_FLAG_NX;
+        } else if (node_arg_is(&a[i], "XX") && !(c->flags & KV_FLAG_NX)) {
+            c->flags |= KV_FLAG_XX;
+        } else if (node_arg_is(&a[i], "GET")) {
+            c->flags |= KV_FLAG_GET;
+        } else if (node_arg_is(&a[i], "KEEPTTL") && unit < 0) {
+            c->flags |= KV_FLAG_KEEPTTL;
+        } else if (w < 4 && !(c->flags & KV_FLAG_KEEPTTL) && (unit < 0 || unit == w) && !last) {
+            unit = w;
+            expire = &a[++i];
+        } else {
+            return "ERR syntax error";
+        }
+    }
+    if (expire == NULL)
+        return NULL;
+    c->flags |= KV_FLAG_EXPIRE;
+    return set_expire_delta(expire, unit == 0 || unit == 2, unit < 2, "set", &c->delta);
+}
 
 /* Builds the kv command for a write. Returns a static Redis error text on bad syntax. */
 static const char *write_parse(const struct node_exec *e, struct kv_command *c,
@@ -24,21 +82,14 @@ static const char *write_parse(const struct node_exec *e, struct kv_command *c,
     if (node_arg_is(&a[0], "SET")) {
         c->op = KV_OP_SET;
         c->arg_count = 2;
-        for (uint32_t i = 3; i < e->argc; i++) {
-            if (node_arg_is(&a[i], "NX") && !(c->flags & KV_FLAG_XX))
-                c->flags |= KV_FLAG_NX;
-            else if (node_arg_is(&a[i], "XX") && !(c->flags & KV_FLAG_NX))
-                c->flags |= KV_FLAG_XX;
-            else if (node_arg_is(&a[i], "GET"))
-                c->flags |= KV_FLAG_GET;
-            else if (node_arg_is(&a[i], "EX") || node_arg_is(&a[i], "PX") ||
-                     node_arg_is(&a[i], "EXAT") || node_arg_is(&a[i], "PXAT") ||
-                     node_arg_is(&a[i], "KEEPTTL"))
-                return "ERR SET option EX/PX/EXAT/PXAT/KEEPTTL is not supported by chorus "
-                       "(keys do not expire)";
-            else
-                return "ERR syntax error";
-        }
+        return set_parse_options(e, c);
+    } else if (node_arg_is(&a[0], "SETEX") || node_arg_is(&a[0], "PSETEX")) {
+        bool seconds = node_arg_is(&a[0], "SETEX");
+        c->op = KV_OP_SET;
+        c->arg_count = 2;
+        args[1] = args[2]; /* SETEX k seconds v: the kv command is SET k v with a deadline */
+        c->flags = KV_FLAG_EXPIRE;
+        return set_expire_delta(&a[2], seconds, true, seconds ? "setex" : "psetex", &c->delta);
     } else if (node_arg_is(&a[0], "SETNX")) {
         c->op = KV_OP_SETNX;
     } else if (node_arg_is(&a[0], "GETSET")) {
@@ -76,7 +127,8 @@ static const char *write_parse(const struct node_exec *e, struct kv_command *c,
     return NULL;
 }
 
-/* Parses and encodes a write into a payload with room for the write tag in front. Returns
+/* Parses and encodes a write into a payload with room for the write tag and the stamp in front
+ * (NODE_ENTRY_HEADER_BYTES, the stamp initialised). Returns
  * NULL with *payload (malloc'd) and *len (the command's bytes, without the tag) set, or the
  * Redis error text (NODE_ARITY_ERROR: the caller replies the arity error). */
 const char *node_write_encode(const struct node_exec *e, uint8_t **payload, size_t *len)
@@ -90,12 +142,13 @@ const char *node_write_encode(const struct node_exec *e, uint8_t **payload, size
     if (error == NULL && command.op == 0)
         error = NODE_ARITY_ERROR;
     size_t bytes = error == NULL ? kv_command_encoded_bytes(&command) : 0;
-    if (error == NULL && bytes + NODE_WRITE_TAG_BYTES > CN_ENTRY_DATA_BYTES_MAX)
+    if (error == NULL && bytes + NODE_ENTRY_HEADER_BYTES > CN_ENTRY_DATA_BYTES_MAX)
         error = "ERR command too large";
     if (error == NULL) {
-        *payload = malloc(NODE_WRITE_TAG_BYTES + bytes);
+        *payload = malloc(NODE_ENTRY_HEADER_BYTES + bytes);
         assert(*payload != NULL);
-        if (kv_command_encode(&command, *payload + NODE_WRITE_TAG_BYTES, bytes, len, &error) !=
+        kv_stamp_init(*payload + NODE_WRITE_TAG_BYTES);
+        if (kv_command_encode(&command, *payload + NODE_ENTRY_HEADER_BYTES, bytes, len, &error) !=
             KV_OK) {
             free(*payload);
             *payload = NULL;
@@ -143,7 +196,7 @@ void node_cmd_write(struct node_exec *e)
         uint64_t tag = node_write_tag(e->node, r->id);
         memcpy(payload, &tag, NODE_WRITE_TAG_BYTES);
         r->payload = payload;
-        r->payload_len = (uint32_t)(NODE_WRITE_TAG_BYTES + len);
+        r->payload_len = (uint32_t)(NODE_ENTRY_HEADER_BYTES + len);
         node_request_propose(e->node, r);
         return;
     }
@@ -152,7 +205,7 @@ void node_cmd_write(struct node_exec *e)
         struct node_request *r = node_request_new(e->client, NULL);
         r->chain_write = true;
         r->payload = payload;
-        r->payload_len = (uint32_t)(NODE_WRITE_TAG_BYTES + len);
+        r->payload_len = (uint32_t)(NODE_ENTRY_HEADER_BYTES + len);
         node_chain_write_relay(e->node, r, 0);
         return;
     }
@@ -166,7 +219,7 @@ void node_cmd_write(struct node_exec *e)
     uint64_t tag = node_write_tag(e->node, r->id);
     memcpy(payload, &tag, NODE_WRITE_TAG_BYTES);
     r->payload = payload;
-    r->payload_len = (uint32_t)(NODE_WRITE_TAG_BYTES + len);
+    r->payload_len = (uint32_t)(NODE_ENTRY_HEADER_BYTES + len);
     node_request_propose(e->node, r);
 }
 

@@ -272,7 +272,7 @@ bool node_tx_queue(struct node_exec *e, bool is_write)
             /* The tag's room in front is not needed here: keep the command alone. */
             item.command = malloc(len);
             assert(item.command != NULL);
-            memcpy(item.command, payload + NODE_WRITE_TAG_BYTES, len);
+            memcpy(item.command, payload + NODE_ENTRY_HEADER_BYTES, len);
             free(payload);
         }
     } else {
@@ -285,7 +285,7 @@ bool node_tx_queue(struct node_exec *e, bool is_write)
     }
     item.len = (uint32_t)len;
     if (tx->count == KV_TX_COMMANDS_MAX ||
-        tx->bytes + 4 + len + NODE_WRITE_TAG_BYTES > CN_ENTRY_DATA_BYTES_MAX) {
+        tx->bytes + 4 + len + NODE_ENTRY_HEADER_BYTES > CN_ENTRY_DATA_BYTES_MAX) {
         free(item.command);
         tx->failed = true;
         node_exec_error(e, "ERR transaction too large for chorus (4096 commands, 2 MiB)");
@@ -367,13 +367,14 @@ bool node_tx_exec_build(struct node *node, struct node_request *r)
             commands[command_count++] = (struct kv_bytes){.data = tx->items[i].command,
                                                           .len = tx->items[i].len};
     size_t bytes = kv_tx_encoded_bytes(watches, watch_count, commands, command_count);
-    r->payload = malloc(NODE_WRITE_TAG_BYTES + bytes);
+    r->payload = malloc(NODE_ENTRY_HEADER_BYTES + bytes);
     assert(r->payload != NULL);
     uint64_t tag = node_write_tag(node, r->id);
     memcpy(r->payload, &tag, NODE_WRITE_TAG_BYTES);
+    kv_stamp_init(r->payload + NODE_WRITE_TAG_BYTES);
     size_t len = kv_tx_encode(watches, watch_count, commands, command_count,
-                              r->payload + NODE_WRITE_TAG_BYTES, bytes);
-    r->payload_len = (uint32_t)(NODE_WRITE_TAG_BYTES + len);
+                              r->payload + NODE_ENTRY_HEADER_BYTES, bytes);
+    r->payload_len = (uint32_t)(NODE_ENTRY_HEADER_BYTES + len);
     free(watches);
     free(commands);
     return true;

@@ -105,6 +105,17 @@ static const struct node_type_command type_commands[] = {
     {"ZREMRANGEBYSCORE", KV_OP_ZREMRANGEBYSCORE, 0},
     {"ZREMRANGEBYRANK", KV_OP_ZREMRANGEBYRANK, 0},
     {"ZREMRANGEBYLEX", KV_OP_ZREMRANGEBYLEX, 0},
+    /* Expiry: key-level, any type (storage/kv_expiry.c). */
+    {"EXPIRE", KV_OP_EXPIRE, 0},
+    {"PEXPIRE", KV_OP_PEXPIRE, 0},
+    {"EXPIREAT", KV_OP_EXPIREAT, 0},
+    {"PEXPIREAT", KV_OP_PEXPIREAT, 0},
+    {"PERSIST", KV_OP_PERSIST, 0},
+    {"GETEX", KV_OP_GETEX, 0},
+    {"TTL", KV_OP_TTL, 0},
+    {"PTTL", KV_OP_PTTL, 0},
+    {"EXPIRETIME", KV_OP_EXPIRETIME, 0},
+    {"PEXPIRETIME", KV_OP_PEXPIRETIME, 0},
 };
 
 static const struct node_type_command *type_command_find(const struct resp_arg *name)

@@ -133,11 +133,16 @@ static void apply_committed(struct node_group *g, const struct cn_update *u)
             .kind = e->type == CN_ENTRY_NORMAL ? KV_ITEM_COMMAND
                     : e->type == CN_ENTRY_CONFIG ? KV_ITEM_CONFIG : KV_ITEM_NOOP};
         if (items[i].kind == KV_ITEM_COMMAND) {
-            /* A write entry: its tag, then the kv command (node_internal.h). A shorter one
+            /* A write entry: its tag, its log time stamp (absent from entries of nodes
+             * from before expiry), then the kv command (node_internal.h). A shorter one
              * cannot come from a node; the state machine refuses it as malformed. */
             if (e->data_len >= NODE_WRITE_TAG_BYTES) {
                 items[i].data += NODE_WRITE_TAG_BYTES;
                 items[i].data_len -= NODE_WRITE_TAG_BYTES;
+            }
+            if (kv_stamp_read(items[i].data, items[i].data_len, &items[i].time_ms)) {
+                items[i].data += KV_STAMP_BYTES;
+                items[i].data_len -= KV_STAMP_BYTES;
             }
             /* A transaction (MULTI ... EXEC) says so in its first byte. */
             if (kv_tx_is(items[i].data, items[i].data_len))

@@ -45,9 +45,16 @@ static bool forward_try(struct node_group *g, cn_node_id from, uint64_t context,
         return true;
     }
     uint64_t index = 0, entry_term = 0;
-    struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = data, .data_len = data_len,
+    /* The leader stamps the entry's log time (expiry.c): on a copy, the message's bytes are
+     * not ours to change. The core copies the data again; forwarded writes are the rarer path. */
+    uint8_t *stamped = malloc(data_len > 0 ? data_len : 1);
+    assert(stamped != NULL);
+    memcpy(stamped, data, data_len);
+    node_entry_stamp(g, stamped, data_len);
+    struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = stamped, .data_len = data_len,
                          .out_index = &index, .out_term = &entry_term};
     int rv = node_step(g, &e);
+    free(stamped);
     if (rv == CN_ERR_BUSY)
         return false;
     if (rv == CN_OK) {

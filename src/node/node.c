@@ -164,6 +164,7 @@ static void on_tick(uv_timer_t *timer)
     if (node_dev_paused(node))
         return; /* --http-dev's pause: no group ticks, so none times out or heartbeats */
     node_quiesce_tick(node);
+    node_expiry_tick(node);
     node->ticks++;
     if (node->ticks % node->config.heartbeat_ticks == 0)
         node_quiesce_beat(node);

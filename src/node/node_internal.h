@@ -81,6 +81,16 @@ enum {
      * when they apply: neither the index (the entry may be overwritten, Raft §5.3) nor the
      * term (Paxos re-proposes a value under a new ballot) says it alone. */
     NODE_WRITE_TAG_BYTES = 8,
+    /* Then the log time stamp the leader fills in when it proposes the entry (expiry.c,
+     * storage/kv.h), then the kv command or transaction. */
+    NODE_ENTRY_HEADER_BYTES = NODE_WRITE_TAG_BYTES + KV_STAMP_BYTES,
+    /* expiry.c: how often a leader looks for deadlines due (a clock entry then advances the
+     * log time and deletes them), and its log time's bounded correction toward its wall
+     * clock: at most 1 ms per NODE_CLOCK_SLEW_PER_MS ms, re-anchored every
+     * NODE_CLOCK_ANCHOR_MS. */
+    NODE_EXPIRY_TICK_MS = 100,
+    NODE_CLOCK_SLEW_PER_MS = 100,
+    NODE_CLOCK_ANCHOR_MS = 1000,
     /* A write a new leader overwrote is proposed again at most this many times (requests.c,
      * overwritten_may_retry) before the client gets -TRYAGAIN. */
     NODE_WRITE_RETRIES_MAX = 3,
@@ -369,6 +379,19 @@ struct node_group {
     struct cn_members snapshot_members;
     uint64_t snapshot_compact_index;  /* WAL compaction allowed up to here after next sync */
     struct kv_snapshot_file *snapshot_file; /* the latest, open for sending, or NULL */
+
+    /* expiry.c: the log time this node stamps on the entries it proposes as leader. */
+    struct node_clock {
+        uint64_t term;            /* the term it was started in: a new one starts anew */
+        uint64_t anchor_time_ms;  /* a log time and the monotonic time it was taken at */
+        uint64_t anchor_mono_ms;
+        uint64_t last_ms;         /* the last stamp given: stamps never go backwards */
+        uint64_t applied_time_ms; /* the store's log time as last seen, and when (mono) */
+        uint64_t applied_seen_ms;
+        uint64_t due_index;       /* the clock entry in flight (0: none) */
+        uint64_t due_term;
+        uint64_t checked_ms;      /* when deadlines were last looked at */
+    } clock;
 
     /* Counters of /metrics (metrics.c), per group since the node started. */
     struct node_group_counters {
@@ -758,6 +781,12 @@ const char *node_command_name(uint32_t index);
 void node_request_finish_write(struct node *node, struct node_request *request,
                                const struct kv_result *result);
 void node_request_finish_read(struct node *node, struct node_request *request);
+
+/* expiry.c: fills in the log time stamp of an entry this node proposes as leader (false:
+ * the entry has none, an entry of an older node); and, every tick, a leader's clock entry
+ * when a deadline is due (docs/expiry.md). */
+bool node_entry_stamp(struct node_group *group, uint8_t *data, size_t len);
+void node_expiry_tick(struct node *node);
 
 /* requests.c */
 uint64_t node_write_tag(const struct node *node, uint64_t request_id);

@@ -365,6 +365,7 @@ enum node_start node_request_propose(struct node *node, struct node_request *r)
     if (r->exec_tx != NULL && r->payload == NULL && !node_tx_exec_build(node, r))
         return NODE_START_OK; /* a WATCH of it failed: answered, never proposed */
     uint64_t index = 0, term = 0;
+    node_entry_stamp(r->group, r->payload, r->payload_len); /* ignored unless it leads */
     struct cn_event e = {.type = CN_EVENT_PROPOSE, .data = r->payload, .data_len = r->payload_len,
                          .out_index = &index, .out_term = &term};
     int rv = node_step(r->group, &e);
@@ -379,8 +380,8 @@ enum node_start node_request_propose(struct node *node, struct node_request *r)
 #ifdef CHORUS_PLANT_ACK_ON_PROPOSE
         /* Planted bug for the chaos harness (docs/testing.md): a plain SET acknowledged once
          * proposed, before it is committed. */
-        if (r->payload_len > NODE_WRITE_TAG_BYTES + 1 &&
-            r->payload[NODE_WRITE_TAG_BYTES + 1] == KV_OP_SET) {
+        if (r->payload_len > NODE_ENTRY_HEADER_BYTES + 1 &&
+            r->payload[NODE_ENTRY_HEADER_BYTES + 1] == KV_OP_SET) {
             resp_out_init(&r->reply_out, 64, r->client != NULL ? r->client->out.protocol : 2);
             r->has_reply_out = true;
             resp_reply_simple(&r->reply_out, "OK", 2);

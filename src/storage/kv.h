@@ -142,6 +142,7 @@ struct kv_apply_item {
     enum kv_item_kind kind;
     const uint8_t *data;
     uint32_t data_len;
+    uint64_t time_ms; /* the entry's log time (its stamp, below); 0 when it carries none */
 };
 
 enum kv_result_type {
@@ -195,6 +196,42 @@ struct kv_result {
  */
 int kv_apply_batch(struct kv *kv, const struct kv_apply_item *items, size_t count,
                    struct kv_result *results);
+
+/* ---- Log time and expiry (kv_expiry.c, docs/expiry.md) ----
+ *
+ * Every entry a node proposes carries a stamp before its command or transaction: the log
+ * time the leader gave it. The store's "now" is the log time of its applied index: the
+ * largest stamp applied so far, so it never goes backwards along the log even when a new
+ * leader's first stamps are older than an earlier leader's last. Entries apply with that
+ * now; reads see keys as of the now of the state they read. Deadlines are absolute log
+ * times in milliseconds, on the Unix scale (the leader starts the log time from its wall
+ * clock and slews it toward it).
+ *
+ * Stamp layout: u8 KV_STAMP_MARKER, u64 log time (little-endian, 0 until the leader fills
+ * it in at proposal).
+ */
+enum {
+    KV_STAMP_MARKER = 0xC7,
+    KV_STAMP_BYTES = 9,
+    /* At most this many keys are deleted by one active-expiry entry (KV_OP_EXPIRE_DUE). */
+    KV_EXPIRE_DUE_KEYS_MAX = 1000,
+};
+void kv_stamp_init(uint8_t *p);
+void kv_stamp_write(uint8_t *p, uint64_t time_ms);
+/* Whether data begins with a stamp; *time_ms its time. */
+bool kv_stamp_read(const uint8_t *data, size_t len, uint64_t *time_ms);
+/* The log time of the applied index. Apply thread only. */
+uint64_t kv_time(const struct kv *kv);
+
+/* What INFO keyspace and the leader's clock need: keys with a deadline, their mean time to
+ * live, the store's log time, and the earliest deadline (0 when none). */
+struct kv_expiry_stats {
+    uint64_t volatile_keys;
+    uint64_t avg_ttl_ms;
+    uint64_t time_ms;
+    uint64_t next_deadline_ms;
+};
+int kv_expiry_stats(struct kv *kv, struct kv_expiry_stats *stats);
 
 /* Copies the stored configuration blob (set by KV_ITEM_CONFIG) into buf; *len = 0 if none. */
 int kv_config_get(struct kv *kv, uint8_t *buf, size_t cap, size_t *len);

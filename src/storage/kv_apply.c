@@ -165,7 +165,55 @@ bool kv_parse_int64(const uint8_t *text, size_t len, int64_t *out)
     return true;
 }
 
-/* SET k v [NX|XX] [GET]: OK / null when the condition failed; with GET the old value. */
+/* The key's deadline after SET: kept (KEEPTTL), set (EX, PX, EXAT, PXAT: delta, kv_command.h)
+ * or cleared, as Redis. A deadline already passed deletes the key at once. */
+static int kv_apply_set_deadline(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                                 struct kv_slot *slot, bool had, uint64_t kept)
+{
+    bool cleared = false;
+    if (command->flags & KV_FLAG_KEEPTTL) {
+        return had ? kv_deadline_set(kv, txn, slot->key, slot->key_len, kept) : MDB_SUCCESS;
+    }
+    if (!(command->flags & KV_FLAG_EXPIRE)) {
+        return kv_deadline_clear(kv, txn, slot->key, slot->key_len, &cleared);
+    }
+    struct kv_clock clock;
+    int rc = kv_meta_get_clock(txn, kv, &clock);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    uint64_t now = clock.time_ms;
+    uint64_t deadline = command->delta > 0 ? now + (uint64_t)command->delta
+                                           : (uint64_t)-command->delta;
+    if (deadline <= now) {
+        rc = kv_deadline_clear(kv, txn, slot->key, slot->key_len, &cleared);
+        return rc == MDB_SUCCESS ? kv_slot_del(txn, kv->data_dbi, slot, &cleared) : rc;
+    }
+    return kv_deadline_set(kv, txn, slot->key, slot->key_len, deadline);
+}
+
+/* SET's write: whatever the key held goes (a collection's deadline with it: KEEPTTL reads it
+ * first), then the value and its deadline. */
+static int kv_apply_set_value(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                              struct kv_slot *slot, size_t *written)
+{
+    uint64_t kept = 0;
+    bool had = false;
+    int rc = MDB_SUCCESS;
+    if (command->flags & KV_FLAG_KEEPTTL) {
+        rc = kv_deadline_get(kv, txn, slot->key, slot->key_len, &kept, &had);
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_apply_clear_collection(kv, txn, slot, written);
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_apply_put(kv, txn, slot, &command->args[1], written);
+    }
+    return rc == MDB_SUCCESS ? kv_apply_set_deadline(kv, txn, command, slot, had, kept) : rc;
+}
+
+/* SET k v [NX|XX] [GET] [EX..|KEEPTTL]: OK / null when the condition failed; with GET the old
+ * value. */
 static int kv_apply_set(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
                         struct kv_result *result, size_t *written)
 {
@@ -197,8 +245,7 @@ static int kv_apply_set(struct kv *kv, MDB_txn *txn, const struct kv_command *co
     if (!condition) {
         return MDB_SUCCESS;
     }
-    int rc = kv_apply_clear_collection(kv, txn, &slot, written);
-    return rc == MDB_SUCCESS ? kv_apply_put(kv, txn, &slot, &command->args[1], written) : rc;
+    return kv_apply_set_value(kv, txn, command, &slot, written);
 }
 
 /* SETNX k v (1 set / 0 existed) and MSETNX k v... (1 all set / 0 none: one key existed). */
@@ -252,11 +299,11 @@ static int kv_apply_getset(struct kv *kv, MDB_txn *txn, const struct kv_command 
     if (rc != MDB_SUCCESS) {
         return rc;
     }
-    if (command->op == KV_OP_GETSET) {
-        return kv_apply_put(kv, txn, &slot, &command->args[1], written);
-    }
-    bool deleted = false;
-    return found ? kv_apply_del(kv, txn, &slot, &deleted) : MDB_SUCCESS;
+    bool cleared = false; /* GETSET clears the deadline as SET does; GETDEL with the key */
+    rc = command->op == KV_OP_GETSET ? kv_apply_put(kv, txn, &slot, &command->args[1], written)
+         : found                     ? kv_apply_del(kv, txn, &slot, &cleared)
+                                     : MDB_SUCCESS;
+    return rc == MDB_SUCCESS ? kv_deadline_clear(kv, txn, slot.key, slot.key_len, &cleared) : rc;
 }
 
 static int kv_apply_delete(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
@@ -372,6 +419,10 @@ static int kv_apply_mset(struct kv *kv, MDB_txn *txn, const struct kv_command *c
         if (rc == MDB_SUCCESS) {
             rc = kv_apply_put(kv, txn, &slot, &command->args[i + 1], written);
         }
+        bool cleared = false;
+        if (rc == MDB_SUCCESS) {
+            rc = kv_deadline_clear(kv, txn, slot.key, slot.key_len, &cleared);
+        }
         if (rc != MDB_SUCCESS) {
             return rc;
         }
@@ -386,6 +437,9 @@ static int kv_apply_flushall(struct kv *kv, MDB_txn *txn, struct kv_result *resu
     int rc = mdb_drop(txn, kv->data_dbi, 0);
     if (rc == MDB_SUCCESS) {
         rc = mdb_drop(txn, kv->elems_dbi, 0); /* every collection's elements and the trash */
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_expiry_flushed(kv, txn); /* the deadlines were records of the elements DB */
     }
     kv_result_set(result, KV_RESULT_OK);
     return rc;
@@ -602,8 +656,12 @@ static int kv_apply_rename(struct kv *kv, MDB_txn *txn, const struct kv_command 
         kv_result_integer(result, 0);
         return MDB_SUCCESS;
     }
-    bool deleted = false;
-    rc = kv_key_remove(kv, txn, &to, &deleted);
+    bool deleted = false, had = false;
+    uint64_t deadline = 0;
+    rc = kv_deadline_get(kv, txn, from.slot.key, from.slot.key_len, &deadline, &had);
+    if (rc == MDB_SUCCESS) {
+        rc = kv_key_remove(kv, txn, &to, &deleted);
+    }
     if (rc == MDB_SUCCESS) {
         rc = kv_apply_put_as(kv, txn, &from, &to, &value, from.meta.id, written);
     }
@@ -611,6 +669,12 @@ static int kv_apply_rename(struct kv *kv, MDB_txn *txn, const struct kv_command 
         /* The old name's record goes; a collection's elements are now the new name's. */
         kv_slot_set_collection(&from.slot, from.type != KV_TYPE_STRING);
         rc = kv_slot_del(txn, kv->data_dbi, &from.slot, &deleted);
+    }
+    if (rc == MDB_SUCCESS && had) { /* the deadline moves with the key, as Redis */
+        rc = kv_deadline_clear(kv, txn, from.slot.key, from.slot.key_len, &deleted);
+        if (rc == MDB_SUCCESS) {
+            rc = kv_deadline_set(kv, txn, to.slot.key, to.slot.key_len, deadline);
+        }
     }
     if (nx) {
         kv_result_integer(result, 1);
@@ -663,6 +727,14 @@ static int kv_apply_copy(struct kv *kv, MDB_txn *txn, const struct kv_command *c
     }
     if (rc == MDB_SUCCESS) {
         rc = kv_apply_put_as(kv, txn, &from, &to, &value, id, written);
+    }
+    uint64_t deadline = 0;
+    bool had = false;
+    if (rc == MDB_SUCCESS) { /* the copy gets the source's deadline, as Redis */
+        rc = kv_deadline_get(kv, txn, from.slot.key, from.slot.key_len, &deadline, &had);
+    }
+    if (rc == MDB_SUCCESS && had) {
+        rc = kv_deadline_set(kv, txn, to.slot.key, to.slot.key_len, deadline);
     }
     kv_result_integer(result, 1);
     return rc;
@@ -752,8 +824,13 @@ static int kv_apply_command(struct kv *kv, MDB_txn *txn, const struct kv_apply_i
         kv_result_error(result, reason);
         return MDB_SUCCESS;
     }
+    /* Its keys whose deadline passed go first: the command finds them absent. */
+    int rc = kv_expiry_purge_command(kv, txn, &command, written);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
     size_t before = *written;
-    int rc = kv_apply_op(kv, txn, &command, result, written);
+    rc = kv_apply_op(kv, txn, &command, result, written);
     if (rc == KV_RC_WRONGTYPE && *written == before) {
         kv_result_error(result, kv_error_wrongtype);
         return MDB_SUCCESS;
@@ -958,6 +1035,11 @@ static int kv_apply_item(struct kv *kv, MDB_txn *txn, const struct kv_apply_item
             kv_result_error(result, kv_rollback_error(rc)); /* rolled back: see kv_replay.c */
             return MDB_SUCCESS;
         }
+        /* The entry's log time is "now" for it (docs/expiry.md). */
+        rc = kv_clock_advance(kv, txn, item->time_ms);
+        if (rc != MDB_SUCCESS) {
+            return rc;
+        }
         return kv_apply_entry(kv, txn, item, result, written);
     }
     }
@@ -1031,6 +1113,7 @@ static int kv_apply_replay(struct kv_env *env)
     for (size_t r = replay->run_count; r-- > 0;) {
         replay->runs[r].kv->applied_index = replay->runs[r].applied_index_before;
         replay->runs[r].kv->applied_term = replay->runs[r].applied_term_before;
+        replay->runs[r].kv->time_ms = replay->runs[r].time_before_ms; /* kv_clock_advance */
     }
     MDB_txn *txn = NULL;
     int rc = kv_env_write_txn(env, &txn);
@@ -1092,6 +1175,7 @@ int kv_apply_batch(struct kv *kv, const struct kv_apply_item *items, size_t coun
     }
     size_t run_first = at;
     uint64_t index_before = kv->applied_index, term_before = kv->applied_term;
+    uint64_t time_before = kv->time_ms;
     bool after_rollback = false;
     while (at < count) {
         MDB_txn *txn = NULL;
@@ -1126,12 +1210,16 @@ int kv_apply_batch(struct kv *kv, const struct kv_apply_item *items, size_t coun
             run_first = at;
             index_before = kv->applied_index;
             term_before = kv->applied_term;
+            time_before = kv->time_ms;
         }
     }
     if (env->txn != NULL && run_first < count &&
         !kv_replay_record(&env->replay, kv, items + run_first, count - run_first, index_before,
                           term_before)) {
         return kv_env_commit(env); /* no room to redo it later: then nothing to redo */
+    }
+    if (env->txn != NULL && run_first < count) {
+        env->replay.runs[env->replay.run_count - 1].time_before_ms = time_before;
     }
     return KV_OK;
 }

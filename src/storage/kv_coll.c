@@ -81,8 +81,8 @@ static bool kv_coll_meta_valid(const struct kv_bytes *bytes)
 
 /* The string record first (the common case costs one search), then the collection's. A
  * record of another long key (collision) reads as absent here; a write then fails. */
-int kv_key_find(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t key_len,
-                struct kv_key_info *info)
+int kv_key_find_raw(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t key_len,
+                    struct kv_key_info *info)
 {
     memset(&info->meta, 0, sizeof info->meta);
     info->type = KV_TYPE_NONE;
@@ -116,6 +116,26 @@ int kv_key_find(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t key_len,
     kv_coll_meta_decode(meta.data, &info->meta);
     info->type = info->meta.type;
     return MDB_SUCCESS;
+}
+
+/* What the key holds at the txn's log time: a key whose deadline passed reads as absent
+ * (kv_expiry.c; a write deleted it before it ran, a read leaves it to the leader). */
+int kv_key_find(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t key_len,
+                struct kv_key_info *info)
+{
+    int rc = kv_key_find_raw(kv, txn, key, key_len, info);
+    if (rc != MDB_SUCCESS || info->type == KV_TYPE_NONE || !kv_coll_any(kv, txn)) {
+        return rc; /* a deadline is a record of the elements DB: none, none due */
+    }
+    bool expired = false;
+    rc = kv_key_expired(kv, txn, key, key_len, &expired);
+    if (rc == MDB_SUCCESS && expired) {
+        info->type = KV_TYPE_NONE;
+        memset(&info->meta, 0, sizeof info->meta);
+        info->value = (struct kv_bytes){0};
+        kv_slot_set_collection(&info->slot, false);
+    }
+    return rc;
 }
 
 int kv_coll_meta_put(struct kv *kv, MDB_txn *txn, struct kv_slot *slot,
@@ -168,6 +188,10 @@ int kv_key_remove(struct kv *kv, MDB_txn *txn, struct kv_key_info *info, bool *d
     }
     if (rc == MDB_SUCCESS && info->type == KV_TYPE_ZSET) {
         rc = kv_coll_trash(kv, txn, kv_zset_block_id(info->meta.id)); /* its block counts */
+    }
+    bool had = false;
+    if (rc == MDB_SUCCESS) {
+        rc = kv_deadline_clear(kv, txn, info->slot.key, info->slot.key_len, &had);
     }
     info->type = KV_TYPE_NONE;
     kv_slot_set_collection(&info->slot, false);

@@ -149,6 +149,28 @@ int kv_zset_pick_put(struct kv_ctx *ctx, const struct kv_elem_iter *it, bool sco
 /* kv_types.c: HSCAN, SSCAN, ZSCAN (want: the collection type). */
 int kv_types_scan(struct kv_ctx *ctx, const struct kv_command *command, int want,
                   struct kv_result *result);
+/* kv_expiry.c (docs/expiry.md): deadlines, in the elements DB under two reserved ids. */
+/* kv_key_find without the deadline check: what the record holds, expired or not. */
+int kv_key_find_raw(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t key_len,
+                    struct kv_key_info *info);
+/* Whether the key's deadline passed at the txn's log time (false when it has none). */
+int kv_key_expired(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t key_len,
+                   bool *expired);
+int kv_deadline_get(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t key_len,
+                    uint64_t *deadline_ms, bool *found);
+int kv_deadline_set(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t key_len,
+                    uint64_t deadline_ms);
+int kv_deadline_clear(struct kv *kv, MDB_txn *txn, const uint8_t *key, size_t key_len,
+                      bool *had);
+/* Apply: the entry's log time (0: none) advances the store's clock; then the command's
+ * keys whose deadline passed are deleted, so that the command finds them absent. */
+int kv_clock_advance(struct kv *kv, MDB_txn *txn, uint64_t time_ms);
+int kv_expiry_purge_command(struct kv *kv, MDB_txn *txn, const struct kv_command *command,
+                            size_t *written);
+/* FLUSHALL dropped the elements DB: no deadline is left. */
+int kv_expiry_flushed(struct kv *kv, MDB_txn *txn);
+/* EXPIRE, PERSIST, GETEX, TTL and EXPIRE_DUE (kv_command.h). */
+int kv_expiry_run(struct kv_ctx *ctx, const struct kv_command *command, struct kv_result *result);
 
 /* kv_types.c: a collection command (reads and writes) in ctx. Returns an LMDB code; the
  * command's own errors are results. */

@@ -46,12 +46,19 @@ static const char *const kv_op_names[KV_OP_MAX + 1] = {
     [KV_OP_ZINTERSTORE] = "zinterstore", [KV_OP_ZRANDMEMBER] = "zrandmember",
     [KV_OP_ZSCAN] = "zscan", [KV_OP_ZREMRANGEBYSCORE] = "zremrangebyscore",
     [KV_OP_ZREMRANGEBYRANK] = "zremrangebyrank", [KV_OP_ZREMRANGEBYLEX] = "zremrangebylex",
+    [KV_OP_EXPIRE] = "expire", [KV_OP_PEXPIRE] = "pexpire", [KV_OP_EXPIREAT] = "expireat",
+    [KV_OP_PEXPIREAT] = "pexpireat", [KV_OP_PERSIST] = "persist", [KV_OP_GETEX] = "getex",
+    [KV_OP_TTL] = "ttl", [KV_OP_PTTL] = "pttl", [KV_OP_EXPIRETIME] = "expiretime",
+    [KV_OP_PEXPIRETIME] = "pexpiretime", [KV_OP_EXPIRE_DUE] = "expire-due",
 };
 
-/* The ops that exist: 1 .. the last list op, and the sorted set ops (kv_command.h). */
+/* The ops that exist: 1 .. the last list op, the sorted set ops and the expiry ops
+ * (kv_command.h). */
 static bool kv_op_known(uint8_t op)
 {
-    return (op >= 1 && op <= KV_OP_LIST_LAST) || (op >= KV_OP_ZSET_FIRST && op <= KV_OP_MAX);
+    return (op >= 1 && op <= KV_OP_LIST_LAST) ||
+           (op >= KV_OP_ZSET_FIRST && op <= KV_OP_ZSET_LAST) ||
+           (op >= KV_OP_EXPIRY_FIRST && op <= KV_OP_EXPIRY_LAST);
 }
 
 bool kv_op_is_random(uint8_t op)
@@ -82,6 +89,9 @@ enum kv_arg_shape {
 
 static enum kv_arg_shape kv_command_shape(uint8_t op)
 {
+    if (op == KV_OP_EXPIRE_DUE) {
+        return KV_SHAPE_NONE;
+    }
     if (op >= KV_OP_COLLECTION_FIRST) {
         return KV_SHAPE_RAW;
     }
@@ -151,11 +161,29 @@ static bool kv_command_arg_is_key(enum kv_arg_shape shape, uint32_t i)
     return i == 0;
 }
 
+bool kv_command_key_arg(const struct kv_command *command, uint32_t i)
+{
+    uint8_t op = command->op;
+    enum kv_arg_shape shape = kv_command_shape(op);
+    if (shape != KV_SHAPE_RAW) {
+        return kv_command_arg_is_key(shape, i);
+    }
+    /* The collection ops of one key: the rest of their arguments are fields, members,
+     * values or options. */
+    bool one_key = (op >= KV_OP_HSET && op <= KV_OP_HSCAN) ||
+                   (op >= KV_OP_SADD && op <= KV_OP_SRANDMEMBER) || op == KV_OP_SSCAN ||
+                   (op >= KV_OP_LPUSH && op <= KV_OP_LPOS) ||
+                   (op >= KV_OP_ZADD && op <= KV_OP_ZPOPMAX) ||
+                   (op >= KV_OP_ZRANDMEMBER && op <= KV_OP_ZSET_LAST) ||
+                   (op >= KV_OP_EXPIRY_FIRST && op <= KV_OP_EXPIRY_LAST);
+    return one_key ? i == 0 : true;
+}
+
 static uint8_t kv_command_flags_allowed(uint8_t op)
 {
     switch (op) {
     case KV_OP_SET:
-        return KV_FLAG_NX | KV_FLAG_XX | KV_FLAG_GET;
+        return KV_FLAG_NX | KV_FLAG_XX | KV_FLAG_GET | KV_FLAG_KEEPTTL | KV_FLAG_EXPIRE;
     case KV_OP_SETBIT:
         return KV_FLAG_BIT;
     case KV_OP_RENAME:
@@ -172,9 +200,11 @@ static uint8_t kv_command_flags_allowed(uint8_t op)
 /* The delta field: INCRBY's increment (any value), SETRANGE's byte offset and SETBIT's bit
  * offset (never negative; SETBIT's bounded so that the value stays within the limit), zero
  * for the other ops. */
-static bool kv_command_delta_ok(uint8_t op, int64_t delta)
+static bool kv_command_delta_ok(uint8_t op, uint8_t flags, int64_t delta)
 {
     switch (op) {
+    case KV_OP_SET:
+        return (flags & KV_FLAG_EXPIRE) ? delta != 0 && delta != INT64_MIN : delta == 0;
     case KV_OP_INCRBY:
         return true;
     case KV_OP_SETRANGE:
@@ -200,11 +230,12 @@ int kv_command_check(const struct kv_command *command, const char **reason)
         return KV_ERR_INVALID;
     }
     if ((command->flags & ~kv_command_flags_allowed(command->op)) != 0 ||
-        ((command->flags & KV_FLAG_NX) && (command->flags & KV_FLAG_XX))) {
+        ((command->flags & KV_FLAG_NX) && (command->flags & KV_FLAG_XX)) ||
+        ((command->flags & KV_FLAG_KEEPTTL) && (command->flags & KV_FLAG_EXPIRE))) {
         *reason = "ERR syntax error";
         return KV_ERR_INVALID;
     }
-    if (!kv_command_delta_ok(command->op, command->delta)) {
+    if (!kv_command_delta_ok(command->op, command->flags, command->delta)) {
         *reason = "ERR syntax error";
         return KV_ERR_INVALID;
     }

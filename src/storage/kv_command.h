@@ -27,6 +27,15 @@
  *     SETBIT  k          delta = bit offset (>= 0), BIT     SETBIT       -> old bit
  *     RENAME  k newkey   flags NX                           RENAME -> OK, RENAMENX -> 1 / 0
  *     COPY    k newkey   flags REPLACE                      COPY         -> 1 / 0
+ * SET's expiry: flag KEEPTTL keeps the key's deadline; flag EXPIRE sets one from delta, in
+ * milliseconds: > 0 relative to the entry's log time (EX, PX, SETEX, PSETEX), < 0 the
+ * negated absolute time (EXAT, PXAT). Without either, SET clears the deadline, as Redis.
+ * Expiry (kv_expiry.c), the client's arguments as given, parsed on apply like collections':
+ *     EXPIRE PEXPIRE EXPIREAT PEXPIREAT k n [NX|XX|GT|LT]
+ *     PERSIST k                  GETEX k [EX|PX|EXAT|PXAT n | PERSIST]
+ *     TTL PTTL EXPIRETIME PEXPIRETIME k (reads)
+ *     EXPIRE_DUE (none)          the leader's clock entry: deletes up to
+ *                                KV_EXPIRE_DUE_KEYS_MAX keys whose deadline passed
  * Reads, used inside a transaction (kv_tx.h), where they run at the transaction's place in
  * the log and see its earlier writes:
  *     GET     k                                             GET          -> value / null
@@ -163,11 +172,26 @@ enum kv_op {
     KV_OP_ZREMRANGEBYSCORE = 123,
     KV_OP_ZREMRANGEBYRANK = 124,
     KV_OP_ZREMRANGEBYLEX = 125,
+    /* Expiry (kv_expiry.c): key-level ops of any type, numbered apart. */
+    KV_OP_EXPIRE = 140,
+    KV_OP_PEXPIRE = 141,
+    KV_OP_EXPIREAT = 142,
+    KV_OP_PEXPIREAT = 143,
+    KV_OP_PERSIST = 144,
+    KV_OP_GETEX = 145,
+    KV_OP_TTL = 146,
+    KV_OP_PTTL = 147,
+    KV_OP_EXPIRETIME = 148,
+    KV_OP_PEXPIRETIME = 149,
+    KV_OP_EXPIRE_DUE = 150,
     KV_OP_COLLECTION_FIRST = KV_OP_HSET,
     KV_OP_LIST_FIRST = KV_OP_LPUSH,
     KV_OP_LIST_LAST = KV_OP_RPOPLPUSH,
     KV_OP_ZSET_FIRST = KV_OP_ZADD,
-    KV_OP_MAX = 125,
+    KV_OP_ZSET_LAST = KV_OP_ZREMRANGEBYLEX,
+    KV_OP_EXPIRY_FIRST = KV_OP_EXPIRE,
+    KV_OP_EXPIRY_LAST = KV_OP_EXPIRE_DUE,
+    KV_OP_MAX = KV_OP_EXPIRE_DUE,
 };
 
 enum {
@@ -177,6 +201,8 @@ enum {
     KV_FLAG_BIT = 1u << 3, /* SETBIT: the bit is set (else cleared) */
     KV_FLAG_REPLACE = 1u << 4, /* COPY overwrites an existing destination */
     KV_FLAG_OK = 1u << 5,  /* HMSET: reply +OK instead of HSET's count */
+    KV_FLAG_KEEPTTL = 1u << 6, /* SET keeps the key's deadline (else SET clears it) */
+    KV_FLAG_EXPIRE = 1u << 7,  /* SET gives the key a deadline: delta (kv_command.h) */
     /* SETBIT's largest offset: the value it makes stays within KV_VALUE_BYTES_MAX. */
     KV_BIT_OFFSET_MAX = (int64_t)KV_VALUE_BYTES_MAX * 8 - 1,
 };
@@ -195,6 +221,10 @@ struct kv_command {
 };
 
 const char *kv_op_name(uint8_t op);
+/* Whether argument i of the command may name a key (before a write runs, its keys whose
+ * deadline passed are deleted: kv_expiry.c). Errs on the side of yes: an op it does not
+ * know treats every argument as a key. */
+bool kv_command_key_arg(const struct kv_command *command, uint32_t i);
 /* Whether an op's random choice comes from its seed (delta). */
 bool kv_op_is_random(uint8_t op);
 

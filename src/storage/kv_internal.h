@@ -73,6 +73,7 @@ struct kv_replay_run {
     size_t item_count;
     uint64_t applied_index_before; /* the store's, before the run: restored on an abort */
     uint64_t applied_term_before;
+    uint64_t time_before_ms;       /* its log time (kv_expiry.c), restored the same way */
 };
 struct kv_replay_poison {
     const struct kv *kv;
@@ -141,6 +142,8 @@ struct kv {
     uint8_t *scratch;             /* KV_VALUE_BYTES_MAX, to build APPEND values */
     struct kv_arena arena;
     struct kv_arena read_arena;   /* results of kv_read_run, until its next call */
+    uint64_t time_ms;             /* the log time of the applied index (kv_expiry.c), as of
+                                   * the open write txn (restored when it is rolled back) */
     uint64_t apply_index;         /* the entry being applied: new collection ids come from */
     uint32_t apply_ids;           /* it and the ids it handed out so far (kv_coll_new_id) */
     int stage_fd;                 /* staged incoming snapshot, -1 when none */
@@ -173,6 +176,17 @@ int kv_acl_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *l
 /* The store's configuration blob as of txn (kv_config_get's). */
 int kv_config_read(struct kv *kv, MDB_txn *txn, uint8_t *buf, size_t cap, size_t *len);
 int kv_meta_put_format(MDB_txn *txn, MDB_dbi meta);
+/* The store's clock: its log time and its deadlines' count and sum (kv_expiry.c). */
+struct kv_clock {
+    uint64_t time_ms;
+    uint64_t count;
+    uint64_t sum_s;
+};
+enum { KV_CLOCK_BYTES = 24 };
+int kv_meta_put_clock(MDB_txn *txn, const struct kv *kv, const struct kv_clock *clock);
+int kv_meta_get_clock(MDB_txn *txn, const struct kv *kv, struct kv_clock *clock);
+/* A snapshot installs a record of the elements DB: a deadline's index record counts. */
+void kv_expiry_count_record(const MDB_val *key, struct kv_clock *clock);
 void kv_put_le64(uint8_t *p, uint64_t v);
 uint64_t kv_get_le64(const uint8_t *p);
 

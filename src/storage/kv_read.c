@@ -9,6 +9,8 @@
 #include "storage/kv_coll.h"
 #include "storage/kv_internal.h"
 
+enum { KV_RANDOM_KEY_TRIES = 1000 };
+
 int kv_read_begin(struct kv *kv, struct kv_read *read)
 {
     assert(kv != NULL && kv->env != NULL && read != NULL);
@@ -262,9 +264,16 @@ int kv_scan_typed(struct kv *kv, struct kv_scan_cursor *cursor, const uint8_t *p
             rc = MDB_CORRUPTED;
             break;
         }
+        bool expired = false;
         if ((type == KV_TYPE_NONE || kv_record_type(&key, &record) == type) &&
-            (pattern == NULL || kv_glob_match(pattern, pattern_len, user_key, user_key_len))) {
+            (pattern == NULL || kv_glob_match(pattern, pattern_len, user_key, user_key_len)) &&
+            (rc = kv_key_expired(kv, read.txn, user_key, user_key_len, &expired)) ==
+                MDB_SUCCESS &&
+            !expired) { /* a key whose deadline passed is not listed, as Redis */
             fn(ctx, user_key, user_key_len);
+        }
+        if (rc != MDB_SUCCESS) {
+            break;
         }
         last_hash = hash;
         rc = mdb_cursor_get(lmdb_cursor, &key, &record, MDB_NEXT);
@@ -300,9 +309,27 @@ int kv_random_key(struct kv *kv, uint64_t position, uint8_t *buf, size_t cap, si
             rc = mdb_cursor_get(lmdb_cursor, &key, &record, MDB_FIRST);
         }
     }
-    if (rc == MDB_SUCCESS) {
+    /* The first key from there whose deadline has not passed, wrapping around, looking at
+     * KV_RANDOM_KEY_TRIES keys at most (all of them expired: none is reported). */
+    for (int tries = 0; rc == MDB_SUCCESS && tries < KV_RANDOM_KEY_TRIES; tries++) {
         rc = kv_record_key(&key, &record, buf, key_len) ? MDB_SUCCESS : MDB_CORRUPTED;
-        *found = rc == MDB_SUCCESS;
+        bool expired = false;
+        if (rc == MDB_SUCCESS) {
+            rc = kv_key_expired(kv, read.txn, buf, *key_len, &expired);
+        }
+        if (rc == MDB_SUCCESS && !expired) {
+            *found = true;
+            break;
+        }
+        if (rc == MDB_SUCCESS) {
+            rc = mdb_cursor_get(lmdb_cursor, &key, &record, MDB_NEXT);
+            if (rc == MDB_NOTFOUND) {
+                rc = mdb_cursor_get(lmdb_cursor, &key, &record, MDB_FIRST);
+            }
+        }
+    }
+    if (!*found) {
+        *key_len = 0;
     }
     if (rc == MDB_NOTFOUND) {
         rc = MDB_SUCCESS;

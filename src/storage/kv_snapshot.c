@@ -14,9 +14,13 @@
  *
  * followed by a trailer:
  *
- *     0  magic "CHKVSNAP"        24 u64 index        48 u64 reserved, zero
+ *     0  magic "CHKVSNAP"        24 u64 index        48 u64 log time (version 5; zero before)
  *     8  u32 version, u32 zero   32 u64 term         56 u64 XXH3-64 of bytes 0..55
  *     16 u64 payload bytes       40 u64 XXH3-64 of the payload
+ *
+ * Deadlines are records of the elements DB (kv_expiry.c), so they travel with it; the log
+ * time of the snapshot's index is in the trailer (version 5), and the count and sum of the
+ * deadlines are counted again as the records are installed.
  *
  * A snapshot that crossed the network is checked against both hashes before it is read, and
  * then parsed with every length bounded. Installing replaces the store's DB, configuration
@@ -37,7 +41,8 @@
 
 enum {
     KV_TRAILER_BYTES = 64,
-    KV_SNAPSHOT_VERSION = 4,         /* 4: the ACL blob follows the configuration */
+    KV_SNAPSHOT_VERSION = 5,         /* 5: the log time in the trailer (expiry) */
+    KV_SNAPSHOT_VERSION_ACL = 4,     /* 4: the ACL blob follows the configuration */
     KV_SNAPSHOT_VERSION_ELEMENTS = 3, /* 3: the elements DB follows the keys DB */
     KV_SNAPSHOT_VERSION_KEYS_ONLY = 2, /* still installed: no collections then */
     /* 1 was a copy of a whole LMDB environment */
@@ -57,6 +62,7 @@ struct kv_trailer {
     uint64_t index;
     uint64_t term;
     uint64_t payload_hash;
+    uint64_t time_ms;
 };
 
 static void kv_trailer_encode(const struct kv_trailer *trailer, uint8_t *out)
@@ -68,6 +74,7 @@ static void kv_trailer_encode(const struct kv_trailer *trailer, uint8_t *out)
     kv_put_le64(out + 24, trailer->index);
     kv_put_le64(out + 32, trailer->term);
     kv_put_le64(out + 40, trailer->payload_hash);
+    kv_put_le64(out + 48, trailer->time_ms);
     kv_put_le64(out + 56, XXH3_64bits(out, 56));
 }
 
@@ -80,7 +87,7 @@ static int kv_trailer_decode(const uint8_t *in, uint64_t file_bytes, struct kv_t
     }
     uint64_t version = kv_get_le64(in + 8);
     if (version < KV_SNAPSHOT_VERSION_KEYS_ONLY || version > KV_SNAPSHOT_VERSION ||
-        kv_get_le64(in + 48) != 0) {
+        (version < KV_SNAPSHOT_VERSION && kv_get_le64(in + 48) != 0)) {
         kv_error_set("snapshot version %llu is unknown", (unsigned long long)kv_get_le64(in + 8));
         return KV_ERR_VERSION;
     }
@@ -89,6 +96,7 @@ static int kv_trailer_decode(const uint8_t *in, uint64_t file_bytes, struct kv_t
     trailer->index = kv_get_le64(in + 24);
     trailer->term = kv_get_le64(in + 32);
     trailer->payload_hash = kv_get_le64(in + 40);
+    trailer->time_ms = kv_get_le64(in + 48);
     if (trailer->payload_bytes != file_bytes - KV_TRAILER_BYTES) {
         kv_error_set("snapshot size does not match its trailer");
         return KV_ERR_CORRUPT;
@@ -265,6 +273,12 @@ static int kv_snap_write_store(struct kv *kv, MDB_txn *txn, struct kv_snap_write
     if (rc != MDB_SUCCESS) {
         return kv_error_mdb(rc, "read applied index");
     }
+    struct kv_clock clock;
+    rc = kv_meta_get_clock(txn, kv, &clock);
+    if (rc != MDB_SUCCESS) {
+        return kv_error_mdb(rc, "read clock");
+    }
+    trailer->time_ms = clock.time_ms;
     uint8_t config[KV_CONFIG_BYTES_MAX];
     size_t config_len = 0;
     int rv = kv_config_read(kv, txn, config, sizeof config, &config_len);
@@ -581,7 +595,7 @@ static int kv_snap_load_acl(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *
                             const struct kv_trailer *trailer)
 {
     uint32_t acl_len = 0;
-    if (trailer->version >= KV_SNAPSHOT_VERSION) {
+    if (trailer->version >= KV_SNAPSHOT_VERSION_ACL) {
         int rv = kv_snap_need(r, 4);
         acl_len = rv == KV_OK ? kv_get_le32(r->buf + r->at) : 0;
         if (rv == KV_OK && acl_len > KV_ACL_BYTES_MAX) {
@@ -628,6 +642,9 @@ static int kv_snap_load(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
     if (rc == MDB_SUCCESS) {
         rc = kv_meta_put_applied(txn, kv, trailer->index, trailer->term);
     }
+    /* A snapshot from before expiry carries no log time: the store's own, older, stands. */
+    struct kv_clock clock = {.time_ms = trailer->time_ms > kv->time_ms ? trailer->time_ms
+                                                                       : kv->time_ms};
     r->at += 4 + (size_t)config_len;
     if (rc == MDB_SUCCESS) {
         rv = kv_snap_load_acl(kv, txn, r, trailer);
@@ -664,11 +681,18 @@ static int kv_snap_load(struct kv *kv, MDB_txn *txn, struct kv_snap_reader *r,
         /* The records come in key order: appending builds the tree without searching it,
          * and a record out of order (MDB_KEYEXIST) means a corrupt file. */
         rc = mdb_put(txn, dbi, &key, &record, MDB_APPEND);
+        if (rc == MDB_SUCCESS && dbi == kv->elems_dbi) {
+            kv_expiry_count_record(&key, &clock);
+        }
         r->at += KV_SNAP_RECORD_HEADER_BYTES + key_len + record_len;
     }
     if (rc == MDB_KEYEXIST) {
         kv_error_set("snapshot records out of order");
         return KV_ERR_CORRUPT;
+    }
+    if (rc == MDB_SUCCESS) {
+        rc = kv_meta_put_clock(txn, kv, &clock);
+        kv->time_ms = clock.time_ms;
     }
     return rc == MDB_SUCCESS ? KV_OK : kv_error_mdb(rc, "install snapshot records");
 }

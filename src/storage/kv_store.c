@@ -27,6 +27,7 @@ static const char kv_meta_format[] = "format";
 static const char kv_meta_applied[] = "applied";
 static const char kv_meta_config[] = "config";
 static const char kv_meta_acl[] = "acl";
+static const char kv_meta_clock[] = "clock";
 
 static _Thread_local char kv_error_text[KV_ERROR_TEXT_BYTES];
 
@@ -184,6 +185,42 @@ int kv_meta_put_config(MDB_txn *txn, const struct kv *kv, const uint8_t *data, s
     MDB_val key = kv_meta_key(kv, kv_meta_config, buf, sizeof buf);
     MDB_val value = {.mv_size = len, .mv_data = (void *)data};
     return mdb_put(txn, kv->meta_dbi, &key, &value, 0);
+}
+
+/* The store's clock (kv_expiry.c): u64 log time, u64 deadlines, u64 sum of deadlines in
+ * seconds, little-endian. Absent: all zero (a store from before expiry). */
+int kv_meta_put_clock(MDB_txn *txn, const struct kv *kv, const struct kv_clock *clock)
+{
+    uint8_t bytes[KV_CLOCK_BYTES];
+    kv_put_le64(bytes, clock->time_ms);
+    kv_put_le64(bytes + 8, clock->count);
+    kv_put_le64(bytes + 16, clock->sum_s);
+    char buf[KV_STORE_NAME_BYTES];
+    MDB_val key = kv_meta_key(kv, kv_meta_clock, buf, sizeof buf);
+    MDB_val value = {.mv_size = sizeof bytes, .mv_data = bytes};
+    return mdb_put(txn, kv->meta_dbi, &key, &value, 0);
+}
+
+int kv_meta_get_clock(MDB_txn *txn, const struct kv *kv, struct kv_clock *clock)
+{
+    *clock = (struct kv_clock){0};
+    char buf[KV_STORE_NAME_BYTES];
+    MDB_val key = kv_meta_key(kv, kv_meta_clock, buf, sizeof buf), value;
+    int rc = mdb_get(txn, kv->meta_dbi, &key, &value);
+    if (rc == MDB_NOTFOUND) {
+        return MDB_SUCCESS;
+    }
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    if (value.mv_size != KV_CLOCK_BYTES) {
+        return MDB_CORRUPTED;
+    }
+    const uint8_t *p = value.mv_data;
+    clock->time_ms = kv_get_le64(p);
+    clock->count = kv_get_le64(p + 8);
+    clock->sum_s = kv_get_le64(p + 16);
+    return MDB_SUCCESS;
 }
 
 /* Opens the meta DB and reads the format of an existing environment, or writes it in a
@@ -391,6 +428,12 @@ static int kv_store_prepare(struct kv *kv)
     if (rc == MDB_SUCCESS) {
         what = "read applied index";
         rc = kv_meta_get_applied(txn, kv, &kv->applied_index, &kv->applied_term);
+    }
+    struct kv_clock clock;
+    if (rc == MDB_SUCCESS) {
+        what = "read clock";
+        rc = kv_meta_get_clock(txn, kv, &clock);
+        kv->time_ms = clock.time_ms;
     }
     if (rc == MDB_SUCCESS) {
         what = "commit";

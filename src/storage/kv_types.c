@@ -167,8 +167,12 @@ int kv_types_save(struct kv_ctx *ctx, struct kv_key_info *info)
     *ctx->written += info->slot.key_len + KV_COLL_META_BYTES;
     if (info->meta.count == 0) {
         kv_slot_set_collection(&info->slot, true);
-        bool deleted = false;
-        return kv_slot_del(ctx->txn, ctx->kv->data_dbi, &info->slot, &deleted);
+        bool deleted = false, had = false;
+        int rc = kv_slot_del(ctx->txn, ctx->kv->data_dbi, &info->slot, &deleted);
+        if (rc == MDB_SUCCESS) { /* an emptied collection's key is gone, its deadline too */
+            rc = kv_deadline_clear(ctx->kv, ctx->txn, info->slot.key, info->slot.key_len, &had);
+        }
+        return rc;
     }
     info->meta.version = ctx->kv->apply_index;
     return kv_coll_meta_put(ctx->kv, ctx->txn, &info->slot, &info->meta);
@@ -1134,6 +1138,7 @@ bool kv_op_is_collection_read(uint8_t op)
     case KV_OP_ZREVRANGEBYSCORE: case KV_OP_ZRANGEBYLEX: case KV_OP_ZREVRANGEBYLEX:
     case KV_OP_ZREVRANGE: case KV_OP_ZRANK: case KV_OP_ZREVRANK: case KV_OP_ZRANDMEMBER:
     case KV_OP_ZSCAN:
+    case KV_OP_TTL: case KV_OP_PTTL: case KV_OP_EXPIRETIME: case KV_OP_PEXPIRETIME:
         return true;
     default:
         return false;
@@ -1185,6 +1190,9 @@ static int kv_types_arity(uint8_t op)
 
 int kv_types_run(struct kv_ctx *ctx, const struct kv_command *c, struct kv_result *r)
 {
+    if (c->op >= KV_OP_EXPIRY_FIRST) {
+        return kv_expiry_run(ctx, c, r); /* key-level: any type */
+    }
     int arity = kv_types_arity(c->op);
     if ((arity > 0 && c->arg_count != (uint32_t)arity) ||
         (arity < 0 && c->arg_count < (uint32_t)-arity)) {
