@@ -29,8 +29,7 @@ Where chorus differs from Redis on purpose, the differential test does not compa
   from chorus; the tester does not generate them, and LCS of two strings whose table exceeds
   chorus's bound answers chorus's -ERR (accepted when Redis answers anything).
 - CAS is chorus's own command (Redis has none): not compared.
-- Unsupported features answer an -ERR that names them: SET/GETEX expiry options, SELECT of a
-  database other than 0, COPY ... DB n with n != 0, CLIENT subcommands other than SETNAME,
+- Unsupported features answer an -ERR that names them: SELECT of a database other than 0, COPY ... DB n with n != 0, CLIENT subcommands other than SETNAME,
   GETNAME, ID, INFO, LIST, CLIENT LIST's filters, COMMAND LIST FILTERBY, CONFIG but GET
   (which knows save and appendonly, and chorus's appendonly is yes), AUTH, and inside
   MULTI any command but chorus's key-value writes, GET, MGET, EXISTS, STRLEN and the hash,
@@ -55,6 +54,12 @@ Where chorus differs from Redis on purpose, the differential test does not compa
   what it was at WATCH; Redis aborts on any write to it, even one that restores the value
   (write then delete, SET of the same value). The tester watches only where no other
   connection writes between WATCH and EXEC, or where a write surely changes the value.
+- Expiry: a key's time to live is counted by chorus in log time (docs/expiry.md), so TTL,
+  PTTL, EXPIRETIME and PEXPIRETIME are compared by a rule: -1 and -2 exactly, other values
+  within 5 s (5,000 ms) of Redis's. The tester gives deadlines far from now (1,000 s and more,
+  or the years 2100 to 2102) or already passed, never ones that could pass during a run, and
+  NX/XX/GT/LT to relative EXPIRE/PEXPIRE only where their outcome does not depend on the
+  millisecond the two commands ran in (NX, XX, and combinations that are errors).
 - Bounds of chorus's own: a client name of at most 127 bytes, KEYS on stores of at most
   262,144 keys (use SCAN), a MATCH pattern of at most 4352 bytes, an LCS table of at most
   64 MiB, a transaction of at most 4096 commands and 2 MiB.
@@ -221,14 +226,54 @@ class Gen:
         return cmd
 
 
+# Deadlines that cannot pass during a run (or passed long ago): see EXCEPTIONS, Expiry.
+FAR_S = [b"4102444800", b"4133980800", b"4165516800"]  # 2100, 2101, 2102
+FAR_MS = [t + b"000" for t in FAR_S]
+EXPIRE_OPTS = [[b"EX", b"1000"], [b"PX", b"100000000"], [b"EXAT", FAR_S[0]],
+               [b"PXAT", FAR_MS[1]], [b"KEEPTTL"], [b"keepttl"], [b"ex", b"5000"],
+               [b"EX", b"0"], [b"PX", b"-1"], [b"EX", b"abc"], [b"EX"],
+               [b"EX", b"9223372036854775807"], [b"PX", b"9223372036854775807"]]
+
+
 def g_set(g):
     args = [g.key(), g.value()]
     opts = [b"NX", b"XX", b"GET", b"nx", b"get"]
     for _ in range(g.r.choice([0, 0, 1, 1, 2])):
-        args.append(g.r.choice(opts))
+        if g.r.random() < 0.35:
+            args += g.r.choice(EXPIRE_OPTS)
+        else:
+            args.append(g.r.choice(opts))
     if g.r.random() < 0.03:
         args.append(b"FOO")
     return args
+
+
+def g_expire_relative(g):
+    """EXPIRE / PEXPIRE: NX and XX (GT and LT would compare two deadlines set a few ms apart)."""
+    args = [g.key(), g.r.choice([b"1000", b"100000000", b"5000", b"0", b"-5", b"abc", b"",
+                                 b"9223372036854775807", b"-9223372036854775808"])]
+    if g.r.random() < 0.4:
+        args.append(g.r.choice([b"NX", b"XX", b"nx", b"xx", b"FOO"]))
+        if g.r.random() < 0.2:
+            args.append(g.r.choice([b"XX", b"GT", b"LT", b"NX"]))  # errors when both given
+            if args[-1] != b"NX" and upper(args[-2]) != b"NX":
+                args[-2] = b"NX"
+    return args
+
+
+def g_expire_absolute(g, times):
+    args = [g.key(), g.r.choice(times + [b"1", b"0", b"-1", b"x", b"9223372036854775807"])]
+    for _ in range(g.r.choice([0, 1, 1, 2])):
+        args.append(g.r.choice([b"NX", b"XX", b"GT", b"LT", b"gt", b"lt", b"BAD"]))
+    return args
+
+
+def g_getex(g):
+    return [g.key()] + g.r.choice([[], [], [b"EX", b"1000"], [b"PX", b"100000000"],
+                                   [b"EXAT", FAR_S[2]], [b"PXAT", FAR_MS[0]], [b"PERSIST"],
+                                   [b"persist"], [b"EX", b"0"], [b"EX", b"x"], [b"EX"],
+                                   [b"PERSIST", b"EX", b"10"], [b"EX", b"10", b"PX", b"10"],
+                                   [b"EXAT", b"1"], [b"PXAT", b"1"], [b"FOO"], [b"KEEPTTL"]])
 
 
 def g_bitcount(g):
@@ -618,6 +663,15 @@ COMMANDS = [
     (b"ZREMRANGEBYSCORE", lambda g: g_zremrange(g, b"SCORE")),
     (b"ZREMRANGEBYRANK", lambda g: g_zremrange(g, b"RANK")),
     (b"ZREMRANGEBYLEX", lambda g: g_zremrange(g, b"LEX")),
+    # Expiry (docs/expiry.md): every type
+    (b"EXPIRE", g_expire_relative), (b"PEXPIRE", g_expire_relative),
+    (b"EXPIREAT", lambda g: g_expire_absolute(g, FAR_S)),
+    (b"PEXPIREAT", lambda g: g_expire_absolute(g, FAR_MS)),
+    (b"SETEX", lambda g: [g.key(), g.r.choice([b"1000", b"0", b"-1", b"x"]), g.value()]),
+    (b"PSETEX", lambda g: [g.key(), g.r.choice([b"100000000", b"0", b"x"]), g.value()]),
+    (b"GETEX", g_getex), (b"PERSIST", lambda g: [g.key()]),
+    (b"TTL", lambda g: [g.key()]), (b"PTTL", lambda g: [g.key()]),
+    (b"EXPIRETIME", lambda g: [g.key()]), (b"PEXPIRETIME", lambda g: [g.key()]),
     (b"UNWATCH", lambda g: []),
     (b"EXEC", lambda g: []),
     (b"DISCARD", lambda g: []),
@@ -639,7 +693,10 @@ TX_COMMANDS = [c for c in COMMANDS if c[0] in (
     b"ZRANGE", b"ZRANGEBYSCORE", b"ZREVRANGEBYSCORE", b"ZRANGEBYLEX", b"ZREVRANGEBYLEX",
     b"ZREVRANGE", b"ZRANK", b"ZREVRANK", b"ZPOPMIN", b"ZPOPMAX", b"ZRANGESTORE",
     b"ZUNIONSTORE", b"ZINTERSTORE", b"ZREMRANGEBYSCORE", b"ZREMRANGEBYRANK",
-    b"ZREMRANGEBYLEX")]
+    b"ZREMRANGEBYLEX",
+    # expiry commands whose replies do not depend on time
+    b"EXPIRE", b"PEXPIRE", b"EXPIREAT", b"PEXPIREAT", b"SETEX", b"PSETEX", b"GETEX",
+    b"PERSIST")]
 
 
 def transaction(g):
@@ -769,6 +826,19 @@ def compare_collection(name, cmd, a, b):
     return None
 
 
+# Expiry replies counted in chorus's log time: -1 and -2 exactly, the rest within this.
+TTL_TOLERANCE = {b"TTL": 5, b"PTTL": 5000, b"EXPIRETIME": 5, b"PEXPIRETIME": 5000}
+
+
+def compare_ttl(name, a, b):
+    if a.kind != b":" or b.kind != b":":
+        return "not both integers"
+    va, vb = int(a.value), int(b.value)
+    if va < 0 or vb < 0:
+        return None if va == vb else "replies differ"
+    return None if abs(va - vb) <= TTL_TOLERANCE[name] else "beyond the tolerance"
+
+
 def compare(cmd, a, b):
     """Returns None when chorus's reply b agrees with Redis's reply a for cmd, else a reason."""
     name = upper(cmd[0])
@@ -777,6 +847,8 @@ def compare(cmd, a, b):
                             b"SRANDMEMBER", b"ZRANDMEMBER") and \
             not (is_error(a) or is_error(b)):
         return compare_collection(name, cmd, a, b)
+    if name in TTL_TOLERANCE and not (is_error(a) or is_error(b)):
+        return compare_ttl(name, a, b)
     if is_error(a) or is_error(b):
         if name == b"LCS" and is_error(b) and b"LCS" in b.raw and b"chorus" in b.raw:
             return None  # chorus's LCS table bound (exception list)
