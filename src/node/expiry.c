@@ -17,7 +17,9 @@
  * stamp is the wall clock, which keeps log time on the Unix scale.
  *
  * Clock entries: every NODE_EXPIRY_TICK_MS a leader whose store holds a deadline that its
- * log time (as it would stamp now) has reached proposes one KV_OP_EXPIRE_DUE entry. Applied,
+ * log time (as it would stamp now) has reached proposes one KV_OP_EXPIRE_DUE entry, and one
+ * at least every NODE_CLOCK_IDLE_MS while it holds any deadline (so that TTL counts down on
+ * an idle cluster; a store without deadlines costs nothing). Applied,
  * it advances every replica's log time and deletes up to KV_EXPIRE_DUE_KEYS_MAX keys due:
  * reads then see keys expire about one tick late at most, and keys nobody reads are removed.
  * One such entry is in flight per group at a time. Followers never delete on their own.
@@ -133,7 +135,8 @@ static void group_expiry_tick(struct node_group *g, uint64_t now_ms)
     struct kv_expiry_stats stats;
     if (kv_expiry_stats(g->kv, &stats) != KV_OK || stats.volatile_keys == 0)
         return;
-    if (stats.next_deadline_ms <= clock_read(g, false))
+    uint64_t now = clock_read(g, false);
+    if (stats.next_deadline_ms <= now || now >= stats.time_ms + NODE_CLOCK_IDLE_MS)
         propose_due(g);
 }
 

@@ -91,6 +91,9 @@ enum {
     NODE_EXPIRY_TICK_MS = 100,
     NODE_CLOCK_SLEW_PER_MS = 100,
     NODE_CLOCK_ANCHOR_MS = 1000,
+    /* A leader whose store holds deadlines appends a clock entry at least this often, so
+     * that TTL counts down on an idle cluster too. */
+    NODE_CLOCK_IDLE_MS = 1000,
     /* A write a new leader overwrote is proposed again at most this many times (requests.c,
      * overwritten_may_retry) before the client gets -TRYAGAIN. */
     NODE_WRITE_RETRIES_MAX = 3,
