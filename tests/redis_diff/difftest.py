@@ -29,7 +29,8 @@ Where chorus differs from Redis on purpose, the differential test does not compa
   from chorus; the tester does not generate them, and LCS of two strings whose table exceeds
   chorus's bound answers chorus's -ERR (accepted when Redis answers anything).
 - CAS is chorus's own command (Redis has none): not compared.
-- Unsupported features answer an -ERR that names them: SELECT of a database other than 0, COPY ... DB n with n != 0, CLIENT subcommands other than SETNAME,
+- Unsupported features answer an -ERR that names them: SELECT of a database other than 0,
+  COPY ... DB n with n != 0, CLIENT subcommands other than SETNAME,
   GETNAME, ID, INFO, LIST, CLIENT LIST's filters, COMMAND LIST FILTERBY, CONFIG but GET
   (which knows save and appendonly, and chorus's appendonly is yes), AUTH, and inside
   MULTI any command but chorus's key-value writes, GET, MGET, EXISTS, STRLEN and the hash,
