@@ -754,6 +754,10 @@ int kv_store_drop(struct kv *kv)
     if (rc == MDB_SUCCESS) {
         rc = kv_meta_put_applied(txn, kv, 0, 0);
     }
+    const struct kv_clock fresh = {0}; /* a log replayed from index 1 must meet time 0 */
+    if (rc == MDB_SUCCESS) {
+        rc = kv_meta_put_clock(txn, kv, &fresh);
+    }
     if (rc == MDB_SUCCESS) {
         rc = mdb_txn_commit(txn);
         txn = NULL;
@@ -766,6 +770,7 @@ int kv_store_drop(struct kv *kv)
     }
     kv->applied_index = 0;
     kv->applied_term = 0;
+    kv->time_ms = 0;
     return kv_sync(kv);
 }
 
