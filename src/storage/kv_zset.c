@@ -669,15 +669,37 @@ static int zset_score_get(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes
     return MDB_SUCCESS;
 }
 
-/* Sets member's score (had: it was in the set with score `old`): its record and its index
- * entry. */
-static int zset_write(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *member, bool had,
-                      double old, double score)
+/* A member's record and its index entry, without their block count. */
+static int zset_put_records(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *member,
+                            double score)
 {
     assert(member->len <= KV_ELEMENT_BYTES_MAX && !isnan(score));
     if (score == 0) {
-        score = 0.0;
+        score = 0.0; /* -0 is kept as 0 */
     }
+    uint8_t raw[ZSET_SCORE_BYTES];
+    uint64_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    kv_put_le64(raw, bits);
+    struct kv_bytes value = {.data = raw, .len = sizeof raw};
+    int rc = kv_elem_put(ctx->kv, ctx->txn, id, member, &value);
+    if (rc == MDB_SUCCESS) {
+        uint8_t key[ZSET_LONG_KEY_BYTES];
+        MDB_val k = {.mv_size = zidx_key(id, score, member, false, key), .mv_data = key};
+        bool long_member = k.mv_size == ZSET_LONG_KEY_BYTES;
+        MDB_val record = {.mv_size = long_member ? member->len : 0,
+                          .mv_data = long_member ? (void *)member->data : NULL};
+        rc = mdb_put(ctx->txn, ctx->kv->elems_dbi, &k, &record, 0);
+    }
+    *ctx->written += 2 * member->len + 48;
+    return rc;
+}
+
+/* Sets member's score (had: it was in the set with score `old`): its record, its index
+ * entry and the block counts. */
+static int zset_write(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *member, bool had,
+                      double old, double score)
+{
     uint8_t key[ZSET_LONG_KEY_BYTES];
     int rc = MDB_SUCCESS;
     if (had) {
@@ -688,25 +710,13 @@ static int zset_write(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *me
             rc = zblock_adjust(ctx, id, key, k.mv_size, -1);
         }
     }
-    uint8_t raw[ZSET_SCORE_BYTES];
-    uint64_t bits;
-    memcpy(&bits, &score, sizeof bits);
-    kv_put_le64(raw, bits);
-    struct kv_bytes value = {.data = raw, .len = sizeof raw};
     if (rc == MDB_SUCCESS) {
-        rc = kv_elem_put(ctx->kv, ctx->txn, id, member, &value);
+        rc = zset_put_records(ctx, id, member, score);
     }
     if (rc == MDB_SUCCESS) {
-        MDB_val k = {.mv_size = zidx_key(id, score, member, false, key), .mv_data = key};
-        bool long_member = k.mv_size == ZSET_LONG_KEY_BYTES;
-        MDB_val record = {.mv_size = long_member ? member->len : 0,
-                          .mv_data = long_member ? (void *)member->data : NULL};
-        rc = mdb_put(ctx->txn, ctx->kv->elems_dbi, &k, &record, 0);
-        if (rc == MDB_SUCCESS) {
-            rc = zblock_adjust(ctx, id, key, k.mv_size, 1);
-        }
+        size_t len = zidx_key(id, score == 0 ? 0.0 : score, member, false, key);
+        rc = zblock_adjust(ctx, id, key, len, 1);
     }
-    *ctx->written += 2 * member->len + 48;
     return rc;
 }
 
@@ -1675,6 +1685,72 @@ static double aggregate_apply(int aggregate, double target, double value)
     }
 }
 
+/* Orders items by member bytes, then by their place (a stable sort: repeats aggregate in
+ * the order of the inputs, as Redis's accumulator does). */
+struct zsorted {
+    const struct zitem *item;
+    uint64_t place;
+};
+
+static int zsorted_compare(const void *x, const void *y)
+{
+    const struct zsorted *a = x, *b = y;
+    int c = lex_cmp(&a->item->member, &b->item->member);
+    if (c != 0) {
+        return c;
+    }
+    return a->place < b->place ? -1 : a->place > b->place;
+}
+
+/* The block counts of a set whose index was just written whole: a block every ZSET_BLOCK
+ * entries, found by one walk (the keys copied out before any write). */
+static int zblock_build(struct kv_ctx *ctx, uint64_t id, uint64_t count)
+{
+    assert(count > 0);
+    uint64_t cuts = (count - 1) / ZSET_BLOCK; /* blocks after the first */
+    uint8_t *keys = kv_arena_alloc(ctx->arena, (size_t)cuts * KV_ENCODED_KEY_BYTES_MAX + 1);
+    size_t *lens = kv_arena_alloc(ctx->arena, (size_t)cuts * sizeof *lens + 1);
+    if (keys == NULL || lens == NULL) {
+        return ENOMEM;
+    }
+    struct zidx_iter it;
+    int rc = zidx_open(&it, ctx, id);
+    if (rc == MDB_SUCCESS) {
+        rc = zidx_first(&it);
+    }
+    uint64_t seen = 0;
+    for (; rc == MDB_SUCCESS && it.valid; seen++) {
+        if (seen > 0 && seen % ZSET_BLOCK == 0) {
+            uint64_t j = seen / ZSET_BLOCK - 1;
+            assert(j < cuts);
+            lens[j] = zblock_key(id, it.key.mv_data, it.key.mv_size,
+                                 keys + j * KV_ENCODED_KEY_BYTES_MAX);
+        }
+        rc = zidx_step(&it, false);
+    }
+    zidx_close(&it);
+    if (rc == MDB_SUCCESS && seen != count) {
+        rc = MDB_CORRUPTED;
+    }
+    uint8_t first[ZSET_FIRST_BLOCK_BYTES] = {0};
+    put_be64(first, kv_zset_block_id(id));
+    if (rc == MDB_SUCCESS) {
+        rc = zblock_put(ctx, first, sizeof first, count < ZSET_BLOCK ? count : ZSET_BLOCK);
+    }
+    for (uint64_t j = 0; rc == MDB_SUCCESS && j < cuts; j++) {
+        uint64_t left = count - (j + 1) * ZSET_BLOCK;
+        rc = zblock_put(ctx, keys + j * KV_ENCODED_KEY_BYTES_MAX, lens[j],
+                        left < ZSET_BLOCK ? left : ZSET_BLOCK);
+    }
+    return rc;
+}
+
+/*
+ * Replaces dst with a new sorted set of items (a member met again is aggregated with
+ * `aggregate` in the items' order, else the last score wins). The members are sorted and
+ * aggregated in memory, each written once (its record and its index entry), and the block
+ * counts built in one walk afterwards: no lookup per element.
+ */
 static int zset_store(struct kv_ctx *ctx, const struct kv_bytes *dst, const struct zitem *items,
                       uint64_t n, int aggregate, struct kv_result *r)
 {
@@ -1686,6 +1762,14 @@ static int zset_store(struct kv_ctx *ctx, const struct kv_bytes *dst, const stru
             return kv_res_err(r, zset_error_element_size); /* from a set: before any write */
         }
     }
+    struct zsorted *sorted = kv_arena_alloc(ctx->arena, (size_t)n * sizeof *sorted + 1);
+    if (sorted == NULL) {
+        return ENOMEM;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        sorted[i] = (struct zsorted){.item = &items[i], .place = i};
+    }
+    qsort(sorted, (size_t)n, sizeof *sorted, zsorted_compare);
     struct kv_key_info info;
     int rc = kv_key_find(ctx->kv, ctx->txn, dst->data, dst->len, &info);
     uint64_t id = n > 0 ? kv_coll_new_id(ctx->kv) : 0;
@@ -1698,22 +1782,20 @@ static int zset_store(struct kv_ctx *ctx, const struct kv_bytes *dst, const stru
         *ctx->written += dst->len;
     }
     info.meta = (struct kv_coll_meta){.type = KV_TYPE_ZSET, .id = id};
-    if (rc == MDB_SUCCESS && n > 0) {
-        rc = zblock_init(ctx, id);
-    }
-    for (uint64_t i = 0; rc == MDB_SUCCESS && i < n; i++) {
-        bool found = false;
-        double old = 0, score = items[i].score;
-        rc = zset_score_get(ctx, id, &items[i].member, &found, &old);
-        if (rc == MDB_SUCCESS && found) {
-            score = aggregate >= 0 ? aggregate_apply(aggregate, old, score) : score;
-            if (score != old) {
-                rc = zset_write(ctx, id, &items[i].member, true, old, score);
-            }
-        } else if (rc == MDB_SUCCESS) {
-            rc = zset_write(ctx, id, &items[i].member, false, 0, score);
-            info.meta.count++;
+    for (uint64_t i = 0; rc == MDB_SUCCESS && i < n;) {
+        const struct kv_bytes *member = &sorted[i].item->member;
+        double score = sorted[i].item->score;
+        uint64_t j = i + 1;
+        for (; j < n && lex_cmp(&sorted[j].item->member, member) == 0; j++) {
+            score = aggregate >= 0 ? aggregate_apply(aggregate, score, sorted[j].item->score)
+                                   : sorted[j].item->score;
         }
+        rc = zset_put_records(ctx, id, member, score);
+        info.meta.count++;
+        i = j;
+    }
+    if (rc == MDB_SUCCESS && info.meta.count > 0) {
+        rc = zblock_build(ctx, id, info.meta.count);
     }
     if (rc == MDB_SUCCESS && info.meta.count > 0) {
         rc = kv_types_save(ctx, &info);

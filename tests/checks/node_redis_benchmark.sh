@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # node_redis_benchmark.sh — redis-benchmark runs without errors against the leader and a
-# follower of a 3-node cluster, plain and pipelined (-P 16), for the commands it knows that
-# chorus has (its default list but ZADD and ZPOPMIN), and for chorus's other commands given as
-# custom commands. A run that printed
+# follower of a 3-node cluster, plain and pipelined (-P 16), for its default list of tests, and
+# for chorus's other commands given as custom commands. A run that printed
 # no throughput line for a test, or met an error reply (it stops at the first), fails.
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
@@ -31,10 +30,9 @@ bench() {
 for node in "$leader" "$follower"; do
     role=leader; [ "$node" = "$follower" ] && role=follower
     for p in 1 16; do
-        # 18 tests: lrange is LPUSH then LRANGE_100, _300, _500 and _600 (not zadd, zpopmin:
-        # chorus has no sorted sets yet)
-        EXPECT=18 bench "$node" "$role -P $p builtin" -P "$p" \
-            -t ping_inline,ping_mbulk,set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,hset,spop,lrange
+        # 20 tests: lrange is LPUSH then LRANGE_100, _300, _500 and _600
+        EXPECT=20 bench "$node" "$role -P $p builtin" -P "$p" \
+            -t ping_inline,ping_mbulk,set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange
         # chorus's other commands, each as a custom command that cannot fail on these keys
         # (redis-benchmark stops at the first error reply).
         while read -r name args; do
@@ -78,6 +76,23 @@ rpoplpush mylist mylist2
 lmove mylist2 mylist left right
 lrem mylist2 1 nothing
 type mylist
+zadd zs __rand_int__ element:__rand_int__
+zincrby zs 1 element:__rand_int__
+zscore zs element:__rand_int__
+zrank zs element:__rand_int__
+zrevrank zs element:__rand_int__
+zcard zs
+zcount zs 100 +inf
+zrange zs 0 9 withscores
+zrange zs (100 500 byscore limit 0 10
+zrevrangebyscore zs +inf -inf limit 0 5
+zrandmember zs 3 withscores
+zscan zs 0
+zunionstore zu 2 zs myzset weights 1 2
+zrangestore zr zs 0 9
+zrem zs element:__rand_int__
+zremrangebyscore zs 999 999
+zpopmax zs
 COMMANDS
     done
 done

@@ -558,6 +558,20 @@ static void test_zset_ranks_counted(void **state)
         one = read_op(f->kv, KV_OP_ZRANGE, 0, "z", rank, rank, "REV", NULL);
         assert_text(&one.elements[0], KV_RESULT_BULK, names[size - 1 - i]);
     }
+    /* A STORE writes its result whole and builds its block counts in one walk. */
+    assert_int_result(run(f, KV_OP_ZUNIONSTORE, "u", "2", "z", "z", "WEIGHTS", "1", "0.5",
+                          NULL), (int64_t)size);
+    blocks(f->kv, &sum, &largest);
+    assert_int_equal(sum, 2 * size);
+    assert_true(largest <= 1024);
+    for (uint32_t i = 0; i < size; i += 97) {
+        assert_int_result(read_op(f->kv, KV_OP_ZRANK, 0, "u", names[i], NULL), i);
+    }
+    assert_int_result(run(f, KV_OP_DEL, "u", NULL), 1);
+    for (int i = 0; i < 100; i++) {
+        run(f, KV_OP_GET, "x", NULL); /* each entry reclaims up to 256 trashed records */
+    }
+    assert_int_equal(entries(f->kv, f->kv->elems_dbi), 2 * size + blocks(f->kv, NULL, NULL));
     /* A set without block counts (as one made before them) is walked: same answers, and
      * writes to it keep working without making any. */
     MDB_txn *txn = NULL;
