@@ -139,6 +139,7 @@ bench: all
 	@BUILD=$(BUILD) bench/shards.sh
 	@BUILD=$(BUILD) bench/vs.sh
 	@BUILD=$(BUILD) bench/view_cost.sh
+	@BUILD=$(BUILD) bench/peer_tls.sh
 
 chaos: all
 	@BUILD=$(BUILD) tests/chaos.sh

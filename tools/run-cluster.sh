@@ -8,7 +8,8 @@
 #   then pause a node or cut it off from its peers.
 #   TLS=1 make run  also serves clients over TLS on 127.0.0.1:7101.. with a test CA and
 #   certificates that tools/tls-test-ca.sh makes once in ./data/tls/ (client certificates
-#   required: data/tls/client.crt and client.key).
+#   required: data/tls/client.crt and client.key), and the nodes talk to each other over
+#   mutual TLS (--tls-replication yes) with the same certificates.
 # Ctrl-C stops every node cleanly (SIGTERM to each, then wait).
 set -u
 BUILD=${1:-build}
@@ -29,12 +30,16 @@ DEV_FLAGS=()
 mkdir -p data
 TLS_ON=0
 [ "${TLS:-0}" = 1 ] && TLS_ON=1
-if [ "$TLS_ON" = 1 ] && [ ! -f data/tls/server.crt ]; then
+# A data/tls from before peer TLS has a server certificate without client usage, which peers
+# refuse: it is issued again from the same CA (clients that trust data/tls/ca.crt keep working).
+if [ "$TLS_ON" = 1 ] && { [ ! -f data/tls/server.crt ] ||
+    ! openssl x509 -in data/tls/server.crt -noout -ext extendedKeyUsage 2>/dev/null |
+        grep -q "Client Authentication"; }; then
     tools/tls-test-ca.sh data/tls >/dev/null || { echo "TLS=1: tools/tls-test-ca.sh failed" >&2; exit 1; }
 fi
-tls_flags() { # tls_flags I — node I's TLS listener and files, or nothing
-    [ "$TLS_ON" = 1 ] && echo "--tls-port 127.0.0.1:710$1 --tls-cert data/tls/server.crt" \
-        "--tls-key data/tls/server.key --tls-ca data/tls/ca.crt"
+tls_flags() { # tls_flags I — node I's TLS listener, peer TLS and files, or nothing
+    [ "$TLS_ON" = 1 ] && echo "--tls-port 127.0.0.1:710$1 --tls-replication yes" \
+        "--tls-cert data/tls/server.crt --tls-key data/tls/server.key --tls-ca data/tls/ca.crt"
 }
 pids=()
 stop() {
@@ -94,7 +99,7 @@ fi
 echo "  metrics (Prometheus text format):"
 for i in $(seq 1 "$NODES"); do echo "    http://127.0.0.1:900$i/metrics"; done
 if [ "$TLS_ON" = 1 ]; then
-    echo "  TLS on 127.0.0.1:7101..710$NODES (test CA in data/tls):"
+    echo "  TLS on 127.0.0.1:7101..710$NODES, and between the nodes (test CA in data/tls):"
     echo "    redis-cli --tls --cacert data/tls/ca.crt --cert data/tls/client.crt --key data/tls/client.key -p 7101 ping"
 fi
 [ -n "$ready" ] || echo "  (some shards have no leader yet: commands wait for one)"

@@ -26,7 +26,6 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +52,6 @@ _Static_assert((MEMBERBOOK_MAGIC & 0xff) != KV_COMMAND_VERSION, "book looks like
 _Static_assert((MEMBERBOOK_MAGIC & 0xff) != KV_TX_MARKER, "book looks like a transaction");
 
 enum {
-    NODE_PROBE_TIMEOUT_MS = 2000,
     NODE_MEMBERS_MOVES_SHOWN = 64, /* CLUSTER MEMBERS lists at most this many planned moves */
     NODE_PROBE_KIND_BOOK = 1,    /* answer: the node's address book, sender = its id */
     NODE_PROBE_KIND_REMOVED = 2, /* notice: you were removed (answer: the book, unused) */
@@ -85,6 +83,7 @@ struct probe_work {
     char error[160];
     struct memberbook book;
     bool notice;           /* fire and forget */
+    struct net_tls_conn *tls; /* --tls-replication: made on the loop thread, NULL otherwise */
 };
 
 struct node_members {
@@ -104,94 +103,36 @@ struct node_members {
     struct probe_work *probing;  /* the MEET probe in flight, or NULL */
 };
 
-/* ---- the blocking probe (the thread pool, and chorusd --join before the loop runs) ---- */
+/* ---- the blocking probe (probe_client.c: the thread pool, and chorusd --join before the
+ * loop runs) ---- */
 
-/* One probe and its answer's bytes (malloc'd into *answer_out, the length first). */
-static int probe_exchange(const char *addr, const struct transport_probe *probe,
-                          uint8_t **answer_out, size_t *answer_len, char *error, size_t error_len)
+/* With --tls-replication, the connecting-side TLS engine of one probe (made here, on the loop
+ * thread or before the loop runs, so that a SIGHUP never frees a context under the thread
+ * pool); else NULL. Before the loop runs (--join) the peers' context is not loaded yet: one is
+ * loaded for the engine and freed at once (the engine keeps what it needs). */
+static int probe_tls(struct node *node, struct net_tls_conn **out, char *error, size_t error_len)
 {
-    struct sockaddr_storage sa;
-    char why[TRANSPORT_ERROR_BYTES_MAX];
-    if (transport_address_parse(addr, false, &sa, why, sizeof(why)) != 0) {
-        snprintf(error, error_len, "%s", why);
+    *out = NULL;
+    if (!node->config.tls_replication)
+        return 0;
+    struct net_tls_context *context = node->peer_tls_context;
+    if (context == NULL)
+        context = node_peers_tls_load(node, error, error_len);
+    if (context == NULL)
         return -1;
-    }
-    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        snprintf(error, error_len, "socket: %s", strerror(errno));
-        return -1;
-    }
-    socklen_t sa_len = sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
-    uint8_t *answer = malloc(4 + TRANSPORT_PROBE_ANSWER_BYTES_MAX);
-    assert(answer != NULL);
-    uint8_t request[TRANSPORT_PROBE_BYTES];
-    transport_probe_encode(probe, request);
-    size_t sent = 0, got = 0, want = 4;
-    int rv = -1;
-    const char *stage = "connecting";
-    if (connect(fd, (struct sockaddr *)&sa, sa_len) != 0 && errno != EINPROGRESS) {
-        snprintf(error, error_len, "connecting to %s: %s", addr, strerror(errno));
-        goto out;
-    }
-    /* Bounded: every wait is at most the probe timeout, and each pass moves bytes or ends. */
-    for (int passes = 0; passes < 10000; passes++) {
-        struct pollfd p = {.fd = fd, .events = sent < sizeof(request) ? POLLOUT : POLLIN};
-        int n = poll(&p, 1, NODE_PROBE_TIMEOUT_MS);
-        if (n <= 0) {
-            snprintf(error, error_len, "%s %s: %s", stage, addr, n == 0 ? "timed out" : strerror(errno));
-            goto out;
-        }
-        if (sent < sizeof(request)) {
-            ssize_t w = send(fd, request + sent, sizeof(request) - sent, MSG_NOSIGNAL);
-            if (w < 0 && errno != EAGAIN) {
-                snprintf(error, error_len, "connecting to %s: %s", addr, strerror(errno));
-                goto out;
-            }
-            if (w > 0)
-                sent += (size_t)w;
-            stage = "waiting for the answer of";
-            continue;
-        }
-        ssize_t r = recv(fd, answer + got, want - got, 0);
-        if (r < 0 && errno == EAGAIN)
-            continue;
-        if (r <= 0) {
-            snprintf(error, error_len, "%s refused the probe (another cluster, or not a chorusd "
-                     "peer port)", addr);
-            goto out;
-        }
-        got += (size_t)r;
-        if (got == 4 && want == 4) {
-            uint32_t n_bytes = (uint32_t)answer[0] | (uint32_t)answer[1] << 8 |
-                               (uint32_t)answer[2] << 16 | (uint32_t)answer[3] << 24;
-            if (n_bytes == 0 || n_bytes > TRANSPORT_PROBE_ANSWER_BYTES_MAX) {
-                snprintf(error, error_len, "%s answered a bad length", addr);
-                goto out;
-            }
-            want = 4 + n_bytes;
-        }
-        if (got == want && want > 4) {
-            *answer_out = answer;
-            *answer_len = want - 4;
-            answer = NULL;
-            rv = 0;
-            goto out;
-        }
-    }
-    snprintf(error, error_len, "%s: the probe did not finish", addr);
-out:
-    close(fd);
-    free(answer);
-    return rv;
+    *out = net_tls_conn_new(context, false);
+    if (context != node->peer_tls_context)
+        net_tls_context_free(context);
+    assert(*out != NULL);
+    return 0;
 }
 
-static int probe_run(const char *addr, const struct transport_probe *probe,
+static int probe_run(const char *addr, const struct transport_probe *probe, struct net_tls_conn *tls,
                      struct memberbook *book, char *error, size_t error_len)
 {
     uint8_t *answer = NULL;
     size_t len = 0;
-    if (probe_exchange(addr, probe, &answer, &len, error, error_len) != 0)
+    if (node_probe_exchange(addr, probe, tls, &answer, &len, error, error_len) != 0)
         return -1;
     int d = memberbook_decode(answer + 4, len, book);
     free(answer);
@@ -209,7 +150,9 @@ static int probe_topology(struct node *node, const char *addr, char *error, size
     struct transport_probe probe = {.kind = NODE_PROBE_KIND_TOPOLOGY, .sender = node->config.id};
     uint8_t *answer = NULL;
     size_t len = 0;
-    if (probe_exchange(addr, &probe, &answer, &len, error, error_len) != 0)
+    struct net_tls_conn *tls;
+    if (probe_tls(node, &tls, error, error_len) != 0 ||
+        node_probe_exchange(addr, &probe, tls, &answer, &len, error, error_len) != 0)
         return -1;
     struct topology *t = malloc(sizeof(*t));
     assert(t != NULL);
@@ -233,7 +176,8 @@ static int probe_topology(struct node *node, const char *addr, char *error, size
 static void probe_work_run(uv_work_t *work)
 {
     struct probe_work *p = work->data;
-    p->result = probe_run(p->addr, &p->probe, &p->book, p->error, sizeof(p->error));
+    p->result = probe_run(p->addr, &p->probe, p->tls, &p->book, p->error, sizeof(p->error));
+    p->tls = NULL; /* freed by the probe */
 }
 
 static void change_fail(struct node *node, const char *format, ...)
@@ -403,7 +347,9 @@ int node_members_load(struct node *node, const char *join_addr)
         struct transport_probe probe = {.kind = NODE_PROBE_KIND_BOOK, .sender = c->id};
         char error[200];
         struct memberbook book;
-        if (probe_run(join_addr, &probe, &book, error, sizeof(error)) != 0) {
+        struct net_tls_conn *tls;
+        if (probe_tls(node, &tls, error, sizeof(error)) != 0 ||
+            probe_run(join_addr, &probe, tls, &book, error, sizeof(error)) != 0) {
             node_log(node, NODE_LOG_ERROR, "--join %s: %s", join_addr, error);
             return -1;
         }
@@ -795,6 +741,9 @@ static void probe_start(struct node *node, const char *addr, uint8_t kind, bool 
     p->probe = (struct transport_probe){.kind = kind, .cluster_id = node->config.cluster_id,
                                         .sender = node->config.id};
     p->work.data = p;
+    char error[200];
+    if (probe_tls(node, &p->tls, error, sizeof(error)) != 0) /* the files loaded at start */
+        node_log(node, NODE_LOG_ERROR, "probe of %s: %s", addr, error);
     if (!notice)
         node->members->probing = p;
     int rv = uv_queue_work(node->loop, &p->work, probe_work_run, probe_done);

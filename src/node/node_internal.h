@@ -912,6 +912,18 @@ void node_peers_stop(struct node *node);
 /* SIGHUP with --tls-replication: new peer connections use the files read again. Returns 0,
  * or -1 with a message (the old certificates stay in use). */
 int node_peers_tls_reload(struct node *node, char *error, size_t error_len);
+/* The peers' TLS context from --tls-cert, --tls-key and --tls-ca: both roles, the other side's
+ * certificate required. NULL with a message. */
+struct net_tls_context *node_peers_tls_load(const struct node *node, char *error,
+                                            size_t error_len);
+
+/* probe_client.c: probes the peer port at addr (net/probe.h), blocking (every wait at most
+ * 2 s), and hands back the answer: *answer_out (malloc'd, freed by the caller) holds its
+ * 4-byte length and then its *answer_len bytes. With tls (a connecting-side engine, which this
+ * frees) the probe travels inside TLS. Returns 0, or -1 with a message. Any thread. */
+int node_probe_exchange(const char *addr, const struct transport_probe *probe,
+                        struct net_tls_conn *tls, uint8_t **answer_out, size_t *answer_len,
+                        char *error, size_t error_len);
 void node_peers_send(struct node_group *group, const struct cn_message *messages,
                      uint32_t count);
 /* A message from a peer, to its group's core (or the node-level handler of its type). */

@@ -109,8 +109,8 @@ static void on_log(void *ctx, const char *line)
 
 /* The peers' TLS context: both roles, and the other side must present a certificate that
  * chains to --tls-ca, whichever side it is on (mutual TLS). */
-static struct net_tls_context *peer_tls_load(const struct node *node, char *error,
-                                             size_t error_len)
+struct net_tls_context *node_peers_tls_load(const struct node *node, char *error,
+                                            size_t error_len)
 {
     const struct node_config *c = &node->config;
     assert(c->tls_ca[0] != '\0'); /* chorusd refuses --tls-replication without it */
@@ -122,7 +122,7 @@ static struct net_tls_context *peer_tls_load(const struct node *node, char *erro
 int node_peers_tls_reload(struct node *node, char *error, size_t error_len)
 {
     assert(node->peer_tls_context != NULL && node->transport != NULL);
-    struct net_tls_context *fresh = peer_tls_load(node, error, error_len);
+    struct net_tls_context *fresh = node_peers_tls_load(node, error, error_len);
     if (fresh == NULL)
         return -1;
     int rv = transport_tls_set(node->transport, fresh);
@@ -137,7 +137,7 @@ int node_peers_start(struct node *node, char *error, size_t error_len)
     struct transport_config config;
     transport_config_defaults(&config);
     if (node->config.tls_replication) {
-        node->peer_tls_context = peer_tls_load(node, error, error_len);
+        node->peer_tls_context = node_peers_tls_load(node, error, error_len);
         if (node->peer_tls_context == NULL)
             return -1;
         config.tls = node->peer_tls_context;

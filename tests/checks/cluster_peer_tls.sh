@@ -15,6 +15,8 @@
 #   ("certificate verify failed", "speaks plaintext"), without the secret or any key;
 # - SIGHUP applies to peer connections: the real node restarted with the other CA's
 #   certificate stays out until its files are fixed and it is sent SIGHUP, then it catches up;
+# - the probes of membership changes go over TLS: a joiner without it is refused, node 4 with
+#   it joins (--join, `chorus cluster add`) and catches up;
 # - redis-cli works on the plain port and with --tls on the TLS port.
 cd "$(dirname "$0")/../.."
 PORT_BASE=${PORT_BASE:-27400}
@@ -123,6 +125,26 @@ wait_for 10 grep -q "new peer connections use them" "$CLUSTER_DIR/node$victim.lo
     fail "node $victim did not reload its certificate on SIGHUP"
 wait_for 30 reply_is "$victim" x get during:plaintext || fail "node $victim did not catch up after SIGHUP"
 expect_eq "$(info_field "$leader" term)" "$term" "the term after the rejoin"
+
+# Membership over TLS: the probes of --join and of CLUSTER MEET travel inside TLS too. A
+# joiner without --tls-replication is refused with a reason; node 4 with it joins through a
+# follower, `chorus cluster add` on the leader adds it, and it catches up.
+join4() {
+    "$CHORUSD" --id 4 --join "127.0.0.1:$(peer_port "$other")" --protocol "$PROTOCOL" \
+        --data-dir "$CLUSTER_DIR/$1" --listen "127.0.0.1:$(client_port 4)" \
+        --peer-listen "127.0.0.1:$(peer_port 4)" "${@:2}" >>"$CLUSTER_DIR/$1.log" 2>&1 </dev/null &
+    NODE_PID[4]=$!
+}
+join4 join-plain --cluster-secret-file "$CLUSTER_DIR/secret"
+wait "${NODE_PID[4]}" && fail "a joiner without TLS learned the cluster"
+grep -q "refused the probe" "$CLUSTER_DIR/join-plain.log" || fail "the plain joiner's log says no reason"
+join4 node4 $(flags 4 "$CA")
+wait_for 10 node_started_or_exited 4
+node_answers_ping 4 || fail "node 4 did not start with --join over TLS: $(tail -3 "$CLUSTER_DIR/node4.log")"
+timeout 60 "$BUILD/bin/chorus" -p "$(client_port "$leader")" cluster add "127.0.0.1:$(peer_port 4)" ||
+    fail "chorus cluster add 4 over TLS"
+wait_for 30 reply_is 4 x get during:plaintext || fail "node 4 did not catch up over TLS"
+echo "node 4 joined over TLS (--join, chorus cluster add) and caught up"
 
 # redis-cli, plain and over TLS.
 expect_eq "$(cli "$victim" get before:7)" 7 "redis-cli on the plain port"
