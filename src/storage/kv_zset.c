@@ -73,6 +73,9 @@ static const char zset_error_key_size[] = "ERR key too large (max 4096 bytes)";
 static const char zset_error_ids[] = "ERR too many collections created in one transaction";
 static const char zset_error_reply_size[] =
     "ERR reply too large for chorus (at most 1048576 elements: use ZSCAN or a LIMIT)";
+/* A removal of more elements than one command may write (the bound of a STORE's result). */
+static const char zset_error_remove_size[] =
+    "ERR range too large for chorus (at most 1048576 elements removed by one command)";
 
 /* ---- scores ---- */
 
@@ -1458,7 +1461,7 @@ static int zset_remrange(struct kv_ctx *ctx, const struct kv_command *c, struct 
         rc = zset_collect(ctx, &info.meta, &s, &items, &n, &too_large);
     }
     if (rc != MDB_SUCCESS || too_large) {
-        return rc != MDB_SUCCESS ? rc : kv_res_err(r, zset_error_reply_size);
+        return rc != MDB_SUCCESS ? rc : kv_res_err(r, zset_error_remove_size);
     }
     for (uint64_t i = 0; rc == MDB_SUCCESS && i < n; i++) {
         rc = zset_remove(ctx, info.meta.id, &items[i].member, items[i].score);
