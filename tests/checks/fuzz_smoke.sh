@@ -35,6 +35,10 @@ targets="$targets handshake"
 # The address book and the peer port's probe (net/memberbook.h, net/probe.h).
 SOURCES[memberbook]="tests/fuzz/fuzz_memberbook.c src/net/memberbook.c src/net/probe.c"
 targets="$targets memberbook"
+# ACL users' stored table and log entries (node/acl.h).
+SOURCES[acl]="tests/fuzz/fuzz_acl.c src/node/acl.c src/node/auth.c src/storage/kv_glob.c"
+LIBS[acl]="-lcrypto"
+targets="$targets acl"
 for target in $targets; do
     corpus=tests/fuzz/corpus/$target
     count=$(find "$corpus" -maxdepth 1 -type f | wc -l)

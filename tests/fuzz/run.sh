@@ -4,7 +4,7 @@
 #
 #   tests/fuzz/run.sh                 build and fuzz every target
 #   tests/fuzz/run.sh resp            only the named targets (codec, resp, ring, topology,
-#                                     handshake)
+#                                     handshake, memberbook, acl)
 #   tests/fuzz/run.sh --seeds         regenerate the committed seed corpora, then stop
 #
 # Each target starts from its committed seeds in tests/fuzz/corpus/<target>/; new inputs go to
@@ -32,6 +32,7 @@ declare -A SOURCES=(
     [topology]="tests/fuzz/fuzz_topology.c $(echo src/cluster/*.c src/ring/*.c) src/net/resp.c"
     [handshake]="tests/fuzz/fuzz_handshake.c src/net/handshake.c"
     [memberbook]="tests/fuzz/fuzz_memberbook.c src/net/memberbook.c src/net/probe.c"
+    [acl]="tests/fuzz/fuzz_acl.c src/node/acl.c src/node/auth.c src/storage/kv_glob.c"
 )
 declare -A OPTIONS=(
     [codec]="-max_len=8192"
@@ -40,12 +41,14 @@ declare -A OPTIONS=(
     [topology]="-max_len=8192"
     [handshake]="-max_len=256"
     [memberbook]="-max_len=10000"
+    [acl]="-max_len=4096"
 )
 # Libraries a target links with, beyond the sanitizers.
 declare -A LIBS=(
     [ring]="-lxxhash -lm"
     [topology]="-lxxhash -lm"
     [handshake]="-lcrypto"
+    [acl]="-lcrypto"
 )
 
 command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (apt-get install clang)"; exit 1; }
@@ -67,7 +70,7 @@ if [ "${1:-}" = "--seeds" ]; then
 fi
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring topology handshake memberbook)
+[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring topology handshake memberbook acl)
 failed=0
 for target in "${targets[@]}"; do
     [ -n "${SOURCES[$target]:-}" ] || { echo "fuzz: unknown target $target"; exit 2; }
