@@ -24,8 +24,9 @@
  *
  * The frames after the handshake are not authenticated one by one: someone able to take over
  * an established TCP connection (on the path between two nodes) could still inject. TLS
- * (issue 16, not built) is the answer to that; this handshake keeps out every process that
- * merely reaches a peer port.
+ * (--tls-replication yes, net/transport.h) is the answer to that: this whole exchange then runs
+ * inside a mutually authenticated TLS session. Without TLS, this handshake keeps out every
+ * process that merely reaches a peer port.
  */
 #ifndef CHORUS_NET_HANDSHAKE_H
 #define CHORUS_NET_HANDSHAKE_H
