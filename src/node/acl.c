@@ -480,6 +480,19 @@ void acl_rules_hide_passwords(struct acl_arg *rules, uint32_t count,
 
 /* ---- checks ---- */
 
+bool acl_user_unrestricted(const struct acl_table *table, const struct acl_user *user)
+{
+    if (!user->allkeys || !user->future_commands)
+        return false;
+    uint32_t count = table->catalog->count;
+    for (uint32_t w = 0; w < (count + 63) / 64; w++) {
+        uint64_t want = count - w * 64 >= 64 ? ~0ull : (1ull << (count - w * 64)) - 1;
+        if ((user->allowed[w] & want) != want)
+            return false;
+    }
+    return true;
+}
+
 bool acl_command_allowed(const struct acl_user *user, uint32_t command)
 {
     assert(command < ACL_CATALOG_MAX);

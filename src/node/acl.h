@@ -118,6 +118,8 @@ bool acl_deluser(struct acl_table *table, const char *name, size_t len);
 void acl_rules_hide_passwords(struct acl_arg *rules, uint32_t count,
                               char (*scratch)[ACL_HASH_HEX_BYTES + 1]);
 
+/* Whether the user may run every command on every key (then no check is needed). */
+bool acl_user_unrestricted(const struct acl_table *table, const struct acl_user *user);
 /* Whether the user may run catalog entry `command`. */
 bool acl_command_allowed(const struct acl_user *user, uint32_t command);
 /* Whether the user may access `key`. */

@@ -194,6 +194,10 @@ bool node_acl_permits(struct node_exec *e)
         node_client_close(client);
         return false;
     }
+    /* The default user of a node without ACL users, and any +@all ~* user: nothing to look
+     * up per command. */
+    if (acl_user_unrestricted(client->node->acl, u))
+        return true;
     char name[64];
     int32_t id = node_acl_command_id(e->argv, e->argc, name, sizeof(name));
     bool allowed = id >= 0 ? acl_command_allowed(u, (uint32_t)id) : u->future_commands;
@@ -201,10 +205,12 @@ bool node_acl_permits(struct node_exec *e)
         char text[128];
         snprintf(text, sizeof(text), "NOPERM this user has no permissions to run the '%s' command",
                  name);
+        client->node->stats.acl_denied_cmd++;
         node_exec_error(e, text);
         return false;
     }
     if (!node_acl_keys_permitted(u, e->argv, e->argc)) {
+        client->node->stats.acl_denied_key++;
         node_exec_error(e, noperm_key);
         return false;
     }

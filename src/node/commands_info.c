@@ -154,6 +154,7 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         "snapshots_installed:%llu\r\npending_requests:%u\r\nloop_busy_max_us:%llu\r\n"
         "loop_busy_over_50ms:%llu\r\nheartbeats_coalesced:%llu\r\n"
         "heartbeat_messages:%llu\r\nacl_access_denied_auth:%llu\r\n"
+        "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\n"
         "protected_mode_refused:%llu\r\npeer_handshake_errors:%llu\r\n"
         "peer_auth_failures:%llu\r\npeer_tls_failures:%llu\r\n"
         "peer_log_lines_suppressed:%llu\r\n\r\n",
@@ -169,7 +170,8 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         (unsigned long long)s->snapshots_installed, node->pending_requests,
         (unsigned long long)s->loop_busy_us_max, (unsigned long long)s->loop_busy_over_50ms,
         (unsigned long long)s->heartbeats_coalesced, (unsigned long long)s->heartbeat_messages,
-        (unsigned long long)s->auth_failures, (unsigned long long)s->protected_refused,
+        (unsigned long long)s->auth_failures, (unsigned long long)s->acl_denied_cmd,
+        (unsigned long long)s->acl_denied_key, (unsigned long long)s->protected_refused,
         (unsigned long long)peer.handshake_errors, (unsigned long long)peer.auth_failures,
         (unsigned long long)peer.tls_failures, (unsigned long long)peer.log_lines_suppressed);
 }

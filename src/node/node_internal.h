@@ -442,6 +442,8 @@ struct node_stats {
     uint64_t peer_received_by_type[CN_MSG_TYPE_MAX + 1];
     uint64_t peer_received_from[256];
     uint64_t auth_failures;        /* wrong passwords (AUTH, HELLO AUTH) */
+    uint64_t acl_denied_cmd;       /* -NOPERM for a command (commands_acl.c) */
+    uint64_t acl_denied_key;       /* -NOPERM for a key */
     uint64_t protected_refused;    /* connections refused by protected mode */
 };
 

@@ -150,6 +150,8 @@ static void test_checks(void **state)
     char error[ACL_ERROR_BYTES];
     assert_int_equal(setuser(t, "r", "on >one >two ~app:* ~x?y +@read", error), 0);
     const struct acl_user *u = acl_find_const(t, "r", 1);
+    assert_false(acl_user_unrestricted(t, u));
+    assert_true(acl_user_unrestricted(t, acl_find_const(t, "default", 7)));
     assert_true(acl_command_allowed(u, 0));  /* get */
     assert_false(acl_command_allowed(u, 1)); /* set */
     assert_true(acl_key_allowed(u, (const uint8_t *)"app:1", 5));
@@ -168,6 +170,11 @@ static void test_checks(void **state)
     u = acl_find_const(t, "s", 1);
     assert_true(acl_command_allowed(u, 5));
     assert_false(acl_command_allowed(u, 4));
+    /* (u moves when a user is added before it: found again after each change) */
+    assert_int_equal(setuser(t, "all", "+@all ~*", error), 0);
+    assert_true(acl_user_unrestricted(t, acl_find_const(t, "all", 3)));
+    assert_int_equal(setuser(t, "all", "-acl|setuser", error), 0);
+    assert_false(acl_user_unrestricted(t, acl_find_const(t, "all", 3)));
     free(t);
 }
 
