@@ -286,6 +286,21 @@ def g_bitcount(g):
     return args
 
 
+def g_acl(g):
+    """ACL subcommands that change nothing (users are tested by acl_diff.py): reads of the
+    default user, SETUSER's errors, DELUSER of users that do not exist or of default. Each
+    SETUSER fails even with its last argument dropped or a key added (Gen.command's arity
+    mutations), so that no user is created: the redis-server outlives one protocol's run."""
+    return g.r.choice([
+        [b"WHOAMI"], [b"USERS"], [b"LIST"], [b"CAT"], [b"GETUSER", b"default"],
+        [b"GETUSER", b"nosuch"], [b"CAT", b"nosuchcategory"], [b"NOSUCH"], [b"WHOAMI", b"x"],
+        [b"SETUSER", b"x", b"bogus", b"on"], [b"SETUSER", b"x", b"+nosuchcommand", b"on"],
+        [b"SETUSER", b"x", b"+@nosuch", b"+@nosuch"], [b"SETUSER", b"x", b"#123", b"#123"],
+        [b"SETUSER", b"a b", b"on"], [b"DELUSER", b"default"],
+        [b"DELUSER", b"nosuch", b"nosuch2"], [b"GETUSER"],
+    ])
+
+
 def g_lcs(g):
     args = [g.key(), g.key()]
     for opt in (b"LEN", b"IDX", b"WITHMATCHLEN"):
@@ -587,6 +602,7 @@ COMMANDS = [
     (b"INFO", lambda g: g.r.choice([[], [b"server"], [b"keyspace"]])),
     (b"COMMAND", g_command),
     (b"HELLO", g_hello),
+    (b"ACL", g_acl),
     (b"CONFIG", lambda g: [b"GET", g.r.choice([b"save", b"appendonly"])]),
     (b"NOSUCHCMD", lambda g: [g.value()]),
     # Outside a transaction block: UNWATCH, and EXEC/DISCARD without MULTI (errors). WATCH
