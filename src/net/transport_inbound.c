@@ -55,8 +55,11 @@ static void inbound_reject(struct transport_inbound *in, uint64_t *counter, cons
 {
     struct transport *t = in->t;
     (*counter)++;
-    transport_log_reject(t, "inbound %s (node %u): %s%s; closing", in->remote, in->peer, format,
-                         detail);
+    /* Before its hello (during TLS, say) a connection has not named its node yet. */
+    char who[24] = "node unknown yet";
+    if (in->peer != 0)
+        snprintf(who, sizeof who, "node %u", in->peer);
+    transport_log_reject(t, "inbound %s (%s): %s%s; closing", in->remote, who, format, detail);
     transport_inbound_close(in);
 }
 

@@ -35,6 +35,10 @@ targets="$targets handshake"
 # The address book and the peer port's probe (net/memberbook.h, net/probe.h).
 SOURCES[memberbook]="tests/fuzz/fuzz_memberbook.c src/net/memberbook.c src/net/probe.c"
 targets="$targets memberbook"
+# The TLS engine (net/tls.h) accepting a stranger's bytes: peers and TLS clients.
+SOURCES[tls]="tests/fuzz/fuzz_tls.c src/net/tls.c"
+LIBS[tls]="-lssl -lcrypto"
+targets="$targets tls"
 # ACL users' stored table and log entries (node/acl.h).
 SOURCES[acl]="tests/fuzz/fuzz_acl.c src/node/acl.c src/node/auth.c src/storage/kv_glob.c"
 LIBS[acl]="-lcrypto"

@@ -4,7 +4,7 @@
 #
 #   tests/fuzz/run.sh                 build and fuzz every target
 #   tests/fuzz/run.sh resp            only the named targets (codec, resp, ring, topology,
-#                                     handshake, memberbook, acl)
+#                                     handshake, memberbook, acl, tls)
 #   tests/fuzz/run.sh --seeds         regenerate the committed seed corpora, then stop
 #
 # Each target starts from its committed seeds in tests/fuzz/corpus/<target>/; new inputs go to
@@ -33,6 +33,7 @@ declare -A SOURCES=(
     [handshake]="tests/fuzz/fuzz_handshake.c src/net/handshake.c"
     [memberbook]="tests/fuzz/fuzz_memberbook.c src/net/memberbook.c src/net/probe.c"
     [acl]="tests/fuzz/fuzz_acl.c src/node/acl.c src/node/auth.c src/storage/kv_glob.c"
+    [tls]="tests/fuzz/fuzz_tls.c src/net/tls.c"
 )
 declare -A OPTIONS=(
     [codec]="-max_len=8192"
@@ -42,6 +43,7 @@ declare -A OPTIONS=(
     [handshake]="-max_len=256"
     [memberbook]="-max_len=10000"
     [acl]="-max_len=4096"
+    [tls]="-max_len=4096"
 )
 # Libraries a target links with, beyond the sanitizers.
 declare -A LIBS=(
@@ -49,6 +51,7 @@ declare -A LIBS=(
     [topology]="-lxxhash -lm"
     [handshake]="-lcrypto"
     [acl]="-lcrypto"
+    [tls]="-lssl -lcrypto"
 )
 
 command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (apt-get install clang)"; exit 1; }
@@ -70,7 +73,7 @@ if [ "${1:-}" = "--seeds" ]; then
 fi
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring topology handshake memberbook acl)
+[ ${#targets[@]} -gt 0 ] || targets=(codec resp ring topology handshake memberbook acl tls)
 failed=0
 for target in "${targets[@]}"; do
     [ -n "${SOURCES[$target]:-}" ] || { echo "fuzz: unknown target $target"; exit 2; }
