@@ -9,9 +9,9 @@
  * it had; the store never lets its log time go backwards, so an older stamp only means "no
  * time passed".
  *
- * The stamp: the previous stamp plus the monotonic time elapsed (uv_now), corrected toward
- * the wall clock by at most 1 ms per NODE_CLOCK_SLEW_PER_MS ms, so a wall clock that jumps
- * moves log time by the slew at most. A leader in a new term starts from the store's log
+ * The stamp (storage/kv_logclock.c, shared with the simulator): the previous stamp plus the
+ * monotonic time elapsed (uv_now), corrected toward the wall clock by at most 1 ms per
+ * 100 ms, so a wall clock that jumps moves log time by the slew at most. A leader in a new term starts from the store's log
  * time plus the monotonic time since this node saw it (the entry was appended before this
  * node applied it, so that never runs ahead of the previous leader); a cluster's very first
  * stamp is the wall clock, which keeps log time on the Unix scale.
@@ -29,6 +29,7 @@
 
 #include "node/node_internal.h"
 #include "storage/kv_command.h"
+#include "storage/kv_logclock.h"
 
 static uint64_t wall_ms(void)
 {
@@ -41,48 +42,20 @@ static uint64_t wall_ms(void)
 static void clock_observe(struct node_group *g, uint64_t mono_ms)
 {
     uint64_t applied = kv_time(g->kv);
-    if (applied != g->clock.applied_time_ms || g->clock.applied_seen_ms == 0) {
-        g->clock.applied_time_ms = applied;
-        g->clock.applied_seen_ms = mono_ms;
+    if (applied != g->clock.applied.time_ms || g->clock.applied.seen_mono_ms == 0) {
+        g->clock.applied.time_ms = applied;
+        g->clock.applied.seen_mono_ms = mono_ms;
     }
 }
 
-/* The log time a stamp taken now gets; `commit` makes it the last one given. */
+/* The log time a stamp taken now gets (storage/kv_logclock.c); `commit` makes it the last
+ * one given. */
 static uint64_t clock_read(struct node_group *g, bool commit)
 {
-    struct node_clock *c = &g->clock;
-    uint64_t mono = node_now_ms(g->node), wall = wall_ms();
+    uint64_t mono = node_now_ms(g->node);
     clock_observe(g, mono);
-    struct node_clock next = *c;
-    if (next.term != g->status.term || next.last_ms < c->applied_time_ms) {
-        /* A new term, or the log's time passed ours (another leader's entries): start from
-         * the log, plus what this node saw elapse since. */
-        uint64_t base = c->applied_time_ms == 0 ? wall
-                        : c->applied_time_ms + (mono - c->applied_seen_ms);
-        next.term = g->status.term;
-        next.anchor_time_ms = base;
-        next.anchor_mono_ms = mono;
-        next.last_ms = c->applied_time_ms;
-    }
-    uint64_t elapsed = mono - next.anchor_mono_ms;
-    uint64_t t = next.anchor_time_ms + elapsed;
-    int64_t slew_max = (int64_t)(elapsed / NODE_CLOCK_SLEW_PER_MS);
-    int64_t toward_wall = (int64_t)(wall - t);
-    if (toward_wall > slew_max)
-        toward_wall = slew_max;
-    if (toward_wall < -slew_max)
-        toward_wall = -slew_max;
-    t = (uint64_t)((int64_t)t + toward_wall);
-    if (t < next.last_ms)
-        t = next.last_ms; /* never backwards, whatever the wall clock did */
-    if (elapsed >= NODE_CLOCK_ANCHOR_MS) {
-        next.anchor_time_ms = t;
-        next.anchor_mono_ms = mono;
-    }
-    next.last_ms = t;
-    if (commit)
-        *c = next;
-    return t;
+    return kv_logclock_stamp(&g->clock.leader, g->status.term, &g->clock.applied, mono,
+                             wall_ms(), commit);
 }
 
 bool node_entry_stamp(struct node_group *g, uint8_t *data, size_t len)

@@ -30,6 +30,7 @@
 #include "node/node.h"
 #include "node/tls.h"
 #include "storage/kv.h"
+#include "storage/kv_logclock.h"
 #include "storage/wal.h"
 
 struct transport;
@@ -85,12 +86,8 @@ enum {
      * storage/kv.h), then the kv command or transaction. */
     NODE_ENTRY_HEADER_BYTES = NODE_WRITE_TAG_BYTES + KV_STAMP_BYTES,
     /* expiry.c: how often a leader looks for deadlines due (a clock entry then advances the
-     * log time and deletes them), and its log time's bounded correction toward its wall
-     * clock: at most 1 ms per NODE_CLOCK_SLEW_PER_MS ms, re-anchored every
-     * NODE_CLOCK_ANCHOR_MS. */
+     * log time and deletes them). */
     NODE_EXPIRY_TICK_MS = 100,
-    NODE_CLOCK_SLEW_PER_MS = 100,
-    NODE_CLOCK_ANCHOR_MS = 1000,
     /* A leader whose store holds deadlines appends a clock entry at least this often, so
      * that TTL counts down on an idle cluster too. */
     NODE_CLOCK_IDLE_MS = 1000,
@@ -385,12 +382,8 @@ struct node_group {
 
     /* expiry.c: the log time this node stamps on the entries it proposes as leader. */
     struct node_clock {
-        uint64_t term;            /* the term it was started in: a new one starts anew */
-        uint64_t anchor_time_ms;  /* a log time and the monotonic time it was taken at */
-        uint64_t anchor_mono_ms;
-        uint64_t last_ms;         /* the last stamp given: stamps never go backwards */
-        uint64_t applied_time_ms; /* the store's log time as last seen, and when (mono) */
-        uint64_t applied_seen_ms;
+        struct kv_logclock leader;        /* storage/kv_logclock.h */
+        struct kv_logclock_seen applied;  /* the store's log time as last seen, and when */
         uint64_t due_index;       /* the clock entry in flight (0: none) */
         uint64_t due_term;
         uint64_t checked_ms;      /* when deadlines were last looked at */

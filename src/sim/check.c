@@ -210,6 +210,21 @@ void sim_check_applied(struct sim_check *check, uint32_t node, const struct cn_e
     }
 }
 
+void sim_check_log_time(struct sim_check *check, uint32_t node, uint64_t index,
+                        uint64_t time_ms)
+{
+    struct sim_check_applied *slot = sim_check_slot(check, index);
+    if (slot == NULL) return; /* sim_check_applied reported the bound */
+    if (!slot->log_time_set) {
+        slot->log_time_set = true;
+        slot->log_time_ms = time_ms;
+    } else if (slot->log_time_ms != time_ms) {
+        sim_check_fail(check, "log time", "node %u is at log time %" PRIu64 " after index %"
+                       PRIu64 ", another node was at %" PRIu64, node + 1, time_ms, index,
+                       slot->log_time_ms);
+    }
+}
+
 void sim_check_snapshot_installed(struct sim_check *check, uint32_t node, uint64_t index,
                                   uint64_t rolling, uint64_t digest)
 {

@@ -38,6 +38,8 @@ struct sim_check_applied {
     uint64_t reported_term;
     uint8_t type;
     bool set;
+    bool log_time_set;
+    uint64_t log_time_ms; /* the state machine's log time after it (clock.c) */
 };
 
 struct sim_check;
@@ -169,6 +171,9 @@ void sim_check_persisted(struct sim_check *check, uint32_t node, const struct si
 void sim_check_became_leader(struct sim_check *check, uint32_t node, const struct cn_ops *ops,
                              const void *core, uint64_t term);
 /* The record for index, or NULL when nothing was applied there yet. */
+/* Every replica is at the same log time after the same index (docs/expiry.md). */
+void sim_check_log_time(struct sim_check *check, uint32_t node, uint64_t index,
+                        uint64_t time_ms);
 const struct sim_check_applied *sim_check_applied_at(const struct sim_check *check,
                                                      uint64_t index);
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "sim/world.h"
+#include "storage/kv.h"
 
 static const char *const sim_kind_names[] = {"get", "put", "del", "cas", "incr"};
 
@@ -195,8 +196,13 @@ void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq)
         c->log_index = 0;
         c->proposed_us = sim->now_us;
         uint64_t index = 0, term = 0;
-        struct cn_event event = {.type = CN_EVENT_PROPOSE, .data = c->data,
-                                 .data_len = c->data_len, .out_index = &index,
+        /* The node stamps the entry's log time as a leader does (clock.c). */
+        uint8_t entry[SIM_KV_ENTRY_BYTES_MAX];
+        size_t len = sim_clock_stamp(sim, node, c->group, c->data, c->data_len, entry,
+                                     sizeof entry);
+        assert(len > 0);
+        struct cn_event event = {.type = CN_EVENT_PROPOSE, .data = entry,
+                                 .data_len = (uint32_t)len, .out_index = &index,
                                  .out_term = &term};
         rc = sim_node_step(sim, node, c->group, &event);
         if (rc == CN_OK && c->state == SIM_CLIENT_PROPOSED) {
@@ -227,8 +233,10 @@ void sim_client_applied(struct sim *sim, uint32_t node, uint32_t group,
         if (c->state != SIM_CLIENT_PROPOSED || c->node != node || c->group != group ||
             c->log_index != entry->index)
             continue;
-        bool ours = entry->term == c->log_term && entry->data_len == c->data_len &&
-                    memcmp(entry->data, c->data, c->data_len) == 0;
+        uint64_t stamp = 0;
+        size_t skip = kv_stamp_read(entry->data, entry->data_len, &stamp) ? KV_STAMP_BYTES : 0;
+        bool ours = entry->term == c->log_term && entry->data_len == c->data_len + skip &&
+                    memcmp(entry->data + skip, c->data, c->data_len) == 0;
         if (!ours) {
             SIM_TRACE_GROUP(sim, (int)node, group, "client %u: index %" PRIu64
                             " overwritten: unknown", i + 1, entry->index);

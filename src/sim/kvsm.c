@@ -1,5 +1,6 @@
 /* kvsm.c — the simulator's key-value state machine: commands, apply, snapshot bytes. */
 #include "sim/kvsm.h"
+#include "storage/kv.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SIM_KV_COMMAND_VERSION = 1, SIM_KVSM_SNAPSHOT_MAGIC = 0x4b565331u /* "KVS1" */ };
+enum { SIM_KV_COMMAND_VERSION = 1, SIM_KVSM_SNAPSHOT_MAGIC = 0x4b565332u /* "KVS2" */ };
 
 /* A tiny bounds-checked cursor used by every decoder here. */
 struct sim_cursor {
@@ -98,6 +99,7 @@ int sim_kv_command_decode(const uint8_t *buf, size_t len, struct sim_kv_command 
 void sim_kvsm_reset(struct sim_kvsm *sm)
 {
     sm->count = 0;
+    sm->time_ms = 0;
 }
 
 static struct sim_kvsm_item *sim_kvsm_find(const struct sim_kvsm *sm, const char *key)
@@ -151,11 +153,17 @@ static void sim_kvsm_incr(struct sim_kvsm *sm, const char *key, struct sim_kv_ou
 }
 
 int sim_kvsm_apply(struct sim_kvsm *sm, const uint8_t *data, size_t len,
-                   struct sim_kv_output *output)
+                   struct sim_kv_output *output, uint64_t *stamp_ms)
 {
     struct sim_kv_command command;
     memset(output, 0, sizeof(*output));
+    *stamp_ms = 0;
+    if (kv_stamp_read(data, len, stamp_ms)) {
+        data += KV_STAMP_BYTES;
+        len -= KV_STAMP_BYTES;
+    }
     if (sim_kv_command_decode(data, len, &command) != 0) return -1;
+    if (*stamp_ms > sm->time_ms) sm->time_ms = *stamp_ms; /* never backwards, as kv_expiry.c */
     struct sim_kvsm_item *item = sim_kvsm_find(sm, command.key);
     switch (command.op) {
     case SIM_KV_PUT: output->ok = sim_kvsm_set(sm, command.key, command.value); break;
@@ -186,7 +194,7 @@ static uint64_t sim_kvsm_string_hash(const char *s)
 
 uint64_t sim_kvsm_digest(const struct sim_kvsm *sm)
 {
-    uint64_t digest = sm->count;
+    uint64_t digest = sm->count + sim_kvsm_string_hash("t") * (sm->time_ms + 1);
     for (uint32_t i = 0; i < sm->count; i++) {
         uint64_t h = sim_kvsm_string_hash(sm->items[i].key) * 31 +
                      sim_kvsm_string_hash(sm->items[i].value);
@@ -198,8 +206,10 @@ uint64_t sim_kvsm_digest(const struct sim_kvsm *sm)
 int64_t sim_kvsm_encode(const struct sim_kvsm *sm, uint8_t *buf, size_t capacity)
 {
     if (capacity < 8) return -1;
+    if (capacity < 16) return -1;
     size_t at = sim_put_uint(buf, SIM_KVSM_SNAPSHOT_MAGIC, 4);
     at += sim_put_uint(buf + at, sm->count, 4);
+    at += sim_put_uint(buf + at, sm->time_ms, 8);
     for (uint32_t i = 0; i < sm->count; i++) {
         int64_t n = sim_put_string(buf + at, capacity - at, sm->items[i].key,
                                    SIM_KV_KEY_BYTES_MAX);
@@ -218,6 +228,7 @@ int sim_kvsm_decode(struct sim_kvsm *sm, const uint8_t *buf, size_t len)
     sim_kvsm_reset(sm);
     if (sim_cursor_uint(&c, 4) != SIM_KVSM_SNAPSHOT_MAGIC) return -1;
     uint64_t count = sim_cursor_uint(&c, 4);
+    uint64_t time_ms = sim_cursor_uint(&c, 8);
     if (c.bad || count > SIM_KVSM_KEYS_MAX) return -1;
     for (uint64_t i = 0; i < count; i++) {
         struct sim_kvsm_item *item = &sm->items[i];
@@ -225,6 +236,7 @@ int sim_kvsm_decode(struct sim_kvsm *sm, const uint8_t *buf, size_t len)
         sim_cursor_string(&c, item->value, SIM_KV_VALUE_BYTES_MAX);
     }
     if (c.bad || c.at != len) return -1;
+    sm->time_ms = time_ms;
     sm->count = (uint32_t)count;
     for (uint32_t i = 0; i < sm->count; i++) {
         for (uint32_t j = 0; j < i; j++) {

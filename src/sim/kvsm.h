@@ -20,8 +20,11 @@ enum {
     SIM_KV_VALUE_BYTES_MAX = 31,  /* without the NUL */
     SIM_KVSM_KEYS_MAX = 32,       /* distinct keys held at once */
     SIM_KV_COMMAND_BYTES_MAX = 1 + 1 + 4 + 8 + 3 * (1 + SIM_KV_VALUE_BYTES_MAX),
-    SIM_KVSM_SNAPSHOT_BYTES_MAX = 8 + SIM_KVSM_KEYS_MAX * (2 + SIM_KV_KEY_BYTES_MAX +
-                                                           SIM_KV_VALUE_BYTES_MAX),
+    SIM_KVSM_SNAPSHOT_BYTES_MAX = 16 + SIM_KVSM_KEYS_MAX * (2 + SIM_KV_KEY_BYTES_MAX +
+                                                            SIM_KV_VALUE_BYTES_MAX),
+    /* A proposed entry: a log time stamp (storage/kv.h, KV_STAMP_BYTES), then the command. */
+    SIM_KV_STAMP_BYTES = 9,
+    SIM_KV_ENTRY_BYTES_MAX = SIM_KV_STAMP_BYTES + SIM_KV_COMMAND_BYTES_MAX,
 };
 
 enum sim_kv_op {
@@ -52,6 +55,7 @@ struct sim_kvsm_item {
 };
 
 struct sim_kvsm {
+    uint64_t time_ms; /* the log time: the largest stamp applied (docs/expiry.md) */
     uint32_t count;
     struct sim_kvsm_item items[SIM_KVSM_KEYS_MAX];
 };
@@ -62,12 +66,14 @@ int sim_kv_command_encode(const struct sim_kv_command *command, uint8_t *buf, si
 int sim_kv_command_decode(const uint8_t *buf, size_t len, struct sim_kv_command *command);
 
 void sim_kvsm_reset(struct sim_kvsm *sm);
-/* Applies one encoded command. Returns 0 with its output, or -1 (malformed: nothing changed). */
+/* Applies one encoded command, which may begin with a log time stamp (storage/kv.h) that
+ * advances the state machine's log time. Returns 0 with its output, or -1 (malformed:
+ * nothing changed). *stamp_ms: the stamp's time (0: none). */
 int sim_kvsm_apply(struct sim_kvsm *sm, const uint8_t *data, size_t len,
-                   struct sim_kv_output *output);
+                   struct sim_kv_output *output, uint64_t *stamp_ms);
 /* The value of `key`, or NULL when absent. */
 const char *sim_kvsm_get(const struct sim_kvsm *sm, const char *key);
-/* Order-independent digest of the contents (for comparing replicas). */
+/* Order-independent digest of the contents and the log time (for comparing replicas). */
 uint64_t sim_kvsm_digest(const struct sim_kvsm *sm);
 /* Serialises into buf. Returns the length, or -1 when capacity is too small. */
 int64_t sim_kvsm_encode(const struct sim_kvsm *sm, uint8_t *buf, size_t capacity);

@@ -186,9 +186,10 @@ static void sim_replica_apply(struct sim *sim, uint32_t node, struct sim_replica
             sim_check_committed_durable(check, node, e, sim->disks[r->group]);
         if (e->type == CN_ENTRY_CONFIG) sim_membership_applied(sim, node, r, e);
         struct sim_kv_output output = {0};
+        uint64_t stamp_ms = 0, time_before_ms = r->kvsm.time_ms;
         if (e->type == CN_ENTRY_NORMAL &&
             sim_kvsm_apply(sim_replica_target_kvsm(sim, node, r), e->data, e->data_len,
-                           &output) != 0) {
+                           &output, &stamp_ms) != 0) {
             sim_check_fail(check, "apply", "node %u: entry %" PRIu64
                            " holds no command the clients proposed", node + 1, e->index);
             return;
@@ -199,6 +200,7 @@ static void sim_replica_apply(struct sim *sim, uint32_t node, struct sim_replica
                                             sim_disk_data_hash(e->data, e->data_len));
         sim_check_applied(check, node, e, u->term, r->applied_rolling,
                           sim_kvsm_digest(&r->kvsm));
+        sim_clock_applied(sim, node, r, e, stamp_ms, time_before_ms);
         SIM_TRACE_GROUP(sim, (int)node, r->group, "apply %" PRIu64 " term %" PRIu64 " %s",
                         e->index, e->term,
                         e->type == CN_ENTRY_NORMAL ? "command"

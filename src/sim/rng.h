@@ -27,6 +27,7 @@ enum sim_rng_stream {
     SIM_RNG_CORE = 5,
     SIM_RNG_PARAMS = 6,
     SIM_RNG_MEMBERSHIP = 7,
+    SIM_RNG_CLOCK = 8, /* the nodes' wall clocks (clock.c) */
 };
 
 static inline uint64_t sim_rng_mix(uint64_t x)

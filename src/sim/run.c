@@ -91,7 +91,8 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
         snprintf(error, error_len, "--compare runs one group");
         return -1;
     }
-    if (options->plant != SIM_PLANT_NONE && options->group_count < 2) {
+    if (options->plant != SIM_PLANT_NONE && options->plant != SIM_PLANT_WALL_STAMP &&
+        options->group_count < 2) {
         snprintf(error, error_len, "--plant needs --groups 2 or more");
         return -1;
     }
@@ -271,6 +272,7 @@ static int sim_begin(struct sim *sim, uint64_t seed)
     sim_rng_init(&sim->rng_disk, seed, SIM_RNG_DISK);
     sim_rng_init(&sim->rng_core, seed, SIM_RNG_CORE);
     sim_params_draw(sim);
+    sim_clock_start(sim); /* after the nodes' reset below too: see there */
     for (uint32_t g = 0; g < sim->group_count; g++)
         sim_check_clear(&sim->checks[g], sim->node_count);
     sim->history = lincheck_history_create();
@@ -293,6 +295,7 @@ static int sim_begin(struct sim *sim, uint64_t seed)
         if (wal != NULL) sim_wal_reset(sim, i);
         n->tick_phase_us = (int64_t)sim_rng_below(&sim->rng_core, (uint64_t)sim->params.tick_us);
     }
+    sim_clock_start(sim); /* the reset above cleared the nodes' wall clocks */
     for (uint32_t i = 0; i < sim->node_count && !sim_failed(sim); i++) sim_node_start(sim, i);
     sim->client_count = sim->params.client_count;
     for (uint32_t i = 0; i < sim->client_count; i++) {

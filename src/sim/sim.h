@@ -62,6 +62,10 @@ enum sim_plant {
      * its after-persist messages sent, its entries applied) when the batch is issued, before
      * the shared sync completes. */
     SIM_PLANT_EARLY_ACK = 2,
+    /* A leader stamps its entries with its wall clock as it reads, without the monotonic
+     * clock, the slew or the floor of storage/kv_logclock.c (clock.c): its jumps then show
+     * in the log. Needs no second group. */
+    SIM_PLANT_WALL_STAMP = 3,
 };
 
 struct sim_options {

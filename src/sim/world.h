@@ -18,6 +18,7 @@
 #include "sim/check.h"
 #include "sim/disk.h"
 #include "sim/kvsm.h"
+#include "storage/kv_logclock.h"
 #include "sim/net.h"
 #include "sim/queue.h"
 #include "sim/rng.h"
@@ -158,6 +159,12 @@ struct sim_replica {
     struct cn_members conf;
     struct sim_read_wait reads[SIM_READS_WAITING_MAX];
     uint32_t read_count;
+    /* clock.c: the log time this replica stamps as leader, the state machine's log time as
+     * it last saw it change, and the last stamp applied of the current term (checked). */
+    struct kv_logclock clock;
+    struct kv_logclock_seen clock_seen;
+    uint64_t stamp_term;
+    uint64_t stamp_last_ms;
 };
 
 /* A simulated node: one process hosting a replica of every group (R = N), with one disk (one
@@ -180,6 +187,10 @@ struct sim_node {
     /* Storage "wal": a crash fault waits for this node's next disk write and strikes while it
      * is in flight, so that unsynced writes are torn (else crashes seldom land there). */
     bool crash_in_write;
+    /* clock.c: its wall clock, off the virtual time by an offset that jumps, and drifting. */
+    int64_t wall_offset_ms;
+    int32_t wall_drift_ppm;
+    int64_t wall_next_jump_ms;
 };
 
 enum sim_client_state {
@@ -244,6 +255,7 @@ struct sim {
     struct sim_queue queue;
     struct sim_net net;
     struct sim_rng rng_fault, rng_workload, rng_network, rng_disk, rng_core, rng_membership;
+    struct sim_rng rng_clock; /* clock.c: its own stream, so the others are unchanged */
     uint32_t node_count;
     uint32_t group_count;           /* --groups: every node hosts every group */
     /* The protocol persists entries per slot (Multi-Paxos, cn_update.entries_per_slot): the
@@ -343,6 +355,14 @@ int sim_snapshot_decode(struct sim_replica *r, const uint8_t *buf, uint32_t len)
 struct cn_members sim_members(const struct sim *sim);
 
 /* client.c */
+/* clock.c: the nodes' wall clocks, drawn at a seed's start; the stamped entry a node
+ * proposes (0: cap too small); a replica restarted; an entry applied (the log time checks). */
+void sim_clock_start(struct sim *sim);
+size_t sim_clock_stamp(struct sim *sim, uint32_t node, uint32_t group, const uint8_t *data,
+                       size_t len, uint8_t *entry, size_t cap);
+void sim_clock_restarted(struct sim_replica *replica);
+void sim_clock_applied(struct sim *sim, uint32_t node, struct sim_replica *replica,
+                       const struct cn_entry *entry, uint64_t stamp_ms, uint64_t time_before_ms);
 void sim_client_start(struct sim *sim, uint32_t client);
 void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq);
 void sim_client_reply(struct sim *sim, uint32_t client, uint64_t seq);

@@ -18,6 +18,7 @@
 #include "storage/kv.h"
 #include "storage/kv_coll.h" /* white box: the elements DB holds the deadlines */
 #include "storage/kv_command.h"
+#include "storage/kv_logclock.h"
 
 enum { ARGS_MAX = 16, ENTRY_BYTES_MAX = 1u << 16, T0 = 1700000000000ull };
 
@@ -343,6 +344,45 @@ static void test_deadline_follows_key(void **state)
     assert_int_equal(elements(f->kv), 0);
 }
 
+/* The leader's clock (kv_logclock.c): a new cluster starts at the wall clock; stamps follow
+ * the monotonic clock and move toward the wall clock by 1 % at most, so a jump of an hour
+ * either way moves them by the slew only; they never go back; a new term starts from the
+ * store's log time plus the time seen to pass since. */
+static void test_leader_clock(void **state)
+{
+    (void)state;
+    struct kv_logclock clock = {0};
+    struct kv_logclock_seen applied = {0};
+    uint64_t wall = T0, mono = 500;
+    uint64_t t = kv_logclock_stamp(&clock, 1, &applied, mono, wall, true);
+    assert_int_equal(t, T0);
+    uint64_t last = t;
+    for (int i = 1; i <= 100; i++) { /* 10 s; the wall clock jumps back an hour at 5 s */
+        mono += 100;
+        wall += 100;
+        if (i == 50) {
+            wall -= 3600 * 1000;
+        }
+        t = kv_logclock_stamp(&clock, 1, &applied, mono, wall, true);
+        assert_true(t >= last);
+        assert_true(t - last <= 101); /* the elapsed 100 ms and at most 1 ms of slew */
+        last = t;
+    }
+    assert_true(last >= T0 + 10000 - 100 && last <= T0 + 10000);
+    /* A wall clock an hour ahead pulls by 1 % at most. */
+    wall = T0 + 3600 * 1000;
+    uint64_t before = last;
+    mono += 1000;
+    t = kv_logclock_stamp(&clock, 1, &applied, mono, wall, true);
+    assert_true(t >= before + 1000 && t <= before + 1010);
+    /* Term 2 on another node: from the store's time plus what it saw pass since. */
+    struct kv_logclock other = {0};
+    struct kv_logclock_seen seen = {.time_ms = T0 + 4000, .seen_mono_ms = 7000};
+    t = kv_logclock_stamp(&other, 2, &seen, 7300, T0 - 5000, false);
+    assert_int_equal(t, T0 + 4300); /* 300 ms later; no slew before time passes from there */
+    assert_int_equal(other.last_ms, 0); /* not committed */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +392,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deadline_index, setup, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_and_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadline_follows_key, setup, teardown),
+        cmocka_unit_test(test_leader_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include "sim/kvsm.h"
 #include "sim/rng.h"
+#include "storage/kv.h"
 
 static int apply(struct sim_kvsm *sm, uint8_t op, const char *key, const char *value,
                  const char *expect, struct sim_kv_output *out)
@@ -21,7 +22,26 @@ static int apply(struct sim_kvsm *sm, uint8_t op, const char *key, const char *v
     uint8_t buf[SIM_KV_COMMAND_BYTES_MAX];
     int len = sim_kv_command_encode(&c, buf, sizeof(buf));
     assert_true(len > 0);
-    return sim_kvsm_apply(sm, buf, (size_t)len, out);
+    uint64_t stamp = 0;
+    return sim_kvsm_apply(sm, buf, (size_t)len, out, &stamp);
+}
+
+/* The same, with a log time stamp in front, as a simulated leader proposes it. */
+static int apply_stamped(struct sim_kvsm *sm, uint64_t time_ms, const char *key,
+                         const char *value, struct sim_kv_output *out)
+{
+    static uint64_t seq;
+    struct sim_kv_command c = {.op = SIM_KV_PUT, .client = 2, .seq = ++seq};
+    snprintf(c.key, sizeof(c.key), "%s", key);
+    snprintf(c.value, sizeof(c.value), "%s", value);
+    uint8_t buf[SIM_KV_ENTRY_BYTES_MAX];
+    kv_stamp_write(buf, time_ms);
+    int len = sim_kv_command_encode(&c, buf + KV_STAMP_BYTES, sizeof(buf) - KV_STAMP_BYTES);
+    assert_true(len > 0);
+    uint64_t stamp = 0;
+    int rc = sim_kvsm_apply(sm, buf, (size_t)len + KV_STAMP_BYTES, out, &stamp);
+    assert_int_equal(stamp, rc == 0 ? time_ms : 0);
+    return rc;
 }
 
 static void test_kvsm_outputs(void **state)
@@ -108,10 +128,12 @@ static void test_kvsm_garbage_is_refused(void **state)
         for (size_t b = 0; b < len; b++) buf[b] = (uint8_t)sim_rng_next(&rng);
         if (len > 0 && sim_rng_below(&rng, 2)) buf[0] = 1; /* right version */
         uint64_t before = sim_kvsm_digest(&sm);
-        if (sim_kvsm_apply(&sm, buf, len, &out) != 0)
+        uint64_t stamp = 0;
+        if (sim_kvsm_apply(&sm, buf, len, &out, &stamp) != 0)
             assert_int_equal(sim_kvsm_digest(&sm), before);
     }
-    assert_int_equal(sim_kvsm_apply(&sm, NULL, 0, &out), -1);
+    uint64_t stamp = 0;
+    assert_int_equal(sim_kvsm_apply(&sm, NULL, 0, &out, &stamp), -1);
 }
 
 static void test_kvsm_snapshot_roundtrip(void **state)
@@ -144,6 +166,33 @@ static void test_kvsm_snapshot_roundtrip(void **state)
     assert_true(sim_kvsm_digest(&other) != sim_kvsm_digest(&sm));
 }
 
+/* A stamp advances the log time, an older one leaves it (docs/expiry.md), and the log time
+ * is part of the digest and of a snapshot. */
+static void test_kvsm_log_time(void **state)
+{
+    (void)state;
+    struct sim_kvsm sm, copy;
+    struct sim_kv_output out;
+    sim_kvsm_reset(&sm);
+    assert_int_equal(apply_stamped(&sm, 1000, "k", "a", &out), 0);
+    assert_int_equal(sm.time_ms, 1000);
+    uint64_t digest = sim_kvsm_digest(&sm);
+    assert_int_equal(apply_stamped(&sm, 900, "k", "a", &out), 0);
+    assert_int_equal(sm.time_ms, 1000);
+    assert_int_equal(sim_kvsm_digest(&sm), digest);
+    assert_int_equal(apply(&sm, SIM_KV_PUT, "k", "a", NULL, &out), 0); /* unstamped */
+    assert_int_equal(sm.time_ms, 1000);
+    assert_int_equal(apply_stamped(&sm, 1500, "k", "a", &out), 0);
+    assert_int_equal(sm.time_ms, 1500);
+    assert_true(sim_kvsm_digest(&sm) != digest); /* same contents, later time */
+    uint8_t buf[SIM_KVSM_SNAPSHOT_BYTES_MAX];
+    int64_t len = sim_kvsm_encode(&sm, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(sim_kvsm_decode(&copy, buf, (size_t)len), 0);
+    assert_int_equal(copy.time_ms, 1500);
+    assert_int_equal(sim_kvsm_digest(&copy), sim_kvsm_digest(&sm));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +200,7 @@ int main(void)
         cmocka_unit_test(test_kvsm_command_roundtrip_and_truncation),
         cmocka_unit_test(test_kvsm_garbage_is_refused),
         cmocka_unit_test(test_kvsm_snapshot_roundtrip),
+        cmocka_unit_test(test_kvsm_log_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
