@@ -10,7 +10,8 @@
 #    connection authenticated as the user on another node loses the command it had;
 #  - a node restarted keeps the users; a node that missed the changes and a compaction gets
 #    them by snapshot;
-#  - no password appears in a log, INFO, or a data directory (WAL, LMDB).
+#  - no password appears in a log, INFO, or a data directory (WAL, LMDB);
+#  - ACL SETUSER default gives every node's default user a password, kept across a restart.
 cd "$(dirname "$0")/../.."
 . tests/cluster/lib.sh
 set -u
@@ -99,4 +100,15 @@ for i in 1 2 3; do cli "$i" info all; cli "$i" config get '*'; done >"$CLUSTER_D
 if grep -rqa -- "$SECRET" "$CLUSTER_DIR"/node* "$CLUSTER_DIR/info.txt"; then
     fail "the password appears in $(grep -rla -- "$SECRET" "$CLUSTER_DIR"/node* "$CLUSTER_DIR/info.txt" | head -3)"
 fi
+# The default user changed through the log: every node asks new connections for its new
+# password, also after a restart without --requirepass.
+expect_eq "$(cli "$follower" acl setuser default resetpass ">$SECRET-default")" OK "setuser default"
+noauth() { [ "$(cli "$1" ping 2>/dev/null)" = "NOAUTH Authentication required." ]; }
+for i in 1 2 3; do wait_for 10 noauth "$i" || fail "node $i still lets connections in without AUTH"; done
+export REDISCLI_AUTH="$SECRET-default"
+for i in 1 2 3; do expect_eq "$(cli "$i" ping)" PONG "AUTH with the new default password on node $i"; done
+node_stop "$leader"
+node_start "$leader" || fail "restart of $leader with the default user changed"
+unset REDISCLI_AUTH
+noauth "$leader" || fail "node $leader let a connection in without AUTH after its restart"
 echo "node_acl: ok"
