@@ -12,7 +12,9 @@
 #   without --tls-replication (the secret too) cannot take part: the term and the leader stay
 #   as they were, writes commit on the two real nodes, the outsider learns no leader and
 #   applies nothing; both sides count the refusals (INFO peer_tls_failures) and log why
-#   ("certificate verify failed", "speaks plaintext"), without the secret or any key;
+#   ("certificate verify failed", "speaks plaintext"), without the secret or any key; inside
+#   TLS, a node with the CA's certificate but another secret, or another --cluster-id, is
+#   refused the same way by the HMAC handshake and the hello;
 # - SIGHUP applies to peer connections: the real node restarted with the other CA's
 #   certificate stays out until its files are fixed and it is sent SIGHUP, then it catches up;
 # - the probes of membership changes go over TLS: a joiner without it is refused, node 4 with
@@ -79,12 +81,13 @@ term=$(info_field "$leader" term)
 echo "leader $leader, term $term; node $victim is replaced by outsiders"
 node_kill "$victim"
 
-# outsider NAME LOG_WORD FLAGS... — a chorusd as node $victim (its ports, a fresh data
-# directory) with FLAGS; it must stay out while the leader refuses it, and both say why.
+# outsider NAME LOG_WORD STAT FLAGS... — a chorusd as node $victim (its ports, a fresh data
+# directory) with FLAGS; it must stay out while the leader refuses it (counting in INFO stats
+# STAT), and a log says why.
 outsider() {
-    local name=$1 word=$2; shift 2
+    local name=$1 word=$2 stat=$3; shift 3
     local before
-    before=$(info_stat "$leader" peer_tls_failures)
+    before=$(info_stat "$leader" "$stat")
     "$CHORUSD" --id "$victim" --cluster "$(cluster_spec 3)" --protocol "$PROTOCOL" \
         --data-dir "$CLUSTER_DIR/outsider-$name" --listen "127.0.0.1:$(client_port "$victim")" \
         --peer-listen "127.0.0.1:$(peer_port "$victim")" --shards 1 "$@" \
@@ -93,7 +96,7 @@ outsider() {
     wait_for 10 node_answers_ping "$victim" || fail "outsider $name did not start"
     # The leader keeps trying to reach the address, and the outsider the real nodes: three
     # refusals on the leader's side are several heartbeats and retries.
-    wait_for 30 stat_at_least "$leader" peer_tls_failures $((before + 3)) ||
+    wait_for 30 stat_at_least "$leader" "$stat" $((before + 3)) ||
         fail "outsider $name: the leader did not refuse it"
     expect_eq "$(cli "$leader" set "during:$name" x)" OK "write with outsider $name"
     expect_eq "$(info_field "$victim" leader_id)" 0 "outsider $name's leader"
@@ -103,11 +106,18 @@ outsider() {
     expect_eq "$(info_field "$other" leader_id)" "$leader" "node $other's leader with outsider $name"
     grep -q -- "$word" "$CLUSTER_DIR/node$leader.log" "$CLUSTER_DIR/node$other.log" \
         "$CLUSTER_DIR/outsider-$name.log" || fail "outsider $name: no log line says '$word'"
-    echo "outsider $name: refused ($(info_stat "$leader" peer_tls_failures) TLS failures on the leader)"
+    echo "outsider $name: refused ($stat on the leader: $(info_stat "$leader" "$stat"))"
     node_kill "$victim"
 }
-outsider other-ca "certificate verify failed" $(flags "$victim" "$OTHER")
-outsider plaintext "speaks plaintext" --cluster-secret-file "$CLUSTER_DIR/secret"
+outsider other-ca "certificate verify failed" peer_tls_failures $(flags "$victim" "$OTHER")
+outsider plaintext "speaks plaintext" peer_tls_failures --cluster-secret-file "$CLUSTER_DIR/secret"
+# Inside TLS the secret and the cluster id are still checked: a certificate of the CA is not
+# enough.
+printf '%s\n' "another-secret-$$-0123456789" >"$CLUSTER_DIR/other-secret"
+chmod 600 "$CLUSTER_DIR/other-secret"
+outsider other-secret "challenge refused" peer_auth_failures \
+    $(flags "$victim" "$CA" | sed "s|$CLUSTER_DIR/secret|$CLUSTER_DIR/other-secret|")
+outsider cluster-id "another cluster" peer_handshake_errors $(flags "$victim" "$CA") --cluster-id 12345
 
 # The real node with the other CA's certificate in its files: it stays out. Then the right
 # files and SIGHUP: its new peer connections present them, and it catches up.
@@ -157,6 +167,7 @@ for n in 1 2 3; do
     esac
 done
 grep -qF -- "$SECRET" "$CLUSTER_DIR"/*.log && fail "the secret is in a log"
+grep -qF -- "another-secret-$$" "$CLUSTER_DIR"/*.log && fail "the other secret is in a log"
 grep -q "PRIVATE KEY" "$CLUSTER_DIR"/*.log && fail "a key is in a log"
 
 # --tls-replication without a CA is refused at start.
