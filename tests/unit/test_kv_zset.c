@@ -17,7 +17,13 @@
 #include "storage/kv_coll.h" /* white box: the DBs */
 #include "storage/kv_command.h"
 
-enum { ARGS_MAX = 2100, ENTRY_BYTES_MAX = 3u << 20, BIG_MEMBERS = 100000, PER_COMMAND = 1000 };
+enum {
+    ARGS_MAX = 2100,
+    ENTRY_BYTES_MAX = 3u << 20,
+    BIG_MEMBERS = 100000,
+    PER_COMMAND = 1000,
+    LITERAL_ARGS_MAX = 32, /* run()'s and read_op()'s arguments */
+};
 
 struct fixture {
     char dir[64];
@@ -104,11 +110,12 @@ static struct kv_result apply_to(struct fixture *f, struct kv *kv, uint8_t op, i
 /* Applies op with the NULL-terminated string arguments to f->kv. */
 static struct kv_result run(struct fixture *f, uint8_t op, ...)
 {
-    struct kv_bytes args[16];
+    struct kv_bytes args[LITERAL_ARGS_MAX];
     uint32_t n = 0;
     va_list ap;
     va_start(ap, op);
     for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+        assert_true(n < LITERAL_ARGS_MAX);
         args[n++] = text(s);
     }
     va_end(ap);
@@ -118,11 +125,12 @@ static struct kv_result run(struct fixture *f, uint8_t op, ...)
 /* A read through kv_read_run, as the node serves one. */
 static struct kv_result read_op(struct kv *kv, uint8_t op, int64_t seed, ...)
 {
-    static struct kv_bytes args[16];
+    static struct kv_bytes args[LITERAL_ARGS_MAX];
     uint32_t n = 0;
     va_list ap;
     va_start(ap, seed);
     for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
+        assert_true(n < LITERAL_ARGS_MAX);
         args[n++] = text(s);
     }
     va_end(ap);
