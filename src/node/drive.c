@@ -349,8 +349,10 @@ static void sync_start(struct node *node)
 {
     /* Not sealable also when WAL_BATCHES_IN_FLIGHT_MAX batches are in flight: the WAL's count
      * of them is the node's flight_count (asserted below by the free slot). */
-    if (node->batch_open == NULL || node->stopping || !wal_batch_sealable(node->wal))
+    if ((node->batch_open == NULL && !node->wal_records_pending) || node->stopping ||
+        !wal_batch_sealable(node->wal))
         return;
+    node->wal_records_pending = false;
     if (node->flight_count > 0)
         node->stats.syncs_overlapped++;
     uint32_t at = (node->flight_head + node->flight_count) % WAL_BATCHES_IN_FLIGHT_MAX;

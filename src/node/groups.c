@@ -335,7 +335,7 @@ static int group_create_core(struct node *node, struct node_group *g,
     }
     /* A node that joined a running cluster starts with no configuration: it learns its own
      * from the leader's first append or snapshot (docs/membership.md). */
-    if (node_members_joined(node))
+    if (g->start_empty || node_members_joined(node))
         config.members.count = 0;
     struct wal_restore restore;
     struct wal_error err;
@@ -362,7 +362,7 @@ static int group_create_core(struct node *node, struct node_group *g,
     return 0;
 }
 
-static void group_close(struct node *node, struct node_group *g)
+void node_group_close(struct node *node, struct node_group *g)
 {
     if (g->core != NULL)
         node->ops->destroy(g->core);
@@ -394,16 +394,17 @@ static int group_open(struct node *node, struct node_group *g, const struct topo
 }
 
 struct node_group *node_group_open(struct node *node, uint32_t id,
-                                   const struct topology_shard *shard)
+                                   const struct topology_shard *shard, bool start_empty)
 {
     struct node_group *g = calloc(1, sizeof(*g));
     assert(g != NULL);
     g->node = node;
+    g->start_empty = start_empty;
     g->id = id;
     g->first_slot = shard->first_slot;
     g->last_slot = shard->last_slot;
     if (group_open(node, g, shard) != 0) {
-        group_close(node, g);
+        node_group_close(node, g);
         return NULL;
     }
     assert(node->ready_count < node->group_slots);
@@ -430,23 +431,39 @@ int node_groups_open(struct node *node)
     assert(node->groups != NULL && node->hosted != NULL && node->shard_leader_hint != NULL &&
            node->shard_leader_hint_term != NULL &&
            node->ready != NULL && node->ready_work != NULL && node->awake != NULL);
-    for (uint32_t s = 0; s < t->shard_count; s++)
-        if (topology_shard_has_replica(&t->shards[s], node->config.id))
-            node->hosted_count++;
-    if (kv_env_open_node(node, t->shard_count + 1) != 0)
+    /* A shard's replica is hosted when the topology lists this node, or when a planned move
+     * brings it here and its replica was created before a restart (rebalance.c). */
+    node_rebalance_refresh(node);
+    bool *hosting = calloc(t->shard_count, sizeof(*hosting));
+    assert(hosting != NULL);
+    for (uint32_t s = 0; s < t->shard_count; s++) {
+        hosting[s] = topology_shard_has_replica(&t->shards[s], node->config.id) ||
+                     (node->cluster_mode && node_rebalance_open_at_start(node, s));
+        node->hosted_count += hosting[s];
+    }
+    if (kv_env_open_node(node, t->shard_count + 1) != 0) {
+        free(hosting);
         return -1;
+    }
     uint32_t at = 0;
     node->group_slots = node->hosted_count;
     for (uint32_t s = 0; s < t->shard_count; s++) {
         const struct topology_shard *shard = &t->shards[s];
-        if (!topology_shard_has_replica(shard, node->config.id))
+        if (!hosting[s]) {
+            if (node->cluster_mode)
+                node_rebalance_sweep(node, s);
             continue;
-        struct node_group *g = node_group_open(node, s, shard);
-        if (g == NULL)
+        }
+        bool replica = topology_shard_has_replica(shard, node->config.id);
+        struct node_group *g = node_group_open(node, s, shard, !replica);
+        if (g == NULL) {
+            free(hosting);
             return -1;
+        }
         node->groups[s] = g;
         node->hosted[at++] = g;
     }
+    free(hosting);
     if (node_meta_open(node) != 0)
         return -1;
     node_acl_open(node);
@@ -461,9 +478,9 @@ void node_groups_close(struct node *node)
 {
     for (uint32_t i = 0; i < node->hosted_count; i++)
         if (node->hosted[i] != NULL)
-            group_close(node, node->hosted[i]);
+            node_group_close(node, node->hosted[i]);
     if (node->meta != NULL)
-        group_close(node, node->meta);
+        node_group_close(node, node->meta);
     node->meta = NULL;
     node_acl_close(node);
     free(node->groups);
@@ -563,7 +580,9 @@ void node_groups_balance(struct node *node)
     for (uint32_t i = 0; i < node->hosted_count; i++) {
         struct node_group *g = node->hosted[i];
         cn_node_id preferred = node->topology->shards[g->id].replicas[0];
-        if (g->status.role != CN_ROLE_LEADER || preferred == node->config.id ||
+        /* Not to a replica that is moving off: the move hands leadership away from it. */
+        if (g->retiring || node_rebalance_moving_off(node, g->id, preferred) ||
+            g->status.role != CN_ROLE_LEADER || preferred == node->config.id ||
             g->status.transfer_target != 0 || g->balance_term == g->status.term)
             continue;
         struct transport_peer_info info;

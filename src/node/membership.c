@@ -68,11 +68,12 @@ enum member_step {
     STEP_REMOVE,    /* FORGET: ask the core to remove the node */
     STEP_SETTLE,    /* wait until the configuration is no longer pending */
     STEP_UNRECORD,  /* FORGET, S > 1: the topology without the node was proposed: wait */
+    STEP_LEAVING,   /* FORGET, S > 1, of a replica holder: the topology marking it LEAVING */
 };
 
 static const char *step_names[] = {"idle", "probing", "recording-addresses", "adding-learner",
                                    "catching-up", "promoting", "removing", "settling",
-                                   "dropping-from-topology"};
+                                   "dropping-from-topology", "marking-leaving"};
 
 struct probe_work {
     uv_work_t work;
@@ -182,6 +183,7 @@ static void probe_work_run(uv_work_t *work)
 
 static void change_fail(struct node *node, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
+static void leaving_tick(struct node *node, struct node_group *g);
 
 static void change_end(struct node *node, bool ok, const char *text)
 {
@@ -812,6 +814,9 @@ void node_members_tick(struct node *node)
     if (!m->removed && !cn_membership_empty(&st->membership) && !st->membership_pending &&
         !cn_membership_contains(&st->membership, node->config.id))
         mark_removed(node, "its configuration no longer names it");
+    if (m->step == STEP_IDLE && node->cluster_mode && st->role == CN_ROLE_LEADER &&
+        !st->membership_pending)
+        leaving_tick(node, g);
     if (m->step == STEP_IDLE || m->step == STEP_PROBING)
         return;
     /* A leader that removed itself has stepped down by the time its change is complete. */
@@ -843,6 +848,18 @@ void node_members_tick(struct node *node)
             (!node->cluster_mode || topology_node_find(node->topology, m->target) != NULL))
             m->step = cn_membership_contains(&st->membership, m->target) ? STEP_CATCHUP
                                                                            : STEP_LEARNER;
+        break;
+    case STEP_LEAVING:
+        if (g->applied_index < m->book_index)
+            break;
+        node_meta_check_now(node);
+        if (topology_node_find(node->topology, m->target) != NULL &&
+            topology_node_find(node->topology, m->target)->state == TOPOLOGY_NODE_LEAVING) {
+            char text[120];
+            snprintf(text, sizeof(text), "node %u is leaving: its replicas move off, then it is "
+                     "removed", m->target);
+            change_end(node, true, text);
+        }
         break;
     case STEP_UNRECORD:
         if (g->applied_index < m->book_index)
@@ -1002,6 +1019,73 @@ void node_members_meet(struct node_exec *e)
     node_exec_done(e, out);
 }
 
+/* CLUSTER FORGET of a node that holds replicas: the topology marks it LEAVING, so that the
+ * rebalancer's plan moves its replicas off (rebalance.c); once it holds none, the meta leader
+ * removes it (leaving_tick). */
+static void forget_leaving(struct node_exec *e, struct node_group *g, cn_node_id id)
+{
+    struct node *node = e->node;
+    const struct topology_node *n = topology_node_find(node->topology, id);
+    assert(n != NULL);
+    if (n->state == TOPOLOGY_NODE_LEAVING) {
+        node_exec_error(e, "ERR the node is already leaving (its replicas are moving off)");
+        return;
+    }
+    struct topology *next = malloc(sizeof(*next));
+    struct rebalance_plan *plan = malloc(sizeof(*plan));
+    assert(next != NULL && plan != NULL);
+    *next = *node->topology;
+    next->epoch++;
+    ((struct topology_node *)topology_node_find(next, id))->state = TOPOLOGY_NODE_LEAVING;
+    int rv = rebalance_plan(next, node->config.rebalance_moves_per_node, plan);
+    free(plan);
+    if (rv != TOPOLOGY_OK) {
+        char text[200];
+        snprintf(text, sizeof(text), "ERR node %u cannot leave: %s", id, topology_strerror(rv));
+        node_exec_error(e, text);
+        free(next);
+        return;
+    }
+    change_begin(node, g, STEP_LEAVING, id);
+    node->members->book_index = 0;
+    propose_topology(node, g, next);
+    free(next);
+    if (node->members->step != STEP_LEAVING) {
+        node_exec_error(e, "ERR the change was refused");
+        return;
+    }
+    struct resp_out *out = node_exec_out(e);
+    resp_reply_simple(out, "OK", 2);
+    node_exec_done(e, out);
+}
+
+/* The meta leader removes a LEAVING node once it holds no replica and no move is planned
+ * off it: the topology without it, then the meta group without it (STEP_UNRECORD). */
+static void leaving_tick(struct node *node, struct node_group *g)
+{
+    const struct topology *t = node->topology;
+    for (uint32_t i = 0; i < t->node_count; i++) {
+        const struct topology_node *n = &t->nodes[i];
+        if (n->state != TOPOLOGY_NODE_LEAVING)
+            continue;
+        bool holding = false;
+        for (uint32_t s = 0; s < t->shard_count && !holding; s++)
+            holding = topology_shard_has_replica(&t->shards[s], n->id) ||
+                      node_rebalance_moving_off(node, s, n->id);
+        if (holding)
+            continue;
+        struct topology *next = malloc(sizeof(*next));
+        assert(next != NULL);
+        if (node_topology_without_node(t, n->id, next) == TOPOLOGY_OK) {
+            change_begin(node, g, STEP_UNRECORD, n->id);
+            node->members->book_index = 0;
+            propose_topology(node, g, next);
+        }
+        free(next);
+        return;
+    }
+}
+
 /* CLUSTER FORGET of a node of a sharded cluster's topology: only once it holds no replica
  * (moving them off is the rebalancer's, not built); then the topology without it, and then
  * its removal from the meta group's configuration (STEP_UNRECORD, STEP_REMOVE). */
@@ -1012,11 +1096,7 @@ static void forget_from_topology(struct node_exec *e, struct node_group *g, cn_n
     for (uint32_t s = 0; s < node->topology->shard_count; s++)
         holding += topology_shard_has_replica(&node->topology->shards[s], id);
     if (holding > 0) {
-        char text[200];
-        snprintf(text, sizeof(text), "ERR node %u holds replicas of %u shards: they must move "
-                 "off it before it is removed, and moving replicas is not built yet", id,
-                 holding);
-        node_exec_error(e, text);
+        forget_leaving(e, g, id);
         return;
     }
     const struct cn_membership *now = &g->status.membership;
@@ -1123,6 +1203,20 @@ static void render_rebalance(const struct node *node, char *text, size_t cap, si
                             node->config.rebalance_moves_per_node,
                             node->rebalance_error == TOPOLOGY_OK
                                 ? "" : topology_strerror(node->rebalance_error));
+    *at += (size_t)snprintf(text + *at, cap - *at, "rebalance_replicas_created:%llu\r\n"
+                            "rebalance_replicas_deleted:%llu\r\nrebalance_moves_recorded:%llu\r\n",
+                            (unsigned long long)node->rebalance_created,
+                            (unsigned long long)node->rebalance_deleted,
+                            (unsigned long long)node->rebalance_recorded);
+    /* The placement the topology records, a line per shard (as far as the reply's bound). */
+    const struct topology *t = node->topology;
+    for (uint32_t s = 0; s < t->shard_count && *at < cap - 400; s++) {
+        *at += (size_t)snprintf(text + *at, cap - *at, "shard_%u:replicas=", s);
+        for (uint32_t r = 0; r < t->shards[s].replica_count; r++)
+            *at += (size_t)snprintf(text + *at, cap - *at, "%s%u", r ? "," : "",
+                                    t->shards[s].replicas[r]);
+        *at += (size_t)snprintf(text + *at, cap - *at, "\r\n");
+    }
     for (uint32_t i = 0; i < plan->move_count && i < NODE_MEMBERS_MOVES_SHOWN && *at < cap - 200;
          i++) {
         const struct rebalance_move *mv = &plan->moves[i];

@@ -60,7 +60,7 @@ int node_meta_open(struct node *node)
     if (!topology_shard_has_replica(&shard, node->config.id) && !node_members_joined(node))
         return 0;
     node->group_slots++;
-    node->meta = node_group_open(node, t->shard_count, &shard);
+    node->meta = node_group_open(node, t->shard_count, &shard, false);
     return node->meta != NULL ? 0 : -1;
 }
 

@@ -12,9 +12,8 @@
  * member's current topology from a probe and starts from it.
  *
  * Adopting a topology connects to its new nodes, sends them the node beats, and puts their
- * addresses into the address book (membership.c). The shards' replica lists do not change in
- * what is built so far (the rebalancer that would move replicas is not built; see
- * docs/membership.md), so the groups a node hosts stay those it opened at start-up.
+ * addresses into the address book (membership.c), and recomputes the rebalancer's plan, which
+ * rebalance.c carries out (the groups a node hosts follow the shards' replica lists).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -156,22 +155,6 @@ void node_topology_encode_own(struct node *node)
         node->topology_hash = 1; /* 0 means "not verified" in a beat */
 }
 
-/* Whether two topologies give every shard the same replicas (order aside from the first). */
-static bool topology_same_placement(const struct topology *a, const struct topology *b)
-{
-    if (a->shard_count != b->shard_count)
-        return false;
-    for (uint32_t s = 0; s < a->shard_count; s++) {
-        const struct topology_shard *x = &a->shards[s], *y = &b->shards[s];
-        if (x->replica_count != y->replica_count)
-            return false;
-        for (uint32_t r = 0; r < x->replica_count; r++)
-            if (!topology_shard_has_replica(y, x->replicas[r]))
-                return false;
-    }
-    return true;
-}
-
 void node_topology_adopt(struct node *node, const struct topology *next)
 {
     assert(next->epoch > node->topology->epoch);
@@ -179,10 +162,6 @@ void node_topology_adopt(struct node *node, const struct topology *next)
     node_log(node, NODE_LOG_INFO, "meta group: adopting the topology of epoch %llu (%u nodes; "
              "it was epoch %llu, %u nodes)", (unsigned long long)next->epoch, next->node_count,
              (unsigned long long)node->topology->epoch, node->topology->node_count);
-    if (!topology_same_placement(node->topology, next))
-        node_log(node, NODE_LOG_WARN, "meta group: the topology of epoch %llu places replicas "
-                 "elsewhere; this node keeps hosting the groups it opened (moving replicas is "
-                 "not built)", (unsigned long long)next->epoch);
     *node->topology = *next;
     node_topology_encode_own(node);
     node->topology_verified = true;
@@ -198,8 +177,8 @@ void node_topology_adopt(struct node *node, const struct topology *next)
 /*
  * The rebalancer's plan (cluster/rebalance.h): which replicas the ring would place elsewhere
  * than the topology records, and which of those moves may run now under
- * --rebalance-moves-per-node. A pure function of the topology, so every node shows the same
- * plan. Carrying the moves out is not built (docs/membership.md, "The rebalancer").
+ * --rebalance-moves-per-node. A pure function of the topology, so every node computes the same
+ * plan; rebalance.c carries it out (docs/membership.md, "The rebalancer").
  */
 void node_rebalance_refresh(struct node *node)
 {
@@ -218,7 +197,7 @@ void node_rebalance_refresh(struct node *node)
                  topology_strerror(node->rebalance_error));
     } else if (node->rebalance->move_count > 0) {
         node_log(node, NODE_LOG_INFO, "rebalancer: the topology of epoch %llu places %u "
-                 "replicas elsewhere (%u runnable now); moving them is not built",
+                 "replicas elsewhere (%u runnable now)",
                  (unsigned long long)node->topology->epoch, node->rebalance->move_count,
                  node->rebalance->runnable_count);
     }

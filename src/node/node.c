@@ -168,8 +168,10 @@ static void on_tick(uv_timer_t *timer)
     node->ticks++;
     if (node->ticks % node->config.heartbeat_ticks == 0)
         node_quiesce_beat(node);
-    if (node->ticks % 5 == 0)
+    if (node->ticks % 5 == 0) {
         node_members_tick(node);
+        node_rebalance_tick(node);
+    }
     if (node->ticks % NODE_BALANCE_TICKS == 0) {
         node_groups_balance(node);
         node_meta_tick(node);

@@ -342,6 +342,16 @@ struct node_group {
 
     /* Consensus view, refreshed after each update. */
     struct cn_status status;
+    /* rebalance.c: a replica created for a move (its core started with no configuration);
+     * one being deleted (no longer in node->groups, waiting to be idle); the move's new node
+     * and the highest index it acknowledged (a leader's view of its catch-up); when this
+     * node last proposed the move's record. */
+    bool start_empty;
+    bool retiring;
+    cn_node_id move_to;
+    uint64_t move_match;
+    uint64_t move_recorded_ms;
+    uint64_t reset_syncs;           /* retiring: node->stats.syncs when the WAL forgot it */
     struct kv *kv;                  /* its state machine: a store in node->kv_env */
     size_t results_at;              /* drive.c: its results in node->apply_results */
     uint64_t applied_index;
@@ -536,6 +546,10 @@ struct node {
      * or the error of computing it (rebalance_error, a topology_error). */
     struct rebalance_plan *rebalance;
     int rebalance_error;
+    uint64_t rebalance_created, rebalance_deleted, rebalance_recorded; /* rebalance.c */
+    /* A record that no group's update carries (a group's WAL reset, rebalance.c) waits in the
+     * WAL's open batch: the drive seals it even with no group in the batch. */
+    bool wal_records_pending;
     bool meta_key_found;
     uint64_t meta_checked_index;
     uint64_t meta_proposed_term;
@@ -677,9 +691,26 @@ int node_topology_with_node(const struct topology *now, const struct topology_no
 int node_topology_without_node(const struct topology *now, uint32_t id, struct topology *out);
 /* "host:port" (the host may be a bracketed IPv6 literal) into a topology address (groups.c). */
 int node_topology_address_parse(const char *text, struct topology_address *out);
-/* groups.c: opens one group (its store, snapshots and core) and puts it on the ready list. */
+/* groups.c: opens one group (its store, snapshots and core) and puts it on the ready list;
+ * with start_empty its core starts with an empty configuration (a new replica that learns its
+ * configuration from the leader). node_group_close frees what it opened. */
 struct node_group *node_group_open(struct node *node, uint32_t id,
-                                   const struct topology_shard *shard);
+                                   const struct topology_shard *shard, bool start_empty);
+void node_group_close(struct node *node, struct node_group *g);
+
+/* rebalance.c: the rebalancer's moves carried out (docs/membership.md, "The rebalancer"). */
+void node_rebalance_tick(struct node *node);
+void node_rebalance_on_message(struct node *node, const struct cn_message *message);
+/* At start: whether the shard's replica, not in the topology, is a move's new replica to
+ * open again (its directory is there); node_rebalance_sweep deletes an interrupted deletion's
+ * leftovers of a shard not hosted. */
+bool node_rebalance_open_at_start(const struct node *node, uint32_t shard);
+void node_rebalance_sweep(struct node *node, uint32_t shard);
+/* Whether the shard has a planned move off `id` (leadership is not handed to it). */
+bool node_rebalance_moving_off(const struct node *node, uint32_t shard, cn_node_id id);
+/* quiesce.c: a group added while the node runs starts ticking; one being deleted stops. */
+void node_quiesce_add(struct node_group *g);
+void node_quiesce_forget(struct node_group *g);
 
 /* quiesce.c */
 void node_group_wake(struct node_group *group);

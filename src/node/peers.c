@@ -43,6 +43,7 @@ void node_peers_deliver(struct node *node, const struct cn_message *m)
         node->stats.peer_received_by_type[m->type]++;
     node_view_on_message(node, m);
     node_members_on_message(node, m);
+    node_rebalance_on_message(node, m);
     if (m->type == CN_MSG_NODE_BEAT) {
         node_quiesce_on_beat(node, m);
         return;

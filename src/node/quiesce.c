@@ -114,6 +114,20 @@ void node_group_wake(struct node_group *g)
     }
 }
 
+void node_quiesce_add(struct node_group *g)
+{
+    struct node *node = g->node;
+    assert(!g->quiet);
+    g->awake_pos = node->awake_count;
+    node->awake[node->awake_count++] = g;
+}
+
+void node_quiesce_forget(struct node_group *g)
+{
+    node_group_wake(g); /* out of the quiet counts, back into node->awake */
+    awake_remove(g->node, g);
+}
+
 void node_quiesce_init(struct node *node)
 {
     node->awake_count = node->quiet_count = node->waking_count = 0;
