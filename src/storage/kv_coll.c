@@ -153,9 +153,10 @@ int kv_coll_meta_put(struct kv *kv, MDB_txn *txn, struct kv_slot *slot,
  * for ever (indexes only grow) and the same on every replica. Id 0 is the trash's prefix. */
 uint64_t kv_coll_new_id(struct kv *kv)
 {
-    /* Below 2^46, so that ids stay below 2^62: a sorted set's index and block ids set the
-     * two top bits (kv_coll.h). */
-    assert(kv->apply_index > 0 && kv->apply_index < (1ull << 46));
+    /* Below 2^46 - 1, so that ids stay below 2^62 - 2^16: a sorted set's index and block ids
+     * set the two top bits (kv_coll.h), and the two highest ids of all are the deadlines'
+     * (kv_expiry.c), which no block id then reaches. */
+    assert(kv->apply_index > 0 && kv->apply_index < (1ull << 46) - 1);
     if (kv->apply_ids + 1 >= KV_COLL_IDS_PER_ENTRY) {
         return 0;
     }

@@ -4,7 +4,8 @@
  *
  * A deadline belongs to a key whatever its type, so it is kept apart from the key's record,
  * as Redis keeps its expires dictionary apart from its keys: two kinds of records of the
- * store's elements DB, under ids no collection gets (kv_coll_new_id's ids stay below 2^63):
+ * store's elements DB, under ids no collection gets (kv_coll_new_id's ids stay below
+ * 2^62 - 2^16, so even a sorted set's block id, which sets the two top bits, stays below them):
  *     KV_DEADLINE_ID + the key encoded as a user key (hash, tag, bytes)  -> u64 deadline
  *     KV_INDEX_ID + u64 deadline (big-endian) + the same encoding        -> the user key
  * The second orders the deadlines, so that the leader's clock entry finds the keys due
