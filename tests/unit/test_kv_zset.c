@@ -609,6 +609,154 @@ static void test_zset_ranks_counted(void **state)
     assert_int_equal(entries(f->kv, f->kv->elems_dbi), 0);
 }
 
+/* The model of test_zset_random_model: member i's score when present. */
+struct zmodel {
+    bool present[3000];
+    double score[3000];
+};
+
+/* Member i's rank in the model: those of lower score, or of equal score and lower name (the
+ * names "m0000".."m2999" order as their numbers). */
+static uint64_t model_rank(const struct zmodel *m, uint32_t i)
+{
+    uint64_t rank = 0;
+    for (uint32_t j = 0; j < 3000; j++) {
+        if (m->present[j] && (m->score[j] < m->score[i] || (m->score[j] == m->score[i] && j < i))) {
+            rank++;
+        }
+    }
+    return rank;
+}
+
+static uint64_t model_size(const struct zmodel *m)
+{
+    uint64_t n = 0;
+    for (uint32_t j = 0; j < 3000; j++) {
+        n += m->present[j];
+    }
+    return n;
+}
+
+/* Applies the model's removal of whatever a pop or range removal answered (member names). */
+static void model_remove_reply(struct zmodel *m, const struct kv_result *r, uint32_t step)
+{
+    for (uint32_t k = 0; k < r->element_count; k += step) {
+        const struct kv_result *e = &r->elements[k];
+        assert_int_equal(e->type, KV_RESULT_BULK);
+        assert_int_equal(e->bulk_len, 5);
+        uint32_t i = (uint32_t)atoi((const char *)e->bulk + 1);
+        assert_true(i < 3000 && m->present[i]);
+        m->present[i] = false;
+    }
+}
+
+/*
+ * Random ZADD, ZINCRBY, ZREM, pops and rank removals on up to 3,000 members with many equal
+ * scores, against a model: every 250 operations the block counts sum to the size and no block
+ * is over 1,024, and ranks both ways (ZRANK, ZRANGE r r) agree with the model's.
+ */
+static void test_zset_random_model(void **state)
+{
+    struct fixture *f = *state;
+    static struct zmodel m;
+    memset(&m, 0, sizeof m);
+    /* 2,000 members first (splits), then random operations that keep the size near there. */
+    for (uint32_t c = 0; c < 2; c++) {
+        f->args[0] = text("z");
+        for (uint32_t k = 0; k < PER_COMMAND; k++) {
+            uint32_t i = c * PER_COMMAND + k;
+            snprintf(f->text[2 * k], sizeof f->text[2 * k], "%u", i * 13 % 200);
+            snprintf(f->text[2 * k + 1], sizeof f->text[2 * k + 1], "m%04u", i);
+            f->args[1 + 2 * k] = text(f->text[2 * k]);
+            f->args[2 + 2 * k] = text(f->text[2 * k + 1]);
+            m.present[i] = true;
+            m.score[i] = i * 13 % 200;
+        }
+        apply_to(f, f->kv, KV_OP_ZADD, 0, f->args, 1 + 2 * PER_COMMAND);
+    }
+    uint64_t seed = 99;
+    char name[16], num[32], num2[32];
+    for (uint32_t op = 1; op <= 12000; op++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t x = (uint32_t)(seed >> 33);
+        uint32_t i = x % 3000, kind = (x >> 12) % 64;
+        snprintf(name, sizeof name, "m%04u", i);
+        if (kind < 40) {
+            int score = (int)((x >> 18) % 200);
+            snprintf(num, sizeof num, "%d", score);
+            run(f, KV_OP_ZADD, "z", num, name, NULL);
+            m.present[i] = true;
+            m.score[i] = score;
+        } else if (kind < 48) {
+            snprintf(num, sizeof num, "%d", (int)((x >> 18) % 7) - 3);
+            run(f, KV_OP_ZINCRBY, "z", num, name, NULL);
+            m.score[i] = (m.present[i] ? m.score[i] : 0) + atoi(num);
+            m.present[i] = true;
+        } else if (kind < 60) {
+            assert_int_result(run(f, KV_OP_ZREM, "z", name, NULL), m.present[i]);
+            m.present[i] = false;
+        } else if (kind < 62) {
+            snprintf(num, sizeof num, "%u", 1 + (x >> 18) % 5);
+            struct kv_result r = run(f, kind == 60 ? KV_OP_ZPOPMIN : KV_OP_ZPOPMAX, "z", num, NULL);
+            model_remove_reply(&m, &r, 2);
+        } else {
+            uint64_t size = model_size(&m);
+            uint64_t a = size > 0 ? (x >> 18) % size : 0;
+            snprintf(num, sizeof num, "%llu", (unsigned long long)a);
+            snprintf(num2, sizeof num2, "%llu", (unsigned long long)(a + (x >> 8) % 10));
+            struct kv_result r = read_op(f->kv, KV_OP_ZRANGE, 0, "z", num, num2, NULL);
+            model_remove_reply(&m, &r, 1);
+            uint64_t n = r.element_count;
+            assert_int_result(run(f, KV_OP_ZREMRANGEBYRANK, "z", num, num2, NULL), (int64_t)n);
+        }
+        if (op % 1000 == 500) {
+            /* A wide removal empties most of a block or two (merges), then a refill. */
+            uint64_t a = (x >> 4) % (model_size(&m) - 450);
+            snprintf(num, sizeof num, "%llu", (unsigned long long)a);
+            snprintf(num2, sizeof num2, "%llu", (unsigned long long)a + 449);
+            struct kv_result r = read_op(f->kv, KV_OP_ZRANGE, 0, "z", num, num2, NULL);
+            model_remove_reply(&m, &r, 1);
+            assert_int_result(run(f, KV_OP_ZREMRANGEBYRANK, "z", num, num2, NULL), 450);
+            f->args[0] = text("z");
+            for (uint32_t k = 0, j = x % 3000; k < 450; k++) {
+                while (m.present[j]) {
+                    j = (j + 7) % 3000; /* an absent member: the refill adds 450 */
+                }
+                snprintf(f->text[2 * k], sizeof f->text[2 * k], "%u", (x + k) % 200);
+                snprintf(f->text[2 * k + 1], sizeof f->text[2 * k + 1], "m%04u", j);
+                f->args[1 + 2 * k] = text(f->text[2 * k]);
+                f->args[2 + 2 * k] = text(f->text[2 * k + 1]);
+                m.present[j] = true;
+                m.score[j] = (x + k) % 200;
+            }
+            apply_to(f, f->kv, KV_OP_ZADD, 0, f->args, 1 + 2 * 450);
+        }
+        if (op % 250 != 0) {
+            continue;
+        }
+        uint64_t size = model_size(&m), sum = 0, largest = 0;
+        assert_true(size > 1200); /* big enough for ranks from the block counts */
+        assert_int_result(read_op(f->kv, KV_OP_ZCARD, 0, "z", NULL), (int64_t)size);
+        blocks(f->kv, &sum, &largest);
+        assert_int_equal(sum, size);
+        assert_true(largest <= 1024);
+        for (uint32_t q = 0; q < 3000; q += 37) {
+            snprintf(name, sizeof name, "m%04u", q);
+            struct kv_result r = read_op(f->kv, KV_OP_ZRANK, 0, "z", name, NULL);
+            if (!m.present[q]) {
+                assert_int_equal(r.type, KV_RESULT_NULL);
+                continue;
+            }
+            uint64_t rank = model_rank(&m, q);
+            assert_int_result(r, (int64_t)rank);
+            snprintf(num, sizeof num, "%llu", (unsigned long long)rank);
+            r = read_op(f->kv, KV_OP_ZRANGE, 0, "z", num, num, NULL);
+            assert_int_equal(r.element_count, 1);
+            assert_text(&r.elements[0], KV_RESULT_BULK, name);
+        }
+    }
+}
+
 /* ZRANDMEMBER's pick comes from the seed: two stores with the same set and seed agree, and
  * every pick is a member with its score. */
 static void test_zrandmember_seeded(void **state)
@@ -696,6 +844,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zset_copy_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zset_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zset_ranks_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zset_random_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zrandmember_seeded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zscan_complete, setup, teardown),
         cmocka_unit_test(test_zset_op_numbers),
