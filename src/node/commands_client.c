@@ -63,9 +63,10 @@ static size_t client_line(const struct node_client *c, char *buf, size_t cap)
     int n = snprintf(buf, cap,
                      "id=%llu addr=%s laddr=%s fd=%d name=%.*s age=0 idle=0 flags=N db=0 sub=0 "
                      "psub=0 ssub=0 multi=-1 qbuf=%zu obl=%zu oll=%u events=r cmd=client "
-                     "user=default redir=-1 resp=%d\n",
+                     "user=%.*s redir=-1 resp=%d\n",
                      (unsigned long long)c->id, addr, laddr, (int)fd, (int)c->name_len, c->name,
-                     c->in_len, c->out.len, c->waiting, c->out.protocol);
+                     c->in_len, c->out.len, c->waiting, (int)c->user_len, c->user,
+                     c->out.protocol);
     return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
 }
 
