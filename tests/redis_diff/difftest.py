@@ -447,7 +447,7 @@ def g_copy(g):
 # skiplist encoding, chorus stores 0 as its listpack encoding does (exception list).
 ZSCORES = [b"1", b"2", b"-1", b"0", b"1.5", b"0.1", b"3", b"inf", b"-inf", b"+inf", b"1e3",
            b"2.5", b"abc", b"nan", b"", b" 1", b"0x10", b"1.1", b"-2.75", b"100"]
-ZMEMBERS = FIELDS + [b"m1", b"m2", b"y" * 600]
+ZMEMBERS = FIELDS + [b"m1", b"m2", b"y" * 600, b"zm17", b"zm600", b"zm1100"]
 ZBOUNDS = [b"-inf", b"+inf", b"inf", b"0", b"1", b"(1", b"2", b"(2.5", b"1.5", b"(0", b"-1",
            b"x", b"", b"(", b"3", b"100", b"(inf"]
 # BYLEX runs only on these keys, which hold score 0 only (Redis's rule for lex ranges).
@@ -458,6 +458,21 @@ LEXBOUNDS = [b"-", b"+", b"[f1", b"(f1", b"[f3", b"(m1", b"[m", b"[", b"(", b"x"
 
 def g_zmember(g):
     return g.r.choice(ZMEMBERS)
+
+
+def g_zadd_big(g):
+    """A big sorted set in one ZADD (Redis's skiplist encoding; chorus's ranks from its block
+    counts, which need more than 1,024 members)."""
+    args = [g.key()]
+    for i in range(g.r.randint(1100, 1500)):
+        args += [str(g.r.randint(0, 400)).encode() if g.r.random() < 0.9 else b"2.5", b"zm%d" % i]
+    return args
+
+
+def g_zrank_bound(g):
+    if g.r.random() < 0.7:
+        return g.integer(-6, 6)
+    return str(g.r.choice([g.r.randint(500, 800), -g.r.randint(500, 800)])).encode()
 
 
 def g_zadd(g):
@@ -487,7 +502,7 @@ def g_zrange(g):
     r = g.r.random()
     opts = []
     if r < 0.45:
-        args = [g.key(), g.integer(-6, 6), g.integer(-6, 6)]
+        args = [g.key(), g_zrank_bound(g), g_zrank_bound(g)]
         if g.r.random() < 0.1:
             opts += g_zlimit(g)
     elif r < 0.85:
@@ -551,7 +566,7 @@ def g_zrandmember(g):
 
 def g_zremrange(g, kind):
     if kind == b"RANK":
-        return [g.key(), g.integer(-6, 6), g.integer(-6, 6)]
+        return [g.key(), g_zrank_bound(g), g_zrank_bound(g)]
     if kind == b"LEX":
         return [g.r.choice(LEXKEYS), g.r.choice(LEXBOUNDS), g.r.choice(LEXBOUNDS)]
     return [g.key(), g.r.choice(ZBOUNDS), g.r.choice(ZBOUNDS)]
@@ -657,6 +672,7 @@ COMMANDS = [
     (b"RPOPLPUSH", lambda g: [g.key(), g.key()]),
     # Sorted sets
     (b"ZADD", g_zadd), (b"ZADD", g_zadd), (b"ZADD", g_zadd), (b"ZADD", g_zadd_lex),
+    (b"ZADD", g_zadd_big),
     (b"ZINCRBY", lambda g: [g.key(), g.r.choice(ZSCORES), g_zmember(g)]),
     (b"ZREM", lambda g: [g.key()] + [g_zmember(g) for _ in range(g.r.randint(1, 3))]),
     (b"ZSCORE", lambda g: [g.key(), g_zmember(g)]),
@@ -668,7 +684,7 @@ COMMANDS = [
     (b"ZRANGE", lambda g: [g.key(), b"0", b"-1", b"WITHSCORES"]),
     (b"ZRANGEBYSCORE", g_zbyscore), (b"ZREVRANGEBYSCORE", g_zbyscore),
     (b"ZRANGEBYLEX", g_zbylex), (b"ZREVRANGEBYLEX", g_zbylex),
-    (b"ZREVRANGE", lambda g: [g.key(), g.integer(-6, 6), g.integer(-6, 6)] +
+    (b"ZREVRANGE", lambda g: [g.key(), g_zrank_bound(g), g_zrank_bound(g)] +
      g.r.choice([[], [b"WITHSCORES"], [b"withscores"], [b"LIMIT", b"0", b"1"]])),
     (b"ZRANK", lambda g: [g.key(), g_zmember(g)]),
     (b"ZREVRANK", lambda g: [g.key(), g_zmember(g)]),
