@@ -231,7 +231,8 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         "membership_pending:%d\r\nmembership_unreachable:%d\r\nmembership_known_nodes:%u\r\n"
         "membership_removed:%d\r\nmembership_change_in_progress:%d\r\n"
         "membership_changes_done:%llu\r\nmembership_changes_failed:%llu\r\n"
-        "rebalance_moves:%u\r\nrebalance_runnable:%u\r\n\r\n",
+        "rebalance_moves:%u\r\nrebalance_runnable:%u\r\nrebalance_replicas_created:%llu\r\n"
+        "rebalance_replicas_deleted:%llu\r\nrebalance_moves_recorded:%llu\r\n\r\n",
         st->role == CN_ROLE_PRE_CANDIDATE ? "candidate" : cn_role_name(st->role), node->config.id,
         st->leader, (unsigned long long)st->term, (unsigned long long)st->commit_index,
         (unsigned long long)g->applied_index, (unsigned long long)st->persisted_index,
@@ -246,7 +247,9 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         mc.pending, mc.unreachable, mc.known, mc.removed, mc.in_progress,
         (unsigned long long)mc.changes_done, (unsigned long long)mc.changes_failed,
         node->rebalance != NULL ? node->rebalance->move_count : 0,
-        node->rebalance != NULL ? node->rebalance->runnable_count : 0);
+        node->rebalance != NULL ? node->rebalance->runnable_count : 0,
+        (unsigned long long)node->rebalance_created, (unsigned long long)node->rebalance_deleted,
+        (unsigned long long)node->rebalance_recorded);
 }
 
 /* Appends a section as Redis lays them out: one blank line between sections, none after the

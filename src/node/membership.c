@@ -952,6 +952,15 @@ static struct node_group *change_may_start(struct node_exec *e)
         node_exec_error(e, "TRYAGAIN a membership change is in progress");
         return NULL;
     }
+    /* A change of the node list changes the plan: one at a time, after the last one's moves
+     * (a move planned for one placement must not be cut short by the next). */
+    if (node->cluster_mode && node->rebalance != NULL && node->rebalance->move_count > 0) {
+        char text[120];
+        snprintf(text, sizeof(text), "TRYAGAIN the rebalancer is moving replicas (%u moves "
+                 "left)", node->rebalance->move_count);
+        node_exec_error(e, text);
+        return NULL;
+    }
     /* A sharded cluster's nodes learn the topology through the meta group's log: each must be
      * a member of it (true of clusters created with at most NODE_META_VOTERS nodes). */
     for (uint32_t i = 0; node->cluster_mode && i < node->topology->node_count; i++)
@@ -1222,7 +1231,7 @@ static void render_rebalance(const struct node *node, char *text, size_t cap, si
         const struct rebalance_move *mv = &plan->moves[i];
         *at += (size_t)snprintf(text + *at, cap - *at,
                                 "move:shard=%u,from=%u,to=%u,state=%s\r\n", mv->shard,
-                                mv->from, mv->to, mv->runnable ? "runnable" : "waiting");
+                                mv->from, mv->to, node_rebalance_stage(node, mv));
     }
 }
 

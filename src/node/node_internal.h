@@ -706,6 +706,10 @@ void node_rebalance_on_message(struct node *node, const struct cn_message *messa
  * leftovers of a shard not hosted. */
 bool node_rebalance_open_at_start(const struct node *node, uint32_t shard);
 void node_rebalance_sweep(struct node *node, uint32_t shard);
+struct rebalance_move;
+/* A planned move's stage for CLUSTER MEMBERS: runnable or waiting, or on the shard's leader
+ * adding-learner, catching-up, moving-leadership, promoting, joint or recording. */
+const char *node_rebalance_stage(const struct node *node, const struct rebalance_move *move);
 /* Whether the shard has a planned move off `id` (leadership is not handed to it). */
 bool node_rebalance_moving_off(const struct node *node, uint32_t shard, cn_node_id id);
 /* quiesce.c: a group added while the node runs starts ticking; one being deleted stops. */

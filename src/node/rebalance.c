@@ -324,6 +324,31 @@ static void move_step(struct node *node, struct node_group *g, const struct reba
                  "and node %u out", g->id, m->to, m->from);
 }
 
+/* The move's stage as this node sees it: its step when this node leads the shard, else
+ * whether the plan lets it run now. */
+const char *node_rebalance_stage(const struct node *node, const struct rebalance_move *m)
+{
+    const struct node_group *g = node->groups != NULL ? node->groups[m->shard] : NULL;
+    if (g == NULL || g->status.role != CN_ROLE_LEADER || m->from == 0 || m->to == 0)
+        return m->runnable ? "runnable" : "waiting";
+    const struct cn_status *st = &g->status;
+    const struct cn_membership *now = &st->membership;
+    uint32_t after[TOPOLOGY_REPLICAS_MAX];
+    uint32_t after_count = replicas_after(&node->topology->shards[m->shard], m, after);
+    if (cn_membership_joint(now))
+        return "joint";
+    if (members_equal(&now->voters, after, after_count))
+        return st->membership_pending ? "joint" : "recording";
+    if (!cn_membership_contains(now, m->to))
+        return m->runnable ? "adding-learner" : "waiting";
+    if (cn_membership_is_voter(now, m->to))
+        return "other-configuration";
+    if (g->move_to != m->to || g->move_match == 0 ||
+        g->move_match + NODE_MEMBERS_CATCHUP_ENTRIES < st->last_index)
+        return "catching-up";
+    return m->from == node->config.id ? "moving-leadership" : "promoting";
+}
+
 /* ---- deleting a replica that moved off ------------------------------------------------- */
 
 static bool replica_idle(const struct node_group *g)
