@@ -23,13 +23,16 @@
  * Rank: LMDB keeps no counts in its tree, so the index is cut into blocks of consecutive
  * entries, each with a count record under the set's block id (kv_zset_block_id), keyed by the
  * index key (after the id) of its first entry; the first block's key is below every other
- * (ZSET_FIRST_BLOCK_BYTES), so every entry has a block: the last block key <= its own. ZADD and ZREM update one count (O(log n)); a
- * block past ZSET_BLOCK_MAX entries splits in two (a walk of ZSET_BLOCK, once per ZSET_BLOCK
- * inserts at least), one below ZSET_BLOCK_MERGE takes in its successor when both fit. A rank
+ * (ZSET_FIRST_BLOCK_BYTES), so every entry has a block: the last block key <= its own. ZADD
+ * and ZREM update one count (O(log n)); a block past ZSET_BLOCK_MAX entries splits in two (a
+ * walk of ZSET_BLOCK, once per ZSET_BLOCK inserts at least), one below ZSET_BLOCK_MERGE takes
+ * in its successor when both fit. A rank
  * is then the counts of the blocks before (or after) plus a walk inside one block:
  * O(n / ZSET_BLOCK + ZSET_BLOCK) instead of O(n), and ranks near either end are walked
  * directly. A sorted set without a first block record (none is made by this version) is
  * walked from the nearer end. ZCOUNT and ZLEXCOUNT walk their range: O(log n + k).
+ *
+ * kv_zset_index.c keeps these records (kv_zset.h); this file has the commands.
  */
 #include <assert.h>
 #include <ctype.h>
@@ -40,27 +43,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "storage/kv_coll.h"
 #include "storage/kv_command.h"
-
-enum {
-    ZSET_BLOCK = 512,                           /* a split block's size */
-    ZSET_BLOCK_MAX = 2 * ZSET_BLOCK,            /* a block larger than this splits */
-    ZSET_BLOCK_MERGE = ZSET_BLOCK / 4,          /* one smaller takes in its successor */
-    /* The first block's key: the block id and 8 zero bytes, below every other block's (an
-     * index key's score, never 0 in the order encoding, and member), and where the elements
-     * DB's walks of an id (COPY, the trash's reclaim) start. */
-    ZSET_FIRST_BLOCK_BYTES = 2 * KV_ELEM_ID_BYTES,
-    ZSET_PREFIX_BYTES = 2 * KV_ELEM_ID_BYTES,   /* index id + score */
-    ZSET_INLINE_BYTES = 476,                    /* member bytes in an index key */
-    ZSET_HASH_BYTES = 8,
-    ZSET_LONG_KEY_BYTES = ZSET_PREFIX_BYTES + ZSET_INLINE_BYTES + ZSET_HASH_BYTES,
-    ZSET_SCORE_BYTES = 8,
-    ZSET_SCORE_TEXT_BYTES = 32,
-};
-_Static_assert((int)ZSET_LONG_KEY_BYTES == (int)KV_ENCODED_KEY_BYTES_MAX, "a long member's index key fits");
-_Static_assert(ZSET_PREFIX_BYTES + ZSET_INLINE_BYTES < ZSET_LONG_KEY_BYTES,
-               "a short member's index key is shorter than a long one's");
+#include "storage/kv_zset.h"
 
 static const char zset_error_syntax[] = "ERR syntax error";
 static const char zset_error_not_integer[] = "ERR value is not an integer or out of range";
@@ -78,43 +62,6 @@ static const char zset_error_remove_size[] =
     "ERR range too large for chorus (at most 1048576 elements removed by one command)";
 
 /* ---- scores ---- */
-
-/* The order-preserving encoding: the sign bit flipped for positive numbers, every bit for
- * negative ones, so that unsigned comparison is numeric comparison (-inf first, +inf last). */
-static uint64_t zset_score_order(double score)
-{
-    assert(!isnan(score));
-    if (score == 0) {
-        score = 0.0; /* -0 sorts, and is kept, as 0 */
-    }
-    uint64_t bits;
-    memcpy(&bits, &score, sizeof bits);
-    return (bits & (1ull << 63)) ? ~bits : bits | (1ull << 63);
-}
-
-static double zset_score_from_order(uint64_t order)
-{
-    uint64_t bits = (order & (1ull << 63)) ? order ^ (1ull << 63) : ~order;
-    double score;
-    memcpy(&score, &bits, sizeof score);
-    return score;
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-    }
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
 
 /* Redis's addReplyDouble (RESP2 text): "%.17g", with inf spelled as Redis does everywhere. */
 static size_t zset_format_score(double score, char *buf, size_t cap)
@@ -282,474 +229,6 @@ static bool score_lte_max(double s, const struct zrange_score *r)
     return r->maxex ? s < r->max : s <= r->max;
 }
 
-/* ---- the score index ---- */
-
-/* The index key of (score, member) into key[ZSET_LONG_KEY_BYTES]; its length. A member
- * longer than ZSET_INLINE_BYTES is cut there and followed by its hash (unless `seek`, which
- * builds the smallest key of that score and prefix, to position a walk). */
-static size_t zidx_key(uint64_t id, double score, const struct kv_bytes *member, bool seek,
-                       uint8_t *key)
-{
-    put_be64(key, kv_zset_index_id(id));
-    put_be64(key + KV_ELEM_ID_BYTES, zset_score_order(score));
-    size_t len = member->len < ZSET_INLINE_BYTES ? member->len : ZSET_INLINE_BYTES;
-    if (len > 0) {
-        memcpy(key + ZSET_PREFIX_BYTES, member->data, len);
-    }
-    if (member->len <= ZSET_INLINE_BYTES || seek) {
-        return ZSET_PREFIX_BYTES + len;
-    }
-    put_be64(key + ZSET_PREFIX_BYTES + ZSET_INLINE_BYTES, XXH3_64bits(member->data, member->len));
-    return ZSET_LONG_KEY_BYTES;
-}
-
-struct zidx_iter {
-    struct kv_ctx *ctx;
-    MDB_cursor *cursor;
-    uint64_t id;              /* the collection's id (not the index id) */
-    bool valid;               /* on an index record of this set */
-    struct kv_bytes member;   /* borrowed from the txn */
-    double score;
-    MDB_val key;              /* the index record's key, borrowed from the txn */
-};
-
-static int zidx_load(struct zidx_iter *it, int rc, const MDB_val *key, const MDB_val *record)
-{
-    it->valid = false;
-    if (rc == MDB_NOTFOUND) {
-        return MDB_SUCCESS;
-    }
-    if (rc != MDB_SUCCESS) {
-        return rc;
-    }
-    if (key->mv_size < ZSET_PREFIX_BYTES || get_be64(key->mv_data) != kv_zset_index_id(it->id)) {
-        return MDB_SUCCESS; /* past this set's index */
-    }
-    const uint8_t *k = key->mv_data;
-    it->key = *key;
-    it->score = zset_score_from_order(get_be64(k + KV_ELEM_ID_BYTES));
-    if (key->mv_size == ZSET_LONG_KEY_BYTES) {
-        if (record->mv_size <= ZSET_INLINE_BYTES) {
-            return MDB_CORRUPTED;
-        }
-        it->member = (struct kv_bytes){.data = record->mv_data, .len = record->mv_size};
-    } else {
-        it->member = (struct kv_bytes){.data = k + ZSET_PREFIX_BYTES,
-                                       .len = key->mv_size - ZSET_PREFIX_BYTES};
-    }
-    it->valid = true;
-    return MDB_SUCCESS;
-}
-
-static int zidx_open(struct zidx_iter *it, struct kv_ctx *ctx, uint64_t id)
-{
-    *it = (struct zidx_iter){.ctx = ctx, .id = id};
-    int rc = mdb_cursor_open(ctx->txn, ctx->kv->elems_dbi, &it->cursor);
-    if (rc != MDB_SUCCESS) {
-        it->cursor = NULL;
-    }
-    return rc;
-}
-
-static void zidx_close(struct zidx_iter *it)
-{
-    if (it->cursor != NULL) {
-        mdb_cursor_close(it->cursor);
-    }
-    it->cursor = NULL;
-    it->valid = false;
-}
-
-/* Positions on the first record >= seek, or (before) on the last record < seek. */
-static int zidx_position(struct zidx_iter *it, const uint8_t *seek, size_t len, bool before)
-{
-    MDB_val key = {.mv_size = len, .mv_data = (void *)seek}, record;
-    int rc = mdb_cursor_get(it->cursor, &key, &record, MDB_SET_RANGE);
-    if (before && rc == MDB_NOTFOUND) {
-        rc = mdb_cursor_get(it->cursor, &key, &record, MDB_LAST);
-    } else if (before && rc == MDB_SUCCESS) {
-        rc = mdb_cursor_get(it->cursor, &key, &record, MDB_PREV);
-    }
-    return zidx_load(it, rc, &key, &record);
-}
-
-static int zidx_first(struct zidx_iter *it)
-{
-    uint8_t seek[KV_ELEM_ID_BYTES];
-    put_be64(seek, kv_zset_index_id(it->id));
-    return zidx_position(it, seek, sizeof seek, false);
-}
-
-static int zidx_last(struct zidx_iter *it)
-{
-    uint8_t seek[KV_ELEM_ID_BYTES];
-    put_be64(seek, kv_zset_index_id(it->id) + 1);
-    return zidx_position(it, seek, sizeof seek, true);
-}
-
-/* One step towards higher scores, or lower (reverse). */
-static int zidx_step(struct zidx_iter *it, bool reverse)
-{
-    assert(it->valid);
-    MDB_val key, record;
-    int rc = mdb_cursor_get(it->cursor, &key, &record, reverse ? MDB_PREV : MDB_NEXT);
-    return zidx_load(it, rc, &key, &record);
-}
-
-/* The first element of score >= s (after: > s), or (before) the last one below it. */
-static int zidx_seek_score(struct zidx_iter *it, double s, bool after, bool before)
-{
-    if (after && s == INFINITY) {
-        return before ? zidx_last(it) : (it->valid = false, MDB_SUCCESS);
-    }
-    if (after) {
-        s = nextafter(s == 0 ? 0.0 : s, INFINITY);
-    }
-    uint8_t seek[ZSET_PREFIX_BYTES];
-    put_be64(seek, kv_zset_index_id(it->id));
-    put_be64(seek + KV_ELEM_ID_BYTES, zset_score_order(s));
-    return zidx_position(it, seek, sizeof seek, before);
-}
-
-/* ---- block counts (ranks) ---- */
-
-static bool zblock_is(const MDB_val *key, uint64_t id)
-{
-    return key->mv_size >= KV_ELEM_ID_BYTES && get_be64(key->mv_data) == kv_zset_block_id(id);
-}
-
-/* A block's key from an index key: the block id, then the index key's score and member. */
-static size_t zblock_key(uint64_t id, const uint8_t *index_key, size_t len, uint8_t *out)
-{
-    assert(len >= KV_ELEM_ID_BYTES && len <= KV_ENCODED_KEY_BYTES_MAX);
-    put_be64(out, kv_zset_block_id(id));
-    memcpy(out + KV_ELEM_ID_BYTES, index_key + KV_ELEM_ID_BYTES, len - KV_ELEM_ID_BYTES);
-    return len;
-}
-
-static int zblock_put(struct kv_ctx *ctx, const uint8_t *key, size_t len, uint64_t count)
-{
-    uint8_t bytes[8];
-    kv_put_le64(bytes, count);
-    MDB_val k = {.mv_size = len, .mv_data = (void *)key};
-    MDB_val v = {.mv_size = sizeof bytes, .mv_data = bytes};
-    *ctx->written += len + sizeof bytes;
-    return mdb_put(ctx->txn, ctx->kv->elems_dbi, &k, &v, 0);
-}
-
-static int zblock_del(struct kv_ctx *ctx, const uint8_t *key, size_t len)
-{
-    MDB_val k = {.mv_size = len, .mv_data = (void *)key};
-    *ctx->written += len;
-    int rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
-    return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-}
-
-/* A new sorted set's first block (no entry yet). */
-static int zblock_init(struct kv_ctx *ctx, uint64_t id)
-{
-    uint8_t key[ZSET_FIRST_BLOCK_BYTES] = {0};
-    put_be64(key, kv_zset_block_id(id));
-    return zblock_put(ctx, key, sizeof key, 0);
-}
-
-/* An emptied sorted set's first block goes with it (a set made before blocks has none). */
-static int zblock_drop(struct kv_ctx *ctx, uint64_t id)
-{
-    uint8_t key[ZSET_FIRST_BLOCK_BYTES] = {0};
-    put_be64(key, kv_zset_block_id(id));
-    MDB_val k = {.mv_size = sizeof key, .mv_data = key};
-    int rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
-    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
-}
-
-/* Positions c on the block of an index key (the last block key <= its own). *found false:
- * the set keeps no blocks. */
-static int zblock_seek(MDB_cursor *c, uint64_t id, const uint8_t *index_key, size_t len,
-                       MDB_val *key, MDB_val *record, bool *found)
-{
-    uint8_t seek[KV_ENCODED_KEY_BYTES_MAX];
-    size_t seek_len = zblock_key(id, index_key, len, seek);
-    *key = (MDB_val){.mv_size = seek_len, .mv_data = seek};
-    int rc = mdb_cursor_get(c, key, record, MDB_SET_RANGE);
-    if (rc == MDB_SUCCESS && !(key->mv_size == seek_len && memcmp(key->mv_data, seek, seek_len) == 0)) {
-        rc = mdb_cursor_get(c, key, record, MDB_PREV);
-    } else if (rc == MDB_NOTFOUND) {
-        rc = mdb_cursor_get(c, key, record, MDB_LAST);
-    }
-    *found = rc == MDB_SUCCESS && zblock_is(key, id);
-    if (*found && record->mv_size != 8) {
-        return MDB_CORRUPTED;
-    }
-    return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
-}
-
-/* Positions the walk on a block's first entry (or past it when the block is empty). */
-static int zidx_block_start(struct zidx_iter *it, const uint8_t *block, size_t len)
-{
-    uint8_t seek[KV_ENCODED_KEY_BYTES_MAX];
-    put_be64(seek, kv_zset_index_id(it->id));
-    memcpy(seek + KV_ELEM_ID_BYTES, block + KV_ELEM_ID_BYTES, len - KV_ELEM_ID_BYTES);
-    return zidx_position(it, seek, len, false);
-}
-
-/* Cuts a block of count > ZSET_BLOCK_MAX entries after its first ZSET_BLOCK. */
-static int zblock_split(struct kv_ctx *ctx, uint64_t id, const uint8_t *block, size_t len,
-                        uint64_t count)
-{
-    assert(count > ZSET_BLOCK_MAX);
-    struct zidx_iter it;
-    int rc = zidx_open(&it, ctx, id);
-    if (rc == MDB_SUCCESS) {
-        rc = zidx_block_start(&it, block, len);
-    }
-    for (uint32_t i = 0; rc == MDB_SUCCESS && it.valid && i < ZSET_BLOCK; i++) {
-        rc = zidx_step(&it, false);
-    }
-    if (rc == MDB_SUCCESS && !it.valid) {
-        rc = MDB_CORRUPTED; /* the count says there are more */
-    }
-    uint8_t next[KV_ENCODED_KEY_BYTES_MAX];
-    size_t next_len = rc == MDB_SUCCESS ? zblock_key(id, it.key.mv_data, it.key.mv_size, next) : 0;
-    zidx_close(&it);
-    if (rc == MDB_SUCCESS) {
-        rc = zblock_put(ctx, block, len, ZSET_BLOCK);
-    }
-    return rc == MDB_SUCCESS ? zblock_put(ctx, next, next_len, count - ZSET_BLOCK) : rc;
-}
-
-/* Counts an index entry in (delta 1) or out (-1) of its block, after the index record was
- * put (or before or after it was deleted): splits a full block, merges a small one with its
- * successor, drops an emptied one (but the first). */
-static int zblock_adjust(struct kv_ctx *ctx, uint64_t id, const uint8_t *index_key, size_t len,
-                         int delta)
-{
-    assert(delta == 1 || delta == -1);
-    MDB_cursor *c = NULL;
-    int rc = mdb_cursor_open(ctx->txn, ctx->kv->elems_dbi, &c);
-    if (rc != MDB_SUCCESS) {
-        return rc;
-    }
-    MDB_val key, record;
-    bool found = false;
-    rc = zblock_seek(c, id, index_key, len, &key, &record, &found);
-    uint8_t block[KV_ENCODED_KEY_BYTES_MAX], next[KV_ENCODED_KEY_BYTES_MAX];
-    size_t block_len = 0, next_len = 0;
-    uint64_t count = 0, next_count = 0;
-    if (rc == MDB_SUCCESS && found) {
-        block_len = key.mv_size;
-        memcpy(block, key.mv_data, block_len);
-        count = kv_get_le64(record.mv_data);
-        if (delta < 0 && count == 0) {
-            rc = MDB_CORRUPTED;
-        }
-        count = delta > 0 ? count + 1 : count - 1;
-    }
-    if (rc == MDB_SUCCESS && found && delta < 0 && count < ZSET_BLOCK_MERGE) {
-        rc = mdb_cursor_get(c, &key, &record, MDB_NEXT);
-        if (rc == MDB_SUCCESS && zblock_is(&key, id) && record.mv_size == 8) {
-            next_len = key.mv_size;
-            memcpy(next, key.mv_data, next_len);
-            next_count = kv_get_le64(record.mv_data);
-        }
-        rc = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
-    }
-    mdb_cursor_close(c);
-    if (rc != MDB_SUCCESS || !found) {
-        return rc;
-    }
-    if (next_len > 0 && count + next_count <= ZSET_BLOCK_MAX) {
-        rc = zblock_del(ctx, next, next_len);
-        count += next_count;
-    }
-    if (rc == MDB_SUCCESS && count == 0 && block_len > ZSET_FIRST_BLOCK_BYTES) {
-        return zblock_del(ctx, block, block_len);
-    }
-    if (rc == MDB_SUCCESS) {
-        rc = zblock_put(ctx, block, block_len, count);
-    }
-    if (rc == MDB_SUCCESS && count > ZSET_BLOCK_MAX) {
-        rc = zblock_split(ctx, id, block, block_len, count);
-    }
-    return rc;
-}
-
-/*
- * Finds the block holding forward rank `rank` from the block counts, walking them from the
- * nearer end; positions it at the entry. *counted false: the set keeps no blocks.
- */
-static int zidx_seek_rank_counted(struct zidx_iter *it, uint64_t count, uint64_t rank,
-                                  bool *counted)
-{
-    MDB_cursor *c = NULL;
-    int rc = mdb_cursor_open(it->ctx->txn, it->ctx->kv->elems_dbi, &c);
-    if (rc != MDB_SUCCESS) {
-        return rc;
-    }
-    bool backward = rank >= count / 2;
-    uint64_t target = backward ? count - 1 - rank : rank; /* counted from the walk's end */
-    uint8_t seek[KV_ELEM_ID_BYTES];
-    put_be64(seek, kv_zset_block_id(it->id) + (backward ? 1 : 0));
-    MDB_val key = {.mv_size = sizeof seek, .mv_data = seek}, record;
-    rc = mdb_cursor_get(c, &key, &record, MDB_SET_RANGE);
-    if (backward) {
-        rc = rc == MDB_NOTFOUND ? mdb_cursor_get(c, &key, &record, MDB_LAST)
-             : rc == MDB_SUCCESS ? mdb_cursor_get(c, &key, &record, MDB_PREV) : rc;
-    }
-    *counted = rc == MDB_SUCCESS && zblock_is(&key, it->id);
-    uint64_t before = 0, in_block = 0;
-    uint8_t block[KV_ENCODED_KEY_BYTES_MAX];
-    size_t block_len = 0;
-    for (uint64_t blocks = 0; rc == MDB_SUCCESS && *counted; blocks++) {
-        if (!zblock_is(&key, it->id) || record.mv_size != 8 || blocks > count) {
-            rc = MDB_CORRUPTED; /* the counts sum to less than the set's size */
-            break;
-        }
-        uint64_t n = kv_get_le64(record.mv_data);
-        if (before + n > target) {
-            in_block = backward ? n - 1 - (target - before) : target - before;
-            block_len = key.mv_size;
-            memcpy(block, key.mv_data, block_len);
-            break;
-        }
-        before += n;
-        rc = mdb_cursor_get(c, &key, &record, backward ? MDB_PREV : MDB_NEXT);
-        rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-    }
-    mdb_cursor_close(c);
-    if (rc != MDB_SUCCESS || !*counted) {
-        return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
-    }
-    rc = zidx_block_start(it, block, block_len);
-    for (uint64_t i = 0; rc == MDB_SUCCESS && it->valid && i < in_block; i++) {
-        rc = zidx_step(it, false);
-    }
-    return rc == MDB_SUCCESS && !it->valid ? MDB_CORRUPTED : rc;
-}
-
-/* The element of rank `rank` counted from the lowest (from the highest when reverse): walked
- * to from the nearer end when that is within a block's length, else found by the block
- * counts (walked from the nearer end for a set without them). */
-static int zidx_seek_rank(struct zidx_iter *it, uint64_t count, uint64_t rank, bool reverse)
-{
-    assert(rank < count);
-    uint64_t forward = reverse ? count - 1 - rank : rank;
-    uint64_t from_end_steps = count - 1 - forward;
-    if (forward >= ZSET_BLOCK && from_end_steps >= ZSET_BLOCK) {
-        bool counted = false;
-        int rc = zidx_seek_rank_counted(it, count, forward, &counted);
-        if (rc != MDB_SUCCESS || counted) {
-            return rc;
-        }
-    }
-    bool from_end = forward > from_end_steps;
-    int rc = from_end ? zidx_last(it) : zidx_first(it);
-    uint64_t steps = from_end ? from_end_steps : forward;
-    for (uint64_t i = 0; rc == MDB_SUCCESS && it->valid && i < steps; i++) {
-        rc = zidx_step(it, from_end);
-    }
-    if (rc == MDB_SUCCESS && !it->valid) {
-        rc = MDB_CORRUPTED; /* the count says there are more */
-    }
-    return rc;
-}
-
-/* ---- members ---- */
-
-static int zset_score_get(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *member,
-                          bool *found, double *score)
-{
-    struct kv_bytes value = {0};
-    int rc = kv_elem_get(ctx->kv, ctx->txn, id, member, &value, found);
-    if (rc != MDB_SUCCESS || !*found) {
-        return rc;
-    }
-    if (value.len != ZSET_SCORE_BYTES) {
-        return MDB_CORRUPTED;
-    }
-    uint64_t bits = kv_get_le64(value.data);
-    memcpy(score, &bits, sizeof *score);
-    return MDB_SUCCESS;
-}
-
-/* A member's record and its index entry, without their block count. */
-static int zset_put_records(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *member,
-                            double score)
-{
-    assert(member->len <= KV_ELEMENT_BYTES_MAX && !isnan(score));
-    if (score == 0) {
-        score = 0.0; /* -0 is kept as 0 */
-    }
-    uint8_t raw[ZSET_SCORE_BYTES];
-    uint64_t bits;
-    memcpy(&bits, &score, sizeof bits);
-    kv_put_le64(raw, bits);
-    struct kv_bytes value = {.data = raw, .len = sizeof raw};
-    int rc = kv_elem_put(ctx->kv, ctx->txn, id, member, &value);
-    if (rc == MDB_SUCCESS) {
-        uint8_t key[ZSET_LONG_KEY_BYTES];
-        MDB_val k = {.mv_size = zidx_key(id, score, member, false, key), .mv_data = key};
-        bool long_member = k.mv_size == ZSET_LONG_KEY_BYTES;
-        MDB_val record = {.mv_size = long_member ? member->len : 0,
-                          .mv_data = long_member ? (void *)member->data : NULL};
-        rc = mdb_put(ctx->txn, ctx->kv->elems_dbi, &k, &record, 0);
-    }
-    *ctx->written += 2 * member->len + 48;
-    return rc;
-}
-
-/* Sets member's score (had: it was in the set with score `old`): its record, its index
- * entry and the block counts. */
-static int zset_write(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *member, bool had,
-                      double old, double score)
-{
-    uint8_t key[ZSET_LONG_KEY_BYTES];
-    int rc = MDB_SUCCESS;
-    if (had) {
-        MDB_val k = {.mv_size = zidx_key(id, old, member, false, key), .mv_data = key};
-        rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
-        rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-        if (rc == MDB_SUCCESS) {
-            rc = zblock_adjust(ctx, id, key, k.mv_size, -1);
-        }
-    }
-    if (rc == MDB_SUCCESS) {
-        rc = zset_put_records(ctx, id, member, score);
-    }
-    if (rc == MDB_SUCCESS) {
-        size_t len = zidx_key(id, score == 0 ? 0.0 : score, member, false, key);
-        rc = zblock_adjust(ctx, id, key, len, 1);
-    }
-    return rc;
-}
-
-static int zset_remove(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *member, double score)
-{
-    bool deleted = false;
-    int rc = kv_elem_del(ctx->kv, ctx->txn, id, member, &deleted);
-    if (rc == MDB_SUCCESS && !deleted) {
-        rc = MDB_CORRUPTED;
-    }
-    uint8_t key[ZSET_LONG_KEY_BYTES];
-    MDB_val k = {.mv_size = zidx_key(id, score, member, false, key), .mv_data = key};
-    if (rc == MDB_SUCCESS) {
-        rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
-        rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-    }
-    if (rc == MDB_SUCCESS) {
-        rc = zblock_adjust(ctx, id, key, k.mv_size, -1);
-    }
-    *ctx->written += 2 * member->len + 32;
-    return rc;
-}
-
-/* Saves the metadata after a change; an emptied set's first block goes with it. */
-static int zset_save(struct kv_ctx *ctx, struct kv_key_info *info)
-{
-    int rc = info->meta.count == 0 ? zblock_drop(ctx, info->meta.id) : MDB_SUCCESS;
-    return rc == MDB_SUCCESS ? kv_types_save(ctx, info) : rc;
-}
-
 /* Looks up a sorted set key: *stop when the reply is made (WRONGTYPE). */
 static int zset_lookup(struct kv_ctx *ctx, const struct kv_bytes *key, struct kv_key_info *info,
                        struct kv_result *r, bool *stop)
@@ -845,7 +324,7 @@ static int zadd_one(struct kv_ctx *ctx, struct kv_key_info *info, int flags, dou
     double cur = 0;
     *nop = false;
     *nan = false;
-    int rc = zset_score_get(ctx, info->meta.id, member, &found, &cur);
+    int rc = kv_zset_score_get(ctx, info->meta.id, member, &found, &cur);
     if (rc != MDB_SUCCESS) {
         return rc;
     }
@@ -857,7 +336,7 @@ static int zadd_one(struct kv_ctx *ctx, struct kv_key_info *info, int flags, dou
         *newscore = score;
         (*added)++;
         info->meta.count++;
-        return zset_write(ctx, info->meta.id, member, false, 0, score);
+        return kv_zset_write(ctx, info->meta.id, member, false, 0, score);
     }
     if (flags & ZADD_NX) {
         *nop = true;
@@ -877,7 +356,7 @@ static int zadd_one(struct kv_ctx *ctx, struct kv_key_info *info, int flags, dou
     *newscore = score;
     if (score != cur) {
         (*updated)++;
-        return zset_write(ctx, info->meta.id, member, true, cur, score);
+        return kv_zset_write(ctx, info->meta.id, member, true, cur, score);
     }
     return MDB_SUCCESS;
 }
@@ -926,7 +405,7 @@ static int zset_add(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
         if (!kv_types_create(ctx, &info, KV_TYPE_ZSET)) {
             return kv_res_err(r, zset_error_ids);
         }
-        rc = zblock_init(ctx, info.meta.id);
+        rc = kv_zset_blocks_init(ctx, info.meta.id);
     }
     for (uint32_t j = 0; rc == MDB_SUCCESS && j < elements; j++) {
         bool nop = false, nan = false;
@@ -970,9 +449,9 @@ static int zset_rem(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
     for (uint32_t i = 1; info.type != KV_TYPE_NONE && i < c->arg_count; i++) {
         bool found = false;
         double score = 0;
-        rc = zset_score_get(ctx, info.meta.id, &c->args[i], &found, &score);
+        rc = kv_zset_score_get(ctx, info.meta.id, &c->args[i], &found, &score);
         if (rc == MDB_SUCCESS && found) {
-            rc = zset_remove(ctx, info.meta.id, &c->args[i], score);
+            rc = kv_zset_remove(ctx, info.meta.id, &c->args[i], score);
         }
         if (rc != MDB_SUCCESS) {
             return rc;
@@ -983,7 +462,7 @@ static int zset_rem(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
         }
     }
     kv_res_int(r, removed);
-    return removed > 0 ? zset_save(ctx, &info) : MDB_SUCCESS;
+    return removed > 0 ? kv_zset_save(ctx, &info) : MDB_SUCCESS;
 }
 
 /* ---- ZSCORE, ZMSCORE, ZCARD, ZRANK ---- */
@@ -1005,7 +484,7 @@ static int zset_score(struct kv_ctx *ctx, const struct kv_command *c, struct kv_
         bool found = false;
         double score = 0;
         if (info.type != KV_TYPE_NONE) {
-            rc = zset_score_get(ctx, info.meta.id, &c->args[1 + i], &found, &score);
+            rc = kv_zset_score_get(ctx, info.meta.id, &c->args[1 + i], &found, &score);
         }
         if (rc == MDB_SUCCESS && found) {
             rc = res_score(ctx, &out[i], score);
@@ -1030,105 +509,6 @@ static int zset_card(struct kv_ctx *ctx, const struct kv_command *c, struct kv_r
     return rc;
 }
 
-/* A member's rank from the block counts: those of the blocks before its own, walked, and
- * its place in its block. *counted false: the set keeps no blocks. */
-static int zset_rank_counted(struct kv_ctx *ctx, uint64_t id, const uint8_t *index_key,
-                             size_t len, uint64_t *rank, bool *counted)
-{
-    MDB_cursor *c = NULL;
-    int rc = mdb_cursor_open(ctx->txn, ctx->kv->elems_dbi, &c);
-    if (rc != MDB_SUCCESS) {
-        return rc;
-    }
-    MDB_val key, record;
-    rc = zblock_seek(c, id, index_key, len, &key, &record, counted);
-    uint8_t block[KV_ENCODED_KEY_BYTES_MAX];
-    size_t block_len = *counted ? key.mv_size : 0;
-    if (*counted) {
-        memcpy(block, key.mv_data, block_len);
-    }
-    uint64_t before = 0;
-    while (rc == MDB_SUCCESS && *counted) {
-        rc = mdb_cursor_get(c, &key, &record, MDB_PREV);
-        if (rc != MDB_SUCCESS || !zblock_is(&key, id)) {
-            break;
-        }
-        if (record.mv_size != 8) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        before += kv_get_le64(record.mv_data);
-    }
-    mdb_cursor_close(c);
-    rc = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
-    if (rc != MDB_SUCCESS || !*counted) {
-        return rc;
-    }
-    struct zidx_iter it;
-    rc = zidx_open(&it, ctx, id);
-    if (rc == MDB_SUCCESS) {
-        rc = zidx_block_start(&it, block, block_len);
-    }
-    uint64_t steps = 0;
-    while (rc == MDB_SUCCESS && it.valid &&
-           !(it.key.mv_size == len && memcmp(it.key.mv_data, index_key, len) == 0)) {
-        rc = zidx_step(&it, false);
-        steps++;
-    }
-    if (rc == MDB_SUCCESS && !it.valid) {
-        rc = MDB_CORRUPTED; /* the member's index entry is missing */
-    }
-    zidx_close(&it);
-    *rank = before + steps;
-    return rc;
-}
-
-/* A member's rank: walks from it towards both ends at once, which is quick near either end;
- * past a block's length it asks the block counts (a set without them is walked on). */
-static int zset_rank_of(struct kv_ctx *ctx, const struct kv_coll_meta *meta,
-                        const struct kv_bytes *member, double score, uint64_t *rank)
-{
-    uint8_t key[ZSET_LONG_KEY_BYTES];
-    size_t len = zidx_key(meta->id, score, member, false, key);
-    struct zidx_iter down, up;
-    int rc = zidx_open(&down, ctx, meta->id);
-    int rc_up = zidx_open(&up, ctx, meta->id);
-    rc = rc != MDB_SUCCESS ? rc : rc_up;
-    if (rc == MDB_SUCCESS) {
-        rc = zidx_position(&down, key, len, false);
-    }
-    if (rc == MDB_SUCCESS) {
-        rc = zidx_position(&up, key, len, false);
-    }
-    if (rc == MDB_SUCCESS && !down.valid) {
-        rc = MDB_CORRUPTED;
-    }
-    bool counted = false;
-    for (uint64_t i = 1; rc == MDB_SUCCESS; i++) {
-        if (i == ZSET_BLOCK) {
-            rc = zset_rank_counted(ctx, meta->id, key, len, rank, &counted);
-            if (rc != MDB_SUCCESS || counted) {
-                break;
-            }
-        }
-        rc = zidx_step(&down, true);
-        if (rc == MDB_SUCCESS && !down.valid) {
-            *rank = i - 1;
-            break;
-        }
-        if (rc == MDB_SUCCESS) {
-            rc = zidx_step(&up, false);
-        }
-        if (rc == MDB_SUCCESS && !up.valid) {
-            *rank = meta->count - i;
-            break;
-        }
-    }
-    zidx_close(&down);
-    zidx_close(&up);
-    return rc;
-}
-
 /* ZRANK k m, ZREVRANK k m. */
 static int zset_rank(struct kv_ctx *ctx, const struct kv_command *c, struct kv_result *r)
 {
@@ -1141,14 +521,14 @@ static int zset_rank(struct kv_ctx *ctx, const struct kv_command *c, struct kv_r
     bool found = false;
     double score = 0;
     if (info.type != KV_TYPE_NONE) {
-        rc = zset_score_get(ctx, info.meta.id, &c->args[1], &found, &score);
+        rc = kv_zset_score_get(ctx, info.meta.id, &c->args[1], &found, &score);
     }
     if (rc != MDB_SUCCESS || !found) {
         kv_res_set(r, KV_RESULT_NULL);
         return rc;
     }
     uint64_t rank = 0;
-    rc = zset_rank_of(ctx, &info.meta, &c->args[1], score, &rank);
+    rc = kv_zset_rank(ctx, &info.meta, &c->args[1], score, &rank);
     assert(rc != MDB_SUCCESS || rank < info.meta.count);
     kv_res_int(r, (int64_t)(c->op == KV_OP_ZREVRANK ? info.meta.count - 1 - rank : rank));
     return rc;
@@ -1167,7 +547,7 @@ struct zrange_spec {
     int64_t offset, limit;       /* LIMIT; limit < 0: none */
 };
 
-static bool in_range_end(const struct zrange_spec *s, const struct zidx_iter *it)
+static bool in_range_end(const struct zrange_spec *s, const struct kv_zset_iter *it)
 {
     if (s->kind == ZRANGE_SCORE) {
         return s->reverse ? score_gte_min(it->score, &s->score)
@@ -1179,10 +559,10 @@ static bool in_range_end(const struct zrange_spec *s, const struct zidx_iter *it
 
 /* Positions on the first element of a lex range (the last one when reverse). Redis assumes
  * every score equal for BYLEX: the seek uses the score of the set's first (last) element. */
-static int lex_start(struct zidx_iter *it, const struct zrange_spec *s)
+static int lex_start(struct kv_zset_iter *it, const struct zrange_spec *s)
 {
     const struct zlex_bound *b = s->reverse ? &s->lex.max : &s->lex.min;
-    int rc = s->reverse ? zidx_last(it) : zidx_first(it);
+    int rc = s->reverse ? kv_zset_iter_last(it) : kv_zset_iter_first(it);
     if (rc != MDB_SUCCESS || !it->valid || b->infinite != 0) {
         if (rc == MDB_SUCCESS && b->infinite == (s->reverse ? -1 : 1)) {
             it->valid = false; /* "+" as the minimum or "-" as the maximum: empty */
@@ -1190,29 +570,29 @@ static int lex_start(struct zidx_iter *it, const struct zrange_spec *s)
         return rc;
     }
     uint8_t key[ZSET_LONG_KEY_BYTES];
-    size_t len = zidx_key(it->id, it->score, &b->bytes, true, key);
-    rc = zidx_position(it, key, len, false);
+    size_t len = kv_zset_index_key(it->id, it->score, &b->bytes, true, key);
+    rc = kv_zset_iter_position(it, key, len, false);
     /* The seek key holds at most the bound's first bytes: walk past what is still below. */
     while (rc == MDB_SUCCESS && it->valid &&
            (s->reverse ? lex_lte_max(&it->member, b) : !lex_gte_min(&it->member, b))) {
-        rc = zidx_step(it, false);
+        rc = kv_zset_iter_step(it, false);
     }
     if (rc == MDB_SUCCESS && s->reverse) {
-        rc = it->valid ? zidx_step(it, true) : zidx_last(it);
+        rc = it->valid ? kv_zset_iter_step(it, true) : kv_zset_iter_last(it);
     }
     return rc;
 }
 
 /* Positions on the first element in range in the walk's direction (its other end unchecked). */
-static int range_start(struct zidx_iter *it, const struct zrange_spec *s)
+static int range_start(struct kv_zset_iter *it, const struct zrange_spec *s)
 {
     if (s->kind == ZRANGE_LEX) {
         return lex_start(it, s);
     }
     if (s->reverse) {
-        return zidx_seek_score(it, s->score.max, !s->score.maxex, true);
+        return kv_zset_iter_seek_score(it, s->score.max, !s->score.maxex, true);
     }
-    return zidx_seek_score(it, s->score.min, s->score.minex, false);
+    return kv_zset_iter_seek_score(it, s->score.min, s->score.minex, false);
 }
 
 /*
@@ -1225,8 +605,8 @@ static int zset_walk(struct kv_ctx *ctx, const struct kv_coll_meta *meta,
 {
     *n = 0;
     *too_large = false;
-    struct zidx_iter it;
-    int rc = zidx_open(&it, ctx, meta->id);
+    struct kv_zset_iter it;
+    int rc = kv_zset_iter_open(&it, ctx, meta->id);
     uint64_t remaining = 0;
     if (rc == MDB_SUCCESS && s->kind == ZRANGE_RANK) {
         int64_t llen = (int64_t)meta->count, start = s->start, end = s->end;
@@ -1236,7 +616,7 @@ static int zset_walk(struct kv_ctx *ctx, const struct kv_coll_meta *meta,
         if (start <= end && start < llen) {
             end = end >= llen ? llen - 1 : end;
             remaining = (uint64_t)(end - start + 1);
-            rc = zidx_seek_rank(&it, meta->count, (uint64_t)start, s->reverse);
+            rc = kv_zset_iter_seek_rank(&it, meta->count, (uint64_t)start, s->reverse);
         }
     } else if (rc == MDB_SUCCESS) {
         rc = range_start(&it, s);
@@ -1246,7 +626,7 @@ static int zset_walk(struct kv_ctx *ctx, const struct kv_coll_meta *meta,
         /* A negative offset skips everything (Redis counts it down to past the end). */
         uint64_t skip = s->offset < 0 ? UINT64_MAX : (uint64_t)s->offset;
         for (uint64_t i = 0; rc == MDB_SUCCESS && it.valid && i < skip; i++) {
-            rc = zidx_step(&it, s->reverse);
+            rc = kv_zset_iter_step(&it, s->reverse);
         }
         remaining = s->limit < 0 ? UINT64_MAX : (uint64_t)s->limit;
     }
@@ -1263,13 +643,13 @@ static int zset_walk(struct kv_ctx *ctx, const struct kv_coll_meta *meta,
         }
         (*n)++;
         if (rc == MDB_SUCCESS) {
-            rc = zidx_step(&it, s->reverse);
+            rc = kv_zset_iter_step(&it, s->reverse);
         }
     }
     if (rc == MDB_SUCCESS && s->kind == ZRANGE_RANK && remaining > 0 && !*too_large) {
         rc = MDB_CORRUPTED; /* the count says there are more */
     }
-    zidx_close(&it);
+    kv_zset_iter_close(&it);
     return rc;
 }
 
@@ -1464,12 +844,12 @@ static int zset_remrange(struct kv_ctx *ctx, const struct kv_command *c, struct 
         return rc != MDB_SUCCESS ? rc : kv_res_err(r, zset_error_remove_size);
     }
     for (uint64_t i = 0; rc == MDB_SUCCESS && i < n; i++) {
-        rc = zset_remove(ctx, info.meta.id, &items[i].member, items[i].score);
+        rc = kv_zset_remove(ctx, info.meta.id, &items[i].member, items[i].score);
     }
     kv_res_int(r, (int64_t)n);
     if (rc == MDB_SUCCESS && n > 0) {
         info.meta.count -= n;
-        rc = zset_save(ctx, &info);
+        rc = kv_zset_save(ctx, &info);
     }
     return rc;
 }
@@ -1506,11 +886,11 @@ static int zset_pop(struct kv_ctx *ctx, const struct kv_command *c, struct kv_re
         return rc != MDB_SUCCESS ? rc : kv_res_err(r, zset_error_reply_size);
     }
     for (uint64_t i = 0; rc == MDB_SUCCESS && i < n; i++) {
-        rc = zset_remove(ctx, info.meta.id, &items[i].member, items[i].score);
+        rc = kv_zset_remove(ctx, info.meta.id, &items[i].member, items[i].score);
     }
     if (rc == MDB_SUCCESS) {
         info.meta.count -= n;
-        rc = zset_save(ctx, &info);
+        rc = kv_zset_save(ctx, &info);
     }
     if (rc == MDB_SUCCESS) {
         /* Without a count, a flat [member, score] in RESP3 too; with one, pairs. */
@@ -1705,49 +1085,6 @@ static int zsorted_compare(const void *x, const void *y)
     return a->place < b->place ? -1 : a->place > b->place;
 }
 
-/* The block counts of a set whose index was just written whole: a block every ZSET_BLOCK
- * entries, found by one walk (the keys copied out before any write). */
-static int zblock_build(struct kv_ctx *ctx, uint64_t id, uint64_t count)
-{
-    assert(count > 0);
-    uint64_t cuts = (count - 1) / ZSET_BLOCK; /* blocks after the first */
-    uint8_t *keys = kv_arena_alloc(ctx->arena, (size_t)cuts * KV_ENCODED_KEY_BYTES_MAX + 1);
-    size_t *lens = kv_arena_alloc(ctx->arena, (size_t)cuts * sizeof *lens + 1);
-    if (keys == NULL || lens == NULL) {
-        return ENOMEM;
-    }
-    struct zidx_iter it;
-    int rc = zidx_open(&it, ctx, id);
-    if (rc == MDB_SUCCESS) {
-        rc = zidx_first(&it);
-    }
-    uint64_t seen = 0;
-    for (; rc == MDB_SUCCESS && it.valid; seen++) {
-        if (seen > 0 && seen % ZSET_BLOCK == 0) {
-            uint64_t j = seen / ZSET_BLOCK - 1;
-            assert(j < cuts);
-            lens[j] = zblock_key(id, it.key.mv_data, it.key.mv_size,
-                                 keys + j * KV_ENCODED_KEY_BYTES_MAX);
-        }
-        rc = zidx_step(&it, false);
-    }
-    zidx_close(&it);
-    if (rc == MDB_SUCCESS && seen != count) {
-        rc = MDB_CORRUPTED;
-    }
-    uint8_t first[ZSET_FIRST_BLOCK_BYTES] = {0};
-    put_be64(first, kv_zset_block_id(id));
-    if (rc == MDB_SUCCESS) {
-        rc = zblock_put(ctx, first, sizeof first, count < ZSET_BLOCK ? count : ZSET_BLOCK);
-    }
-    for (uint64_t j = 0; rc == MDB_SUCCESS && j < cuts; j++) {
-        uint64_t left = count - (j + 1) * ZSET_BLOCK;
-        rc = zblock_put(ctx, keys + j * KV_ENCODED_KEY_BYTES_MAX, lens[j],
-                        left < ZSET_BLOCK ? left : ZSET_BLOCK);
-    }
-    return rc;
-}
-
 /*
  * Replaces dst with a new sorted set of items (a member met again is aggregated with
  * `aggregate` in the items' order, else the last score wins). The members are sorted and
@@ -1793,12 +1130,12 @@ static int zset_store(struct kv_ctx *ctx, const struct kv_bytes *dst, const stru
             score = aggregate >= 0 ? aggregate_apply(aggregate, score, sorted[j].item->score)
                                    : sorted[j].item->score;
         }
-        rc = zset_put_records(ctx, id, member, score);
+        rc = kv_zset_put_records(ctx, id, member, score);
         info.meta.count++;
         i = j;
     }
     if (rc == MDB_SUCCESS && info.meta.count > 0) {
-        rc = zblock_build(ctx, id, info.meta.count);
+        rc = kv_zset_blocks_build(ctx, id, info.meta.count);
     }
     if (rc == MDB_SUCCESS && info.meta.count > 0) {
         rc = kv_types_save(ctx, &info);
@@ -1832,7 +1169,7 @@ static int zsrc_find(struct kv_ctx *ctx, const struct zsrc *src, const struct kv
 {
     *found = false;
     if (src->type == KV_TYPE_ZSET) {
-        return zset_score_get(ctx, src->meta.id, member, found, score);
+        return kv_zset_score_get(ctx, src->meta.id, member, found, score);
     }
     if (src->type != KV_TYPE_SET) {
         return MDB_SUCCESS;
@@ -1959,8 +1296,9 @@ static int zset_unionstore(struct kv_ctx *ctx, const struct kv_command *c, struc
         return kv_res_err(r, zset_error_not_integer);
     }
     if (numkeys < 1) {
-        return kv_res_err(r, inter ? "ERR at least 1 input key is needed for 'zinterstore' command"
-                                   : "ERR at least 1 input key is needed for 'zunionstore' command");
+        return kv_res_err(r, inter
+                                 ? "ERR at least 1 input key is needed for 'zinterstore' command"
+                                 : "ERR at least 1 input key is needed for 'zunionstore' command");
     }
     if (numkeys > (int64_t)c->arg_count - 2) {
         return kv_res_err(r, zset_error_syntax);
