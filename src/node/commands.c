@@ -208,6 +208,8 @@ static const struct node_command commands[] = {
     {"PERSIST", 2, node_cmd_write}, {"TTL", 2, node_cmd_types_read},
     {"PTTL", 2, node_cmd_types_read}, {"EXPIRETIME", 2, node_cmd_types_read},
     {"PEXPIRETIME", 2, node_cmd_types_read},
+    {"BLPOP", -3, node_cmd_blocking}, {"BRPOP", -3, node_cmd_blocking},
+    {"BLMOVE", 6, node_cmd_blocking}, {"BRPOPLPUSH", 4, node_cmd_blocking},
 };
 
 uint32_t node_command_count(void)
@@ -314,7 +316,8 @@ static int32_t command_run(struct node_client *client, const struct resp_command
         node_tx_fail(client);
         return -1;
     }
-    if (client->tx != NULL && node_tx_queue(&exec, c->run == node_cmd_write))
+    if (client->tx != NULL &&
+        node_tx_queue(&exec, c->run == node_cmd_write || c->run == node_cmd_blocking))
         return -1;
     c->run(&exec);
     return (int32_t)(c - commands);

@@ -96,6 +96,13 @@ void node_object_serve(struct node_group *group, struct resp_out *out, const str
 bool node_types_movable_keys(const struct resp_arg *argv, uint32_t argc, uint32_t *first,
                              uint32_t *count, uint32_t *extra);
 
+/* blocking.c */
+bool node_blocking_is(const struct resp_arg *name);
+/* Fills c's op and argument count with a blocking pop's attempt when argv[0] names one (the
+ * arguments are the client's, in c->args); *error: the Redis error its arguments deserve. */
+bool node_blocking_parse(const struct node_exec *e, struct kv_command *c, const char **error);
+void node_cmd_blocking(struct node_exec *exec);
+
 /* commands_lcs.c */
 void node_lcs_serve(struct node_group *group, struct resp_out *out, const struct resp_arg *argv,
                     uint32_t argc);

@@ -37,9 +37,12 @@ static size_t info_server(const struct node *node, char *buf, size_t cap)
 
 static size_t info_clients(const struct node *node, char *buf, size_t cap)
 {
+    uint32_t blocked = 0; /* a blocking pop in progress, waiting or trying (blocking.c) */
+    for (const struct node_client *c = node->clients; c != NULL; c = c->next)
+        blocked += c->blocking;
     return (size_t)snprintf(buf, cap,
-                            "# Clients\r\nconnected_clients:%u\r\nblocked_clients:0\r\n\r\n",
-                            node->client_count);
+                            "# Clients\r\nconnected_clients:%u\r\nblocked_clients:%u\r\n\r\n",
+                            node->client_count, blocked);
 }
 
 /* The process's resident memory, from /proc/self/statm (0 when it cannot be read). */
@@ -147,7 +150,7 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         buf, cap,
         "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
         "proposals:%llu\r\nlinearizable_reads:%llu\r\nforwarded_writes:%llu\r\n"
-        "writes_retried:%llu\r\napplied_entries:%llu\r\nwal_syncs:%llu\r\nwal_sync_avg_us:%llu\r\n"
+        "writes_retried:%llu\r\nblocking_wakeups:%llu\r\napplied_entries:%llu\r\nwal_syncs:%llu\r\nwal_sync_avg_us:%llu\r\n"
         "wal_sync_max_us:%llu\r\nwal_entries_per_sync:%.1f\r\nwal_syncs_overlapped:%llu\r\n"
         "wal_spare_segments:%llu\r\n"
         "snapshots_taken:%llu\r\n"
@@ -161,6 +164,7 @@ static size_t info_stats(const struct node *node, char *buf, size_t cap)
         (unsigned long long)s->clients_total, (unsigned long long)s->commands,
         (unsigned long long)s->proposals, (unsigned long long)s->reads,
         (unsigned long long)s->forwarded, (unsigned long long)s->writes_retried,
+        (unsigned long long)s->blocking_wakeups,
         (unsigned long long)s->applied_entries,
         (unsigned long long)s->syncs,
         (unsigned long long)(s->syncs ? s->sync_us_total / s->syncs : 0),

@@ -106,6 +106,8 @@ static const char *write_parse(const struct node_exec *e, struct kv_command *c,
         if ((e->argc - 1) % 2 != 0)
             return NULL; /* arity: reported by the caller */
         c->op = node_arg_is(&a[0], "MSET") ? KV_OP_MSET : KV_OP_MSETNX;
+    } else if (node_blocking_parse(e, c, &error)) {
+        return error; /* its attempt (blocking.c); inside MULTI, the command itself */
     } else if (node_write_parse_string(e, c, args, &error)) {
         return error;
     } else if (node_types_parse(e, c)) {
@@ -423,6 +425,8 @@ void node_request_finish_read(struct node *node, struct node_request *r)
 void node_request_finish_write(struct node *node, struct node_request *r,
                                const struct kv_result *result)
 {
+    if (r->blocking && node_blocking_finish(node, r, result))
+        return; /* popped nothing: waits for a push */
     uint32_t next = r->group->id + 1;
     if (r->chain_write && next < node->topology->shard_count &&
         result->type == KV_RESULT_OK) {

@@ -146,6 +146,7 @@ enum node_wait {
     NODE_WAIT_READ,       /* ReadIndex asked: waiting for the read index */
     NODE_WAIT_APPLY_READ, /* read index known: waiting for applied >= index */
     NODE_WAIT_PROXY,      /* relayed to a node holding its shard: waiting for the reply */
+    NODE_WAIT_BLOCKED,    /* a blocking pop found its lists empty: waiting for a push */
 };
 
 struct node_client;
@@ -199,6 +200,10 @@ struct node_request {
     bool proxied;
     bool proxy_read;            /* read-only: a lost reply means "not executed" */
     uint32_t proxy_shard;
+    /* blocking.c: BLPOP and friends. Proposed as their attempt (the non-blocking form); an
+     * attempt that popped nothing waits in its group's `blocked` list until a push. */
+    bool blocking;
+    uint64_t block_deadline_ms; /* 0: no timeout */
 };
 
 /* A doubly linked list of requests through their wait links. */
@@ -255,6 +260,7 @@ struct node_client {
     bool writing;
     bool reading;            /* uv_read_start is in force */
     bool input_pending;      /* complete commands may wait in `in`: parse them next iteration */
+    bool blocking;           /* blocking.c: a blocking pop runs; later commands wait (Redis) */
     uint64_t retry_blocked_pass; /* requests.c: the retry pass that met its first held request */
     /* proxy.c, on the client's node: its commands relayed to another node, in one session
      * (one stand-in client there) at a time, in order. */
@@ -359,6 +365,7 @@ struct node_group {
 
     struct node_request_list commits;     /* WAIT_COMMIT, sorted by index */
     struct node_request_list apply_reads; /* WAIT_APPLY_READ, in arrival order */
+    struct node_request_list blocked;     /* WAIT_BLOCKED, in arrival order (blocking.c) */
     uint64_t retry_blocked_pass;          /* requests.c: the retry pass its core refused */
     uint64_t balance_term;                /* groups.c: the term it last handed leadership in */
     /* quiesce.c: a quiet group is not ticked. */
@@ -435,6 +442,7 @@ struct node_stats {
     uint64_t snapshots_installed;
     uint64_t forwarded;
     uint64_t writes_retried;    /* requests.c: proposed again after being overwritten */
+    uint64_t blocking_wakeups;  /* blocking.c: waiting pops proposed again after a push */
     uint64_t clients_total;
     uint64_t loop_busy_us_max;  /* longest loop iteration, not counting the wait in poll */
     uint64_t loop_busy_over_50ms; /* iterations that took longer than 50 ms */
@@ -839,6 +847,11 @@ struct node_request *node_request_find(struct node *node, uint64_t id);
 void node_request_wait_leader(struct node *node, struct node_request *request);
 /* The request was relayed (proxy.c): NODE_WAIT_PROXY. */
 void node_request_set_proxy(struct node *node, struct node_request *request);
+/* blocking.c's waits: a blocking pop that popped nothing waits (NODE_WAIT_BLOCKED) until
+ * unblocked (proposed again by the retry pass) or unblocked quietly (to be answered now). */
+void node_request_block(struct node *node, struct node_request *request);
+void node_request_unblock(struct node *node, struct node_request *request);
+void node_request_unblock_quietly(struct node *node, struct node_request *request);
 /* A chained request goes on to a shard without a replica here (proxy.c). */
 void node_request_restart_relay(struct node *node, struct node_request *request);
 /* A read served on its group starts again on another (commands_chain.c). */
@@ -854,6 +867,21 @@ void node_requests_retry(struct node *node);
 void node_requests_sweep(struct node *node, uint64_t now_ms);
 void node_requests_forget_client(struct node *node, struct node_client *client);
 void node_requests_on_forward_response(struct node *node, const struct cn_message *m);
+
+/* blocking.c: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH */
+/* An applied entry may name keys that blocked pops wait for: the first waiter of each. */
+void node_blocking_on_applied(struct node_group *group, const struct cn_entry *entry);
+/* The group's state changed wholesale (a snapshot installed): every waiter tries again. */
+void node_blocking_wake_all(struct node_group *group);
+/* A blocking pop's attempt applied: true when it was handled here (it found nothing: waits
+ * again, or answers its timeout), false when the caller answers its result. */
+bool node_blocking_finish(struct node *node, struct node_request *request,
+                          const struct kv_result *result);
+/* A waiting pop at the sweep: answered when its timeout passed or its client is gone. */
+void node_blocking_sweep(struct node *node, struct node_request *request, uint64_t now_ms);
+
+/* server.c: a client whose blocking pop answered parses its next commands again. */
+void node_client_resume(struct node_client *client);
 
 /* proxy.c */
 /* Relays the command to a node holding its shard (the shard has no replica here). Answers

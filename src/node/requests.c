@@ -120,7 +120,36 @@ static struct node_request_list *list_of(struct node_request *r, enum node_wait 
         return &r->group->commits;
     if (wait == NODE_WAIT_APPLY_READ)
         return &r->group->apply_reads;
+    if (wait == NODE_WAIT_BLOCKED)
+        return &r->group->blocked;
     return NULL;
+}
+
+/* By request id: a blocking pop that waits again keeps its place among the waiters. */
+static void list_insert_by_id(struct node_request_list *list, struct node_request *r)
+{
+    struct node_request *after = list->tail;
+    while (after != NULL && after->id > r->id)
+        after = after->wait_prev;
+    r->wait_prev = after;
+    r->wait_next = after != NULL ? after->wait_next : list->head;
+    if (r->wait_next != NULL)
+        r->wait_next->wait_prev = r;
+    else
+        list->tail = r;
+    if (after != NULL)
+        after->wait_next = r;
+    else
+        list->head = r;
+    r->in_wait_list = true;
+    list->count++;
+}
+
+/* Whether the request keeps its group busy (quiesce.c): not a blocking pop that waits for a
+ * push, which may wait for hours while its group sleeps. */
+static bool wait_is_active(enum node_wait wait)
+{
+    return wait != NODE_WAIT_NONE && wait != NODE_WAIT_BLOCKED;
 }
 
 static bool wait_is_started(enum node_wait wait)
@@ -174,8 +203,8 @@ static void set_wait(struct node *node, struct node_request *r, enum node_wait w
         node->apply_reads_total++;
     client_count(r, r->wait, -1);
     client_count(r, wait, +1);
-    if (r->group != NULL && (r->wait == NODE_WAIT_NONE) != (wait == NODE_WAIT_NONE)) {
-        if (wait != NODE_WAIT_NONE) {
+    if (r->group != NULL && wait_is_active(r->wait) != wait_is_active(wait)) {
+        if (wait_is_active(wait)) {
             r->group->active_requests++;
         } else {
             assert(r->group->active_requests > 0);
@@ -187,6 +216,8 @@ static void set_wait(struct node *node, struct node_request *r, enum node_wait w
         list_insert_by_index(&r->group->commits, r);
     else if (wait == NODE_WAIT_APPLY_READ)
         list_append(&r->group->apply_reads, r);
+    else if (wait == NODE_WAIT_BLOCKED)
+        list_insert_by_id(&r->group->blocked, r);
 }
 
 static uint32_t map_slot(const struct node_request_map *map, uint64_t id)
@@ -277,6 +308,11 @@ void node_request_complete(struct node *node, struct node_request *r)
     set_wait(node, r, NODE_WAIT_NONE);
     all_unlink(node, r);
     map_remove(&node->by_id, r);
+    if (r->blocking && r->client != NULL && r->client->blocking) {
+        /* A blocking pop answered, whatever the answer: its connection goes on (blocking.c). */
+        r->client->blocking = false;
+        node_client_resume(r->client);
+    }
     node_metrics_request_done(node, r);
     node_client_request_done(r);
 }
@@ -449,6 +485,32 @@ void node_request_restart_write(struct node *node, struct node_request *r,
     node_request_propose(node, r);
 }
 
+void node_request_block(struct node *node, struct node_request *r)
+{
+    assert(r->blocking && r->group != NULL && r->read_kind == 0);
+    r->index = r->term = 0;
+    r->proposed = false;
+    r->forwarded_to = 0;
+    r->deadline_ms = UINT64_MAX; /* its own timeout is block_deadline_ms (blocking.c) */
+    set_wait(node, r, NODE_WAIT_BLOCKED);
+}
+
+void node_request_unblock(struct node *node, struct node_request *r)
+{
+    assert(r->wait == NODE_WAIT_BLOCKED);
+    r->deadline_ms = node_now_ms(node) + node->config.request_timeout_ms;
+    r->retries = 0;
+    /* Proposed by the next retry pass, not from inside the apply loop that woke it. */
+    write_unstart(node, r, r->group);
+    node_drive_schedule(node);
+}
+
+void node_request_unblock_quietly(struct node *node, struct node_request *r)
+{
+    assert(r->wait == NODE_WAIT_BLOCKED);
+    set_wait(node, r, NODE_WAIT_NONE);
+}
+
 void node_request_restart_relay(struct node *node, struct node_request *r)
 {
     assert(r->proxied);
@@ -516,6 +578,7 @@ void node_requests_on_applied(struct node_group *g, const struct cn_entry *entry
 {
     struct node *node = g->node;
     (void)node_members_on_applied(g, entry); /* the address book, if it is one */
+    node_blocking_on_applied(g, entry);      /* blocking pops waiting for a push */
     while (g->commits.head != NULL && g->commits.head->index <= entry->index) {
         struct node_request *r = g->commits.head;
         uint64_t tag;
@@ -666,6 +729,8 @@ void node_requests_sweep(struct node *node, uint64_t now_ms)
         struct node_request *next = r->all_next;
         if (r->stream != NULL) {
             /* Part of its reply is out: it finishes (or its client goes) but cannot fail. */
+        } else if (r->wait == NODE_WAIT_BLOCKED) {
+            node_blocking_sweep(node, r, now_ms);
         } else if (r->proxied && r->deadline_ms <= now_ms) {
             if (r->wait == NODE_WAIT_PROXY && r->client != NULL) {
                 /* Its session is out of step now: every relayed request of the client fails

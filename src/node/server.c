@@ -34,6 +34,8 @@ static void client_free(struct node_client *client)
         } else {
             r->client = NULL;
             r->next_in_client = NULL;
+            if (r->wait == NODE_WAIT_BLOCKED)
+                node_blocking_sweep(node, r, 0); /* a waiting pop waits for nobody now */
         }
         r = next;
     }
@@ -101,6 +103,7 @@ static bool client_wants_input(const struct node_client *client)
 static bool client_may_parse(const struct node_client *client)
 {
     return !client->closing && !client->close_after_write && !client->quit_seen &&
+           !client->blocking &&
            client->waiting < NODE_CLIENT_WAITING_MAX &&
            client->out.len < NODE_CLIENT_OUT_SOFT_BYTES && !node_auth_holds(client);
 }
@@ -130,6 +133,11 @@ static void client_update_reading(struct node_client *client)
     }
     if (client->input_pending && client_may_parse(client))
         node_drive_schedule(client->node);
+}
+
+void node_client_resume(struct node_client *client)
+{
+    client_update_reading(client);
 }
 
 static void on_write(uv_write_t *req, int status)

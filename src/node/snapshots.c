@@ -183,6 +183,7 @@ int node_snapshot_install(struct node_group *g, const struct cn_update *u)
     kv_applied(g->kv, &g->applied_index, &g->applied_term);
     if (g == node_acl_group(node))
         node_acl_reload(node); /* the snapshot's users replace this node's */
+    node_blocking_wake_all(g); /* pushes inside the snapshot named no key one by one */
     node->stats.snapshots_installed++;
     node_log(node, NODE_LOG_INFO, "group %u: snapshot installed at index %llu", g->id,
              (unsigned long long)meta.index);

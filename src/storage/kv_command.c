@@ -34,7 +34,7 @@ static const char *const kv_op_names[KV_OP_MAX + 1] = {
     [KV_OP_LLEN] = "llen", [KV_OP_LRANGE] = "lrange", [KV_OP_LINDEX] = "lindex",
     [KV_OP_LSET] = "lset", [KV_OP_LTRIM] = "ltrim", [KV_OP_LREM] = "lrem",
     [KV_OP_LINSERT] = "linsert", [KV_OP_LPOS] = "lpos", [KV_OP_LMOVE] = "lmove",
-    [KV_OP_RPOPLPUSH] = "rpoplpush",
+    [KV_OP_RPOPLPUSH] = "rpoplpush", [KV_OP_BLPOP] = "blpop", [KV_OP_BRPOP] = "brpop",
     [KV_OP_ZADD] = "zadd", [KV_OP_ZINCRBY] = "zincrby", [KV_OP_ZREM] = "zrem",
     [KV_OP_ZSCORE] = "zscore", [KV_OP_ZMSCORE] = "zmscore", [KV_OP_ZCARD] = "zcard",
     [KV_OP_ZCOUNT] = "zcount", [KV_OP_ZLEXCOUNT] = "zlexcount", [KV_OP_ZRANGE] = "zrange",

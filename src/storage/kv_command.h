@@ -57,6 +57,7 @@
  *     ZREVRANGEBYSCORE ZRANGEBYLEX ZREVRANGEBYLEX ZREVRANGE ZRANK ZREVRANK ZPOPMIN ZPOPMAX
  *     ZRANGESTORE ZUNIONSTORE ZINTERSTORE ZRANDMEMBER (a seed) ZSCAN ZREMRANGEBYSCORE
  *     ZREMRANGEBYRANK ZREMRANGEBYLEX (ops 100..125: the numbers between are unused)
+ *     BLPOP BRPOP: the attempt of a blocking pop, its keys only (the timeout is the node's)
  *
  * The log bytes may be corrupt: kv_command_decode checks every bound and rejects, never reads
  * past the input. Decoded arguments point into the encoded bytes (borrowed from them).
@@ -145,6 +146,8 @@ enum kv_op {
     KV_OP_LPOS = 65,
     KV_OP_LMOVE = 66,
     KV_OP_RPOPLPUSH = 67,
+    KV_OP_BLPOP = 68, /* BLPOP's attempt (node/blocking.c): k... -> [k, element] / null array */
+    KV_OP_BRPOP = 69,
     /* Sorted sets (kv_zset.c) start at 100, leaving room below for other ops. */
     KV_OP_ZADD = 100,
     KV_OP_ZINCRBY = 101,
@@ -186,7 +189,7 @@ enum kv_op {
     KV_OP_EXPIRE_DUE = 150,
     KV_OP_COLLECTION_FIRST = KV_OP_HSET,
     KV_OP_LIST_FIRST = KV_OP_LPUSH,
-    KV_OP_LIST_LAST = KV_OP_RPOPLPUSH,
+    KV_OP_LIST_LAST = KV_OP_BRPOP,
     KV_OP_ZSET_FIRST = KV_OP_ZADD,
     KV_OP_ZSET_LAST = KV_OP_ZREMRANGEBYLEX,
     KV_OP_EXPIRY_FIRST = KV_OP_EXPIRE,

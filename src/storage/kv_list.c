@@ -714,6 +714,39 @@ static int list_lmove(struct kv_ctx *ctx, const struct kv_command *c, struct kv_
     return rc == MDB_SUCCESS ? kv_types_save(ctx, to) : rc;
 }
 
+/*
+ * BLPOP's and BRPOP's attempt, k...: [key, element] from the first of the lists that has an
+ * element, or a null array when none has (the node then waits for a push: node/blocking.c).
+ * Keys are looked at in order, as Redis does: one holding another type answers WRONGTYPE
+ * unless an earlier list had an element.
+ */
+static int list_bpop(struct kv_ctx *ctx, const struct kv_command *c, struct kv_result *r)
+{
+    bool left = c->op == KV_OP_BLPOP;
+    for (uint32_t i = 0; i < c->arg_count; i++) {
+        struct kv_key_info info;
+        bool wrong = false;
+        int rc = list_lookup(ctx, &c->args[i], &info, &wrong);
+        if (rc != MDB_SUCCESS || wrong) {
+            return rc != MDB_SUCCESS ? rc : kv_res_err(r, kv_error_wrongtype);
+        }
+        if (info.type == KV_TYPE_NONE) {
+            continue;
+        }
+        struct kv_result *out = kv_res_aggregate(ctx, r, KV_RESULT_ARRAY, 2);
+        if (out == NULL) {
+            return ENOMEM;
+        }
+        rc = kv_res_bulk(ctx, &out[0], c->args[i].data, c->args[i].len);
+        if (rc == MDB_SUCCESS) {
+            rc = list_pop_one(ctx, &info, left, &out[1]);
+        }
+        return rc == MDB_SUCCESS ? kv_types_save(ctx, &info) : rc;
+    }
+    kv_res_set(r, KV_RESULT_NULL_ARRAY);
+    return MDB_SUCCESS;
+}
+
 int kv_list_run(struct kv_ctx *ctx, const struct kv_command *c, struct kv_result *r)
 {
     switch (c->op) {
@@ -743,6 +776,9 @@ int kv_list_run(struct kv_ctx *ctx, const struct kv_command *c, struct kv_result
     case KV_OP_LMOVE:
     case KV_OP_RPOPLPUSH:
         return list_lmove(ctx, c, r);
+    case KV_OP_BLPOP:
+    case KV_OP_BRPOP:
+        return list_bpop(ctx, c, r);
     default:
         return kv_res_err(r, "ERR unknown command");
     }

@@ -425,6 +425,12 @@ def g_elements(g):
     return [g.r.choice(FIELDS[:6] + [g.value()]) for _ in range(g.r.randint(1, 4))]
 
 
+def g_block_timeout(g):
+    """A blocking pop's timeout: short, or one of the texts Redis refuses."""
+    return g.r.choice([b"0.01", b"0.02", b"0.001", b"0.0001", b"abc", b"-1", b"1e400", b"inf",
+                       b" 1", b"nan", b"0x0.01p1"])
+
+
 def g_lpos(g):
     args = [g.key(), g_field(g)]
     for _ in range(g.r.randint(0, 3)):
@@ -705,6 +711,13 @@ COMMANDS = [
     (b"GETEX", g_getex), (b"PERSIST", lambda g: [g.key()]),
     (b"TTL", lambda g: [g.key()]), (b"PTTL", lambda g: [g.key()]),
     (b"EXPIRETIME", lambda g: [g.key()]), (b"PEXPIRETIME", lambda g: [g.key()]),
+    # Blocking pops: never a timeout of 0 on a list that may be empty, which would wait
+    # forever; short ones (rounded up to a millisecond) answer a null array on both servers.
+    (b"BLPOP", lambda g: g.keys(1, 3) + [g_block_timeout(g)]),
+    (b"BRPOP", lambda g: g.keys(1, 3) + [g_block_timeout(g)]),
+    (b"BLMOVE", lambda g: [g.key(), g.key(), g.r.choice([b"LEFT", b"RIGHT", b"left", b"UP"]),
+                           g.r.choice([b"LEFT", b"RIGHT", b"right"]), g_block_timeout(g)]),
+    (b"BRPOPLPUSH", lambda g: [g.key(), g.key(), g_block_timeout(g)]),
     (b"UNWATCH", lambda g: []),
     (b"EXEC", lambda g: []),
     (b"DISCARD", lambda g: []),
@@ -729,7 +742,8 @@ TX_COMMANDS = [c for c in COMMANDS if c[0] in (
     b"ZREMRANGEBYLEX",
     # expiry commands whose replies do not depend on time
     b"EXPIRE", b"PEXPIRE", b"EXPIREAT", b"PEXPIREAT", b"SETEX", b"PSETEX", b"GETEX",
-    b"PERSIST")]
+    b"PERSIST",
+    b"BLPOP", b"BRPOP", b"BLMOVE", b"BRPOPLPUSH")]
 
 
 def transaction(g):
