@@ -9,8 +9,9 @@
  *
  * An attempt that found every list empty does not answer: the request waits in its group's
  * `blocked` list, in arrival order, until an entry applied on this node's replica of the group
- * names one of its keys (a push, a move, a rename, a transaction). Then the earliest waiter
- * for that key is proposed again; when it gets an element, the next waiter for its keys is
+ * may have added elements to one of its keys (a push or an insert, the destination of a move,
+ * a rename or a copy, those inside a transaction). Then the earliest waiter for that key is
+ * proposed again; when it gets an element, the next waiter for its keys is
  * woken in turn (a push may have brought several). A waiter that loses the race to a client of
  * another node waits again, in its place. No entry is written while nothing is pushed.
  *
@@ -171,26 +172,70 @@ static void wake_for(struct node_group *g, const struct kv_bytes *names, uint32_
     free(args);
 }
 
+/* The key a command may have added list elements to, or NULL: pushes and inserts name their
+ * key, moves, renames and copies their destination. Nothing else can give a waiter an
+ * element; in particular not the attempts of other waiters, which would wake each other in
+ * turn for ever. */
+static const struct kv_bytes *pushed_key(const struct kv_command *c)
+{
+    switch (c->op) {
+    case KV_OP_LPUSH:
+    case KV_OP_RPUSH:
+    case KV_OP_LPUSHX:
+    case KV_OP_RPUSHX:
+    case KV_OP_LINSERT:
+        return c->arg_count >= 1 ? &c->args[0] : NULL;
+    case KV_OP_LMOVE:
+    case KV_OP_RPOPLPUSH:
+    case KV_OP_RENAME:
+    case KV_OP_COPY:
+        return c->arg_count >= 2 ? &c->args[1] : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* Adds the key command `data` may have pushed to, if any, to names (at most cap). */
+static void collect_pushed(const uint8_t *data, size_t len, struct kv_bytes *args,
+                           struct kv_bytes *names, uint32_t *count, uint32_t cap)
+{
+    struct kv_command c;
+    const char *reason = NULL;
+    if (*count == cap ||
+        kv_command_decode(data, len, &c, args, KV_COMMAND_ARGS_MAX, &reason) != KV_OK)
+        return;
+    const struct kv_bytes *key = pushed_key(&c);
+    if (key != NULL)
+        names[(*count)++] = *key;
+}
+
 void node_blocking_on_applied(struct node_group *g, const struct cn_entry *entry)
 {
     if (g->blocked.count == 0 || entry->type != CN_ENTRY_NORMAL ||
         entry->data_len < NODE_WRITE_TAG_BYTES)
         return;
-    /* Any argument of the entry that equals a waiter's key wakes it: pushes, moves, renames
-     * and transactions alike (a value that happens to equal a key only costs an attempt). A
-     * transaction's commands are its payload's; their bytes are searched as a whole. */
     const uint8_t *data = entry->data + NODE_WRITE_TAG_BYTES;
     size_t len = entry->data_len - NODE_WRITE_TAG_BYTES;
     struct kv_bytes *args = malloc(KV_COMMAND_ARGS_MAX * sizeof(*args));
     assert(args != NULL);
-    struct kv_command c;
-    const char *reason = NULL;
-    if (!kv_tx_is(data, len) &&
-        kv_command_decode(data, len, &c, args, KV_COMMAND_ARGS_MAX, &reason) == KV_OK) {
-        wake_for(g, args, c.arg_count);
-    } else {
-        wake_for(g, NULL, 0); /* a transaction: every waiter tries again */
+    struct kv_bytes names[BLOCKING_WOKEN_KEYS_MAX];
+    uint32_t count = 0;
+    struct kv_tx_reader reader;
+    if (!kv_tx_is(data, len)) {
+        collect_pushed(data, len, args, names, &count, BLOCKING_WOKEN_KEYS_MAX);
+    } else if (kv_tx_open(&reader, data, len) == KV_OK) {
+        /* A transaction: the pushes among its commands (its watches change nothing). */
+        struct kv_tx_watch watch;
+        bool ok = true;
+        while (ok && reader.watches_left > 0)
+            ok = kv_tx_next_watch(&reader, &watch) == KV_OK;
+        struct kv_bytes command;
+        while (ok && reader.commands_left > 0 && kv_tx_next_command(&reader, &command) == KV_OK)
+            collect_pushed(command.data, command.len, args, names, &count,
+                           BLOCKING_WOKEN_KEYS_MAX);
     }
+    if (count > 0)
+        wake_for(g, names, count);
     free(args);
 }
 

@@ -223,6 +223,30 @@ static void test_wrongtype(void **state)
     assert_int_result(run(f, KV_OP_SETNX, "s2", "v", NULL), 0);
 }
 
+/* BLPOP's and BRPOP's attempt (node/blocking.c): [key, element] from the first list of its
+ * keys that has one, WRONGTYPE for another type met before it, a null array for none; the
+ * emptied list is gone. */
+static void test_blocking_pop_attempt(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(run(f, KV_OP_BLPOP, "none", "empty", NULL).type, KV_RESULT_NULL_ARRAY);
+    assert_int_result(run(f, KV_OP_RPUSH, "b", "1", "2", NULL), 2);
+    struct kv_result r = run(f, KV_OP_BRPOP, "none", "b", NULL);
+    assert_int_equal(r.type, KV_RESULT_ARRAY);
+    assert_int_equal(r.element_count, 2);
+    assert_bulk(&r.elements[0], "b");
+    assert_bulk(&r.elements[1], "2");
+    r = run(f, KV_OP_BLPOP, "b", NULL);
+    assert_bulk(&r.elements[1], "1");
+    assert_int_equal(run(f, KV_OP_BLPOP, "b", NULL).type, KV_RESULT_NULL_ARRAY);
+    assert_int_equal(read_op(f->kv, KV_OP_LLEN, 0, "b", NULL).integer, 0);
+    assert_int_equal(run(f, KV_OP_SET, "str", "v", NULL).type, KV_RESULT_OK);
+    assert_int_result(run(f, KV_OP_RPUSH, "c", "x", NULL), 1);
+    assert_string_equal(run(f, KV_OP_BLPOP, "none", "str", "c", NULL).error, kv_error_wrongtype);
+    r = run(f, KV_OP_BLPOP, "c", "str", NULL); /* "str" is never looked at */
+    assert_bulk(&r.elements[1], "x");
+}
+
 /*
  * The point of the layout: a 100,000-field hash is 1 metadata record + 100,000 element
  * records, and one more HSET adds one record and rewrites neither the hash nor more than a
@@ -617,6 +641,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hash_basics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrongtype, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blocking_pop_attempt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_hash_structure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rename_copy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spop_seeded, setup, teardown),
