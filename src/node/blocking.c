@@ -122,8 +122,9 @@ static uint32_t waiter_keys(const struct node_request *r, struct kv_command *c,
                             struct kv_bytes *args, uint32_t args_cap)
 {
     const char *reason = NULL;
-    if (kv_command_decode(r->payload + NODE_WRITE_TAG_BYTES, r->payload_len - NODE_WRITE_TAG_BYTES,
-                          c, args, args_cap, &reason) != KV_OK)
+    if (kv_command_decode(r->payload + NODE_ENTRY_HEADER_BYTES,
+                          r->payload_len - NODE_ENTRY_HEADER_BYTES, c, args, args_cap,
+                          &reason) != KV_OK)
         return 0;
     return c->op == KV_OP_BLPOP || c->op == KV_OP_BRPOP ? c->arg_count : 1;
 }
@@ -216,6 +217,11 @@ void node_blocking_on_applied(struct node_group *g, const struct cn_entry *entry
         return;
     const uint8_t *data = entry->data + NODE_WRITE_TAG_BYTES;
     size_t len = entry->data_len - NODE_WRITE_TAG_BYTES;
+    uint64_t time_ms = 0;
+    if (kv_stamp_read(data, len, &time_ms)) { /* the log time (expiry.c), then the command */
+        data += KV_STAMP_BYTES;
+        len -= KV_STAMP_BYTES;
+    }
     struct kv_bytes *args = malloc(KV_COMMAND_ARGS_MAX * sizeof(*args));
     assert(args != NULL);
     struct kv_bytes names[BLOCKING_WOKEN_KEYS_MAX];
