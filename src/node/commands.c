@@ -311,8 +311,11 @@ static int32_t command_run(struct node_client *client, const struct resp_command
         node_exec_error(&exec, "ERR this node was removed from the cluster");
         return -1;
     }
-    /* Redis checks permissions after authentication, before queueing in MULTI. */
-    if (client->authenticated && !node_acl_permits(&exec)) {
+    /* Redis checks permissions after authentication, before queueing in MULTI; AUTH,
+     * HELLO and QUIT (its no_auth commands) are never refused, so that a connection can
+     * always change its user or leave. */
+    if (client->authenticated && c->run != node_cmd_auth && c->run != node_cmd_hello &&
+        c->run != cmd_quit && !node_acl_permits(&exec)) {
         node_tx_fail(client);
         return -1;
     }

@@ -72,7 +72,7 @@ class Conn:
 # Redis 7.0 lists the single commands of a user in the order of its command table, a hash
 # table with a random seed: no user compared here has more than one single command.
 STEPS = [
-    ("a", False, ["ACL", "DELUSER", "reader", "writer", "sub", "gone"]),
+    ("a", False, ["ACL", "DELUSER", "reader", "writer", "sub", "gone", "none"]),
     ("a", False, ["FLUSHALL"]),
     ("a", True, ["ACL", "SETUSER", "reader", "on", ">rpw", "~app:*", "+@read"]),
     ("a", True, ["ACL", "SETUSER", "writer", "on", ">wpw", ">wpw2", "allkeys", "+@all",
@@ -161,6 +161,17 @@ STEPS = [
     ("w", True, ["PING"]),
     ("a", True, ["ACL", "USERS"]),
     ("a", True, ["ACL", "LIST"]),
+    # A user without any command may still AUTH, HELLO and QUIT (Redis's no_auth commands).
+    ("a", True, ["ACL", "SETUSER", "none", "on", ">npw"]),
+    ("n", True, ["AUTH", "none", "npw"]),
+    ("n", True, ["PING"]),
+    ("n", True, ["ACL", "WHOAMI"]),
+    ("n", True, ["HELLO", "3", "AUTH", "none", "wrong"]),
+    ("n", True, ["AUTH", "default", "x"]),
+    ("n", True, ["ACL", "WHOAMI"]),
+    ("n", True, ["AUTH", "none", "npw"]),
+    ("n", True, ["QUIT"]),
+    ("a", True, ["ACL", "DELUSER", "none"]),
     ("a", False, ["ACL", "DELUSER", "writer", "sub"]),
     ("a", False, ["FLUSHALL"]),
 ]
