@@ -12,11 +12,14 @@
 #      no move is left, every node hosts exactly the replicas the topology lists for it, and a
 #      replica that moved off has no directory left on its old node;
 #   2. an original node restarted with its 3-node --cluster serves with the adopted topology;
-#   3. shrink 4 -> 3: `chorus cluster remove 4` marks node 4 LEAVING, its replicas move off,
-#      then the meta leader removes it: the topology has 3 nodes again, node 4 answers that it
-#      was removed and holds no shard replica (its directories deleted);
-# then the history is linearizable, every acknowledged marker write and a sample of the bulk
-# keys are readable through every node. Waits on conditions throughout.
+#   3. shrink 4 -> 3 removing node 1, an original node that leads shards (node 4 replaces it):
+#      `chorus cluster remove 1` marks it LEAVING, its replicas move off (leadership handed
+#      away first where it leads), then the meta leader removes it from the topology and the
+#      meta group: node 1 answers that it was removed and holds no shard replica (its
+#      directories deleted);
+#   4. refused: removing a node when too few would be left to hold R replicas;
+# then the history (the load runs on nodes 2 and 3) is linearizable, every acknowledged marker
+# write and a sample of the bulk keys are readable through every member. Waits on conditions.
 # timeout: 300
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cluster/lib.sh
@@ -113,7 +116,7 @@ done
 marker 1
 
 nodes=""
-for i in 1 2 3; do nodes="$nodes${nodes:+,}127.0.0.1:$(client_port "$i")"; done
+for i in 2 3; do nodes="$nodes${nodes:+,}127.0.0.1:$(client_port "$i")"; done
 "$CHORUS" bench -c 6 -t "$BENCH_SECONDS" -k 16 -d 0 --workload all --read-ratio 0.4 \
     --timeout 1000 --nodes "$nodes" --history "$HISTORY" --seed "$$" \
     >"$CLUSTER_DIR/bench.out" 2>&1 &
@@ -144,33 +147,44 @@ reply_is 1 v2 get marker:2 || fail "a write through node 4 is not read through n
 reply_is 4 "${value}17" get bulk:17 || fail "a bulk key is not read through node 4"
 
 log "2. an original node restarted with its 3-node --cluster keeps the topology"
-epoch=$(members_field 1 topology_epoch)
-node_stop 1
-node_start 1 || fail "node 1 did not restart"
-wait_for 20 topology_nodes_is 1 4 || fail "node 1 restarted without the adopted topology"
-[ "$(members_field 1 topology_epoch)" = "$epoch" ] || fail "node 1's epoch changed over its restart"
+epoch=$(members_field 2 topology_epoch)
+node_stop 2
+node_start 2 || fail "node 2 did not restart"
+wait_for 20 topology_nodes_is 2 4 || fail "node 2 restarted without the adopted topology"
+[ "$(members_field 2 topology_epoch)" = "$epoch" ] || fail "node 2's epoch changed over its restart"
 wait_for 20 all_verified || fail "not every node verified after the restart"
 marker 3
 
-log "3. shrink 4 -> 3: node 4 leaves"
-timeout 150 "$CHORUS" -p "$(client_port 3)" cluster remove 4 || fail "chorus cluster remove 4 failed"
-NODES_UP="1 2 3"
-wait_for 90 balanced 3 || fail "4 -> 3 did not end balanced without node 4"
-wait_for 20 removed_answer 4 || fail "node 4 does not answer that it was removed"
-no_replica_on_4() { [ "$(info_field 4 groups_hosted)" = 0 ] && [ "$(ls "$CLUSTER_DIR/node4/groups")" = meta ] && [ ! -d "$CLUSTER_DIR/node4/snap" ]; }
-wait_for 20 no_replica_on_4 || fail "node 4 still holds replica data: $(ls "$CLUSTER_DIR/node4/groups")"
-for i in 1 2 3; do
+log "3. shrink 4 -> 3: node 1 leaves (node 4 replaces it)"
+leading1() { [ "$(info_field 1 groups_leading)" -gt 0 ]; }
+wait_for 20 leading1 || fail "node 1 leads no shard before it leaves"
+log "node 1 leads $(info_field 1 groups_leading) shards; meta leader: node $(meta_leader)"
+timeout 150 "$CHORUS" -p "$(client_port 3)" cluster remove 1 || fail "chorus cluster remove 1 failed"
+NODES_UP="2 3 4"
+# balanced compares placements with node 1's: node 1 is out now, so node 2's is the reference.
+balanced_without_1() { local p i; p=$(placement 2); for i in 2 3 4; do topology_nodes_is "$i" 3 && [ "$(members_field "$i" rebalance_moves)" = 0 ] && [ "$(placement "$i")" = "$p" ] || return 1; done; }
+wait_for 90 balanced_without_1 || fail "4 -> 3 did not end balanced without node 1"
+grep -q "handing leadership" "$CLUSTER_DIR/node1.log" ||
+    fail "node 1 led shards but never handed leadership away before its replicas moved off"
+wait_for 20 removed_answer 1 || fail "node 1 does not answer that it was removed"
+no_replica_on_1() { [ "$(ls "$CLUSTER_DIR/node1/groups")" = meta ] && [ ! -d "$CLUSTER_DIR/node1/snap" ]; }
+wait_for 20 no_replica_on_1 || fail "node 1 still holds replica data: $(ls "$CLUSTER_DIR/node1/groups")"
+for i in 2 3 4; do
     nodes_lines "$i" 3 || fail "CLUSTER NODES on node $i does not list 3 nodes"
     wait_for 20 hosts_as_placed "$i" >/dev/null ||
         { hosts_as_placed "$i"; fail "node $i's replicas differ from the topology after the shrink"; }
 done
-marker 1
+marker 4
+
+log "4. refused: a node leaving would leave too few for R = 3"
+out=$(cli "$(meta_leader)" cluster forget 2 2>&1)
+[[ "$out" == *"node 2 cannot leave"* ]] || fail "FORGET with too few nodes left: $out"
 
 log "the end: history, markers, bulk keys"
 wait "$bench_pid"; bench_pid=""
 "$LINCHECK" "$HISTORY" >"$CLUSTER_DIR/lincheck.out" 2>&1 ||
     { cat "$CLUSTER_DIR/lincheck.out"; fail "the history is not linearizable"; }
-for i in 1 2 3; do
+for i in 2 3 4; do
     for k in $(seq 1 "$marker_count"); do
         reply_is "$i" "v$k" get "marker:$k" || fail "marker:$k not readable through node $i"
     done
