@@ -69,11 +69,13 @@ enum member_step {
     STEP_SETTLE,    /* wait until the configuration is no longer pending */
     STEP_UNRECORD,  /* FORGET, S > 1: the topology without the node was proposed: wait */
     STEP_LEAVING,   /* FORGET, S > 1, of a replica holder: the topology marking it LEAVING */
+    STEP_SETTLE_PLACEMENT, /* S > 1: a growth's moves done: new nodes ACTIVE, leaders balanced */
 };
 
 static const char *step_names[] = {"idle", "probing", "recording-addresses", "adding-learner",
                                    "catching-up", "promoting", "removing", "settling",
-                                   "dropping-from-topology", "marking-leaving"};
+                                   "dropping-from-topology", "marking-leaving",
+                                   "settling-placement"};
 
 struct probe_work {
     uv_work_t work;
@@ -98,6 +100,7 @@ struct node_members {
     uint64_t deadline_ms;
     uint64_t book_index;
     uint64_t started_term;
+    uint64_t started_epoch;      /* the topology's epoch when the change began */
     uint64_t target_match;       /* the highest index the target acknowledged */
     char last_result[200];       /* how the last change ended */
     uint64_t changes_done, changes_failed;
@@ -849,6 +852,13 @@ void node_members_tick(struct node *node)
             m->step = cn_membership_contains(&st->membership, m->target) ? STEP_CATCHUP
                                                                            : STEP_LEARNER;
         break;
+    case STEP_SETTLE_PLACEMENT:
+        if (g->applied_index < m->book_index)
+            break;
+        node_meta_check_now(node);
+        if (node->topology->epoch >= m->started_epoch + 1)
+            change_end(node, true, "the moves are done: new nodes active, leaders balanced");
+        break;
     case STEP_LEAVING:
         if (g->applied_index < m->book_index)
             break;
@@ -984,6 +994,7 @@ static void change_begin(struct node *node, struct node_group *g, enum member_st
     m->target = target;
     m->target_match = 0;
     m->started_term = g->status.term;
+    m->started_epoch = node->topology->epoch;
     m->deadline_ms = node_now_ms(node) + NODE_MEMBERS_CHANGE_MS;
     snprintf(m->last_result, sizeof(m->last_result), "in progress");
 }
@@ -1068,10 +1079,65 @@ static void forget_leaving(struct node_exec *e, struct node_group *g, cn_node_id
     node_exec_done(e, out);
 }
 
+/* Whether two topologies have the same nodes in the same states and the same replica lists,
+ * order included (epochs aside). */
+static bool same_placement_and_states(const struct topology *a, const struct topology *b)
+{
+    if (a->node_count != b->node_count || a->shard_count != b->shard_count)
+        return false;
+    for (uint32_t i = 0; i < a->node_count; i++)
+        if (a->nodes[i].id != b->nodes[i].id || a->nodes[i].state != b->nodes[i].state)
+            return false;
+    for (uint32_t s = 0; s < a->shard_count; s++)
+        if (a->shards[s].replica_count != b->shards[s].replica_count ||
+            memcmp(a->shards[s].replicas, b->shards[s].replicas,
+                   a->shards[s].replica_count * sizeof(a->shards[s].replicas[0])) != 0)
+            return false;
+    return true;
+}
+
+/* Once a growth's moves are done: its JOINING nodes become ACTIVE, and each shard's preferred
+ * leader is the one topology_build balances for the placement (a move puts the new replica in
+ * the old one's place in the list, so a new node would otherwise be preferred for nothing and
+ * lead nothing). One topology change, by the meta leader (STEP_UNRECORD's wait). */
+static bool settle_tick(struct node *node, struct node_group *g)
+{
+    const struct topology *t = node->topology;
+    bool joining = false;
+    for (uint32_t i = 0; i < t->node_count; i++)
+        joining |= t->nodes[i].state == TOPOLOGY_NODE_JOINING;
+    if (!joining || node->rebalance == NULL || node->rebalance_error != TOPOLOGY_OK ||
+        node->rebalance->move_count > 0)
+        return false;
+    struct topology_node *nodes = malloc(t->node_count * sizeof(*nodes));
+    struct topology *next = malloc(sizeof(*next));
+    assert(nodes != NULL && next != NULL);
+    memcpy(nodes, t->nodes, t->node_count * sizeof(*nodes));
+    for (uint32_t i = 0; i < t->node_count; i++)
+        if (nodes[i].state == TOPOLOGY_NODE_JOINING)
+            nodes[i].state = TOPOLOGY_NODE_ACTIVE;
+    struct topology_build_input input = {
+        .cluster_id = t->cluster_id, .shard_count = t->shard_count,
+        .replica_count = t->replica_count, .vnodes = t->vnodes, .zone_spread = t->zone_spread,
+        .node_count = t->node_count, .nodes = nodes};
+    bool started = false;
+    if (topology_build(&input, t, next) == TOPOLOGY_OK && !same_placement_and_states(t, next)) {
+        change_begin(node, g, STEP_SETTLE_PLACEMENT, 0);
+        node->members->book_index = 0;
+        propose_topology(node, g, next);
+        started = true;
+    }
+    free(next);
+    free(nodes);
+    return started;
+}
+
 /* The meta leader removes a LEAVING node once it holds no replica and no move is planned
  * off it: the topology without it, then the meta group without it (STEP_UNRECORD). */
 static void leaving_tick(struct node *node, struct node_group *g)
 {
+    if (settle_tick(node, g))
+        return;
     const struct topology *t = node->topology;
     for (uint32_t i = 0; i < t->node_count; i++) {
         const struct topology_node *n = &t->nodes[i];
@@ -1247,10 +1313,17 @@ void node_members_status(struct node_exec *e)
     size_t at = 0;
     at += (size_t)snprintf(text + at, CAP - at, "myself:%u\r\nremoved:%d\r\n", node->config.id,
                            m->removed);
-    if (node->cluster_mode)
-        at += (size_t)snprintf(text + at, CAP - at, "topology_epoch:%llu\r\ntopology_nodes:%u\r\n",
+    if (node->cluster_mode) {
+        uint32_t joining = 0, leaving = 0;
+        for (uint32_t i = 0; i < node->topology->node_count; i++) {
+            joining += node->topology->nodes[i].state == TOPOLOGY_NODE_JOINING;
+            leaving += node->topology->nodes[i].state == TOPOLOGY_NODE_LEAVING;
+        }
+        at += (size_t)snprintf(text + at, CAP - at, "topology_epoch:%llu\r\ntopology_nodes:%u\r\n"
+                               "topology_joining:%u\r\ntopology_leaving:%u\r\n",
                                (unsigned long long)node->topology->epoch,
-                               node->topology->node_count);
+                               node->topology->node_count, joining, leaving);
+    }
     if (g != NULL) {
         const struct cn_status *st = &g->status;
         at += (size_t)snprintf(text + at, CAP - at, "role:%s\r\nleader:%u\r\nterm:%llu\r\n",

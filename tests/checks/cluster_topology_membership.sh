@@ -58,6 +58,7 @@ balanced() {
     for i in $NODES_UP; do
         topology_nodes_is "$i" "$1" || return 1
         [ "$(members_field "$i" rebalance_moves)" = 0 ] || return 1
+        [ "$(members_field "$i" topology_joining)" = 0 ] || return 1
         [ "$(placement "$i")" = "$p1" ] || return 1
     done
 }
@@ -142,6 +143,10 @@ hosted4=$(info_field 4 groups_hosted)
 [ "$hosted4" -gt 0 ] || fail "node 4 holds no replica after the moves"
 log "balanced at epoch $(members_field 1 topology_epoch): node 4 holds $hosted4 replicas; $(placement 1 | paste -sd' ')"
 for i in 1 2 3 4; do nodes_lines "$i" 4 || fail "CLUSTER NODES on node $i does not list 4 nodes"; done
+# Once the moves are done, node 4 is ACTIVE and the preferred leaders are balanced again, so
+# it leads shards and CLUSTER SLOTS (leaders) names it.
+leading4() { [ "$(info_field 4 groups_leading)" -gt 0 ] && cli 1 cluster slots | grep -q "^$(client_port 4)$"; }
+wait_for 20 leading4 || fail "node 4 leads no shard (or CLUSTER SLOTS does not show it) after the moves"
 marker 4
 reply_is 1 v2 get marker:2 || fail "a write through node 4 is not read through node 1"
 reply_is 4 "${value}17" get bulk:17 || fail "a bulk key is not read through node 4"
