@@ -439,6 +439,41 @@ function shardLeader(s) {
   return 0;
 }
 
+// The rebalancer's moves (docs/membership.md), as the live nodes report them: every node
+// derives the same plan from the topology, so the one with the newest view is taken.
+function currentMoves() {
+  let best = null;
+  for (const src of sources) {
+    if (!isUp(src) || !src.state.moves) continue;
+    if (!best || src.state.moves_total > best.moves_total) best = src.state;
+  }
+  return best ? {list: best.moves, total: best.moves_total} : {list: [], total: 0};
+}
+
+function drawMoves(cx, cy, slots, moves) {
+  let svg = '';
+  for (const m of moves.list) {
+    const sh = topology.shards[m.shard];
+    if (!sh) continue;
+    const a0 = 2 * Math.PI * sh.first_slot / slots, a1 = 2 * Math.PI * (sh.last_slot + 1) / slots;
+    svg += `<path d="${arc(cx, cy, 168, a0, Math.max(a0 + 0.02, a1))}" fill="none" ` +
+      `stroke="${color(m.to || m.from)}" stroke-width="5" stroke-dasharray="${m.running ? '6 3' : '2 4'}" ` +
+      `class="${m.running ? 'moving' : ''}"><title>shard ${m.shard}: replica moving from node ` +
+      `${m.from || '–'} to node ${m.to || '–'} (${m.running ? 'in flight' : 'waiting its turn'})` +
+      `</title></path>`;
+  }
+  let html = moves.total === 0 ? '<tr><td>no moves: the placement is the ring\'s</td></tr>'
+    : '<tr><th>shard</th><th>from</th><th>to</th><th>state</th></tr>';
+  for (const m of moves.list)
+    html += `<tr><td>${m.shard}</td><td style="color:${color(m.from)}">${m.from || '–'}</td>` +
+      `<td style="color:${color(m.to)}">${m.to || '–'}</td>` +
+      `<td>${m.running ? 'in flight' : 'waiting'}</td></tr>`;
+  if (moves.total > moves.list.length)
+    html += `<tr><td colspan="4">… ${moves.total - moves.list.length} more</td></tr>`;
+  $('moves').innerHTML = html;
+  return svg;
+}
+
 function drawRing() {
   if (!topology) return;
   const cx = 180, cy = 180, S = topology.shards.length, slots = topology.slots;
@@ -463,6 +498,7 @@ function drawRing() {
       });
     }
   }
+  svg += drawMoves(cx, cy, slots, currentMoves());
   svg += `<text x="${cx}" y="${cy - 6}" text-anchor="middle">${S} shard${S > 1 ? 's' : ''}, ` +
     `${topology.replicas} replicas</text><text x="${cx}" y="${cy + 12}" text-anchor="middle">` +
     `${fmt(slots)} slots</text>`;

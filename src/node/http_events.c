@@ -162,6 +162,7 @@ void node_http_events_attach(struct node_http_conn *c)
         return;
     }
     size_t len = 0;
+    c->topology_epoch = node->topology->epoch;
     char *json = node_view_render_topology(node, &len);
     struct event_data *topology = json != NULL
         ? event_data_new(json, len)
@@ -175,11 +176,38 @@ void node_http_events_attach(struct node_http_conn *c)
     event_data_release(state);
 }
 
+/* A topology with a new epoch (a node joined or left, a replica moved) goes to every
+ * subscriber that has an older one, before the state that may refer to it. */
+static void send_topology_updates(struct node_http *http)
+{
+    uint64_t epoch = http->node->topology->epoch;
+    struct event_data *topology = NULL;
+    const char *prefix = NULL;
+    for (struct node_http_conn *c = http->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (!c->events || c->topology_epoch == epoch)
+            continue;
+        if (topology == NULL) {
+            size_t len = 0;
+            char *json = node_view_render_topology(http->node, &len);
+            topology = json != NULL
+                ? event_data_new(json, len)
+                : event_data_error("the topology exceeds the bound on one event");
+            prefix = event_prefix(topology, "event: topology\ndata: ");
+        }
+        c->topology_epoch = epoch;
+        send_event(c, prefix, topology);
+    }
+    if (topology != NULL)
+        event_data_release(topology);
+}
+
 void node_http_events_on_timer(uv_timer_t *timer)
 {
     struct node_http *http = timer->data;
     if (http->events_count == 0)
         return;
+    send_topology_updates(http);
     struct event_data *state = render_state(http->node);
     const char *prefix = event_prefix(state, "event: state\ndata: ");
     for (struct node_http_conn *c = http->conns, *next; c != NULL; c = next) {

@@ -45,6 +45,7 @@ struct node_http_conn {
     bool answered;          /* a reply was written (or is being written) */
     bool events;            /* a subscriber of GET /events (http_events.c) */
     uint32_t event_writes;  /* its events handed to uv_write, not yet completed */
+    uint64_t topology_epoch; /* the epoch of the topology it was last sent */
     char head[NODE_HTTP_HEAD_BYTES_MAX];
     char *body;             /* the reply's body (malloc), or NULL */
     size_t in_len;

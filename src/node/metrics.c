@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/rebalance.h"
 #include "metrics/metrics_text.h"
 #include "net/transport.h"
 #include "node/node_internal.h"
@@ -273,6 +274,24 @@ static void write_node(struct metrics_text *w, const struct node *node)
               node_groups_quiet(node));
     write_one(w, "chorus_clients_connected", METRICS_GAUGE, "Client (RESP) connections open.",
               node->client_count);
+    uint64_t blocked = 0;
+    for (const struct node_client *c = node->clients; c != NULL; c = c->next)
+        blocked += c->blocking;
+    write_one(w, "chorus_clients_blocked", METRICS_GAUGE,
+              "Clients in a blocking pop (BLPOP and friends).", blocked);
+    const struct rebalance_plan *plan = node->rebalance;
+    write_one(w, "chorus_rebalance_moves", METRICS_GAUGE,
+              "Shard replica moves in the rebalancer's plan, in flight or waiting their turn.",
+              plan != NULL ? plan->move_count : 0);
+    write_one(w, "chorus_rebalance_moves_runnable", METRICS_GAUGE,
+              "Moves of the plan that may run now (the in-flight bounds allow them).",
+              plan != NULL ? plan->runnable_count : 0);
+    write_one(w, "chorus_rebalance_replicas_created_total", METRICS_COUNTER,
+              "Shard replicas this node created for a move (learners that then catch up).",
+              node->rebalance_created);
+    write_one(w, "chorus_rebalance_replicas_deleted_total", METRICS_COUNTER,
+              "Shard replicas this node deleted after a move took them off it.",
+              node->rebalance_deleted);
     write_one(w, "chorus_clients_accepted_total", METRICS_COUNTER,
               "Client (RESP) connections accepted.", s->clients_total);
     write_one(w, "chorus_commands_processed_total", METRICS_COUNTER,

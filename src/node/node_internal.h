@@ -462,7 +462,11 @@ struct node_stats {
  * election, of a leadership transfer or of a snapshot transfer, and every refusal; of the
  * others (appends, heartbeats, reads and their answers) one per NODE_VIEW_SAMPLE_ROUTINE_MS.
  * Newest last. */
-enum { NODE_VIEW_SAMPLES = 32, NODE_VIEW_SAMPLE_ROUTINE_MS = 200 };
+enum {
+    NODE_VIEW_SAMPLES = 32,
+    NODE_VIEW_SAMPLE_ROUTINE_MS = 200,
+    NODE_VIEW_MOVES_MAX = 64, /* rebalancer moves listed in one state event */
+};
 struct node_view_sample {
     uint64_t seq;              /* 1.. in the order taken */
     uint64_t at_ms;            /* node_now_ms */

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/rebalance.h"
+
 #include "metrics/json.h"
 #include "net/transport.h"
 #include "node/dev.h"
@@ -239,6 +241,27 @@ static void write_samples(struct json *w, const struct node *node)
     json_array_end(w);
 }
 
+/* The rebalancer's moves as this node knows them (its plan of the topology it has), the
+ * first NODE_VIEW_MOVES_MAX; "moves_total" says how many there are in all. */
+static void write_moves(struct json *w, const struct node *node)
+{
+    const struct rebalance_plan *plan = node->rebalance;
+    uint32_t count = plan != NULL ? plan->move_count : 0;
+    json_key_u64(w, "moves_total", count);
+    json_key(w, "moves");
+    json_array_begin(w);
+    for (uint32_t i = 0; i < count && i < NODE_VIEW_MOVES_MAX; i++) {
+        const struct rebalance_move *m = &plan->moves[i];
+        json_object_begin(w);
+        json_key_u64(w, "shard", m->shard);
+        json_key_u64(w, "from", m->from);
+        json_key_u64(w, "to", m->to);
+        json_key_bool(w, "running", m->runnable);
+        json_object_end(w);
+    }
+    json_array_end(w);
+}
+
 static long state_write(const struct node *node, char *buf, size_t cap)
 {
     struct json w;
@@ -255,6 +278,7 @@ static long state_write(const struct node *node, char *buf, size_t cap)
     write_latency(&w, node);
     write_peers(&w, node);
     write_samples(&w, node);
+    write_moves(&w, node);
     node_dev_write_state(&w, node);
     json_object_end(&w);
     return json_finish(&w);

@@ -109,6 +109,8 @@ for _, st in events[1:]:
     lat = st["latency"]
     if len(lat["counts"]) != len(lat["bounds"]) + 1 or sorted(lat["bounds"]) != lat["bounds"]:
         sys.exit("latency: %s" % lat)
+    if st.get("moves_total") != 0 or st.get("moves") != []:
+        sys.exit("rebalancer moves on a cluster at its placement: %s" % st.get("moves"))
     if len(st["shard_leaders"]) != 64 or sorted(l["id"] for l in st["peers"]["links"]) != [2, 3]:
         sys.exit("shard leaders or links: %s" % json.dumps(st)[:300])
 times = [st["now_ms"] for _, st in events[2:]]
