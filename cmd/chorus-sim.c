@@ -26,7 +26,8 @@
  * (every seed should fail): cross-apply (node 1 applies group 1's entries to group 0's state
  * machine) or early-ack (with --storage wal: one group of a batch is acknowledged before the
  * batch's shared sync), both with --groups 2 or more; or wall-stamp (a leader stamps its
- * entries' log time with its jumping wall clock as it reads: docs/expiry.md).
+ * entries' log time with its jumping wall clock as it reads) or ignore-deadline (reads return
+ * keys whose time to live has passed): docs/expiry.md.
  *
  * --membership (Raft) starts every group with nodes 1-3 as its voters (the others join with an
  * empty configuration) and changes members at random during the faults: learners added,
@@ -86,8 +87,8 @@ static void sim_cmd_usage(FILE *out)
             "                  --seed S [--trace] [--trace-html FILE])\n"
             "                  [--nodes 3|5] [--groups G] [--faults LIST] [--duration-ms D]\n"
             "                  [--jobs J] [--storage mem|wal] [--lincheck-timeout-s T]\n"
-            "                  [--plant cross-apply|early-ack|wall-stamp] [--membership]\n"
-            "                  [--verbose]\n"
+            "                  [--plant cross-apply|early-ack|wall-stamp|ignore-deadline]\n"
+            "                  [--membership] [--verbose]\n"
             "       chorus-sim --compare --seeds N [--start S] [--nodes 3|5] [--faults LIST]\n"
             "                  [--duration-ms D] [--jobs J]\n"
             "faults: %s\n", sim_fault_names());
@@ -195,8 +196,11 @@ static int sim_cmd_apply(struct sim_cmd *cmd, const char *arg, const char *value
             cmd->options.plant = SIM_PLANT_EARLY_ACK;
         else if (strcmp(value, "wall-stamp") == 0)
             cmd->options.plant = SIM_PLANT_WALL_STAMP;
+        else if (strcmp(value, "ignore-deadline") == 0)
+            cmd->options.plant = SIM_PLANT_IGNORE_DEADLINE;
         else
-            return sim_cmd_error("--plant must be cross-apply, early-ack or wall-stamp");
+            return sim_cmd_error("--plant must be cross-apply, early-ack, wall-stamp or "
+                                 "ignore-deadline");
         cmd->plant_text = value;
     } else if (strcmp(arg, "--membership") == 0) {
         cmd->options.membership = true;
@@ -251,7 +255,7 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
     if (cmd->compare && (cmd->options.group_count != 1 || cmd->plant_text != NULL))
         return sim_cmd_error("--compare takes neither --groups nor --plant");
     if (cmd->plant_text != NULL && cmd->options.plant != SIM_PLANT_WALL_STAMP &&
-        cmd->options.group_count < 2)
+        cmd->options.plant != SIM_PLANT_IGNORE_DEADLINE && cmd->options.group_count < 2)
         return sim_cmd_error("--plant needs --groups 2 or more");
     if (cmd->options.plant == SIM_PLANT_EARLY_ACK && cmd->options.storage != SIM_STORAGE_WAL)
         return sim_cmd_error("--plant early-ack needs --storage wal");

@@ -39,7 +39,19 @@ static void sim_client_draw(struct sim *sim, struct sim_client *c)
     memset(cmd, 0, sizeof(*cmd));
     cmd->client = c->index + 1;
     cmd->seq = c->seq;
-    if (sim_rng_below(rng, 10) < 3) {
+    c->ttl = false;
+    if (sim_rng_below(rng, 10) == 0) {
+        /* A key with a time to live (clock.c): a put with a TTL, or a read. */
+        uint32_t key = SIM_TTL_KEY_FIRST + (uint32_t)sim_rng_below(rng, SIM_TTL_KEYS);
+        snprintf(cmd->key, sizeof(cmd->key), "%s", sim->key_names[key]);
+        c->group = sim->key_groups[key];
+        c->ttl = true;
+        c->kind = sim_rng_below(rng, 2) ? LINCHECK_GET : LINCHECK_PUT;
+        snprintf(cmd->value, sizeof(cmd->value), "t%u.%" PRIu64, c->index + 1, c->seq);
+        snprintf(cmd->expect, sizeof(cmd->expect), "%" PRId64,
+                 sim_rng_range(rng, 20, 3000));
+        if (c->kind == LINCHECK_GET) cmd->value[0] = cmd->expect[0] = '\0';
+    } else if (sim_rng_below(rng, 10) < 3) {
         uint32_t key = SIM_STRING_KEYS_MAX + (uint32_t)sim_rng_below(rng, SIM_COUNTER_KEYS);
         snprintf(cmd->key, sizeof(cmd->key), "%s", sim->key_names[key]);
         c->group = sim->key_groups[key];
@@ -62,7 +74,8 @@ static void sim_client_draw(struct sim *sim, struct sim_client *c)
         else
             cmd->value[0] = '\0';
     }
-    cmd->op = c->kind == LINCHECK_PUT ? SIM_KV_PUT : c->kind == LINCHECK_DEL ? SIM_KV_DEL
+    cmd->op = c->ttl && c->kind == LINCHECK_PUT ? SIM_KV_PUTEX
+            : c->kind == LINCHECK_PUT ? SIM_KV_PUT : c->kind == LINCHECK_DEL ? SIM_KV_DEL
             : c->kind == LINCHECK_CAS ? SIM_KV_CAS : c->kind == LINCHECK_INCR ? SIM_KV_INCR : 0;
     c->data_len = 0;
     if (c->kind != LINCHECK_GET) {
@@ -105,6 +118,7 @@ static void sim_client_html(struct sim *sim, const struct sim_client *c, bool re
 /* Appends the operation to the history (returned: with its outputs). */
 static void sim_client_record(struct sim *sim, struct sim_client *c, bool returned)
 {
+    if (c->ttl) return; /* keys with a TTL: their own checks (sim_client_ttl_read) */
     struct lincheck_op op = {.client = c->index + 1, .kind = c->kind, .key = c->command.key,
                              .call_ns = c->call_us * 1000, .returned = returned};
     if (c->kind == LINCHECK_PUT || c->kind == LINCHECK_CAS) op.value = c->command.value;
@@ -148,6 +162,7 @@ void sim_client_start(struct sim *sim, uint32_t client)
     assert(c->state == SIM_CLIENT_IDLE);
     sim_client_draw(sim, c);
     c->call_us = sim->now_us;
+    c->ttl_floor_ms = sim->ttl_read_floor_ms[c->group]; /* reads completed before this one */
     c->state = SIM_CLIENT_SUBMITTING;
     /* One read in four goes to any node: followers serve reads through the leader (ReadIndex
      * forwarding, thesis §6.4), a path a leader-only workload never takes. */
@@ -269,7 +284,11 @@ void sim_client_read_done(struct sim *sim, uint32_t node, uint32_t group, uint64
             return;
         }
         const struct sim_replica *r = sim_replica(sim, node, group);
-        const char *value = sim_kvsm_get(&r->kvsm, c->command.key);
+        const char *value = sim_kvsm_get_deadline(&r->kvsm, c->command.key, &c->ttl_deadline_ms);
+        c->ttl_held = sim_kvsm_get_any(&r->kvsm, c->command.key, &c->ttl_held_deadline_ms) != NULL;
+        if (c->ttl && sim->options.plant == SIM_PLANT_IGNORE_DEADLINE)
+            value = sim_kvsm_get_any(&r->kvsm, c->command.key, &c->ttl_deadline_ms);
+        c->ttl_served_ms = r->kvsm.time_ms;
         c->output_null = value == NULL;
         snprintf(c->output_value, sizeof(c->output_value), "%s", value ? value : "");
         SIM_TRACE_GROUP(sim, (int)node, group, "client %u: read %s = %s (applied %" PRIu64 ")",
@@ -279,6 +298,33 @@ void sim_client_read_done(struct sim *sim, uint32_t node, uint32_t group, uint64
     }
 }
 
+/* A read of a key with a TTL returned (docs/expiry.md, "What the simulator must prove"): it
+ * must not return a key whose deadline is at or before the log time an earlier read of the
+ * group, completed before this one began, was served at (log time only grows along the log,
+ * and a later read's index is at least an earlier one's); a key it returned must not have
+ * been expired at the log time it was served at; and a key it found absent must not have
+ * been held with a deadline still ahead of that log time (expired early). */
+static void sim_client_ttl_read(struct sim *sim, struct sim_client *c)
+{
+    struct sim_check *check = &sim->checks[c->group];
+    uint64_t deadline = c->ttl_deadline_ms;
+    if (!c->output_null && deadline != 0 && deadline <= c->ttl_floor_ms)
+        sim_check_fail(check, "expiry", "client %u read %s (deadline %" PRIu64 ") after a "
+                       "read completed at log time %" PRIu64, c->index + 1, c->command.key,
+                       deadline, c->ttl_floor_ms);
+    if (!c->output_null && deadline != 0 && deadline <= c->ttl_served_ms)
+        sim_check_fail(check, "expiry", "client %u read %s (deadline %" PRIu64 ") served at "
+                       "log time %" PRIu64, c->index + 1, c->command.key, deadline,
+                       c->ttl_served_ms);
+    uint64_t held = c->ttl_held_deadline_ms;
+    if (c->output_null && c->ttl_held && (held == 0 || held > c->ttl_served_ms))
+        sim_check_fail(check, "expiry", "client %u found %s absent at log time %" PRIu64
+                       " though its deadline is %" PRIu64, c->index + 1, c->command.key,
+                       c->ttl_served_ms, held);
+    if (c->ttl_served_ms > sim->ttl_read_floor_ms[c->group])
+        sim->ttl_read_floor_ms[c->group] = c->ttl_served_ms;
+}
+
 void sim_client_reply(struct sim *sim, uint32_t client, uint64_t seq)
 {
     struct sim_client *c = &sim->clients[client];
@@ -286,6 +332,7 @@ void sim_client_reply(struct sim *sim, uint32_t client, uint64_t seq)
     SIM_TRACE(sim, -1, "client %u: %s %s returns ok=%d int=%" PRId64 " %s", client + 1,
               sim_kind_names[c->kind], c->command.key, c->output_ok, c->output_int,
               c->kind == LINCHECK_GET ? (c->output_null ? "(nil)" : c->output_value) : "");
+    if (c->ttl && c->kind == LINCHECK_GET) sim_client_ttl_read(sim, c);
     sim_client_record(sim, c, true);
     sim_client_next(sim, c);
 }

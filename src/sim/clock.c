@@ -12,7 +12,8 @@
  * (its log is its proposals in order; a Multi-Paxos leader re-proposes older leaders' values
  * with their stamps, so there only the next rule holds); the state machine's log time never
  * goes back along a replica's log; and every replica is at the same log time after the same
- * index (also part of the state machine's digest, which snapshots carry).
+ * index (also part of the state machine's digest, which snapshots carry). Reads of the keys
+ * written with a time to live are checked in client.c (sim_client_ttl_read).
  */
 #include <inttypes.h>
 #include <string.h>

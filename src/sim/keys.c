@@ -21,6 +21,7 @@ static uint32_t sim_key_group_meant(const struct sim *sim, uint32_t key)
 {
     uint32_t groups = sim->group_count;
     if (key < SIM_STRING_KEYS_MAX) return key % groups;
+    if (key >= SIM_TTL_KEY_FIRST) return (key - SIM_TTL_KEY_FIRST) % groups;
     uint32_t counter = key - SIM_STRING_KEYS_MAX;
     return (groups - 1 - counter % groups) % groups;
 }
@@ -35,15 +36,17 @@ int sim_keys_init(struct sim *sim)
     for (uint32_t key = 0; key < SIM_KEYS; key++) {
         char *name = sim->key_names[key];
         size_t size = sizeof(sim->key_names[key]);
-        bool counter = key >= SIM_STRING_KEYS_MAX;
-        uint32_t number = counter ? key - SIM_STRING_KEYS_MAX : key;
-        int len = snprintf(name, size, "%c%u", counter ? 'n' : 'k', number);
+        bool counter = key >= SIM_STRING_KEYS_MAX && key < SIM_TTL_KEY_FIRST;
+        bool ttl = key >= SIM_TTL_KEY_FIRST;
+        uint32_t number = ttl ? key - SIM_TTL_KEY_FIRST : counter ? key - SIM_STRING_KEYS_MAX : key;
+        char letter = ttl ? 'x' : counter ? 'n' : 'k';
+        int len = snprintf(name, size, "%c%u", letter, number);
         assert(len > 0 && (size_t)len < size);
         uint32_t meant = sim->group_count == 1 ? 0 : sim_key_group_meant(sim, key);
         uint32_t tag = 0;
         while (sim_key_group_of(sim, name, (size_t)len) != meant) {
             if (tag == SIM_KEY_TAG_TRIES_MAX) return -1;
-            len = snprintf(name, size, "%c%u{%u}", counter ? 'n' : 'k', number, tag++);
+            len = snprintf(name, size, "%c%u{%u}", letter, number, tag++);
             assert(len > 0 && (size_t)len < size);
         }
         sim->key_groups[key] = meant;
@@ -54,7 +57,8 @@ int sim_keys_init(struct sim *sim)
 bool sim_keys_in_group(const struct sim *sim, uint32_t group)
 {
     for (uint32_t key = 0; key < SIM_KEYS; key++) {
-        bool used = key >= SIM_STRING_KEYS_MAX || key < sim->params.string_keys;
+        bool used = (key >= SIM_STRING_KEYS_MAX && key < SIM_TTL_KEY_FIRST) ||
+                    key < sim->params.string_keys; /* keys with a TTL are not counted */
         if (used && sim->key_groups[key] == group) return true;
     }
     return false;

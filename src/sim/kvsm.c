@@ -92,7 +92,7 @@ int sim_kv_command_decode(const uint8_t *buf, size_t len, struct sim_kv_command 
     sim_cursor_string(&c, command->value, SIM_KV_VALUE_BYTES_MAX);
     sim_cursor_string(&c, command->expect, SIM_KV_VALUE_BYTES_MAX);
     if (c.bad || c.at != len) return -1;
-    if (command->op < SIM_KV_PUT || command->op > SIM_KV_PROBE) return -1;
+    if (command->op < SIM_KV_PUT || command->op > SIM_KV_PUTEX) return -1;
     return 0;
 }
 
@@ -109,10 +109,32 @@ static struct sim_kvsm_item *sim_kvsm_find(const struct sim_kvsm *sm, const char
     return NULL;
 }
 
-const char *sim_kvsm_get(const struct sim_kvsm *sm, const char *key)
+static bool sim_kvsm_expired(const struct sim_kvsm *sm, const struct sim_kvsm_item *item)
+{
+    return item->deadline_ms != 0 && item->deadline_ms <= sm->time_ms;
+}
+
+const char *sim_kvsm_get_deadline(const struct sim_kvsm *sm, const char *key,
+                                  uint64_t *deadline_ms)
 {
     const struct sim_kvsm_item *item = sim_kvsm_find(sm, key);
-    return item ? item->value : NULL;
+    *deadline_ms = 0;
+    if (item == NULL || sim_kvsm_expired(sm, item)) return NULL;
+    *deadline_ms = item->deadline_ms;
+    return item->value;
+}
+
+const char *sim_kvsm_get_any(const struct sim_kvsm *sm, const char *key, uint64_t *deadline_ms)
+{
+    const struct sim_kvsm_item *item = sim_kvsm_find(sm, key);
+    *deadline_ms = item != NULL ? item->deadline_ms : 0;
+    return item != NULL ? item->value : NULL;
+}
+
+const char *sim_kvsm_get(const struct sim_kvsm *sm, const char *key)
+{
+    uint64_t deadline_ms;
+    return sim_kvsm_get_deadline(sm, key, &deadline_ms);
 }
 
 /* Sets key to value; returns false when the key space is full (the command is refused). */
@@ -124,6 +146,7 @@ static bool sim_kvsm_set(struct sim_kvsm *sm, const char *key, const char *value
         item = &sm->items[sm->count++];
         snprintf(item->key, sizeof(item->key), "%s", key);
     }
+    item->deadline_ms = 0; /* a plain write clears it, as SET */
     snprintf(item->value, sizeof(item->value), "%s", value);
     return true;
 }
@@ -152,19 +175,39 @@ static void sim_kvsm_incr(struct sim_kvsm *sm, const char *key, struct sim_kv_ou
     output->value_int = v + 1;
 }
 
+/* PUTEX's time to live: 1 to 10^9 ms in decimal. */
+static bool sim_ttl_parse(const char *text, uint64_t *ttl_ms)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v == 0 || v > 1000000000ull)
+        return false;
+    *ttl_ms = v;
+    return true;
+}
+
 int sim_kvsm_apply(struct sim_kvsm *sm, const uint8_t *data, size_t len,
                    struct sim_kv_output *output, uint64_t *stamp_ms)
 {
     struct sim_kv_command command;
+    uint64_t ttl_ms = 0;
     memset(output, 0, sizeof(*output));
+    uint64_t stamp = 0;
     *stamp_ms = 0;
-    if (kv_stamp_read(data, len, stamp_ms)) {
+    if (kv_stamp_read(data, len, &stamp)) {
         data += KV_STAMP_BYTES;
         len -= KV_STAMP_BYTES;
     }
     if (sim_kv_command_decode(data, len, &command) != 0) return -1;
-    if (*stamp_ms > sm->time_ms) sm->time_ms = *stamp_ms; /* never backwards, as kv_expiry.c */
+    if (command.op == SIM_KV_PUTEX && !sim_ttl_parse(command.expect, &ttl_ms)) return -1;
+    *stamp_ms = stamp;
+    if (stamp > sm->time_ms) sm->time_ms = stamp; /* never backwards, as kv_expiry.c */
     struct sim_kvsm_item *item = sim_kvsm_find(sm, command.key);
+    if (item != NULL && sim_kvsm_expired(sm, item)) { /* the write deletes it first */
+        sim_kvsm_remove(sm, item);
+        item = NULL;
+    }
     switch (command.op) {
     case SIM_KV_PUT: output->ok = sim_kvsm_set(sm, command.key, command.value); break;
     case SIM_KV_DEL:
@@ -180,6 +223,11 @@ int sim_kvsm_apply(struct sim_kvsm *sm, const uint8_t *data, size_t len,
         break;
     case SIM_KV_INCR: sim_kvsm_incr(sm, command.key, output); break;
     case SIM_KV_PROBE: output->ok = true; break;
+    case SIM_KV_PUTEX:
+        output->ok = sim_kvsm_set(sm, command.key, command.value);
+        item = output->ok ? sim_kvsm_find(sm, command.key) : NULL;
+        if (item != NULL) item->deadline_ms = sm->time_ms + ttl_ms;
+        break;
     default: return -1;
     }
     return 0;
@@ -197,7 +245,7 @@ uint64_t sim_kvsm_digest(const struct sim_kvsm *sm)
     uint64_t digest = sm->count + sim_kvsm_string_hash("t") * (sm->time_ms + 1);
     for (uint32_t i = 0; i < sm->count; i++) {
         uint64_t h = sim_kvsm_string_hash(sm->items[i].key) * 31 +
-                     sim_kvsm_string_hash(sm->items[i].value);
+                     sim_kvsm_string_hash(sm->items[i].value) + sm->items[i].deadline_ms * 17;
         digest += h ^ (h >> 29); /* a sum: independent of the item order */
     }
     return digest;
@@ -216,8 +264,9 @@ int64_t sim_kvsm_encode(const struct sim_kvsm *sm, uint8_t *buf, size_t capacity
         if (n < 0) return -1;
         at += (size_t)n;
         n = sim_put_string(buf + at, capacity - at, sm->items[i].value, SIM_KV_VALUE_BYTES_MAX);
-        if (n < 0) return -1;
+        if (n < 0 || capacity - at - (size_t)n < 8) return -1;
         at += (size_t)n;
+        at += sim_put_uint(buf + at, sm->items[i].deadline_ms, 8);
     }
     return (int64_t)at;
 }
@@ -234,6 +283,7 @@ int sim_kvsm_decode(struct sim_kvsm *sm, const uint8_t *buf, size_t len)
         struct sim_kvsm_item *item = &sm->items[i];
         sim_cursor_string(&c, item->key, SIM_KV_KEY_BYTES_MAX);
         sim_cursor_string(&c, item->value, SIM_KV_VALUE_BYTES_MAX);
+        item->deadline_ms = sim_cursor_uint(&c, 8);
     }
     if (c.bad || c.at != len) return -1;
     sm->time_ms = time_ms;

@@ -20,7 +20,7 @@ enum {
     SIM_KV_VALUE_BYTES_MAX = 31,  /* without the NUL */
     SIM_KVSM_KEYS_MAX = 32,       /* distinct keys held at once */
     SIM_KV_COMMAND_BYTES_MAX = 1 + 1 + 4 + 8 + 3 * (1 + SIM_KV_VALUE_BYTES_MAX),
-    SIM_KVSM_SNAPSHOT_BYTES_MAX = 16 + SIM_KVSM_KEYS_MAX * (2 + SIM_KV_KEY_BYTES_MAX +
+    SIM_KVSM_SNAPSHOT_BYTES_MAX = 16 + SIM_KVSM_KEYS_MAX * (2 + 8 + SIM_KV_KEY_BYTES_MAX +
                                                             SIM_KV_VALUE_BYTES_MAX),
     /* A proposed entry: a log time stamp (storage/kv.h, KV_STAMP_BYTES), then the command. */
     SIM_KV_STAMP_BYTES = 9,
@@ -33,6 +33,9 @@ enum sim_kv_op {
     SIM_KV_CAS = 3,
     SIM_KV_INCR = 4,
     SIM_KV_PROBE = 5, /* changes nothing: the liveness check's proposal */
+    /* PUT with a time to live: `expect` holds it in ms, in decimal; the key's deadline is the
+     * entry's log time plus that (docs/expiry.md). A plain PUT clears a deadline. */
+    SIM_KV_PUTEX = 6,
 };
 
 struct sim_kv_command {
@@ -52,6 +55,7 @@ struct sim_kv_output {
 struct sim_kvsm_item {
     char key[SIM_KV_KEY_BYTES_MAX + 1];
     char value[SIM_KV_VALUE_BYTES_MAX + 1];
+    uint64_t deadline_ms; /* 0: none; absent for every command once the log time reaches it */
 };
 
 struct sim_kvsm {
@@ -71,8 +75,13 @@ void sim_kvsm_reset(struct sim_kvsm *sm);
  * nothing changed). *stamp_ms: the stamp's time (0: none). */
 int sim_kvsm_apply(struct sim_kvsm *sm, const uint8_t *data, size_t len,
                    struct sim_kv_output *output, uint64_t *stamp_ms);
-/* The value of `key`, or NULL when absent. */
+/* The value of `key`, or NULL when absent (or its deadline passed at the log time). */
 const char *sim_kvsm_get(const struct sim_kvsm *sm, const char *key);
+/* The same, and the key's deadline (0: none or absent). */
+const char *sim_kvsm_get_deadline(const struct sim_kvsm *sm, const char *key,
+                                  uint64_t *deadline_ms);
+/* What the state machine holds for `key`, expired or not (the planted bug ignore-deadline). */
+const char *sim_kvsm_get_any(const struct sim_kvsm *sm, const char *key, uint64_t *deadline_ms);
 /* Order-independent digest of the contents and the log time (for comparing replicas). */
 uint64_t sim_kvsm_digest(const struct sim_kvsm *sm);
 /* Serialises into buf. Returns the length, or -1 when capacity is too small. */

@@ -92,7 +92,7 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
         return -1;
     }
     if (options->plant != SIM_PLANT_NONE && options->plant != SIM_PLANT_WALL_STAMP &&
-        options->group_count < 2) {
+        options->plant != SIM_PLANT_IGNORE_DEADLINE && options->group_count < 2) {
         snprintf(error, error_len, "--plant needs --groups 2 or more");
         return -1;
     }
@@ -265,6 +265,7 @@ static int sim_begin(struct sim *sim, uint64_t seed)
     memset(sim->beats, 0, sizeof(sim->beats));
     sim->beats_pending = 0;
     memset(sim->last_value, 0, sizeof(sim->last_value));
+    memset(sim->ttl_read_floor_ms, 0, sizeof(sim->ttl_read_floor_ms));
     if (sim->html != NULL) sim_html_reset(sim->html);
     sim_rng_init(&sim->rng_fault, seed, SIM_RNG_FAULT);
     sim_rng_init(&sim->rng_workload, seed, SIM_RNG_WORKLOAD);

@@ -66,6 +66,10 @@ enum sim_plant {
      * clock, the slew or the floor of storage/kv_logclock.c (clock.c): its jumps then show
      * in the log. Needs no second group. */
     SIM_PLANT_WALL_STAMP = 3,
+    /* Reads of keys with a time to live return what the state machine holds, expired or not
+     * (client.c), as a follower serving its own expired keys until the leader deletes them
+     * would. Needs no second group. */
+    SIM_PLANT_IGNORE_DEADLINE = 4,
 };
 
 struct sim_options {

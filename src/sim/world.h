@@ -37,7 +37,10 @@ enum {
     SIM_EVENTS_PER_SEED_MAX = 50u * 1000 * 1000,
     SIM_STRING_KEYS_MAX = 5,
     SIM_COUNTER_KEYS = 2,
-    SIM_KEYS = SIM_STRING_KEYS_MAX + SIM_COUNTER_KEYS,
+    /* Keys written with a time to live (clock.c), outside the linearizability history. */
+    SIM_TTL_KEYS = 2,
+    SIM_TTL_KEY_FIRST = SIM_STRING_KEYS_MAX + SIM_COUNTER_KEYS,
+    SIM_KEYS = SIM_STRING_KEYS_MAX + SIM_COUNTER_KEYS + SIM_TTL_KEYS,
 };
 _Static_assert((int)SIM_KEYS <= (int)SIM_KVSM_KEYS_MAX,
                "the workload's keys fit in the state machine");
@@ -216,6 +219,12 @@ struct sim_client {
     uint32_t node;
     uint64_t log_index, log_term;
     uint64_t request_id;
+    /* An operation on a key with a time to live (clock.c): not in the history; a read's log
+     * time floor when it began, and the log time and deadline of what it was served. */
+    bool ttl;
+    uint64_t ttl_floor_ms, ttl_served_ms, ttl_deadline_ms;
+    bool ttl_held;             /* the state machine held the key, expired or not, */
+    uint64_t ttl_held_deadline_ms; /* with this deadline (0: none) */
     /* The outcome, once known. */
     bool output_null;
     char output_value[SIM_KV_VALUE_BYTES_MAX + 1];
@@ -277,6 +286,9 @@ struct sim {
     uint32_t client_count;
     struct sim_client clients[SIM_CLIENTS_MAX];
     char last_value[SIM_STRING_KEYS_MAX][SIM_KV_VALUE_BYTES_MAX + 1]; /* for CAS expects */
+    /* clock.c: per group, the largest log time a completed read of a key with a time to live
+     * was served at: a later read must not return a key whose deadline it reached. */
+    uint64_t ttl_read_floor_ms[SIM_GROUPS_MAX];
     uint64_t request_id_next;
     bool probing; /* the liveness check runs (faults ended) */
     struct sim_probe probes[SIM_GROUPS_MAX];

@@ -26,14 +26,16 @@ static int apply(struct sim_kvsm *sm, uint8_t op, const char *key, const char *v
     return sim_kvsm_apply(sm, buf, (size_t)len, out, &stamp);
 }
 
-/* The same, with a log time stamp in front, as a simulated leader proposes it. */
-static int apply_stamped(struct sim_kvsm *sm, uint64_t time_ms, const char *key,
-                         const char *value, struct sim_kv_output *out)
+/* The same, with a log time stamp in front, as a simulated leader proposes it (a PUT, or a
+ * PUTEX when ttl is not NULL). */
+static int apply_stamped_ttl(struct sim_kvsm *sm, uint64_t time_ms, const char *key,
+                             const char *value, const char *ttl, struct sim_kv_output *out)
 {
     static uint64_t seq;
-    struct sim_kv_command c = {.op = SIM_KV_PUT, .client = 2, .seq = ++seq};
+    struct sim_kv_command c = {.op = ttl ? SIM_KV_PUTEX : SIM_KV_PUT, .client = 2, .seq = ++seq};
     snprintf(c.key, sizeof(c.key), "%s", key);
     snprintf(c.value, sizeof(c.value), "%s", value);
+    snprintf(c.expect, sizeof(c.expect), "%s", ttl ? ttl : "");
     uint8_t buf[SIM_KV_ENTRY_BYTES_MAX];
     kv_stamp_write(buf, time_ms);
     int len = sim_kv_command_encode(&c, buf + KV_STAMP_BYTES, sizeof(buf) - KV_STAMP_BYTES);
@@ -42,6 +44,12 @@ static int apply_stamped(struct sim_kvsm *sm, uint64_t time_ms, const char *key,
     int rc = sim_kvsm_apply(sm, buf, (size_t)len + KV_STAMP_BYTES, out, &stamp);
     assert_int_equal(stamp, rc == 0 ? time_ms : 0);
     return rc;
+}
+
+static int apply_stamped(struct sim_kvsm *sm, uint64_t time_ms, const char *key,
+                         const char *value, struct sim_kv_output *out)
+{
+    return apply_stamped_ttl(sm, time_ms, key, value, NULL, out);
 }
 
 static void test_kvsm_outputs(void **state)
@@ -193,6 +201,41 @@ static void test_kvsm_log_time(void **state)
     assert_int_equal(sim_kvsm_digest(&copy), sim_kvsm_digest(&sm));
 }
 
+/* PUTEX: the key reads as absent once the log time reaches its deadline, the next write
+ * naming it deletes it, a plain PUT clears a deadline, snapshots carry it; a bad TTL is
+ * refused. */
+static void test_kvsm_ttl(void **state)
+{
+    (void)state;
+    struct sim_kvsm sm, copy;
+    struct sim_kv_output out;
+    sim_kvsm_reset(&sm);
+    assert_int_equal(apply_stamped_ttl(&sm, 1000, "x", "a", "50", &out), 0);
+    uint64_t deadline = 0;
+    assert_string_equal(sim_kvsm_get_deadline(&sm, "x", &deadline), "a");
+    assert_int_equal(deadline, 1050);
+    uint8_t buf[SIM_KVSM_SNAPSHOT_BYTES_MAX];
+    int64_t len = sim_kvsm_encode(&sm, buf, sizeof(buf));
+    assert_true(len > 0);
+    assert_int_equal(sim_kvsm_decode(&copy, buf, (size_t)len), 0);
+    assert_string_equal(sim_kvsm_get_deadline(&copy, "x", &deadline), "a");
+    assert_int_equal(deadline, 1050);
+    assert_int_equal(apply_stamped(&sm, 1049, "y", "b", &out), 0);
+    assert_non_null(sim_kvsm_get(&sm, "x"));
+    assert_int_equal(apply_stamped(&sm, 1050, "y", "b", &out), 0);
+    assert_null(sim_kvsm_get(&sm, "x")); /* expired, still held until a write names it */
+    assert_non_null(sim_kvsm_get_any(&sm, "x", &deadline));
+    assert_int_equal(apply(&sm, SIM_KV_DEL, "x", NULL, NULL, &out), 0);
+    assert_int_equal(out.value_int, 0); /* the DEL found it absent */
+    assert_null(sim_kvsm_get_any(&sm, "x", &deadline));
+    assert_int_equal(apply_stamped_ttl(&sm, 2000, "z", "c", "10", &out), 0);
+    assert_int_equal(apply_stamped(&sm, 2001, "z", "d", &out), 0); /* PUT clears it */
+    assert_string_equal(sim_kvsm_get_deadline(&sm, "z", &deadline), "d");
+    assert_int_equal(deadline, 0);
+    assert_int_equal(apply_stamped_ttl(&sm, 3000, "z", "e", "0", &out), -1);
+    assert_int_equal(apply_stamped_ttl(&sm, 3000, "z", "e", "-5", &out), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_kvsm_garbage_is_refused),
         cmocka_unit_test(test_kvsm_snapshot_roundtrip),
         cmocka_unit_test(test_kvsm_log_time),
+        cmocka_unit_test(test_kvsm_ttl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
