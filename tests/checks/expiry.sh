@@ -12,6 +12,9 @@
 #  4. active expiry: 300 keys with PX 400 that nobody reads go from every replica (INFO
 #     keyspace's expires= and keys= drop on all three nodes), deleted by the leader's clock
 #     entries.
+# Then (Raft, S = 16, shards led by different nodes and quiet when idle): 200 keys with PX 500
+# spread over the shards go from every node, and PTTL counts down through a node that leads
+# none of the key's shard.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cluster/lib.sh
 set -u
@@ -100,4 +103,16 @@ for PROTOCOL in $PROTOCOLS; do
 
     for i in 1 2 3; do node_stop "$i"; rm -rf "$CLUSTER_DIR/node$i"; done
 done
+echo "== raft, 16 shards"
+PROTOCOL=raft SHARDS=16
+cluster_start 3 || fail "S = 16: start"
+wait_for 20 reply_is 1 OK set probe 1 || fail "S = 16: no write within 20 s"
+for i in $(seq 1 200); do echo "SET s16k$i v PX 500"; done | cli_load 1 || fail "S = 16: load"
+shards_gone() { local i; for i in 1 2 3; do
+    [ "$(keyspace "$i" | sed 's/,avg_ttl.*//')" = "keys=1,expires=0" ] || return 1; done; }
+wait_for 15 shards_gone || fail "S = 16: keys left: $(keyspace 1) / $(keyspace 2) / $(keyspace 3)"
+expect_eq "$(cli 2 set t v ex 100)" OK "S = 16: set ex 100"
+first=$(cli 3 pttl t)
+[ "$first" -gt 98000 ] || fail "S = 16: pttl $first"
+wait_for 5 pttl_below 3 t $((first - 1000)) || fail "S = 16: pttl did not count down"
 echo "expiry: ok"
