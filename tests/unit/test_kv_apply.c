@@ -12,6 +12,8 @@
 
 #include "storage/kv.h"
 #include "storage/kv_command.h"
+
+#include "../support/kv_fixture.h"
 #include "storage/kv_internal.h" /* white box: to plant a hash collision */
 
 enum { ARGS_MAX = 8, ENTRY_BYTES_MAX = 3u << 20 };
@@ -21,24 +23,6 @@ struct fixture {
     struct kv *kv;
     uint8_t *entry; /* ENTRY_BYTES_MAX */
 };
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static int setup_with_map(void **state, uint64_t map_bytes)
 {
@@ -72,15 +56,10 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     kv_close(f->kv);
-    remove_dir(f->dir);
+    kv_fixture_remove_dir(f->dir);
     free(f->entry);
     free(f);
     return 0;
-}
-
-static struct kv_bytes text(const char *s)
-{
-    return (struct kv_bytes){.data = (const uint8_t *)s, .len = strlen(s)};
 }
 
 static uint64_t next_index(struct fixture *f)
@@ -114,7 +93,7 @@ static struct kv_result apply(struct fixture *f, uint8_t op, uint8_t flags, int6
     va_list ap;
     va_start(ap, arg_count);
     for (uint32_t i = 0; i < arg_count; i++) {
-        args[i] = text(va_arg(ap, const char *));
+        args[i] = kv_fixture_text(va_arg(ap, const char *));
     }
     va_end(ap);
     return apply_args(f, op, flags, delta, args, arg_count);
@@ -266,7 +245,7 @@ static void test_append(void **state)
     /* Up to the value limit exactly, then one byte more is refused. */
     uint8_t *big = calloc(1, KV_VALUE_BYTES_MAX);
     assert_non_null(big);
-    struct kv_bytes args[2] = {text("big"), {big, KV_VALUE_BYTES_MAX - 1}};
+    struct kv_bytes args[2] = {kv_fixture_text("big"), {big, KV_VALUE_BYTES_MAX - 1}};
     check_ok(apply_args(f, KV_OP_SET, 0, 0, args, 2));
     check_integer(apply(f, KV_OP_APPEND, 0, 0, 2, "big", "x"), KV_VALUE_BYTES_MAX);
     check_error(apply(f, KV_OP_APPEND, 0, 0, 2, "big", "y"),
@@ -299,9 +278,9 @@ static void test_long_keys(void **state)
     memset(key1, 'k', sizeof key1);
     memset(key2, 'k', sizeof key2);
     key2[sizeof key2 - 1] = 'j'; /* same 480-byte prefix, different key */
-    struct kv_bytes a1[2] = {{key1, sizeof key1}, text("one")};
-    struct kv_bytes a2[2] = {{key2, sizeof key2}, text("two")};
-    struct kv_bytes a3[2] = {{key1, 481}, text("short")};
+    struct kv_bytes a1[2] = {{key1, sizeof key1}, kv_fixture_text("one")};
+    struct kv_bytes a2[2] = {{key2, sizeof key2}, kv_fixture_text("two")};
+    struct kv_bytes a3[2] = {{key1, 481}, kv_fixture_text("short")};
     check_ok(apply_args(f, KV_OP_SET, 0, 0, a1, 2));
     check_ok(apply_args(f, KV_OP_SET, 0, 0, a2, 2));
     check_ok(apply_args(f, KV_OP_SET, 0, 0, a3, 2));
@@ -335,7 +314,7 @@ static void test_batch_skip_noop_config_and_reopen(void **state)
     uint8_t set_a[64], set_b[64];
     size_t len_a = 0, len_b = 0;
     const char *reason = NULL;
-    struct kv_bytes args_a[2] = {text("a"), text("1")}, args_b[2] = {text("b"), text("2")};
+    struct kv_bytes args_a[2] = {kv_fixture_text("a"), kv_fixture_text("1")}, args_b[2] = {kv_fixture_text("b"), kv_fixture_text("2")};
     struct kv_command ca = {.op = KV_OP_SET, .arg_count = 2, .args = args_a};
     struct kv_command cb = {.op = KV_OP_INCRBY, .delta = 5, .arg_count = 1, .args = args_b};
     assert_int_equal(kv_command_encode(&ca, set_a, sizeof set_a, &len_a, &reason), KV_OK);
@@ -403,7 +382,7 @@ static void test_batch_results_stay_valid(void **state)
             snprintf(key, sizeof key, "key%d", i % KEYS); /* each key set 4 times per batch */
             expect[i] = model[i % KEYS];
             model[i % KEYS] = fill;
-            struct kv_bytes args[2] = {text(key), {value, sizeof value}};
+            struct kv_bytes args[2] = {kv_fixture_text(key), {value, sizeof value}};
             struct kv_command c = {.op = KV_OP_GETSET, .arg_count = 2, .args = args};
             size_t len = 0;
             const char *reason = NULL;
@@ -444,7 +423,7 @@ static void test_long_key_collision(void **state)
     slot_b_under_a.key = key_b; /* B's suffix, A's LMDB key */
     MDB_txn *txn = NULL;
     assert_int_equal(mdb_txn_begin(f->kv->env, NULL, 0, &txn), MDB_SUCCESS);
-    struct kv_bytes planted = text("b-value");
+    struct kv_bytes planted = kv_fixture_text("b-value");
     assert_int_equal(kv_slot_put(txn, f->kv->data_dbi, &slot_b_under_a, &planted, 1), MDB_SUCCESS);
     assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
 
@@ -453,9 +432,9 @@ static void test_long_key_collision(void **state)
     bool found = true;
     assert_int_equal(kv_get(f->kv, key_a, sizeof key_a, buf, sizeof buf, &len, &found), KV_OK);
     assert_false(found);
-    struct kv_bytes set_a[2] = {{key_a, sizeof key_a}, text("a-value")};
+    struct kv_bytes set_a[2] = {{key_a, sizeof key_a}, kv_fixture_text("a-value")};
     check_error(apply_args(f, KV_OP_SET, 0, 0, set_a, 2), "ERR key hash collision");
-    struct kv_bytes mset[4] = {text("ok"), text("1"), {key_a, sizeof key_a}, text("x")};
+    struct kv_bytes mset[4] = {kv_fixture_text("ok"), kv_fixture_text("1"), {key_a, sizeof key_a}, kv_fixture_text("x")};
     check_error(apply_args(f, KV_OP_MSET, 0, 0, mset, 4), "ERR key hash collision");
     assert_value(f, "ok", NULL); /* the MSET was rolled back whole */
     check_integer(apply_args(f, KV_OP_DEL, 0, 0, set_a, 1), 0);
@@ -503,8 +482,8 @@ static void test_map_full(void **state)
     uint8_t small_a[64], small_b[64];
     size_t len_big = 0, len_a = 0, len_b = 0;
     const char *reason = NULL;
-    struct kv_bytes args_big[2] = {text("big"), {big, BIG}};
-    struct kv_bytes args_a[2] = {text("a"), text("1")}, args_b[2] = {text("b"), text("2")};
+    struct kv_bytes args_big[2] = {kv_fixture_text("big"), {big, BIG}};
+    struct kv_bytes args_a[2] = {kv_fixture_text("a"), kv_fixture_text("1")}, args_b[2] = {kv_fixture_text("b"), kv_fixture_text("2")};
     struct kv_command c = {.op = KV_OP_SET, .arg_count = 2, .args = args_big};
     assert_int_equal(kv_command_encode(&c, entry, BIG + 64, &len_big, &reason), KV_OK);
     c.args = args_a;

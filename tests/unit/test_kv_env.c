@@ -19,6 +19,8 @@
 #include "storage/kv.h"
 #include "storage/kv_command.h"
 
+#include "../support/kv_fixture.h"
+
 enum { STORES = 3, ENTRY_BYTES_MAX = 1u << 10 };
 
 struct fixture {
@@ -27,24 +29,6 @@ struct fixture {
     struct kv_env *env;
     struct kv *stores[STORES];
 };
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static void open_env(struct fixture *f, uint64_t map_bytes)
 {
@@ -87,15 +71,10 @@ static int teardown(void **state)
     if (f->env != NULL) {
         close_env(f);
     }
-    remove_dir(f->dir);
-    remove_dir(f->other_dir);
+    kv_fixture_remove_dir(f->dir);
+    kv_fixture_remove_dir(f->other_dir);
     free(f);
     return 0;
-}
-
-static struct kv_bytes text(const char *s)
-{
-    return (struct kv_bytes){.data = (const uint8_t *)s, .len = strlen(s)};
 }
 
 /* Applies one command (op with NUL-terminated args) as the store's next entry. */
@@ -119,7 +98,7 @@ static struct kv_result apply_value(struct kv *kv, uint8_t op, struct kv_bytes k
 
 static struct kv_result set(struct kv *kv, const char *key, const char *value)
 {
-    return apply_value(kv, KV_OP_SET, text(key), text(value), 2);
+    return apply_value(kv, KV_OP_SET, kv_fixture_text(key), kv_fixture_text(value), 2);
 }
 
 /* The value a reader sees now, or NULL. */
@@ -179,7 +158,7 @@ static void test_deferred_commit_and_isolation(void **state)
     assert_int_equal(count(f->stores[1]), 2);
     assert_int_equal(count(f->stores[2]), 0);
     /* FLUSHALL empties its own store only. */
-    assert_int_equal(apply_value(f->stores[1], KV_OP_FLUSHALL, text(""), text(""), 0).type,
+    assert_int_equal(apply_value(f->stores[1], KV_OP_FLUSHALL, kv_fixture_text(""), kv_fixture_text(""), 0).type,
                      KV_RESULT_OK);
     assert_int_equal(kv_env_commit(f->env), KV_OK);
     assert_int_equal(count(f->stores[1]), 0);
@@ -263,7 +242,7 @@ static void test_map_full_in_shared_txn(void **state)
     static uint8_t big[300u << 10];
     memset(big, 'x', sizeof big);
     assert_int_equal(set(f->stores[0], "a", "1").type, KV_RESULT_OK);
-    struct kv_result r = apply_value(f->stores[1], KV_OP_SET, text("big"),
+    struct kv_result r = apply_value(f->stores[1], KV_OP_SET, kv_fixture_text("big"),
                                      (struct kv_bytes){big, sizeof big}, 2);
     assert_int_equal(r.type, KV_RESULT_ERROR);
     assert_string_equal(r.error, "ERR storage full");
@@ -284,7 +263,7 @@ static struct kv_apply_item entry_item(uint64_t index, uint8_t op, const char *k
     size_t cap = ENTRY_BYTES_MAX + value.len;
     uint8_t *entry = malloc(cap);
     assert_non_null(entry);
-    struct kv_bytes args[2] = {text(key), value};
+    struct kv_bytes args[2] = {kv_fixture_text(key), value};
     struct kv_command command = {.op = op, .arg_count = value.data != NULL ? 2 : 1,
                                  .args = args, .delta = op == KV_OP_INCRBY ? 1 : 0};
     size_t len = 0;
@@ -306,9 +285,9 @@ static void test_rollback_redoes_other_stores(void **state)
     struct fixture *f = *state;
     open_env(f, 256u << 10);
     struct kv_apply_item first[3] = {
-        entry_item(1, KV_OP_SET, "a", text("1")),
+        entry_item(1, KV_OP_SET, "a", kv_fixture_text("1")),
         entry_item(2, KV_OP_INCRBY, "n", (struct kv_bytes){0}),
-        entry_item(3, KV_OP_GETSET, "a", text("2")),
+        entry_item(3, KV_OP_GETSET, "a", kv_fixture_text("2")),
     };
     struct kv_result first_results[3];
     assert_int_equal(kv_apply_batch(f->stores[0], first, 3, first_results), KV_OK);
@@ -322,9 +301,9 @@ static void test_rollback_redoes_other_stores(void **state)
     static uint8_t big[300u << 10];
     memset(big, 'x', sizeof big);
     struct kv_apply_item second[5] = {
-        entry_item(1, KV_OP_SET, "x", text("1")),
+        entry_item(1, KV_OP_SET, "x", kv_fixture_text("1")),
         entry_item(2, KV_OP_SET, "big", (struct kv_bytes){big, sizeof big}),
-        entry_item(3, KV_OP_SET, "y", text("2")),
+        entry_item(3, KV_OP_SET, "y", kv_fixture_text("2")),
         entry_item(4, KV_OP_SET, "big2", (struct kv_bytes){big, sizeof big}),
         entry_item(5, KV_OP_INCRBY, "n", (struct kv_bytes){0}),
     };

@@ -14,30 +14,14 @@
 #include "storage/kv_command.h"
 #include "storage/kv_internal.h"
 
+#include "../support/kv_fixture.h"
+
 enum { KEY_COUNT = 1000, LONG_KEY_BYTES = 1000, SEEN_MAX = KEY_COUNT + 100 };
 
 struct fixture {
     char dir[64];
     struct kv *kv;
 };
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 /* Key i: "user:<i>"; every tenth key is long (LONG_KEY_BYTES, stored under prefix + hash). */
 static size_t make_key(int i, uint8_t *key)
@@ -84,7 +68,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     kv_close(f->kv);
-    remove_dir(f->dir);
+    kv_fixture_remove_dir(f->dir);
     free(f);
     return 0;
 }

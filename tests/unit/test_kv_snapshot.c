@@ -15,6 +15,8 @@
 #include "storage/kv.h"
 #include "storage/kv_command.h"
 
+#include "../support/kv_fixture.h"
+
 enum { KEY_COUNT = 2000, CHUNK_BYTES = 3000, VALUE_BYTES_BIG = 100000 };
 
 struct fixture {
@@ -24,24 +26,6 @@ struct fixture {
     struct kv *src;
     struct kv *dst;
 };
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 /* Applies one SET (or a config entry when key is NULL) at the next index. */
 static void apply_set(struct kv *kv, const uint8_t *key, size_t key_len, const uint8_t *value,
@@ -110,8 +94,8 @@ static int teardown(void **state)
     struct fixture *f = *state;
     kv_close(f->src);
     kv_close(f->dst);
-    remove_dir(f->src_dir);
-    remove_dir(f->dst_dir);
+    kv_fixture_remove_dir(f->src_dir);
+    kv_fixture_remove_dir(f->dst_dir);
     free(f);
     return 0;
 }

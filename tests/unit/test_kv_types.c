@@ -17,6 +17,8 @@
 #include "storage/kv_command.h"
 #include "storage/kv_tx.h"
 
+#include "../support/kv_fixture.h"
+
 enum { ARGS_MAX = 2100, ENTRY_BYTES_MAX = 3u << 20, BIG_FIELDS = 100000, PER_COMMAND = 1000 };
 
 struct fixture {
@@ -28,24 +30,6 @@ struct fixture {
     struct kv_bytes args[ARGS_MAX];
     char text[ARGS_MAX][16];
 };
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static int setup(void **state)
 {
@@ -68,23 +52,11 @@ static int teardown(void **state)
     struct fixture *f = *state;
     kv_close(f->kv);
     kv_close(f->other);
-    remove_dir(f->dir);
-    remove_dir(f->dir2);
+    kv_fixture_remove_dir(f->dir);
+    kv_fixture_remove_dir(f->dir2);
     free(f->entry);
     free(f);
     return 0;
-}
-
-static struct kv_bytes text(const char *s)
-{
-    return (struct kv_bytes){.data = (const uint8_t *)s, .len = strlen(s)};
-}
-
-static uint64_t next_index(struct kv *kv)
-{
-    uint64_t index, term;
-    kv_applied(kv, &index, &term);
-    return index + 1;
 }
 
 static struct kv_result apply_to(struct fixture *f, struct kv *kv, uint8_t op, uint8_t flags,
@@ -92,14 +64,7 @@ static struct kv_result apply_to(struct fixture *f, struct kv *kv, uint8_t op, u
 {
     struct kv_command command = {.op = op, .flags = flags, .delta = delta, .arg_count = arg_count,
                                  .args = args};
-    size_t len = 0;
-    const char *reason = NULL;
-    assert_int_equal(kv_command_encode(&command, f->entry, ENTRY_BYTES_MAX, &len, &reason), KV_OK);
-    struct kv_apply_item item = {.index = next_index(kv), .term = 1, .kind = KV_ITEM_COMMAND,
-                                 .data = f->entry, .data_len = (uint32_t)len};
-    struct kv_result result;
-    assert_int_equal(kv_apply_batch(kv, &item, 1, &result), KV_OK);
-    return result;
+    return kv_fixture_apply(kv, f->entry, ENTRY_BYTES_MAX, &command);
 }
 
 /* Applies op with the NULL-terminated string arguments. */
@@ -110,7 +75,7 @@ static struct kv_result run(struct fixture *f, uint8_t op, ...)
     va_list ap;
     va_start(ap, op);
     for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
-        args[n++] = text(s);
+        args[n++] = kv_fixture_text(s);
     }
     va_end(ap);
     return apply_to(f, f->kv, op, 0, 0, args, n);
@@ -124,7 +89,7 @@ static struct kv_result read_op(struct kv *kv, uint8_t op, int64_t seed, ...)
     va_list ap;
     va_start(ap, seed);
     for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
-        args[n++] = text(s);
+        args[n++] = kv_fixture_text(s);
     }
     va_end(ap);
     struct kv_command command = {.op = op, .delta = seed, .arg_count = n, .args = args};
@@ -208,7 +173,7 @@ static void test_wrongtype(void **state)
     bool found = true;
     assert_int_equal(kv_get(f->kv, (const uint8_t *)"set", 3, buf, sizeof buf, &len, &found),
                      KV_ERR_WRONGTYPE);
-    struct kv_bytes keys[3] = {text("str"), text("set"), text("none")};
+    struct kv_bytes keys[3] = {kv_fixture_text("str"), kv_fixture_text("set"), kv_fixture_text("none")};
     uint64_t n = 0;
     assert_int_equal(kv_exists(f->kv, keys, 3, &n), KV_OK);
     assert_int_equal(n, 2);
@@ -256,11 +221,11 @@ static void test_big_hash_structure(void **state)
 {
     struct fixture *f = *state;
     for (uint32_t c = 0; c < BIG_FIELDS / PER_COMMAND; c++) {
-        f->args[0] = text("big");
+        f->args[0] = kv_fixture_text("big");
         for (uint32_t i = 0; i < PER_COMMAND; i++) {
             snprintf(f->text[i], sizeof f->text[i], "field%u", c * PER_COMMAND + i);
-            f->args[1 + 2 * i] = text(f->text[i]);
-            f->args[2 + 2 * i] = text("v");
+            f->args[1 + 2 * i] = kv_fixture_text(f->text[i]);
+            f->args[2 + 2 * i] = kv_fixture_text("v");
         }
         struct kv_result r = apply_to(f, f->kv, KV_OP_HSET, 0, 0, f->args, 1 + 2 * PER_COMMAND);
         assert_int_result(r, PER_COMMAND);
@@ -342,12 +307,12 @@ static void test_spop_seeded(void **state)
     struct fixture *f = *state;
     for (uint32_t i = 0; i < 200; i++) {
         snprintf(f->text[i], sizeof f->text[i], "m%u", i);
-        f->args[1 + i] = text(f->text[i]);
+        f->args[1 + i] = kv_fixture_text(f->text[i]);
     }
-    f->args[0] = text("s");
+    f->args[0] = kv_fixture_text("s");
     assert_int_result(apply_to(f, f->kv, KV_OP_SADD, 0, 0, f->args, 201), 200);
     assert_int_result(apply_to(f, f->other, KV_OP_SADD, 0, 0, f->args, 201), 200);
-    struct kv_bytes pop[2] = {text("s"), text("5")};
+    struct kv_bytes pop[2] = {kv_fixture_text("s"), kv_fixture_text("5")};
     for (int64_t seed = 1; seed < 20; seed++) {
         struct kv_result a = apply_to(f, f->kv, KV_OP_SPOP, 0, seed * 7919, pop, 2);
         char first[5][16];
@@ -373,11 +338,11 @@ static void test_spop_seeded(void **state)
 static void test_hscan_complete(void **state)
 {
     struct fixture *f = *state;
-    f->args[0] = text("h");
+    f->args[0] = kv_fixture_text("h");
     for (uint32_t i = 0; i < 300; i++) {
         snprintf(f->text[i], sizeof f->text[i], "f%u", i);
-        f->args[1 + 2 * i] = text(f->text[i]);
-        f->args[2 + 2 * i] = text("v");
+        f->args[1 + 2 * i] = kv_fixture_text(f->text[i]);
+        f->args[2 + 2 * i] = kv_fixture_text("v");
     }
     assert_int_result(apply_to(f, f->kv, KV_OP_HSET, 0, 0, f->args, 601), 300);
     char cursor[32] = "0";
@@ -400,10 +365,10 @@ static void test_snapshot_round_trip(void **state)
     assert_int_result(run(f, KV_OP_HSET, "h", "a", "1", "b", "2", NULL), 2);
     assert_int_result(run(f, KV_OP_SADD, "s", "x", "y", NULL), 2);
     assert_int_equal(run(f, KV_OP_SET, "str", "v", NULL).type, KV_RESULT_OK);
-    f->args[0] = text("gone");
+    f->args[0] = kv_fixture_text("gone");
     for (uint32_t i = 0; i < 1000; i++) {
         snprintf(f->text[i], sizeof f->text[i], "m%u", i);
-        f->args[1 + i] = text(f->text[i]);
+        f->args[1 + i] = kv_fixture_text(f->text[i]);
     }
     assert_int_result(apply_to(f, f->kv, KV_OP_SADD, 0, 0, f->args, 1001), 1000);
     assert_int_result(run(f, KV_OP_DEL, "gone", NULL), 1); /* trash left to reclaim */
@@ -423,7 +388,7 @@ static void test_snapshot_round_trip(void **state)
     assert_int_result(read_op(f->other, KV_OP_SISMEMBER, 0, "s", "y", NULL), 1);
     /* Both go on identically: the same entries reclaim the same trash. */
     for (int i = 0; i < 5; i++) {
-        struct kv_bytes arg = text("x");
+        struct kv_bytes arg = kv_fixture_text("x");
         apply_to(f, f->kv, KV_OP_GET, 0, 0, &arg, 1);
         apply_to(f, f->other, KV_OP_GET, 0, 0, &arg, 1);
         assert_int_equal(entries(f->other, f->other->elems_dbi),
@@ -437,10 +402,10 @@ static void test_snapshot_round_trip(void **state)
 static void test_list_layout(void **state)
 {
     struct fixture *f = *state;
-    f->args[0] = text("l");
+    f->args[0] = kv_fixture_text("l");
     for (uint32_t i = 0; i < 2000; i++) {
         snprintf(f->text[i], sizeof f->text[i], "%u", i);
-        f->args[1 + i] = text(f->text[i]);
+        f->args[1 + i] = kv_fixture_text(f->text[i]);
     }
     assert_int_result(apply_to(f, f->kv, KV_OP_RPUSH, 0, 0, f->args, 2001), 2000);
     assert_int_result(run(f, KV_OP_LPUSH, "l", "head", NULL), 2001);
@@ -495,7 +460,7 @@ static struct kv_tx_watch watch_now(struct kv *kv, const char *key)
 {
     struct kv_read read;
     assert_int_equal(kv_read_begin(kv, &read), KV_OK);
-    struct kv_tx_watch w = {.key = text(key)};
+    struct kv_tx_watch w = {.key = kv_fixture_text(key)};
     assert_int_equal(kv_read_watch(&read, w.key.data, w.key.len, &w.exists, &w.hash), KV_OK);
     kv_read_end(&read);
     return w;
@@ -504,7 +469,7 @@ static struct kv_tx_watch watch_now(struct kv *kv, const char *key)
 /* EXEC with one watched key and one HLEN: aborted (null array) or run. */
 static bool exec_with_watch(struct fixture *f, const struct kv_tx_watch *w)
 {
-    struct kv_bytes args[1] = {text("h")};
+    struct kv_bytes args[1] = {kv_fixture_text("h")};
     struct kv_command c = {.op = KV_OP_HLEN, .arg_count = 1, .args = args};
     uint8_t command[64];
     size_t len = 0;
@@ -514,7 +479,7 @@ static bool exec_with_watch(struct fixture *f, const struct kv_tx_watch *w)
     size_t bytes = kv_tx_encoded_bytes(w, 1, &encoded, 1);
     assert_true(bytes <= ENTRY_BYTES_MAX);
     size_t n = kv_tx_encode(w, 1, &encoded, 1, f->entry, ENTRY_BYTES_MAX);
-    struct kv_apply_item item = {.index = next_index(f->kv), .term = 1, .kind = KV_ITEM_TX,
+    struct kv_apply_item item = {.index = kv_fixture_next_index(f->kv), .term = 1, .kind = KV_ITEM_TX,
                                  .data = f->entry, .data_len = (uint32_t)n};
     struct kv_result result;
     assert_int_equal(kv_apply_batch(f->kv, &item, 1, &result), KV_OK);
@@ -609,11 +574,11 @@ static void test_acl_blob(void **state)
 {
     struct fixture *f = *state;
     static const uint8_t blob1[] = "ACLT first", blob2[] = "ACLT second table";
-    struct kv_apply_item item = {.index = next_index(f->kv), .term = 1, .kind = KV_ITEM_ACL,
+    struct kv_apply_item item = {.index = kv_fixture_next_index(f->kv), .term = 1, .kind = KV_ITEM_ACL,
                                  .data = blob1, .data_len = sizeof(blob1)};
     struct kv_result result;
     assert_int_equal(kv_apply_batch(f->kv, &item, 1, &result), KV_OK);
-    item = (struct kv_apply_item){.index = next_index(f->kv), .term = 1, .kind = KV_ITEM_ACL,
+    item = (struct kv_apply_item){.index = kv_fixture_next_index(f->kv), .term = 1, .kind = KV_ITEM_ACL,
                                   .data = blob2, .data_len = sizeof(blob2)};
     assert_int_equal(kv_apply_batch(f->kv, &item, 1, &result), KV_OK);
     assert_int_equal(run(f, KV_OP_SET, "a", "1", NULL).type, KV_RESULT_OK);

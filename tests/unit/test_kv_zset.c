@@ -17,6 +17,8 @@
 #include "storage/kv_coll.h" /* white box: the DBs */
 #include "storage/kv_command.h"
 
+#include "../support/kv_fixture.h"
+
 enum {
     ARGS_MAX = 2100,
     ENTRY_BYTES_MAX = 3u << 20,
@@ -34,24 +36,6 @@ struct fixture {
     struct kv_bytes args[ARGS_MAX];
     char text[ARGS_MAX][24];
 };
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static int setup(void **state)
 {
@@ -74,37 +58,18 @@ static int teardown(void **state)
     struct fixture *f = *state;
     kv_close(f->kv);
     kv_close(f->other);
-    remove_dir(f->dir);
-    remove_dir(f->dir2);
+    kv_fixture_remove_dir(f->dir);
+    kv_fixture_remove_dir(f->dir2);
     free(f->entry);
     free(f);
     return 0;
-}
-
-static struct kv_bytes text(const char *s)
-{
-    return (struct kv_bytes){.data = (const uint8_t *)s, .len = strlen(s)};
-}
-
-static uint64_t next_index(struct kv *kv)
-{
-    uint64_t index, term;
-    kv_applied(kv, &index, &term);
-    return index + 1;
 }
 
 static struct kv_result apply_to(struct fixture *f, struct kv *kv, uint8_t op, int64_t delta,
                                  const struct kv_bytes *args, uint32_t arg_count)
 {
     struct kv_command command = {.op = op, .delta = delta, .arg_count = arg_count, .args = args};
-    size_t len = 0;
-    const char *reason = NULL;
-    assert_int_equal(kv_command_encode(&command, f->entry, ENTRY_BYTES_MAX, &len, &reason), KV_OK);
-    struct kv_apply_item item = {.index = next_index(kv), .term = 1, .kind = KV_ITEM_COMMAND,
-                                 .data = f->entry, .data_len = (uint32_t)len};
-    struct kv_result result;
-    assert_int_equal(kv_apply_batch(kv, &item, 1, &result), KV_OK);
-    return result;
+    return kv_fixture_apply(kv, f->entry, ENTRY_BYTES_MAX, &command);
 }
 
 /* Applies op with the NULL-terminated string arguments to f->kv. */
@@ -116,7 +81,7 @@ static struct kv_result run(struct fixture *f, uint8_t op, ...)
     va_start(ap, op);
     for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
         assert_true(n < LITERAL_ARGS_MAX);
-        args[n++] = text(s);
+        args[n++] = kv_fixture_text(s);
     }
     va_end(ap);
     return apply_to(f, f->kv, op, 0, args, n);
@@ -131,7 +96,7 @@ static struct kv_result read_op(struct kv *kv, uint8_t op, int64_t seed, ...)
     va_start(ap, seed);
     for (const char *s; (s = va_arg(ap, const char *)) != NULL;) {
         assert_true(n < LITERAL_ARGS_MAX);
-        args[n++] = text(s);
+        args[n++] = kv_fixture_text(s);
     }
     va_end(ap);
     struct kv_command command = {.op = op, .delta = seed, .arg_count = n, .args = args};
@@ -318,13 +283,13 @@ static void test_zset_big(void **state)
 {
     struct fixture *f = *state;
     for (uint32_t c = 0; c < BIG_MEMBERS / PER_COMMAND; c++) {
-        f->args[0] = text("big");
+        f->args[0] = kv_fixture_text("big");
         for (uint32_t i = 0; i < PER_COMMAND; i++) {
             uint32_t n = c * PER_COMMAND + i;
             snprintf(f->text[2 * i], sizeof f->text[2 * i], "%u", n);
             snprintf(f->text[2 * i + 1], sizeof f->text[2 * i + 1], "m%06u", n);
-            f->args[1 + 2 * i] = text(f->text[2 * i]);
-            f->args[2 + 2 * i] = text(f->text[2 * i + 1]);
+            f->args[1 + 2 * i] = kv_fixture_text(f->text[2 * i]);
+            f->args[2 + 2 * i] = kv_fixture_text(f->text[2 * i + 1]);
         }
         assert_int_result(apply_to(f, f->kv, KV_OP_ZADD, 0, f->args, 1 + 2 * PER_COMMAND),
                           PER_COMMAND);
@@ -483,11 +448,11 @@ static void test_zset_snapshot(void **state)
     struct fixture *f = *state;
     char buf[512], buf2[512];
     assert_int_result(run(f, KV_OP_ZADD, "z", "3", "c", "1", "a", "2", "b", NULL), 3);
-    f->args[0] = text("gone");
+    f->args[0] = kv_fixture_text("gone");
     for (uint32_t i = 0; i < 600; i++) {
         snprintf(f->text[i], sizeof f->text[i], "m%u", i);
-        f->args[1 + 2 * i] = text("1");
-        f->args[2 + 2 * i] = text(f->text[i]);
+        f->args[1 + 2 * i] = kv_fixture_text("1");
+        f->args[2 + 2 * i] = kv_fixture_text(f->text[i]);
     }
     assert_int_result(apply_to(f, f->kv, KV_OP_ZADD, 0, f->args, 1201), 600);
     assert_int_result(run(f, KV_OP_DEL, "gone", NULL), 1); /* trash left to reclaim */
@@ -501,13 +466,13 @@ static void test_zset_snapshot(void **state)
     struct kv_result r = read_op(f->other, KV_OP_ZRANGE, 0, "z", "(1", "3", "BYSCORE",
                                  "WITHSCORES", NULL);
     assert_string_equal(joined(&r, buf, sizeof buf), "b 2 c 3");
-    struct kv_bytes pop[2] = {text("z"), text("1")};
+    struct kv_bytes pop[2] = {kv_fixture_text("z"), kv_fixture_text("1")};
     r = apply_to(f, f->kv, KV_OP_ZPOPMIN, 0, pop, 2);
     joined(&r, buf, sizeof buf);
     r = apply_to(f, f->other, KV_OP_ZPOPMIN, 0, pop, 2);
     assert_string_equal(joined(&r, buf2, sizeof buf2), buf);
     for (int i = 0; i < 5; i++) {
-        struct kv_bytes arg = text("x");
+        struct kv_bytes arg = kv_fixture_text("x");
         apply_to(f, f->kv, KV_OP_GET, 0, &arg, 1);
         apply_to(f, f->other, KV_OP_GET, 0, &arg, 1);
         assert_int_equal(entries(f->other, f->other->elems_dbi),
@@ -524,13 +489,13 @@ static void test_zset_ranks_counted(void **state)
     enum { N = 6000 };
     uint64_t seed = 12345;
     for (uint32_t c = 0; c < N / PER_COMMAND; c++) {
-        f->args[0] = text("z");
+        f->args[0] = kv_fixture_text("z");
         for (uint32_t i = 0; i < PER_COMMAND; i++) {
             seed = seed * 6364136223846793005ull + 1442695040888963407ull;
             snprintf(f->text[2 * i], sizeof f->text[2 * i], "%u", (unsigned)(seed >> 40) % 3000);
             snprintf(f->text[2 * i + 1], sizeof f->text[2 * i + 1], "m%u", c * PER_COMMAND + i);
-            f->args[1 + 2 * i] = text(f->text[2 * i]);
-            f->args[2 + 2 * i] = text(f->text[2 * i + 1]);
+            f->args[1 + 2 * i] = kv_fixture_text(f->text[2 * i]);
+            f->args[2 + 2 * i] = kv_fixture_text(f->text[2 * i + 1]);
         }
         assert_int_result(apply_to(f, f->kv, KV_OP_ZADD, 0, f->args, 1 + 2 * PER_COMMAND),
                           PER_COMMAND);
@@ -662,13 +627,13 @@ static void test_zset_random_model(void **state)
     memset(&m, 0, sizeof m);
     /* 2,000 members first (splits), then random operations that keep the size near there. */
     for (uint32_t c = 0; c < 2; c++) {
-        f->args[0] = text("z");
+        f->args[0] = kv_fixture_text("z");
         for (uint32_t k = 0; k < PER_COMMAND; k++) {
             uint32_t i = c * PER_COMMAND + k;
             snprintf(f->text[2 * k], sizeof f->text[2 * k], "%u", i * 13 % 200);
             snprintf(f->text[2 * k + 1], sizeof f->text[2 * k + 1], "m%04u", i);
-            f->args[1 + 2 * k] = text(f->text[2 * k]);
-            f->args[2 + 2 * k] = text(f->text[2 * k + 1]);
+            f->args[1 + 2 * k] = kv_fixture_text(f->text[2 * k]);
+            f->args[2 + 2 * k] = kv_fixture_text(f->text[2 * k + 1]);
             m.present[i] = true;
             m.score[i] = i * 13 % 200;
         }
@@ -717,15 +682,15 @@ static void test_zset_random_model(void **state)
             struct kv_result r = read_op(f->kv, KV_OP_ZRANGE, 0, "z", num, num2, NULL);
             model_remove_reply(&m, &r, 1);
             assert_int_result(run(f, KV_OP_ZREMRANGEBYRANK, "z", num, num2, NULL), 450);
-            f->args[0] = text("z");
+            f->args[0] = kv_fixture_text("z");
             for (uint32_t k = 0, j = x % 3000; k < 450; k++) {
                 while (m.present[j]) {
                     j = (j + 7) % 3000; /* an absent member: the refill adds 450 */
                 }
                 snprintf(f->text[2 * k], sizeof f->text[2 * k], "%u", (x + k) % 200);
                 snprintf(f->text[2 * k + 1], sizeof f->text[2 * k + 1], "m%04u", j);
-                f->args[1 + 2 * k] = text(f->text[2 * k]);
-                f->args[2 + 2 * k] = text(f->text[2 * k + 1]);
+                f->args[1 + 2 * k] = kv_fixture_text(f->text[2 * k]);
+                f->args[2 + 2 * k] = kv_fixture_text(f->text[2 * k + 1]);
                 m.present[j] = true;
                 m.score[j] = (x + k) % 200;
             }
@@ -762,12 +727,12 @@ static void test_zset_random_model(void **state)
 static void test_zrandmember_seeded(void **state)
 {
     struct fixture *f = *state;
-    f->args[0] = text("z");
+    f->args[0] = kv_fixture_text("z");
     for (uint32_t i = 0; i < 100; i++) {
         snprintf(f->text[2 * i], sizeof f->text[2 * i], "%u", i);
         snprintf(f->text[2 * i + 1], sizeof f->text[2 * i + 1], "m%u", i);
-        f->args[1 + 2 * i] = text(f->text[2 * i]);
-        f->args[2 + 2 * i] = text(f->text[2 * i + 1]);
+        f->args[1 + 2 * i] = kv_fixture_text(f->text[2 * i]);
+        f->args[2 + 2 * i] = kv_fixture_text(f->text[2 * i + 1]);
     }
     assert_int_result(apply_to(f, f->kv, KV_OP_ZADD, 0, f->args, 201), 100);
     assert_int_result(apply_to(f, f->other, KV_OP_ZADD, 0, f->args, 201), 100);
@@ -795,11 +760,11 @@ static void test_zrandmember_seeded(void **state)
 static void test_zscan_complete(void **state)
 {
     struct fixture *f = *state;
-    f->args[0] = text("z");
+    f->args[0] = kv_fixture_text("z");
     for (uint32_t i = 0; i < 300; i++) {
         snprintf(f->text[i], sizeof f->text[i], "f%u", i);
-        f->args[1 + 2 * i] = text("1.5");
-        f->args[2 + 2 * i] = text(f->text[i]);
+        f->args[1 + 2 * i] = kv_fixture_text("1.5");
+        f->args[2 + 2 * i] = kv_fixture_text(f->text[i]);
     }
     assert_int_result(apply_to(f, f->kv, KV_OP_ZADD, 0, f->args, 601), 300);
     char cursor[32] = "0";
@@ -821,7 +786,7 @@ static void test_zscan_complete(void **state)
 static void test_zset_op_numbers(void **state)
 {
     (void)state;
-    struct kv_bytes arg = text("k");
+    struct kv_bytes arg = kv_fixture_text("k");
     struct kv_command c = {.op = KV_OP_LIST_LAST + 1, .arg_count = 1, .args = &arg};
     const char *reason = NULL;
     assert_int_equal(kv_command_check(&c, &reason), KV_ERR_INVALID);
