@@ -14,7 +14,9 @@
 #     entries.
 # Then (Raft, S = 16, shards led by different nodes and quiet when idle): 200 keys with PX 500
 # spread over the shards go from every node, and PTTL counts down through a node that leads
-# none of the key's shard.
+# none of the key's shard. Last (Raft, S = 1, snapshots every 300 entries): a follower that
+# missed a compaction catches up by snapshot and then holds the leader's deadlines (INFO
+# keyspace equal, PTTL within 5 s), and not a key that expired meanwhile.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cluster/lib.sh
 set -u
@@ -115,4 +117,34 @@ expect_eq "$(cli 2 set t v ex 100)" OK "S = 16: set ex 100"
 first=$(cli 3 pttl t)
 [ "$first" -gt 98000 ] || fail "S = 16: pttl $first"
 wait_for 5 pttl_below 3 t $((first - 1000)) || fail "S = 16: pttl did not count down"
+for i in 1 2 3; do node_stop "$i"; rm -rf "$CLUSTER_DIR/node$i"; done
+
+echo "== raft, a snapshot carrying deadlines"
+SHARDS=1 NODE_FLAGS="--snapshot-entries 300"
+cluster_start 3 || fail "snapshot: start"
+leader=$(wait_leader 200) || fail "snapshot: no leader"
+wait_for 20 reply_is "$leader" OK set warm 1 || fail "snapshot: no write within 20 s"
+follower=1; while [ "$follower" = "$leader" ]; do follower=$((follower + 1)); done
+follower_last=$(info_field "$follower" last_index)
+[[ $follower_last =~ ^[0-9]+$ ]] || fail "snapshot: no last_index from node $follower"
+node_kill "$follower"
+{ for k in $(seq 1 50); do echo "SET vol$k v EX 1000"; done
+  echo "HSET volhash f v"; echo "EXPIRE volhash 2000"; echo "SET brief v PX 300"
+  for k in $(seq 1 600); do echo "SET plain$k v"; done; } | cli_load "$leader" ||
+    fail "snapshot: load"
+wait_for 10 absent_on "$leader" brief || fail "snapshot: px 300 key still on the leader"
+wait_for 10 info_at_least "$leader" first_index $((follower_last + 2)) ||
+    fail "snapshot: leader $leader did not compact past index $((follower_last + 1))"
+node_start "$follower" || fail "snapshot: restart of $follower"
+wait_for 10 reply_is "$follower" v get plain600 || fail "snapshot: follower did not catch up"
+installed=$(info_stat "$follower" snapshots_installed)
+[ "${installed:-0}" -ge 1 ] || fail "snapshot: follower $follower installed no snapshot"
+same_keyspace() { [ "$(keyspace "$follower" | sed 's/,avg_ttl.*//')" = \
+    "$(keyspace "$leader" | sed 's/,avg_ttl.*//')" ]; }
+wait_for 10 same_keyspace || fail "snapshot: keyspace $(keyspace "$follower") vs $(keyspace "$leader")"
+expect_eq "$(keyspace "$follower" | sed 's/.*expires=\([0-9]*\).*/\1/')" 51 "snapshot: expires= on the follower"
+lp=$(cli "$leader" pttl volhash) fp=$(cli "$follower" pttl volhash)
+[ "$fp" -gt 0 ] && [ $((lp - fp)) -le 5000 ] && [ $((fp - lp)) -le 5000 ] ||
+    fail "snapshot: pttl of the hash $fp on the follower, $lp on the leader"
+absent_on "$follower" brief || fail "snapshot: the expired key is on the follower"
 echo "expiry: ok"
