@@ -39,6 +39,7 @@
 #include "net/memberbook.h"
 #include "net/transport.h"
 #include "node/commands.h"
+#include "node/membership_internal.h"
 #include "node/node_internal.h"
 #include "storage/kv_command.h"
 #include "storage/kv_tx.h"
@@ -52,60 +53,15 @@ _Static_assert((MEMBERBOOK_MAGIC & 0xff) != KV_COMMAND_VERSION, "book looks like
 _Static_assert((MEMBERBOOK_MAGIC & 0xff) != KV_TX_MARKER, "book looks like a transaction");
 
 enum {
-    NODE_MEMBERS_MOVES_SHOWN = 64, /* CLUSTER MEMBERS lists at most this many planned moves */
     NODE_PROBE_KIND_BOOK = 1,    /* answer: the node's address book, sender = its id */
     NODE_PROBE_KIND_REMOVED = 2, /* notice: you were removed (answer: the book, unused) */
     NODE_PROBE_KIND_TOPOLOGY = 3, /* answer: the node's topology (S > 1), for --join */
-};
-
-enum member_step {
-    STEP_IDLE = 0,
-    STEP_PROBING,   /* MEET: the probe of the new node runs on the thread pool */
-    STEP_BOOK,      /* its addresses were proposed in a companion entry: wait to apply */
-    STEP_LEARNER,   /* ask the core to add it as a learner */
-    STEP_CATCHUP,   /* wait until it holds nearly the whole log */
-    STEP_PROMOTE,   /* ask the core to make it a voter */
-    STEP_REMOVE,    /* FORGET: ask the core to remove the node */
-    STEP_SETTLE,    /* wait until the configuration is no longer pending */
-    STEP_UNRECORD,  /* FORGET, S > 1: the topology without the node was proposed: wait */
-    STEP_LEAVING,   /* FORGET, S > 1, of a replica holder: the topology marking it LEAVING */
-    STEP_SETTLE_PLACEMENT, /* S > 1: a growth's moves done: new nodes ACTIVE, leaders balanced */
 };
 
 static const char *step_names[] = {"idle", "probing", "recording-addresses", "adding-learner",
                                    "catching-up", "promoting", "removing", "settling",
                                    "dropping-from-topology", "marking-leaving",
                                    "settling-placement"};
-
-struct probe_work {
-    uv_work_t work;
-    struct node *node;
-    char addr[NODE_ADDR_BYTES_MAX];
-    struct transport_probe probe;
-    int result;            /* 0, or -1 with error */
-    char error[160];
-    struct memberbook book;
-    bool notice;           /* fire and forget */
-    struct net_tls_conn *tls; /* --tls-replication: made on the loop thread, NULL otherwise */
-};
-
-struct node_members {
-    struct memberbook book;
-    bool joined;
-    bool removed;
-    /* The change in progress (leader only). */
-    enum member_step step;
-    cn_node_id target;
-    char target_addr[NODE_ADDR_BYTES_MAX];
-    uint64_t deadline_ms;
-    uint64_t book_index;
-    uint64_t started_term;
-    uint64_t started_epoch;      /* the topology's epoch when the change began */
-    uint64_t target_match;       /* the highest index the target acknowledged */
-    char last_result[200];       /* how the last change ended */
-    uint64_t changes_done, changes_failed;
-    struct probe_work *probing;  /* the MEET probe in flight, or NULL */
-};
 
 /* ---- the blocking probe (probe_client.c: the thread pool, and chorusd --join before the
  * loop runs) ---- */
@@ -184,11 +140,8 @@ static void probe_work_run(uv_work_t *work)
     p->tls = NULL; /* freed by the probe */
 }
 
-static void change_fail(struct node *node, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-static void leaving_tick(struct node *node, struct node_group *g);
 
-static void change_end(struct node *node, bool ok, const char *text)
+void members_change_end(struct node *node, bool ok, const char *text)
 {
     struct node_members *m = node->members;
     snprintf(m->last_result, sizeof(m->last_result), "%s", text);
@@ -201,14 +154,14 @@ static void change_end(struct node *node, bool ok, const char *text)
     m->target = 0;
 }
 
-static void change_fail(struct node *node, const char *format, ...)
+void members_change_fail(struct node *node, const char *format, ...)
 {
     char text[200];
     va_list ap;
     va_start(ap, format);
     vsnprintf(text, sizeof(text), format, ap);
     va_end(ap);
-    change_end(node, false, text);
+    members_change_end(node, false, text);
 }
 
 /* The group whose configuration a membership change changes: group 0 of a one-group cluster;
@@ -621,65 +574,6 @@ void node_members_on_message(struct node *node, const struct cn_message *msg)
 
 /* ---- the change, step by step ------------------------------------------------------------ */
 
-static uint32_t membership_size(const struct cn_membership *c)
-{
-    uint32_t n = c->voters.count + c->learners.count;
-    for (uint32_t i = 0; i < c->outgoing.count; i++)
-        n += !cn_membership_is_voter(c, c->outgoing.ids[i]);
-    return n;
-}
-
-/* Proposes a topology into the meta group; its index goes to m->book_index, which the tick
- * waits for (STEP_BOOK, STEP_UNRECORD). */
-static void propose_topology(struct node *node, struct node_group *g, const struct topology *next)
-{
-    struct node_members *m = node->members;
-    size_t bytes = topology_encoded_bytes(next);
-    uint8_t *encoded = malloc(bytes);
-    assert(encoded != NULL);
-    int64_t len = topology_encode(next, encoded, bytes);
-    assert(len > 0 && (size_t)len == bytes);
-    if (!node_meta_propose(node, g, encoded, bytes, &m->book_index))
-        change_fail(node, "node %u: the topology of epoch %llu could not be proposed (not the "
-                    "leader any more?)", m->target, (unsigned long long)next->epoch);
-    else
-        node_log(node, NODE_LOG_INFO, "membership: proposed the topology of epoch %llu (%u "
-                 "nodes) at %llu", (unsigned long long)next->epoch, next->node_count,
-                 (unsigned long long)m->book_index);
-    free(encoded);
-}
-
-/* S > 1: the new node goes into the topology, JOINING and given no replica yet, through the
- * meta group's log; every node connects to it when it adopts that topology (meta_topology.c).
- * A node already in the topology (a MEET run again after a failure) goes on to the learner. */
-static void propose_topology_with(struct node *node, struct node_group *g,
-                                  const struct memberbook_node *them)
-{
-    if (topology_node_find(node->topology, them->id) != NULL)
-        return; /* book_index 0: found at the next tick */
-    if (membership_size(&g->status.membership) >= CN_MEMBERS_MAX) {
-        change_fail(node, "adding node %u failed: the meta group has %d members, its most; a "
-                    "sharded cluster grows to at most %d nodes by membership change", them->id,
-                    CN_MEMBERS_MAX, CN_MEMBERS_MAX);
-        return;
-    }
-    struct topology_node added = {.id = them->id, .state = TOPOLOGY_NODE_JOINING, .weight = 1};
-    if (node_topology_address_parse(them->peer, &added.peer) != 0 ||
-        node_topology_address_parse(them->client, &added.client) != 0) {
-        change_fail(node, "adding node %u failed: its addresses (%s, %s) do not fit a topology",
-                    them->id, them->peer, them->client);
-        return;
-    }
-    struct topology *next = malloc(sizeof(*next));
-    assert(next != NULL);
-    int rv = node_topology_with_node(node->topology, &added, next);
-    if (rv != TOPOLOGY_OK)
-        change_fail(node, "adding node %u failed: %s", them->id, topology_strerror(rv));
-    else
-        propose_topology(node, g, next);
-    free(next);
-}
-
 static void probe_done(uv_work_t *work, int status)
 {
     struct probe_work *p = work->data;
@@ -696,22 +590,22 @@ static void probe_done(uv_work_t *work, int status)
         return;
     }
     if (p->result != 0) {
-        change_fail(node, "adding %s failed: %s", p->addr, p->error);
+        members_change_fail(node, "adding %s failed: %s", p->addr, p->error);
         free(p);
         return;
     }
     const struct memberbook_node *them = memberbook_find(&p->book, p->book.sender);
     struct node_group *g = member_group(node);
     if (p->book.cluster_id != node->config.cluster_id) {
-        change_fail(node, "adding %s failed: it belongs to another cluster (start it with "
+        members_change_fail(node, "adding %s failed: it belongs to another cluster (start it with "
                     "--join and an empty data directory)", p->addr);
     } else if (them == NULL) {
-        change_fail(node, "adding %s failed: it did not name its addresses", p->addr);
+        members_change_fail(node, "adding %s failed: it did not name its addresses", p->addr);
     } else if (g != NULL && cn_membership_is_voter(&g->status.membership, them->id)) {
-        change_end(node, true, "the node is already a voter");
+        members_change_end(node, true, "the node is already a voter");
     } else if (g != NULL && !cn_membership_contains(&g->status.membership, them->id) &&
                (p->book.flags & MEMBERBOOK_FLAG_EMPTY) == 0) {
-        change_fail(node, "adding %s failed: node %u is not a new node (it holds data, or "
+        members_change_fail(node, "adding %s failed: node %u is not a new node (it holds data, or "
                     "was not started with --join)", p->addr, them->id);
     } else {
         m->target = them->id;
@@ -720,16 +614,16 @@ static void probe_done(uv_work_t *work, int status)
         book.flags = 0;
         book.sender = 0;
         if (memberbook_put(&book, them) != MEMBERBOOK_OK) {
-            change_fail(node, "adding %s failed: the address book is full", p->addr);
+            members_change_fail(node, "adding %s failed: the address book is full", p->addr);
         } else if (node->cluster_mode) {
             m->step = STEP_BOOK;
             m->book_index = 0;
-            propose_topology_with(node, g, them);
+            members_propose_topology_with(node, g, them);
         } else {
             m->step = STEP_BOOK;
             m->book_index = 0;
             if (!propose_book(node, g, &book, &m->book_index))
-                change_fail(node, "adding node %u failed: its addresses could not be proposed "
+                members_change_fail(node, "adding node %u failed: its addresses could not be proposed "
                             "(not the leader any more?)", them->id);
         }
     }
@@ -788,7 +682,7 @@ static bool step_change(struct node *node, struct node_group *g, enum member_ste
     struct node_members *m = node->members;
     struct cn_membership target;
     if (!target_membership(&g->status.membership, m->target, step, &target)) {
-        change_fail(node, "node %u: the configuration would be invalid (at most %d members, "
+        members_change_fail(node, "node %u: the configuration would be invalid (at most %d members, "
                     "at least one voter)", m->target, CN_MEMBERS_MAX);
         return false;
     }
@@ -801,7 +695,7 @@ static bool step_change(struct node *node, struct node_group *g, enum member_ste
     if (rv == CN_OK)
         return true;
     if (rv != CN_ERR_BUSY && rv != CN_ERR_TRANSFERRING)
-        change_fail(node, "node %u: the change was refused: %s", m->target, cn_strerror(rv));
+        members_change_fail(node, "node %u: the change was refused: %s", m->target, cn_strerror(rv));
     return false; /* busy: asked again at the next tick */
 }
 
@@ -819,7 +713,7 @@ void node_members_tick(struct node *node)
         mark_removed(node, "its configuration no longer names it");
     if (m->step == STEP_IDLE && node->cluster_mode && st->role == CN_ROLE_LEADER &&
         !st->membership_pending)
-        leaving_tick(node, g);
+        members_rebalance_tick(node, g);
     if (m->step == STEP_IDLE || m->step == STEP_PROBING)
         return;
     /* A leader that removed itself has stepped down by the time its change is complete. */
@@ -830,16 +724,16 @@ void node_members_tick(struct node *node)
         const struct memberbook_node *b = memberbook_find(&m->book, m->target);
         if (b != NULL && m->target != node->config.id)
             probe_start(node, b->peer, NODE_PROBE_KIND_REMOVED, true);
-        change_end(node, true, text);
+        members_change_end(node, true, text);
         return;
     }
     if (st->role != CN_ROLE_LEADER || st->term != m->started_term) {
-        change_fail(node, "node %u: leadership moved during the change (the configuration is "
+        members_change_fail(node, "node %u: leadership moved during the change (the configuration is "
                     "now what the new leader has; run the command again on it)", m->target);
         return;
     }
     if (node_now_ms(node) > m->deadline_ms) {
-        change_fail(node, "node %u: the change did not finish in time (%s); run it again",
+        members_change_fail(node, "node %u: the change did not finish in time (%s); run it again",
                     m->target, step_names[m->step]);
         return;
     }
@@ -857,7 +751,7 @@ void node_members_tick(struct node *node)
             break;
         node_meta_check_now(node);
         if (node->topology->epoch >= m->started_epoch + 1)
-            change_end(node, true, "the moves are done: new nodes active, leaders balanced");
+            members_change_end(node, true, "the moves are done: new nodes active, leaders balanced");
         break;
     case STEP_LEAVING:
         if (g->applied_index < m->book_index)
@@ -868,7 +762,7 @@ void node_members_tick(struct node *node)
             char text[120];
             snprintf(text, sizeof(text), "node %u is leaving: its replicas move off, then it is "
                      "removed", m->target);
-            change_end(node, true, text);
+            members_change_end(node, true, text);
         }
         break;
     case STEP_UNRECORD:
@@ -882,7 +776,7 @@ void node_members_tick(struct node *node)
         } else {
             char text[80];
             snprintf(text, sizeof(text), "node %u removed", m->target);
-            change_end(node, true, text);
+            members_change_end(node, true, text);
         }
         break;
     case STEP_LEARNER:
@@ -901,7 +795,7 @@ void node_members_tick(struct node *node)
         if (node->cluster_mode && st->membership.voters.count >= NODE_META_VOTERS) {
             char text[96];
             snprintf(text, sizeof(text), "node %u added (a learner of the meta group)", m->target);
-            change_end(node, true, text);
+            members_change_end(node, true, text);
             break;
         }
         m->step = STEP_PROMOTE;
@@ -926,7 +820,7 @@ void node_members_tick(struct node *node)
             } else {
                 snprintf(text, sizeof(text), "node %u added as a voter", m->target);
             }
-            change_end(node, true, text);
+            members_change_end(node, true, text);
         }
         break;
     default:
@@ -986,7 +880,7 @@ static struct node_group *change_may_start(struct node_exec *e)
     return g;
 }
 
-static void change_begin(struct node *node, struct node_group *g, enum member_step step,
+void members_change_begin(struct node *node, struct node_group *g, enum member_step step,
                          cn_node_id target)
 {
     struct node_members *m = node->members;
@@ -1031,173 +925,9 @@ void node_members_meet(struct node_exec *e)
     struct node_group *g = change_may_start(e);
     if (g == NULL)
         return;
-    change_begin(node, g, STEP_PROBING, 0);
+    members_change_begin(node, g, STEP_PROBING, 0);
     snprintf(node->members->target_addr, sizeof(node->members->target_addr), "%s", addr);
     probe_start(node, addr, NODE_PROBE_KIND_BOOK, false);
-    struct resp_out *out = node_exec_out(e);
-    resp_reply_simple(out, "OK", 2);
-    node_exec_done(e, out);
-}
-
-/* CLUSTER FORGET of a node that holds replicas: the topology marks it LEAVING, so that the
- * rebalancer's plan moves its replicas off (rebalance.c); once it holds none, the meta leader
- * removes it (leaving_tick). */
-static void forget_leaving(struct node_exec *e, struct node_group *g, cn_node_id id)
-{
-    struct node *node = e->node;
-    const struct topology_node *n = topology_node_find(node->topology, id);
-    assert(n != NULL);
-    if (n->state == TOPOLOGY_NODE_LEAVING) {
-        node_exec_error(e, "ERR the node is already leaving (its replicas are moving off)");
-        return;
-    }
-    struct topology *next = malloc(sizeof(*next));
-    struct rebalance_plan *plan = malloc(sizeof(*plan));
-    assert(next != NULL && plan != NULL);
-    *next = *node->topology;
-    next->epoch++;
-    ((struct topology_node *)topology_node_find(next, id))->state = TOPOLOGY_NODE_LEAVING;
-    int rv = rebalance_plan(next, node->config.rebalance_moves_per_node, plan);
-    free(plan);
-    if (rv != TOPOLOGY_OK) {
-        char text[200];
-        snprintf(text, sizeof(text), "ERR node %u cannot leave: %s", id, topology_strerror(rv));
-        node_exec_error(e, text);
-        free(next);
-        return;
-    }
-    change_begin(node, g, STEP_LEAVING, id);
-    node->members->book_index = 0;
-    propose_topology(node, g, next);
-    free(next);
-    if (node->members->step != STEP_LEAVING) {
-        node_exec_error(e, "ERR the change was refused");
-        return;
-    }
-    struct resp_out *out = node_exec_out(e);
-    resp_reply_simple(out, "OK", 2);
-    node_exec_done(e, out);
-}
-
-/* Whether two topologies have the same nodes in the same states and the same replica lists,
- * order included (epochs aside). */
-static bool same_placement_and_states(const struct topology *a, const struct topology *b)
-{
-    if (a->node_count != b->node_count || a->shard_count != b->shard_count)
-        return false;
-    for (uint32_t i = 0; i < a->node_count; i++)
-        if (a->nodes[i].id != b->nodes[i].id || a->nodes[i].state != b->nodes[i].state)
-            return false;
-    for (uint32_t s = 0; s < a->shard_count; s++)
-        if (a->shards[s].replica_count != b->shards[s].replica_count ||
-            memcmp(a->shards[s].replicas, b->shards[s].replicas,
-                   a->shards[s].replica_count * sizeof(a->shards[s].replicas[0])) != 0)
-            return false;
-    return true;
-}
-
-/* Once a growth's moves are done: its JOINING nodes become ACTIVE, and each shard's preferred
- * leader is the one topology_build balances for the placement (a move puts the new replica in
- * the old one's place in the list, so a new node would otherwise be preferred for nothing and
- * lead nothing). One topology change, by the meta leader (STEP_UNRECORD's wait). */
-static bool settle_tick(struct node *node, struct node_group *g)
-{
-    const struct topology *t = node->topology;
-    bool joining = false;
-    for (uint32_t i = 0; i < t->node_count; i++)
-        joining |= t->nodes[i].state == TOPOLOGY_NODE_JOINING;
-    if (!joining || node->rebalance == NULL || node->rebalance_error != TOPOLOGY_OK ||
-        node->rebalance->move_count > 0)
-        return false;
-    struct topology_node *nodes = malloc(t->node_count * sizeof(*nodes));
-    struct topology *next = malloc(sizeof(*next));
-    assert(nodes != NULL && next != NULL);
-    memcpy(nodes, t->nodes, t->node_count * sizeof(*nodes));
-    for (uint32_t i = 0; i < t->node_count; i++)
-        if (nodes[i].state == TOPOLOGY_NODE_JOINING)
-            nodes[i].state = TOPOLOGY_NODE_ACTIVE;
-    struct topology_build_input input = {
-        .cluster_id = t->cluster_id, .shard_count = t->shard_count,
-        .replica_count = t->replica_count, .vnodes = t->vnodes, .zone_spread = t->zone_spread,
-        .node_count = t->node_count, .nodes = nodes};
-    bool started = false;
-    if (topology_build(&input, t, next) == TOPOLOGY_OK && !same_placement_and_states(t, next)) {
-        change_begin(node, g, STEP_SETTLE_PLACEMENT, 0);
-        node->members->book_index = 0;
-        propose_topology(node, g, next);
-        started = true;
-    }
-    free(next);
-    free(nodes);
-    return started;
-}
-
-/* The meta leader removes a LEAVING node once it holds no replica and no move is planned
- * off it: the topology without it, then the meta group without it (STEP_UNRECORD). */
-static void leaving_tick(struct node *node, struct node_group *g)
-{
-    if (settle_tick(node, g))
-        return;
-    const struct topology *t = node->topology;
-    for (uint32_t i = 0; i < t->node_count; i++) {
-        const struct topology_node *n = &t->nodes[i];
-        if (n->state != TOPOLOGY_NODE_LEAVING)
-            continue;
-        bool holding = false;
-        for (uint32_t s = 0; s < t->shard_count && !holding; s++)
-            holding = topology_shard_has_replica(&t->shards[s], n->id) ||
-                      node_rebalance_moving_off(node, s, n->id);
-        if (holding)
-            continue;
-        struct topology *next = malloc(sizeof(*next));
-        assert(next != NULL);
-        if (node_topology_without_node(t, n->id, next) == TOPOLOGY_OK) {
-            change_begin(node, g, STEP_UNRECORD, n->id);
-            node->members->book_index = 0;
-            propose_topology(node, g, next);
-        }
-        free(next);
-        return;
-    }
-}
-
-/* CLUSTER FORGET of a node of a sharded cluster's topology: only once it holds no replica
- * (moving them off is the rebalancer's, not built); then the topology without it, and then
- * its removal from the meta group's configuration (STEP_UNRECORD, STEP_REMOVE). */
-static void forget_from_topology(struct node_exec *e, struct node_group *g, cn_node_id id)
-{
-    struct node *node = e->node;
-    uint32_t holding = 0;
-    for (uint32_t s = 0; s < node->topology->shard_count; s++)
-        holding += topology_shard_has_replica(&node->topology->shards[s], id);
-    if (holding > 0) {
-        forget_leaving(e, g, id);
-        return;
-    }
-    const struct cn_membership *now = &g->status.membership;
-    if (cn_membership_is_voter(now, id) && now->voters.count == 1) {
-        node_exec_error(e, "ERR cannot remove the last voter");
-        return;
-    }
-    struct topology *next = malloc(sizeof(*next));
-    assert(next != NULL);
-    int rv = node_topology_without_node(node->topology, id, next);
-    if (rv != TOPOLOGY_OK) {
-        char text[200];
-        snprintf(text, sizeof(text), "ERR the topology without node %u is invalid: %s", id,
-                 topology_strerror(rv));
-        node_exec_error(e, text);
-        free(next);
-        return;
-    }
-    change_begin(node, g, STEP_UNRECORD, id);
-    node->members->book_index = 0;
-    propose_topology(node, g, next);
-    free(next);
-    if (node->members->step != STEP_UNRECORD) {
-        node_exec_error(e, "ERR the change was refused");
-        return;
-    }
     struct resp_out *out = node_exec_out(e);
     resp_reply_simple(out, "OK", 2);
     node_exec_done(e, out);
@@ -1226,7 +956,7 @@ void node_members_forget(struct node_exec *e)
         return;
     const struct cn_membership *now = &g->status.membership;
     if (node->cluster_mode && topology_node_find(node->topology, (uint32_t)id) != NULL) {
-        forget_from_topology(e, g, (cn_node_id)id);
+        members_forget_sharded(e, g, (cn_node_id)id);
         return;
     }
     if (!cn_membership_contains(now, (cn_node_id)id)) {
@@ -1239,7 +969,7 @@ void node_members_forget(struct node_exec *e)
         node_exec_error(e, "ERR cannot remove the last voter");
         return;
     }
-    change_begin(node, g, STEP_REMOVE, (cn_node_id)id);
+    members_change_begin(node, g, STEP_REMOVE, (cn_node_id)id);
     if (!step_change(node, g, STEP_REMOVE)) {
         if (node->members->step == STEP_REMOVE) {
             node->members->step = STEP_IDLE; /* busy: nothing started */
@@ -1263,42 +993,6 @@ static void render_list(char *text, size_t cap, size_t *at, const char *name,
         *at += (size_t)snprintf(text + *at, cap - *at, "%s%u", i ? "," : "", list->ids[i]);
     if (*at < cap)
         *at += (size_t)snprintf(text + *at, cap - *at, "\r\n");
-}
-
-/* The rebalancer's plan (S > 1): its counts, then one line per move, at most
- * NODE_MEMBERS_MOVES_SHOWN of them (the counts say how many there are). */
-static void render_rebalance(const struct node *node, char *text, size_t cap, size_t *at)
-{
-    const struct rebalance_plan *plan = node->rebalance;
-    if (plan == NULL)
-        return;
-    *at += (size_t)snprintf(text + *at, cap - *at, "rebalance_moves:%u\r\n"
-                            "rebalance_runnable:%u\r\nrebalance_moves_per_node:%u\r\n"
-                            "rebalance_error:%s\r\n", plan->move_count, plan->runnable_count,
-                            node->config.rebalance_moves_per_node,
-                            node->rebalance_error == TOPOLOGY_OK
-                                ? "" : topology_strerror(node->rebalance_error));
-    *at += (size_t)snprintf(text + *at, cap - *at, "rebalance_replicas_created:%llu\r\n"
-                            "rebalance_replicas_deleted:%llu\r\nrebalance_moves_recorded:%llu\r\n",
-                            (unsigned long long)node->rebalance_created,
-                            (unsigned long long)node->rebalance_deleted,
-                            (unsigned long long)node->rebalance_recorded);
-    /* The placement the topology records, a line per shard (as far as the reply's bound). */
-    const struct topology *t = node->topology;
-    for (uint32_t s = 0; s < t->shard_count && *at < cap - 400; s++) {
-        *at += (size_t)snprintf(text + *at, cap - *at, "shard_%u:replicas=", s);
-        for (uint32_t r = 0; r < t->shards[s].replica_count; r++)
-            *at += (size_t)snprintf(text + *at, cap - *at, "%s%u", r ? "," : "",
-                                    t->shards[s].replicas[r]);
-        *at += (size_t)snprintf(text + *at, cap - *at, "\r\n");
-    }
-    for (uint32_t i = 0; i < plan->move_count && i < NODE_MEMBERS_MOVES_SHOWN && *at < cap - 200;
-         i++) {
-        const struct rebalance_move *mv = &plan->moves[i];
-        *at += (size_t)snprintf(text + *at, cap - *at,
-                                "move:shard=%u,from=%u,to=%u,state=%s\r\n", mv->shard,
-                                mv->from, mv->to, node_rebalance_stage(node, mv));
-    }
 }
 
 /* CLUSTER MEMBERS: the configuration and the address book, as INFO-like lines. */
@@ -1339,7 +1033,7 @@ void node_members_status(struct node_exec *e)
     }
     at += (size_t)snprintf(text + at, CAP - at, "change:%s\r\nchange_target:%u\r\n"
                            "last_change:%s\r\n", step_names[m->step], m->target, m->last_result);
-    render_rebalance(node, text, CAP, &at);
+    members_render_rebalance(node, text, CAP, &at);
     for (uint32_t i = 0; i < m->book.count && at < CAP - 200; i++) {
         const struct memberbook_node *b = &m->book.nodes[i];
         const char *role = "-";
