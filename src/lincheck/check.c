@@ -100,7 +100,8 @@ static enum lincheck_verdict check_key(const struct lincheck_history *history, u
     uint32_t kept = 0;
     for (uint32_t i = 0; i < count; i++) {
         const struct lincheck_op *op = lincheck_history_op(history, ops[i]);
-        if (op->returned || op->kind != LINCHECK_GET) ops[kept++] = ops[i];
+        if (op->returned || (op->kind != LINCHECK_GET && op->kind != LINCHECK_SISMEMBER))
+            ops[kept++] = ops[i];
     }
     if (kept == 0) return LINCHECK_OK;
     uint32_t certificate[2];

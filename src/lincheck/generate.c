@@ -122,6 +122,13 @@ static void generate_apply(struct generate_op *op, struct lincheck_value *state)
                                                          .tag = LINCHECK_VALUE_INT };
         break;
     }
+    case LINCHECK_PUSH:
+    case LINCHECK_POP:
+    case LINCHECK_SADD:
+    case LINCHECK_SREM:
+    case LINCHECK_SISMEMBER:
+        assert(0 && "the generator makes no collection ops");
+        break;
     }
 }
 

@@ -198,14 +198,20 @@ static int history_value(struct lincheck_history *history, const char *string,
     return 0;
 }
 
+static bool history_is_set_op(enum lincheck_kind kind)
+{
+    return kind == LINCHECK_SADD || kind == LINCHECK_SREM || kind == LINCHECK_SISMEMBER;
+}
+
 /* The fields an operation of each kind must and must not carry. Returns NULL when `op` is
  * consistent, else the reason. */
 static const char *history_validate(const struct lincheck_op *op)
 {
-    if ((unsigned)op->kind > LINCHECK_INCR) return "unknown kind";
+    if ((unsigned)op->kind > LINCHECK_KIND_LAST) return "unknown kind";
     if (op->key == NULL) return "missing key";
     if (strlen(op->key) > LINCHECK_KEY_BYTES_MAX) return "key too long";
-    bool wants_value = op->kind == LINCHECK_PUT || op->kind == LINCHECK_CAS;
+    bool wants_value = op->kind == LINCHECK_PUT || op->kind == LINCHECK_CAS ||
+                       op->kind == LINCHECK_PUSH || history_is_set_op(op->kind);
     if (wants_value && op->value == NULL) return "missing value";
     if (!wants_value && op->value != NULL) return "value given to an op that takes none";
     if (op->kind == LINCHECK_CAS && op->expect == NULL) return "missing expect";
@@ -217,22 +223,51 @@ static const char *history_validate(const struct lincheck_op *op)
     if (op->return_ns <= op->call_ns) return "return is not after call";
     switch (op->kind) {
     case LINCHECK_GET:
+    case LINCHECK_POP:
         if (op->output_null != (op->output_value == NULL))
-            return "get output must be a value or null";
+            return "get and pop output must be a value or null";
         break;
     case LINCHECK_PUT:
         if (!op->output_ok) return "put output must be ok";
         break;
     case LINCHECK_DEL:
-        if (op->output_int != 0 && op->output_int != 1) return "del output must be 0 or 1";
+    case LINCHECK_SADD:
+    case LINCHECK_SREM:
+    case LINCHECK_SISMEMBER:
+        if (op->output_int != 0 && op->output_int != 1)
+            return "del, sadd, srem and sismember output must be 0 or 1";
+        break;
+    case LINCHECK_PUSH:
+        if (op->output_int < 1) return "push output must be the new length (>= 1)";
         break;
     case LINCHECK_CAS:
     case LINCHECK_INCR:
         break;
     }
-    if (op->kind != LINCHECK_GET && (op->output_null || op->output_value != NULL))
-        return "only get outputs a value or null";
+    if (op->kind != LINCHECK_GET && op->kind != LINCHECK_POP &&
+        (op->output_null || op->output_value != NULL))
+        return "only get and pop output a value or null";
     return NULL;
+}
+
+/* The id that splits the history: the key itself, or for a set operation the pair (key,
+ * member) — with a NUL between them, which no key contains, so that it never names a plain key.
+ * Each member of a set is then checked on its own (lincheck.h). */
+static int64_t history_split_id(struct lincheck_history *history, const struct lincheck_op *op)
+{
+    size_t key_length = strlen(op->key);
+    if (!history_is_set_op(op->kind)) return history_intern(history, op->key, key_length);
+    size_t member_length = strlen(op->value);
+    size_t length = key_length + 1 + member_length;
+    if (length > LINCHECK_VALUE_BYTES_MAX) return -1;
+    char *pair = malloc(length);
+    if (pair == NULL) return -1;
+    memcpy(pair, op->key, key_length);
+    pair[key_length] = '\0';
+    memcpy(pair + key_length + 1, op->value, member_length);
+    int64_t id = history_intern(history, pair, length);
+    free(pair);
+    return id;
 }
 
 static struct lincheck_record *history_slot_next(struct lincheck_history *history)
@@ -272,8 +307,11 @@ int lincheck_history_add(struct lincheck_history *history, const struct lincheck
     struct lincheck_record built = { .op = *op };
     struct lincheck_value key_value;
     if (history_value(history, op->key, &key_value, &built.op.key) != 0) return -1;
-    int64_t key_id = history_intern(history, op->key, strlen(op->key));
-    assert(key_id >= 0); /* just interned above */
+    int64_t key_id = history_split_id(history, op);
+    if (key_id < 0) {
+        history_set_error(history, "out of memory, or set member too long");
+        return -1;
+    }
     built.key_id = (uint32_t)key_id;
     if (op->value != NULL && history_value(history, op->value, &built.value, &built.op.value) != 0)
         return -1;

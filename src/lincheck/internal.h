@@ -14,7 +14,9 @@
  * that INCR can compute on it; any other string is its intern id. The same string always gets
  * the same representation, so equality of representations is equality of strings. */
 enum lincheck_value_tag { LINCHECK_VALUE_ABSENT = 0, LINCHECK_VALUE_STRING = 1,
-                          LINCHECK_VALUE_INT = 2 };
+                          LINCHECK_VALUE_INT = 2,
+                          LINCHECK_VALUE_QUEUE = 3 /* a search state only: a non-empty queue,
+                                                      its id in search_queue.c's table */ };
 struct lincheck_value {
     int64_t payload; /* STRING: intern id; INT: the integer; ABSENT: 0 */
     uint8_t tag;     /* enum lincheck_value_tag */
@@ -23,9 +25,10 @@ struct lincheck_value {
 struct lincheck_record {
     struct lincheck_op op;        /* public copy; strings owned by the intern table */
     uint32_t key_id;              /* intern id of op.key */
-    struct lincheck_value value;  /* PUT, CAS: the new value */
+    struct lincheck_value value;  /* PUT, CAS: the new value; PUSH: the element; set ops: the
+                                     member */
     struct lincheck_value expect; /* CAS: the expected value */
-    struct lincheck_value output; /* GET: what was read (ABSENT for null) */
+    struct lincheck_value output; /* GET, POP: what was read (ABSENT for null) */
 };
 
 enum {

@@ -17,6 +17,18 @@
  *   INCR  absent counts as 0; the value must be a canonical 64-bit integer ("-12", not "012",
  *         not "+1", not "-0"); output the new value. An INCR on a non-integer value, or one
  *         that would overflow, is an error in Redis: the model cannot linearize it there.
+ * and two collections that the chaos and real-process workloads use:
+ *   PUSH  a list used as a queue: RPUSH of `value` to the tail; output the list's new length
+ *   POP   LPOP (or BLPOP) of the head; output the element, or null when the list was empty.
+ *         A queue history is linearizable iff some order consistent with real time has every
+ *         pop return the head: an element acknowledged and then missing from a later empty
+ *         pop is lost, one returned by two pops is delivered twice, both are refuted.
+ *   SADD  a set: adds the member `value`; output 1 when it was absent, 0 when present
+ *   SREM  removes the member `value`; output 1 when it was present, 0 when absent
+ *   SISMEMBER  output 1 when `value` is a member, 0 when not
+ * A key holds one type: the model does not mix a queue or a set with string operations on one
+ * key. Set operations name one member each, so the set is checked member by member (a set is a
+ * product of one present/absent register per member: P-compositionality again).
  * An operation whose outcome is unknown (returned == false) may take effect once at any instant
  * after its call, or never; its outputs are ignored.
  *
@@ -53,23 +65,28 @@ enum {
     LINCHECK_ERROR_BYTES_MAX = 256,           /* history and result messages */
 };
 
-enum lincheck_kind { LINCHECK_GET, LINCHECK_PUT, LINCHECK_DEL, LINCHECK_CAS, LINCHECK_INCR };
+enum lincheck_kind { LINCHECK_GET, LINCHECK_PUT, LINCHECK_DEL, LINCHECK_CAS, LINCHECK_INCR,
+                     LINCHECK_PUSH, LINCHECK_POP, LINCHECK_SADD, LINCHECK_SREM,
+                     LINCHECK_SISMEMBER };
+#define LINCHECK_KIND_LAST LINCHECK_SISMEMBER
 
 struct lincheck_op {
     uint64_t client;
     enum lincheck_kind kind;
     const char *key;    /* NUL-terminated; copied by lincheck_history_add */
-    const char *value;  /* PUT and CAS: the new value; else NULL */
+    const char *value;  /* PUT and CAS: the new value; PUSH: the element; SADD, SREM,
+                           SISMEMBER: the member; else NULL */
     const char *expect; /* CAS: the expected value; else NULL */
     int64_t call_ns;
     bool returned;      /* false: outcome unknown (timeout/crash): may take effect once at any
                            instant after call, or never */
     int64_t return_ns;  /* valid when returned; > call_ns */
     /* outputs, valid when returned: */
-    bool output_null;          /* GET: key absent */
-    const char *output_value;  /* GET: the value read (when !output_null) */
+    bool output_null;          /* GET: key absent; POP: the list was empty */
+    const char *output_value;  /* GET: the value read, POP: the element (when !output_null) */
     bool output_ok;            /* PUT: always true; CAS: true = swapped, false = "fail" */
-    int64_t output_int;        /* DEL: keys removed (0/1); INCR: new value */
+    int64_t output_int;        /* DEL: keys removed (0/1); INCR: new value; PUSH: new length;
+                                  SADD, SREM, SISMEMBER: 0 or 1 */
     uint32_t line;             /* source line for reports (0 when built in memory) */
 };
 

@@ -322,10 +322,23 @@ static bool parse_require(struct parser *parser, const struct parse_value *field
     return false;
 }
 
+static const char *parse_kind_name(enum lincheck_kind kind)
+{
+    switch (kind) {
+    case LINCHECK_DEL: return "del";
+    case LINCHECK_SADD: return "sadd";
+    case LINCHECK_SREM: return "srem";
+    case LINCHECK_SISMEMBER: return "sismember";
+    default: return "op";
+    }
+}
+
 static bool parse_kind(struct parser *parser, const char *name, enum lincheck_kind *kind)
 {
-    static const char *const names[] = { "get", "put", "del", "cas", "incr" };
-    for (int i = 0; i < 5; i++)
+    static const char *const names[] = { "get", "put", "del", "cas", "incr", "push", "pop",
+                                         "sadd", "srem", "sismember" };
+    static_assert(sizeof(names) / sizeof(names[0]) == LINCHECK_KIND_LAST + 1, "a name per kind");
+    for (int i = 0; i <= LINCHECK_KIND_LAST; i++)
         if (strcmp(name, names[i]) == 0) {
             *kind = (enum lincheck_kind)i;
             return true;
@@ -346,7 +359,9 @@ static void parse_output(struct parser *parser, const struct parse_value *output
     bool is_string = output->type == PARSE_STRING;
     switch (op->kind) {
     case LINCHECK_GET:
-        if (output->type == PARSE_INTEGER) parse_fail(parser, "get output must be a string or null");
+    case LINCHECK_POP:
+        if (output->type == PARSE_INTEGER)
+            parse_fail(parser, "get and pop output must be a string or null");
         op->output_null = output->type == PARSE_NULL;
         op->output_value = is_string ? output->string : NULL;
         return;
@@ -361,8 +376,16 @@ static void parse_output(struct parser *parser, const struct parse_value *output
             parse_fail(parser, "cas output must be \"ok\" or \"fail\"");
         return;
     case LINCHECK_DEL:
+    case LINCHECK_SADD:
+    case LINCHECK_SREM:
+    case LINCHECK_SISMEMBER:
         if (output->type != PARSE_INTEGER || (output->integer != 0 && output->integer != 1))
-            parse_fail(parser, "del output must be 0 or 1");
+            parse_fail(parser, "%s output must be 0 or 1", parse_kind_name(op->kind));
+        op->output_int = output->integer;
+        return;
+    case LINCHECK_PUSH:
+        if (output->type != PARSE_INTEGER || output->integer < 1)
+            parse_fail(parser, "push output must be the new length (an integer >= 1)");
         op->output_int = output->integer;
         return;
     case LINCHECK_INCR:
@@ -395,7 +418,10 @@ static void parse_add(struct parser *parser, struct lincheck_history *history,
     if (!parse_kind(parser, fields[PARSE_OP].string, &op.kind)) return;
     op.key = fields[PARSE_KEY].string;
     for (int field = PARSE_VALUE; field <= PARSE_EXPECT; field++) {
-        bool wanted = op.kind == LINCHECK_CAS || (field == PARSE_VALUE && op.kind == LINCHECK_PUT);
+        bool takes_value = op.kind == LINCHECK_PUT || op.kind == LINCHECK_PUSH ||
+                           op.kind == LINCHECK_SADD || op.kind == LINCHECK_SREM ||
+                           op.kind == LINCHECK_SISMEMBER;
+        bool wanted = op.kind == LINCHECK_CAS || (field == PARSE_VALUE && takes_value);
         if (!wanted && fields[field].present) {
             parse_fail(parser, "%s takes no \"%s\"", fields[PARSE_OP].string,
                        parse_field_names[field]);

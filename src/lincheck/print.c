@@ -35,6 +35,11 @@ static const char *print_kind_name(enum lincheck_kind kind)
     case LINCHECK_DEL: return "del";
     case LINCHECK_CAS: return "cas";
     case LINCHECK_INCR: return "incr";
+    case LINCHECK_PUSH: return "push";
+    case LINCHECK_POP: return "pop";
+    case LINCHECK_SADD: return "sadd";
+    case LINCHECK_SREM: return "srem";
+    case LINCHECK_SISMEMBER: return "sismember";
     }
     return "?";
 }
@@ -47,13 +52,18 @@ static void print_output(const struct lincheck_op *op, FILE *out)
     }
     switch (op->kind) {
     case LINCHECK_GET:
+    case LINCHECK_POP:
         if (op->output_null) fputs("null", out);
         else print_string(op->output_value, out);
         break;
     case LINCHECK_PUT: fputs("\"ok\"", out); break;
     case LINCHECK_CAS: fputs(op->output_ok ? "\"ok\"" : "\"fail\"", out); break;
     case LINCHECK_DEL:
-    case LINCHECK_INCR: fprintf(out, "%" PRId64, op->output_int); break;
+    case LINCHECK_INCR:
+    case LINCHECK_PUSH:
+    case LINCHECK_SADD:
+    case LINCHECK_SREM:
+    case LINCHECK_SISMEMBER: fprintf(out, "%" PRId64, op->output_int); break;
     }
 }
 

@@ -90,6 +90,7 @@ static void search_free(struct search *s)
     free(s->twin_stamp);
     free(s->order);
     lincheck_counter_release(&s->counter);
+    search_queues_free(s);
 }
 
 /* Links the sorted nodes into the list and pairs each call with its return (sorting moved
@@ -312,7 +313,7 @@ static enum lincheck_verdict search_run(struct search *s, struct lincheck_budget
             tried = call;
             struct lincheck_value next;
             if (search_may_try(s, call, state) &&
-                search_step(call->record, call->required, state, &next)) {
+                search_step(s, call->record, call->required, state, &next)) {
                 bool forced = search_read_only(call) || search_counter_forced(s, call);
                 pushed = search_push(s, call, forced, &state, next);
                 dead = pushed == 0 && forced; /* explored before: a dead end */

@@ -52,6 +52,26 @@ struct search_cache_entry {
     bool failed;            /* its subtree was explored: no linearization from there */
 };
 
+/* One queue state of search_queue.c: elements arena[offset..offset + length). */
+struct search_queue_entry {
+    uint64_t hash;
+    uint64_t offset;
+    uint32_t length;
+};
+
+/* Every queue state the search reached, interned (search_queue.c). */
+struct search_queues {
+    struct search_queue_entry *entries; /* by id */
+    uint32_t count;
+    uint32_t capacity;
+    struct lincheck_value *arena;
+    uint64_t arena_used;
+    uint64_t arena_capacity;
+    uint32_t *slots;    /* open addressing over ids, id + 1; 0 empty */
+    uint32_t slot_count;
+    bool failed;        /* memory ran out: the search must answer unknown */
+};
+
 struct search {
     struct search_node head;  /* sentinel: head.next is the earliest event */
     struct search_node *nodes;
@@ -87,6 +107,7 @@ struct search {
     uint64_t memory_bytes;
     uint64_t memory_bytes_max; /* the budget's; 0: none. The cache does not grow past it */
     struct lincheck_counter counter;
+    struct search_queues queues;
     /* the earliest-deadline twin of each class among the current candidates (symmetry.c) */
     struct search_node **twin_best;
     uint32_t *twin_stamp;     /* twin_best[c] is valid when twin_stamp[c] == stamp */
@@ -104,8 +125,16 @@ struct search {
 uint64_t search_mix(uint64_t x);
 uint64_t search_state_hash(struct lincheck_value state);
 bool search_value_equal(struct lincheck_value a, struct lincheck_value b);
-bool search_step(const struct lincheck_record *record, bool returned,
+bool search_step(struct search *s, const struct lincheck_record *record, bool returned,
                  struct lincheck_value state, struct lincheck_value *next);
+
+/* search_queue.c: queue states (see there). */
+uint32_t search_queue_length(const struct search *s, struct lincheck_value state);
+struct lincheck_value search_queue_head(const struct search *s, struct lincheck_value state);
+struct lincheck_value search_queue_push(struct search *s, struct lincheck_value state,
+                                        struct lincheck_value element);
+struct lincheck_value search_queue_pop(struct search *s, struct lincheck_value state);
+void search_queues_free(struct search *s);
 
 /* search_cache.c: the bitset of linearized operations and the cache of visited states. */
 void search_bit_set(struct search *s, uint32_t bit);

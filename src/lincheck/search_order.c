@@ -24,10 +24,25 @@ bool search_read_only(const struct search_node *call)
     case LINCHECK_DEL: return op->output_int == 0;
     case LINCHECK_CAS:
         return !op->output_ok || search_value_equal(call->record->expect, call->record->value);
+    case LINCHECK_POP: return op->output_null;
+    case LINCHECK_SADD: return op->output_int == 0;
+    case LINCHECK_SREM: return op->output_int == 0;
+    case LINCHECK_SISMEMBER: return true;
     case LINCHECK_PUT:
-    case LINCHECK_INCR: return false;
+    case LINCHECK_INCR:
+    case LINCHECK_PUSH: return false;
     }
     return false;
+}
+
+/* A queue operation's effect depends on the order of every push before it, not only on the
+ * state the next operation needs, so the argument of search_unknown_needed does not hold for
+ * it: an unknown push of `a` may have to come before a push of `b` that accepts either state
+ * (the pop that returns `a` comes later). Unknown queue operations are tried everywhere. */
+static bool search_is_queue_op(const struct search_node *call)
+{
+    enum lincheck_kind kind = call->record->op.kind;
+    return kind == LINCHECK_PUSH || kind == LINCHECK_POP;
 }
 
 /* Is twin `a` more urgent than twin `b`: its return comes first in the list (none: last), or
@@ -71,17 +86,17 @@ static void search_twins_scan(struct search *s)
  * that needs it, and that one was a candidate when U was placed. So U is tried only when some
  * candidate needs it: with a hundred timed-out writes pending, the search no longer tries each
  * of them at every backtrack. O(candidates). */
-static bool search_unknown_needed(const struct search *s, const struct search_node *unknown,
+static bool search_unknown_needed(struct search *s, const struct search_node *unknown,
                                   struct lincheck_value state)
 {
     struct lincheck_value after, ignored;
-    if (!search_step(unknown->record, false, state, &after)) return false;
+    if (!search_step(s, unknown->record, false, state, &after)) return false;
     for (const struct search_node *node = s->head.next; node != NULL && node->is_call;
          node = node->next) {
-        if (node == unknown || !search_step(node->record, node->required, after, &ignored))
+        if (node == unknown || !search_step(s, node->record, node->required, after, &ignored))
             continue;
         bool optional_incr = !node->required && node->record->op.kind == LINCHECK_INCR;
-        if (optional_incr || !search_step(node->record, node->required, state, &ignored))
+        if (optional_incr || !search_step(s, node->record, node->required, state, &ignored))
             return true;
     }
     return false;
@@ -96,7 +111,9 @@ bool search_may_try(struct search *s, const struct search_node *call,
         if (!s->twins_valid) search_twins_scan(s);
         if (s->twin_best[call->twin_class] != call) return false;
     }
-    if (!call->record->op.returned && !search_unknown_needed(s, call, state)) return false;
+    if (!call->record->op.returned && !search_is_queue_op(call) &&
+        !search_unknown_needed(s, call, state))
+        return false;
     if (call->record->op.kind != LINCHECK_INCR) return true;
     if (state.tag == LINCHECK_VALUE_STRING) return true; /* the model refuses it anyway */
     return lincheck_counter_may_advance(&s->counter, call->record, call->required,
@@ -110,14 +127,14 @@ bool search_may_try(struct search *s, const struct search_node *call,
  * last in call order. A fixed total order for a given state, so the search can resume after the
  * candidate it tried last. Nodes sit in the array in list order: pointers compare positions. */
 
-static struct search_rank search_rank_of(struct search_node *call,
+static struct search_rank search_rank_of(struct search *s, struct search_node *call,
                                          const struct search_node *urgent,
                                          struct lincheck_value state)
 {
     struct lincheck_value next, after;
     bool enables = urgent != NULL && call != urgent &&
-                   search_step(call->record, call->required, state, &next) &&
-                   search_step(urgent->record, true, next, &after);
+                   search_step(s, call->record, call->required, state, &next) &&
+                   search_step(s, urgent->record, true, next, &after);
     return (struct search_rank){ .enables = enables || call == urgent, .node = call };
 }
 
@@ -143,7 +160,7 @@ static void search_order_build(struct search *s, struct lincheck_value state)
     for (; node != NULL && node->is_call; node = node->next) {
         struct lincheck_value next;
         if (read_only == NULL && search_read_only(node) && search_may_try(s, node, state) &&
-            search_step(node->record, node->required, state, &next))
+            search_step(s, node->record, node->required, state, &next))
             read_only = node;
     }
     s->order_end = node;
@@ -151,7 +168,7 @@ static void search_order_build(struct search *s, struct lincheck_value state)
     uint32_t n = 0;
     for (node = s->head.next; node != NULL && node->is_call; node = node->next) {
         assert(n < s->node_count);
-        s->order[n++] = search_rank_of(node, urgent, state);
+        s->order[n++] = search_rank_of(s, node, urgent, state);
     }
     qsort(s->order, n, sizeof(*s->order), search_rank_compare);
     for (uint32_t i = 0; read_only != NULL && i < n; i++) {

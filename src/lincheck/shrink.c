@@ -52,7 +52,8 @@ static bool shrink_fails(struct shrink *shrink)
     for (uint32_t i = 0; i < shrink->count; i++) {
         const struct lincheck_op *op = lincheck_history_op(shrink->history, shrink->all[i]);
         if (shrink->kept[i]) shrink->candidate[n++] = shrink->all[i];
-        else if (op->kind != LINCHECK_GET) /* a relaxed read changes nothing */
+        else if (op->kind != LINCHECK_GET && op->kind != LINCHECK_SISMEMBER) /* a relaxed read
+                                                                        changes nothing */
             shrink->candidate[n++] = shrink->all[i] | LINCHECK_SEARCH_OPTIONAL;
     }
     struct lincheck_budget budget = { .deadline_ns = shrink->deadline_ns,

@@ -68,13 +68,19 @@ static bool symmetry_value_equal(struct lincheck_value a, struct lincheck_value 
 static bool symmetry_eligible(const struct lincheck_candidate *candidate)
 {
     const struct lincheck_op *op = &candidate->record->op;
-    if (!candidate->required) return op->kind != LINCHECK_GET; /* unknown or relaxed */
+    if (!candidate->required) /* unknown or relaxed; a read changes nothing */
+        return op->kind != LINCHECK_GET && op->kind != LINCHECK_SISMEMBER;
     switch (op->kind) {
     case LINCHECK_GET: return false;
     case LINCHECK_DEL: return op->output_int == 1;
     case LINCHECK_CAS: return op->output_ok;
     case LINCHECK_PUT:
-    case LINCHECK_INCR: return true;
+    case LINCHECK_INCR:
+    case LINCHECK_PUSH: return true;
+    case LINCHECK_POP: return !op->output_null;
+    case LINCHECK_SADD:
+    case LINCHECK_SREM: return op->output_int == 1;
+    case LINCHECK_SISMEMBER: return false;
     }
     return false;
 }

@@ -134,6 +134,11 @@ static void sim_client_record(struct sim *sim, struct sim_client *c, bool return
         case LINCHECK_CAS: op.output_ok = c->output_ok; break;
         case LINCHECK_DEL:
         case LINCHECK_INCR: op.output_int = c->output_int; break;
+        case LINCHECK_PUSH:
+        case LINCHECK_POP:
+        case LINCHECK_SADD:
+        case LINCHECK_SREM:
+        case LINCHECK_SISMEMBER: assert(0 && "the simulated clients draw no collection ops");
         }
     }
     if (sim->html != NULL) sim_client_html(sim, c, returned, (int64_t)sim->result->ops);

@@ -29,6 +29,9 @@ declare -A expected_lines=(
     [bad_counter_stale_read]="2 3"
     [bad_counter_gap_unfilled]="2"
     [bad_stale_read_after_del]="2 3"
+    [bad_queue_lost_element]="2 3"
+    [bad_queue_delivered_twice]="2 3"
+    [bad_set_stale_read]="3 4"
 )
 
 run() { # run FILE... ; sets out, err, rc

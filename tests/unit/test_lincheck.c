@@ -308,7 +308,7 @@ static void test_history_add_rejects(void **state)
     bad.key = NULL;
     assert_int_equal(lincheck_history_add(history, &bad), -1);
     bad = good;
-    bad.kind = (enum lincheck_kind)9;
+    bad.kind = (enum lincheck_kind)(LINCHECK_KIND_LAST + 1);
     assert_int_equal(lincheck_history_add(history, &bad), -1);
     char *long_key = malloc(LINCHECK_KEY_BYTES_MAX + 2);
     memset(long_key, 'k', LINCHECK_KEY_BYTES_MAX + 1);
