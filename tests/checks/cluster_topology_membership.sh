@@ -18,6 +18,7 @@
 #      meta group: node 1 answers that it was removed and holds no shard replica (its
 #      directories deleted);
 #   4. refused: removing a node when too few would be left to hold R replicas;
+#   5. refused with a clear error on a sharded Multi-Paxos cluster: CLUSTER MEET and FORGET;
 # then the history (the load runs on nodes 2 and 3) is linearizable, every acknowledged marker
 # write and a sample of the bulk keys are readable through every member. Waits on conditions.
 # timeout: 300
@@ -197,4 +198,20 @@ for i in 2 3 4; do
         reply_is "$i" "$value$k" get "bulk:$k" || fail "bulk:$k not readable through node $i"
     done
 done
+log "5. Multi-Paxos: a sharded cluster refuses membership change"
+for i in 1 2 3 4; do node_kill "$i"; done
+RAFT_DIR=$CLUSTER_DIR
+CLUSTER_DIR=$RAFT_DIR/paxos
+mkdir -p "$CLUSTER_DIR"
+trap 'CLUSTER_DIR=$RAFT_DIR; cluster_cleanup' EXIT
+PROTOCOL=paxos SHARDS=$SHARDS NODE_FLAGS="--replicas 3" cluster_start 3 || fail "paxos start"
+NODES_UP="1 2 3"
+wait_for 30 all_verified || fail "the paxos cluster did not verify its topology"
+for request in "cluster meet 127.0.0.1 $(peer_port 5)" "cluster forget 2"; do
+    out=$(cli 1 $request 2>&1)
+    [[ "$out" == *"membership change is not supported by Multi-Paxos yet"* ]] ||
+        fail "$request on Multi-Paxos: $out"
+done
+[ "$(members_field 1 topology_nodes)" = 3 ] || fail "a refused change changed the topology"
+
 echo "cluster_topology_membership: ok ($marker_count markers, $(wc -l <"$HISTORY") operations)"
