@@ -358,6 +358,7 @@ struct node_group {
     uint64_t move_match;
     uint64_t move_recorded_ms;
     uint64_t reset_syncs;           /* retiring: node->stats.syncs when the WAL forgot it */
+    uint64_t handover_ms;           /* when the move last asked for a leadership transfer */
     struct kv *kv;                  /* its state machine: a store in node->kv_env */
     size_t results_at;              /* drive.c: its results in node->apply_results */
     uint64_t applied_index;

@@ -39,6 +39,7 @@ enum {
     /* A leader proposes a move's record again after this long when the topology did not
      * change (a lost forward, or a swap that failed on a newer topology). */
     REBALANCE_RECORD_RETRY_MS = 1000,
+    REBALANCE_HANDOVER_RETRY_MS = 2000,
 };
 
 static const char REBALANCE_TOPOLOGY_KEY[] = "chorus:topology"; /* meta.c's key */
@@ -257,7 +258,12 @@ static void record_move(struct node *node, struct node_group *g, const struct re
  * the topology's preferred leader if it stays, else the first other voter. */
 static void hand_over(struct node *node, struct node_group *g, const struct rebalance_move *m)
 {
-    if (g->status.transfer_target != 0 || g->balance_term == g->status.term)
+    /* Once per REBALANCE_HANDOVER_RETRY_MS: a transfer the core gave up (the target was not
+     * caught up within an election timeout) is asked again, not once per term as the
+     * balancer does, or the move would wait for the next election. */
+    uint64_t now = node_now_ms(node);
+    if (g->status.transfer_target != 0 ||
+        (g->handover_ms != 0 && now - g->handover_ms < REBALANCE_HANDOVER_RETRY_MS))
         return;
     const struct cn_members *voters = &g->status.membership.voters;
     cn_node_id target = node->topology->shards[g->id].replicas[0];
@@ -270,6 +276,7 @@ static void hand_over(struct node *node, struct node_group *g, const struct reba
     if (target == 0)
         return;
     g->balance_term = g->status.term;
+    g->handover_ms = now;
     node_log(node, NODE_LOG_INFO, "rebalancer: shard %u: handing leadership to node %u before "
              "this replica moves off", g->id, target);
     node_step(g, &(struct cn_event){.type = CN_EVENT_TRANSFER, .target = target});
