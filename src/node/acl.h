@@ -26,7 +26,7 @@ enum {
     ACL_PASSWORDS_MAX = 16,
     ACL_PATTERNS_MAX = 32,          /* key patterns, and channel patterns, per user */
     ACL_PATTERN_POOL_BYTES = 2048,  /* all of a user's key (or channel) patterns together */
-    ACL_CATALOG_MAX = 256,          /* commands and subcommands a bitmap covers */
+    ACL_CATALOG_MAX = 512,          /* commands and subcommands a bitmap covers */
     ACL_CATEGORY_COUNT = 21,
     ACL_HASH_BYTES = 32,
     ACL_HASH_HEX_BYTES = 64,

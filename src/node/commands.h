@@ -180,7 +180,10 @@ void node_cmd_acl(struct node_exec *exec);
 bool node_acl_permits(struct node_exec *exec);
 
 /* commands_command.c: the catalog ACL permissions are kept over, a command's id in it (-1:
- * not in it) and its name as NOPERM says it, and whether the user may touch every key. */
+ * not in it; NODE_ACL_ARITY: a subcommand of the wrong arity, which its command refuses
+ * before permissions are looked at, as Redis does) and its name as NOPERM says it, and
+ * whether the user may touch every key. */
+#define NODE_ACL_ARITY (-2)
 const struct acl_catalog *node_acl_catalog(void);
 int32_t node_acl_command_id(const struct resp_arg *argv, uint32_t argc, char *name, size_t cap);
 bool node_acl_keys_permitted(const struct acl_user *user, const struct resp_arg *argv,

@@ -200,6 +200,8 @@ bool node_acl_permits(struct node_exec *e)
         return true;
     char name[64];
     int32_t id = node_acl_command_id(e->argv, e->argc, name, sizeof(name));
+    if (id == NODE_ACL_ARITY)
+        return true; /* the command answers its arity error */
     bool allowed = id >= 0 ? acl_command_allowed(u, (uint32_t)id) : u->future_commands;
     if (!allowed) {
         char text[128];

@@ -398,15 +398,45 @@ void node_cmd_command(struct node_exec *e)
 
 /* ---- ACL: the catalog of commands permissions are kept over (acl.h) ---- */
 
-/* ACL's subcommands, whose categories differ from the container's (Redis 7.0's). */
-static const struct command_doc acl_subcommand_docs[] = {
-    {"acl|cat", -2, "", 0, 0, 0, "@slow"},
-    {"acl|deluser", -3, "", 0, 0, 0, "@admin @slow @dangerous"},
-    {"acl|getuser", 3, "", 0, 0, 0, "@admin @slow @dangerous"},
-    {"acl|list", 2, "", 0, 0, 0, "@admin @slow @dangerous"},
-    {"acl|setuser", -3, "", 0, 0, 0, "@admin @slow @dangerous"},
-    {"acl|users", 2, "", 0, 0, 0, "@admin @slow @dangerous"},
-    {"acl|whoami", 2, "", 0, 0, 0, "@slow"},
+/* The subcommands of chorus's container commands, each with Redis 7.0's categories, which
+ * differ from the container's: permissions are kept per subcommand, as Redis keeps them
+ * (+config|get, and +@admin covers CONFIG GET but not CONFIG itself). */
+struct acl_subcommand_doc {
+    const char *name; /* "container|sub" */
+    int arity;        /* counted from the container's name, as Redis's */
+    const char *categories;
+};
+static const struct acl_subcommand_doc acl_subcommand_docs[] = {
+    {"acl|cat", -2, "@slow"},
+    {"acl|deluser", -3, "@admin @slow @dangerous"},
+    {"acl|getuser", 3, "@admin @slow @dangerous"},
+    {"acl|list", 2, "@admin @slow @dangerous"},
+    {"acl|setuser", -3, "@admin @slow @dangerous"},
+    {"acl|users", 2, "@admin @slow @dangerous"},
+    {"acl|whoami", 2, "@slow"},
+    {"client|setname", 3, "@slow @connection"},
+    {"client|getname", 2, "@slow @connection"},
+    {"client|id", 2, "@slow @connection"},
+    {"client|info", 2, "@slow @connection"},
+    {"client|list", -2, "@admin @slow @dangerous @connection"},
+    {"config|get", -3, "@admin @slow @dangerous"},
+    {"command|count", 2, "@slow @connection"},
+    {"command|info", -2, "@slow @connection"},
+    {"command|docs", -2, "@slow @connection"},
+    {"command|getkeys", -4, "@slow @connection"},
+    {"command|list", -2, "@slow @connection"},
+    {"memory|usage", -3, "@read @slow"},
+    {"object|encoding", 3, "@keyspace @read @slow"},
+    {"cluster|slots", 2, "@slow"},
+    {"cluster|shards", 2, "@slow"},
+    {"cluster|nodes", 2, "@slow"},
+    {"cluster|info", 2, "@slow"},
+    {"cluster|myid", 2, "@slow"},
+    {"cluster|keyslot", 3, "@slow"},
+    {"cluster|countkeysinslot", 3, "@slow"},
+    {"cluster|getkeysinslot", 4, "@slow"},
+    {"cluster|meet", -4, "@admin @slow @dangerous"},
+    {"cluster|forget", 3, "@admin @slow @dangerous"},
 };
 enum {
     ACL_SUB_COUNT = sizeof(acl_subcommand_docs) / sizeof(acl_subcommand_docs[0]),
@@ -417,10 +447,12 @@ _Static_assert((int)ACL_CATALOG_COUNT <= (int)ACL_CATALOG_MAX, "the ACL bitmap i
 static struct acl_catalog_entry acl_entries[ACL_CATALOG_COUNT];
 static struct acl_catalog acl_catalog;
 
-/* The docs' index of the acl container. */
-static int32_t acl_container_index(void)
+/* The docs' index of a subcommand's container (the name before '|'). */
+static int32_t container_index(const char *sub_name)
 {
-    static const struct resp_arg name = {.data = "acl", .len = 3};
+    const char *bar = strchr(sub_name, '|');
+    assert(bar != NULL);
+    struct resp_arg name = {.data = sub_name, .len = (size_t)(bar - sub_name)};
     const struct command_doc *d = command_doc_find(&name);
     assert(d != NULL);
     return (int32_t)(d - command_docs);
@@ -438,7 +470,7 @@ const struct acl_catalog *node_acl_catalog(void)
         acl_entries[COMMAND_DOC_COUNT + i] = (struct acl_catalog_entry){
             .name = acl_subcommand_docs[i].name,
             .categories = acl_category_mask(acl_subcommand_docs[i].categories),
-            .parent = acl_container_index()};
+            .parent = container_index(acl_subcommand_docs[i].name)};
     acl_catalog = (struct acl_catalog){.entries = acl_entries, .count = ACL_CATALOG_COUNT};
     return &acl_catalog;
 }
@@ -452,17 +484,24 @@ int32_t node_acl_command_id(const struct resp_arg *argv, uint32_t argc, char *na
         return -1;
     }
     int32_t id = (int32_t)(d - command_docs);
-    if (id == acl_container_index() && argc >= 2) {
-        for (uint32_t i = 0; i < ACL_SUB_COUNT; i++) {
-            const char *sub = acl_subcommand_docs[i].name + 4;
-            if (node_arg_is(&argv[1], sub)) {
-                d = &acl_subcommand_docs[i];
-                id = (int32_t)(COMMAND_DOC_COUNT + i);
-                break;
-            }
-        }
-    }
     snprintf(name, cap, "%s", d->name);
+    if (argc < 2)
+        return id;
+    /* A known subcommand has its own bit; an unknown one is checked as its container (the
+     * container then answers that it does not know it). At most ACL_SUB_COUNT steps. */
+    size_t container_len = strlen(d->name);
+    for (uint32_t i = 0; i < ACL_SUB_COUNT; i++) {
+        const char *sub = acl_subcommand_docs[i].name;
+        if (strncmp(sub, d->name, container_len) != 0 || sub[container_len] != '|' ||
+            !node_arg_is(&argv[1], sub + container_len + 1))
+            continue;
+        snprintf(name, cap, "%s", sub);
+        int arity = acl_subcommand_docs[i].arity;
+        /* Redis checks a subcommand's arity before its permissions. */
+        if ((arity > 0 && argc != (uint32_t)arity) || (arity < 0 && argc < (uint32_t)-arity))
+            return NODE_ACL_ARITY;
+        return (int32_t)(COMMAND_DOC_COUNT + i);
+    }
     return id;
 }
 
