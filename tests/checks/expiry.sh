@@ -29,6 +29,12 @@ absent_everywhere() { local key=$1 i; for i in 1 2 3; do absent_on "$i" "$key" |
 keyspace() { cli "$1" info keyspace 2>/dev/null | tr -d '\r' | sed -n 's/^db0://p'; }
 
 
+# A write that may meet a leadership transfer (-UNKNOWN, -TRYAGAIN) is retried until it gives
+# the reply wanted: every write here may apply twice without harm.
+write_ok() { local node=$1 want=$2; shift 2; wait_for 10 reply_is "$node" "$want" "$@"; }
+# A bulk load retried the same way (cli_load fails on any error reply).
+load_retry() { local node=$1 file="$CLUSTER_DIR/load.txt" try; cat >"$file"
+    for try in 1 2 3; do cli_load "$node" <"$file" && return 0; done; return 1; }
 pttl_below() { local v; v=$(cli "$1" pttl "$2"); [ -n "$v" ] && [ "$v" -ge 0 ] && [ "$v" -lt "$3" ]; }
 
 for PROTOCOL in $PROTOCOLS; do
@@ -40,7 +46,7 @@ for PROTOCOL in $PROTOCOLS; do
 
     # 1. PX 300: gone within a bound everywhere, never early.
     t0=$(now_ms)
-    expect_eq "$(cli "$leader" set short v px 300)" OK "$PROTOCOL: set px 300"
+    write_ok "$leader" OK set short v px 300 || fail "$PROTOCOL: set px 300"
     wait_for 5 absent_on "$leader" short || fail "$PROTOCOL: px 300 key still on the leader"
     t1=$(now_ms)
     [ $((t1 - t0)) -ge 290 ] || fail "$PROTOCOL: px 300 key gone after $((t1 - t0)) ms"
@@ -51,7 +57,7 @@ for PROTOCOL in $PROTOCOLS; do
     expect_eq "$(cli "$leader" ttl short)" -2 "$PROTOCOL: ttl of the expired key"
 
     # 2. PTTL counts down with nobody writing.
-    expect_eq "$(cli "$leader" set countdown v ex 100)" OK "$PROTOCOL: set ex 100"
+    write_ok "$leader" OK set countdown v ex 100 || fail "$PROTOCOL: set ex 100"
     first=$(cli "$leader" pttl countdown)
     [ "$first" -gt 98000 ] && [ "$first" -le 100000 ] || fail "$PROTOCOL: pttl $first"
     wait_for 5 pttl_below "$leader" countdown $((first - 1000)) ||
@@ -63,12 +69,12 @@ for PROTOCOL in $PROTOCOLS; do
     expect_eq "$(cli "$f1" ttl warm)" -1 "$PROTOCOL: ttl of a key without a deadline"
 
     # 3. kill -9 of the leader: no revival, no early expiry.
-    expect_eq "$(cli "$leader" set gone v px 200)" OK "$PROTOCOL: set px 200"
+    write_ok "$leader" OK set gone v px 200 || fail "$PROTOCOL: set px 200"
     wait_for 5 absent_everywhere gone || fail "$PROTOCOL: px 200 key not gone everywhere"
     t0=$(now_ms)
-    expect_eq "$(cli "$leader" set survivor v ex 8)" OK "$PROTOCOL: set ex 8"
-    expect_eq "$(cli "$leader" hset hsurvivor f v)" 1 "$PROTOCOL: hset"
-    expect_eq "$(cli "$leader" pexpire hsurvivor 8000)" 1 "$PROTOCOL: pexpire of a hash"
+    write_ok "$leader" OK set survivor v ex 8 || fail "$PROTOCOL: set ex 8"
+    write_ok "$leader" OK hmset hsurvivor f v || fail "$PROTOCOL: hmset"
+    write_ok "$leader" 1 pexpire hsurvivor 8000 || fail "$PROTOCOL: pexpire of a hash"
     old=$leader
     node_kill "$old"
     leader=$(wait_leader_other_than "$old" 20) || fail "$PROTOCOL: no new leader after kill -9"
@@ -93,7 +99,7 @@ for PROTOCOL in $PROTOCOLS; do
 
     # 4. Active expiry of keys nobody reads.
     keys_before=$(keyspace "$leader" | sed 's/,.*//')
-    for i in $(seq 1 300); do echo "SET idle$i v PX 400"; done | cli_load "$leader" ||
+    for i in $(seq 1 300); do echo "SET idle$i v PX 400"; done | load_retry "$leader" ||
         fail "$PROTOCOL: load of 300 volatile keys"
     expires=$(keyspace "$leader" | sed -n 's/.*expires=\([0-9]*\).*/\1/p')
     [ "${expires:-0}" -ge 1 ] || fail "$PROTOCOL: INFO keyspace counts no expires after the load"
@@ -109,11 +115,11 @@ echo "== raft, 16 shards"
 PROTOCOL=raft SHARDS=16
 cluster_start 3 || fail "S = 16: start"
 wait_for 20 reply_is 1 OK set probe 1 || fail "S = 16: no write within 20 s"
-for i in $(seq 1 200); do echo "SET s16k$i v PX 500"; done | cli_load 1 || fail "S = 16: load"
+for i in $(seq 1 200); do echo "SET s16k$i v PX 500"; done | load_retry 1 || fail "S = 16: load"
 shards_gone() { local i; for i in 1 2 3; do
     [ "$(keyspace "$i" | sed 's/,avg_ttl.*//')" = "keys=1,expires=0" ] || return 1; done; }
 wait_for 15 shards_gone || fail "S = 16: keys left: $(keyspace 1) / $(keyspace 2) / $(keyspace 3)"
-expect_eq "$(cli 2 set t v ex 100)" OK "S = 16: set ex 100"
+write_ok 2 OK set t v ex 100 || fail "S = 16: set ex 100"
 first=$(cli 3 pttl t)
 [ "$first" -gt 98000 ] || fail "S = 16: pttl $first"
 wait_for 5 pttl_below 3 t $((first - 1000)) || fail "S = 16: pttl did not count down"
@@ -130,7 +136,7 @@ follower_last=$(info_field "$follower" last_index)
 node_kill "$follower"
 { for k in $(seq 1 50); do echo "SET vol$k v EX 1000"; done
   echo "HSET volhash f v"; echo "EXPIRE volhash 2000"; echo "SET brief v PX 300"
-  for k in $(seq 1 600); do echo "SET plain$k v"; done; } | cli_load "$leader" ||
+  for k in $(seq 1 600); do echo "SET plain$k v"; done; } | load_retry "$leader" ||
     fail "snapshot: load"
 wait_for 10 absent_on "$leader" brief || fail "snapshot: px 300 key still on the leader"
 wait_for 10 info_at_least "$leader" first_index $((follower_last + 2)) ||
