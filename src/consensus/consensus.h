@@ -230,6 +230,11 @@ struct cn_config {
     uint32_t pending_reads_max;      /* linearizable reads waiting for confirmation */
     uint64_t log_bytes_max;          /* in-memory log above the snapshot; beyond it, CN_ERR_BUSY */
     uint64_t random_seed;            /* seeds the core's own deterministic generator */
+    /* Multi-Paxos only: alpha of Lamport's reconfiguration ("Paxos Made Simple" §3, end): a
+     * configuration chosen in slot s governs the slots from s + alpha on. Every node of a
+     * group must use the same value. 0: the core's default (its window, so that a group that
+     * never reconfigures runs as it did before reconfiguration existed). */
+    uint32_t paxos_alpha_slots;
 };
 void cn_config_defaults(struct cn_config *config);
 
@@ -368,6 +373,8 @@ struct cn_status {
     uint64_t membership_index;  /* index of its configuration entry (or of the snapshot) */
     bool membership_pending;    /* a change is not yet complete: its entry is uncommitted,
                                    or the configuration is still joint */
+    uint64_t membership_from_index; /* Multi-Paxos: the first slot the pending configuration
+                                       governs (alpha after its command's slot), 0 when none */
     bool membership_unreachable; /* leader: a change is pending and the incoming voters have
                                    no quorum that answered in the last election timeout; the
                                    change cannot complete until they do (the operator must

@@ -54,6 +54,7 @@ static void leave_leadership(struct paxos *p)
     if (p->role == CN_ROLE_CANDIDATE)
         recovery_clear(p);
     p->ballot = 0;
+    p->fence = 0;
     p->transfer_target = 0;
     p->reads.round_wanted = false;
 }
@@ -75,8 +76,8 @@ void paxos_become_follower(struct paxos *p, cn_node_id leader)
  * runs again on ack. */
 void paxos_campaign(struct paxos *p, bool force)
 {
-    if (paxos_member_position(p, p->config.id) < 0)
-        return;
+    if (!paxos_conf_is_voter(p, p->config.id))
+        return; /* learners, removed nodes and nodes that know no configuration yet */
     if (p->role == CN_ROLE_CANDIDATE && p->backoff < PAXOS_BACKOFF_SHIFT_MAX)
         p->backoff++; /* the last round did not complete */
     leave_leadership(p);
@@ -90,6 +91,7 @@ void paxos_campaign(struct paxos *p, bool force)
     p->role = CN_ROLE_CANDIDATE;
     p->leader = 0;
     p->prepare_index = p->commit + 1;
+    p->conf_learned = false; /* this phase 1 covers every configuration known now */
     for (uint32_t i = 0; i < p->members.count; i++)
         p->peers[i].promised = false;
     paxos_reset_election_timer(p);
@@ -249,6 +251,32 @@ static void repropose_own(struct paxos *p, uint64_t slot)
     paxos_slot_mark_unsaved(p, slot);
 }
 
+/* The value phase 1 makes us re-propose at `slot` (ours, a recovered one, or a no-op). */
+static uint8_t reproposed_type(struct paxos *p, uint64_t slot)
+{
+    const struct paxos_slot *own = paxos_slot_get(p, slot);
+    uint64_t offset = slot - p->prepare_index;
+    const struct paxos_recovered *r =
+        offset < PAXOS_RECOVERY_SLOTS_MAX ? &p->recovery[offset] : NULL;
+    uint64_t recovered_ballot = r != NULL ? r->ballot : 0;
+    if (own != NULL && own->ballot != 0 && (own->chosen || own->ballot >= recovered_ballot))
+        return own->type;
+    return recovered_ballot != 0 ? r->type : CN_ENTRY_NOOP;
+}
+
+/* A configuration command among the values to re-propose, at x, governs from x + alpha on,
+ * and this phase 1 did not cover it (membership.c): the first such slot within [lo, hi] is
+ * the fence, below which alone we re-propose until x is chosen. 0 when none. Bounded by the
+ * recovery range. */
+static uint64_t recovered_fence(struct paxos *p, uint64_t lo, uint64_t hi)
+{
+    uint64_t alpha = paxos_alpha(p);
+    for (uint64_t slot = lo; slot <= hi && slot + alpha <= hi; slot++)
+        if (reproposed_type(p, slot) == CN_ENTRY_CONFIG)
+            return slot + alpha;
+    return 0;
+}
+
 /* Phase 1 is complete: every slot from the prepare index to the highest one reported gets,
  * in our ballot, the value of the highest ballot any promise (ours included) reported for it,
  * the chosen value when we know it, or a no-op for a gap (§3). Then we lead. Slots at or
@@ -262,6 +290,9 @@ static void become_leader(struct paxos *p)
     uint64_t hi = paxos_log_last(&p->log);
     if (p->recovery_last > hi)
         hi = p->recovery_last;
+    uint64_t fence = recovered_fence(p, lo, hi);
+    if (fence != 0)
+        hi = fence - 1;
     for (uint64_t slot = lo; slot <= hi; slot++) {
         const struct paxos_slot *own = paxos_slot_get(p, slot);
         uint64_t offset = slot - p->prepare_index; /* the recovery array starts there */
@@ -278,6 +309,7 @@ static void become_leader(struct paxos *p)
         }
     }
     recovery_clear(p);
+    p->fence = fence;
     p->role = CN_ROLE_LEADER;
     p->leader = p->config.id;
     p->backoff = 0;
@@ -296,18 +328,23 @@ static void become_leader(struct paxos *p)
     paxos_maybe_choose(p);
 }
 
+/* Our own promise counts once durable. */
+static bool promised_us(const void *context, cn_node_id id)
+{
+    const struct paxos *p = context;
+    if (id == p->config.id)
+        return p->durable.term == p->ballot;
+    int i = cn_members_position(&p->members, id);
+    return i >= 0 && p->peers[i].promised;
+}
+
+/* Phase 1 needs a majority of every configuration governing a slot of the window
+ * (membership.c). */
 void paxos_maybe_finish_phase1(struct paxos *p)
 {
     if (p->role != CN_ROLE_CANDIDATE)
         return;
-    uint32_t promises = 0;
-    for (uint32_t i = 0; i < p->members.count; i++) {
-        if (p->peers[i].id == p->config.id)
-            promises += p->durable.term == p->ballot;
-        else
-            promises += p->peers[i].promised;
-    }
-    if (promises >= paxos_quorum(p))
+    if (paxos_window_quorum(p, promised_us, p))
         become_leader(p);
 }
 
@@ -323,6 +360,13 @@ void paxos_heard_from_leader(struct paxos *p, const struct cn_message *m)
     p->backoff = 0;
 }
 
+static bool recently_active(const void *context, cn_node_id id)
+{
+    const struct paxos *p = context;
+    int i = cn_members_position(&p->members, id);
+    return id == p->config.id || (i >= 0 && p->peers[i].recent_active);
+}
+
 static void tick_leader(struct paxos *p)
 {
     p->ticks++;
@@ -330,14 +374,10 @@ static void tick_leader(struct paxos *p)
     p->election_elapsed++;
     if (p->election_elapsed >= p->config.election_ticks) {
         p->election_elapsed = 0;
-        uint32_t active = 0;
-        for (uint32_t i = 0; i < p->members.count; i++) {
-            struct paxos_peer *peer = &p->peers[i];
-            if (peer->id == p->config.id || peer->recent_active)
-                active++;
-            peer->recent_active = false;
-        }
-        if (active < paxos_quorum(p)) {
+        bool quorum = paxos_window_quorum(p, recently_active, p);
+        for (uint32_t i = 0; i < p->members.count; i++)
+            p->peers[i].recent_active = false;
+        if (!quorum) {
             paxos_become_follower(p, 0);
             return;
         }
@@ -373,7 +413,8 @@ int paxos_transfer_start(struct paxos *p, cn_node_id target)
 {
     if (p->role != CN_ROLE_LEADER)
         return CN_ERR_NOT_LEADER;
-    if (target == p->config.id || paxos_member_position(p, target) < 0)
+    if (target == p->config.id || !paxos_conf_is_voter(p, target) ||
+        paxos_member_position(p, target) < 0)
         return CN_ERR_INVALID;
     p->transfer_target = target;
     p->transfer_elapsed = 0;

@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "consensus/membership.h"
 #include "paxos/paxos_internal.h"
 
 void paxos_advance_commit(struct paxos *p)
@@ -25,6 +26,7 @@ void paxos_advance_commit(struct paxos *p)
             break;
         assert(s->ballot != 0);
         p->commit++;
+        paxos_conf_chosen(p, p->commit);
     }
     if (p->commit > before && p->role == CN_ROLE_LEADER)
         paxos_read_release_waiting(p);
@@ -69,7 +71,7 @@ static void send_snapshot_chunk(struct paxos *p, struct paxos_peer *peer)
         return;
     m->snapshot.index = peer->snapshot_index;
     m->snapshot.term = p->log.snapshot_term;
-    m->snapshot.members = p->members;
+    m->snapshot.members = p->snapshot_members;
     m->snapshot_offset = peer->snapshot_offset;
     m->commit = p->commit;
     peer->snapshot_idle_ticks = 0;
@@ -193,9 +195,9 @@ static void finish_snapshot(struct paxos *p, cn_node_id from)
     const struct cn_snapshot_meta *meta = &p->staging.meta;
     p->staging.active = false;
     paxos_log_reset(p, meta->index, meta->term);
-    if (meta->members.count > 0)
-        p->members = meta->members;
     p->commit = meta->index;
+    if (meta->members.count > 0 && !paxos_conf_init(p, &meta->members, meta->index))
+        assert(false); /* checked with the first chunk (snapshot_meta_valid) */
     p->applied = meta->index;
     p->staging.install_pending = true;
     p->catchup_inflight = false; /* the snapshot answered it: ask for what follows */
@@ -206,9 +208,16 @@ static void finish_snapshot(struct paxos *p, cn_node_id from)
 static bool snapshot_meta_valid(const struct cn_message *m)
 {
     const struct cn_snapshot_meta *meta = &m->snapshot;
+    struct cn_membership conf;
     if (meta->index == 0 || meta->members.count > CN_MEMBERS_MAX ||
-        m->snapshot_chunk_len > CN_SNAPSHOT_CHUNK_BYTES_MAX)
+        m->snapshot_chunk_len > CN_SNAPSHOT_CHUNK_BYTES_MAX ||
+        !cn_membership_unpack(&meta->members, &conf))
         return false;
+    cn_node_id ids[CN_MEMBERS_MAX];
+    uint32_t count = cn_membership_nodes(&conf, ids);
+    for (uint32_t i = 0; i < count; i++)
+        if (ids[i] > 0xff)
+            return false; /* a ballot holds a node id in 8 bits */
     return m->snapshot_chunk_len == 0 || m->snapshot_chunk != NULL;
 }
 
@@ -244,7 +253,7 @@ void paxos_handle_snapshot(struct paxos *p, const struct cn_message *m)
 void paxos_snapshot_taken(struct paxos *p, uint64_t index)
 {
     assert(index <= p->applied);
-    if (index <= p->log.snapshot_index)
+    if (index <= p->log.snapshot_index || !paxos_conf_compacting(p, index))
         return;
     paxos_log_compact_to(p, index);
     if (p->role == CN_ROLE_LEADER && p->sent_through < index)

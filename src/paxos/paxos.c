@@ -20,8 +20,6 @@
 #include "paxos/paxos.h"
 #include "paxos/paxos_internal.h"
 
-uint32_t paxos_quorum(const struct paxos *p) { return cn_majority(&p->members); }
-
 int paxos_member_position(const struct paxos *p, cn_node_id id)
 {
     return cn_members_position(&p->members, id);
@@ -46,7 +44,8 @@ static bool config_valid(const struct cn_config *c)
            c->message_entries_max >= 1 && c->message_entries_max <= CN_MESSAGE_ENTRIES_MAX &&
            c->message_bytes_max >= 1 && c->pending_reads_max >= 1 &&
            c->pending_reads_max <= PAXOS_READS_MAX && c->pending_proposals_max >= 1 &&
-           c->log_bytes_max >= CN_ENTRY_DATA_BYTES_MAX;
+           c->log_bytes_max >= CN_ENTRY_DATA_BYTES_MAX &&
+           c->paxos_alpha_slots <= PAXOS_AHEAD_SLOTS_MAX;
 }
 
 /* Restored slots are durable. The chosen hint covers a prefix without gaps (it was persisted
@@ -69,15 +68,16 @@ static bool restore_slots(struct paxos *p, const struct cn_restore *restore)
         p->unsaved_count--;
     }
     p->dirty_low = UINT64_MAX;
-    uint64_t commit = restore->snapshot.index;
-    while (commit < p->commit) {
-        struct paxos_slot *s = paxos_slot_get(p, commit + 1);
+    uint64_t limit = p->commit;
+    p->commit = restore->snapshot.index;
+    while (p->commit < limit) {
+        struct paxos_slot *s = paxos_slot_get(p, p->commit + 1);
         if (s == NULL || s->ballot == 0)
             break;
         s->chosen = true;
-        commit++;
+        p->commit++;
+        paxos_conf_chosen(p, p->commit); /* a configuration in the restored log */
     }
-    p->commit = commit;
     p->applied = restore->snapshot.index;
     /* Nothing restored was handed out: restored blocks are no garbage. */
     assert(p->garbage.next.count == 0);
@@ -106,15 +106,18 @@ static int paxos_create(const struct cn_config *config, const struct cn_restore 
 {
     if (!config_valid(config))
         return CN_ERR_INVALID;
+    /* An empty configuration is a node created to join a group: it learns its configuration
+     * from the chosen values or a snapshot (membership.c). */
     const struct cn_members *members =
         restore->snapshot.members.count > 0 ? &restore->snapshot.members : &config->members;
-    /* A ballot holds the node id in its low 8 bits (cn_ballot_make). */
-    if (!cn_members_valid(members, 0xff))
-        return CN_ERR_INVALID;
     struct paxos *p = calloc(1, sizeof(*p));
     assert(p != NULL);
     p->config = *config;
-    p->members = *members;
+    /* A ballot holds the node id in its low 8 bits (cn_ballot_make): nodes_fit checks them. */
+    if (!paxos_conf_init(p, members, restore->snapshot.index)) {
+        free(p);
+        return CN_ERR_INVALID;
+    }
     cn_random_seed(&p->random, config);
     p->promised = restore->hard_state.term;
     p->max_seen = p->promised;
@@ -125,22 +128,20 @@ static int paxos_create(const struct cn_config *config, const struct cn_restore 
     cn_reads_init(&p->reads, config->pending_reads_max);
     cn_staging_init(&p->staging);
     cn_outboxes_init(&p->outboxes, true);
-    for (uint32_t i = 0; i < p->members.count; i++)
-        p->peers[i].id = p->members.ids[i];
     if (!restore_slots(p, restore)) {
         paxos_destroy(p);
         return CN_ERR_INVALID;
     }
     paxos_become_follower(p, 0);
+    paxos_conf_settle(p);
     p->reported_role = CN_ROLE_FOLLOWER;
     p->reported_term = p->promised;
     *out = p;
     return CN_OK;
 }
 
-static int paxos_step(void *core, const struct cn_event *event)
+static int step_event(struct paxos *p, const struct cn_event *event)
 {
-    struct paxos *p = core;
     switch (event->type) {
     case CN_EVENT_TICK:
         paxos_tick(p);
@@ -163,15 +164,26 @@ static int paxos_step(void *core, const struct cn_event *event)
     case CN_EVENT_UNREACHABLE:
         return CN_OK; /* accepts are resent by the leader's timer anyway */
     case CN_EVENT_MEMBERSHIP:
-        return CN_ERR_INVALID; /* not yet: docs/membership.md, "Not built yet" */
+        if (event->membership == NULL)
+            return CN_ERR_INVALID;
+        return paxos_conf_change(p, event->membership, event->out_index, event->out_term);
     }
     return CN_ERR_INVALID;
+}
+
+/* Every event, then what a configuration learned or taking effect asks for (membership.c). */
+static int paxos_step(void *core, const struct cn_event *event)
+{
+    struct paxos *p = core;
+    int rv = step_event(p, event);
+    paxos_conf_settle(p);
+    return rv;
 }
 
 static bool leader_has_sends(const struct paxos *p)
 {
     return p->role == CN_ROLE_LEADER &&
-           (p->sent_through < paxos_log_last(&p->log) || p->reads.round_wanted ||
+           (p->sent_through < paxos_leader_last(p) || p->reads.round_wanted ||
             p->commit > p->commit_sent);
 }
 
@@ -256,7 +268,7 @@ static void paxos_get_update(void *core, struct cn_update *u)
             paxos_broadcast_leases(p, p->reads.round);
             leased = true;
         }
-        if (p->sent_through < paxos_log_last(&p->log))
+        if (p->sent_through < paxos_leader_last(p))
             paxos_broadcast_accepts(p);
         if (p->commit > p->commit_sent && !leased)
             paxos_broadcast_leases(p, p->reads.round);
@@ -324,6 +336,7 @@ static void paxos_ack_update(void *core, const struct cn_update *u)
         paxos_maybe_finish_phase1(p);
     else if (p->role == CN_ROLE_LEADER)
         paxos_maybe_choose(p);
+    paxos_conf_settle(p);
 }
 
 static void paxos_status(const void *core, struct cn_status *s)
@@ -343,7 +356,7 @@ static void paxos_status(const void *core, struct cn_status *s)
     s->last_index = last;
     s->snapshot_index = p->log.snapshot_index;
     s->snapshot_term = p->log.snapshot_term;
-    s->members = p->members;
+    paxos_conf_status(p, s);
     s->transfer_target = p->transfer_target;
     s->log_bytes = p->log.bytes;
 }
@@ -361,6 +374,12 @@ static bool paxos_entry_term(const void *core, uint64_t index, uint64_t *term)
         return false;
     *term = s->ballot;
     return true;
+}
+
+void paxos_snapshot_members(const void *core, struct cn_members *out)
+{
+    const struct paxos *p = core;
+    *out = p->snapshot_members;
 }
 
 const struct cn_ops paxos_ops = {

@@ -25,4 +25,10 @@
 
 extern const struct cn_ops paxos_ops;
 
+/* The packed configuration at the core's snapshot index (consensus/membership.h), as its
+ * compaction left it: what a driver writes as snapshot.members with a snapshot of that index.
+ * Joint when a change was chosen at or below the index and governs only later slots (the
+ * alpha window, src/paxos/membership.c). */
+void paxos_snapshot_members(const void *core, struct cn_members *out);
+
 #endif

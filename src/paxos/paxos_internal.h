@@ -6,7 +6,7 @@
  * the ops table), step.c (ballot rules common to every role, then dispatch), election.c
  * (ticks, phase 1: prepare/promise, backoff, transfer), replication.c (phase 2: proposals,
  * accept/accepted, choosing), learn.c (chosen index, catch-up, snapshots), read.c (reads
- * confirmed by a quorum round).
+ * confirmed by a quorum round), membership.c (reconfiguration by the alpha window).
  *
  * Every node plays the three roles of Lamport's "Paxos Made Simple": its acceptor state is
  * `promised` and the accepted (ballot, value) of each slot; its learner state is the `chosen`
@@ -46,6 +46,20 @@ enum {
     PAXOS_BACKOFF_SHIFT_MAX = 3,       /* election timeout grows to at most e * 2^3 extra */
     PAXOS_CONTEXT_FORCE = 1,           /* prepare after TimeoutNow: overrides leases */
     PAXOS_CONTEXT_PARTIAL = 1,         /* promise: does not carry every accepted value */
+    /* Configurations kept (membership.c): the ones governing the slots above the chosen
+     * prefix (at most two, changes being alpha apart) and those chosen since the snapshot,
+     * from which the configuration at a later snapshot's index is derived. */
+    PAXOS_CONFS_MAX = 8,
+};
+
+/* A configuration and the slots it governs (Lamport, "Paxos Made Simple" §3, end: the
+ * configuration command chosen in slot `slot` governs the slots from slot + alpha on). */
+struct paxos_conf {
+    uint64_t slot;   /* its command's slot; at most the snapshot index for the first one */
+    uint64_t first;  /* the first slot it governs */
+    bool uncertain;  /* from a snapshot taken while it was pending: `first` is only an upper
+                        bound, so the slots below it need a majority of it as well */
+    struct cn_membership m; /* voters and learners (never joint: no outgoing) */
 };
 
 /* One slot of the window above the snapshot: the acceptor's accepted (ballot, value), the
@@ -95,7 +109,15 @@ struct paxos_recovered {
 
 struct paxos {
     struct cn_config config;
+    /* Every node of the configurations governing a slot above the chosen prefix: the nodes
+     * this node talks to and hears answers from; peers[] follows its positions. */
     struct cn_members members;
+    struct paxos_conf confs[PAXOS_CONFS_MAX]; /* ascending by slot; confs[0] governs the
+                                                 snapshot's next slot */
+    uint32_t conf_count;
+    bool conf_learned;            /* a configuration was chosen since our last campaign */
+    bool conf_history_lost;       /* confs[0] is not the one at the snapshot (overflow) */
+    struct cn_members snapshot_members; /* packed configuration at the snapshot's index */
     struct cn_random random;
 
     /* Acceptor (persistent): the promised ballot, and what of the hard state is durable. */
@@ -113,6 +135,9 @@ struct paxos {
     uint64_t next_slot;           /* leader: the slot the next proposal takes */
     uint64_t sent_through;        /* leader: last slot whose first accepts were sent */
     uint64_t commit_sent;         /* leader: chosen prefix last told to every follower */
+    uint64_t fence;               /* leader: first slot governed by a configuration its
+                                     phase 1 did not cover (0: none); it proposes nothing
+                                     from there on in this ballot (membership.c) */
     uint32_t ticks;               /* leader: tick counter (accept resends) */
     struct paxos_peer peers[CN_MEMBERS_MAX];
     struct paxos_recovered *recovery; /* PAXOS_RECOVERY_SLOTS_MAX, from prepare_index */
@@ -178,7 +203,6 @@ struct cn_message *paxos_send_after_persist(struct paxos *p, uint8_t type, cn_no
 uint32_t paxos_attach_slots(struct paxos *p, struct cn_message *m, uint64_t lo, uint64_t hi);
 
 /* paxos.c */
-uint32_t paxos_quorum(const struct paxos *p);
 int paxos_member_position(const struct paxos *p, cn_node_id id);
 struct paxos_peer *paxos_peer_of(struct paxos *p, cn_node_id id);
 struct cn_entry paxos_slot_entry(const struct paxos_slot *s, uint64_t slot);
@@ -220,6 +244,22 @@ void paxos_snapshot_tick(struct paxos *p, struct paxos_peer *peer);
 void paxos_handle_snapshot(struct paxos *p, const struct cn_message *m);
 void paxos_handle_snapshot_response(struct paxos *p, const struct cn_message *m);
 void paxos_snapshot_taken(struct paxos *p, uint64_t index);
+
+/* membership.c */
+uint64_t paxos_alpha(const struct paxos *p);
+bool paxos_conf_init(struct paxos *p, const struct cn_members *packed, uint64_t index);
+void paxos_conf_chosen(struct paxos *p, uint64_t slot);
+bool paxos_conf_is_voter(const struct paxos *p, cn_node_id id);
+bool paxos_slot_quorum(const struct paxos *p, uint64_t slot, cn_member_test test,
+                       const void *context);
+bool paxos_window_quorum(const struct paxos *p, cn_member_test test, const void *context);
+uint64_t paxos_conf_fence(const struct paxos *p, uint64_t lo, uint64_t hi);
+uint64_t paxos_leader_last(const struct paxos *p);
+void paxos_conf_settle(struct paxos *p);
+int paxos_conf_change(struct paxos *p, const struct cn_membership *target, uint64_t *index,
+                      uint64_t *term);
+bool paxos_conf_compacting(struct paxos *p, uint64_t index);
+void paxos_conf_status(const struct paxos *p, struct cn_status *s);
 
 /* read.c */
 struct cn_reads_host paxos_reads_host(struct paxos *p);

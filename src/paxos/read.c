@@ -37,15 +37,19 @@ static bool round_acked(const void *context, cn_node_id id)
     if (id == q->p->config.id)
         return true;
     const struct paxos_peer *peer = paxos_peer_of((struct paxos *)q->p, id);
-    assert(peer != NULL);
-    return peer->read_round_acked >= q->round;
+    return peer != NULL && peer->read_round_acked >= q->round;
 }
 
 /* Whether a quorum answered lease round `round` (the leader itself always has). */
 static bool round_confirmed(void *core, uint64_t round)
 {
     const struct round_question q = {.p = core, .round = round};
-    return cn_quorum_has(&q.p->members, round_acked, &q);
+    return paxos_window_quorum(q.p, round_acked, &q);
+}
+
+static bool is_self(const void *context, cn_node_id id)
+{
+    return id == ((const struct paxos *)context)->config.id;
 }
 
 struct cn_reads_host paxos_reads_host(struct paxos *p)
@@ -56,7 +60,7 @@ struct cn_reads_host paxos_reads_host(struct paxos *p)
         .leader_id = p->leader,
         .commit = p->commit,
         .ready = recovered_all(p),
-        .alone = paxos_quorum(p) <= 1,
+        .alone = paxos_window_quorum(p, is_self, p),
         .outbox = paxos_outbox(p),
         .send = host_send,
         .round_confirmed = round_confirmed,

@@ -18,9 +18,13 @@
  */
 #include "paxos/paxos_internal.h"
 
+/* Also at most alpha: a leader proposes in slot t only when it knows every value chosen at
+ * or below t - alpha, hence t's configuration (Lamport §3; membership.c). */
 static uint32_t window_slots(const struct paxos *p)
 {
     uint64_t window = (uint64_t)p->config.inflight_messages_max * p->config.message_entries_max;
+    if (window > paxos_alpha(p))
+        window = paxos_alpha(p);
     return window < PAXOS_WINDOW_SLOTS_MAX ? (uint32_t)window : PAXOS_WINDOW_SLOTS_MAX;
 }
 
@@ -42,6 +46,8 @@ int paxos_propose(struct paxos *p, const uint8_t *data, uint32_t data_len, uint6
         return CN_ERR_NOT_LEADER;
     if (p->transfer_target != 0)
         return CN_ERR_TRANSFERRING;
+    if (p->fence != 0)
+        return CN_ERR_BUSY; /* until the recovered configuration command is chosen */
     if (data_len > CN_ENTRY_DATA_BYTES_MAX)
         return CN_ERR_TOO_LARGE;
     if (p->log.bytes + data_len > p->config.log_bytes_max)
@@ -93,7 +99,7 @@ void paxos_broadcast_accepts(struct paxos *p)
 {
     assert(p->role == CN_ROLE_LEADER);
     assert(p->sent_through >= p->log.snapshot_index); /* paxos_snapshot_taken keeps it so */
-    uint64_t lo = p->sent_through + 1, hi = paxos_log_last(&p->log);
+    uint64_t lo = p->sent_through + 1, hi = paxos_leader_last(p);
     for (uint32_t i = 0; i < p->members.count; i++) {
         cn_node_id id = p->members.ids[i];
         if (id == p->config.id)
@@ -105,7 +111,8 @@ void paxos_broadcast_accepts(struct paxos *p)
             from = last + 1;
         }
     }
-    p->sent_through = hi;
+    if (hi > p->sent_through)
+        p->sent_through = hi;
 }
 
 /* Every few ticks, each acceptor that has not accepted an unchosen slot gets one ACCEPT from
@@ -222,21 +229,35 @@ void paxos_handle_accepted(struct paxos *p, const struct cn_message *m)
     paxos_maybe_choose(p);
 }
 
-/* Marks the slots a majority accepted in our ballot as chosen, and moves the chosen prefix.
+struct slot_question {
+    const struct paxos *p;
+    const struct paxos_slot *s;
+};
+
+/* Whether `id` accepted the slot in our ballot; our own acceptance counts once durable. */
+static bool accepted_slot(const void *context, cn_node_id id)
+{
+    const struct slot_question *q = context;
+    if (id == q->p->config.id)
+        return paxos_slot_durable(q->s);
+    int i = cn_members_position(&q->p->members, id);
+    return i >= 0 && (q->s->accepted_by & (1u << i)) != 0;
+}
+
+/* Marks the slots that a majority of their own configuration's voters accepted in our ballot
+ * as chosen (§2.2; membership.c: a removed member never counts), and moves the chosen prefix.
  * Returns whether it moved. */
 bool paxos_maybe_choose(struct paxos *p)
 {
     if (p->role != CN_ROLE_LEADER)
         return false;
-    uint8_t self = (uint8_t)(1u << paxos_member_position(p, p->config.id));
     uint64_t before = p->commit;
-    for (uint64_t slot = p->commit + 1; slot <= paxos_log_last(&p->log); slot++) {
+    for (uint64_t slot = p->commit + 1; slot <= paxos_leader_last(p); slot++) {
         struct paxos_slot *s = paxos_slot_get(p, slot);
         if (s->chosen || s->ballot != p->ballot)
             continue;
-        uint32_t votes = (uint32_t)__builtin_popcount(s->accepted_by & (uint8_t)~self) +
-                         (paxos_slot_durable(s) ? 1u : 0u);
-        if (votes >= paxos_quorum(p))
+        const struct slot_question q = {.p = p, .s = s};
+        if (paxos_slot_quorum(p, slot, accepted_slot, &q))
             s->chosen = true;
     }
     paxos_advance_commit(p);

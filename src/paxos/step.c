@@ -18,6 +18,14 @@ static bool is_nack(const struct cn_message *m)
                          m->type == CN_MSG_LEASE_RESPONSE);
 }
 
+/* Messages an acceptor or learner hears from any node (membership.c): a node being added
+ * knows no configuration yet, and a proposer's configuration may be newer than ours. */
+static bool heard_from_anyone(uint8_t type)
+{
+    return type == CN_MSG_PREPARE || type == CN_MSG_ACCEPT || type == CN_MSG_LEASE ||
+           type == CN_MSG_CHOSEN || type == CN_MSG_SNAPSHOT;
+}
+
 static bool from_proposer(uint8_t type)
 {
     return type == CN_MSG_PREPARE || type == CN_MSG_ACCEPT || type == CN_MSG_LEASE;
@@ -94,8 +102,8 @@ int paxos_step_message(struct paxos *p, const struct cn_message *m)
     assert(m != NULL);
     if (m->to != p->config.id || m->group != p->config.group || m->from == p->config.id)
         return CN_OK;
-    if (paxos_member_position(p, m->from) < 0)
-        return CN_OK;
+    if (!heard_from_anyone(m->type) && paxos_member_position(p, m->from) < 0)
+        return CN_OK; /* answers count only from the nodes of our configurations */
     if (m->entry_count > CN_MESSAGE_ENTRIES_MAX || (m->entry_count > 0 && m->entries == NULL))
         return CN_OK;
     if (from_proposer(m->type) && cn_ballot_node(m->term) != m->from)

@@ -28,6 +28,29 @@ struct px *px_new_with(uint32_t count, const struct cn_config *config)
     return px;
 }
 
+struct px *px_new_voters(uint32_t count, const struct cn_config *config,
+                         const struct cn_members *voters)
+{
+    struct px *px = calloc(1, sizeof(*px));
+    assert(px != NULL);
+    cluster_init_voters(&px->c, &paxos_ops, count, config, voters);
+    for (uint32_t i = 0; i < count; i++)
+        px->c.nodes[i].manual_persist = true;
+    return px;
+}
+
+int px_change(struct px *px, cn_node_id id, const struct cn_members *voters,
+              const struct cn_members *learners, uint64_t *slot)
+{
+    struct cn_membership target = {.voters = *voters};
+    if (learners != NULL)
+        target.learners = *learners;
+    int rv = px_step(px, id, &(struct cn_event){.type = CN_EVENT_MEMBERSHIP,
+                                                 .membership = &target, .out_index = slot});
+    px_settle(px);
+    return rv;
+}
+
 struct px *px_new(uint32_t count)
 {
     struct cn_config config;
@@ -283,7 +306,9 @@ void px_snapshot_taken(struct px *px, cn_node_id id, uint64_t index)
     d->entry_count -= drop;
     d->snapshot.index = index;
     d->snapshot.term = ballot;
-    d->snapshot.members = px->c.config.members;
+    /* The configuration at the index, as the core's compaction left it (it may be joint:
+     * a change chosen at or below the index that governs later slots, membership.c). */
+    paxos_snapshot_members(n->core, &d->snapshot.members);
 }
 
 bool px_deliver_one(struct px *px, cn_node_id from, cn_node_id to, uint8_t type)

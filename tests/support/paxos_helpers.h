@@ -35,7 +35,13 @@ struct px {
 void px_config(struct cn_config *config);
 struct px *px_new(uint32_t count);
 struct px *px_new_with(uint32_t count, const struct cn_config *config);
+/* `count` nodes; `voters` form the configuration, the others start with none (joining). */
+struct px *px_new_voters(uint32_t count, const struct cn_config *config,
+                         const struct cn_members *voters);
 void px_free(struct px *px);
+/* CN_EVENT_MEMBERSHIP on node id (voters and learners; learners may be NULL), then settles. */
+int px_change(struct px *px, cn_node_id id, const struct cn_members *voters,
+              const struct cn_members *learners, uint64_t *slot);
 
 struct cn_status px_status(struct px *px, cn_node_id id);
 enum cn_role px_role(struct px *px, cn_node_id id);
