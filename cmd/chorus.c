@@ -5,7 +5,7 @@
  *     get KEY | set KEY VALUE | del KEY... | cas KEY EXPECTED NEW | incr KEY | ping
  *     status [--nodes HOST:PORT,...]
  *     bench [-c CLIENTS] [-n REQUESTS | -t SECONDS] [-d VALUE_BYTES] [-k KEYSPACE]
- *           [--workload set|get|mixed|cas|incr|all] [--read-ratio R] [--nodes LIST]
+ *           [--workload set|get|mixed|cas|incr|all|queue|sets] [--read-ratio R] [--nodes LIST]
  *           [--history FILE] [--key-prefix P] [--seed N]
  *     ring --nodes ID[:WEIGHT][@ZONE],... [...]   consistent hashing, shown (no server needed)
  *     cluster add HOST:PEERPORT | cluster remove ID | cluster status   membership change
@@ -42,7 +42,7 @@ static void usage(FILE *out)
           "  get KEY | set KEY VALUE | del KEY... | cas KEY EXPECTED NEW | incr KEY | ping\n"
           "  status [--nodes HOST:PORT,...]     one row per member (client addresses: --nodes)\n"
           "  bench [-c CLIENTS] [-n REQUESTS | -t SECONDS] [-d VALUE_BYTES] [-k KEYSPACE]\n"
-          "        [--workload set|get|mixed|cas|incr|all] [--read-ratio R]\n"
+          "        [--workload set|get|mixed|cas|incr|all|queue|sets] [--read-ratio R]\n"
           "        [--nodes HOST:PORT,...] [--history FILE] [--key-prefix P] [--seed N]\n",
           out);
     ring_cmd_usage(out);

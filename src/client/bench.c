@@ -15,6 +15,7 @@
 static const char *const workload_names[] = {
     [BENCH_WORKLOAD_SET] = "set",   [BENCH_WORKLOAD_GET] = "get", [BENCH_WORKLOAD_MIXED] = "mixed",
     [BENCH_WORKLOAD_CAS] = "cas",   [BENCH_WORKLOAD_INCR] = "incr", [BENCH_WORKLOAD_ALL] = "all",
+    [BENCH_WORKLOAD_QUEUE] = "queue", [BENCH_WORKLOAD_SETS] = "sets",
 };
 
 int bench_workload_parse(const char *name, enum bench_workload *workload)

@@ -38,6 +38,9 @@ enum bench_workload {
     BENCH_WORKLOAD_CAS = 3,   /* GET, then CAS from the value read (SET when nil) */
     BENCH_WORKLOAD_INCR = 4,
     BENCH_WORKLOAD_ALL = 5,   /* GET (read_ratio), else SET/CAS/DEL/INCR: for lincheck */
+    BENCH_WORKLOAD_QUEUE = 6, /* lists as queues: RPUSH of unique elements, LPOP, BLPOP; then
+                                 every queue drained: for lincheck's queue model */
+    BENCH_WORKLOAD_SETS = 7,  /* sets: SISMEMBER (read_ratio), else SADD/SREM of 8 members */
 };
 /* Returns 0 and sets *workload, or -1 for an unknown name. */
 int bench_workload_parse(const char *name, enum bench_workload *workload);

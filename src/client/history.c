@@ -83,7 +83,9 @@ static void line_string(struct line *l, const char *s, size_t n)
 
 static const char *const kind_names[] = {
     [HISTORY_GET] = "get", [HISTORY_PUT] = "put", [HISTORY_DEL] = "del",
-    [HISTORY_CAS] = "cas", [HISTORY_INCR] = "incr",
+    [HISTORY_CAS] = "cas", [HISTORY_INCR] = "incr", [HISTORY_PUSH] = "push",
+    [HISTORY_POP] = "pop", [HISTORY_SADD] = "sadd", [HISTORY_SREM] = "srem",
+    [HISTORY_SISMEMBER] = "sismember",
 };
 
 size_t history_format(const struct history_entry *e, char *buf, size_t capacity)
@@ -100,7 +102,8 @@ size_t history_format(const struct history_entry *e, char *buf, size_t capacity)
         line_text(&l, ",\"expect\":");
         line_string(&l, e->expect, e->expect_len);
     }
-    if (e->kind == HISTORY_PUT || e->kind == HISTORY_CAS) {
+    if (e->kind == HISTORY_PUT || e->kind == HISTORY_CAS || e->kind == HISTORY_PUSH ||
+        e->kind == HISTORY_SADD || e->kind == HISTORY_SREM || e->kind == HISTORY_SISMEMBER) {
         line_text(&l, ",\"value\":");
         line_string(&l, e->value, e->value_len);
     }
@@ -114,6 +117,7 @@ size_t history_format(const struct history_entry *e, char *buf, size_t capacity)
         line_text(&l, ",\"output\":");
         switch (e->kind) {
         case HISTORY_GET:
+        case HISTORY_POP:
             if (e->output_null)
                 line_text(&l, "null");
             else
@@ -122,7 +126,11 @@ size_t history_format(const struct history_entry *e, char *buf, size_t capacity)
         case HISTORY_PUT: line_text(&l, "\"ok\""); break;
         case HISTORY_CAS: line_text(&l, e->output_ok ? "\"ok\"" : "\"fail\""); break;
         case HISTORY_DEL:
-        case HISTORY_INCR: line_int(&l, e->output_int); break;
+        case HISTORY_INCR:
+        case HISTORY_PUSH:
+        case HISTORY_SADD:
+        case HISTORY_SREM:
+        case HISTORY_SISMEMBER: line_int(&l, e->output_int); break;
         }
         line_text(&l, "}\n");
     }

@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum history_op_kind { HISTORY_GET, HISTORY_PUT, HISTORY_DEL, HISTORY_CAS, HISTORY_INCR };
+enum history_op_kind { HISTORY_GET, HISTORY_PUT, HISTORY_DEL, HISTORY_CAS, HISTORY_INCR,
+                       HISTORY_PUSH, HISTORY_POP, HISTORY_SADD, HISTORY_SREM,
+                       HISTORY_SISMEMBER };
 
 /* One finished operation. Strings are not NUL-terminated: lengths given. */
 struct history_entry {
@@ -22,18 +24,18 @@ struct history_entry {
     enum history_op_kind kind;
     const char *key;
     size_t key_len;
-    const char *value;   /* PUT, CAS: the new value */
+    const char *value;   /* PUT, CAS: the new value; PUSH: the element; set ops: the member */
     size_t value_len;
     const char *expect;  /* CAS */
     size_t expect_len;
     int64_t call_ns;
     bool returned;       /* false: outcome unknown ("return":null,"output":null) */
     int64_t return_ns;   /* > call_ns when returned */
-    bool output_null;    /* GET: nil */
-    const char *output_value; /* GET */
+    bool output_null;    /* GET: nil; POP: empty (LPOP nil, BLPOP timed out) */
+    const char *output_value; /* GET, POP */
     size_t output_len;
     bool output_ok;      /* CAS: "ok" / "fail" */
-    int64_t output_int;  /* DEL, INCR */
+    int64_t output_int;  /* DEL, INCR, PUSH (the new length), set ops (0/1) */
 };
 
 struct history_writer {

@@ -16,7 +16,15 @@ enum {
     WORKLOAD_BACKOFF_MS = 5,           /* after -TRYAGAIN / -BUSY: let the election finish */
     WORKLOAD_RECONNECT_DELAY_MS = 20,
     WORKLOAD_CONNECT_GIVE_UP_MS = 10000, /* -n mode: no node reachable this long: stop */
+    WORKLOAD_SET_MEMBERS = 8,          /* --workload sets: members m0..m7 per set */
+    WORKLOAD_MEMBER_BYTES_MAX = 8,
+    WORKLOAD_DRAIN_ATTEMPTS_MAX = 100000, /* --workload queue: pops of the final drain */
+    WORKLOAD_DRAIN_MS = 20000,            /* and its time */
 };
+
+/* BLPOP's own timeout (seconds, as the command takes it): short, so that a blocking pop on an
+ * empty queue ends well inside the client's --timeout and is recorded as an empty pop. */
+#define WORKLOAD_BLPOP_TIMEOUT "0.05"
 
 /* Fate of one operation: what the history may assume. */
 enum workload_fate { FATE_OK, FATE_NOT_DONE, FATE_UNKNOWN };
@@ -30,6 +38,8 @@ struct workload_op {
     size_t value_len;
     const char *expect; /* CAS: points into the cache slot */
     size_t expect_len;
+    bool blocking;      /* POP: BLPOP rather than LPOP */
+    char member[WORKLOAD_MEMBER_BYTES_MAX]; /* set ops: op->value points here */
 };
 
 static void sleep_ms(int ms)
@@ -167,6 +177,23 @@ static void choose_op(struct bench_client *c, struct workload_op *op)
                                                                           : HISTORY_INCR;
         break;
     }
+    case BENCH_WORKLOAD_QUEUE:
+        /* more pops than pushes, so that queues stay short and empty pops are common: each
+         * says that no acknowledged element is missing, and a short queue shows a wrong order
+         * within a few operations (the checker's search backtracks that far only); a third
+         * of the pops block */
+        kind = rng_below(&c->rng, 5) < 2 ? HISTORY_PUSH : HISTORY_POP;
+        op->blocking = kind == HISTORY_POP && rng_below(&c->rng, 3) == 0;
+        break;
+    case BENCH_WORKLOAD_SETS:
+        kind = rng_unit(&c->rng) < config->read_ratio ? HISTORY_SISMEMBER
+               : rng_below(&c->rng, 2) == 0          ? HISTORY_SADD
+                                                      : HISTORY_SREM;
+        snprintf(op->member, sizeof(op->member), "m%" PRIu32,
+                 rng_below(&c->rng, WORKLOAD_SET_MEMBERS));
+        op->value = op->member;
+        op->value_len = strlen(op->member);
+        break;
     }
     if (kind == HISTORY_CAS) {
         const struct workload_cache_slot *slot = cache_find(c, op->key_index);
@@ -178,11 +205,33 @@ static void choose_op(struct bench_client *c, struct workload_op *op)
         }
     }
     op->kind = kind;
-    int n = snprintf(op->key, sizeof(op->key), "%s%c%" PRIu32, c->shared->key_prefix,
-                     kind == HISTORY_INCR ? 'c' : 'k', op->key_index);
+    char type = kind == HISTORY_INCR ? 'c'
+                : kind == HISTORY_PUSH || kind == HISTORY_POP ? 'q'
+                : config->workload == BENCH_WORKLOAD_SETS ? 's' : 'k';
+    int n = snprintf(op->key, sizeof(op->key), "%s%c%" PRIu32, c->shared->key_prefix, type,
+                     op->key_index);
     op->key_len = (size_t)n;
-    if (kind == HISTORY_PUT || kind == HISTORY_CAS)
-        make_value(c, op);
+    if (kind == HISTORY_PUT || kind == HISTORY_CAS || kind == HISTORY_PUSH)
+        make_value(c, op); /* unique in the run: the queue model needs each element once */
+}
+
+/* A pop's reply: LPOP answers the element or nil; BLPOP [key, element], or a nil array when
+ * its timeout passed with the list empty. */
+static bool take_pop_output(const struct workload_op *op, const struct client_reply *reply,
+                            struct history_entry *entry)
+{
+    if (reply->type == CLIENT_REPLY_NIL || reply->type == CLIENT_REPLY_NIL_ARRAY) {
+        entry->output_null = true;
+        return reply->type == (op->blocking ? CLIENT_REPLY_NIL_ARRAY : CLIENT_REPLY_NIL);
+    }
+    const struct client_reply *element = reply;
+    if (op->blocking) {
+        if (reply->type != CLIENT_REPLY_ARRAY || reply->count != 2) return false;
+        element = &reply->elements[1];
+    }
+    entry->output_value = element->string;
+    entry->output_len = element->length;
+    return element->type == CLIENT_REPLY_BULK;
 }
 
 /* Fills the entry's output from a non-error reply. Returns false when the reply's type is not
@@ -210,6 +259,16 @@ static bool take_output(const struct workload_op *op, const struct client_reply 
     case HISTORY_INCR:
         entry->output_int = reply->integer;
         return reply->type == CLIENT_REPLY_INTEGER;
+    case HISTORY_PUSH:
+        entry->output_int = reply->integer;
+        return reply->type == CLIENT_REPLY_INTEGER && reply->integer >= 1;
+    case HISTORY_POP:
+        return take_pop_output(op, reply, entry);
+    case HISTORY_SADD:
+    case HISTORY_SREM:
+    case HISTORY_SISMEMBER:
+        entry->output_int = reply->integer;
+        return reply->type == CLIENT_REPLY_INTEGER && (reply->integer == 0 || reply->integer == 1);
     }
     return false;
 }
@@ -219,7 +278,7 @@ static enum workload_fate classify(struct bench_client *c, const struct workload
                                    enum client_status status, bool sent,
                                    const struct client_reply *reply, struct history_entry *entry)
 {
-    bool write = op->kind != HISTORY_GET;
+    bool write = op->kind != HISTORY_GET && op->kind != HISTORY_SISMEMBER;
     if (status != CLIENT_OK) {
         enum bench_error error = !sent ? BENCH_ERROR_NOT_SENT
                                  : status == CLIENT_E_TIMEOUT ? BENCH_ERROR_TIMEOUT
@@ -276,12 +335,17 @@ static void learn(struct bench_client *c, const struct workload_op *op,
             cache_forget(c, op->key_index);
         break;
     case HISTORY_DEL: cache_forget(c, op->key_index); break;
-    case HISTORY_INCR: break;
+    case HISTORY_INCR:
+    case HISTORY_PUSH:
+    case HISTORY_POP:
+    case HISTORY_SADD:
+    case HISTORY_SREM:
+    case HISTORY_SISMEMBER: break;
     }
 }
 
-/* Runs one operation on the open connection and records it. */
-static void run_op(struct bench_client *c, const struct workload_op *op)
+/* Runs one operation on the open connection and records it. Returns its fate. */
+static enum workload_fate run_op(struct bench_client *c, const struct workload_op *op)
 {
     const struct bench_config *config = c->shared->config;
     const char *argv[4];
@@ -289,14 +353,21 @@ static void run_op(struct bench_client *c, const struct workload_op *op)
     uint32_t argc = 0;
     static const char *const names[] = {
         [HISTORY_GET] = "GET", [HISTORY_PUT] = "SET", [HISTORY_DEL] = "DEL",
-        [HISTORY_CAS] = "CAS", [HISTORY_INCR] = "INCR",
+        [HISTORY_CAS] = "CAS", [HISTORY_INCR] = "INCR", [HISTORY_PUSH] = "RPUSH",
+        [HISTORY_POP] = "LPOP", [HISTORY_SADD] = "SADD", [HISTORY_SREM] = "SREM",
+        [HISTORY_SISMEMBER] = "SISMEMBER",
     };
-    argv[argc] = names[op->kind], lengths[argc] = strlen(names[op->kind]), argc++;
+    const char *name = op->blocking ? "BLPOP" : names[op->kind];
+    argv[argc] = name, lengths[argc] = strlen(name), argc++;
     argv[argc] = op->key, lengths[argc] = op->key_len, argc++;
     if (op->kind == HISTORY_CAS)
         argv[argc] = op->expect, lengths[argc] = op->expect_len, argc++;
-    if (op->kind == HISTORY_PUT || op->kind == HISTORY_CAS)
+    if (op->kind != HISTORY_GET && op->kind != HISTORY_DEL && op->kind != HISTORY_INCR &&
+        op->kind != HISTORY_POP)
         argv[argc] = op->value, lengths[argc] = op->value_len, argc++;
+    if (op->blocking)
+        argv[argc] = WORKLOAD_BLPOP_TIMEOUT, lengths[argc] = strlen(WORKLOAD_BLPOP_TIMEOUT), argc++;
+    assert(argc <= sizeof(argv) / sizeof(argv[0]));
 
     struct history_entry entry = {
         .client = c->client_id, .kind = op->kind, .key = op->key, .key_len = op->key_len,
@@ -315,11 +386,13 @@ static void run_op(struct bench_client *c, const struct workload_op *op)
     if (entry.return_ns <= entry.call_ns)
         entry.return_ns = entry.call_ns + 1;
     enum workload_fate fate = classify(c, op, status, sent, reply, &entry);
-    bool record = fate == FATE_OK || (fate == FATE_UNKNOWN && op->kind != HISTORY_GET);
+    bool read = op->kind == HISTORY_GET || op->kind == HISTORY_SISMEMBER;
+    bool record = fate == FATE_OK || (fate == FATE_UNKNOWN && !read);
     if (c->shared->history != NULL && record) {
         entry.returned = fate == FATE_OK;
         history_writer_add(c->shared->history, &entry, c->line, c->line_capacity);
     }
+    c->last_pop_empty = fate == FATE_OK && op->kind == HISTORY_POP && entry.output_null;
     if (fate == FATE_OK) { /* after the history line: op->expect may point into the cache */
         c->ok++;
         histogram_record(&c->latency_ns, (uint64_t)(entry.return_ns - entry.call_ns));
@@ -339,6 +412,7 @@ static void run_op(struct bench_client *c, const struct workload_op *op)
         else
             sleep_ms(WORKLOAD_BACKOFF_MS);
     }
+    return fate;
 }
 
 /* Opens the connection to the client's current node. Returns true when connected. */
@@ -368,6 +442,43 @@ static bool ensure_connected(struct bench_client *c)
     return false;
 }
 
+/* --workload queue, after the load: pops every queue until it answers empty, recorded like any
+ * pop, so that the checker sees every element that is still in a queue — an acknowledged push
+ * whose element no pop ever returned, while the last pop found the queue empty, is a lost
+ * element. Bounded by WORKLOAD_DRAIN_ATTEMPTS_MAX pops and WORKLOAD_DRAIN_MS. Returns false
+ * when it gave up. */
+static bool drain_queues(struct bench_client *c)
+{
+    const struct bench_config *config = c->shared->config;
+    uint32_t key_index = 0;
+    int64_t deadline_ns = client_now_ns() + (int64_t)WORKLOAD_DRAIN_MS * 1000000;
+    for (uint32_t attempt = 0; attempt < WORKLOAD_DRAIN_ATTEMPTS_MAX; attempt++) {
+        if (key_index == config->keyspace)
+            return true;
+        if (client_now_ns() > deadline_ns)
+            break;
+        if (!ensure_connected(c)) {
+            if (atomic_load(&c->shared->stop))
+                return false;
+            continue;
+        }
+        struct workload_op op = {.kind = HISTORY_POP, .key_index = key_index};
+        int n = snprintf(op.key, sizeof(op.key), "%sq%" PRIu32, c->shared->key_prefix,
+                         key_index);
+        op.key_len = (size_t)n;
+        bool empty = false;
+        if (run_op(c, &op) == FATE_OK) {
+            /* run_op recorded the pop; ask again until one finds the queue empty */
+            empty = c->last_pop_empty;
+        }
+        if (empty)
+            key_index++;
+    }
+    fprintf(stderr, "chorus bench: the queues were not drained within %d pops and %d s\n",
+            WORKLOAD_DRAIN_ATTEMPTS_MAX, WORKLOAD_DRAIN_MS / 1000);
+    return false;
+}
+
 void *bench_client_main(void *arg)
 {
     struct bench_client *c = arg;
@@ -385,6 +496,9 @@ void *bench_client_main(void *arg)
         choose_op(c, &op);
         run_op(c, &op);
     }
+    if (config->workload == BENCH_WORKLOAD_QUEUE && c->index == 0 &&
+        !atomic_load(&shared->stop) && !drain_queues(c))
+        c->errors[BENCH_ERROR_OTHER]++;
     client_conn_close(&c->conn);
     return NULL;
 }

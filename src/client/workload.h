@@ -53,6 +53,7 @@ struct bench_client {
     uint64_t errors[BENCH_ERROR_KINDS];
     uint64_t connect_failures;
     int64_t failing_since_ns; /* 0 when connected */
+    bool last_pop_empty;      /* the last operation was a pop that found its queue empty */
 };
 
 /* Allocates the client's buffers. Returns 0 or -1. */

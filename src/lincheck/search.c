@@ -168,6 +168,73 @@ static void search_make_nodes(struct search *s, const struct lincheck_candidate 
     s->node_count = n;
 }
 
+struct search_popped {
+    struct lincheck_value element;
+    int64_t return_ns;
+};
+
+static int search_popped_compare(const void *a, const void *b)
+{
+    const struct search_popped *x = a, *y = b;
+    if (x->element.tag != y->element.tag) return x->element.tag < y->element.tag ? -1 : 1;
+    if (x->element.payload != y->element.payload)
+        return x->element.payload < y->element.payload ? -1 : 1;
+    return x->return_ns < y->return_ns ? -1 : x->return_ns > y->return_ns;
+}
+
+/* A queue: the order of the pushes is the order in which their elements come out, so among
+ * pushes the search tries first the one whose element a pop returned first (its rank is that
+ * pop's return; any other call ranks by its own return, one without a return last). Trying
+ * concurrent pushes in their return order instead finds a wrong order only when the pops come,
+ * thousands of steps later: the search then backtracked through every order in between. Only
+ * the order of the candidates changes, so every linearization is still found. Keys that are no
+ * queue keep rank 0 everywhere (the order they had). Returns -1 when memory ran out. */
+static int search_rank_queue(struct search *s)
+{
+    uint32_t pops = 0;
+    bool queue = false;
+    for (uint32_t i = 0; i < s->node_count; i++) {
+        const struct search_node *n = &s->nodes[i];
+        if (!n->is_call) continue;
+        enum lincheck_kind kind = n->record->op.kind;
+        queue |= kind == LINCHECK_PUSH || kind == LINCHECK_POP;
+        pops += kind == LINCHECK_POP && n->record->op.returned && !n->record->op.output_null;
+    }
+    if (!queue) return 0;
+    struct search_popped *popped = malloc((pops ? pops : 1) * sizeof(*popped));
+    if (popped == NULL) return -1;
+    s->memory_bytes += (uint64_t)pops * sizeof(*popped);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->node_count; i++) {
+        const struct lincheck_record *r = s->nodes[i].record;
+        if (s->nodes[i].is_call && r->op.kind == LINCHECK_POP && r->op.returned &&
+            !r->op.output_null)
+            popped[n++] = (struct search_popped){ .element = r->output,
+                                                  .return_ns = r->op.return_ns };
+    }
+    assert(n == pops);
+    qsort(popped, n, sizeof(*popped), search_popped_compare);
+    for (uint32_t i = 0; i < s->node_count; i++) {
+        struct search_node *call = &s->nodes[i];
+        if (!call->is_call) continue;
+        const struct lincheck_op *op = &call->record->op;
+        call->rank_ns = op->returned ? op->return_ns : INT64_MAX;
+        if (op->kind != LINCHECK_PUSH) continue;
+        struct search_popped key = { .element = call->record->value, .return_ns = INT64_MIN };
+        /* the first pop of the element: lower bound by binary search */
+        uint32_t lo = 0, hi = n;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (search_popped_compare(&popped[mid], &key) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < n && search_value_equal(popped[lo].element, call->record->value))
+            call->rank_ns = popped[lo].return_ns;
+    }
+    free(popped);
+    return 0;
+}
+
 /* Builds the event list, the bitset layout and an empty cache. Returns -1 on out of memory. */
 static int search_init(struct search *s, const struct lincheck_history *history,
                        const uint32_t *ops, uint32_t count)
@@ -198,6 +265,7 @@ static int search_init(struct search *s, const struct lincheck_history *history,
     search_make_nodes(s, inputs, class_of, count);
     qsort(s->nodes, s->node_count, sizeof(*s->nodes), search_node_compare);
     rv = search_link(s);
+    if (rv == 0) rv = search_rank_queue(s);
 done:
     free(inputs);
     free(class_of);

@@ -22,6 +22,8 @@ struct search_node {
     uint32_t twin_class;       /* a call: its class of twins (symmetry.c), or
                                   LINCHECK_SYMMETRY_NONE */
     uint32_t order_index;      /* a call: its place in the candidate order, while valid */
+    int64_t rank_ns;           /* a call: tried before candidates with a larger one (after
+                                  "enables"); 0 for every call of a key that is no queue */
     bool is_call;
     bool required;             /* returned: must be linearized, with the output seen */
 };

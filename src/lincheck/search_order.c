@@ -141,6 +141,7 @@ static struct search_rank search_rank_of(struct search *s, struct search_node *c
 static bool search_rank_before(struct search_rank a, struct search_rank b)
 {
     if (a.enables != b.enables) return a.enables;
+    if (a.node->rank_ns != b.node->rank_ns) return a.node->rank_ns < b.node->rank_ns;
     return search_twin_before(a.node, b.node);
 }
 
