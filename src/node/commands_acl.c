@@ -15,7 +15,8 @@
  *
  * Connections keep their user's name; every command looks its user up again when the table
  * changed (the generation), so a change applies to connections already authenticated as
- * Redis re-checks permissions per command; a connection whose user was deleted is closed.
+ * Redis re-checks permissions per command; the connections of a deleted user are closed by
+ * the next sweep (node_acl_sweep, from the node's sweep timer), or at their next command.
  * Commands relayed from another node (stand-ins) were checked there.
  */
 #include <stdio.h>
@@ -181,6 +182,27 @@ static const struct acl_user *client_user(struct node_client *client)
     client->user_index = (uint32_t)(u - node->acl->users);
     client->user_generation = node->acl_generation;
     return u;
+}
+
+void node_acl_sweep(struct node *node)
+{
+    if (node->acl_swept_generation == node->acl_generation)
+        return;
+    node->acl_swept_generation = node->acl_generation;
+    /* Bounded by the node's connection limit, and run once per change of the table. As
+     * QUIT does: what the connection already ran is answered, nothing after it runs. */
+    for (struct node_client *c = node->clients; c != NULL; c = c->next) {
+        if (c->stand_in || c->closing || c->quit_seen || !c->authenticated ||
+            client_user(c) != NULL)
+            continue;
+        c->quit_seen = true;
+        if (c->head == NULL) {
+            c->close_after_write = true;
+            node_client_flush(c);
+        } else {
+            c->tail->quit = true;
+        }
+    }
 }
 
 bool node_acl_permits(struct node_exec *e)

@@ -48,6 +48,7 @@ bool node_auth_accept(struct node_client *client)
 
 void node_auth_sweep(struct node *node, uint64_t now_ms)
 {
+    node_acl_sweep(node);
     if (node->denied_count == 0)
         return;
     /* Bounded by the node's connection limit, and run only while a refused one is open. */

@@ -626,6 +626,7 @@ struct node {
     struct acl_table *acl;
     struct acl_table *acl_scratch;      /* ACL SETUSER's trial run */
     uint64_t acl_generation;
+    uint64_t acl_swept_generation;      /* node_acl_sweep looked at this table */
     uint32_t denied_count;              /* clients with `denied` set, not yet freed */
     uv_tcp_t tls_listener;              /* --tls-port (server.c, tls.c) */
     uv_signal_t tls_sighup;             /* SIGHUP reloads the TLS files (server.c) */
@@ -672,6 +673,8 @@ void node_acl_reload(struct node *node);
 struct node_group *node_acl_group(struct node *node);
 /* Whether the default user lets a connection in without AUTH (on and nopass). */
 bool node_acl_default_open(const struct node *node);
+/* Closes, as QUIT would, the connections whose user was deleted since the last sweep. */
+void node_acl_sweep(struct node *node);
 /* Around kv_apply_batch (drive.c): ACL entries of the ACL group become KV_ITEM_ACL items
  * holding the table after them; then their results are set. */
 void node_acl_items_prepare(struct node_group *g, const struct cn_entry *entries,
