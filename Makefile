@@ -140,6 +140,7 @@ bench: all
 	@BUILD=$(BUILD) bench/vs.sh
 	@BUILD=$(BUILD) bench/view_cost.sh
 	@BUILD=$(BUILD) bench/peer_tls.sh
+	@BUILD=$(BUILD) bench/rebalance.sh
 
 chaos: all
 	@BUILD=$(BUILD) tests/chaos.sh
