@@ -104,7 +104,7 @@ cleanup() {
     local i
     exec 2>/dev/null # bash's "Killed" notices about the processes killed below
     [ -n "$HEAL_STRACE_PID" ] && kill -9 "$HEAL_STRACE_PID" 2>/dev/null
-    for p in ${BENCH_PID:-} ${PIPE_PID:-}; do kill -9 "$p" 2>/dev/null; done
+    for p in ${BENCH_PID:-} ${QUEUE_PID:-} ${SETS_PID:-} ${PIPE_PID:-}; do kill -9 "$p" 2>/dev/null; done
     for i in "${!NODE_PID[@]}"; do
         [ -n "${NODE_PID[$i]}" ] && { kill -CONT "${NODE_PID[$i]}"; kill -9 "${NODE_PID[$i]}"; } 2>/dev/null
     done
@@ -220,6 +220,16 @@ ip netns exec "$(net_ns cl)" "$BIN/chorus" bench -c "$CLIENTS" -t "$RUN_SECONDS"
     --read-ratio 0.4 --timeout "$CLIENT_TIMEOUT_MS" --nodes "$NODE_LIST" --history "$HISTORY" --seed "$SEED" \
     --key-prefix "$PREFIX" >"$WORK/bench.out" 2>&1 &
 BENCH_PID=$!
+# Lists used as queues and sets (issue 17), each in a history of its own: RPUSH/LPOP/BLPOP with
+# every list drained at the end, SADD/SREM/SISMEMBER; chorus-lincheck's queue and set models.
+ip netns exec "$(net_ns cl)" "$BIN/chorus" bench -c 2 -t "$RUN_SECONDS" -k 2 --workload queue \
+    --timeout "$CLIENT_TIMEOUT_MS" --nodes "$NODE_LIST" --history "$WORK/queue.jsonl" --seed "$SEED" \
+    --key-prefix "${PREFIX}Q." >"$WORK/queue.out" 2>&1 &
+QUEUE_PID=$!
+ip netns exec "$(net_ns cl)" "$BIN/chorus" bench -c 2 -t "$RUN_SECONDS" -k 2 --workload sets \
+    --read-ratio 0.4 --timeout "$CLIENT_TIMEOUT_MS" --nodes "$NODE_LIST" --history "$WORK/sets.jsonl" \
+    --seed "$SEED" --key-prefix "${PREFIX}S." >"$WORK/sets.out" 2>&1 &
+SETS_PID=$!
 if [ "$PIPELINE_CLIENTS" -gt 0 ]; then
     ip netns exec "$(net_ns cl)" "$BIN/chorus-chaos" pipeline -c "$PIPELINE_CLIENTS" -t "$RUN_SECONDS" \
         --depth 8 --nodes "$NODE_LIST" --prefix "$PREFIX" --seed "$SEED" --timeout "$CLIENT_TIMEOUT_MS" \
@@ -232,6 +242,8 @@ fi
 schedule; schedule_rc=$?
 nemesis_heal_all || CRASHED="${CRASHED}heal failed; "
 wait "$BENCH_PID"; bench_rc=$?; BENCH_PID=""
+wait "$QUEUE_PID"; queue_rc=$?; QUEUE_PID=""
+wait "$SETS_PID"; sets_rc=$?; SETS_PID=""
 pipe_rc=0; [ -n "${PIPE_PID:-}" ] && { wait "$PIPE_PID"; pipe_rc=$?; PIPE_PID=""; }
 # A node that died at the very end (a crash is already recorded) is restarted too, so that
 # the final reads still go through every node.
@@ -242,6 +254,8 @@ verdict=""; reasons=""
 add_reason() { reasons="$reasons${reasons:+; }$*"; }
 [ "$schedule_rc" = 0 ] || add_reason "the schedule failed: $(grep SCHEDULE "$WORK/schedule.log" | tail -1)"
 [ "$bench_rc" = 0 ] || add_reason "chorus bench exited $bench_rc"
+[ "$queue_rc" = 0 ] || add_reason "chorus bench --workload queue exited $queue_rc"
+[ "$sets_rc" = 0 ] || add_reason "chorus bench --workload sets exited $sets_rc"
 [ "$pipe_rc" = 0 ] || add_reason "pipeline check: exit $pipe_rc"
 
 # Heal is done: a leader within 30 s, every node applied the leader's commit index within 30 s.
@@ -285,6 +299,17 @@ if [ "$lin_rc" = 0 ]; then
     esac
 fi
 
+# The queue and set histories: linearizable, with elements delivered (or the check saw nothing).
+collections=""
+for c in queue sets; do
+    timeout 300 "$BIN/chorus-lincheck" --timeout 120 "$WORK/$c.jsonl" >"$WORK/$c.lincheck" 2>&1; c_rc=$?
+    case $c_rc in 0) c_verdict=linearizable ;; 1) c_verdict=NOT-linearizable ;; 2) c_verdict=unknown ;; *) c_verdict="checker-error-$c_rc" ;; esac
+    collections="$collections${collections:+, }$c $(wc -l <"$WORK/$c.jsonl") $c_verdict"
+    [ "$c_rc" = 0 ] || { add_reason "chorus-lincheck on the $c history: $c_verdict"; head -10 "$WORK/$c.lincheck"; }
+done
+delivered=$(grep -c '"op":"pop".*"output":"' "$WORK/queue.jsonl")
+[ "$delivered" -ge "$RUN_SECONDS" ] || add_reason "only $delivered queue elements delivered"
+
 ops=$(wc -l <"$HISTORY")
 unknown=$(grep -c '"return":null' "$HISTORY")
 ok=$(sed -n 's/^throughput: \([0-9]*\) ok.*/\1/p' "$WORK/bench.out"); ok=${ok:-0}
@@ -301,7 +326,7 @@ if [ -n "$CRASHED" ]; then
     done
 fi
 kinds=""; for k in "${!FAULT_COUNT[@]}"; do kinds="$kinds${kinds:+ }$k:${FAULT_COUNT[$k]}"; done
-line="chaos $PROTOCOL n=$NODES seed=$SEED ${RUN_SECONDS}s nemesis=$NEMESIS$([ $COMBINED = 0 ] && echo ' alone'): ops $ops, ok $ok, failed $failed, unknown $unknown, faults $FAULTS ($kinds), pipeline ${pipeline:-none}, verdict $verdict, control $control"
+line="chaos $PROTOCOL n=$NODES seed=$SEED ${RUN_SECONDS}s nemesis=$NEMESIS$([ $COMBINED = 0 ] && echo ' alone'): ops $ops, ok $ok, failed $failed, unknown $unknown, faults $FAULTS ($kinds), pipeline ${pipeline:-none}, verdict $verdict, control $control, collections ($collections)"
 [ -z "$reasons" ] && FINAL=pass
 echo "$line"
 if [ -n "$RESULTS" ]; then
