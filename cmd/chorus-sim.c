@@ -29,10 +29,12 @@
  * entries' log time with its jumping wall clock as it reads) or ignore-deadline (reads return
  * keys whose time to live has passed): docs/expiry.md.
  *
- * --membership (Raft) starts every group with nodes 1-3 as its voters (the others join with an
+ * --membership starts every group with nodes 1-3 as its voters (the others join with an
  * empty configuration) and changes members at random during the faults: learners added,
- * promoted, demoted and removed, voters removed and replaced (src/sim/membership.c). Elections
- * and commits are then checked against the configuration they happened in.
+ * promoted, demoted and removed, voters removed and replaced (src/sim/membership.c). With
+ * Raft, elections and commits are then checked against the configuration they happened in;
+ * with Multi-Paxos (alpha = 8), every applied value against the configuration governing its
+ * slot.
  *
  * --trace-html FILE (with --seed S) writes the seed's timeline as one self-contained HTML page
  * (src/sim/trace_html.h): nodes as lanes, messages as arrows, faults, leaders, applies and the
@@ -259,9 +261,8 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
         return sim_cmd_error("--plant needs --groups 2 or more");
     if (cmd->options.plant == SIM_PLANT_EARLY_ACK && cmd->options.storage != SIM_STORAGE_WAL)
         return sim_cmd_error("--plant early-ack needs --storage wal");
-    if (cmd->options.membership && (cmd->compare || strcmp(cmd->options.protocol, "raft") != 0))
-        return sim_cmd_error("--membership runs the Raft core only (not yet Multi-Paxos), "
-                             "and not with --compare");
+    if (cmd->options.membership && cmd->compare)
+        return sim_cmd_error("--membership does not run with --compare");
     if (cmd->compare && !cmd->have_duration) cmd->options.duration_ms = 8000;
     if (cmd->compare && cmd->options.duration_ms <= SIM_COMPARE_PARTITION_US_END / 1000)
         return sim_cmd_error("--compare needs --duration-ms above %d",

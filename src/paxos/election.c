@@ -71,13 +71,41 @@ void paxos_become_follower(struct paxos *p, cn_node_id leader)
     paxos_reset_election_timer(p);
 }
 
+/* A node that is no voter of the configurations it knows does not campaign (learners, removed
+ * nodes, nodes that know no configuration yet). It may only lag: the configurations that
+ * make it a voter may be chosen in slots it has not learned, and the nodes that know them
+ * may be no voters any more (membership.c: a leader that removed itself hands over and
+ * steps down). So at each election timeout without a leader it asks a node it knows, drawn
+ * at random, for the chosen values it lacks. */
+static void ask_anyone(struct paxos *p)
+{
+    paxos_reset_election_timer(p);
+    if (p->catchup_inflight || p->members.count == 0)
+        return;
+    uint32_t at = (uint32_t)(cn_random_next(&p->random) % p->members.count);
+    for (uint32_t i = 0; i < p->members.count; i++) {
+        cn_node_id id = p->members.ids[(at + i) % p->members.count];
+        if (id == p->config.id)
+            continue;
+        struct cn_message *out = paxos_send(p, CN_MSG_CATCHUP, id);
+        if (out != NULL) {
+            out->index = p->commit + 1;
+            p->catchup_inflight = true;
+            p->catchup_elapsed = 0;
+        }
+        return;
+    }
+}
+
 /* Starts phase 1 with a fresh ballot (§3). `force` (an operator, a test, or TimeoutNow) makes
  * acceptors answer despite their lease. Our own promise counts once durable: maybe_finish
  * runs again on ack. */
 void paxos_campaign(struct paxos *p, bool force)
 {
-    if (!paxos_conf_is_voter(p, p->config.id))
-        return; /* learners, removed nodes and nodes that know no configuration yet */
+    if (!paxos_conf_is_voter(p, p->config.id)) {
+        ask_anyone(p);
+        return;
+    }
     if (p->role == CN_ROLE_CANDIDATE && p->backoff < PAXOS_BACKOFF_SHIFT_MAX)
         p->backoff++; /* the last round did not complete */
     leave_leadership(p);

@@ -266,6 +266,32 @@ void sim_check_committed_durable(struct sim_check *check, uint32_t node,
     }
 }
 
+void sim_check_chosen_quorum(struct sim_check *check, uint32_t node,
+                             const struct cn_entry *entry, const struct cn_members *voters,
+                             const struct sim_disk *const *disks)
+{
+    uint64_t data_hash = sim_disk_data_hash(entry->data, entry->data_len);
+    uint32_t holders = 0;
+    for (uint32_t i = 0; i < voters->count; i++) {
+        cn_node_id id = voters->ids[i];
+        if (id == 0 || id > check->node_count) continue;
+        const struct sim_disk *disk = disks[id - 1];
+        if (disk->snapshot.index >= entry->index) {
+            holders++;
+            continue;
+        }
+        const struct sim_disk_entry *on_disk = sim_disk_entry_at(disk, entry->index);
+        holders += on_disk != NULL && on_disk->data_hash == data_hash &&
+                   on_disk->type == entry->type;
+    }
+    if (holders < voters->count / 2 + 1) {
+        sim_check_fail(check, "chosen without a majority of its slot's configuration",
+                       "node %u applied slot %" PRIu64 " ballot %" PRIu64 " but only %u of"
+                       " the %u voters governing it hold it", node + 1, entry->index,
+                       entry->term, holders, voters->count);
+    }
+}
+
 void sim_check_set_membership(struct sim_check *check, bool membership)
 {
     check->membership = membership;

@@ -79,6 +79,8 @@ extern const struct sim_check_protocol sim_check_raft;
 extern const struct sim_check_protocol sim_check_paxos;
 
 /* The checks of one consensus group. */
+enum { SIM_CHECK_CONFS_MAX = 64 }; /* configurations recorded per group per seed */
+
 struct sim_check {
     uint32_t node_count;
     /* Which group this checker watches, and how many there are: with more than one, every
@@ -99,6 +101,12 @@ struct sim_check {
     bool membership;
     struct sim_map votes;
     uint64_t commit_checked[SIM_NODES_MAX];
+    /* Multi-Paxos: the configurations chosen, by their command's slot, as first applied
+     * (the voters; conf_voters[0] is the initial one, slot 0), so that a slot's governing
+     * configuration is known exactly whatever the applying node knows. */
+    struct cn_members conf_voters[SIM_CHECK_CONFS_MAX];
+    uint64_t conf_slots[SIM_CHECK_CONFS_MAX];
+    uint32_t conf_count;
     /* Where violations go: `own` unless the driver points it at a verdict shared by every
      * group's checker (sim_check_share). */
     struct sim_verdict *verdict;
@@ -174,6 +182,11 @@ void sim_check_became_leader(struct sim_check *check, uint32_t node, const struc
 /* Every replica is at the same log time after the same index (docs/expiry.md). */
 void sim_check_log_time(struct sim_check *check, uint32_t node, uint64_t index,
                         uint64_t time_ms);
+/* Multi-Paxos with membership changes: a majority of `voters` (the configuration governing
+ * the entry's slot) hold the entry's value on their disks (or under their snapshots). */
+void sim_check_chosen_quorum(struct sim_check *check, uint32_t node,
+                             const struct cn_entry *entry, const struct cn_members *voters,
+                             const struct sim_disk *const *disks);
 const struct sim_check_applied *sim_check_applied_at(const struct sim_check *check,
                                                      uint64_t index);
 

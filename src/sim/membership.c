@@ -17,6 +17,13 @@
  * configuration in its term; each index a leader's commit index covers must be on the disks
  * of a majority of each half of the configuration it committed under; one leader per term
  * holds across configurations as before. Nodes outside a configuration never count.
+ *
+ * With Multi-Paxos (the alpha window, src/paxos/membership.c; Lamport, "Paxos Made Simple"
+ * §3) a configuration chosen in slot s governs the slots from s + alpha on, and the check is
+ * per slot: every value a node applies is on the disks of a majority of the voters of the
+ * configuration governing its slot, known exactly from the configuration commands as first
+ * applied (the check's record, by slot). Elections are not checked per configuration (a
+ * ballot needs no votes of a term).
  */
 #include <assert.h>
 #include <inttypes.h>
@@ -48,8 +55,13 @@ struct cn_members sim_membership_initial(const struct sim *sim, uint32_t node)
 void sim_membership_begin(struct sim *sim)
 {
     sim_rng_init(&sim->rng_membership, sim->seed, SIM_RNG_MEMBERSHIP);
-    for (uint32_t g = 0; g < sim->group_count; g++)
-        sim_check_set_membership(&sim->checks[g], sim->options.membership);
+    for (uint32_t g = 0; g < sim->group_count; g++) {
+        struct sim_check *check = &sim->checks[g];
+        sim_check_set_membership(check, sim->options.membership);
+        check->conf_count = 1;
+        check->conf_slots[0] = 0;
+        check->conf_voters[0] = sim_membership_initial(sim, 0);
+    }
     if (!sim->options.membership) return;
     sim_schedule(sim, sim_rng_range(&sim->rng_membership, SIM_MEMBERSHIP_GAP_US_MIN,
                                     SIM_MEMBERSHIP_GAP_US_MAX),
@@ -185,6 +197,49 @@ void sim_membership_next(struct sim *sim)
                  SIM_EV_MEMBERSHIP, 0, 0, NULL);
 }
 
+void sim_membership_restored(struct sim *sim, struct sim_replica *r,
+                             const struct cn_members *packed, uint64_t index)
+{
+    (void)sim;
+    struct cn_membership m;
+    r->conf = *packed;
+    r->conf_before = *packed;
+    r->conf_slot = 0;
+    if (!cn_membership_unpack(packed, &m) || !cn_membership_joint(&m)) return;
+    /* A Multi-Paxos snapshot taken while a change was pending: outgoing = the one in force. */
+    struct cn_membership before = {.voters = m.outgoing};
+    struct cn_membership after = {.voters = m.voters, .learners = m.learners};
+    cn_membership_pack(&before, &r->conf_before);
+    cn_membership_pack(&after, &r->conf);
+    r->conf_slot = index;
+}
+
+struct cn_members sim_membership_snapshot(const struct sim *sim, const struct sim_replica *r,
+                                          uint64_t index)
+{
+    if (!sim->log_per_slot || r->conf_slot == 0 ||
+        r->conf_slot + SIM_MEMBERSHIP_ALPHA_SLOTS <= index + 1)
+        return r->conf;
+    struct cn_membership before, after;
+    bool ok = cn_membership_unpack(&r->conf_before, &before) &&
+              cn_membership_unpack(&r->conf, &after);
+    assert(ok);
+    after.outgoing = before.voters;
+    struct cn_members packed;
+    cn_membership_pack(&after, &packed);
+    return packed;
+}
+
+void sim_membership_check_chosen(struct sim *sim, uint32_t node, struct sim_replica *r,
+                                 const struct cn_entry *entry)
+{
+    struct sim_check *check = &sim->checks[r->group];
+    if (check->conf_count == SIM_CHECK_CONFS_MAX) return; /* past what is recorded */
+    uint32_t k = check->conf_count - 1;
+    while (k > 0 && check->conf_slots[k] + SIM_MEMBERSHIP_ALPHA_SLOTS > entry->index) k--;
+    sim_check_chosen_quorum(check, node, entry, &check->conf_voters[k], sim->disks[r->group]);
+}
+
 void sim_membership_applied(struct sim *sim, uint32_t node, struct sim_replica *r,
                             const struct cn_entry *entry)
 {
@@ -195,11 +250,19 @@ void sim_membership_applied(struct sim *sim, uint32_t node, struct sim_replica *
                        PRIu64 " does not decode", node + 1, entry->index);
         return;
     }
+    r->conf_before = r->conf;
+    r->conf_slot = entry->index;
     cn_membership_pack(&m, &r->conf);
     /* Counted once, by the first node to apply it. */
     const struct sim_check_applied *seen = sim_check_applied_at(&sim->checks[r->group],
                                                                 entry->index);
-    if (seen == NULL) sim->result->membership_completed++;
+    if (seen != NULL) return;
+    sim->result->membership_completed++;
+    struct sim_check *check = &sim->checks[r->group];
+    if (check->conf_count < SIM_CHECK_CONFS_MAX) {
+        check->conf_slots[check->conf_count] = entry->index;
+        check->conf_voters[check->conf_count++] = m.voters;
+    }
 }
 
 /* The halves a leader's commit at `commit` needed a majority of, as far as can be told from
@@ -228,7 +291,8 @@ void sim_membership_observe(struct sim *sim, uint32_t node, uint32_t group,
                             const struct cn_update *u, bool new_term)
 {
     struct sim_check *check = &sim->checks[group];
-    if (!sim->options.membership || u->role != CN_ROLE_LEADER) return;
+    /* Multi-Paxos is checked per slot when applied (sim_membership_check_chosen). */
+    if (!sim->options.membership || u->role != CN_ROLE_LEADER || sim->log_per_slot) return;
     struct sim_replica *r = sim_replica(sim, node, group);
     struct cn_status status;
     sim->ops->status(r->core, &status);

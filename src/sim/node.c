@@ -68,6 +68,8 @@ static int sim_replica_start(struct sim *sim, uint32_t node, uint32_t group)
     config.message_entries_max = sim->params.message_entries_max;
     config.inflight_messages_max = sim->params.inflight_messages_max;
     config.random_seed = sim_core_seed(sim, node, group);
+    /* A small alpha, so that Multi-Paxos changes take effect within a seed. */
+    if (sim->options.membership) config.paxos_alpha_slots = SIM_MEMBERSHIP_ALPHA_SLOTS;
     if (sim_restore_reserve(sim, r->disk.count) != 0) {
         sim->sim_failed = true;
         sim_verdict_fail(&sim->verdict, "bound", "out of memory restoring node %u", node + 1);
@@ -92,8 +94,10 @@ static int sim_replica_start(struct sim *sim, uint32_t node, uint32_t group)
     sim_clock_restarted(r);
     /* The configuration as of the snapshot the state machine starts from, else the one the
      * core was created with (configuration entries applied from here on follow). */
-    r->conf = r->disk.snapshot.index > 0 && r->disk.snapshot.members.count > 0
-                  ? r->disk.snapshot.members : config.members;
+    if (r->disk.snapshot.index > 0 && r->disk.snapshot.members.count > 0)
+        sim_membership_restored(sim, r, &r->disk.snapshot.members, r->disk.snapshot.index);
+    else
+        sim_membership_restored(sim, r, &config.members, 0);
     r->applied_index = 0;
     r->applied_term = 0;
     r->applied_rolling = 0;

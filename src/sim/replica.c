@@ -94,7 +94,8 @@ static void sim_replica_install(struct sim *sim, uint32_t node, struct sim_repli
         return;
     }
     sim->result->snapshots_installed++;
-    if (u->snapshot.members.count > 0) r->conf = u->snapshot.members;
+    if (u->snapshot.members.count > 0)
+        sim_membership_restored(sim, r, &u->snapshot.members, u->snapshot.index);
     sim_check_snapshot_installed(check, node, r->applied_index, r->applied_rolling,
                                  sim_kvsm_digest(&r->kvsm));
     sim_check_persisted(check, node, disk, u->snapshot.index + 1);
@@ -143,8 +144,10 @@ static void sim_replica_maybe_snapshot(struct sim *sim, uint32_t node, struct si
     assert(len > 0);
     /* The configuration in force at the snapshot's index (consensus.h, update rule 2). */
     struct cn_snapshot_meta meta = {.index = r->applied_index, .term = r->applied_term,
-                                    .members = sim->options.membership ? r->conf
-                                                                       : sim_members(sim)};
+                                    .members = sim->options.membership
+                                                   ? sim_membership_snapshot(sim, r,
+                                                                             r->applied_index)
+                                                   : sim_members(sim)};
     /* With the WAL, the sim disk follows its marker rule: per slot (Multi-Paxos), the slots
      * above the snapshot stay, whatever they hold (the acceptor's word on them). */
     int (*set)(struct sim_disk *, const struct cn_snapshot_meta *, uint64_t, const uint8_t *,
@@ -184,6 +187,8 @@ static void sim_replica_apply(struct sim *sim, uint32_t node, struct sim_replica
          * leader's commits are checked against its configuration instead (membership.c). */
         if (!sim->options.membership)
             sim_check_committed_durable(check, node, e, sim->disks[r->group]);
+        else if (sim->log_per_slot)
+            sim_membership_check_chosen(sim, node, r, e);
         if (e->type == CN_ENTRY_CONFIG) sim_membership_applied(sim, node, r, e);
         struct sim_kv_output output = {0};
         uint64_t stamp_ms = 0, time_before_ms = r->kvsm.time_ms;

@@ -41,6 +41,9 @@ enum {
     SIM_TTL_KEYS = 2,
     SIM_TTL_KEY_FIRST = SIM_STRING_KEYS_MAX + SIM_COUNTER_KEYS,
     SIM_KEYS = SIM_STRING_KEYS_MAX + SIM_COUNTER_KEYS + SIM_TTL_KEYS,
+    /* Multi-Paxos with --membership: a configuration chosen in slot s governs from s + 8 on
+     * (small, so that changes take effect within a seed; src/paxos/membership.c). */
+    SIM_MEMBERSHIP_ALPHA_SLOTS = 8,
 };
 _Static_assert((int)SIM_KEYS <= (int)SIM_KVSM_KEYS_MAX,
                "the workload's keys fit in the state machine");
@@ -160,6 +163,10 @@ struct sim_replica {
     /* The configuration as of applied_index, packed (consensus/membership.h): what a
      * snapshot taken here carries (consensus.h, update rule 2). */
     struct cn_members conf;
+    /* Multi-Paxos (the alpha window, src/paxos/membership.c): the configuration before
+     * `conf` and the slot of `conf`'s command; `conf` governs from conf_slot + alpha on. */
+    struct cn_members conf_before;
+    uint64_t conf_slot;
     struct sim_read_wait reads[SIM_READS_WAITING_MAX];
     uint32_t read_count;
     /* clock.c: the log time this replica stamps as leader, the state machine's log time as
@@ -452,6 +459,17 @@ void sim_membership_next(struct sim *sim);
 /* A replica applied a configuration entry: its packed configuration follows. */
 void sim_membership_applied(struct sim *sim, uint32_t node, struct sim_replica *r,
                             const struct cn_entry *entry);
+/* A replica's configuration restored from a snapshot of `index` (or the initial one). */
+void sim_membership_restored(struct sim *sim, struct sim_replica *r,
+                             const struct cn_members *packed, uint64_t index);
+/* Multi-Paxos: the packed configuration a snapshot at `index` carries (joint while a change
+ * chosen at or below it governs only later slots). */
+struct cn_members sim_membership_snapshot(const struct sim *sim, const struct sim_replica *r,
+                                          uint64_t index);
+/* Multi-Paxos: `node` applies `entry`: a majority of the voters of the configuration
+ * governing its slot hold it on their disks. */
+void sim_membership_check_chosen(struct sim *sim, uint32_t node, struct sim_replica *r,
+                                 const struct cn_entry *entry);
 /* A fresh update of a leader: its election and its commits against its configuration. */
 void sim_membership_observe(struct sim *sim, uint32_t node, uint32_t group,
                             const struct cn_update *u, bool new_term);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sim_membership.sh — the deterministic simulator on the Raft core with membership changes
+# sim_membership.sh — the deterministic simulator on both cores with membership changes
 # (chorus-sim --membership, src/sim/membership.c): every group starts with nodes 1-3 as its
 # voters, and while every fault runs its leaders are asked at random to add learners, promote
 # them, demote, remove and replace voters (joint consensus, Raft §6). Elections must hold
@@ -9,9 +9,14 @@
 # exits 0 with "violations: 0", and shows on average at least one accepted change and two
 # committed configuration entries per seed besides what every simulator check requires
 # (tests/checks/lib/sim.sh). 3,000 seeds of 5 nodes, 2,000 of 3 nodes, 400 with the WAL over
-# the tearing file system, 200 of 4 groups. Builds nothing: uses ${BUILD:-build}/bin/chorus-sim.
-# Takes ~10-15 s on 2 cores.
-# timeout: 240
+# the tearing file system, 200 of 4 groups. Then Multi-Paxos (Lamport's alpha window, alpha =
+# 8, src/paxos/membership.c): every value a node applies must be on the disks of a majority of
+# the voters of the configuration governing its slot (removed members and learners never
+# count), with every other simulator check; 1,500 seeds of 5 nodes, 1,000 of 3 nodes (fewer
+# changes apply to three: at least 1.5 committed per seed), 200 with the WAL, 150 of 4 groups.
+# Builds nothing: uses ${BUILD:-build}/bin/chorus-sim. Takes ~15 s (Raft) + ~20 s (Multi-Paxos)
+# on 2 cores.
+# timeout: 400
 set -u
 cd "$(dirname "$0")/../.."
 . tests/checks/lib/sim.sh
@@ -24,4 +29,12 @@ sim_run "raft membership, 5 nodes, wal" 400 "$need torn_writes" -- --protocol ra
     --nodes 5 --membership --storage wal --start 500000
 sim_run "raft membership, 5 nodes, 4 groups" 200 "$need groups_ops>=3.5" -- --protocol raft \
     --jobs 2 --nodes 5 --membership --groups 4 --start 600000
+sim_run "paxos membership, 5 nodes" 1500 "$need" -- --protocol paxos --jobs 2 --nodes 5 \
+    --membership --start 700000
+sim_run "paxos membership, 3 nodes" 1000 "membership_changes>=1 membership_committed>=1.5" -- \
+    --protocol paxos --jobs 2 --nodes 3 --membership --start 800000
+sim_run "paxos membership, 5 nodes, wal" 200 "$need torn_writes" -- --protocol paxos --jobs 2 \
+    --nodes 5 --membership --storage wal --start 900000
+sim_run "paxos membership, 5 nodes, 4 groups" 150 "$need groups_ops>=3.5" -- --protocol paxos \
+    --jobs 2 --nodes 5 --membership --groups 4 --start 1100000
 exit $SIM_STATUS
