@@ -566,10 +566,15 @@ void node_members_on_message(struct node *node, const struct cn_message *msg)
     struct node_members *m = node->members;
     uint32_t group = node->cluster_mode ? node->topology->shard_count : 0;
     if (m == NULL || m->target == 0 || msg->group != group || msg->from != m->target ||
-        msg->type != CN_MSG_APPEND_RESPONSE || msg->reject)
+        msg->reject)
         return;
-    if (msg->index > m->target_match)
-        m->target_match = msg->index;
+    /* Raft: the learner's acknowledged index. Multi-Paxos: the chosen prefix it reports in
+     * its lease answers (it learns chosen values by catch-up, not by appends). */
+    uint64_t reached = msg->type == CN_MSG_APPEND_RESPONSE ? msg->index
+                       : msg->type == CN_MSG_LEASE_RESPONSE ? msg->commit
+                                                             : 0;
+    if (reached > m->target_match)
+        m->target_match = reached;
 }
 
 /* ---- the change, step by step ------------------------------------------------------------ */
@@ -727,6 +732,15 @@ void node_members_tick(struct node *node)
         members_change_end(node, true, text);
         return;
     }
+    /* Multi-Paxos: a leader starts a new ballot of its own each time a configuration is
+     * chosen (src/paxos/membership.c), a phase 1 it normally wins; that is no leadership
+     * moving. Only losing it is. */
+    if (strcmp(node->ops->name, "paxos") == 0 && st->role == CN_ROLE_CANDIDATE &&
+        node_now_ms(node) <= m->deadline_ms)
+        return;
+    if (strcmp(node->ops->name, "paxos") == 0 && st->role == CN_ROLE_LEADER &&
+        st->leader == node->config.id)
+        m->started_term = st->term;
     if (st->role != CN_ROLE_LEADER || st->term != m->started_term) {
         members_change_fail(node, "node %u: leadership moved during the change (the configuration is "
                     "now what the new leader has; run the command again on it)", m->target);
@@ -835,7 +849,9 @@ static struct node_group *change_may_start(struct node_exec *e)
 {
     struct node *node = e->node;
     struct node_group *g = member_group(node);
-    if (strcmp(node->ops->name, "raft") != 0) {
+    /* Multi-Paxos changes the configuration of one group (the alpha window); a sharded
+     * cluster's rebalancer moves replicas with Raft's joint configurations only. */
+    if (strcmp(node->ops->name, "raft") != 0 && node->cluster_mode) {
         node_exec_error(e, "ERR membership change is not supported by Multi-Paxos yet "
                            "(--protocol raft)");
         return NULL;
