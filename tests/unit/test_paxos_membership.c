@@ -8,7 +8,9 @@
  *  - one change at a time: refused while one is unchosen or chosen and not yet in force;
  *  - a leader change in the middle of a change completes it;
  *  - a snapshot taken between the chosen configuration command and its taking effect carries
- *    both configurations, and a node restored or installed from it counts correctly.
+ *    both configurations, and a node restored or installed from it counts correctly;
+ *  - a new leader that recovers a configuration command with values beyond where it takes
+ *    effect re-proposes only below that slot (the fence) until the command is chosen.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -312,6 +314,64 @@ static void scenario_snapshot_between_chosen_and_in_force(void **state)
     px_free(px);
 }
 
+/* Leader 1 learns its configuration command (slot x, replacing 1 by 4) chosen, starts a new
+ * ballot, fills x+1..x+3 with no-ops and proposes "v" in x+4, the first slot the new
+ * configuration governs; 2 and 3 accept all of it but never learn x chosen (catch-up lost),
+ * and 1 crashes. 2's phase 1 recovers a configuration command with values at and beyond
+ * x + alpha: it re-proposes only below the fence, proposes nothing new until x is chosen,
+ * then runs phase 1 again (covering {2,3,4}) and chooses "v" in x+4. */
+static void scenario_recovered_command_fences_the_slots_it_governs(void **state)
+{
+    (void)state;
+    struct px *px = group(4, 3);
+    lead(px, 1);
+    uint64_t x = 0;
+    assert_int_equal(px_change(px, 1, &MEMBERS(2, 3, 4), &NONE, &x), CN_OK);
+    isolate(px, 4, true);
+    /* x is chosen at 1 only: its acceptances arrive, the commit that would tell is lost. */
+    px_deliver(px, 0, 0, CN_MSG_ACCEPT);
+    px_deliver(px, 0, 0, CN_MSG_ACCEPTED);
+    assert_true(px_commit(px, 1) >= x);
+    px_deliver(px, 0, 0, CN_MSG_PREPARE);
+    px_deliver(px, 0, 0, CN_MSG_PROMISE);
+    assert_int_equal(px_role(px, 1), CN_ROLE_LEADER);
+    uint64_t v = 0;
+    assert_int_equal(px_propose(px, 1, "v", &v), CN_OK);
+    assert_int_equal(v, x + ALPHA);
+    px_settle(px);
+    px_deliver(px, 1, 2, CN_MSG_ACCEPT);
+    px_deliver(px, 1, 3, CN_MSG_ACCEPT);
+    cluster_drop(&px->c, 0, 0, 0);
+    px_crash(px, 1);
+    for (cn_node_id id = 2; id <= 3; id++) {
+        assert_true(px_commit(px, id) < x);
+        assert_non_null(px_disk_slot(px, id, v));
+    }
+    /* 2 leads with a fence at x + alpha: nothing new until x is chosen. */
+    px_campaign(px, 2);
+    px_deliver(px, 0, 0, CN_MSG_PREPARE);
+    px_deliver(px, 0, 0, CN_MSG_PROMISE);
+    assert_int_equal(px_role(px, 2), CN_ROLE_LEADER);
+    /* "v" is not re-proposed in 2's ballot: its phase 1 did not cover {2,3,4}. */
+    assert_true(px_entry_ballot(px, 2, v) < px_promised(px, 2));
+    assert_true(px_entry_ballot(px, 2, x + ALPHA - 1) == px_promised(px, 2));
+    assert_int_equal(px_propose(px, 2, "w", NULL), CN_ERR_BUSY);
+    isolate(px, 4, false);
+    px_stabilize(px);
+    for (uint32_t round = 0; round < 50 && px_applied(px, 2, v) == NULL; round++)
+        px_tick_all(px, 1);
+    assert_string_equal(px_applied(px, 2, v), "v");
+    until_in_force(px, 2);
+    assert_members(px_status(px, 2).members, MEMBERS(2, 3, 4));
+    cn_node_id leader = cluster_leader(&px->c);
+    assert_true(leader == 2 || leader == 3);
+    uint64_t w = 0;
+    assert_int_equal(px_propose(px, leader, "w", &w), CN_OK);
+    px_stabilize(px);
+    assert_true(px_commit(px, leader) >= w);
+    px_free(px);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -321,6 +381,7 @@ int main(void)
         cmocka_unit_test(scenario_one_change_at_a_time),
         cmocka_unit_test(scenario_leader_change_mid_change),
         cmocka_unit_test(scenario_snapshot_between_chosen_and_in_force),
+        cmocka_unit_test(scenario_recovered_command_fences_the_slots_it_governs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
