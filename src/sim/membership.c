@@ -200,12 +200,13 @@ void sim_membership_next(struct sim *sim)
 void sim_membership_restored(struct sim *sim, struct sim_replica *r,
                              const struct cn_members *packed, uint64_t index)
 {
-    (void)sim;
     struct cn_membership m;
     r->conf = *packed;
     r->conf_before = *packed;
     r->conf_slot = 0;
-    if (!cn_membership_unpack(packed, &m) || !cn_membership_joint(&m)) return;
+    /* A Raft joint configuration is one configuration, kept whole. */
+    if (!sim->log_per_slot || !cn_membership_unpack(packed, &m) || !cn_membership_joint(&m))
+        return;
     /* A Multi-Paxos snapshot taken while a change was pending: outgoing = the one in force. */
     struct cn_membership before = {.voters = m.outgoing};
     struct cn_membership after = {.voters = m.voters, .learners = m.learners};
