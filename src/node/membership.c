@@ -713,8 +713,11 @@ void node_members_tick(struct node *node)
     node_refresh_status(g);
     const struct cn_status *st = &g->status;
     /* A node that sees a configuration, complete and without it, was removed. */
-    if (!m->removed && !cn_membership_empty(&st->membership) && !st->membership_pending &&
-        !cn_membership_contains(&st->membership, node->config.id))
+    if (cn_membership_contains(&st->membership, node->config.id))
+        m->seen_member = true;
+    bool replays = strcmp(node->ops->name, "paxos") == 0 && !m->seen_member;
+    if (!m->removed && !replays && !cn_membership_empty(&st->membership) &&
+        !st->membership_pending && !cn_membership_contains(&st->membership, node->config.id))
         mark_removed(node, "its configuration no longer names it");
     if (m->step == STEP_IDLE && node->cluster_mode && st->role == CN_ROLE_LEADER &&
         !st->membership_pending)

@@ -46,6 +46,10 @@ struct node_members {
     struct memberbook book;
     bool joined;
     bool removed;
+    /* A configuration this node learned named it (since it started). With Multi-Paxos a
+     * joining node learns the configurations chosen before it was added, none of which names
+     * it: only one that follows one naming it says that it was removed. */
+    bool seen_member;
     /* The change in progress (leader only). */
     enum member_step step;
     cn_node_id target;

@@ -79,6 +79,9 @@ void paxos_become_follower(struct paxos *p, cn_node_id leader)
  * at random, for the chosen values it lacks. */
 static void ask_anyone(struct paxos *p)
 {
+    /* No leader was heard for an election timeout: forget it, or its lease (handle_prepare)
+     * would hold off for ever the voters' prepares that this node must answer. */
+    p->leader = 0;
     paxos_reset_election_timer(p);
     if (p->catchup_inflight || p->members.count == 0)
         return;
