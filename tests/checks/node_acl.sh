@@ -42,7 +42,7 @@ acl_list_is() { [ "$(cli "$1" acl list 2>/dev/null)" = "$want" ]; }
 for i in 1 2 3; do wait_for 10 acl_list_is "$i" || fail "node $i's ACL LIST is not node $follower's"; done
 # (The categories' words are the best fit over chorus's command table, which grows: only
 # their start and the single command are checked here; acl_diff.py compares words.)
-echo "$want" | grep -q '^user app on #[0-9a-f]\{64\} ~app:\* resetchannels -@all +@.* -flushall$' ||
+echo "$want" | grep -q '^user app on #[0-9a-f]\{64\} ~app:\* resetchannels -@all +@read +@write -flushall$' ||
     fail "unexpected ACL LIST: $want"
 app_cli() { local node=$1; shift; cli "$node" --user app --pass "$SECRET" --no-auth-warning "$@"; }
 for i in 1 2 3; do
