@@ -20,6 +20,8 @@
 #include "storage/kv_command.h"
 #include "storage/kv_logclock.h"
 
+#include "../support/kv_fixture.h"
+
 enum { ARGS_MAX = 16, ENTRY_BYTES_MAX = 1u << 16, T0 = 1700000000000ull };
 
 struct fixture {
@@ -29,24 +31,6 @@ struct fixture {
     struct kv *other;
     uint8_t entry[ENTRY_BYTES_MAX];
 };
-
-static void remove_dir(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return;
-    }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            unlink(path);
-        }
-    }
-    closedir(d);
-    rmdir(dir);
-}
 
 static int setup(void **state)
 {
@@ -67,8 +51,8 @@ static int teardown(void **state)
     struct fixture *f = *state;
     kv_close(f->kv);
     kv_close(f->other);
-    remove_dir(f->dir);
-    remove_dir(f->dir2);
+    kv_fixture_remove_dir(f->dir);
+    kv_fixture_remove_dir(f->dir2);
     free(f);
     return 0;
 }
