@@ -130,7 +130,8 @@ run: all
 	@tools/run-cluster.sh $(BUILD)
 
 # Raft with the storage benchmarks, then the same cluster benchmarks with Multi-Paxos, then
-# HSET and SADD against one-element and million-element collections (bench/collections.sh).
+# HSET, LPUSH, SADD and ZADD against one-element and million-element collections, ZRANGE and
+# LRANGE from the middle of a million (bench/collections.sh).
 bench: all
 	@BUILD=$(BUILD) bench/run.sh
 	@BUILD=$(BUILD) PROTOCOL=paxos BENCH_SKIP_STORAGE=1 BENCH_SUFFIX=-paxos bench/run.sh

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# bench/collections.sh — HSET, SADD and ZADD at 50 clients against a one-element and a
+# bench/collections.sh — HSET, LPUSH, SADD and ZADD at 50 clients against a one-element and a
 # million-element collection (issue 17: a collection is one LMDB record per element, a sorted
-# set two, so the rates should be the same within 20 %), and ZRANGE BYSCORE of 100 elements
-# from the middle of the million-member sorted set at one client (issue 17: under 1 ms). 3
-# chorusd on loopback (tests/cluster/lib.sh), fsync on, redis-benchmark against the leader:
+# set two, so the rates should be the same within 20 %), and ZRANGE BYSCORE and LRANGE of 100
+# elements from the middle of the million-element sorted set and list at one client (issue 17:
+# under 1 ms on the leader; redis-benchmark's p50 at one client is that, plus the loopback
+# round trip). 3 chorusd on loopback (tests/cluster/lib.sh), fsync on, redis-benchmark against
+# the leader:
 #   small hash: HSET bench:h1 f __rand_int__      (one field, rewritten)
 #   big hash:   HSET bench:hbig __rand_int__ v     (-r N: fields of the N written before)
+#   small list: LPUSH bench:l1 x                    (a new list: it grows to BENCH_REQUESTS
+#               elements, as small as redis-benchmark can keep one under LPUSH alone)
+#   big list:   LPUSH bench:lbig __rand_int__       (in front of N elements)
 #   small set:  SADD bench:s1 m                    (one member, always there)
 #   big set:    SADD bench:sbig __rand_int__       (-r N: members of the N written before)
 #   small zset: ZADD bench:z1 __rand_int__ m       (one member, rescored)
 #   big zset:   ZADD bench:zbig __rand_int__ __rand_int__ (-r N: a member of the N written
 #               before, rescored within 0..N)
 #   range:      ZRANGE bench:zbig N/2 +inf BYSCORE LIMIT 0 100   (1 client)
+#   list range: LRANGE bench:lbig N/2 N/2+99                    (1 client)
 # The big ones are filled first with N elements named as redis-benchmark names them (12
 # digits; member i of the sorted set has score i), 1,000 per command. Prints a markdown table and saves it in $BUILD/bench-collections.md.
 # Knobs: COLL_ELEMENTS (1000000), BENCH_REQUESTS (100000), PROTOCOL (raft).
@@ -65,13 +71,20 @@ rb() {
 field() { echo "$1" | tr -d '"' | cut -d, -f"$2"; }
 started=$(date +%s)
 fill HSET bench:hbig || { echo "filling the hash failed"; exit 1; }
+fill RPUSH bench:lbig || { echo "filling the list failed"; exit 1; }
 fill SADD bench:sbig || { echo "filling the set failed"; exit 1; }
 fill ZADD bench:zbig || { echo "filling the sorted set failed"; exit 1; }
-echo "  filled 3 x $N elements in $(( $(date +%s) - started )) s"
+echo "  filled 4 x $N elements in $(( $(date +%s) - started )) s"
 [ "$(cli "$leader" hlen bench:hbig)" = "$N" ] || { echo "the big hash has $(cli "$leader" hlen bench:hbig) fields"; exit 1; }
+[ "$(cli "$leader" llen bench:lbig)" = "$N" ] || { echo "the big list has $(cli "$leader" llen bench:lbig) elements"; exit 1; }
 [ "$(cli "$leader" zcard bench:zbig)" = "$N" ] || { echo "the big sorted set has $(cli "$leader" zcard bench:zbig) members"; exit 1; }
 h1=$(rb 100000000 hset bench:h1 f __rand_int__)
 hb=$(rb "$N" hset bench:hbig __rand_int__ v)
+# The list's range first, before LPUSH moves its middle: 100 elements from there.
+lr=$(timeout 300 redis-benchmark -p "$port" -c 1 -n $(( REQ / 10 )) -q --csv \
+    lrange bench:lbig $(( N / 2 )) $(( N / 2 + 99 )) 2>/dev/null | tail -1)
+l1=$(rb 1 lpush bench:l1 x)
+lb=$(rb "$N" lpush bench:lbig __rand_int__)
 s1=$(rb 1 sadd bench:s1 m)
 sb=$(rb "$N" sadd bench:sbig __rand_int__)
 # The range first, while member i still has score i: 100 members from the middle.
@@ -83,11 +96,14 @@ rows=()
 row() { rows+=("| $1 | $(field "$2" 2) req/s, p50 $(field "$2" 5) ms, p99 $(field "$2" 7) ms |"); }
 row "HSET, 50 clients, 1-field hash" "$h1"
 row "HSET, 50 clients, $N-field hash" "$hb"
+row "LPUSH, 50 clients, new list" "$l1"
+row "LPUSH, 50 clients, $N-element list" "$lb"
 row "SADD, 50 clients, 1-member set" "$s1"
 row "SADD, 50 clients, $N-member set" "$sb"
 row "ZADD, 50 clients, 1-member sorted set" "$z1"
 row "ZADD, 50 clients, $N-member sorted set" "$zb"
 row "ZRANGE BYSCORE LIMIT 0 100 from the middle, 1 client, $N-member sorted set" "$zr"
+row "LRANGE of 100 from the middle, 1 client, $N-element list" "$lr"
 ratio() { awk -v a="$(field "$1" 2)" -v b="$(field "$2" 2)" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }'; }
 {
     echo "chorus collections, $(date -u +%Y-%m-%dT%H:%MZ), ${PROTOCOL:-raft}, $REQ requests each"
@@ -95,5 +111,5 @@ ratio() { awk -v a="$(field "$1" 2)" -v b="$(field "$2" 2)" 'BEGIN { if (a > 0) 
     echo "| case | result |"
     echo "|---|---|"
     printf '%s\n' "${rows[@]}"
-    echo "| big / small rate | HSET $(ratio "$h1" "$hb"), SADD $(ratio "$s1" "$sb"), ZADD $(ratio "$z1" "$zb") (target: 0.8 to 1.2) |"
+    echo "| big / small rate | HSET $(ratio "$h1" "$hb"), LPUSH $(ratio "$l1" "$lb"), SADD $(ratio "$s1" "$sb"), ZADD $(ratio "$z1" "$zb") (target: 0.8 to 1.2) |"
 } | tee "$OUT"
