@@ -1,25 +1,54 @@
 #!/usr/bin/env bash
-# bench/view_cost.sh — what watching a cluster costs its clients (issue 14: "serving metrics and
-# the page costs under 2 % of SET throughput"). One 3-node cluster (S = 4, R = 3, fsync on,
-# --http on every node), redis-benchmark SET -c 50 -d 256 against node 1, in rounds that
-# alternate between nobody watching and everything watching at once: on every node a GET
-# /metrics each second (as a Prometheus scraper does) and one GET /events subscriber (the live
-# view's stream, as an open page receives it). Alternating rounds on the same cluster keep the
-# disk's and the machine's drift out of the ratio; the median of each side is reported.
-# Prints a markdown table and saves it in $BUILD/bench-view-cost.md.
-# Knobs: VIEW_ROUNDS (4 per side), VIEW_REQUESTS (60000 per round), VIEW_PORT_BASE (33400).
+# bench/view_cost.sh — what watching a cluster costs (issue 14: "serving metrics and the page
+# costs under 2 % of SET throughput"). One 3-node cluster (S = 4, R = 3, fsync on, --http on
+# every node) serves redis-benchmark SET -c 50 -d 256 against node 1 in short runs, in PAIRS:
+# one run with nobody watching and one with everything watching at once (on every node one
+# GET /events subscriber, as an open page receives it, and a GET /metrics each second, as a
+# Prometheus scraper does). The watchers are toggled on the SAME cluster (started before a
+# watched run, stopped after it), and the order inside a pair alternates (unwatched first in
+# odd pairs, watched first in even ones) so that a linear drift of the disk or the machine
+# cancels out of the pairs.
+#
+# Two measures, each as a paired difference with its 95 % confidence interval (Student's t
+# over the pairs, which are independent of one another while the runs inside one are not):
+#  - throughput: per pair, (unwatched - watched) / unwatched in percent of SET/s;
+#  - serving CPU: per pair, the CPU seconds (user + system, /proc/PID/stat) the three chorusd
+#    spent per 100,000 SETs, watched minus unwatched, and that in percent of the unwatched.
+#    Throughput on a shared machine swings by tens of percent from run to run; the CPU a node
+#    spends per write swings far less, and it is what serving the view takes from the node.
+# Pairs run until the throughput interval's half-width is below VIEW_TARGET_PCT (then the
+# measurement can tell a cost of 2 % from none: "resolved") or VIEW_PAIRS_MAX pairs ran.
+# Then, with no load, the three chorusd's CPU per second idle, watched against unwatched (what
+# serving the view costs in absolute terms), over VIEW_IDLE_PAIRS pairs of 3 s windows.
+# The watchers (curl) run on the same machine: their own CPU competes with the cluster for
+# the cores in the throughput measure (a browser elsewhere would not), not in the CPU one.
+# Prints a markdown table and saves it in $BUILD/bench-view-cost.md. Needs a quiet machine for
+# numbers worth keeping. A smoke run: VIEW_PAIRS_MIN=2 VIEW_PAIRS_MAX=2 VIEW_REQUESTS=3000
+# VIEW_IDLE_PAIRS=1.
+# Knobs: VIEW_PAIRS_MIN (12), VIEW_PAIRS_MAX (60), VIEW_REQUESTS (30000 per run),
+# VIEW_TARGET_PCT (2), VIEW_IDLE_PAIRS (3), VIEW_PORT_BASE (33400).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 export BUILD
-ROUNDS=${VIEW_ROUNDS:-4}
-REQ=${VIEW_REQUESTS:-60000}
+PAIRS_MIN=${VIEW_PAIRS_MIN:-12}
+PAIRS_MAX=${VIEW_PAIRS_MAX:-60}
+REQ=${VIEW_REQUESTS:-30000}
+TARGET=${VIEW_TARGET_PCT:-2}
+IDLE_PAIRS=${VIEW_IDLE_PAIRS:-3}
 PORT_BASE=${VIEW_PORT_BASE:-33400}
 OUT=$BUILD/bench-view-cost.md
 . tests/cluster/lib.sh
 http_port() { echo $((PORT_BASE + 5 + $1)); }
 die() { echo "bench/view_cost.sh: $*"; exit 1; }
 command -v curl >/dev/null || die "curl is not installed"
+command -v redis-benchmark >/dev/null || die "redis-benchmark is not installed (make deps)"
+for v in "$PAIRS_MIN" "$PAIRS_MAX" "$REQ" "$IDLE_PAIRS"; do
+    [[ $v =~ ^[1-9][0-9]*$ ]] || die "the VIEW_ knobs take positive integers"
+done
+[ "$PAIRS_MIN" -ge 2 ] || die "VIEW_PAIRS_MIN must be at least 2 (an interval needs two pairs)"
+[ "$PAIRS_MAX" -ge "$PAIRS_MIN" ] || PAIRS_MAX=$PAIRS_MIN
+TICKS=$(getconf CLK_TCK)
 
 SHARDS=4
 NODES=3
@@ -30,62 +59,153 @@ done
 NODE_FLAGS=""
 wait_leader 200 >/dev/null || die "no leader"
 
+# cpu_ticks — the user + system clock ticks the three chorusd have used so far (fields 14
+# and 15 of /proc/PID/stat, counted after the command name's closing parenthesis, which is
+# field 2 and may hold spaces; all threads are included).
+cpu_ticks() {
+    local i sum=0 t
+    for i in 1 2 3; do
+        t=$(sed 's/.*) //' "/proc/${NODE_PID[$i]}/stat" | awk '{ print $12 + $13 }') ||
+            die "node $i: /proc/${NODE_PID[$i]}/stat"
+        sum=$((sum + t))
+    done
+    echo "$sum"
+}
+
 WATCHERS=()
 watch_start() {
     local i
     for i in 1 2 3; do
         : >"$CLUSTER_DIR/events$i.out"
-        timeout 600 curl -s -N "http://127.0.0.1:$(http_port "$i")/events" \
+        timeout 900 curl -s -N "http://127.0.0.1:$(http_port "$i")/events" \
             >"$CLUSTER_DIR/events$i.out" 2>/dev/null &
         WATCHERS+=($!)
-        ( while :; do curl -s --max-time 2 "http://127.0.0.1:$(http_port "$i")/metrics" >/dev/null
-              sleep 1; done ) &
-        WATCHERS+=($!)
     done
+    ( while :; do
+          for i in 1 2 3; do
+              curl -s --max-time 2 "http://127.0.0.1:$(http_port "$i")/metrics" >/dev/null
+          done
+          sleep 1
+      done ) &
+    WATCHERS+=($!)
+    # Every subscriber has its first state before the load starts.
+    wait_for 10 subscribed || die "an /events subscriber got no state in 10 s"
 }
+subscribed() { local i; for i in 1 2 3; do
+    grep -q '^event: state' "$CLUSTER_DIR/events$i.out" || return 1; done; }
 watch_stop() {
     local p
     for p in "${WATCHERS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${WATCHERS[@]}"; do wait "$p" 2>/dev/null; done
     WATCHERS=()
 }
-trap 'watch_stop' EXIT
+trap 'watch_stop; cluster_cleanup' EXIT
 
-# rps — one bounded redis-benchmark round against node 1; prints its requests per second.
-rps() {
-    timeout 300 redis-benchmark -p "$(client_port 1)" -t set -n "$REQ" -d 256 -r 100000 -c 50 \
-        -q --csv 2>/dev/null </dev/null | tail -1 | tr -d '"' | cut -d, -f2
+# run MODE — one bounded redis-benchmark run against node 1, watched or not (MODE); prints
+# "RPS TICKS": its SET/s and the CPU ticks the nodes used during it.
+run() {
+    local t0 t1 r
+    [ "$1" = watched ] && watch_start
+    t0=$(cpu_ticks)
+    r=$(timeout 300 redis-benchmark -p "$(client_port 1)" -t set -n "$REQ" -d 256 -r 100000 \
+        -c 50 -q --csv 2>/dev/null </dev/null | tail -1 | tr -d '"' | cut -d, -f2)
+    t1=$(cpu_ticks)
+    [ "$1" = watched ] && watch_stop
+    [[ $r =~ ^[0-9.]+$ ]] || die "redis-benchmark gave no result ($1)"
+    echo "$r $((t1 - t0))"
 }
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2];
-    else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-rps >/dev/null # warm up: the first round after start also fills LMDB's map
-plain=() watched=()
-for r in $(seq 1 "$ROUNDS"); do
-    p=$(rps); [ -n "$p" ] || die "round $r: redis-benchmark gave no result (unwatched)"
-    plain+=("$p")
-    watch_start
-    # Every subscriber has its first events before the load starts.
-    subscribed() { local i; for i in 1 2 3; do
-        grep -q '^event: state' "$CLUSTER_DIR/events$i.out" || return 1; done; }
-    wait_for 10 subscribed || die "round $r: an /events subscriber got no state in 10 s"
-    w=$(rps); [ -n "$w" ] || die "round $r: redis-benchmark gave no result (watched)"
-    watched+=("$w")
-    watch_stop
-    echo "round $r: $p SET/s unwatched, $w SET/s watched"
+# ci — reads one number a line; prints "MEAN HALF N": the mean and the half-width of its
+# two-sided 95 % confidence interval by Student's t with N - 1 degrees of freedom (a table up
+# to 30, then the Cornish-Fisher expansion of t around z = 1.96, within 0.001 there).
+ci() {
+    awk 'BEGIN { split("12.706 4.303 3.182 2.776 2.571 2.447 2.365 2.306 2.262 2.228 2.201 " \
+                       "2.179 2.160 2.145 2.131 2.120 2.110 2.101 2.093 2.086 2.080 2.074 " \
+                       "2.069 2.064 2.060 2.056 2.052 2.048 2.045 2.042", t, " ") }
+         { x[NR] = $1; s += $1 }
+         END {
+             n = NR; m = s / n; ss = 0
+             for (i = 1; i <= n; i++) ss += (x[i] - m) ^ 2
+             df = n - 1; z = 1.959964
+             q = df <= 30 ? t[df] : z + (z^3 + z) / (4 * df) + (5 * z^5 + 16 * z^3 + 3 * z) / (96 * df^2)
+             printf "%.3f %.3f %d\n", m, q * sqrt(ss / df / n), n
+         }'
+}
+# interval MEAN HALF — "MEAN ± HALF (LOW .. HIGH)", one decimal.
+interval() { awk -v m="$1" -v h="$2" 'BEGIN { printf "%.1f ± %.1f (%.1f .. %.1f)", m, h, m - h, m + h }'; }
+
+run unwatched >/dev/null # warm up: the first run after start also fills LMDB's map
+echo "pair: unwatched SET/s, watched SET/s, cost %; CPU s per 100k SETs unwatched, watched"
+thr=() cpu=() cpu_pct=() plain_rps=() watched_rps=() plain_cpu=() watched_cpu=()
+pair=0 resolved=no
+while [ "$pair" -lt "$PAIRS_MAX" ]; do
+    pair=$((pair + 1))
+    if [ $((pair % 2)) = 1 ]; then
+        read -r pr pt < <(run unwatched); read -r wr wt < <(run watched)
+    else
+        read -r wr wt < <(run watched); read -r pr pt < <(run unwatched)
+    fi
+    [ -n "${pr:-}" ] && [ -n "${wr:-}" ] || die "pair $pair: a run failed"
+    # CPU seconds per 100,000 SETs on each side.
+    pc=$(awk -v t="$pt" -v k="$TICKS" -v n="$REQ" 'BEGIN { printf "%.4f", t / k * 100000 / n }')
+    wc=$(awk -v t="$wt" -v k="$TICKS" -v n="$REQ" 'BEGIN { printf "%.4f", t / k * 100000 / n }')
+    plain_rps+=("$pr") watched_rps+=("$wr") plain_cpu+=("$pc") watched_cpu+=("$wc")
+    thr+=("$(awk -v p="$pr" -v w="$wr" 'BEGIN { printf "%.4f", (p - w) * 100 / p }')")
+    cpu+=("$(awk -v p="$pc" -v w="$wc" 'BEGIN { printf "%.4f", w - p }')")
+    cpu_pct+=("$(awk -v p="$pc" -v w="$wc" 'BEGIN { printf "%.4f", (w - p) * 100 / p }')")
+    echo "pair $pair: $pr, $wr, ${thr[-1]}; $pc, $wc"
+    [ "$pair" -ge "$PAIRS_MIN" ] || continue
+    read -r _ half _ < <(printf '%s\n' "${thr[@]}" | ci)
+    if awk -v h="$half" -v t="$TARGET" 'BEGIN { exit !(h < t) }'; then resolved=yes; break; fi
 done
-mp=$(printf '%s\n' "${plain[@]}" | median)
-mw=$(printf '%s\n' "${watched[@]}" | median)
-cost=$(awk -v p="$mp" -v w="$mw" 'BEGIN { printf "%.1f", (p - w) * 100 / p }')
+read -r thr_mean thr_half n < <(printf '%s\n' "${thr[@]}" | ci)
+read -r cpu_mean cpu_half _ < <(printf '%s\n' "${cpu[@]}" | ci)
+read -r cpct_mean cpct_half _ < <(printf '%s\n' "${cpu_pct[@]}" | ci)
+mean() { awk '{ s += $1 } END { printf "%.0f", s / NR }'; }
+mean3() { awk '{ s += $1 } END { printf "%.3f", s / NR }'; }
+
+# verdict MEAN HALF — what an interval says of the target.
+verdict() {
+    awk -v m="$1" -v h="$2" -v t="$TARGET" 'BEGIN {
+        if (h >= t) printf "not resolved (half-width %.1f %% >= %s %%)", h, t
+        else if (m + h < t) printf "resolved: below %s %%", t
+        else if (m - h > t) printf "resolved: above %s %%", t
+        else printf "resolved, but the interval holds %s %%", t }'
+}
+
+# Idle: no load, the nodes' CPU per second over 3 s windows, alternately watched and not.
+idle_window() {
+    local t0 t1
+    [ "$1" = watched ] && watch_start
+    t0=$(cpu_ticks); sleep 3; t1=$(cpu_ticks)
+    [ "$1" = watched ] && watch_stop
+    awk -v t="$((t1 - t0))" -v k="$TICKS" 'BEGIN { printf "%.1f", t / k / 3 * 1000 }'
+}
+idle_plain=() idle_watched=() idle_diff=()
+for r in $(seq 1 "$IDLE_PAIRS"); do
+    a=$(idle_window unwatched); b=$(idle_window watched)
+    idle_plain+=("$a") idle_watched+=("$b")
+    idle_diff+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.1f", b - a }')")
+done
+idle_mean=$(printf '%s\n' "${idle_diff[@]}" | awk '{ s += $1 } END { printf "%.1f", s / NR }')
+
 {
     echo "## The cost of watching ($(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null))"
     echo
-    echo "3 nodes, S = 4, SET -c 50 -d 256 against node 1, $ROUNDS rounds a side, alternating;"
-    echo "watched = on every node one /events subscriber and a /metrics scrape every second."
+    echo "3 nodes, S = 4, SET -c 50 -d 256 against node 1, $n pairs of runs of $REQ SETs on one"
+    echo "cluster, the order alternating; watched = on every node one /events subscriber and a"
+    echo "/metrics scrape every second. Paired differences, mean ± half-width of the 95 % CI."
     echo
-    echo "| | SET/s (median) | rounds |"
-    echo "|---|---|---|"
-    echo "| unwatched | $mp | ${plain[*]} |"
-    echo "| watched | $mw | ${watched[*]} |"
-    echo "| cost | $cost % | target < 2 % |"
+    echo "| | unwatched (mean) | watched (mean) | cost, paired (95 % CI) | verdict |"
+    echo "|---|---|---|---|---|"
+    echo "| SET/s | $(printf '%s\n' "${plain_rps[@]}" | mean) | $(printf '%s\n' "${watched_rps[@]}" | mean) |" \
+         "$(interval "$thr_mean" "$thr_half") % | $(verdict "$thr_mean" "$thr_half") |"
+    echo "| chorusd CPU s per 100k SETs | $(printf '%s\n' "${plain_cpu[@]}" | mean3) |" \
+         "$(printf '%s\n' "${watched_cpu[@]}" | mean3) | $(interval "$cpu_mean" "$cpu_half") s =" \
+         "$(interval "$cpct_mean" "$cpct_half") % | $(verdict "$cpct_mean" "$cpct_half") |"
+    echo "| chorusd CPU ms per s, idle | ${idle_plain[*]} | ${idle_watched[*]} | $idle_mean ms/s | |"
+    echo
+    echo "Throughput: $resolved within $n pairs (stops once the half-width is below $TARGET %)."
+    echo "Per pair (unwatched/watched SET/s): $(for k in "${!plain_rps[@]}"; do
+        printf '%s/%s ' "${plain_rps[$k]}" "${watched_rps[$k]}"; done)"
 } | tee "$OUT"
