@@ -36,6 +36,7 @@
 
 #include "cluster/rebalance.h"
 #include "consensus/membership.h"
+#include "consensus/progress.h"
 #include "net/memberbook.h"
 #include "net/transport.h"
 #include "node/commands.h"
@@ -565,15 +566,12 @@ void node_members_on_message(struct node *node, const struct cn_message *msg)
 {
     struct node_members *m = node->members;
     uint32_t group = node->cluster_mode ? node->topology->shard_count : 0;
-    if (m == NULL || m->target == 0 || msg->group != group || msg->from != m->target ||
-        msg->reject)
+    if (m == NULL || m->target == 0 || msg->group != group || msg->from != m->target)
         return;
     /* Raft: the learner's acknowledged index. Multi-Paxos: the chosen prefix it reports in
      * its lease answers (it learns chosen values by catch-up, not by appends). */
-    uint64_t reached = msg->type == CN_MSG_APPEND_RESPONSE ? msg->index
-                       : msg->type == CN_MSG_LEASE_RESPONSE ? msg->commit
-                                                             : 0;
-    if (reached > m->target_match)
+    uint64_t reached = 0;
+    if (cn_progress_reported(msg, &reached) && reached > m->target_match)
         m->target_match = reached;
 }
 
@@ -852,13 +850,6 @@ static struct node_group *change_may_start(struct node_exec *e)
 {
     struct node *node = e->node;
     struct node_group *g = member_group(node);
-    /* Multi-Paxos changes the configuration of one group (the alpha window); a sharded
-     * cluster's rebalancer moves replicas with Raft's joint configurations only. */
-    if (strcmp(node->ops->name, "raft") != 0 && node->cluster_mode) {
-        node_exec_error(e, "ERR membership change is not supported by Multi-Paxos yet "
-                           "(--protocol raft)");
-        return NULL;
-    }
     if (g == NULL || g->status.role != CN_ROLE_LEADER) {
         char text[200];
         cn_node_id leader = g != NULL ? g->status.leader : 0;

@@ -350,12 +350,15 @@ struct node_group {
     struct cn_status status;
     /* rebalance.c: a replica created for a move (its core started with no configuration);
      * one being deleted (no longer in node->groups, waiting to be idle); the move's new node
-     * and the highest index it acknowledged (a leader's view of its catch-up); when this
-     * node last proposed the move's record. */
+     * and the highest index it reported holding (a leader's view of its catch-up); the
+     * commit index when the leader first saw the move's configuration complete, which the
+     * new node must reach before the move is recorded; when this node last proposed the
+     * move's record. */
     bool start_empty;
     bool retiring;
     cn_node_id move_to;
     uint64_t move_match;
+    uint64_t move_settle_index;
     uint64_t move_recorded_ms;
     uint64_t reset_syncs;           /* retiring: node->stats.syncs when the WAL forgot it */
     uint64_t handover_ms;           /* when the move last asked for a leadership transfer */

@@ -5,18 +5,24 @@
  * The plan (cluster/rebalance.h) is a pure function of the topology, so every node knows the
  * same moves without being told. Each node does its part of each runnable move from its own
  * tick, with the shard group's configuration as the record of a move's progress (it survives
- * leader changes and restarts, Raft §6):
+ * leader changes and restarts, Raft §6). Nothing here names a protocol: the steps are asked
+ * of the core with CN_EVENT_MEMBERSHIP and CN_EVENT_TRANSFER and read from its cn_status,
+ * and a peer's progress comes from consensus/progress.h:
  *
  *  - the move's new node creates its replica of the group, with an empty configuration that
  *    it learns from the leader's first append or snapshot;
  *  - the shard's leader adds it as a learner, waits until it acknowledged nearly the whole
  *    log (thesis §4.2.1), hands leadership to another voter if it is the replica that moves
- *    off (thesis §3.10), then asks for the joint configuration that swaps the two (the core
- *    leaves it by itself once committed);
- *  - once the new configuration is committed and not joint, the shard's leader records the
- *    move: it proposes to the meta group a compare-and-swap of the topology key, from the
- *    topology it planned with to the same with the shard's replica replaced (epoch + 1),
- *    forwarded to the meta leader when this node is not it. A stale proposal fails the swap;
+ *    off (thesis §3.10), then asks for the configuration that swaps the two: with Raft the
+ *    core enters the joint configuration and leaves it by itself once committed (§6); with
+ *    Multi-Paxos the new configuration is a chosen command that governs alpha slots later
+ *    (Lamport, "Paxos Made Simple" §3), which the leader fills with no-ops;
+ *  - once the new configuration is complete (committed and not joint; governing), and the new
+ *    replica reported that it holds the log through the commit index of that moment, the
+ *    shard's leader records the move: it proposes to the meta group a compare-and-swap of the
+ *    topology key, from the topology it planned with to the same with the shard's replica
+ *    replaced (epoch + 1), forwarded to the meta leader when this node is not it. A stale
+ *    proposal fails the swap;
  *  - the node moved off, on adopting that topology, deletes its replica: the WAL forgets the
  *    group (wal_reset_group, durable before anything else goes), then its snapshot directory
  *    and its store's data.
@@ -31,6 +37,7 @@
 
 #include "cluster/rebalance.h"
 #include "consensus/membership.h"
+#include "consensus/progress.h"
 #include "net/transport.h"
 #include "node/node_internal.h"
 #include "storage/kv_command.h"
@@ -122,14 +129,33 @@ static void replica_create(struct node *node, uint32_t shard)
 
 /* ---- the shard leader's steps ------------------------------------------------------------ */
 
+/* Forgets a move's progress when the shard's move is another one now. */
+static void move_track(struct node_group *g, cn_node_id to)
+{
+    if (g->move_to == to)
+        return;
+    g->move_to = to;
+    g->move_match = 0;
+    g->move_recorded_ms = 0;
+    g->move_settle_index = 0;
+}
+
+/* The new replica's progress, as its messages report it (Raft: append answers; Multi-Paxos:
+ * lease answers), whoever leads the shard: a leader that took over mid-move has heard it by
+ * the time its first tick asks. */
 void node_rebalance_on_message(struct node *node, const struct cn_message *m)
 {
-    if (m->type != CN_MSG_APPEND_RESPONSE || m->reject || node->groups == NULL ||
-        m->group >= node->topology->shard_count)
+    uint64_t reached = 0;
+    if (node->groups == NULL || m->group >= node->topology->shard_count ||
+        !cn_progress_reported(m, &reached))
         return;
     struct node_group *g = node->groups[m->group];
-    if (g != NULL && g->move_to != 0 && m->from == g->move_to && m->index > g->move_match)
-        g->move_match = m->index;
+    const struct rebalance_move *move = shard_move(node, m->group);
+    if (g == NULL || move == NULL || move->to != m->from)
+        return;
+    move_track(g, move->to);
+    if (reached > g->move_match)
+        g->move_match = reached;
 }
 
 static bool members_equal(const struct cn_members *a, const uint32_t *ids, uint32_t count)
@@ -290,16 +316,30 @@ static void move_step(struct node *node, struct node_group *g, const struct reba
     const struct cn_membership *now = &st->membership;
     if (st->role != CN_ROLE_LEADER || m->to == 0 || m->from == 0)
         return; /* only replacements are carried out (R stays as it was created) */
-    if (g->move_to != m->to) {
-        g->move_to = m->to;
-        g->move_match = 0;
-        g->move_recorded_ms = 0;
-    }
+    move_track(g, m->to);
+    /* The leader's heartbeats must keep flowing while the move runs: they are how a
+     * Multi-Paxos learner hears the chosen prefix and reports its own (a quiet group sends
+     * none, quiesce.c), and how any leader notices a lost message in time. */
+    if (m->runnable || cn_membership_contains(now, m->to))
+        node_group_wake(g);
     if (st->membership_pending)
-        return; /* one change at a time; a joint configuration is left by the core */
+        return; /* one change at a time; the core completes the one under way by itself */
     uint32_t after[TOPOLOGY_REPLICAS_MAX];
     uint32_t after_count = replicas_after(&node->topology->shards[g->id], m, after);
     if (members_equal(&now->voters, after, after_count) && now->outgoing.count == 0) {
+        /* The old replica is deleted once the move is recorded. Before that, the new one must
+         * hold everything committed so far. With Raft, C(new)'s commit already put the log on
+         * a majority of the new voters (§6). With Multi-Paxos the slots below the first one
+         * the new configuration governs were chosen by the old voters, and a phase 1 covers
+         * every slot above the proposer's own chosen prefix: were the leader lost after the
+         * old replica is gone, a voter that has not learned those slots would need the old
+         * configuration's majority, which no longer exists. A voter that learned them needs
+         * only the new one's, leads, and catches the others up. So the leader waits until the
+         * new replica reports the commit index of this moment (its lease answers). */
+        if (g->move_settle_index == 0)
+            g->move_settle_index = st->commit_index;
+        if (g->move_match < g->move_settle_index)
+            return;
         record_move(node, g, m);
         return;
     }
@@ -344,8 +384,14 @@ const char *node_rebalance_stage(const struct node *node, const struct rebalance
     uint32_t after_count = replicas_after(&node->topology->shards[m->shard], m, after);
     if (cn_membership_joint(now))
         return "joint";
-    if (members_equal(&now->voters, after, after_count))
-        return st->membership_pending ? "joint" : "recording";
+    if (members_equal(&now->voters, after, after_count)) {
+        if (st->membership_pending)
+            return "joint";
+        return g->move_to == m->to && g->move_settle_index != 0 &&
+                       g->move_match >= g->move_settle_index
+                   ? "recording"
+                   : "settling";
+    }
     if (!cn_membership_contains(now, m->to))
         return m->runnable ? "adding-learner" : "waiting";
     if (cn_membership_is_voter(now, m->to))
@@ -439,8 +485,7 @@ static void replica_delete(struct node *node, struct node_group *g)
 
 void node_rebalance_tick(struct node *node)
 {
-    if (!node->cluster_mode || node->rebalance == NULL || node->groups == NULL ||
-        strcmp(node->ops->name, "raft") != 0)
+    if (!node->cluster_mode || node->rebalance == NULL || node->groups == NULL)
         return;
     const struct topology *t = node->topology;
     cn_node_id me = node->config.id;
