@@ -1,7 +1,7 @@
 /*
- * membership_sharded.c — membership change of a sharded cluster (S > 1, Raft), the part of
- * membership.c that is about the topology (docs/membership.md, "Sharded clusters" and "The
- * rebalancer"): a new node recorded in the topology (CLUSTER MEET), a node removed from it or
+ * membership_sharded.c — membership change of a sharded cluster (S > 1, either core), the
+ * part of membership.c that is about the topology (docs/membership.md, "Sharded clusters"
+ * and "The rebalancer"): a new node recorded in the topology (CLUSTER MEET), a node removed from it or
  * marked LEAVING (CLUSTER FORGET), the meta leader's removal of a LEAVING node that holds
  * nothing and the settling of the placement after a growth, and the rebalancer's lines of
  * CLUSTER MEMBERS. The steps of a change and the meta group's configuration are membership.c's.
