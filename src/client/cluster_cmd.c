@@ -143,8 +143,13 @@ static int follow_change(const struct client_endpoint *leader, int timeout_ms, i
             snprintf(seen, sizeof(seen), "%s", step);
         }
         if (strcmp(step, "idle") == 0) {
+            /* The leader may have begun its next change of its own (settling a growth's
+             * placement, promoting a meta learner) before this poll: its endings count too. */
             bool ok = strstr(last, "added as a voter") != NULL ||
-                      strstr(last, "already a voter") != NULL || strstr(last, "removed") != NULL;
+                      strstr(last, "added (a learner") != NULL ||
+                      strstr(last, "already a voter") != NULL || strstr(last, "removed") != NULL ||
+                      strstr(last, "the moves are done") != NULL ||
+                      strstr(last, "is leaving") != NULL;
             fprintf(ok ? out : err, "%s%s\n", ok ? "" : "chorus: ", last);
             return ok ? 0 : 1;
         }

@@ -70,6 +70,19 @@ bool cn_membership_contains(const struct cn_membership *m, cn_node_id id)
     return cn_membership_is_voter(m, id) || cn_members_contains(&m->learners, id);
 }
 
+cn_node_id cn_membership_learner_to_promote(const struct cn_membership *m, uint32_t voters_max,
+                                            cn_member_eligible eligible, const void *context)
+{
+    assert(voters_max >= 1 && voters_max <= CN_MEMBERS_MAX);
+    if (cn_membership_joint(m) || m->voters.count >= voters_max)
+        return 0;
+    /* The learners are sorted, so the first eligible one is the lowest-numbered. */
+    for (uint32_t i = 0; i < m->learners.count; i++)
+        if (eligible(context, m->learners.ids[i]))
+            return m->learners.ids[i];
+    return 0;
+}
+
 uint32_t cn_membership_nodes(const struct cn_membership *m, cn_node_id ids[CN_MEMBERS_MAX])
 {
     cn_node_id all[3 * CN_MEMBERS_MAX];

@@ -57,6 +57,16 @@ bool cn_membership_contains(const struct cn_membership *membership, cn_node_id i
 uint32_t cn_membership_nodes(const struct cn_membership *membership,
                              cn_node_id ids[CN_MEMBERS_MAX]);
 bool cn_membership_equal(const struct cn_membership *a, const struct cn_membership *b);
+/* Whether a node may be made a voter: the caller's judgement of a learner (alive, caught up,
+ * staying). */
+typedef bool (*cn_member_eligible)(const void *context, cn_node_id id);
+/* The learner to promote so that a settled configuration that lost voters (removals) regains
+ * up to `voters_max` of them: the lowest-numbered learner `eligible` accepts; 0 when the
+ * configuration is joint, already has `voters_max` voters, or has no such learner. One at a
+ * time, each its own change (thesis §4.1: a single-server change at a time is always safe). */
+cn_node_id cn_membership_learner_to_promote(const struct cn_membership *membership,
+                                            uint32_t voters_max, cn_member_eligible eligible,
+                                            const void *context);
 
 /* Packed form <-> configuration. unpack returns false on an invalid packed form. A plain
  * list of ids unpacks as voters. */

@@ -151,6 +151,9 @@ void members_change_end(struct node *node, bool ok, const char *text)
     else
         m->changes_failed++;
     node_log(node, ok ? NODE_LOG_INFO : NODE_LOG_WARN, "membership: %s", text);
+    if (m->promoting && !ok)
+        m->promote_after_ms = node_now_ms(node) + NODE_MEMBERS_PROMOTE_RETRY_MS;
+    m->promoting = false;
     m->step = STEP_IDLE;
     m->target = 0;
 }
@@ -718,7 +721,7 @@ void node_members_tick(struct node *node)
         !st->membership_pending && !cn_membership_contains(&st->membership, node->config.id))
         mark_removed(node, "its configuration no longer names it");
     if (m->step == STEP_IDLE && node->cluster_mode && st->role == CN_ROLE_LEADER &&
-        !st->membership_pending)
+        !st->membership_pending && !members_meta_voters_tick(node, g))
         members_rebalance_tick(node, g);
     if (m->step == STEP_IDLE || m->step == STEP_PROBING)
         return;

@@ -62,6 +62,10 @@ struct node_members {
     char last_result[200];       /* how the last change ended */
     uint64_t changes_done, changes_failed;
     struct probe_work *probing;  /* the MEET probe in flight, or NULL */
+    /* S > 1: the change in progress is the meta leader's own promotion of a learner to
+     * replace a removed voter; after one fails, none is tried before promote_after_ms. */
+    bool promoting;
+    uint64_t promote_after_ms;
 };
 
 /* The change's bookkeeping (membership.c). */
@@ -80,6 +84,9 @@ void members_forget_sharded(struct node_exec *e, struct node_group *g, cn_node_i
 /* The meta leader, no change in progress: settles a growth's placement, or removes a LEAVING
  * node that holds nothing. */
 void members_rebalance_tick(struct node *node, struct node_group *g);
+/* The meta leader, no change in progress: promotes a learner of the meta group when removals
+ * left it fewer than NODE_META_VOTERS voters. Returns whether a change began. */
+bool members_meta_voters_tick(struct node *node, struct node_group *g);
 /* CLUSTER MEMBERS' rebalancer lines. */
 void members_render_rebalance(const struct node *node, char *text, size_t cap, size_t *at);
 

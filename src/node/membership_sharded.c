@@ -201,6 +201,39 @@ void members_rebalance_tick(struct node *node, struct node_group *g)
     }
 }
 
+/* Whether a learner of the meta group may become a voter: a node of the topology that is not
+ * leaving and was heard from lately (a dead one would only hold up the change). */
+static bool meta_learner_eligible(const void *context, cn_node_id id)
+{
+    const struct node *node = context;
+    const struct topology_node *n = topology_node_find(node->topology, id);
+    uint64_t now = node_now_ms(node);
+    return n != NULL && n->state != TOPOLOGY_NODE_LEAVING && node->peer_heard_ms[id] != 0 &&
+           now - node->peer_heard_ms[id] < NODE_MEMBERS_PROMOTE_HEARD_MS;
+}
+
+bool members_meta_voters_tick(struct node *node, struct node_group *g)
+{
+    struct node_members *m = node->members;
+    if (node_now_ms(node) < m->promote_after_ms)
+        return false;
+    const struct cn_membership *now = &g->status.membership;
+    cn_node_id id = cn_membership_learner_to_promote(now, NODE_META_VOTERS,
+                                                     meta_learner_eligible, node);
+    if (id == 0)
+        return false;
+    /* With two voters or more, the voters there are still make a majority of the larger
+     * configuration, so a learner that lags cannot stall the group and is promoted at once
+     * (its lag only delays its own vote). A lone voter first waits for its learner to hold
+     * nearly the whole log (thesis §4.2.1), as a MEET does. */
+    members_change_begin(node, g, now->voters.count >= 2 ? STEP_PROMOTE : STEP_CATCHUP, id);
+    m->promoting = true;
+    m->deadline_ms = node_now_ms(node) + NODE_MEMBERS_PROMOTE_MS;
+    node_log(node, NODE_LOG_INFO, "membership: the meta group has %u voters of %d: promoting "
+             "its learner %u", now->voters.count, NODE_META_VOTERS, id);
+    return true;
+}
+
 /* CLUSTER FORGET of a node of a sharded cluster's topology: only once it holds no replica
  * (moving them off is the rebalancer's, not built); then the topology without it, and then
  * its removal from the meta group's configuration (STEP_UNRECORD, STEP_REMOVE). */

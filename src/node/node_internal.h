@@ -103,6 +103,13 @@ enum {
      * after this long. */
     NODE_MEMBERS_CATCHUP_ENTRIES = 256,
     NODE_MEMBERS_CHANGE_MS = 120000,
+    /* The meta leader's own promotion of a learner (a removed voter's replacement): its
+     * learner must have been heard from this recently, the change gets this long, and after
+     * a failure the next try waits NODE_MEMBERS_PROMOTE_RETRY_MS, so that it never holds off
+     * an operator's CLUSTER MEET or FORGET for long. */
+    NODE_MEMBERS_PROMOTE_HEARD_MS = 2000,
+    NODE_MEMBERS_PROMOTE_MS = 10000,
+    NODE_MEMBERS_PROMOTE_RETRY_MS = 30000,
 };
 
 /* stages.c: where a sampled write's time goes. */

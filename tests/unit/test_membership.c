@@ -113,6 +113,27 @@ static void test_joint_quorum_needs_both_majorities(void **state)
     assert_int_equal(cn_membership_index(&joint, match_by_id, NULL), 20);
 }
 
+/* A meta group that lost a voter to a removal regains one from its learners: the lowest
+ * eligible one, and only while settled and short of the bound. */
+static void test_learner_to_promote(void **state)
+{
+    (void)state;
+    struct cn_membership m = {.voters = MEMBERS(1, 3, 4, 5), .learners = MEMBERS(6, 7, 9)};
+    assert_int_equal(cn_membership_learner_to_promote(&m, 5, in_set, &MEMBERS(6, 7, 9)), 6);
+    /* Node 6 is not eligible (dead, leaving): the next one. */
+    assert_int_equal(cn_membership_learner_to_promote(&m, 5, in_set, &MEMBERS(7, 9)), 7);
+    assert_int_equal(cn_membership_learner_to_promote(&m, 5, in_set, &MEMBERS(2)), 0);
+    /* Enough voters already. */
+    assert_int_equal(cn_membership_learner_to_promote(&m, 4, in_set, &MEMBERS(6, 7, 9)), 0);
+    /* No learner. */
+    struct cn_membership few = {.voters = MEMBERS(1, 2)};
+    assert_int_equal(cn_membership_learner_to_promote(&few, 5, in_set, &MEMBERS(3)), 0);
+    /* Joint: the change in progress finishes first. */
+    struct cn_membership joint = {.voters = MEMBERS(1, 3), .outgoing = MEMBERS(1, 2, 3),
+                                  .learners = MEMBERS(6)};
+    assert_int_equal(cn_membership_learner_to_promote(&joint, 5, in_set, &MEMBERS(6)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_joint_with_learners_round_trips),
         cmocka_unit_test(test_invalid_configurations),
         cmocka_unit_test(test_joint_quorum_needs_both_majorities),
+        cmocka_unit_test(test_learner_to_promote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
