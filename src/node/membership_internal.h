@@ -81,8 +81,8 @@ void members_propose_topology_with(struct node *node, struct node_group *g,
                                    const struct memberbook_node *them);
 /* FORGET, S > 1, of a node of the topology: removed, or marked LEAVING when it holds replicas. */
 void members_forget_sharded(struct node_exec *e, struct node_group *g, cn_node_id id);
-/* The meta leader, no change in progress: settles a growth's placement, or removes a LEAVING
- * node that holds nothing. */
+/* The meta leader, no change in progress: resumes an addition a leader change interrupted,
+ * settles a growth's placement, or removes a LEAVING node that holds nothing. */
 void members_rebalance_tick(struct node *node, struct node_group *g);
 /* The meta leader, no change in progress: promotes a learner of the meta group when removals
  * left it fewer than NODE_META_VOTERS voters. Returns whether a change began. */

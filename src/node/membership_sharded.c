@@ -172,11 +172,45 @@ static bool settle_tick(struct node *node, struct node_group *g)
     return started;
 }
 
-/* The meta leader removes a LEAVING node once it holds no replica and no move is planned
- * off it: the topology without it, then the meta group without it (STEP_UNRECORD). */
+/* An addition that a change of meta leader interrupted. CLUSTER MEET records the new node in
+ * the topology (JOINING) before it adds the node to the meta group, so a leader lost between
+ * the two leaves a recorded topology naming a node that is no member of the meta group. That
+ * node never learns the topology (a node learns it only from the meta log, as a member), so
+ * the moves planned to it wait for ever, and a MEET run again is refused while moves are
+ * planned: nothing would end it. The recorded topology is what consensus decided, so the meta
+ * leader, idle, carries the addition on from the learner step (then catch-up and promotion, as
+ * MEET would). Only with everything committed applied and the topology adopted from it: the
+ * topology entry precedes the configuration entry in the log, and a configuration ahead of the
+ * topology must not make a member look missing. A JOINING node is always one MEET recorded
+ * (the nodes of a cluster created with more than NODE_META_VOTERS nodes, outside the meta group
+ * by design, are ACTIVE). */
+static bool resume_tick(struct node *node, struct node_group *g)
+{
+    const struct cn_status *st = &g->status;
+    if (g->applied_index < st->commit_index)
+        return false;
+    node_meta_check_now(node);
+    const struct topology *t = node->topology;
+    for (uint32_t i = 0; i < t->node_count; i++) {
+        const struct topology_node *n = &t->nodes[i];
+        if (n->state != TOPOLOGY_NODE_JOINING || cn_membership_contains(&st->membership, n->id))
+            continue;
+        if (membership_size(&st->membership) >= CN_MEMBERS_MAX)
+            return false; /* MEET refuses this before it records the node */
+        members_change_begin(node, g, STEP_LEARNER, n->id);
+        node_log(node, NODE_LOG_INFO, "membership: resuming the addition of node %u (the topology "
+                 "names it, the meta group does not: a leader change interrupted it)", n->id);
+        return true;
+    }
+    return false;
+}
+
+/* The meta leader, idle, resumes an interrupted addition, settles the placement after a growth,
+ * and removes a LEAVING node once it holds no replica and no move is planned off it: the
+ * topology without it, then the meta group without it (STEP_UNRECORD). */
 void members_rebalance_tick(struct node *node, struct node_group *g)
 {
-    if (settle_tick(node, g))
+    if (resume_tick(node, g) || settle_tick(node, g))
         return;
     const struct topology *t = node->topology;
     for (uint32_t i = 0; i < t->node_count; i++) {

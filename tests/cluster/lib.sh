@@ -9,6 +9,8 @@ PORT_BASE=${PORT_BASE:-$((20000 + ($$ % 400) * 20))}
 PROTOCOL=${PROTOCOL:-raft}
 CLUSTER_DIR=$(mktemp -d /tmp/chorus-cluster.XXXXXX)
 declare -A NODE_PID
+# Flags of one node only (e.g. NODE_EXTRA_FLAGS[2]="--http ... --http-dev"), after NODE_FLAGS.
+declare -A NODE_EXTRA_FLAGS
 
 client_port() { echo $((PORT_BASE + $1)); }
 peer_port() { echo $((PORT_BASE + 10 + $1)); }
@@ -55,7 +57,7 @@ node_start() {
     local i=$1 n=${NODES:-3}
     "$CHORUSD" --id "$i" --cluster "$(cluster_spec "$n")" --protocol "$PROTOCOL" \
         --data-dir "$CLUSTER_DIR/node$i" --listen "127.0.0.1:$(client_port "$i")" \
-        --peer-listen "127.0.0.1:$(peer_port "$i")" --shards "${SHARDS:-1}" ${NODE_FLAGS:-} \
+        --peer-listen "127.0.0.1:$(peer_port "$i")" --shards "${SHARDS:-1}" ${NODE_FLAGS:-} ${NODE_EXTRA_FLAGS[$i]:-} \
         >>"$CLUSTER_DIR/node$i.log" 2>&1 &
     NODE_PID[$i]=$!
     # Stops waiting early when the process exited: it will not answer.
