@@ -35,20 +35,9 @@ JOIN_FLAGS="--http $HTTP4 --http-dev" join_start 4 2 || fail "node 4 (--join) di
 expect_eq "$(dev_post "$HTTP4" "/dev/partition?seconds=120")" 200 "cutting node 4 off"
 cluster_add 1 4 >"$CLUSTER_DIR/add.out" 2>&1 &
 add_pid=$!
-# catching_up — prints "NODE SHARD" of a node of 1-3 that leads a shard moving to node 4 and
-# waits for the learner to catch up.
-catching_up() {
-    local i line
-    for i in 1 2 3; do
-        node_alive "$i" || continue
-        line=$(plan_lines "$i" | grep 'to=4,state=catching-up' | head -1)
-        [ -n "$line" ] && { CATCHING=$i; MOVING_SHARD=$(echo "$line" | sed 's/^move:shard=\([0-9]*\),.*/\1/'); return 0; }
-    done
-    return 1
-}
-wait_for 60 catching_up || { for i in 1 2 3; do plan_lines "$i"; done; fail "no shard leader shows a move to node 4 catching up"; }
-victim=$CATCHING
-from=$(plan_lines "$victim" | sed -n "s/^move:shard=$MOVING_SHARD,from=\([0-9]*\),.*/\1/p")
+NODES_UP="1 2 3"
+wait_for 60 move_catching_up 4 || { for i in 1 2 3; do plan_lines "$i"; done; fail "no shard leader shows a move to node 4 catching up"; }
+victim=$MOVE_LEADER; MOVING_SHARD=$MOVE_SHARD; from=$MOVE_FROM
 meta=$(meta_leader)
 log "2. shard $MOVING_SHARD moves from node $from to node 4; its leader, node $victim, is SIGKILLed (meta leader: node $meta)"
 load_still_running "the kill"

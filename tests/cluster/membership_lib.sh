@@ -176,6 +176,25 @@ shard_leader() {
     return 1
 }
 
+# move_catching_up TO — a node of NODES_UP leads a shard that moves to node TO and waits for
+# the new replica to catch up: sets MOVE_LEADER, MOVE_SHARD and MOVE_FROM.
+move_catching_up() {
+    local i line
+    for i in $NODES_UP; do
+        node_alive "$i" || continue
+        line=$(plan_lines "$i" | grep ",to=$1,state=catching-up" | head -1)
+        [ -n "$line" ] || continue
+        MOVE_LEADER=$i
+        MOVE_SHARD=$(echo "$line" | sed 's/^move:shard=\([0-9]*\),.*/\1/')
+        MOVE_FROM=$(echo "$line" | sed 's/^move:shard=[0-9]*,from=\([0-9]*\),.*/\1/')
+        return 0
+    done
+    return 1
+}
+# shard_replicas SHARD — the replicas the topology lists for SHARD, space-separated, as the
+# first node of NODES_UP knows them.
+shard_replicas() { placement "$(first_up)" | sed -n "s/^shard_$1:replicas=//p" | tr ',' ' '; }
+
 # sharded_start N — N nodes, S = $SHARDS, whose meta group verified the topology everywhere.
 sharded_start() {
     local i
