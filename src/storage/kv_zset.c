@@ -24,7 +24,7 @@
  * entries, each with a count record under the set's block id (kv_zset_block_id), keyed by the
  * index key (after the id) of its first entry; the first block's key is below every other
  * (ZSET_FIRST_BLOCK_BYTES), so every entry has a block: the last block key <= its own. ZADD
- * and ZREM update one count (O(log n)); a block past ZSET_BLOCK_MAX entries splits in two (a
+ * and ZREM update one count (O(log n); a rescoring within one block none); a block past ZSET_BLOCK_MAX entries splits in two (a
  * walk of ZSET_BLOCK, once per ZSET_BLOCK inserts at least), one below ZSET_BLOCK_MERGE takes
  * in its successor when both fit. A rank
  * is then the counts of the blocks before (or after) plus a walk inside one block:

@@ -313,8 +313,22 @@ static int zblock_adjust(struct kv_ctx *ctx, uint64_t id, const uint8_t *index_k
         }
         rc = rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
     }
+    bool moved = delta < 0 && count < ZSET_BLOCK_MERGE; /* the cursor looked at the next */
+    bool in_place = rc == MDB_SUCCESS && found && !moved && count > 0 &&
+                    count <= ZSET_BLOCK_MAX;
+    if (in_place) {
+        /* The common case: the count is rewritten where the seek left the cursor, without
+         * a second descent (LMDB overwrites a same-size record in place, after copying the
+         * page on its first write in the txn). */
+        uint8_t bytes[8];
+        kv_put_le64(bytes, count);
+        MDB_val k = {.mv_size = block_len, .mv_data = block};
+        MDB_val v = {.mv_size = sizeof bytes, .mv_data = bytes};
+        *ctx->written += block_len + sizeof bytes;
+        rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT);
+    }
     mdb_cursor_close(c);
-    if (rc != MDB_SUCCESS || !found) {
+    if (rc != MDB_SUCCESS || !found || in_place) {
         return rc;
     }
     if (next_len > 0 && count + next_count <= ZSET_BLOCK_MAX) {
@@ -457,27 +471,59 @@ int kv_zset_put_records(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *
     return rc;
 }
 
+/* Whether two index keys fall in the same block (the last block key <= each is the same
+ * one); true too for a set that keeps no blocks, where there is nothing to count. */
+static int zblock_same(struct kv_ctx *ctx, uint64_t id, const uint8_t *a, size_t a_len,
+                       const uint8_t *b, size_t b_len, bool *same)
+{
+    MDB_cursor *c = NULL;
+    int rc = mdb_cursor_open(ctx->txn, ctx->kv->elems_dbi, &c);
+    if (rc != MDB_SUCCESS) {
+        return rc;
+    }
+    MDB_val key, record;
+    bool found = false;
+    uint8_t block[KV_ENCODED_KEY_BYTES_MAX];
+    size_t block_len = 0;
+    rc = zblock_seek(c, id, a, a_len, &key, &record, &found);
+    *same = rc == MDB_SUCCESS && !found;
+    if (rc == MDB_SUCCESS && found) {
+        block_len = key.mv_size;
+        memcpy(block, key.mv_data, block_len);
+        rc = zblock_seek(c, id, b, b_len, &key, &record, &found);
+        *same = rc == MDB_SUCCESS && found && key.mv_size == block_len &&
+                memcmp(key.mv_data, block, block_len) == 0;
+    }
+    mdb_cursor_close(c);
+    return rc;
+}
+
 /* Sets member's score (had: it was in the set with score `old`): its record, its index
- * entry and the block counts. */
+ * entry and the block counts. A member rescored within its block changes no count: the
+ * block records (two seeks on pages every such command keeps in cache) are only read. */
 int kv_zset_write(struct kv_ctx *ctx, uint64_t id, const struct kv_bytes *member, bool had,
                   double old, double score)
 {
-    uint8_t key[ZSET_LONG_KEY_BYTES];
+    uint8_t key[ZSET_LONG_KEY_BYTES], new_key[ZSET_LONG_KEY_BYTES];
+    size_t new_len = kv_zset_index_key(id, score == 0 ? 0.0 : score, member, false, new_key);
     int rc = MDB_SUCCESS;
+    bool same_block = false;
     if (had) {
         MDB_val k = {.mv_size = kv_zset_index_key(id, old, member, false, key), .mv_data = key};
-        rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
-        rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        rc = zblock_same(ctx, id, key, k.mv_size, new_key, new_len, &same_block);
         if (rc == MDB_SUCCESS) {
+            rc = mdb_del(ctx->txn, ctx->kv->elems_dbi, &k, NULL);
+            rc = rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+        }
+        if (rc == MDB_SUCCESS && !same_block) {
             rc = zblock_adjust(ctx, id, key, k.mv_size, -1);
         }
     }
     if (rc == MDB_SUCCESS) {
         rc = kv_zset_put_records(ctx, id, member, score);
     }
-    if (rc == MDB_SUCCESS) {
-        size_t len = kv_zset_index_key(id, score == 0 ? 0.0 : score, member, false, key);
-        rc = zblock_adjust(ctx, id, key, len, 1);
+    if (rc == MDB_SUCCESS && !same_block) {
+        rc = zblock_adjust(ctx, id, new_key, new_len, 1);
     }
     return rc;
 }

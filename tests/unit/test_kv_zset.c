@@ -174,6 +174,57 @@ static uint64_t blocks(struct kv *kv, uint64_t *sum, uint64_t *largest)
     return n;
 }
 
+/* Every block count equals the index entries from its key up to the next block's (the store
+ * holds one sorted set): a rescoring within a block leaves the counts alone and one across
+ * blocks moves one, never a count that drifts while the sum stays right. Returns the blocks. */
+static uint64_t blocks_exact(struct kv *kv)
+{
+    enum { BLOCKS_MAX = 64 };
+    static uint8_t starts[BLOCKS_MAX][KV_ENCODED_KEY_BYTES_MAX];
+    size_t lens[BLOCKS_MAX];
+    uint64_t counts[BLOCKS_MAX], seen[BLOCKS_MAX] = {0};
+    MDB_txn *txn = NULL;
+    MDB_cursor *c = NULL;
+    assert_int_equal(mdb_txn_begin(kv->env, NULL, MDB_RDONLY, &txn), MDB_SUCCESS);
+    assert_int_equal(mdb_cursor_open(txn, kv->elems_dbi, &c), MDB_SUCCESS);
+    uint8_t seek[8] = {0xc0};
+    MDB_val key = {.mv_size = sizeof seek, .mv_data = seek}, record;
+    uint64_t n = 0;
+    int rc = mdb_cursor_get(c, &key, &record, MDB_SET_RANGE);
+    for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(c, &key, &record, MDB_NEXT), n++) {
+        assert_true(n < BLOCKS_MAX && key.mv_size >= 16);
+        lens[n] = key.mv_size - 8; /* after the block id: a score and member, as the index's */
+        memcpy(starts[n], (const uint8_t *)key.mv_data + 8, lens[n]);
+        counts[n] = kv_get_le64(record.mv_data);
+    }
+    assert_int_equal(rc, MDB_NOTFOUND);
+    uint8_t index_seek[8] = {0x80};
+    key = (MDB_val){.mv_size = sizeof index_seek, .mv_data = index_seek};
+    uint64_t at = 0;
+    rc = mdb_cursor_get(c, &key, &record, MDB_SET_RANGE);
+    for (; rc == MDB_SUCCESS && ((const uint8_t *)key.mv_data)[0] < 0xc0;
+         rc = mdb_cursor_get(c, &key, &record, MDB_NEXT)) {
+        const uint8_t *rest = (const uint8_t *)key.mv_data + 8;
+        size_t rest_len = key.mv_size - 8;
+        while (at + 1 < n) { /* the last block key <= the entry's */
+            size_t m = lens[at + 1] < rest_len ? lens[at + 1] : rest_len;
+            int cmp = memcmp(starts[at + 1], rest, m);
+            if (cmp > 0 || (cmp == 0 && lens[at + 1] > rest_len)) {
+                break;
+            }
+            at++;
+        }
+        assert_true(n > 0);
+        seen[at]++;
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    for (uint64_t i = 0; i < n; i++) {
+        assert_int_equal(seen[i], counts[i]);
+    }
+    return n;
+}
+
 static uint64_t pages_used(struct kv *kv)
 {
     MDB_envinfo info;
@@ -705,6 +756,7 @@ static void test_zset_random_model(void **state)
         blocks(f->kv, &sum, &largest);
         assert_int_equal(sum, size);
         assert_true(largest <= 1024);
+        blocks_exact(f->kv);
         for (uint32_t q = 0; q < 3000; q += 37) {
             snprintf(name, sizeof name, "m%04u", q);
             struct kv_result r = read_op(f->kv, KV_OP_ZRANK, 0, "z", name, NULL);
@@ -719,6 +771,59 @@ static void test_zset_random_model(void **state)
             assert_int_equal(r.element_count, 1);
             assert_text(&r.elements[0], KV_RESULT_BULK, name);
         }
+    }
+}
+
+/* ZADD rescoring a member within its block rewrites no block count (kv_zset_write), one
+ * across blocks moves one from block to block: on 3,000 members (6 blocks), rescorings near
+ * the old score and far from it, each followed by exact counts and the member's rank. */
+static void test_zset_rescore_blocks(void **state)
+{
+    struct fixture *f = *state;
+    for (uint32_t c = 0; c < 3000 / PER_COMMAND; c++) {
+        f->args[0] = kv_fixture_text("z");
+        for (uint32_t k = 0; k < PER_COMMAND; k++) {
+            uint32_t i = c * PER_COMMAND + k;
+            snprintf(f->text[2 * k], sizeof f->text[2 * k], "%u", 10 * i);
+            snprintf(f->text[2 * k + 1], sizeof f->text[2 * k + 1], "m%04u", i);
+            f->args[1 + 2 * k] = kv_fixture_text(f->text[2 * k]);
+            f->args[2 + 2 * k] = kv_fixture_text(f->text[2 * k + 1]);
+        }
+        apply_to(f, f->kv, KV_OP_ZADD, 0, f->args, 1 + 2 * PER_COMMAND);
+    }
+    uint64_t n = blocks_exact(f->kv);
+    assert_true(n >= 3);
+    uint64_t seed = 7;
+    char name[16], score[32];
+    for (uint32_t op = 0; op < 600; op++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t x = (uint32_t)(seed >> 33), i = x % 3000;
+        /* Near: stays between its neighbours' scores (same rank, same block); far: anywhere. */
+        double s = op % 2 == 0 ? 10.0 * i + (double)(x >> 20 & 7) : (double)(x >> 8 & 0x7fff);
+        snprintf(name, sizeof name, "m%04u", i);
+        snprintf(score, sizeof score, "%.17g", s);
+        assert_int_result(run(f, KV_OP_ZADD, "z", score, name, NULL), 0);
+        if (op % 2 == 0) {
+            assert_int_equal(read_op(f->kv, KV_OP_ZSCORE, 0, "z", name, NULL).type,
+                             KV_RESULT_DOUBLE);
+        }
+        if (op % 25 == 0) {
+            blocks_exact(f->kv);
+        }
+    }
+    blocks_exact(f->kv);
+    uint64_t sum = 0;
+    blocks(f->kv, &sum, NULL);
+    assert_int_equal(sum, 3000);
+    struct kv_result all = read_op(f->kv, KV_OP_ZRANGE, 0, "z", "0", "-1", NULL);
+    assert_int_equal(all.element_count, 3000);
+    static char names[3000][16];
+    for (uint32_t i = 0; i < 3000; i++) {
+        snprintf(names[i], sizeof names[i], "%.*s", (int)all.elements[i].bulk_len,
+                 all.elements[i].bulk);
+    }
+    for (uint32_t i = 0; i < 3000; i += 11) {
+        assert_int_result(read_op(f->kv, KV_OP_ZRANK, 0, "z", names[i], NULL), i);
     }
 }
 
@@ -810,6 +915,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zset_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zset_ranks_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zset_random_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zset_rescore_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zrandmember_seeded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_zscan_complete, setup, teardown),
         cmocka_unit_test(test_zset_op_numbers),
