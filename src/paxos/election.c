@@ -173,6 +173,21 @@ static void fill_promise(struct paxos *p, struct cn_message *out, uint64_t from)
 void paxos_handle_prepare(struct paxos *p, const struct cn_message *m)
 {
     uint64_t ballot = m->term;
+    if (m->index <= p->commit && paxos_member_position(p, m->from) < 0) {
+        /* A proposer of none of our configurations whose prepare index is at or below our
+         * chosen prefix lags us and is no voter of any slot above it: we know every
+         * configuration chosen up to that prefix, hence every one that could make it a voter
+         * of the slots it would choose, and none does (its knowledge is ours, and older).
+         * Ignoring a prepare is always safe (Paxos Made Simple §2.3: an acceptor may ignore
+         * any request); promising it would reset our timer, and a removed node that cannot
+         * learn its removal (its catch-up requests are not served) would, campaigning at
+         * every timeout, keep the voters from ever campaigning (chorus-sim seed 2003895). So
+         * we neither promise nor reset the timer, as Raft's voters disregard a removed
+         * server's RequestVote (Raft thesis §4.2.3), and teach it what was chosen instead,
+         * so that it learns its removal and stops. */
+        paxos_teach_outsider(p, m->from, m->index);
+        return;
+    }
     if (ballot < p->promised) {
         struct cn_message *out = paxos_send(p, CN_MSG_PROMISE, m->from);
         if (out != NULL) {

@@ -94,6 +94,27 @@ void paxos_snapshot_tick(struct paxos *p, struct paxos_peer *peer)
         peer->snapshot_active = false;
 }
 
+/* The chosen values from `lo` on that fit in one message (lo is above the snapshot). */
+static void send_chosen(struct paxos *p, cn_node_id to, uint64_t lo)
+{
+    assert(lo > p->log.snapshot_index);
+    uint64_t hi = lo - 1, bytes = 0;
+    while (hi < p->commit && hi - lo + 1 < p->config.message_entries_max) {
+        uint32_t len = paxos_slot_get(p, hi + 1)->data_len;
+        if (hi >= lo && bytes + len > p->config.message_bytes_max)
+            break;
+        bytes += len;
+        hi++;
+    }
+    struct cn_message *out = paxos_send(p, CN_MSG_CHOSEN, to);
+    if (out == NULL)
+        return;
+    out->index = lo;
+    out->commit = p->commit;
+    if (hi >= lo)
+        paxos_attach_slots(p, out, lo, hi);
+}
+
 /* A learner asks for the chosen values from m->index on. */
 void paxos_handle_catchup(struct paxos *p, const struct cn_message *m)
 {
@@ -103,21 +124,7 @@ void paxos_handle_catchup(struct paxos *p, const struct cn_message *m)
             paxos_send_snapshot(p, peer);
         return;
     }
-    uint64_t lo = m->index, hi = lo - 1, bytes = 0;
-    while (hi < p->commit && hi - lo + 1 < p->config.message_entries_max) {
-        uint32_t len = paxos_slot_get(p, hi + 1)->data_len;
-        if (hi >= lo && bytes + len > p->config.message_bytes_max)
-            break;
-        bytes += len;
-        hi++;
-    }
-    struct cn_message *out = paxos_send(p, CN_MSG_CHOSEN, m->from);
-    if (out == NULL)
-        return;
-    out->index = lo;
-    out->commit = p->commit;
-    if (hi >= lo)
-        paxos_attach_slots(p, out, lo, hi);
+    send_chosen(p, m->from, m->index);
 }
 
 static bool chosen_entries_valid(const struct paxos *p, const struct cn_message *m)
@@ -258,4 +265,31 @@ void paxos_snapshot_taken(struct paxos *p, uint64_t index)
     paxos_log_compact_to(p, index);
     if (p->role == CN_ROLE_LEADER && p->sent_through < index)
         p->sent_through = index;
+}
+
+/* A catch-up request from a node of none of our configurations is not served (step.c: only
+ * members are heard), but its index is the requester's chosen prefix + 1. When that is beyond
+ * ours, the requester knows chosen values we lack, among them maybe the configuration that
+ * made it and us its members: we ask it in turn (Paxos Made Simple §2.4: a learner may learn
+ * a chosen value from any node that knows it). This is how new voters that learned nothing
+ * yet find out from the leader that handed over to them once it is a follower of no
+ * configuration of theirs (chorus-sim seed 1001926): they know nobody, it asks them. No
+ * ping-pong: the requester's prefix is below ours when it asks us back. */
+void paxos_handle_catchup_from_outsider(struct paxos *p, const struct cn_message *m)
+{
+    if (p->role == CN_ROLE_LEADER || p->catchup_inflight || m->index <= p->commit + 1)
+        return;
+    send_catchup(p, m->from);
+}
+
+/* A prepare from a node of none of our configurations whose prepare index is at or below our
+ * chosen prefix (election.c) comes from a node that lags and is no voter of any slot above
+ * that prefix: it may only teach it what was chosen. One message of chosen values from its
+ * prepare index on, when we still hold them (a compacted prefix would need a snapshot, sent
+ * to members only). */
+void paxos_teach_outsider(struct paxos *p, cn_node_id to, uint64_t from)
+{
+    if (from <= p->log.snapshot_index || from > p->commit)
+        return;
+    send_chosen(p, to, from);
 }

@@ -31,6 +31,11 @@
  *    (a node being added knows no configuration yet); answers count only from nodes of a
  *    configuration governing a slot above the chosen prefix, and only toward the majorities of
  *    the configurations they are voters of: a removed member never counts.
+ *  - Two exceptions, so that a node that lags neither holds the others back nor is left out
+ *    (election.c, learn.c): an acceptor ignores the prepare of a non-member whose prepare
+ *    index is at or below its chosen prefix (it provably cannot be a voter of a slot it would
+ *    choose; Raft thesis §4.2.3's removed server, made exact) and sends it the chosen values;
+ *    a catch-up request of a non-member that knows more makes the node ask it in turn.
  *  - A snapshot carries the configuration at its index. When one was pending there, the packed
  *    form (consensus/membership.h) is the joint one, outgoing = the configuration in force and
  *    voters = the pending one; its first slot is not carried, so a node restoring it takes

@@ -238,6 +238,8 @@ void paxos_advance_commit(struct paxos *p);
 void paxos_learn_commit(struct paxos *p, uint64_t commit, uint64_t ballot, cn_node_id leader);
 void paxos_catchup_tick(struct paxos *p);
 void paxos_handle_catchup(struct paxos *p, const struct cn_message *m);
+void paxos_handle_catchup_from_outsider(struct paxos *p, const struct cn_message *m);
+void paxos_teach_outsider(struct paxos *p, cn_node_id to, uint64_t from);
 void paxos_handle_chosen(struct paxos *p, const struct cn_message *m);
 void paxos_send_snapshot(struct paxos *p, struct paxos_peer *peer);
 void paxos_snapshot_tick(struct paxos *p, struct paxos_peer *peer);

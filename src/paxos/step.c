@@ -102,8 +102,13 @@ int paxos_step_message(struct paxos *p, const struct cn_message *m)
     assert(m != NULL);
     if (m->to != p->config.id || m->group != p->config.group || m->from == p->config.id)
         return CN_OK;
-    if (!heard_from_anyone(m->type) && paxos_member_position(p, m->from) < 0)
-        return CN_OK; /* answers count only from the nodes of our configurations */
+    if (!heard_from_anyone(m->type) && paxos_member_position(p, m->from) < 0) {
+        /* Answers count only from the nodes of our configurations; a catch-up request of an
+         * outsider still shows what it knows (learn.c). */
+        if (m->type == CN_MSG_CATCHUP)
+            paxos_handle_catchup_from_outsider(p, m);
+        return CN_OK;
+    }
     if (m->entry_count > CN_MESSAGE_ENTRIES_MAX || (m->entry_count > 0 && m->entries == NULL))
         return CN_OK;
     if (from_proposer(m->type) && cn_ballot_node(m->term) != m->from)

@@ -10,7 +10,11 @@
  *  - a snapshot taken between the chosen configuration command and its taking effect carries
  *    both configurations, and a node restored or installed from it counts correctly;
  *  - a new leader that recovers a configuration command with values beyond where it takes
- *    effect re-proposes only below that slot (the fence) until the command is chosen.
+ *    effect re-proposes only below that slot (the fence) until the command is chosen;
+ *  - a removed node that lags is neither promised nor lets the voters' timers be reset, and
+ *    is taught its removal (chorus-sim seed 2003895);
+ *  - new voters that learned nothing find out from the old leader's catch-up requests
+ *    (chorus-sim seed 1001926).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -372,6 +376,107 @@ static void scenario_recovered_command_fences_the_slots_it_governs(void **state)
     px_free(px);
 }
 
+/* Delivers everything but catch-up requests and TimeoutNow, which are dropped, until nothing
+ * is left (bounded). */
+static void stabilize_without_catchup(struct px *px)
+{
+    for (uint32_t round = 0; round < 500; round++) {
+        px_settle(px);
+        cluster_drop(&px->c, 0, 0, CN_MSG_CATCHUP);
+        cluster_drop(&px->c, 0, 0, CN_MSG_TIMEOUT_NOW);
+        if (!px_deliver_one(px, 0, 0, 0))
+            return;
+    }
+    fail_msg("messages kept coming");
+}
+
+/* chorus-sim seed 2003895 (--nodes 3): node 2 is removed while away and comes back knowing
+ * nothing of it. By what it knows it is a voter, so it campaigns; its catch-up requests are
+ * not served (it is no member of the others' configuration), and the voters, promising its
+ * ever higher ballots, reset their election timers each time and never campaigned
+ * themselves. Now a voter ignores the prepare of a node of none of its configurations whose
+ * prepare index is at or below its chosen prefix (no promise, no timer reset) and sends it
+ * the chosen values instead: node 2 learns its removal and stops. */
+static void scenario_removed_node_that_lags_is_not_promised(void **state)
+{
+    (void)state;
+    struct px *px = group(3, 3);
+    lead(px, 1);
+    assert_int_equal(px_propose(px, 1, "a", NULL), CN_OK);
+    px_stabilize(px);
+    isolate(px, 2, true);
+    uint64_t x = 0;
+    assert_int_equal(px_change(px, 1, &MEMBERS(1, 3), &NONE, &x), CN_OK);
+    px_stabilize(px);
+    until_in_force(px, 1);
+    until_in_force(px, 3);
+    uint64_t held = 0;
+    assert_int_equal(px_propose(px, 1, "b", &held), CN_OK);
+    px_stabilize(px);
+    assert_true(px_commit(px, 3) >= held);
+    assert_true(px_commit(px, 2) < x);
+    /* Both voters restart: no leader, no lease holds a prepare off. */
+    px_crash(px, 1);
+    px_crash(px, 3);
+    px_restart(px, 1);
+    px_restart(px, 3);
+    isolate(px, 2, false);
+    assert_true(px_commit(px, 1) >= held && px_commit(px, 3) >= held);
+    uint64_t promised1 = px_promised(px, 1), promised3 = px_promised(px, 3);
+    assert_int_equal(px_campaign(px, 2), CN_OK);
+    px_deliver(px, 2, 0, CN_MSG_PREPARE);
+    assert_int_equal(px_promised(px, 1), promised1);
+    assert_int_equal(px_promised(px, 3), promised3);
+    px_stabilize(px);
+    /* Taught: node 2 learned its removal, and does not campaign again. */
+    assert_true(px_commit(px, 2) >= x + ALPHA);
+    assert_members(px_status(px, 2).members, MEMBERS(1, 3));
+    assert_int_not_equal(px_role(px, 2), CN_ROLE_LEADER);
+    cn_node_id leader = px_elect(px);
+    assert_true(leader == 1 || leader == 3);
+    assert_int_equal(px_propose(px, leader, "c", &held), CN_OK);
+    px_stabilize(px);
+    assert_true(px_commit(px, leader) >= held);
+    px_tick_all(px, 60);
+    assert_int_not_equal(px_role(px, 2), CN_ROLE_LEADER);
+    assert_int_not_equal(px_role(px, 2), CN_ROLE_CANDIDATE);
+    px_free(px);
+}
+
+/* chorus-sim seed 1001926 (--nodes 5): the only voter replaces itself by two nodes that never
+ * learn a chosen value (their catch-up requests and the TimeoutNow are lost). They accepted
+ * its slots but know no configuration, hence nobody to ask; the old leader, a follower of no
+ * configuration of theirs, asks them for the values it lacks at each election timeout, and
+ * they did not hear it. Now a catch-up request of an outsider that knows more makes the node
+ * ask it in turn: they learn they are the voters, and one of them leads. */
+static void scenario_new_voters_that_know_nothing_learn_from_the_old_leader(void **state)
+{
+    (void)state;
+    struct px *px = group(3, 1);
+    lead(px, 1);
+    assert_int_equal(px_propose(px, 1, "a", NULL), CN_OK);
+    px_stabilize(px);
+    uint64_t x = 0;
+    assert_int_equal(px_change(px, 1, &MEMBERS(2, 3), &NONE, &x), CN_OK);
+    stabilize_without_catchup(px);
+    assert_true(px_commit(px, 1) >= x + ALPHA - 1);
+    assert_int_not_equal(px_role(px, 1), CN_ROLE_LEADER);
+    assert_true(px_commit(px, 2) < x && px_commit(px, 3) < x);
+    assert_int_equal(px_status(px, 2).members.count, 0);
+    cn_node_id leader = 0;
+    for (uint32_t round = 0; round < 200 && leader == 0; round++) {
+        px_tick_all(px, 1);
+        leader = cluster_leader(&px->c);
+    }
+    assert_true(leader == 2 || leader == 3);
+    uint64_t held = 0;
+    assert_int_equal(px_propose(px, leader, "b", &held), CN_OK);
+    px_stabilize(px);
+    assert_true(px_commit(px, 2) >= held && px_commit(px, 3) >= held);
+    assert_string_equal(px_applied(px, 2, held), "b");
+    px_free(px);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +487,8 @@ int main(void)
         cmocka_unit_test(scenario_leader_change_mid_change),
         cmocka_unit_test(scenario_snapshot_between_chosen_and_in_force),
         cmocka_unit_test(scenario_recovered_command_fences_the_slots_it_governs),
+        cmocka_unit_test(scenario_removed_node_that_lags_is_not_promised),
+        cmocka_unit_test(scenario_new_voters_that_know_nothing_learn_from_the_old_leader),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
