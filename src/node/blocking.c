@@ -19,6 +19,11 @@
  * its later commands unparsed); the timeout answers a null array; inside MULTI the command is
  * its attempt alone, which answers at once. A client that goes away is forgotten at once
  * when it waits; an attempt already proposed still pops (as any write in flight would).
+ *
+ * On a node that holds no replica of the key's shard, the pop is relayed (proxy.c) to one
+ * that does, where the stand-in's connection blocks exactly as above; this node's request
+ * waits for the stand-in's answer, past the pop's own timeout, and fails with -UNKNOWN if the
+ * node it waits on goes out of reach (node_blocking_relay_lost).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/transport.h"
 #include "node/commands.h"
 #include "storage/kv_command.h"
 #include "storage/kv_tx.h"
@@ -103,15 +109,29 @@ void node_cmd_blocking(struct node_exec *e)
         node_cmd_write(e); /* answers the error, as its parse does */
         return;
     }
-    /* A shard without a replica here answers MOVED to its leader rather than relaying the
-     * pop (proxy.c's relays have deadlines a long wait would pass); cluster clients send it
-     * there in the first place. */
-    e->no_proxy = true;
     struct node_request *tail = e->client->tail;
     node_cmd_write(e);
     struct node_request *r = e->client->tail;
-    if (r == tail || r == NULL || r->done || r->group == NULL)
+    if (r == tail || r == NULL || r->done)
         return; /* answered at once: an error, MOVED */
+    if (r->proxied) {
+        /* A shard without a replica here: the pop is relayed (proxy.c) and waits there, in
+         * the stand-in's connection, as any client's would; here its request waits for that
+         * answer until the pop's own timeout (the stand-in answers it) and a request timeout
+         * more, or for ever with a timeout of 0. A relay that loses its connection fails it
+         * (node_blocking_sweep_relayed). */
+        r->blocking = true;
+        r->block_relayed = true;
+        r->block_deadline_ms = timeout_ms == 0 ? 0 : node_now_ms(e->node) + timeout_ms;
+        if (timeout_ms == 0)
+            r->deadline_ms = UINT64_MAX;
+        else
+            r->deadline_ms = r->block_deadline_ms + e->node->config.request_timeout_ms;
+        e->client->blocking = true;
+        return;
+    }
+    if (r->group == NULL)
+        return;
     r->blocking = true;
     r->block_deadline_ms = timeout_ms == 0 ? 0 : node_now_ms(e->node) + timeout_ms;
     e->client->blocking = true;
@@ -292,6 +312,23 @@ static void time_out(struct node *node, struct node_request *r)
 {
     node_request_unblock_quietly(node, r);
     answer_timeout(node, r);
+}
+
+bool node_blocking_relay_lost(struct node *node, const struct node_request *r)
+{
+    assert(r->block_relayed && r->proxied);
+    const struct node_client *c = r->client;
+    if (c == NULL || node->transport == NULL)
+        return false;
+    struct transport_peer_info info;
+    if (r->wait == NODE_WAIT_PROXY && c->proxy_session != 0)
+        return transport_peer_info(node->transport, c->proxy_target, &info) && !info.connected;
+    /* Not sent yet: lost only when no replica of its shard can be reached. */
+    const struct topology_shard *s = &node->topology->shards[r->proxy_shard];
+    for (uint32_t i = 0; i < s->replica_count; i++)
+        if (!transport_peer_info(node->transport, s->replicas[i], &info) || info.connected)
+            return false;
+    return true;
 }
 
 void node_blocking_sweep(struct node *node, struct node_request *r, uint64_t now_ms)

@@ -211,6 +211,7 @@ struct node_request {
      * attempt that popped nothing waits in its group's `blocked` list until a push. */
     bool blocking;
     uint64_t block_deadline_ms; /* 0: no timeout */
+    bool block_relayed;         /* proxied: it waits on the stand-in's node */
 };
 
 /* A doubly linked list of requests through their wait links. */
@@ -897,6 +898,9 @@ bool node_blocking_finish(struct node *node, struct node_request *request,
                           const struct kv_result *result);
 /* A waiting pop at the sweep: answered when its timeout passed or its client is gone. */
 void node_blocking_sweep(struct node *node, struct node_request *request, uint64_t now_ms);
+/* A relayed blocking pop (block_relayed): whether the node it waits on (or, not sent yet,
+ * every replica of its shard) is out of reach, so that it must fail rather than wait. */
+bool node_blocking_relay_lost(struct node *node, const struct node_request *request);
 
 /* server.c: a client whose blocking pop answered parses its next commands again. */
 void node_client_resume(struct node_client *client);

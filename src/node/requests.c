@@ -731,6 +731,16 @@ void node_requests_sweep(struct node *node, uint64_t now_ms)
             /* Part of its reply is out: it finishes (or its client goes) but cannot fail. */
         } else if (r->wait == NODE_WAIT_BLOCKED) {
             node_blocking_sweep(node, r, now_ms);
+        } else if (r->block_relayed && node_blocking_relay_lost(node, r)) {
+            /* The pop waits on a node now out of reach: nothing says whether it popped, so
+             * the session ends (-UNKNOWN, a write that may have run) rather than the client
+             * waiting for ever; not sent yet, it fails as not executed. */
+            if (r->wait == NODE_WAIT_PROXY && r->client != NULL) {
+                node_proxy_session_end(node, r->client);
+                next = node->all_head;
+                continue;
+            }
+            node_request_fail(node, r, ERROR_NO_LEADER);
         } else if (r->proxied && r->deadline_ms <= now_ms) {
             if (r->wait == NODE_WAIT_PROXY && r->client != NULL) {
                 /* Its session is out of step now: every relayed request of the client fails
