@@ -458,14 +458,17 @@ function drawMoves(cx, cy, slots, moves) {
     const a0 = 2 * Math.PI * sh.first_slot / slots, a1 = 2 * Math.PI * (sh.last_slot + 1) / slots;
     svg += `<path d="${arc(cx, cy, 168, a0, Math.max(a0 + 0.02, a1))}" fill="none" ` +
       `stroke="${color(m.to || m.from)}" stroke-width="5" stroke-dasharray="${m.running ? '6 3' : '2 4'}" ` +
-      `class="${m.running ? 'moving' : ''}"><title>shard ${m.shard}: replica moving from node ` +
+      `class="${m.running ? 'moving' : ''}" data-move-shard="${m.shard}">` +
+      `<title>shard ${m.shard}: replica moving from node ` +
       `${m.from || '–'} to node ${m.to || '–'} (${m.running ? 'in flight' : 'waiting its turn'})` +
       `</title></path>`;
   }
   let html = moves.total === 0 ? '<tr><td>no moves: the placement is the ring\'s</td></tr>'
     : '<tr><th>shard</th><th>from</th><th>to</th><th>state</th></tr>';
   for (const m of moves.list)
-    html += `<tr><td>${m.shard}</td><td style="color:${color(m.from)}">${m.from || '–'}</td>` +
+    html += `<tr data-shard="${m.shard}" data-from="${m.from}" data-to="${m.to}" ` +
+      `data-running="${m.running}"><td>${m.shard}</td>` +
+      `<td style="color:${color(m.from)}">${m.from || '–'}</td>` +
       `<td style="color:${color(m.to)}">${m.to || '–'}</td>` +
       `<td>${m.running ? 'in flight' : 'waiting'}</td></tr>`;
   if (moves.total > moves.list.length)
