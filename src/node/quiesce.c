@@ -5,8 +5,9 @@
  * send their heartbeats (CockroachDB's lesson, docs/sharding.md "Quiescence"). So:
  *
  *  - A leader whose group has been idle for NODE_QUIESCE_TICKS ticks (nothing proposed,
- *    everything committed and applied, no request, forward, transfer or snapshot in progress)
- *    stops ticking it: no heartbeats leave, no timer runs.
+ *    everything committed and applied, no request, forward, transfer or snapshot in progress,
+ *    no learner and no configuration change) stops ticking it: no heartbeats leave, no timer
+ *    runs.
  *  - Every NODE_BEAT_TICKS each node sends each peer one node-level beat (CN_MSG_NODE_BEAT)
  *    listing the quiet groups it leads that the peer replicates, with their term and commit
  *    index. A follower that is caught up to that commit index, in that term, under that
@@ -150,10 +151,17 @@ static bool leader_idle(const struct node_group *g)
     const struct cn_status *st = &g->status;
     (void)node;
     /* Not has_update: a tick's heartbeats are an update too. A proposal shows as an entry
-     * above the commit index. */
+     * above the commit index. A learner, or a configuration change in progress, keeps the
+     * group awake: a learner is caught up (from a snapshot when the log was compacted) only
+     * by the leader's resends, which run on ticks (§7, the thesis §4.2.1), and it never
+     * campaigns, so unlike a lagging voter it would not wake a quiet leader by itself. A
+     * rebalancer move whose new node missed the first chunks then waited for whatever next
+     * woke the group (tests/checks/cluster_view_moves.sh, with no client load, saw 23 s and
+     * once more than 150 s). */
     return st->role == CN_ROLE_LEADER && st->commit_index == st->last_index &&
            g->applied_index == st->commit_index && g->active_requests == 0 &&
-           g->forward_count == 0 && st->transfer_target == 0 && !g->snapshot_running;
+           g->forward_count == 0 && st->transfer_target == 0 && !g->snapshot_running &&
+           st->membership.learners.count == 0 && !st->membership_pending;
 }
 
 /* After a tick of an awake group: a leader idle long enough goes quiet. */
