@@ -410,6 +410,14 @@ struct cn_ops {
     uint32_t (*take_messages)(void *core, const struct cn_message **messages);
     /* Term of the entry at index, if the core holds it (or it is the snapshot's index). */
     bool (*entry_term)(const void *core, uint64_t index, uint64_t *term);
+    /* The configuration at the core's compaction point (status.snapshot_index), packed
+     * (consensus/membership.h), for a driver that took the snapshot of that index: what it
+     * must write as snapshot.members. Optional: NULL in a core whose configuration there is
+     * always the latest CN_ENTRY_CONFIG applied at or below the index (Raft §6), which the
+     * driver knows from what it applied. Multi-Paxos has it: a configuration chosen at or
+     * below the index may govern only later slots (the alpha window), and then the packed
+     * form is joint. count 0 when the core cannot tell. */
+    void (*snapshot_members)(const void *core, struct cn_members *out);
 };
 
 #endif

@@ -15,7 +15,6 @@
 
 #include "consensus/membership.h"
 #include "node/node_internal.h"
-#include "paxos/paxos.h"
 
 /* Taking a snapshot reads the group's store from its own LMDB read txn on a pool thread, and
  * installing one is a write txn on the loop thread (kv.h): the two need no lock, and the loop
@@ -49,19 +48,20 @@ static void snapshot_path(const struct node_group *g, char *path, size_t cap)
  * transaction as the applied index), is the data of the latest CN_ENTRY_CONFIG applied at or
  * below it. A file without one (the configuration never changed) gets the voters in force.
  */
-/* Multi-Paxos: when the core's compaction point is the snapshot's index, the configuration
- * the core derived there, which is the joint packed form while a change chosen at or below it
- * governs only later slots (src/paxos/membership.c); the store's blob holds only the latest
+/* A core that derives the configuration at its compaction point itself (cn_ops
+ * snapshot_members; Multi-Paxos, whose configuration there is the joint packed form while a
+ * change chosen at or below it governs only later slots, src/paxos/membership.c): when that
+ * point is the snapshot's index, its answer, since the store's blob holds only the latest
  * configuration applied. Returns false when the core cannot tell. */
-static bool paxos_members_at(struct node_group *g, uint64_t index)
+static bool core_members_at(struct node_group *g, uint64_t index)
 {
-    if (strcmp(g->node->ops->name, "paxos") != 0 || g->core == NULL)
+    if (g->node->ops->snapshot_members == NULL || g->core == NULL)
         return false;
     node_refresh_status(g);
     if (g->status.snapshot_index != index)
         return false;
     struct cn_members packed;
-    paxos_snapshot_members(g->core, &packed);
+    g->node->ops->snapshot_members(g->core, &packed);
     if (packed.count == 0)
         return false;
     g->snapshot_members = packed;
@@ -81,7 +81,7 @@ static void snapshot_read_members(struct node_group *g)
                     (uint32_t)head[3] << 24;
     if (blob == 0 || blob > len - 4 || !cn_membership_decode(head + 4, blob, &membership))
         return;
-    if (paxos_members_at(g, g->snapshot_file->meta.index))
+    if (core_members_at(g, g->snapshot_file->meta.index))
         return;
     cn_membership_pack(&membership, &g->snapshot_members);
 }
@@ -137,7 +137,7 @@ static void take_done(uv_work_t *work, int status)
     if (index == 0 || index <= g->status.snapshot_index)
         return; /* a snapshot installed meanwhile is newer */
     node_step(g, &(struct cn_event){.type = CN_EVENT_SNAPSHOT_TAKEN, .index = index});
-    paxos_members_at(g, index); /* the WAL marker and the chunks sent carry it */
+    core_members_at(g, index); /* the WAL marker and the chunks sent carry it */
     g->snapshot_pending_marker = index;
     g->snapshot_pending_term = g->snapshot_taking.term;
 }

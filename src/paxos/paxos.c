@@ -392,4 +392,5 @@ const struct cn_ops paxos_ops = {
     .ack_update = paxos_ack_update,
     .status = paxos_status,
     .entry_term = paxos_entry_term,
+    .snapshot_members = paxos_snapshot_members,
 };

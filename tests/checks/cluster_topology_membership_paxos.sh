@@ -9,8 +9,8 @@
 # left of a replica that moved off; then shrink 4 -> 3 removing node 1 (a shard leader): its
 # replicas move off, it is removed and holds no replica data. The history is linearizable and
 # every acknowledged marker and a sample of the bulk keys are readable through every member.
-# A smaller bulk load (3,000 keys) than the Raft run. Waits on conditions throughout.
+# A smaller bulk load (1,500 keys) than the Raft run. Waits on conditions throughout.
 # timeout: 300
 cd "$(dirname "$0")/../.."
-PROTOCOL=paxos SHARDS=${SHARDS:-8} BULK_KEYS=${BULK_KEYS:-3000} BENCH_SECONDS=${BENCH_SECONDS:-40} \
+PROTOCOL=paxos SHARDS=${SHARDS:-8} BULK_KEYS=${BULK_KEYS:-1500} BENCH_SECONDS=${BENCH_SECONDS:-40} \
     exec bash tests/checks/cluster_topology_membership.sh
