@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cluster/rebalance.h"
+#include "net/token_bucket.h"
 #include "node/auth.h"
 #include "node/node.h"
 
@@ -46,6 +47,9 @@ static void usage(FILE *out)
             "  --snapshot-entries N   applied entries between snapshots (default: 100000)\n"
             "  --rebalance-moves-per-node N  replica moves the rebalancer's plan runs at once\n"
             "                         per node, 1..64 (default: 1; S > 1)\n"
+            "  --snapshot-bandwidth BYTES  bytes per second of snapshot chunks sent to learners\n"
+            "                         (a move's new replica, a joining node), suffix k, m or g\n"
+            "                         for KiB, MiB, GiB; 0 or at least 16k (default: 0, no limit)\n"
             "  --cluster-id N         refuse peers of another cluster (default: derived from --cluster)\n"
             "  --log-level LEVEL      error, warn, info or debug (default: info)\n"
             "  --requirepass PASS     clients must AUTH with PASS (user \"default\"); visible to\n"
@@ -137,6 +141,31 @@ static int parse_u64(const char *text, const char *flag, uint64_t min, uint64_t 
     return 0;
 }
 
+/* --snapshot-bandwidth BYTES[k|m|g]: 0 (no limit), or from NODE_SNAPSHOT_BANDWIDTH_MIN (below
+ * it a chunk that fits a quarter of an election timeout gets too small, snapshot_send.c) to
+ * TOKEN_BUCKET_RATE_BYTES_PER_S_MAX. */
+static int parse_bandwidth(const char *text, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    uint64_t scale = 1;
+    if (*end == 'k' || *end == 'K') scale = 1024, end++;
+    else if (*end == 'm' || *end == 'M') scale = 1024 * 1024, end++;
+    else if (*end == 'g' || *end == 'G') scale = 1024 * 1024 * 1024, end++;
+    bool ok = *text >= '0' && *text <= '9' && *end == '\0' && errno != ERANGE &&
+              v <= TOKEN_BUCKET_RATE_BYTES_PER_S_MAX / scale;
+    v *= scale;
+    if (!ok || (v != 0 && v < NODE_SNAPSHOT_BANDWIDTH_MIN)) {
+        fprintf(stderr, "chorusd: --snapshot-bandwidth wants 0 (no limit) or %d to %d bytes "
+                "per second (suffix k, m, g), not '%s'\n", NODE_SNAPSHOT_BANDWIDTH_MIN,
+                TOKEN_BUCKET_RATE_BYTES_PER_S_MAX, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 /* --http HOST:PORT, or PORT alone for the loopback address: metrics are not for the world
  * unless asked. */
 static int parse_http(const char *text, char *dst, size_t cap)
@@ -202,6 +231,7 @@ int main(int argc, char **argv)
         {"request-timeout-ms", required_argument, 0, 'r'},
         {"snapshot-entries", required_argument, 0, 's'},
         {"rebalance-moves-per-node", required_argument, 0, 'N'},
+        {"snapshot-bandwidth", required_argument, 0, 'B'},
         {"join", required_argument, 0, 'J'},
         {"cluster-id", required_argument, 0, 'C'}, {"log-level", required_argument, 0, 'L'},
         {"shards", required_argument, 0, 'S'},     {"replicas", required_argument, 0, 'R'},
@@ -241,6 +271,7 @@ int main(int argc, char **argv)
                 rv = -1;
             }
             break;
+        case 'B': rv = parse_bandwidth(optarg, &config.snapshot_bandwidth_bytes_per_s); break;
         case 'J': rv = copy_arg(config.join_addr, sizeof(config.join_addr), optarg, "--join"); break;
         case 'C': rv = parse_u64(optarg, "--cluster-id", 1, &config.cluster_id); break;
         case 'S': rv = parse_u32(optarg, "--shards", 1, &config.shards); break;

@@ -1,6 +1,8 @@
 /*
  * cluster_cmd.c — `chorus cluster add HOST:PEERPORT`, `chorus cluster remove ID` and
- * `chorus cluster status`.
+ * `chorus cluster status`; with --wait, add and remove then wait until the rebalancer's moves
+ * are done (cluster_moves.c), and status lists the moves in flight as their shards' leaders
+ * report them.
  *
  * A change is asked of the leader: a node that is not answers "-TRYAGAIN not the leader: ask
  * node N at HOST:PORT", and the command follows that (at most CLUSTER_CMD_HOPS_MAX times). While
@@ -16,20 +18,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "client/cluster_moves.h"
 #include "client/reply.h"
 
 enum {
     CLUSTER_CMD_HOPS_MAX = 4,
     CLUSTER_CMD_POLL_MS = 200,
     CLUSTER_CMD_WAIT_MS_DEFAULT = 180000,
+    CLUSTER_CMD_BALANCE_WAIT_S_DEFAULT = 3600, /* --wait: moves of a large store take long */
+    CLUSTER_CMD_WAIT_S_MAX = 7 * 24 * 3600,
 };
 
 void cluster_cmd_usage(FILE *out)
 {
-    fputs("  cluster add HOST:PEERPORT [--no-wait]   add a node started with chorusd --join\n"
-          "  cluster remove ID [--no-wait]           remove a voter or a learner\n"
-          "  cluster status                          members, roles, the change in progress\n",
+    fputs("  cluster add HOST:PEERPORT [--no-wait | --wait] [--wait-timeout S]\n"
+          "                                          add a node started with chorusd --join;\n"
+          "                                          --wait: then until the moves are done\n"
+          "  cluster remove ID [--no-wait | --wait] [--wait-timeout S]\n"
+          "                                          remove a node (its replicas move off)\n"
+          "  cluster status [--moves]                members, roles, the change in progress,\n"
+          "                                          the moves in flight (--moves: only those,\n"
+          "                                          as key=value lines)\n"
+          "  exit status: 0 done (balanced with --wait), 1 refused or failed, 2 usage or no\n"
+          "  answer, 3 not done before the deadline (--wait-timeout, default 3600 s)\n",
           out);
 }
 
@@ -156,7 +169,35 @@ static int follow_change(const struct client_endpoint *leader, int timeout_ms, i
         sleep_ms(CLUSTER_CMD_POLL_MS);
     }
     fprintf(err, "chorus: the change did not finish in time (last step: %s)\n", step);
-    return 1;
+    return 3;
+}
+
+/* `cluster status [--moves]`: the asked node's CLUSTER MEMBERS, then the moves as every
+ * node's leader reports them. */
+static int status(const struct client_endpoint *endpoint, int timeout_ms, bool moves_only,
+                  FILE *out, FILE *err)
+{
+    static const char *const members[] = {"CLUSTER", "MEMBERS"};
+    if (!moves_only) {
+        struct client_reply *reply = call(endpoint, timeout_ms, 2, members, err);
+        if (reply == NULL)
+            return 2;
+        int rv = reply->type == CLIENT_REPLY_BULK ? 0 : 1;
+        fprintf(rv == 0 ? out : err, "%s%s", reply->string, rv == 0 ? "" : "\n");
+        client_reply_free(reply);
+        if (rv != 0)
+            return rv;
+    }
+    struct cluster_moves *moves = malloc(sizeof(*moves));
+    if (moves == NULL)
+        return 2;
+    int rv = cluster_moves_gather(endpoint, timeout_ms, moves, err) == 0 ? 0 : 2;
+    if (rv == 0 && moves_only)
+        cluster_moves_print_lines(moves, out);
+    else if (rv == 0)
+        cluster_moves_print_table(moves, out);
+    free(moves);
+    return rv;
 }
 
 int cluster_cmd_run(const struct client_endpoint *endpoint, int timeout_ms, int argc,
@@ -166,27 +207,41 @@ int cluster_cmd_run(const struct client_endpoint *endpoint, int timeout_ms, int 
         cluster_cmd_usage(err);
         return 2;
     }
-    bool wait = true;
+    if (strcmp(argv[0], "status") == 0 && argc <= 2) {
+        bool moves_only = argc == 2 && strcmp(argv[1], "--moves") == 0;
+        if (argc == 2 && !moves_only) {
+            fprintf(err, "chorus: cluster status: unknown option %s\n", argv[1]);
+            return 2;
+        }
+        return status(endpoint, timeout_ms, moves_only, out, err);
+    }
+    bool wait = true, balance = false;
+    uint64_t wait_s = 0;
     for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--no-wait") == 0)
+        char *end = NULL;
+        if (strcmp(argv[i], "--no-wait") == 0) {
             wait = false;
-        else {
-            fprintf(err, "chorus: cluster: unknown option %s\n", argv[i]);
+        } else if (strcmp(argv[i], "--wait") == 0) {
+            balance = true;
+        } else if (strcmp(argv[i], "--wait-timeout") == 0 && i + 1 < argc &&
+                   argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9' &&
+                   (wait_s = strtoull(argv[i + 1], &end, 10)) > 0 && *end == '\0' &&
+                   wait_s <= CLUSTER_CMD_WAIT_S_MAX) {
+            i++;
+        } else {
+            fprintf(err, "chorus: cluster: unknown option or bad value: %s\n", argv[i]);
             return 2;
         }
     }
-    int64_t deadline_ns = client_now_ns() + (int64_t)CLUSTER_CMD_WAIT_MS_DEFAULT * 1000000;
-    struct client_endpoint leader = *endpoint;
-    if (strcmp(argv[0], "status") == 0 && argc == 1) {
-        static const char *const members[] = {"CLUSTER", "MEMBERS"};
-        struct client_reply *reply = call(endpoint, timeout_ms, 2, members, err);
-        if (reply == NULL)
-            return 2;
-        int rv = reply->type == CLIENT_REPLY_BULK ? 0 : 1;
-        fprintf(rv == 0 ? out : err, "%s%s", reply->string, rv == 0 ? "" : "\n");
-        client_reply_free(reply);
-        return rv;
+    if (balance && !wait) {
+        fprintf(err, "chorus: cluster: --wait and --no-wait exclude each other\n");
+        return 2;
     }
+    if (wait_s == 0)
+        wait_s = balance ? CLUSTER_CMD_BALANCE_WAIT_S_DEFAULT : CLUSTER_CMD_WAIT_MS_DEFAULT / 1000;
+    int64_t deadline_ns = client_now_ns() + (int64_t)wait_s * 1000000000;
+    struct client_endpoint leader = *endpoint;
+    struct cluster_wait until = {.deadline_ns = deadline_ns, .tty = isatty(fileno(out)) == 1};
     if (strcmp(argv[0], "add") == 0 && argc >= 2) {
         char host[CLIENT_HOST_BYTES_MAX];
         const char *colon = strrchr(argv[1], ':');
@@ -200,14 +255,24 @@ int cluster_cmd_run(const struct client_endpoint *endpoint, int timeout_ms, int 
         int rv = ask_change(&leader, timeout_ms, 4, meet, deadline_ns, out, err);
         if (rv != 0 || !wait)
             return rv;
-        return follow_change(&leader, timeout_ms, deadline_ns, out, err);
+        rv = follow_change(&leader, timeout_ms, deadline_ns, out, err);
+        if (rv != 0 || !balance)
+            return rv;
+        return cluster_moves_wait(&leader, timeout_ms, &until, out, err);
     }
     if (strcmp(argv[0], "remove") == 0 && argc >= 2) {
         const char *forget[] = {"CLUSTER", "FORGET", argv[1]};
+        char *end;
+        unsigned long id = strtoul(argv[1], &end, 10);
         int rv = ask_change(&leader, timeout_ms, 3, forget, deadline_ns, out, err);
         if (rv != 0 || !wait)
             return rv;
-        return follow_change(&leader, timeout_ms, deadline_ns, out, err);
+        rv = follow_change(&leader, timeout_ms, deadline_ns, out, err);
+        if (rv != 0 || !balance)
+            return rv;
+        until.removing = true;
+        until.target = *end == '\0' && id <= UINT32_MAX ? (uint32_t)id : 0;
+        return cluster_moves_wait(&leader, timeout_ms, &until, out, err);
     }
     cluster_cmd_usage(err);
     return 2;

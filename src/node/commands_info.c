@@ -236,7 +236,9 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         "membership_removed:%d\r\nmembership_change_in_progress:%d\r\n"
         "membership_changes_done:%llu\r\nmembership_changes_failed:%llu\r\n"
         "rebalance_moves:%u\r\nrebalance_runnable:%u\r\nrebalance_replicas_created:%llu\r\n"
-        "rebalance_replicas_deleted:%llu\r\nrebalance_moves_recorded:%llu\r\n\r\n",
+        "rebalance_replicas_deleted:%llu\r\nrebalance_moves_recorded:%llu\r\n"
+        "rebalance_moves_in_flight:%u\r\nrebalance_snapshot_bytes_sent:%llu\r\n"
+        "snapshot_bandwidth_bytes_per_s:%llu\r\nsnapshot_chunks_delayed:%llu\r\n\r\n",
         st->role == CN_ROLE_PRE_CANDIDATE ? "candidate" : cn_role_name(st->role), node->config.id,
         st->leader, (unsigned long long)st->term, (unsigned long long)st->commit_index,
         (unsigned long long)g->applied_index, (unsigned long long)st->persisted_index,
@@ -253,7 +255,10 @@ static size_t info_chorus(const struct node *node, char *buf, size_t cap)
         node->rebalance != NULL ? node->rebalance->move_count : 0,
         node->rebalance != NULL ? node->rebalance->runnable_count : 0,
         (unsigned long long)node->rebalance_created, (unsigned long long)node->rebalance_deleted,
-        (unsigned long long)node->rebalance_recorded);
+        (unsigned long long)node->rebalance_recorded, node_move_progress_in_flight(node),
+        (unsigned long long)node->rebalance_snapshot_bytes,
+        (unsigned long long)node->config.snapshot_bandwidth_bytes_per_s,
+        (unsigned long long)node->snapshot_chunks_delayed);
 }
 
 /* Appends a section as Redis lays them out: one blank line between sections, none after the

@@ -1014,7 +1014,7 @@ void node_members_status(struct node_exec *e)
     struct node *node = e->node;
     struct node_members *m = node->members;
     const struct node_group *g = member_group(node);
-    enum { CAP = 8192 };
+    enum { CAP = 16384 }; /* a move line on a shard's leader is up to ~170 bytes, 64 of them */
     char *text = malloc(CAP);
     assert(text != NULL);
     size_t at = 0;

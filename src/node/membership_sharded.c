@@ -328,6 +328,13 @@ void members_render_rebalance(const struct node *node, char *text, size_t cap, s
                             (unsigned long long)node->rebalance_created,
                             (unsigned long long)node->rebalance_deleted,
                             (unsigned long long)node->rebalance_recorded);
+    /* The limits and this node's part in the moves (move_progress.c, snapshot_send.c). */
+    *at += (size_t)snprintf(text + *at, cap - *at, "rebalance_moves_in_flight:%u\r\n"
+                            "rebalance_snapshot_bytes_sent:%llu\r\n"
+                            "snapshot_bandwidth_bytes_per_s:%llu\r\n",
+                            node_move_progress_in_flight(node),
+                            (unsigned long long)node->rebalance_snapshot_bytes,
+                            (unsigned long long)node->config.snapshot_bandwidth_bytes_per_s);
     /* The placement the topology records, a line per shard (as far as the reply's bound). */
     const struct topology *t = node->topology;
     for (uint32_t s = 0; s < t->shard_count && *at < cap - 400; s++) {
@@ -337,11 +344,13 @@ void members_render_rebalance(const struct node *node, char *text, size_t cap, s
                                     t->shards[s].replicas[r]);
         *at += (size_t)snprintf(text + *at, cap - *at, "\r\n");
     }
-    for (uint32_t i = 0; i < plan->move_count && i < NODE_MEMBERS_MOVES_SHOWN && *at < cap - 200;
+    for (uint32_t i = 0; i < plan->move_count && i < NODE_MEMBERS_MOVES_SHOWN && *at < cap - 400;
          i++) {
         const struct rebalance_move *mv = &plan->moves[i];
-        *at += (size_t)snprintf(text + *at, cap - *at,
-                                "move:shard=%u,from=%u,to=%u,state=%s\r\n", mv->shard,
-                                mv->from, mv->to, node_rebalance_stage(node, mv));
+        *at += (size_t)snprintf(text + *at, cap - *at, "move:shard=%u,from=%u,to=%u,state=%s",
+                                mv->shard, mv->from, mv->to, node_rebalance_stage(node, mv));
+        /* On the shard's leader: the snapshot's bytes, rate and time left. */
+        *at += node_move_progress_render(node, mv, text + *at, cap - *at);
+        *at += (size_t)snprintf(text + *at, cap - *at, "\r\n");
     }
 }

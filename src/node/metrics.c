@@ -292,6 +292,18 @@ static void write_node(struct metrics_text *w, const struct node *node)
     write_one(w, "chorus_rebalance_replicas_deleted_total", METRICS_COUNTER,
               "Shard replicas this node deleted after a move took them off it.",
               node->rebalance_deleted);
+    write_one(w, "chorus_rebalance_moves_in_flight", METRICS_GAUGE,
+              "Moves this node carries out now (it leads the shard; the new replica is in it).",
+              node_move_progress_in_flight(node));
+    write_one(w, "chorus_rebalance_snapshot_sent_bytes_total", METRICS_COUNTER,
+              "Snapshot bytes this node streamed to moves' new replicas.",
+              node->rebalance_snapshot_bytes);
+    write_one(w, "chorus_snapshot_bandwidth_bytes_per_second", METRICS_GAUGE,
+              "--snapshot-bandwidth: the limit on snapshot chunks to learners (0: none).",
+              node->config.snapshot_bandwidth_bytes_per_s);
+    write_one(w, "chorus_snapshot_chunks_delayed_total", METRICS_COUNTER,
+              "Snapshot chunks to learners that waited for --snapshot-bandwidth.",
+              node->snapshot_chunks_delayed);
     write_one(w, "chorus_clients_accepted_total", METRICS_COUNTER,
               "Client (RESP) connections accepted.", s->clients_total);
     write_one(w, "chorus_commands_processed_total", METRICS_COUNTER,

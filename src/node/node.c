@@ -165,6 +165,7 @@ static void on_tick(uv_timer_t *timer)
         return; /* --http-dev's pause: no group ticks, so none times out or heartbeats */
     node_quiesce_tick(node);
     node_expiry_tick(node);
+    node_snapshot_send_tick(node);
     node->ticks++;
     if (node->ticks % node->config.heartbeat_ticks == 0)
         node_quiesce_beat(node);
@@ -219,6 +220,7 @@ static int start_loop_handles(struct node *node, char *error, size_t error_len)
 {
     node_metrics_init(node);
     node_drive_init(node);
+    node_snapshot_send_init(node);
     uv_timer_init(node->loop, &node->tick_timer);
     node->tick_timer.data = node;
     uv_timer_start(&node->tick_timer, on_tick, node->config.tick_ms, node->config.tick_ms);

@@ -21,6 +21,7 @@ enum {
     NODE_SHARDS_DEFAULT = 16,
     NODE_REPLICAS_DEFAULT = 3,
     NODE_SECRET_BYTES_MAX = 512, /* AUTH_SECRET_BYTES_MAX */
+    NODE_SNAPSHOT_BANDWIDTH_MIN = 16384, /* --snapshot-bandwidth's floor, bytes per second */
 };
 
 enum node_log_level { NODE_LOG_ERROR = 0, NODE_LOG_WARN = 1, NODE_LOG_INFO = 2, NODE_LOG_DEBUG = 3 };
@@ -55,6 +56,9 @@ struct node_config {
     uint32_t request_timeout_ms;      /* a client request waits at most this long */
     uint64_t snapshot_entries;        /* applied entries between two snapshots */
     uint32_t rebalance_moves_per_node; /* the rebalancer's plan: moves runnable per node */
+    /* --snapshot-bandwidth: bytes per second of snapshot chunks this node sends to learners
+     * (a move's new replica, a joining node), all groups together; 0: unlimited. */
+    uint64_t snapshot_bandwidth_bytes_per_s;
     uint32_t clients_max;
     uint32_t pending_requests_max;    /* writes and reads waiting, all clients together */
     uint64_t log_cache_bytes_max;

@@ -20,11 +20,13 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "cluster/progress.h"
 #include "cluster/shardmap.h"
 #include "cluster/topology.h"
 #include "consensus/consensus.h"
 #include "metrics/metrics_text.h"
 #include "net/resp.h"
+#include "net/token_bucket.h"
 #include "node/acl.h"
 #include "node/auth.h"
 #include "node/node.h"
@@ -38,6 +40,9 @@ struct node;
 
 enum {
     NODE_READ_BYTES = 64 * 1024,          /* one socket read */
+    /* Snapshot chunks to learners waiting for --snapshot-bandwidth (snapshot_send.c): one per
+     * group and learner at most, so a node leading many shards with moves in flight fits. */
+    NODE_SNAPSHOT_WAITING_MAX = 64,
     /* Unparsed input held per client: at least one whole command of the largest size the log
      * takes (an entry, plus the RESP framing of its arguments). A command larger than this
      * gets an error reply, then the connection closes (the stream cannot be resynchronized). */
@@ -370,6 +375,16 @@ struct node_group {
     uint64_t move_recorded_ms;
     uint64_t reset_syncs;           /* retiring: node->stats.syncs when the WAL forgot it */
     uint64_t handover_ms;           /* when the move last asked for a leadership transfer */
+    /* move_progress.c: the snapshot this node, leading the shard, streams to the move's new
+     * node, for CLUSTER MEMBERS' move lines (bytes, rate, time left). Reset with move_to. */
+    struct node_move_progress {
+        cn_node_id to;              /* the node the bytes below went to (0: none yet) */
+        uint64_t streamed_bytes;    /* chunk bytes sent to it, restarts of the transfer included */
+        uint64_t offset_bytes;      /* how far into the current snapshot file */
+        uint64_t total_bytes;       /* that file's size (0: no chunk sent yet) */
+        uint64_t last_chunk_ms;
+        struct progress_window window; /* streamed_bytes over time: the rate */
+    } move_progress;
     struct kv *kv;                  /* its state machine: a store in node->kv_env */
     size_t results_at;              /* drive.c: its results in node->apply_results */
     uint64_t applied_index;
@@ -571,6 +586,14 @@ struct node {
     struct rebalance_plan *rebalance;
     int rebalance_error;
     uint64_t rebalance_created, rebalance_deleted, rebalance_recorded; /* rebalance.c */
+    /* snapshot_send.c: --snapshot-bandwidth's bucket, the chunks to learners waiting for it
+     * (at most one per group and learner: the cores send chunks stop-and-wait), and counts. */
+    struct token_bucket snapshot_bucket;
+    struct cn_message snapshot_waiting[NODE_SNAPSHOT_WAITING_MAX];
+    uint32_t snapshot_waiting_count;
+    uint64_t snapshot_chunks_delayed;     /* chunks that waited for the bucket */
+    uint64_t snapshot_chunks_dropped;     /* ... that found the waiting list full */
+    uint64_t rebalance_snapshot_bytes;    /* chunk bytes sent to moves' new replicas */
     /* A record that no group's update carries (a group's WAL reset, rebalance.c) waits in the
      * WAL's open batch: the drive seals it even with no group in the batch. */
     bool wal_records_pending;
@@ -975,6 +998,29 @@ struct node_stream;
 bool node_stream_wanted(const struct node_request *request);
 bool node_stream_step(struct node *node, struct node_request *request);
 void node_stream_abandon(struct node_request *request);
+
+/* snapshot_send.c: a snapshot chunk the core asked for (snapshot_chunk NULL), filled from
+ * the group's latest snapshot and sent now, or, to a learner under --snapshot-bandwidth, once
+ * the bucket allows. Returns the transport's answer (TRANSPORT_OK when it waits). */
+int node_snapshot_send(struct node_group *group, const struct cn_message *m);
+void node_snapshot_send_init(struct node *node);
+void node_snapshot_send_tick(struct node *node);
+/* The largest chunk the limit lets one transfer send at once (0: no limit). */
+uint64_t node_snapshot_chunk_bytes_max(const struct node *node);
+
+/* move_progress.c */
+void node_move_progress_note(struct node_group *group, cn_node_id to, uint64_t offset,
+                             uint64_t len, uint64_t total);
+void node_move_progress_reset(struct node_group *group, cn_node_id to);
+/* Whether the move's new replica is being sent a snapshot now (the leader's view). */
+bool node_move_progress_sending(const struct node *node, const struct node_group *group,
+                                cn_node_id to);
+/* The move's fields after "state=" on the node that leads its shard: ",leader=..." and the
+ * snapshot's bytes, rate and time left; "" elsewhere. Returns the bytes written. */
+size_t node_move_progress_render(const struct node *node, const struct rebalance_move *move,
+                                 char *text, size_t cap);
+/* Moves this node carries out now: it leads the shard and the new node is in its group. */
+uint32_t node_move_progress_in_flight(const struct node *node);
 
 /* snapshots.c */
 int node_snapshot_group_init(struct node_group *group);

@@ -7,8 +7,6 @@
 #include "net/transport.h"
 #include "node/node_internal.h"
 
-static uint8_t snapshot_chunk_buffer[256 * 1024];
-
 /* The group a message is for, or NULL: a group this node does not host (a peer with another
  * topology, or a message from before a restart) is dropped, as a stale message is. */
 static struct node_group *message_group(struct node *node, const struct cn_message *m)
@@ -165,9 +163,9 @@ int node_peers_start(struct node *node, char *error, size_t error_len)
     return transport_start(node->loop, &config, &callbacks, &node->transport, error, error_len);
 }
 
-/* Sends a batch of the core's messages. A snapshot message gets its bytes here (consensus.h:
- * the driver fills the chunk from its latest snapshot); without a snapshot file yet, it is
- * dropped and the core resends later. */
+/* Sends a batch of the core's messages. A snapshot message gets its bytes in snapshot_send.c
+ * (consensus.h: the driver fills the chunk from its latest snapshot), which may hold it back
+ * for --snapshot-bandwidth. */
 void node_peers_send(struct node_group *g, const struct cn_message *messages, uint32_t count)
 {
     struct node *node = g->node;
@@ -177,19 +175,13 @@ void node_peers_send(struct node_group *g, const struct cn_message *messages, ui
     uint32_t unreachable_count = 0;
     for (uint32_t i = 0; i < count; i++) {
         const struct cn_message *m = &messages[i];
-        struct cn_message filled;
-        if (m->type == CN_MSG_SNAPSHOT && m->snapshot_chunk == NULL) {
-            filled = *m;
-            node_snapshot_fill_chunk(g, &filled, snapshot_chunk_buffer,
-                                     sizeof(snapshot_chunk_buffer));
-            if (filled.snapshot_chunk == NULL)
-                continue;
-            g->counters.snapshot_bytes_sent += filled.snapshot_chunk_len;
-            m = &filled;
-        }
-        if (node_heartbeats_take(node, m))
+        int rv;
+        if (m->type == CN_MSG_SNAPSHOT && m->snapshot_chunk == NULL)
+            rv = node_snapshot_send(g, m); /* snapshot_send.c: filled, and limited */
+        else if (node_heartbeats_take(node, m))
             continue;
-        int rv = transport_send(node->transport, m);
+        else
+            rv = transport_send(node->transport, m);
         if (rv == TRANSPORT_ERR_QUEUE_FULL && unreachable_count < CN_MEMBERS_MAX)
             unreachable[unreachable_count++] = m->to;
         else if (rv != TRANSPORT_OK && rv != TRANSPORT_ERR_QUEUE_FULL)

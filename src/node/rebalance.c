@@ -138,6 +138,7 @@ static void move_track(struct node_group *g, cn_node_id to)
     g->move_match = 0;
     g->move_recorded_ms = 0;
     g->move_settle_index = 0;
+    node_move_progress_reset(g, 0);
 }
 
 /* The new replica's progress, as its messages report it (Raft: append answers; Multi-Paxos:
@@ -356,7 +357,8 @@ static void move_step(struct node *node, struct node_group *g, const struct reba
     if (cn_membership_is_voter(now, m->to))
         return; /* a configuration this plan did not make: left as it is */
     /* A learner: promoted once it holds nearly the whole log (thesis §4.2.1). */
-    if (g->move_match == 0 || g->move_match + NODE_MEMBERS_CATCHUP_ENTRIES < st->last_index)
+    if (g->move_match == 0 ||
+        g->move_match + NODE_MEMBERS_CATCHUP_ENTRIES < st->last_index)
         return;
     if (m->from == node->config.id) {
         hand_over(node, g, m);
@@ -398,7 +400,7 @@ const char *node_rebalance_stage(const struct node *node, const struct rebalance
         return "other-configuration";
     if (g->move_to != m->to || g->move_match == 0 ||
         g->move_match + NODE_MEMBERS_CATCHUP_ENTRIES < st->last_index)
-        return "catching-up";
+        return node_move_progress_sending(node, g, m->to) ? "sending-snapshot" : "catching-up";
     return m->from == node->config.id ? "moving-leadership" : "promoting";
 }
 

@@ -89,7 +89,9 @@ chorus_group_proposals:counter chorus_group_read_index_reads:counter
 chorus_group_read_index_failures:counter chorus_group_snapshot_sent_bytes:counter
 chorus_group_snapshot_received_bytes:counter chorus_clients_blocked:gauge
 chorus_rebalance_moves:gauge chorus_rebalance_moves_runnable:gauge
-chorus_rebalance_replicas_created:counter chorus_rebalance_replicas_deleted:counter"
+chorus_rebalance_replicas_created:counter chorus_rebalance_replicas_deleted:counter
+chorus_rebalance_moves_in_flight:gauge chorus_rebalance_snapshot_sent_bytes:counter
+chorus_snapshot_bandwidth_bytes_per_second:gauge chorus_snapshot_chunks_delayed:counter"
 declare -A before
 for i in 1 2 3; do
     text=$(metrics "$i") || fail "node $i: /metrics did not parse"
