@@ -27,7 +27,14 @@
  * machine) or early-ack (with --storage wal: one group of a batch is acknowledged before the
  * batch's shared sync), both with --groups 2 or more; or wall-stamp (a leader stamps its
  * entries' log time with its jumping wall clock as it reads) or ignore-deadline (reads return
- * keys whose time to live has passed): docs/expiry.md.
+ * keys whose time to live has passed): docs/expiry.md; or own-seed (with --kv-store: node 2
+ * draws its own seed for SPOP, SRANDMEMBER, HRANDFIELD and ZRANDMEMBER).
+ *
+ * --kv-store gives every replica the real state machine too (src/storage, src/sim/kvstore.c):
+ * a third of the client commands are hash, list, set and sorted set commands, random ones
+ * with the proposer's seed; at every applied index the replicas' real stores (every record,
+ * byte for byte) and the results their commands gave must be the same, and again at the
+ * seed's end. No snapshots are taken in this mode, and it takes no --membership.
  *
  * --membership starts every group with nodes 1-3 as its voters (the others join with an
  * empty configuration) and changes members at random during the faults: learners added,
@@ -79,7 +86,7 @@ struct sim_totals {
     uint64_t seeds, violations, commits, elections, ticks, crashes, events, messages, ops,
         ops_unknown, lincheck_unknown, snapshots_installed, sim_failures, torn_writes,
         wal_torn_tails, groups_with_ops, groups_committed, beat_records, beat_messages,
-        membership_changes, membership_completed;
+        membership_changes, membership_completed, kv_commands, kv_compared;
 };
 
 static void sim_cmd_usage(FILE *out)
@@ -89,8 +96,8 @@ static void sim_cmd_usage(FILE *out)
             "                  --seed S [--trace] [--trace-html FILE])\n"
             "                  [--nodes 3|5] [--groups G] [--faults LIST] [--duration-ms D]\n"
             "                  [--jobs J] [--storage mem|wal] [--lincheck-timeout-s T]\n"
-            "                  [--plant cross-apply|early-ack|wall-stamp|ignore-deadline]\n"
-            "                  [--membership] [--verbose]\n"
+            "                  [--plant cross-apply|early-ack|wall-stamp|ignore-deadline|own-seed]\n"
+            "                  [--membership] [--kv-store] [--verbose]\n"
             "       chorus-sim --compare --seeds N [--start S] [--nodes 3|5] [--faults LIST]\n"
             "                  [--duration-ms D] [--jobs J]\n"
             "faults: %s\n", sim_fault_names());
@@ -133,7 +140,7 @@ static const struct sim_cmd_option sim_cmd_options[] = {
     {"--storage", true, false},  {"--trace", false, false},   {"--verbose", false, false},
     {"--help", false, false},    {"--compare", false, false}, {"--groups", true, true},
     {"--plant", true, false},    {"--trace-html", true, false},
-    {"--membership", false, false},
+    {"--membership", false, false}, {"--kv-store", false, false},
 };
 
 static const struct sim_cmd_option *sim_cmd_option_find(const char *arg)
@@ -200,12 +207,16 @@ static int sim_cmd_apply(struct sim_cmd *cmd, const char *arg, const char *value
             cmd->options.plant = SIM_PLANT_WALL_STAMP;
         else if (strcmp(value, "ignore-deadline") == 0)
             cmd->options.plant = SIM_PLANT_IGNORE_DEADLINE;
+        else if (strcmp(value, "own-seed") == 0)
+            cmd->options.plant = SIM_PLANT_OWN_SEED;
         else
-            return sim_cmd_error("--plant must be cross-apply, early-ack, wall-stamp or "
-                                 "ignore-deadline");
+            return sim_cmd_error("--plant must be cross-apply, early-ack, wall-stamp, "
+                                 "ignore-deadline or own-seed");
         cmd->plant_text = value;
     } else if (strcmp(arg, "--membership") == 0) {
         cmd->options.membership = true;
+    } else if (strcmp(arg, "--kv-store") == 0) {
+        cmd->options.kv_store = true;
     } else if (strcmp(arg, "--trace") == 0) {
         cmd->options.trace = stdout;
     } else if (strcmp(arg, "--trace-html") == 0) {
@@ -256,8 +267,13 @@ static int sim_cmd_parse(int argc, char **argv, struct sim_cmd *cmd)
         return sim_cmd_error("--compare takes neither --trace nor --storage");
     if (cmd->compare && (cmd->options.group_count != 1 || cmd->plant_text != NULL))
         return sim_cmd_error("--compare takes neither --groups nor --plant");
+    if (cmd->options.plant == SIM_PLANT_OWN_SEED && !cmd->options.kv_store)
+        return sim_cmd_error("--plant own-seed needs --kv-store");
+    if (cmd->options.kv_store && cmd->options.membership)
+        return sim_cmd_error("--kv-store takes no --membership");
     if (cmd->plant_text != NULL && cmd->options.plant != SIM_PLANT_WALL_STAMP &&
-        cmd->options.plant != SIM_PLANT_IGNORE_DEADLINE && cmd->options.group_count < 2)
+        cmd->options.plant != SIM_PLANT_IGNORE_DEADLINE &&
+        cmd->options.plant != SIM_PLANT_OWN_SEED && cmd->options.group_count < 2)
         return sim_cmd_error("--plant needs --groups 2 or more");
     if (cmd->options.plant == SIM_PLANT_EARLY_ACK && cmd->options.storage != SIM_STORAGE_WAL)
         return sim_cmd_error("--plant early-ack needs --storage wal");
@@ -317,7 +333,8 @@ static void sim_cmd_on_fatal(int signal_number)
 static void sim_cmd_groups_text(const struct sim_cmd *cmd, char *buf, size_t size)
 {
     buf[0] = '\0';
-    const char *membership = cmd->options.membership ? " --membership" : "";
+    const char *membership = cmd->options.membership ? " --membership"
+                             : cmd->options.kv_store ? " --kv-store" : "";
     if (cmd->options.group_count == 1) {
         snprintf(buf, size, "%s", membership);
         return;
@@ -380,6 +397,8 @@ static int sim_cmd_run(const struct sim_cmd *cmd, uint32_t job, struct sim_total
         totals->beat_messages += r.beat_messages;
         totals->membership_changes += r.membership_changes;
         totals->membership_completed += r.membership_completed;
+        totals->kv_commands += r.kv_commands;
+        totals->kv_compared += r.kv_compared;
         if (cmd->verbose) {
             char groups[64] = "";
             if (cmd->options.group_count > 1)
@@ -645,6 +664,12 @@ int main(int argc, char **argv)
         snprintf(groups_line + at, sizeof(groups_line) - at, " membership changes %.2f, "
                  "configurations committed %.2f;", (double)totals.membership_changes / per,
                  (double)totals.membership_completed / per);
+    }
+    if (cmd.options.kv_store) {
+        size_t at = strlen(groups_line);
+        snprintf(groups_line + at, sizeof(groups_line) - at, " kv store commands %.1f, "
+                 "stores compared at the end %.2f;", (double)totals.kv_commands / per,
+                 (double)totals.kv_compared / per);
     }
     printf("per seed: ticks %.0f, commits %.1f, elections %.1f, crashes %.1f, ops %.1f "
            "(%.1f unknown), messages %.0f, events %.0f, snapshots installed %.2f; "

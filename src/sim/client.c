@@ -40,6 +40,13 @@ static void sim_client_draw(struct sim *sim, struct sim_client *c)
     cmd->client = c->index + 1;
     cmd->seq = c->seq;
     c->ttl = false;
+    c->coll = false;
+    /* --kv-store: a third of the commands go to the real store's collections (kvstore.c);
+     * the draw is made in that mode only, so that other runs keep their workload. */
+    if (sim->options.kv_store && sim_rng_below(rng, 3) == 0) {
+        sim_kvstore_draw(sim, c);
+        return;
+    }
     if (sim_rng_below(rng, 10) == 0) {
         /* A key with a time to live (clock.c): a put with a TTL, or a read. */
         uint32_t key = SIM_TTL_KEY_FIRST + (uint32_t)sim_rng_below(rng, SIM_TTL_KEYS);
@@ -119,6 +126,7 @@ static void sim_client_html(struct sim *sim, const struct sim_client *c, bool re
 static void sim_client_record(struct sim *sim, struct sim_client *c, bool returned)
 {
     if (c->ttl) return; /* keys with a TTL: their own checks (sim_client_ttl_read) */
+    if (c->coll) return; /* the real store's: replicas compared instead (kvstore.c) */
     struct lincheck_op op = {.client = c->index + 1, .kind = c->kind, .key = c->command.key,
                              .call_ns = c->call_us * 1000, .returned = returned};
     if (c->kind == LINCHECK_PUT || c->kind == LINCHECK_CAS) op.value = c->command.value;

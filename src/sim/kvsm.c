@@ -77,6 +77,13 @@ int sim_kv_command_encode(const struct sim_kv_command *command, uint8_t *buf, si
         if (n < 0) return -1;
         at += (size_t)n;
     }
+    if (command->op == SIM_KV_COLL) {
+        if (command->real_len == 0 || command->real_len > SIM_KV_REAL_BYTES_MAX ||
+            capacity - at < command->real_len)
+            return -1;
+        memcpy(buf + at, command->real, command->real_len);
+        at += command->real_len;
+    }
     return (int)at;
 }
 
@@ -91,8 +98,15 @@ int sim_kv_command_decode(const uint8_t *buf, size_t len, struct sim_kv_command 
     sim_cursor_string(&c, command->key, SIM_KV_KEY_BYTES_MAX);
     sim_cursor_string(&c, command->value, SIM_KV_VALUE_BYTES_MAX);
     sim_cursor_string(&c, command->expect, SIM_KV_VALUE_BYTES_MAX);
+    if (!c.bad && command->op == SIM_KV_COLL && len - c.at >= 1 &&
+        len - c.at <= SIM_KV_REAL_BYTES_MAX) {
+        command->real = buf + c.at; /* the rest is the real store's command */
+        command->real_len = (uint32_t)(len - c.at);
+        c.at = len;
+    }
     if (c.bad || c.at != len) return -1;
-    if (command->op < SIM_KV_PUT || command->op > SIM_KV_PUTEX) return -1;
+    if (command->op < SIM_KV_PUT || command->op > SIM_KV_COLL) return -1;
+    if (command->op == SIM_KV_COLL && command->real_len == 0) return -1; /* none to apply */
     return 0;
 }
 
@@ -223,6 +237,7 @@ int sim_kvsm_apply(struct sim_kvsm *sm, const uint8_t *data, size_t len,
         break;
     case SIM_KV_INCR: sim_kvsm_incr(sm, command.key, output); break;
     case SIM_KV_PROBE: output->ok = true; break;
+    case SIM_KV_COLL: output->ok = true; break; /* the real store's (kvstore.c) */
     case SIM_KV_PUTEX:
         output->ok = sim_kvsm_set(sm, command.key, command.value);
         item = output->ok ? sim_kvsm_find(sm, command.key) : NULL;

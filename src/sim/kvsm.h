@@ -19,7 +19,10 @@ enum {
     SIM_KV_KEY_BYTES_MAX = 15,    /* without the NUL */
     SIM_KV_VALUE_BYTES_MAX = 31,  /* without the NUL */
     SIM_KVSM_KEYS_MAX = 32,       /* distinct keys held at once */
-    SIM_KV_COMMAND_BYTES_MAX = 1 + 1 + 4 + 8 + 3 * (1 + SIM_KV_VALUE_BYTES_MAX),
+    /* A COLL command's real store command (storage/kv_command.h) after the fields. */
+    SIM_KV_REAL_BYTES_MAX = 192,
+    SIM_KV_COMMAND_BYTES_MAX = 1 + 1 + 4 + 8 + 3 * (1 + SIM_KV_VALUE_BYTES_MAX) +
+                               SIM_KV_REAL_BYTES_MAX,
     SIM_KVSM_SNAPSHOT_BYTES_MAX = 16 + SIM_KVSM_KEYS_MAX * (2 + 8 + SIM_KV_KEY_BYTES_MAX +
                                                             SIM_KV_VALUE_BYTES_MAX),
     /* A proposed entry: a log time stamp (storage/kv.h, KV_STAMP_BYTES), then the command. */
@@ -36,6 +39,10 @@ enum sim_kv_op {
     /* PUT with a time to live: `expect` holds it in ms, in decimal; the key's deadline is the
      * entry's log time plus that (docs/expiry.md). A plain PUT clears a deadline. */
     SIM_KV_PUTEX = 6,
+    /* --kv-store (kvstore.c): the fields are followed by a command of the real store
+     * (storage/kv_command.h: a hash, list, set or sorted set command), which every replica
+     * applies to its own real store; this state machine changes nothing for it. */
+    SIM_KV_COLL = 7,
 };
 
 struct sim_kv_command {
@@ -45,6 +52,9 @@ struct sim_kv_command {
     char key[SIM_KV_KEY_BYTES_MAX + 1];
     char value[SIM_KV_VALUE_BYTES_MAX + 1];  /* PUT, CAS */
     char expect[SIM_KV_VALUE_BYTES_MAX + 1]; /* CAS */
+    /* COLL: the real command's bytes (encode: borrowed; decode: into the decoded buffer). */
+    const uint8_t *real;
+    uint32_t real_len;
 };
 
 struct sim_kv_output {

@@ -91,6 +91,7 @@ static int sim_replica_start(struct sim *sim, uint32_t node, uint32_t group)
         return -1;
     }
     sim_kvsm_reset(&r->kvsm);
+    if (sim->options.kv_store && sim_kvstore_reset(sim, node, r) != 0) return -1;
     sim_clock_restarted(r);
     /* The configuration as of the snapshot the state machine starts from, else the one the
      * core was created with (configuration entries applied from here on follow). */

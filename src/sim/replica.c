@@ -199,12 +199,16 @@ static void sim_replica_apply(struct sim *sim, uint32_t node, struct sim_replica
                            " holds no command the clients proposed", node + 1, e->index);
             return;
         }
+        /* --kv-store: the real store's records and results join the state compared. */
+        uint64_t store_digest = 0;
+        if (sim->options.kv_store && sim_kvstore_apply(sim, node, r, e, &store_digest) != 0)
+            return;
         r->applied_index = e->index;
         r->applied_term = e->term;
         r->applied_rolling = sim_disk_chain(r->applied_rolling, e->term, e->type,
                                             sim_disk_data_hash(e->data, e->data_len));
         sim_check_applied(check, node, e, u->term, r->applied_rolling,
-                          sim_kvsm_digest(&r->kvsm));
+                          sim_kvsm_digest(&r->kvsm) ^ store_digest);
         sim_clock_applied(sim, node, r, e, stamp_ms, time_before_ms);
         SIM_TRACE_GROUP(sim, (int)node, r->group, "apply %" PRIu64 " term %" PRIu64 " %s",
                         e->index, e->term,

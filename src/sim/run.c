@@ -91,8 +91,18 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
         snprintf(error, error_len, "--compare runs one group");
         return -1;
     }
+    if (options->plant == SIM_PLANT_OWN_SEED && !options->kv_store) {
+        snprintf(error, error_len, "--plant own-seed needs --kv-store");
+        return -1;
+    }
+    if (options->kv_store && options->membership) {
+        /* A joining member catches up from a snapshot, which this mode does not take. */
+        snprintf(error, error_len, "--kv-store takes no --membership");
+        return -1;
+    }
     if (options->plant != SIM_PLANT_NONE && options->plant != SIM_PLANT_WALL_STAMP &&
-        options->plant != SIM_PLANT_IGNORE_DEADLINE && options->group_count < 2) {
+        options->plant != SIM_PLANT_IGNORE_DEADLINE && options->plant != SIM_PLANT_OWN_SEED &&
+        options->group_count < 2) {
         snprintf(error, error_len, "--plant needs --groups 2 or more");
         return -1;
     }
@@ -143,6 +153,11 @@ int sim_create(const struct sim_options *options, struct sim **out, char *error,
         sim->html = sim_html_create();
         if (sim->html == NULL) goto oom;
     }
+    if (options->kv_store && sim_kvstore_create(sim) != 0) {
+        snprintf(error, error_len, "--kv-store: no directory for the stores");
+        sim_destroy(sim);
+        return -1;
+    }
     *out = sim;
     return 0;
 oom:
@@ -164,6 +179,7 @@ static void sim_teardown(struct sim *sim)
             struct sim_replica *r = &n->replicas[g];
             if (r->core != NULL) sim->ops->destroy(r->core);
             r->core = NULL;
+            sim_kvstore_close(r); /* sim_begin clears the replicas */
         }
         n->alive = false;
     }
@@ -175,6 +191,7 @@ void sim_destroy(struct sim *sim)
 {
     if (sim == NULL) return;
     sim_teardown(sim);
+    sim_kvstore_destroy(sim);
     sim_html_destroy(sim->html);
     for (uint32_t i = 0; i < SIM_NODES_MAX; i++) {
         struct sim_node *n = &sim->nodes[i];
@@ -226,6 +243,8 @@ static void sim_params_draw(struct sim *sim)
     p->client_count = (uint32_t)sim_rng_range(&rng, 3, 5);
     p->string_keys = (uint32_t)sim_rng_range(&rng, 3, SIM_STRING_KEYS_MAX);
     p->snapshot_every = (uint64_t)sim_rng_range(&rng, 16, 128);
+    /* --kv-store: no snapshots, which would have to carry the real store (kvstore.c). */
+    if (sim->options.kv_store) p->snapshot_every = UINT64_MAX / 4;
     static const uint32_t chunks[] = {16, 48, 512};
     p->snapshot_chunk_bytes = chunks[sim_rng_below(&rng, 3)];
     p->leader_crash_odds = sim_rng_below(&rng, 2) ? 2 : 8;
@@ -435,6 +454,7 @@ int sim_run_seed(struct sim *sim, uint64_t seed, struct sim_seed_result *result)
     }
     sim_loop(sim);
     sim_client_finish(sim);
+    if (sim->options.kv_store && !sim_failed(sim)) sim_kvstore_seed_end(sim);
     if (!sim_failed(sim)) sim_lincheck(sim);
     result->ticks = (uint64_t)(sim->now_us / sim->params.tick_us);
     for (uint32_t g = 0; g < sim->group_count; g++) {

@@ -70,6 +70,10 @@ enum sim_plant {
      * (client.c), as a follower serving its own expired keys until the leader deletes them
      * would. Needs no second group. */
     SIM_PLANT_IGNORE_DEADLINE = 4,
+    /* --kv-store: node 2's replicas replace the seed a command with a random choice carries
+     * (SPOP, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) with one of their own, as a replica that
+     * drew its own choice would (kvstore.c). Needs no second group. */
+    SIM_PLANT_OWN_SEED = 5,
 };
 
 struct sim_options {
@@ -94,6 +98,13 @@ struct sim_options {
      * random while the faults run (membership.c); the group starts with the first 3 nodes
      * as voters, the others joining with an empty configuration. */
     bool membership;
+    /* Every replica also applies a real store (src/storage, kvstore.c) that a third of the
+     * client commands go to: hash, list, set and sorted set commands, random choices among
+     * them with the proposer's seed. The state a replica reaches at each index is then the
+     * string model's and the real store's records, byte for byte, and the results the real
+     * commands gave: any two replicas at one index must agree. Snapshots are not taken (the
+     * real store would have to travel in them); a restarted replica applies from index 1. */
+    bool kv_store;
 };
 
 /* Defaults: raft, 3 nodes, 1 group, all faults, 5000 ms, lincheck 5 s, no trace, report to
@@ -127,6 +138,8 @@ struct sim_seed_result {
     uint64_t beat_messages;  /* messages that carried them */
     uint64_t membership_changes;   /* --membership: changes a leader accepted */
     uint64_t membership_completed; /* --membership: configuration entries committed */
+    uint64_t kv_commands;    /* --kv-store: real store commands applied, all replicas */
+    uint64_t kv_compared;    /* --kv-store: replica pairs whose stores matched at the end */
 };
 
 /* --compare: the fixed script at the start of every seed, identical for every protocol. */

@@ -175,6 +175,10 @@ struct sim_replica {
     struct kv_logclock_seen clock_seen;
     uint64_t stamp_term;
     uint64_t stamp_last_ms;
+    /* --kv-store (kvstore.c): the replica's real store, and a hash of every result its
+     * commands gave since index 1. */
+    struct kv *kv;
+    uint64_t kv_results;
 };
 
 /* A simulated node: one process hosting a replica of every group (R = N), with one disk (one
@@ -229,6 +233,7 @@ struct sim_client {
     /* An operation on a key with a time to live (clock.c): not in the history; a read's log
      * time floor when it began, and the log time and deadline of what it was served. */
     bool ttl;
+    bool coll; /* --kv-store: a real store command (kvstore.c), not in the history */
     uint64_t ttl_floor_ms, ttl_served_ms, ttl_deadline_ms;
     bool ttl_held;             /* the state machine held the key, expired or not, */
     uint64_t ttl_held_deadline_ms; /* with this deadline (0: none) */
@@ -315,6 +320,7 @@ struct sim {
     bool compare_isolated;          /* the leader-isolation window is running */
     bool sim_failed;                     /* the simulator itself failed (not the core) */
     struct sim_html *html;               /* --trace-html: the event recorder, else NULL */
+    char kv_dir[128];                    /* --kv-store: the stores' directory */
 };
 
 /* trace.c */
@@ -382,6 +388,19 @@ size_t sim_clock_stamp(struct sim *sim, uint32_t node, uint32_t group, const uin
 void sim_clock_restarted(struct sim_replica *replica);
 void sim_clock_applied(struct sim *sim, uint32_t node, struct sim_replica *replica,
                        const struct cn_entry *entry, uint64_t stamp_ms, uint64_t time_before_ms);
+/* kvstore.c (--kv-store) */
+int sim_kvstore_create(struct sim *sim);
+void sim_kvstore_destroy(struct sim *sim);
+/* A replica (re)starts: its store is emptied (opened anew). */
+int sim_kvstore_reset(struct sim *sim, uint32_t node, struct sim_replica *r);
+void sim_kvstore_close(struct sim_replica *r);
+/* Applies an entry to the replica's store; *digest: its records and results so far. */
+int sim_kvstore_apply(struct sim *sim, uint32_t node, struct sim_replica *r,
+                      const struct cn_entry *e, uint64_t *digest);
+/* Draws a real store command for a client into c->command (op COLL) and c->data. */
+void sim_kvstore_draw(struct sim *sim, struct sim_client *c);
+/* The seed's end: replicas of a group at one applied index have byte-identical stores. */
+void sim_kvstore_seed_end(struct sim *sim);
 void sim_client_start(struct sim *sim, uint32_t client);
 void sim_client_arrive(struct sim *sim, uint32_t client, uint64_t seq);
 void sim_client_reply(struct sim *sim, uint32_t client, uint64_t seq);

@@ -7,10 +7,9 @@
  * every index where two stores can be compared. A replica that drew its own SPOP seed diverges
  * and the digest sees it.
  *
- * The simulator (src/sim/) does not run this state machine: it applies its own string model
- * (sim/kvsm.c) and compares its digest at every applied index (check.c, "state machine
- * safety"), so it checks the cores' agreement, not the collections' determinism; this test
- * covers that part (docs/testing.md).
+ * The simulator (src/sim/) applies its own string model (sim/kvsm.c) and, with --kv-store
+ * (sim/kvstore.c, tests/checks/sim_kv_store.sh), this state machine as well, under faults;
+ * this test adds snapshots taken half way and random batch sizes (docs/testing.md).
  */
 #include <inttypes.h>
 #include <setjmp.h>

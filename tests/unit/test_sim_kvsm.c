@@ -121,6 +121,38 @@ static void test_kvsm_command_roundtrip_and_truncation(void **state)
 
 /* Random bytes and random corruptions of valid commands never crash and, when refused, change
  * nothing. */
+/* COLL (--kv-store) carries the real store's command after its fields: it round-trips, the
+ * string model applies it as a no-op, and one without a command, or with one over the bound,
+ * is refused. */
+static void test_kvsm_coll_carries_real_command(void **state)
+{
+    (void)state;
+    static const uint8_t real[] = {1, 41, 0, 0, 9, 9, 9, 9};
+    struct sim_kv_command c = {.op = SIM_KV_COLL, .client = 2, .seq = 5, .real = real,
+                               .real_len = sizeof(real)};
+    snprintf(c.key, sizeof(c.key), "k1");
+    uint8_t buf[SIM_KV_COMMAND_BYTES_MAX];
+    int len = sim_kv_command_encode(&c, buf, sizeof(buf));
+    assert_true(len > (int)sizeof(real));
+    struct sim_kv_command d;
+    assert_int_equal(sim_kv_command_decode(buf, (size_t)len, &d), 0);
+    assert_int_equal(d.op, SIM_KV_COLL);
+    assert_int_equal(d.real_len, sizeof(real));
+    assert_memory_equal(d.real, real, sizeof(real));
+    struct sim_kvsm sm;
+    sim_kvsm_reset(&sm);
+    struct sim_kv_output out;
+    uint64_t stamp = 0;
+    assert_int_equal(sim_kvsm_apply(&sm, buf, (size_t)len, &out, &stamp), 0);
+    assert_true(out.ok);
+    assert_int_equal(sm.count, 0);
+    assert_int_equal(sim_kv_command_decode(buf, (size_t)len - sizeof(real), &d), -1);
+    c.real_len = 0;
+    assert_int_equal(sim_kv_command_encode(&c, buf, sizeof(buf)), -1);
+    c.real_len = SIM_KV_REAL_BYTES_MAX + 1;
+    assert_int_equal(sim_kv_command_encode(&c, buf, sizeof(buf)), -1);
+}
+
 static void test_kvsm_garbage_is_refused(void **state)
 {
     (void)state;
@@ -241,6 +273,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kvsm_outputs),
         cmocka_unit_test(test_kvsm_command_roundtrip_and_truncation),
+        cmocka_unit_test(test_kvsm_coll_carries_real_command),
         cmocka_unit_test(test_kvsm_garbage_is_refused),
         cmocka_unit_test(test_kvsm_snapshot_roundtrip),
         cmocka_unit_test(test_kvsm_log_time),
