@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -100,6 +102,37 @@ static void report(const struct bench_config *config, const char *key_prefix,
                 r->history_failed ? " (WRITE FAILED: incomplete)" : "");
 }
 
+/* SIGTERM or SIGINT end a run early as its deadline would: every client finishes the call
+ * it has in flight (recording its outcome), the queue workload drains its queues, and the
+ * history is closed complete. A test then
+ * stops its load the moment its faults are over instead of waiting out a length chosen for
+ * the slowest machine. The handler only stores to a lock-free atomic. */
+static atomic_bool *volatile bench_stop_on_signal;
+
+static void bench_on_signal(int signo)
+{
+    (void)signo;
+    atomic_bool *stop = bench_stop_on_signal;
+    if (stop != NULL)
+        atomic_store(stop, true);
+}
+
+static void bench_signals_catch(atomic_bool *stop, struct sigaction saved[2])
+{
+    bench_stop_on_signal = stop;
+    struct sigaction sa = {.sa_handler = bench_on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &saved[0]);
+    sigaction(SIGINT, &sa, &saved[1]);
+}
+
+static void bench_signals_restore(const struct sigaction saved[2])
+{
+    sigaction(SIGTERM, &saved[0], NULL);
+    sigaction(SIGINT, &saved[1], NULL);
+    bench_stop_on_signal = NULL;
+}
+
 int bench_run(const struct bench_config *config, FILE *out, struct bench_result *result)
 {
     assert(config->node_count >= 1 && config->node_count <= BENCH_NODES_MAX);
@@ -112,6 +145,7 @@ int bench_run(const struct bench_config *config, FILE *out, struct bench_result 
     atomic_init(&shared.requests_claimed, 0);
     atomic_init(&shared.next_client_id, 1);
     atomic_init(&shared.stop, false);
+    atomic_init(&shared.ended, false);
     struct bench_client *clients = calloc(config->clients, sizeof(*clients));
     pthread_t *threads = calloc(config->clients, sizeof(*threads));
     struct histogram *latency = malloc(sizeof(*latency));
@@ -140,6 +174,9 @@ int bench_run(const struct bench_config *config, FILE *out, struct bench_result 
             goto join;
         }
     }
+    static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "the signal handler needs a lock-free flag");
+    struct sigaction saved[2];
+    bench_signals_catch(&shared.ended, saved);
     start_ns = client_now_ns();
     if (config->seconds > 0)
         shared.deadline_ns = start_ns + (int64_t)(config->seconds * 1e9);
@@ -155,6 +192,8 @@ int bench_run(const struct bench_config *config, FILE *out, struct bench_result 
 join:
     for (uint32_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
+    if (initialized == config->clients)
+        bench_signals_restore(saved);
     r.seconds = (double)(client_now_ns() - start_ns) / 1e9;
     histogram_init(latency);
     for (uint32_t i = 0; i < initialized; i++) {

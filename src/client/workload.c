@@ -485,7 +485,8 @@ void *bench_client_main(void *arg)
     struct bench_shared *shared = c->shared;
     const struct bench_config *config = shared->config;
     while (!atomic_load(&shared->stop)) { /* bounded by the deadline or the request count */
-        if (shared->deadline_ns != 0 && client_now_ns() >= shared->deadline_ns)
+        if ((shared->deadline_ns != 0 && client_now_ns() >= shared->deadline_ns) ||
+            atomic_load(&shared->ended))
             break;
         if (!ensure_connected(c))
             continue;

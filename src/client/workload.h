@@ -23,6 +23,7 @@ struct bench_shared {
     atomic_uint_fast64_t requests_claimed; /* -n mode */
     atomic_uint_fast64_t next_client_id;   /* history client ids, fresh after an unknown */
     atomic_bool stop;
+    atomic_bool ended; /* SIGTERM or SIGINT (bench.c): the run ends as at its deadline */
     int64_t deadline_ns;                   /* -t mode; else 0 */
     struct history_writer *history;        /* NULL: none */
     char key_prefix[BENCH_KEY_PREFIX_BYTES_MAX + 1];

@@ -29,7 +29,7 @@ SHARDS=4
 # Election timeouts of 1.5-3 s (150 ticks of 10 ms, not 15): the cut-off meta leader must still
 # lead when CLUSTER MEET reaches it, a few redis-cli starts after the cut on a loaded machine.
 NODE_FLAGS="--replicas 3 --snapshot-entries 300 --election-ticks 150 --heartbeat-ticks 10"
-LOAD_SECONDS=${LOAD_SECONDS:-40}
+LOAD_SECONDS=${LOAD_SECONDS:-120}
 http_addr() { echo "127.0.0.1:$((PORT_BASE + 5 + $1))"; } # PORT_BASE + 6..8: free in lib.sh's layout
 for i in 1 2 3; do NODE_EXTRA_FLAGS[$i]="--http $(http_addr "$i") --http-dev"; done
 meta_voters_all() { local i; for i in $NODES_UP; do [ "$(members_field "$i" voters)" = "$1" ] || return 1; done; }

@@ -19,7 +19,7 @@ SHARDS=4
 . tests/cluster/membership_lib.sh
 
 NODE_FLAGS="--replicas 3 --snapshot-entries 300"
-LOAD_SECONDS=${LOAD_SECONDS:-45}
+LOAD_SECONDS=${LOAD_SECONDS:-120}
 meta_voters_all() { local i; for i in $NODES_UP; do [ "$(members_field "$i" voters)" = "$1" ] || return 1; done; }
 
 sharded_start 3

@@ -30,7 +30,7 @@ SHARDS=4
 # its old voters, until node 4 caught up and the joint configuration is entered; check-quorum
 # makes it step down one election timeout after it last heard from one.
 NODE_FLAGS="--replicas 3 --snapshot-entries 300 --election-ticks 300 --heartbeat-ticks 10"
-LOAD_SECONDS=${LOAD_SECONDS:-60}
+LOAD_SECONDS=${LOAD_SECONDS:-120}
 http_addr() { echo "127.0.0.1:$((PORT_BASE + 5 + $1))"; } # PORT_BASE + 6..9: free in lib.sh's layout
 for i in 1 2 3; do NODE_EXTRA_FLAGS[$i]="--http $(http_addr "$i") --http-dev"; done
 meta_voters_all() { local i; for i in $NODES_UP; do [ "$(members_field "$i" voters)" = "$1" ] || return 1; done; }

@@ -22,7 +22,7 @@ SHARDS=4
 . tests/cluster/membership_lib.sh
 
 NODE_FLAGS="--replicas 3 --snapshot-entries 300"
-LOAD_SECONDS=${LOAD_SECONDS:-35}
+LOAD_SECONDS=${LOAD_SECONDS:-120}
 HTTP4=127.0.0.1:$(client_port 8)
 
 sharded_start 3

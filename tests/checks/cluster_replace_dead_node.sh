@@ -21,7 +21,7 @@ SHARDS=4
 . tests/cluster/membership_lib.sh
 
 NODE_FLAGS="--replicas 3 --snapshot-entries 300"
-LOAD_SECONDS=${LOAD_SECONDS:-40}
+LOAD_SECONDS=${LOAD_SECONDS:-120}
 
 sharded_start 4
 bulk_load 2000 1

@@ -28,7 +28,7 @@ set -u
 
 CHORUS=$BUILD/bin/chorus
 LINCHECK=$BUILD/bin/chorus-lincheck
-BENCH_SECONDS=${BENCH_SECONDS:-40}
+BENCH_SECONDS=${BENCH_SECONDS:-120}
 HISTORY=$CLUSTER_DIR/history.jsonl
 SHARDS=${SHARDS:-4}
 BULK_KEYS=${BULK_KEYS:-6000}
@@ -201,6 +201,7 @@ out=$(cli "$(meta_leader)" cluster forget 2 2>&1)
 [[ "$out" == *"node 2 cannot leave"* ]] || fail "FORGET with too few nodes left: $out"
 
 log "the end: history, markers, bulk keys"
+kill -TERM "$bench_pid" 2>/dev/null # the faults are over: the load ends now
 wait "$bench_pid"; bench_pid=""
 if ! "$LINCHECK" "$HISTORY" >"$CLUSTER_DIR/lincheck.out" 2>&1; then
     cat "$CLUSTER_DIR/lincheck.out"

@@ -12,5 +12,5 @@
 # A smaller bulk load (1,500 keys) than the Raft run. Waits on conditions throughout.
 # timeout: 300
 cd "$(dirname "$0")/../.."
-PROTOCOL=paxos SHARDS=${SHARDS:-8} BULK_KEYS=${BULK_KEYS:-1500} BENCH_SECONDS=${BENCH_SECONDS:-40} \
+PROTOCOL=paxos SHARDS=${SHARDS:-8} BULK_KEYS=${BULK_KEYS:-1500} BENCH_SECONDS=${BENCH_SECONDS:-120} \
     exec bash tests/checks/cluster_topology_membership.sh
