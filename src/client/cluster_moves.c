@@ -116,14 +116,27 @@ static bool line_value(const char *line, const char *name, const char **value)
     return true;
 }
 
+/* The rest of the line at text, without its end, copied into buf: kv_field then cannot run on
+ * into the next line's fields. */
+static const char *one_line(const char *text, char *buf, size_t cap)
+{
+    size_t len = strcspn(text, "\r\n");
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    return buf;
+}
+
 void cluster_moves_parse(const char *text, struct cluster_moves *out)
 {
+    char list[512]; /* a move or node line: ~220 bytes at most */
     memset(out, 0, sizeof(*out));
     snprintf(out->change, sizeof(out->change), "idle");
     for (const char *line = text; line != NULL && *line != '\0';) {
         const char *v;
         if (line_value(line, "move", &v)) {
-            parse_move(v, out);
+            parse_move(one_line(v, list, sizeof(list)), out);
         } else if (line_value(line, "rebalance_moves", &v)) {
             out->sharded = true;
             out->planned = (uint32_t)strtoul(v, NULL, 10);
@@ -147,7 +160,7 @@ void cluster_moves_parse(const char *text, struct cluster_moves *out)
             const char *colon = strchr(line, ':');
             const char *eol = strchr(line, '\n');
             if (colon != NULL && (eol == NULL || colon < eol))
-                parse_node(line + 4, colon + 1, out);
+                parse_node(line + 4, one_line(colon + 1, list, sizeof(list)), out);
         }
         line = strchr(line, '\n');
         if (line != NULL)
@@ -187,8 +200,7 @@ static char *members_text(const struct client_endpoint *endpoint, int timeout_ms
     return text;
 }
 
-/* Takes, from one node's reply, the moves it reports as its shard's leader. */
-static void merge_leader_view(struct cluster_moves *into, const struct cluster_moves *from)
+void cluster_moves_merge_leader_view(struct cluster_moves *into, const struct cluster_moves *from)
 {
     for (uint32_t i = 0; i < from->count; i++) {
         const struct cluster_move_view *v = &from->moves[i];
@@ -232,7 +244,7 @@ int cluster_moves_gather(const struct client_endpoint *endpoint, int timeout_ms,
             continue;
         out->nodes_answered++;
         bytes += node_view->snapshot_bytes_sent;
-        merge_leader_view(out, node_view);
+        cluster_moves_merge_leader_view(out, node_view);
     }
     free(node_view);
     out->snapshot_bytes_sent = bytes;

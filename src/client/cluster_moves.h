@@ -61,6 +61,10 @@ struct cluster_moves {
  * skipped; a malformed move line is skipped. */
 void cluster_moves_parse(const char *text, struct cluster_moves *out);
 
+/* Takes, from one node's parsed reply, the moves it reports as its shards' leader (leader=
+ * its own id) into the same moves of `into`; the others are left as they are. */
+void cluster_moves_merge_leader_view(struct cluster_moves *into, const struct cluster_moves *from);
+
 /* Asks endpoint for CLUSTER MEMBERS, then every node of its book for the progress of the
  * moves its shards' leaders run. Returns 0, or -1 when endpoint did not answer (a message on
  * err). Nodes of the book that do not answer are left out (nodes_answered says how many did). */
