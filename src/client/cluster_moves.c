@@ -243,6 +243,8 @@ int cluster_moves_gather(const struct client_endpoint *endpoint, int timeout_ms,
         if (node_view->removed)
             continue;
         out->nodes_answered++;
+        out->nodes[i].answered = true;
+        out->nodes[i].snapshot_bytes_sent = node_view->snapshot_bytes_sent;
         bytes += node_view->snapshot_bytes_sent;
         cluster_moves_merge_leader_view(out, node_view);
     }
@@ -371,8 +373,14 @@ int cluster_moves_wait(const struct client_endpoint *endpoint, int timeout_ms,
     int64_t start_ns = client_now_ns();
     int64_t shown_ns = 0;
     uint32_t total_moves = 0, shown_done = UINT32_MAX;
-    uint64_t bytes_base = 0, shown_bytes = 0;
-    bool based = false, shown = false;
+    uint64_t shown_bytes = 0;
+    bool shown = false;
+    /* Each node's count when first seen and when last seen, by id: the bytes sent since the
+     * command began are their differences, so that a node that leaves (a removal) or stops
+     * answering keeps what it sent. */
+    static uint64_t first_bytes[256], last_bytes[256];
+    static bool seen[256];
+    memset(seen, 0, sizeof(seen));
     int misses = 0, rv = 3;
     while (client_now_ns() < wait->deadline_ns) {
         if (cluster_moves_gather(&asked, timeout_ms, m, NULL) != 0 || m->removed) {
@@ -391,13 +399,21 @@ int cluster_moves_wait(const struct client_endpoint *endpoint, int timeout_ms,
             if (m->nodes[i].id != wait->target && m->nodes[i].client[0] != '\0' &&
                 client_endpoint_parse(m->nodes[i].client, &others[other_count]) == 0)
                 other_count++;
-        if (!based) {
-            bytes_base = m->snapshot_bytes_sent;
-            based = true;
+        for (uint32_t i = 0; i < m->node_count; i++) {
+            uint32_t id = m->nodes[i].id;
+            if (!m->nodes[i].answered || id >= 256)
+                continue;
+            if (!seen[id])
+                first_bytes[id] = m->nodes[i].snapshot_bytes_sent;
+            seen[id] = true;
+            last_bytes[id] = m->nodes[i].snapshot_bytes_sent;
         }
         if (m->planned > total_moves)
             total_moves = m->planned;
-        uint64_t bytes = m->snapshot_bytes_sent > bytes_base ? m->snapshot_bytes_sent - bytes_base : 0;
+        uint64_t bytes = 0;
+        for (uint32_t id = 0; id < 256; id++)
+            if (seen[id] && last_bytes[id] > first_bytes[id])
+                bytes += last_bytes[id] - first_bytes[id];
         uint64_t elapsed_ms = (uint64_t)(client_now_ns() - start_ns) / 1000000;
         if (balanced(m, wait)) {
             if (shown || total_moves > 0)

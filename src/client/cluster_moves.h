@@ -40,6 +40,8 @@ struct cluster_moves_node {
     uint32_t id;
     char client[64];               /* "host:port", "" when unknown */
     char role[16];                 /* in the asked node's group: voter, learner, "-" */
+    bool answered;                 /* cluster_moves_gather reached it */
+    uint64_t snapshot_bytes_sent;  /* its rebalance_snapshot_bytes_sent, when it answered */
 };
 
 struct cluster_moves {
