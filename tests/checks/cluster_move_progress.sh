@@ -81,7 +81,10 @@ observe() {
 }
 wait_for 60 observe || fail "no move with growing snapshot bytes and a status row seen (grown: '$grown', row: '$table_row'); add: $(cat "$CLUSTER_DIR/add.out")"
 echo "bytes grow: $grown; status row: $table_row"
-wait_for 10 observe # a few more samples of the rate, if the move goes on
+# The rate needs a window of samples (200 ms at least): sampled until one near the limit shows,
+# while moves are left; every sample must stay below 1.5 x the limit.
+rate_near_limit() { observe; [ "$rate_max" -ge $((LIMIT / 8)) ]; }
+wait_for 30 rate_near_limit
 echo "highest rate seen: $rate_max B/s (limit $LIMIT)"
 [ "$rate_max" -le $((LIMIT * 3 / 2)) ] || fail "a move's rate $rate_max B/s is above the limit $LIMIT"
 [ "$rate_max" -ge $((LIMIT / 8)) ] || fail "a move's rate $rate_max B/s is far below the limit $LIMIT"
