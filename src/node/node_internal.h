@@ -901,6 +901,9 @@ void node_request_restart_read(struct node *node, struct node_request *request,
                                struct node_group *group);
 void node_requests_on_applied(struct node_group *group, const struct cn_entry *entry,
                               const struct kv_result *result);
+/* A snapshot up to `index` was installed: writes waiting for an index it covers are answered
+ * -UNKNOWN (they may be inside it; requests.c). */
+void node_requests_on_snapshot(struct node_group *group, uint64_t index);
 void node_requests_on_read(struct node_group *group, const struct cn_read *read);
 void node_requests_after_apply(struct node_group *group);
 void node_requests_serve_held(struct node *node);

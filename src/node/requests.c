@@ -585,11 +585,28 @@ void node_requests_on_applied(struct node_group *g, const struct cn_entry *entry
         memcpy(&tag, r->payload, NODE_WRITE_TAG_BYTES);
         if (r->index == entry->index && node_entry_tag(entry) == tag)
             node_request_finish_write(node, r, result);
+        else if (r->index < entry->index)
+            /* Its index was never applied one entry at a time: a snapshot covered it
+             * (node_requests_on_snapshot answers these first), and the write may be inside. */
+            node_request_fail(node, r, ERROR_UNKNOWN);
         else if (overwritten_may_retry(r))
             retry_overwritten(node, r);
         else
             node_request_fail(node, r, ERROR_OVERWRITTEN);
     }
+}
+
+/* A snapshot was installed: the state jumped to its index without applying the entries below
+ * it here. A write waiting for one of them cannot learn its fate from its entry: it may be
+ * in the snapshot (chosen and applied elsewhere) or not. Telling its client -TRYAGAIN, or
+ * proposing it again as an overwritten write, could apply it twice (a Multi-Paxos follower
+ * that lags is caught up by snapshots often: a configuration change's alpha no-ops alone pass
+ * --snapshot-entries); its outcome is unknown. */
+void node_requests_on_snapshot(struct node_group *g, uint64_t index)
+{
+    struct node *node = g->node;
+    while (g->commits.head != NULL && g->commits.head->index <= index)
+        node_request_fail(node, g->commits.head, ERROR_UNKNOWN);
 }
 
 void node_requests_on_read(struct node_group *g, const struct cn_read *read)

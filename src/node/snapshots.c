@@ -204,6 +204,7 @@ int node_snapshot_install(struct node_group *g, const struct cn_update *u)
         node_log(node, NODE_LOG_WARN, "group %u: installed snapshot index %llu, expected %llu",
                  g->id, (unsigned long long)meta.index, (unsigned long long)u->snapshot.index);
     kv_applied(g->kv, &g->applied_index, &g->applied_term);
+    node_requests_on_snapshot(g, g->applied_index);
     if (g == node_acl_group(node))
         node_acl_reload(node); /* the snapshot's users replace this node's */
     node_blocking_wake_all(g); /* pushes inside the snapshot named no key one by one */

@@ -202,7 +202,9 @@ out=$(cli "$(meta_leader)" cluster forget 2 2>&1)
 
 log "the end: history, markers, bulk keys"
 kill -TERM "$bench_pid" 2>/dev/null # the faults are over: the load ends now
-wait "$bench_pid"; bench_pid=""
+wait "$bench_pid"; bench_rc=$?; bench_pid=""
+tail -3 "$CLUSTER_DIR/bench.out"
+[ "$bench_rc" -eq 0 ] || { cat "$CLUSTER_DIR/bench.out"; fail "chorus bench exited $bench_rc"; }
 if ! "$LINCHECK" "$HISTORY" >"$CLUSTER_DIR/lincheck.out" 2>&1; then
     cat "$CLUSTER_DIR/lincheck.out"
     kept=$BUILD/test-logs/cluster_topology_membership.$PROTOCOL
