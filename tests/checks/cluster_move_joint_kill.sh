@@ -79,7 +79,7 @@ load_still_running "the pause"
 dev "$from" "/dev/pause?seconds=30"
 dev "$other" "/dev/pause?seconds=30"
 if [ "$meta" != "$leader" ]; then dev "$leader" /dev/heal; else dev 4 /dev/heal; fi
-in_joint() { plan_lines "$leader" | grep -q "^move:shard=$shard,from=$from,to=4,state=joint$"; }
+in_joint() { plan_lines "$leader" | grep -Eq "^move:shard=$shard,from=$from,to=4,state=joint(,|$)"; }
 wait_for 20 in_joint || { plan_lines "$leader"; fail "node $leader never showed shard $shard in its joint configuration"; }
 node_kill "$leader"
 log "node $leader SIGKILLed in the joint configuration of shard $shard"

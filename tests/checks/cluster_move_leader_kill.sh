@@ -48,7 +48,7 @@ NODES_UP=$(for i in 1 2 3; do [ "$i" != "$victim" ] && echo "$i"; done | paste -
 resumed() {
     local l
     l=$(shard_leader "$MOVING_SHARD") || return 1
-    plan_lines "$l" | grep -Eq "^move:shard=$MOVING_SHARD,from=$from,to=4,state=(adding-learner|catching-up)$"
+    plan_lines "$l" | grep -Eq "^move:shard=$MOVING_SHARD,from=$from,to=4,state=(adding-learner|catching-up|sending-snapshot)(,|$)"
 }
 wait_for 30 resumed || { for i in $NODES_UP; do plan_lines "$i"; done; fail "no new leader of shard $MOVING_SHARD carries the move on"; }
 new_leader=$(shard_leader "$MOVING_SHARD")
