@@ -273,13 +273,6 @@ void paxos_handle_lease(struct paxos *p, const struct cn_message *m)
         nack(p, CN_MSG_LEASE_RESPONSE, m);
         return;
     }
-    /* Follow the leader's ballot as an accept does: a lease comes only from a proposer past
-     * phase 1, and raising a promise is always safe (§2.2: an acceptor only must not accept
-     * below it). Without it a follower that only ever hears leases (one started while its
-     * group is idle: no accepts come) stays at ballot 0, reports term 0, and the node's
-     * forwards, fenced by the term in which their sender saw the leader lead
-     * (node/forwards.c), are all refused: -TRYAGAIN until a write or an election came. */
-    p->promised = m->term;
     paxos_heard_from_leader(p, m);
     paxos_learn_commit(p, m->commit, m->term, m->from);
     struct cn_message *out = paxos_send(p, CN_MSG_LEASE_RESPONSE, m->from);

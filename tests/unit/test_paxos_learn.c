@@ -316,32 +316,9 @@ static void test_new_leader_compacts_recovered_slots_before_first_accepts(void *
     px_free(px);
 }
 
-/* A follower that hears only leases (an idle group: no accepts come) follows the leader's
- * ballot: its promise and reported term are the leader's, as after an accept. The node fences
- * forwarded writes by that term (node/forwards.c); at ballot 0 every one was refused
- * (tests/checks/cluster_paxos_late_follower.sh). */
-static void test_lease_alone_raises_the_promise(void **state)
-{
-    (void)state;
-    struct px *px = px_new(3);
-    cluster_isolate(&px->c, 3, true);
-    assert_true(px_campaign_and_win(px, 1));
-    px_stabilize(px);
-    assert_int_equal(px_promised(px, 3), 0);
-    cluster_isolate(&px->c, 3, false);
-    px_tick(px, 1, 1);
-    assert_true(px_deliver_one(px, 1, 3, CN_MSG_LEASE));
-    assert_int_equal(px_promised(px, 3), px_promised(px, 1));
-    struct cn_status s = px_status(px, 3);
-    assert_int_equal(s.leader, 1);
-    assert_int_equal(s.term, px_promised(px, 1));
-    px_free(px);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lease_alone_raises_the_promise),
         cmocka_unit_test(test_lagging_replica_catches_up),
         cmocka_unit_test(test_catch_up_in_bounded_rounds),
         cmocka_unit_test(test_replica_with_holes_learns_only_what_it_lacks),
