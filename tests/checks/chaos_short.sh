@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# chaos_short.sh — the short seeded chaos run of `make test`: tests/chaos/run.sh for 40 s on a
+# chaos_short.sh — the short seeded chaos run of `make test`: tests/chaos/run.sh for 25 s on a
 # 3-node cluster, once with Raft and once with Multi-Paxos (about a minute each), every nemesis
 # enabled, a network fault combined with a process or disk fault. Fails when either run fails
 # (a history that is not linearizable, a pipeline reply out of order, a node that crashed on its
@@ -12,7 +12,7 @@ set -u
 BUILD=${BUILD:-build}
 export BUILD
 SEED=${CHAOS_SEED:-1}
-SECONDS_RUN=${CHAOS_SECONDS:-40}
+SECONDS_RUN=${CHAOS_SECONDS:-25}
 [ "$(id -u)" = 0 ] || { echo "FAIL: the chaos run needs root (network namespaces)"; exit 1; }
 rc=0
 for protocol in raft paxos; do
