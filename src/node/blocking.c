@@ -119,7 +119,7 @@ void node_cmd_blocking(struct node_exec *e)
          * the stand-in's connection, as any client's would; here its request waits for that
          * answer until the pop's own timeout (the stand-in answers it) and a request timeout
          * more, or for ever with a timeout of 0. A relay that loses its connection fails it
-         * (node_blocking_sweep_relayed). */
+         * (node_blocking_relay_lost, checked by node_requests_sweep). */
         r->blocking = true;
         r->block_relayed = true;
         r->block_deadline_ms = timeout_ms == 0 ? 0 : node_now_ms(e->node) + timeout_ms;
