@@ -323,12 +323,8 @@ bool node_blocking_relay_lost(struct node *node, const struct node_request *r)
     struct transport_peer_info info;
     if (r->wait == NODE_WAIT_PROXY && c->proxy_session != 0)
         return transport_peer_info(node->transport, c->proxy_target, &info) && !info.connected;
-    /* Not sent yet: lost only when no replica of its shard can be reached. */
-    const struct topology_shard *s = &node->topology->shards[r->proxy_shard];
-    for (uint32_t i = 0; i < s->replica_count; i++)
-        if (!transport_peer_info(node->transport, s->replicas[i], &info) || info.connected)
-            return false;
-    return true;
+    /* Not sent yet: lost only when there is no replica of its shard to send it to. */
+    return !node_proxy_target_reachable(node, r->proxy_shard);
 }
 
 void node_blocking_sweep(struct node *node, struct node_request *r, uint64_t now_ms)

@@ -925,7 +925,8 @@ bool node_blocking_finish(struct node *node, struct node_request *request,
 /* A waiting pop at the sweep: answered when its timeout passed or its client is gone. */
 void node_blocking_sweep(struct node *node, struct node_request *request, uint64_t now_ms);
 /* A relayed blocking pop (block_relayed): whether the node it waits on (or, not sent yet,
- * every replica of its shard) is out of reach, so that it must fail rather than wait. */
+ * the node it would be sent to: node_proxy_target_reachable) is out of reach, so that it
+ * must fail rather than wait. */
 bool node_blocking_relay_lost(struct node *node, const struct node_request *request);
 
 /* server.c: a client whose blocking pop answered parses its next commands again. */
@@ -944,26 +945,9 @@ void node_proxy_session_end(struct node *node, struct node_client *client);
 void node_proxy_client_gone(struct node *node, struct node_client *client);
 void node_proxy_sweep(struct node *node, uint64_t now_ms);
 void node_proxy_stand_in_flush(struct node_client *client);
-
-/* server.c, for proxy.c's stand-in clients */
-struct node_client *node_client_new(struct node *node);
-void node_client_input(struct node_client *client);
-void node_client_close(struct node_client *client);
-void node_client_free_closed(struct node_client *client);
-
-/* proxy.c */
-/* Relays the command to a node holding its shard (the shard has no replica here). Answers
- * an error itself when it cannot. */
-struct node_exec;
-void node_proxy_command(struct node_exec *exec, uint32_t shard, bool read_only);
-enum node_start node_proxy_start(struct node *node, struct node_request *request);
-void node_proxy_on_message(struct node *node, const struct cn_message *m);
-void node_proxy_on_response(struct node *node, const struct cn_message *m);
-/* The client's relayed requests are lost (a timeout, a gap): all of them fail. */
-void node_proxy_session_end(struct node *node, struct node_client *client);
-void node_proxy_client_gone(struct node *node, struct node_client *client);
-void node_proxy_sweep(struct node *node, uint64_t now_ms);
-void node_proxy_stand_in_flush(struct node_client *client);
+/* Whether the shard's commands can be relayed now: the replica they would go to (proxy.c's
+ * choice, the shard's leader first) is not known to be out of reach. */
+bool node_proxy_target_reachable(struct node *node, uint32_t shard);
 
 /* server.c, for proxy.c's stand-in clients */
 struct node_client *node_client_new(struct node *node);

@@ -54,13 +54,16 @@ static const char ERROR_LOST_READ[] =
 /* ---- on the client's node ------------------------------------------------------------ */
 
 /* Where a shard's commands are relayed: its leader as last heard (or its preferred leader),
- * unless that node's connection is down and another replica's is up. */
-static cn_node_id proxy_target_choose(struct node *node, uint32_t shard)
+ * unless that node's connection is down and another replica's is up. *reachable tells whether
+ * the node chosen may be reached: its connection is up, or the transport has no word of it
+ * (so nothing says it is down). */
+static cn_node_id proxy_target_find(struct node *node, uint32_t shard, bool *reachable)
 {
     const struct topology_shard *s = &node->topology->shards[shard];
     cn_node_id hint = node->shard_leader_hint[shard];
     if (hint == 0 || !topology_shard_has_replica(s, hint))
         hint = s->replicas[0];
+    *reachable = true;
     struct transport_peer_info info;
     if (node->transport == NULL || !transport_peer_info(node->transport, hint, &info) ||
         info.connected)
@@ -68,7 +71,21 @@ static cn_node_id proxy_target_choose(struct node *node, uint32_t shard)
     for (uint32_t i = 0; i < s->replica_count; i++)
         if (transport_peer_info(node->transport, s->replicas[i], &info) && info.connected)
             return s->replicas[i];
+    *reachable = false;
     return hint;
+}
+
+static cn_node_id proxy_target_choose(struct node *node, uint32_t shard)
+{
+    bool reachable = false;
+    return proxy_target_find(node, shard, &reachable);
+}
+
+bool node_proxy_target_reachable(struct node *node, uint32_t shard)
+{
+    bool reachable = false;
+    proxy_target_find(node, shard, &reachable);
+    return reachable;
 }
 
 /* The command as a RESP array of bulk strings, or NULL when it is too large to relay. */
