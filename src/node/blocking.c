@@ -116,17 +116,16 @@ void node_cmd_blocking(struct node_exec *e)
         return; /* answered at once: an error, MOVED */
     if (r->proxied) {
         /* A shard without a replica here: the pop is relayed (proxy.c) and waits there, in
-         * the stand-in's connection, as any client's would; here its request waits for that
-         * answer until the pop's own timeout (the stand-in answers it) and a request timeout
-         * more, or for ever with a timeout of 0. A relay that loses its connection fails it
-         * (node_blocking_relay_lost, checked by node_requests_sweep). */
-        r->blocking = true;
+         * the stand-in's connection, as any client's would; the stand-in keeps the pop's own
+         * timeout and answers it. So here the request has one deadline, its deadline_ms: the
+         * pop's timeout and a request timeout more, or never with a timeout of 0
+         * (block_deadline_ms, a local waiter's, stays unset). A relay that loses its
+         * connection fails it (node_blocking_relay_lost, checked by node_requests_sweep). */
+        r->blocking = true; /* its answer lets its connection go on (requests.c) */
         r->block_relayed = true;
-        r->block_deadline_ms = timeout_ms == 0 ? 0 : node_now_ms(e->node) + timeout_ms;
-        if (timeout_ms == 0)
-            r->deadline_ms = UINT64_MAX;
-        else
-            r->deadline_ms = r->block_deadline_ms + e->node->config.request_timeout_ms;
+        r->deadline_ms = timeout_ms == 0 ? UINT64_MAX
+                                         : node_now_ms(e->node) + timeout_ms +
+                                               e->node->config.request_timeout_ms;
         e->client->blocking = true;
         return;
     }

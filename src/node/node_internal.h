@@ -174,6 +174,9 @@ struct node_request {
     struct node_request *next_in_client;
     uint64_t id;
     enum node_wait wait;
+    /* When node_requests_sweep fails it (UINT64_MAX: never). A local blocking pop's own
+     * timeout is block_deadline_ms instead, since its attempts have request deadlines of
+     * their own; a relayed one's is folded into this (blocking.c). */
     uint64_t deadline_ms;
     uint64_t read_asked_ms;   /* READ: when the read index was asked (resent if no answer) */
     uint64_t index;           /* COMMIT / APPLY_READ */
@@ -213,10 +216,15 @@ struct node_request {
     bool proxy_read;            /* read-only: a lost reply means "not executed" */
     uint32_t proxy_shard;
     /* blocking.c: BLPOP and friends. Proposed as their attempt (the non-blocking form); an
-     * attempt that popped nothing waits in its group's `blocked` list until a push. */
+     * attempt that popped nothing waits in its group's `blocked` list until a push. Its
+     * connection runs nothing else until it is answered (relayed or not). */
     bool blocking;
-    uint64_t block_deadline_ms; /* 0: no timeout */
-    bool block_relayed;         /* proxied: it waits on the stand-in's node */
+    /* Only for a pop on a shard with a replica here: its own timeout (0: none), read while it
+     * waits (NODE_WAIT_BLOCKED, when deadline_ms is never) and when an attempt finds nothing. */
+    uint64_t block_deadline_ms;
+    /* A pop relayed (proxied) to a stand-in, which blocks there; here only deadline_ms and
+     * node_blocking_relay_lost end its wait. */
+    bool block_relayed;
 };
 
 /* A doubly linked list of requests through their wait links. */
