@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client/fields.h"
 #include "client/reply.h"
 #include "cluster/progress.h"
 
@@ -27,47 +28,6 @@ static void sleep_ms(int ms)
 
 /* ---- parsing ----------------------------------------------------------------------------- */
 
-/* The value of key=VALUE in a comma-separated list, copied into out ("" when absent). */
-static bool kv_field(const char *list, const char *key, char *out, size_t cap)
-{
-    size_t n = strlen(key);
-    for (const char *p = list; p != NULL && *p != '\0';) {
-        if (strncmp(p, key, n) == 0 && p[n] == '=') {
-            const char *v = p + n + 1;
-            size_t len = strcspn(v, ",\r\n");
-            if (len >= cap)
-                len = cap - 1;
-            memcpy(out, v, len);
-            out[len] = '\0';
-            return true;
-        }
-        p = strchr(p, ',');
-        if (p != NULL)
-            p++;
-    }
-    out[0] = '\0';
-    return false;
-}
-
-static bool kv_u64(const char *list, const char *key, uint64_t *out)
-{
-    char text[32];
-    char *end;
-    if (!kv_field(list, key, text, sizeof(text)) || text[0] < '0' || text[0] > '9')
-        return false;
-    *out = strtoull(text, &end, 10);
-    return *end == '\0';
-}
-
-static bool kv_u32(const char *list, const char *key, uint32_t *out)
-{
-    uint64_t v;
-    if (!kv_u64(list, key, &v) || v > UINT32_MAX)
-        return false;
-    *out = (uint32_t)v;
-    return true;
-}
-
 static void parse_move(const char *list, struct cluster_moves *out)
 {
     if (out->count == CLUSTER_MOVES_MAX)
@@ -75,17 +35,17 @@ static void parse_move(const char *list, struct cluster_moves *out)
     struct cluster_move_view *m = &out->moves[out->count];
     memset(m, 0, sizeof(*m));
     m->eta_ms = -1;
-    if (!kv_u32(list, "shard", &m->shard) || !kv_u32(list, "from", &m->from) ||
-        !kv_u32(list, "to", &m->to))
+    if (!client_fields_u32(list, "shard", &m->shard) ||
+        !client_fields_u32(list, "from", &m->from) || !client_fields_u32(list, "to", &m->to))
         return;
-    kv_field(list, "state", m->state, sizeof(m->state));
-    if (kv_u32(list, "leader", &m->leader)) {
-        kv_u64(list, "snapshot_sent", &m->sent_bytes);
-        kv_u64(list, "snapshot_total", &m->total_bytes);
-        kv_u64(list, "snapshot_streamed", &m->streamed_bytes);
-        kv_u64(list, "rate", &m->rate_bytes_per_s);
+    client_fields_get(list, "state", m->state, sizeof(m->state));
+    if (client_fields_u32(list, "leader", &m->leader)) {
+        client_fields_u64(list, "snapshot_sent", &m->sent_bytes);
+        client_fields_u64(list, "snapshot_total", &m->total_bytes);
+        client_fields_u64(list, "snapshot_streamed", &m->streamed_bytes);
+        client_fields_u64(list, "rate", &m->rate_bytes_per_s);
         char eta[32];
-        if (kv_field(list, "eta_ms", eta, sizeof(eta)))
+        if (client_fields_get(list, "eta_ms", eta, sizeof(eta)))
             m->eta_ms = strtoll(eta, NULL, 10);
     }
     out->count++;
@@ -100,10 +60,10 @@ static void parse_node(const char *name, const char *list, struct cluster_moves 
         return;
     struct cluster_moves_node *n = &out->nodes[out->node_count++];
     n->id = (uint32_t)id;
-    kv_field(list, "client", n->client, sizeof(n->client));
+    client_fields_get(list, "client", n->client, sizeof(n->client));
     if (strcmp(n->client, "?") == 0)
         n->client[0] = '\0';
-    kv_field(list, "role", n->role, sizeof(n->role));
+    client_fields_get(list, "role", n->role, sizeof(n->role));
 }
 
 /* "name:value" lines; the value of the named ones. */
@@ -116,18 +76,6 @@ static bool line_value(const char *line, const char *name, const char **value)
     return true;
 }
 
-/* The rest of the line at text, without its end, copied into buf: kv_field then cannot run on
- * into the next line's fields. */
-static const char *one_line(const char *text, char *buf, size_t cap)
-{
-    size_t len = strcspn(text, "\r\n");
-    if (len >= cap)
-        len = cap - 1;
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-    return buf;
-}
-
 void cluster_moves_parse(const char *text, struct cluster_moves *out)
 {
     char list[512]; /* a move or node line: ~220 bytes at most */
@@ -136,7 +84,7 @@ void cluster_moves_parse(const char *text, struct cluster_moves *out)
     for (const char *line = text; line != NULL && *line != '\0';) {
         const char *v;
         if (line_value(line, "move", &v)) {
-            parse_move(one_line(v, list, sizeof(list)), out);
+            parse_move(client_fields_line(v, list, sizeof(list)), out);
         } else if (line_value(line, "rebalance_moves", &v)) {
             out->sharded = true;
             out->planned = (uint32_t)strtoul(v, NULL, 10);
@@ -160,7 +108,7 @@ void cluster_moves_parse(const char *text, struct cluster_moves *out)
             const char *colon = strchr(line, ':');
             const char *eol = strchr(line, '\n');
             if (colon != NULL && (eol == NULL || colon < eol))
-                parse_node(line + 4, one_line(colon + 1, list, sizeof(list)), out);
+                parse_node(line + 4, client_fields_line(colon + 1, list, sizeof(list)), out);
         }
         line = strchr(line, '\n');
         if (line != NULL)

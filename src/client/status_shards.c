@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/fields.h"
 #include "client/status.h"
 
 enum { STATUS_SHARDS_MAX = 1024, STATUS_SHARD_LINE_BYTES = 256 };
@@ -18,22 +19,11 @@ struct shard_row {
     char line[STATUS_SHARD_LINE_BYTES]; /* "slots=...,role=...,..." */
 };
 
-/* The value of `name=` in a "k=v,k=v" line, copied into buf. */
+/* The value of `name=` in a "k=v,k=v" line, copied into buf; "?" when it has none. */
 static const char *row_field(const char *line, const char *name, char *buf, size_t cap)
 {
-    size_t n = strlen(name);
-    for (const char *p = line; p != NULL && *p != '\0'; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
-        if (strncmp(p, name, n) == 0 && p[n] == '=') {
-            const char *v = p + n + 1;
-            size_t len = strcspn(v, ",");
-            if (len >= cap)
-                len = cap - 1;
-            memcpy(buf, v, len);
-            buf[len] = '\0';
-            return buf;
-        }
-    }
-    snprintf(buf, cap, "?");
+    if (!client_fields_get(line, name, buf, cap))
+        snprintf(buf, cap, "?");
     return buf;
 }
 
