@@ -7,7 +7,7 @@
  * member, rescored), the big set is filled with N members "%012d" of score i, 1,000 per
  * command, and then takes ZADD zbig <random score 0..N> <random member of the N>. The same for
  * SADD (sbig: N members; s1: one, re-added) as a reference, since SADD met the target. Each
- * case applies OPS commands (three times; the least CPU is kept), BATCH per kv_apply_batch (one LMDB write txn, as a leader
+ * case applies OPS commands (three times; the least CPU is kept), 50 per kv_apply_batch (one LMDB write txn, as a leader
  * applies what its 50 clients sent in one loop iteration), and reports per command:
  *   - cpu us: process CPU time (user + system), steadier than wall time on a shared machine;
  *   - pages: the LMDB pages each txn copied on write (its freelist record: every page a txn
@@ -15,9 +15,19 @@
  *   - faults: minor page faults (first writes to clean pages of the map), over the commands;
  *   - depth: the elements DB's B-tree depth after the run.
  * Usage: zset_bench [members (1000000)] [ops (20000)] [parent dir (/tmp)].
+ * Knobs (environment), for the experiments of docs/write-path.md:
+ *   ZSET_BENCH_SYNC=1: kv_sync (msync) before each case, so that it starts with the map
+ *     written back, as a node's map is after the kernel's flusher went by (every page it
+ *     wrote back is write-protected again: the next write to it takes a fault). Without it,
+ *     every page the fill wrote is still dirty, which a node that has run for 30 s never
+ *     sees (it turned out to take few faults either way: docs/write-path.md).
+ *   ZSET_BENCH_BATCH=n (1..400, default 50): commands per txn.
+ *   ZSET_BENCH_WRITEMAP=0: the env without MDB_WRITEMAP (LMDB's malloc'd pages, written
+ *     with pwrite at commit).
  */
 #include <assert.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +40,8 @@
 #include "storage/kv_internal.h" /* white box: the env and DB handles, to count pages */
 
 enum {
-    BATCH = 50,
+    BATCH_DEFAULT = 50,
+    BATCH_MAX = 400,
     FILL_PER_COMMAND = 1000,
     ARGS_MAX = 2 + 2 * FILL_PER_COMMAND,
     TEXT_BYTES = 24,
@@ -132,10 +143,10 @@ static void command_add(struct command_buf *b, const char *text)
 /* Applies `count` commands (ops[i] with bufs[i]'s arguments) as one batch. */
 static void apply(struct kv *kv, const uint8_t *ops, struct command_buf *bufs, size_t count)
 {
-    static uint8_t entries[BATCH][ENTRY_BYTES_MAX];
-    struct kv_apply_item items[BATCH];
-    struct kv_result results[BATCH];
-    assert(count <= BATCH);
+    static uint8_t entries[BATCH_MAX][ENTRY_BYTES_MAX];
+    static struct kv_apply_item items[BATCH_MAX];
+    static struct kv_result results[BATCH_MAX];
+    assert(count <= BATCH_MAX);
     uint64_t index = 0, term = 0;
     kv_applied(kv, &index, &term);
     for (size_t i = 0; i < count; i++) {
@@ -181,18 +192,24 @@ static void fill(struct kv *kv, uint8_t op, const char *key, uint64_t n)
     }
 }
 
-/* OPS commands against `key` of `members` members (1: the member "m"), BATCH per txn. */
+static bool sync_before_case;
+static size_t batch = BATCH_DEFAULT;
+
+/* OPS commands against `key` of `members` members (1: the member "m"), `batch` per txn. */
 static struct cost run(struct kv *kv, uint8_t op, const char *key, uint64_t members,
                        uint64_t ops)
 {
-    static struct command_buf bufs[BATCH];
-    uint8_t op_list[BATCH];
+    static struct command_buf bufs[BATCH_MAX];
+    uint8_t op_list[BATCH_MAX];
     static uint64_t seed = 0x2545f4914f6cdd1dull; /* on from run to run: new scores */
     uint64_t pages = 0;
+    if (sync_before_case && kv_sync(kv) != KV_OK) {
+        die("kv_sync");
+    }
     long faults = minor_faults();
     double cpu = cpu_seconds();
     for (uint64_t done = 0; done < ops;) {
-        size_t count = ops - done < BATCH ? (size_t)(ops - done) : BATCH;
+        size_t count = ops - done < batch ? (size_t)(ops - done) : batch;
         for (size_t i = 0; i < count; i++) {
             struct command_buf *b = &bufs[i];
             char text[TEXT_BYTES];
@@ -271,12 +288,29 @@ int main(int argc, char **argv)
     struct kv_options options;
     kv_options_defaults(&options);
     options.map_bytes = 16ull << 30;
+    const char *knob = getenv("ZSET_BENCH_SYNC");
+    sync_before_case = knob != NULL && strcmp(knob, "1") == 0;
+    knob = getenv("ZSET_BENCH_BATCH");
+    if (knob != NULL) {
+        batch = strtoull(knob, NULL, 10);
+        if (batch == 0 || batch > BATCH_MAX) {
+            fprintf(stderr, "zset_bench: ZSET_BENCH_BATCH must be 1..%d\n", BATCH_MAX);
+            remove_dir(dir);
+            return 2;
+        }
+    }
+    knob = getenv("ZSET_BENCH_WRITEMAP");
+    if (knob != NULL && strcmp(knob, "0") == 0) {
+        options.write_map = false;
+    }
     struct kv *kv = NULL;
     if (kv_open(dir, &options, &kv) != KV_OK) {
         die("kv_open");
     }
-    printf("zset_bench: %llu members, %llu commands per case, %d per txn, dir %s\n",
-           (unsigned long long)members, (unsigned long long)ops, BATCH, dir);
+    printf("zset_bench: %llu members, %llu commands per case, %zu per txn, dir %s, %s, %s\n",
+           (unsigned long long)members, (unsigned long long)ops, batch, dir,
+           options.write_map ? "MDB_WRITEMAP" : "no MDB_WRITEMAP",
+           sync_before_case ? "written back before each case" : "no sync");
     fill(kv, KV_OP_SADD, "sbig", members);
     fill(kv, KV_OP_ZADD, "zbig", members);
     /* Each case three times, small and big alternating, so that neither gets a cold start
