@@ -13,6 +13,10 @@
 #           to the leader, 256-byte values, 8-byte keys out of 100,000; then 1 client for latency
 #   Redis:  one Debian redis-server, appendonly yes, appendfsync always: SET -c 50, -P 16 -c 50,
 #           -c 1, the same value size and key range
+# Every chorus and Redis row also says where the CPU went during its run: the share of the
+# machine's CPUs that were busy (servers, load generator and all: about 100 % means the run was
+# limited by the CPUs, not by waiting on the disk) and the servers' CPU per request (the three
+# chorusd together; redis-server alone).
 # It installs what it needs from Debian (root, or sudo). When etcd's load generator cannot be
 # built it says so and reports chorus and Redis alone.
 # Every command is bounded (timeout); every process and directory it made goes at exit (trap).
@@ -132,6 +136,37 @@ rb() {
     local port=$1; shift
     timeout 300 redis-benchmark -p "$port" -d 256 -r 100000 -q --csv "$@" 2>/dev/null </dev/null | tail -n 1
 }
+# cpu_machine — all CPUs' clock ticks so far and the idle ones among them (/proc/stat).
+cpu_machine() { awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat; }
+# pids_ticks PID... — the user + system ticks those processes used so far (all threads).
+pids_ticks() {
+    local p t sum=0
+    for p in "$@"; do
+        t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+        sum=$((sum + ${t:-0}))
+    done
+    echo "$sum"
+}
+TICKS=$(getconf CLK_TCK)
+# rbm NAME REQUESTS "PIDS" PORT ARGS... — rb, kept under NAME, with where the CPU went: the
+# share of the machine's CPUs busy during the run (servers, load generator and all) and the
+# servers' CPU per request. A run at about 100 % busy is limited by the CPUs, not by waiting.
+rbm() {
+    local name=$1 n=$2 pids=$3 mt0 mi0 mt1 mi1 p0 p1 csv
+    shift 3
+    read -r mt0 mi0 < <(cpu_machine)
+    # shellcheck disable=SC2086 # PIDS is a list.
+    p0=$(pids_ticks $pids)
+    csv=$(rb "$@")
+    read -r mt1 mi1 < <(cpu_machine)
+    # shellcheck disable=SC2086
+    p1=$(pids_ticks $pids)
+    keep "$name" "$csv" || return 0
+    M[${name}_cpu]=$(awk -v t="$((mt1 - mt0))" -v i="$((mi1 - mi0))" -v p="$((p1 - p0))" \
+        -v k="$TICKS" -v n="$n" 'BEGIN { if (t <= 0) t = 1
+            printf "CPUs %.0f %% busy, servers %.0f us CPU/req", (t - i) * 100 / t, p / k * 1e6 / n }')
+    echo "    ${M[${name}_cpu]}"
+}
 # keep NAME CSV — stores a redis-benchmark CSV line's rps, p50 and p99 under NAME.
 keep() {
     local rps
@@ -146,7 +181,9 @@ fmt_int() { LC_ALL=C printf '%.0f' "$1" | sed ':a; s/\B[0-9]\{3\}\>/,&/; ta'; }
 row() {
     local rps=${M[$2_rps]:-} p50=${M[$2_p50]:-} p99=${M[$2_p99]:-}
     [ -n "$rps" ] && rps=$(fmt_int "$rps")
-    rows+=("| $1 | ${rps:-n/a} | ${p50:-} | ${p99:-} | $3 |")
+    local note=$3 cpu=${M[$2_cpu]:-}
+    [ -n "$cpu" ] && note="${note:+$note; }$cpu"
+    rows+=("| $1 | ${rps:-n/a} | ${p50:-} | ${p99:-} | $note |")
 }
 # ratio LABEL A B TARGET_OP TARGET — A / B, met when A / B TARGET_OP TARGET (>= or <=); with
 # TARGET_OP "report" the ratio alone.
@@ -206,17 +243,19 @@ for proto in $PROTOCOLS; do
     chorus_fresh "$proto" 1 || die "chorus ($proto) did not start"
     leader=$(wait_leader 200) || die "chorus ($proto): no leader"
     port=$(client_port "$leader")
-    keep "c_${proto}_c50" "$(rb "$port" -t set -n "$REQ" -c 50)"
+    nodes="${NODE_PID[1]} ${NODE_PID[2]} ${NODE_PID[3]}"
+    rbm "c_${proto}_c50" "$REQ" "$nodes" "$port" -t set -n "$REQ" -c 50
     M[c_${proto}_wal]=$(leader_wal "$leader")
-    keep "c_${proto}_p16" "$(rb "$port" -t set -n "$PREQ" -c 50 -P 16)"
-    keep "c_${proto}_c1" "$(rb "$port" -t set -n "$REQ1" -c 1)"
+    rbm "c_${proto}_p16" "$PREQ" "$nodes" "$port" -t set -n "$PREQ" -c 50 -P 16
+    rbm "c_${proto}_c1" "$REQ1" "$nodes" "$port" -t set -n "$REQ1" -c 1
     if [ "$SHARDED" -gt 1 ]; then
         echo "== chorus, $proto, 3 nodes, S = $SHARDED, R = 3"
         if chorus_fresh "$proto" "$SHARDED"; then
             lead=""; for i in 1 2 3; do lead="$lead n$i=$(info_field "$i" groups_leading)"; done
             M[c_${proto}_s_lead]="leaders${lead}"
-            keep "c_${proto}_s_plain" "$(rb "$(client_port 1)" -t set -n "$REQ" -c 50)"
-            keep "c_${proto}_s_cluster" "$(rb "$(client_port 1)" --cluster -t set -n "$REQ" -c 50)"
+            nodes="${NODE_PID[1]} ${NODE_PID[2]} ${NODE_PID[3]}"
+            rbm "c_${proto}_s_plain" "$REQ" "$nodes" "$(client_port 1)" -t set -n "$REQ" -c 50
+            rbm "c_${proto}_s_cluster" "$REQ" "$nodes" "$(client_port 1)" --cluster -t set -n "$REQ" -c 50
         else
             echo "  S = $SHARDED did not start: left out"
         fi
@@ -282,9 +321,10 @@ timeout "$SERVER_LIFETIME_S" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" 
 REDIS_PID=$!
 redis_up() { [ "$(timeout 2 redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 if wait_for 10 redis_up; then
-    keep r_c50 "$(rb "$REDIS_PORT" -t set -n "$REQ" -c 50)"
-    keep r_p16 "$(rb "$REDIS_PORT" -t set -n "$PREQ" -c 50 -P 16)"
-    keep r_c1 "$(rb "$REDIS_PORT" -t set -n "$REQ1" -c 1)"
+    redis_pids=$(pgrep -P "$REDIS_PID" redis-server | tr '\n' ' ')
+    rbm r_c50 "$REQ" "$redis_pids" "$REDIS_PORT" -t set -n "$REQ" -c 50
+    rbm r_p16 "$PREQ" "$redis_pids" "$REDIS_PORT" -t set -n "$PREQ" -c 50 -P 16
+    rbm r_c1 "$REQ1" "$redis_pids" "$REDIS_PORT" -t set -n "$REQ1" -c 1
 else
     echo "  redis-server did not answer in 10 s"
 fi
