@@ -397,6 +397,8 @@ void paxos_maybe_finish_phase1(struct paxos *p)
 /* A message of the current leader (accept, lease, chosen, snapshot) at or above our promise. */
 void paxos_heard_from_leader(struct paxos *p, const struct cn_message *m)
 {
+    if (m->term > p->leader_ballot)
+        p->leader_ballot = m->term; /* reported, never promised (paxos_reported_term) */
     if (p->role != CN_ROLE_FOLLOWER) {
         paxos_become_follower(p, m->from);
         return;

@@ -20,6 +20,21 @@
 #include "paxos/paxos.h"
 #include "paxos/paxos_internal.h"
 
+/* The term this node reports (cn_status, the update's soft state): its promise, or the ballot
+ * of the leader it follows when that is higher. A follower that came back while its group is
+ * idle hears only leases, which leave its promise where it was (a lease is neither a prepare
+ * nor an accept: in Paxos Made Simple §2.2 an acceptor promises by answering a prepare, and
+ * this core also raises the promise on an accept it takes). Reporting that stale promise as its term made the leader refuse
+ * every write it forwarded (node/forwards.c fences a forward by the term in which its sender
+ * saw the leader lead) and kept it from going quiet (node/quiesce.c matches the beat's term).
+ * The reported term is only a name for the leadership we follow, used for routing and
+ * fencing; promises stay what phase 1 relies on. Both parts only rise, so the term reported
+ * never goes down while the node runs (a restart reports its promise until a lease comes). */
+uint64_t paxos_reported_term(const struct paxos *p)
+{
+    return p->leader_ballot > p->promised ? p->leader_ballot : p->promised;
+}
+
 int paxos_member_position(const struct paxos *p, cn_node_id id)
 {
     return cn_members_position(&p->members, id);
@@ -135,7 +150,7 @@ static int paxos_create(const struct cn_config *config, const struct cn_restore 
     paxos_become_follower(p, 0);
     paxos_conf_settle(p);
     p->reported_role = CN_ROLE_FOLLOWER;
-    p->reported_term = p->promised;
+    p->reported_term = paxos_reported_term(p);
     *out = p;
     return CN_OK;
 }
@@ -197,7 +212,7 @@ static bool paxos_has_update(const void *core)
            p->unsaved_count > 0 || p->promised != p->handed.term || p->commit > p->applied ||
            cn_staging_has_update(&p->staging) || leader_has_sends(p) ||
            p->role != p->reported_role || p->leader != p->reported_leader ||
-           p->promised != p->reported_term;
+           paxos_reported_term(p) != p->reported_term;
 }
 
 /* The slots to persist: every unsaved one, ascending. Never fewer: the accepteds and
@@ -278,10 +293,10 @@ static void paxos_get_update(void *core, struct cn_update *u)
 
     memset(u, 0, sizeof(*u));
     u->soft_state_changed = p->role != p->reported_role || p->leader != p->reported_leader ||
-                            p->promised != p->reported_term;
+                            paxos_reported_term(p) != p->reported_term;
     u->role = p->reported_role = p->role;
     u->leader = p->reported_leader = p->leader;
-    u->term = p->reported_term = p->promised;
+    u->term = p->reported_term = paxos_reported_term(p);
     u->entries_per_slot = true;
 
     uint32_t entries_offset = 0, committed_offset = 0;
@@ -346,7 +361,7 @@ static void paxos_status(const void *core, struct cn_status *s)
     s->id = p->config.id;
     s->role = p->role;
     s->leader = p->leader;
-    s->term = p->promised;
+    s->term = paxos_reported_term(p);
     s->vote = 0;
     s->commit_index = p->commit;
     s->applied_index = p->applied;

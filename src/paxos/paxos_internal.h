@@ -125,6 +125,11 @@ struct paxos {
     struct cn_hard_state durable; /* as of the last acked update that carried one */
     struct cn_hard_state handed;  /* last hard state handed out */
     uint64_t max_seen;            /* highest ballot heard of (a new ballot goes above it) */
+    /* Highest ballot of a leader's accept or lease that we took (at or above our promise).
+     * Not a promise: it is never persisted and phase 1 never reads it. It only makes the term
+     * we report (paxos_reported_term) the ballot of the leader we follow, which a lease alone
+     * does not make our promise. */
+    uint64_t leader_ballot;
 
     /* Proposer. */
     enum cn_role role;
@@ -203,6 +208,7 @@ struct cn_message *paxos_send_after_persist(struct paxos *p, uint8_t type, cn_no
 uint32_t paxos_attach_slots(struct paxos *p, struct cn_message *m, uint64_t lo, uint64_t hi);
 
 /* paxos.c */
+uint64_t paxos_reported_term(const struct paxos *p);
 int paxos_member_position(const struct paxos *p, cn_node_id id);
 struct paxos_peer *paxos_peer_of(struct paxos *p, cn_node_id id);
 struct cn_entry paxos_slot_entry(const struct paxos_slot *s, uint64_t slot);

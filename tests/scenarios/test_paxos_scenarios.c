@@ -8,7 +8,9 @@
  *  - an acceptor answering before persisting (a crash then forgets an acceptance that a
  *    leader already counted);
  *  - dueling proposers (each preempts the other; both must back off until one completes);
- *  - a gap in the log blocking apply (a new leader must fill it with a no-op, §3).
+ *  - a gap in the log blocking apply (a new leader must fill it with a no-op, §3);
+ *  - a follower back in an idle group, which hears only leases (it must report the leader's
+ *    ballot as its term, without promising it: docs/membership.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -266,6 +268,53 @@ static void scenario_gap_filled_with_noop(void **state)
     px_free(px);
 }
 
+/* Node 3 follows leader 1 (ballot b1), crashes; node 2 takes over in b2 with node 1's promise
+ * alone, and the group is idle: no slot to recover, so no accept leaves. Node 3 comes back and
+ * hears only b2's leases. It must report b2 as its term (the node fences the writes it
+ * forwards by that term, node/forwards.c, and matches it against quiescence beats,
+ * node/quiesce.c): reported b1, every forwarded write was refused until a write or an
+ * election came. A lease is no prepare: its promise, on disk too, stays b1. It must also stay
+ * a quiet follower over many election timeouts, the ballot unchanged everywhere. Before the
+ * fix the term check failed (b1 reported). */
+static void scenario_follower_back_in_idle_group_reports_leader_ballot(void **state)
+{
+    (void)state;
+    struct px *px = px_new(3);
+    assert_true(px_campaign_and_win(px, 1));
+    px_stabilize(px);
+    uint64_t b1 = px_promised(px, 1);
+    assert_int_equal(px_status(px, 3).term, b1);
+    px_crash(px, 3);
+
+    assert_true(px_campaign_and_win(px, 2));
+    px_stabilize(px);
+    uint64_t b2 = px_promised(px, 2);
+    assert_true(b2 > b1);
+    assert_int_equal(px_status(px, 2).term, b2);
+
+    px_restart(px, 3);
+    assert_int_equal(px_status(px, 3).term, b1); /* nothing heard yet: its promise */
+    px_tick(px, 2, 1);                            /* a heartbeat: leases to 1 and 3 */
+    assert_true(px_deliver_one(px, 2, 3, CN_MSG_LEASE));
+    struct cn_status s = px_status(px, 3);
+    assert_int_equal(s.role, CN_ROLE_FOLLOWER);
+    assert_int_equal(s.leader, 2);
+    assert_int_equal(s.term, b2);
+    /* Reported, not promised: the promise persisted after the lease is still b1. */
+    px_stabilize(px);
+    assert_int_equal(cluster_node(&px->c, 3)->disk.hard_state.term, b1);
+
+    /* Idle for ten election timeouts: node 2 keeps leading in b2, node 3 keeps following. */
+    struct cn_config config;
+    px_config(&config);
+    px_tick_all(px, 10 * config.election_ticks);
+    for (cn_node_id id = 1; id <= 3; id++) {
+        assert_int_equal(px_status(px, id).term, b2);
+        assert_int_equal(px_status(px, id).leader, 2);
+    }
+    px_free(px);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +323,7 @@ int main(void)
         cmocka_unit_test(scenario_acceptor_answers_only_after_persisting),
         cmocka_unit_test(scenario_dueling_proposers_converge),
         cmocka_unit_test(scenario_gap_filled_with_noop),
+        cmocka_unit_test(scenario_follower_back_in_idle_group_reports_leader_ballot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
