@@ -135,7 +135,7 @@ static int follow_change(const struct client_endpoint *leader, int timeout_ms, i
                          FILE *out, FILE *err)
 {
     static const char *const members[] = {"CLUSTER", "MEMBERS"};
-    char step[64] = "", last[256] = "", seen[64] = "";
+    char step[64] = "", last[256] = "", seen[64] = "", last_ok[8] = "";
     int misses = 0;
     while (client_now_ns() < deadline_ns) {
         struct client_reply *reply = call(leader, timeout_ms, 2, members, err);
@@ -150,6 +150,7 @@ static int follow_change(const struct client_endpoint *leader, int timeout_ms, i
         misses = 0;
         field(reply->string, "change", step, sizeof(step));
         field(reply->string, "last_change", last, sizeof(last));
+        field(reply->string, "last_change_ok", last_ok, sizeof(last_ok));
         client_reply_free(reply);
         if (strcmp(step, seen) != 0 && strcmp(step, "idle") != 0) {
             fprintf(out, "%s\n", step);
@@ -158,11 +159,15 @@ static int follow_change(const struct client_endpoint *leader, int timeout_ms, i
         if (strcmp(step, "idle") == 0) {
             /* The leader may have begun its next change of its own (settling a growth's
              * placement, promoting a meta learner) before this poll: its endings count too. */
-            bool ok = strstr(last, "added as a voter") != NULL ||
-                      strstr(last, "added (a learner") != NULL ||
-                      strstr(last, "already a voter") != NULL || strstr(last, "removed") != NULL ||
-                      strstr(last, "the moves are done") != NULL ||
-                      strstr(last, "is leaving") != NULL;
+            /* last_change_ok is the outcome the leader recorded where the change ended; a
+             * server older than that field is judged by its text, as before. */
+            bool ok = strcmp(last_ok, "1") == 0;
+            if (last_ok[0] == '\0')
+                ok = strstr(last, "added as a voter") != NULL ||
+                     strstr(last, "added (a learner") != NULL ||
+                     strstr(last, "already a voter") != NULL || strstr(last, "removed") != NULL ||
+                     strstr(last, "the moves are done") != NULL ||
+                     strstr(last, "is leaving") != NULL;
             fprintf(ok ? out : err, "%s%s\n", ok ? "" : "chorus: ", last);
             return ok ? 0 : 1;
         }

@@ -280,6 +280,15 @@ static void info_append(char *text, size_t *n, const char *section, size_t len)
  * `chorus status`. At most TOPOLOGY_SHARDS_MAX lines of NODE_INFO_SHARD_LINE_BYTES. */
 enum { NODE_INFO_SHARD_LINE_BYTES = 256 };
 
+/* A configuration's list as ids joined by '/' (the separator of a shard line's lists). */
+static void info_ids(const struct cn_members *list, char *out, size_t cap)
+{
+    size_t at = 0;
+    out[0] = '\0';
+    for (uint32_t i = 0; i < list->count && at < cap; i++)
+        at += (size_t)snprintf(out + at, cap - at, "%s%u", i ? "/" : "", list->ids[i]);
+}
+
 static void info_shards(struct node_exec *e)
 {
     const struct node *node = e->node;
@@ -296,15 +305,23 @@ static void info_shards(struct node_exec *e)
         for (uint32_t k = 0; k < shard->replica_count; k++)
             r += (size_t)snprintf(replicas + r, sizeof(replicas) - r, "%s%u", k ? "/" : "",
                                   shard->replicas[k]);
+        /* The group's own configuration as this replica knows it, next to the topology's
+         * replicas: after a move or an abandoned one they must agree (voters = replicas, no
+         * learner, nothing outgoing). */
+        const struct cn_membership *c = &g->status.membership;
+        char voters[48], learners[48], outgoing[48];
+        info_ids(&c->voters, voters, sizeof(voters));
+        info_ids(&c->learners, learners, sizeof(learners));
+        info_ids(&c->outgoing, outgoing, sizeof(outgoing));
         n += (size_t)snprintf(
             text + n, cap - n,
             "shard_%u:slots=%u-%u,role=%s,leader=%u,term=%llu,commit=%llu,applied=%llu,"
-            "replicas=%s\r\n",
+            "replicas=%s,voters=%s,learners=%s,outgoing=%s\r\n",
             g->id, g->first_slot, g->last_slot,
             g->status.role == CN_ROLE_PRE_CANDIDATE ? "candidate" : cn_role_name(g->status.role),
             g->status.leader, (unsigned long long)g->status.term,
             (unsigned long long)g->status.commit_index, (unsigned long long)g->applied_index,
-            replicas);
+            replicas, voters, learners, outgoing);
     }
     struct resp_out *out = node_exec_out(e);
     resp_reply_bulk(out, text, n);

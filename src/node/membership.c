@@ -146,6 +146,7 @@ void members_change_end(struct node *node, bool ok, const char *text)
 {
     struct node_members *m = node->members;
     snprintf(m->last_result, sizeof(m->last_result), "%s", text);
+    m->last_ok = ok;
     if (ok)
         m->changes_done++;
     else
@@ -853,8 +854,19 @@ void node_members_tick(struct node *node)
 
 /* ---- the commands ------------------------------------------------------------------------- */
 
-/* Whether this node may start a change now; answers the error when not. */
-static struct node_group *change_may_start(struct node_exec *e)
+/* Whether the plan moves replicas to `id`: its addition is under way. */
+static bool moves_go_to(const struct node *node, cn_node_id id)
+{
+    const struct rebalance_plan *plan = node->rebalance;
+    for (uint32_t i = 0; id != 0 && plan != NULL && i < plan->move_count; i++)
+        if (plan->moves[i].to == id)
+            return true;
+    return false;
+}
+
+/* Whether this node may start a change now; answers the error when not. `forgetting` is the
+ * node a FORGET removes, 0 for a MEET. */
+static struct node_group *change_may_start(struct node_exec *e, cn_node_id forgetting)
 {
     struct node *node = e->node;
     struct node_group *g = member_group(node);
@@ -875,8 +887,13 @@ static struct node_group *change_may_start(struct node_exec *e)
         return NULL;
     }
     /* A change of the node list changes the plan: one at a time, after the last one's moves
-     * (a move planned for one placement must not be cut short by the next). */
-    if (node->cluster_mode && node->rebalance != NULL && node->rebalance->move_count > 0) {
+     * (a move planned for one placement must not be cut short by the next). Except FORGET of
+     * a node that moves go to: a node that died for good while it joined would otherwise hold
+     * the cluster for ever. Its moves are abandoned: the plan of the topology without it (or
+     * with it LEAVING) has none, and each shard's leader brings its configuration back to the
+     * topology's replicas (reconcile_step in rebalance.c). */
+    if (node->cluster_mode && node->rebalance != NULL && node->rebalance->move_count > 0 &&
+        !moves_go_to(node, forgetting)) {
         char text[120];
         snprintf(text, sizeof(text), "TRYAGAIN the rebalancer is moving replicas (%u moves "
                  "left)", node->rebalance->move_count);
@@ -909,6 +926,7 @@ void members_change_begin(struct node *node, struct node_group *g, enum member_s
     m->started_epoch = node->topology->epoch;
     m->deadline_ms = node_now_ms(node) + NODE_MEMBERS_CHANGE_MS;
     snprintf(m->last_result, sizeof(m->last_result), "in progress");
+    m->last_ok = false;
 }
 
 /* CLUSTER MEET host port: answers OK as Redis does once the change has started; CLUSTER
@@ -940,7 +958,7 @@ void node_members_meet(struct node_exec *e)
         node_exec_error(e, text);
         return;
     }
-    struct node_group *g = change_may_start(e);
+    struct node_group *g = change_may_start(e, 0);
     if (g == NULL)
         return;
     members_change_begin(node, g, STEP_PROBING, 0);
@@ -969,7 +987,7 @@ void node_members_forget(struct node_exec *e)
         node_exec_error(e, "ERR Unknown node id");
         return;
     }
-    struct node_group *g = change_may_start(e);
+    struct node_group *g = change_may_start(e, (cn_node_id)id);
     if (g == NULL)
         return;
     const struct cn_membership *now = &g->status.membership;
@@ -1050,7 +1068,8 @@ void node_members_status(struct node_exec *e)
                                st->membership_unreachable);
     }
     at += (size_t)snprintf(text + at, CAP - at, "change:%s\r\nchange_target:%u\r\n"
-                           "last_change:%s\r\n", step_names[m->step], m->target, m->last_result);
+                           "last_change:%s\r\nlast_change_ok:%d\r\n", step_names[m->step],
+                           m->target, m->last_result, m->last_ok);
     members_render_rebalance(node, text, CAP, &at);
     for (uint32_t i = 0; i < m->book.count && at < CAP - 200; i++) {
         const struct memberbook_node *b = &m->book.nodes[i];

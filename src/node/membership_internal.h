@@ -60,6 +60,9 @@ struct node_members {
     uint64_t started_epoch;      /* the topology's epoch when the change began */
     uint64_t target_match;       /* the highest index the target acknowledged */
     char last_result[200];       /* how the last change ended */
+    /* Whether the last change ended as asked (members_change_end's `ok`): what `chorus cluster
+     * add/remove` decides by, never the text, which is for people. */
+    bool last_ok;
     uint64_t changes_done, changes_failed;
     struct probe_work *probing;  /* the MEET probe in flight, or NULL */
     /* S > 1: the change in progress is the meta leader's own promotion of a learner to

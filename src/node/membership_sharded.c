@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cluster/rebalance.h"
+#include "cluster/reconcile.h"
 #include "consensus/membership.h"
 #include "node/commands.h"
 #include "node/membership_internal.h"
@@ -205,12 +206,37 @@ static bool resume_tick(struct node *node, struct node_group *g)
     return false;
 }
 
-/* The meta leader, idle, resumes an interrupted addition, settles the placement after a growth,
+/* A removal that a change of meta leader interrupted: FORGET (or the meta leader's removal of
+ * a LEAVING node that holds nothing) proposes the topology without the node before it removes
+ * the node from the meta group, so a leader lost between the two leaves a committed topology
+ * without a node that is still a member of the meta group. Nothing else would end it: the
+ * node is in no topology, so no FORGET of the topology finds it, and the meta group keeps a
+ * member (a voter, often dead) that its majorities count. The meta leader, idle, carries the
+ * removal on from the configuration step, as FORGET would. As with resume_tick, only with
+ * everything committed applied and the topology adopted from it: a topology behind the log
+ * could lack a node that MEET recorded since (it records the topology before the
+ * configuration, so a member missing from an up-to-date topology was removed from it). */
+static bool resume_removal_tick(struct node *node, struct node_group *g)
+{
+    const struct cn_status *st = &g->status;
+    if (g->applied_index < st->commit_index)
+        return false;
+    node_meta_check_now(node);
+    cn_node_id id = reconcile_meta_removal(node->topology, &st->membership);
+    if (id == 0)
+        return false;
+    members_change_begin(node, g, STEP_REMOVE, id);
+    node_log(node, NODE_LOG_INFO, "membership: resuming the removal of node %u (the meta group "
+             "names it, the topology does not: a leader change interrupted it)", id);
+    return true;
+}
+
+/* The meta leader, idle, resumes an interrupted addition or removal, settles the placement after a growth,
  * and removes a LEAVING node once it holds no replica and no move is planned off it: the
  * topology without it, then the meta group without it (STEP_UNRECORD). */
 void members_rebalance_tick(struct node *node, struct node_group *g)
 {
-    if (resume_tick(node, g) || settle_tick(node, g))
+    if (resume_tick(node, g) || resume_removal_tick(node, g) || settle_tick(node, g))
         return;
     const struct topology *t = node->topology;
     for (uint32_t i = 0; i < t->node_count; i++) {

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cluster/rebalance.h"
+#include "cluster/reconcile.h"
 #include "consensus/membership.h"
 #include "consensus/progress.h"
 #include "net/transport.h"
@@ -151,10 +152,15 @@ void node_rebalance_on_message(struct node *node, const struct cn_message *m)
         !cn_progress_reported(m, &reached))
         return;
     struct node_group *g = node->groups[m->group];
-    const struct rebalance_move *move = shard_move(node, m->group);
-    if (g == NULL || move == NULL || move->to != m->from)
+    if (g == NULL)
         return;
-    move_track(g, move->to);
+    /* The planned move's new replica, or with none planned the replica a reconciliation
+     * brings back (reconcile_step), whose progress it tracks the same way. */
+    const struct rebalance_move *move = shard_move(node, m->group);
+    cn_node_id to = move != NULL ? move->to : g->move_to;
+    if (to == 0 || to != m->from)
+        return;
+    move_track(g, to);
     if (reached > g->move_match)
         g->move_match = reached;
 }
@@ -309,8 +315,11 @@ static void hand_over(struct node *node, struct node_group *g, const struct reba
     node_step(g, &(struct cn_event){.type = CN_EVENT_TRANSFER, .target = target});
 }
 
-/* One step of the shard's move, on its leader. */
-static void move_step(struct node *node, struct node_group *g, const struct rebalance_move *m)
+/* One step of the shard's move, on its leader, towards the voters `after`. A planned move
+ * is recorded in the topology once complete (`record`); a reconciliation (reconcile_step)
+ * brings the configuration back to what the topology already records, so it ends there. */
+static void move_step(struct node *node, struct node_group *g, const struct rebalance_move *m,
+                      const uint32_t *after, uint32_t after_count, bool record)
 {
     node_refresh_status(g);
     const struct cn_status *st = &g->status;
@@ -325,9 +334,9 @@ static void move_step(struct node *node, struct node_group *g, const struct reba
         node_group_wake(g);
     if (st->membership_pending)
         return; /* one change at a time; the core completes the one under way by itself */
-    uint32_t after[TOPOLOGY_REPLICAS_MAX];
-    uint32_t after_count = replicas_after(&node->topology->shards[g->id], m, after);
     if (members_equal(&now->voters, after, after_count) && now->outgoing.count == 0) {
+        if (!record)
+            return;
         /* The old replica is deleted once the move is recorded. Before that, the new one must
          * hold everything committed so far. With Raft, C(new)'s commit already put the log on
          * a majority of the new voters (§6). With Multi-Paxos the slots below the first one
@@ -371,6 +380,57 @@ static void move_step(struct node *node, struct node_group *g, const struct reba
     if (step_membership(g, &target))
         node_log(node, NODE_LOG_INFO, "rebalancer: shard %u: joint configuration, node %u in "
                  "and node %u out", g->id, m->to, m->from);
+}
+
+/* Whether this node's meta replica applied everything it knows committed, and its topology
+ * is the one adopted from it: a topology read behind the meta log could make a node that
+ * joins since look like one that was forgotten. */
+static bool topology_current(struct node *node)
+{
+    struct node_group *meta = node->meta;
+    if (meta == NULL)
+        return false;
+    node_refresh_status(meta);
+    if (meta->applied_index < meta->status.commit_index)
+        return false;
+    uint64_t epoch = node->topology->epoch;
+    node_meta_check_now(node);
+    return node->topology->epoch == epoch; /* else the plan is redone: at the next tick */
+}
+
+/* On the shard's leader: a configuration change the topology still owes (reconcile.h), after
+ * a move was abandoned because the node it went to was forgotten. A learner left behind is
+ * removed; a swap that completed but was never recorded is reversed by the move's own steps
+ * (learner, catch-up, joint configuration), towards the replicas the topology lists. The
+ * joint configuration needs a majority of the old voters, which the survivors are as long as
+ * the shard lost only the forgotten node (§6). */
+static void reconcile_step(struct node *node, struct node_group *g)
+{
+    node_refresh_status(g);
+    const struct cn_status *st = &g->status;
+    if (st->role != CN_ROLE_LEADER || st->membership_pending)
+        return;
+    struct reconcile_action action;
+    reconcile_shard(node->topology, node->rebalance, g->id, &st->membership, &action);
+    if (action.kind == RECONCILE_NONE || !topology_current(node))
+        return;
+    node_group_wake(g);
+    if (action.kind == RECONCILE_DROP_LEARNER) {
+        struct cn_membership target = st->membership;
+        members_drop(&target.learners, action.from);
+        if (step_membership(g, &target))
+            node_log(node, NODE_LOG_INFO, "rebalancer: shard %u: learner %u removed (no move "
+                     "goes to it any more)", g->id, action.from);
+        return;
+    }
+    const struct topology_shard *placed = &node->topology->shards[g->id];
+    struct rebalance_move m = {.shard = g->id, .from = action.from, .to = action.to,
+                               .runnable = true};
+    if (g->move_to != action.to)
+        node_log(node, NODE_LOG_INFO, "rebalancer: shard %u: voter %u is no replica the "
+                 "topology lists; bringing node %u back in its place", g->id, action.from,
+                 action.to);
+    move_step(node, g, &m, placed->replicas, placed->replica_count, false);
 }
 
 /* The move's stage as this node sees it: its step when this node leads the shard, else
@@ -513,8 +573,13 @@ void node_rebalance_tick(struct node *node)
             continue;
         }
         const struct rebalance_move *m = shard_move(node, g->id);
-        if (m != NULL && !removed)
-            move_step(node, g, m);
+        if (m != NULL && !removed) {
+            uint32_t after[TOPOLOGY_REPLICAS_MAX];
+            uint32_t after_count = replicas_after(&t->shards[g->id], m, after);
+            move_step(node, g, m, after, after_count, true);
+        }
+        if (!removed && !g->retiring)
+            reconcile_step(node, g);
         if (!topology_shard_has_replica(&t->shards[g->id], me) && !moving_to(node, g->id, me))
             replica_retire(node, g);
     }
