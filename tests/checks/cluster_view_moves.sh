@@ -23,11 +23,9 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/cluster/lib.sh
 SHARDS=8
 . tests/cluster/membership_lib.sh
+. tests/cluster/browser_lib.sh
 
-command -v chromium >/dev/null && command -v chromedriver >/dev/null ||
-    fail "chromium or chromedriver is not installed (make deps)"
-/usr/bin/python3 -c "import selenium, prometheus_client.parser" 2>/dev/null ||
-    fail "python3-selenium or python3-prometheus-client is not installed (make deps)"
+browser_require prometheus_client.parser
 # Client ports are PORT_BASE + 1..4 and peer ports + 11..14: the HTTP ports go between.
 http_port() { echo $((PORT_BASE + 5 + $1)); }
 ARTIFACTS=$BUILD/artifacts
@@ -56,8 +54,8 @@ READY=$CLUSTER_DIR/observer-ready SEEN=$CLUSTER_DIR/observer-seen BALANCED=$CLUS
     "$READY" "$SEEN" "$BALANCED" "$SHARDS" <<'PY' >"$CLUSTER_DIR/observer.out" 2>&1 &
 import json, os, signal, subprocess, sys, threading, time, urllib.request
 from prometheus_client.parser import text_string_to_metric_families
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+sys.path.insert(0, "tests/cluster")
+import chorus_browser
 
 http_ports = sys.argv[1].split(",")
 resp_ports = sys.argv[2].split(",")
@@ -132,24 +130,12 @@ def members_moves(node):
             moves.add((int(f["shard"]), int(f["from"]), int(f["to"])))
     return moves
 
-opts = webdriver.ChromeOptions()
-for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-          "--window-size=1400,1700", "--user-data-dir=" + os.path.join(cluster_dir, "chromium-profile")):
-    opts.add_argument(a)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-
-def wait_until(seconds, what, check):
-    deadline = time.time() + seconds
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.time() > deadline:
-            driver.save_screenshot(os.path.join(artifacts, "view-moves-failed.png"))
-            with lock:
-                sys.exit("within %d s: %s; streams: %s; last metrics: %s" % (
-                    seconds, what, latest, rounds[-1] if rounds else None))
-        time.sleep(0.1)
+driver = chorus_browser.start(os.path.join(cluster_dir, "chromium-profile"))
+def observed():
+    with lock:
+        return "streams: %s; last metrics: %s" % (latest, rounds[-1] if rounds else None)
+wait_until = chorus_browser.waiter(driver, os.path.join(artifacts, "view-moves-failed.png"),
+                                   observed)
 
 # What the page shows of moves, read in one script (it redraws every 250 ms).
 def page_moves():
@@ -252,8 +238,7 @@ try:
         sys.exit("the deleted counters never rose while moves were left")
     if not {m for m in moves} <= streamed or any(to != 4 for _, _, to in streamed):
         sys.exit("the streams listed moves %s" % sorted(streamed))
-    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and
-              "/events" not in e["message"] and "ERR_CONNECTION_REFUSED" not in e["message"]]
+    severe = chorus_browser.console_errors(driver)
     if severe:
         sys.exit("errors in the browser's console: %s" % severe)
 finally:

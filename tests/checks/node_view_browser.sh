@@ -13,11 +13,10 @@
 cd "$(dirname "$0")/../.."
 PORT_BASE=${PORT_BASE:-28300}
 . tests/cluster/lib.sh
+. tests/cluster/browser_lib.sh
 set -u
 
-command -v chromium >/dev/null && command -v chromedriver >/dev/null ||
-    fail "chromium or chromedriver is not installed (make deps)"
-/usr/bin/python3 -c "import selenium" 2>/dev/null || fail "python3-selenium is not installed (make deps)"
+browser_require
 http_port() { echo $((PORT_BASE + 5 + $1)); }
 SHARDS=4
 NODES=3
@@ -33,9 +32,9 @@ mkdir -p "$ARTIFACTS"
     "${NODE_PID[1]},${NODE_PID[2]},${NODE_PID[3]}" "$(client_port 1),$(client_port 2),$(client_port 3)" \
     "$CLUSTER_DIR" <<'PY' > "$CLUSTER_DIR/browser.out" 2>&1
 import os, subprocess, sys, time
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+sys.path.insert(0, "tests/cluster")
+import chorus_browser
 
 http_ports, artifacts = sys.argv[1].split(","), sys.argv[2]
 pids = [int(p) for p in sys.argv[3].split(",")]
@@ -50,24 +49,11 @@ def info_role(node):
             return line.split(":", 1)[1].strip()
     return None
 
-def wait_until(seconds, what, check):
-    deadline = time.time() + seconds
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.time() > deadline:
-            driver.save_screenshot(os.path.join(artifacts, "view-failed.png"))
-            sys.exit("within %d s: %s; the page says: %s; console: %s" % (
-                seconds, what, driver.find_element(By.ID, "summary").text,
-                driver.get_log("browser")[-5:]))
-        time.sleep(0.1)
-
-opts = webdriver.ChromeOptions()
-for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-          "--window-size=1400,1700", "--user-data-dir=" + profile):
-    opts.add_argument(a)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+driver = chorus_browser.start(profile)
+wait_until = chorus_browser.waiter(
+    driver, os.path.join(artifacts, "view-failed.png"),
+    lambda: "the page says: %s; console: %s" % (driver.find_element(By.ID, "summary").text,
+                                                 driver.get_log("browser")[-5:]))
 try:
     driver.set_page_load_timeout(20)
     driver.get("http://127.0.0.1:%s/?nodes=%s" % (http_ports[0], ",".join(http_ports)))
@@ -145,8 +131,7 @@ try:
     driver.save_screenshot(os.path.join(artifacts, "view-leader-killed.png"))
     print("after SIGKILL of node %d: the page shows node %d leading group 0 after %.1f s" % (old, new, took))
     print("KILLED %d" % old)
-    severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and
-              "/events" not in e["message"] and "ERR_CONNECTION_REFUSED" not in e["message"]]
+    severe = chorus_browser.console_errors(driver)
     if severe:
         sys.exit("errors in the browser's console: %s" % severe)
 finally:
@@ -180,30 +165,17 @@ wait_for 20 taken_all || fail "the survivors took fewer than 8 snapshots in 20 s
 READY=$CLUSTER_DIR/page-ready
 /usr/bin/python3 - "$(http_port 1),$(http_port 2),$(http_port 3)" "$ARTIFACTS" "$killed" \
     "$CLUSTER_DIR" "$READY" <<'PY' > "$CLUSTER_DIR/browser-snap.out" 2>&1 &
-import os, sys, time
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+import os, sys
 from selenium.webdriver.common.by import By
+sys.path.insert(0, "tests/cluster")
+import chorus_browser
 
 http_ports, artifacts, killed = sys.argv[1].split(","), sys.argv[2], int(sys.argv[3])
 profile, ready = os.path.join(sys.argv[4], "chromium-profile-snap"), sys.argv[5]
-opts = webdriver.ChromeOptions()
-for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-          "--window-size=1400,1700", "--user-data-dir=" + profile):
-    opts.add_argument(a)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-
-def wait_until(seconds, what, check):
-    deadline = time.time() + seconds
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.time() > deadline:
-            driver.save_screenshot(os.path.join(artifacts, "view-snapshot-failed.png"))
-            sys.exit("within %d s: %s; the log says: %s" % (
-                seconds, what, driver.find_element(By.ID, "log").text[:600]))
-        time.sleep(0.05)
+driver = chorus_browser.start(profile)
+wait_until = chorus_browser.waiter(
+    driver, os.path.join(artifacts, "view-snapshot-failed.png"),
+    lambda: "the log says: %s" % driver.find_element(By.ID, "log").text[:600], interval=0.05)
 try:
     driver.set_page_load_timeout(20)
     driver.get("http://127.0.0.1:%s/?nodes=%s" % (
