@@ -133,7 +133,8 @@ history_grown() { [ "$(stat -c %s "$HISTORY" 2>/dev/null || echo 0)" -ge "$1" ];
 load_running() { [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; }
 # load_still_running WHAT — fails when the load ended before WHAT: it would have hit nothing.
 load_still_running() { load_running || fail "the load ended before $1 (its seconds too short?)"; }
-# load_check — waits for the load to end and checks its history with chorus-lincheck.
+# load_check — waits for the load to end and checks its history with chorus-lincheck. With
+# LOAD_KEEP_DIR set, a history that is not linearizable is kept there with the node logs.
 load_check() {
     # The faults are over: the load ends now (chorus bench ends a run on SIGTERM as at its
     # deadline), not after the length chosen for the slowest machine.
@@ -141,8 +142,13 @@ load_check() {
     wait "$bench_pid" || { cat "$CLUSTER_DIR/bench.${LOAD_SEGMENT:-1}.out"; fail "chorus bench failed"; }
     bench_pid=""
     grep '^history:' "$CLUSTER_DIR/bench.${LOAD_SEGMENT:-1}.out"
-    timeout 120 "$LINCHECK" "$HISTORY" >"$CLUSTER_DIR/lincheck.out" 2>&1 ||
-        { cat "$CLUSTER_DIR/lincheck.out"; fail "the history $HISTORY is not linearizable"; }
+    timeout 120 "$LINCHECK" "$HISTORY" >"$CLUSTER_DIR/lincheck.out" 2>&1 && return 0
+    cat "$CLUSTER_DIR/lincheck.out"
+    if [ -n "${LOAD_KEEP_DIR:-}" ]; then
+        mkdir -p "$LOAD_KEEP_DIR" && cp "$HISTORY" "$CLUSTER_DIR"/node*.log "$LOAD_KEEP_DIR/"
+        fail "the history is not linearizable (history and node logs kept in $LOAD_KEEP_DIR)"
+    fi
+    fail "the history $HISTORY is not linearizable"
 }
 
 # join_start ID VIA — starts node ID with --join through node VIA's peer port when its data
