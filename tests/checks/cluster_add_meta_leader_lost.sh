@@ -30,9 +30,7 @@ SHARDS=4
 # lead when CLUSTER MEET reaches it, a few redis-cli starts after the cut on a loaded machine.
 NODE_FLAGS="--replicas 3 --snapshot-entries 300 --election-ticks 150 --heartbeat-ticks 10"
 LOAD_SECONDS=${LOAD_SECONDS:-120}
-http_addr() { echo "127.0.0.1:$((PORT_BASE + 5 + $1))"; } # PORT_BASE + 6..8: free in lib.sh's layout
-for i in 1 2 3; do NODE_EXTRA_FLAGS[$i]="--http $(http_addr "$i") --http-dev"; done
-meta_voters_all() { local i; for i in $NODES_UP; do [ "$(members_field "$i" voters)" = "$1" ] || return 1; done; }
+dev_nodes 1 2 3
 
 sharded_start 3
 bulk_load 600 1
@@ -42,8 +40,8 @@ load_start "$LOAD_SECONDS" 1 2 3
 log "1. node 4 joins; the meta leader is cut off and asked to add it"
 join_start 4 1 || fail "node 4 (--join) did not start"
 lost=$(wait_for 20 meta_leader >/dev/null && meta_leader) || fail "no meta leader"
-others=$(for i in 1 2 3; do [ "$i" != "$lost" ] && echo "$i"; done | paste -sd' ')
-expect_eq "$(dev_post "$(http_addr "$lost")" "/dev/partition?seconds=120")" 200 "cutting node $lost off"
+others=$(nodes_but "$lost" 1 2 3)
+dev "$lost" "/dev/partition?seconds=120"
 out=$(cli "$lost" cluster meet 127.0.0.1 "$(peer_port 4)" 2>&1)
 expect_eq "$out" OK "CLUSTER MEET on the cut-off meta leader"
 NODES_UP=$others
@@ -53,18 +51,17 @@ meta_members=$(cli "$NEW_META" cluster members | tr -d '\r' | grep -E '^(voters|
 log "node $lost cut off as meta leader after proposing the topology of 4 nodes; node $NEW_META leads ($meta_members)"
 
 log "2. node $lost healed; the new meta leader must finish the addition by itself"
-expect_eq "$(dev_post "$(http_addr "$lost")" /dev/heal)" 200 "healing node $lost"
+dev "$lost" /dev/heal
 load_still_running "the heal"
 NODES_UP="1 2 3 4"
 wait_balanced 4 90 "the interrupted addition of node 4"
 all_hosts_as_placed "after the interrupted addition"
-wait_for 30 meta_voters_all 1,2,3,4 || fail "the meta group's voters are not 1,2,3,4: $(members_field 1 voters)"
+wait_meta_voters 1,2,3,4
 [ "$(info_field 4 groups_hosted)" -gt 0 ] || fail "node 4 holds no replica after the moves"
 grep -q "resuming the addition of node 4" "$CLUSTER_DIR"/node*.log || fail "no node says it resumed the addition"
 log "balanced at epoch $(members_field 1 topology_epoch): $(placement 1 | paste -sd' ')"
 marker 4
 
 log "the end: history, markers"
-load_check
-for i in $NODES_UP; do markers_readable "$i"; done
+end_checks markers
 echo "cluster_add_meta_leader_lost: ok (meta leader $lost lost, node $NEW_META resumed, $(wc -l <"$HISTORY") operations)"

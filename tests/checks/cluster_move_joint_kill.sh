@@ -31,10 +31,7 @@ SHARDS=4
 # makes it step down one election timeout after it last heard from one.
 NODE_FLAGS="--replicas 3 --snapshot-entries 300 --election-ticks 300 --heartbeat-ticks 10"
 LOAD_SECONDS=${LOAD_SECONDS:-120}
-http_addr() { echo "127.0.0.1:$((PORT_BASE + 5 + $1))"; } # PORT_BASE + 6..9: free in lib.sh's layout
-for i in 1 2 3; do NODE_EXTRA_FLAGS[$i]="--http $(http_addr "$i") --http-dev"; done
-meta_voters_all() { local i; for i in $NODES_UP; do [ "$(members_field "$i" voters)" = "$1" ] || return 1; done; }
-dev() { expect_eq "$(dev_post "$(http_addr "$1")" "$2")" 200 "node $1: $2"; }
+dev_nodes 1 2 3
 
 sharded_start 3
 bulk_load 1000 1
@@ -42,16 +39,12 @@ marker 1
 load_start "$LOAD_SECONDS" 1 2 3
 
 log "1. node 4 joins, cut off from its peers, and is added"
-JOIN_FLAGS="--http $(http_addr 4) --http-dev" join_start 4 2 || fail "node 4 (--join) did not start"
-dev 4 "/dev/partition?seconds=120"
-cluster_add 1 4 >"$CLUSTER_DIR/add.out" 2>&1 &
-add_pid=$!
-wait_for 60 move_catching_up 4 || { for i in 1 2 3; do plan_lines "$i"; done; fail "no shard leader shows a move to node 4 catching up"; }
+add_cut_off 4 2
 shard=$MOVE_SHARD; from=$MOVE_FROM; leader=$MOVE_LEADER
 log "shard $shard moves from node $from to node 4 (replicas $(shard_replicas "$shard")); node $leader leads it"
 if [ "$leader" = "$from" ]; then
     dev "$leader" "/dev/pause?seconds=12"
-    NODES_UP=$(for i in 1 2 3; do [ "$i" != "$from" ] && echo "$i"; done | paste -sd' ')
+    NODES_UP=$(nodes_but "$from" 1 2 3)
     wait_for 30 move_catching_up 4 && [ "$MOVE_SHARD" = "$shard" ] ||
         fail "no other replica of shard $shard took the move over from node $from"
     leader=$MOVE_LEADER
@@ -90,18 +83,14 @@ log "3. node $leader restarts; the joint configuration is resumed or rolled back
 node_start "$leader" || fail "node $leader did not restart"
 NODES_UP="1 2 3 4"
 load_still_running "the restart"
-if ! wait "$add_pid"; then
-    log "the first cluster add failed ($(tail -1 "$CLUSTER_DIR/add.out")); run again"
-    cluster_add "$(first_up)" 4 || fail "chorus cluster add 4, run again, failed"
-fi
+add_finish 4
 wait_balanced 4 90 "3 -> 4 with the shard leader killed in the joint configuration"
 all_hosts_as_placed "after the moves"
-wait_for 30 meta_voters_all 1,2,3,4 || fail "the meta group's voters are not 1,2,3,4: $(members_field 1 voters)"
+wait_meta_voters 1,2,3,4
 entered=$(grep -h "shard $shard: joint configuration, node 4 in" "$CLUSTER_DIR"/node*.log | wc -l)
 log "balanced at epoch $(members_field 1 topology_epoch): $(placement 1 | paste -sd' '); shard $shard entered its joint configuration $entered time(s) ($([ "$entered" -gt 1 ] && echo "rolled back, then again" || echo "resumed"))"
 marker 4
 
 log "the end: history, markers, bulk keys"
-load_check
-for i in $NODES_UP; do markers_readable "$i"; bulk_sample_readable "$i"; done
+end_checks
 echo "cluster_move_joint_kill: ok (shard $shard, leader $leader killed in joint, $marker_count markers, $(wc -l <"$HISTORY") operations)"

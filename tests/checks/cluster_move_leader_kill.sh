@@ -23,7 +23,6 @@ SHARDS=4
 
 NODE_FLAGS="--replicas 3 --snapshot-entries 300"
 LOAD_SECONDS=${LOAD_SECONDS:-120}
-HTTP4=127.0.0.1:$(client_port 8)
 
 sharded_start 3
 bulk_load 2000 1
@@ -31,18 +30,13 @@ marker 1
 load_start "$LOAD_SECONDS" 1 2 3
 
 log "1. node 4 joins, cut off from its peers, and is added"
-JOIN_FLAGS="--http $HTTP4 --http-dev" join_start 4 2 || fail "node 4 (--join) did not start"
-expect_eq "$(dev_post "$HTTP4" "/dev/partition?seconds=120")" 200 "cutting node 4 off"
-cluster_add 1 4 >"$CLUSTER_DIR/add.out" 2>&1 &
-add_pid=$!
-NODES_UP="1 2 3"
-wait_for 60 move_catching_up 4 || { for i in 1 2 3; do plan_lines "$i"; done; fail "no shard leader shows a move to node 4 catching up"; }
+add_cut_off 4 2
 victim=$MOVE_LEADER; MOVING_SHARD=$MOVE_SHARD; from=$MOVE_FROM
 meta=$(meta_leader)
 log "2. shard $MOVING_SHARD moves from node $from to node 4; its leader, node $victim, is SIGKILLed (meta leader: node $meta)"
 load_still_running "the kill"
 node_kill "$victim"
-NODES_UP=$(for i in 1 2 3; do [ "$i" != "$victim" ] && echo "$i"; done | paste -sd' ')
+NODES_UP=$(nodes_but "$victim" 1 2 3)
 # resumed — another replica leads the shard and shows the move at a stage of its own (the
 # learner kept, or added again if the old leader's entry was lost).
 resumed() {
@@ -57,25 +51,20 @@ marker "$new_leader"
 
 log "3. the moves end"
 node_start "$victim" || fail "node $victim did not restart"
-expect_eq "$(dev_post "$HTTP4" /dev/heal)" 200 "healing node 4"
+dev 4 /dev/heal
 NODES_UP="1 2 3 4"
 load_still_running "the restart"
-if ! wait "$add_pid"; then
-    log "the first cluster add failed ($(tail -1 "$CLUSTER_DIR/add.out")); run again"
-    cluster_add "$(first_up)" 4 || fail "chorus cluster add 4, run again, failed"
-fi
+add_finish 4
 wait_balanced 4 90 "3 -> 4 with the shard leader killed"
 all_hosts_as_placed "after the moves"
 log "balanced at epoch $(members_field 1 topology_epoch): $(placement 1 | paste -sd' ')"
 wait_for 20 all_verified || fail "not every node verifies the topology"
 # Node 4 ends a voter of the meta group (it has at most 5 voters) on every node.
-meta_voters_all() { local i; for i in $NODES_UP; do [ "$(members_field "$i" voters)" = "$1" ] || return 1; done; }
-wait_for 30 meta_voters_all 1,2,3,4 || fail "the meta group's voters are not 1,2,3,4: $(members_field 1 voters)"
+wait_meta_voters 1,2,3,4
 [ "$(info_field 4 groups_hosted)" -gt 0 ] || fail "node 4 holds no replica after the moves"
 grep -q "created a replica of shard $MOVING_SHARD" "$CLUSTER_DIR/node4.log" || fail "node 4 never created shard $MOVING_SHARD's replica"
 marker 4
 
 log "the end: history, markers, bulk keys"
-load_check
-for i in 1 2 3 4; do markers_readable "$i"; bulk_sample_readable "$i"; done
+end_checks
 echo "cluster_move_leader_kill: ok (shard $MOVING_SHARD, leader $victim killed, $marker_count markers, $(wc -l <"$HISTORY") operations)"

@@ -27,7 +27,7 @@ sharded_start 4
 bulk_load 2000 1
 marker 1
 victim=$(wait_for 20 meta_leader >/dev/null && meta_leader) || fail "no meta leader"
-survivors=$(for i in 1 2 3 4; do [ "$i" != "$victim" ] && echo "$i"; done | paste -sd' ')
+survivors=$(nodes_but "$victim" 1 2 3 4)
 held=$(placement 1 | awk -F'[_:=,]' -v me="$victim" \
     '{ for (k = 4; k <= NF; k++) if ($k == me) { print $2; break } }' | paste -sd,)
 [ -n "$held" ] || fail "node $victim holds no replica: nothing to re-create"
@@ -52,9 +52,8 @@ for i in $survivors; do created=$((created + $(members_field "$i" rebalance_repl
 held_count=$(echo "$held" | tr ',' '\n' | grep -c .)
 [ $((created - created_before)) -ge "$held_count" ] ||
     fail "the survivors created $((created - created_before)) replicas, node $victim held $held_count"
-meta_voters_all() { local i; for i in $NODES_UP; do [ "$(members_field "$i" voters)" = "$1" ] || return 1; done; }
 survivor_list=$(echo "$survivors" | tr ' ' ',')
-wait_for 30 meta_voters_all "$survivor_list" || fail "the meta group's voters are not $survivor_list: $(members_field "$new_meta" voters)"
+wait_meta_voters "$survivor_list"
 for i in $survivors; do
     nodes_lines "$i" 3 || fail "CLUSTER NODES on node $i does not list 3 nodes"
     markers_readable "$i"
@@ -69,10 +68,9 @@ NODES_UP="$survivors 5"
 wait_balanced 4 90 "adding node 5"
 all_hosts_as_placed "after node 5 joined"
 [ "$(info_field 5 groups_hosted)" -gt 0 ] || fail "node 5 holds no replica after the moves"
-wait_for 30 meta_voters_all "$survivor_list,5" || fail "the meta group's voters are not $survivor_list,5"
+wait_meta_voters "$survivor_list,5"
 marker 5
 
 log "the end: history, markers, bulk keys"
-load_check
-for i in $NODES_UP; do markers_readable "$i"; bulk_sample_readable "$i"; done
+end_checks
 echo "cluster_replace_dead_node: ok (node $victim replaced, shards $held re-created, node 5 holds $(info_field 5 groups_hosted), $marker_count markers, $(wc -l <"$HISTORY") operations)"

@@ -212,3 +212,62 @@ sharded_start() {
     wait_for 30 all_verified || fail "the meta group did not verify the topology on every node"
     balanced "$1" || fail "a new cluster is not balanced"
 }
+
+# ---- steps the membership fault checks share (cluster_move_leader_kill.sh and the others) ----
+
+# nodes_but NODE N... — the nodes N... but NODE, space-separated.
+nodes_but() {
+    local skip=$1 i out=""; shift
+    for i in "$@"; do [ "$i" != "$skip" ] && out="$out${out:+ }$i"; done
+    echo "$out"
+}
+
+# meta_voters_all LIST — every node of NODES_UP has the meta group's voters LIST (e.g. 1,2,4).
+meta_voters_all() { local i; for i in $NODES_UP; do [ "$(members_field "$i" voters)" = "$1" ] || return 1; done; }
+# wait_meta_voters LIST — waits 30 s for meta_voters_all LIST; fails with the voters seen if not.
+wait_meta_voters() {
+    wait_for 30 meta_voters_all "$1" ||
+        fail "the meta group's voters are not $1: $(members_field "$(first_up)" voters)"
+}
+
+# http_addr NODE — the --http address of NODE: PORT_BASE + 6..9, between lib.sh's client and
+# peer ports. dev NODE PATH — one of --http-dev's controls on NODE, which must answer 200.
+http_addr() { echo "127.0.0.1:$((PORT_BASE + 5 + $1))"; }
+dev() { expect_eq "$(dev_post "$(http_addr "$1")" "$2")" 200 "node $1: $2"; }
+# dev_nodes N... — nodes N... start with --http and --http-dev (NODE_EXTRA_FLAGS).
+dev_nodes() { local i; for i in "$@"; do NODE_EXTRA_FLAGS[$i]="--http $(http_addr "$i") --http-dev"; done; }
+
+# add_cut_off NEW VIA — node NEW joins through node VIA with --http-dev and is cut off from its
+# peers for 120 s before `chorus cluster add NEW` (asked of node 1, in the background: ADD_PID,
+# its output in $CLUSTER_DIR/add.out), so that the first move to it stays catching up; returns
+# once a shard leader shows that move (move_catching_up: MOVE_LEADER, MOVE_SHARD, MOVE_FROM).
+add_cut_off() {
+    local new=$1 via=$2 i
+    JOIN_FLAGS="--http $(http_addr "$new") --http-dev" join_start "$new" "$via" ||
+        fail "node $new (--join) did not start"
+    dev "$new" "/dev/partition?seconds=120"
+    cluster_add 1 "$new" >"$CLUSTER_DIR/add.out" 2>&1 &
+    ADD_PID=$!
+    wait_for 60 move_catching_up "$new" ||
+        { for i in $NODES_UP; do plan_lines "$i"; done; fail "no shard leader shows a move to node $new catching up"; }
+}
+# add_finish NEW — waits for add_cut_off's `chorus cluster add`; one that failed (its node
+# was killed or paused under it) is run again through the first node up.
+add_finish() {
+    if ! wait "$ADD_PID"; then
+        log "the first cluster add failed ($(tail -1 "$CLUSTER_DIR/add.out")); run again"
+        cluster_add "$(first_up)" "$1" || fail "chorus cluster add $1, run again, failed"
+    fi
+}
+
+# end_checks [markers] — the faults are over: the history is linearizable (load_check), and
+# through every node of NODES_UP every marker reads back, and a sample of the bulk keys (not
+# with "markers").
+end_checks() {
+    local i
+    load_check
+    for i in $NODES_UP; do
+        markers_readable "$i"
+        [ "${1:-}" = markers ] || bulk_sample_readable "$i"
+    done
+}
