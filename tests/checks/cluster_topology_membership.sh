@@ -26,11 +26,12 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cluster/lib.sh
 SHARDS=${SHARDS:-4}
+# Read before membership_lib.sh, whose bulk_load keeps its own count in BULK_KEYS.
+BULK_COUNT=${BULK_KEYS:-6000}
 . tests/cluster/membership_lib.sh
 set -u
 
 BENCH_SECONDS=${BENCH_SECONDS:-120}
-BULK_COUNT=${BULK_KEYS:-6000}
 NODE_FLAGS="--replicas 3 --snapshot-entries 500"
 # A failed linearizability check keeps the history and the node logs here (load_check).
 LOAD_KEEP_DIR=$BUILD/test-logs/cluster_topology_membership.$PROTOCOL
