@@ -24,7 +24,7 @@ declare -A LIBS=([ring]="-lxxhash -lm")
 targets="codec resp ring"
 # The topology codec's harness comes with src/cluster; replayed once its corpus exists.
 if [ -f tests/fuzz/fuzz_topology.c ] && [ -d tests/fuzz/corpus/topology ]; then
-    SOURCES[topology]="tests/fuzz/fuzz_topology.c $(echo src/cluster/*.c src/ring/*.c) src/net/resp.c"
+    SOURCES[topology]="tests/fuzz/fuzz_topology.c $(echo src/cluster/*.c src/ring/*.c) src/consensus/membership.c src/consensus/quorum.c src/net/resp.c"
     LIBS[topology]="-lxxhash -lm"
     targets="$targets topology"
 fi

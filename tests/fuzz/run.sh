@@ -29,7 +29,7 @@ declare -A SOURCES=(
     [codec]="tests/fuzz/fuzz_codec.c src/consensus/codec.c src/consensus/consensus.c"
     [resp]="tests/fuzz/fuzz_resp.c src/net/resp.c"
     [ring]="tests/fuzz/fuzz_ring.c $(echo src/ring/*.c)"
-    [topology]="tests/fuzz/fuzz_topology.c $(echo src/cluster/*.c src/ring/*.c) src/net/resp.c"
+    [topology]="tests/fuzz/fuzz_topology.c $(echo src/cluster/*.c src/ring/*.c) src/consensus/membership.c src/consensus/quorum.c src/net/resp.c"
     [handshake]="tests/fuzz/fuzz_handshake.c src/net/handshake.c"
     [memberbook]="tests/fuzz/fuzz_memberbook.c src/net/memberbook.c src/net/probe.c"
     [acl]="tests/fuzz/fuzz_acl.c src/node/acl.c src/node/auth.c src/storage/kv_glob.c"
@@ -60,7 +60,7 @@ mkdir -p "$OUT/crashes"
 if [ "${1:-}" = "--seeds" ]; then
     # shellcheck disable=SC2046
     "$CLANG" "${CFLAGS[@]}" -fsanitize=address,undefined tests/fuzz/seeds.c \
-        src/consensus/codec.c src/consensus/consensus.c $(echo src/cluster/*.c src/ring/*.c) \
+        src/consensus/codec.c src/consensus/consensus.c src/consensus/membership.c src/consensus/quorum.c $(echo src/cluster/*.c src/ring/*.c) \
         src/net/resp.c -lxxhash -lm -o "$OUT/seeds"
     mkdir -p tests/fuzz/corpus/codec tests/fuzz/corpus/resp tests/fuzz/corpus/ring \
         tests/fuzz/corpus/topology
